@@ -1,0 +1,91 @@
+// Package failure classifies errors into the few kinds that callers act on.
+//
+// The core and the services return errors wrapped with %w that say which step failed; where
+// the cause is one a caller can act on, the error carries a Kind. Only the web edge
+// (internal/httpapi) and the CLI turn kinds into HTTP statuses, problem types and exit codes.
+package failure
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the class of a failure.
+type Kind int
+
+// The kinds. The zero value means "unclassified", which the edge treats as an internal error.
+const (
+	Unclassified Kind = iota
+	Invalid           // the input is malformed or breaks a rule; retrying it unchanged fails again
+	NotFound          // the thing named does not exist, or the caller may not know that it does
+	Conflict          // the state changed under the caller, or the thing already exists
+	Denied            // the caller is authenticated but may not do this
+	Unauthenticated   // the caller did not prove who it is
+	Unavailable       // a dependency is down or overloaded; retrying later may succeed
+	TooLarge          // the input exceeds a size limit
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Invalid:
+		return "invalid"
+	case NotFound:
+		return "not-found"
+	case Conflict:
+		return "conflict"
+	case Denied:
+		return "denied"
+	case Unauthenticated:
+		return "unauthenticated"
+	case Unavailable:
+		return "unavailable"
+	case TooLarge:
+		return "too-large"
+	default:
+		return "internal"
+	}
+}
+
+// Error is an error with a kind. Msg is safe to show to the caller.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error // optional cause, not shown to callers
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FailureKind reports the kind; any error type may implement it to be classified.
+func (e *Error) FailureKind() Kind { return e.Kind }
+
+// New returns an error of kind k with a formatted message.
+func New(k Kind, format string, args ...any) error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error of kind k whose message is msg and whose cause is err.
+func Wrap(k Kind, err error, msg string) error {
+	return &Error{Kind: k, Msg: msg, Err: err}
+}
+
+// Kinded is implemented by errors that carry a kind.
+type Kinded interface{ FailureKind() Kind }
+
+// KindOf returns the kind of the first error in err's chain that has one.
+func KindOf(err error) Kind {
+	var k Kinded
+	if errors.As(err, &k) {
+		return k.FailureKind()
+	}
+	return Unclassified
+}
+
+// Is reports whether err is of kind k.
+func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
