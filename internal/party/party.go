@@ -1,0 +1,138 @@
+// Package party defines the organisations (parties) that share a Hallmark deployment and the
+// principals (people and service accounts) that act for them.
+//
+// Invariants: a principal belongs to exactly one party for its whole life; a party's kind never
+// changes (ownership defaults depend on it); tokens are never stored, only their SHA-256.
+package party
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+)
+
+// Kind is what an organisation does in a device's life.
+type Kind string
+
+// The party kinds of PRODUCT.md.
+const (
+	Manufacturer         Kind = "manufacturer"
+	ContractManufacturer Kind = "contract-manufacturer"
+	Distributor          Kind = "distributor"
+	Integrator           Kind = "integrator"
+	Operator             Kind = "operator"
+	SupportVendor        Kind = "support-vendor"
+	Auditor              Kind = "auditor"
+)
+
+// Kinds lists every kind, in a stable order.
+var Kinds = []Kind{Manufacturer, ContractManufacturer, Distributor, Integrator, Operator, SupportVendor, Auditor}
+
+// ParseKind validates a kind name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", failure.New(failure.Invalid, "party kind %q is not one of %s", s, joinKinds())
+}
+
+func joinKinds() string {
+	s := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Party is an organisation.
+type Party struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Kind      Kind      `json:"kind"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// PrincipalKind distinguishes people from service accounts (a factory station, a gateway).
+type PrincipalKind string
+
+// Principal kinds.
+const (
+	Person  PrincipalKind = "person"
+	Service PrincipalKind = "service"
+)
+
+// ParsePrincipalKind validates a principal kind.
+func ParsePrincipalKind(s string) (PrincipalKind, error) {
+	switch PrincipalKind(s) {
+	case Person, Service:
+		return PrincipalKind(s), nil
+	}
+	return "", failure.New(failure.Invalid, "principal kind %q is not person or service", s)
+}
+
+// Principal is a person or service account of one party.
+type Principal struct {
+	ID         string        `json:"id"`
+	PartyID    string        `json:"party_id"`
+	Name       string        `json:"name"`
+	Kind       PrincipalKind `json:"kind"`
+	Admin      bool          `json:"admin"` // a deployment administrator: creates parties and principals, edits any cell
+	CreatedAt  time.Time     `json:"created_at"`
+	LastUsedAt *time.Time    `json:"last_used_at,omitempty"`
+}
+
+var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidSlug checks a caller-chosen identifier (party IDs, names of models and lots):
+// lowercase letters, digits and hyphens, 1 to 63 characters, starting with a letter or digit.
+func ValidSlug(what, s string) error {
+	if !slug.MatchString(s) {
+		return failure.New(failure.Invalid, "%s %q must be 1-63 lowercase letters, digits or hyphens, starting with a letter or digit", what, s)
+	}
+	return nil
+}
+
+// ValidName checks a display name.
+func ValidName(what, s string) error {
+	if strings.TrimSpace(s) == "" || len(s) > 200 {
+		return failure.New(failure.Invalid, "%s must be 1-200 characters", what)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return failure.New(failure.Invalid, "%s contains a control character", what)
+		}
+	}
+	return nil
+}
+
+// TokenPrefix marks Hallmark bearer tokens so that secret scanners can find leaked ones.
+const TokenPrefix = "hmk_"
+
+// NewToken returns a fresh bearer token (about 130 bits from the CSPRNG) and the hash to store.
+func NewToken() (token string, hash [32]byte) {
+	token = TokenPrefix + rand.Text()
+	return token, HashToken(token)
+}
+
+// HashToken is the only form in which a token is stored. Tokens carry enough entropy that a
+// fast hash is right here; a slow password hash would only add latency to every request.
+func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// TokenMatches compares in constant time.
+func TokenMatches(token string, hash []byte) bool {
+	h := HashToken(token)
+	return subtle.ConstantTimeCompare(h[:], hash) == 1
+}
+
+// NewID returns a random identifier with a type prefix, e.g. "dev_3K7Q...".
+func NewID(prefix string) string {
+	return fmt.Sprintf("%s_%s", prefix, strings.ToLower(rand.Text()[:16]))
+}

@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"crypto/x509"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+type cas struct{ t *tx }
+
+func (c cas) CreateCA(v ca.CA) error {
+	_, err := c.t.exec(`INSERT INTO cas (id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.PartyID, v.Stage, string(v.Role), nullString(v.ParentID), v.Name, nullString(v.KeyID), boolInt(v.Imported), v.CertDER, micros(v.CreatedAt))
+	return err
+}
+
+const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at`
+
+func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
+	var v ca.CA
+	var role string
+	var parent, key sql.NullString
+	var imported int
+	var at int64
+	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at); err != nil {
+		return v, err
+	}
+	v.Role, v.ParentID, v.KeyID, v.Imported, v.CreatedAt = ca.Role(role), parent.String, key.String, imported == 1, fromMicros(at)
+	cert, err := x509.ParseCertificate(v.CertDER)
+	if err != nil {
+		return v, fmt.Errorf("store: CA %s: stored certificate does not parse: %w", v.ID, err)
+	}
+	v.Cert = cert
+	return v, nil
+}
+
+func (c cas) GetCA(id string) (ca.CA, error) {
+	v, err := scanCA(c.t.queryRow(`SELECT `+caCols+` FROM cas WHERE id = ?`, id))
+	return v, notFound(err, "CA "+id)
+}
+
+func (c cas) ListCAs(partyID string) ([]ca.CA, error) {
+	q, args := `SELECT `+caCols+` FROM cas ORDER BY party_id, created_at, id`, []any{}
+	if partyID != "" {
+		q, args = `SELECT `+caCols+` FROM cas WHERE party_id = ? ORDER BY created_at, id`, []any{partyID}
+	}
+	rows, err := c.t.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ca.CA
+	for rows.Next() {
+		v, err := scanCA(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (c cas) CreateSigningKey(k ca.SigningKey) error {
+	_, err := c.t.exec(`INSERT INTO signing_keys (id, party_id, purpose, key_id, public_key_der, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.PartyID, k.Purpose, k.KeyID, k.PublicKeyDER, micros(k.CreatedAt))
+	return err
+}
+
+func (c cas) SigningKey(partyID, purpose string) (ca.SigningKey, error) {
+	var k ca.SigningKey
+	var at int64
+	err := c.t.queryRow(`SELECT id, party_id, purpose, key_id, public_key_der, created_at FROM signing_keys WHERE party_id = ? AND purpose = ?`, partyID, purpose).
+		Scan(&k.ID, &k.PartyID, &k.Purpose, &k.KeyID, &k.PublicKeyDER, &at)
+	k.CreatedAt = fromMicros(at)
+	return k, notFound(err, purpose+" key of "+partyID)
+}
+
+type certs struct{ t *tx }
+
+// Reserve is the one write exempt from the audit rule: the reserved row is itself the record
+// of intent that a later audited transaction completes.
+func (c certs) Reserve(v ca.Cert) error {
+	wasChanged := c.t.changed
+	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt))
+	c.t.changed = wasChanged
+	return err
+}
+
+func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
+	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", ca.SerialHex(serial), store.ErrConflict),
+		`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ?`,
+		string(ca.Issued), der, micros(at), ca.SerialHex(serial), string(ca.Reserved))
+}
+
+const certCols = `serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, revoked_at, reason`
+
+func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
+	var v ca.Cert
+	var dev sql.NullString
+	var state string
+	var nb, na, at int64
+	var issued, revoked, reason sql.NullInt64
+	if err := s.Scan(&v.SerialHex, &v.CAID, &dev, &v.Profile, &state, &v.TBS, &v.DER, &nb, &na, &at, &issued, &revoked, &reason); err != nil {
+		return v, err
+	}
+	v.Serial, _ = new(big.Int).SetString(v.SerialHex, 16)
+	v.DeviceID, v.State = dev.String, ca.CertState(state)
+	v.NotBefore, v.NotAfter, v.CreatedAt = fromMicros(nb), fromMicros(na), fromMicros(at)
+	v.IssuedAt, v.RevokedAt = fromNullMicros(issued), fromNullMicros(revoked)
+	if reason.Valid {
+		r := int(reason.Int64)
+		v.Reason = &r
+	}
+	return v, nil
+}
+
+func (c certs) GetCert(serial *big.Int) (ca.Cert, error) {
+	v, err := scanCert(c.t.queryRow(`SELECT `+certCols+` FROM certificates WHERE serial = ?`, ca.SerialHex(serial)))
+	return v, notFound(err, "certificate "+ca.SerialHex(serial))
+}
+
+func (c certs) ListDeviceCerts(deviceID string) ([]ca.Cert, error) {
+	rows, err := c.t.query(`SELECT `+certCols+` FROM certificates WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ca.Cert
+	for rows.Next() {
+		v, err := scanCert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+type custody struct{ t *tx }
+
+func (c custody) CreateTransfer(v device.Transfer) error {
+	if _, err := c.t.exec(`INSERT INTO transfers (id, from_party_id, to_party_id, state, note, offered_by, offered_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.FromID, v.ToID, string(device.Offered), v.Note, v.OfferedBy, micros(v.OfferedAt)); err != nil {
+		return err
+	}
+	for _, d := range v.DeviceIDs {
+		if _, err := c.t.exec(`INSERT INTO transfer_items (transfer_id, device_id, open) VALUES (?, ?, 1)`, v.ID, d); err != nil {
+			return fmt.Errorf("device %s already has an open transfer: %w", d, err)
+		}
+	}
+	return nil
+}
+
+func (c custody) GetTransfer(id string) (device.Transfer, error) {
+	v, err := scanTransfer(c.t.queryRow(`SELECT `+transferCols+` FROM transfers WHERE id = ?`, id))
+	if err != nil {
+		return v, notFound(err, "transfer "+id)
+	}
+	return v, c.items(&v)
+}
+
+func (c custody) items(v *device.Transfer) error {
+	ids, err := list(c.t, func(s interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	}, `SELECT device_id FROM transfer_items WHERE transfer_id = ? ORDER BY device_id`, v.ID)
+	v.DeviceIDs = ids
+	return err
+}
+
+func (c custody) DecideTransfer(id string, state device.TransferState, by string, at time.Time) error {
+	if err := c.t.execOne(fmt.Errorf("transfer %s is no longer offered: %w", id, store.ErrConflict),
+		`UPDATE transfers SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = ?`,
+		string(state), by, micros(at), id, string(device.Offered)); err != nil {
+		return err
+	}
+	_, err := c.t.exec(`UPDATE transfer_items SET open = NULL WHERE transfer_id = ?`, id)
+	return err
+}
+
+func (c custody) ListTransfers(partyID string) ([]device.Transfer, error) {
+	out, err := list(c.t, scanTransfer, `SELECT `+transferCols+` FROM transfers WHERE from_party_id = ? OR to_party_id = ? ORDER BY offered_at DESC, id LIMIT 1000`, partyID, partyID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := c.items(&out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c custody) CustodyChain(deviceID string) ([]device.CustodyLink, error) {
+	return list(c.t, func(s interface{ Scan(...any) error }) (device.CustodyLink, error) {
+		var l device.CustodyLink
+		var at int64
+		err := s.Scan(&l.TransferID, &l.FromID, &l.ToID, &at)
+		l.At = fromMicros(at)
+		return l, err
+	}, `SELECT t.id, t.from_party_id, t.to_party_id, t.decided_at FROM transfers t JOIN transfer_items i ON i.transfer_id = t.id
+WHERE i.device_id = ? AND t.state = ? ORDER BY t.decided_at, t.id`, deviceID, string(device.Accepted))
+}
+
+const transferCols = `id, from_party_id, to_party_id, state, note, offered_by, offered_at, decided_by, decided_at`
+
+func scanTransfer(s interface{ Scan(...any) error }) (device.Transfer, error) {
+	var v device.Transfer
+	var state string
+	var at int64
+	var decided sql.NullInt64
+	err := s.Scan(&v.ID, &v.FromID, &v.ToID, &state, &v.Note, &v.OfferedBy, &at, &v.DecidedBy, &decided)
+	v.State, v.OfferedAt, v.DecidedAt = device.TransferState(state), fromMicros(at), fromNullMicros(decided)
+	return v, err
+}
+
+type auditLog struct{ t *tx }
+
+func (a auditLog) Append(e audit.Event) (int64, error) {
+	var seq int64
+	if !a.t.writable {
+		return 0, fmt.Errorf("store: audit append in a read-only transaction")
+	}
+	err := a.t.queryRow(`INSERT INTO audit_events (at, party_id, principal_id, action, stage, scope, subject, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		micros(e.At), e.PartyID, e.PrincipalID, e.Action, e.Stage, e.Scope, e.Subject, string(e.Detail)).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("store: appending audit event: %w", err)
+	}
+	a.t.audited = true
+	return seq, nil
+}
+
+func (a auditLog) List(after int64, limit int) ([]audit.Event, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return list(a.t, func(s interface{ Scan(...any) error }) (audit.Event, error) {
+		var e audit.Event
+		var at int64
+		var detail string
+		err := s.Scan(&e.Seq, &at, &e.PartyID, &e.PrincipalID, &e.Action, &e.Stage, &e.Scope, &e.Subject, &detail)
+		e.At = fromMicros(at)
+		if detail != "" {
+			e.Detail = []byte(detail)
+		}
+		return e, err
+	}, fmt.Sprintf(`SELECT seq, at, party_id, principal_id, action, stage, scope, subject, detail FROM audit_events WHERE seq > ? ORDER BY seq LIMIT %d`, limit), after)
+}

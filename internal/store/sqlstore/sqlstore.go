@@ -1,0 +1,208 @@
+// Package sqlstore implements the store contract over database/sql in SQL that both SQLite and
+// PostgreSQL speak. A dialect supplies what differs: placeholders, how a unique violation
+// looks, and the migrations (kept per dialect by the packages that open the databases).
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	// Rebind rewrites '?' placeholders for the database.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err is a unique or primary key violation.
+	IsUniqueViolation(err error) bool
+	// IsRetryable reports whether the transaction may be retried (busy, serialization failure).
+	IsRetryable(err error) bool
+}
+
+// Store is a store.Store over a database/sql handle. Writes go through writer, reads through
+// reader (they may be the same handle).
+type Store struct {
+	writer, reader *sql.DB
+	d              Dialect
+	// BeginWrite, when set, starts a write transaction (SQLite needs BEGIN IMMEDIATE).
+	txOpts *sql.TxOptions
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps open handles; migrations must already have run.
+func New(writer, reader *sql.DB, d Dialect, writeOpts *sql.TxOptions) *Store {
+	return &Store{writer: writer, reader: reader, d: d, txOpts: writeOpts}
+}
+
+// Close closes both handles.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+// Update runs fn in a write transaction, retrying a few times when the database reports a
+// conflict it expects to clear (SQLite busy, PostgreSQL serialization failure).
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.run(ctx, s.writer, s.txOpts, true, fn)
+		if err == nil || !s.d.IsRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.reader, &sql.TxOptions{ReadOnly: true}, false, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write bool, fn func(store.Tx) error) error {
+	stx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write}
+	if err := fn(t); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	if t.changed && !t.audited {
+		_ = stx.Rollback()
+		return store.ErrUnaudited
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// TouchPrincipal records use of a principal outside any audited transaction.
+func (s *Store) TouchPrincipal(ctx context.Context, id string, at time.Time) error {
+	_, err := s.writer.ExecContext(ctx, s.d.Rebind(`UPDATE principals SET last_used_at = ? WHERE id = ?`), micros(at), id)
+	return err
+}
+
+type tx struct {
+	tx       *sql.Tx
+	ctx      context.Context
+	d        Dialect
+	writable bool
+	changed  bool // an identity-state write happened
+	audited  bool // an audit event was appended
+}
+
+func (t *tx) Parties() store.Parties           { return parties{t} }
+func (t *tx) Ownership() store.Ownership       { return owners{t} }
+func (t *tx) CAs() store.CAs                   { return cas{t} }
+func (t *tx) Catalog() store.Catalog           { return catalog{t} }
+func (t *tx) Devices() store.Devices           { return devices{t} }
+func (t *tx) Certificates() store.Certificates { return certs{t} }
+func (t *tx) BuildRecords() store.BuildRecords { return buildRecords{t} }
+func (t *tx) Custody() store.Custody           { return custody{t} }
+func (t *tx) Audit() store.AuditLog            { return auditLog{t} }
+
+// exec runs a write and marks the transaction as changing state.
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if !t.writable {
+		return nil, errors.New("store: write in a read-only transaction")
+	}
+	t.changed = true
+	res, err := t.tx.ExecContext(t.ctx, t.d.Rebind(query), args...)
+	if err != nil && t.d.IsUniqueViolation(err) {
+		return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return res, err
+}
+
+// execOne is exec that requires exactly one affected row; none is ErrNotFound (or the
+// given error).
+func (t *tx) execOne(none error, query string, args ...any) error {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return none
+	}
+	return nil
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.d.Rebind(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.d.Rebind(query), args...)
+}
+
+// notFound maps sql.ErrNoRows to store.ErrNotFound with what was looked for.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return err
+}
+
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// QuestionToDollar rewrites '?' placeholders as $1, $2, ... for PostgreSQL. Hallmark's SQL has
+// no '?' inside string literals.
+func QuestionToDollar(q string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,164 @@
+// Package store is the storage contract: small interfaces per aggregate, a transaction runner
+// and sentinel errors. Implementations live in subpackages (sqlite, postgres) and must pass
+// the conformance suite in storetest.
+//
+// Invariants every implementation keeps:
+//   - Update runs its function in one serializable transaction; either everything it wrote is
+//     committed or nothing is.
+//   - A transaction that changed identity state commits only if it also appended an audit
+//     event (ErrUnaudited otherwise): no audit, no change. Reserving a serial is the one write
+//     exempt from this, because the reservation is itself the record of intent.
+//   - Serials are unique per deployment; a second reservation of a serial fails with a
+//     Conflict and changes nothing.
+package store
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+// Sentinel errors; both carry a failure kind.
+var (
+	ErrNotFound  = &failure.Error{Kind: failure.NotFound, Msg: "not found"}
+	ErrConflict  = &failure.Error{Kind: failure.Conflict, Msg: "conflict"}
+	ErrUnaudited = errors.New("store: transaction changed state without an audit event")
+)
+
+// Store runs transactions.
+type Store interface {
+	// Update runs fn in a read-write transaction and commits when fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Touch records a principal's use; it is not an identity change and is not audited.
+	TouchPrincipal(ctx context.Context, principalID string, at time.Time) error
+	Close() error
+}
+
+// Tx gives a transaction's view of each aggregate.
+type Tx interface {
+	Parties() Parties
+	Ownership() Ownership
+	CAs() CAs
+	Catalog() Catalog
+	Devices() Devices
+	Certificates() Certificates
+	BuildRecords() BuildRecords
+	Custody() Custody
+	Audit() AuditLog
+}
+
+// Parties stores parties and principals.
+type Parties interface {
+	CreateParty(p party.Party) error
+	GetParty(id string) (party.Party, error)
+	ListParties() ([]party.Party, error)
+	CreatePrincipal(p party.Principal, tokenHash []byte) error
+	PrincipalByTokenHash(hash []byte) (party.Principal, error)
+	ListPrincipals(partyID string) ([]party.Principal, error)
+	RotateToken(principalID string, tokenHash []byte) error
+}
+
+// Ownership stores the ownership matrix.
+type Ownership interface {
+	// SetCell sets or replaces the owner of a cell.
+	SetCell(c ownership.Cell, by string, at time.Time) error
+	DeleteCell(k ownership.Key) error
+	// Owner returns the owner of exactly this cell.
+	Owner(k ownership.Key) (string, bool, error)
+	ListCells() ([]ownership.Cell, error)
+}
+
+// CAs stores certificate authorities and signing keys.
+type CAs interface {
+	CreateCA(c ca.CA) error
+	GetCA(id string) (ca.CA, error)
+	ListCAs(partyID string) ([]ca.CA, error) // partyID "" lists all
+	CreateSigningKey(k ca.SigningKey) error
+	SigningKey(partyID, purpose string) (ca.SigningKey, error)
+}
+
+// Catalog stores models and lots.
+type Catalog interface {
+	CreateModel(m device.Model) error
+	GetModel(id string) (device.Model, error)
+	ListModels(manufacturerID string) ([]device.Model, error)
+	CreateLot(l device.Lot) error
+	GetLot(id string) (device.Lot, error)
+	ListLots(manufacturerID string) ([]device.Lot, error)
+}
+
+// DeviceFilter selects devices; zero fields match everything.
+type DeviceFilter struct {
+	ManufacturerID string
+	CustodianID    string
+	LotID          string
+	State          device.State
+	// VisibleTo, when set, keeps devices this party made or holds.
+	VisibleTo string
+	After     string // pagination: IDs greater than this
+	Limit     int
+}
+
+// Devices stores devices.
+type Devices interface {
+	CreateDevice(d device.Device) error
+	GetDevice(id string) (device.Device, error)
+	DeviceBySerial(manufacturerID, serial string) (device.Device, error)
+	ListDevices(f DeviceFilter) ([]device.Device, error)
+	// UpdateDevice writes d if the stored device still has the state and custodian given in
+	// expect; otherwise it returns ErrConflict and writes nothing.
+	UpdateDevice(d device.Device, expect device.Device) error
+}
+
+// Certificates stores certificate records.
+type Certificates interface {
+	// Reserve records a serial and its to-be-signed bytes before signing.
+	Reserve(c ca.Cert) error
+	// MarkIssued stores the signed certificate for a reserved serial.
+	MarkIssued(serial *big.Int, der []byte, at time.Time) error
+	GetCert(serial *big.Int) (ca.Cert, error)
+	ListDeviceCerts(deviceID string) ([]ca.Cert, error)
+}
+
+// BuildRecord is a stored signed build record.
+type BuildRecord struct {
+	ID            string    `json:"id"`
+	DeviceID      string    `json:"device_id"`
+	PayloadSHA256 []byte    `json:"-"`
+	Envelope      []byte    `json:"-"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// BuildRecords stores signed build records.
+type BuildRecords interface {
+	CreateBuildRecord(r BuildRecord) error
+	LatestBuildRecord(deviceID string) (BuildRecord, error)
+}
+
+// Custody stores transfers.
+type Custody interface {
+	// CreateTransfer records an offer; ErrConflict when any device already has an open offer.
+	CreateTransfer(t device.Transfer) error
+	GetTransfer(id string) (device.Transfer, error)
+	// DecideTransfer moves an offered transfer to a final state; ErrConflict unless it is
+	// still offered.
+	DecideTransfer(id string, state device.TransferState, by string, at time.Time) error
+	ListTransfers(partyID string) ([]device.Transfer, error)
+	CustodyChain(deviceID string) ([]device.CustodyLink, error)
+}
+
+// AuditLog appends and reads audit events.
+type AuditLog interface {
+	Append(e audit.Event) (int64, error)
+	List(afterSeq int64, limit int) ([]audit.Event, error)
+}
