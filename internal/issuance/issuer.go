@@ -1,0 +1,394 @@
+package issuance
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/csr"
+	"github.com/hallmark-id/hallmark/internal/failure"
+)
+
+// Errors of Sign and SignSelfSigned that mean the caller misused a Prepared.
+var (
+	ErrPreparedUsed = errors.New("issuance: prepared certificate already signed (or its signing was attempted)")
+	ErrWrongIssuer  = errors.New("issuance: prepared certificate belongs to another issuer")
+)
+
+// serialBytes is the length of a serial: 16 octets with the top bit cleared, so the DER
+// INTEGER needs no leading zero and the value carries 127 random bits.
+const serialBytes = 16
+
+// NewSerial returns a positive, non-zero serial of 127 bits read from rand (RFC 5280 section
+// 4.1.2.2; the CA/B Forum asks for 64). It retries the rare all-zero draw a few times and
+// fails if rand keeps returning zeros.
+func NewSerial(rand io.Reader) (*big.Int, error) {
+	if rand == nil {
+		return nil, errors.New("serial: no random source")
+	}
+	b := make([]byte, serialBytes)
+	for range 8 {
+		if _, err := io.ReadFull(rand, b); err != nil {
+			return nil, fmt.Errorf("serial: reading randomness: %w", err)
+		}
+		b[0] &= 0x7f
+		if s := new(big.Int).SetBytes(b); s.Sign() > 0 {
+			return s, nil
+		}
+	}
+	return nil, errors.New("serial: the random source returns only zeros")
+}
+
+// keyAlg is what the issuance cycle needs to know about a CA key: the signature algorithm
+// crypto/x509 picks for it by default, the hash to sign with, and how to make a throwaway key
+// of the same algorithm, curve and size.
+type keyAlg struct {
+	name   string
+	sigAlg x509.SignatureAlgorithm
+	hash   crypto.Hash // 0 for Ed25519 (pure)
+	gen    func(io.Reader) (crypto.Signer, error)
+}
+
+func algOf(pub crypto.PublicKey) (keyAlg, error) {
+	if err := csr.CheckKey(pub); err != nil {
+		return keyAlg{}, err
+	}
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return keyAlg{"ecdsa-p256", x509.ECDSAWithSHA256, crypto.SHA256, func(r io.Reader) (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), r) }}, nil
+		}
+		return keyAlg{"ecdsa-p384", x509.ECDSAWithSHA384, crypto.SHA384, func(r io.Reader) (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), r) }}, nil
+	case ed25519.PublicKey:
+		return keyAlg{"ed25519", x509.PureEd25519, 0, func(r io.Reader) (crypto.Signer, error) {
+			_, priv, err := ed25519.GenerateKey(r)
+			return priv, err
+		}}, nil
+	case *rsa.PublicKey:
+		bits := k.N.BitLen()
+		return keyAlg{fmt.Sprintf("rsa-%d", bits), x509.SHA256WithRSA, crypto.SHA256, func(r io.Reader) (crypto.Signer, error) { return rsa.GenerateKey(r, bits) }}, nil
+	}
+	return keyAlg{}, failure.New(failure.Invalid, "key: unsupported %T", pub)
+}
+
+// sign signs tbs as a certificate signature of algorithm a: SHA-256 for P-256 and RSA
+// (PKCS #1 v1.5), SHA-384 for P-384, pure Ed25519.
+func (a keyAlg) sign(s crypto.Signer, rand io.Reader, tbs []byte) ([]byte, error) {
+	switch a.hash {
+	case crypto.SHA256:
+		h := sha256.Sum256(tbs)
+		return s.Sign(rand, h[:], crypto.SHA256)
+	case crypto.SHA384:
+		h := sha512.Sum384(tbs)
+		return s.Sign(rand, h[:], crypto.SHA384)
+	default:
+		return s.Sign(rand, tbs, crypto.Hash(0))
+	}
+}
+
+// throwawayKeys caches one throwaway key per algorithm (RSA key generation is slow). The keys
+// sign only certificates that are linted and discarded; they never leave the process.
+type throwawayKeys struct {
+	mu   sync.Mutex
+	keys map[string]*lazyKey
+}
+
+type lazyKey struct {
+	mu  sync.Mutex
+	key crypto.Signer
+}
+
+func (t *throwawayKeys) get(a keyAlg, rand io.Reader) (crypto.Signer, error) {
+	t.mu.Lock()
+	if t.keys == nil {
+		t.keys = map[string]*lazyKey{}
+	}
+	lk, ok := t.keys[a.name]
+	if !ok {
+		lk = &lazyKey{}
+		t.keys[a.name] = lk
+	}
+	t.mu.Unlock()
+
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	if lk.key == nil {
+		k, err := a.gen(rand)
+		if err != nil {
+			return nil, fmt.Errorf("generating the %s throwaway key: %w", a.name, err)
+		}
+		lk.key = k
+	}
+	return lk.key, nil
+}
+
+// Prepared is a linted, not yet signed certificate: a one-shot token that only the Issuer
+// that made it (or SignSelfSigned, for a root) can turn into a certificate. The caller
+// records Serial and TBS before signing.
+type Prepared struct {
+	issuer   *Issuer          // nil for a self-signed root
+	selfKey  crypto.PublicKey // the root's key, for a self-signed root
+	alg      keyAlg
+	profile  Profile
+	serial   *big.Int
+	tbs      []byte
+	sigAlgID []byte // DER AlgorithmIdentifier, equal to the one inside tbs
+	notB     time.Time
+	notA     time.Time
+	warnings []string
+	rand     io.Reader
+	used     atomic.Bool
+}
+
+// Serial returns the certificate's serial number.
+func (p *Prepared) Serial() *big.Int { return new(big.Int).Set(p.serial) }
+
+// TBS returns the exact DER of the TBSCertificate that was linted and that Sign will sign.
+func (p *Prepared) TBS() []byte { return bytes.Clone(p.tbs) }
+
+// Profile returns the profile the certificate was linted under.
+func (p *Prepared) Profile() Profile { return p.profile }
+
+// NotBefore returns the start of the certificate's validity.
+func (p *Prepared) NotBefore() time.Time { return p.notB }
+
+// NotAfter returns the end of the certificate's validity.
+func (p *Prepared) NotAfter() time.Time { return p.notA }
+
+// Warnings returns the lint warnings, "w_name: details", sorted.
+func (p *Prepared) Warnings() []string { return append([]string(nil), p.warnings...) }
+
+// Issuer holds one CA's certificate and signer. It is safe for concurrent use.
+type Issuer struct {
+	cert   *x509.Certificate
+	signer crypto.Signer
+	linter *Linter
+	alg    keyAlg
+}
+
+// NewIssuer returns the issuer of CA certificate cert whose key signer holds. It refuses
+// (failure.Invalid) a signer that does not match the certificate, a certificate that is not a
+// CA allowed to sign certificates or that has no subject key identifier, and keys outside the
+// policy of csr.CheckKey.
+func NewIssuer(cert *x509.Certificate, signer crypto.Signer, l *Linter) (*Issuer, error) {
+	if cert == nil || signer == nil || l == nil {
+		return nil, errors.New("issuer: certificate, signer and linter are required")
+	}
+	alg, err := algOf(cert.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %q: %w", cert.Subject.String(), err)
+	}
+	if !samePublicKey(signer.Public(), cert.PublicKey) {
+		return nil, failure.New(failure.Invalid, "issuer %q: the signer's key does not match the certificate", cert.Subject.String())
+	}
+	if !cert.BasicConstraintsValid || !cert.IsCA {
+		return nil, failure.New(failure.Invalid, "issuer %q: not a CA certificate", cert.Subject.String())
+	}
+	if cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, failure.New(failure.Invalid, "issuer %q: keyUsage lacks keyCertSign", cert.Subject.String())
+	}
+	if len(cert.SubjectKeyId) == 0 {
+		return nil, failure.New(failure.Invalid, "issuer %q: no subject key identifier (RFC 5280 section 4.2.1.2 requires one on CAs)", cert.Subject.String())
+	}
+	return &Issuer{cert: cert, signer: signer, linter: l, alg: alg}, nil
+}
+
+// Certificate returns the CA certificate.
+func (is *Issuer) Certificate() *x509.Certificate { return is.cert }
+
+// Prepare assigns a fresh serial from rand to a copy of tmpl, builds the TBSCertificate the CA
+// would sign, and lints it under profile. tmpl itself is not modified. The TBS is built by
+// signing with a throwaway key of the CA key's algorithm, curve and size, under a lint parent
+// carrying the CA's RawSubject and SubjectKeyId: issuer name, authority key identifier and
+// signature algorithm are byte-identical to what the CA signs. A lint error returns the error
+// and no Prepared. rand is also used by Sign.
+func (is *Issuer) Prepare(profile Profile, tmpl *x509.Certificate, rand io.Reader) (*Prepared, error) {
+	if profile == ProfileRootCA {
+		return nil, failure.New(failure.Invalid, "prepare: a root CA certificate is self-signed; use PrepareSelfSigned")
+	}
+	if tmpl == nil {
+		return nil, errors.New("prepare: no template")
+	}
+	if tmpl.NotAfter.After(is.cert.NotAfter) {
+		return nil, failure.New(failure.Invalid, "prepare: notAfter %s is after the issuer's notAfter %s",
+			tmpl.NotAfter.UTC().Format(time.RFC3339), is.cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	p, err := prepare(profile, tmpl, is.cert, is.alg, is.linter, rand)
+	if err != nil {
+		return nil, err
+	}
+	p.issuer = is
+	return p, nil
+}
+
+// Sign signs exactly p.TBS() with the CA key and returns the certificate, after checking that
+// its signature verifies under the CA certificate and that its TBS equals the linted bytes. It
+// refuses a Prepared of another issuer (ErrWrongIssuer) and one already signed or whose
+// signing failed (ErrPreparedUsed).
+func (is *Issuer) Sign(p *Prepared) (*x509.Certificate, error) {
+	if p == nil || p.issuer != is {
+		return nil, ErrWrongIssuer
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, ErrPreparedUsed
+	}
+	return finish(p, is.signer, is.cert)
+}
+
+// PrepareSelfSigned is Prepare for a self-signed root (profile ProfileRootCA): tmpl's public
+// key must be signer's. The lint parent is tmpl itself with a throwaway key.
+func PrepareSelfSigned(profile Profile, tmpl *x509.Certificate, signer crypto.Signer, l *Linter, rand io.Reader) (*Prepared, error) {
+	if profile != ProfileRootCA {
+		return nil, failure.New(failure.Invalid, "prepare: only a %s certificate is self-signed, not %s", ProfileRootCA, profile)
+	}
+	if tmpl == nil || signer == nil || l == nil {
+		return nil, errors.New("prepare: template, signer and linter are required")
+	}
+	if !samePublicKey(signer.Public(), tmpl.PublicKey) {
+		return nil, failure.New(failure.Invalid, "prepare: the signer's key is not the template's public key")
+	}
+	alg, err := algOf(tmpl.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	p, err := prepare(profile, tmpl, nil, alg, l, rand)
+	if err != nil {
+		return nil, err
+	}
+	p.selfKey = tmpl.PublicKey
+	return p, nil
+}
+
+// SignSelfSigned signs a Prepared from PrepareSelfSigned with the root's key, with the same
+// checks and one-shot rule as Issuer.Sign.
+func SignSelfSigned(p *Prepared, signer crypto.Signer) (*x509.Certificate, error) {
+	if p == nil || p.issuer != nil || p.selfKey == nil || signer == nil || !samePublicKey(signer.Public(), p.selfKey) {
+		return nil, ErrWrongIssuer
+	}
+	if !p.used.CompareAndSwap(false, true) {
+		return nil, ErrPreparedUsed
+	}
+	return finish(p, signer, nil)
+}
+
+// prepare builds and lints the TBS of tmpl under parent (nil: self-signed).
+func prepare(profile Profile, tmpl, parent *x509.Certificate, alg keyAlg, l *Linter, rand io.Reader) (*Prepared, error) {
+	if !profile.known() {
+		return nil, failure.New(failure.Invalid, "prepare: unknown profile %q", profile)
+	}
+	if tmpl.IsCA != profile.IsCA() {
+		return nil, failure.New(failure.Invalid, "prepare: template IsCA=%t does not fit profile %s", tmpl.IsCA, profile)
+	}
+	if rand == nil {
+		return nil, errors.New("prepare: no random source")
+	}
+	if err := csr.CheckKey(tmpl.PublicKey); err != nil {
+		return nil, fmt.Errorf("prepare: subject %w", err)
+	}
+	serial, err := NewSerial(rand)
+	if err != nil {
+		return nil, err
+	}
+	throwaway, err := l.throwaway.get(alg, rand)
+	if err != nil {
+		return nil, err
+	}
+	t := *tmpl
+	t.SerialNumber = serial
+	t.SignatureAlgorithm = x509.UnknownSignatureAlgorithm // the default for the key, which alg mirrors
+	var lp x509.Certificate
+	if parent != nil {
+		lp = *parent
+	} else {
+		lp = t
+	}
+	lp.PublicKey = throwaway.Public()
+
+	der, err := x509.CreateCertificate(rand, &t, &lp, t.PublicKey, throwaway)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "prepare: building the certificate")
+	}
+	var c certificateASN1
+	if rest, err := asn1.Unmarshal(der, &c); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("prepare: re-reading the built certificate: %v", err)
+	}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "prepare: the built certificate does not parse")
+	}
+	if parsed.SignatureAlgorithm != alg.sigAlg {
+		return nil, fmt.Errorf("prepare: built with %v, expected %v for a %s key", parsed.SignatureAlgorithm, alg.sigAlg, alg.name)
+	}
+	warnings, err := l.Lint(profile, der)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{
+		alg: alg, profile: profile, serial: serial,
+		tbs: c.TBS.FullBytes, sigAlgID: c.SignatureAlgorithm.FullBytes,
+		notB: parsed.NotBefore, notA: parsed.NotAfter, warnings: warnings, rand: rand,
+	}, nil
+}
+
+// certificateASN1 is Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+// signatureValue } (RFC 5280 section 4.1), with the first two kept as raw DER.
+type certificateASN1 struct {
+	TBS                asn1.RawValue
+	SignatureAlgorithm asn1.RawValue
+	Signature          asn1.BitString
+}
+
+// finish signs p.tbs and checks the result. parent nil means self-signed.
+//
+// Why sign the TBS bytes by hand rather than call x509.CreateCertificate again with the real
+// key: CreateCertificate re-encodes the template, so the bytes it signs are whatever the
+// encoder produces on the second run, not the bytes that were linted and recorded. Signing
+// p.tbs itself makes "we sign exactly what we linted" true by construction; the equality
+// check below then guards the assembly and the parser, not the encoder.
+func finish(p *Prepared, signer crypto.Signer, parent *x509.Certificate) (*x509.Certificate, error) {
+	sig, err := p.alg.sign(signer, p.rand, p.tbs)
+	if err != nil {
+		return nil, fmt.Errorf("signing serial %x: %w", p.serial, err)
+	}
+	der, err := asn1.Marshal(certificateASN1{
+		TBS:                asn1.RawValue{FullBytes: p.tbs},
+		SignatureAlgorithm: asn1.RawValue{FullBytes: p.sigAlgID},
+		Signature:          asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assembling serial %x: %w", p.serial, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parsing signed serial %x: %w", p.serial, err)
+	}
+	if !bytes.Equal(cert.RawTBSCertificate, p.tbs) {
+		return nil, fmt.Errorf("signed serial %x: TBS differs from the linted TBS", p.serial)
+	}
+	if parent == nil {
+		parent = cert
+	}
+	if err := cert.CheckSignatureFrom(parent); err != nil {
+		return nil, fmt.Errorf("signed serial %x: signature does not verify: %w", p.serial, err)
+	}
+	return cert, nil
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && b != nil && k.Equal(b)
+}

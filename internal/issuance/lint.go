@@ -1,0 +1,102 @@
+package issuance
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3"
+	"github.com/zmap/zlint/v3/lint"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+)
+
+// baseSources are the zlint sources every profile is linted against: the IETF profiles and
+// the community lints. The CA/Browser Forum Baseline Requirements are added only for
+// profiles whose certificates carry serverAuth (see brProfiles): they govern TLS server
+// certificates and say nothing sensible about device identities. Their algorithm lints stay
+// on, so an Ed25519 CA cannot issue a tls-server certificate (the BR allow only RSA and
+// ECDSA, and browsers and many TLS stacks cannot verify Ed25519 certificates).
+var baseSources = lint.SourceList{lint.RFC3279, lint.RFC5280, lint.RFC5480, lint.RFC5891, lint.RFC8813, lint.Community}
+
+// brProfiles are the profiles whose EKU includes serverAuth.
+var brProfiles = map[Profile]bool{ProfileTLSServer: true}
+
+// excluded lists, per profile, the lints that do not apply to Hallmark's private PKI, each
+// with the reason. Keep it short: every name here is a check nobody runs.
+var excluded = map[Profile][]string{
+	ProfileTLSServer: {
+		// Names: the listeners serve loopback and private names and addresses of the operator's
+		// network, which the BR forbid because public trust cannot vouch for them.
+		"e_dnsname_not_valid_tld",        // localhost, *.internal and other non-public names
+		"e_ext_san_contains_reserved_ip", // 127.0.0.1, ::1, RFC 1918 addresses
+		// Revocation pointers: the certificate is short-lived, its clients pin Hallmark's own
+		// CA, and the listener cannot point at OCSP or CRLs it is still starting up to serve.
+		"e_sub_cert_aia_missing",
+		"e_missing_crl_distrib_point",
+		// Policies: the BR reserved policy OIDs assert public-trust validation, which a private
+		// CA must not claim, and Hallmark defines no policy of its own for listeners.
+		"e_sub_cert_certificate_policies_missing",
+		"e_sub_cert_cert_policy_empty",
+	},
+}
+
+// Linter runs zlint over to-be-issued certificates with a registry filtered per profile.
+// It is safe for concurrent use, and it caches the throwaway keys Prepare signs with.
+type Linter struct {
+	registries map[Profile]lint.Registry
+	throwaway  throwawayKeys
+}
+
+// NewLinter builds the per-profile registries once.
+func NewLinter() (*Linter, error) {
+	l := &Linter{registries: map[Profile]lint.Registry{}}
+	global := lint.GlobalRegistry()
+	for _, p := range Profiles {
+		sources := slices.Clone(baseSources)
+		if brProfiles[p] {
+			sources = append(sources, lint.CABFBaselineRequirements)
+		}
+		reg, err := global.Filter(lint.FilterOptions{IncludeSources: sources, ExcludeNames: excluded[p]})
+		if err != nil {
+			return nil, fmt.Errorf("lint registry for %s: %w", p, err)
+		}
+		l.registries[p] = reg
+	}
+	return l, nil
+}
+
+// Lint runs the lints of profile over the certificate der. Any Error or Fatal result makes it
+// fail with a failure.Invalid error naming every failing lint and its details; Warn results
+// come back as "w_name: details", sorted by name.
+func (l *Linter) Lint(profile Profile, der []byte) (warnings []string, err error) {
+	reg, ok := l.registries[profile]
+	if !ok {
+		return nil, failure.New(failure.Invalid, "lint: unknown profile %q", profile)
+	}
+	c, err := zx509.ParseCertificate(der)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "lint: certificate does not parse")
+	}
+	res := zlint.LintCertificateEx(c, reg)
+	var failed []string
+	for name, r := range res.Results {
+		line := name
+		if r.Details != "" {
+			line += ": " + r.Details
+		}
+		switch r.Status {
+		case lint.Error, lint.Fatal:
+			failed = append(failed, line)
+		case lint.Warn:
+			warnings = append(warnings, line)
+		}
+	}
+	slices.Sort(warnings)
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		return warnings, failure.New(failure.Invalid, "lint: %s certificate fails %s", profile, strings.Join(failed, "; "))
+	}
+	return warnings, nil
+}
