@@ -15,14 +15,14 @@ type Kind int
 
 // The kinds. The zero value means "unclassified", which the edge treats as an internal error.
 const (
-	Unclassified Kind = iota
-	Invalid           // the input is malformed or breaks a rule; retrying it unchanged fails again
-	NotFound          // the thing named does not exist, or the caller may not know that it does
-	Conflict          // the state changed under the caller, or the thing already exists
-	Denied            // the caller is authenticated but may not do this
-	Unauthenticated   // the caller did not prove who it is
-	Unavailable       // a dependency is down or overloaded; retrying later may succeed
-	TooLarge          // the input exceeds a size limit
+	Unclassified    Kind = iota
+	Invalid              // the input is malformed or breaks a rule; retrying it unchanged fails again
+	NotFound             // the thing named does not exist, or the caller may not know that it does
+	Conflict             // the state changed under the caller, or the thing already exists
+	Denied               // the caller is authenticated but may not do this
+	Unauthenticated      // the caller did not prove who it is
+	Unavailable          // a dependency is down or overloaded; retrying later may succeed
+	TooLarge             // the input exceeds a size limit
 )
 
 func (k Kind) String() string {

@@ -126,7 +126,7 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	t.changed = true
 	res, err := t.tx.ExecContext(t.ctx, t.d.Rebind(query), args...)
 	if err != nil && t.d.IsUniqueViolation(err) {
-		return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
+		return nil, fmt.Errorf("%w: a record with the same key exists", store.ErrConflict)
 	}
 	return res, err
 }

@@ -82,9 +82,10 @@ CREATE TABLE devices (
 );
 CREATE INDEX devices_custodian ON devices (custodian_id, id);
 CREATE INDEX devices_lot ON devices (lot_id, id);
+-- ca_id has no foreign key: a CA's own certificate is reserved before its CA row exists.
 CREATE TABLE certificates (
   serial TEXT PRIMARY KEY,
-  ca_id TEXT NOT NULL REFERENCES cas(id),
+  ca_id TEXT NOT NULL,
   device_id TEXT,
   profile TEXT NOT NULL,
   state TEXT NOT NULL,

@@ -1,0 +1,203 @@
+// Package authority runs Hallmark's CAs: it creates and imports them, keeps an issuer per CA,
+// and drives the one issuance cycle every profile goes through:
+//
+//	build template → lint under a throwaway key (issuance.Prepare) → reserve the serial and
+//	the to-be-signed bytes (committed) → sign exactly those bytes → check the signed TBS →
+//	store the certificate with its audit event in one transaction.
+//
+// A crash between reservation and storage leaves a reserved row and no certificate anywhere
+// but in memory, so "no certificate was signed without its recorded intent" holds at every
+// point. The code that holds CA keys (internal/keys behind crypto.Signer, internal/issuance)
+// knows nothing of devices; callers pass a finalize function for their own records.
+package authority
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Config holds the collaborators.
+type Config struct {
+	Store  store.Store
+	Keys   keys.Provider
+	Linter *issuance.Linter
+	Now    func() time.Time
+	Rand   io.Reader
+}
+
+// Authority issues certificates from the CAs in the store.
+type Authority struct {
+	c       Config
+	mu      sync.Mutex
+	issuers map[string]*issuance.Issuer
+}
+
+// New returns an Authority.
+func New(c Config) *Authority {
+	return &Authority{c: c, issuers: map[string]*issuance.Issuer{}}
+}
+
+// Now is the authority's clock.
+func (a *Authority) Now() time.Time { return a.c.Now() }
+
+// Linter returns the linter, for callers that lint other artefacts.
+func (a *Authority) Linter() *issuance.Linter { return a.c.Linter }
+
+// Issuer returns the issuer of a CA that holds a key.
+func (a *Authority) Issuer(ctx context.Context, c ca.CA) (*issuance.Issuer, error) {
+	if c.KeyID == "" {
+		return nil, failure.New(failure.Invalid, "CA %s (%s) is a trust anchor without a key: it cannot issue", c.ID, c.Name)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if is, ok := a.issuers[c.ID]; ok {
+		return is, nil
+	}
+	signer, err := a.c.Keys.Signer(ctx, c.KeyID)
+	if err != nil {
+		return nil, fmt.Errorf("loading the key of CA %s: %w", c.ID, err)
+	}
+	is, err := issuance.NewIssuer(c.Cert, signer, a.c.Linter)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", c.ID, err)
+	}
+	a.issuers[c.ID] = is
+	return is, nil
+}
+
+// Finalize records what the caller issued, in the transaction that stores the certificate.
+// It must append the audit event.
+type Finalize func(tx store.Tx, cert *x509.Certificate) error
+
+// Issue runs the cycle for one certificate signed by issuer CA c.
+func (a *Authority) Issue(ctx context.Context, c ca.CA, profile issuance.Profile, tmpl *x509.Certificate, deviceID string, fin Finalize) (*x509.Certificate, error) {
+	is, err := a.Issuer(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	p, err := is.Prepare(profile, tmpl, a.c.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("preparing the %s certificate: %w", profile, err)
+	}
+	return a.complete(ctx, c.ID, p, deviceID, func() (*x509.Certificate, error) { return is.Sign(p) }, fin)
+}
+
+// complete reserves, signs and stores a prepared certificate.
+func (a *Authority) complete(ctx context.Context, caID string, p *issuance.Prepared, deviceID string, sign func() (*x509.Certificate, error), fin Finalize) (*x509.Certificate, error) {
+	now := a.c.Now()
+	rec := ca.Cert{Serial: p.Serial(), CAID: caID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now}
+	if err := a.c.Store.Update(ctx, func(tx store.Tx) error { return tx.Certificates().Reserve(rec) }); err != nil {
+		return nil, fmt.Errorf("reserving serial %s: %w", ca.SerialHex(p.Serial()), err)
+	}
+	cert, err := sign()
+	if err != nil {
+		return nil, fmt.Errorf("signing serial %s: %w", ca.SerialHex(p.Serial()), err)
+	}
+	err = a.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Certificates().MarkIssued(cert.SerialNumber, cert.Raw, now); err != nil {
+			return err
+		}
+		return fin(tx, cert)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storing serial %s: %w", ca.SerialHex(p.Serial()), err)
+	}
+	return cert, nil
+}
+
+// HierarchyRequest asks for a new root and issuing CA pair.
+type HierarchyRequest struct {
+	PartyID      string
+	Organization string
+	Stage        string
+	Name         string // the issuing CA is named Name, the root Name+"-root"
+	Algorithm    keys.Algorithm
+	RootLife     time.Duration
+	IssuingLife  time.Duration
+}
+
+// CreateHierarchy creates a root CA and an issuing CA under it. fin runs once per CA in the
+// transaction that stores it and must append the audit event.
+func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin func(tx store.Tx, c ca.CA) error) (root, issuing ca.CA, err error) {
+	if r.Algorithm == "" {
+		r.Algorithm = "ecdsa-p256"
+	}
+	if err := r.Algorithm.Validate(); err != nil {
+		return root, issuing, err
+	}
+	now := a.c.Now()
+	root = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Root, Name: r.Name + "-root", CreatedAt: now}
+	rootKey, err := a.c.Keys.Create(ctx, root.ID, r.Algorithm)
+	if err != nil {
+		return root, issuing, fmt.Errorf("creating the root key: %w", err)
+	}
+	root.KeyID = root.ID
+	tmpl, err := issuance.CATemplate(issuance.CAParams{Profile: issuance.ProfileRootCA, CommonName: r.Name + " Root CA", Organization: r.Organization,
+		PublicKey: rootKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(r.RootLife), MaxPathLen: 1})
+	if err != nil {
+		return root, issuing, err
+	}
+	p, err := issuance.PrepareSelfSigned(issuance.ProfileRootCA, tmpl, rootKey, a.c.Linter, a.c.Rand)
+	if err != nil {
+		return root, issuing, fmt.Errorf("preparing the root certificate: %w", err)
+	}
+	rootCert, err := a.complete(ctx, root.ID, p, "", func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, rootKey) }, func(tx store.Tx, cert *x509.Certificate) error {
+		root.Cert, root.CertDER = cert, cert.Raw
+		if err := tx.CAs().CreateCA(root); err != nil {
+			return err
+		}
+		return fin(tx, root)
+	})
+	if err != nil {
+		return root, issuing, err
+	}
+	root.Cert, root.CertDER = rootCert, rootCert.Raw
+
+	issuing = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, ParentID: root.ID, Name: r.Name, CreatedAt: now}
+	issKey, err := a.c.Keys.Create(ctx, issuing.ID, r.Algorithm)
+	if err != nil {
+		return root, issuing, fmt.Errorf("creating the issuing key: %w", err)
+	}
+	issuing.KeyID = issuing.ID
+	life := min(r.IssuingLife, rootCert.NotAfter.Sub(now))
+	tmpl, err = issuance.CATemplate(issuance.CAParams{Profile: issuance.ProfileIssuingCA, CommonName: r.Name + " Issuing CA", Organization: r.Organization,
+		PublicKey: issKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(life), MaxPathLen: 0})
+	if err != nil {
+		return root, issuing, err
+	}
+	cert, err := a.Issue(ctx, root, issuance.ProfileIssuingCA, tmpl, "", func(tx store.Tx, cert *x509.Certificate) error {
+		issuing.Cert, issuing.CertDER = cert, cert.Raw
+		if err := tx.CAs().CreateCA(issuing); err != nil {
+			return err
+		}
+		return fin(tx, issuing)
+	})
+	if err != nil {
+		return root, issuing, err
+	}
+	issuing.Cert, issuing.CertDER = cert, cert.Raw
+	return root, issuing, nil
+}
+
+func newCAID() string { return "ca-" + randomSuffix() }
+
+// CheckKeyMatches reports whether signer holds the key of cert.
+func CheckKeyMatches(cert *x509.Certificate, signer crypto.Signer) error {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	pub, ok := signer.Public().(equaler)
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return failure.New(failure.Invalid, "the private key does not belong to the certificate %q", cert.Subject.String())
+	}
+	return nil
+}

@@ -1,0 +1,8 @@
+package authority
+
+import (
+	"crypto/rand"
+	"strings"
+)
+
+func randomSuffix() string { return strings.ToLower(rand.Text()[:16]) }

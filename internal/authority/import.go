@@ -1,0 +1,139 @@
+package authority
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// maxPEM bounds certificate and key uploads.
+const maxPEM = 256 << 10
+
+// ParseCertificates reads one or more PEM certificates.
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	if len(data) > maxPEM {
+		return nil, failure.New(failure.TooLarge, "certificate PEM is larger than %d bytes", maxPEM)
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, failure.New(failure.Invalid, "expected CERTIFICATE PEM blocks, found %q", b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, failure.Wrap(failure.Invalid, err, "a certificate does not parse")
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, failure.New(failure.Invalid, "no PEM certificate found")
+	}
+	return out, nil
+}
+
+func checkCA(c *x509.Certificate) error {
+	if !c.BasicConstraintsValid || !c.IsCA {
+		return failure.New(failure.Invalid, "certificate %q is not a CA certificate (basicConstraints cA is not true)", c.Subject.String())
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return failure.New(failure.Invalid, "certificate %q may not sign certificates (keyUsage lacks keyCertSign)", c.Subject.String())
+	}
+	return nil
+}
+
+// ImportRequest brings an existing CA (certificate and key) under Hallmark.
+type ImportRequest struct {
+	PartyID    string
+	Stage      string
+	Name       string
+	CertPEM    []byte // the CA certificate first, then optionally its issuers
+	KeyPEM     []byte
+	Passphrase []byte // for an encrypted key; the key is re-encrypted under Hallmark's passphrase
+}
+
+// ImportCA checks the key against the certificate before anything is stored, then stores the
+// key through the key provider and the CA with fin's audit event.
+func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx store.Tx, c ca.CA) error) (ca.CA, error) {
+	certs, err := ParseCertificates(r.CertPEM)
+	if err != nil {
+		return ca.CA{}, err
+	}
+	cert := certs[0]
+	if err := checkCA(cert); err != nil {
+		return ca.CA{}, err
+	}
+	signer, err := keys.ParsePrivateKeyPEM(r.KeyPEM, r.Passphrase)
+	if err != nil {
+		return ca.CA{}, err
+	}
+	if err := CheckKeyMatches(cert, signer); err != nil {
+		return ca.CA{}, err
+	}
+	if _, err := issuanceCheck(cert, signer, a); err != nil {
+		return ca.CA{}, err
+	}
+	now := a.c.Now()
+	c := ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, Name: r.Name, Imported: true, CertDER: cert.Raw, Cert: cert, CreatedAt: now}
+	if cert.CheckSignatureFrom(cert) == nil {
+		c.Role = ca.Root
+	}
+	if _, err := a.c.Keys.Import(ctx, c.ID, r.KeyPEM, r.Passphrase); err != nil {
+		return ca.CA{}, fmt.Errorf("storing the imported key: %w", err)
+	}
+	c.KeyID = c.ID
+	err = a.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CAs().CreateCA(c); err != nil {
+			return err
+		}
+		return fin(tx, c)
+	})
+	return c, err
+}
+
+// RegisterAnchor records another maker's CA certificate, without a key, so that its devices
+// can be verified later.
+func (a *Authority) RegisterAnchor(ctx context.Context, partyID, name string, certPEM []byte, fin func(tx store.Tx, c ca.CA) error) (ca.CA, error) {
+	certs, err := ParseCertificates(certPEM)
+	if err != nil {
+		return ca.CA{}, err
+	}
+	if len(certs) != 1 {
+		return ca.CA{}, failure.New(failure.Invalid, "register one anchor certificate at a time (got %d)", len(certs))
+	}
+	if err := checkCA(certs[0]); err != nil {
+		return ca.CA{}, err
+	}
+	c := ca.CA{ID: newCAID(), PartyID: partyID, Stage: "manufacturing", Role: ca.Anchor, Name: name, CertDER: certs[0].Raw, Cert: certs[0], CreatedAt: a.c.Now()}
+	err = a.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CAs().CreateCA(c); err != nil {
+			return err
+		}
+		return fin(tx, c)
+	})
+	return c, err
+}
+
+// issuanceCheck makes sure the issuance core accepts this CA and key before anything is stored.
+func issuanceCheck(cert *x509.Certificate, signer interface{ Public() crypto.PublicKey }, a *Authority) (bool, error) {
+	s, ok := signer.(crypto.Signer)
+	if !ok {
+		return false, failure.New(failure.Invalid, "the key cannot sign")
+	}
+	if _, err := issuance.NewIssuer(cert, s, a.c.Linter); err != nil {
+		return false, failure.Wrap(failure.Invalid, err, "the CA cannot issue")
+	}
+	return true, nil
+}

@@ -1,0 +1,213 @@
+// Package custody moves devices between parties: the holder offers, the receiver accepts or
+// refuses, the holder may cancel while the offer is open. The chain of accepted transfers is
+// kept forever. Two offers of the same device cannot both be open (the store refuses the
+// second), and acceptance checks, in its transaction, that every device is still held by the
+// party that offered it, so two concurrent transfers cannot both succeed.
+package custody
+
+import (
+	"context"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// MaxDevices bounds one transfer.
+const MaxDevices = 100000
+
+// Service is the custody service.
+type Service struct {
+	st  store.Store
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(st store.Store, now func() time.Time) *Service { return &Service{st: st, now: now} }
+
+// OfferRequest offers custody of devices, or of every device of a lot the caller holds.
+type OfferRequest struct {
+	To        string   `json:"to"`
+	DeviceIDs []string `json:"device_ids,omitempty"`
+	LotID     string   `json:"lot_id,omitempty"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// Offer records an offer from the caller's party.
+func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (device.Transfer, error) {
+	if (len(r.DeviceIDs) == 0) == (r.LotID == "") {
+		return device.Transfer{}, failure.New(failure.Invalid, "name either devices or a lot to transfer")
+	}
+	if len(r.DeviceIDs) > MaxDevices {
+		return device.Transfer{}, failure.New(failure.TooLarge, "at most %d devices per transfer", MaxDevices)
+	}
+	if len(r.Note) > 1000 {
+		return device.Transfer{}, failure.New(failure.Invalid, "note is longer than 1000 characters")
+	}
+	if r.To == a.PartyID {
+		return device.Transfer{}, failure.New(failure.Invalid, "party %s already holds these devices", r.To)
+	}
+	now := s.now()
+	t := device.Transfer{ID: party.NewID("xfr"), FromID: a.PartyID, ToID: r.To, State: device.Offered, Note: r.Note, OfferedBy: a.PrincipalID, OfferedAt: now}
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Parties().GetParty(r.To); err != nil {
+			return err
+		}
+		ids, err := s.heldDevices(tx, a, r)
+		if err != nil {
+			return err
+		}
+		t.DeviceIDs = ids
+		if err := tx.Custody().CreateTransfer(t); err != nil {
+			return err
+		}
+		scope := "party:" + a.PartyID
+		if r.LotID != "" {
+			scope = "lot:" + r.LotID
+		}
+		_, err = tx.Audit().Append(governance.Event(a, now, "custody.offer", "", scope, "transfer:"+t.ID, map[string]any{"to": t.ToID, "devices": len(ids), "note": t.Note}))
+		return err
+	})
+	return t, err
+}
+
+// heldDevices resolves the request to device IDs and checks that the caller holds each one.
+func (s *Service) heldDevices(tx store.Tx, a audit.Actor, r OfferRequest) ([]string, error) {
+	if r.LotID != "" {
+		if _, err := tx.Catalog().GetLot(r.LotID); err != nil {
+			return nil, err
+		}
+		var ids []string
+		after := ""
+		for {
+			page, err := tx.Devices().ListDevices(store.DeviceFilter{LotID: r.LotID, CustodianID: a.PartyID, After: after, Limit: 1000})
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range page {
+				ids = append(ids, d.ID)
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if len(ids) == 0 {
+			return nil, failure.New(failure.Invalid, "party %s holds no device of lot %s", a.PartyID, r.LotID)
+		}
+		return ids, nil
+	}
+	seen := map[string]bool{}
+	for _, id := range r.DeviceIDs {
+		if seen[id] {
+			return nil, failure.New(failure.Invalid, "device %s is named twice", id)
+		}
+		seen[id] = true
+		d, err := tx.Devices().GetDevice(id)
+		if err != nil {
+			return nil, err
+		}
+		if d.CustodianID != a.PartyID {
+			if ok, _ := governance.CanSeeDevice(tx, a, d); !ok {
+				return nil, failure.New(failure.NotFound, "device %s: not found", id)
+			}
+			return nil, failure.New(failure.Denied, "party %s does not hold device %s (held by %s)", a.PartyID, id, d.CustodianID)
+		}
+	}
+	return r.DeviceIDs, nil
+}
+
+// Decision is what the receiver (or, for cancel, the sender) decides.
+type Decision string
+
+// Decisions.
+const (
+	Accept Decision = "accept"
+	Refuse Decision = "refuse"
+	Cancel Decision = "cancel"
+)
+
+// Decide accepts, refuses or cancels an open transfer.
+func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decision) (device.Transfer, error) {
+	now := s.now()
+	var t device.Transfer
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if t, err = tx.Custody().GetTransfer(id); err != nil {
+			return err
+		}
+		if a.PartyID != t.FromID && a.PartyID != t.ToID {
+			return failure.New(failure.NotFound, "transfer %s: not found", id)
+		}
+		var state device.TransferState
+		switch d {
+		case Accept, Refuse:
+			if a.PartyID != t.ToID {
+				return failure.New(failure.Denied, "only the receiving party %s may %s transfer %s", t.ToID, d, id)
+			}
+			state = device.Accepted
+			if d == Refuse {
+				state = device.Refused
+			}
+		case Cancel:
+			if a.PartyID != t.FromID {
+				return failure.New(failure.Denied, "only the offering party %s may cancel transfer %s", t.FromID, id)
+			}
+			state = device.Cancelled
+		default:
+			return failure.New(failure.Invalid, "decision %q is not accept, refuse or cancel", d)
+		}
+		if err := tx.Custody().DecideTransfer(id, state, a.PrincipalID, now); err != nil {
+			return err
+		}
+		if state == device.Accepted {
+			for _, devID := range t.DeviceIDs {
+				cur, err := tx.Devices().GetDevice(devID)
+				if err != nil {
+					return err
+				}
+				if cur.CustodianID != t.FromID {
+					return failure.New(failure.Conflict, "device %s is no longer held by %s", devID, t.FromID)
+				}
+				next := cur
+				next.CustodianID, next.UpdatedAt = t.ToID, now
+				if err := tx.Devices().UpdateDevice(next, cur); err != nil {
+					return err
+				}
+			}
+		}
+		t.State, t.DecidedBy, t.DecidedAt = state, a.PrincipalID, &now
+		_, err = tx.Audit().Append(governance.Event(a, now, "custody."+string(d), "", "party:"+t.FromID, "transfer:"+t.ID, map[string]any{"from": t.FromID, "to": t.ToID, "devices": len(t.DeviceIDs)}))
+		return err
+	})
+	return t, err
+}
+
+// Get returns a transfer the caller is a side of.
+func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (device.Transfer, error) {
+	var t device.Transfer
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		if t, err = tx.Custody().GetTransfer(id); err != nil {
+			return err
+		}
+		if ok, err := governance.CanRead(tx, a, t.FromID, t.ToID); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.NotFound, "transfer %s: not found", id)
+		}
+		return nil
+	})
+	return t, err
+}
+
+// List returns the caller's party's transfers, both directions.
+func (s *Service) List(ctx context.Context, a audit.Actor) ([]device.Transfer, error) {
+	var out []device.Transfer
+	err := s.st.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Custody().ListTransfers(a.PartyID); return err })
+	return out, err
+}

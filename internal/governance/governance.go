@@ -1,0 +1,153 @@
+// Package governance answers "who may do this?": it manages parties and principals,
+// authenticates bearer tokens, edits the ownership matrix and authorises every operation
+// against it. A refusal names the stage, duty and scope that the caller's party did not own.
+package governance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Config holds the collaborators.
+type Config struct {
+	Store store.Store
+	Now   func() time.Time
+}
+
+// Service is the governance service.
+type Service struct {
+	st  store.Store
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(c Config) *Service {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Service{st: c.Store, now: c.Now}
+}
+
+// Actor returns the audit actor for a principal.
+func Actor(p party.Principal) audit.Actor {
+	return audit.Actor{PartyID: p.PartyID, PrincipalID: p.ID, Admin: p.Admin}
+}
+
+// Event builds an audit event for actor at now.
+func Event(a audit.Actor, now time.Time, action string, stage ownership.Stage, scope, subject string, detail any) audit.Event {
+	e := audit.Event{At: now, PartyID: a.PartyID, PrincipalID: a.PrincipalID, Action: action, Stage: string(stage), Scope: scope, Subject: subject}
+	if detail != nil {
+		e.Detail = audit.Detail(detail)
+	}
+	return e
+}
+
+// Authenticate resolves a bearer token to its principal.
+func (s *Service) Authenticate(ctx context.Context, token string) (party.Principal, error) {
+	h := party.HashToken(token)
+	var p party.Principal
+	err := s.st.View(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.Parties().PrincipalByTokenHash(h[:])
+		return err
+	})
+	if err != nil {
+		if failure.Is(err, failure.NotFound) {
+			return p, failure.New(failure.Unauthenticated, "the bearer token is not valid")
+		}
+		return p, fmt.Errorf("authenticating: %w", err)
+	}
+	if p.LastUsedAt == nil || s.now().Sub(*p.LastUsedAt) > time.Minute {
+		// Best effort, at most once a minute: "principals with no recent use" needs only this much.
+		_ = s.st.TouchPrincipal(ctx, p.ID, s.now())
+	}
+	return p, nil
+}
+
+// RequireAdmin refuses callers that are not deployment administrators.
+func RequireAdmin(a audit.Actor, what string) error {
+	if !a.Admin {
+		return failure.New(failure.Denied, "%s needs a deployment administrator", what)
+	}
+	return nil
+}
+
+// Require checks that the actor's party owns (stage, duty) over the chain, resolving the most
+// specific cell. Deployment administrators do not bypass it: the matrix governs identities.
+func Require(tx store.Tx, a audit.Actor, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) error {
+	var lookupErr error
+	owner, _, ok := ownership.Resolve(stage, duty, chain, func(k ownership.Key) (string, bool) {
+		p, found, err := tx.Ownership().Owner(k)
+		if err != nil && lookupErr == nil {
+			lookupErr = err
+		}
+		return p, found
+	})
+	if lookupErr != nil {
+		return fmt.Errorf("reading the ownership matrix: %w", lookupErr)
+	}
+	if ok && owner == a.PartyID {
+		return nil
+	}
+	return &ownership.DeniedError{PartyID: a.PartyID, Stage: stage, Duty: duty, Scope: chain[0], Owner: owner}
+}
+
+// LotChain is a lot's scope and its ancestors.
+func LotChain(l device.Lot) ownership.Chain {
+	return ownership.Chain{
+		{Kind: ownership.Lot, ID: l.ID},
+		{Kind: ownership.Model, ID: l.ModelID},
+		{Kind: ownership.Manufacturer, ID: l.ManufacturerID},
+	}
+}
+
+// ModelChain is a model's scope and its manufacturer.
+func ModelChain(m device.Model) ownership.Chain {
+	return ownership.Chain{{Kind: ownership.Model, ID: m.ID}, {Kind: ownership.Manufacturer, ID: m.ManufacturerID}}
+}
+
+// ManufacturerChain is a manufacturer's own scope.
+func ManufacturerChain(partyID string) ownership.Chain {
+	return ownership.Chain{{Kind: ownership.Manufacturer, ID: partyID}}
+}
+
+// CanRead reports whether the actor may see things of the given parties: its own, and
+// everything for auditors (parties that own an audit cell on the deployment).
+func CanRead(tx store.Tx, a audit.Actor, partyIDs ...string) (bool, error) {
+	for _, p := range partyIDs {
+		if p == a.PartyID {
+			return true, nil
+		}
+	}
+	return IsAuditor(tx, a)
+}
+
+// IsAuditor reports whether the actor's party audits any stage of the deployment.
+func IsAuditor(tx store.Tx, a audit.Actor) (bool, error) {
+	if a.Admin {
+		return true, nil
+	}
+	for _, st := range []ownership.Stage{ownership.Manufacturing, ownership.Operational, ownership.Support} {
+		p, ok, err := tx.Ownership().Owner(ownership.Key{Stage: st, Duty: ownership.Audit, Scope: ownership.DeploymentScope})
+		if err != nil {
+			return false, err
+		}
+		if ok && p == a.PartyID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CanSeeDevice reports whether the actor may see a device: its maker, its custodian,
+// an auditor.
+func CanSeeDevice(tx store.Tx, a audit.Actor, d device.Device) (bool, error) {
+	return CanRead(tx, a, d.ManufacturerID, d.CustodianID)
+}

@@ -1,0 +1,96 @@
+package governance
+
+import (
+	"context"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// ListCells returns the whole matrix (it holds no secrets and every party needs to know who
+// owns what).
+func (s *Service) ListCells(ctx context.Context) ([]ownership.Cell, error) {
+	var out []ownership.Cell
+	err := s.st.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Ownership().ListCells(); return err })
+	return out, err
+}
+
+// SetCell assigns a cell. Administrators may set any cell. A party may delegate a cell over a
+// lot or model it owns the same duty over (a manufacturer delegating issuance of one lot to
+// its contract manufacturer), and take such a delegation back.
+func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) error {
+	if err := validCell(c); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Parties().GetParty(c.PartyID); err != nil {
+			return err
+		}
+		chain, err := scopeChain(tx, c.Scope)
+		if err != nil {
+			return err
+		}
+		if !a.Admin {
+			if len(chain) < 2 {
+				return failure.New(failure.Denied, "only a deployment administrator may set cells over %s scopes", c.Scope.Kind)
+			}
+			// The caller must own this duty over the parent scope.
+			if err := Require(tx, a, c.Stage, c.Duty, chain[1:]); err != nil {
+				return err
+			}
+		}
+		if err := tx.Ownership().SetCell(c, a.PrincipalID, now); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(Event(a, now, "ownership.set", c.Stage, c.Scope.String(), c.Scope.String(), c))
+		return err
+	})
+}
+
+func validCell(c ownership.Cell) error {
+	if _, err := ownership.ParseStage(string(c.Stage)); err != nil {
+		return err
+	}
+	if _, err := ownership.ParseDuty(string(c.Duty)); err != nil {
+		return err
+	}
+	if _, err := ownership.ParseScopeKind(string(c.Scope.Kind)); err != nil {
+		return err
+	}
+	if c.Scope.ID == "" || c.PartyID == "" {
+		return failure.New(failure.Invalid, "a cell needs a scope id and a party")
+	}
+	return nil
+}
+
+// scopeChain resolves a scope to itself and its ancestors, checking that it exists.
+func scopeChain(tx store.Tx, s ownership.Scope) (ownership.Chain, error) {
+	switch s.Kind {
+	case ownership.Lot:
+		l, err := tx.Catalog().GetLot(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		return LotChain(l), nil
+	case ownership.Model:
+		m, err := tx.Catalog().GetModel(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		return ModelChain(m), nil
+	case ownership.Manufacturer, ownership.Operator:
+		if _, err := tx.Parties().GetParty(s.ID); err != nil {
+			return nil, err
+		}
+		return ownership.Chain{s}, nil
+	case ownership.Deployment:
+		if s.ID != "*" {
+			return nil, failure.New(failure.Invalid, "the deployment scope's id is *")
+		}
+		return ownership.Chain{s}, nil
+	}
+	return nil, failure.New(failure.Invalid, "cells over %s scopes are not supported yet", s.Kind)
+}

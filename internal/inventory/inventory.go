@@ -1,0 +1,76 @@
+// Package inventory shows devices with both identity stages, their certificates, build
+// record and custody chain, to the parties allowed to see them: the maker, the holder, and
+// auditors. Another party's device is reported as not found, not as forbidden, so that its
+// existence does not leak.
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Service reads inventory.
+type Service struct{ st store.Store }
+
+// New returns a Service.
+func New(st store.Store) *Service { return &Service{st: st} }
+
+// DeviceView is one device with everything Hallmark knows of it.
+type DeviceView struct {
+	device.Device
+	Certificates []ca.Cert            `json:"certificates"`
+	BuildRecord  json.RawMessage      `json:"build_record,omitempty"`
+	Custody      []device.CustodyLink `json:"custody"`
+}
+
+// Get returns a device the caller may see.
+func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView, error) {
+	var v DeviceView
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice(id)
+		if err != nil {
+			return err
+		}
+		if ok, err := governance.CanSeeDevice(tx, a, d); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.NotFound, "device %s: not found", id)
+		}
+		v.Device = d
+		if v.Certificates, err = tx.Certificates().ListDeviceCerts(id); err != nil {
+			return err
+		}
+		if br, err := tx.BuildRecords().LatestBuildRecord(id); err == nil {
+			v.BuildRecord = br.Envelope
+		} else if !failure.Is(err, failure.NotFound) {
+			return err
+		}
+		v.Custody, err = tx.Custody().CustodyChain(id)
+		return err
+	})
+	return v, err
+}
+
+// List returns devices the caller may see, filtered and paginated by ID.
+func (s *Service) List(ctx context.Context, a audit.Actor, f store.DeviceFilter) ([]device.Device, error) {
+	var out []device.Device
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		auditor, err := governance.IsAuditor(tx, a)
+		if err != nil {
+			return err
+		}
+		if !auditor {
+			f.VisibleTo = a.PartyID
+		}
+		out, err = tx.Devices().ListDevices(f)
+		return err
+	})
+	return out, err
+}

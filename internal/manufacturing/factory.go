@@ -1,0 +1,217 @@
+package manufacturing
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/csr"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// BuildRecordPurpose names the signing key a manufacturer signs build records with.
+const BuildRecordPurpose = "build-record"
+
+// IssueFactoryRequest registers one device of a lot and issues its factory identity.
+type IssueFactoryRequest struct {
+	LotID string `json:"lot_id"`
+	// CSR is the device's PKCS#10 request, PEM or base64 DER.
+	CSR string `json:"csr"`
+	// BuildRecord is what the factory asserts; its manufacturer, model and lot must name this
+	// lot, and its serial becomes the device serial.
+	BuildRecord buildrecord.Record `json:"build_record"`
+}
+
+// FactoryIdentity is a device with its factory certificate and signed build record.
+type FactoryIdentity struct {
+	Device         device.Device `json:"device"`
+	CertificatePEM string        `json:"certificate_pem"`
+	ChainPEM       string        `json:"chain_pem"` // issuing CA then root
+	BuildRecord    []byte        `json:"build_record"`
+	BuildRecordSHA string        `json:"build_record_sha256"`
+}
+
+// IssueFactory verifies the CSR and build record, signs the build record with the
+// manufacturer's key, and issues an IDevID certificate bound to it by digest. The device,
+// certificate, build record and audit event commit together.
+func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, csrDER []byte, r IssueFactoryRequest) (FactoryIdentity, error) {
+	req, err := csr.Parse(csrDER)
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	rec := r.BuildRecord
+	if err := rec.Validate(); err != nil {
+		return FactoryIdentity{}, err
+	}
+	var (
+		lot    device.Lot
+		model  device.Model
+		mfr    party.Party
+		issuer ca.CA
+	)
+	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if lot, err = tx.Catalog().GetLot(r.LotID); err != nil {
+			return err
+		}
+		if err := governance.Require(tx, a, stage, ownership.Issue, governance.LotChain(lot)); err != nil {
+			return err
+		}
+		if model, err = tx.Catalog().GetModel(lot.ModelID); err != nil {
+			return err
+		}
+		if mfr, err = tx.Parties().GetParty(lot.ManufacturerID); err != nil {
+			return err
+		}
+		if issuer, err = tx.CAs().GetCA(lot.IssuingCAID); err != nil {
+			return err
+		}
+		if _, err := tx.Devices().DeviceBySerial(mfr.ID, rec.Serial); err == nil {
+			return failure.New(failure.Conflict, "manufacturer %s already has a device with serial %q", mfr.ID, rec.Serial)
+		} else if !failure.Is(err, failure.NotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	for _, m := range []struct{ field, got, want string }{
+		{"manufacturer", rec.Manufacturer, mfr.ID},
+		{"model", rec.Model, model.Name},
+		{"lot", rec.Lot, lot.Name},
+		{"line", rec.Line, lot.Line},
+	} {
+		if m.got != m.want {
+			return FactoryIdentity{}, failure.New(failure.Invalid, "build record: %s is %q but lot %s says %q", m.field, m.got, lot.ID, m.want)
+		}
+	}
+	if rec.TestResult != "pass" {
+		return FactoryIdentity{}, failure.New(failure.Invalid, "build record: testResult is %q; only devices that passed get a factory identity", rec.TestResult)
+	}
+	signer, err := s.buildRecordSigner(ctx, a, mfr.ID)
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	env, digest, err := buildrecord.Sign(ctx, &rec, req.PublicKey, signer)
+	if err != nil {
+		return FactoryIdentity{}, fmt.Errorf("signing the build record: %w", err)
+	}
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	hwType, err := parseOID(model.HardwareType)
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	now := s.now()
+	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
+		DeviceSerial: rec.Serial, Organization: mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
+		PublicKey: req.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: issuer.Cert.NotAfter,
+	})
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	d := device.Device{ID: party.NewID("dev"), ManufacturerID: mfr.ID, ModelID: model.ID, LotID: lot.ID, Serial: rec.Serial,
+		State: device.Registered, CustodianID: a.PartyID, CreatedAt: now, UpdatedAt: now}
+	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileFactory, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
+		d.FactoryCert = ca.SerialHex(cert.SerialNumber)
+		if err := tx.Devices().CreateDevice(d); err != nil {
+			if failure.Is(err, failure.Conflict) {
+				return failure.New(failure.Conflict, "manufacturer %s already has a device with serial %q", mfr.ID, rec.Serial)
+			}
+			return err
+		}
+		if err := tx.BuildRecords().CreateBuildRecord(store.BuildRecord{ID: party.NewID("br"), DeviceID: d.ID, PayloadSHA256: digest[:], Envelope: envJSON, CreatedAt: now}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(s.event(a, "factory.issue", "lot:"+lot.ID, "device:"+d.ID, map[string]any{
+			"serial": d.Serial, "certificate": d.FactoryCert, "ca": issuer.ID, "build_record_sha256": fmt.Sprintf("%x", digest),
+		}))
+		return err
+	})
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	return FactoryIdentity{Device: d, CertificatePEM: pemCert(cert.Raw), ChainPEM: s.chainPEM(ctx, issuer), BuildRecord: envJSON, BuildRecordSHA: fmt.Sprintf("%x", digest)}, nil
+}
+
+// buildRecordSigner returns the manufacturer's build-record key, creating it on first use.
+func (s *Service) buildRecordSigner(ctx context.Context, a audit.Actor, mfrID string) (crypto.Signer, error) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	var k ca.SigningKey
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { k, err = tx.CAs().SigningKey(mfrID, BuildRecordPurpose); return err })
+	if err == nil {
+		return s.c.Keys.Signer(ctx, k.KeyID)
+	}
+	if !failure.Is(err, failure.NotFound) {
+		return nil, err
+	}
+	k = ca.SigningKey{ID: party.NewID("sk"), PartyID: mfrID, Purpose: BuildRecordPurpose, CreatedAt: s.now()}
+	k.KeyID = "brk-" + k.ID[3:]
+	signer, err := s.c.Keys.Create(ctx, k.KeyID, keys.Algorithm("ecdsa-p256"))
+	if err != nil {
+		return nil, fmt.Errorf("creating the build-record key: %w", err)
+	}
+	if k.PublicKeyDER, err = x509.MarshalPKIXPublicKey(signer.Public()); err != nil {
+		return nil, err
+	}
+	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CAs().CreateSigningKey(k); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(s.event(a, "signing-key.create", "manufacturer:"+mfrID, "signing-key:"+k.ID, map[string]any{"purpose": k.Purpose, "public_key_sha256": fmt.Sprintf("%x", sha256.Sum256(k.PublicKeyDER))}))
+		return err
+	})
+	return signer, err
+}
+
+// BuildRecordKeyPEM returns a manufacturer's build-record verification key; it is public.
+func (s *Service) BuildRecordKeyPEM(ctx context.Context, mfrID string) (string, error) {
+	var k ca.SigningKey
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { k, err = tx.CAs().SigningKey(mfrID, BuildRecordPurpose); return err })
+	if err != nil {
+		return "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: k.PublicKeyDER})), nil
+}
+
+func pemCert(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// chainPEM returns the issuing CA and its ancestors.
+func (s *Service) chainPEM(ctx context.Context, c ca.CA) string {
+	out := ""
+	_ = s.c.Store.View(ctx, func(tx store.Tx) error {
+		for i := 0; i < 8; i++ {
+			out += pemCert(c.CertDER)
+			if c.ParentID == "" {
+				return nil
+			}
+			var err error
+			if c, err = tx.CAs().GetCA(c.ParentID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out
+}
