@@ -1,0 +1,82 @@
+// Package app is the composition root: it turns configuration into a store, a key provider,
+// the services and the HTTP servers, and runs them. Nothing else wires collaborators together.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/httpapi"
+	"github.com/hallmark-id/hallmark/internal/inventory"
+	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// App holds the wired services.
+type App struct {
+	Store         store.Store
+	Keys          keys.Provider
+	Authority     *authority.Authority
+	Governance    *governance.Service
+	Manufacturing *manufacturing.Service
+	Custody       *custody.Service
+	Inventory     *inventory.Service
+	API           *httpapi.Server
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Wiring is what Build needs.
+type Wiring struct {
+	Store                 store.Store
+	Keys                  keys.Provider
+	Log                   *slog.Logger
+	Now                   func() time.Time
+	RootLife, IssuingLife time.Duration
+}
+
+// Build wires the services over a store and key provider.
+func Build(w Wiring) (*App, error) {
+	if w.Now == nil {
+		w.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	linter, err := issuance.NewLinter()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now}
+	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
+	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
+	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife})
+	a.Custody = custody.New(w.Store, w.Now)
+	a.Inventory = inventory.New(w.Store)
+	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Store: w.Store, Log: w.Log})
+	return a, nil
+}
+
+// Handler is the whole HTTP surface of the server.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", a.API)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.Store.View(ctx, func(store.Tx) error { return nil }); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

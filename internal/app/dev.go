@@ -1,0 +1,241 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+)
+
+// DevInfo is DIR/dev.json: what a script needs to talk to a dev server.
+type DevInfo struct {
+	APIURL    string            `json:"api_url"`
+	OpenAPI   string            `json:"openapi_url"`
+	TLSCAFile string            `json:"tls_ca_file"`
+	TokenFile string            `json:"token_file"`
+	Database  string            `json:"database"`
+	CAFiles   map[string]string `json:"ca_files"`
+	Parties   map[string]string `json:"parties"`
+	PID       int               `json:"pid"`
+}
+
+// devParty is one demo party and its principals.
+type devParty struct {
+	id, name   string
+	kind       party.Kind
+	principals []devPrincipal
+}
+
+type devPrincipal struct {
+	name  string
+	kind  party.PrincipalKind
+	admin bool
+}
+
+var devParties = []devParty{
+	{"contoso", "Contoso Utilities", party.Operator, []devPrincipal{{"admin", party.Person, true}, {"oscar", party.Person, false}}},
+	{"acme", "Acme Devices", party.Manufacturer, []devPrincipal{{"alice", party.Person, false}}},
+	{"fabrikam", "Fabrikam Assembly", party.ContractManufacturer, []devPrincipal{{"station-1", party.Service, false}}},
+	{"northwind", "Northwind Logistics", party.Distributor, []devPrincipal{{"dana", party.Person, false}}},
+	{"auditco", "Audit & Co", party.Auditor, []devPrincipal{{"audrey", party.Person, false}}},
+}
+
+// serveDev runs the local demo: embedded store in DataDir, demo parties with tokens, a
+// manufacturing CA for the demo manufacturer, HTTPS with a dev CA, and DIR/dev.json.
+func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	dir := opts.DataDir
+	if dir == "" {
+		dir = "hallmark-data"
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("dev: creating %s: %w", dir, err)
+	}
+	log := newLogger(stderr, "info", "text")
+	pass, err := devPassphrase(dir)
+	if err != nil {
+		return err
+	}
+	kp, err := keyfile.New(filepath.Join(dir, "keys"), keys.Secret(pass))
+	if err != nil {
+		return err
+	}
+	dbPath := filepath.Join(dir, "hallmark.db")
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log})
+	if err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(dir, "tokens.json")
+	if err := a.devSeed(ctx, tokenFile); err != nil {
+		return fmt.Errorf("dev: seeding demo data: %w", err)
+	}
+	listen := opts.Listen
+	if listen == "" {
+		listen = "127.0.0.1:8443"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("dev: listen: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	tc, tlsCA, err := a.devTLS(ctx, filepath.Join(dir, "tls"), host)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	info := DevInfo{
+		APIURL: "https://" + ln.Addr().String(), TLSCAFile: tlsCA, TokenFile: tokenFile, Database: dbPath,
+		CAFiles: map[string]string{}, Parties: map[string]string{}, PID: os.Getpid(),
+	}
+	info.OpenAPI = info.APIURL + "/v1/openapi.json"
+	if err := a.devCAFiles(ctx, dir, &info); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := writeJSONFile(filepath.Join(dir, "dev.json"), info); err != nil {
+		ln.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
+		info.APIURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	return a.run(ctx, ln, tc)
+}
+
+// devPassphrase keeps the dev key passphrase in the data folder. Only --dev does this; a real
+// deployment takes it from the environment or a file the config names.
+func devPassphrase(dir string) ([]byte, error) {
+	p := filepath.Join(dir, "dev-key-passphrase")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	pass := rand.Text()
+	if err := os.WriteFile(p, []byte(pass+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return []byte(pass), nil
+}
+
+// devSeed creates the demo parties, principals and the demo manufacturer's CA and model on a
+// fresh database; on a database that has them it does nothing.
+func (a *App) devSeed(ctx context.Context, tokenFile string) error {
+	var existing []party.Party
+	if err := a.Store.View(ctx, func(tx store.Tx) (err error) { existing, err = tx.Parties().ListParties(); return err }); err != nil {
+		return err
+	}
+	if len(existing) > 0 {
+		if _, err := os.Stat(tokenFile); err != nil {
+			return fmt.Errorf("the database has parties but %s is missing: start with an empty --data folder", tokenFile)
+		}
+		return nil
+	}
+	tokens := map[string]string{}
+	first := devParties[0]
+	adminP, adminToken, err := bootstrapAdmin(ctx, a.Store, a.Now(), party.Party{ID: first.id, Name: first.name, Kind: first.kind}, first.principals[0].name, "dev")
+	if err != nil {
+		return err
+	}
+	tokens[first.id+"/"+adminP.Name] = adminToken
+	admin := governance.Actor(adminP)
+	for i, dp := range devParties {
+		if i > 0 {
+			if _, err := a.Governance.CreateParty(ctx, admin, governance.CreatePartyRequest{ID: dp.id, Name: dp.name, Kind: dp.kind}); err != nil {
+				return err
+			}
+		}
+		for j, pr := range dp.principals {
+			if i == 0 && j == 0 {
+				continue
+			}
+			p, tok, err := a.Governance.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: dp.id, Name: pr.name, Kind: pr.kind, Admin: pr.admin})
+			if err != nil {
+				return err
+			}
+			tokens[dp.id+"/"+p.Name] = tok
+		}
+	}
+	if err := writeJSONFile(tokenFile, tokens); err != nil {
+		return err
+	}
+	// The demo manufacturer's CA and a model, as its own principal would create them.
+	var alice party.Principal
+	_ = a.Store.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.Parties().ListPrincipals("acme")
+		if len(ps) > 0 {
+			alice = ps[0]
+		}
+		return err
+	})
+	acme := governance.Actor(alice)
+	if _, _, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "acme-mfg"}); err != nil {
+		return err
+	}
+	_, err = a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "sensor-x"})
+	return err
+}
+
+// devCAFiles writes every CA certificate to DIR/cas/<party>-<name>.pem and names them in info.
+func (a *App) devCAFiles(ctx context.Context, dir string, info *DevInfo) error {
+	cas, err := a.Manufacturing.ListCAs(ctx, audit.Actor{Admin: true}, "")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cas"), 0o755); err != nil {
+		return err
+	}
+	for _, c := range cas {
+		name := c.PartyID + "-" + c.Name
+		p := filepath.Join(dir, "cas", name+".pem")
+		if err := os.WriteFile(p, pemCert(c.CertDER), 0o644); err != nil {
+			return err
+		}
+		info.CAFiles[name] = p
+		info.CAFiles[c.ID] = p
+	}
+	parties, err := a.Governance.ListParties(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range parties {
+		info.Parties[p.ID] = string(p.Kind)
+	}
+	return nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,13 @@
+package app
+
+// Options select how `hallmark serve` runs.
+type Options struct {
+	// Dev starts on an embedded database in DataDir with demo parties, CAs and tokens.
+	Dev bool
+	// DataDir is the dev data folder (default ./hallmark-data).
+	DataDir string
+	// Listen overrides the API listen address (HOST:PORT; port 0 picks a free port).
+	Listen string
+	// ConfigFile is the strict JSON configuration for real use.
+	ConfigFile string
+}

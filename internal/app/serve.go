@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/config"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+)
+
+// Serve runs `hallmark serve` until ctx ends.
+func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
+	if opts.Dev {
+		if opts.ConfigFile != "" {
+			return errors.New("serve: --dev and --config exclude each other")
+		}
+		return serveDev(ctx, opts, stdout, stderr)
+	}
+	if opts.ConfigFile == "" {
+		return errors.New("serve: give --config FILE for real use, or --dev for a local demo")
+	}
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if opts.Listen != "" {
+		cfg.Listen = opts.Listen
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	pass, err := cfg.Passphrase()
+	if err != nil {
+		return err
+	}
+	kp, err := keyfile.New(cfg.Keys.Dir, keys.Secret(pass))
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration})
+	if err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("serving", "api", "https://"+ln.Addr().String()+"/v1", "public_url", cfg.PublicURL)
+	return a.run(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+}
+
+// run serves HTTPS on ln until ctx ends, then shuts down gracefully.
+func (a *App) run(ctx context.Context, ln net.Listener, tc *tls.Config) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(tls.NewListener(ln, tc)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	o := &slog.HandlerOptions{Level: l}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}

@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+func (e *env) whoamiCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Show the principal the token belongs to",
+		Long:  "Whoami asks the server which principal (and party) the bearer token authenticates.",
+		Example: `  hallmark whoami
+  hallmark whoami -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			p, err := c.Whoami(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return e.emit(p, []string{p.ID}, func(w io.Writer) {
+				kv(w, "Principal", p.ID)
+				kv(w, "Name", p.Name)
+				kv(w, "Party", p.PartyID)
+				kv(w, "Kind", p.Kind)
+				kv(w, "Admin", p.Admin)
+			})
+		},
+	}
+}
+
+func (e *env) partyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "party",
+		Short: "Create and list parties (the organisations sharing a deployment)",
+		Long:  "A party is an organisation: a manufacturer, contract manufacturer, distributor, integrator, operator, support vendor or auditor.",
+		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer
+  hallmark party list`,
+	}
+	var req governance.CreatePartyRequest
+	var kind string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a party (administrators only)",
+		Long: "Create a party with the default ownership cells of its kind. --id is a slug chosen by you: " +
+			"lowercase letters, digits and hyphens. --kind is one of " + kindList() + ".",
+		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			req.Kind = party.Kind(kind)
+			p, err := c.CreateParty(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return e.emit(p, []string{p.ID}, func(w io.Writer) { partyTable(w, []party.Party{p}) })
+		},
+	}
+	create.Flags().StringVar(&req.ID, "id", "", "party ID (a slug, e.g. acme)")
+	create.Flags().StringVar(&req.Name, "name", "", "display name")
+	create.Flags().StringVar(&kind, "kind", "", "party kind: "+kindList())
+	required(create, "id", "name", "kind")
+
+	listCmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List parties",
+		Long:    "List every party of the deployment.",
+		Example: `  hallmark party list -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ps, err := c.ListParties(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(ps))
+			for i, p := range ps {
+				ids[i] = p.ID
+			}
+			return e.emit(ps, ids, func(w io.Writer) { partyTable(w, ps) })
+		},
+	}
+	cmd.AddCommand(create, listCmd)
+	return cmd
+}
+
+func kindList() string {
+	s := make([]string, len(party.Kinds))
+	for i, k := range party.Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func partyTable(w io.Writer, ps []party.Party) {
+	row(w, "ID", "NAME", "KIND", "CREATED")
+	for _, p := range ps {
+		row(w, p.ID, p.Name, p.Kind, ts(p.CreatedAt))
+	}
+}
+
+func (e *env) principalCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "principal",
+		Short: "Create and list principals (people and service accounts of a party)",
+		Long:  "A principal acts for exactly one party and authenticates with a bearer token.",
+		Example: `  hallmark principal create --party acme --name station-1 --kind service
+  hallmark principal list --party acme`,
+	}
+	var req governance.CreatePrincipalRequest
+	var kind string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a principal and print its token once (administrators only)",
+		Long: `Create a principal of a party. The server returns its bearer token this once and stores only
+a hash of it: the token is printed here and can never be shown again, so store it now.
+
+With -o id the principal's ID goes to stdout and the token to stderr; -o json includes it
+in the "token" member.`,
+		Example: `  hallmark principal create --party acme --name alice
+  hallmark principal create --party acme --name station-1 --kind service -o json | jq -r .token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			req.Kind = party.PrincipalKind(kind)
+			p, err := c.CreatePrincipal(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if e.output == "id" {
+				fmt.Fprintf(e.stderr, "token of %s (shown only this once; store it now): %s\n", p.ID, p.Token)
+			}
+			return e.emit(p, []string{p.ID}, func(w io.Writer) {
+				principalTable(w, []party.Principal{p.Principal})
+				fmt.Fprintf(w, "\ntoken (shown only this once; store it now): %s\n", p.Token)
+			})
+		},
+	}
+	create.Flags().StringVar(&req.PartyID, "party", "", "the party the principal acts for")
+	create.Flags().StringVar(&req.Name, "name", "", "principal name (a slug, unique within the party)")
+	create.Flags().StringVar(&kind, "kind", "person", "person or service")
+	create.Flags().BoolVar(&req.Admin, "admin", false, "make the principal a deployment administrator")
+	required(create, "party", "name")
+
+	var partyID string
+	listCmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List a party's principals",
+		Long:    "List the principals of a party. Tokens are never shown.",
+		Example: `  hallmark principal list --party acme`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ps, err := c.ListPrincipals(cmd.Context(), partyID)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(ps))
+			for i, p := range ps {
+				ids[i] = p.ID
+			}
+			return e.emit(ps, ids, func(w io.Writer) { principalTable(w, ps) })
+		},
+	}
+	listCmd.Flags().StringVar(&partyID, "party", "", "party ID")
+	required(listCmd, "party")
+	cmd.AddCommand(create, listCmd)
+	return cmd
+}
+
+func principalTable(w io.Writer, ps []party.Principal) {
+	row(w, "ID", "PARTY", "NAME", "KIND", "ADMIN", "CREATED", "LAST USED")
+	for _, p := range ps {
+		row(w, p.ID, p.PartyID, p.Name, p.Kind, p.Admin, ts(p.CreatedAt), tsp(p.LastUsedAt))
+	}
+}
+
+func (e *env) ownershipCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ownership",
+		Short: "Show and edit the ownership matrix",
+		Long: `The ownership matrix names, for every stage, duty and scope, the one party that owns it.
+A scope without a cell of its own inherits from its parent (lot → model → manufacturer;
+environment → operator).`,
+		Example: `  hallmark ownership list
+  hallmark ownership set --stage manufacturing --duty issue --scope lot:lot_123 --party cm-one`,
+	}
+	listCmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the cells of the ownership matrix",
+		Long:  "List every cell: stage, duty, scope and owning party. -o id prints STAGE/DUTY/SCOPE keys.",
+		Example: `  hallmark ownership list
+  hallmark ownership list -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			cells, err := c.ListOwnership(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(cells))
+			for i, cl := range cells {
+				ids[i] = cellKey(cl)
+			}
+			return e.emit(cells, ids, func(w io.Writer) { cellTable(w, cells) })
+		},
+	}
+	var stage, duty, scope, owner string
+	set := &cobra.Command{
+		Use:   "set",
+		Short: "Set the owner of one cell",
+		Long: `Set the party that owns a duty in a stage over a scope. --scope is KIND:ID where KIND is
+deployment, manufacturer, model, lot, operator or environment (deployment:* for the whole
+deployment). The caller must be an administrator or own the cell being changed.`,
+		Example: `  hallmark ownership set --stage manufacturing --duty issue --scope lot:lot_123 --party cm-one
+  hallmark ownership set --stage manufacturing --duty audit --scope deployment:* --party auditco`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cell, err := parseCell(stage, duty, scope, owner)
+			if err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			out, err := c.SetOwnership(cmd.Context(), cell)
+			if err != nil {
+				return err
+			}
+			return e.emit(out, []string{cellKey(out)}, func(w io.Writer) { cellTable(w, []ownership.Cell{out}) })
+		},
+	}
+	set.Flags().StringVar(&stage, "stage", "", "manufacturing, operational or support")
+	set.Flags().StringVar(&duty, "duty", "", "issue, renew, revoke, audit or approve")
+	set.Flags().StringVar(&scope, "scope", "", "KIND:ID, e.g. lot:lot_123 or deployment:*")
+	set.Flags().StringVar(&owner, "party", "", "the party that will own the cell")
+	required(set, "stage", "duty", "scope", "party")
+	cmd.AddCommand(listCmd, set)
+	return cmd
+}
+
+func parseCell(stage, duty, scope, owner string) (ownership.Cell, error) {
+	st, err := ownership.ParseStage(stage)
+	if err != nil {
+		return ownership.Cell{}, usagef("--stage: %v", err)
+	}
+	du, err := ownership.ParseDuty(duty)
+	if err != nil {
+		return ownership.Cell{}, usagef("--duty: %v", err)
+	}
+	kind, id, ok := strings.Cut(scope, ":")
+	if !ok || id == "" {
+		return ownership.Cell{}, usagef("--scope %q must be KIND:ID, e.g. lot:lot_123 or deployment:*", scope)
+	}
+	sk, err := ownership.ParseScopeKind(kind)
+	if err != nil {
+		return ownership.Cell{}, usagef("--scope: %v", err)
+	}
+	return ownership.Cell{Stage: st, Duty: du, Scope: ownership.Scope{Kind: sk, ID: id}, PartyID: owner}, nil
+}
+
+func cellKey(c ownership.Cell) string {
+	return string(c.Stage) + "/" + string(c.Duty) + "/" + c.Scope.String()
+}
+
+func cellTable(w io.Writer, cells []ownership.Cell) {
+	row(w, "STAGE", "DUTY", "SCOPE", "OWNER")
+	for _, c := range cells {
+		row(w, c.Stage, c.Duty, c.Scope.String(), c.PartyID)
+	}
+}

@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// devInfo is the part of DIR/dev.json (written by "hallmark serve --dev") that dev env reads.
+type devInfo struct {
+	APIURL    string `json:"api_url"`
+	TLSCAFile string `json:"tls_ca_file"`
+	TokenFile string `json:"token_file"`
+}
+
+func (e *env) devCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "dev",
+		Short:   "Helpers for a local dev server",
+		Long:    `Helpers for the demo server that "hallmark serve --dev" runs.`,
+		Example: `  eval "$(hallmark dev env --as acme/alice)"`,
+	}
+	var dir, as string
+	envCmd := &cobra.Command{
+		Use:   "env",
+		Short: "Print shell exports to act as a dev principal",
+		Long: `Read DIR/dev.json and the token file a dev server wrote, and print export lines for
+HALLMARK_SERVER, HALLMARK_TOKEN and HALLMARK_CACERT, to be evaluated by the shell. The token is
+a secret: this prints it because you asked for it with --as. Without --as, list the principals
+that have tokens.`,
+		Example: `  eval "$(hallmark dev env --data ./hallmark-data --as acme/alice)"
+  hallmark dev env`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, tokens, err := readDev(dir)
+			if err != nil {
+				return err
+			}
+			names := make([]string, 0, len(tokens))
+			for n := range tokens {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if as == "" {
+				return e.emit(names, names, func(w io.Writer) {
+					fmt.Fprintf(w, "principals of the dev server at %s (use one with --as):\n", info.APIURL)
+					for _, n := range names {
+						fmt.Fprintf(w, "  %s\n", n)
+					}
+				})
+			}
+			tok, ok := tokens[as]
+			if !ok {
+				return failureNotFound("no token for %q in %s; the dev principals are: %s", as, dir, strings.Join(names, ", "))
+			}
+			vars := map[string]string{EnvServer: info.APIURL, EnvToken: tok, EnvCACert: info.TLSCAFile}
+			return e.emit(vars, []string{as}, func(w io.Writer) {
+				for _, k := range []string{EnvServer, EnvToken, EnvCACert} {
+					fmt.Fprintf(w, "export %s=%s\n", k, shellQuote(vars[k]))
+				}
+			})
+		},
+	}
+	envCmd.Flags().StringVar(&dir, "data", "hallmark-data", "the dev server's data folder")
+	envCmd.Flags().StringVar(&as, "as", "", "the principal to act as, PARTY/PRINCIPAL (e.g. acme/alice)")
+	cmd.AddCommand(envCmd)
+	return cmd
+}
+
+func readDev(dir string) (devInfo, map[string]string, error) {
+	var info devInfo
+	b, err := os.ReadFile(filepath.Join(dir, "dev.json"))
+	if err != nil {
+		return info, nil, failureNotFound("reading the dev server's dev.json (is --data right, and was \"hallmark serve --dev\" started?): %v", err)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, nil, invalidf("%s: %v", filepath.Join(dir, "dev.json"), err)
+	}
+	if info.APIURL == "" {
+		return info, nil, invalidf("%s names no api_url", filepath.Join(dir, "dev.json"))
+	}
+	tf := info.TokenFile
+	if tf == "" {
+		tf = filepath.Join(dir, "tokens.json")
+	} else if !filepath.IsAbs(tf) {
+		tf = filepath.Join(dir, tf)
+	}
+	if info.TLSCAFile != "" && !filepath.IsAbs(info.TLSCAFile) {
+		info.TLSCAFile = filepath.Join(dir, info.TLSCAFile)
+	}
+	tb, err := os.ReadFile(tf)
+	if err != nil {
+		return info, nil, failureNotFound("reading the dev token file: %v", err)
+	}
+	var tokens map[string]string
+	if err := json.Unmarshal(tb, &tokens); err != nil {
+		return info, nil, invalidf("%s: %v", tf, err)
+	}
+	return info, tokens, nil
+}
+
+// shellQuote quotes s for POSIX shells.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (e *env) docsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "docs",
+		Short:   "Generate documentation",
+		Long:    "Generate reference documentation from the commands themselves.",
+		Example: `  hallmark docs cli --out docs/cli`,
+	}
+	var out string
+	cliCmd := &cobra.Command{
+		Use:   "cli",
+		Short: "Generate the Markdown reference of every command",
+		Long: `Write one Markdown page per command into --out (docs/cli in the repository). The pages are
+generated from the code; a test fails when the committed ones are stale.`,
+		Example: `  hallmark docs cli --out docs/cli`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("docs: %w", err)
+			}
+			if err := doc.GenMarkdownTree(cmd.Root(), out); err != nil {
+				return fmt.Errorf("docs: %w", err)
+			}
+			if e.output == "table" {
+				fmt.Fprintf(e.stdout, "wrote the command reference to %s\n", out)
+			}
+			return nil
+		},
+	}
+	cliCmd.Flags().StringVar(&out, "out", "docs/cli", "folder to write the pages into")
+	cmd.AddCommand(cliCmd)
+	return cmd
+}
+
+func (e *env) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the version",
+		Long:    "Print hallmark's version, the source revision it was built from and the Go version.",
+		Example: `  hallmark version -o json`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := buildVersion()
+			return e.emit(v, []string{v.Version}, func(w io.Writer) {
+				fmt.Fprintf(w, "hallmark %s", v.Version)
+				if v.Revision != "" {
+					fmt.Fprintf(w, " (%s", v.Revision)
+					if v.Modified {
+						fmt.Fprint(w, ", modified")
+					}
+					fmt.Fprint(w, ")")
+				}
+				fmt.Fprintf(w, " %s %s\n", v.Go, v.Platform)
+			})
+		},
+	}
+}
+
+type versionInfo struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
+}
+
+func buildVersion() versionInfo {
+	v := versionInfo{Version: "(devel)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Revision = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	return v
+}

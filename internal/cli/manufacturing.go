@@ -1,0 +1,364 @@
+package cli
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/internal/device"
+)
+
+func (e *env) caCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Create, import and list manufacturing certificate authorities",
+		Long: `Manufacturing CAs sign factory (IDevID) certificates. A hierarchy is a root CA and an issuing
+CA under it; an existing CA can be imported with its key instead.`,
+		Example: `  hallmark ca create-hierarchy --manufacturer acme --name acme-mfg
+  hallmark ca list
+  hallmark ca cert ca_123 --out root.pem`,
+	}
+
+	var h client.CreateHierarchyRequest
+	createH := &cobra.Command{
+		Use:   "create-hierarchy",
+		Short: "Create a manufacturing root CA and an issuing CA under it",
+		Long: `Create a root CA and an issuing CA for a manufacturer; their keys are generated and kept by
+the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.`,
+		Example: `  hallmark ca create-hierarchy --manufacturer acme --name acme-mfg --algorithm ecdsa-p384
+  ISSUING=$(hallmark ca create-hierarchy --manufacturer acme --name acme-mfg -o id | tail -n 1)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch h.Algorithm {
+			case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
+			default:
+				return usagef("--algorithm must be ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072, not %q", h.Algorithm)
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			out, err := c.CreateHierarchy(cmd.Context(), h)
+			if err != nil {
+				return err
+			}
+			return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
+				caTable(w, []client.CAView{out.Root, out.Issuing})
+			})
+		},
+	}
+	createH.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
+	createH.Flags().StringVar(&h.Algorithm, "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	required(createH, "manufacturer", "name")
+
+	var imp client.ImportCARequest
+	var certFile, keyFile, passEnv string
+	importCmd := &cobra.Command{
+		Use:   "import",
+		Short: "Import an existing manufacturing CA certificate and its key",
+		Long: `Import a manufacturing CA that already exists: its certificate and its private key (PEM,
+optionally encrypted). The key is sent to the server once, over TLS, and stored there encrypted.
+An encrypted key's passphrase is read from the environment variable named by --passphrase-env,
+never from the command line.`,
+		Example: `  KEY_PASS=... hallmark ca import --manufacturer acme --name legacy --cert ca.pem --key ca.key --passphrase-env KEY_PASS`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cert, err := readInput("cert", certFile)
+			if err != nil {
+				return err
+			}
+			key, err := readInput("key", keyFile)
+			if err != nil {
+				return err
+			}
+			if passEnv != "" {
+				v, ok := os.LookupEnv(passEnv)
+				if !ok {
+					return usagef("--passphrase-env: environment variable %s is not set", passEnv)
+				}
+				imp.Passphrase = v
+			}
+			imp.CertificatePEM, imp.KeyPEM = string(cert), string(key)
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.ImportCA(cmd.Context(), imp)
+			if err != nil {
+				return err
+			}
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []client.CAView{v}) })
+		},
+	}
+	importCmd.Flags().StringVar(&imp.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	importCmd.Flags().StringVar(&imp.Name, "name", "", "CA name (a slug)")
+	importCmd.Flags().StringVar(&certFile, "cert", "", "CA certificate (PEM file)")
+	importCmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file)")
+	importCmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
+	required(importCmd, "manufacturer", "name", "cert", "key")
+
+	var partyID string
+	listCmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the CAs you may see",
+		Long:  "List your party's CAs and anchors (auditors see every party's; --party selects one).",
+		Example: `  hallmark ca list
+  hallmark ca list --party acme -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			cas, err := c.ListCAs(cmd.Context(), partyID)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(cas))
+			for i, v := range cas {
+				ids[i] = v.ID
+			}
+			return e.emit(cas, ids, func(w io.Writer) { caTable(w, cas) })
+		},
+	}
+	listCmd.Flags().StringVar(&partyID, "party", "", "only this party's CAs")
+
+	var out string
+	certCmd := &cobra.Command{
+		Use:   "cert ID",
+		Short: "Print a CA's certificate (PEM)",
+		Long:  "Print a CA's certificate as PEM on stdout, or write it to --out. This route is public: no token is needed.",
+		Example: `  hallmark ca cert ca_123 > root.pem
+  hallmark ca cert ca_123 --out root.pem`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			pemBytes, err := c.CACertificate(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return e.writeOut(out, pemBytes, "certificate")
+		},
+	}
+	certCmd.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
+	cmd.AddCommand(createH, importCmd, listCmd, certCmd)
+	return cmd
+}
+
+func caTable(w io.Writer, cas []client.CAView) {
+	row(w, "ID", "PARTY", "STAGE", "ROLE", "NAME", "SUBJECT", "NOT AFTER")
+	for _, v := range cas {
+		row(w, v.ID, v.PartyID, v.Stage, v.Role, v.Name, v.Subject, v.NotAfter)
+	}
+}
+
+func (e *env) anchorCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "anchor",
+		Short: "Register trust anchors of makers that do not run Hallmark",
+		Long: `An anchor is another maker's CA certificate (no key), registered for your party so that the
+devices it signed can be verified when they are onboarded.`,
+		Example: `  hallmark anchor register --name othermaker-root --cert othermaker-root.pem`,
+	}
+	var req client.RegisterAnchorRequest
+	var certFile string
+	reg := &cobra.Command{
+		Use:     "register",
+		Short:   "Register a maker's CA certificate as a trust anchor",
+		Long:    "Register a CA certificate (PEM) as a trust anchor of your party.",
+		Example: `  hallmark anchor register --name othermaker-root --cert othermaker-root.pem -o id`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cert, err := readInput("cert", certFile)
+			if err != nil {
+				return err
+			}
+			req.CertificatePEM = string(cert)
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.RegisterAnchor(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []client.CAView{v}) })
+		},
+	}
+	reg.Flags().StringVar(&req.Name, "name", "", "anchor name (a slug)")
+	reg.Flags().StringVar(&certFile, "cert", "", "the CA certificate (PEM file)")
+	required(reg, "name", "cert")
+	cmd.AddCommand(reg)
+	return cmd
+}
+
+func (e *env) modelCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "model",
+		Short:   "Define and list device models",
+		Long:    "A model is a kind of device a manufacturer makes; its hardware type OID goes into every factory certificate (RFC 4108 hardwareModuleName).",
+		Example: `  hallmark model create --manufacturer acme --name sensor-x`,
+	}
+	var req client.CreateModelRequest
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Define a model",
+		Long:  "Define a model of a manufacturer. Without --hardware-type the server allocates an OID under Hallmark's arc.",
+		Example: `  hallmark model create --manufacturer acme --name sensor-x
+  MODEL=$(hallmark model create --manufacturer acme --name sensor-x --hardware-type 1.3.6.1.4.1.99999.1 -o id)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.CreateModel(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return e.emit(m, []string{m.ID}, func(w io.Writer) { modelTable(w, []device.Model{m}) })
+		},
+	}
+	create.Flags().StringVar(&req.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	create.Flags().StringVar(&req.Name, "name", "", "model name (a slug)")
+	create.Flags().StringVar(&req.HardwareType, "hardware-type", "", "hwType OID, dotted (default: allocated by the server)")
+	required(create, "manufacturer", "name")
+
+	var mfr string
+	listCmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List models",
+		Long:    "List models, of one manufacturer with --manufacturer.",
+		Example: `  hallmark model list --manufacturer acme`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ms, err := c.ListModels(cmd.Context(), mfr)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(ms))
+			for i, m := range ms {
+				ids[i] = m.ID
+			}
+			return e.emit(ms, ids, func(w io.Writer) { modelTable(w, ms) })
+		},
+	}
+	listCmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's models")
+	cmd.AddCommand(create, listCmd)
+	return cmd
+}
+
+func modelTable(w io.Writer, ms []device.Model) {
+	row(w, "ID", "MANUFACTURER", "NAME", "HARDWARE TYPE", "CREATED")
+	for _, m := range ms {
+		row(w, m.ID, m.ManufacturerID, m.Name, m.HardwareType, ts(m.CreatedAt))
+	}
+}
+
+func (e *env) lotCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lot",
+		Short: "Define, list and show production lots",
+		Long:  "A lot is a production run of a model on a line, signed by one issuing CA; its issuance may be delegated to a contract manufacturer.",
+		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
+  hallmark lot list --manufacturer acme`,
+	}
+	var req client.CreateLotRequest
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Define a lot",
+		Long: `Define a lot of a model. --issuing-ca is the manufacturing issuing CA that will sign its factory
+certificates. --delegate-to gives the issue duty over this lot to a contract manufacturer.`,
+		Example: `  LOT=$(hallmark lot create --model mdl_123 --name lot-7 --line line-a --issuing-ca ca_456 -o id)
+  hallmark lot create --model mdl_123 --name lot-8 --issuing-ca ca_456 --delegate-to cm-one`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.CreateLot(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			return e.emit(l, []string{l.ID}, func(w io.Writer) { lotTable(w, []device.Lot{l}) })
+		},
+	}
+	create.Flags().StringVar(&req.ModelID, "model", "", "model ID")
+	create.Flags().StringVar(&req.Name, "name", "", "lot name (a slug)")
+	create.Flags().StringVar(&req.Line, "line", "", "production line (a slug; default: the server's, \"default\")")
+	create.Flags().StringVar(&req.IssuingCAID, "issuing-ca", "", "ID of the issuing CA that signs the lot's factory certificates")
+	create.Flags().StringVar(&req.DelegateTo, "delegate-to", "", "contract manufacturer that owns issuance for this lot")
+	required(create, "model", "name", "issuing-ca")
+
+	var mfr string
+	listCmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List lots",
+		Long:    "List lots, of one manufacturer with --manufacturer.",
+		Example: `  hallmark lot list --manufacturer acme -o id`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ls, err := c.ListLots(cmd.Context(), mfr)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(ls))
+			for i, l := range ls {
+				ids[i] = l.ID
+			}
+			return e.emit(ls, ids, func(w io.Writer) { lotTable(w, ls) })
+		},
+	}
+	listCmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's lots")
+
+	show := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show one lot",
+		Long:    "Show one lot.",
+		Example: `  hallmark lot show lot_123 -o json`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.GetLot(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return e.emit(l, []string{l.ID}, func(w io.Writer) {
+				kv(w, "ID", l.ID)
+				kv(w, "Name", l.Name)
+				kv(w, "Manufacturer", l.ManufacturerID)
+				kv(w, "Model", l.ModelID)
+				kv(w, "Line", l.Line)
+				kv(w, "Issuing CA", l.IssuingCAID)
+				kv(w, "Created", ts(l.CreatedAt))
+			})
+		},
+	}
+	cmd.AddCommand(create, listCmd, show)
+	return cmd
+}
+
+func lotTable(w io.Writer, ls []device.Lot) {
+	row(w, "ID", "MANUFACTURER", "MODEL", "NAME", "LINE", "ISSUING CA", "CREATED")
+	for _, l := range ls {
+		row(w, l.ID, l.ManufacturerID, l.ModelID, l.Name, l.Line, l.IssuingCAID, ts(l.CreatedAt))
+	}
+}

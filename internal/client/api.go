@@ -1,0 +1,338 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/inventory"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+// The manufacturing request and response types are mirrored here rather than imported:
+// internal/manufacturing depends on the signing packages, which a client has no business
+// linking. Their JSON shapes are the API's and must stay in step with that package.
+
+// CreateHierarchyRequest is manufacturing.CreateHierarchyRequest.
+type CreateHierarchyRequest struct {
+	ManufacturerID string `json:"manufacturer_id"`
+	Name           string `json:"name"`
+	Algorithm      string `json:"algorithm,omitempty"` // ecdsa-p256, ecdsa-p384, ed25519, rsa-3072
+}
+
+// ImportCARequest is manufacturing.ImportCARequest.
+type ImportCARequest struct {
+	ManufacturerID string `json:"manufacturer_id"`
+	Name           string `json:"name"`
+	CertificatePEM string `json:"certificate_pem"`
+	KeyPEM         string `json:"key_pem"`
+	Passphrase     string `json:"passphrase,omitempty"`
+}
+
+// RegisterAnchorRequest is manufacturing.RegisterAnchorRequest.
+type RegisterAnchorRequest struct {
+	Name           string `json:"name"`
+	CertificatePEM string `json:"certificate_pem"`
+}
+
+// CreateModelRequest is manufacturing.CreateModelRequest.
+type CreateModelRequest struct {
+	ManufacturerID string `json:"manufacturer_id"`
+	Name           string `json:"name"`
+	HardwareType   string `json:"hardware_type,omitempty"`
+}
+
+// CreateLotRequest is manufacturing.CreateLotRequest.
+type CreateLotRequest struct {
+	ModelID     string `json:"model_id"`
+	Name        string `json:"name"`
+	Line        string `json:"line,omitempty"`
+	IssuingCAID string `json:"issuing_ca_id"`
+	DelegateTo  string `json:"delegate_to,omitempty"`
+}
+
+// IssueFactoryRequest is manufacturing.IssueFactoryRequest; the lot is in the path.
+type IssueFactoryRequest struct {
+	// CSR is the device's PKCS#10 request, PEM or base64 DER.
+	CSR string `json:"csr"`
+	// BuildRecord is the build record (JSON) the factory asserts.
+	BuildRecord json.RawMessage `json:"build_record"`
+}
+
+// FactoryIdentity is manufacturing.FactoryIdentity.
+type FactoryIdentity struct {
+	Device         device.Device `json:"device"`
+	CertificatePEM string        `json:"certificate_pem"`
+	ChainPEM       string        `json:"chain_pem"`    // issuing CA then root
+	BuildRecord    []byte        `json:"build_record"` // the signed envelope (JSON)
+	BuildRecordSHA string        `json:"build_record_sha256"`
+}
+
+// CAView is a CA as the API shows it (httpapi.CAView).
+type CAView struct {
+	ca.CA
+	Subject        string `json:"subject"`
+	NotAfter       string `json:"not_after"`
+	CertificatePEM string `json:"certificate_pem"`
+}
+
+// Hierarchy is the answer to CreateHierarchy.
+type Hierarchy struct {
+	Root    CAView `json:"root"`
+	Issuing CAView `json:"issuing"`
+}
+
+// CreatedPrincipal is a new principal with its token, which the server shows this once.
+type CreatedPrincipal struct {
+	party.Principal
+	Token string `json:"token"`
+}
+
+// DeviceFilter selects devices; zero fields do not filter.
+type DeviceFilter struct {
+	Lot, State, Custodian, Manufacturer string
+	After                               string // the ID after which the page starts
+	Limit                               int    // 1-1000; 0 is the server's default (1000)
+}
+
+// DevicePage is one page of devices. NextAfter is set when there may be more.
+type DevicePage struct {
+	Items     []device.Device `json:"items"`
+	NextAfter string          `json:"next_after,omitempty"`
+}
+
+type page[T any] struct {
+	Items []T `json:"items"`
+}
+
+func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var p page[T]
+	if err := c.do(ctx, "GET", path, nil, &p); err != nil {
+		return nil, err
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p.Items, nil
+}
+
+func withQuery(path string, kv ...string) string {
+	q := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			q.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+func seg(s string) string { return url.PathEscape(s) }
+
+// OpenAPI returns the server's OpenAPI document.
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/v1/openapi.json", nil, &b)
+}
+
+// Whoami returns the calling principal.
+func (c *Client) Whoami(ctx context.Context) (party.Principal, error) {
+	var p party.Principal
+	return p, c.do(ctx, "GET", "/v1/whoami", nil, &p)
+}
+
+// CreateParty creates a party (administrators only).
+func (c *Client) CreateParty(ctx context.Context, r governance.CreatePartyRequest) (party.Party, error) {
+	var p party.Party
+	return p, c.do(ctx, "POST", "/v1/parties", r, &p)
+}
+
+// ListParties lists every party.
+func (c *Client) ListParties(ctx context.Context) ([]party.Party, error) {
+	return list[party.Party](ctx, c, "/v1/parties")
+}
+
+// CreatePrincipal creates a principal and returns it with its token.
+func (c *Client) CreatePrincipal(ctx context.Context, r governance.CreatePrincipalRequest) (CreatedPrincipal, error) {
+	var p CreatedPrincipal
+	return p, c.do(ctx, "POST", "/v1/principals", r, &p)
+}
+
+// ListPrincipals lists a party's principals.
+func (c *Client) ListPrincipals(ctx context.Context, partyID string) ([]party.Principal, error) {
+	return list[party.Principal](ctx, c, "/v1/parties/"+seg(partyID)+"/principals")
+}
+
+// ListOwnership lists the cells of the ownership matrix.
+func (c *Client) ListOwnership(ctx context.Context) ([]ownership.Cell, error) {
+	return list[ownership.Cell](ctx, c, "/v1/ownership")
+}
+
+// SetOwnership sets the owner of one cell.
+func (c *Client) SetOwnership(ctx context.Context, cell ownership.Cell) (ownership.Cell, error) {
+	var out ownership.Cell
+	return out, c.do(ctx, "PUT", "/v1/ownership", cell, &out)
+}
+
+// CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
+func (c *Client) CreateHierarchy(ctx context.Context, r CreateHierarchyRequest) (Hierarchy, error) {
+	var h Hierarchy
+	return h, c.do(ctx, "POST", "/v1/manufacturing/hierarchies", r, &h)
+}
+
+// ImportCA imports a manufacturing CA certificate and key.
+func (c *Client) ImportCA(ctx context.Context, r ImportCARequest) (CAView, error) {
+	var v CAView
+	return v, c.do(ctx, "POST", "/v1/manufacturing/imports", r, &v)
+}
+
+// RegisterAnchor registers another maker's CA certificate for the caller's party.
+func (c *Client) RegisterAnchor(ctx context.Context, r RegisterAnchorRequest) (CAView, error) {
+	var v CAView
+	return v, c.do(ctx, "POST", "/v1/anchors", r, &v)
+}
+
+// ListCAs lists the CAs the caller may see, of partyID when not empty.
+func (c *Client) ListCAs(ctx context.Context, partyID string) ([]CAView, error) {
+	return list[CAView](ctx, c, withQuery("/v1/cas", "party", partyID))
+}
+
+// CACertificate returns a CA's certificate as PEM (a public route).
+func (c *Client) CACertificate(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/v1/cas/"+seg(id)+"/certificate", nil, &b)
+}
+
+// BuildRecordKey returns a manufacturer's build-record signing public key as PEM (public).
+func (c *Client) BuildRecordKey(ctx context.Context, manufacturerID string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/v1/manufacturers/"+seg(manufacturerID)+"/build-record-key", nil, &b)
+}
+
+// CreateModel defines a model.
+func (c *Client) CreateModel(ctx context.Context, r CreateModelRequest) (device.Model, error) {
+	var m device.Model
+	return m, c.do(ctx, "POST", "/v1/models", r, &m)
+}
+
+// ListModels lists models, of one manufacturer when not empty.
+func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]device.Model, error) {
+	return list[device.Model](ctx, c, withQuery("/v1/models", "manufacturer", manufacturerID))
+}
+
+// CreateLot defines a lot.
+func (c *Client) CreateLot(ctx context.Context, r CreateLotRequest) (device.Lot, error) {
+	var l device.Lot
+	return l, c.do(ctx, "POST", "/v1/lots", r, &l)
+}
+
+// ListLots lists lots, of one manufacturer when not empty.
+func (c *Client) ListLots(ctx context.Context, manufacturerID string) ([]device.Lot, error) {
+	return list[device.Lot](ctx, c, withQuery("/v1/lots", "manufacturer", manufacturerID))
+}
+
+// GetLot returns one lot.
+func (c *Client) GetLot(ctx context.Context, id string) (device.Lot, error) {
+	var l device.Lot
+	return l, c.do(ctx, "GET", "/v1/lots/"+seg(id), nil, &l)
+}
+
+// IssueFactory issues a factory identity for a device of a lot.
+func (c *Client) IssueFactory(ctx context.Context, lotID string, r IssueFactoryRequest) (FactoryIdentity, error) {
+	var f FactoryIdentity
+	return f, c.do(ctx, "POST", "/v1/lots/"+seg(lotID)+"/devices", r, &f)
+}
+
+// ListDevices returns one page of the devices the caller may see.
+func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, error) {
+	limit := ""
+	if f.Limit > 0 {
+		limit = strconv.Itoa(f.Limit)
+	}
+	var p DevicePage
+	err := c.do(ctx, "GET", withQuery("/v1/devices", "lot", f.Lot, "state", f.State, "custodian", f.Custodian,
+		"manufacturer", f.Manufacturer, "after", f.After, "limit", limit), nil, &p)
+	if p.Items == nil {
+		p.Items = []device.Device{}
+	}
+	return p, err
+}
+
+// AllDevices follows next_after until the last page.
+func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]device.Device, error) {
+	var out []device.Device
+	for {
+		p, err := c.ListDevices(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.NextAfter == "" || len(p.Items) == 0 || p.NextAfter == f.After {
+			break
+		}
+		f.After = p.NextAfter
+	}
+	if out == nil {
+		out = []device.Device{}
+	}
+	return out, nil
+}
+
+// GetDevice returns a device with its certificates, build record and custody chain.
+func (c *Client) GetDevice(ctx context.Context, id string) (inventory.DeviceView, error) {
+	var v inventory.DeviceView
+	return v, c.do(ctx, "GET", "/v1/devices/"+seg(id), nil, &v)
+}
+
+// DeviceCertificate returns one of a device's certificates as PEM; serial is lowercase hex.
+func (c *Client) DeviceCertificate(ctx context.Context, id, serial string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/v1/devices/"+seg(id)+"/certificates/"+seg(serial), nil, &b)
+}
+
+// DeviceBuildRecord returns a device's signed build record envelope (JSON).
+func (c *Client) DeviceBuildRecord(ctx context.Context, id string) ([]byte, error) {
+	var b []byte
+	return b, c.do(ctx, "GET", "/v1/devices/"+seg(id)+"/build-record", nil, &b)
+}
+
+// OfferTransfer offers custody of devices, or of a lot's devices, to another party.
+func (c *Client) OfferTransfer(ctx context.Context, r custody.OfferRequest) (device.Transfer, error) {
+	var t device.Transfer
+	return t, c.do(ctx, "POST", "/v1/transfers", r, &t)
+}
+
+// ListTransfers lists the transfers the caller's party sent or received.
+func (c *Client) ListTransfers(ctx context.Context) ([]device.Transfer, error) {
+	return list[device.Transfer](ctx, c, "/v1/transfers")
+}
+
+// GetTransfer returns one transfer.
+func (c *Client) GetTransfer(ctx context.Context, id string) (device.Transfer, error) {
+	var t device.Transfer
+	return t, c.do(ctx, "GET", "/v1/transfers/"+seg(id), nil, &t)
+}
+
+// DecideTransfer accepts, refuses or cancels a transfer.
+func (c *Client) DecideTransfer(ctx context.Context, id string, d custody.Decision) (device.Transfer, error) {
+	var t device.Transfer
+	return t, c.do(ctx, "POST", "/v1/transfers/"+seg(id)+"/"+seg(string(d)), nil, &t)
+}
+
+// AuditEvents returns up to 1000 audit events with a sequence number above after.
+func (c *Client) AuditEvents(ctx context.Context, after int64) ([]audit.Event, error) {
+	a := ""
+	if after > 0 {
+		a = strconv.FormatInt(after, 10)
+	}
+	return list[audit.Event](ctx, c, withQuery("/v1/audit/events", "after", a))
+}

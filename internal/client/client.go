@@ -1,0 +1,266 @@
+// Package client is a typed client of Hallmark's REST API (/v1).
+//
+// Every call goes through one method, do, which sends JSON with the bearer token and decodes
+// JSON, or an RFC 9457 problem+json error into a *Problem. A Problem carries a failure.Kind, so
+// callers (the CLI) classify API errors exactly as they classify local ones. Transport
+// failures (connection refused, timeouts) are failure.Unavailable.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+)
+
+// DefaultTimeout bounds every request, including reading the response.
+const DefaultTimeout = 30 * time.Second
+
+// maxResponse bounds what the client reads from the server.
+const maxResponse = 64 << 20
+
+// Client calls one Hallmark server as one principal.
+type Client struct {
+	base      string // scheme://host[:port], no trailing slash, no /v1
+	token     string
+	http      *http.Client
+	userAgent string
+}
+
+type settings struct {
+	caFile    string
+	caPEM     []byte
+	http      *http.Client
+	timeout   time.Duration
+	userAgent string
+}
+
+// Option configures New.
+type Option func(*settings)
+
+// WithCAFile trusts the CA certificates in a PEM file (in addition to none: when given, only
+// these CAs are trusted), e.g. a dev server's DATA/tls/ca.pem.
+func WithCAFile(path string) Option { return func(s *settings) { s.caFile = path } }
+
+// WithCAPEM trusts the CA certificates in pemBytes.
+func WithCAPEM(pemBytes []byte) Option { return func(s *settings) { s.caPEM = pemBytes } }
+
+// WithHTTPClient uses c as is (its TLS settings and timeout win over the other options).
+func WithHTTPClient(c *http.Client) Option { return func(s *settings) { s.http = c } }
+
+// WithTimeout replaces DefaultTimeout.
+func WithTimeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
+
+// WithUserAgent sets the User-Agent header.
+func WithUserAgent(ua string) Option { return func(s *settings) { s.userAgent = ua } }
+
+// New returns a client of the server at baseURL (e.g. "https://127.0.0.1:8443"; a trailing
+// "/v1" is accepted) that authenticates with token (empty for public routes only).
+func New(baseURL, token string, opts ...Option) (*Client, error) {
+	s := settings{timeout: DefaultTimeout, userAgent: "hallmark-client"}
+	for _, o := range opts {
+		o(&s)
+	}
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, failure.New(failure.Invalid, "server URL %q must look like https://host:port", baseURL)
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/"), "/v1")
+	c := &Client{base: base, token: token, http: s.http, userAgent: s.userAgent}
+	if c.http != nil {
+		return c, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if s.caFile != "" || len(s.caPEM) > 0 {
+		pemBytes := s.caPEM
+		if s.caFile != "" {
+			b, err := os.ReadFile(s.caFile)
+			if err != nil {
+				return nil, failure.Wrap(failure.Invalid, err, "reading CA file "+s.caFile)
+			}
+			pemBytes = append(append([]byte{}, pemBytes...), b...)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, failure.New(failure.Invalid, "CA file %s holds no PEM certificate", s.caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c.http = &http.Client{Transport: tr, Timeout: s.timeout}
+	return c, nil
+}
+
+// BaseURL is the server's URL without /v1.
+func (c *Client) BaseURL() string { return c.base }
+
+// Problem is an RFC 9457 problem details object returned by the server, with Hallmark's
+// extension members for a refusal by the ownership matrix (type .../not-owner).
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Stage    string `json:"stage,omitempty"`
+	Duty     string `json:"duty,omitempty"`
+	Scope    string `json:"scope,omitempty"`
+	Owner    string `json:"owner,omitempty"`
+}
+
+// ProblemBase prefixes Hallmark's problem types.
+const ProblemBase = "https://hallmark.dev/problems/"
+
+// Error returns "detail (HTTP status)".
+func (p *Problem) Error() string {
+	msg := p.Detail
+	if msg == "" {
+		msg = p.Title
+	}
+	if msg == "" {
+		msg = http.StatusText(p.Status)
+	}
+	return fmt.Sprintf("%s (HTTP %d)", msg, p.Status)
+}
+
+// Name is the problem type without ProblemBase, e.g. "not-found" or "not-owner".
+func (p *Problem) Name() string { return strings.TrimPrefix(p.Type, ProblemBase) }
+
+// NotOwner reports whether the ownership matrix refused the call; Stage, Duty, Scope and
+// Owner then say which cell decided it.
+func (p *Problem) NotOwner() bool { return p.Name() == "not-owner" }
+
+// FailureKind maps the problem type to a failure kind; a response that was not problem+json
+// is classified by its status.
+func (p *Problem) FailureKind() failure.Kind {
+	switch p.Name() {
+	case "invalid":
+		return failure.Invalid
+	case "not-found":
+		return failure.NotFound
+	case "conflict":
+		return failure.Conflict
+	case "denied", "not-owner":
+		return failure.Denied
+	case "unauthenticated":
+		return failure.Unauthenticated
+	case "unavailable":
+		return failure.Unavailable
+	case "too-large":
+		return failure.TooLarge
+	case "internal":
+		return failure.Unclassified
+	}
+	switch p.Status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return failure.Invalid
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return failure.NotFound
+	case http.StatusConflict:
+		return failure.Conflict
+	case http.StatusForbidden:
+		return failure.Denied
+	case http.StatusUnauthorized:
+		return failure.Unauthenticated
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return failure.Unavailable
+	case http.StatusRequestEntityTooLarge:
+		return failure.TooLarge
+	}
+	return failure.Unclassified
+}
+
+// do sends in (JSON, unless nil) to method path and decodes the response into out: JSON for
+// most types, the raw body when out is *[]byte, nothing when out is nil.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("client: encoding %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("client: %s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json, application/x-pem-file")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return transportError(method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return failure.Wrap(failure.Unavailable, err, fmt.Sprintf("reading the response to %s %s", method, path))
+	}
+	if resp.StatusCode >= 300 {
+		return problemOf(resp, data)
+	}
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *[]byte:
+		*o = data
+		return nil
+	default:
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("client: decoding the response to %s %s: %w", method, path, err)
+		}
+		return nil
+	}
+}
+
+func problemOf(resp *http.Response, data []byte) error {
+	p := &Problem{Status: resp.StatusCode}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if ct == "application/problem+json" || ct == "application/json" {
+		_ = json.Unmarshal(data, p) // a body that is not a problem is shown as text below
+		p.Status = resp.StatusCode
+	}
+	if p.Detail == "" && p.Title == "" {
+		text := strings.TrimSpace(string(data))
+		if len(text) > 200 {
+			text = text[:200] + "..."
+		}
+		if text == "" {
+			text = http.StatusText(resp.StatusCode)
+		}
+		p.Detail = text
+	}
+	return p
+}
+
+func transportError(method, path string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var unknown x509.UnknownAuthorityError
+	var cv *tls.CertificateVerificationError
+	var host x509.HostnameError
+	if errors.As(err, &unknown) || errors.As(err, &cv) || errors.As(err, &host) {
+		return fmt.Errorf("the server's TLS certificate is not trusted (give its CA with --cacert or HALLMARK_CACERT): %w", err)
+	}
+	return failure.Wrap(failure.Unavailable, err, fmt.Sprintf("%s %s: server unreachable", method, path))
+}

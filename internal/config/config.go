@@ -1,0 +1,197 @@
+// Package config decodes Hallmark's configuration file strictly: unknown keys are errors,
+// durations and URLs are typed, and every problem is reported with the key it concerns and
+// what to do about it.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as "720h" or "30m".
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"720h\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %v", s, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// Config is the whole file.
+type Config struct {
+	// Listen is the HTTPS address of the API (HOST:PORT).
+	Listen string `json:"listen"`
+	// PublicURL is the base URL clients and certificates use to reach this server.
+	PublicURL string `json:"public_url"`
+	Store     Store  `json:"store"`
+	Keys      Keys   `json:"keys"`
+	TLS       TLS    `json:"tls"`
+	Log       Log    `json:"log"`
+	// Manufacturing sets lifetimes of new manufacturing CAs.
+	Manufacturing Manufacturing `json:"manufacturing"`
+}
+
+// Store selects the database.
+type Store struct {
+	Driver string `json:"driver"` // "sqlite"
+	Path   string `json:"path"`   // sqlite file
+}
+
+// Keys configures the encrypted-PEM key store.
+type Keys struct {
+	Dir string `json:"dir"`
+	// PassphraseEnv names the environment variable holding the passphrase (default
+	// HALLMARK_KEY_PASSPHRASE); PassphraseFile reads it from a file instead. A passphrase is
+	// never written in the configuration itself.
+	PassphraseEnv  string `json:"passphrase_env"`
+	PassphraseFile string `json:"passphrase_file"`
+}
+
+// TLS names the API's certificate and key.
+type TLS struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `json:"level"`  // debug, info, warn, error
+	Format string `json:"format"` // json or text
+}
+
+// Manufacturing holds manufacturing-stage settings.
+type Manufacturing struct {
+	RootLifetime    Duration `json:"root_lifetime"`
+	IssuingLifetime Duration `json:"issuing_lifetime"`
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and validates configuration bytes.
+func Parse(data []byte) (*Config, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	c := &Config{}
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("not valid: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("not valid: data after the JSON object")
+	}
+	c.defaults()
+	return c, c.Validate()
+}
+
+func (c *Config) defaults() {
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
+		c.Keys.PassphraseEnv = "HALLMARK_KEY_PASSPHRASE"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.Manufacturing.RootLifetime.Duration == 0 {
+		c.Manufacturing.RootLifetime.Duration = 30 * 365 * 24 * time.Hour
+	}
+	if c.Manufacturing.IssuingLifetime.Duration == 0 {
+		c.Manufacturing.IssuingLifetime.Duration = 20 * 365 * 24 * time.Hour
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "must be HOST:PORT, e.g. \"0.0.0.0:8443\" (%v)", err)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("public_url", "must be an https:// URL that clients reach this server at, got %q", c.PublicURL)
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.Path == "" {
+			bad("store.path", "the SQLite database file is required")
+		}
+	default:
+		bad("store.driver", "%q is not supported (use \"sqlite\")", c.Store.Driver)
+	}
+	if c.Keys.Dir == "" {
+		bad("keys.dir", "the folder for encrypted CA keys is required")
+	}
+	if c.Keys.PassphraseEnv != "" && c.Keys.PassphraseFile != "" {
+		bad("keys", "set passphrase_env or passphrase_file, not both")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") || c.TLS.CertFile == "" {
+		bad("tls", "cert_file and key_file are both required")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	if c.Manufacturing.IssuingLifetime.Duration > c.Manufacturing.RootLifetime.Duration {
+		bad("manufacturing.issuing_lifetime", "is longer than root_lifetime")
+	}
+	return errors.Join(errs...)
+}
+
+// Passphrase reads the key passphrase from the environment or file the config names.
+func (c *Config) Passphrase() ([]byte, error) {
+	if c.Keys.PassphraseFile != "" {
+		b, err := os.ReadFile(c.Keys.PassphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("keys.passphrase_file: %w", err)
+		}
+		p := bytes.TrimRight(b, "\r\n")
+		if len(p) == 0 {
+			return nil, fmt.Errorf("keys.passphrase_file %s is empty", c.Keys.PassphraseFile)
+		}
+		return p, nil
+	}
+	p := os.Getenv(c.Keys.PassphraseEnv)
+	if strings.TrimSpace(p) == "" {
+		return nil, fmt.Errorf("keys: the environment variable %s holding the CA key passphrase is not set", c.Keys.PassphraseEnv)
+	}
+	return []byte(p), nil
+}

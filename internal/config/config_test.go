@@ -1,0 +1,71 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const good = `{
+  "listen": "127.0.0.1:8443",
+  "public_url": "https://hallmark.example.com",
+  "store": {"driver": "sqlite", "path": "/var/lib/hallmark/hallmark.db"},
+  "keys": {"dir": "/var/lib/hallmark/keys"},
+  "tls": {"cert_file": "/etc/hallmark/tls.pem", "key_file": "/etc/hallmark/tls.key"}
+}`
+
+func TestParse(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	tests := []struct {
+		name, edit, want string
+	}{
+		{"unknown key", `"listen": "127.0.0.1:8443", "lisen": "x",`, `unknown field "lisen"`},
+		{"bad listen", `"listen": "nowhere",`, "listen: must be HOST:PORT"},
+		{"http public url", `"public_url": "http://x",`, "public_url: must be an https:// URL"},
+		{"bad driver", `"store": {"driver": "mysql", "path": "x"},`, `store.driver: "mysql" is not supported`},
+		{"bad duration", `"manufacturing": {"root_lifetime": "forever"},`, "duration"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := strings.SplitN(strings.TrimSpace(tc.edit), ":", 2)[0]
+			lines := strings.Split(good, "\n")
+			out := []string{}
+			replaced := false
+			for _, l := range lines {
+				if strings.HasPrefix(strings.TrimSpace(l), key+":") && !replaced {
+					out = append(out, "  "+tc.edit)
+					replaced = true
+					continue
+				}
+				out = append(out, l)
+			}
+			if !replaced {
+				out = append([]string{"{", "  " + tc.edit}, lines[1:]...)
+			}
+			_, err := Parse([]byte(strings.Join(out, "\n")))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPassphraseFromEnv(t *testing.T) {
+	c, _ := Parse([]byte(good))
+	t.Setenv("HALLMARK_KEY_PASSPHRASE", "")
+	if _, err := c.Passphrase(); err == nil || !strings.Contains(err.Error(), "HALLMARK_KEY_PASSPHRASE") {
+		t.Errorf("empty passphrase: %v", err)
+	}
+	t.Setenv("HALLMARK_KEY_PASSPHRASE", "s3cret")
+	if p, err := c.Passphrase(); err != nil || string(p) != "s3cret" {
+		t.Errorf("Passphrase = %q, %v", p, err)
+	}
+}

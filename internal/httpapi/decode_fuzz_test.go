@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+)
+
+// FuzzDecodeJSON drives the strict request decoder with the request types of the busiest
+// operations. Seeds are real request bodies from the walkthrough.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"model_id":"mdl_abc","name":"lot-001","line":"line-a","issuing_ca_id":"ca-x","delegate_to":"fabrikam"}`,
+		`{"to":"northwind","device_ids":["dev_1","dev_2"],"note":"pallet 7"}`,
+		`{"stage":"manufacturing","duty":"issue","scope":{"kind":"lot","id":"lot_1"},"party_id":"fabrikam"}`,
+		`{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIH...\n-----END CERTIFICATE REQUEST-----\n","build_record":{"manufacturer":"acme","model":"sensor-x","serial":"SN-1","lot":"lot-001","line":"line-a","firmwareDigest":{"sha256":"0f0f"},"testResult":"pass","builtAt":"2026-11-28T10:00:00Z"}}`,
+		`{"a":1} {}`, `[]`, `null`, ``, `{"to":"x","extra":true}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		targets := []any{&manufacturing.CreateLotRequest{}, &custody.OfferRequest{}, &ownership.Cell{}, &manufacturing.IssueFactoryRequest{}}
+		for _, v := range targets {
+			err := DecodeJSON(strings.NewReader(string(body)), v)
+			if err != nil && failure.KindOf(err) == failure.Unclassified {
+				t.Fatalf("unclassified decode error %v", err)
+			}
+		}
+	})
+}

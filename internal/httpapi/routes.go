@@ -1,0 +1,366 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/pem"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+func (s *Server) routes() {
+	s.public("GET", "/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/json")
+		_, err := w.Write(OpenAPI)
+		return err
+	})
+	s.handle("GET", "/v1/whoami", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		return writeJSON(w, 200, p)
+	})
+
+	// Parties, principals and the ownership matrix.
+	s.handle("POST", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req governance.CreatePartyRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		out, err := s.gov.CreateParty(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, out)
+	})
+	s.handle("GET", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.ListParties(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("POST", "/v1/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req governance.CreatePrincipalRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		out, token, err := s.gov.CreatePrincipal(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, struct {
+			party.Principal
+			Token string `json:"token"`
+		}{out, token})
+	})
+	s.handle("GET", "/v1/parties/{id}/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.ListPrincipals(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.ListCells(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("PUT", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var c ownership.Cell
+		if err := decode(r, &c); err != nil {
+			return err
+		}
+		if err := s.gov.SetCell(r.Context(), actor(p), c); err != nil {
+			return err
+		}
+		return writeJSON(w, 200, c)
+	})
+
+	// Manufacturing CAs and anchors.
+	s.handle("POST", "/v1/manufacturing/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.CreateHierarchyRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		root, iss, err := s.mfg.CreateHierarchy(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+	})
+	s.handle("POST", "/v1/manufacturing/imports", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.ImportCARequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		c, err := s.mfg.ImportCA(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, caView(c))
+	})
+	s.handle("POST", "/v1/anchors", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.RegisterAnchorRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		c, err := s.mfg.RegisterAnchor(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, caView(c))
+	})
+	s.handle("GET", "/v1/cas", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.mfg.ListCAs(r.Context(), actor(p), r.URL.Query().Get("party"))
+		if err != nil {
+			return err
+		}
+		views := make([]CAView, len(out))
+		for i, c := range out {
+			views[i] = caView(c)
+		}
+		return writeJSON(w, 200, list(views))
+	})
+	s.public("GET", "/v1/cas/{id}/certificate", func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.mfg.GetCA(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writePEM(w, caView(c).CertificatePEM)
+	})
+	s.public("GET", "/v1/manufacturers/{id}/build-record-key", func(w http.ResponseWriter, r *http.Request) error {
+		k, err := s.mfg.BuildRecordKeyPEM(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writePEM(w, k)
+	})
+
+	// Catalog.
+	s.handle("POST", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.CreateModelRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		m, err := s.mfg.CreateModel(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, m)
+	})
+	s.handle("GET", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("POST", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.CreateLotRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		l, err := s.mfg.CreateLot(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, l)
+	})
+	s.handle("GET", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/lots/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, l)
+	})
+
+	// Factory identities and inventory.
+	s.handle("POST", "/v1/lots/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.IssueFactoryRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		req.LotID = r.PathValue("id")
+		der, err := csrDER(req.CSR)
+		if err != nil {
+			return err
+		}
+		out, err := s.mfg.IssueFactory(r.Context(), actor(p), der, req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, out)
+	})
+	s.handle("GET", "/v1/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q := r.URL.Query()
+		f := store.DeviceFilter{LotID: q.Get("lot"), CustodianID: q.Get("custodian"), ManufacturerID: q.Get("manufacturer"), State: device.State(q.Get("state")), After: q.Get("after")}
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return failure.New(failure.Invalid, "limit must be 1-1000")
+			}
+			f.Limit = n
+		}
+		out, err := s.inv.List(r.Context(), actor(p), f)
+		if err != nil {
+			return err
+		}
+		page := map[string]any{"items": nonNil(out)}
+		if f.Limit > 0 && len(out) == f.Limit || f.Limit == 0 && len(out) == 1000 {
+			page["next_after"] = out[len(out)-1].ID
+		}
+		return writeJSON(w, 200, page)
+	})
+	s.handle("GET", "/v1/devices/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+	s.handle("GET", "/v1/devices/{id}/certificates/{serial}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		for _, c := range v.Certificates {
+			if c.SerialHex == strings.ToLower(r.PathValue("serial")) && c.State != ca.Reserved {
+				return writePEM(w, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})))
+			}
+		}
+		return failure.New(failure.NotFound, "device %s has no certificate %s", v.ID, r.PathValue("serial"))
+	})
+	s.handle("GET", "/v1/devices/{id}/build-record", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if len(v.BuildRecord) == 0 {
+			return failure.New(failure.NotFound, "device %s has no build record", v.ID)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, err = w.Write(v.BuildRecord)
+		return err
+	})
+
+	// Custody.
+	s.handle("POST", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req custody.OfferRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		t, err := s.cus.Offer(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, t)
+	})
+	s.handle("GET", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.cus.List(r.Context(), actor(p))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		t, err := s.cus.Get(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, t)
+	})
+	for _, d := range []custody.Decision{custody.Accept, custody.Refuse, custody.Cancel} {
+		s.handle("POST", "/v1/transfers/{id}/"+string(d), func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+			t, err := s.cus.Decide(r.Context(), actor(p), r.PathValue("id"), d)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, 200, t)
+		})
+	}
+
+	// Audit.
+	s.handle("GET", "/v1/audit/events", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		var out any
+		err := s.st.View(r.Context(), func(tx store.Tx) error {
+			ok, err := governance.IsAuditor(tx, actor(p))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return failure.New(failure.Denied, "reading the audit log needs an audit cell or a deployment administrator")
+			}
+			evs, err := tx.Audit().List(after, 1000)
+			out = list(evs)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, out)
+	})
+}
+
+// Page is a list response.
+type Page[T any] struct {
+	Items []T `json:"items"`
+}
+
+func list[T any](items []T) Page[T] { return Page[T]{Items: nonNil(items)} }
+
+func nonNil[T any](items []T) []T {
+	if items == nil {
+		return []T{}
+	}
+	return items
+}
+
+// CAView is a CA as the API shows it.
+type CAView struct {
+	ca.CA
+	Subject        string `json:"subject"`
+	NotAfter       string `json:"not_after"`
+	CertificatePEM string `json:"certificate_pem"`
+}
+
+func caView(c ca.CA) CAView {
+	v := CAView{CA: c, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))}
+	if c.Cert != nil {
+		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return v
+}
+
+// csrDER accepts a CSR as PEM or as base64 DER.
+func csrDER(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, failure.New(failure.Invalid, "csr is empty")
+	}
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return []byte(s), nil // csr.Parse reads PEM itself
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, failure.New(failure.Invalid, "csr is neither PEM nor base64 DER")
+	}
+	return der, nil
+}
