@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/pem"
 	"net/http"
 	"strconv"
@@ -198,11 +197,7 @@ func (s *Server) routes() {
 			return err
 		}
 		req.LotID = r.PathValue("id")
-		der, err := csrDER(req.CSR)
-		if err != nil {
-			return err
-		}
-		out, err := s.mfg.IssueFactory(r.Context(), actor(p), der, req)
+		out, err := s.mfg.IssueFactory(r.Context(), actor(p), req)
 		if err != nil {
 			return err
 		}
@@ -347,20 +342,4 @@ func caView(c ca.CA) CAView {
 		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	return v
-}
-
-// csrDER accepts a CSR as PEM or as base64 DER.
-func csrDER(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, failure.New(failure.Invalid, "csr is empty")
-	}
-	if strings.HasPrefix(s, "-----BEGIN") {
-		return []byte(s), nil // csr.Parse reads PEM itself
-	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		return nil, failure.New(failure.Invalid, "csr is neither PEM nor base64 DER")
-	}
-	return der, nil
 }

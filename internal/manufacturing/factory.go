@@ -5,9 +5,11 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -49,22 +51,15 @@ type FactoryIdentity struct {
 // IssueFactory verifies the CSR and build record, signs the build record with the
 // manufacturer's key, and issues an IDevID certificate bound to it by digest. The device,
 // certificate, build record and audit event commit together.
-func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, csrDER []byte, r IssueFactoryRequest) (FactoryIdentity, error) {
-	req, err := csr.Parse(csrDER)
-	if err != nil {
-		return FactoryIdentity{}, err
-	}
+func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactoryRequest) (FactoryIdentity, error) {
 	rec := r.BuildRecord
-	if err := rec.Validate(); err != nil {
-		return FactoryIdentity{}, err
-	}
 	var (
 		lot    device.Lot
 		model  device.Model
 		mfr    party.Party
 		issuer ca.CA
 	)
-	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
 		var err error
 		if lot, err = tx.Catalog().GetLot(r.LotID); err != nil {
 			return err
@@ -81,6 +76,9 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, csrDER []byte
 		if issuer, err = tx.CAs().GetCA(lot.IssuingCAID); err != nil {
 			return err
 		}
+		if rec.Serial == "" {
+			return nil
+		}
 		if _, err := tx.Devices().DeviceBySerial(mfr.ID, rec.Serial); err == nil {
 			return failure.New(failure.Conflict, "manufacturer %s already has a device with serial %q", mfr.ID, rec.Serial)
 		} else if !failure.Is(err, failure.NotFound) {
@@ -89,6 +87,14 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, csrDER []byte
 		return nil
 	})
 	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	// Input is examined only once the caller is known to own issuance in this lot.
+	req, err := parseCSR(r.CSR)
+	if err != nil {
+		return FactoryIdentity{}, err
+	}
+	if err := rec.Validate(); err != nil {
 		return FactoryIdentity{}, err
 	}
 	for _, m := range []struct{ field, got, want string }{
@@ -214,4 +220,20 @@ func (s *Service) chainPEM(ctx context.Context, c ca.CA) string {
 		return nil
 	})
 	return out
+}
+
+// parseCSR accepts a CSR as PEM or as base64 DER.
+func parseCSR(s string) (*x509.CertificateRequest, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, failure.New(failure.Invalid, "csr is empty")
+	}
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return csr.Parse([]byte(s))
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, failure.New(failure.Invalid, "csr is neither PEM nor base64 DER")
+	}
+	return csr.Parse(der)
 }
