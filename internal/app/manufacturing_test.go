@@ -112,7 +112,9 @@ func TestOwnershipMatrix(t *testing.T) {
 		t.Fatalf("token %q", pr.Token)
 	}
 	s.tokens["initech/ian"] = pr.Token
-	var who struct{ PartyID string `json:"party_id"` }
+	var who struct {
+		PartyID string `json:"party_id"`
+	}
 	s.must(t, 200, "initech/ian", "GET", "/v1/whoami", nil).json(t, &who)
 	if who.PartyID != "initech" {
 		t.Errorf("whoami = %+v", who)
@@ -139,7 +141,7 @@ func TestOwnershipMatrix(t *testing.T) {
 	var cells struct {
 		Items []struct {
 			Stage, Duty, PartyID string
-			Scope            struct{ Kind, ID string }
+			Scope                struct{ Kind, ID string }
 		} `json:"items"`
 	}
 	s.must(t, 200, audrey, "GET", "/v1/ownership", nil).json(t, &cells)
