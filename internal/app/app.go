@@ -17,6 +17,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -29,6 +30,7 @@ type App struct {
 	Manufacturing *manufacturing.Service
 	Custody       *custody.Service
 	Inventory     *inventory.Service
+	Operational   *operational.Service
 	API           *httpapi.Server
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -61,7 +63,8 @@ func Build(w Wiring) (*App, error) {
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
-	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Store: w.Store, Log: w.Log})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority})
+	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, Store: w.Store, Log: w.Log})
 	return a, nil
 }
 

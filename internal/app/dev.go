@@ -17,6 +17,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
@@ -183,21 +184,32 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 	if err := writeJSONFile(tokenFile, tokens); err != nil {
 		return err
 	}
-	// The demo manufacturer's CA and a model, as its own principal would create them.
-	var alice party.Principal
-	_ = a.Store.View(ctx, func(tx store.Tx) error {
-		ps, err := tx.Parties().ListPrincipals("acme")
-		if len(ps) > 0 {
-			alice = ps[0]
-		}
-		return err
-	})
-	acme := governance.Actor(alice)
+	// The demo manufacturer's CA and model, and the demo operator's operational CA, each made
+	// by the party's own principal.
+	acme, contoso := a.devActor(ctx, "acme", "alice"), a.devActor(ctx, "contoso", "oscar")
 	if _, _, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "acme-mfg"}); err != nil {
 		return err
 	}
-	_, err = a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "sensor-x"})
+	if _, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "sensor-x"}); err != nil {
+		return err
+	}
+	_, _, err = a.Operational.CreateHierarchy(ctx, contoso, operational.CreateHierarchyRequest{OperatorID: "contoso", Name: "contoso-ops"})
 	return err
+}
+
+// devActor finds a demo principal by party and name.
+func (a *App) devActor(ctx context.Context, partyID, name string) audit.Actor {
+	var out audit.Actor
+	_ = a.Store.View(ctx, func(tx store.Tx) error {
+		ps, err := tx.Parties().ListPrincipals(partyID)
+		for _, p := range ps {
+			if p.Name == name {
+				out = governance.Actor(p)
+			}
+		}
+		return err
+	})
+	return out
 }
 
 // devCAFiles writes every CA certificate to DIR/cas/<party>-<name>.pem and names them in info.

@@ -15,8 +15,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,4 +202,24 @@ func CheckKeyMatches(cert *x509.Certificate, signer crypto.Signer) error {
 		return failure.New(failure.Invalid, "the private key does not belong to the certificate %q", cert.Subject.String())
 	}
 	return nil
+}
+
+// ChainPEM returns a CA's certificate followed by its ancestors', PEM, for clients that need
+// the chain of a certificate it issued.
+func (a *Authority) ChainPEM(ctx context.Context, c ca.CA) string {
+	var b strings.Builder
+	_ = a.c.Store.View(ctx, func(tx store.Tx) error {
+		for i := 0; i < 8; i++ {
+			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))
+			if c.ParentID == "" {
+				return nil
+			}
+			var err error
+			if c, err = tx.CAs().GetCA(c.ParentID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return b.String()
 }

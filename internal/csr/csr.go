@@ -21,8 +21,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
@@ -124,4 +126,24 @@ func keyKind(pub crypto.PublicKey) string {
 		return "ECDH"
 	}
 	return s
+}
+
+// ParseText accepts a CSR as PEM or as base64 DER (what JSON bodies and EST carry) and
+// parses it with Parse.
+func ParseText(s string) (*x509.CertificateRequest, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, failure.New(failure.Invalid, "csr is empty")
+	}
+	if strings.HasPrefix(s, "-----BEGIN") {
+		return Parse([]byte(s))
+	}
+	if len(s) > MaxSize*4/3+1024 {
+		return nil, failure.New(failure.TooLarge, "csr is larger than %d bytes", MaxSize)
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, failure.New(failure.Invalid, "csr is neither PEM nor base64 DER")
+	}
+	return Parse(der)
 }

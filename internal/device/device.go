@@ -66,16 +66,18 @@ func Transition(from, to State) error {
 
 // Device is one physical device.
 type Device struct {
-	ID             string    `json:"id"`
-	ManufacturerID string    `json:"manufacturer_id"`
-	ModelID        string    `json:"model_id"`
-	LotID          string    `json:"lot_id"`
-	Serial         string    `json:"serial"`
-	State          State     `json:"state"`
-	CustodianID    string    `json:"custodian_id"`
-	FactoryCert    string    `json:"factory_certificate"` // serial (hex) of the current factory certificate
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID              string    `json:"id"`
+	ManufacturerID  string    `json:"manufacturer_id"`
+	ModelID         string    `json:"model_id"`
+	LotID           string    `json:"lot_id"`
+	Serial          string    `json:"serial"`
+	State           State     `json:"state"`
+	CustodianID     string    `json:"custodian_id"`
+	FactoryCert     string    `json:"factory_certificate"` // serial (hex) of the current factory certificate
+	EnvironmentID   string    `json:"environment_id,omitempty"`
+	OperationalCert string    `json:"operational_certificate,omitempty"` // serial (hex) of the current operational certificate
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // TransferState is where a custody transfer is.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
@@ -205,7 +206,15 @@ func (s *Server) routes() {
 	})
 	s.handle("GET", "/v1/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		q := r.URL.Query()
-		f := store.DeviceFilter{LotID: q.Get("lot"), CustodianID: q.Get("custodian"), ManufacturerID: q.Get("manufacturer"), State: device.State(q.Get("state")), After: q.Get("after")}
+		f := store.DeviceFilter{LotID: q.Get("lot"), CustodianID: q.Get("custodian"), ManufacturerID: q.Get("manufacturer"), EnvironmentID: q.Get("environment"),
+			State: device.State(q.Get("state")), After: q.Get("after")}
+		if v := q.Get("expiring_before"); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return failure.New(failure.Invalid, "expiring_before must be an RFC 3339 time such as 2026-12-01T00:00:00Z")
+			}
+			f.ExpiringBefore = t
+		}
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1000 {

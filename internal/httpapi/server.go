@@ -18,6 +18,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Manufacturing *manufacturing.Service
 	Custody       *custody.Service
 	Inventory     *inventory.Service
+	Operational   *operational.Service
 	Store         store.Store // for the audit listing
 	Log           *slog.Logger
 }
@@ -41,6 +43,7 @@ type Server struct {
 	mfg  *manufacturing.Service
 	cus  *custody.Service
 	inv  *inventory.Service
+	ops  *operational.Service
 	st   store.Store
 	log  *slog.Logger
 	mux  *http.ServeMux
@@ -55,8 +58,9 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, st: c.Store, log: c.Log, mux: http.NewServeMux()}
+	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, st: c.Store, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
+	s.operationalRoutes()
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -28,6 +29,8 @@ type DeviceView struct {
 	Certificates []ca.Cert            `json:"certificates"`
 	BuildRecord  json.RawMessage      `json:"build_record,omitempty"`
 	Custody      []device.CustodyLink `json:"custody"`
+	// Lineage is what each operational certificate was issued on.
+	Lineage []environment.Evidence `json:"lineage"`
 }
 
 // Get returns a device the caller may see.
@@ -52,7 +55,10 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 		} else if !failure.Is(err, failure.NotFound) {
 			return err
 		}
-		v.Custody, err = tx.Custody().CustodyChain(id)
+		if v.Custody, err = tx.Custody().CustodyChain(id); err != nil {
+			return err
+		}
+		v.Lineage, err = tx.Evidence().ListEvidence(id)
 		return err
 	})
 	return v, err

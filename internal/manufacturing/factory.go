@@ -5,11 +5,9 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -90,7 +88,7 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		return FactoryIdentity{}, err
 	}
 	// Input is examined only once the caller is known to own issuance in this lot.
-	req, err := parseCSR(r.CSR)
+	req, err := csr.ParseText(r.CSR)
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
@@ -155,7 +153,7 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	return FactoryIdentity{Device: d, CertificatePEM: pemCert(cert.Raw), ChainPEM: s.chainPEM(ctx, issuer), BuildRecord: envJSON, BuildRecordSHA: fmt.Sprintf("%x", digest)}, nil
+	return FactoryIdentity{Device: d, CertificatePEM: pemCert(cert.Raw), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), BuildRecord: envJSON, BuildRecordSHA: fmt.Sprintf("%x", digest)}, nil
 }
 
 // buildRecordSigner returns the manufacturer's build-record key, creating it on first use.
@@ -201,39 +199,4 @@ func (s *Service) BuildRecordKeyPEM(ctx context.Context, mfrID string) (string, 
 
 func pemCert(der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
-// chainPEM returns the issuing CA and its ancestors.
-func (s *Service) chainPEM(ctx context.Context, c ca.CA) string {
-	out := ""
-	_ = s.c.Store.View(ctx, func(tx store.Tx) error {
-		for i := 0; i < 8; i++ {
-			out += pemCert(c.CertDER)
-			if c.ParentID == "" {
-				return nil
-			}
-			var err error
-			if c, err = tx.CAs().GetCA(c.ParentID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out
-}
-
-// parseCSR accepts a CSR as PEM or as base64 DER.
-func parseCSR(s string) (*x509.CertificateRequest, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, failure.New(failure.Invalid, "csr is empty")
-	}
-	if strings.HasPrefix(s, "-----BEGIN") {
-		return csr.Parse([]byte(s))
-	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		return nil, failure.New(failure.Invalid, "csr is neither PEM nor base64 DER")
-	}
-	return csr.Parse(der)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
@@ -55,6 +56,10 @@ type Tx interface {
 	BuildRecords() BuildRecords
 	Custody() Custody
 	Audit() AuditLog
+	Environments() Environments
+	Challenges() Challenges
+	Evidence() Evidence
+	Revocations() Revocations
 }
 
 // Parties stores parties and principals.
@@ -102,7 +107,10 @@ type DeviceFilter struct {
 	ManufacturerID string
 	CustodianID    string
 	LotID          string
+	EnvironmentID  string
 	State          device.State
+	// ExpiringBefore keeps devices whose current operational certificate ends before it.
+	ExpiringBefore time.Time
 	// VisibleTo, when set, keeps devices this party made or holds.
 	VisibleTo string
 	After     string // pagination: IDs greater than this
@@ -128,6 +136,34 @@ type Certificates interface {
 	MarkIssued(serial *big.Int, der []byte, at time.Time) error
 	GetCert(serial *big.Int) (ca.Cert, error)
 	ListDeviceCerts(deviceID string) ([]ca.Cert, error)
+	// Revoke marks an issued (or held) certificate revoked with an RFC 5280 reason code;
+	// ErrConflict when it is already revoked for good or not issued.
+	Revoke(serial *big.Int, reason int, at time.Time) error
+	// Unhold lifts a certificateHold (reason 6); ErrConflict when the certificate is not held.
+	Unhold(serial *big.Int) error
+	// FactoryCerts selects factory certificates of one manufacturer, ordered by serial,
+	// after the given serial.
+	FactoryCerts(sel FactorySelector, afterSerial string, limit int) ([]FactoryCert, error)
+}
+
+// FactorySelector picks factory certificates for a manufacturing revocation; zero fields
+// match everything of the manufacturer.
+type FactorySelector struct {
+	ManufacturerID string    `json:"manufacturer_id"`
+	DeviceID       string    `json:"device_id,omitempty"`
+	LotID          string    `json:"lot_id,omitempty"`
+	Line           string    `json:"line,omitempty"`
+	IssuingCAID    string    `json:"issuing_ca_id,omitempty"`
+	IssuedFrom     time.Time `json:"issued_from,omitzero"`
+	IssuedTo       time.Time `json:"issued_to,omitzero"`
+}
+
+// FactoryCert is a selected factory certificate with its device.
+type FactoryCert struct {
+	Serial   string       `json:"serial"`
+	DeviceID string       `json:"device_id"`
+	LotID    string       `json:"lot_id"`
+	State    ca.CertState `json:"state"`
 }
 
 // BuildRecord is a stored signed build record.
@@ -161,4 +197,66 @@ type Custody interface {
 type AuditLog interface {
 	Append(e audit.Event) (int64, error)
 	List(afterSeq int64, limit int) ([]audit.Event, error)
+}
+
+// Environments stores operator environments and their versioned policies.
+type Environments interface {
+	CreateEnvironment(e environment.Environment) error
+	GetEnvironment(id string) (environment.Environment, error)
+	ListEnvironments(operatorID string) ([]environment.Environment, error)
+	// AddPolicy stores a new version; ErrConflict when that version exists.
+	AddPolicy(p environment.PolicyVersion) error
+	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)
+}
+
+// Challenge is a single-use nonce a device signs to prove possession of a key.
+type Challenge struct {
+	ID        string
+	Nonce     []byte
+	Purpose   string
+	ExpiresAt time.Time
+}
+
+// Challenges stores onboarding and renewal challenges. They are not identity state, so their
+// writes are exempt from the audit rule.
+type Challenges interface {
+	CreateChallenge(c Challenge) error
+	// ConsumeChallenge deletes and returns an unexpired challenge; ErrNotFound otherwise.
+	ConsumeChallenge(id string, now time.Time) (Challenge, error)
+}
+
+// Evidence stores what each operational certificate was issued on.
+type Evidence interface {
+	CreateEvidence(e environment.Evidence) error
+	ListEvidence(deviceID string) ([]environment.Evidence, error)
+}
+
+// RevocationRun is one manufacturing revocation request.
+type RevocationRun struct {
+	ID             string          `json:"id"`
+	ManufacturerID string          `json:"manufacturer_id"`
+	Selector       FactorySelector `json:"selector"`
+	Reason         int             `json:"reason"`
+	RequestedBy    string          `json:"requested_by"`
+	CreatedAt      time.Time       `json:"created_at"`
+	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+}
+
+// CascadeItem is one certificate a run revoked or suspended.
+type CascadeItem struct {
+	RunID    string    `json:"run_id"`
+	Serial   string    `json:"serial"`
+	DeviceID string    `json:"device_id"`
+	Action   string    `json:"action"` // factory-revoked or operational-suspended
+	At       time.Time `json:"at"`
+}
+
+// Revocations stores manufacturing revocation runs and their cascade items.
+type Revocations interface {
+	CreateRun(r RevocationRun) error
+	GetRun(id string) (RevocationRun, error)
+	FinishRun(id string, at time.Time) error
+	// AddItem records a cascade item; recording the same (run, serial) twice is a no-op.
+	AddItem(i CascadeItem) error
+	ListItems(runID string, afterSerial string, limit int) ([]CascadeItem, error)
 }

@@ -63,18 +63,18 @@ func (c catalog) ListLots(mfr string) ([]device.Lot, error) {
 type devices struct{ t *tx }
 
 func (d devices) CreateDevice(v device.Device) error {
-	_, err := d.t.exec(`INSERT INTO devices (id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.ManufacturerID, v.ModelID, v.LotID, v.Serial, string(v.State), v.CustodianID, v.FactoryCert, micros(v.CreatedAt), micros(v.UpdatedAt))
+	_, err := d.t.exec(`INSERT INTO devices (id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.ManufacturerID, v.ModelID, v.LotID, v.Serial, string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.CreatedAt), micros(v.UpdatedAt))
 	return err
 }
 
-const deviceCols = `id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, created_at, updated_at`
+const deviceCols = `id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at`
 
 func scanDevice(s interface{ Scan(...any) error }) (device.Device, error) {
 	var v device.Device
 	var state string
 	var at, up int64
-	err := s.Scan(&v.ID, &v.ManufacturerID, &v.ModelID, &v.LotID, &v.Serial, &state, &v.CustodianID, &v.FactoryCert, &at, &up)
+	err := s.Scan(&v.ID, &v.ManufacturerID, &v.ModelID, &v.LotID, &v.Serial, &state, &v.CustodianID, &v.FactoryCert, &v.EnvironmentID, &v.OperationalCert, &at, &up)
 	v.State, v.CreatedAt, v.UpdatedAt = device.State(state), fromMicros(at), fromMicros(up)
 	return v, err
 }
@@ -108,6 +108,12 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 	if f.VisibleTo != "" {
 		add("(manufacturer_id = ? OR custodian_id = ?)", f.VisibleTo, f.VisibleTo)
 	}
+	if f.EnvironmentID != "" {
+		add("environment_id = ?", f.EnvironmentID)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		add("EXISTS (SELECT 1 FROM certificates c WHERE c.serial = devices.operational_cert AND c.not_after < ?)", micros(f.ExpiringBefore))
+	}
 	if f.After != "" {
 		add("id > ?", f.After)
 	}
@@ -125,8 +131,8 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 
 func (d devices) UpdateDevice(v, expect device.Device) error {
 	return d.t.execOne(fmt.Errorf("device %s changed meanwhile: %w", v.ID, store.ErrConflict),
-		`UPDATE devices SET state = ?, custodian_id = ?, factory_cert = ?, updated_at = ? WHERE id = ? AND state = ? AND custodian_id = ?`,
-		string(v.State), v.CustodianID, v.FactoryCert, micros(v.UpdatedAt), v.ID, string(expect.State), expect.CustodianID)
+		`UPDATE devices SET state = ?, custodian_id = ?, factory_cert = ?, environment_id = ?, operational_cert = ?, updated_at = ? WHERE id = ? AND state = ? AND custodian_id = ? AND operational_cert = ?`,
+		string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.UpdatedAt), v.ID, string(expect.State), expect.CustodianID, expect.OperationalCert)
 }
 
 type buildRecords struct{ t *tx }

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentTransfersOneWins", testConcurrentTransfers},
 		{"AuditOrder", testAuditOrder},
 	}
+	tests = append(tests, operationalTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

@@ -1,0 +1,134 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+// apiPresented marks requests that prove key possession with a signed challenge.
+var apiPresented = operational.Presented{Protocol: "api"}
+
+func (s *Server) operationalRoutes() {
+	s.handle("POST", "/v1/operational/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req operational.CreateHierarchyRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		root, iss, err := s.ops.CreateHierarchy(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+	})
+	s.handle("POST", "/v1/environments", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req operational.CreateEnvironmentRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.ops.CreateEnvironment(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, v)
+	})
+	s.handle("GET", "/v1/environments", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.ops.ListEnvironments(r.Context(), actor(p))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/environments/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		v, err := s.ops.GetEnvironment(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+	s.handle("PUT", "/v1/environments/{id}/policies/{kind}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var spec json.RawMessage
+		if err := decode(r, &spec); err != nil {
+			return err
+		}
+		pv, err := s.ops.SetPolicy(r.Context(), actor(p), r.PathValue("id"), environment.PolicyKind(r.PathValue("kind")), spec)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, pv)
+	})
+	s.handle("POST", "/v1/challenges", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		c, err := s.ops.NewChallenge(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, c)
+	})
+	s.handle("POST", "/v1/environments/{id}/onboard", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req operational.OnboardRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		req.EnvironmentID = r.PathValue("id")
+		id, err := s.ops.Onboard(r.Context(), actor(p), req, apiPresented)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, id)
+	})
+	s.handle("POST", "/v1/renewals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req operational.RenewRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		id, err := s.ops.Renew(r.Context(), actor(p), req, apiPresented)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, id)
+	})
+	s.handle("POST", "/v1/devices/{id}/revoke", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req operational.RevokeRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		d, err := s.ops.Revoke(r.Context(), actor(p), r.PathValue("id"), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, d)
+	})
+	s.handle("POST", "/v1/devices/{id}/readmit", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		d, err := s.ops.Readmit(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, d)
+	})
+	s.handle("POST", "/v1/manufacturing/revocations", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req manufacturing.RevokeRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		res, err := s.mfg.RevokeFactory(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		status := 200
+		if !res.DryRun {
+			status = 201
+		}
+		return writeJSON(w, status, res)
+	})
+	s.handle("GET", "/v1/manufacturing/revocations/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		run, items, err := s.mfg.Cascade(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, map[string]any{"run": run, "items": nonNil(items)})
+	})
+}

@@ -1,0 +1,212 @@
+package operational
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// CreateEnvironmentRequest defines an environment. Lifetime and MaxAge are Go durations
+// ("24h"); a missing policy gets the default (docs/policies.md).
+type CreateEnvironmentRequest struct {
+	OperatorID  string          `json:"operator_id"`
+	Name        string          `json:"name"`
+	Site        string          `json:"site,omitempty"`
+	Zone        string          `json:"zone,omitempty"`
+	IssuingCAID string          `json:"issuing_ca_id"`
+	TrustDomain string          `json:"trust_domain"`
+	Lifetime    string          `json:"lifetime"`
+	MaxAge      string          `json:"max_age"`
+	Services    []string        `json:"services,omitempty"`
+	Onboarding  json.RawMessage `json:"onboarding_policy,omitempty"`
+	Renewal     json.RawMessage `json:"renewal_policy,omitempty"`
+}
+
+// trustDomain follows the SPIFFE trust domain name rules.
+var trustDomain = regexp.MustCompile(`^[a-z0-9._-]{1,255}$`)
+
+// EnvironmentView is an environment with its current policies.
+type EnvironmentView struct {
+	environment.Environment
+	Onboarding environment.PolicyVersion `json:"onboarding_policy"`
+	Renewal    environment.PolicyVersion `json:"renewal_policy"`
+}
+
+// CreateEnvironment defines an environment with version 1 of both policies.
+func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r CreateEnvironmentRequest) (EnvironmentView, error) {
+	var v EnvironmentView
+	if err := party.ValidSlug("environment name", r.Name); err != nil {
+		return v, err
+	}
+	for _, f := range []struct{ what, s string }{{"site", r.Site}, {"zone", r.Zone}} {
+		if f.s != "" {
+			if err := party.ValidName(f.what, f.s); err != nil {
+				return v, err
+			}
+		}
+	}
+	if !trustDomain.MatchString(r.TrustDomain) {
+		return v, failure.New(failure.Invalid, "trust_domain %q is not a SPIFFE trust domain name (lowercase letters, digits, dots, hyphens, underscores)", r.TrustDomain)
+	}
+	if _, err := url.Parse("spiffe://" + r.TrustDomain + "/env/" + r.Name); err != nil {
+		return v, failure.New(failure.Invalid, "trust_domain %q does not form a SPIFFE ID", r.TrustDomain)
+	}
+	life, err := parseDuration("lifetime", r.Lifetime, time.Hour, s.c.MaxLifetime)
+	if err != nil {
+		return v, err
+	}
+	maxAge, err := parseDuration("max_age", r.MaxAge, time.Hour, 365*24*time.Hour)
+	if err != nil {
+		return v, err
+	}
+	if len(r.Services) > 64 {
+		return v, failure.New(failure.Invalid, "at most 64 services")
+	}
+	for _, svc := range r.Services {
+		if err := party.ValidSlug("service", svc); err != nil {
+			return v, err
+		}
+	}
+	onb, err := compileSpec(r.Onboarding, environment.Onboarding)
+	if err != nil {
+		return v, err
+	}
+	ren, err := compileSpec(r.Renewal, environment.Renewal)
+	if err != nil {
+		return v, err
+	}
+	now := s.now()
+	e := environment.Environment{ID: party.NewID("env"), OperatorID: r.OperatorID, Name: r.Name, Site: r.Site, Zone: r.Zone, IssuingCAID: r.IssuingCAID,
+		TrustDomain: r.TrustDomain, Lifetime: environment.Duration(life), MaxAge: environment.Duration(maxAge), Services: r.Services, CreatedAt: now}
+	if e.Services == nil {
+		e.Services = []string{}
+	}
+	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		if _, err := requireOperator(tx, r.OperatorID); err != nil {
+			return err
+		}
+		if err := governance.Require(tx, a, stage, ownership.Issue, operatorChain(r.OperatorID)); err != nil {
+			return err
+		}
+		issuer, err := tx.CAs().GetCA(r.IssuingCAID)
+		if err != nil {
+			return err
+		}
+		if issuer.PartyID != r.OperatorID || issuer.Stage != string(stage) || issuer.Role != ca.Issuing || issuer.KeyID == "" {
+			return failure.New(failure.Invalid, "CA %s is not an operational issuing CA of operator %s", issuer.ID, r.OperatorID)
+		}
+		if err := tx.Environments().CreateEnvironment(e); err != nil {
+			if failure.Is(err, failure.Conflict) {
+				return failure.New(failure.Conflict, "operator %s already has an environment named %q", r.OperatorID, r.Name)
+			}
+			return err
+		}
+		v.Environment = e
+		v.Onboarding = environment.PolicyVersion{EnvironmentID: e.ID, Kind: environment.Onboarding, Version: 1, Spec: onb, CreatedBy: a.PrincipalID, CreatedAt: now}
+		v.Renewal = environment.PolicyVersion{EnvironmentID: e.ID, Kind: environment.Renewal, Version: 1, Spec: ren, CreatedBy: a.PrincipalID, CreatedAt: now}
+		for _, pv := range []environment.PolicyVersion{v.Onboarding, v.Renewal} {
+			if err := tx.Environments().AddPolicy(pv); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Audit().Append(s.event(a, "environment.create", "operator:"+r.OperatorID, "environment:"+e.ID, v))
+		return err
+	})
+	return v, err
+}
+
+func parseDuration(what, s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, failure.New(failure.Invalid, "%s %q is not a duration such as \"24h\"", what, s)
+	}
+	if d < lo || d > hi {
+		return 0, failure.New(failure.Invalid, "%s %s is outside [%s, %s]", what, d, lo, hi)
+	}
+	return d, nil
+}
+
+// SetPolicy stores a new version of an environment's policy after compiling it.
+func (s *Service) SetPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
+	var pv environment.PolicyVersion
+	if kind != environment.Onboarding && kind != environment.Renewal {
+		return pv, failure.New(failure.Invalid, "policy kind %q is not onboarding or renewal", kind)
+	}
+	if len(spec) == 0 || string(spec) == "null" {
+		return pv, failure.New(failure.Invalid, "send the policy as {\"rules\": [...]}")
+	}
+	spec, err := compileSpec(spec, kind)
+	if err != nil {
+		return pv, err
+	}
+	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		e, err := tx.Environments().GetEnvironment(envID)
+		if err != nil {
+			return err
+		}
+		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(e)); err != nil {
+			return err
+		}
+		cur, err := tx.Environments().LatestPolicy(envID, kind)
+		if err != nil {
+			return err
+		}
+		pv = environment.PolicyVersion{EnvironmentID: envID, Kind: kind, Version: cur.Version + 1, Spec: spec, CreatedBy: a.PrincipalID, CreatedAt: s.now()}
+		if err := tx.Environments().AddPolicy(pv); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(s.event(a, "policy.set", "environment:"+envID, "environment:"+envID, pv))
+		return err
+	})
+	return pv, err
+}
+
+// GetEnvironment returns an environment with its current policies to its operator and auditors.
+func (s *Service) GetEnvironment(ctx context.Context, a audit.Actor, id string) (EnvironmentView, error) {
+	var v EnvironmentView
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		var err error
+		if v.Environment, err = tx.Environments().GetEnvironment(id); err != nil {
+			return err
+		}
+		if ok, err := governance.CanRead(tx, a, v.OperatorID); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.NotFound, "environment %s: not found", id)
+		}
+		if v.Onboarding, err = tx.Environments().LatestPolicy(id, environment.Onboarding); err != nil {
+			return err
+		}
+		v.Renewal, err = tx.Environments().LatestPolicy(id, environment.Renewal)
+		return err
+	})
+	return v, err
+}
+
+// ListEnvironments lists the caller's party's environments (all of them for auditors).
+func (s *Service) ListEnvironments(ctx context.Context, a audit.Actor) ([]environment.Environment, error) {
+	var out []environment.Environment
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		operator := a.PartyID
+		if ok, err := governance.IsAuditor(tx, a); err != nil {
+			return err
+		} else if ok {
+			operator = ""
+		}
+		var err error
+		out, err = tx.Environments().ListEnvironments(operator)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,224 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+func (t *tx) Environments() store.Environments { return envs{t} }
+func (t *tx) Challenges() store.Challenges     { return challenges{t} }
+func (t *tx) Evidence() store.Evidence         { return evidence{t} }
+func (t *tx) Revocations() store.Revocations   { return revocations{t} }
+
+type envs struct{ t *tx }
+
+func (e envs) CreateEnvironment(v environment.Environment) error {
+	services, err := json.Marshal(v.Services)
+	if err != nil {
+		return err
+	}
+	_, err = e.t.exec(`INSERT INTO environments (id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.OperatorID, v.Name, v.Site, v.Zone, v.IssuingCAID, v.TrustDomain, int64(time.Duration(v.Lifetime)/time.Second), int64(time.Duration(v.MaxAge)/time.Second), string(services), micros(v.CreatedAt))
+	return err
+}
+
+const envCols = `id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, created_at`
+
+func scanEnv(s interface{ Scan(...any) error }) (environment.Environment, error) {
+	var v environment.Environment
+	var life, age, at int64
+	var services string
+	if err := s.Scan(&v.ID, &v.OperatorID, &v.Name, &v.Site, &v.Zone, &v.IssuingCAID, &v.TrustDomain, &life, &age, &services, &at); err != nil {
+		return v, err
+	}
+	v.Lifetime, v.MaxAge, v.CreatedAt = environment.Duration(time.Duration(life)*time.Second), environment.Duration(time.Duration(age)*time.Second), fromMicros(at)
+	return v, json.Unmarshal([]byte(services), &v.Services)
+}
+
+func (e envs) GetEnvironment(id string) (environment.Environment, error) {
+	v, err := scanEnv(e.t.queryRow(`SELECT `+envCols+` FROM environments WHERE id = ?`, id))
+	return v, notFound(err, "environment "+id)
+}
+
+func (e envs) ListEnvironments(operatorID string) ([]environment.Environment, error) {
+	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE (? = '' OR operator_id = ?) ORDER BY operator_id, name`, operatorID, operatorID)
+}
+
+func (e envs) AddPolicy(p environment.PolicyVersion) error {
+	_, err := e.t.exec(`INSERT INTO policies (environment_id, kind, version, spec, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.EnvironmentID, string(p.Kind), p.Version, string(p.Spec), p.CreatedBy, micros(p.CreatedAt))
+	return err
+}
+
+func (e envs) LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error) {
+	var p environment.PolicyVersion
+	var k, spec string
+	var at int64
+	err := e.t.queryRow(`SELECT environment_id, kind, version, spec, created_by, created_at FROM policies WHERE environment_id = ? AND kind = ? ORDER BY version DESC LIMIT 1`, envID, string(kind)).
+		Scan(&p.EnvironmentID, &k, &p.Version, &spec, &p.CreatedBy, &at)
+	p.Kind, p.Spec, p.CreatedAt = environment.PolicyKind(k), json.RawMessage(spec), fromMicros(at)
+	return p, notFound(err, string(kind)+" policy of environment "+envID)
+}
+
+type challenges struct{ t *tx }
+
+// Challenges are exempt from the audit rule: they are nonces, not identity state.
+func (c challenges) CreateChallenge(v store.Challenge) error {
+	was := c.t.changed
+	_, err := c.t.exec(`INSERT INTO challenges (id, nonce, purpose, expires_at) VALUES (?, ?, ?, ?)`, v.ID, v.Nonce, v.Purpose, micros(v.ExpiresAt))
+	c.t.changed = was
+	return err
+}
+
+func (c challenges) ConsumeChallenge(id string, now time.Time) (store.Challenge, error) {
+	var v store.Challenge
+	var exp int64
+	err := c.t.queryRow(`SELECT id, nonce, purpose, expires_at FROM challenges WHERE id = ?`, id).Scan(&v.ID, &v.Nonce, &v.Purpose, &exp)
+	if err != nil {
+		return v, notFound(err, "challenge "+id)
+	}
+	v.ExpiresAt = fromMicros(exp)
+	was := c.t.changed
+	_, err = c.t.exec(`DELETE FROM challenges WHERE id = ? OR expires_at < ?`, id, micros(now))
+	c.t.changed = was
+	if err != nil {
+		return v, err
+	}
+	if now.After(v.ExpiresAt) {
+		return v, fmt.Errorf("challenge %s expired: %w", id, store.ErrNotFound)
+	}
+	return v, nil
+}
+
+type evidence struct{ t *tx }
+
+func (e evidence) CreateEvidence(v environment.Evidence) error {
+	facts := string(v.Facts)
+	if facts == "" {
+		facts = "{}"
+	}
+	_, err := e.t.exec(`INSERT INTO evidence (serial, device_id, environment_id, kind, based_on, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Serial, v.DeviceID, v.EnvironmentID, v.Kind, v.BasedOn, v.FactorySerial, v.Protocol, string(v.PolicyKind), v.PolicyVersion, v.PrincipalID, facts, micros(v.CreatedAt))
+	return err
+}
+
+func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) {
+	return list(e.t, func(s interface{ Scan(...any) error }) (environment.Evidence, error) {
+		var v environment.Evidence
+		var pk, facts string
+		var at int64
+		err := s.Scan(&v.Serial, &v.DeviceID, &v.EnvironmentID, &v.Kind, &v.BasedOn, &v.FactorySerial, &v.Protocol, &pk, &v.PolicyVersion, &v.PrincipalID, &facts, &at)
+		v.PolicyKind, v.Facts, v.CreatedAt = environment.PolicyKind(pk), json.RawMessage(facts), fromMicros(at)
+		return v, err
+	}, `SELECT serial, device_id, environment_id, kind, based_on, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
+}
+
+// Revoke and Unhold live here with the rest of the revocation state.
+
+// certificateHold is RFC 5280's reason code 6, the one revocation that can be lifted.
+const certificateHold = 6
+
+func (c certs) Revoke(serial *big.Int, reason int, at time.Time) error {
+	return c.t.execOne(fmt.Errorf("certificate %s is not issued or already revoked: %w", ca.SerialHex(serial), store.ErrConflict),
+		`UPDATE certificates SET state = ?, revoked_at = ?, reason = ? WHERE serial = ? AND (state = ? OR (state = ? AND reason = ? AND ? <> ?))`,
+		string(ca.Revoked), micros(at), reason, ca.SerialHex(serial), string(ca.Issued), string(ca.Revoked), certificateHold, reason, certificateHold)
+}
+
+func (c certs) Unhold(serial *big.Int) error {
+	return c.t.execOne(fmt.Errorf("certificate %s is not on hold: %w", ca.SerialHex(serial), store.ErrConflict),
+		`UPDATE certificates SET state = ?, revoked_at = NULL, reason = NULL WHERE serial = ? AND state = ? AND reason = ?`,
+		string(ca.Issued), ca.SerialHex(serial), string(ca.Revoked), certificateHold)
+}
+
+func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) ([]store.FactoryCert, error) {
+	where := []string{"c.profile = 'factory'", "d.manufacturer_id = ?", "c.state <> ?", "c.serial > ?"}
+	args := []any{sel.ManufacturerID, string(ca.Reserved), after}
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if sel.DeviceID != "" {
+		add("d.id = ?", sel.DeviceID)
+	}
+	if sel.LotID != "" {
+		add("d.lot_id = ?", sel.LotID)
+	}
+	if sel.Line != "" {
+		add("l.line = ?", sel.Line)
+	}
+	if sel.IssuingCAID != "" {
+		add("c.ca_id = ?", sel.IssuingCAID)
+	}
+	if !sel.IssuedFrom.IsZero() {
+		add("c.issued_at >= ?", micros(sel.IssuedFrom))
+	}
+	if !sel.IssuedTo.IsZero() {
+		add("c.issued_at < ?", micros(sel.IssuedTo))
+	}
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	return list(c.t, func(s interface{ Scan(...any) error }) (store.FactoryCert, error) {
+		var f store.FactoryCert
+		var state string
+		err := s.Scan(&f.Serial, &f.DeviceID, &f.LotID, &state)
+		f.State = ca.CertState(state)
+		return f, err
+	}, fmt.Sprintf(`SELECT c.serial, d.id, d.lot_id, c.state FROM certificates c JOIN devices d ON d.id = c.device_id JOIN lots l ON l.id = d.lot_id
+WHERE %s ORDER BY c.serial LIMIT %d`, strings.Join(where, " AND "), limit), args...)
+}
+
+type revocations struct{ t *tx }
+
+func (r revocations) CreateRun(v store.RevocationRun) error {
+	sel, err := json.Marshal(v.Selector)
+	if err != nil {
+		return err
+	}
+	_, err = r.t.exec(`INSERT INTO revocation_runs (id, manufacturer_id, selector, reason, requested_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		v.ID, v.ManufacturerID, string(sel), v.Reason, v.RequestedBy, micros(v.CreatedAt))
+	return err
+}
+
+func (r revocations) GetRun(id string) (store.RevocationRun, error) {
+	var v store.RevocationRun
+	var sel string
+	var at int64
+	var fin sql.NullInt64
+	err := r.t.queryRow(`SELECT id, manufacturer_id, selector, reason, requested_by, created_at, finished_at FROM revocation_runs WHERE id = ?`, id).
+		Scan(&v.ID, &v.ManufacturerID, &sel, &v.Reason, &v.RequestedBy, &at, &fin)
+	if err != nil {
+		return v, notFound(err, "revocation run "+id)
+	}
+	v.CreatedAt, v.FinishedAt = fromMicros(at), fromNullMicros(fin)
+	return v, json.Unmarshal([]byte(sel), &v.Selector)
+}
+
+func (r revocations) FinishRun(id string, at time.Time) error {
+	_, err := r.t.exec(`UPDATE revocation_runs SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, micros(at), id)
+	return err
+}
+
+func (r revocations) AddItem(i store.CascadeItem) error {
+	_, err := r.t.exec(`INSERT INTO cascade_items (run_id, serial, device_id, action, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, serial) DO NOTHING`,
+		i.RunID, i.Serial, i.DeviceID, i.Action, micros(i.At))
+	return err
+}
+
+func (r revocations) ListItems(runID, after string, limit int) ([]store.CascadeItem, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.CascadeItem, error) {
+		var i store.CascadeItem
+		var at int64
+		err := s.Scan(&i.RunID, &i.Serial, &i.DeviceID, &i.Action, &at)
+		i.At = fromMicros(at)
+		return i, err
+	}, fmt.Sprintf(`SELECT run_id, serial, device_id, action, at FROM cascade_items WHERE run_id = ? AND serial > ? ORDER BY serial LIMIT %d`, limit), runID, after)
+}

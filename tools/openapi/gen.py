@@ -1,0 +1,137 @@
+# Generates internal/httpapi/openapi.json (run: python3 tools/openapi/gen.py). The JSON is
+# committed; TestOpenAPICoversRoutes checks it against the server's routes.
+import json, os
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'internal', 'httpapi', 'openapi.json')
+S=lambda name: {"$ref": "#/components/schemas/"+name}
+def arr(x): return {"type":"array","items":x}
+def page(x): return {"type":"object","required":["items"],"properties":{"items":arr(x)}}
+str_={"type":"string"}; dt={"type":"string","format":"date-time"}; b=lambda: {"type":"boolean"}
+schemas={
+ "Problem":{"type":"object","description":"RFC 9457 problem details. Types are https://hallmark.dev/problems/{invalid,not-found,conflict,denied,not-owner,unauthenticated,unavailable,too-large,internal}. A not-owner refusal names the ownership-matrix cell the caller's party lacked.",
+   "required":["type","title","status"],"properties":{"type":str_,"title":str_,"status":{"type":"integer"},"detail":str_,"instance":str_,
+   "stage":str_,"duty":str_,"scope":{"type":"string","example":"lot:lot_abc"},"owner":{"type":"string","description":"party owning the cell; empty when nobody does"}}},
+ "Party":{"type":"object","properties":{"id":str_,"name":str_,"kind":S("PartyKind"),"created_at":dt}},
+ "PartyKind":{"type":"string","enum":["manufacturer","contract-manufacturer","distributor","integrator","operator","support-vendor","auditor"]},
+ "CreateParty":{"type":"object","required":["id","name","kind"],"additionalProperties":False,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"name":str_,"kind":S("PartyKind")}},
+ "Principal":{"type":"object","properties":{"id":str_,"party_id":str_,"name":str_,"kind":{"type":"string","enum":["person","service"]},"admin":b(),"created_at":dt,"last_used_at":dt}},
+ "CreatePrincipal":{"type":"object","required":["party_id","name"],"additionalProperties":False,"properties":{"party_id":str_,"name":str_,"kind":{"type":"string","enum":["person","service"]},"admin":b()}},
+ "PrincipalWithToken":{"allOf":[S("Principal"),{"type":"object","properties":{"token":{"type":"string","description":"bearer token, shown once; only its SHA-256 is stored"}}}]},
+ "Cell":{"type":"object","required":["stage","duty","scope","party_id"],"additionalProperties":False,"properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]},
+   "scope":{"type":"object","required":["kind","id"],"properties":{"kind":{"type":"string","enum":["deployment","manufacturer","model","lot","operator","environment"]},"id":str_}},"party_id":str_}},
+ "CA":{"type":"object","properties":{"id":str_,"party_id":str_,"stage":str_,"role":{"type":"string","enum":["root","issuing","anchor"]},"parent_id":str_,"name":str_,"key_id":str_,"imported":b(),"created_at":dt,"subject":str_,"not_after":dt,"certificate_pem":str_}},
+ "CreateHierarchy":{"type":"object","required":["manufacturer_id","name"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"name":str_,"algorithm":{"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa-3072"]}}},
+ "ImportCA":{"type":"object","required":["manufacturer_id","name","certificate_pem","key_pem"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"name":str_,"certificate_pem":str_,"key_pem":str_,"passphrase":str_}},
+ "RegisterAnchor":{"type":"object","required":["name","certificate_pem"],"additionalProperties":False,"properties":{"name":str_,"certificate_pem":str_}},
+ "Model":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"name":str_,"hardware_type":{"type":"string","description":"dotted OID, hwType of hardwareModuleName"},"created_at":dt}},
+ "CreateModel":{"type":"object","required":["manufacturer_id","name"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"name":str_,"hardware_type":str_}},
+ "Lot":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"name":str_,"line":str_,"issuing_ca_id":str_,"created_at":dt}},
+ "CreateLot":{"type":"object","required":["model_id","name","issuing_ca_id"],"additionalProperties":False,"properties":{"model_id":str_,"name":str_,"line":str_,"issuing_ca_id":str_,"delegate_to":{"type":"string","description":"a contract manufacturer that will own manufacturing/issue on this lot"}}},
+ "Digest":{"type":"object","required":["sha256"],"additionalProperties":False,"properties":{"sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"}}},
+ "BuildRecord":{"type":"object","additionalProperties":False,"required":["manufacturer","model","serial","lot","line","firmwareDigest","testResult","builtAt"],
+   "properties":{"manufacturer":{"type":"string","description":"manufacturer party id"},"model":str_,"hardwareRevision":str_,"serial":str_,"lot":str_,"line":str_,
+   "components":arr({"type":"object","additionalProperties":False,"required":["name","digest"],"properties":{"name":str_,"version":str_,"digest":S("Digest")}}),
+   "firmwareDigest":S("Digest"),"testResult":{"type":"string","enum":["pass","fail"]},"builtAt":dt}},
+ "IssueFactory":{"type":"object","required":["csr","build_record"],"additionalProperties":False,"properties":{"csr":{"type":"string","description":"PKCS#10, PEM or base64 DER"},"build_record":S("BuildRecord")}},
+ "Device":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"lot_id":str_,"serial":str_,"state":{"type":"string","enum":["registered","active","quarantined","suspended","released","factory-revoked"]},"custodian_id":str_,"factory_certificate":str_,"created_at":dt,"updated_at":dt}},
+ "FactoryIdentity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"build_record":{"type":"string","contentEncoding":"base64","description":"the DSSE envelope (JSON), base64"},"build_record_sha256":str_}},
+ "Certificate":{"type":"object","properties":{"serial":str_,"ca_id":str_,"device_id":str_,"profile":str_,"state":{"type":"string","enum":["reserved","issued","revoked"]},"not_before":dt,"not_after":dt,"created_at":dt,"issued_at":dt,"revoked_at":dt,"revocation_reason":{"type":"integer"}}},
+ "DeviceView":{"allOf":[S("Device"),{"type":"object","properties":{"certificates":arr(S("Certificate")),"build_record":{"type":"object","description":"DSSE envelope"},"custody":arr(S("CustodyLink"))}}]},
+ "CustodyLink":{"type":"object","properties":{"transfer_id":str_,"from_party_id":str_,"to_party_id":str_,"at":dt}},
+ "Offer":{"type":"object","required":["to"],"additionalProperties":False,"description":"name devices or a lot, not both","properties":{"to":str_,"device_ids":arr(str_),"lot_id":str_,"note":str_}},
+ "Transfer":{"type":"object","properties":{"id":str_,"from_party_id":str_,"to_party_id":str_,"state":{"type":"string","enum":["offered","accepted","refused","cancelled"]},"device_ids":arr(str_),"note":str_,"offered_by":str_,"offered_at":dt,"decided_by":str_,"decided_at":dt}},
+ "AuditEvent":{"type":"object","properties":{"seq":{"type":"integer"},"at":dt,"party_id":str_,"principal_id":str_,"action":str_,"stage":str_,"scope":str_,"subject":str_,"detail":{"type":"object"}}},
+}
+err=lambda *codes: {str(c):{"description":{400:"invalid input",401:"no or bad token",403:"not allowed (denied or not-owner)",404:"not found",409:"conflict with current state",413:"body too large"}[c],"content":{"application/problem+json":{"schema":S("Problem")}}} for c in codes}
+def op(summary, ok, okschema=None, body=None, errs=(400,401,403,404), public=False, params=(), desc=None, okctype="application/json"):
+  o={"summary":summary,"responses":{str(ok):{"description":"success"}}}
+  if desc: o["description"]=desc
+  if okschema is not None: o["responses"][str(ok)]["content"]={okctype:{"schema":okschema}}
+  o["responses"].update(err(*errs))
+  if body: o["requestBody"]={"required":True,"content":{"application/json":{"schema":S(body)}}}
+  if public: o["security"]=[]
+  if params: o["parameters"]=list(params)
+  return o
+q=lambda n,d: {"name":n,"in":"query","required":False,"schema":{"type":"string"},"description":d}
+pid=lambda n="id": {"name":n,"in":"path","required":True,"schema":{"type":"string"}}
+pem={"type":"string","description":"PEM"}
+paths={
+ "/v1/openapi.json":{"get":op("This document",200,{"type":"object"},errs=(),public=True)},
+ "/v1/whoami":{"get":op("The authenticated principal",200,S("Principal"),errs=(401,))},
+ "/v1/parties":{"post":op("Create a party with its default ownership cells (deployment administrators)",201,S("Party"),"CreateParty",errs=(400,401,403,409)),
+   "get":op("List parties",200,page(S("Party")),errs=(401,))},
+ "/v1/principals":{"post":op("Create a principal; the response carries its token once (deployment administrators)",201,S("PrincipalWithToken"),"CreatePrincipal",errs=(400,401,403,404,409))},
+ "/v1/parties/{id}/principals":{"get":op("List a party's principals (own party, auditors, administrators)",200,page(S("Principal")),params=[pid()],errs=(401,403))},
+ "/v1/ownership":{"get":op("The ownership matrix",200,page(S("Cell")),errs=(401,)),
+   "put":op("Set one cell: administrators any; a party may delegate a cell over a lot or model it owns the parent duty of",200,S("Cell"),"Cell",errs=(400,401,403,404))},
+ "/v1/manufacturing/hierarchies":{"post":op("Create a manufacturing root and issuing CA (manufacturing/issue on the manufacturer)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateHierarchy",errs=(400,401,403,404,409))},
+ "/v1/manufacturing/imports":{"post":op("Import an existing manufacturing CA (certificate and key; the key is checked before anything is stored)",201,S("CA"),"ImportCA",errs=(400,401,403,404,409,413))},
+ "/v1/anchors":{"post":op("Register another maker's trust anchor (certificate only) for the caller's party",201,S("CA"),"RegisterAnchor",errs=(400,401,409,413))},
+ "/v1/cas":{"get":op("List CAs: the caller's party's, or any party's for auditors",200,page(S("CA")),params=[q("party","party id")],errs=(401,403))},
+ "/v1/cas/{id}/certificate":{"get":op("A CA certificate (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
+ "/v1/manufacturers/{id}/build-record-key":{"get":op("A manufacturer's build-record verification key, PKIX PEM (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
+ "/v1/models":{"post":op("Define a model (manufacturing/issue on the manufacturer)",201,S("Model"),"CreateModel",errs=(400,401,403,404,409)),
+   "get":op("List models",200,page(S("Model")),params=[q("manufacturer","manufacturer party id")],errs=(401,))},
+ "/v1/lots":{"post":op("Define a lot, optionally delegating its issuance to a contract manufacturer",201,S("Lot"),"CreateLot",errs=(400,401,403,404,409)),
+   "get":op("List lots",200,page(S("Lot")),params=[q("manufacturer","manufacturer party id")],errs=(401,))},
+ "/v1/lots/{id}":{"get":op("One lot",200,S("Lot"),params=[pid()],errs=(401,404))},
+ "/v1/lots/{id}/devices":{"post":op("Register a device of the lot and issue its factory identity: IDevID certificate plus signed build record (manufacturing/issue on the lot)",201,S("FactoryIdentity"),"IssueFactory",params=[pid()],errs=(400,401,403,404,409,413))},
+ "/v1/devices":{"get":op("List devices the caller may see (maker, holder, auditor), by id, paginated",200,{"type":"object","properties":{"items":arr(S("Device")),"next_after":str_}},
+   params=[q("lot","lot id"),q("state","device state"),q("custodian","party id"),q("manufacturer","party id"),q("after","return ids after this one"),q("limit","1-1000")],errs=(400,401))},
+ "/v1/devices/{id}":{"get":op("A device with its certificates, build record and custody chain",200,S("DeviceView"),params=[pid()],errs=(401,404))},
+ "/v1/devices/{id}/certificates/{serial}":{"get":op("One certificate of a device, PEM",200,pem,params=[pid(),pid("serial")],errs=(401,404),okctype="application/x-pem-file")},
+ "/v1/devices/{id}/build-record":{"get":op("The device's signed build record (DSSE envelope)",200,{"type":"object"},params=[pid()],errs=(401,404))},
+ "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
+   "get":op("The caller's party's transfers, both directions",200,page(S("Transfer")),errs=(401,))},
+ "/v1/transfers/{id}":{"get":op("One transfer",200,S("Transfer"),params=[pid()],errs=(401,404))},
+ "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party); custody moves in the same transaction",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/transfers/{id}/refuse":{"post":op("Refuse an offer (receiving party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/transfers/{id}/cancel":{"post":op("Cancel an open offer (offering party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/audit/events":{"get":op("Audit events after a sequence number (auditors and administrators)",200,page(S("AuditEvent")),params=[q("after","sequence number")],errs=(401,403))},
+}
+doc={"openapi":"3.1.0","info":{"title":"Hallmark API","version":"0.1.0","description":"Device identity authority: manufacturing and operational identities with separate owners. Every operation except those marked public needs a bearer token; every refusal is RFC 9457 problem+json."},
+ "servers":[{"url":"/"}],"security":[{"bearer":[]}],
+ "components":{"securitySchemes":{"bearer":{"type":"http","scheme":"bearer"}},"schemas":schemas},"paths":paths}
+
+
+# --- operational stage ---
+schemas.update({
+ "CreateOperationalHierarchy":{"type":"object","required":["operator_id","name"],"additionalProperties":False,"properties":{"operator_id":str_,"name":str_,"algorithm":{"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa-3072"]}}},
+ "PolicySpec":{"type":"object","description":"CEL rules; see docs/policies.md","required":["rules"],"properties":{"rules":arr({"type":"object","required":["name","expr"],"properties":{"name":str_,"expr":str_,"message":str_}}),"require_approval":str_}},
+ "CreateEnvironment":{"type":"object","required":["operator_id","name","issuing_ca_id","trust_domain","lifetime","max_age"],"additionalProperties":False,
+   "properties":{"operator_id":str_,"name":str_,"site":str_,"zone":str_,"issuing_ca_id":str_,"trust_domain":str_,"lifetime":{"type":"string","example":"24h"},"max_age":{"type":"string","example":"168h"},
+   "services":arr(str_),"onboarding_policy":S("PolicySpec"),"renewal_policy":S("PolicySpec")}},
+ "Environment":{"type":"object","properties":{"id":str_,"operator_id":str_,"name":str_,"site":str_,"zone":str_,"issuing_ca_id":str_,"trust_domain":str_,"lifetime":str_,"max_age":str_,"services":arr(str_),"created_at":dt}},
+ "PolicyVersion":{"type":"object","properties":{"environment_id":str_,"kind":{"type":"string","enum":["onboarding","renewal"]},"version":{"type":"integer"},"spec":S("PolicySpec"),"created_by":str_,"created_at":dt}},
+ "EnvironmentView":{"allOf":[S("Environment"),{"type":"object","properties":{"onboarding_policy":S("PolicyVersion"),"renewal_policy":S("PolicyVersion")}}]},
+ "Challenge":{"type":"object","properties":{"id":str_,"nonce":{"type":"string","contentEncoding":"base64"},"expires_at":dt}},
+ "Proof":{"type":"object","required":["challenge_id","signature"],"properties":{"challenge_id":str_,"signature":{"type":"string","description":"base64 signature over the nonce bytes: ECDSA/RSA over SHA-256, Ed25519 over the nonce"}}},
+ "Facts":{"type":"object","additionalProperties":False,"properties":{"firmware_digest":str_,"hardware_revision":str_,"extra":{"type":"object","additionalProperties":str_}}},
+ "Onboard":{"type":"object","required":["csr","factory_certificate","proof"],"additionalProperties":False,"properties":{"csr":str_,"factory_certificate":{"type":"string","description":"IDevID PEM, optionally followed by its chain"},"proof":S("Proof"),"facts":S("Facts")}},
+ "Renew":{"type":"object","required":["csr","current_certificate","proof"],"additionalProperties":False,"properties":{"csr":str_,"current_certificate":str_,"proof":S("Proof"),"facts":S("Facts")}},
+ "Evidence":{"type":"object","properties":{"serial":str_,"device_id":str_,"environment_id":str_,"kind":{"type":"string","enum":["onboard","renew"]},"based_on":str_,"factory_serial":str_,"protocol":str_,"policy_kind":str_,"policy_version":{"type":"integer"},"principal_id":str_,"facts":{"type":"object"},"created_at":dt}},
+ "Identity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"evidence":S("Evidence")}},
+ "RuntimeRevoke":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":{"type":"string","enum":["unspecified","keyCompromise","affiliationChanged","superseded","cessationOfOperation","privilegeWithdrawn"]}}},
+ "FactorySelector":{"type":"object","required":["manufacturer_id"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"device_id":str_,"lot_id":str_,"line":str_,"issuing_ca_id":str_,"issued_from":dt,"issued_to":dt}},
+ "FactoryRevoke":{"type":"object","required":["selector","reason"],"additionalProperties":False,"properties":{"selector":S("FactorySelector"),"reason":{"type":"string","enum":["unspecified","keyCompromise","cACompromise","affiliationChanged","superseded","cessationOfOperation"]},"dry_run":{"type":"boolean","default":True}}},
+ "FactoryRevokeResult":{"type":"object","properties":{"dry_run":b(),"run_id":str_,"reason":str_,"factory":arr({"type":"object","properties":{"serial":str_,"device_id":str_,"lot_id":str_,"state":str_}}),
+   "suspended":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"environment_id":str_}}),"already_revoked":{"type":"integer"}}},
+})
+schemas["DeviceView"]["allOf"][1]["properties"]["lineage"]=arr(S("Evidence"))
+schemas["Device"]["properties"].update({"environment_id":str_,"operational_certificate":str_})
+paths["/v1/devices"]["get"]["parameters"]+= [q("environment","environment id"),q("expiring_before","RFC 3339 time: current operational certificate ends before it")]
+paths.update({
+ "/v1/operational/hierarchies":{"post":op("Create an operational root and issuing CA (operational/issue on the operator)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateOperationalHierarchy",errs=(400,401,403,404,409))},
+ "/v1/environments":{"post":op("Define an environment with version 1 of its onboarding and renewal policies (defaults when omitted)",201,S("EnvironmentView"),"CreateEnvironment",errs=(400,401,403,404,409)),
+   "get":op("The caller's environments (all for auditors)",200,page(S("Environment")),errs=(401,))},
+ "/v1/environments/{id}":{"get":op("An environment with its current policies",200,S("EnvironmentView"),params=[pid()],errs=(401,404))},
+ "/v1/environments/{id}/policies/{kind}":{"put":op("Store a new version of the onboarding or renewal policy (compiled first; nothing stored if it does not compile)",200,S("PolicyVersion"),"PolicySpec",params=[pid(),pid("kind")],errs=(400,401,403,404))},
+ "/v1/challenges":{"post":op("A single-use nonce (5 minutes) for a device to sign with the key it proves",201,S("Challenge"),errs=(401,))},
+ "/v1/environments/{id}/onboard":{"post":op("Exchange a factory identity for an operational certificate in this environment (operational/issue; custody; policy)",201,S("Identity"),"Onboard",params=[pid()],errs=(400,401,403,404,409,413))},
+ "/v1/renewals":{"post":op("Renew an operational identity with the current certificate's key, under the renewal policy (operational/renew)",201,S("Identity"),"Renew",errs=(400,401,403,404,409))},
+ "/v1/devices/{id}/revoke":{"post":op("Runtime revocation: revoke the device's operational identity and quarantine it; the factory identity is untouched (operational/revoke)",200,S("Device"),"RuntimeRevoke",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/devices/{id}/readmit":{"post":op("Re-admit a quarantined device (back to onboarding) or a suspended one (hold lifted)",200,S("Device"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/manufacturing/revocations":{"post":op("Manufacturing revocation by device, lot, line, time window or issuing CA, with the suspension cascade. Dry run unless dry_run is false (200 for a dry run, 201 when executed)",201,S("FactoryRevokeResult"),"FactoryRevoke",errs=(400,401,403,404))},
+ "/v1/manufacturing/revocations/{id}":{"get":op("A revocation run and its cascade items",200,{"type":"object","properties":{"run":{"type":"object"},"items":arr({"type":"object","properties":{"run_id":str_,"serial":str_,"device_id":str_,"action":{"type":"string","enum":["factory-revoked","operational-suspended"]},"at":dt}})}},params=[pid()],errs=(401,404))},
+})
+paths["/v1/manufacturing/revocations"]["post"]["responses"]["200"]={"description":"dry run: what would be revoked and suspended","content":{"application/json":{"schema":S("FactoryRevokeResult")}}}
+open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
