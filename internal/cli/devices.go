@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -116,26 +117,40 @@ func serialOfPEM(s string) string {
 func (e *env) deviceCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "device",
-		Short: "List and inspect devices",
-		Long:  "Devices you may see: those your party made or holds (auditors see all).",
+		Short: "List, inspect, onboard, renew, revoke and re-admit devices",
+		Long: `Devices you may see: those your party made or holds (auditors see all). An operator onboards the
+devices it holds into an environment, renews their operational identities, revokes them after a
+runtime compromise and re-admits them after repair.`,
 		Example: `  hallmark device list --lot lot_123
-  hallmark device show dev_123`,
+  hallmark device show dev_123
+  hallmark device onboard --env env_123 --factory-cert idevid.pem --factory-key idevid.key --csr ldevid.csr`,
 	}
 	var f client.DeviceFilter
 	var all bool
+	var expiring string
 	listCmd := &cobra.Command{
 		Use:   "list",
 		Short: "List devices",
-		Long: `List the devices you may see, filtered by lot, state, custodian or manufacturer. The server
+		Long: `List the devices you may see, filtered by lot, state, custodian, manufacturer or environment;
+--expiring-before lists the devices whose operational certificate expires before a time (RFC 3339),
+those due for renewal. The server
 returns pages of up to --limit devices (default and most 1000); --all follows the pages to the
 end, and --after starts after a device ID. When more devices remain, a note on stderr says how
 to fetch them.`,
 		Example: `  hallmark device list --lot lot_123 --state manufactured
-  hallmark device list --custodian distrib --all -o id`,
+  hallmark device list --custodian distrib --all -o id
+  hallmark device list --environment env_123 --expiring-before 2026-12-01T00:00:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.Limit < 0 || f.Limit > 1000 {
 				return usagef("--limit must be 1-1000")
+			}
+			if expiring != "" {
+				t, err := time.Parse(time.RFC3339, expiring)
+				if err != nil {
+					return usagef("--expiring-before must be an RFC 3339 time such as 2026-12-01T00:00:00Z, not %q", expiring)
+				}
+				f.ExpiringBefore = t
 			}
 			c, err := e.client()
 			if err != nil {
@@ -161,9 +176,9 @@ to fetch them.`,
 				ids[i] = d.ID
 			}
 			return e.emit(ds, ids, func(w io.Writer) {
-				row(w, "ID", "SERIAL", "STATE", "MANUFACTURER", "MODEL", "LOT", "CUSTODIAN", "UPDATED")
+				row(w, "ID", "SERIAL", "STATE", "MANUFACTURER", "MODEL", "LOT", "CUSTODIAN", "ENVIRONMENT", "UPDATED")
 				for _, d := range ds {
-					row(w, d.ID, d.Serial, d.State, d.ManufacturerID, d.ModelID, d.LotID, d.CustodianID, ts(d.UpdatedAt))
+					row(w, d.ID, d.Serial, d.State, d.ManufacturerID, d.ModelID, d.LotID, d.CustodianID, d.EnvironmentID, ts(d.UpdatedAt))
 				}
 			})
 		},
@@ -173,15 +188,19 @@ to fetch them.`,
 	lf.StringVar(&f.State, "state", "", "only devices in this state")
 	lf.StringVar(&f.Custodian, "custodian", "", "only devices this party holds")
 	lf.StringVar(&f.Manufacturer, "manufacturer", "", "only devices this party made")
+	lf.StringVar(&f.Environment, "environment", "", "only devices onboarded into this environment")
+	lf.StringVar(&expiring, "expiring-before", "", "only devices whose operational certificate expires before this time (RFC 3339)")
 	lf.StringVar(&f.After, "after", "", "start after this device ID")
 	lf.IntVar(&f.Limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
 	lf.BoolVar(&all, "all", false, "follow the pages to the last device")
 
 	show := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show a device with its certificates and custody chain",
+		Short: "Show a device with its certificates, custody chain and lineage",
 		Long: `Show everything Hallmark knows of a device: its identity and state, every certificate issued
-to it, whether it has a build record, and its custody chain (who handed it to whom).`,
+to it, whether it has a build record, its custody chain (who handed it to whom) and its lineage:
+what each operational certificate was issued on (onboarding or renewal, the certificate presented
+as proof, the protocol, the policy version that allowed it, and who asked).`,
 		Example: `  hallmark device show dev_123
   hallmark device show dev_123 -o json | jq .certificates`,
 		Args: exactArgs(1),
@@ -204,6 +223,8 @@ to it, whether it has a build record, and its custody chain (who handed it to wh
 				kv(w, "  Lot", v.LotID)
 				kv(w, "  Custodian", v.CustodianID)
 				kv(w, "  Factory certificate", v.FactoryCert)
+				kv(w, "  Environment", v.EnvironmentID)
+				kv(w, "  Operational certificate", v.OperationalCert)
 				kv(w, "  Created", ts(v.CreatedAt))
 				kv(w, "  Updated", ts(v.UpdatedAt))
 				if len(v.BuildRecord) > 0 {
@@ -227,6 +248,16 @@ to it, whether it has a build record, and its custody chain (who handed it to wh
 					row(w, "  AT", "FROM", "TO", "TRANSFER")
 					for _, l := range v.Custody {
 						row(w, "  "+ts(l.At), l.FromID, l.ToID, l.TransferID)
+					}
+				}
+				fmt.Fprintln(w, "\nLineage")
+				if len(v.Lineage) == 0 {
+					fmt.Fprintln(w, "  no operational certificates")
+				} else {
+					row(w, "  KIND", "SERIAL", "BASED ON", "ENVIRONMENT", "PROTOCOL", "POLICY", "PRINCIPAL", "AT")
+					for _, ev := range v.Lineage {
+						row(w, "  "+ev.Kind, ev.Serial, ev.BasedOn, ev.EnvironmentID, ev.Protocol,
+							fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), ev.PrincipalID, ts(ev.CreatedAt))
 					}
 				}
 			})
@@ -280,5 +311,6 @@ with "hallmark buildrecord verify".`,
 	}
 	rec.Flags().StringVar(&recOut, "out", "", "write the envelope to this file instead of stdout")
 	cmd.AddCommand(listCmd, show, certCmd, rec)
+	cmd.AddCommand(e.deviceOperationalCommands()...)
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/client"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
 func (e *env) caCommand() *cobra.Command {
@@ -21,7 +22,7 @@ CA under it; an existing CA can be imported with its key instead.`,
   hallmark ca cert ca_123 --out root.pem`,
 	}
 
-	var h client.CreateHierarchyRequest
+	var h manufacturing.CreateHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create a manufacturing root CA and an issuing CA under it",
@@ -51,10 +52,10 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	}
 	createH.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	createH.Flags().StringVar(&h.Algorithm, "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
 	required(createH, "manufacturer", "name")
 
-	var imp client.ImportCARequest
+	var imp manufacturing.ImportCARequest
 	var certFile, keyFile, passEnv string
 	importCmd := &cobra.Command{
 		Use:   "import",
@@ -166,7 +167,7 @@ func (e *env) anchorCommand() *cobra.Command {
 devices it signed can be verified when they are onboarded.`,
 		Example: `  hallmark anchor register --name othermaker-root --cert othermaker-root.pem`,
 	}
-	var req client.RegisterAnchorRequest
+	var req manufacturing.RegisterAnchorRequest
 	var certFile string
 	reg := &cobra.Command{
 		Use:     "register",
@@ -205,7 +206,7 @@ func (e *env) modelCommand() *cobra.Command {
 		Long:    "A model is a kind of device a manufacturer makes; its hardware type OID goes into every factory certificate (RFC 4108 hardwareModuleName).",
 		Example: `  hallmark model create --manufacturer acme --name sensor-x`,
 	}
-	var req client.CreateModelRequest
+	var req manufacturing.CreateModelRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Define a model",
@@ -273,7 +274,7 @@ func (e *env) lotCommand() *cobra.Command {
 		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
   hallmark lot list --manufacturer acme`,
 	}
-	var req client.CreateLotRequest
+	var req manufacturing.CreateLotRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Define a lot",

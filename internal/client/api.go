@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -12,67 +13,25 @@ import (
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 )
 
-// The manufacturing request and response types are mirrored here rather than imported:
-// internal/manufacturing depends on the signing packages, which a client has no business
-// linking. Their JSON shapes are the API's and must stay in step with that package.
+// Request and response types are the server's own (internal/manufacturing, internal/custody,
+// internal/governance, ...), so their JSON cannot drift from the API's. The exception is
+// IssueFactoryRequest below.
 
-// CreateHierarchyRequest is manufacturing.CreateHierarchyRequest.
-type CreateHierarchyRequest struct {
-	ManufacturerID string `json:"manufacturer_id"`
-	Name           string `json:"name"`
-	Algorithm      string `json:"algorithm,omitempty"` // ecdsa-p256, ecdsa-p384, ed25519, rsa-3072
-}
-
-// ImportCARequest is manufacturing.ImportCARequest.
-type ImportCARequest struct {
-	ManufacturerID string `json:"manufacturer_id"`
-	Name           string `json:"name"`
-	CertificatePEM string `json:"certificate_pem"`
-	KeyPEM         string `json:"key_pem"`
-	Passphrase     string `json:"passphrase,omitempty"`
-}
-
-// RegisterAnchorRequest is manufacturing.RegisterAnchorRequest.
-type RegisterAnchorRequest struct {
-	Name           string `json:"name"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
-// CreateModelRequest is manufacturing.CreateModelRequest.
-type CreateModelRequest struct {
-	ManufacturerID string `json:"manufacturer_id"`
-	Name           string `json:"name"`
-	HardwareType   string `json:"hardware_type,omitempty"`
-}
-
-// CreateLotRequest is manufacturing.CreateLotRequest.
-type CreateLotRequest struct {
-	ModelID     string `json:"model_id"`
-	Name        string `json:"name"`
-	Line        string `json:"line,omitempty"`
-	IssuingCAID string `json:"issuing_ca_id"`
-	DelegateTo  string `json:"delegate_to,omitempty"`
-}
-
-// IssueFactoryRequest is manufacturing.IssueFactoryRequest; the lot is in the path.
+// IssueFactoryRequest is manufacturing.IssueFactoryRequest with the build record kept raw and
+// the lot in the path. The CLI sends the build record file exactly as written: decoding it into
+// buildrecord.Record here would silently drop unknown or misspelled fields and re-encode
+// timestamps and digests before the server's strict decoder (which refuses unknown fields)
+// could judge the document the factory actually produced.
 type IssueFactoryRequest struct {
 	// CSR is the device's PKCS#10 request, PEM or base64 DER.
 	CSR string `json:"csr"`
 	// BuildRecord is the build record (JSON) the factory asserts.
 	BuildRecord json.RawMessage `json:"build_record"`
-}
-
-// FactoryIdentity is manufacturing.FactoryIdentity.
-type FactoryIdentity struct {
-	Device         device.Device `json:"device"`
-	CertificatePEM string        `json:"certificate_pem"`
-	ChainPEM       string        `json:"chain_pem"`    // issuing CA then root
-	BuildRecord    []byte        `json:"build_record"` // the signed envelope (JSON)
-	BuildRecordSHA string        `json:"build_record_sha256"`
 }
 
 // CAView is a CA as the API shows it (httpapi.CAView).
@@ -83,7 +42,7 @@ type CAView struct {
 	CertificatePEM string `json:"certificate_pem"`
 }
 
-// Hierarchy is the answer to CreateHierarchy.
+// Hierarchy is the answer to CreateHierarchy and CreateOperationalHierarchy.
 type Hierarchy struct {
 	Root    CAView `json:"root"`
 	Issuing CAView `json:"issuing"`
@@ -98,8 +57,10 @@ type CreatedPrincipal struct {
 // DeviceFilter selects devices; zero fields do not filter.
 type DeviceFilter struct {
 	Lot, State, Custodian, Manufacturer string
-	After                               string // the ID after which the page starts
-	Limit                               int    // 1-1000; 0 is the server's default (1000)
+	Environment                         string    // only devices onboarded into this environment
+	ExpiringBefore                      time.Time // only devices whose operational certificate expires before this
+	After                               string    // the ID after which the page starts
+	Limit                               int       // 1-1000; 0 is the server's default (1000)
 }
 
 // DevicePage is one page of devices. NextAfter is set when there may be more.
@@ -184,19 +145,19 @@ func (c *Client) SetOwnership(ctx context.Context, cell ownership.Cell) (ownersh
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
-func (c *Client) CreateHierarchy(ctx context.Context, r CreateHierarchyRequest) (Hierarchy, error) {
+func (c *Client) CreateHierarchy(ctx context.Context, r manufacturing.CreateHierarchyRequest) (Hierarchy, error) {
 	var h Hierarchy
 	return h, c.do(ctx, "POST", "/v1/manufacturing/hierarchies", r, &h)
 }
 
 // ImportCA imports a manufacturing CA certificate and key.
-func (c *Client) ImportCA(ctx context.Context, r ImportCARequest) (CAView, error) {
+func (c *Client) ImportCA(ctx context.Context, r manufacturing.ImportCARequest) (CAView, error) {
 	var v CAView
 	return v, c.do(ctx, "POST", "/v1/manufacturing/imports", r, &v)
 }
 
 // RegisterAnchor registers another maker's CA certificate for the caller's party.
-func (c *Client) RegisterAnchor(ctx context.Context, r RegisterAnchorRequest) (CAView, error) {
+func (c *Client) RegisterAnchor(ctx context.Context, r manufacturing.RegisterAnchorRequest) (CAView, error) {
 	var v CAView
 	return v, c.do(ctx, "POST", "/v1/anchors", r, &v)
 }
@@ -219,7 +180,7 @@ func (c *Client) BuildRecordKey(ctx context.Context, manufacturerID string) ([]b
 }
 
 // CreateModel defines a model.
-func (c *Client) CreateModel(ctx context.Context, r CreateModelRequest) (device.Model, error) {
+func (c *Client) CreateModel(ctx context.Context, r manufacturing.CreateModelRequest) (device.Model, error) {
 	var m device.Model
 	return m, c.do(ctx, "POST", "/v1/models", r, &m)
 }
@@ -230,7 +191,7 @@ func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]devic
 }
 
 // CreateLot defines a lot.
-func (c *Client) CreateLot(ctx context.Context, r CreateLotRequest) (device.Lot, error) {
+func (c *Client) CreateLot(ctx context.Context, r manufacturing.CreateLotRequest) (device.Lot, error) {
 	var l device.Lot
 	return l, c.do(ctx, "POST", "/v1/lots", r, &l)
 }
@@ -247,8 +208,8 @@ func (c *Client) GetLot(ctx context.Context, id string) (device.Lot, error) {
 }
 
 // IssueFactory issues a factory identity for a device of a lot.
-func (c *Client) IssueFactory(ctx context.Context, lotID string, r IssueFactoryRequest) (FactoryIdentity, error) {
-	var f FactoryIdentity
+func (c *Client) IssueFactory(ctx context.Context, lotID string, r IssueFactoryRequest) (manufacturing.FactoryIdentity, error) {
+	var f manufacturing.FactoryIdentity
 	return f, c.do(ctx, "POST", "/v1/lots/"+seg(lotID)+"/devices", r, &f)
 }
 
@@ -258,9 +219,14 @@ func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, e
 	if f.Limit > 0 {
 		limit = strconv.Itoa(f.Limit)
 	}
+	expiring := ""
+	if !f.ExpiringBefore.IsZero() {
+		expiring = f.ExpiringBefore.UTC().Format(time.RFC3339)
+	}
 	var p DevicePage
 	err := c.do(ctx, "GET", withQuery("/v1/devices", "lot", f.Lot, "state", f.State, "custodian", f.Custodian,
-		"manufacturer", f.Manufacturer, "after", f.After, "limit", limit), nil, &p)
+		"manufacturer", f.Manufacturer, "environment", f.Environment, "expiring_before", expiring,
+		"after", f.After, "limit", limit), nil, &p)
 	if p.Items == nil {
 		p.Items = []device.Device{}
 	}

@@ -1,0 +1,148 @@
+package client
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// The operational stage and the manufacturing revocation path. Request and response types are
+// the server's own (internal/operational, internal/manufacturing, internal/environment,
+// internal/store): their JSON is the API's.
+
+// CreateOperationalHierarchy creates an operator's operational root CA and an issuing CA under it.
+func (c *Client) CreateOperationalHierarchy(ctx context.Context, r operational.CreateHierarchyRequest) (Hierarchy, error) {
+	var h Hierarchy
+	return h, c.do(ctx, "POST", "/v1/operational/hierarchies", r, &h)
+}
+
+// CreateEnvironment defines an environment with version 1 of both policies (the server's
+// defaults where the request has none).
+func (c *Client) CreateEnvironment(ctx context.Context, r operational.CreateEnvironmentRequest) (operational.EnvironmentView, error) {
+	var v operational.EnvironmentView
+	return v, c.do(ctx, "POST", "/v1/environments", r, &v)
+}
+
+// ListEnvironments lists the environments the caller may see.
+func (c *Client) ListEnvironments(ctx context.Context) ([]environment.Environment, error) {
+	return list[environment.Environment](ctx, c, "/v1/environments")
+}
+
+// GetEnvironment returns an environment with its current onboarding and renewal policies.
+func (c *Client) GetEnvironment(ctx context.Context, id string) (operational.EnvironmentView, error) {
+	var v operational.EnvironmentView
+	return v, c.do(ctx, "GET", "/v1/environments/"+seg(id), nil, &v)
+}
+
+// SetPolicy stores spec (a policy document, JSON) as the next version of an environment's
+// onboarding or renewal policy and returns that version.
+func (c *Client) SetPolicy(ctx context.Context, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
+	var pv environment.PolicyVersion
+	if !json.Valid(spec) {
+		return pv, failure.New(failure.Invalid, "the %s policy is not JSON", kind)
+	}
+	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(string(kind)), spec, &pv)
+}
+
+// NewChallenge fetches a single-use challenge for a proof of key possession.
+func (c *Client) NewChallenge(ctx context.Context) (operational.Challenge, error) {
+	var ch operational.Challenge
+	return ch, c.do(ctx, "POST", "/v1/challenges", nil, &ch)
+}
+
+// Onboard exchanges a factory identity for an operational identity in an environment. The
+// request carries a Proof over a challenge signed with the factory key (see Prove).
+func (c *Client) Onboard(ctx context.Context, envID string, r operational.OnboardRequest) (operational.Identity, error) {
+	var id operational.Identity
+	return id, c.do(ctx, "POST", "/v1/environments/"+seg(envID)+"/onboard", r, &id)
+}
+
+// Renew renews an operational identity; the Proof is signed with the current operational key.
+func (c *Client) Renew(ctx context.Context, r operational.RenewRequest) (operational.Identity, error) {
+	var id operational.Identity
+	return id, c.do(ctx, "POST", "/v1/renewals", r, &id)
+}
+
+// RevokeDevice revokes a device's operational identity (the runtime path) and quarantines it.
+func (c *Client) RevokeDevice(ctx context.Context, id string, r operational.RevokeRequest) (device.Device, error) {
+	var d device.Device
+	return d, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/revoke", r, &d)
+}
+
+// ReadmitDevice re-admits a quarantined or suspended device.
+func (c *Client) ReadmitDevice(ctx context.Context, id string) (device.Device, error) {
+	var d device.Device
+	return d, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/readmit", nil, &d)
+}
+
+// RevokeFactory revokes factory identities (the manufacturing path). Unless r.DryRun points to
+// false it is a dry run: the result lists what would be revoked and suspended, and nothing
+// changes.
+func (c *Client) RevokeFactory(ctx context.Context, r manufacturing.RevokeRequest) (manufacturing.RevokeResult, error) {
+	var res manufacturing.RevokeResult
+	err := c.do(ctx, "POST", "/v1/manufacturing/revocations", r, &res)
+	if res.Factory == nil {
+		res.Factory = []store.FactoryCert{}
+	}
+	if res.Suspended == nil {
+		res.Suspended = []manufacturing.Suspension{}
+	}
+	return res, err
+}
+
+// RevocationCascade is a manufacturing revocation run with the certificates it revoked or
+// suspended.
+type RevocationCascade struct {
+	Run   store.RevocationRun `json:"run"`
+	Items []store.CascadeItem `json:"items"`
+}
+
+// GetRevocation returns a manufacturing revocation run and its cascade items.
+func (c *Client) GetRevocation(ctx context.Context, runID string) (RevocationCascade, error) {
+	var rc RevocationCascade
+	err := c.do(ctx, "GET", "/v1/manufacturing/revocations/"+seg(runID), nil, &rc)
+	if rc.Items == nil {
+		rc.Items = []store.CascadeItem{}
+	}
+	return rc, err
+}
+
+// Prove signs a challenge's nonce with key, locally, as the server verifies it: ECDSA (ASN.1)
+// or RSA PKCS#1 v1.5 over SHA-256 of the nonce bytes, Ed25519 over the nonce bytes themselves.
+// key is the factory key at onboarding and the current operational key at renewal; it never
+// leaves the caller.
+func Prove(ch operational.Challenge, key crypto.Signer) (operational.Proof, error) {
+	nonce, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ch.Nonce))
+	if err != nil || len(nonce) == 0 {
+		return operational.Proof{}, fmt.Errorf("client: challenge %s: the nonce is not base64", ch.ID)
+	}
+	var sig []byte
+	switch key.Public().(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey:
+		h := sha256.Sum256(nonce)
+		sig, err = key.Sign(rand.Reader, h[:], crypto.SHA256)
+	case ed25519.PublicKey:
+		sig, err = key.Sign(rand.Reader, nonce, crypto.Hash(0))
+	default:
+		return operational.Proof{}, failure.New(failure.Invalid, "a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
+	}
+	if err != nil {
+		return operational.Proof{}, fmt.Errorf("client: signing challenge %s: %w", ch.ID, err)
+	}
+	return operational.Proof{ChallengeID: ch.ID, Signature: base64.StdEncoding.EncodeToString(sig)}, nil
+}
