@@ -64,11 +64,13 @@ type PolicyVersion struct {
 
 // Evidence is what an operational certificate was issued on.
 type Evidence struct {
-	Serial        string          `json:"serial"`
-	DeviceID      string          `json:"device_id"`
-	EnvironmentID string          `json:"environment_id"`
-	Kind          string          `json:"kind"`     // onboard or renew
-	BasedOn       string          `json:"based_on"` // the certificate (serial) presented as proof
+	Serial        string `json:"serial"`
+	DeviceID      string `json:"device_id"`
+	EnvironmentID string `json:"environment_id"`
+	Kind          string `json:"kind"`     // onboard or renew
+	BasedOn       string `json:"based_on"` // the certificate (serial) presented as proof
+	// Superseded is the operational certificate this one replaced and revoked, if any.
+	Superseded    string          `json:"superseded,omitempty"`
 	FactorySerial string          `json:"factory_serial"`
 	Protocol      string          `json:"protocol"` // api or est
 	PolicyKind    PolicyKind      `json:"policy_kind"`

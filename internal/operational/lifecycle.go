@@ -74,14 +74,14 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 			return err
 		}
 		switch {
+		case d.OperationalCert != rec.SerialHex:
+			return failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
 		case rec.State == ca.Revoked && rec.Reason != nil && *rec.Reason == int(revocation.CertificateHold):
 			return failure.New(failure.Denied, "operational certificate %s is suspended by a manufacturing revocation: it cannot renew until an operator re-admits the device", rec.SerialHex)
 		case rec.State != ca.Issued:
 			return failure.New(failure.Denied, "operational certificate %s is revoked", rec.SerialHex)
 		case !now.Before(rec.NotAfter):
 			return failure.New(failure.Denied, "operational certificate %s expired at %s: the device must onboard again with its factory identity", rec.SerialHex, rec.NotAfter.Format(time.RFC3339))
-		case d.OperationalCert != rec.SerialHex:
-			return failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
 		case d.State != device.Active:
 			return failure.New(failure.Denied, "device %s is %s and cannot renew", d.ID, d.State)
 		}

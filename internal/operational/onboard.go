@@ -22,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -298,6 +299,21 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, env.ID, ca.SerialHex(cert.SerialNumber), now
 		if err := tx.Devices().UpdateDevice(next, d); err != nil {
 			return err
+		}
+		// A device holds at most one valid operational identity: the one this replaces is
+		// revoked as superseded, so a later runtime revocation or suspension covers every
+		// certificate the device's keys could still use.
+		if d.OperationalCert != "" {
+			old, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+			if err != nil {
+				return err
+			}
+			if old.State == ca.Issued && now.Before(old.NotAfter) {
+				if err := tx.Certificates().Revoke(old.Serial, int(revocation.Superseded), now); err != nil {
+					return err
+				}
+				ev.Superseded = old.SerialHex
+			}
 		}
 		ev.Serial = next.OperationalCert
 		if err := tx.Evidence().CreateEvidence(ev); err != nil {

@@ -105,8 +105,8 @@ func (e evidence) CreateEvidence(v environment.Evidence) error {
 	if facts == "" {
 		facts = "{}"
 	}
-	_, err := e.t.exec(`INSERT INTO evidence (serial, device_id, environment_id, kind, based_on, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.Serial, v.DeviceID, v.EnvironmentID, v.Kind, v.BasedOn, v.FactorySerial, v.Protocol, string(v.PolicyKind), v.PolicyVersion, v.PrincipalID, facts, micros(v.CreatedAt))
+	_, err := e.t.exec(`INSERT INTO evidence (serial, device_id, environment_id, kind, based_on, superseded, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.Serial, v.DeviceID, v.EnvironmentID, v.Kind, v.BasedOn, v.Superseded, v.FactorySerial, v.Protocol, string(v.PolicyKind), v.PolicyVersion, v.PrincipalID, facts, micros(v.CreatedAt))
 	return err
 }
 
@@ -115,10 +115,10 @@ func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) 
 		var v environment.Evidence
 		var pk, facts string
 		var at int64
-		err := s.Scan(&v.Serial, &v.DeviceID, &v.EnvironmentID, &v.Kind, &v.BasedOn, &v.FactorySerial, &v.Protocol, &pk, &v.PolicyVersion, &v.PrincipalID, &facts, &at)
+		err := s.Scan(&v.Serial, &v.DeviceID, &v.EnvironmentID, &v.Kind, &v.BasedOn, &v.Superseded, &v.FactorySerial, &v.Protocol, &pk, &v.PolicyVersion, &v.PrincipalID, &facts, &at)
 		v.PolicyKind, v.Facts, v.CreatedAt = environment.PolicyKind(pk), json.RawMessage(facts), fromMicros(at)
 		return v, err
-	}, `SELECT serial, device_id, environment_id, kind, based_on, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
+	}, `SELECT serial, device_id, environment_id, kind, based_on, superseded, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
 }
 
 // Revoke and Unhold live here with the rest of the revocation state.

@@ -39,6 +39,7 @@ CREATE TABLE evidence (
   environment_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   based_on TEXT NOT NULL,
+  superseded TEXT NOT NULL DEFAULT '',
   factory_serial TEXT NOT NULL,
   protocol TEXT NOT NULL,
   policy_kind TEXT NOT NULL,
