@@ -101,22 +101,30 @@ never from the command line.`,
 	importCmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
 	required(importCmd, "manufacturer", "name", "cert", "key")
 
-	var partyID string
+	var partyID, role, stage string
 	listCmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the CAs you may see",
-		Long:  "List your party's CAs and anchors (auditors see every party's; --party selects one).",
+		Long: `List your party's CAs and anchors (auditors see every party's; --party selects one).
+--role (root, issuing, anchor) and --stage (manufacturing, operational) narrow the list.`,
 		Example: `  hallmark ca list
-  hallmark ca list --party acme -o json`,
+  hallmark ca list --party acme -o json
+  ISSUING=$(hallmark ca list --role issuing --stage manufacturing -o id)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			cas, err := c.ListCAs(cmd.Context(), partyID)
+			all, err := c.ListCAs(cmd.Context(), partyID)
 			if err != nil {
 				return err
+			}
+			cas := all[:0]
+			for _, v := range all {
+				if (role == "" || string(v.Role) == role) && (stage == "" || v.Stage == stage) {
+					cas = append(cas, v)
+				}
 			}
 			ids := make([]string, len(cas))
 			for i, v := range cas {
@@ -126,6 +134,8 @@ never from the command line.`,
 		},
 	}
 	listCmd.Flags().StringVar(&partyID, "party", "", "only this party's CAs")
+	listCmd.Flags().StringVar(&role, "role", "", "only CAs of this role: root, issuing or anchor")
+	listCmd.Flags().StringVar(&stage, "stage", "", "only CAs of this stage: manufacturing or operational")
 
 	var out string
 	certCmd := &cobra.Command{
