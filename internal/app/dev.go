@@ -85,7 +85,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log})
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now})
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,12 @@ type devServer struct {
 // startDev starts the dev server on dir (a fresh temp dir when empty) and waits for it.
 func startDev(t *testing.T, dir string) *devServer {
 	t.Helper()
+	return startDevWith(t, dir, nil)
+}
+
+// startDevWith starts the dev server with a clock of the test's own.
+func startDevWith(t *testing.T, dir string, now func() time.Time) *devServer {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -37,7 +43,7 @@ func startDev(t *testing.T, dir string) *devServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &devServer{dir: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- Serve(ctx, Options{Dev: true, DataDir: dir, Listen: "127.0.0.1:0"}, io.Discard, io.Discard)
+		s.done <- Serve(ctx, Options{Dev: true, DataDir: dir, Listen: "127.0.0.1:0", Now: now}, io.Discard, io.Discard)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

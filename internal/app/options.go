@@ -1,5 +1,7 @@
 package app
 
+import "time"
+
 // Options select how `hallmark serve` runs.
 type Options struct {
 	// Dev starts on an embedded database in DataDir with demo parties, CAs and tokens.
@@ -10,4 +12,7 @@ type Options struct {
 	Listen string
 	// ConfigFile is the strict JSON configuration for real use.
 	ConfigFile string
+	// Now, when set, is the server's clock (tests move it to expire certificates); the CLI
+	// never sets it.
+	Now func() time.Time
 }

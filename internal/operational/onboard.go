@@ -151,7 +151,21 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 				return err
 			}
 		}
-		if in, err = s.buildInput(tx, d, factory, factRec, env, r.Facts, nil); err != nil {
+		// At onboarding, operational is the device's current operational certificate, if it
+		// has one, so a policy can tell a lapsed device from one that still holds a valid
+		// identity.
+		var op *policy.Operational
+		if d.OperationalCert != "" {
+			cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+			if err != nil {
+				return err
+			}
+			op = &policy.Operational{Serial: cur.SerialHex, NotAfter: cur.NotAfter}
+			if cur.IssuedAt != nil {
+				op.IssuedAt = *cur.IssuedAt
+			}
+		}
+		if in, err = s.buildInput(tx, d, factory, factRec, env, r.Facts, op); err != nil {
 			return err
 		}
 		if issuer, err = tx.CAs().GetCA(env.IssuingCAID); err != nil {

@@ -17,7 +17,7 @@ type Input struct {
 	BuildRecord BuildRecord  // the signed build record bound to the factory certificate
 	Facts       Facts        // what the device reports now
 	Environment Environment  // the environment asked to admit the device
-	Operational *Operational // the operational identity being renewed; nil at onboarding
+	Operational *Operational // renewal: the identity being renewed; onboarding: the device's current one, nil if none
 }
 
 // Device is the device as Hallmark's inventory knows it.

@@ -299,6 +299,14 @@ func TestDefaultOnboarding(t *testing.T) {
 		{"firmware drift", func(in *Input) { in.Facts.FirmwareDigest = strings.Repeat("ab", 32) }, []string{"firmware-matches-build"}},
 		{"hardware swapped", func(in *Input) { in.Facts.HardwareRevision = "C" }, []string{"hardware-matches-build"}},
 		{"already active", func(in *Input) { in.Device.State = "active" }, []string{"device-onboardable"}},
+		{"active with a current certificate", func(in *Input) {
+			in.Device.State = "active"
+			in.Operational = &Operational{Serial: "ab", IssuedAt: in.Now.Add(-time.Hour), NotAfter: in.Now.Add(time.Hour)}
+		}, []string{"device-onboardable"}},
+		{"active with a lapsed certificate", func(in *Input) {
+			in.Device.State = "active"
+			in.Operational = &Operational{Serial: "ab", IssuedAt: in.Now.Add(-2 * time.Hour), NotAfter: in.Now.Add(-time.Hour)}
+		}, nil},
 		{"quarantined", func(in *Input) { in.Device.State = "quarantined" }, []string{"device-onboardable"}},
 		{"suspended and revoked", func(in *Input) {
 			in.Device.State = "suspended"

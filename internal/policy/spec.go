@@ -181,8 +181,8 @@ func DefaultOnboarding() *Spec {
 			Message: "the reported firmware differs from the build record's"},
 		{Name: "hardware-matches-build", Expr: `facts.hardware_revision == "" || facts.hardware_revision == build_record.hardware_revision`,
 			Message: "the reported hardware revision differs from the build record's"},
-		{Name: "device-onboardable", Expr: `device.state in ["registered", "released"]`,
-			Message: "the device is not registered or released"},
+		{Name: "device-onboardable", Expr: `device.state in ["registered", "released"] || (device.state == "active" && has(operational.serial) && operational.not_after <= now)`,
+			Message: "the device is not registered or released, nor active with a lapsed operational certificate"},
 	}}
 }
 
