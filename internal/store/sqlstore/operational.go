@@ -127,9 +127,14 @@ func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) 
 const certificateHold = 6
 
 func (c certs) Revoke(serial *big.Int, reason int, at time.Time) error {
-	return c.t.execOne(fmt.Errorf("certificate %s is not issued or already revoked: %w", ca.SerialHex(serial), store.ErrConflict),
-		`UPDATE certificates SET state = ?, revoked_at = ?, reason = ? WHERE serial = ? AND (state = ? OR (state = ? AND reason = ? AND ? <> ?))`,
-		string(ca.Revoked), micros(at), reason, ca.SerialHex(serial), string(ca.Issued), string(ca.Revoked), certificateHold, reason, certificateHold)
+	none := fmt.Errorf("certificate %s is not issued or already revoked: %w", ca.SerialHex(serial), store.ErrConflict)
+	if reason == certificateHold {
+		return c.t.execOne(none, `UPDATE certificates SET state = ?, revoked_at = ?, reason = ? WHERE serial = ? AND state = ?`,
+			string(ca.Revoked), micros(at), reason, ca.SerialHex(serial), string(ca.Issued))
+	}
+	// A hold may become a revocation for good; nothing else changes a revoked certificate.
+	return c.t.execOne(none, `UPDATE certificates SET state = ?, revoked_at = ?, reason = ? WHERE serial = ? AND (state = ? OR (state = ? AND reason = ?))`,
+		string(ca.Revoked), micros(at), reason, ca.SerialHex(serial), string(ca.Issued), string(ca.Revoked), certificateHold)
 }
 
 func (c certs) Unhold(serial *big.Int) error {

@@ -1,0 +1,84 @@
+// Package postgres opens Hallmark's store on PostgreSQL (github.com/jackc/pgx/v5 through
+// database/sql), for deployments that run several `hallmark serve` replicas on one database.
+//
+// Write transactions run SERIALIZABLE and are retried on serialization failures, so the
+// conditional updates the services rely on (custody, device state, serial reservation) hold
+// across replicas. Migrations run under an advisory lock so that replicas starting together
+// apply each one once.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+
+	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type dialect struct{}
+
+func (dialect) Rebind(q string) string { return sqlstore.QuestionToDollar(q) }
+
+func code(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// IsUniqueViolation: 23505 unique_violation.
+func (dialect) IsUniqueViolation(err error) bool { return code(err) == "23505" }
+
+// IsRetryable: 40001 serialization_failure, 40P01 deadlock_detected.
+func (dialect) IsRetryable(err error) bool {
+	c := code(err)
+	return c == "40001" || c == "40P01"
+}
+
+// migrationLock is the advisory lock key replicas take while migrating ("hallmark" in ASCII).
+const migrationLock = 0x68616c6c6d61726b
+
+// Open connects to the database named by dsn (a libpq URL or key=value string) and brings its
+// schema up to date.
+func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connecting: %w", err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.New(db, db, dialect{}, &sql.TxOptions{Isolation: sql.LevelSerializable}), nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("postgres: taking the migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock)) //nolint:errcheck
+	if err := sqlstore.Migrate(ctx, db, dialect{}, migrations, "migrations"); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
