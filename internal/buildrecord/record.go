@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/strictjson"
 )
 
 // Record is what the factory asserts about one device: the in-toto predicate of a build record.
@@ -225,54 +226,5 @@ func decodeStrict(data []byte, v any, known map[string]bool) error {
 	return nil
 }
 
-// checkKeys walks the JSON tokens of data and checks every object key against known and
-// against the other keys of its object.
-func checkKeys(data []byte, known map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		object bool
-		keys   map[string]bool
-		key    bool // the next token in this object is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.key {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			k, _ := tok.(string)
-			if !known[k] {
-				return fmt.Errorf("unknown field %q", k)
-			}
-			if top.keys[k] {
-				return fmt.Errorf("duplicate field %q", k)
-			}
-			top.keys[k] = true
-			top.key = false
-			continue
-		}
-		if top != nil && top.object {
-			top.key = true // this token is the value; a key follows
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-	}
-}
+// checkKeys refuses keys not spelled exactly as known, and duplicates (internal/strictjson).
+func checkKeys(data []byte, known map[string]bool) error { return strictjson.CheckKeys(data, known) }

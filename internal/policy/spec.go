@@ -9,6 +9,7 @@ import (
 	"regexp"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/strictjson"
 )
 
 // Limits on a policy document.
@@ -102,56 +103,8 @@ func (s *Spec) Validate() error {
 var knownKeys = map[string]bool{"rules": true, "require_approval": true, "name": true, "expr": true, "message": true}
 
 // checkKeys refuses what encoding/json lets through: a field name in another case ("Expr") and
-// a field given twice in one object, where the last would silently win. data is valid JSON.
-func checkKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	type frame struct {
-		object  bool
-		seen    map[string]bool
-		keyNext bool // in an object, the next token is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.keyNext {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			key := tok.(string)
-			if !knownKeys[key] {
-				return fmt.Errorf("unknown field %q", key)
-			}
-			if top.seen[key] {
-				return fmt.Errorf("field %q is given twice", key)
-			}
-			top.seen[key] = true
-			top.keyNext = false
-			continue
-		}
-		if top != nil && top.object {
-			top.keyNext = true // this token is a value; a key follows
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, seen: map[string]bool{}, keyNext: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-	}
-}
+// a field given twice in one object (internal/strictjson).
+func checkKeys(data []byte) error { return strictjson.CheckKeys(data, knownKeys) }
 
 func checkExpr(e string) error {
 	switch {
