@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/postgres"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+)
+
+// BenchmarkFactoryIssuance measures the whole factory issuance of the service layer on each
+// store: authorisation, CSR and build-record checks, build-record signing, lint, serial
+// reservation (one commit), signing, and the device, certificate, build record and audit
+// event (a second commit). No HTTP. Run:
+//
+//	go test -run '^$' -bench FactoryIssuance -benchtime 2000x ./internal/app/
+//
+// with HALLMARK_TEST_POSTGRES set for the PostgreSQL side.
+func BenchmarkFactoryIssuance(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hallmark.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIssue(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		dsn := os.Getenv("HALLMARK_TEST_POSTGRES")
+		if dsn == "" {
+			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
+		}
+		st, err := postgres.Open(context.Background(), benchSchema(b, dsn))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIssue(b, st)
+	})
+}
+
+func benchIssue(b *testing.B, st store.Store) {
+	ctx := context.Background()
+	defer st.Close()
+	kp, err := keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := Build(Wiring{Store: st, Keys: kp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer}, "admin", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	acme := governance.Actor(admin)
+	_, iss, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "m"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lot, err := a.Manufacturing.CreateLot(ctx, acme, manufacturing.CreateLotRequest{ModelID: m.ID, Name: "l", Line: "a", IssuingCAID: iss.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	csrs := make([]string, b.N)
+	for i := range csrs {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "d"}}, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		csrs[i] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	}
+	rec := buildrecord.Record{Manufacturer: "acme", Model: "m", Lot: "l", Line: "a", FirmwareDigest: buildrecord.Digest{SHA256: strings.Repeat("0f", 32)},
+		TestResult: "pass", BuiltAt: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		rec.Serial = fmt.Sprintf("SN-%08d", i)
+		if _, err := a.Manufacturing.IssueFactory(ctx, acme, manufacturing.IssueFactoryRequest{LotID: lot.ID, CSR: csrs[i], BuildRecord: rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
+}
+
+func benchSchema(b *testing.B, base string) string {
+	b.Helper()
+	st, err := postgres.Open(context.Background(), base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if err := execPG(base, "CREATE SCHEMA "+schema); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = execPG(base, "DROP SCHEMA "+schema+" CASCADE") })
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
