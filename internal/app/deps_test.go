@@ -14,6 +14,7 @@ const mod = "github.com/hallmark-id/hallmark/internal/"
 var (
 	core     = []string{"party", "ownership", "device", "ca", "audit", "issuance", "buildrecord", "csr", "oid", "failure", "chainverify", "policy", "revocation", "environment", "strictjson"}
 	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational"}
+	protocol = []string{"est"}
 	io_      = []string{"database/sql", "net/http", "os", "os/exec"}
 )
 
@@ -53,6 +54,9 @@ func TestDependencyDirections(t *testing.T) {
 			banned = append(banned, prefixed([]string{"store", "httpapi", "app", "cli", "client", "keys", "config"})...)
 		case contains(services, top):
 			banned = []string{"database/sql", "net/http", mod + "store/sqlite", mod + "store/sqlstore", mod + "httpapi", mod + "app", mod + "cli", mod + "keys/file"}
+		case contains(protocol, top):
+			// Protocol adapters speak to services through interfaces they declare.
+			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "keys"}, services...))...)
 		case top == "store" || top == "httpapi" || top == "keys":
 			banned = prefixed([]string{"app", "cli"})
 		default:

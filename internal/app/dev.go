@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
@@ -25,14 +26,18 @@ import (
 
 // DevInfo is DIR/dev.json: what a script needs to talk to a dev server.
 type DevInfo struct {
-	APIURL    string            `json:"api_url"`
-	OpenAPI   string            `json:"openapi_url"`
-	TLSCAFile string            `json:"tls_ca_file"`
-	TokenFile string            `json:"token_file"`
-	Database  string            `json:"database"`
-	CAFiles   map[string]string `json:"ca_files"`
-	Parties   map[string]string `json:"parties"`
-	PID       int               `json:"pid"`
+	APIURL    string `json:"api_url"`
+	OpenAPI   string `json:"openapi_url"`
+	TLSCAFile string `json:"tls_ca_file"`
+	TokenFile string `json:"token_file"`
+	Database  string `json:"database"`
+	// ESTURL is the EST server (https://HOST:PORT/.well-known/est); its bare path serves the
+	// environment ESTDefaultLabel.
+	ESTURL          string            `json:"est_url"`
+	ESTDefaultLabel string            `json:"est_default_label"`
+	CAFiles         map[string]string `json:"ca_files"`
+	Parties         map[string]string `json:"parties"`
+	PID             int               `json:"pid"`
 }
 
 // devParty is one demo party and its principals.
@@ -107,23 +112,42 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		ln.Close()
 		return err
 	}
+	// EST listens on the API's host: on a free port when the API took one, else on 8444.
+	estPort := devESTPort
+	if _, p, _ := net.SplitHostPort(listen); p == "0" {
+		estPort = "0"
+	}
+	estSrv, err := a.newESTServer(net.JoinHostPort(host, estPort), tc.Certificates, devESTLabel)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("dev: est listen: %w", err)
+	}
+	closeAll := func() { ln.Close(); estSrv.ln.Close() }
 	info := DevInfo{
 		APIURL: "https://" + ln.Addr().String(), TLSCAFile: tlsCA, TokenFile: tokenFile, Database: dbPath,
+		ESTURL: "https://" + estSrv.ln.Addr().String() + est.PathPrefix, ESTDefaultLabel: devESTLabel,
 		CAFiles: map[string]string{}, Parties: map[string]string{}, PID: os.Getpid(),
 	}
 	info.OpenAPI = info.APIURL + "/v1/openapi.json"
 	if err := a.devCAFiles(ctx, dir, &info); err != nil {
-		ln.Close()
+		closeAll()
 		return err
 	}
 	if err := writeJSONFile(filepath.Join(dir, "dev.json"), info); err != nil {
-		ln.Close()
+		closeAll()
 		return err
 	}
-	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
-		info.APIURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
-	return a.run(ctx, ln, tc)
+	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
+		info.APIURL, info.ESTURL, devESTLabel, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
 }
+
+// The dev EST listener's fixed port (used when the API has a fixed port) and the demo
+// environment its bare path serves. The README walkthrough makes its own "plant-1".
+const (
+	devESTPort  = "8444"
+	devESTLabel = "demo"
+)
 
 // devPassphrase keeps the dev key passphrase in the data folder. Only --dev does this; a real
 // deployment takes it from the environment or a file the config names.
@@ -193,7 +217,13 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 	if _, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "sensor-x"}); err != nil {
 		return err
 	}
-	_, _, err = a.Operational.CreateHierarchy(ctx, contoso, operational.CreateHierarchyRequest{OperatorID: "contoso", Name: "contoso-ops"})
+	_, issuing, err := a.Operational.CreateHierarchy(ctx, contoso, operational.CreateHierarchyRequest{OperatorID: "contoso", Name: "contoso-ops"})
+	if err != nil {
+		return err
+	}
+	// The environment the dev EST server's bare path serves, with the default policies.
+	_, err = a.Operational.CreateEnvironment(ctx, contoso, operational.CreateEnvironmentRequest{OperatorID: "contoso", Name: devESTLabel,
+		Site: "Demo", IssuingCAID: issuing.ID, TrustDomain: "contoso.example", Lifetime: "24h", MaxAge: "72h"})
 	return err
 }
 

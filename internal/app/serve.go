@@ -57,39 +57,67 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
+	var estSrv *estServer
+	if cfg.EST != nil {
+		if estSrv, err = a.newESTServer(cfg.EST.Listen, []tls.Certificate{cert}, cfg.EST.DefaultLabel); err != nil {
+			return fmt.Errorf("est: listen: %w", err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if estSrv != nil {
+			estSrv.ln.Close()
+		}
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("serving", "api", "https://"+ln.Addr().String()+"/v1", "public_url", cfg.PublicURL)
-	return a.run(ctx, ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	servers := []served{{ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, a.Handler()}}
+	if estSrv != nil {
+		log.Info("serving", "est", "https://"+estSrv.ln.Addr().String()+"/.well-known/est", "default_label", cfg.EST.DefaultLabel)
+		servers = append(servers, served{estSrv.ln, estSrv.tc, estSrv.h})
+	}
+	return a.run(ctx, servers...)
 }
 
-// run serves HTTPS on ln until ctx ends, then shuts down gracefully.
-func (a *App) run(ctx context.Context, ln net.Listener, tc *tls.Config) error {
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+// served is one HTTPS listener and what it serves.
+type served struct {
+	ln net.Listener
+	tc *tls.Config
+	h  http.Handler
+}
+
+// run serves HTTPS on every listener until ctx ends or one of them fails, then shuts all
+// down gracefully.
+func (a *App) run(ctx context.Context, servers ...served) error {
+	errc := make(chan error, len(servers))
+	var srvs []*http.Server
+	for _, s := range servers {
+		srv := &http.Server{
+			Handler:           s.h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		}
+		srvs = append(srvs, srv)
+		go func() { errc <- srv.Serve(tls.NewListener(s.ln, s.tc)) }()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(tls.NewListener(ln, tc)) }()
+	var first error
 	select {
-	case err := <-errc:
-		return err
+	case first = <-errc:
 	case <-ctx.Done():
 	}
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
+	for _, srv := range srvs {
+		if err := srv.Shutdown(sctx); err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -48,6 +49,17 @@ type Config struct {
 	Log       Log    `json:"log"`
 	// Manufacturing sets lifetimes of new manufacturing CAs.
 	Manufacturing Manufacturing `json:"manufacturing"`
+	// EST, when present, serves RFC 7030 enrollment on a listener of its own (docs/est.md).
+	EST *EST `json:"est,omitempty"`
+}
+
+// EST configures the EST listener. It uses the certificate and key of TLS.
+type EST struct {
+	// Listen is the HTTPS address of the EST server (HOST:PORT).
+	Listen string `json:"listen"`
+	// DefaultLabel is the environment (name or ID) that the bare /.well-known/est serves;
+	// empty leaves only /.well-known/est/<label>/ in service.
+	DefaultLabel string `json:"default_label"`
 }
 
 // Store selects the database.
@@ -83,6 +95,9 @@ type Manufacturing struct {
 	RootLifetime    Duration `json:"root_lifetime"`
 	IssuingLifetime Duration `json:"issuing_lifetime"`
 }
+
+// estLabel is the label syntax of internal/est (config does not import adapters).
+var estLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // Load reads and validates a configuration file.
 func Load(path string) (*Config, error) {
@@ -169,6 +184,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	if c.EST != nil {
+		if _, _, err := net.SplitHostPort(c.EST.Listen); err != nil {
+			bad("est.listen", "must be HOST:PORT, e.g. \"0.0.0.0:8444\" (%v)", err)
+		} else if c.EST.Listen == c.Listen {
+			bad("est.listen", "must differ from listen: EST has a listener of its own")
+		}
+		if l := c.EST.DefaultLabel; l != "" && !estLabel.MatchString(l) {
+			bad("est.default_label", "%q is not an environment name or ID (letters, digits, '.', '_', '-')", l)
+		}
 	}
 	if c.Manufacturing.IssuingLifetime.Duration > c.Manufacturing.RootLifetime.Duration {
 		bad("manufacturing.issuing_lifetime", "is longer than root_lifetime")

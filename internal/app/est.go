@@ -1,0 +1,194 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/est"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// estEnroller runs EST requests through the operational service, exactly as the API does:
+// a label names an environment (by name, or by ID), and the request acts as that
+// environment's operator with the principal "est:<label>". The TLS handshake proved the key of
+// the presented certificate, so the service is told possession is proven.
+type estEnroller struct {
+	a            *App
+	defaultLabel string
+}
+
+var _ est.Enroller = (*estEnroller)(nil)
+
+// ESTHandler serves /.well-known/est over the operational service; the bare path serves
+// defaultLabel ("" leaves it unserved).
+func (a *App) ESTHandler(defaultLabel string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(est.PathPrefix+"/", est.New(est.Config{Enroller: &estEnroller{a: a, defaultLabel: defaultLabel}, Log: a.Log}))
+	return mux
+}
+
+// environment resolves a label: an environment ID, or a name that one environment has.
+func (e *estEnroller) environment(ctx context.Context, label string) (environment.Environment, error) {
+	if label == "" {
+		if e.defaultLabel == "" {
+			return environment.Environment{}, &est.LabelError{Msg: "no default label is configured on this server: use " + est.PathPrefix + "/<label>/"}
+		}
+		label = e.defaultLabel
+	}
+	var match []environment.Environment
+	err := e.a.Store.View(ctx, func(tx store.Tx) error {
+		all, err := tx.Environments().ListEnvironments("")
+		for _, env := range all {
+			if env.ID == label {
+				match = []environment.Environment{env}
+				return nil
+			}
+			if env.Name == label {
+				match = append(match, env)
+			}
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return environment.Environment{}, err
+	case len(match) == 0:
+		return environment.Environment{}, &est.LabelError{Label: label, Msg: "no environment has this name or ID"}
+	case len(match) > 1:
+		return environment.Environment{}, &est.LabelError{Label: label, Msg: "several operators have an environment of this name: use the environment ID as the label"}
+	}
+	return match[0], nil
+}
+
+func estActor(env environment.Environment, label string) audit.Actor {
+	if label == "" {
+		label = env.Name
+	}
+	return audit.Actor{PartyID: env.OperatorID, PrincipalID: "est:" + label}
+}
+
+// CACerts returns the environment's issuing CA and the CAs above it.
+func (e *estEnroller) CACerts(ctx context.Context, label string) ([]*x509.Certificate, error) {
+	env, err := e.environment(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	err = e.a.Store.View(ctx, func(tx store.Tx) error {
+		id := env.IssuingCAID
+		for i := 0; id != "" && i < 8; i++ {
+			c, err := tx.CAs().GetCA(id)
+			if err != nil {
+				return err
+			}
+			out = append(out, c.Cert)
+			id = c.ParentID
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Enroll runs operational.Onboard with the presented chain as the factory certificate.
+func (e *estEnroller) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, f est.Facts) (*x509.Certificate, error) {
+	env, err := e.environment(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.a.Operational.Onboard(ctx, estActor(env, label), operational.OnboardRequest{
+		EnvironmentID: env.ID, CSR: base64.StdEncoding.EncodeToString(csrDER), FactoryCertificate: chainPEM(peer), Facts: opFacts(f),
+	}, operational.Presented{Protocol: "est", PossessionProven: true})
+	if err != nil {
+		return nil, err
+	}
+	return parseIssued(id)
+}
+
+// Reenroll runs operational.Renew with the presented leaf as the current certificate. The
+// certificate must belong to the label's environment.
+func (e *estEnroller) Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, f est.Facts) (*x509.Certificate, error) {
+	env, err := e.environment(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.sameEnvironment(ctx, env, peer[0]); err != nil {
+		return nil, err
+	}
+	id, err := e.a.Operational.Renew(ctx, estActor(env, label), operational.RenewRequest{
+		CSR: base64.StdEncoding.EncodeToString(csrDER), CurrentCertificate: chainPEM(peer[:1]), Facts: opFacts(f),
+	}, operational.Presented{Protocol: "est", PossessionProven: true})
+	if err != nil {
+		return nil, err
+	}
+	return parseIssued(id)
+}
+
+// sameEnvironment refuses a certificate of a device onboarded in another environment; a
+// certificate unknown here is left to the service, which explains the refusal.
+func (e *estEnroller) sameEnvironment(ctx context.Context, env environment.Environment, cur *x509.Certificate) error {
+	return e.a.Store.View(ctx, func(tx store.Tx) error {
+		rec, err := tx.Certificates().GetCert(cur.SerialNumber)
+		if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		d, err := tx.Devices().GetDevice(rec.DeviceID)
+		if err != nil {
+			return err
+		}
+		if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
+			return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name)
+		}
+		return nil
+	})
+}
+
+func opFacts(f est.Facts) operational.Facts {
+	return operational.Facts{FirmwareDigest: f.FirmwareDigest, HardwareRevision: f.HardwareRevision, Extra: f.Extra}
+}
+
+func chainPEM(certs []*x509.Certificate) string {
+	var b strings.Builder
+	for _, c := range certs {
+		b.Write(pemCert(c.Raw))
+	}
+	return b.String()
+}
+
+func parseIssued(id operational.Identity) (*x509.Certificate, error) {
+	blk, _ := pem.Decode([]byte(id.CertificatePEM))
+	if blk == nil {
+		return nil, errors.New("est: the issued certificate is not PEM")
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
+
+// estServer is the EST listener with its TLS configuration.
+type estServer struct {
+	ln net.Listener
+	tc *tls.Config
+	h  http.Handler
+}
+
+// newESTServer listens on addr with the API's server certificate and EST's client
+// certificate request (est.TLSConfig).
+func (a *App) newESTServer(addr string, certs []tls.Certificate, defaultLabel string) (*estServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &estServer{ln: ln, tc: est.TLSConfig(certs), h: a.ESTHandler(defaultLabel)}, nil
+}

@@ -1,0 +1,121 @@
+package est
+
+// A certs-only response (RFC 7030 section 4.1.3, RFC 5652 section 5) is a degenerate
+// SignedData: version 1, no digest algorithms, no content, the certificates, no signers. It
+// is a fixed shape of a few DER elements, written here with encoding/asn1 rather than pulling
+// in a general CMS library for it; TestCertsOnlyRoundTrip and the openssl and estclient interop
+// tests check the encoding against outside parsers.
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+)
+
+// tlv encodes one DER element around the concatenated parts.
+func tlv(class, tag int, compound bool, parts ...[]byte) []byte {
+	b, err := asn1.Marshal(asn1.RawValue{Class: class, Tag: tag, IsCompound: compound, Bytes: bytes.Join(parts, nil)})
+	if err != nil {
+		panic("est: encoding DER: " + err.Error()) // only on lengths no certificate reaches
+	}
+	return b
+}
+
+// CertsOnly encodes certificates as a degenerate CMS SignedData, the "certs-only" Simple PKI
+// Response of RFC 5272 section 4.1 that RFC 7030 sections 4.1.3 and 4.2.3 return: version 1,
+// no digest algorithms, encapsulated content of type id-data with no content, the
+// certificates, and no signers (RFC 5652 section 5.1). The certificates keep their order.
+func CertsOnly(certs []*x509.Certificate) []byte {
+	oid := func(o asn1.ObjectIdentifier) []byte {
+		b, _ := asn1.Marshal(o)
+		return b
+	}
+	var raw [][]byte
+	for _, c := range certs {
+		raw = append(raw, c.Raw)
+	}
+	version, _ := asn1.Marshal(1)
+	emptySet := tlv(asn1.ClassUniversal, asn1.TagSet, true)
+	signedData := tlv(asn1.ClassUniversal, asn1.TagSequence, true,
+		version,
+		emptySet, // digestAlgorithms
+		tlv(asn1.ClassUniversal, asn1.TagSequence, true, oid(oidData)), // encapContentInfo
+		tlv(asn1.ClassContextSpecific, 0, true, raw...),                // certificates [0] IMPLICIT
+		emptySet, // signerInfos
+	)
+	return tlv(asn1.ClassUniversal, asn1.TagSequence, true, oid(oidSignedData), tlv(asn1.ClassContextSpecific, 0, true, signedData))
+}
+
+// ParseCertsOnly reads the certificates of a certs-only CMS SignedData (DER). It accepts any
+// SignedData and ignores signers: a certs-only response is trusted through the TLS channel
+// it arrived on, not through a signature (RFC 7030 section 4.1.3).
+func ParseCertsOnly(der []byte) ([]*x509.Certificate, error) {
+	var ci struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	if rest, err := asn1.Unmarshal(der, &ci); err != nil {
+		return nil, fmt.Errorf("est: PKCS#7: %w", err)
+	} else if len(rest) > 0 {
+		return nil, errors.New("est: PKCS#7: trailing data")
+	}
+	if !ci.Type.Equal(oidSignedData) {
+		return nil, fmt.Errorf("est: PKCS#7: content type %v is not signedData", ci.Type)
+	}
+	var sd struct {
+		Version      int
+		Digests      asn1.RawValue
+		Encap        asn1.RawValue
+		Certificates asn1.RawValue `asn1:"optional,tag:0"`
+		Rest         asn1.RawValue `asn1:"optional"`
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		return nil, fmt.Errorf("est: PKCS#7 SignedData: %w", err)
+	}
+	certs, err := x509.ParseCertificates(sd.Certificates.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("est: PKCS#7 certificates: %w", err)
+	}
+	return certs, nil
+}
+
+// encodeBase64 is the body encoding of RFC 7030 section 4 as clarified by RFC 8951 section 3:
+// base64 (RFC 4648) in lines of 64 characters ending in CRLF.
+func encodeBase64(b []byte) []byte {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 64 {
+		out.WriteString(s[:64])
+		out.WriteString("\r\n")
+		s = s[64:]
+	}
+	out.WriteString(s)
+	out.WriteString("\r\n")
+	return []byte(out.String())
+}
+
+// decodeBase64 reads a base64 body, with or without line breaks or other white space, and
+// with or without padding (RFC 8951 section 3 asks receivers to be liberal here).
+func decodeBase64(b []byte) ([]byte, error) {
+	s := strings.Join(strings.Fields(string(b)), "")
+	if s == "" {
+		return nil, errors.New("the body is empty")
+	}
+	if d, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return d, nil
+	}
+	d, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil, errors.New("the body is not base64")
+	}
+	return d, nil
+}
