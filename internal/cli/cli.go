@@ -106,6 +106,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 	root.AddCommand(
 		e.serveCommand(),
 		e.adminCommand(),
+		e.agentCommand(),
 		e.whoamiCommand(),
 		e.partyCommand(),
 		e.principalCommand(),

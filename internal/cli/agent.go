@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-id/hallmark/internal/agent"
+	"github.com/hallmark-id/hallmark/internal/failure"
+)
+
+func (e *env) agentCommand() *cobra.Command {
+	var (
+		estURL, caFile, factCert, factKey, dir string
+		firmware, hwRev                        string
+		facts                                  []string
+		once                                   bool
+		renewAt, jitterFrac                    float64
+	)
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the device side: enroll over EST and keep the operational certificate renewed",
+		Long: `Act as a device. With no operational identity in --dir (or a lapsed one), enroll over EST
+with the factory certificate and key (simpleenroll, mTLS); once the current certificate has
+lived --renew-at of its lifetime (minus up to --jitter of it, drawn at random), renew with it
+(simplereenroll). Every new identity gets a new key. The key and certificate are written to
+DIR/operational.key and DIR/operational.pem, each through a synced temporary file renamed
+into place.
+
+Facts the device reports travel as the headers docs/est.md documents, where environment
+policies read them (facts.firmware_digest, facts.hardware_revision, facts.extra).
+
+With --once the agent does what is due and exits: 0 when it holds a current identity, 3 when
+the server refused it (the reason is printed), 7 when the server could not be reached. Without
+--once it runs until interrupted, backing off exponentially after failures.`,
+		Example: `  hallmark agent --est https://127.0.0.1:8444/.well-known/est --cacert hallmark-data/tls/ca.pem \
+    --factory-cert factory.pem --factory-key dev.key --dir ./device --firmware-digest $FW --once
+  hallmark agent --est https://hallmark.example:8444/.well-known/est/plant-1 --cacert ca.pem \
+    --factory-cert /etc/device/idevid.pem --factory-key /etc/device/idevid.key --dir /var/lib/device`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pool := x509.NewCertPool()
+			if caFile != "" {
+				b, err := os.ReadFile(caFile)
+				if err != nil {
+					return failure.Wrap(failure.Invalid, err, "--cacert")
+				}
+				if !pool.AppendCertsFromPEM(b) {
+					return failure.New(failure.Invalid, "--cacert %s holds no PEM certificate", caFile)
+				}
+			} else {
+				var err error
+				if pool, err = x509.SystemCertPool(); err != nil {
+					return err
+				}
+			}
+			extra := map[string]string{}
+			for _, f := range facts {
+				k, v, ok := strings.Cut(f, "=")
+				if !ok || k == "" {
+					return usagef("--fact %q: use key=value", f)
+				}
+				extra[k] = v
+			}
+			a := agent.New(agent.Config{
+				ESTURL: estURL, RootCAs: pool,
+				Keystore: &agent.Files{FactoryCert: factCert, FactoryKey: factKey, Dir: dir},
+				Facts:    agent.Facts{FirmwareDigest: firmware, HardwareRevision: hwRev, Extra: extra},
+				RenewAt:  renewAt, Jitter: jitterFrac,
+				Log: slog.New(slog.NewTextHandler(e.stderr, nil)),
+			})
+			if !once {
+				return a.Run(cmd.Context())
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			res, err := a.Step(ctx)
+			var refused *agent.RefusedError
+			switch {
+			case errors.As(err, &refused):
+				return failure.New(failure.Invalid, "%v", refused)
+			case err != nil:
+				return failure.Wrap(failure.Unavailable, err, "agent")
+			}
+			return e.emit(res, []string{res.Certificate.SerialNumber.Text(16)}, func(w io.Writer) {
+				fmt.Fprintf(w, "%s: operational certificate %s (%s), valid until %s; next renewal due %s\n",
+					res.Action, res.Certificate.SerialNumber.Text(16), res.Certificate.URIs, res.Certificate.NotAfter.UTC().Format(time.RFC3339),
+					res.NextRenewal.UTC().Format(time.RFC3339))
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&estURL, "est", "", "EST base URL, e.g. https://HOST:PORT/.well-known/est[/LABEL]")
+	f.StringVar(&caFile, "cacert", "", "CA certificate(s) the EST server's TLS certificate chains to (default: the system's)")
+	f.StringVar(&factCert, "factory-cert", "", "factory (IDevID) certificate, PEM, optionally with its chain")
+	f.StringVar(&factKey, "factory-key", "", "factory private key, PEM")
+	f.StringVar(&dir, "dir", "", "folder for the operational key and certificate")
+	f.StringVar(&firmware, "firmware-digest", "", "fact: SHA-256 of the running firmware, hex")
+	f.StringVar(&hwRev, "hardware-revision", "", "fact: the hardware revision")
+	f.StringArrayVar(&facts, "fact", nil, "fact key=value (repeatable)")
+	f.BoolVar(&once, "once", false, "do what is due and exit")
+	f.Float64Var(&renewAt, "renew-at", 0.66, "renew after this fraction of the certificate's lifetime")
+	f.Float64Var(&jitterFrac, "jitter", 0.05, "renew up to this fraction of the lifetime earlier, at random")
+	required(cmd, "est", "factory-cert", "factory-key", "dir")
+	return cmd
+}
