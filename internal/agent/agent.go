@@ -128,6 +128,16 @@ func (a *Agent) Step(ctx context.Context) (Result, error) {
 	return a.enroll(ctx, true, chain, key)
 }
 
+// Renew renews the current operational identity now, due or not (hallmark simulate's renewal
+// storms use it).
+func (a *Agent) Renew(ctx context.Context) (Result, error) {
+	chain, key, err := a.c.Keystore.Operational()
+	if err != nil {
+		return Result{}, err
+	}
+	return a.enroll(ctx, true, chain, key)
+}
+
 // due is when a certificate should be renewed: RenewAt of its lifetime, minus up to Jitter of
 // it, drawn afresh each time so a fleet does not renew in step.
 func (a *Agent) due(c *x509.Certificate) time.Time {

@@ -57,7 +57,7 @@ func TestDependencyDirections(t *testing.T) {
 		case contains(protocol, top):
 			// Protocol adapters speak to services through interfaces they declare.
 			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "keys"}, services...))...)
-		case top == "agent":
+		case top == "agent" || top == "simulate":
 			// The device side knows the server only through EST.
 			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "client", "httpapi"}, services...))...)
 		case top == "store" || top == "httpapi" || top == "keys":

@@ -107,6 +107,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.serveCommand(),
 		e.adminCommand(),
 		e.agentCommand(),
+		e.simulateCommand(),
 		e.whoamiCommand(),
 		e.partyCommand(),
 		e.principalCommand(),

@@ -20,6 +20,7 @@ type devInfo struct {
 	APIURL    string `json:"api_url"`
 	TLSCAFile string `json:"tls_ca_file"`
 	TokenFile string `json:"token_file"`
+	ESTURL    string `json:"est_url"`
 }
 
 func (e *env) devCommand() *cobra.Command {

@@ -1,0 +1,358 @@
+// Package simulate drives a fleet of virtual devices through a real Hallmark server: factory
+// issuance over the REST API, custody to the operator, onboarding over EST (a new mTLS
+// connection each) and renewals. It is the demo (`hallmark simulate --devices 1000` against
+// `serve --dev`) and the load generator of BENCHMARKS.md. It talks to loopback servers only,
+// and is bounded by a device count and a deadline.
+package simulate
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/agent"
+	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+)
+
+// Config says what to simulate and against which server.
+type Config struct {
+	APIURL, ESTURL string
+	CAPEM          []byte            // the servers' TLS CA
+	Tokens         map[string]string // party/principal → token; needs the dev principals below
+	Devices        int
+	Concurrency    int
+	Renewals       int           // renewals per device after onboarding
+	Deadline       time.Duration // the whole run
+	Progress       io.Writer     // progress bar; nil for none
+}
+
+// The dev principals the simulation acts as.
+const (
+	Manufacturer = "acme/alice"
+	Factory      = "fabrikam/station-1"
+	Operator     = "contoso/oscar"
+)
+
+// Phase is one stage of the simulation with its latencies.
+type Phase struct {
+	Name      string          `json:"name"`
+	OK        int             `json:"ok"`
+	Failed    int             `json:"failed"`
+	Elapsed   time.Duration   `json:"elapsed"`
+	latencies []time.Duration // of the successful operations
+}
+
+// Rate is successful operations per second.
+func (p *Phase) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.OK) / p.Elapsed.Seconds()
+}
+
+// Percentile of the successful operations' latency (q in [0, 1]).
+func (p *Phase) Percentile(q float64) time.Duration {
+	if len(p.latencies) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(p.latencies)-1))
+	return p.latencies[i]
+}
+
+// Summary is the outcome.
+type Summary struct {
+	Devices  int            `json:"devices"`
+	Phases   []*Phase       `json:"phases"`
+	Refusals map[string]int `json:"refusals"` // reason → count
+	Elapsed  time.Duration  `json:"elapsed"`
+}
+
+// MarshalJSON adds the derived figures.
+func (p *Phase) MarshalJSON() ([]byte, error) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return json.Marshal(map[string]any{"name": p.Name, "ok": p.OK, "failed": p.Failed, "elapsed_s": p.Elapsed.Seconds(), "rate_per_s": p.Rate(),
+		"p50_ms": ms(p.Percentile(0.5)), "p90_ms": ms(p.Percentile(0.9)), "p99_ms": ms(p.Percentile(0.99)), "max_ms": ms(p.Percentile(1))})
+}
+
+// Loopback refuses a URL that does not point at this machine.
+func Loopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("simulate: %s is not a loopback address; the simulator only drives a local server", raw)
+}
+
+type device struct {
+	serial  string
+	key     crypto.Signer
+	factory []*x509.Certificate
+	id      string
+	agent   *agent.Agent
+}
+
+// Run simulates the fleet.
+func Run(ctx context.Context, c Config) (Summary, error) {
+	sum := Summary{Devices: c.Devices, Refusals: map[string]int{}}
+	for _, u := range []string{c.APIURL, c.ESTURL} {
+		if err := Loopback(u); err != nil {
+			return sum, err
+		}
+	}
+	if c.Devices <= 0 || c.Concurrency <= 0 {
+		return sum, errors.New("simulate: devices and concurrency must be positive")
+	}
+	if c.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Deadline)
+		defer cancel()
+	}
+	clients := map[string]*client.Client{}
+	for _, who := range []string{Manufacturer, Factory, Operator} {
+		tok, ok := c.Tokens[who]
+		if !ok {
+			return sum, fmt.Errorf("simulate: no token for %s (is this a dev server?)", who)
+		}
+		cl, err := client.New(c.APIURL, tok, client.WithCAPEM(c.CAPEM))
+		if err != nil {
+			return sum, err
+		}
+		clients[who] = cl
+	}
+	start := time.Now()
+	lotID, lotName, err := setupLot(ctx, clients[Manufacturer])
+	if err != nil {
+		return sum, err
+	}
+	devs := make([]*device, c.Devices)
+	for i := range devs {
+		devs[i] = &device{serial: fmt.Sprintf("SIM-%d-%06d", start.Unix(), i)}
+	}
+	var mu sync.Mutex
+	refuse := func(err error) {
+		reason := err.Error()
+		var r *agent.RefusedError
+		if errors.As(err, &r) {
+			reason = fmt.Sprintf("HTTP %d: %s", r.Status, r.Reason)
+		}
+		if len(reason) > 160 {
+			reason = reason[:160] + "…"
+		}
+		mu.Lock()
+		sum.Refusals[reason]++
+		mu.Unlock()
+	}
+
+	// Manufacture: a factory identity per device, issued by the contract manufacturer.
+	fc := clients[Factory]
+	sum.Phases = append(sum.Phases, phase(ctx, "factory issuance (REST)", devs, c, refuse, func(ctx context.Context, d *device) error {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: d.serial}}, k)
+		if err != nil {
+			return err
+		}
+		rec, _ := json.Marshal(map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": d.serial, "lot": lotName, "line": "line-sim",
+			"firmwareDigest": map[string]string{"sha256": strings.Repeat("0f", 32)}, "testResult": "pass", "builtAt": start.UTC().Format(time.RFC3339)})
+		fi, err := fc.IssueFactory(ctx, lotID, client.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
+		if err != nil {
+			return err
+		}
+		chain, err := parsePEM(fi.CertificatePEM + fi.ChainPEM)
+		if err != nil {
+			return err
+		}
+		d.key, d.factory, d.id = k, chain, fi.Device.ID
+		return nil
+	}))
+
+	// Custody: the whole lot to the operator, in one transfer.
+	t0 := time.Now()
+	custodyPhase := &Phase{Name: "custody transfer (lot)"}
+	tr, err := fc.OfferTransfer(ctx, custody.OfferRequest{To: "contoso", LotID: lotID, Note: "simulated delivery"})
+	if err == nil {
+		_, err = clients[Operator].DecideTransfer(ctx, tr.ID, custody.Accept)
+	}
+	custodyPhase.Elapsed = time.Since(t0)
+	if err != nil {
+		custodyPhase.Failed = 1
+		refuse(err)
+	} else {
+		custodyPhase.OK, custodyPhase.latencies = 1, []time.Duration{custodyPhase.Elapsed}
+	}
+	sum.Phases = append(sum.Phases, custodyPhase)
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.CAPEM)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sum.Phases = append(sum.Phases, phase(ctx, "onboarding (EST simpleenroll)", devs, c, refuse, func(ctx context.Context, d *device) error {
+		if d.factory == nil {
+			return errors.New("no factory identity")
+		}
+		ks, err := agent.NewMemory(d.factory, d.key)
+		if err != nil {
+			return err
+		}
+		d.agent = agent.New(agent.Config{ESTURL: c.ESTURL, RootCAs: pool, Keystore: ks, Log: quiet,
+			Facts: agent.Facts{FirmwareDigest: strings.Repeat("0f", 32), HardwareRevision: "B"}})
+		_, err = d.agent.Step(ctx)
+		return err
+	}))
+	for r := 0; r < c.Renewals; r++ {
+		sum.Phases = append(sum.Phases, phase(ctx, fmt.Sprintf("renewal %d (EST simplereenroll)", r+1), devs, c, refuse, func(ctx context.Context, d *device) error {
+			if d.agent == nil {
+				return errors.New("not onboarded")
+			}
+			_, err := d.agent.Renew(ctx)
+			return err
+		}))
+	}
+	sum.Elapsed = time.Since(start)
+	return sum, ctx.Err()
+}
+
+// phase runs op for every device with the configured concurrency, timing each.
+func phase(ctx context.Context, name string, devs []*device, c Config, refuse func(error), op func(context.Context, *device) error) *Phase {
+	p := &Phase{Name: name}
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	start := time.Now()
+	stop := progress(c.Progress, name, len(devs), &done, start)
+	var wg sync.WaitGroup
+	for w := 0; w < min(c.Concurrency, len(devs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(devs) || ctx.Err() != nil {
+					return
+				}
+				t := time.Now()
+				err := op(ctx, devs[i])
+				lat := time.Since(t)
+				mu.Lock()
+				if err != nil {
+					p.Failed++
+				} else {
+					p.OK++
+					p.latencies = append(p.latencies, lat)
+				}
+				mu.Unlock()
+				if err != nil {
+					refuse(err)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	p.Elapsed = time.Since(start)
+	stop()
+	sort.Slice(p.latencies, func(i, j int) bool { return p.latencies[i] < p.latencies[j] })
+	return p
+}
+
+// progress draws a bar on w every 200 ms until stopped.
+func progress(w io.Writer, name string, total int, done *atomic.Int64, start time.Time) func() {
+	if w == nil {
+		return func() {}
+	}
+	draw := func(final bool) {
+		n := int(done.Load())
+		width := 30
+		filled := width * n / max(total, 1)
+		rate := float64(n) / max(time.Since(start).Seconds(), 1e-9)
+		end := "\r"
+		if final {
+			end = "\n"
+		}
+		fmt.Fprintf(w, "%-32s [%s%s] %d/%d  %.0f/s%s", name, strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total, rate, end)
+	}
+	quit := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				draw(true)
+				return
+			case <-t.C:
+				draw(false)
+			}
+		}
+	}()
+	return func() { close(quit); <-finished }
+}
+
+// setupLot creates a lot of the demo model, delegated to the contract manufacturer.
+func setupLot(ctx context.Context, mfr *client.Client) (id, name string, err error) {
+	models, err := mfr.ListModels(ctx, "acme")
+	if err != nil || len(models) == 0 {
+		return "", "", fmt.Errorf("simulate: the demo model: %v", err)
+	}
+	cas, err := mfr.ListCAs(ctx, "acme")
+	if err != nil {
+		return "", "", err
+	}
+	issuing := ""
+	for _, c := range cas {
+		if c.Role == "issuing" && c.Stage == "manufacturing" {
+			issuing = c.ID
+		}
+	}
+	name = fmt.Sprintf("sim-%d", time.Now().UnixNano())
+	lot, err := mfr.CreateLot(ctx, manufacturing.CreateLotRequest{ModelID: models[0].ID, Name: name, Line: "line-sim", IssuingCAID: issuing, DelegateTo: "fabrikam"})
+	if err != nil {
+		return "", "", fmt.Errorf("simulate: creating the lot: %w", err)
+	}
+	return lot.ID, name, nil
+}
+
+func parsePEM(s string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := []byte(s)
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return out, nil
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+}
