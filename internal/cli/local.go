@@ -35,7 +35,8 @@ func (e *env) devCommand() *cobra.Command {
 		Use:   "env",
 		Short: "Print shell exports to act as a dev principal",
 		Long: `Read DIR/dev.json and the token file a dev server wrote, and print export lines for
-HALLMARK_SERVER, HALLMARK_TOKEN and HALLMARK_CACERT, to be evaluated by the shell. The token is
+HALLMARK_SERVER, HALLMARK_TOKEN and HALLMARK_CACERT (and HALLMARK_EST, the EST base URL, for
+commands acting as devices), to be evaluated by the shell. The token is
 a secret: this prints it because you asked for it with --as. Without --as, list the principals
 that have tokens.`,
 		Example: `  eval "$(hallmark dev env --data ./hallmark-data --as acme/alice)"
@@ -64,8 +65,14 @@ that have tokens.`,
 				return failureNotFound("no token for %q in %s; the dev principals are: %s", as, dir, strings.Join(names, ", "))
 			}
 			vars := map[string]string{EnvServer: info.APIURL, EnvToken: tok, EnvCACert: info.TLSCAFile}
+			keys := []string{EnvServer, EnvToken, EnvCACert}
+			if info.ESTURL != "" {
+				// For scripts acting as devices (hallmark agent, curl); the CLI does not read it.
+				vars["HALLMARK_EST"] = info.ESTURL
+				keys = append(keys, "HALLMARK_EST")
+			}
 			return e.emit(vars, []string{as}, func(w io.Writer) {
-				for _, k := range []string{EnvServer, EnvToken, EnvCACert} {
+				for _, k := range keys {
 					fmt.Fprintf(w, "export %s=%s\n", k, shellQuote(vars[k]))
 				}
 			})
