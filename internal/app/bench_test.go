@@ -47,7 +47,7 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 		if dsn == "" {
 			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
 		}
-		st, err := postgres.Open(context.Background(), benchSchema(b, dsn))
+		st, err := postgres.Open(context.Background(), pgSchema(b, dsn))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -104,23 +104,4 @@ func benchIssue(b *testing.B, st store.Store) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
-}
-
-func benchSchema(b *testing.B, base string) string {
-	b.Helper()
-	st, err := postgres.Open(context.Background(), base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st.Close()
-	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	if err := execPG(base, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = execPG(base, "DROP SCHEMA "+schema+" CASCADE") })
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
 }

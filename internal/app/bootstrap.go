@@ -11,7 +11,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // bootstrapAdmin creates the first party and its deployment administrator on an empty
@@ -83,7 +82,7 @@ func Bootstrap(ctx context.Context, r BootstrapRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return "", err
 	}

@@ -20,6 +20,18 @@ import (
 // TestServeWithConfig runs the production path: a strict config file, a bootstrap of the first
 // administrator, and `serve --config` over TLS with an operator-supplied certificate.
 func TestServeWithConfig(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { serveWithConfig(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		base := os.Getenv("HALLMARK_TEST_POSTGRES")
+		if base == "" {
+			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
+		}
+		t.Setenv("HALLMARK_TEST_DATABASE_URL", pgSchema(t, base))
+		serveWithConfig(t, map[string]any{"driver": "postgres", "dsn_env": "HALLMARK_TEST_DATABASE_URL"})
+	})
+}
+
+func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	requireTool(t, "openssl")
 	dir := t.TempDir()
 	run(t, dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "tls.key",
@@ -36,6 +48,9 @@ func TestServeWithConfig(t *testing.T) {
 		"keys":  map[string]any{"dir": filepath.Join(dir, "keys"), "passphrase_env": "HALLMARK_TEST_PASSPHRASE"},
 		"tls":   map[string]any{"cert_file": filepath.Join(dir, "tls.pem"), "key_file": filepath.Join(dir, "tls.key")},
 		"log":   map[string]any{"level": "warn", "format": "json"},
+	}
+	if storeCfg != nil {
+		cfg["store"] = storeCfg
 	}
 	cfgFile := filepath.Join(dir, "config.json")
 	b, _ := json.Marshal(cfg)

@@ -1,9 +1,16 @@
 package app
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/hallmark-id/hallmark/internal/store/postgres"
 )
 
 func execPG(dsn, stmt string) error {
@@ -14,4 +21,24 @@ func execPG(dsn, stmt string) error {
 	defer db.Close()
 	_, err = db.Exec(stmt)
 	return err
+}
+
+// pgSchema makes an empty schema on the test server at base and returns a URL that uses it.
+func pgSchema(tb testing.TB, base string) string {
+	tb.Helper()
+	st, err := postgres.Open(context.Background(), base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st.Close()
+	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
+	if err := execPG(base, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = execPG(base, "DROP SCHEMA "+schema+" CASCADE") })
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
-	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // Serve runs `hallmark serve` until ctx ends.
@@ -44,7 +43,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, cfg.Store.Path)
+	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,21 @@ type EST struct {
 
 // Store selects the database.
 type Store struct {
-	Driver string `json:"driver"` // "sqlite"
-	Path   string `json:"path"`   // sqlite file
+	Driver string `json:"driver"` // "sqlite" or "postgres"
+	Path   string `json:"path"`   // sqlite: the database file
+	// DSNEnv names the environment variable holding the PostgreSQL connection URL
+	// (postgres://user:password@host:5432/db?sslmode=verify-full), so that a password never
+	// sits in the configuration file.
+	DSNEnv string `json:"dsn_env"`
+}
+
+// DSN reads the PostgreSQL connection URL from the environment variable DSNEnv names.
+func (s Store) DSN() (string, error) {
+	v := os.Getenv(s.DSNEnv)
+	if strings.TrimSpace(v) == "" {
+		return "", fmt.Errorf("store: the environment variable %s holding the PostgreSQL URL is not set", s.DSNEnv)
+	}
+	return v, nil
 }
 
 // Keys configures the encrypted-PEM key store.
@@ -165,8 +178,18 @@ func (c *Config) Validate() error {
 		if c.Store.Path == "" {
 			bad("store.path", "the SQLite database file is required")
 		}
+		if c.Store.DSNEnv != "" {
+			bad("store.dsn_env", "is for the postgres driver")
+		}
+	case "postgres":
+		if c.Store.DSNEnv == "" {
+			bad("store.dsn_env", "name the environment variable that holds the PostgreSQL URL, e.g. \"HALLMARK_DATABASE_URL\"")
+		}
+		if c.Store.Path != "" {
+			bad("store.path", "is for the sqlite driver")
+		}
 	default:
-		bad("store.driver", "%q is not supported (use \"sqlite\")", c.Store.Driver)
+		bad("store.driver", "%q is not supported (use \"sqlite\" or \"postgres\")", c.Store.Driver)
 	}
 	if c.Keys.Dir == "" {
 		bad("keys.dir", "the folder for encrypted CA keys is required")
