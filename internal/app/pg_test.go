@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/hallmark-id/hallmark/internal/store/postgres"
 )
 
 func execPG(dsn, stmt string) error {
@@ -26,11 +23,6 @@ func execPG(dsn, stmt string) error {
 // pgSchema makes an empty schema on the test server at base and returns a URL that uses it.
 func pgSchema(tb testing.TB, base string) string {
 	tb.Helper()
-	st, err := postgres.Open(context.Background(), base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st.Close()
 	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
 	if err := execPG(base, "CREATE SCHEMA "+schema); err != nil {
 		tb.Fatal(err)
