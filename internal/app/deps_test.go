@@ -13,7 +13,7 @@ const mod = "github.com/hallmark-id/hallmark/internal/"
 // layer rules: a package in the key may not import (directly) any of the listed prefixes.
 var (
 	core     = []string{"party", "ownership", "device", "ca", "audit", "issuance", "buildrecord", "csr", "oid", "failure", "chainverify", "policy", "revocation", "environment", "strictjson"}
-	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational"}
+	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational", "auditlog"}
 	protocol = []string{"est"}
 	io_      = []string{"database/sql", "net/http", "os", "os/exec"}
 )
@@ -57,9 +57,12 @@ func TestDependencyDirections(t *testing.T) {
 		case contains(protocol, top):
 			// Protocol adapters speak to services through interfaces they declare.
 			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "keys"}, services...))...)
-		case top == "agent" || top == "simulate":
+		case top == "agent":
 			// The device side knows the server only through EST.
 			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "client", "httpapi"}, services...))...)
+		case top == "simulate" || top == "client":
+			// Clients of the API share its request types, never the server's insides.
+			banned = append([]string{"database/sql"}, prefixed([]string{"store/sqlstore", "store/sqlite", "store/postgres", "app", "cli", "httpapi", "keys/file"})...)
 		case top == "store" || top == "httpapi" || top == "keys":
 			banned = prefixed([]string{"app", "cli"})
 		default:
