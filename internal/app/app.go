@@ -18,6 +18,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -32,6 +33,8 @@ type App struct {
 	Inventory     *inventory.Service
 	Operational   *operational.Service
 	API           *httpapi.Server
+	Status        *status.Service // OCSP and CRLs (status.go)
+	StatusURLs    *status.URLs
 	Log           *slog.Logger
 	Now           func() time.Time
 }
@@ -43,6 +46,8 @@ type Wiring struct {
 	Log                   *slog.Logger
 	Now                   func() time.Time
 	RootLife, IssuingLife time.Duration
+	// Status tunes the OCSP responder and CRLs; the zero value takes the defaults.
+	Status StatusConfig
 }
 
 // Build wires the services over a store and key provider.
@@ -59,11 +64,12 @@ func Build(w Wiring) (*App, error) {
 	}
 	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
+	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
-	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife})
+	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
 	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, Store: w.Store, Log: w.Log})
 	return a, nil
 }
@@ -72,6 +78,11 @@ func Build(w Wiring) (*App, error) {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", a.API)
+	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
+	st := a.StatusHandler()
+	mux.Handle("/ocsp", st)
+	mux.Handle("/ocsp/", st)
+	mux.Handle("/crl/", st)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

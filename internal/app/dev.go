@@ -139,6 +139,9 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
 		info.APIURL, info.ESTURL, devESTLabel, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	if err := a.StartStatus(ctx, info.APIURL); err != nil {
+		return fmt.Errorf("dev: revocation status: %w", err)
+	}
 	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
 }
 

@@ -148,6 +148,20 @@ func TestOperationalLifecycle(t *testing.T) {
 		t.Errorf("operational certificate lacks the SPIFFE ID or the factory reference:\n%s", text)
 	}
 
+	// Relying parties see the status at the URL the certificate names (AIA), with openssl.
+	ocsp := func(name, want string) {
+		t.Helper()
+		url := strings.TrimSpace(run(t, dir, "openssl", "x509", "-in", name+".pem", "-noout", "-ocsp_uri"))
+		if url == "" {
+			t.Fatalf("%s carries no OCSP URL", name)
+		}
+		out := run(t, dir, "openssl", "ocsp", "-issuer", "op-issuing.pem", "-cert", name+".pem", "-url", url, "-CAfile", "op-root.pem")
+		if !strings.Contains(out, name+".pem: "+want) {
+			t.Fatalf("openssl ocsp for %s: %s, want %s", name, out, want)
+		}
+	}
+	ocsp("op1", "good")
+
 	// Renewal with the current key and today's facts.
 	id2, _ := renew(t, s, dir, "op1", "op2", goodFacts, 201)
 	if id2.Evidence.Kind != "renew" || id2.Evidence.BasedOn != id.Device.OperationalCert || id2.Evidence.Superseded != id.Device.OperationalCert {
@@ -200,6 +214,8 @@ func TestOperationalLifecycle(t *testing.T) {
 	}
 	renew(t, s, dir, "op3", "op4", goodFacts, 403)
 	onboard(t, s, dir, envID, "SN-OP1", "op4", 403)
+	ocsp("op3", "revoked")
+	ocsp("op1", "revoked") // superseded at the first renewal
 	// Re-admission is explicit, then the device onboards again and the lineage keeps it all.
 	s.must(t, 200, oscar, "POST", "/v1/devices/"+fi.Device.ID+"/readmit", nil)
 	onboard(t, s, dir, envID, "SN-OP1", "op5", 201)

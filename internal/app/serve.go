@@ -75,6 +75,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		log.Info("serving", "est", "https://"+estSrv.ln.Addr().String()+"/.well-known/est", "default_label", cfg.EST.DefaultLabel)
 		servers = append(servers, served{estSrv.ln, estSrv.tc, estSrv.h})
 	}
+	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
+		return fmt.Errorf("revocation status: %w", err)
+	}
 	return a.run(ctx, servers...)
 }
 

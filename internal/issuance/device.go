@@ -25,13 +25,18 @@ type FactoryParams struct {
 	PublicKey         crypto.PublicKey
 	NotBefore         time.Time
 	NotAfter          time.Time // 802.1AR allows 99991231235959Z ("no well-defined expiration")
+	// OCSPServer and CRLDistributionPoints, when given, become the AIA id-ad-ocsp and CRL
+	// distribution point extensions (http or https URLs).
+	OCSPServer            []string
+	CRLDistributionPoints []string
 }
 
 // FactoryTemplate returns the template of a factory (IEEE 802.1AR IDevID) certificate:
 // subject serialNumber and CN = DeviceSerial, O = Organization; a non-critical SAN holding one
 // otherName hardwareModuleName (RFC 4108 section 5) of HardwareType and DeviceSerial; the
 // build record digest extension (oid.BuildRecordDigest); keyUsage critical digitalSignature;
-// EKU clientAuth, so the device can authenticate to EST over TLS with it.
+// EKU clientAuth, so the device can authenticate to EST over TLS with it; AIA OCSP and CRL
+// distribution points when given.
 func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 	if err := checkName("device serial", p.DeviceSerial, ubSerialNumber, true); err != nil {
 		return nil, err
@@ -47,6 +52,11 @@ func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 	}
 	if p.BuildRecordDigest == ([32]byte{}) {
 		return nil, failure.New(failure.Invalid, "factory template: build record digest is required")
+	}
+	for _, u := range append(append([]string(nil), p.OCSPServer...), p.CRLDistributionPoints...) {
+		if err := checkHTTPURL(u); err != nil {
+			return nil, err
+		}
 	}
 	san, err := hardwareModuleNameSAN(p.HardwareType, []byte(p.DeviceSerial))
 	if err != nil {
@@ -64,6 +74,8 @@ func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 	t.BasicConstraintsValid = true
 	t.KeyUsage = x509.KeyUsageDigitalSignature
 	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	t.OCSPServer = append([]string(nil), p.OCSPServer...)
+	t.CRLDistributionPoints = append([]string(nil), p.CRLDistributionPoints...)
 	t.ExtraExtensions = []pkix.Extension{
 		{Id: oid.ExtSubjectAltName, Value: san}, // non-critical: the subject is not empty (RFC 5280 section 4.2.1.6)
 		{Id: oid.BuildRecordDigest, Value: digest},

@@ -52,8 +52,9 @@ var allProfiles = []string{"e_cert_issued_by_compromised_emudhra_ca"}
 // Linter runs zlint over to-be-issued certificates with a registry filtered per profile.
 // It is safe for concurrent use, and it caches the throwaway keys Prepare signs with.
 type Linter struct {
-	registries map[Profile]lint.Registry
-	throwaway  throwawayKeys
+	registries  map[Profile]lint.Registry
+	crlRegistry lint.Registry // the CRL lints of baseSources (crl.go)
+	throwaway   throwawayKeys
 }
 
 // NewLinter builds the per-profile registries once.
@@ -70,6 +71,10 @@ func NewLinter() (*Linter, error) {
 			return nil, fmt.Errorf("lint registry for %s: %w", p, err)
 		}
 		l.registries[p] = reg
+	}
+	var err error
+	if l.crlRegistry, err = global.Filter(lint.FilterOptions{IncludeSources: baseSources}); err != nil {
+		return nil, fmt.Errorf("lint registry for CRLs: %w", err)
 	}
 	return l, nil
 }

@@ -125,9 +125,14 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		return FactoryIdentity{}, err
 	}
 	now := s.now()
+	var ocspURLs, crlURLs []string
+	if s.c.StatusURLs != nil {
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer.ID)
+	}
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
 		DeviceSerial: rec.Serial, Organization: mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
 		PublicKey: req.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: issuer.Cert.NotAfter,
+		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs,
 	})
 	if err != nil {
 		return FactoryIdentity{}, err

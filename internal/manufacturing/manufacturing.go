@@ -35,6 +35,9 @@ type Config struct {
 	// RootLife and IssuingLife bound new manufacturing CAs; factory certificates live as long
 	// as their issuing CA (802.1AR IDevIDs are long-lived).
 	RootLife, IssuingLife time.Duration
+	// StatusURLs, when set, returns the OCSP and CRL URLs a factory certificate of CA caID
+	// carries (nil: none).
+	StatusURLs func(caID string) (ocsp, crl []string)
 }
 
 // Service is the manufacturing stage.

@@ -303,8 +303,12 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 	if err != nil {
 		return Identity{}, failure.Wrap(failure.Invalid, err, "building the SPIFFE ID")
 	}
+	var ocspURLs, crlURLs []string
+	if s.c.StatusURLs != nil {
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer.ID)
+	}
 	tmpl, err := issuance.OperationalTemplate(issuance.OperationalParams{SPIFFEID: spiffe, DeviceID: d.ID, FactoryRef: issuance.NewFactoryRef(factory),
-		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: notAfter})
+		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: notAfter, OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs})
 	if err != nil {
 		return Identity{}, err
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	RootLife, IssuingLife time.Duration
 	// MaxLifetime caps an environment's certificate lifetime ("hours to days").
 	MaxLifetime time.Duration
+	// StatusURLs, when set, returns the OCSP and CRL URLs an operational certificate of CA
+	// caID carries (nil: none).
+	StatusURLs func(caID string) (ocsp, crl []string)
 }
 
 // Service is the operational stage.

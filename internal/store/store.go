@@ -60,6 +60,7 @@ type Tx interface {
 	Challenges() Challenges
 	Evidence() Evidence
 	Revocations() Revocations
+	Status() Status // status.go
 }
 
 // Parties stores parties and principals.

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditOrder", testAuditOrder},
 	}
 	tests = append(tests, operationalTests...)
+	tests = append(tests, statusTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

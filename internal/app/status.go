@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/status"
+)
+
+// StatusConfig tunes revocation status; zero values take the defaults of status.Config.
+type StatusConfig struct {
+	// BaseURL is the public base URL that certificates' AIA OCSP and CRL distribution points
+	// are built from; it can also be given (or changed) by StartStatus.
+	BaseURL string
+	// CRLInterval is how often every CRL is rebuilt (default 1h); a CA's CRL is also rebuilt
+	// within a second of a change of one of its certificates.
+	CRLInterval time.Duration
+	// CRLLifetime is a CRL's nextUpdate − thisUpdate (default 4 × CRLInterval).
+	CRLLifetime time.Duration
+	// OCSPLifetime is an OCSP answer's nextUpdate − thisUpdate (default 1h).
+	OCSPLifetime time.Duration
+	// PollInterval is how often the change feed is polled (default 500ms, at most 1s).
+	PollInterval time.Duration
+	// ResponderLife is the validity of delegated OCSP responder certificates (default 30d).
+	ResponderLife time.Duration
+}
+
+// buildStatus wires the status service; Build calls it before the services that issue
+// certificates, which take their OCSP and CRL URLs from a.StatusURLs.
+func (a *App) buildStatus(c StatusConfig) {
+	a.StatusURLs = &status.URLs{}
+	if c.BaseURL != "" {
+		if err := a.StatusURLs.SetBase(c.BaseURL); err != nil {
+			a.Log.Warn("status: ignoring the base URL", "err", err)
+		}
+	}
+	a.Status = status.New(status.Config{
+		Store: a.Store, Authority: a.Authority, Keys: a.Keys, Log: a.Log, Now: a.Now, URLs: a.StatusURLs,
+		CRLInterval: c.CRLInterval, CRLLifetime: c.CRLLifetime, OCSPLifetime: c.OCSPLifetime,
+		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife,
+	})
+}
+
+// StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]) and CRLs (/crl/<ca-id>.crl).
+// Mount it at "/ocsp", "/ocsp/" and "/crl/". It needs no authentication.
+func (a *App) StatusHandler() http.Handler { return a.Status.Handler() }
+
+// StartStatus sets the public base URL (when baseURL is not empty) that certificates issued
+// from now on point at, and runs the change poller and CRL builder until ctx ends.
+func (a *App) StartStatus(ctx context.Context, baseURL string) error {
+	if baseURL != "" {
+		if err := a.StatusURLs.SetBase(baseURL); err != nil {
+			return err
+		}
+	}
+	return a.Status.Start(ctx)
+}
+
+// RevocationCommitted tells the status service that certificates of caID changed (the
+// manufacturing revocation path calls it after each committed chunk): their cached OCSP
+// answers are dropped and the CA's CRL is rebuilt at once. Without the call the change feed
+// gets there within the poll interval.
+func (a *App) RevocationCommitted(caID string) { a.Status.Invalidate(caID) }

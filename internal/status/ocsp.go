@@ -1,0 +1,214 @@
+package status
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// maxRequest bounds an OCSP request body; a one-certificate request with a nonce is about
+// 120 octets.
+const maxRequest = 8 << 10
+
+// Handler serves /ocsp, /ocsp/<ca-id>[/<base64 request>], /ocsp/<base64 request> and
+// /crl/<ca-id>.crl. Mount it at all three of "/ocsp", "/ocsp/" and "/crl/".
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ocsp", s.serveOCSP)
+	mux.HandleFunc("/ocsp/", s.serveOCSP)
+	mux.HandleFunc("/crl/", s.serveCRL)
+	return mux
+}
+
+// serveOCSP implements RFC 6960 appendix A.1: POST with an application/ocsp-request body, or
+// GET with the base64 DER request as the last part of the path. With /ocsp/<ca-id> the
+// request must name that CA; without it the CA is found from the CertID's issuer hashes.
+func (s *Service) serveOCSP(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/ocsp"), "/")
+	caID := ""
+	// A CA ID starts with "ca-"; a base64 DER request starts with "M" (0x30) and never does.
+	if first, after, _ := strings.Cut(rest, "/"); strings.HasPrefix(first, "ca-") {
+		caID, rest = first, after
+	}
+	var der []byte
+	switch r.Method {
+	case http.MethodGet:
+		var err error
+		if der, err = decodeGET(rest); err != nil {
+			writeOCSP(w, respMalformed, 0)
+			return
+		}
+	case http.MethodPost:
+		if rest != "" {
+			writeOCSP(w, respMalformed, 0)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequest))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				w.Header().Set("Connection", "close")
+			}
+			writeOCSP(w, respMalformed, 0)
+			return
+		}
+		der = body
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	resp, maxAge := s.Respond(r.Context(), caID, der)
+	if r.Method != http.MethodGet {
+		maxAge = 0
+	}
+	writeOCSP(w, resp, maxAge)
+}
+
+// decodeGET reads the request of a GET: base64 (standard, or URL-safe, padded or not) of
+// the DER, already percent-decoded by net/http.
+func decodeGET(s string) ([]byte, error) {
+	if s == "" || len(s) > 2*maxRequest {
+		return nil, ErrMalformed
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+func writeOCSP(w http.ResponseWriter, body []byte, maxAge int) {
+	h := w.Header()
+	h.Set("Content-Type", "application/ocsp-response")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if maxAge > 0 {
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge)+", no-transform")
+	} else {
+		h.Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// Respond answers one DER OCSPRequest, returning the OCSPResponse and how many seconds a
+// cache may keep it (0: do not cache). wantCA, when set, is the CA the URL named.
+//
+// Answers to requests with a nonce are signed fresh, with the nonce echoed (RFC 6960 section
+// 4.4.1); the certificate's status still comes from the cache when it is fresh. Answers to
+// requests without one are cached.
+func (s *Service) Respond(ctx context.Context, wantCA string, der []byte) ([]byte, int) {
+	req, err := ParseRequest(der)
+	if err != nil {
+		return respMalformed, 0
+	}
+	cs := s.caFor(ctx, req)
+	if cs == nil || (wantCA != "" && cs.c.ID != wantCA) {
+		return respUnauthorized, 0
+	}
+	now := s.c.Now()
+	serial := ca.SerialHex(req.Serial)
+	refresh := s.c.OCSPLifetime / 2
+	cs.mu.RLock()
+	e, gen := cs.entries[serial], cs.gen
+	var cached []byte
+	if e != nil && now.Sub(e.at) < refresh {
+		if req.Nonce == nil {
+			cached = e.byCertID[string(req.CertID)]
+		}
+	} else {
+		e = nil
+	}
+	cs.mu.RUnlock()
+	if cached != nil {
+		return cached, maxAge(e.at, refresh, now)
+	}
+	sg, err := s.responder(ctx, cs)
+	if err != nil {
+		s.c.Log.Error("status: no OCSP responder", "ca_id", cs.c.ID, "err", err)
+		return respInternal, 0
+	}
+	var st certStatus
+	at := now.Truncate(time.Second)
+	if e != nil {
+		st, at = e.st, e.at
+	} else if st, err = s.lookup(ctx, cs, req); err != nil {
+		s.c.Log.Error("status: looking up a certificate", "ca_id", cs.c.ID, "serial", serial, "err", err)
+		return respInternal, 0
+	}
+	resp, err := sg.sign(req.CertID, st, at, at.Add(s.c.OCSPLifetime), now, req.Nonce)
+	if err != nil {
+		s.c.Log.Error("status: signing an OCSP answer", "ca_id", cs.c.ID, "err", err)
+		return respInternal, 0
+	}
+	if req.Nonce != nil {
+		return resp, 0
+	}
+	cs.mu.Lock()
+	if cs.gen == gen && cs.resp.Load() == sg { // nothing changed while this answer was made
+		cur := cs.entries[serial]
+		if cur == nil || !cur.at.Equal(at) {
+			if len(cs.entries) >= s.c.MaxCached {
+				evict(cs.entries, s.c.MaxCached/10)
+			}
+			cur = &entry{st: st, at: at, byCertID: map[string][]byte{}}
+			cs.entries[serial] = cur
+		}
+		cur.byCertID[string(req.CertID)] = resp
+	}
+	cs.mu.Unlock()
+	return resp, maxAge(at, refresh, now)
+}
+
+func maxAge(at time.Time, refresh time.Duration, now time.Time) int {
+	return max(0, int(at.Add(refresh).Sub(now).Seconds()))
+}
+
+// evict drops about n entries (Go's map order is arbitrary enough for a bound on memory).
+func evict(m map[string]*entry, n int) {
+	for k := range m {
+		if n <= 0 {
+			return
+		}
+		delete(m, k)
+		n--
+	}
+}
+
+// lookup reads a certificate's status. Anything but a certificate this CA issued is unknown:
+// a serial never seen, one of another CA, one only reserved.
+func (s *Service) lookup(ctx context.Context, cs *caState, req *Request) (certStatus, error) {
+	var rec ca.Cert
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { rec, err = tx.Certificates().GetCert(req.Serial); return err })
+	switch {
+	case failure.Is(err, failure.NotFound):
+		return certStatus{kind: unknown}, nil
+	case err != nil:
+		return certStatus{}, err
+	case rec.CAID != cs.c.ID:
+		return certStatus{kind: unknown}, nil
+	case rec.State == ca.Issued:
+		return certStatus{kind: good}, nil
+	case rec.State == ca.Revoked:
+		st := certStatus{kind: revoked}
+		if rec.RevokedAt != nil {
+			st.revokedAt = *rec.RevokedAt
+		}
+		if rec.Reason != nil {
+			st.reason = *rec.Reason
+		}
+		return st, nil
+	case rec.State == ca.Reserved:
+		return certStatus{kind: unknown}, nil
+	}
+	return certStatus{}, fmt.Errorf("certificate %s in unknown state %q", rec.SerialHex, rec.State)
+}

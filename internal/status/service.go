@@ -1,0 +1,330 @@
+// Package status serves revocation status for every issuing CA: CRLs (RFC 5280 section 5)
+// at /crl/<ca-id>.crl and an OCSP responder (RFC 6960) at /ocsp/<ca-id>.
+//
+// Invariants:
+//   - The responder never answers good for a serial its CA did not issue: a serial the store
+//     does not hold for that CA, or holds only as a reservation, is unknown; an issuer
+//     Hallmark does not run gets unauthorized.
+//   - Responses are signed by a delegated responder certificate per CA (id-kp-OCSPSigning,
+//     id-pkix-ocsp-nocheck) issued through the authority's lint-then-sign cycle; its key comes
+//     from the key provider and its record from the store, so a restart reuses it.
+//   - Answers without a nonce are signed once and then served from memory. Every change of a
+//     certificate's state reaches the store's change feed (a trigger), which this service polls
+//     every PollInterval (at most one second): the cached answer is dropped and the CA's CRL
+//     rebuilt. An answer computed while a change was in flight is not cached.
+//   - A revoked certificate stays on its CA's CRL until it has expired.
+package status
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/asn1"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Config holds the collaborators and the timings; zero durations take the defaults shown.
+type Config struct {
+	Store     store.Store
+	Authority *authority.Authority
+	Keys      keys.Provider
+	Log       *slog.Logger
+	Now       func() time.Time
+	// CRLInterval is how often every CRL is rebuilt (default 1h). A CA whose certificates
+	// changed is rebuilt at once, at most once per CRLMinGap (default 1s).
+	CRLInterval time.Duration
+	CRLMinGap   time.Duration
+	// CRLLifetime is nextUpdate − thisUpdate (default 4 × CRLInterval), so a relying party
+	// that misses a few fetches keeps a valid CRL.
+	CRLLifetime time.Duration
+	// OCSPLifetime is nextUpdate − thisUpdate of OCSP answers (default 1h); a cached answer is
+	// re-signed after half of it.
+	OCSPLifetime time.Duration
+	// PollInterval is how often the change feed is read (default 500ms, at most 1s).
+	PollInterval time.Duration
+	// ResponderLife is the validity of a delegated responder certificate (default 30 days);
+	// it is renewed after two thirds of it.
+	ResponderLife time.Duration
+	// MaxCached bounds the cached answers per CA (default 500,000).
+	MaxCached int
+	// BaseURL is the public base of the URLs certificates carry (see URLs); CRL partitions
+	// are named under it.
+	URLs *URLs
+}
+
+// Service is the OCSP responder and CRL distributor. It is safe for concurrent use.
+type Service struct {
+	c      Config
+	mu     sync.RWMutex
+	cas    map[string]*caState // by CA ID
+	byHash map[string]*caState // by hash algorithm + issuer name hash + issuer key hash
+	loaded time.Time           // when cas was last read
+	wake   chan struct{}       // a CRL became dirty
+	pollC  chan struct{}       // poll the change feed now
+	cursor atomic.Int64        // the last change-feed Seq applied
+	pollMu sync.Mutex          // one Poll at a time, so the cursor only moves forward
+}
+
+// New returns a Service; Start runs its background work.
+func New(c Config) *Service {
+	if c.Now == nil {
+		c.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.CRLInterval, time.Hour)
+	def(&c.CRLMinGap, time.Second)
+	def(&c.CRLLifetime, 4*c.CRLInterval)
+	def(&c.OCSPLifetime, time.Hour)
+	def(&c.PollInterval, 500*time.Millisecond)
+	def(&c.ResponderLife, 30*24*time.Hour)
+	c.PollInterval = min(c.PollInterval, time.Second)
+	if c.MaxCached <= 0 {
+		c.MaxCached = 500_000
+	}
+	if c.URLs == nil {
+		c.URLs = &URLs{}
+	}
+	return &Service{c: c, cas: map[string]*caState{}, byHash: map[string]*caState{}, wake: make(chan struct{}, 1), pollC: make(chan struct{}, 1)}
+}
+
+// caState is one issuing CA's cache, CRL and responder.
+type caState struct {
+	c ca.CA
+
+	mu      sync.RWMutex
+	entries map[string]*entry // by serial hex
+	gen     uint64            // bumped whenever an entry is dropped
+
+	crl     atomic.Pointer[crlDoc]
+	crlMu   sync.Mutex // serialises building
+	dirty   atomic.Bool
+	builtAt atomic.Int64 // unix nanoseconds of the last build
+
+	resp   atomic.Pointer[signer]
+	respMu sync.Mutex
+}
+
+// entry is the cached status of one serial with the answers signed for it, per CertID.
+type entry struct {
+	st       certStatus
+	at       time.Time // thisUpdate of the answers
+	byCertID map[string][]byte
+}
+
+// Start loads the CAs and runs the change poller and the CRL builder until ctx ends.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.loadCAs(ctx); err != nil {
+		return err
+	}
+	var last int64
+	if err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { last, err = tx.Status().LastChange(); return err }); err != nil {
+		return err
+	}
+	s.cursor.Store(last)
+	go s.pollLoop(ctx)
+	go s.crlLoop(ctx)
+	return nil
+}
+
+// Invalidate marks caID's CRL for rebuilding now and has the change feed read at once, so
+// the cached OCSP answers of the certificates that changed are dropped without waiting for
+// the next poll. The revocation paths call it after they commit; without the call the
+// change feed gets there within PollInterval.
+func (s *Service) Invalidate(caID string) {
+	if cs := s.caByID(caID); cs != nil {
+		cs.dirty.Store(true)
+		s.kick()
+	}
+	select {
+	case s.pollC <- struct{}{}:
+	default:
+	}
+}
+
+// Changed drops the cached answers of the given serials of caID and marks its CRL dirty.
+func (s *Service) Changed(caID string, serials ...*big.Int) {
+	cs := s.caByID(caID)
+	if cs == nil {
+		return
+	}
+	cs.mu.Lock()
+	for _, n := range serials {
+		delete(cs.entries, ca.SerialHex(n))
+	}
+	cs.gen++
+	cs.mu.Unlock()
+	cs.dirty.Store(true)
+	s.kick()
+}
+
+func (s *Service) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) caByID(id string) *caState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cas[id]
+}
+
+// loadCAs (re)reads the issuing CAs that hold a key. Existing state is kept.
+func (s *Service) loadCAs(ctx context.Context) error {
+	var list []ca.CA
+	if err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { list, err = tx.CAs().ListCAs(""); return err }); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loaded = s.c.Now()
+	for _, c := range list {
+		if c.Role != ca.Issuing || c.KeyID == "" || s.cas[c.ID] != nil {
+			continue
+		}
+		cs := &caState{c: c, entries: map[string]*entry{}}
+		s.cas[c.ID] = cs
+		for _, k := range issuerKeys(c) {
+			s.byHash[k] = cs
+		}
+	}
+	return nil
+}
+
+// caFor finds the CA a request names, reloading the CA list at most once a second when the
+// issuer is not known yet.
+func (s *Service) caFor(ctx context.Context, r *Request) *caState {
+	k := hashKey(r.Hash.String(), r.NameHash, r.KeyHash)
+	s.mu.RLock()
+	cs, loaded := s.byHash[k], s.loaded
+	s.mu.RUnlock()
+	if cs == nil && s.c.Now().Sub(loaded) > time.Second {
+		if err := s.loadCAs(ctx); err != nil {
+			s.c.Log.Warn("status: loading CAs", "err", err)
+		}
+		s.mu.RLock()
+		cs = s.byHash[k]
+		s.mu.RUnlock()
+	}
+	return cs
+}
+
+// caNamed is caByID with the same reload rule.
+func (s *Service) caNamed(ctx context.Context, id string) *caState {
+	s.mu.RLock()
+	cs, loaded := s.cas[id], s.loaded
+	s.mu.RUnlock()
+	if cs == nil && s.c.Now().Sub(loaded) > time.Second {
+		if err := s.loadCAs(ctx); err == nil {
+			cs = s.caByID(id)
+		}
+	}
+	return cs
+}
+
+// issuerKeys are the CertID hash keys (RFC 6960 section 4.1.1: hashes of the issuer's DN and
+// of its subjectPublicKey) under every hash algorithm the parser accepts.
+func issuerKeys(c ca.CA) []string {
+	var spki struct {
+		Algorithm asn1.RawValue
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.Cert.RawSubjectPublicKeyInfo, &spki); err != nil {
+		return nil
+	}
+	name, key := c.Cert.RawSubject, spki.PublicKey.Bytes
+	n1, k1 := sha1.Sum(name), sha1.Sum(key)
+	n256, k256 := sha256.Sum256(name), sha256.Sum256(key)
+	n384, k384 := sha512.Sum384(name), sha512.Sum384(key)
+	n512, k512 := sha512.Sum512(name), sha512.Sum512(key)
+	return []string{
+		hashKey("SHA-1", n1[:], k1[:]), hashKey("SHA-256", n256[:], k256[:]),
+		hashKey("SHA-384", n384[:], k384[:]), hashKey("SHA-512", n512[:], k512[:]),
+	}
+}
+
+func hashKey(alg string, name, key []byte) string {
+	return alg + "/" + string(name) + "/" + string(key)
+}
+
+// pollLoop applies the store's change feed every PollInterval.
+func (s *Service) pollLoop(ctx context.Context) {
+	t := time.NewTicker(s.c.PollInterval)
+	defer t.Stop()
+	lastPrune := s.c.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.pollC:
+		}
+		if err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.c.Log.Warn("status: reading the change feed", "err", err)
+		}
+		if now := s.c.Now(); now.Sub(lastPrune) > time.Hour {
+			lastPrune = now
+			err := s.c.Store.Update(ctx, func(tx store.Tx) error { return tx.Status().PruneChanges(now.Add(-24 * time.Hour)) })
+			if err != nil && ctx.Err() == nil {
+				s.c.Log.Warn("status: pruning the change feed", "err", err)
+			}
+		}
+	}
+}
+
+// Poll applies the changes recorded since the last poll: cached answers are dropped and
+// CRLs marked dirty. The background loop calls it; tests may call it to skip the wait.
+func (s *Service) Poll(ctx context.Context) error {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	for {
+		var changes []store.StatusChange
+		err := s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+			changes, err = tx.Status().Changes(s.cursor.Load(), 10000)
+			return err
+		})
+		if err != nil || len(changes) == 0 {
+			return err
+		}
+		byCA := map[string][]string{}
+		for _, c := range changes {
+			byCA[c.CAID] = append(byCA[c.CAID], c.SerialHex)
+		}
+		for id, serials := range byCA {
+			cs := s.caByID(id)
+			if cs == nil {
+				continue
+			}
+			cs.mu.Lock()
+			for _, h := range serials {
+				delete(cs.entries, h)
+			}
+			cs.gen++
+			cs.mu.Unlock()
+			cs.dirty.Store(true)
+		}
+		s.cursor.Store(changes[len(changes)-1].Seq)
+		s.kick()
+		if len(changes) < 10000 {
+			return nil
+		}
+	}
+}
