@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -33,7 +34,8 @@ type App struct {
 	Inventory     *inventory.Service
 	Operational   *operational.Service
 	API           *httpapi.Server
-	Status        *status.Service // OCSP and CRLs (status.go)
+	Status        *status.Service   // OCSP and CRLs (status.go)
+	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	StatusURLs    *status.URLs
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -48,6 +50,8 @@ type Wiring struct {
 	RootLife, IssuingLife time.Duration
 	// Status tunes the OCSP responder and CRLs; the zero value takes the defaults.
 	Status StatusConfig
+	// AuditOrigin names the audit log in its checkpoints (e.g. "hallmark.example.com/audit").
+	AuditOrigin string
 }
 
 // Build wires the services over a store and key provider.
@@ -62,7 +66,19 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every committed audit event is also written as a structured log record for SIEMs.
+	w.Store = auditlog.LogCommitted(w.Store, w.Log)
 	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now}
+	if w.AuditOrigin == "" {
+		w.AuditOrigin = "hallmark/audit"
+	}
+	key, err := auditlog.LoadOrCreateKey(context.Background(), w.Keys, auditlog.DefaultKeyID)
+	if err != nil {
+		return nil, err
+	}
+	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log}); err != nil {
+		return nil, err
+	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
@@ -70,7 +86,7 @@ func Build(w Wiring) (*App, error) {
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
 	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
-	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, Store: w.Store, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
 	return a, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/est"
@@ -90,7 +91,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now})
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"})
 	if err != nil {
 		return err
 	}
@@ -142,8 +143,12 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if err := a.StartStatus(ctx, info.APIURL); err != nil {
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}
+	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
 	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
 }
+
+// devCheckpointInterval is how often the dev server signs an audit checkpoint.
+const devCheckpointInterval = time.Minute
 
 // The dev EST listener's fixed port (used when the API has a fixed port) and the demo
 // environment its bare path serves. The README walkthrough makes its own "plant-1".

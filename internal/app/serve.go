@@ -48,7 +48,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration})
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
+		AuditOrigin: cfg.Audit.Origin})
 	if err != nil {
 		return err
 	}
@@ -78,6 +79,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
 		return fmt.Errorf("revocation status: %w", err)
 	}
+	go a.AuditLog.Run(ctx, cfg.Audit.CheckpointInterval.Duration) //nolint:errcheck // returns nil when ctx ends
 	return a.run(ctx, servers...)
 }
 

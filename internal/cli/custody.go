@@ -180,6 +180,7 @@ audit log needs an audit cell or a deployment administrator. -o id prints sequen
 	}
 	events.Flags().Int64Var(&after, "after", 0, "only events with a sequence number above this")
 	cmd.AddCommand(events)
+	cmd.AddCommand(e.auditLogCommands()...) // audit.go
 	return cmd
 }
 

@@ -47,6 +47,8 @@ type Config struct {
 	Keys      Keys   `json:"keys"`
 	TLS       TLS    `json:"tls"`
 	Log       Log    `json:"log"`
+	// Audit configures the audit log's checkpoints.
+	Audit Audit `json:"audit"`
 	// Manufacturing sets lifetimes of new manufacturing CAs.
 	Manufacturing Manufacturing `json:"manufacturing"`
 	// EST, when present, serves RFC 7030 enrollment on a listener of its own (docs/est.md).
@@ -103,6 +105,14 @@ type Log struct {
 	Format string `json:"format"` // json or text
 }
 
+// Audit configures signed checkpoints of the audit log.
+type Audit struct {
+	// Origin names the log in its checkpoints (default: public_url's host + "/audit").
+	Origin string `json:"origin"`
+	// CheckpointInterval is how often a checkpoint is signed (default 10m).
+	CheckpointInterval Duration `json:"checkpoint_interval"`
+}
+
 // Manufacturing holds manufacturing-stage settings.
 type Manufacturing struct {
 	RootLifetime    Duration `json:"root_lifetime"`
@@ -152,6 +162,14 @@ func (c *Config) defaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
+	}
+	if c.Audit.CheckpointInterval.Duration == 0 {
+		c.Audit.CheckpointInterval.Duration = 10 * time.Minute
+	}
+	if c.Audit.Origin == "" {
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Host != "" {
+			c.Audit.Origin = u.Host + "/audit"
+		}
 	}
 	if c.Manufacturing.RootLifetime.Duration == 0 {
 		c.Manufacturing.RootLifetime.Duration = 30 * 365 * 24 * time.Hour
@@ -217,6 +235,12 @@ func (c *Config) Validate() error {
 		if l := c.EST.DefaultLabel; l != "" && !estLabel.MatchString(l) {
 			bad("est.default_label", "%q is not an environment name or ID (letters, digits, '.', '_', '-')", l)
 		}
+	}
+	if strings.ContainsAny(c.Audit.Origin, " +\n") {
+		bad("audit.origin", "%q may not contain spaces or '+'", c.Audit.Origin)
+	}
+	if c.Audit.CheckpointInterval.Duration < time.Second {
+		bad("audit.checkpoint_interval", "must be at least 1s")
 	}
 	if c.Manufacturing.IssuingLifetime.Duration > c.Manufacturing.RootLifetime.Duration {
 		bad("manufacturing.issuing_lifetime", "is longer than root_lifetime")

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -33,7 +34,8 @@ type Config struct {
 	Custody       *custody.Service
 	Inventory     *inventory.Service
 	Operational   *operational.Service
-	Store         store.Store // for the audit listing
+	Store         store.Store       // for the audit listing
+	AuditLog      *auditlog.Service // checkpoints and proofs (routes_audit.go); nil: those routes answer 503
 	Log           *slog.Logger
 }
 
@@ -61,6 +63,7 @@ func New(c Config) *Server {
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, st: c.Store, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
 	s.operationalRoutes()
+	s.auditRoutes(c.AuditLog)
 	return s
 }
 

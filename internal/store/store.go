@@ -56,6 +56,7 @@ type Tx interface {
 	BuildRecords() BuildRecords
 	Custody() Custody
 	Audit() AuditLog
+	AuditTree() AuditTree // audittree.go
 	Environments() Environments
 	Challenges() Challenges
 	Evidence() Evidence

@@ -134,4 +134,22 @@ paths.update({
  "/v1/manufacturing/revocations/{id}":{"get":op("A revocation run and its cascade items",200,{"type":"object","properties":{"run":{"type":"object"},"items":arr({"type":"object","properties":{"run_id":str_,"serial":str_,"device_id":str_,"action":{"type":"string","enum":["factory-revoked","operational-suspended"]},"at":dt}})}},params=[pid()],errs=(401,404))},
 })
 paths["/v1/manufacturing/revocations"]["post"]["responses"]["200"]={"description":"dry run: what would be revoked and suspended","content":{"application/json":{"schema":S("FactoryRevokeResult")}}}
+# --- tamper-evident audit log (docs/audit.md) ---
+b64=lambda d: {"type":"string","contentEncoding":"base64","description":d}
+note_={"type":"string","description":"C2SP signed note: origin line, tree size, base64 RFC 6962 root hash, blank line, signature lines"}
+schemas.update({
+ "InclusionProof":{"type":"object","description":"RFC 6962 section 2.1.1 audit path; leaf index i is the event with seq i+1","properties":{"index":{"type":"integer"},"size":{"type":"integer"},"leaf_hash":b64("SHA-256(0x00 || canonical leaf encoding)"),"root":b64("root of the tree of this size"),"hashes":arr(b64("node hash"))}},
+ "ConsistencyProof":{"type":"object","description":"RFC 6962 section 2.1.2 proof that the tree of size from is a prefix of the tree of size to","properties":{"from":{"type":"integer"},"to":{"type":"integer"},"from_root":b64("root at from"),"to_root":b64("root at to"),"hashes":arr(b64("node hash"))}},
+ "LeafHashes":{"type":"object","properties":{"start":{"type":"integer"},"hashes":arr({"type":["string","null"],"contentEncoding":"base64"})}},
+})
+schemas["AuditEvent"]["description"]="seq is the event's leaf index + 1 in the audit Merkle tree: dense and in commit order"
+qi=lambda n,d,req=False: {"name":n,"in":"query","required":req,"schema":{"type":"integer","minimum":0},"description":d}
+paths.update({
+ "/v1/audit/key":{"get":op("The checkpoint verifier key, a note verifier key '<origin>+<hash>+<base64 Ed25519 key>' (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
+ "/v1/audit/checkpoint":{"get":op("The latest signed checkpoint of the audit tree; ?new=1 signs one of the current size first (auditors and administrators)",200,note_,params=[q("new","1: make a checkpoint of the current size")],errs=(401,403),okctype="text/plain"),
+   "post":op("Sign a checkpoint of the current size now, or return the stored one of that size (auditors and administrators)",200,note_,errs=(401,403),okctype="text/plain")},
+ "/v1/audit/proofs/inclusion":{"get":op("Inclusion proof of a leaf in the tree of a size (auditors and administrators)",200,S("InclusionProof"),params=[qi("index","leaf index (seq - 1)",True),qi("size","tree size; 0 or absent: the current size")],errs=(400,401,403))},
+ "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors and administrators)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
+ "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors and administrators)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
+})
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

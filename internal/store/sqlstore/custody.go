@@ -91,14 +91,9 @@ func scanTransfer(s interface{ Scan(...any) error }) (device.Transfer, error) {
 type auditLog struct{ t *tx }
 
 func (a auditLog) Append(e audit.Event) (int64, error) {
-	var seq int64
-	if !a.t.writable {
-		return 0, fmt.Errorf("store: audit append in a read-only transaction")
-	}
-	err := a.t.queryRow(`INSERT INTO audit_events (at, party_id, principal_id, action, stage, scope, subject, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		micros(e.At), e.PartyID, e.PrincipalID, e.Action, e.Stage, e.Scope, e.Subject, string(e.Detail)).Scan(&seq)
+	seq, err := a.t.appendAuditEvent(e) // audittree.go: the event and its Merkle leaf
 	if err != nil {
-		return 0, fmt.Errorf("store: appending audit event: %w", err)
+		return 0, err
 	}
 	a.t.audited = true
 	return seq, nil

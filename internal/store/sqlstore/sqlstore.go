@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func (s *Store) Close() error {
 // conflict it expects to clear (SQLite busy, PostgreSQL serialization failure).
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = s.run(ctx, s.writer, s.txOpts, true, fn)
 		if err == nil || !s.d.IsRetryable(err) {
 			return err
@@ -62,10 +63,20 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		case <-time.After(retryDelay(attempt)):
 		}
 	}
 	return err
+}
+
+// Every audited write takes the one audit_head counter row (audittree.go), so on PostgreSQL
+// concurrent audited writes conflict and all but one retry: allow enough attempts for a busy
+// fleet of replicas, with jitter so that the losers do not retry in step.
+const maxAttempts = 30
+
+func retryDelay(attempt int) time.Duration {
+	d := time.Duration(min(attempt+1, 10)) * 5 * time.Millisecond
+	return d/2 + rand.N(d)
 }
 
 // View runs fn in a read-only transaction.

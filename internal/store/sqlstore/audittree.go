@@ -1,0 +1,249 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// The audit Merkle tree (store.AuditTree). Layout (migration 0004_audit_tree.sql):
+//   - audit_events.leaf_hash: level 0, leaf i is the event with seq i+1;
+//   - audit_nodes: every complete subtree above the leaves, written as it completes (on
+//     average one row per append);
+//   - audit_head: the counter that orders appenders, and the compact range [0, tree_size),
+//     from which the current root is one fold of at most 64 hashes.
+// Any root or proof then reads O(log n) stored hashes; nothing is recomputed.
+
+func (t *tx) AuditTree() store.AuditTree { return auditTree{t} }
+
+type auditTree struct{ t *tx }
+
+var _ store.AuditTree = auditTree{}
+
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// treeExec writes tree rows without marking the transaction as an identity change: the tree
+// is part of the audit record, not state the audit rule guards.
+func (t *tx) treeExec(query string, args ...any) error {
+	if !t.writable {
+		return errors.New("store: audit tree write in a read-only transaction")
+	}
+	_, err := t.tx.ExecContext(t.ctx, t.d.Rebind(query), args...)
+	return err
+}
+
+func splitRange(b []byte) ([][]byte, error) {
+	if len(b)%32 != 0 {
+		return nil, fmt.Errorf("store: audit_head.compact_range has %d bytes, not a multiple of 32", len(b))
+	}
+	out := make([][]byte, 0, len(b)/32)
+	for i := 0; i < len(b); i += 32 {
+		out = append(out, b[i:i+32:i+32])
+	}
+	return out, nil
+}
+
+func joinRange(h [][]byte) []byte {
+	b := make([]byte, 0, 32*len(h))
+	for _, x := range h {
+		b = append(b, x...)
+	}
+	return b
+}
+
+// nodeWriter stores the complete subtrees a compact range reports (leaves are stored with
+// their events).
+func (t *tx) nodeWriter(errp *error) compact.VisitFn {
+	return func(id compact.NodeID, hash []byte) {
+		if id.Level == 0 || *errp != nil {
+			return
+		}
+		*errp = t.treeExec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, int64(id.Level), int64(id.Index), hash)
+	}
+}
+
+// appendAuditEvent appends e as the next event and leaf. The UPDATE of the one audit_head
+// row takes the index and holds the row until commit (PostgreSQL: a concurrent appender
+// waits, then fails with a serialization error and Update retries it), so indexes are dense
+// and in commit order.
+func (t *tx) appendAuditEvent(e audit.Event) (int64, error) {
+	if !t.writable {
+		return 0, fmt.Errorf("store: audit append in a read-only transaction")
+	}
+	var size, treeSize int64
+	var raw []byte
+	if err := t.queryRow(`UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size, tree_size, compact_range`).Scan(&size, &treeSize, &raw); err != nil {
+		return 0, fmt.Errorf("store: taking the next audit index: %w", err)
+	}
+	r, err := t.foldPending(uint64(treeSize), raw, uint64(size-1))
+	if err != nil {
+		return 0, err
+	}
+	e.Seq = size
+	e.At = audit.StoredTime(e.At)
+	leaf, err := audit.LeafHash(e)
+	if err != nil {
+		return 0, fmt.Errorf("store: appending audit event: %w", err)
+	}
+	if err := t.treeExec(`INSERT INTO audit_events (seq, at, party_id, principal_id, action, stage, scope, subject, detail, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, micros(e.At), e.PartyID, e.PrincipalID, e.Action, e.Stage, e.Scope, e.Subject, string(e.Detail), leaf); err != nil {
+		return 0, fmt.Errorf("store: appending audit event: %w", err)
+	}
+	var werr error
+	if err := r.Append(leaf, t.nodeWriter(&werr)); err != nil {
+		return 0, fmt.Errorf("store: appending audit leaf: %w", err)
+	}
+	if werr != nil {
+		return 0, fmt.Errorf("store: storing audit tree nodes: %w", werr)
+	}
+	if err := t.treeExec(`UPDATE audit_head SET tree_size = ?, compact_range = ? WHERE id = 1`, size, joinRange(r.Hashes())); err != nil {
+		return 0, fmt.Errorf("store: updating the audit tree head: %w", err)
+	}
+	return size, nil
+}
+
+// foldPending returns the compact range [0, upTo), folding in the leaves [treeSize, upTo)
+// of events written before the tree existed (computing and recording their leaf hashes).
+// It is a no-op except on the first write after migration 0004.
+func (t *tx) foldPending(treeSize uint64, raw []byte, upTo uint64) (*compact.Range, error) {
+	hashes, err := splitRange(raw)
+	if err != nil {
+		return nil, err
+	}
+	r, err := rangeFactory.NewRange(0, treeSize, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit_head: %w", err)
+	}
+	for r.End() < upTo {
+		evs, err := auditLog{t}.List(int64(r.End()), 1000)
+		if err != nil {
+			return nil, fmt.Errorf("store: reading events to fold into the audit tree: %w", err)
+		}
+		if len(evs) == 0 {
+			return nil, fmt.Errorf("store: audit event %d is missing", r.End()+1)
+		}
+		for _, e := range evs {
+			if r.End() >= upTo {
+				break
+			}
+			if uint64(e.Seq) != r.End()+1 {
+				return nil, fmt.Errorf("store: audit event %d is missing (found %d)", r.End()+1, e.Seq)
+			}
+			leaf, err := audit.LeafHash(e)
+			if err != nil {
+				return nil, err
+			}
+			if err := t.treeExec(`UPDATE audit_events SET leaf_hash = ? WHERE seq = ?`, leaf, e.Seq); err != nil {
+				return nil, err
+			}
+			var werr error
+			if err := r.Append(leaf, t.nodeWriter(&werr)); err != nil {
+				return nil, err
+			}
+			if werr != nil {
+				return nil, werr
+			}
+		}
+	}
+	return r, nil
+}
+
+func (a auditTree) Head() (store.TreeHead, error) {
+	var size, treeSize int64
+	var raw []byte
+	if err := a.t.queryRow(`SELECT size, tree_size, compact_range FROM audit_head WHERE id = 1`).Scan(&size, &treeSize, &raw); err != nil {
+		return store.TreeHead{}, fmt.Errorf("store: reading the audit tree head: %w", err)
+	}
+	if treeSize < size && a.t.writable {
+		r, err := a.t.foldPending(uint64(treeSize), raw, uint64(size))
+		if err != nil {
+			return store.TreeHead{}, err
+		}
+		if err := a.t.treeExec(`UPDATE audit_head SET tree_size = ?, compact_range = ? WHERE id = 1`, size, joinRange(r.Hashes())); err != nil {
+			return store.TreeHead{}, err
+		}
+		return store.TreeHead{Size: uint64(size), Range: r.Hashes()}, nil
+	}
+	hashes, err := splitRange(raw)
+	if err != nil {
+		return store.TreeHead{}, err
+	}
+	return store.TreeHead{Size: uint64(treeSize), Range: hashes}, nil
+}
+
+func (a auditTree) Nodes(ids []store.TreeNode) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		var h []byte
+		var err error
+		if id.Level == 0 {
+			err = a.t.queryRow(`SELECT leaf_hash FROM audit_events WHERE seq = ? AND leaf_hash IS NOT NULL`, int64(id.Index)+1).Scan(&h)
+		} else {
+			err = a.t.queryRow(`SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?`, int64(id.Level), int64(id.Index)).Scan(&h)
+		}
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("audit tree node %d.%d", id.Level, id.Index))
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+func (a auditTree) LeafHashes(start uint64, n int) ([][]byte, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rows, err := a.t.query(`SELECT seq, leaf_hash FROM audit_events WHERE seq > ? AND seq <= ? AND leaf_hash IS NOT NULL ORDER BY seq`, int64(start), int64(start)+int64(n))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	next := int64(start) + 1
+	for rows.Next() {
+		var seq int64
+		var h []byte
+		if err := rows.Scan(&seq, &h); err != nil {
+			return nil, err
+		}
+		if seq != next {
+			break // a hole (an event not yet folded in): return the run before it
+		}
+		next++
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (a auditTree) PutCheckpoint(c store.StoredCheckpoint) (store.StoredCheckpoint, error) {
+	if err := a.t.treeExec(`INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (size) DO NOTHING`,
+		int64(c.Size), c.Root, c.Note, micros(c.CreatedAt)); err != nil {
+		return c, fmt.Errorf("store: storing checkpoint: %w", err)
+	}
+	return a.checkpoint(`WHERE size = ?`, int64(c.Size))
+}
+
+func (a auditTree) LatestCheckpoint() (store.StoredCheckpoint, error) {
+	return a.checkpoint(`ORDER BY size DESC LIMIT 1`)
+}
+
+func (a auditTree) checkpoint(where string, args ...any) (store.StoredCheckpoint, error) {
+	var c store.StoredCheckpoint
+	var size, at int64
+	err := a.t.queryRow(`SELECT size, root, note, created_at FROM audit_checkpoints `+strings.TrimSpace(where), args...).Scan(&size, &c.Root, &c.Note, &at)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return c, fmt.Errorf("audit checkpoint: %w", store.ErrNotFound)
+		}
+		return c, err
+	}
+	c.Size, c.CreatedAt = uint64(size), fromMicros(at)
+	return c, nil
+}
