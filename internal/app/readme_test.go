@@ -63,7 +63,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, want := range []string{
 		"factory.pem: OK", "build record OK", "op.pem: OK", "renewal policy v2 denied: rule firmware-matches",
 		"dry run: nothing changed", "operational-suspended", "suspended",
-		"enrolled: operational certificate", "device-2/operational.pem: OK", "est3.pem: OK",
+		"Reason: certificateHold", "enrolled: operational certificate", "device-2/operational.pem: OK", "est3.pem: OK",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
