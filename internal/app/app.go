@@ -19,6 +19,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -36,6 +37,7 @@ type App struct {
 	API           *httpapi.Server
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
+	Reports       *reports.Service  // security reports
 	StatusURLs    *status.URLs
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -86,7 +88,8 @@ func Build(w Wiring) (*App, error) {
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
 	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
-	a.API = httpapi.New(httpapi.Config{Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
+	a.Reports = reports.New(w.Store, w.Now)
+	a.API = httpapi.New(httpapi.Config{Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
 	return a, nil
 }
 

@@ -124,6 +124,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.buildRecordCommand(),
 		e.transferCommand(),
 		e.auditCommand(),
+		e.reportCommand(),
 		e.devCommand(),
 		e.docsCommand(),
 		e.versionCommand(),

@@ -21,6 +21,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -36,6 +37,7 @@ type Config struct {
 	Operational   *operational.Service
 	Store         store.Store       // for the audit listing
 	AuditLog      *auditlog.Service // checkpoints and proofs (routes_audit.go); nil: those routes answer 503
+	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
 	Log           *slog.Logger
 }
 
@@ -64,6 +66,7 @@ func New(c Config) *Server {
 	s.routes()
 	s.operationalRoutes()
 	s.auditRoutes(c.AuditLog)
+	s.reportRoutes(c.Reports)
 	return s
 }
 

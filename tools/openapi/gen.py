@@ -152,4 +152,26 @@ paths.update({
  "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors and administrators)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
  "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors and administrators)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
 })
+# --- security reports (internal/reports) ---
+int_={"type":"integer"}
+cs_={"type":"object","properties":{"serial":str_,"state":str_,"not_after":dt}}
+schemas.update({
+ "InventoryReport":{"type":"object","properties":{"items":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"manufacturer_id":str_,"state":str_,"custodian_id":str_,"environment_id":str_,"factory":cs_,"operational":cs_}}),"next_after":str_}},
+ "RotationReport":{"type":"object","properties":{"generated_at":dt,"active":int_,"compliant":int_,"share":{"type":"number"},
+   "environments":arr({"type":"object","properties":{"environment_id":str_,"name":str_,"operator_id":str_,"max_age":str_,"active":int_,"compliant":int_,"share":{"type":"number"}}}),
+   "overdue":arr({"type":"object","properties":{"device_id":str_,"environment_id":str_,"serial":str_,"issued_at":dt,"age":str_,"max_age":str_}})}},
+ "ExpiringReport":{"type":"object","properties":{"generated_at":dt,"within":str_,"count":int_,"groups":arr({"type":"object","properties":{"environment_id":str_,"name":str_,"operator_id":str_,
+   "items":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"not_after":dt,"remaining":str_,"device_state":str_,"environment_id":str_,"operator_id":str_}})}})}},
+ "DriftReport":{"type":"object","properties":{"generated_at":dt,"checked":int_,"policy_checked":{"type":"boolean"},"items":arr({"type":"object","properties":{"device_id":str_,"environment_id":str_,
+   "field":{"type":"string","enum":["firmware_digest","hardware_revision","build_record"]},"recorded":str_,"reported":str_,"reported_at":dt,"serial":str_}})}},
+ "StandardsReport":{"type":"object","properties":{"generated_at":dt,"rows":arr({"type":"object","properties":{"framework":str_,"id":str_,"title":str_,"coverage":{"type":"string","enum":["addressed","partial","not-addressed"]},"control":str_,
+   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","n/a"]}}}}})}},
+})
+paths.update({
+ "/v1/reports/inventory":{"get":op("Every device the caller may see with both identity stages (auditors: all; others: devices made, held or in environments operated)",200,S("InventoryReport"),params=[q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401))},
+ "/v1/reports/rotation":{"get":op("Share of active operational identities issued within their environment's max_age, per environment, and the overdue list",200,S("RotationReport"),errs=(401,))},
+ "/v1/reports/expiring":{"get":op("Current operational certificates ending within a window, grouped by environment and operator",200,S("ExpiringReport"),params=[q("within","Go duration, default 72h")],errs=(400,401))},
+ "/v1/reports/drift":{"get":op("Devices whose newest reported facts differ from their verified build record",200,S("DriftReport"),errs=(401,))},
+ "/v1/reports/standards":{"get":op("OWASP NHI Top 10 (2025) and NIST CSF 2.0 mapping with live evidence (auditors and administrators)",200,S("StandardsReport"),errs=(401,403))},
+})
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-id/hallmark/internal/reports"
+)
+
+// reportCommand is "hallmark report": the security reports of /v1/reports.
+func (e *env) reportCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Security reports: inventory, rotation, expiring, drift, standards",
+		Long: `Security reports computed live from this deployment. Auditors and administrators see the whole
+deployment; any other party sees the devices it made or holds and those in environments it
+operates. Every report prints as a table, as JSON (-o json) or as CSV (--csv); -o id prints the
+first column.`,
+		Example: `  hallmark report inventory --csv > inventory.csv
+  hallmark report rotation
+  hallmark report expiring --within 24h -o json
+  hallmark report drift
+  hallmark report standards`,
+	}
+	cmd.AddCommand(e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards())
+	return cmd
+}
+
+// emitRows prints a report: JSON of v, CSV or a table of header and rows, or the first column.
+func (e *env) emitRows(v any, asCSV bool, header []string, rows [][]string) error {
+	if asCSV {
+		w := csv.NewWriter(e.stdout)
+		_ = w.Write(header)
+		_ = w.WriteAll(rows) // WriteAll flushes
+		return w.Error()
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r[0]
+	}
+	return e.emit(v, ids, func(w io.Writer) {
+		cells := make([]any, len(header))
+		for i, h := range header {
+			cells[i] = h
+		}
+		row(w, cells...)
+		for _, r := range rows {
+			for i, c := range r {
+				cells[i] = c
+			}
+			row(w, cells...)
+		}
+	})
+}
+
+func certCells(c *reports.CertSummary) []string {
+	if c == nil {
+		return []string{"", "", ""}
+	}
+	return []string{c.Serial, string(c.State), ts(c.NotAfter)}
+}
+
+func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+
+func dur(d reports.Duration) string { return time.Duration(d).String() }
+
+func (e *env) reportInventory() *cobra.Command {
+	var asCSV bool
+	cmd := &cobra.Command{
+		Use:   "inventory",
+		Short: "Every device with its factory and operational identity",
+		Long: `List every device you may see with both identity stages: the factory certificate's serial,
+state and end, the operational certificate's serial, state and end, its environment, custodian
+and device state. Follows the server's pages to the end.`,
+		Example: `  hallmark report inventory --csv > inventory.csv`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			items, err := c.ReportInventoryAll(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rows := make([][]string, 0, len(items))
+			for _, it := range items {
+				r := []string{it.DeviceID, it.Serial, string(it.State), it.CustodianID, it.EnvironmentID}
+				r = append(r, certCells(it.Factory)...)
+				rows = append(rows, append(r, certCells(it.Operational)...))
+			}
+			return e.emitRows(items, asCSV, []string{"DEVICE", "SERIAL", "STATE", "CUSTODIAN", "ENVIRONMENT",
+				"FACTORY_SERIAL", "FACTORY_STATE", "FACTORY_NOT_AFTER", "OPERATIONAL_SERIAL", "OPERATIONAL_STATE", "OPERATIONAL_NOT_AFTER"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	return cmd
+}
+
+func (e *env) reportRotation() *cobra.Command {
+	var asCSV, overdue bool
+	cmd := &cobra.Command{
+		Use:   "rotation",
+		Short: "Rotation compliance per environment and the overdue identities",
+		Long: `Show the share of active operational identities issued less than their environment's max_age
+ago, per environment; --overdue lists the identities that are not (device, environment, age,
+max_age) instead. The trend over time is not reported yet.`,
+		Example: `  hallmark report rotation
+  hallmark report rotation --overdue --csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportRotation(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if overdue {
+				rows := [][]string{}
+				for _, o := range r.Overdue {
+					rows = append(rows, []string{o.DeviceID, o.EnvironmentID, o.Serial, ts(o.IssuedAt), dur(o.Age), dur(o.MaxAge)})
+				}
+				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "SERIAL", "ISSUED", "AGE", "MAX_AGE"}, rows)
+			}
+			rows := [][]string{}
+			for _, en := range r.Environments {
+				rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+			}
+			if !asCSV && e.output == "table" {
+				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), len(r.Overdue))
+			}
+			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	cmd.Flags().BoolVar(&overdue, "overdue", false, "list the overdue identities")
+	return cmd
+}
+
+func (e *env) reportExpiring() *cobra.Command {
+	var asCSV bool
+	var within time.Duration
+	cmd := &cobra.Command{
+		Use:   "expiring",
+		Short: "Operational certificates expiring soon, by environment and owner",
+		Long: `List the current operational certificates that end within --within (default 72h), grouped by
+environment and its operator; a negative REMAINING means already expired.`,
+		Example: `  hallmark report expiring --within 24h`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if within <= 0 {
+				return usagef("--within must be a positive duration such as 72h")
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportExpiring(cmd.Context(), within)
+			if err != nil {
+				return err
+			}
+			rows := [][]string{}
+			for _, g := range r.Groups {
+				for _, it := range g.Items {
+					rows = append(rows, []string{it.DeviceID, g.OperatorID, g.EnvironmentID, it.Serial, ts(it.NotAfter), dur(it.Remaining), it.DeviceState})
+				}
+			}
+			return e.emitRows(r, asCSV, []string{"DEVICE", "OPERATOR", "ENVIRONMENT", "SERIAL", "NOT_AFTER", "REMAINING", "STATE"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	cmd.Flags().DurationVar(&within, "within", 72*time.Hour, "window from now")
+	return cmd
+}
+
+func (e *env) reportDrift() *cobra.Command {
+	var asCSV bool
+	cmd := &cobra.Command{
+		Use:   "drift",
+		Short: "Devices whose reported facts differ from their build record",
+		Long: `List devices whose facts reported at their newest issuance (firmware digest, hardware revision)
+differ from their verified build record, and devices whose build record no longer verifies.
+Re-evaluating the environment's current policy is not done yet.`,
+		Example: `  hallmark report drift --csv`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportDrift(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rows := [][]string{}
+			for _, d := range r.Items {
+				rows = append(rows, []string{d.DeviceID, d.EnvironmentID, d.Field, d.Recorded, d.Reported, ts(d.ReportedAt)})
+			}
+			return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "FIELD", "RECORDED", "REPORTED", "REPORTED_AT"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	return cmd
+}
+
+func (e *env) reportStandards() *cobra.Command {
+	var asCSV bool
+	cmd := &cobra.Command{
+		Use:   "standards",
+		Short: "OWASP NHI Top 10 and NIST CSF 2.0 mapping with live evidence",
+		Long: `For each OWASP Non-Human Identity Top 10 (2025) risk and the NIST CSF 2.0 subcategories Hallmark
+bears on, show the Hallmark control, how far it goes, and live evidence from this deployment:
+offender count of the population checked, the oldest offender and when it was checked. Needs an
+audit cell or a deployment administrator.`,
+		Example: `  hallmark report standards --csv > standards.csv`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportStandards(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rows := [][]string{}
+			for _, s := range r.Rows {
+				ev := s.Evidence
+				r := []string{s.ID, s.Title, string(s.Coverage), ev.Status, strconv.Itoa(ev.Count), strconv.Itoa(ev.Total), ev.Oldest, ev.Note, ts(ev.CheckedAt)}
+				if asCSV {
+					r = append([]string{s.Framework}, append(r, s.Control)...)
+				}
+				rows = append(rows, r)
+			}
+			header := []string{"ID", "TITLE", "COVERAGE", "STATUS", "COUNT", "TOTAL", "OLDEST", "EVIDENCE", "CHECKED"}
+			if asCSV {
+				header = append([]string{"FRAMEWORK"}, append(header, "CONTROL")...)
+			}
+			return e.emitRows(r, asCSV, header, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	return cmd
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestReportFormats(t *testing.T) {
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"GET /v1/reports/inventory": reply(200, `{"items":[{"device_id":"dev_1","serial":"SN-1","state":"active","custodian_id":"contoso","environment_id":"env_1",
+			"factory":{"serial":"f1","state":"issued","not_after":"2040-01-01T00:00:00Z"},"operational":{"serial":"o1","state":"issued","not_after":"2026-01-02T00:00:00Z"}}]}`),
+		"GET /v1/reports/expiring": func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("within") != "24h0m0s" {
+				t.Errorf("within = %q", r.URL.Query().Get("within"))
+			}
+			reply(200, `{"count":1,"within":"24h0m0s","groups":[{"environment_id":"env_1","operator_id":"contoso","items":[{"device_id":"dev_1","serial":"o1","not_after":"2026-01-02T00:00:00Z","remaining":"3h0m0s","device_state":"active"}]}]}`)(w, r)
+		},
+		"GET /v1/reports/rotation": reply(200, `{"active":2,"compliant":1,"share":0.5,"environments":[{"environment_id":"env_1","name":"plant","operator_id":"contoso","max_age":"72h0m0s","active":2,"compliant":1,"share":0.5}],
+			"overdue":[{"device_id":"dev_2","environment_id":"env_1","serial":"o2","age":"80h0m0s","max_age":"72h0m0s"}]}`),
+		"GET /v1/reports/standards": problem(403, "denied", "the standards report is for auditors and administrators"),
+	})
+	code, out, stderr := run(t, append([]string{"report", "inventory"}, srv...)...)
+	if code != 0 || !strings.Contains(out, "OPERATIONAL_SERIAL") || !strings.Contains(out, "dev_1") || !strings.Contains(out, "o1") {
+		t.Fatalf("inventory table: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = run(t, append([]string{"report", "inventory", "--csv"}, srv...)...)
+	if code != 0 || !strings.HasPrefix(out, "DEVICE,SERIAL,STATE,CUSTODIAN,ENVIRONMENT,FACTORY_SERIAL") || !strings.Contains(out, "dev_1,SN-1,active,contoso,env_1,f1,issued,2040-01-01T00:00:00Z,o1,") {
+		t.Fatalf("inventory csv: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, append([]string{"report", "inventory", "-o", "json"}, srv...)...)
+	var rows []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0]["device_id"] != "dev_1" {
+		t.Fatalf("inventory json: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "expiring", "--within", "24h", "-o", "id"}, srv...)...); code != 0 || out != "dev_1\n" {
+		t.Fatalf("expiring id: exit %d %q", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "rotation"}, srv...)...); code != 0 || !strings.Contains(out, "50.0%") || !strings.Contains(out, "1 overdue") {
+		t.Fatalf("rotation: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "rotation", "--overdue", "--csv"}, srv...)...); code != 0 || !strings.Contains(out, "dev_2,env_1,o2,-,80h0m0s,72h0m0s") {
+		t.Fatalf("rotation overdue csv: exit %d\n%s", code, out)
+	}
+	if code, _, stderr = run(t, append([]string{"report", "standards"}, srv...)...); code == 0 || !strings.Contains(stderr, "auditors") {
+		t.Fatalf("standards as a non-auditor: exit %d %s", code, stderr)
+	}
+	if code, _, _ = run(t, append([]string{"report", "expiring", "--within", "-1h"}, srv...)...); code == 0 {
+		t.Fatal("a negative --within was accepted")
+	}
+}

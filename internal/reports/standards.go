@@ -1,0 +1,237 @@
+package reports
+
+import (
+	"context"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Coverage says how far a Hallmark control addresses a risk or outcome.
+type Coverage string
+
+// Coverage levels.
+const (
+	Addressed    Coverage = "addressed"
+	Partial      Coverage = "partial"
+	NotAddressed Coverage = "not-addressed"
+)
+
+// Mapping is one row of the standards table: a risk or outcome, the Hallmark control that
+// addresses it, and the name of the live check that measures it here.
+type Mapping struct {
+	Framework string   `json:"framework"` // "OWASP NHI Top 10 2025" or "NIST CSF 2.0"
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Coverage  Coverage `json:"coverage"`
+	Control   string   `json:"control"`
+	check     string
+}
+
+// Standards maps every OWASP Non-Human Identity Top 10 (2025) risk and the NIST CSF 2.0
+// subcategories Hallmark bears on to the Hallmark control addressing it. Coverage is honest:
+// Hallmark issues and governs device identities; it does not scan for leaked keys, configure
+// clouds or watch how a credential is used after issuance, so those rows say partial or
+// not-addressed. Each row names a check (checks below) computed from this deployment's data.
+var Standards = []Mapping{
+	{"OWASP NHI Top 10 2025", "NHI1", "Improper Offboarding", Addressed,
+		"Runtime revocation, release and manufacturing-revocation cascade revoke the operational certificate with the device state change (OCSP/CRL publish it).", "offboarding"},
+	{"OWASP NHI Top 10 2025", "NHI2", "Secret Leakage", Partial,
+		"Device keys are generated on the device and never sent: issuance takes a CSR and a signed challenge. Hallmark does not scan for leaked keys; keyCompromise revocations are counted.", "key-compromise"},
+	{"OWASP NHI Top 10 2025", "NHI3", "Vulnerable Third-Party NHI", Partial,
+		"Signed build records list components and firmware digests; onboarding/renewal policies may compare reported facts with them. No vulnerability feed is consulted.", "drift"},
+	{"OWASP NHI Top 10 2025", "NHI4", "Insecure Authentication", Addressed,
+		"Onboarding needs proof of possession of the factory key (origin proof) and renewal of the current key; operational certificates are X.509 for mTLS.", "issuance-proofs"},
+	{"OWASP NHI Top 10 2025", "NHI5", "Overprivileged NHI", Partial,
+		"Each environment names the services its identities are for; parties act only on their ownership-matrix cells. Relying parties enforce the services.", "environment-services"},
+	{"OWASP NHI Top 10 2025", "NHI6", "Insecure Cloud Deployment Configurations", NotAddressed,
+		"No Hallmark control: cloud and CI/CD configuration is outside its scope.", ""},
+	{"OWASP NHI Top 10 2025", "NHI7", "Long-Lived Secrets", Addressed,
+		"Environment lifetime and max_age bound operational certificates; the rotation report lists identities not renewed within max_age.", "rotation"},
+	{"OWASP NHI Top 10 2025", "NHI8", "Environment Isolation", Addressed,
+		"Each environment has its own issuing CA, trust domain and SPIFFE path; a device holds one environment at a time.", "isolation"},
+	{"OWASP NHI Top 10 2025", "NHI9", "NHI Reuse", Addressed,
+		"One device, one current operational certificate: renewal supersedes and revokes the previous one; the identity names the device ID.", "reuse"},
+	{"OWASP NHI Top 10 2025", "NHI10", "Human Use of NHI", NotAddressed,
+		"No Hallmark control over who uses a device key after issuance; humans use their own principals and tokens for the API.", ""},
+	{"NIST CSF 2.0", "ID.AM-01", "Inventories of hardware are maintained", Addressed,
+		"Every device is registered with its factory identity, lot, custodian and environment (inventory report).", "inventory"},
+	{"NIST CSF 2.0", "ID.AM-08", "Assets are managed throughout their life cycles", Addressed,
+		"The device lifecycle state machine (registered, active, quarantined, suspended, released, factory-revoked).", "lifecycle"},
+	{"NIST CSF 2.0", "PR.AA-01", "Identities and credentials are managed", Addressed,
+		"Factory and operational certificates issued, renewed and revoked by Hallmark.", "rotation"},
+	{"NIST CSF 2.0", "PR.AA-02", "Identities are proofed and bound to credentials", Addressed,
+		"Origin proof with the factory certificate and key, bound to a signed build record.", "issuance-proofs"},
+	{"NIST CSF 2.0", "PR.AA-03", "Users, services and hardware are authenticated", Addressed,
+		"X.509 operational certificates for mTLS, with OCSP and CRLs.", "issuance-proofs"},
+	{"NIST CSF 2.0", "PR.AA-05", "Access permissions are defined, managed and enforced (least privilege)", Partial,
+		"Ownership matrix per stage and duty; environment services scope identities.", "environment-services"},
+	{"NIST CSF 2.0", "DE.CM-09", "Computing hardware, software and their data are monitored", Partial,
+		"Reported facts compared with build records at each issuance (drift report); no runtime monitoring.", "drift"},
+	{"NIST CSF 2.0", "GV.RR-02", "Roles, responsibilities and authorities are established", Addressed,
+		"The ownership matrix names who may act and who audits each stage.", "roles"},
+	{"NIST CSF 2.0", "RS.MI-01", "Incidents are contained", Addressed,
+		"Runtime revocation (quarantine) and lot-level manufacturing revocation with cascade.", "containment"},
+}
+
+// Evidence is what this deployment shows for one mapping row.
+type Evidence struct {
+	Count     int       `json:"count"`            // offenders (or, for inventory-style checks, items)
+	Total     int       `json:"total"`            // population checked
+	Oldest    string    `json:"oldest,omitempty"` // the oldest offender, if any
+	Note      string    `json:"note"`             // what Count means
+	CheckedAt time.Time `json:"checked_at"`       // when this was computed (now: reports are live)
+	Status    string    `json:"status"`           // ok, attention or n/a
+}
+
+// StandardsRow is a mapping row with its live evidence.
+type StandardsRow struct {
+	Mapping
+	Evidence Evidence `json:"evidence"`
+}
+
+// StandardsReport is the standards mapping with live evidence.
+type StandardsReport struct {
+	GeneratedAt time.Time      `json:"generated_at"`
+	Rows        []StandardsRow `json:"rows"`
+}
+
+// StandardsFor computes the standards report; only auditors and administrators may read it.
+func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsReport, error) {
+	now := s.now()
+	out := StandardsReport{GeneratedAt: now, Rows: []StandardsRow{}}
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		if ok, err := governance.IsAuditor(tx, a); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.Denied, "the standards report is for auditors and administrators")
+		}
+		snap, err := s.snapshot(tx, a, true)
+		if err != nil {
+			return err
+		}
+		checks, err := s.checks(tx, snap, now)
+		if err != nil {
+			return err
+		}
+		for _, m := range Standards {
+			ev := Evidence{CheckedAt: now, Status: "n/a", Note: "no Hallmark control"}
+			if m.check != "" {
+				ev = checks[m.check]
+				ev.CheckedAt = now
+			}
+			out.Rows = append(out.Rows, StandardsRow{Mapping: m, Evidence: ev})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func status(offenders int) string {
+	if offenders > 0 {
+		return "attention"
+	}
+	return "ok"
+}
+
+// checks computes every live check from one snapshot.
+func (s *Service) checks(tx store.Tx, snap snapshot, now time.Time) (map[string]Evidence, error) {
+	c := map[string]Evidence{}
+	var rot Rotation
+	rot.compute(snap, now)
+	rotEv := Evidence{Count: len(rot.Overdue), Total: rot.Active, Note: "active operational identities older than their environment's max_age", Status: status(len(rot.Overdue))}
+	if len(rot.Overdue) > 0 {
+		rotEv.Oldest = rot.Overdue[0].DeviceID + " (" + time.Duration(rot.Overdue[0].Age).String() + ")"
+	}
+	c["rotation"] = rotEv
+
+	off, offTotal, keyComp, proofs, reuse, quarantined := 0, 0, 0, 0, 0, 0
+	var oldestOff time.Time
+	oldestOffID := ""
+	states := map[device.State]int{}
+	for _, dd := range snap.devices {
+		states[dd.State]++
+		if dd.State == device.Quarantined || dd.State == device.Suspended {
+			quarantined++
+		}
+		if dd.State == device.Released || dd.State == device.FactoryRevoked || dd.State == device.Quarantined {
+			offTotal++
+			// An offboarded device must hold no valid operational certificate.
+			for _, ct := range dd.certs {
+				if ct.SerialHex != dd.FactoryCert && ct.State == ca.Issued && ct.NotAfter.After(now) {
+					off++
+					if oldestOffID == "" || dd.UpdatedAt.Before(oldestOff) {
+						oldestOff, oldestOffID = dd.UpdatedAt, dd.ID
+					}
+					break
+				}
+			}
+		}
+		valid := 0
+		for _, ct := range dd.certs {
+			if ct.Reason != nil && *ct.Reason == 1 {
+				keyComp++
+			}
+			if ct.SerialHex != dd.FactoryCert && ct.State == ca.Issued && ct.NotAfter.After(now) {
+				valid++
+			}
+		}
+		if valid > 1 {
+			reuse++
+		}
+		evs, err := tx.Evidence().ListEvidence(dd.ID)
+		if err != nil {
+			return nil, err
+		}
+		proofs += len(evs)
+	}
+	offEv := Evidence{Count: off, Total: offTotal, Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate", Status: status(off)}
+	if oldestOffID != "" {
+		offEv.Oldest = oldestOffID
+	}
+	c["offboarding"] = offEv
+	c["key-compromise"] = Evidence{Count: keyComp, Total: len(snap.devices), Note: "certificates revoked for keyCompromise", Status: "ok"}
+	c["issuance-proofs"] = Evidence{Count: proofs, Total: proofs, Note: "operational issuances, each recorded with its proof of possession and policy version", Status: "ok"}
+	c["reuse"] = Evidence{Count: reuse, Total: len(snap.devices), Note: "devices with more than one valid operational certificate", Status: status(reuse)}
+	c["containment"] = Evidence{Count: quarantined, Total: len(snap.devices), Note: "devices quarantined or suspended (contained)", Status: "ok"}
+	c["inventory"] = Evidence{Count: len(snap.devices), Total: len(snap.devices), Note: "devices in the inventory", Status: "ok"}
+	c["lifecycle"] = Evidence{Count: states[device.Active], Total: len(snap.devices), Note: "active devices of all registered devices", Status: "ok"}
+
+	drifts, checked, err := drift(tx, snap)
+	if err != nil {
+		return nil, err
+	}
+	dEv := Evidence{Count: len(drifts), Total: checked, Note: "differences between reported facts and build records", Status: status(len(drifts))}
+	if len(drifts) > 0 {
+		dEv.Oldest = drifts[0].DeviceID
+	}
+	c["drift"] = dEv
+
+	noServices, cas := 0, map[string]int{}
+	for _, id := range snap.envIDs {
+		e := snap.envs[id]
+		if len(e.Services) == 0 {
+			noServices++
+		}
+		cas[e.IssuingCAID]++
+	}
+	c["environment-services"] = Evidence{Count: noServices, Total: len(snap.envIDs), Note: "environments naming no services", Status: status(noServices)}
+	shared := 0
+	for _, n := range cas {
+		if n > 1 {
+			shared += n
+		}
+	}
+	c["isolation"] = Evidence{Count: shared, Total: len(snap.envIDs), Note: "environments sharing an issuing CA with another environment", Status: status(shared)}
+	cells, err := tx.Ownership().ListCells()
+	if err != nil {
+		return nil, err
+	}
+	c["roles"] = Evidence{Count: len(cells), Total: len(cells), Note: "ownership-matrix cells assigned", Status: "ok"}
+	return c, nil
+}
