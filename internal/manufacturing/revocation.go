@@ -2,6 +2,7 @@ package manufacturing
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"time"
 
@@ -46,6 +47,12 @@ type Suspension struct {
 // not hold the write lock for its whole run and an interrupted run resumes where it stopped.
 const chunk = 500
 
+// selectPage is how many factory certificates one selection query reads. The selection of a
+// lot costs about as much for one page as for all of it (it walks the lot's devices), so it is
+// read in large pages, each then revoked in transactions of chunk devices; each transaction
+// re-checks the state it changes, so a re-run still skips what is revoked.
+const selectPage = 10000
+
 // RevokeFactory is the manufacturing revocation path. Every operational identity issued on an
 // affected factory identity is suspended (certificateHold) in the same transaction as the
 // factory revocation, and each cascade item is recorded. A revocation is never undone; a
@@ -87,7 +94,7 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 	for {
 		var page []store.FactoryCert
 		if err := s.c.Store.View(ctx, func(tx store.Tx) (err error) {
-			page, err = tx.Certificates().FactoryCerts(sel, after, chunk)
+			page, err = tx.Certificates().FactoryCerts(sel, after, selectPage)
 			return err
 		}); err != nil {
 			return res, err
@@ -96,10 +103,12 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 			break
 		}
 		after = page[len(page)-1].Serial
-		if err := s.revokeChunk(ctx, a, res.RunID, page, reason, now, &res); err != nil {
-			return res, err
+		for part := page; len(part) > 0; part = part[min(chunk, len(part)):] {
+			if err := s.revokeChunk(ctx, a, res.RunID, part[:min(chunk, len(part))], reason, now, &res); err != nil {
+				return res, err
+			}
 		}
-		if len(page) < chunk {
+		if len(page) < selectPage {
 			break
 		}
 	}
@@ -119,71 +128,111 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 	return res, nil
 }
 
-// revokeChunk revokes (or, in a dry run, lists) one page in one transaction.
+// revokeChunk revokes (or, in a dry run, lists) one page in one transaction, set-based: one
+// query reads the page's devices with their operational certificates, then one statement per
+// kind of change writes the whole page (factory revocations, holds, cascade items, device
+// states).
 func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, page []store.FactoryCert, reason revocation.Reason, now time.Time, res *RevokeResult) error {
+	// The result takes the page only once its transaction succeeded, so that a retried
+	// transaction does not count twice.
+	var factory []store.FactoryCert
+	var suspended []Suspension
+	var skipped int
 	fn := func(tx store.Tx) error {
-		var revoked []string
+		factory, suspended, skipped = nil, nil, 0
+		ids := make([]string, 0, len(page))
+		for _, f := range page {
+			if f.State == ca.Issued {
+				ids = append(ids, f.DeviceID)
+			}
+		}
+		targets, err := tx.Bulk().DeviceTargets(ids)
+		if err != nil {
+			return err
+		}
+		type current struct {
+			d      device.Device
+			opLive bool // the operational certificate is issued and unexpired
+		}
+		byID := make(map[string]*current, len(targets))
+		for _, t := range targets {
+			byID[t.Device.ID] = &current{d: t.Device, opLive: t.Device.OperationalCert != "" && t.OperationalState == ca.Issued && now.Before(t.OperationalNotAfter)}
+		}
+		var revoked, held []string
+		var items []store.CascadeItem
+		var changes []store.DeviceStateChange
+		from := map[string]int{} // device ID -> index in changes
 		for _, f := range page {
 			if f.State != ca.Issued {
-				res.Skipped++
+				skipped++
 				continue
 			}
-			d, err := tx.Devices().GetDevice(f.DeviceID)
-			if err != nil {
-				return err
+			c, ok := byID[f.DeviceID]
+			if !ok {
+				return fmt.Errorf("device %s: %w", f.DeviceID, store.ErrNotFound)
 			}
-			res.Factory = append(res.Factory, f)
+			factory = append(factory, f)
 			revoked = append(revoked, f.Serial)
-			var susp *Suspension
-			if d.OperationalCert != "" {
-				op, err := tx.Certificates().GetCert(serialOf(d.OperationalCert))
-				if err != nil {
-					return err
-				}
-				if op.State == ca.Issued && now.Before(op.NotAfter) {
-					susp = &Suspension{DeviceID: d.ID, Serial: op.SerialHex, Environment: d.EnvironmentID}
-					res.Suspended = append(res.Suspended, *susp)
-				}
+			susp := c.opLive
+			if susp {
+				suspended = append(suspended, Suspension{DeviceID: c.d.ID, Serial: c.d.OperationalCert, Environment: c.d.EnvironmentID})
 			}
 			if res.DryRun {
 				continue
 			}
-			if err := tx.Certificates().Revoke(serialOf(f.Serial), int(reason), now); err != nil {
-				return err
+			items = append(items, store.CascadeItem{RunID: runID, Serial: f.Serial, DeviceID: c.d.ID, Action: "factory-revoked", At: now})
+			next := c.d.State
+			if susp {
+				held = append(held, c.d.OperationalCert)
+				items = append(items, store.CascadeItem{RunID: runID, Serial: c.d.OperationalCert, DeviceID: c.d.ID, Action: "operational-suspended", At: now})
+				next = device.Suspended
+				c.opLive = false
+			} else if c.d.State != device.Quarantined && c.d.State != device.Suspended {
+				next = device.FactoryRevoked
 			}
-			if err := tx.Revocations().AddItem(store.CascadeItem{RunID: runID, Serial: f.Serial, DeviceID: d.ID, Action: "factory-revoked", At: now}); err != nil {
-				return err
-			}
-			next := d
-			next.UpdatedAt = now
-			if susp != nil {
-				if err := tx.Certificates().Revoke(serialOf(susp.Serial), int(revocation.CertificateHold), now); err != nil {
-					return err
+			if next != c.d.State {
+				// A device with two factory certificates in one page moves once, from its
+				// stored state to its last one.
+				if i, ok := from[c.d.ID]; ok {
+					changes[i].To = next
+				} else {
+					from[c.d.ID] = len(changes)
+					changes = append(changes, store.DeviceStateChange{DeviceID: c.d.ID, From: c.d.State, To: next})
 				}
-				if err := tx.Revocations().AddItem(store.CascadeItem{RunID: runID, Serial: susp.Serial, DeviceID: d.ID, Action: "operational-suspended", At: now}); err != nil {
-					return err
-				}
-				next.State = device.Suspended
-			} else if d.State != device.Quarantined && d.State != device.Suspended {
-				next.State = device.FactoryRevoked
-			}
-			if next.State != d.State {
-				if err := tx.Devices().UpdateDevice(next, d); err != nil {
-					return err
-				}
+				c.d.State = next
 			}
 		}
 		if res.DryRun || len(revoked) == 0 {
 			return nil
 		}
-		_, err := tx.Audit().Append(s.event(a, "factory.revoke", "revocation:"+runID, "revocation:"+runID,
+		b := tx.Bulk()
+		if err := b.RevokeMany(revoked, int(reason), now); err != nil {
+			return err
+		}
+		if err := b.HoldMany(held, now); err != nil {
+			return err
+		}
+		if err := b.AddItems(items); err != nil {
+			return err
+		}
+		if err := b.SetDeviceStates(changes, now); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(s.event(a, "factory.revoke", "revocation:"+runID, "revocation:"+runID,
 			map[string]any{"factory_certificates": revoked, "reason": reason.String()}))
 		return err
 	}
+	run := s.c.Store.Update
 	if res.DryRun {
-		return s.c.Store.View(ctx, fn)
+		run = s.c.Store.View
 	}
-	return s.c.Store.Update(ctx, fn)
+	if err := run(ctx, fn); err != nil {
+		return err
+	}
+	res.Factory = append(res.Factory, factory...)
+	res.Suspended = append(res.Suspended, suspended...)
+	res.Skipped += skipped
+	return nil
 }
 
 // authorizeRevocation checks manufacturing/revoke over the narrowest scope the selector names.

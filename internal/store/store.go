@@ -62,6 +62,7 @@ type Tx interface {
 	Evidence() Evidence
 	Revocations() Revocations
 	Status() Status // status.go
+	Bulk() Bulk     // bulk.go
 }
 
 // Parties stores parties and principals.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeviceUpdateIsConditional", testDeviceUpdate},
 		{"ConcurrentTransfersOneWins", testConcurrentTransfers},
 		{"AuditOrder", testAuditOrder},
+		{"BulkWrites", testBulk},
 	}
 	tests = append(tests, operationalTests...)
 	tests = append(tests, statusTests...)

@@ -1,0 +1,114 @@
+package storetest
+
+import (
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// testBulk is the contract of the set-based writes: each behaves as its single-row
+// counterpart for every row, refuses the whole batch with ErrConflict when one row cannot
+// change, and needs the transaction's audit event.
+func testBulk(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2")
+	a, b := big.NewInt(0xa1), big.NewInt(0xb2)
+	issued(t, s, a)
+	issued(t, s, b)
+	ah, bh := ca.SerialHex(a), ca.SerialHex(b)
+	if err := audited(t, s, func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice("d1")
+		if err != nil {
+			return err
+		}
+		next := d
+		next.OperationalCert = ah
+		return tx.Devices().UpdateDevice(next, d)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Bulk().DeviceTargets([]string{"d1", "d2", "nope"})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("targets = %+v, %v, want d1 and d2", got, err)
+		}
+		for _, g := range got {
+			switch g.Device.ID {
+			case "d1":
+				if g.Device.OperationalCert != ah || g.OperationalState != ca.Issued || !g.OperationalNotAfter.Equal(t0.Add(time.Hour)) || g.Device.State != device.Registered {
+					t.Errorf("d1 = %+v", g)
+				}
+			case "d2":
+				if g.Device.OperationalCert != "" || g.OperationalState != "" || !g.OperationalNotAfter.IsZero() {
+					t.Errorf("d2 = %+v", g)
+				}
+			default:
+				t.Errorf("unexpected %+v", g)
+			}
+		}
+		return nil
+	})
+	run := store.RevocationRun{ID: "r1", ManufacturerID: "acme", Selector: store.FactorySelector{ManufacturerID: "acme", LotID: "l1"}, Reason: 1, RequestedBy: "x", CreatedAt: t0}
+	if err := audited(t, s, func(tx store.Tx) error { return tx.Revocations().CreateRun(run) }); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		fn     func(b store.Bulk) error
+		wantOK bool
+	}{
+		{"empty lists change nothing", func(b store.Bulk) error {
+			return errors.Join(b.RevokeMany(nil, 1, t0), b.HoldMany(nil, t0), b.AddItems(nil), b.SetDeviceStates(nil, t0))
+		}, true},
+		{"an expired certificate is not held", func(b store.Bulk) error { return b.HoldMany([]string{ah, bh}, t0.Add(2*time.Hour)) }, false},
+		{"an unknown serial fails the batch", func(b store.Bulk) error { return b.HoldMany([]string{ah, "ffff"}, t0) }, false},
+		{"hold both", func(b store.Bulk) error { return b.HoldMany([]string{ah, bh}, t0) }, true},
+		{"a held certificate is not held again", func(b store.Bulk) error { return b.HoldMany([]string{ah}, t0) }, false},
+		{"a hold becomes a revocation", func(b store.Bulk) error { return b.RevokeMany([]string{ah}, 1, t0) }, true},
+		{"a revoked certificate is not revoked again", func(b store.Bulk) error { return b.RevokeMany([]string{ah, bh}, 1, t0) }, false},
+		{"device moves from its expected state", func(b store.Bulk) error {
+			return b.SetDeviceStates([]store.DeviceStateChange{{DeviceID: "d1", From: device.Registered, To: device.Suspended}, {DeviceID: "d2", From: device.Registered, To: device.FactoryRevoked}}, t0.Add(time.Minute))
+		}, true},
+		{"device not in the expected state", func(b store.Bulk) error {
+			return b.SetDeviceStates([]store.DeviceStateChange{{DeviceID: "d1", From: device.Registered, To: device.Suspended}}, t0)
+		}, false},
+		{"items twice", func(b store.Bulk) error {
+			items := []store.CascadeItem{{RunID: "r1", Serial: ah, DeviceID: "d1", Action: "operational-suspended", At: t0}, {RunID: "r1", Serial: "f1", DeviceID: "d1", Action: "factory-revoked", At: t0}}
+			return errors.Join(b.AddItems(items), b.AddItems(items))
+		}, true},
+	}
+	for _, st := range steps {
+		err := audited(t, s, func(tx store.Tx) error { return st.fn(tx.Bulk()) })
+		if st.wantOK && err != nil {
+			t.Errorf("%s: %v", st.name, err)
+		}
+		if !st.wantOK && !errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s: err = %v, want a conflict", st.name, err)
+		}
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Bulk().RevokeMany([]string{bh}, 1, t0) }); !errors.Is(err, store.ErrUnaudited) {
+		t.Errorf("unaudited bulk revocation: err = %v, want ErrUnaudited", err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for serial, want := range map[*big.Int]int{a: 1, b: 6} {
+			c, err := tx.Certificates().GetCert(serial)
+			if err != nil || c.State != ca.Revoked || c.Reason == nil || *c.Reason != want {
+				t.Errorf("cert %s = %+v, %v, want revoked with reason %d", ca.SerialHex(serial), c, err, want)
+			}
+		}
+		d1, err1 := tx.Devices().GetDevice("d1")
+		d2, err2 := tx.Devices().GetDevice("d2")
+		if err1 != nil || err2 != nil || d1.State != device.Suspended || d2.State != device.FactoryRevoked || !d1.UpdatedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("devices = %+v, %+v (%v, %v)", d1, d2, err1, err2)
+		}
+		items, err := tx.Revocations().ListItems("r1", "", 10)
+		if err != nil || len(items) != 2 {
+			t.Errorf("items = %+v, %v, want two", items, err)
+		}
+		return nil
+	})
+}
