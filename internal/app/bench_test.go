@@ -9,13 +9,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
+	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
@@ -58,31 +62,7 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 func benchIssue(b *testing.B, st store.Store) {
 	ctx := context.Background()
 	defer st.Close()
-	kp, err := keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := Build(Wiring{Store: st, Keys: kp})
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer}, "admin", "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	acme := governance.Actor(admin)
-	_, iss, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "m"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lot, err := a.Manufacturing.CreateLot(ctx, acme, manufacturing.CreateLotRequest{ModelID: m.ID, Name: "l", Line: "a", IssuingCAID: iss.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, acme, lot := benchLot(b, st)
 	csrs := make([]string, b.N)
 	for i := range csrs {
 		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -104,4 +84,36 @@ func benchIssue(b *testing.B, st store.Store) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
+}
+
+// benchLot builds an App over st with a manufacturer, its CA hierarchy, a model and a lot.
+func benchLot(b *testing.B, st store.Store) (*App, audit.Actor, device.Lot) {
+	b.Helper()
+	ctx := context.Background()
+	kp, err := keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer}, "admin", "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	acme := governance.Actor(admin)
+	_, iss, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "m"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lot, err := a.Manufacturing.CreateLot(ctx, acme, manufacturing.CreateLotRequest{ModelID: m.ID, Name: "l", Line: "a", IssuingCAID: iss.ID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, acme, lot
 }

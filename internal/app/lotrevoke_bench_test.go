@@ -14,11 +14,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/keys"
-	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
-	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
@@ -60,31 +56,7 @@ func BenchmarkLotRevocation(b *testing.B) {
 func benchLotRevocation(b *testing.B, st store.Store, n int) {
 	ctx := context.Background()
 	defer st.Close()
-	kp, err := keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := Build(Wiring{Store: st, Keys: kp})
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer}, "admin", "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	acme := governance.Actor(admin)
-	_, iss, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := a.Manufacturing.CreateModel(ctx, acme, manufacturing.CreateModelRequest{ManufacturerID: "acme", Name: "m"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	lot, err := a.Manufacturing.CreateLot(ctx, acme, manufacturing.CreateLotRequest{ModelID: m.ID, Name: "l", Line: "a", IssuingCAID: iss.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, acme, lot := benchLot(b, st)
 	now := time.Now().UTC()
 	seedStart := time.Now()
 	for done := 0; done < n; {
@@ -94,7 +66,7 @@ func benchLotRevocation(b *testing.B, st store.Store, n int) {
 				id := fmt.Sprintf("dev_%08d", done+i)
 				fs, os := randSerial(), randSerial()
 				for _, c := range []ca.Cert{
-					{Serial: fs, CAID: iss.ID, DeviceID: id, Profile: "factory", TBS: []byte{0}, NotBefore: now, NotAfter: now.Add(24 * 365 * time.Hour), CreatedAt: now},
+					{Serial: fs, CAID: lot.IssuingCAID, DeviceID: id, Profile: "factory", TBS: []byte{0}, NotBefore: now, NotAfter: now.Add(24 * 365 * time.Hour), CreatedAt: now},
 					{Serial: os, CAID: "ca-op", DeviceID: id, Profile: "operational", TBS: []byte{0}, NotBefore: now, NotAfter: now.Add(24 * time.Hour), CreatedAt: now},
 				} {
 					if err := tx.Certificates().Reserve(c); err != nil {
@@ -104,7 +76,7 @@ func benchLotRevocation(b *testing.B, st store.Store, n int) {
 						return err
 					}
 				}
-				d := device.Device{ID: id, ManufacturerID: "acme", ModelID: m.ID, LotID: lot.ID, Serial: fmt.Sprintf("SN-%08d", done+i), State: device.Active,
+				d := device.Device{ID: id, ManufacturerID: "acme", ModelID: lot.ModelID, LotID: lot.ID, Serial: fmt.Sprintf("SN-%08d", done+i), State: device.Active,
 					CustodianID: "acme", FactoryCert: ca.SerialHex(fs), OperationalCert: ca.SerialHex(os), CreatedAt: now, UpdatedAt: now}
 				if err := tx.Devices().CreateDevice(d); err != nil {
 					return err
