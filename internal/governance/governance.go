@@ -151,3 +151,15 @@ func IsAuditor(tx store.Tx, a audit.Actor) (bool, error) {
 func CanSeeDevice(tx store.Tx, a audit.Actor, d device.Device) (bool, error) {
 	return CanRead(tx, a, d.ManufacturerID, d.CustodianID)
 }
+
+// RequireKind loads a party and checks its kind.
+func RequireKind(tx store.Tx, id string, kind party.Kind) (party.Party, error) {
+	p, err := tx.Parties().GetParty(id)
+	if err != nil {
+		return p, err
+	}
+	if p.Kind != kind {
+		return p, failure.New(failure.Invalid, "party %s is a %s, not a %s", id, p.Kind, kind)
+	}
+	return p, nil
+}

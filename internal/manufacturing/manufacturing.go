@@ -67,14 +67,7 @@ func (s *Service) event(a audit.Actor, action, scope, subject string, detail any
 
 // requireManufacturer loads a party and checks it is a manufacturer.
 func requireManufacturer(tx store.Tx, id string) (party.Party, error) {
-	p, err := tx.Parties().GetParty(id)
-	if err != nil {
-		return p, err
-	}
-	if p.Kind != party.Manufacturer {
-		return p, failure.New(failure.Invalid, "party %s is a %s, not a manufacturer", id, p.Kind)
-	}
-	return p, nil
+	return governance.RequireKind(tx, id, party.Manufacturer)
 }
 
 // CreateHierarchyRequest asks for a manufacturing root and issuing CA.
@@ -86,25 +79,9 @@ type CreateHierarchyRequest struct {
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
-	if err := party.ValidSlug("CA name", r.Name); err != nil {
-		return root, issuing, err
-	}
-	var mfr party.Party
-	if err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if mfr, err = requireManufacturer(tx, r.ManufacturerID); err != nil {
-			return err
-		}
-		return governance.Require(tx, a, stage, ownership.Issue, governance.ManufacturerChain(mfr.ID))
-	}); err != nil {
-		return root, issuing, err
-	}
-	return s.c.Authority.CreateHierarchy(ctx, authority.HierarchyRequest{
-		PartyID: mfr.ID, Organization: mfr.Name, Stage: string(stage), Name: r.Name, Algorithm: r.Algorithm,
-		RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
-	}, func(tx store.Tx, c ca.CA) error {
-		_, err := tx.Audit().Append(s.event(a, "ca.create", "manufacturer:"+mfr.ID, "ca:"+c.ID, map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String()}))
-		return err
+	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
+		PartyID: r.ManufacturerID, Kind: party.Manufacturer, Stage: stage, Scope: ownership.Scope{Kind: ownership.Manufacturer, ID: r.ManufacturerID},
+		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
 	})
 }
 

@@ -20,7 +20,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/ownership"
@@ -81,14 +80,7 @@ func operatorChain(id string) ownership.Chain {
 }
 
 func requireOperator(tx store.Tx, id string) (party.Party, error) {
-	p, err := tx.Parties().GetParty(id)
-	if err != nil {
-		return p, err
-	}
-	if p.Kind != party.Operator {
-		return p, failure.New(failure.Invalid, "party %s is a %s, not an operator", id, p.Kind)
-	}
-	return p, nil
+	return governance.RequireKind(tx, id, party.Operator)
 }
 
 // CreateHierarchyRequest asks for an operational root and issuing CA.
@@ -100,25 +92,9 @@ type CreateHierarchyRequest struct {
 
 // CreateHierarchy creates an operator's operational root and issuing CA.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
-	if err := party.ValidSlug("CA name", r.Name); err != nil {
-		return root, issuing, err
-	}
-	var op party.Party
-	if err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if op, err = requireOperator(tx, r.OperatorID); err != nil {
-			return err
-		}
-		return governance.Require(tx, a, stage, ownership.Issue, operatorChain(op.ID))
-	}); err != nil {
-		return root, issuing, err
-	}
-	return s.c.Authority.CreateHierarchy(ctx, authority.HierarchyRequest{
-		PartyID: op.ID, Organization: op.Name, Stage: string(stage), Name: r.Name, Algorithm: r.Algorithm,
-		RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
-	}, func(tx store.Tx, c ca.CA) error {
-		_, err := tx.Audit().Append(s.event(a, "ca.create", "operator:"+op.ID, "ca:"+c.ID, map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String()}))
-		return err
+	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
+		PartyID: r.OperatorID, Kind: party.Operator, Stage: stage, Scope: ownership.Scope{Kind: ownership.Operator, ID: r.OperatorID},
+		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
 	})
 }
 
