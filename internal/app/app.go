@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/custody"
@@ -22,6 +24,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // App holds the wired services.
@@ -34,6 +37,7 @@ type App struct {
 	Custody       *custody.Service
 	Inventory     *inventory.Service
 	Operational   *operational.Service
+	Support       *support.Service
 	API           *httpapi.Server
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
@@ -88,9 +92,26 @@ func Build(w Wiring) (*App, error) {
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
 	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
+	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
+	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
 	return a, nil
+}
+
+// wireApprovals registers what each kind of approved request does. Onboarding has no
+// executor: the device enrolls again and its enrollment consumes the approval.
+func (a *App) wireApprovals() {
+	a.Governance.OnApproved(approval.Readmit, func(ctx context.Context, as audit.Actor, q approval.Request) error {
+		_, err := a.Operational.ReadmitApproved(ctx, as, q)
+		return err
+	})
+	a.Governance.OnApproved(approval.RevokeCA, func(ctx context.Context, as audit.Actor, q approval.Request) error {
+		_, err := a.Manufacturing.RevokeApproved(ctx, as, q)
+		return err
+	})
+	a.Governance.OnApproved(approval.SupportGrant, a.Support.IssueApproved)
+	a.Governance.OnDenied(approval.SupportGrant, a.Support.Denied)
 }
 
 // Handler is the whole HTTP surface of the server.

@@ -23,6 +23,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // DevInfo is DIR/dev.json: what a script needs to talk to a dev server.
@@ -55,11 +56,12 @@ type devPrincipal struct {
 }
 
 var devParties = []devParty{
-	{"contoso", "Contoso Utilities", party.Operator, []devPrincipal{{"admin", party.Person, true}, {"oscar", party.Person, false}}},
-	{"acme", "Acme Devices", party.Manufacturer, []devPrincipal{{"alice", party.Person, false}}},
+	{"contoso", "Contoso Utilities", party.Operator, []devPrincipal{{"admin", party.Person, true}, {"oscar", party.Person, false}, {"olivia", party.Person, false}}},
+	{"acme", "Acme Devices", party.Manufacturer, []devPrincipal{{"alice", party.Person, false}, {"bob", party.Person, false}, {"carol", party.Person, false}}},
 	{"fabrikam", "Fabrikam Assembly", party.ContractManufacturer, []devPrincipal{{"station-1", party.Service, false}}},
 	{"northwind", "Northwind Logistics", party.Distributor, []devPrincipal{{"dana", party.Person, false}}},
 	{"auditco", "Audit & Co", party.Auditor, []devPrincipal{{"audrey", party.Person, false}}},
+	{"globex", "Globex Field Support", party.SupportVendor, []devPrincipal{{"eve", party.Person, false}}},
 }
 
 // serveDev runs the local demo: embedded store in DataDir, demo parties with tokens, a
@@ -227,6 +229,10 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 	}
 	_, issuing, err := a.Operational.CreateHierarchy(ctx, contoso, operational.CreateHierarchyRequest{OperatorID: "contoso", Name: "contoso-ops"})
 	if err != nil {
+		return err
+	}
+	// The operator's support CA, from which approved support grants are issued.
+	if _, _, err := a.Support.CreateHierarchy(ctx, contoso, support.CreateHierarchyRequest{OperatorID: "contoso", Name: "contoso-support"}); err != nil {
 		return err
 	}
 	// The environment the dev EST server's bare path serves, with the default policies.

@@ -22,6 +22,10 @@ const (
 	dana    = "northwind/dana"
 	oscar   = "contoso/oscar"
 	audrey  = "auditco/audrey"
+	olivia  = "contoso/olivia"
+	bob     = "acme/bob"
+	carol   = "acme/carol"
+	eve     = "globex/eve"
 )
 
 type item struct {

@@ -217,7 +217,7 @@ func TestOperationalLifecycle(t *testing.T) {
 	ocsp("op3", "revoked")
 	ocsp("op1", "revoked") // superseded at the first renewal
 	// Re-admission is explicit, then the device onboards again and the lineage keeps it all.
-	s.must(t, 200, oscar, "POST", "/v1/devices/"+fi.Device.ID+"/readmit", nil)
+	readmit(t, s, fi.Device.ID)
 	onboard(t, s, dir, envID, "SN-OP1", "op5", 201)
 	verifyOp("op5")
 	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &view)
@@ -292,8 +292,7 @@ func TestOperationalLifecycle(t *testing.T) {
 		t.Errorf("re-run appended %d audit events, want 2 (start, finish)", after-before)
 	}
 	// The operator decides: re-admission lifts the hold; the factory identity stays revoked.
-	s.must(t, 200, oscar, "POST", "/v1/devices/"+fi.Device.ID+"/readmit", nil).json(t, &d)
-	if d.State != "active" {
+	if d.State = string(readmit(t, s, fi.Device.ID).State); d.State != "active" {
 		t.Errorf("after re-admission the device is %s", d.State)
 	}
 	onboard(t, s, dir, envID, "SN-OP1", "op7", 403) // the factory identity is revoked for good

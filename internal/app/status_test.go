@@ -216,7 +216,7 @@ func TestStatusWithOpenSSL(t *testing.T) {
 	}
 
 	// Re-admission lifts the hold: OCSP and the CRL say so within a second or two.
-	s.must(t, 200, oscar, "POST", "/v1/devices/"+sus.Device.ID+"/readmit", nil)
+	readmit(t, s, sus.Device.ID)
 	start = time.Now()
 	got := waitFor("OCSP shows the re-admission", func() bool { return ocspCheck(t, dir, "op-issuing.pem", "s-op.pem", "op-root.pem") == "good" })
 	t.Logf("re-admission visible over OCSP after %v", got)

@@ -17,7 +17,8 @@ import (
 type OwnedHierarchy struct {
 	PartyID               string
 	Kind                  party.Kind      // the kind the party must be
-	Stage                 ownership.Stage // the stage whose issue duty the caller must own
+	Stage                 ownership.Stage // the stage whose duty the caller must own
+	Duty                  ownership.Duty  // that duty; Issue when empty
 	Scope                 ownership.Scope // the party's scope: manufacturer:ID or operator:ID
 	Name                  string
 	Algorithm             keys.Algorithm
@@ -37,7 +38,11 @@ func (a *Authority) CreateOwnedHierarchy(ctx context.Context, actor audit.Actor,
 		if p, err = governance.RequireKind(tx, r.PartyID, r.Kind); err != nil {
 			return err
 		}
-		return governance.Require(tx, actor, r.Stage, ownership.Issue, ownership.Chain{r.Scope})
+		duty := r.Duty
+		if duty == "" {
+			duty = ownership.Issue
+		}
+		return governance.Require(tx, actor, r.Stage, duty, ownership.Chain{r.Scope})
 	}); err != nil {
 		return root, issuing, err
 	}

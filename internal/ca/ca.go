@@ -77,3 +77,15 @@ type SigningKey struct {
 	PublicKeyDER []byte    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
 }
+
+// ParseSerialHex reads a serial written by SerialHex.
+func ParseSerialHex(s string) (*big.Int, bool) {
+	if s == "" {
+		return nil, false
+	}
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok || n.Sign() <= 0 {
+		return nil, false
+	}
+	return n, true
+}

@@ -13,17 +13,19 @@ import (
 
 // Environment is one operator environment.
 type Environment struct {
-	ID          string    `json:"id"`
-	OperatorID  string    `json:"operator_id"`
-	Name        string    `json:"name"`
-	Site        string    `json:"site,omitempty"`
-	Zone        string    `json:"zone,omitempty"`
-	IssuingCAID string    `json:"issuing_ca_id"`
-	TrustDomain string    `json:"trust_domain"`
-	Lifetime    Duration  `json:"lifetime"`
-	MaxAge      Duration  `json:"max_age"`
-	Services    []string  `json:"services"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string   `json:"id"`
+	OperatorID  string   `json:"operator_id"`
+	Name        string   `json:"name"`
+	Site        string   `json:"site,omitempty"`
+	Zone        string   `json:"zone,omitempty"`
+	IssuingCAID string   `json:"issuing_ca_id"`
+	TrustDomain string   `json:"trust_domain"`
+	Lifetime    Duration `json:"lifetime"`
+	MaxAge      Duration `json:"max_age"`
+	Services    []string `json:"services"`
+	// SupportMaxWindow is the longest support grant window allowed in this environment.
+	SupportMaxWindow Duration  `json:"support_max_window"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // Duration is a time.Duration shown in JSON as a Go duration string ("24h0m0s").

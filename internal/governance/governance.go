@@ -6,8 +6,10 @@ package governance
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
@@ -26,6 +28,10 @@ type Config struct {
 type Service struct {
 	st  store.Store
 	now func() time.Time
+
+	execMu sync.RWMutex
+	exec   map[approval.Kind]Executor
+	denied map[approval.Kind]func(context.Context, approval.Request) error
 }
 
 // New returns a Service.
@@ -80,7 +86,9 @@ func RequireAdmin(a audit.Actor, what string) error {
 }
 
 // Require checks that the actor's party owns (stage, duty) over the chain, resolving the most
-// specific cell. Deployment administrators do not bypass it: the matrix governs identities.
+// specific cell, and that the principal may use that duty: it is not limited to other duties
+// and holds no duty that a separation-of-duties rule keeps apart from this one over the same
+// scope (sod.go). Deployment administrators do not bypass it: the matrix governs identities.
 func Require(tx store.Tx, a audit.Actor, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) error {
 	var lookupErr error
 	owner, _, ok := ownership.Resolve(stage, duty, chain, func(k ownership.Key) (string, bool) {
@@ -94,7 +102,7 @@ func Require(tx store.Tx, a audit.Actor, stage ownership.Stage, duty ownership.D
 		return fmt.Errorf("reading the ownership matrix: %w", lookupErr)
 	}
 	if ok && owner == a.PartyID {
-		return nil
+		return checkPrincipal(tx, a, stage, duty, chain)
 	}
 	return &ownership.DeniedError{PartyID: a.PartyID, Stage: stage, Duty: duty, Scope: chain[0], Owner: owner}
 }

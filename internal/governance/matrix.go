@@ -45,6 +45,9 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 		if err := tx.Ownership().SetCell(c, a.PrincipalID, now); err != nil {
 			return err
 		}
+		if err := checkParty(tx, c.PartyID); err != nil {
+			return err
+		}
 		_, err = tx.Audit().Append(Event(a, now, "ownership.set", c.Stage, c.Scope.String(), c.Scope.String(), c))
 		return err
 	})
@@ -81,7 +84,13 @@ func scopeChain(tx store.Tx, s ownership.Scope) (ownership.Chain, error) {
 			return nil, err
 		}
 		return ModelChain(m), nil
-	case ownership.Manufacturer, ownership.Operator:
+	case ownership.Environment:
+		e, err := tx.Environments().GetEnvironment(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		return ownership.Chain{s, {Kind: ownership.Operator, ID: e.OperatorID}}, nil
+	case ownership.Manufacturer, ownership.Operator, ownership.Vendor:
 		if _, err := tx.Parties().GetParty(s.ID); err != nil {
 			return nil, err
 		}

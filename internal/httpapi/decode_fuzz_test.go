@@ -6,8 +6,10 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // FuzzDecodeJSON drives the strict request decoder with the request types of the busiest
@@ -18,12 +20,16 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"to":"northwind","device_ids":["dev_1","dev_2"],"note":"pallet 7"}`,
 		`{"stage":"manufacturing","duty":"issue","scope":{"kind":"lot","id":"lot_1"},"party_id":"fabrikam"}`,
 		`{"csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIH...\n-----END CERTIFICATE REQUEST-----\n","build_record":{"manufacturer":"acme","model":"sensor-x","serial":"SN-1","lot":"lot-001","line":"line-a","firmwareDigest":{"sha256":"0f0f"},"testResult":"pass","builtAt":"2026-11-28T10:00:00Z"}}`,
+		`{"environment_id":"env_1","devices":["dev_1"],"reason":"firmware crash dump","not_after":"2026-11-29T12:00:00Z","csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIH...\n-----END CERTIFICATE REQUEST-----\n"}`,
+		`{"approve":true,"comment":"checked the repair report"}`,
+		`{"certificate":"-----BEGIN CERTIFICATE-----\nMII...\n-----END CERTIFICATE-----\n","device_id":"dev_1"}`,
 		`{"a":1} {}`, `[]`, `null`, ``, `{"to":"x","extra":true}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		targets := []any{&manufacturing.CreateLotRequest{}, &custody.OfferRequest{}, &ownership.Cell{}, &manufacturing.IssueFactoryRequest{}}
+		targets := []any{&manufacturing.CreateLotRequest{}, &custody.OfferRequest{}, &ownership.Cell{}, &manufacturing.IssueFactoryRequest{},
+			&support.Request{}, &governance.Decision{}, &support.CheckRequest{}, &governance.RuleRequest{}}
 		for _, v := range targets {
 			err := DecodeJSON(strings.NewReader(string(body)), v)
 			if err != nil && failure.KindOf(err) == failure.Unclassified {

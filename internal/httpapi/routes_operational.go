@@ -103,11 +103,16 @@ func (s *Server) operationalRoutes() {
 		return writeJSON(w, 200, d)
 	})
 	s.handle("POST", "/v1/devices/{id}/readmit", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		d, err := s.ops.Readmit(r.Context(), actor(p), r.PathValue("id"))
+		var req operational.ReadmitRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		res, err := s.ops.Readmit(r.Context(), actor(p), r.PathValue("id"), req)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, d)
+		// Re-admission waits for an approval: 202 with the request to decide.
+		return writeJSON(w, 202, res)
 	})
 	s.handle("POST", "/v1/manufacturing/revocations", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var req manufacturing.RevokeRequest
@@ -119,7 +124,10 @@ func (s *Server) operationalRoutes() {
 			return err
 		}
 		status := 200
-		if !res.DryRun {
+		switch {
+		case res.Approval != nil:
+			status = 202 // a whole-CA revocation waits for its approvers
+		case !res.DryRun:
 			status = 201
 		}
 		return writeJSON(w, status, res)

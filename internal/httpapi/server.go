@@ -23,6 +23,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // MaxBody bounds every JSON request body.
@@ -38,6 +39,7 @@ type Config struct {
 	Store         store.Store       // for the audit listing
 	AuditLog      *auditlog.Service // checkpoints and proofs (routes_audit.go); nil: those routes answer 503
 	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
+	Support       *support.Service  // support grants (routes_governance.go)
 	Log           *slog.Logger
 }
 
@@ -48,6 +50,7 @@ type Server struct {
 	cus  *custody.Service
 	inv  *inventory.Service
 	ops  *operational.Service
+	sup  *support.Service
 	st   store.Store
 	log  *slog.Logger
 	mux  *http.ServeMux
@@ -62,11 +65,12 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, st: c.Store, log: c.Log, mux: http.NewServeMux()}
+	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support, st: c.Store, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
 	s.operationalRoutes()
 	s.auditRoutes(c.AuditLog)
 	s.reportRoutes(c.Reports)
+	s.governanceRoutes()
 	return s
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -31,6 +32,8 @@ type DeviceView struct {
 	Custody      []device.CustodyLink `json:"custody"`
 	// Lineage is what each operational certificate was issued on.
 	Lineage []environment.Evidence `json:"lineage"`
+	// SupportGrants are the support grants that reach or reached the device (named, or by lot).
+	SupportGrants []grant.Grant `json:"support_grants"`
 }
 
 // Get returns a device the caller may see.
@@ -58,7 +61,13 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 		if v.Custody, err = tx.Custody().CustodyChain(id); err != nil {
 			return err
 		}
-		v.Lineage, err = tx.Evidence().ListEvidence(id)
+		if v.Lineage, err = tx.Evidence().ListEvidence(id); err != nil {
+			return err
+		}
+		v.SupportGrants, err = tx.SupportGrants().ListGrants(store.GrantFilter{DeviceID: id, Limit: 100})
+		if v.SupportGrants == nil {
+			v.SupportGrants = []grant.Grant{}
+		}
 		return err
 	})
 	return v, err

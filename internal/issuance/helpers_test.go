@@ -184,5 +184,17 @@ func (h *hierarchy) leaves(t testing.TB, kind string) map[Profile]*x509.Certific
 		t.Fatal(err)
 	}
 	out[ProfileOCSPResponder] = h.issue(t, ProfileOCSPResponder, rt)
+	st, err := SupportTemplate(supportParams(newKey(t, kind).Public()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out[ProfileSupport] = h.issue(t, ProfileSupport, st)
 	return out
+}
+
+func supportParams(pub crypto.PublicKey) SupportParams {
+	return SupportParams{SPIFFEID: &url.URL{Scheme: "spiffe", Host: "plant.example", Path: "/support/vendor-1/eve"}, Engineer: "eve", Organization: "Vendor One",
+		Scope:     SupportScope{GrantID: "grant-1", EnvironmentID: "line-1", Devices: []string{"dev-42", "dev-43"}},
+		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(4 * time.Hour),
+		OCSPServer: []string{"http://hallmark.example/ocsp"}, CRLDistributionPoints: []string{"http://hallmark.example/crl/1.crl"}}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,6 +142,21 @@ func TestRefusals(t *testing.T) {
 			p := operationalParams(pub, h.issuing)
 			p.OCSPServer = []string{"ldap://x"}
 			return tmplErr(OperationalTemplate(p))
+		}},
+		{"support path not /support/<party>/<engineer>", func() error {
+			p := supportParams(pub)
+			p.SPIFFEID = &url.URL{Scheme: "spiffe", Host: "td", Path: "/env/a/device/b"}
+			return tmplErr(SupportTemplate(p))
+		}},
+		{"support scope with both lot and devices", func() error {
+			p := supportParams(pub)
+			p.Scope.LotID = "lot-1"
+			return tmplErr(SupportTemplate(p))
+		}},
+		{"support scope with neither lot nor devices", func() error {
+			p := supportParams(pub)
+			p.Scope.Devices = nil
+			return tmplErr(SupportTemplate(p))
 		}},
 		{"tls no names", func() error {
 			return tmplErr(TLSServerTemplate(TLSServerParams{PublicKey: pub, NotBefore: now, NotAfter: now.Add(time.Hour)}))
@@ -424,5 +440,35 @@ func TestFactoryRefRoundTrip(t *testing.T) {
 	}
 	if _, err := (FactoryRef{RawIssuer: []byte("junk"), Serial: big.NewInt(1)}).marshal(); !failure.Is(err, failure.Invalid) {
 		t.Errorf("junk issuer: %v", err)
+	}
+}
+
+func TestSupportScopeRoundTrip(t *testing.T) {
+	h := newHierarchy(t, "ecdsa-p256")
+	for _, scope := range []SupportScope{
+		{GrantID: "g-1", EnvironmentID: "env-1", Devices: []string{"dev-1", "dev-2"}},
+		{GrantID: "g-2", EnvironmentID: "env-1", LotID: "lot-7"},
+	} {
+		p := supportParams(newKey(t, "ecdsa-p256").Public())
+		p.Scope = scope
+		tm, err := SupportTemplate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := h.issue(t, ProfileSupport, tm)
+		got, err := SupportScopeOf(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GrantID != scope.GrantID || got.EnvironmentID != scope.EnvironmentID || got.LotID != scope.LotID || strings.Join(got.Devices, ",") != strings.Join(scope.Devices, ",") {
+			t.Fatalf("scope = %+v, want %+v", got, scope)
+		}
+		if !c.NotAfter.Equal(p.NotAfter.Truncate(time.Second)) {
+			t.Fatalf("notAfter = %s, want the window's end %s", c.NotAfter, p.NotAfter)
+		}
+	}
+	f := h.leaves(t, "ecdsa-p256")[ProfileFactory]
+	if _, err := SupportScopeOf(f); err == nil {
+		t.Fatal("a factory certificate has no support scope, but SupportScopeOf found one")
 	}
 }

@@ -27,10 +27,11 @@ const (
 	ProfileOperational   Profile = "operational"    // IEEE 802.1AR LDevID, SPIFFE-compatible
 	ProfileTLSServer     Profile = "tls-server"     // Hallmark's own HTTPS and EST listeners
 	ProfileOCSPResponder Profile = "ocsp-responder" // delegated OCSP signer (RFC 6960 section 4.2.2.2)
+	ProfileSupport       Profile = "support"        // a vendor engineer's time-bound access to devices
 )
 
 // Profiles lists every profile.
-var Profiles = []Profile{ProfileRootCA, ProfileIssuingCA, ProfileFactory, ProfileOperational, ProfileTLSServer, ProfileOCSPResponder}
+var Profiles = []Profile{ProfileRootCA, ProfileIssuingCA, ProfileFactory, ProfileOperational, ProfileTLSServer, ProfileOCSPResponder, ProfileSupport}
 
 // IsCA reports whether certificates of the profile are CA certificates.
 func (p Profile) IsCA() bool { return p == ProfileRootCA || p == ProfileIssuingCA }

@@ -2,10 +2,12 @@ package manufacturing
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
@@ -23,6 +25,11 @@ type RevokeRequest struct {
 	Selector store.FactorySelector `json:"selector"`
 	Reason   string                `json:"reason"`
 	DryRun   *bool                 `json:"dry_run,omitempty"`
+	// Why is the justification an approval request shows its approvers (whole-CA revocations).
+	Why string `json:"why,omitempty"`
+	// ApprovalID names the approved request a whole-CA revocation runs under; it is set by the
+	// approval's executor, not by callers.
+	ApprovalID string `json:"-"`
 }
 
 // RevokeResult lists what a revocation did or, in a dry run, would do.
@@ -33,6 +40,14 @@ type RevokeResult struct {
 	Factory   []store.FactoryCert `json:"factory"`   // factory identities revoked (or to be)
 	Suspended []Suspension        `json:"suspended"` // operational identities suspended (or to be)
 	Skipped   int                 `json:"already_revoked"`
+	// Approval is the request a whole-CA revocation waits for; nothing was revoked yet.
+	Approval *approval.Request `json:"approval,omitempty"`
+}
+
+// WholeCA reports whether a selector names every factory identity of an issuing CA: nothing
+// narrower than the CA. Such a revocation needs an approval (approval.RevokeCA).
+func WholeCA(sel store.FactorySelector) bool {
+	return sel.IssuingCAID != "" && sel.DeviceID == "" && sel.LotID == "" && sel.Line == "" && sel.IssuedFrom.IsZero() && sel.IssuedTo.IsZero()
 }
 
 // Suspension is one cascade item: an operational identity issued on an affected factory
@@ -77,9 +92,39 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 		return res, err
 	}
 	now := s.now()
+	if !res.DryRun && WholeCA(sel) && r.ApprovalID == "" {
+		err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+			if err := s.authorizeRevocation(tx, a, sel); err != nil {
+				return err
+			}
+			subject := "ca:" + sel.IssuingCAID
+			q, found, err := governance.LatestApproval(tx, approval.RevokeCA, subject, now)
+			if err != nil {
+				return err
+			}
+			if found && q.State == approval.Pending {
+				res.Approval = &q
+				return nil
+			}
+			why := r.Why
+			if why == "" {
+				why = "revoke every factory identity of issuing CA " + sel.IssuingCAID + " (" + reason.String() + ")"
+			}
+			q, err = governance.RequestApproval(tx, a, now, approval.RevokeCA, governance.ManufacturerChain(sel.ManufacturerID), subject, why, nil,
+				RevokeRequest{Selector: sel, Reason: reason.String()})
+			res.Approval = &q
+			return err
+		})
+		return res, err
+	}
 	if !res.DryRun {
 		res.RunID = party.NewID("rvk")
 		err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+			if r.ApprovalID != "" {
+				if err := s.useApproval(tx, a, now, r.ApprovalID, sel); err != nil {
+					return err
+				}
+			}
 			if err := tx.Revocations().CreateRun(store.RevocationRun{ID: res.RunID, ManufacturerID: sel.ManufacturerID, Selector: sel, Reason: int(reason), RequestedBy: a.PrincipalID, CreatedAt: now}); err != nil {
 				return err
 			}
@@ -233,6 +278,36 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 	res.Suspended = append(res.Suspended, suspended...)
 	res.Skipped += skipped
 	return nil
+}
+
+// useApproval consumes the approval a whole-CA revocation runs under. An approval already
+// consumed by an interrupted run of the same selection lets the re-run finish it: the
+// revocation is idempotent and the approvers approved exactly this selection.
+func (s *Service) useApproval(tx store.Tx, a audit.Actor, now time.Time, id string, sel store.FactorySelector) error {
+	subject := "ca:" + sel.IssuingCAID
+	q, err := tx.Approvals().GetApproval(id)
+	if err != nil {
+		return err
+	}
+	if q.State == approval.Executed && q.Kind == approval.RevokeCA && q.Subject == subject {
+		return nil
+	}
+	_, err = governance.ConsumeApproval(tx, a, now, id, approval.RevokeCA, subject)
+	return err
+}
+
+// RevokeApproved runs the whole-CA revocation an approved request describes, as its requester.
+func (s *Service) RevokeApproved(ctx context.Context, a audit.Actor, q approval.Request) (RevokeResult, error) {
+	var r RevokeRequest
+	if err := json.Unmarshal(q.Payload, &r); err != nil {
+		return RevokeResult{}, fmt.Errorf("approval %s: malformed payload: %w", q.ID, err)
+	}
+	no := false
+	r.DryRun, r.ApprovalID = &no, q.ID
+	if !WholeCA(r.Selector) || "ca:"+r.Selector.IssuingCAID != q.Subject {
+		return RevokeResult{}, fmt.Errorf("approval %s does not describe a whole-CA revocation of %s", q.ID, q.Subject)
+	}
+	return s.RevokeFactory(ctx, a, r)
 }
 
 // authorizeRevocation checks manufacturing/revoke over the narrowest scope the selector names.

@@ -12,6 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -20,17 +21,19 @@ import (
 // CreateEnvironmentRequest defines an environment. Lifetime and MaxAge are Go durations
 // ("24h"); a missing policy gets the default (docs/policies.md).
 type CreateEnvironmentRequest struct {
-	OperatorID  string          `json:"operator_id"`
-	Name        string          `json:"name"`
-	Site        string          `json:"site,omitempty"`
-	Zone        string          `json:"zone,omitempty"`
-	IssuingCAID string          `json:"issuing_ca_id"`
-	TrustDomain string          `json:"trust_domain"`
-	Lifetime    string          `json:"lifetime"`
-	MaxAge      string          `json:"max_age"`
-	Services    []string        `json:"services,omitempty"`
-	Onboarding  json.RawMessage `json:"onboarding_policy,omitempty"`
-	Renewal     json.RawMessage `json:"renewal_policy,omitempty"`
+	OperatorID  string   `json:"operator_id"`
+	Name        string   `json:"name"`
+	Site        string   `json:"site,omitempty"`
+	Zone        string   `json:"zone,omitempty"`
+	IssuingCAID string   `json:"issuing_ca_id"`
+	TrustDomain string   `json:"trust_domain"`
+	Lifetime    string   `json:"lifetime"`
+	MaxAge      string   `json:"max_age"`
+	Services    []string `json:"services,omitempty"`
+	// SupportMaxWindow bounds support grants in this environment (default 8h, at most 7 days).
+	SupportMaxWindow string          `json:"support_max_window,omitempty"`
+	Onboarding       json.RawMessage `json:"onboarding_policy,omitempty"`
+	Renewal          json.RawMessage `json:"renewal_policy,omitempty"`
 }
 
 // trustDomain follows the SPIFFE trust domain name rules.
@@ -70,6 +73,12 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 	if err != nil {
 		return v, err
 	}
+	supportMax := grant.DefaultMaxWindow
+	if r.SupportMaxWindow != "" {
+		if supportMax, err = parseDuration("support_max_window", r.SupportMaxWindow, 15*time.Minute, 7*24*time.Hour); err != nil {
+			return v, err
+		}
+	}
 	if len(r.Services) > 64 {
 		return v, failure.New(failure.Invalid, "at most 64 services")
 	}
@@ -88,7 +97,7 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 	}
 	now := s.now()
 	e := environment.Environment{ID: party.NewID("env"), OperatorID: r.OperatorID, Name: r.Name, Site: r.Site, Zone: r.Zone, IssuingCAID: r.IssuingCAID,
-		TrustDomain: r.TrustDomain, Lifetime: environment.Duration(life), MaxAge: environment.Duration(maxAge), Services: r.Services, CreatedAt: now}
+		TrustDomain: r.TrustDomain, Lifetime: environment.Duration(life), MaxAge: environment.Duration(maxAge), Services: r.Services, SupportMaxWindow: environment.Duration(supportMax), CreatedAt: now}
 	if e.Services == nil {
 		e.Services = []string{}
 	}

@@ -2,8 +2,10 @@ package operational
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/csr"
@@ -171,16 +173,62 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, deviceID string, r 
 	return next, err
 }
 
-// Readmit is the operator's explicit decision to trust a device again. A quarantined device
-// (its operational certificate revoked for good) returns to the onboarding path; a suspended
-// device (its certificate on hold by a manufacturing revocation) has the hold lifted and is
-// active again.
-func (s *Service) Readmit(ctx context.Context, a audit.Actor, deviceID string) (device.Device, error) {
+// ReadmitRequest asks to trust a quarantined or suspended device again.
+type ReadmitRequest struct {
+	Reason string `json:"reason"`
+}
+
+// ReadmitResult is either the re-admitted device or the approval request it waits for.
+type ReadmitResult struct {
+	Device   device.Device     `json:"device"`
+	Approval *approval.Request `json:"approval,omitempty"`
+}
+
+// Readmit asks for the operator's explicit decision to trust a device again. Re-admission
+// goes through an approval (approval.Readmit): this call creates the request, or returns the
+// one already pending, and another principal of the party that owns operational/approve over
+// the environment decides it; ReadmitApproved carries it out once approved.
+func (s *Service) Readmit(ctx context.Context, a audit.Actor, deviceID string, r ReadmitRequest) (ReadmitResult, error) {
 	now := s.now()
-	var next device.Device
+	var out ReadmitResult
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
 		d, env, err := s.heldDevice(tx, a, deviceID, ownership.Issue)
 		if err != nil {
+			return err
+		}
+		if d.State != device.Quarantined && d.State != device.Suspended {
+			return failure.New(failure.Conflict, "device %s is %s: only quarantined or suspended devices are re-admitted", d.ID, d.State)
+		}
+		out.Device = d
+		q, found, err := governance.LatestApproval(tx, approval.Readmit, "device:"+d.ID, now)
+		if err != nil {
+			return err
+		}
+		if found && (q.State == approval.Pending || q.State == approval.Approved) {
+			out.Approval = &q
+			return nil
+		}
+		q, err = governance.RequestApproval(tx, a, now, approval.Readmit, EnvChain(env), "device:"+d.ID, r.Reason, nil, map[string]any{"state": d.State, "certificate": d.OperationalCert})
+		out.Approval = &q
+		return err
+	})
+	return out, err
+}
+
+// ReadmitApproved re-admits a device under an approved request, consuming it in the same
+// transaction. A quarantined device (its operational certificate revoked for good) returns to
+// the onboarding path; a suspended device (its certificate on hold by a manufacturing
+// revocation) has the hold lifted and is active again.
+func (s *Service) ReadmitApproved(ctx context.Context, a audit.Actor, q approval.Request) (device.Device, error) {
+	now := s.now()
+	var next device.Device
+	deviceID := strings.TrimPrefix(q.Subject, "device:")
+	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		d, env, err := s.heldDevice(tx, a, deviceID, ownership.Issue)
+		if err != nil {
+			return err
+		}
+		if _, err := governance.ConsumeApproval(tx, a, now, q.ID, approval.Readmit, "device:"+d.ID); err != nil {
 			return err
 		}
 		next = d
@@ -199,7 +247,8 @@ func (s *Service) Readmit(ctx context.Context, a audit.Actor, deviceID string) (
 		if err := tx.Devices().UpdateDevice(next, d); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(s.event(a, "operational.readmit", "environment:"+env.ID, "device:"+d.ID, map[string]any{"from": d.State, "to": next.State, "certificate": d.OperationalCert}))
+		_, err = tx.Audit().Append(s.event(a, "operational.readmit", "environment:"+env.ID, "device:"+d.ID,
+			map[string]any{"from": d.State, "to": next.State, "certificate": d.OperationalCert, "approval": q.ID, "approved_by": q.Decisions}))
 		return err
 	})
 	return next, err

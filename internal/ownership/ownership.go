@@ -8,6 +8,7 @@ package ownership
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
@@ -45,6 +46,7 @@ const (
 	Lot          ScopeKind = "lot"
 	Operator     ScopeKind = "operator" // ID is the operator's party ID
 	Environment  ScopeKind = "environment"
+	Vendor       ScopeKind = "vendor" // ID is a support vendor's party ID: the support access it asks for
 )
 
 // Scope is one thing that duties are owned over.
@@ -64,6 +66,32 @@ type Cell struct {
 	Duty    Duty   `json:"duty"`
 	Scope   Scope  `json:"scope"`
 	PartyID string `json:"party_id"`
+}
+
+// Pair is a stage and a duty: what a principal may be limited to, and what a
+// separation-of-duties rule keeps apart.
+type Pair struct {
+	Stage Stage `json:"stage"`
+	Duty  Duty  `json:"duty"`
+}
+
+func (p Pair) String() string { return string(p.Stage) + "/" + string(p.Duty) }
+
+// ParsePair reads "stage/duty".
+func ParsePair(s string) (Pair, error) {
+	st, du, ok := strings.Cut(s, "/")
+	if !ok {
+		return Pair{}, failure.New(failure.Invalid, "%q is not stage/duty (for example operational/issue)", s)
+	}
+	stage, err := ParseStage(st)
+	if err != nil {
+		return Pair{}, err
+	}
+	duty, err := ParseDuty(du)
+	if err != nil {
+		return Pair{}, err
+	}
+	return Pair{Stage: stage, Duty: duty}, nil
 }
 
 // Key identifies a cell without its owner.
@@ -96,10 +124,10 @@ func ParseDuty(s string) (Duty, error) {
 // ParseScopeKind validates a scope kind.
 func ParseScopeKind(s string) (ScopeKind, error) {
 	switch ScopeKind(s) {
-	case Deployment, Manufacturer, Model, Lot, Operator, Environment:
+	case Deployment, Manufacturer, Model, Lot, Operator, Environment, Vendor:
 		return ScopeKind(s), nil
 	}
-	return "", failure.New(failure.Invalid, "scope kind %q is not deployment, manufacturer, model, lot, operator or environment", s)
+	return "", failure.New(failure.Invalid, "scope kind %q is not deployment, manufacturer, model, lot, operator, environment or vendor", s)
 }
 
 // Chain is a scope followed by its ancestors, most specific first: for a lot,
@@ -139,9 +167,12 @@ func (e *DeniedError) Error() string {
 func (e *DeniedError) FailureKind() failure.Kind { return failure.Denied }
 
 // Defaults returns the cells a new party of the given kind owns from day one (PRODUCT.md): a
-// manufacturer owns manufacturing issue and revoke over itself (its models and lots inherit),
-// an operator owns operational issue, renew and revoke over itself (its environments inherit),
-// and an auditor owns audit of every stage over the deployment when no one else does yet.
+// manufacturer owns manufacturing issue, revoke and approve over itself (its models and lots
+// inherit) and may ask for support access (support/issue); an operator owns operational issue,
+// renew, revoke and approve over itself (its environments inherit) and approves support
+// access; a support vendor may ask for support access; an auditor owns audit of every stage
+// over the deployment. Support issue is the duty of asking: the certificate itself comes from
+// the operator's support CA once the operator approved.
 func Defaults(partyID string, kind string) []Cell {
 	own := func(stage Stage, duty Duty, s Scope) Cell {
 		return Cell{Stage: stage, Duty: duty, Scope: s, PartyID: partyID}
@@ -149,10 +180,12 @@ func Defaults(partyID string, kind string) []Cell {
 	switch kind {
 	case "manufacturer":
 		s := Scope{Kind: Manufacturer, ID: partyID}
-		return []Cell{own(Manufacturing, Issue, s), own(Manufacturing, Revoke, s), own(Support, Issue, s)}
+		return []Cell{own(Manufacturing, Issue, s), own(Manufacturing, Revoke, s), own(Manufacturing, Approve, s), own(Support, Issue, s)}
 	case "operator":
 		s := Scope{Kind: Operator, ID: partyID}
-		return []Cell{own(Operational, Issue, s), own(Operational, Renew, s), own(Operational, Revoke, s), own(Support, Approve, s)}
+		return []Cell{own(Operational, Issue, s), own(Operational, Renew, s), own(Operational, Revoke, s), own(Operational, Approve, s), own(Support, Approve, s)}
+	case "support-vendor":
+		return []Cell{own(Support, Issue, Scope{Kind: Vendor, ID: partyID})}
 	case "auditor":
 		return []Cell{
 			own(Manufacturing, Audit, DeploymentScope),

@@ -50,11 +50,13 @@ type Path string
 const (
 	Runtime       Path = "runtime"       // operator, one operational identity
 	Manufacturing Path = "manufacturing" // manufacturer, factory identities in bulk
+	Support       Path = "support"       // ending a support grant early
 )
 
 var allowed = map[Path][]Reason{
 	Runtime:       {Unspecified, KeyCompromise, AffiliationChanged, Superseded, CessationOfOperation, PrivilegeWithdrawn},
 	Manufacturing: {Unspecified, KeyCompromise, CACompromise, AffiliationChanged, Superseded, CessationOfOperation},
+	Support:       {Unspecified, KeyCompromise, AffiliationChanged, CessationOfOperation, PrivilegeWithdrawn},
 }
 
 // Parse reads a reason by its RFC 5280 name (case-insensitive) and checks the path may use it.

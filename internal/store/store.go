@@ -61,8 +61,11 @@ type Tx interface {
 	Challenges() Challenges
 	Evidence() Evidence
 	Revocations() Revocations
-	Status() Status // status.go
-	Bulk() Bulk     // bulk.go
+	Status() Status               // status.go
+	Bulk() Bulk                   // bulk.go
+	Approvals() Approvals         // governance.go
+	SupportGrants() SupportGrants // governance.go
+	Duties() Duties               // governance.go
 }
 
 // Parties stores parties and principals.
@@ -72,6 +75,7 @@ type Parties interface {
 	ListParties() ([]party.Party, error)
 	CreatePrincipal(p party.Principal, tokenHash []byte) error
 	PrincipalByTokenHash(hash []byte) (party.Principal, error)
+	GetPrincipal(id string) (party.Principal, error)
 	ListPrincipals(partyID string) ([]party.Principal, error)
 	RotateToken(principalID string, tokenHash []byte) error
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -25,21 +26,26 @@ func (e envs) CreateEnvironment(v environment.Environment) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.t.exec(`INSERT INTO environments (id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.OperatorID, v.Name, v.Site, v.Zone, v.IssuingCAID, v.TrustDomain, int64(time.Duration(v.Lifetime)/time.Second), int64(time.Duration(v.MaxAge)/time.Second), string(services), micros(v.CreatedAt))
+	support := int64(time.Duration(v.SupportMaxWindow) / time.Second)
+	if support == 0 {
+		support = int64(grant.DefaultMaxWindow / time.Second)
+	}
+	_, err = e.t.exec(`INSERT INTO environments (id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, support_max_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.OperatorID, v.Name, v.Site, v.Zone, v.IssuingCAID, v.TrustDomain, int64(time.Duration(v.Lifetime)/time.Second), int64(time.Duration(v.MaxAge)/time.Second), string(services), support, micros(v.CreatedAt))
 	return err
 }
 
-const envCols = `id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, created_at`
+const envCols = `id, operator_id, name, site, zone, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, services, support_max_seconds, created_at`
 
 func scanEnv(s interface{ Scan(...any) error }) (environment.Environment, error) {
 	var v environment.Environment
-	var life, age, at int64
+	var life, age, support, at int64
 	var services string
-	if err := s.Scan(&v.ID, &v.OperatorID, &v.Name, &v.Site, &v.Zone, &v.IssuingCAID, &v.TrustDomain, &life, &age, &services, &at); err != nil {
+	if err := s.Scan(&v.ID, &v.OperatorID, &v.Name, &v.Site, &v.Zone, &v.IssuingCAID, &v.TrustDomain, &life, &age, &services, &support, &at); err != nil {
 		return v, err
 	}
 	v.Lifetime, v.MaxAge, v.CreatedAt = environment.Duration(time.Duration(life)*time.Second), environment.Duration(time.Duration(age)*time.Second), fromMicros(at)
+	v.SupportMaxWindow = environment.Duration(time.Duration(support) * time.Second)
 	return v, json.Unmarshal([]byte(services), &v.Services)
 }
 

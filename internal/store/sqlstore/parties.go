@@ -76,6 +76,11 @@ func (p parties) PrincipalByTokenHash(hash []byte) (party.Principal, error) {
 	return v, notFound(err, "principal")
 }
 
+func (p parties) GetPrincipal(id string) (party.Principal, error) {
+	v, err := scanPrincipal(p.t.queryRow(`SELECT `+principalCols+` FROM principals WHERE id = ?`, id))
+	return v, notFound(err, "principal "+id)
+}
+
 func (p parties) ListPrincipals(partyID string) ([]party.Principal, error) {
 	q, args := `SELECT `+principalCols+` FROM principals ORDER BY party_id, name`, []any{}
 	if partyID != "" {

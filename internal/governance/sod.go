@@ -1,0 +1,345 @@
+package governance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Separation of duties works at two levels. The ownership matrix says which party owns a duty;
+// a principal may additionally be limited to some of its party's duties. A rule names two
+// duties (stage/duty pairs) that no one principal may hold over one scope. A principal holds
+// a duty over a scope when its party owns that duty over the scope or an enclosing one and the
+// principal is not limited to other duties. Rules are checked on every authorised action
+// (Require) and on every change of the matrix or of a principal's duties. Approvals add the
+// per-request rule that the requester never decides.
+
+// SoDConflictError says which rule an action or a change would break.
+type SoDConflictError struct {
+	Rule        string
+	PrincipalID string
+	PartyID     string
+	Held, Other ownership.Pair
+	Scope       ownership.Scope
+}
+
+func (e *SoDConflictError) Error() string {
+	return fmt.Sprintf("separation of duties (rule %s): principal %s of party %s would hold both %s and %s over %s; limit the principal's duties or give one duty to another party",
+		e.Rule, e.PrincipalID, e.PartyID, e.Held, e.Other, e.Scope)
+}
+
+// FailureKind classifies the error.
+func (e *SoDConflictError) FailureKind() failure.Kind { return failure.Denied }
+
+// systemPrincipal reports whether id is one of Hallmark's own actors ("hallmark:status"),
+// which hold no duties of their own.
+func systemPrincipal(id string) bool { return strings.HasPrefix(id, "hallmark:") }
+
+// withDeployment appends the deployment scope, which encloses every other.
+func withDeployment(chain ownership.Chain) ownership.Chain {
+	if len(chain) > 0 && chain[len(chain)-1] == ownership.DeploymentScope {
+		return chain
+	}
+	return append(slices.Clip(chain), ownership.DeploymentScope)
+}
+
+// checkPrincipal enforces, for an action the actor's party may do, that the principal is not
+// limited away from the duty and that it does not hold a duty that a rule keeps apart from it
+// over the same scope.
+func checkPrincipal(tx store.Tx, a audit.Actor, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) error {
+	if systemPrincipal(a.PrincipalID) {
+		return nil
+	}
+	limited, err := tx.Duties().PrincipalDuties(a.PrincipalID)
+	if err != nil {
+		return fmt.Errorf("reading the principal's duties: %w", err)
+	}
+	use := ownership.Pair{Stage: stage, Duty: duty}
+	if len(limited) > 0 && !slices.Contains(limited, use) {
+		return failure.New(failure.Denied, "principal %s is limited to %s, not %s", a.PrincipalID, pairs(limited), use)
+	}
+	rules, err := tx.Duties().ListSoDRules()
+	if err != nil {
+		return fmt.Errorf("reading separation-of-duties rules: %w", err)
+	}
+	for _, r := range rules {
+		other, ok := counterpart(r, use)
+		if !ok {
+			continue
+		}
+		if len(limited) > 0 && !slices.Contains(limited, other) {
+			continue
+		}
+		owns, err := partyOwns(tx, a.PartyID, other, withDeployment(chain))
+		if err != nil {
+			return err
+		}
+		if owns {
+			return &SoDConflictError{Rule: r.ID, PrincipalID: a.PrincipalID, PartyID: a.PartyID, Held: use, Other: other, Scope: chain[0]}
+		}
+	}
+	return nil
+}
+
+func counterpart(r store.SoDRule, p ownership.Pair) (ownership.Pair, bool) {
+	switch p {
+	case r.A:
+		return r.B, true
+	case r.B:
+		return r.A, true
+	}
+	return ownership.Pair{}, false
+}
+
+// partyOwns reports whether partyID owns the pair over the chain (the most specific cell wins).
+func partyOwns(tx store.Tx, partyID string, p ownership.Pair, chain ownership.Chain) (bool, error) {
+	var lookupErr error
+	owner, _, ok := ownership.Resolve(p.Stage, p.Duty, chain, func(k ownership.Key) (string, bool) {
+		o, found, err := tx.Ownership().Owner(k)
+		if err != nil && lookupErr == nil {
+			lookupErr = err
+		}
+		return o, found
+	})
+	if lookupErr != nil {
+		return false, fmt.Errorf("reading the ownership matrix: %w", lookupErr)
+	}
+	return ok && owner == partyID, nil
+}
+
+func pairs(ps []ownership.Pair) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// checkParty looks for a principal of partyID that would hold both sides of a rule over one
+// scope, given the matrix as it is in tx. It is run after a change of the matrix or of a
+// principal's duties, inside the same transaction, so a refused change is rolled back.
+func checkParty(tx store.Tx, partyID string) error {
+	rules, err := tx.Duties().ListSoDRules()
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	cells, err := tx.Ownership().ListCells()
+	if err != nil {
+		return err
+	}
+	principals, err := tx.Parties().ListPrincipals(partyID)
+	if err != nil {
+		return err
+	}
+	chains := map[ownership.Scope]ownership.Chain{}
+	chainOf := func(s ownership.Scope) (ownership.Chain, error) {
+		if c, ok := chains[s]; ok {
+			return c, nil
+		}
+		c, err := scopeChain(tx, s)
+		if err != nil {
+			return nil, err
+		}
+		c = withDeployment(c)
+		chains[s] = c
+		return c, nil
+	}
+	for _, r := range rules {
+		for _, ca := range cells {
+			if ca.PartyID != partyID || (ownership.Pair{Stage: ca.Stage, Duty: ca.Duty}) != r.A {
+				continue
+			}
+			for _, cb := range cells {
+				if cb.PartyID != partyID || (ownership.Pair{Stage: cb.Stage, Duty: cb.Duty}) != r.B {
+					continue
+				}
+				overlap, err := overlaps(chainOf, ca.Scope, cb.Scope)
+				if err != nil {
+					return err
+				}
+				if !overlap {
+					continue
+				}
+				for _, p := range principals {
+					if err := principalHoldsBoth(tx, p, r, ca.Scope); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func principalHoldsBoth(tx store.Tx, p party.Principal, r store.SoDRule, at ownership.Scope) error {
+	limited, err := tx.Duties().PrincipalDuties(p.ID)
+	if err != nil {
+		return err
+	}
+	if len(limited) == 0 || (slices.Contains(limited, r.A) && slices.Contains(limited, r.B)) {
+		return &SoDConflictError{Rule: r.ID, PrincipalID: p.ID, PartyID: p.PartyID, Held: r.A, Other: r.B, Scope: at}
+	}
+	return nil
+}
+
+// overlaps reports whether two scopes are on one chain (one encloses the other).
+func overlaps(chainOf func(ownership.Scope) (ownership.Chain, error), a, b ownership.Scope) (bool, error) {
+	ca, err := chainOf(a)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(ca, b) {
+		return true, nil
+	}
+	cb, err := chainOf(b)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(cb, a), nil
+}
+
+// SoDRules lists the separation-of-duties rules.
+func (s *Service) SoDRules(ctx context.Context) ([]store.SoDRule, error) {
+	var out []store.SoDRule
+	err := s.st.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Duties().ListSoDRules(); return err })
+	return out, err
+}
+
+// SoDRuleRequest adds a rule.
+type SoDRuleRequest struct {
+	ID string `json:"id"`
+	A  string `json:"a"` // stage/duty
+	B  string `json:"b"`
+}
+
+// AddSoDRule adds a rule; administrators only. It is refused when a principal would already
+// break it, so a rule never starts life broken.
+func (s *Service) AddSoDRule(ctx context.Context, a audit.Actor, r SoDRuleRequest) (store.SoDRule, error) {
+	var out store.SoDRule
+	if err := RequireAdmin(a, "changing separation-of-duties rules"); err != nil {
+		return out, err
+	}
+	if err := party.ValidSlug("rule id", r.ID); err != nil {
+		return out, err
+	}
+	pa, err := ownership.ParsePair(r.A)
+	if err != nil {
+		return out, err
+	}
+	pb, err := ownership.ParsePair(r.B)
+	if err != nil {
+		return out, err
+	}
+	if pa == pb {
+		return out, failure.New(failure.Invalid, "a rule keeps two different duties apart, not %s from itself", pa)
+	}
+	now := s.now()
+	out = store.SoDRule{ID: r.ID, A: pa, B: pb, By: a.PrincipalID, At: now}
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Duties().CreateSoDRule(out); err != nil {
+			if failure.Is(err, failure.Conflict) {
+				return failure.New(failure.Conflict, "a rule with id %q exists", r.ID)
+			}
+			return err
+		}
+		ps, err := tx.Parties().ListParties()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if err := checkParty(tx, p.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Audit().Append(Event(a, now, "sod.rule.add", "", "", "sod-rule:"+r.ID, out))
+		return err
+	})
+	return out, err
+}
+
+// DeleteSoDRule removes a rule; administrators only.
+func (s *Service) DeleteSoDRule(ctx context.Context, a audit.Actor, id string) error {
+	if err := RequireAdmin(a, "changing separation-of-duties rules"); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Duties().DeleteSoDRule(id); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(Event(a, now, "sod.rule.delete", "", "", "sod-rule:"+id, nil))
+		return err
+	})
+}
+
+// PrincipalDuties returns the duties a principal is limited to (none: all its party's).
+func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalID string) ([]ownership.Pair, error) {
+	var out []ownership.Pair
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		p, err := principalOf(tx, principalID)
+		if err != nil {
+			return err
+		}
+		if ok, err := CanRead(tx, a, p.PartyID); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.NotFound, "principal %s not found", principalID)
+		}
+		out, err = tx.Duties().PrincipalDuties(principalID)
+		return err
+	})
+	return out, err
+}
+
+// SetPrincipalDuties limits a principal to some of its party's duties (an empty list lifts the
+// limit). Administrators, or a principal of the same party, may; the change is refused when it
+// would break a separation-of-duties rule.
+func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
+	var ps []ownership.Pair
+	for _, d := range duties {
+		p, err := ownership.ParsePair(d)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
+	}
+	now := s.now()
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		p, err := principalOf(tx, principalID)
+		if err != nil {
+			return err
+		}
+		if !a.Admin && a.PartyID != p.PartyID {
+			return failure.New(failure.Denied, "only an administrator or party %s may set the duties of its principal %s", p.PartyID, principalID)
+		}
+		if a.PrincipalID == principalID && !a.Admin {
+			return failure.New(failure.Denied, "a principal cannot change its own duties")
+		}
+		if err := tx.Duties().SetPrincipalDuties(principalID, ps); err != nil {
+			return err
+		}
+		if err := checkParty(tx, p.PartyID); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(Event(a, now, "principal.duties", "", "party:"+p.PartyID, "principal:"+principalID, map[string]any{"duties": ps}))
+		return err
+	})
+	return ps, err
+}
+
+func principalOf(tx store.Tx, id string) (party.Principal, error) {
+	p, err := tx.Parties().GetPrincipal(id)
+	if err != nil && failure.Is(err, failure.NotFound) {
+		return p, failure.New(failure.NotFound, "principal %s not found", id)
+	}
+	return p, err
+}

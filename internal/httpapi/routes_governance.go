@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/grant"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/support"
+)
+
+// governanceRoutes are approvals, separation of duties and support grants.
+func (s *Server) governanceRoutes() {
+	s.handle("GET", "/v1/approvals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q := r.URL.Query()
+		f := store.ApprovalFilter{Kind: approval.Kind(q.Get("kind")), Subject: q.Get("subject"), State: approval.State(q.Get("state"))}
+		if f.Kind != "" {
+			if _, err := approval.ParseKind(string(f.Kind)); err != nil {
+				return err
+			}
+		}
+		if n, err := strconv.Atoi(q.Get("limit")); err == nil {
+			f.Limit = n
+		}
+		out, err := s.gov.ListApprovals(r.Context(), actor(p), f)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/approvals/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q, err := s.gov.GetApproval(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, q)
+	})
+	s.handle("POST", "/v1/approvals/{id}/decision", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req governance.Decision
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		res, err := s.gov.Decide(r.Context(), actor(p), r.PathValue("id"), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, res)
+	})
+	s.handle("POST", "/v1/approvals/{id}/execute", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		res, err := s.gov.Execute(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, res)
+	})
+	s.handle("POST", "/v1/approvals/{id}/cancel", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q, err := s.gov.Cancel(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, q)
+	})
+	s.handle("GET", "/v1/approval-rules", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.ApprovalRules(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("PUT", "/v1/approval-rules/{kind}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req governance.RuleRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.gov.SetApprovalRule(r.Context(), actor(p), r.PathValue("kind"), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+	s.handle("GET", "/v1/sod-rules", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.SoDRules(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("POST", "/v1/sod-rules", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req governance.SoDRuleRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.gov.AddSoDRule(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, v)
+	})
+	s.handle("DELETE", "/v1/sod-rules/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		if err := s.gov.DeleteSoDRule(r.Context(), actor(p), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("GET", "/v1/principals/{id}/duties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		out, err := s.gov.PrincipalDuties(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("PUT", "/v1/principals/{id}/duties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req struct {
+			Duties []string `json:"duties"`
+		}
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		out, err := s.gov.SetPrincipalDuties(r.Context(), actor(p), r.PathValue("id"), req.Duties)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+
+	s.handle("POST", "/v1/support/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req support.CreateHierarchyRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		root, iss, err := s.sup.CreateHierarchy(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+	})
+	s.handle("POST", "/v1/support/grants", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req support.Request
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.sup.RequestGrant(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 202, v) // waits for the operator's approval
+	})
+	s.handle("GET", "/v1/support/grants", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q := r.URL.Query()
+		f := store.GrantFilter{EnvironmentID: q.Get("environment"), DeviceID: q.Get("device"), LotID: q.Get("lot"), State: grant.State(q.Get("state"))}
+		if n, err := strconv.Atoi(q.Get("limit")); err == nil {
+			f.Limit = n
+		}
+		out, err := s.sup.List(r.Context(), actor(p), f)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, list(out))
+	})
+	s.handle("GET", "/v1/support/grants/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		v, err := s.sup.Get(r.Context(), actor(p), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+	s.handle("POST", "/v1/support/grants/{id}/revoke", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req support.RevokeRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.sup.Revoke(r.Context(), actor(p), r.PathValue("id"), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+	s.handle("POST", "/v1/support/check", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		var req support.CheckRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		v, err := s.sup.Check(r.Context(), actor(p), req)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, v)
+	})
+}
