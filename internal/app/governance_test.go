@@ -1,6 +1,8 @@
 package app
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -133,4 +135,82 @@ func TestReadmitApprovals(t *testing.T) {
 	if r := s.call(t, olivia, "POST", "/v1/approvals/"+used+"/execute", nil); r.Status != 404 && r.Status != 409 {
 		t.Fatalf("re-executing a used approval: %d %s", r.Status, r.Body)
 	}
+}
+
+// TestESTManualApproval onboards over EST (openssl + curl) into an environment whose policy asks
+// for an operator's approval: the device is told 202 with Retry-After and nothing is issued
+// until another principal approves; its next identical request then gets the certificate, and
+// the approval is used once.
+func TestESTManualApproval(t *testing.T) {
+	for _, tool := range []string{"openssl", "curl", "bash", "base64"} {
+		requireTool(t, tool)
+	}
+	dir := t.TempDir()
+	s := startDev(t, dir)
+	spec := map[string]any{"rules": []map[string]string{{"name": "test-passed", "expr": `build_record.test_result == "pass"`}}, "require_approval": "true"}
+	envID := opEnv(t, s, "gated", map[string]any{"onboarding_policy": spec})
+	lotID := demoLot(t, s, "lot-gated")
+	fi := deliveredDevice(t, s, dir, lotID, "lot-gated", "SN-G1")
+	U := s.info.ESTURL + "/gated"
+	estCSR(t, dir, "g")
+	enroll := func() (int, string, string) {
+		out := sh(t, dir, fmt.Sprintf(`curl -sS -D g.hdr -o g.out -w '%%{http_code}' --cacert '%s' --cert SN-G1.factory.pem --key SN-G1.key -H "Content-Type: application/pkcs10" --data-binary @g.csr.b64 '%s/simpleenroll'`, s.info.TLSCAFile, U))
+		return atoi(t, out), read(t, dir, "g.out"), read(t, dir, "g.hdr")
+	}
+	before := auditCount(t, s)
+	code, body, hdr := enroll()
+	if code != 202 || !strings.Contains(strings.ToLower(hdr), "retry-after: 30") || !strings.Contains(body, "waits for approval") {
+		t.Fatalf("first enroll: %d\n%s\n%s", code, hdr, body)
+	}
+	if n := auditCount(t, s) - before; n != 1 {
+		t.Fatalf("a waiting enrollment appended %d audit events, want 1 (approval.request)", n)
+	}
+	var list struct {
+		Items []approval.Request `json:"items"`
+	}
+	s.must(t, 200, olivia, "GET", "/v1/approvals?kind=onboard&state=pending", nil).json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].Subject != "device:"+fi.Device.ID || list.Items[0].Scope != "environment:"+envID {
+		t.Fatalf("pending onboarding approvals: %+v", list.Items)
+	}
+	id := list.Items[0].ID
+	// Asking again while it waits files nothing new.
+	if code, _, _ := enroll(); code != 202 {
+		t.Fatalf("second enroll while pending: %d", code)
+	}
+	s.must(t, 200, olivia, "GET", "/v1/approvals?kind=onboard&state=pending", nil).json(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != id {
+		t.Fatalf("a repeated enrollment filed another request: %+v", list.Items)
+	}
+	var d deviceView
+	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &d)
+	if d.State != "registered" || d.OperationalCert != "" {
+		t.Fatalf("a waiting enrollment changed the device: %+v", d)
+	}
+	// Onboarding has no executor: the approval waits for the device.
+	var dec approvalResult
+	s.must(t, 200, olivia, "POST", "/v1/approvals/"+id+"/decision", map[string]any{"approve": true}).json(t, &dec)
+	if dec.Executed || dec.Approval.State != approval.Approved {
+		t.Fatalf("decision: %+v", dec)
+	}
+	code, body, _ = enroll()
+	if code != 200 {
+		t.Fatalf("enroll after approval: %d %s", code, body)
+	}
+	s.must(t, 200, oscar, "GET", "/v1/approvals/"+id, nil).json(t, &dec.Approval)
+	if dec.Approval.State != approval.Executed {
+		t.Fatalf("the approval is %s after the enrollment it approved", dec.Approval.State)
+	}
+	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &d)
+	if d.State != "active" || d.EnvironmentID != envID {
+		t.Fatalf("after the approved enrollment: %+v", d)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
 }

@@ -21,6 +21,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
@@ -281,6 +282,8 @@ func status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case failure.Unavailable:
 		return http.StatusServiceUnavailable
+	case failure.Pending:
+		return http.StatusAccepted
 	}
 	return http.StatusInternalServerError
 }
@@ -296,6 +299,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, lbl string, err e
 	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "30")
+	}
+	// RFC 7030 section 4.2.3: 202 with Retry-After when the request waits for a manual
+	// approval; the client repeats the same request after that many seconds.
+	var pending *failure.PendingError
+	if errors.As(err, &pending) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(pending.RetryAfter.Seconds()))))
 	}
 	h.refuse(w, r, lbl, code, err.Error())
 }

@@ -8,6 +8,7 @@ package failure
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the class of a failure.
@@ -23,6 +24,7 @@ const (
 	Unauthenticated      // the caller did not prove who it is
 	Unavailable          // a dependency is down or overloaded; retrying later may succeed
 	TooLarge             // the input exceeds a size limit
+	Pending              // accepted but waiting for someone's decision; ask again later
 )
 
 func (k Kind) String() string {
@@ -41,6 +43,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case TooLarge:
 		return "too-large"
+	case Pending:
+		return "pending"
 	default:
 		return "internal"
 	}
@@ -89,3 +93,15 @@ func KindOf(err error) Kind {
 
 // Is reports whether err is of kind k.
 func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
+
+// PendingError says that a request waits for a decision (an approval) and when to ask again.
+type PendingError struct {
+	Msg        string
+	Ref        string        // what it waits for, e.g. an approval ID
+	RetryAfter time.Duration // when asking again is useful
+}
+
+func (e *PendingError) Error() string { return e.Msg }
+
+// FailureKind classifies the error.
+func (e *PendingError) FailureKind() Kind { return Pending }

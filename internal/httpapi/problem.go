@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
@@ -24,6 +25,8 @@ type Problem struct {
 	Duty  string `json:"duty,omitempty"`
 	Scope string `json:"scope,omitempty"`
 	Owner string `json:"owner,omitempty"`
+	// Ref names what a pending request waits for (an approval ID).
+	Ref string `json:"approval_id,omitempty"`
 }
 
 var kinds = map[failure.Kind]struct {
@@ -38,6 +41,7 @@ var kinds = map[failure.Kind]struct {
 	failure.Unauthenticated: {http.StatusUnauthorized, "unauthenticated", "Authentication required"},
 	failure.Unavailable:     {http.StatusServiceUnavailable, "unavailable", "Temporarily unavailable"},
 	failure.TooLarge:        {http.StatusRequestEntityTooLarge, "too-large", "The request is too large"},
+	failure.Pending:         {http.StatusAccepted, "pending", "Accepted; waiting for an approval"},
 }
 
 // writeError is the one place where errors become HTTP responses.
@@ -56,6 +60,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &denied) {
 		p.Type = ProblemBase + "not-owner"
 		p.Stage, p.Duty, p.Scope, p.Owner = string(denied.Stage), string(denied.Duty), denied.Scope.String(), denied.Owner
+	}
+	var pending *failure.PendingError
+	if errors.As(err, &pending) {
+		p.Ref = pending.Ref
+		w.Header().Set("Retry-After", strconv.Itoa(int(pending.RetryAfter.Seconds())))
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hallmark"`)

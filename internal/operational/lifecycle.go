@@ -133,7 +133,7 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 	fc, _ := parseDER(factory)
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factRec.SerialHex,
 		Protocol: how.Protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.Facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew")
+	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "")
 }
 
 // RevokeRequest revokes a device's operational identity after a runtime compromise.

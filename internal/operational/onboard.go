@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -176,12 +177,67 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 	if err != nil {
 		return out, err
 	}
-	if err := decide(prog.Evaluate(in), environment.Onboarding); err != nil {
+	dec := prog.Evaluate(in)
+	approvalID := ""
+	if dec.ApprovalRequired {
+		if approvalID, err = s.onboardApproval(ctx, a, env, d, dec.Version); err != nil {
+			return out, err
+		}
+	} else if err := decide(dec, environment.Onboarding); err != nil {
 		return out, err
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: factRec.SerialHex, FactorySerial: factRec.SerialHex,
 		Protocol: how.Protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.Facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard")
+	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID)
+}
+
+// ApprovalRetry is how long a device is told to wait before asking again while its onboarding
+// waits for an operator's approval (EST Retry-After).
+const ApprovalRetry = 30 * time.Second
+
+// onboardApproval finds or files the approval an onboarding needs when the policy's
+// require_approval held. It returns the ID of an approved request to consume; otherwise a
+// PendingError (a request is waiting) or a denial (one was denied within its rule's expiry).
+func (s *Service) onboardApproval(ctx context.Context, a audit.Actor, env environment.Environment, d device.Device, version int) (string, error) {
+	now := s.now()
+	subject, scope := "device:"+d.ID, "environment:"+env.ID
+	var q approval.Request
+	var ready bool
+	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		last, found, err := governance.LatestApproval(tx, approval.Onboard, subject, now)
+		if err != nil {
+			return err
+		}
+		if found && last.Scope == scope {
+			switch last.State {
+			case approval.Approved:
+				q, ready = last, true
+				return nil
+			case approval.Pending:
+				q = last
+				return nil
+			case approval.Denied:
+				rule, err := governance.RuleFor(tx, approval.Onboard)
+				if err != nil {
+					return err
+				}
+				if last.DecidedAt != nil && now.Before(last.DecidedAt.Add(rule.Expiry)) {
+					return failure.New(failure.Denied, "onboarding of device %s into environment %s was denied (approval %s)", d.ID, env.ID, last.ID)
+				}
+			}
+		}
+		q, err = governance.RequestApproval(tx, a, now, approval.Onboard, EnvChain(env), subject,
+			fmt.Sprintf("onboarding policy v%d of environment %s asks for an operator's approval", version, env.Name), nil,
+			map[string]any{"device": d.ID, "serial": d.Serial, "environment": env.ID, "policy_version": version})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if ready {
+		return q.ID, nil
+	}
+	return "", &failure.PendingError{Msg: fmt.Sprintf("onboarding of device %s waits for approval %s by operator %s", d.ID, q.ID, q.ApproverParty), Ref: q.ID, RetryAfter: ApprovalRetry}
 }
 
 // onboardable refuses devices whose state forbids onboarding. A device whose operational
@@ -268,7 +324,8 @@ func decide(dec policy.Decision, kind environment.PolicyKind) error {
 		return nil
 	}
 	if dec.ApprovalRequired {
-		return failure.New(failure.Denied, "%s policy v%d requires an operator's approval, which this version of Hallmark cannot record yet", kind, dec.Version)
+		// Renewal policies cannot ask for a person: a device renews unattended.
+		return failure.New(failure.Denied, "%s policy v%d asks for an operator's approval, which only onboarding supports", kind, dec.Version)
 	}
 	var parts []string
 	for _, f := range dec.Failed {
@@ -293,7 +350,8 @@ func (e *PolicyDenied) FailureKind() failure.Kind { return failure.Denied }
 
 // issue signs the operational certificate and records device state, evidence and audit in
 // the same transaction.
-func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action string) (Identity, error) {
+// approvalID, when set, names the approved onboarding request this issuance consumes.
+func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action, approvalID string) (Identity, error) {
 	now := ev.CreatedAt
 	notAfter := now.Add(time.Duration(env.Lifetime))
 	if notAfter.After(issuer.Cert.NotAfter) {
@@ -315,6 +373,11 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 	next := d
 	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileOperational, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
 		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, env.ID, ca.SerialHex(cert.SerialNumber), now
+		if approvalID != "" {
+			if _, err := governance.ConsumeApproval(tx, a, now, approvalID, approval.Onboard, "device:"+d.ID); err != nil {
+				return err
+			}
+		}
 		if err := tx.Devices().UpdateDevice(next, d); err != nil {
 			return err
 		}
