@@ -1,10 +1,13 @@
 package app
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/device"
@@ -213,4 +216,319 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("%q is not a number", s)
 	}
 	return n
+}
+
+// engineerCSR makes a key and CSR as a vendor engineer would, with openssl.
+func engineerCSR(t *testing.T, dir, name string) string {
+	t.Helper()
+	run(t, dir, "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", name+".key", "-subj", "/CN="+name, "-out", name+".csr")
+	return read(t, dir, name+".csr")
+}
+
+type grantView struct {
+	ID          string            `json:"id"`
+	State       string            `json:"state"`
+	Status      string            `json:"status"`
+	NotAfter    time.Time         `json:"not_after"`
+	Approval    *approval.Request `json:"approval"`
+	Certificate string            `json:"certificate"`
+	Chain       string            `json:"chain"`
+}
+
+type reach struct {
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason"`
+	GrantID string `json:"grant_id"`
+}
+
+// TestSupportGrants walks a vendor engineer's access from request to expiry: refusals of bad
+// windows and devices change nothing; the operator's approval issues a support certificate for
+// exactly the window, checked by openssl and by the check API; inventory shows the grant; an
+// early revocation ends it and OCSP says so.
+func TestSupportGrants(t *testing.T) {
+	requireTool(t, "openssl")
+	dir := t.TempDir()
+	s := startDev(t, dir)
+	lot := demoLot(t, s, "lot-sup")
+	fi := deliveredDevice(t, s, dir, lot, "lot-sup", "SN-S1")
+	other := deliveredDevice(t, s, dir, lot, "lot-sup", "SN-S2")
+	envID := opEnv(t, s, "support-env", map[string]any{"support_max_window": "4h"})
+	onboard(t, s, dir, envID, "SN-S1", "s1", 201)
+	held := issueFactory(t, s, dir, lot, "lot-sup", "SN-S3") // still with the contract manufacturer
+	csr := engineerCSR(t, dir, "eve")
+	now := time.Now().UTC()
+	req := func(mut func(m map[string]any)) map[string]any {
+		m := map[string]any{"environment_id": envID, "devices": []string{fi.Device.ID}, "reason": "crash dumps from the field",
+			"not_after": now.Add(2 * time.Hour).Format(time.RFC3339), "csr": csr}
+		if mut != nil {
+			mut(m)
+		}
+		return m
+	}
+	before := auditCount(t, s)
+	for _, tc := range []struct {
+		name string
+		who  string
+		mut  func(m map[string]any)
+		want int
+		msg  string
+	}{
+		{"window in the past", eve, func(m map[string]any) {
+			m["not_before"], m["not_after"] = now.Add(-3*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
+		}, 400, "in the past"},
+		{"window over the maximum", eve, func(m map[string]any) { m["not_after"] = now.Add(5 * time.Hour).Format(time.RFC3339) }, 400, "over the environment's maximum"},
+		{"window ends before it starts", eve, func(m map[string]any) { m["not_before"] = now.Add(3 * time.Hour).Format(time.RFC3339) }, 400, "before it starts"},
+		{"device the operator does not hold", eve, func(m map[string]any) { m["devices"] = []string{held.Device.ID} }, 400, "not held by operator"},
+		{"device not in the environment", eve, func(m map[string]any) { m["devices"] = []string{other.Device.ID} }, 400, "not held by operator"},
+		{"both devices and a lot", eve, func(m map[string]any) { m["lot_id"] = lot }, 400, "either devices or one lot"},
+		{"no reason", eve, func(m map[string]any) { delete(m, "reason") }, 400, "reason"},
+		{"garbage CSR", eve, func(m map[string]any) { m["csr"] = "not a csr" }, 400, ""},
+		{"the operator asks for itself", oscar, nil, 403, "only support vendors and manufacturers"},
+		{"a distributor", dana, nil, 403, ""},
+	} {
+		r := s.call(t, tc.who, "POST", "/v1/support/grants", req(tc.mut))
+		if r.Status != tc.want || !strings.Contains(string(r.Body), tc.msg) {
+			t.Errorf("%s: %d %s, want %d containing %q", tc.name, r.Status, r.Body, tc.want, tc.msg)
+		}
+	}
+	if n := auditCount(t, s); n != before {
+		t.Fatalf("refused support requests appended %d audit events", n-before)
+	}
+
+	var g grantView
+	s.must(t, 202, eve, "POST", "/v1/support/grants", req(nil)).json(t, &g)
+	if g.Status != "requested" || g.Approval == nil || g.Approval.ApproverParty != "contoso" || !g.Approval.OtherParty {
+		t.Fatalf("request: %+v", g)
+	}
+	// The vendor cannot approve its own request; the operator can.
+	if r := s.call(t, eve, "POST", "/v1/approvals/"+g.Approval.ID+"/decision", map[string]any{"approve": true}); r.Status != 403 {
+		t.Fatalf("the requester decided: %d %s", r.Status, r.Body)
+	}
+	var dec approvalResult
+	s.must(t, 200, olivia, "POST", "/v1/approvals/"+g.Approval.ID+"/decision", map[string]any{"approve": true}).json(t, &dec)
+	if !dec.Executed {
+		t.Fatalf("approved grant was not issued: %+v", dec)
+	}
+	s.must(t, 200, eve, "GET", "/v1/support/grants/"+g.ID, nil).json(t, &g)
+	if g.Status != "active" || g.Certificate == "" {
+		t.Fatalf("after approval: %+v", g)
+	}
+	writeFile(t, dir, "eve.pem", g.Certificate)
+	writeFile(t, dir, "eve-chain.pem", g.Chain)
+	if out := run(t, dir, "openssl", "verify", "-partial_chain", "-CAfile", "eve-chain.pem", "eve.pem"); !strings.Contains(out, ": OK") {
+		t.Fatalf("openssl verify: %s", out)
+	}
+	text := run(t, dir, "openssl", "x509", "-in", "eve.pem", "-noout", "-text", "-enddate")
+	if !strings.Contains(text, "URI:spiffe://contoso.example/support/globex/eve") || !strings.Contains(text, "TLS Web Client Authentication") {
+		t.Errorf("support certificate:\n%s", text)
+	}
+	cert := parsePEMCert(t, g.Certificate)
+	if !cert.NotAfter.Equal(g.NotAfter) {
+		t.Errorf("certificate ends %s, the grant's window %s", cert.NotAfter, g.NotAfter)
+	}
+	// Its key is the engineer's: the CSR's public key.
+	if pub := run(t, dir, "openssl", "pkey", "-in", "eve.key", "-pubout"); !strings.Contains(run(t, dir, "openssl", "x509", "-in", "eve.pem", "-noout", "-pubkey"), strings.TrimSpace(pub)) {
+		t.Error("the support certificate does not carry the engineer's key")
+	}
+
+	check := func(who, device string) reach {
+		var r reach
+		s.must(t, 200, who, "POST", "/v1/support/check", map[string]string{"certificate": g.Certificate, "device_id": device}).json(t, &r)
+		return r
+	}
+	if r := check(oscar, fi.Device.ID); !r.Allowed || r.GrantID != g.ID {
+		t.Fatalf("check for the granted device: %+v", r)
+	}
+	if r := check(oscar, other.Device.ID); r.Allowed {
+		t.Fatalf("check for a device outside the grant: %+v", r)
+	}
+	// The device's own operational certificate is not a support certificate.
+	var view struct {
+		OperationalCert string `json:"operational_certificate"`
+		SupportGrants   []struct {
+			ID string `json:"id"`
+		} `json:"support_grants"`
+	}
+	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &view)
+	if len(view.SupportGrants) != 1 || view.SupportGrants[0].ID != g.ID {
+		t.Fatalf("inventory shows grants %+v", view.SupportGrants)
+	}
+	var r reach
+	s.must(t, 200, oscar, "POST", "/v1/support/check", map[string]string{"certificate": read(t, dir, "s1.pem"), "device_id": fi.Device.ID}).json(t, &r)
+	if r.Allowed || !strings.Contains(r.Reason, "not a support certificate") {
+		t.Fatalf("a device credential passed the support check: %+v", r)
+	}
+	if r := s.call(t, dana, "POST", "/v1/support/check", map[string]string{"certificate": g.Certificate, "device_id": fi.Device.ID}); r.Status != 403 {
+		t.Fatalf("a distributor checked the grant: %d %s", r.Status, r.Body)
+	}
+
+	// Early revocation: the grant ends, the check says so, OCSP says revoked.
+	s.must(t, 200, olivia, "POST", "/v1/support/grants/"+g.ID+"/revoke", map[string]string{}).json(t, &g)
+	if g.Status != "revoked" {
+		t.Fatalf("after revoke: %+v", g)
+	}
+	if r := check(oscar, fi.Device.ID); r.Allowed || !strings.Contains(r.Reason, "revoked") {
+		t.Fatalf("check after revocation: %+v", r)
+	}
+	if r := s.call(t, olivia, "POST", "/v1/support/grants/"+g.ID+"/revoke", map[string]string{}); r.Status != 409 {
+		t.Fatalf("second revoke: %d %s", r.Status, r.Body)
+	}
+}
+
+func parsePEMCert(t *testing.T, s string) *x509.Certificate {
+	t.Helper()
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		t.Fatal("no PEM certificate")
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRevokeWholeCAApprovals: revoking every factory identity of an issuing CA waits for two
+// approvers of the manufacturer other than the requester; nothing is revoked before.
+func TestRevokeWholeCAApprovals(t *testing.T) {
+	dir := t.TempDir()
+	s := startDev(t, dir)
+	lot := demoLot(t, s, "lot-ca")
+	fi := issueFactory(t, s, dir, lot, "lot-ca", "SN-C1")
+	var cas items
+	s.must(t, 200, alice, "GET", "/v1/cas", nil).json(t, &cas)
+	caID := ""
+	for _, c := range cas.Items {
+		if c.Role == "issuing" {
+			caID = c.ID
+		}
+	}
+	body := map[string]any{"selector": map[string]string{"manufacturer_id": "acme", "issuing_ca_id": caID}, "reason": "cACompromise", "dry_run": false, "why": "HSM audit found the key exported"}
+	// A dry run needs no approval.
+	dry := body["dry_run"]
+	body["dry_run"] = true
+	s.must(t, 200, alice, "POST", "/v1/manufacturing/revocations", body)
+	body["dry_run"] = dry
+	var res struct {
+		Factory  []any             `json:"factory"`
+		Approval *approval.Request `json:"approval"`
+	}
+	s.must(t, 202, alice, "POST", "/v1/manufacturing/revocations", body).json(t, &res)
+	if res.Approval == nil || res.Approval.Approvers != 2 || res.Approval.ApproverParty != "acme" || len(res.Factory) != 0 {
+		t.Fatalf("whole-CA revocation did not wait for two approvers: %+v", res)
+	}
+	id := res.Approval.ID
+	if r := s.call(t, station, "POST", "/v1/manufacturing/revocations", body); r.Status != 403 {
+		t.Fatalf("the contract manufacturer asked for a whole-CA revocation: %d %s", r.Status, r.Body)
+	}
+	decide := func(who string) resp {
+		return s.call(t, who, "POST", "/v1/approvals/"+id+"/decision", map[string]any{"approve": true})
+	}
+	if r := decide(alice); r.Status != 403 {
+		t.Fatalf("requester approved: %d", r.Status)
+	}
+	if r := decide(oscar); r.Status != 404 {
+		t.Fatalf("another party decided: %d %s", r.Status, r.Body)
+	}
+	var dec approvalResult
+	if r := decide(bob); r.Status != 200 {
+		t.Fatalf("first approval: %d %s", r.Status, r.Body)
+	} else {
+		r.json(t, &dec)
+	}
+	if dec.Approval.State != approval.Pending || dec.Executed {
+		t.Fatalf("one approval of two ran the revocation: %+v", dec)
+	}
+	if r := decide(bob); r.Status != 409 {
+		t.Fatalf("the same approver counted twice: %d", r.Status)
+	}
+	var view struct {
+		Certificates []struct {
+			Profile string `json:"profile"`
+			State   string `json:"state"`
+		} `json:"certificates"`
+	}
+	s.must(t, 200, alice, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &view)
+	if view.Certificates[0].State != "issued" {
+		t.Fatalf("the factory certificate is %s before the second approval", view.Certificates[0].State)
+	}
+	decide(carol).json(t, &dec)
+	if !dec.Executed || dec.Approval.State != approval.Executed {
+		t.Fatalf("second approval: %+v", dec)
+	}
+	s.must(t, 200, alice, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &view)
+	if view.Certificates[0].State != "revoked" {
+		t.Fatalf("the factory certificate is %s after the approved whole-CA revocation", view.Certificates[0].State)
+	}
+}
+
+// TestSeparationOfDuties: a matrix change that would give one person conflicting duties over
+// a scope is refused until the party limits its principals; a limited principal is refused
+// the duties it does not hold; a principal cannot widen its own duties; rules are admin-only.
+func TestSeparationOfDuties(t *testing.T) {
+	dir := t.TempDir()
+	s := startDev(t, dir)
+	ids := map[string]string{}
+	var ps struct {
+		Items []struct {
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			PartyID string `json:"party_id"`
+		} `json:"items"`
+	}
+	s.must(t, 200, admin, "GET", "/v1/parties/contoso/principals", nil).json(t, &ps)
+	for _, p := range ps.Items {
+		ids[p.PartyID+"/"+p.Name] = p.ID
+	}
+	cell := map[string]any{"stage": "operational", "duty": "audit", "scope": map[string]string{"kind": "operator", "id": "contoso"}, "party_id": "contoso"}
+	before := auditCount(t, s)
+	if r := s.call(t, admin, "PUT", "/v1/ownership", cell); r.Status != 403 || !strings.Contains(string(r.Body), "separation of duties") {
+		t.Fatalf("contoso got operational audit beside issue with unlimited principals: %d %s", r.Status, r.Body)
+	}
+	if n := auditCount(t, s); n != before {
+		t.Fatalf("a refused matrix change appended %d events", n-before)
+	}
+	duties := func(who, principal string, ds []string) resp {
+		return s.call(t, who, "PUT", "/v1/principals/"+ids[principal]+"/duties", map[string]any{"duties": ds})
+	}
+	if r := duties(oscar, "contoso/oscar", []string{"operational/issue"}); r.Status != 403 {
+		t.Fatalf("a principal changed its own duties: %d", r.Status)
+	}
+	if r := duties(alice, "contoso/oscar", []string{"operational/issue"}); r.Status != 403 {
+		t.Fatalf("another party changed oscar's duties: %d", r.Status)
+	}
+	if r := duties(olivia, "contoso/oscar", []string{"operational/launch"}); r.Status != 400 {
+		t.Fatalf("an unknown duty: %d", r.Status)
+	}
+	s.must(t, 200, olivia, "PUT", "/v1/principals/"+ids["contoso/oscar"]+"/duties", map[string]any{"duties": []string{"operational/issue", "operational/renew", "operational/revoke", "support/approve"}})
+	s.must(t, 200, oscar, "PUT", "/v1/principals/"+ids["contoso/olivia"]+"/duties", map[string]any{"duties": []string{"operational/audit", "operational/approve", "support/approve"}})
+	s.must(t, 200, oscar, "PUT", "/v1/principals/"+ids["contoso/admin"]+"/duties", map[string]any{"duties": []string{"operational/approve"}})
+	s.must(t, 200, admin, "PUT", "/v1/ownership", cell)
+	// Now olivia may not take issue, and oscar may not get audit.
+	if r := duties(admin, "contoso/olivia", []string{"operational/audit", "operational/issue"}); r.Status != 403 || !strings.Contains(string(r.Body), "issue-audit-operational") {
+		t.Fatalf("olivia got issue and audit: %d %s", r.Status, r.Body)
+	}
+	// A limited principal is refused a duty it does not hold, even though its party owns it.
+	lot := demoLot(t, s, "lot-sod")
+	deliveredDevice(t, s, dir, lot, "lot-sod", "SN-D1")
+	if r := s.call(t, olivia, "POST", "/v1/environments", map[string]any{"operator_id": "contoso", "name": "x", "issuing_ca_id": "ca-none", "trust_domain": "contoso.example", "lifetime": "24h", "max_age": "72h"}); r.Status != 403 && r.Status != 404 {
+		t.Fatalf("olivia, limited to audit and approve, created an environment: %d %s", r.Status, r.Body)
+	}
+	envID := opEnv(t, s, "sod-env", nil) // oscar holds issue
+	onboard(t, s, dir, envID, "SN-D1", "d1", 201)
+
+	// Rules: administrators only; a rule that a principal already breaks is refused.
+	rule := map[string]string{"id": "renew-approve", "a": "operational/renew", "b": "operational/approve"}
+	if r := s.call(t, oscar, "POST", "/v1/sod-rules", rule); r.Status != 403 {
+		t.Fatalf("a non-admin added a rule: %d", r.Status)
+	}
+	bad := map[string]string{"id": "issue-renew", "a": "operational/issue", "b": "operational/renew"}
+	if r := s.call(t, admin, "POST", "/v1/sod-rules", bad); r.Status != 403 {
+		t.Fatalf("a rule oscar already breaks was added: %d %s", r.Status, r.Body)
+	}
+	s.must(t, 201, admin, "POST", "/v1/sod-rules", rule)
+	s.must(t, 204, admin, "DELETE", "/v1/sod-rules/renew-approve", nil)
+	if r := s.call(t, admin, "DELETE", "/v1/sod-rules/renew-approve", nil); r.Status != 404 {
+		t.Fatalf("deleting a missing rule: %d", r.Status)
+	}
 }
