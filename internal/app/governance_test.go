@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -530,5 +531,106 @@ func TestSeparationOfDuties(t *testing.T) {
 	s.must(t, 204, admin, "DELETE", "/v1/sod-rules/renew-approve", nil)
 	if r := s.call(t, admin, "DELETE", "/v1/sod-rules/renew-approve", nil); r.Status != 404 {
 		t.Fatalf("deleting a missing rule: %d", r.Status)
+	}
+}
+
+type gapsReport struct {
+	Unowned []struct {
+		Scope, Stage, Duty string
+	} `json:"unowned"`
+	Devices []struct {
+		Scope   string `json:"scope"`
+		Duty    string `json:"duty"`
+		Devices int    `json:"devices"`
+	} `json:"devices_without_owner"`
+	Idle []struct {
+		PartyID string `json:"party_id"`
+		Name    string `json:"name"`
+	} `json:"idle_principals"`
+	SelfApproval []struct {
+		Scope   string `json:"scope"`
+		Kind    string `json:"approval_kind"`
+		PartyID string `json:"party_id"`
+	} `json:"self_approval"`
+	Total int `json:"total"`
+}
+
+// TestGovernanceGaps: deleting a cell makes a gap the report names, with the devices it
+// leaves without an owner; principals unused for long are listed; approvals decided inside
+// the acting party are listed until the rule asks for another party; a party sees only its own.
+func TestGovernanceGaps(t *testing.T) {
+	var skew atomic.Int64
+	clock := func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
+	dir := t.TempDir()
+	s := startDevWith(t, dir, clock)
+	lot := demoLot(t, s, "lot-gap")
+	issueFactory(t, s, dir, lot, "lot-gap", "SN-GP1")
+	issueFactory(t, s, dir, lot, "lot-gap", "SN-GP2")
+	var g gapsReport
+	s.must(t, 200, audrey, "GET", "/v1/reports/gaps", nil).json(t, &g)
+	if len(g.Unowned) != 0 || len(g.Devices) != 0 {
+		t.Fatalf("the dev seed has gaps: %+v", g)
+	}
+	selfApproved := func(kind, partyID string) bool {
+		for _, s := range g.SelfApproval {
+			if s.Kind == kind && s.PartyID == partyID {
+				return true
+			}
+		}
+		return false
+	}
+	if !selfApproved("revoke-ca", "acme") || !selfApproved("readmit", "contoso") {
+		t.Fatalf("self approval not reported: %+v", g.SelfApproval)
+	}
+
+	// acme's revoke cell goes: nobody owns manufacturing revocation of its devices.
+	if r := s.call(t, alice, "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil); r.Status != 403 {
+		t.Fatalf("a manufacturer deleted its own top cell: %d %s", r.Status, r.Body)
+	}
+	s.must(t, 204, admin, "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil)
+	s.must(t, 200, audrey, "GET", "/v1/reports/gaps", nil).json(t, &g)
+	found := false
+	for _, u := range g.Unowned {
+		found = found || (u.Scope == "lot:"+lot && u.Stage == "manufacturing" && u.Duty == "revoke")
+	}
+	if !found {
+		t.Fatalf("the unowned revoke duty of %s is not reported: %+v", lot, g.Unowned)
+	}
+	if len(g.Devices) != 1 || g.Devices[0].Scope != "lot:"+lot || g.Devices[0].Devices != 2 || g.Devices[0].Duty != "revoke" {
+		t.Fatalf("devices without a revocation owner: %+v", g.Devices)
+	}
+	// The operator sees its own scopes only: the manufacturer's gap is not its business.
+	var mine gapsReport
+	s.must(t, 200, oscar, "GET", "/v1/reports/gaps", nil).json(t, &mine)
+	for _, u := range mine.Unowned {
+		if strings.HasPrefix(u.Scope, "lot:") || strings.HasPrefix(u.Scope, "manufacturer:") {
+			t.Fatalf("the operator sees the manufacturer's gap %+v", u)
+		}
+	}
+	for _, p := range mine.Idle {
+		if p.PartyID != "contoso" {
+			t.Fatalf("the operator sees principal %+v", p)
+		}
+	}
+
+	// After 100 days only the principals used since are not idle.
+	skew.Store(int64(100 * 24 * time.Hour))
+	s.must(t, 200, audrey, "GET", "/v1/reports/gaps?idle=90d", nil).json(t, &g)
+	idle := map[string]bool{}
+	for _, p := range g.Idle {
+		idle[p.PartyID+"/"+p.Name] = true
+	}
+	if !idle["northwind/dana"] || !idle["globex/eve"] || idle["auditco/audrey"] {
+		t.Fatalf("idle principals: %v", idle)
+	}
+	if r := s.call(t, audrey, "GET", "/v1/reports/gaps?idle=soon", nil); r.Status != 400 {
+		t.Fatalf("a bad idle duration: %d", r.Status)
+	}
+
+	// Asking for another party's approval closes the self-approval gap of re-admission.
+	s.must(t, 200, admin, "PUT", "/v1/approval-rules/readmit", map[string]any{"approvers": 1, "other_party": true, "expiry": "72h"})
+	s.must(t, 200, audrey, "GET", "/v1/reports/gaps", nil).json(t, &g)
+	if selfApproved("readmit", "contoso") {
+		t.Fatalf("readmit still self-approved with other_party: %+v", g.SelfApproval)
 	}
 }

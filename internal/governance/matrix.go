@@ -53,6 +53,42 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 	})
 }
 
+// DeleteCell removes a cell: the scope then inherits from its parent, or, with no cell above
+// it, nobody owns the duty (a gap the governance report shows). Administrators may delete any
+// cell; a party may take back a delegation over a lot or model whose parent duty it owns.
+func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key) error {
+	if err := validCell(ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: "-"}); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		owner, found, err := tx.Ownership().Owner(k)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return failure.New(failure.NotFound, "no cell %s", k)
+		}
+		chain, err := scopeChain(tx, k.Scope)
+		if err != nil {
+			return err
+		}
+		if !a.Admin {
+			if len(chain) < 2 {
+				return failure.New(failure.Denied, "only a deployment administrator may delete cells over %s scopes", k.Scope.Kind)
+			}
+			if err := Require(tx, a, k.Stage, k.Duty, chain[1:]); err != nil {
+				return err
+			}
+		}
+		if err := tx.Ownership().DeleteCell(k); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(Event(a, now, "ownership.delete", k.Stage, k.Scope.String(), k.Scope.String(), map[string]any{"stage": k.Stage, "duty": k.Duty, "scope": k.Scope, "was": owner}))
+		return err
+	})
+}
+
 func validCell(c ownership.Cell) error {
 	if _, err := ownership.ParseStage(string(c.Stage)); err != nil {
 		return err

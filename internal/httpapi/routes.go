@@ -86,6 +86,20 @@ func (s *Server) routes() {
 		return writeJSON(w, 200, c)
 	})
 
+	s.handle("DELETE", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q := r.URL.Query()
+		kind, id, ok := strings.Cut(q.Get("scope"), ":")
+		if !ok {
+			return failure.New(failure.Invalid, "scope must be kind:id, e.g. lot:lot_abc")
+		}
+		k := ownership.Key{Stage: ownership.Stage(q.Get("stage")), Duty: ownership.Duty(q.Get("duty")), Scope: ownership.Scope{Kind: ownership.ScopeKind(kind), ID: id}}
+		if err := s.gov.DeleteCell(r.Context(), actor(p), k); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+
 	// Manufacturing CAs and anchors.
 	s.handle("POST", "/v1/manufacturing/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var req manufacturing.CreateHierarchyRequest

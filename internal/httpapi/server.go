@@ -71,6 +71,7 @@ func New(c Config) *Server {
 	s.auditRoutes(c.AuditLog)
 	s.reportRoutes(c.Reports)
 	s.governanceRoutes()
+	s.gapsRoute(c.Reports)
 	return s
 }
 

@@ -64,6 +64,9 @@ func New(c Config) *Service {
 
 const stage = ownership.Operational
 
+// MaxLifetime is the deployment's cap on an environment's certificate lifetime.
+func (s *Service) MaxLifetime() time.Duration { return s.c.MaxLifetime }
+
 func (s *Service) now() time.Time { return s.c.Authority.Now() }
 
 func (s *Service) event(a audit.Actor, action, scope, subject string, detail any) audit.Event {

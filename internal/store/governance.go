@@ -72,3 +72,18 @@ type Duties interface {
 	PrincipalDuties(principalID string) ([]ownership.Pair, error)
 	SetPrincipalDuties(principalID string, duties []ownership.Pair) error
 }
+
+// DeviceCount is how many devices of one lot are in one state in one environment ("" for
+// none).
+type DeviceCount struct {
+	LotID         string
+	EnvironmentID string
+	State         string
+	Devices       int
+}
+
+// GovernanceReads are the set-based reads of the governance gaps report.
+type GovernanceReads interface {
+	// DeviceCounts counts devices by lot, environment and state in one pass.
+	DeviceCounts() ([]DeviceCount, error)
+}

@@ -66,6 +66,7 @@ type Tx interface {
 	Approvals() Approvals         // governance.go
 	SupportGrants() SupportGrants // governance.go
 	Duties() Duties               // governance.go
+	GovernanceReads() GovernanceReads
 }
 
 // Parties stores parties and principals.

@@ -62,7 +62,9 @@ paths={
  "/v1/principals":{"post":op("Create a principal; the response carries its token once (deployment administrators)",201,S("PrincipalWithToken"),"CreatePrincipal",errs=(400,401,403,404,409))},
  "/v1/parties/{id}/principals":{"get":op("List a party's principals (own party, auditors, administrators)",200,page(S("Principal")),params=[pid()],errs=(401,403))},
  "/v1/ownership":{"get":op("The ownership matrix",200,page(S("Cell")),errs=(401,)),
-   "put":op("Set one cell: administrators any; a party may delegate a cell over a lot or model it owns the parent duty of",200,S("Cell"),"Cell",errs=(400,401,403,404))},
+   "put":op("Set one cell: administrators any; a party may delegate a cell over a lot or model it owns the parent duty of; refused when it would give a principal duties a separation-of-duties rule keeps apart",200,S("Cell"),"Cell",errs=(400,401,403,404)),
+   "delete":op("Delete one cell (administrators any; a party a delegation over a lot or model whose parent duty it owns); the scope then inherits or, with nothing above, becomes a governance gap",204,
+     params=[{"name":"stage","in":"query","required":True,"schema":{"type":"string"}},{"name":"duty","in":"query","required":True,"schema":{"type":"string"}},{"name":"scope","in":"query","required":True,"schema":{"type":"string","example":"lot:lot_abc"}}],errs=(400,401,403,404))},
  "/v1/manufacturing/hierarchies":{"post":op("Create a manufacturing root and issuing CA (manufacturing/issue on the manufacturer)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateHierarchy",errs=(400,401,403,404,409))},
  "/v1/manufacturing/imports":{"post":op("Import an existing manufacturing CA (certificate and key; the key is checked before anything is stored)",201,S("CA"),"ImportCA",errs=(400,401,403,404,409,413))},
  "/v1/anchors":{"post":op("Register another maker's trust anchor (certificate only) for the caller's party",201,S("CA"),"RegisterAnchor",errs=(400,401,409,413))},
@@ -199,6 +201,13 @@ schemas.update({
    "approval":S("Approval"),"certificate":pem,"chain":pem}},
  "RevokeGrant":{"type":"object","additionalProperties":False,"properties":{"reason":{"type":"string","description":"RFC 5280 reason; default privilegeWithdrawn"}}},
  "SupportCheck":{"type":"object","required":["certificate","device_id"],"additionalProperties":False,"properties":{"certificate":pem,"device_id":str_}},
+ "GapsReport":{"type":"object","properties":{"generated_at":dt,"idle_after":str_,"total":{"type":"integer"},
+   "unowned":arr({"type":"object","properties":{"scope":str_,"stage":str_,"duty":str_}}),
+   "devices_without_owner":arr({"type":"object","properties":{"scope":str_,"stage":str_,"duty":str_,"devices":{"type":"integer"}}}),
+   "lifetimes":arr({"type":"object","properties":{"environment_id":str_,"name":str_,"operator_id":str_,"lifetime":str_,"limit":str_,"why":str_}}),
+   "support_grants":arr({"type":"object","properties":{"grant_id":str_,"environment_id":str_,"requester_party":str_,"not_after":dt,"window":str_,"limit":str_}}),
+   "idle_principals":arr({"type":"object","properties":{"principal_id":str_,"party_id":str_,"name":str_,"admin":b(),"last_used_at":dt,"created_at":dt}}),
+   "self_approval":arr({"type":"object","properties":{"scope":str_,"approval_kind":str_,"duty":str_,"party_id":str_}})}},
  "Reach":{"type":"object","properties":{"allowed":b(),"reason":str_,"grant_id":str_,"engineer":str_,"not_after":dt}},
 })
 paths.update({
@@ -219,6 +228,7 @@ paths.update({
    "get":op("Support grants the caller's party asked for or operates (auditors: all)",200,page(S("SupportGrant")),params=[q("environment","environment id"),q("device","grants reaching this device"),q("lot","lot id"),q("state","requested, active, denied, revoked")],errs=(401,))},
  "/v1/support/grants/{id}":{"get":op("One grant with its approval and, once issued, its certificate and chain",200,S("SupportGrant"),params=[pid()],errs=(401,404))},
  "/v1/support/grants/{id}/revoke":{"post":op("End an active grant early and revoke its certificate (the operator or the requesting party)",200,S("SupportGrant"),"RevokeGrant",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/reports/gaps":{"get":op("Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, and approvals decided inside the acting party (auditors: all; others: their own scopes)",200,S("GapsReport"),params=[q("idle","principals unused for longer than this are listed: 90d (default) or a Go duration")],errs=(400,401))},
  "/v1/support/check":{"post":op("May this support certificate reach this device now? For gateways and devices: the environment's operator, the requesting party or an auditor",200,S("Reach"),"SupportCheck",errs=(400,401,403))},
 })
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

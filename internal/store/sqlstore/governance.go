@@ -15,6 +15,18 @@ import (
 func (t *tx) Approvals() store.Approvals         { return approvals{t} }
 func (t *tx) SupportGrants() store.SupportGrants { return grants{t} }
 func (t *tx) Duties() store.Duties               { return duties{t} }
+func (t *tx) GovernanceReads() store.GovernanceReads {
+	return govReads{t}
+}
+
+type govReads struct{ t *tx }
+
+func (g govReads) DeviceCounts() ([]store.DeviceCount, error) {
+	return list(g.t, func(s interface{ Scan(...any) error }) (store.DeviceCount, error) {
+		var c store.DeviceCount
+		return c, s.Scan(&c.LotID, &c.EnvironmentID, &c.State, &c.Devices)
+	}, `SELECT lot_id, environment_id, state, COUNT(*) FROM devices GROUP BY lot_id, environment_id, state ORDER BY lot_id, environment_id, state`)
+}
 
 type approvals struct{ t *tx }
 

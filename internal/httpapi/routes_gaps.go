@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/reports"
+)
+
+// gapsRoute serves the governance gaps report.
+func (s *Server) gapsRoute(rep *reports.Service) {
+	s.handle("GET", "/v1/reports/gaps", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		if rep == nil {
+			return failure.New(failure.Unavailable, "reports are not configured on this server")
+		}
+		o := reports.GapsOptions{}
+		if v := r.URL.Query().Get("idle"); v != "" {
+			d, err := ParseDays(v)
+			if err != nil || d <= 0 {
+				return failure.New(failure.Invalid, "idle must be a positive duration such as 90d or 720h, not %q", v)
+			}
+			o.IdleAfter = d
+		}
+		if s.ops != nil {
+			o.MaxLifetime = s.ops.MaxLifetime()
+		}
+		out, err := rep.Gaps(r.Context(), actor(p), o)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, out)
+	})
+}
+
+// ParseDays reads a Go duration, or a whole number of days written "90d".
+func ParseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 100*365 {
+			return 0, failure.New(failure.Invalid, "%q is not a number of days", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
