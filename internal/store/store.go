@@ -63,6 +63,8 @@ type Tx interface {
 	Revocations() Revocations
 	Status() Status // status.go
 	Bulk() Bulk     // bulk.go
+	Leases() Leases // lease.go
+	CRLs() CRLs     // lease.go
 }
 
 // Parties stores parties and principals.
