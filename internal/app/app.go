@@ -19,6 +19,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/inventory"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/leader"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/reports"
@@ -43,6 +44,7 @@ type App struct {
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
 	StatusURLs    *status.URLs
+	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
 	Log           *slog.Logger
 	Now           func() time.Time
 }
@@ -58,6 +60,9 @@ type Wiring struct {
 	Status StatusConfig
 	// AuditOrigin names the audit log in its checkpoints (e.g. "hallmark.example.com/audit").
 	AuditOrigin string
+	// LeaseTTL is how long the signing lease lasts without renewal (leader.Config.TTL;
+	// default 15s): the longest CRLs and checkpoints wait for a new leader after one dies.
+	LeaseTTL time.Duration
 }
 
 // Build wires the services over a store and key provider.
@@ -82,7 +87,9 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log}); err != nil {
+	// One replica signs CRLs and interval checkpoints; StartStatus runs the election.
+	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
+	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
 		return nil, err
 	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
@@ -124,6 +131,12 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/ocsp/", st)
 	mux.Handle("/crl/", st)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// Which replica signs is visible to load balancers and operators (docs/operations.md).
+		role := "follower"
+		if _, ok := a.Leader.Current(); ok {
+			role = "leader"
+		}
+		w.Header().Set("Hallmark-Role", role)
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := a.Store.View(ctx, func(store.Tx) error { return nil }); err != nil {

@@ -13,7 +13,7 @@ const mod = "github.com/hallmark-id/hallmark/internal/"
 // layer rules: a package in the key may not import (directly) any of the listed prefixes.
 var (
 	core     = []string{"party", "ownership", "device", "ca", "audit", "issuance", "buildrecord", "csr", "oid", "failure", "chainverify", "policy", "revocation", "environment", "strictjson", "approval", "grant"}
-	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational", "auditlog", "reports", "support"}
+	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational", "auditlog", "reports", "support", "leader"}
 	protocol = []string{"est"}
 	io_      = []string{"database/sql", "net/http", "os", "os/exec"}
 )

@@ -146,6 +146,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
+	defer a.StopLeading()
 	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
 }
 

@@ -49,7 +49,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
-		AuditOrigin: cfg.Audit.Origin})
+		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration})
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, cfg.Audit.CheckpointInterval.Duration) //nolint:errcheck // returns nil when ctx ends
+	defer a.StopLeading()
 	return a.run(ctx, servers...)
 }
 

@@ -38,7 +38,7 @@ func (a *App) buildStatus(c StatusConfig) {
 	a.Status = status.New(status.Config{
 		Store: a.Store, Authority: a.Authority, Keys: a.Keys, Log: a.Log, Now: a.Now, URLs: a.StatusURLs,
 		CRLInterval: c.CRLInterval, CRLLifetime: c.CRLLifetime, OCSPLifetime: c.OCSPLifetime,
-		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife,
+		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife, Leader: a.Leader,
 	})
 }
 
@@ -47,14 +47,28 @@ func (a *App) buildStatus(c StatusConfig) {
 func (a *App) StatusHandler() http.Handler { return a.Status.Handler() }
 
 // StartStatus sets the public base URL (when baseURL is not empty) that certificates issued
-// from now on point at, and runs the change poller and CRL builder until ctx ends.
+// from now on point at, and runs the signing-lease election (a first attempt before it
+// returns, so a lone server leads at once), the change poller and the CRL builder until ctx
+// ends. StopLeading releases the lease.
 func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 	if baseURL != "" {
 		if err := a.StatusURLs.SetBase(baseURL); err != nil {
 			return err
 		}
 	}
+	if _, err := a.Leader.Try(ctx); err != nil {
+		a.Log.Warn("leader: first attempt", "err", err)
+	}
+	go a.Leader.Run(ctx)
 	return a.Status.Start(ctx)
+}
+
+// StopLeading ends this replica's part in the election and releases the signing lease, so
+// that another replica takes over at once rather than after the lease's TTL.
+func (a *App) StopLeading() {
+	if err := a.Leader.Stop(2 * time.Second); err != nil {
+		a.Log.Warn("leader: releasing the lease", "err", err)
+	}
 }
 
 // RevocationCommitted tells the status service that certificates of caID changed (the

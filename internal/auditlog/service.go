@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/leader"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -33,6 +34,14 @@ type Config struct {
 	Now func() time.Time
 	// Log defaults to slog.Default().
 	Log *slog.Logger
+	// Leader, when set, restricts Run's interval checkpoints to the replica that holds the
+	// signing lease, fenced by its term. Checkpoint (on demand) signs on any replica.
+	Leader Leader
+}
+
+// Leader says whether this replica leads; *leader.Elector implements it.
+type Leader interface {
+	Current() (leader.Term, bool)
 }
 
 // Service signs checkpoints of the audit tree and serves proofs.
@@ -41,6 +50,7 @@ type Service struct {
 	signer *NoteSigner
 	now    func() time.Time
 	log    *slog.Logger
+	leader Leader
 }
 
 // New checks c and returns a Service.
@@ -58,7 +68,7 @@ func New(c Config) (*Service, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	return &Service{st: c.Store, signer: ns, now: c.Now, log: c.Log}, nil
+	return &Service{st: c.Store, signer: ns, now: c.Now, log: c.Log, leader: c.Leader}, nil
 }
 
 // DefaultKeyID is the key provider ID of the checkpoint key.
@@ -87,9 +97,24 @@ func (s *Service) VerifierKey() string { return s.signer.VerifierKey() }
 
 // Checkpoint returns a signed checkpoint of the tree as it is now, signing and storing one
 // unless the latest stored checkpoint already has the current size.
+//
+// Any replica may sign on demand: a checkpoint is a pure function of the tree at a size and
+// Ed25519 signatures are deterministic, so two replicas signing one size make the same note,
+// and the store keeps the first of a size anyway. Interval checkpoints (Run) are the
+// leader's alone, to keep N replicas from contending for the tree head every interval.
 func (s *Service) Checkpoint(ctx context.Context) ([]byte, error) {
+	return s.checkpoint(ctx, nil)
+}
+
+// checkpoint is Checkpoint with fence, when not nil, run first in the transaction.
+func (s *Service) checkpoint(ctx context.Context, fence func(store.Tx) error) ([]byte, error) {
 	var out []byte
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		if fence != nil {
+			if err := fence(tx); err != nil {
+				return err
+			}
+		}
 		tr := tx.AuditTree()
 		head, err := tr.Head()
 		if err != nil {
@@ -132,8 +157,8 @@ func (s *Service) Latest(ctx context.Context) ([]byte, error) {
 }
 
 // Run makes a checkpoint every interval (when the tree grew) until ctx ends, then returns
-// nil. Failures are logged and retried at the next tick. Start one per replica: replicas
-// checkpointing the same size store one checkpoint.
+// nil. Failures are logged and retried at the next tick. Start one per replica: with a
+// Leader only the leader signs, fenced by its term; the others skip the tick.
 func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return errors.New("auditlog: the checkpoint interval must be positive")
@@ -141,7 +166,13 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+		var err error
+		if s.leader == nil {
+			_, err = s.Checkpoint(ctx)
+		} else if term, ok := s.leader.Current(); ok {
+			_, err = s.checkpoint(ctx, term.Fence)
+		}
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("audit checkpoint failed", "err", err)
 		}
 		select {

@@ -53,6 +53,15 @@ type Config struct {
 	Manufacturing Manufacturing `json:"manufacturing"`
 	// EST, when present, serves RFC 7030 enrollment on a listener of its own (docs/est.md).
 	EST *EST `json:"est,omitempty"`
+	// Leader tunes the election of the replica that signs CRLs and checkpoints.
+	Leader Leader `json:"leader"`
+}
+
+// Leader tunes leadership among replicas (docs/operations.md).
+type Leader struct {
+	// LeaseTTL is how long the signing lease lasts without renewal (default 15s; the leader
+	// renews every third of it): the longest CRLs and checkpoints wait after a leader dies.
+	LeaseTTL Duration `json:"lease_ttl"`
 }
 
 // EST configures the EST listener. It uses the certificate and key of TLS.
@@ -171,6 +180,9 @@ func (c *Config) defaults() {
 			c.Audit.Origin = u.Host + "/audit"
 		}
 	}
+	if c.Leader.LeaseTTL.Duration == 0 {
+		c.Leader.LeaseTTL.Duration = 15 * time.Second
+	}
 	if c.Manufacturing.RootLifetime.Duration == 0 {
 		c.Manufacturing.RootLifetime.Duration = 30 * 365 * 24 * time.Hour
 	}
@@ -241,6 +253,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval.Duration < time.Second {
 		bad("audit.checkpoint_interval", "must be at least 1s")
+	}
+	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
+		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)
 	}
 	if c.Manufacturing.IssuingLifetime.Duration > c.Manufacturing.RootLifetime.Duration {
 		bad("manufacturing.issuing_lifetime", "is longer than root_lifetime")

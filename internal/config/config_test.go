@@ -18,7 +18,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 {
+	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 || c.Leader.LeaseTTL.Seconds() != 15 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 }
@@ -32,6 +32,7 @@ func TestParseRefuses(t *testing.T) {
 		{"http public url", `"public_url": "http://x",`, "public_url: must be an https:// URL"},
 		{"bad driver", `"store": {"driver": "mysql", "path": "x"},`, `store.driver: "mysql" is not supported`},
 		{"bad duration", `"manufacturing": {"root_lifetime": "forever"},`, "duration"},
+		{"short lease", `"leader": {"lease_ttl": "100ms"},`, "leader.lease_ttl: must be between 1s and 10m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

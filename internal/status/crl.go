@@ -43,6 +43,10 @@ func (s *Service) crlLoop(ctx context.Context) {
 			list = append(list, cs)
 		}
 		s.mu.RUnlock()
+		if !s.leading() { // a follower serves the leader's stored CRLs (crlstore.go)
+			s.followCRLs(ctx, list)
+			continue
+		}
 		now := s.c.Now()
 		for _, cs := range list {
 			doc := cs.crl.Load()
@@ -73,10 +77,18 @@ func (s *Service) CRL(ctx context.Context, caID string) ([]byte, error) {
 }
 
 func (s *Service) currentCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
-	if doc := cs.crl.Load(); doc != nil && s.c.Now().Sub(doc.thisUpdate) < s.c.CRLInterval {
+	doc := cs.crl.Load()
+	if doc != nil && s.c.Now().Sub(doc.thisUpdate) < s.c.CRLInterval {
 		return doc, nil
 	}
-	return s.buildCRL(ctx, cs)
+	if !s.leading() {
+		return s.followerCRL(ctx, cs)
+	}
+	built, err := s.buildCRL(ctx, cs)
+	if err != nil && doc != nil && s.c.Now().Before(doc.nextUpdate) {
+		return doc, nil // the last CRL is still valid; the loop retries the build
+	}
+	return built, err
 }
 
 // buildCRL reads the CA's unexpired revocations, takes the next CRL number and has the
@@ -133,6 +145,10 @@ func (s *Service) buildCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
 	}
 	sum := sha256.Sum256(der)
 	doc := &crlDoc{der: der, number: number, thisUpdate: now, nextUpdate: next, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, entries: len(entries)}
+	if err := s.storeCRL(ctx, cs, doc); err != nil { // replicas: the leader's CRL is served once stored (crlstore.go)
+		cs.dirty.Store(true)
+		return nil, fmt.Errorf("status: storing CRL %d of %s: %w", number, cs.c.ID, err)
+	}
 	cs.crl.Store(doc)
 	cs.builtAt.Store(time.Now().UnixNano())
 	s.c.Log.Debug("status: CRL built", "ca_id", cs.c.ID, "number", number, "entries", len(entries), "bytes", len(der), "ms", time.Since(started).Milliseconds())

@@ -60,6 +60,9 @@ type Config struct {
 	// BaseURL is the public base of the URLs certificates carry (see URLs); CRL partitions
 	// are named under it.
 	URLs *URLs
+	// Leader, when set, makes CRL signing the leader's alone (crlstore.go): the leader
+	// stores every CRL it signs and the other replicas serve the stored bytes.
+	Leader Leader
 }
 
 // Service is the OCSP responder and CRL distributor. It is safe for concurrent use.
@@ -73,6 +76,7 @@ type Service struct {
 	pollC  chan struct{}       // poll the change feed now
 	cursor atomic.Int64        // the last change-feed Seq applied
 	pollMu sync.Mutex          // one Poll at a time, so the cursor only moves forward
+	epoch  atomic.Int64        // the leader term seen last (crlstore.go)
 }
 
 // New returns a Service; Start runs its background work.
@@ -116,6 +120,8 @@ type caState struct {
 	crlMu   sync.Mutex // serialises building
 	dirty   atomic.Bool
 	builtAt atomic.Int64 // unix nanoseconds of the last build
+	// followedAt is when a follower last read the stored CRL (crlstore.go).
+	followedAt atomic.Int64
 
 	resp   atomic.Pointer[signer]
 	respMu sync.Mutex

@@ -67,6 +67,8 @@ type Tx interface {
 	SupportGrants() SupportGrants // governance.go
 	Duties() Duties               // governance.go
 	GovernanceReads() GovernanceReads
+	Leases() Leases // lease.go
+	CRLs() CRLs     // lease.go
 }
 
 // Parties stores parties and principals.

@@ -10,9 +10,13 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -26,6 +30,10 @@ var migrations embed.FS
 type dialect struct{}
 
 func (dialect) Rebind(q string) string { return sqlstore.QuestionToDollar(q) }
+
+func (dialect) NowMicros() string {
+	return "(extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT"
+}
 
 func code(err error) string {
 	var e *pgconn.PgError
@@ -43,6 +51,25 @@ func (dialect) IsRetryable(err error) bool {
 	c := code(err)
 	return c == "40001" || c == "40P01"
 }
+
+// IsConnectionLost: the connection failed or could not be made (class 08), the server is
+// shutting down, restarting or starting (57P01, 57P02, 57P03), or the driver reports a bad
+// connection, a network error or an early EOF.
+func (dialect) IsConnectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	c := code(err)
+	if strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return pgconn.SafeToRetry(err) || errors.Is(err, driver.ErrBadConn) || errors.As(err, &ce) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+var _ sqlstore.ConnectionLoss = dialect{}
 
 // migrationLock is the advisory lock key replicas take while migrating ("hallmark" in ASCII).
 const migrationLock = 0x68616c6c6d61726b

@@ -28,6 +28,8 @@ type dialect struct{}
 
 func (dialect) Rebind(q string) string { return q }
 
+func (dialect) NowMicros() string { return "CAST(unixepoch('subsec') * 1000000 AS INTEGER)" }
+
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *msqlite.Error
 	if errors.As(err, &e) {

@@ -24,6 +24,9 @@ type Dialect interface {
 	IsUniqueViolation(err error) bool
 	// IsRetryable reports whether the transaction may be retried (busy, serialization failure).
 	IsRetryable(err error) bool
+	// NowMicros is an SQL expression of the database server's current time in unix
+	// microseconds (leases are timed by it, not by a replica's clock).
+	NowMicros() string
 }
 
 // Store is a store.Store over a database/sql handle. Writes go through writer, reads through
@@ -52,21 +55,52 @@ func (s *Store) Close() error {
 }
 
 // Update runs fn in a write transaction, retrying a few times when the database reports a
-// conflict it expects to clear (SQLite busy, PostgreSQL serialization failure).
+// conflict it expects to clear (SQLite busy, PostgreSQL serialization failure), or when the
+// connection was lost before the commit was sent (a restarted database, a killed backend): the
+// transaction then never committed and runs again on another connection. A connection lost
+// during the commit itself is not retried, since the outcome is unknown.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = s.run(ctx, s.writer, s.txOpts, true, fn)
-		if err == nil || !s.d.IsRetryable(err) {
+		lost := s.connectionLost(err)
+		if err == nil || !(s.d.IsRetryable(err) || lost) {
 			return err
+		}
+		d := retryDelay(attempt)
+		if lost {
+			d *= 4
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(retryDelay(attempt)):
+		case <-time.After(d):
 		}
 	}
 	return err
+}
+
+// ConnectionLoss is implemented by dialects that can tell that a connection to the database
+// was lost (PostgreSQL restarted, the backend was terminated, the network failed).
+type ConnectionLoss interface {
+	IsConnectionLost(err error) bool
+}
+
+// commitError is a failed COMMIT: when the connection was lost during it, whether the
+// transaction committed is unknown, so it is never retried as a lost connection.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "store: commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// connectionLost reports whether err is a lost connection outside a COMMIT.
+func (s *Store) connectionLost(err error) bool {
+	cl, ok := s.d.(ConnectionLoss)
+	if err == nil || !ok || !cl.IsConnectionLost(err) {
+		return false
+	}
+	var ce *commitError
+	return !errors.As(err, &ce)
 }
 
 // Every audited write takes the one audit_head counter row (audittree.go), so on PostgreSQL
@@ -79,9 +113,22 @@ func retryDelay(attempt int) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction, again on another connection (a few times) when
+// the connection was lost.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.reader, &sql.TxOptions{ReadOnly: true}, false, fn)
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.run(ctx, s.reader, &sql.TxOptions{ReadOnly: true}, false, fn)
+		if !s.connectionLost(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(4 * retryDelay(attempt)):
+		}
+	}
+	return err
 }
 
 func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write bool, fn func(store.Tx) error) error {
@@ -99,7 +146,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write 
 		return store.ErrUnaudited
 	}
 	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return &commitError{err}
 	}
 	return nil
 }

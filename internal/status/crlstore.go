@@ -1,0 +1,113 @@
+package status
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/leader"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// CRLs among replicas (docs/operations.md). With a Leader configured, only the replica that
+// holds the signing lease builds and signs CRLs; it stores each one in the database, fenced
+// by its lease term, before serving it. Every other replica serves the stored bytes, which
+// it re-reads at most CRLMinGap after the leader stored them. Without a Leader (one process,
+// tests) the service builds and serves CRLs in memory as before.
+
+// Leader says whether this replica leads; *leader.Elector implements it.
+type Leader interface {
+	Current() (leader.Term, bool)
+}
+
+var errNotLeader = errors.New("status: this replica does not hold the signing lease")
+
+// leading reports whether this replica signs CRLs now. On the first call of a new term it
+// marks every CRL dirty, so a new leader signs fresh CRLs at once (its predecessor may have
+// died between a revocation and the CRL that lists it).
+func (s *Service) leading() bool {
+	if s.c.Leader == nil {
+		return true
+	}
+	term, ok := s.c.Leader.Current()
+	if !ok {
+		return false
+	}
+	if s.epoch.Swap(term.Epoch) != term.Epoch {
+		s.mu.RLock()
+		for _, cs := range s.cas {
+			cs.dirty.Store(true)
+		}
+		s.mu.RUnlock()
+		s.kick()
+	}
+	return true
+}
+
+// storeCRL stores a CRL this replica signed, fenced by its term; nothing without a Leader.
+func (s *Service) storeCRL(ctx context.Context, cs *caState, doc *crlDoc) error {
+	if s.c.Leader == nil {
+		return nil
+	}
+	term, ok := s.c.Leader.Current()
+	if !ok {
+		return errNotLeader
+	}
+	return s.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := term.Fence(tx); err != nil {
+			return err
+		}
+		return tx.CRLs().PutCRL(store.StoredCRL{CAID: cs.c.ID, Number: doc.number, ThisUpdate: doc.thisUpdate, NextUpdate: doc.nextUpdate,
+			DER: doc.der, Holder: term.Holder, Epoch: term.Epoch})
+	})
+}
+
+// followCRL loads the CA's stored CRL when it is newer than the one in memory, and returns
+// the CRL to serve (nil when the leader has stored none yet).
+func (s *Service) followCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
+	cs.followedAt.Store(time.Now().UnixNano())
+	cur := cs.crl.Load()
+	var after int64
+	if cur != nil {
+		after = cur.number
+	}
+	var v store.StoredCRL
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { v, err = tx.CRLs().LatestCRL(cs.c.ID, after); return err })
+	if errors.Is(err, store.ErrNotFound) {
+		return cur, nil
+	}
+	if err != nil {
+		return cur, fmt.Errorf("status: the stored CRL of %s: %w", cs.c.ID, err)
+	}
+	sum := sha256.Sum256(v.DER)
+	doc := &crlDoc{der: v.DER, number: v.Number, thisUpdate: v.ThisUpdate, nextUpdate: v.NextUpdate, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	cs.crl.Store(doc)
+	return doc, nil
+}
+
+// followCRLs refreshes, at most once per CRLMinGap each, the CRLs a follower serves.
+func (s *Service) followCRLs(ctx context.Context, list []*caState) {
+	for _, cs := range list {
+		if time.Since(time.Unix(0, cs.followedAt.Load())) < s.c.CRLMinGap {
+			continue
+		}
+		if _, err := s.followCRL(ctx, cs); err != nil && ctx.Err() == nil {
+			s.c.Log.Warn("status: reading a stored CRL", "ca_id", cs.c.ID, "err", err)
+		}
+	}
+}
+
+// followerCRL is currentCRL on a follower: the stored CRL, or an error when there is none.
+func (s *Service) followerCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
+	doc, err := s.followCRL(ctx, cs)
+	if doc != nil {
+		return doc, nil // a stale read error still leaves the last CRL, valid until its nextUpdate
+	}
+	if err == nil {
+		err = fmt.Errorf("status: the leader has not stored a CRL of %s yet", cs.c.ID)
+	}
+	return nil, err
+}
