@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,30 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s refused by the server (HTTP %d): %s", e.Operation, e.Status, e.Reason)
+}
+
+// DeferredError says the server accepted the request but cannot answer it yet: 202 while an
+// operator's approval is pending, or 503 while it sheds load. The device asks again after
+// RetryAfter (RFC 7030 section 4.2.3), not at its own backoff.
+type DeferredError struct {
+	Operation  string
+	Status     int
+	Reason     string
+	RetryAfter time.Duration
+}
+
+func (e *DeferredError) Error() string {
+	return fmt.Sprintf("%s deferred by the server (HTTP %d, retry after %s): %s", e.Operation, e.Status, e.RetryAfter, e.Reason)
+}
+
+// retryAfter reads a Retry-After header in seconds (RFC 9110 section 10.2.3); an HTTP date or
+// a missing or silly value gives def. It is capped at an hour.
+func retryAfter(h http.Header, def time.Duration) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	if err != nil || n <= 0 {
+		return def
+	}
+	return min(time.Duration(n)*time.Second, time.Hour)
 }
 
 // Step enrolls when the device has no usable identity (none, or lapsed), renews when the
@@ -218,6 +243,8 @@ func (a *Agent) post(ctx context.Context, op string, client tls.Certificate, csr
 	}
 	switch {
 	case res.StatusCode == http.StatusOK:
+	case res.StatusCode == http.StatusAccepted || res.StatusCode == http.StatusServiceUnavailable || res.StatusCode == http.StatusTooManyRequests:
+		return nil, &DeferredError{Operation: op, Status: res.StatusCode, Reason: strings.TrimSpace(string(data)), RetryAfter: retryAfter(res.Header, a.c.MinBackoff)}
 	case res.StatusCode >= 400 && res.StatusCode < 500:
 		return nil, &RefusedError{Operation: op, Status: res.StatusCode, Reason: strings.TrimSpace(string(data))}
 	default:
@@ -243,10 +270,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		res, err := a.Step(ctx)
 		var wait time.Duration
 		var refused *RefusedError
+		var deferred *DeferredError
 		switch {
 		case err == nil:
 			backoff = a.c.MinBackoff
 			wait = res.NextRenewal.Sub(a.c.Now())
+		case errors.As(err, &deferred):
+			// The server said when: wait that long, spread by up to a tenth so a fleet that
+			// was shed together does not come back together.
+			wait = deferred.RetryAfter + jitter(deferred.RetryAfter/10)
+			a.c.Log.Info("deferred", "operation", deferred.Operation, "status", deferred.Status, "reason", deferred.Reason, "wait", wait)
 		case errors.As(err, &refused):
 			a.c.Log.Warn("refused", "operation", refused.Operation, "status", refused.Status, "reason", refused.Reason)
 			wait = a.c.MaxBackoff

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
 	"time"
@@ -45,8 +46,11 @@ type App struct {
 	Reports       *reports.Service  // security reports
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
-	Log           *slog.Logger
-	Now           func() time.Time
+	// Admission sheds writes and enrollments beyond what the server takes on at once; API
+	// and EST share it because they share the store.
+	Admission *admission.Limiter
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Wiring is what Build needs.
@@ -63,6 +67,8 @@ type Wiring struct {
 	// LeaseTTL is how long the signing lease lasts without renewal (leader.Config.TTL;
 	// default 15s): the longest CRLs and checkpoints wait for a new leader after one dies.
 	LeaseTTL time.Duration
+	// Admission sizes load shedding of writes and enrollments; zero takes the defaults.
+	Admission admission.Config
 }
 
 // Build wires the services over a store and key provider.
@@ -88,6 +94,7 @@ func Build(w Wiring) (*App, error) {
 		return nil, err
 	}
 	// One replica signs CRLs and interval checkpoints; StartStatus runs the election.
+	a.Admission = admission.New(w.Admission)
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
 	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
 		return nil, err
@@ -121,10 +128,18 @@ func (a *App) wireApprovals() {
 	a.Governance.OnDenied(approval.SupportGrant, a.Support.Denied)
 }
 
+// isWrite selects the requests admission limits: every write of the API. Reads are cheap and
+// never shed, so operators can still see what is happening during a storm.
+func isWrite(r *http.Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead }
+
 // Handler is the whole HTTP surface of the server.
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", a.API)
+	mux.Handle("/v1/", a.Admission.Wrap(a.API, isWrite, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"type":"` + httpapi.ProblemBase + `unavailable","title":"Temporarily unavailable","status":503,"detail":"the server is at capacity; retry after the Retry-After delay"}` + "\n"))
+	}))
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
 	st := a.StatusHandler()
 	mux.Handle("/ocsp", st)

@@ -1,9 +1,15 @@
 package app
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"github.com/hallmark-id/hallmark/internal/agent"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -189,6 +195,16 @@ func TestESTManualApproval(t *testing.T) {
 	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &d)
 	if d.State != "registered" || d.OperationalCert != "" {
 		t.Fatalf("a waiting enrollment changed the device: %+v", d)
+	}
+	// The device agent reads 202 as "ask again after Retry-After", not as a failure.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(read(t, filepath.Dir(s.info.TLSCAFile), filepath.Base(s.info.TLSCAFile))))
+	ag := agent.New(agent.Config{ESTURL: U, RootCAs: pool,
+		Keystore: &agent.Files{FactoryCert: filepath.Join(dir, "SN-G1.factory.pem"), FactoryKey: filepath.Join(dir, "SN-G1.key"), Dir: filepath.Join(dir, "g-state")},
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var deferred *agent.DeferredError
+	if _, err := ag.Step(context.Background()); !errors.As(err, &deferred) || deferred.Status != 202 || deferred.RetryAfter != 30*time.Second {
+		t.Fatalf("agent step while pending: %v", err)
 	}
 	// Onboarding has no executor: the approval waits for the device.
 	var dec approvalResult

@@ -55,6 +55,17 @@ type Config struct {
 	EST *EST `json:"est,omitempty"`
 	// Leader tunes the election of the replica that signs CRLs and checkpoints.
 	Leader Leader `json:"leader"`
+	// Limits bound how much work the server takes on at once (load shedding).
+	Limits Limits `json:"limits"`
+}
+
+// Limits size the admission of write requests (API writes and EST enrollments): at most
+// Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After.
+type Limits struct {
+	Slots      int      `json:"slots"`       // default 64
+	Queue      int      `json:"queue"`       // default 4 × slots
+	QueueWait  Duration `json:"queue_wait"`  // default 1s
+	RetryAfter Duration `json:"retry_after"` // default 5s
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -180,6 +191,18 @@ func (c *Config) defaults() {
 			c.Audit.Origin = u.Host + "/audit"
 		}
 	}
+	if c.Limits.Slots == 0 {
+		c.Limits.Slots = 64
+	}
+	if c.Limits.Queue == 0 {
+		c.Limits.Queue = 4 * c.Limits.Slots
+	}
+	if c.Limits.QueueWait.Duration == 0 {
+		c.Limits.QueueWait.Duration = time.Second
+	}
+	if c.Limits.RetryAfter.Duration == 0 {
+		c.Limits.RetryAfter.Duration = 5 * time.Second
+	}
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
@@ -253,6 +276,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval.Duration < time.Second {
 		bad("audit.checkpoint_interval", "must be at least 1s")
+	}
+	if c.Limits.Slots < 1 || c.Limits.Slots > 4096 {
+		bad("limits.slots", "must be between 1 and 4096, got %d", c.Limits.Slots)
+	}
+	if c.Limits.Queue < 0 || c.Limits.Queue > 65536 {
+		bad("limits.queue", "must be between 0 and 65536, got %d", c.Limits.Queue)
+	}
+	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
+		bad("limits.queue_wait", "must be between 0s and 1m, got %s", d)
+	}
+	if d := c.Limits.RetryAfter.Duration; d < time.Second || d > time.Hour {
+		bad("limits.retry_after", "must be between 1s and 1h, got %s", d)
 	}
 	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
 		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)

@@ -33,6 +33,9 @@ func TestParseRefuses(t *testing.T) {
 		{"bad driver", `"store": {"driver": "mysql", "path": "x"},`, `store.driver: "mysql" is not supported`},
 		{"bad duration", `"manufacturing": {"root_lifetime": "forever"},`, "duration"},
 		{"short lease", `"leader": {"lease_ttl": "100ms"},`, "leader.lease_ttl: must be between 1s and 10m"},
+		{"no slots", `"limits": {"slots": -1},`, "limits.slots: must be between 1 and 4096"},
+		{"retry after under a second", `"limits": {"retry_after": "10ms"},`, "limits.retry_after: must be between 1s and 1h"},
+		{"unknown limit", `"limits": {"slot": 3},`, "unknown field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,114 @@
+package admission
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestShedsBeyondSlotsAndQueue fills every slot with requests that block, queues a few more,
+// and checks that the rest are answered at once with 503 and Retry-After, that queued requests
+// run when a slot frees, and that unmatched requests are never limited.
+func TestShedsBeyondSlotsAndQueue(t *testing.T) {
+	l := New(Config{Slots: 2, Queue: 1, Wait: 5 * time.Second, RetryAfter: 7 * time.Second})
+	block := make(chan struct{})
+	var started sync.WaitGroup
+	h := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started.Done()
+			<-block
+		}
+		w.WriteHeader(200)
+	}), func(r *http.Request) bool { return r.Method == "POST" }, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	post := func(path string) (*http.Response, error) {
+		return http.Post(srv.URL+path, "text/plain", nil)
+	}
+	started.Add(2)
+	results := make(chan int, 3)
+	for range 2 {
+		go func() {
+			res, err := post("/slow")
+			if err == nil {
+				res.Body.Close()
+				results <- res.StatusCode
+			}
+		}()
+	}
+	started.Wait()
+	// The queue's one place: it waits for a slot.
+	go func() {
+		res, err := post("/fast")
+		if err == nil {
+			res.Body.Close()
+			results <- res.StatusCode
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.waiting.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the third request never queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Slots and queue are full: shed at once.
+	start := time.Now()
+	res, err := post("/fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "7" {
+		t.Fatalf("over capacity: %d Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("shedding took %s: it must not wait", d)
+	}
+	// Reads are never limited.
+	gr, err := http.Get(srv.URL + "/slow-read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr.Body.Close()
+	if gr.StatusCode != 200 {
+		t.Fatalf("an unmatched request was limited: %d", gr.StatusCode)
+	}
+	close(block)
+	for range 3 {
+		select {
+		case code := <-results:
+			if code != 200 {
+				t.Fatalf("an admitted or queued request got %d", code)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("admitted requests did not finish")
+		}
+	}
+	if l.Admitted.Load() != 3 || l.Shed.Load() != 1 {
+		t.Fatalf("admitted %d shed %d, want 3 and 1", l.Admitted.Load(), l.Shed.Load())
+	}
+}
+
+// TestQueuedRequestGivesUpAfterWait: a queued request that gets no slot within Wait is shed.
+func TestQueuedRequestGivesUpAfterWait(t *testing.T) {
+	l := New(Config{Slots: 1, Queue: 1, Wait: 50 * time.Millisecond})
+	release, ok := l.Acquire(context.Background())
+	if !ok {
+		t.Fatal("the first request was not admitted")
+	}
+	defer release()
+	if _, ok := l.Acquire(context.Background()); ok {
+		t.Fatal("a second request got the only slot")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok := l.Acquire(ctx); ok {
+		t.Fatal("a cancelled request was admitted")
+	}
+}
