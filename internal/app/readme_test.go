@@ -64,6 +64,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"factory.pem: OK", "build record OK", "op.pem: OK", "renewal policy v2 denied: rule firmware-matches",
 		"dry run: nothing changed", "operational-suspended", "suspended",
 		"Reason: certificateHold", "enrolled: operational certificate", "device-2/operational.pem: OK", "est3.pem: OK",
+		"eve.pem: OK", "Allowed:", "is revoked", "refused, exit 8",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

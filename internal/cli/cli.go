@@ -31,6 +31,7 @@ const (
 	ExitConflict    = 5
 	ExitDenied      = 6 // denied, or not authenticated
 	ExitUnavailable = 7 // the server could not be reached or is unavailable
+	ExitNotAllowed  = 8 // a check answered "not allowed" (hallmark support check)
 )
 
 // Environment variables read when the matching flag is not given.
@@ -80,7 +81,8 @@ Output is a table by default; -o json prints JSON for scripts and -o id prints o
 what was created or listed, one a line.
 
 Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 invalid input,
-4 not found, 5 conflict, 6 denied or not authenticated, 7 server unavailable.`,
+4 not found, 5 conflict, 6 denied or not authenticated, 7 server unavailable, 8 not allowed
+(a check such as "hallmark support check" answered no).`,
 		Example: `  eval "$(hallmark dev env --as acme/alice)"
   hallmark whoami
   LOT=$(hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456 -o id)`,
@@ -119,6 +121,9 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.factoryCommand(),
 		e.deviceCommand(),
 		e.revocationCommand(),
+		e.approvalCommand(),
+		e.sodCommand(),
+		e.supportCommand(),
 		e.operationalCommand(),
 		e.envCommand(),
 		e.buildRecordCommand(),
@@ -201,6 +206,9 @@ func exitCode(err error) int {
 	var u *usageError
 	if errors.As(err, &u) {
 		return ExitUsage
+	}
+	if isNotAllowed(err) {
+		return ExitNotAllowed
 	}
 	switch failure.KindOf(err) {
 	case failure.Invalid, failure.TooLarge:

@@ -119,10 +119,12 @@ func partyTable(w io.Writer, ps []party.Party) {
 func (e *env) principalCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "principal",
-		Short: "Create and list principals (people and service accounts of a party)",
-		Long:  "A principal acts for exactly one party and authenticates with a bearer token.",
+		Short: "Create and list principals (people and service accounts of a party); limit their duties",
+		Long: `A principal acts for exactly one party and authenticates with a bearer token. It may do every
+duty its party owns, unless it is limited to some of them (for separation of duties).`,
 		Example: `  hallmark principal create --party acme --name station-1 --kind service
-  hallmark principal list --party acme`,
+  hallmark principal list --party acme
+  hallmark principal set-duties prn_123 --duty operational/issue`,
 	}
 	var req governance.CreatePrincipalRequest
 	var kind string
@@ -188,6 +190,7 @@ in the "token" member.`,
 	listCmd.Flags().StringVar(&partyID, "party", "", "party ID")
 	required(listCmd, "party")
 	cmd.AddCommand(create, listCmd)
+	cmd.AddCommand(e.principalDutyCommands()...)
 	return cmd
 }
 

@@ -95,7 +95,8 @@ only superseded by a new version; every issuance records the version it used.`,
 		Long: `Define an environment of an operator. --issuing-ca is the operational issuing CA that signs its
 devices' certificates; --trust-domain is the SPIFFE trust domain of their identities. --lifetime
 is the lifetime of each operational certificate and --max-age the longest a device may go on
-renewing before it must onboard again (Go durations: 24h, 90m).
+renewing before it must onboard again (Go durations: 24h, 90m). --support-max-window bounds the
+window of vendor support grants in the environment (default 8h; see "hallmark support request").
 
 --onboarding-policy and --renewal-policy are policy documents (JSON: rules with CEL expressions,
 see docs/policies.md); without them the server's defaults become version 1. -o id prints the
@@ -105,7 +106,10 @@ environment's ID.`,
       --service telemetry --service ota --onboarding-policy onboarding.json -o id)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, d := range []struct{ flag, v string }{{"lifetime", req.Lifetime}, {"max-age", req.MaxAge}} {
+			for _, d := range []struct{ flag, v string }{{"lifetime", req.Lifetime}, {"max-age", req.MaxAge}, {"support-max-window", req.SupportMaxWindow}} {
+				if d.v == "" && d.flag == "support-max-window" {
+					continue
+				}
 				if _, err := time.ParseDuration(d.v); err != nil {
 					return usagef("--%s must be a duration such as 24h, not %q", d.flag, d.v)
 				}
@@ -138,6 +142,7 @@ environment's ID.`,
 	cf.StringVar(&req.Site, "site", "", "site the environment is deployed at")
 	cf.StringVar(&req.Zone, "zone", "", "zone within the site")
 	cf.StringSliceVar(&req.Services, "service", nil, "a service the environment's devices may reach (repeatable)")
+	cf.StringVar(&req.SupportMaxWindow, "support-max-window", "", "longest support grant window in the environment (a Go duration, 15m to 168h; default 8h)")
 	cf.StringVar(&onbFile, "onboarding-policy", "", "onboarding policy document (JSON file; default: the server's)")
 	cf.StringVar(&renFile, "renewal-policy", "", "renewal policy document (JSON file; default: the server's)")
 	required(create, "operator", "name", "issuing-ca", "trust-domain", "lifetime", "max-age")
@@ -270,6 +275,9 @@ func envDetail(w io.Writer, v operational.EnvironmentView) {
 	kv(w, "  Trust domain", v.TrustDomain)
 	kv(w, "  Lifetime", time.Duration(v.Lifetime))
 	kv(w, "  Max age", time.Duration(v.MaxAge))
+	if v.SupportMaxWindow != 0 {
+		kv(w, "  Support max window", time.Duration(v.SupportMaxWindow))
+	}
 	kv(w, "  Services", strings.Join(v.Services, ", "))
 	kv(w, "  Created", ts(v.CreatedAt))
 	for _, p := range []struct {
@@ -590,26 +598,46 @@ To revoke factory identities (a manufacturing compromise), use "hallmark revocat
 	revoke.Flags().StringVar(&reason, "reason", "", "RFC 5280 revocation reason, e.g. keyCompromise")
 	required(revoke, "reason")
 
+	var readmitReason string
 	readmit := &cobra.Command{
 		Use:   "readmit ID",
-		Short: "Re-admit a quarantined or suspended device",
-		Long: `Trust a device again. A quarantined device (its operational identity revoked) returns to the
+		Short: "Ask to re-admit a quarantined or suspended device (it waits for an approval)",
+		Long: `Ask to trust a device again, for --reason. Re-admission waits for an approval (kind readmit)
+by another principal of the operator than you: "hallmark approval approve ID" re-admits the
+device at once. A quarantined device (its operational identity revoked) then returns to the
 onboarding path and must onboard again; a suspended device (its operational certificate on hold
-after a manufacturing revocation) has the hold lifted and is active again.`,
-		Example: `  hallmark device readmit dev_123`,
-		Args:    exactArgs(1),
+after a manufacturing revocation) has the hold lifted and is active again.
+
+Asking again while a request is pending returns that request. The summary shows the device as
+it is now and the approval's ID; -o id prints the approval's ID alone.`,
+		Example: `  APPROVAL=$(hallmark device readmit dev_123 --reason "board replaced, firmware re-flashed" -o id)
+  eval "$(hallmark dev env --as contoso/olivia)"     # another principal of the operator
+  hallmark approval approve "$APPROVAL"`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			d, err := c.ReadmitDevice(cmd.Context(), args[0])
+			res, err := c.ReadmitDevice(cmd.Context(), args[0], operational.ReadmitRequest{Reason: readmitReason})
 			if err != nil {
 				return err
 			}
-			return e.emit(d, []string{d.ID}, func(w io.Writer) { deviceStateTable(w, d) })
+			var ids []string
+			if res.Approval != nil {
+				ids = []string{res.Approval.ID}
+			}
+			return e.emit(res, ids, func(w io.Writer) {
+				deviceStateTable(w, res.Device)
+				if res.Approval != nil {
+					fmt.Fprintln(w)
+					pendingApprovalNote(w, *res.Approval)
+				}
+			})
 		},
 	}
+	readmit.Flags().StringVar(&readmitReason, "reason", "", "why the device may be trusted again (shown to the approvers)")
+	required(readmit, "reason")
 	return []*cobra.Command{onboard, renew, revoke, readmit}
 }
 
@@ -631,7 +659,7 @@ devices after checking them. A revocation is never undone.`,
   hallmark revocation show rvk_123`,
 	}
 	var sel store.FactorySelector
-	var from, to, reason string
+	var from, to, reason, why string
 	var execute bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -644,11 +672,19 @@ cessationOfOperation.
 Without --execute this is a dry run: it lists the factory identities that would be revoked and
 the operational identities that would be suspended, and changes nothing. With --execute it
 revokes them, suspends the operational identities issued on them, and prints the revocation
-run's ID (-o id prints it alone); "hallmark revocation show" lists what the run did.`,
+run's ID (-o id prints it alone); "hallmark revocation show" lists what the run did.
+
+Revoking every factory identity of an issuing CA (--issuing-ca and no narrower selector) with
+--execute needs an approval (kind revoke-ca; by default two principals of the manufacturer other
+than you): the command then revokes nothing yet, prints the pending approval's ID (-o id prints
+it alone), and the revocation runs as soon as the last approver runs "hallmark approval approve".
+--why is the justification the approvers see.`,
 		Example: `  hallmark revocation create --manufacturer acme --lot lot_123 --reason keyCompromise
   RUN=$(hallmark revocation create --manufacturer acme --lot lot_123 --reason keyCompromise --execute -o id)
   hallmark revocation create --manufacturer acme --line line-a \
-      --issued-from 2026-03-01T00:00:00Z --issued-to 2026-03-08T00:00:00Z --reason keyCompromise`,
+      --issued-from 2026-03-01T00:00:00Z --issued-to 2026-03-08T00:00:00Z --reason keyCompromise
+  APPROVAL=$(hallmark revocation create --manufacturer acme --issuing-ca ca_123 --reason cACompromise \
+      --why "HSM audit found the key exported" --execute -o id)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, t := range []struct {
@@ -669,13 +705,16 @@ run's ID (-o id prints it alone); "hallmark revocation show" lists what the run 
 			if err != nil {
 				return err
 			}
-			res, err := c.RevokeFactory(cmd.Context(), manufacturing.RevokeRequest{Selector: sel, Reason: reason, DryRun: &dry})
+			res, err := c.RevokeFactory(cmd.Context(), manufacturing.RevokeRequest{Selector: sel, Reason: reason, DryRun: &dry, Why: why})
 			if err != nil {
 				return err
 			}
 			var ids []string
-			if res.RunID != "" {
+			switch {
+			case res.RunID != "":
 				ids = []string{res.RunID}
+			case res.Approval != nil:
+				ids = []string{res.Approval.ID}
 			}
 			err = e.emit(res, ids, func(w io.Writer) { revokeResultTable(w, res) })
 			if err == nil && res.DryRun && e.output != "table" {
@@ -694,6 +733,7 @@ run's ID (-o id prints it alone); "hallmark revocation show" lists what the run 
 	f.StringVar(&to, "issued-to", "", "only factory identities issued before this time (RFC 3339)")
 	f.StringVar(&reason, "reason", "", "RFC 5280 revocation reason, e.g. keyCompromise")
 	f.BoolVar(&execute, "execute", false, "revoke for real (default: a dry run that changes nothing)")
+	f.StringVar(&why, "why", "", "justification shown to the approvers of a whole-CA revocation")
 	required(create, "manufacturer", "reason")
 	create.MarkFlagsOneRequired("device", "lot", "line", "issuing-ca", "issued-from", "issued-to")
 
@@ -724,6 +764,12 @@ items, each factory certificate it revoked and each operational certificate it s
 const dryRunNote = "dry run: nothing changed; add --execute to revoke"
 
 func revokeResultTable(w io.Writer, res manufacturing.RevokeResult) {
+	if res.Approval != nil {
+		fmt.Fprintln(w, "Nothing revoked yet: revoking every factory identity of an issuing CA needs an approval.")
+		kv(w, "Reason", res.Reason)
+		pendingApprovalNote(w, *res.Approval)
+		return
+	}
 	verb, susp := "Revoked", "Suspended"
 	if res.DryRun {
 		verb, susp = "Would revoke", "Would suspend"

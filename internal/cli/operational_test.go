@@ -377,6 +377,7 @@ func TestOperationalUsageErrors(t *testing.T) {
 		{"policy bad kind", []string{"env", "policy", "set", "env_1", "--kind", "offboarding", "--file", notJSON}, ExitUsage},
 		{"policy not JSON", []string{"env", "policy", "set", "env_1", "--kind", "renewal", "--file", notJSON}, ExitInvalid},
 		{"env bad lifetime", []string{"env", "create", "--operator", "o", "--name", "n", "--issuing-ca", "c", "--trust-domain", "t", "--lifetime", "1 day", "--max-age", "72h"}, ExitUsage},
+		{"env bad support window", []string{"env", "create", "--operator", "o", "--name", "n", "--issuing-ca", "c", "--trust-domain", "t", "--lifetime", "24h", "--max-age", "72h", "--support-max-window", "a shift"}, ExitUsage},
 		{"env missing max-age", []string{"env", "create", "--operator", "o", "--name", "n", "--issuing-ca", "c", "--trust-domain", "t", "--lifetime", "24h"}, ExitUsage},
 		{"onboard bad fact", []string{"device", "onboard", "--env", "e", "--factory-cert", "c", "--factory-key", "k", "--csr", "r", "--fact", "novalue"}, ExitUsage},
 		{"onboard bad digest", []string{"device", "onboard", "--env", "e", "--factory-cert", "c", "--factory-key", "k", "--csr", "r", "--firmware-digest", "xyz"}, ExitUsage},
@@ -407,7 +408,7 @@ func TestDeviceRevokeReadmitListShow(t *testing.T) {
 			}
 			reply(200, `{"id":"dev_1","state":"quarantined","environment_id":"env_1"}`)(w, r)
 		},
-		"POST /v1/devices/{id}/readmit": reply(200, `{"id":"dev_1","state":"registered"}`),
+		"POST /v1/devices/{id}/readmit": reply(202, `{"device":{"id":"dev_1","state":"quarantined"},"approval":`+pendingReadmit+`}`),
 		"GET /v1/devices": func(w http.ResponseWriter, r *http.Request) {
 			q := r.URL.Query()
 			if q.Get("environment") != "env_1" || q.Get("expiring_before") != "2026-12-01T00:00:00Z" {
@@ -423,7 +424,7 @@ func TestDeviceRevokeReadmitListShow(t *testing.T) {
 	if code, out, stderr := run(t, append([]string{"device", "revoke", "dev_1", "--reason", "keyCompromise"}, srv...)...); code != 0 || !strings.Contains(out, "quarantined") {
 		t.Fatalf("revoke: exit %d\n%s%s", code, out, stderr)
 	}
-	if code, out, _ := run(t, append([]string{"device", "readmit", "dev_1", "-o", "id"}, srv...)...); code != 0 || out != "dev_1\n" {
+	if code, out, _ := run(t, append([]string{"device", "readmit", "dev_1", "--reason", "repaired", "-o", "id"}, srv...)...); code != 0 || out != "apr-1\n" {
 		t.Fatalf("readmit: exit %d %q", code, out)
 	}
 	if code, out, stderr := run(t, append([]string{"device", "list", "--environment", "env_1", "--expiring-before", "2026-12-01T01:00:00+01:00", "-o", "id"}, srv...)...); code != 0 || out != "dev_1\n" {

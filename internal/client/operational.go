@@ -84,10 +84,12 @@ func (c *Client) RevokeDevice(ctx context.Context, id string, r operational.Revo
 	return d, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/revoke", r, &d)
 }
 
-// ReadmitDevice re-admits a quarantined or suspended device.
-func (c *Client) ReadmitDevice(ctx context.Context, id string) (device.Device, error) {
-	var d device.Device
-	return d, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/readmit", nil, &d)
+// ReadmitDevice asks to re-admit a quarantined or suspended device, for r.Reason (required).
+// Re-admission waits for an approval by another principal of the operator: the result holds
+// the device as it is now and the approval request (a new one, or the one already pending).
+func (c *Client) ReadmitDevice(ctx context.Context, id string, r operational.ReadmitRequest) (operational.ReadmitResult, error) {
+	var res operational.ReadmitResult
+	return res, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/readmit", r, &res)
 }
 
 // RevokeFactory revokes factory identities (the manufacturing path). Unless r.DryRun points to
