@@ -61,8 +61,9 @@ type Tx interface {
 	Challenges() Challenges
 	Evidence() Evidence
 	Revocations() Revocations
-	Status() Status // status.go
-	Bulk() Bulk     // bulk.go
+	Status() Status   // status.go
+	Bulk() Bulk       // bulk.go
+	Reports() Reports // reports.go
 }
 
 // Parties stores parties and principals.
