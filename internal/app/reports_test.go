@@ -209,3 +209,127 @@ func TestReports(t *testing.T) {
 	s.must(t, 403, alice, "GET", "/v1/reports/standards", nil)
 	s.must(t, 401, "", "GET", "/v1/reports/rotation", nil)
 }
+
+// TestReportsTrendAndPolicyDrift drives the rotation trend and drift against the current policy
+// through the HTTPS API. Three devices onboard at 0; one renews at 50 minutes, one is revoked
+// at 60; the clock stops at 70 minutes (max_age 1h). Then the operator tightens the onboarding
+// policy and, later, the renewal policy: the devices admitted under the older versions whose
+// facts the new rules refuse are reported, the others are not.
+func TestReportsTrendAndPolicyDrift(t *testing.T) {
+	requireTool(t, "openssl")
+	var skew atomic.Int64
+	clock := func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
+	s := startDevWith(t, "", clock)
+	dir := t.TempDir()
+	lotID := demoLot(t, s, "lot-trend")
+	envID := opEnv(t, s, "plant-trend", map[string]any{"lifetime": "1h", "max_age": "1h"})
+	ids := map[string]string{}
+	for i, sn := range []string{"SN-T1", "SN-T2", "SN-T3"} {
+		deliveredDevice(t, s, dir, lotID, "lot-trend", sn)
+		id, _ := onboard(t, s, dir, envID, sn, "trend"+string(rune('1'+i)), 201)
+		ids[sn] = id.Device.ID
+	}
+	skew.Store(int64(50 * time.Minute))
+	renew(t, s, dir, "trend2", "trend2b", map[string]any{"firmware_digest": strings.Repeat("0f", 32), "hardware_revision": "B"}, 201)
+	skew.Store(int64(60 * time.Minute))
+	s.must(t, 200, oscar, "POST", "/v1/devices/"+ids["SN-T3"]+"/revoke", map[string]string{"reason": "keyCompromise"})
+	skew.Store(int64(70 * time.Minute))
+
+	type trendEnv struct {
+		EnvironmentID     string `json:"environment_id"`
+		Active, Compliant int
+	}
+	var rot struct {
+		Trend []struct {
+			At           time.Time
+			Environments []trendEnv
+		}
+	}
+	at := func(i int) trendEnv {
+		for _, e := range rot.Trend[i].Environments {
+			if e.EnvironmentID == envID {
+				return e
+			}
+		}
+		return trendEnv{EnvironmentID: envID}
+	}
+	// Instants every 10 minutes over the last 80: now (70), now−30m (40) and now−80m (−10).
+	s.must(t, 200, oscar, "GET", "/v1/reports/rotation?since=80m&every=10m", nil).json(t, &rot)
+	if len(rot.Trend) != 9 || !rot.Trend[0].At.Before(rot.Trend[8].At) {
+		t.Fatalf("trend has %d points: %+v", len(rot.Trend), rot.Trend)
+	}
+	for _, c := range []struct {
+		name              string
+		point             int
+		active, compliant int
+	}{
+		// T1 is 70 minutes old, T2 renewed 20 minutes ago, T3 revoked 10 minutes ago.
+		{"now", 8, 2, 1},
+		// Every certificate is 40 minutes old and none is revoked yet.
+		{"30 minutes ago", 5, 3, 3},
+		// Before the first onboarding.
+		{"80 minutes ago", 0, 0, 0},
+	} {
+		if got := at(c.point); got.Active != c.active || got.Compliant != c.compliant {
+			t.Errorf("%s: %+v, want %d active, %d compliant", c.name, got, c.active, c.compliant)
+		}
+	}
+	s.must(t, 200, dana, "GET", "/v1/reports/rotation?since=80m&every=10m", nil).json(t, &rot)
+	if got := at(8); got.Active != 0 {
+		t.Errorf("dana's trend counts %d devices of %s", got.Active, envID)
+	}
+	for _, q := range []string{"since=80m", "since=1d&every=0d", "since=10d&every=1m", "since=x&every=1d"} {
+		s.must(t, 400, oscar, "GET", "/v1/reports/rotation?"+q, nil)
+	}
+
+	type policyDrift struct {
+		DeviceID        string `json:"device_id"`
+		EnvironmentID   string `json:"environment_id"`
+		PolicyKind      string `json:"policy_kind"`
+		AdmittedVersion int    `json:"admitted_version"`
+		CurrentVersion  int    `json:"current_version"`
+		Failed          []struct{ Rule string }
+	}
+	var dr struct {
+		PolicyChecked   bool `json:"policy_checked"`
+		PolicyEvaluated int  `json:"policy_evaluated"`
+		Policy          []policyDrift
+	}
+	mine := func() map[string]policyDrift {
+		out := map[string]policyDrift{}
+		for _, p := range dr.Policy {
+			if p.EnvironmentID == envID {
+				out[p.DeviceID] = p
+			}
+		}
+		return out
+	}
+	// Under the policies they were admitted with, nothing drifts: replaying the admission
+	// sees the device as it was then (registered for an onboarding).
+	s.must(t, 200, oscar, "GET", "/v1/reports/drift", nil).json(t, &dr)
+	if got := mine(); !dr.PolicyChecked || dr.PolicyEvaluated < 2 || len(got) != 0 {
+		t.Fatalf("drift under unchanged policies: %+v", dr)
+	}
+	onb := map[string]any{"rules": []map[string]string{
+		{"name": "factory-not-revoked", "expr": "!factory.revoked"},
+		{"name": "hardware-c", "expr": `facts.hardware_revision == "C"`, "message": "hardware revision C only"},
+	}}
+	s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/onboarding", onb)
+	s.must(t, 200, oscar, "GET", "/v1/reports/drift", nil).json(t, &dr)
+	got := mine()
+	if p, ok := got[ids["SN-T1"]]; len(got) != 1 || !ok || p.PolicyKind != "onboarding" || p.AdmittedVersion != 1 || p.CurrentVersion != 2 ||
+		len(p.Failed) != 1 || p.Failed[0].Rule != "hardware-c" {
+		t.Errorf("after tightening onboarding: %+v, want only %s failing hardware-c", got, ids["SN-T1"])
+	}
+	ren := map[string]any{"rules": []map[string]string{{"name": "hardware-c", "expr": `facts.hardware_revision == "C"`}}}
+	s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", ren)
+	s.must(t, 200, audrey, "GET", "/v1/reports/drift", nil).json(t, &dr)
+	got = mine()
+	if p, ok := got[ids["SN-T2"]]; len(got) != 2 || !ok || p.PolicyKind != "renewal" || p.AdmittedVersion != 1 || p.CurrentVersion != 2 {
+		t.Errorf("after tightening renewal: %+v, want T1 and T2 (renewal 1 → 2)", got)
+	}
+	s.must(t, 200, dana, "GET", "/v1/reports/drift", nil).json(t, &dr)
+	if got := mine(); len(got) != 0 {
+		t.Errorf("dana sees policy drift of %s: %+v", envID, got)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,18 +18,20 @@ import (
 func (e *env) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "Security reports: inventory, rotation, expiring, drift, standards",
+		Short: "Security reports: summary, inventory, rotation, expiring, drift, standards",
 		Long: `Security reports computed live from this deployment. Auditors and administrators see the whole
 deployment; any other party sees the devices it made or holds and those in environments it
 operates. Every report prints as a table, as JSON (-o json) or as CSV (--csv); -o id prints the
 first column.`,
-		Example: `  hallmark report inventory --csv > inventory.csv
+		Example: `  hallmark report summary
+  hallmark report inventory --csv > inventory.csv
   hallmark report rotation
+  hallmark report rotation --since 30d --every 1d --csv
   hallmark report expiring --within 24h -o json
-  hallmark report drift
+  hallmark report drift --policy
   hallmark report standards`,
 	}
-	cmd.AddCommand(e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards())
+	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards())
 	return cmd
 }
 
@@ -102,25 +106,95 @@ and device state. Follows the server's pages to the end.`,
 	return cmd
 }
 
-func (e *env) reportRotation() *cobra.Command {
-	var asCSV, overdue bool
+func (e *env) reportSummary() *cobra.Command {
+	var asCSV bool
 	cmd := &cobra.Command{
-		Use:   "rotation",
-		Short: "Rotation compliance per environment and the overdue identities",
-		Long: `Show the share of active operational identities issued less than their environment's max_age
-ago, per environment; --overdue lists the identities that are not (device, environment, age,
-max_age) instead. The trend over time is not reported yet.`,
-		Example: `  hallmark report rotation
-  hallmark report rotation --overdue --csv`,
-		Args: cobra.NoArgs,
+		Use:   "summary",
+		Short: "Device counts by state, rotation compliance and certificates expiring within a day",
+		Long: `Count the devices you may see by state, the active operational identities renewed within
+their environment's max_age, and the operational certificates that end within 24 hours.`,
+		Example: `  hallmark report summary -o json`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			r, err := c.ReportRotation(cmd.Context())
+			r, err := c.ReportSummary(cmd.Context())
 			if err != nil {
 				return err
+			}
+			rows := [][]string{{"devices", strconv.Itoa(r.Devices)}}
+			states := make([]string, 0, len(r.ByState))
+			for st := range r.ByState {
+				states = append(states, st)
+			}
+			sort.Strings(states)
+			for _, st := range states {
+				rows = append(rows, []string{"state:" + st, strconv.Itoa(r.ByState[st])})
+			}
+			rows = append(rows, []string{"active", strconv.Itoa(r.Active)}, []string{"compliant", strconv.Itoa(r.Compliant)},
+				[]string{"share", pct(r.Share)}, []string{"expiring_24h", strconv.Itoa(r.Expiring24h)})
+			return e.emitRows(r, asCSV, []string{"METRIC", "VALUE"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	return cmd
+}
+
+func (e *env) reportRotation() *cobra.Command {
+	var asCSV, overdue bool
+	var since, every string
+	cmd := &cobra.Command{
+		Use:   "rotation",
+		Short: "Rotation compliance per environment, the overdue identities, and the trend",
+		Long: `Show the share of active operational identities issued less than their environment's max_age
+ago, per environment; --overdue lists the identities that are not (device, environment, age,
+max_age; at most 1000, oldest first) instead.
+
+--since and --every show the trend instead: the share at every --every over the last --since
+(spans such as 30d, 2w or 12h), computed from certificate history. At each instant a device
+counts when its operational certificate current then was not revoked by then, and is compliant
+when that certificate was issued less than max_age before the instant. One row per instant for
+all environments (ENVIRONMENT "all"), followed by one per environment with devices then.`,
+		Example: `  hallmark report rotation
+  hallmark report rotation --overdue --csv
+  hallmark report rotation --since 30d --every 1d`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var trend reports.TrendOptions
+			if (since == "") != (every == "") {
+				return usagef("give both --since and --every, such as --since 30d --every 1d")
+			}
+			if since != "" {
+				var err error
+				if trend.Since, err = reports.ParseSpan(since); err != nil {
+					return usagef("--since: %v", err)
+				}
+				if trend.Every, err = reports.ParseSpan(every); err != nil {
+					return usagef("--every: %v", err)
+				}
+				if overdue {
+					return usagef("--overdue and --since are separate views; give one")
+				}
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportRotation(cmd.Context(), trend)
+			if err != nil {
+				return err
+			}
+			if since != "" {
+				rows := [][]string{}
+				for _, p := range r.Trend {
+					rows = append(rows, []string{ts(p.At), "all", strconv.Itoa(p.Active), strconv.Itoa(p.Compliant), pct(p.Share)})
+					for _, en := range p.Environments {
+						rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+					}
+				}
+				return e.emitRows(r.Trend, asCSV, []string{"AT", "ENVIRONMENT", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
 			}
 			if overdue {
 				rows := [][]string{}
@@ -134,13 +208,15 @@ max_age) instead. The trend over time is not reported yet.`,
 				rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
 			}
 			if !asCSV && e.output == "table" {
-				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), len(r.Overdue))
+				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
 			}
 			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	cmd.Flags().BoolVar(&overdue, "overdue", false, "list the overdue identities")
+	cmd.Flags().StringVar(&since, "since", "", "trend: how far back, such as 30d, 2w or 12h")
+	cmd.Flags().StringVar(&every, "every", "", "trend: the step between instants, such as 1d")
 	return cmd
 }
 
@@ -181,15 +257,20 @@ environment and its operator; a negative REMAINING means already expired.`,
 }
 
 func (e *env) reportDrift() *cobra.Command {
-	var asCSV bool
+	var asCSV, policyDrift bool
 	cmd := &cobra.Command{
 		Use:   "drift",
-		Short: "Devices whose reported facts differ from their build record",
+		Short: "Devices whose reported facts differ from their build record, or that their policy would no longer admit",
 		Long: `List devices whose facts reported at their newest issuance (firmware digest, hardware revision)
 differ from their verified build record, and devices whose build record no longer verifies.
-Re-evaluating the environment's current policy is not done yet.`,
-		Example: `  hallmark report drift --csv`,
-		Args:    cobra.NoArgs,
+
+--policy lists instead the active devices that their environment's current policy would no
+longer admit: the decision that issued each current operational certificate is evaluated again,
+with the same facts, device situation and time, under the current version of the same policy
+(onboarding or renewal); FAILED names the rules that deny.`,
+		Example: `  hallmark report drift --csv
+  hallmark report drift --policy`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
@@ -199,14 +280,33 @@ Re-evaluating the environment's current policy is not done yet.`,
 			if err != nil {
 				return err
 			}
+			if policyDrift {
+				rows := [][]string{}
+				for _, d := range r.Policy {
+					failed := make([]string, 0, len(d.Failed))
+					for _, f := range d.Failed {
+						failed = append(failed, f.Rule)
+					}
+					if d.ApprovalRequired {
+						failed = append(failed, "(approval required)")
+					}
+					rows = append(rows, []string{d.DeviceID, d.EnvironmentID, string(d.PolicyKind), strconv.Itoa(d.AdmittedVersion), strconv.Itoa(d.CurrentVersion),
+						strings.Join(failed, " "), ts(d.AdmittedAt)})
+				}
+				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "POLICY", "ADMITTED_VERSION", "CURRENT_VERSION", "FAILED", "ADMITTED_AT"}, rows)
+			}
 			rows := [][]string{}
 			for _, d := range r.Items {
 				rows = append(rows, []string{d.DeviceID, d.EnvironmentID, d.Field, d.Recorded, d.Reported, ts(d.ReportedAt)})
+			}
+			if !asCSV && e.output == "table" && r.PolicyChecked {
+				defer fmt.Fprintf(e.stdout, "%d of %d active devices would not be admitted by their environment's current policy (--policy lists them)\n", len(r.Policy), r.PolicyEvaluated)
 			}
 			return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "FIELD", "RECORDED", "REPORTED", "REPORTED_AT"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	cmd.Flags().BoolVar(&policyDrift, "policy", false, "list devices the current policy would no longer admit")
 	return cmd
 }
 

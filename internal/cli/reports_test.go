@@ -17,8 +17,20 @@ func TestReportFormats(t *testing.T) {
 			}
 			reply(200, `{"count":1,"within":"24h0m0s","groups":[{"environment_id":"env_1","operator_id":"contoso","items":[{"device_id":"dev_1","serial":"o1","not_after":"2026-01-02T00:00:00Z","remaining":"3h0m0s","device_state":"active"}]}]}`)(w, r)
 		},
-		"GET /v1/reports/rotation": reply(200, `{"active":2,"compliant":1,"share":0.5,"environments":[{"environment_id":"env_1","name":"plant","operator_id":"contoso","max_age":"72h0m0s","active":2,"compliant":1,"share":0.5}],
-			"overdue":[{"device_id":"dev_2","environment_id":"env_1","serial":"o2","age":"80h0m0s","max_age":"72h0m0s"}]}`),
+		"GET /v1/reports/rotation": func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("since") != "" {
+				if r.URL.Query().Get("since") != "720h0m0s" || r.URL.Query().Get("every") != "24h0m0s" {
+					t.Errorf("trend query %q", r.URL.RawQuery)
+				}
+				reply(200, `{"trend":[{"at":"2026-01-01T00:00:00Z","active":4,"compliant":3,"share":0.75,"environments":[{"environment_id":"env_1","active":4,"compliant":3,"share":0.75}]}]}`)(w, r)
+				return
+			}
+			reply(200, `{"active":2,"compliant":1,"share":0.5,"environments":[{"environment_id":"env_1","name":"plant","operator_id":"contoso","max_age":"72h0m0s","active":2,"compliant":1,"share":0.5}],
+			"overdue":[{"device_id":"dev_2","environment_id":"env_1","serial":"o2","age":"80h0m0s","max_age":"72h0m0s"}]}`)(w, r)
+		},
+		"GET /v1/reports/summary": reply(200, `{"devices":3,"by_state":{"active":2,"registered":1},"active":2,"compliant":1,"share":0.5,"expiring_24h":1}`),
+		"GET /v1/reports/drift": reply(200, `{"checked":2,"policy_checked":true,"policy_evaluated":2,"items":[],
+			"policy":[{"device_id":"dev_1","environment_id":"env_1","policy_kind":"onboarding","admitted_version":1,"current_version":2,"admitted_at":"2026-01-01T00:00:00Z","failed":[{"rule":"hardware-c","message":"m"},{"rule":"fw","message":"m"}]}]}`),
 		"GET /v1/reports/standards": problem(403, "denied", "the standards report is for auditors and administrators"),
 	})
 	code, out, stderr := run(t, append([]string{"report", "inventory"}, srv...)...)
@@ -42,6 +54,23 @@ func TestReportFormats(t *testing.T) {
 	}
 	if code, out, _ = run(t, append([]string{"report", "rotation", "--overdue", "--csv"}, srv...)...); code != 0 || !strings.Contains(out, "dev_2,env_1,o2,-,80h0m0s,72h0m0s") {
 		t.Fatalf("rotation overdue csv: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "rotation", "--since", "30d", "--every", "1d", "--csv"}, srv...)...); code != 0 ||
+		out != "AT,ENVIRONMENT,ACTIVE,COMPLIANT,SHARE\n2026-01-01T00:00:00Z,all,4,3,75.0%\n2026-01-01T00:00:00Z,env_1,4,3,75.0%\n" {
+		t.Fatalf("rotation trend csv: exit %d\n%s", code, out)
+	}
+	if code, _, _ = run(t, append([]string{"report", "rotation", "--since", "30d"}, srv...)...); code == 0 {
+		t.Fatal("--since without --every was accepted")
+	}
+	if code, out, _ = run(t, append([]string{"report", "drift", "--policy", "--csv"}, srv...)...); code != 0 ||
+		!strings.Contains(out, "dev_1,env_1,onboarding,1,2,hardware-c fw,2026-01-01T00:00:00Z") {
+		t.Fatalf("drift --policy csv: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "drift"}, srv...)...); code != 0 || !strings.Contains(out, "1 of 2 active devices") {
+		t.Fatalf("drift table: exit %d\n%s", code, out)
+	}
+	if code, out, _ = run(t, append([]string{"report", "summary", "--csv"}, srv...)...); code != 0 || !strings.Contains(out, "state:active,2") || !strings.Contains(out, "expiring_24h,1") {
+		t.Fatalf("summary csv: exit %d\n%s", code, out)
 	}
 	if code, _, stderr = run(t, append([]string{"report", "standards"}, srv...)...); code == 0 || !strings.Contains(stderr, "auditors") {
 		t.Fatalf("standards as a non-auditor: exit %d %s", code, stderr)

@@ -39,10 +39,21 @@ func (c *Client) ReportInventoryAll(ctx context.Context) ([]reports.InventoryRow
 	}
 }
 
-// ReportRotation returns the rotation compliance report.
-func (c *Client) ReportRotation(ctx context.Context) (reports.Rotation, error) {
+// ReportRotation returns the rotation compliance report, with the trend when trend asks
+// for one.
+func (c *Client) ReportRotation(ctx context.Context, trend reports.TrendOptions) (reports.Rotation, error) {
+	since, every := "", ""
+	if trend.Since > 0 || trend.Every > 0 {
+		since, every = trend.Since.String(), trend.Every.String()
+	}
 	var r reports.Rotation
-	return r, c.do(ctx, "GET", "/v1/reports/rotation", nil, &r)
+	return r, c.do(ctx, "GET", withQuery("/v1/reports/rotation", "since", since, "every", every), nil, &r)
+}
+
+// ReportSummary returns the inventory summary.
+func (c *Client) ReportSummary(ctx context.Context) (reports.Summary, error) {
+	var r reports.Summary
+	return r, c.do(ctx, "GET", "/v1/reports/summary", nil, &r)
 }
 
 // ReportExpiring returns operational certificates expiring within the window (0: 72h).

@@ -39,12 +39,38 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		}
 		return writeJSON(w, 200, page)
 	})
+	s.handle("GET", "/v1/reports/summary", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		rs, err := svc()
+		if err != nil {
+			return err
+		}
+		out, err := rs.Summary(r.Context(), actor(p))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, out)
+	})
 	s.handle("GET", "/v1/reports/rotation", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
 		if err != nil {
 			return err
 		}
-		out, err := rs.Rotation(r.Context(), actor(p))
+		var trend reports.TrendOptions
+		q := r.URL.Query()
+		if v := q.Get("since"); v != "" {
+			if trend.Since, err = reports.ParseSpan(v); err != nil {
+				return failure.New(failure.Invalid, "since: %v", err)
+			}
+		}
+		if v := q.Get("every"); v != "" {
+			if trend.Every, err = reports.ParseSpan(v); err != nil {
+				return failure.New(failure.Invalid, "every: %v", err)
+			}
+		}
+		if (trend.Since == 0) != (trend.Every == 0) {
+			return failure.New(failure.Invalid, "give both since and every (such as since=30d&every=1d), or neither")
+		}
+		out, err := rs.Rotation(r.Context(), actor(p), trend)
 		if err != nil {
 			return err
 		}

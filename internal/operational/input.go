@@ -14,8 +14,10 @@ import (
 	"github.com/hallmark-id/hallmark/internal/policy"
 )
 
-// policyInput maps Hallmark's records to the documented policy inputs (docs/policies.md).
-func policyInput(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
+// PolicyInput maps Hallmark's records to the documented policy inputs (docs/policies.md). Onboarding
+// and renewal build their decisions with it, and the drift report (internal/reports) builds the
+// same input again from stored evidence to evaluate an environment's current policy.
+func PolicyInput(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
 	env environment.Environment, facts Facts, op *policy.Operational) policy.Input {
 	sum := sha256.Sum256(factory.Raw)
 	hwType := ""

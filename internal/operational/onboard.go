@@ -315,7 +315,7 @@ func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certifi
 	if err != nil {
 		return policy.Input{}, err
 	}
-	return policyInput(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, facts, op), nil
+	return PolicyInput(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, facts, op), nil
 }
 
 // decide turns a denial into an error naming the rules that failed.

@@ -3,11 +3,19 @@ package reports
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -23,86 +31,260 @@ type Drift struct {
 	Serial        string    `json:"serial"` // the operational certificate issued on these facts
 }
 
-// DriftReport lists drift. Re-evaluating each environment's current onboarding or renewal
-// policy against the stored inputs is not done yet (PolicyChecked is false).
-type DriftReport struct {
-	GeneratedAt   time.Time `json:"generated_at"`
-	Checked       int       `json:"checked"` // devices with reported facts and a build record
-	PolicyChecked bool      `json:"policy_checked"`
-	Items         []Drift   `json:"items"`
+// PolicyDrift is an active device that its environment's current policy would no longer
+// admit: the decision that issued its current operational certificate, evaluated again with
+// the same inputs (facts reported then, the device's situation then, the time of the
+// decision) under the current version of the same policy kind.
+type PolicyDrift struct {
+	DeviceID        string                 `json:"device_id"`
+	EnvironmentID   string                 `json:"environment_id"`
+	Serial          string                 `json:"serial"` // the current operational certificate
+	PolicyKind      environment.PolicyKind `json:"policy_kind"`
+	AdmittedVersion int                    `json:"admitted_version"` // the version that admitted the device
+	CurrentVersion  int                    `json:"current_version"`
+	AdmittedAt      time.Time              `json:"admitted_at"`
+	// Failed names every rule of the current version that denies; a rule named "_inputs"
+	// means the inputs could not be built (such as a build record that no longer verifies).
+	Failed []policy.Failure `json:"failed"`
+	// ApprovalRequired: every rule holds but the current version requires an approval.
+	ApprovalRequired bool `json:"approval_required,omitempty"`
 }
 
-// Drift compares each device's newest reported facts with its verified build record.
+// DriftReport lists drift from the build record (Items) and from the environments' current
+// policies (Policy).
+type DriftReport struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	Checked     int       `json:"checked"` // devices with reported facts and a build record
+	// PolicyChecked is true: active devices were evaluated under their environment's current
+	// policy; PolicyEvaluated counts them.
+	PolicyChecked   bool          `json:"policy_checked"`
+	PolicyEvaluated int           `json:"policy_evaluated"`
+	Items           []Drift       `json:"items"`
+	Policy          []PolicyDrift `json:"policy"`
+}
+
+// Drift compares each device's newest reported facts with its verified build record, and
+// evaluates the current policy of each active device's environment on what the device was
+// admitted with.
 func (s *Service) Drift(ctx context.Context, a audit.Actor) (DriftReport, error) {
-	out := DriftReport{GeneratedAt: s.now(), Items: []Drift{}}
+	out := DriftReport{GeneratedAt: s.now(), Items: []Drift{}, Policy: []PolicyDrift{}, PolicyChecked: true}
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		snap, err := s.snapshot(tx, a, true)
+		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err
 		}
-		out.Items, out.Checked, err = drift(tx, snap)
-		return err
+		return drift(tx, sc, &out)
 	})
 	return out, err
 }
 
-func drift(tx store.Tx, snap snapshot) ([]Drift, int, error) {
-	items := []Drift{}
-	checked := 0
-	for _, dd := range snap.devices {
-		if dd.latest == nil {
-			continue
-		}
-		facts, ok := factsOf(dd.latest.Facts)
-		if !ok {
-			continue
-		}
-		base := Drift{DeviceID: dd.ID, EnvironmentID: dd.latest.EnvironmentID, ReportedAt: dd.latest.CreatedAt, Serial: dd.latest.Serial}
-		rec, err := verifiedRecord(tx, dd.ID, dd.ManufacturerID)
-		if failure.Is(err, failure.NotFound) {
-			continue
-		}
-		checked++
-		if err != nil {
-			d := base
-			d.Field, d.Reported = "build_record", err.Error()
-			items = append(items, d)
-			continue
-		}
-		if facts.FirmwareDigest != "" && facts.FirmwareDigest != rec.FirmwareDigest.SHA256 {
-			d := base
-			d.Field, d.Recorded, d.Reported = "firmware_digest", rec.FirmwareDigest.SHA256, facts.FirmwareDigest
-			items = append(items, d)
-		}
-		if facts.HardwareRevision != "" && facts.HardwareRevision != rec.HardwareRevision {
-			d := base
-			d.Field, d.Recorded, d.Reported = "hardware_revision", rec.HardwareRevision, facts.HardwareRevision
-			items = append(items, d)
-		}
-	}
-	return items, checked, nil
+// driftState is what a drift run caches: manufacturers' build-record keys, environments and
+// their current compiled policies.
+type driftState struct {
+	tx   store.Tx
+	keys map[string]keyOrErr
+	envs map[string]*envPolicies
 }
 
-// verifiedRecord returns a device's latest build record after checking the manufacturer's
-// signature; failure.NotFound when the device has none.
-func verifiedRecord(tx store.Tx, deviceID, manufacturerID string) (*buildrecord.Record, error) {
-	br, err := tx.BuildRecords().LatestBuildRecord(deviceID)
+type keyOrErr struct {
+	key any
+	err error
+}
+
+type envPolicies struct {
+	env      environment.Environment
+	programs map[environment.PolicyKind]*policy.Program
+}
+
+// drift pages through the devices with evidence, in one statement per page.
+func drift(tx store.Tx, sc store.ReportScope, out *DriftReport) error {
+	st := &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}}
+	after := ""
+	for {
+		page, err := tx.Reports().Admissions(sc, after, 1000)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := st.device(&page[i], out); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+		after = page[len(page)-1].Device.ID
+	}
+}
+
+func (st *driftState) device(ad *store.Admission, out *DriftReport) error {
+	var rec *buildrecord.Record
+	var recErr error
+	if ad.BuildRecord != nil {
+		rec, recErr = st.verify(ad)
+	}
+	if facts, ok := factsOf(ad.Facts); ok && ad.BuildRecord != nil {
+		out.Checked++
+		base := Drift{DeviceID: ad.Device.ID, EnvironmentID: ad.Device.EnvironmentID, ReportedAt: ad.AdmittedAt, Serial: ad.Serial}
+		switch {
+		case recErr != nil:
+			d := base
+			d.Field, d.Reported = "build_record", recErr.Error()
+			out.Items = append(out.Items, d)
+		default:
+			if facts.FirmwareDigest != "" && facts.FirmwareDigest != rec.FirmwareDigest.SHA256 {
+				d := base
+				d.Field, d.Recorded, d.Reported = "firmware_digest", rec.FirmwareDigest.SHA256, facts.FirmwareDigest
+				out.Items = append(out.Items, d)
+			}
+			if facts.HardwareRevision != "" && facts.HardwareRevision != rec.HardwareRevision {
+				d := base
+				d.Field, d.Recorded, d.Reported = "hardware_revision", rec.HardwareRevision, facts.HardwareRevision
+				out.Items = append(out.Items, d)
+			}
+		}
+	}
+	if ad.Device.State != device.Active || ad.Device.OperationalCert != ad.Serial {
+		return nil
+	}
+	ep, err := st.env(ad.Device.EnvironmentID)
+	if err != nil || ep == nil {
+		return err
+	}
+	kind := environment.PolicyKind(ad.PolicyKind)
+	prog, ok := ep.programs[kind]
+	if !ok {
+		return nil
+	}
+	out.PolicyEvaluated++
+	pd := PolicyDrift{DeviceID: ad.Device.ID, EnvironmentID: ad.Device.EnvironmentID, Serial: ad.Serial, PolicyKind: kind,
+		AdmittedVersion: ad.PolicyVersion, CurrentVersion: prog.Version(), AdmittedAt: ad.AdmittedAt}
+	in, err := admissionInput(ad, ep.env, rec, recErr)
+	if err != nil {
+		pd.Failed = []policy.Failure{{Rule: "_inputs", Message: "building the policy inputs", Error: err.Error()}}
+		out.Policy = append(out.Policy, pd)
+		return nil
+	}
+	dec := prog.Evaluate(in)
+	if dec.Allowed {
+		return nil
+	}
+	pd.Failed, pd.ApprovalRequired = dec.Failed, dec.ApprovalRequired
+	if pd.Failed == nil {
+		pd.Failed = []policy.Failure{}
+	}
+	out.Policy = append(out.Policy, pd)
+	return nil
+}
+
+// admissionInput rebuilds the input of the decision that issued the device's current
+// operational certificate, as onboarding or renewal built it then: the facts reported, the
+// time of the decision, the device's state before it and the operational certificate it
+// presented (renewal) or held (onboarding).
+func admissionInput(ad *store.Admission, env environment.Environment, rec *buildrecord.Record, recErr error) (policy.Input, error) {
+	if ad.BuildRecord == nil {
+		return policy.Input{}, failure.New(failure.NotFound, "the device has no build record")
+	}
+	if recErr != nil {
+		return policy.Input{}, recErr
+	}
+	factory, err := x509.ParseCertificate(ad.FactoryDER)
+	if err != nil {
+		return policy.Input{}, fmt.Errorf("the factory certificate does not parse: %w", err)
+	}
+	var facts operational.Facts
+	if len(ad.Facts) > 0 {
+		if err := json.Unmarshal(ad.Facts, &facts); err != nil {
+			return policy.Input{}, fmt.Errorf("the stored facts do not parse: %w", err)
+		}
+	}
+	d := ad.Device
+	var op *policy.Operational
+	prev := ad.Previous
+	switch {
+	case ad.Kind == "renew":
+		d.State = device.Active
+		if prev != nil {
+			op = &policy.Operational{Serial: prev.Serial, NotAfter: prev.NotAfter, Renewals: ad.Renewals}
+		}
+	case prev == nil:
+		d.State = device.Registered // first onboarding
+	case prev.RevokedAt != nil && prev.RevokedAt.Before(ad.AdmittedAt) && (prev.Reason == nil || *prev.Reason != int(revocation.Superseded)):
+		d.State = device.Registered // quarantined earlier, then re-admitted: the device held no identity
+	default:
+		d.State = device.Active // onboarding again over a lapsed (or still valid) identity
+		op = &policy.Operational{Serial: prev.Serial, NotAfter: prev.NotAfter}
+	}
+	if op != nil && prev.IssuedAt != nil {
+		op.IssuedAt = *prev.IssuedAt
+	}
+	factRec := ca.Cert{SerialHex: d.FactoryCert, State: ad.FactoryState}
+	return operational.PolicyInput(ad.AdmittedAt, d, ad.ModelName, ad.LotName, factory, factRec, rec, env, facts, op), nil
+}
+
+// env returns an environment with its current compiled policies; nil when it does not exist.
+func (st *driftState) env(id string) (*envPolicies, error) {
+	if ep, ok := st.envs[id]; ok {
+		return ep, nil
+	}
+	e, err := st.tx.Environments().GetEnvironment(id)
+	if failure.Is(err, failure.NotFound) {
+		st.envs[id] = nil
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	key, err := tx.CAs().SigningKey(manufacturerID, "build-record")
-	if err != nil {
-		return nil, failure.Wrap(failure.Invalid, err, "the manufacturer's build-record key")
+	ep := &envPolicies{env: e, programs: map[environment.PolicyKind]*policy.Program{}}
+	for _, kind := range []environment.PolicyKind{environment.Onboarding, environment.Renewal} {
+		pv, err := st.tx.Environments().LatestPolicy(id, kind)
+		if failure.Is(err, failure.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		spec, err := policy.ParseSpec(pv.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("stored %s policy v%d of %s: %w", kind, pv.Version, id, err)
+		}
+		prog, err := policy.Compile(spec, pv.Version)
+		if err != nil {
+			return nil, fmt.Errorf("stored %s policy v%d of %s: %w", kind, pv.Version, id, err)
+		}
+		ep.programs[kind] = prog
 	}
-	pub, err := x509.ParsePKIXPublicKey(key.PublicKeyDER)
-	if err != nil {
-		return nil, failure.Wrap(failure.Invalid, err, "the manufacturer's build-record key")
+	st.envs[id] = ep
+	return ep, nil
+}
+
+// verify checks the device's newest build record with its manufacturer's build-record key.
+func (st *driftState) verify(ad *store.Admission) (*buildrecord.Record, error) {
+	mfr := ad.Device.ManufacturerID
+	k, ok := st.keys[mfr]
+	if !ok {
+		sk, err := st.tx.CAs().SigningKey(mfr, "build-record")
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			return nil, err
+		}
+		if err == nil {
+			k.key, k.err = x509.ParsePKIXPublicKey(sk.PublicKeyDER)
+		} else {
+			k.err = err
+		}
+		if k.err != nil {
+			k.err = failure.Wrap(failure.Invalid, k.err, "the manufacturer's build-record key")
+		}
+		st.keys[mfr] = k
 	}
-	env, err := buildrecord.ParseEnvelope(br.Envelope)
+	if k.err != nil {
+		return nil, k.err
+	}
+	env, err := buildrecord.ParseEnvelope(ad.BuildRecord)
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not parse")
 	}
-	v, err := buildrecord.Verify(env, pub)
+	v, err := buildrecord.Verify(env, k.key)
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
 	}

@@ -10,6 +10,8 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -72,194 +74,78 @@ func (s *Service) Inventory(ctx context.Context, a audit.Actor, after string, li
 		if err != nil {
 			return err
 		}
-		// Page through the store until limit visible devices are found (environment scope
-		// can add devices the VisibleTo filter would not select).
-		f := store.DeviceFilter{After: after, Limit: 1000}
-		if !sc.all && len(sc.envs) == 0 {
-			f.VisibleTo = a.PartyID
+		items, err := tx.Reports().Inventory(sc, after, limit)
+		if err != nil {
+			return err
 		}
-		for len(page.Items) < limit {
-			ds, err := tx.Devices().ListDevices(f)
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				if !sc.sees(d) {
-					continue
-				}
-				dd, err := load(tx, d, false)
-				if err != nil {
-					return err
-				}
-				page.Items = append(page.Items, dd.inventoryRow())
-				if len(page.Items) == limit {
-					page.NextAfter = d.ID
-					break
-				}
-			}
-			if len(ds) < 1000 || len(page.Items) == limit {
-				break
-			}
-			f.After = ds[len(ds)-1].ID
+		for _, it := range items {
+			d := it.Device
+			page.Items = append(page.Items, InventoryRow{DeviceID: d.ID, Serial: d.Serial, ManufacturerID: d.ManufacturerID, State: d.State,
+				CustodianID: d.CustodianID, EnvironmentID: d.EnvironmentID, Factory: summary(it.Factory), Operational: summary(it.Operational)})
+		}
+		if len(items) == limit {
+			page.NextAfter = items[len(items)-1].Device.ID
 		}
 		return nil
 	})
 	return page, err
 }
 
-// scope is what a party may see.
-type scope struct {
-	all   bool
-	party string
-	envs  map[string]bool // environments the party operates
-}
-
-func (sc scope) sees(d device.Device) bool {
-	return sc.all || d.ManufacturerID == sc.party || d.CustodianID == sc.party || (d.EnvironmentID != "" && sc.envs[d.EnvironmentID])
-}
-
-func scopeOf(tx store.Tx, a audit.Actor) (scope, error) {
+// scopeOf is what a party may see: everything for auditors and administrators, otherwise the
+// devices it made or holds and those in environments it operates (filtered in the store).
+func scopeOf(tx store.Tx, a audit.Actor) (store.ReportScope, error) {
 	auditor, err := governance.IsAuditor(tx, a)
 	if err != nil {
-		return scope{}, err
+		return store.ReportScope{}, err
 	}
-	sc := scope{all: auditor, party: a.PartyID, envs: map[string]bool{}}
-	if !auditor {
-		envs, err := tx.Environments().ListEnvironments(a.PartyID)
-		if err != nil {
-			return scope{}, err
-		}
-		for _, e := range envs {
-			sc.envs[e.ID] = true
-		}
-	}
-	return sc, nil
+	return store.ReportScope{All: auditor, PartyID: a.PartyID}, nil
 }
 
-// deviceData is one device with its certificates and newest evidence.
-type deviceData struct {
-	device.Device
-	factory, op *ca.Cert
-	certs       []ca.Cert
-	latest      *environment.Evidence // evidence of the current operational certificate, else the newest
-}
-
-func load(tx store.Tx, d device.Device, withEvidence bool) (deviceData, error) {
-	dd := deviceData{Device: d}
-	certs, err := tx.Certificates().ListDeviceCerts(d.ID)
-	if err != nil {
-		return dd, err
-	}
-	dd.certs = certs
-	for i := range certs {
-		switch certs[i].SerialHex {
-		case d.FactoryCert:
-			dd.factory = &certs[i]
-		case d.OperationalCert:
-			if d.OperationalCert != "" {
-				dd.op = &certs[i]
-			}
-		}
-	}
-	if withEvidence {
-		evs, err := tx.Evidence().ListEvidence(d.ID)
-		if err != nil {
-			return dd, err
-		}
-		for i := range evs {
-			e := &evs[i]
-			switch {
-			case dd.latest == nil,
-				e.Serial == d.OperationalCert && dd.latest.Serial != d.OperationalCert,
-				dd.latest.Serial != d.OperationalCert && e.CreatedAt.After(dd.latest.CreatedAt):
-				dd.latest = e
-			}
-		}
-	}
-	return dd, nil
-}
-
-func summary(c *ca.Cert) *CertSummary {
+func summary(c *store.CertInfo) *CertSummary {
 	if c == nil {
 		return nil
 	}
-	return &CertSummary{Serial: c.SerialHex, State: c.State, NotAfter: c.NotAfter}
+	return &CertSummary{Serial: c.Serial, State: c.State, NotAfter: c.NotAfter}
 }
 
-func (dd deviceData) inventoryRow() InventoryRow {
-	return InventoryRow{DeviceID: dd.ID, Serial: dd.Device.Serial, ManufacturerID: dd.ManufacturerID, State: dd.State, CustodianID: dd.CustodianID,
-		EnvironmentID: dd.EnvironmentID, Factory: summary(dd.factory), Operational: summary(dd.op)}
-}
-
-// issuedAt is when a certificate was signed (its not-before when the issue time is unknown).
-func issuedAt(c *ca.Cert) time.Time {
-	if c.IssuedAt != nil {
-		return *c.IssuedAt
-	}
-	return c.NotBefore
-}
-
-// snapshot is every device and environment in the actor's scope.
-type snapshot struct {
-	scope
-	devices []deviceData
-	envs    map[string]environment.Environment
-	envIDs  []string // sorted
-}
-
-func (s *Service) snapshot(tx store.Tx, a audit.Actor, withEvidence bool) (snapshot, error) {
-	sc, err := scopeOf(tx, a)
-	if err != nil {
-		return snapshot{}, err
-	}
-	snap := snapshot{scope: sc, envs: map[string]environment.Environment{}}
-	operator := ""
-	if !sc.all {
-		operator = a.PartyID
+// environments returns the environments a report names: those the party operates (all for
+// auditors) and the given others (environments of devices it holds), by ID.
+func environments(tx store.Tx, sc store.ReportScope, others ...string) (map[string]environment.Environment, error) {
+	operator := sc.PartyID
+	if sc.All {
+		operator = ""
 	}
 	envs, err := tx.Environments().ListEnvironments(operator)
 	if err != nil {
-		return snap, err
+		return nil, err
 	}
+	out := make(map[string]environment.Environment, len(envs))
 	for _, e := range envs {
-		snap.envs[e.ID] = e
-		snap.envIDs = append(snap.envIDs, e.ID)
+		out[e.ID] = e
 	}
-	f := store.DeviceFilter{Limit: 1000}
-	if !sc.all && len(sc.envs) == 0 {
-		f.VisibleTo = a.PartyID
-	}
-	for {
-		ds, err := tx.Devices().ListDevices(f)
+	for _, id := range others {
+		if _, ok := out[id]; ok || id == "" {
+			continue
+		}
+		e, err := tx.Environments().GetEnvironment(id)
+		if failure.Is(err, failure.NotFound) {
+			continue
+		}
 		if err != nil {
-			return snap, err
+			return nil, err
 		}
-		for _, d := range ds {
-			if !sc.sees(d) {
-				continue
-			}
-			dd, err := load(tx, d, withEvidence)
-			if err != nil {
-				return snap, err
-			}
-			snap.devices = append(snap.devices, dd)
-			if e, ok := snap.envs[d.EnvironmentID]; d.EnvironmentID != "" && !ok {
-				// A device this party holds in another operator's environment.
-				if e, err = tx.Environments().GetEnvironment(d.EnvironmentID); err == nil {
-					snap.envs[e.ID] = e
-					snap.envIDs = append(snap.envIDs, e.ID)
-				} else if !failure.Is(err, failure.NotFound) {
-					return snap, err
-				}
-			}
-		}
-		if len(ds) < 1000 {
-			break
-		}
-		f.After = ds[len(ds)-1].ID
+		out[id] = e
 	}
-	sort.Strings(snap.envIDs)
-	return snap, nil
+	return out, nil
+}
+
+func sortedIDs(envs map[string]environment.Environment) []string {
+	ids := make([]string, 0, len(envs))
+	for id := range envs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // Duration is a time.Duration shown in JSON as a Go duration string.
@@ -287,70 +173,165 @@ type Overdue struct {
 	MaxAge        Duration  `json:"max_age"`
 }
 
-// Rotation is the rotation compliance report. The trend over time is not computed yet.
+// MaxOverdue bounds the overdue identities a rotation report lists (oldest first);
+// OverdueCount counts them all.
+const MaxOverdue = 1000
+
+// Rotation is the rotation compliance report.
 type Rotation struct {
 	GeneratedAt  time.Time     `json:"generated_at"`
 	Active       int           `json:"active"`
 	Compliant    int           `json:"compliant"`
 	Share        float64       `json:"share"`
 	Environments []RotationEnv `json:"environments"`
-	Overdue      []Overdue     `json:"overdue"`
+	// Overdue lists at most MaxOverdue overdue identities, those never issued or issued
+	// longest ago first; OverdueCount counts them all (Active − Compliant).
+	Overdue      []Overdue `json:"overdue"`
+	OverdueCount int       `json:"overdue_count"`
+	// Trend is compliance at past instants, oldest first, when asked for (TrendOptions).
+	Trend []TrendPoint `json:"trend,omitempty"`
+}
+
+// TrendOptions asks for the rotation trend: compliance every Every over the Since before now
+// (both zero: no trend). The instants are now, now − Every, ... back to now − Since.
+type TrendOptions struct {
+	Since, Every time.Duration
+}
+
+// MaxTrendPoints bounds the instants of one trend.
+const MaxTrendPoints = 1000
+
+// TrendPoint is rotation compliance at one past instant, computed from certificate history:
+// a device counts when its operational certificate current at that instant (the newest issued
+// by then) was not revoked by then, and is compliant when that certificate was issued less
+// than its environment's max_age before the instant.
+type TrendPoint struct {
+	At           time.Time  `json:"at"`
+	Active       int        `json:"active"`
+	Compliant    int        `json:"compliant"`
+	Share        float64    `json:"share"`
+	Environments []TrendEnv `json:"environments"`
+}
+
+// TrendEnv is one environment's compliance at a trend instant.
+type TrendEnv struct {
+	EnvironmentID string  `json:"environment_id"`
+	Active        int     `json:"active"`
+	Compliant     int     `json:"compliant"`
+	Share         float64 `json:"share"`
+}
+
+// instants returns the trend instants, oldest first.
+func (o TrendOptions) instants(now time.Time) ([]time.Time, error) {
+	if o.Since == 0 && o.Every == 0 {
+		return nil, nil
+	}
+	if o.Since <= 0 || o.Every <= 0 {
+		return nil, failure.New(failure.Invalid, "a trend needs both since and every, positive, such as since=30d and every=1d")
+	}
+	if o.Since/o.Every+1 > MaxTrendPoints {
+		return nil, failure.New(failure.Invalid, "since %s every %s makes more than %d points", o.Since, o.Every, MaxTrendPoints)
+	}
+	n := int(o.Since/o.Every) + 1
+	out := make([]time.Time, n)
+	for i := range out {
+		out[n-1-i] = now.Add(-time.Duration(i) * o.Every)
+	}
+	return out, nil
 }
 
 // Rotation reports the share of active operational identities renewed within their
 // environment's max_age: an active device whose current operational certificate was issued
-// less than max_age ago is compliant.
-func (s *Service) Rotation(ctx context.Context, a audit.Actor) (Rotation, error) {
+// less than max_age ago is compliant. With a TrendOptions it adds the trend.
+func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOptions) (Rotation, error) {
 	now := s.now()
 	out := Rotation{GeneratedAt: now, Environments: []RotationEnv{}, Overdue: []Overdue{}}
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		snap, err := s.snapshot(tx, a, false)
+	at, err := trend.instants(now)
+	if err != nil {
+		return out, err
+	}
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err
 		}
-		out.compute(snap, now)
-		return nil
+		if err := out.compute(tx, sc, now); err != nil {
+			return err
+		}
+		if at != nil {
+			out.Trend, err = trendOf(tx, sc, at)
+		}
+		return err
 	})
 	return out, err
 }
 
-func (out *Rotation) compute(snap snapshot, now time.Time) {
-	per := map[string]*RotationEnv{}
-	for _, id := range snap.envIDs {
-		e := snap.envs[id]
-		per[id] = &RotationEnv{EnvironmentID: id, Name: e.Name, OperatorID: e.OperatorID, MaxAge: e.MaxAge}
+func (out *Rotation) compute(tx store.Tx, sc store.ReportScope, now time.Time) error {
+	counts, err := tx.Reports().Rotation(sc, now)
+	if err != nil {
+		return err
 	}
-	for _, dd := range snap.devices {
-		re, ok := per[dd.EnvironmentID]
-		if dd.State != device.Active || !ok {
-			continue
-		}
-		re.Active++
-		out.Active++
-		var age time.Duration
-		var at time.Time
-		if dd.op != nil {
-			at = issuedAt(dd.op)
-			age = now.Sub(at)
-		}
-		if dd.op != nil && age < time.Duration(re.MaxAge) {
-			re.Compliant++
-			out.Compliant++
-			continue
-		}
-		o := Overdue{DeviceID: dd.ID, EnvironmentID: dd.EnvironmentID, IssuedAt: at, Age: Duration(age.Truncate(time.Second)), MaxAge: re.MaxAge}
-		if dd.op != nil {
-			o.Serial = dd.op.SerialHex
-		}
-		out.Overdue = append(out.Overdue, o)
+	ids := make([]string, len(counts))
+	for i, c := range counts {
+		ids[i] = c.EnvironmentID
 	}
-	for _, id := range snap.envIDs {
-		re := per[id]
-		re.Share = share(re.Compliant, re.Active)
-		out.Environments = append(out.Environments, *re)
+	envs, err := environments(tx, sc, ids...)
+	if err != nil {
+		return err
+	}
+	per := map[string]store.RotationCount{}
+	for _, c := range counts {
+		per[c.EnvironmentID] = c
+	}
+	for _, id := range sortedIDs(envs) {
+		e, c := envs[id], per[id]
+		out.Environments = append(out.Environments, RotationEnv{EnvironmentID: id, Name: e.Name, OperatorID: e.OperatorID, MaxAge: e.MaxAge,
+			Active: c.Active, Compliant: c.Compliant, Share: share(c.Compliant, c.Active)})
+		out.Active += c.Active
+		out.Compliant += c.Compliant
 	}
 	out.Share = share(out.Compliant, out.Active)
-	sort.Slice(out.Overdue, func(i, j int) bool { return out.Overdue[i].Age > out.Overdue[j].Age })
+	out.OverdueCount = out.Active - out.Compliant
+	overdue, err := tx.Reports().Overdue(sc, now, MaxOverdue)
+	if err != nil {
+		return err
+	}
+	for _, o := range overdue {
+		v := Overdue{DeviceID: o.DeviceID, EnvironmentID: o.EnvironmentID, Serial: o.Serial, MaxAge: Duration(o.MaxAge)}
+		if o.IssuedAt != nil {
+			v.IssuedAt = *o.IssuedAt
+			v.Age = Duration(now.Sub(v.IssuedAt).Truncate(time.Second))
+		}
+		out.Overdue = append(out.Overdue, v)
+	}
+	return nil
+}
+
+func trendOf(tx store.Tx, sc store.ReportScope, at []time.Time) ([]TrendPoint, error) {
+	counts, err := tx.Reports().RotationTrend(sc, at)
+	if err != nil {
+		return nil, err
+	}
+	points := make([]TrendPoint, len(at))
+	idx := make(map[int64]int, len(at))
+	for i, t := range at {
+		points[i] = TrendPoint{At: t, Environments: []TrendEnv{}}
+		idx[t.UnixMicro()] = i
+	}
+	for _, c := range counts {
+		i, ok := idx[c.At.UnixMicro()]
+		if !ok {
+			continue
+		}
+		p := &points[i]
+		p.Environments = append(p.Environments, TrendEnv{EnvironmentID: c.EnvironmentID, Active: c.Active, Compliant: c.Compliant, Share: share(c.Compliant, c.Active)})
+		p.Active += c.Active
+		p.Compliant += c.Compliant
+	}
+	for i := range points {
+		points[i].Share = share(points[i].Compliant, points[i].Active)
+	}
+	return points, nil
 }
 
 func share(n, of int) float64 {
@@ -376,15 +357,22 @@ type ExpiringGroup struct {
 	EnvironmentID string     `json:"environment_id"`
 	Name          string     `json:"name"`
 	OperatorID    string     `json:"operator_id"`
+	Count         int        `json:"count"` // all of this group's, listed or not
 	Items         []Expiring `json:"items"`
 }
 
+// MaxExpiring bounds the certificates an expiring report lists (soonest first); the counts
+// cover them all.
+const MaxExpiring = 1000
+
 // ExpiringReport lists current, unrevoked operational certificates that end before
-// GeneratedAt + Within, grouped by environment and owner (operator).
+// GeneratedAt + Within, grouped by environment and owner (operator). Count counts them all;
+// Truncated says that only the MaxExpiring soonest are listed.
 type ExpiringReport struct {
 	GeneratedAt time.Time       `json:"generated_at"`
 	Within      Duration        `json:"within"`
 	Count       int             `json:"count"`
+	Truncated   bool            `json:"truncated,omitempty"`
 	Groups      []ExpiringGroup `json:"groups"`
 }
 
@@ -399,43 +387,103 @@ func (s *Service) Expiring(ctx context.Context, a audit.Actor, within time.Durat
 	now := s.now()
 	out := ExpiringReport{GeneratedAt: now, Within: Duration(within), Groups: []ExpiringGroup{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		snap, err := s.snapshot(tx, a, false)
+		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err
 		}
-		out.compute(snap, now)
+		end := now.Add(within)
+		counts, err := tx.Reports().ExpiringCounts(sc, end)
+		if err != nil {
+			return err
+		}
+		items, err := tx.Reports().Expiring(sc, end, MaxExpiring)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(counts))
+		for i, c := range counts {
+			ids[i] = c.EnvironmentID
+		}
+		envs, err := environments(tx, sc, ids...)
+		if err != nil {
+			return err
+		}
+		groups := map[string]*ExpiringGroup{}
+		for _, c := range counts {
+			e := envs[c.EnvironmentID]
+			groups[c.EnvironmentID] = &ExpiringGroup{EnvironmentID: c.EnvironmentID, Name: e.Name, OperatorID: e.OperatorID, Count: c.Count, Items: []Expiring{}}
+			out.Count += c.Count
+		}
+		for _, it := range items {
+			g, ok := groups[it.EnvironmentID]
+			if !ok { // counted and listed in separate statements of one transaction: cannot happen
+				continue
+			}
+			g.Items = append(g.Items, Expiring{DeviceID: it.DeviceID, Serial: it.Serial, NotAfter: it.NotAfter, Remaining: Duration(it.NotAfter.Sub(now).Truncate(time.Second)),
+				DeviceState: string(it.DeviceState), EnvironmentID: it.EnvironmentID, OperatorID: g.OperatorID})
+		}
+		out.Truncated = len(items) < out.Count
+		for _, g := range groups {
+			out.Groups = append(out.Groups, *g)
+		}
+		sort.Slice(out.Groups, func(i, j int) bool {
+			if out.Groups[i].OperatorID != out.Groups[j].OperatorID {
+				return out.Groups[i].OperatorID < out.Groups[j].OperatorID
+			}
+			return out.Groups[i].EnvironmentID < out.Groups[j].EnvironmentID
+		})
 		return nil
 	})
 	return out, err
 }
 
-func (out *ExpiringReport) compute(snap snapshot, now time.Time) {
-	groups := map[string]*ExpiringGroup{}
-	end := now.Add(time.Duration(out.Within))
-	for _, dd := range snap.devices {
-		if dd.op == nil || dd.op.State != ca.Issued || !dd.op.NotAfter.Before(end) {
-			continue
+// Summary is the inventory summary: device counts by state and by environment.
+type Summary struct {
+	GeneratedAt time.Time      `json:"generated_at"`
+	Devices     int            `json:"devices"`
+	ByState     map[string]int `json:"by_state"`
+	// Active and Compliant are rotation compliance over all environments.
+	Active    int     `json:"active"`
+	Compliant int     `json:"compliant"`
+	Share     float64 `json:"share"`
+	// Expiring24h counts current operational certificates ending within 24 hours.
+	Expiring24h int `json:"expiring_24h"`
+}
+
+// Summary counts the devices the caller may see by state, with rotation compliance and the
+// certificates expiring within a day; every figure is one aggregate query.
+func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
+	now := s.now()
+	out := Summary{GeneratedAt: now, ByState: map[string]int{}}
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		sc, err := scopeOf(tx, a)
+		if err != nil {
+			return err
 		}
-		e := snap.envs[dd.EnvironmentID]
-		g, ok := groups[dd.EnvironmentID]
-		if !ok {
-			g = &ExpiringGroup{EnvironmentID: dd.EnvironmentID, Name: e.Name, OperatorID: e.OperatorID}
-			groups[dd.EnvironmentID] = g
+		sum, err := tx.Reports().Summary(sc, now)
+		if err != nil {
+			return err
 		}
-		g.Items = append(g.Items, Expiring{DeviceID: dd.ID, Serial: dd.op.SerialHex, NotAfter: dd.op.NotAfter,
-			Remaining: Duration(dd.op.NotAfter.Sub(now).Truncate(time.Second)), DeviceState: string(dd.State), EnvironmentID: dd.EnvironmentID, OperatorID: e.OperatorID})
-		out.Count++
-	}
-	for _, g := range groups {
-		sort.Slice(g.Items, func(i, j int) bool { return g.Items[i].NotAfter.Before(g.Items[j].NotAfter) })
-		out.Groups = append(out.Groups, *g)
-	}
-	sort.Slice(out.Groups, func(i, j int) bool {
-		if out.Groups[i].OperatorID != out.Groups[j].OperatorID {
-			return out.Groups[i].OperatorID < out.Groups[j].OperatorID
+		out.Devices = sum.Devices
+		for st, n := range sum.ByState {
+			out.ByState[string(st)] = n
 		}
-		return out.Groups[i].EnvironmentID < out.Groups[j].EnvironmentID
+		rot, err := tx.Reports().Rotation(sc, now)
+		if err != nil {
+			return err
+		}
+		for _, c := range rot {
+			out.Active += c.Active
+			out.Compliant += c.Compliant
+		}
+		out.Share = share(out.Compliant, out.Active)
+		exp, err := tx.Reports().ExpiringCounts(sc, now.Add(24*time.Hour))
+		for _, c := range exp {
+			out.Expiring24h += c.Count
+		}
+		return err
 	})
+	return out, err
 }
 
 // reportedFacts are the facts a device reported at its newest issuance.
@@ -450,4 +498,30 @@ func factsOf(raw json.RawMessage) (reportedFacts, bool) {
 		return f, false
 	}
 	return f, true
+}
+
+// ParseSpan reads a span of time for the trend: a whole number of days ("30d") or weeks
+// ("2w"), or a Go duration ("12h"). It must be positive.
+func ParseSpan(s string) (time.Duration, error) {
+	unit := time.Duration(0)
+	switch {
+	case strings.HasSuffix(s, "d"):
+		unit = 24 * time.Hour
+	case strings.HasSuffix(s, "w"):
+		unit = 7 * 24 * time.Hour
+	}
+	var d time.Duration
+	if unit != 0 {
+		n, err := strconv.Atoi(s[:len(s)-1])
+		if err != nil || n <= 0 || n > 100*366 {
+			return 0, failure.New(failure.Invalid, "%q is not a span such as 30d, 2w or 12h", s)
+		}
+		d = time.Duration(n) * unit
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return 0, failure.New(failure.Invalid, "%q is not a span such as 30d, 2w or 12h", s)
+		}
+	}
+	return d, nil
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -111,11 +110,7 @@ func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsRep
 		} else if !ok {
 			return failure.New(failure.Denied, "the standards report is for auditors and administrators")
 		}
-		snap, err := s.snapshot(tx, a, true)
-		if err != nil {
-			return err
-		}
-		checks, err := s.checks(tx, snap, now)
+		checks, err := s.checks(tx, store.ReportScope{All: true, PartyID: a.PartyID}, now)
 		if err != nil {
 			return err
 		}
@@ -139,95 +134,65 @@ func status(offenders int) string {
 	return "ok"
 }
 
-// checks computes every live check from one snapshot.
-func (s *Service) checks(tx store.Tx, snap snapshot, now time.Time) (map[string]Evidence, error) {
+// checks computes every live check with aggregate queries.
+func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time) (map[string]Evidence, error) {
 	c := map[string]Evidence{}
 	var rot Rotation
-	rot.compute(snap, now)
-	rotEv := Evidence{Count: len(rot.Overdue), Total: rot.Active, Note: "active operational identities older than their environment's max_age", Status: status(len(rot.Overdue))}
+	if err := rot.compute(tx, sc, now); err != nil {
+		return nil, err
+	}
+	rotEv := Evidence{Count: rot.OverdueCount, Total: rot.Active, Note: "active operational identities older than their environment's max_age", Status: status(rot.OverdueCount)}
 	if len(rot.Overdue) > 0 {
 		rotEv.Oldest = rot.Overdue[0].DeviceID + " (" + time.Duration(rot.Overdue[0].Age).String() + ")"
 	}
 	c["rotation"] = rotEv
 
-	off, offTotal, keyComp, proofs, reuse, quarantined := 0, 0, 0, 0, 0, 0
-	var oldestOff time.Time
-	oldestOffID := ""
-	states := map[device.State]int{}
-	for _, dd := range snap.devices {
-		states[dd.State]++
-		if dd.State == device.Quarantined || dd.State == device.Suspended {
-			quarantined++
-		}
-		if dd.State == device.Released || dd.State == device.FactoryRevoked || dd.State == device.Quarantined {
-			offTotal++
-			// An offboarded device must hold no valid operational certificate.
-			for _, ct := range dd.certs {
-				if ct.SerialHex != dd.FactoryCert && ct.State == ca.Issued && ct.NotAfter.After(now) {
-					off++
-					if oldestOffID == "" || dd.UpdatedAt.Before(oldestOff) {
-						oldestOff, oldestOffID = dd.UpdatedAt, dd.ID
-					}
-					break
-				}
-			}
-		}
-		valid := 0
-		for _, ct := range dd.certs {
-			if ct.Reason != nil && *ct.Reason == 1 {
-				keyComp++
-			}
-			if ct.SerialHex != dd.FactoryCert && ct.State == ca.Issued && ct.NotAfter.After(now) {
-				valid++
-			}
-		}
-		if valid > 1 {
-			reuse++
-		}
-		evs, err := tx.Evidence().ListEvidence(dd.ID)
-		if err != nil {
-			return nil, err
-		}
-		proofs += len(evs)
-	}
-	offEv := Evidence{Count: off, Total: offTotal, Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate", Status: status(off)}
-	if oldestOffID != "" {
-		offEv.Oldest = oldestOffID
-	}
-	c["offboarding"] = offEv
-	c["key-compromise"] = Evidence{Count: keyComp, Total: len(snap.devices), Note: "certificates revoked for keyCompromise", Status: "ok"}
-	c["issuance-proofs"] = Evidence{Count: proofs, Total: proofs, Note: "operational issuances, each recorded with its proof of possession and policy version", Status: "ok"}
-	c["reuse"] = Evidence{Count: reuse, Total: len(snap.devices), Note: "devices with more than one valid operational certificate", Status: status(reuse)}
-	c["containment"] = Evidence{Count: quarantined, Total: len(snap.devices), Note: "devices quarantined or suspended (contained)", Status: "ok"}
-	c["inventory"] = Evidence{Count: len(snap.devices), Total: len(snap.devices), Note: "devices in the inventory", Status: "ok"}
-	c["lifecycle"] = Evidence{Count: states[device.Active], Total: len(snap.devices), Note: "active devices of all registered devices", Status: "ok"}
-
-	drifts, checked, err := drift(tx, snap)
+	sum, err := tx.Reports().Summary(sc, now)
 	if err != nil {
 		return nil, err
 	}
-	dEv := Evidence{Count: len(drifts), Total: checked, Note: "differences between reported facts and build records", Status: status(len(drifts))}
-	if len(drifts) > 0 {
-		dEv.Oldest = drifts[0].DeviceID
+	offEv := Evidence{Count: sum.OffboardedValid, Total: sum.Offboarded, Oldest: sum.OldestOffboardedValid,
+		Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate", Status: status(sum.OffboardedValid)}
+	c["offboarding"] = offEv
+	c["key-compromise"] = Evidence{Count: sum.KeyCompromise, Total: sum.Devices, Note: "certificates revoked for keyCompromise", Status: "ok"}
+	c["issuance-proofs"] = Evidence{Count: sum.Issuances, Total: sum.Issuances, Note: "operational issuances, each recorded with its proof of possession and policy version", Status: "ok"}
+	c["reuse"] = Evidence{Count: sum.Reused, Total: sum.Devices, Note: "devices with more than one valid operational certificate", Status: status(sum.Reused)}
+	c["containment"] = Evidence{Count: sum.ByState[device.Quarantined] + sum.ByState[device.Suspended], Total: sum.Devices, Note: "devices quarantined or suspended (contained)", Status: "ok"}
+	c["inventory"] = Evidence{Count: sum.Devices, Total: sum.Devices, Note: "devices in the inventory", Status: "ok"}
+	c["lifecycle"] = Evidence{Count: sum.ByState[device.Active], Total: sum.Devices, Note: "active devices of all registered devices", Status: "ok"}
+
+	dr := DriftReport{Items: []Drift{}, Policy: []PolicyDrift{}}
+	if err := drift(tx, sc, &dr); err != nil {
+		return nil, err
+	}
+	n := len(dr.Items) + len(dr.Policy)
+	dEv := Evidence{Count: n, Total: dr.Checked, Note: "differences between reported facts and build records, and active devices their environment's current policy would not admit", Status: status(n)}
+	if len(dr.Items) > 0 {
+		dEv.Oldest = dr.Items[0].DeviceID
+	} else if len(dr.Policy) > 0 {
+		dEv.Oldest = dr.Policy[0].DeviceID
 	}
 	c["drift"] = dEv
 
+	envs, err := environments(tx, sc)
+	if err != nil {
+		return nil, err
+	}
 	noServices, cas := 0, map[string]int{}
-	for _, id := range snap.envIDs {
-		e := snap.envs[id]
+	for _, e := range envs {
 		if len(e.Services) == 0 {
 			noServices++
 		}
 		cas[e.IssuingCAID]++
 	}
-	c["environment-services"] = Evidence{Count: noServices, Total: len(snap.envIDs), Note: "environments naming no services", Status: status(noServices)}
+	c["environment-services"] = Evidence{Count: noServices, Total: len(envs), Note: "environments naming no services", Status: status(noServices)}
 	shared := 0
 	for _, n := range cas {
 		if n > 1 {
 			shared += n
 		}
 	}
-	c["isolation"] = Evidence{Count: shared, Total: len(snap.envIDs), Note: "environments sharing an issuing CA with another environment", Status: status(shared)}
+	c["isolation"] = Evidence{Count: shared, Total: len(envs), Note: "environments sharing an issuing CA with another environment", Status: status(shared)}
 	cells, err := tx.Ownership().ListCells()
 	if err != nil {
 		return nil, err

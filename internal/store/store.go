@@ -67,8 +67,9 @@ type Tx interface {
 	SupportGrants() SupportGrants // governance.go
 	Duties() Duties               // governance.go
 	GovernanceReads() GovernanceReads
-	Leases() Leases // lease.go
-	CRLs() CRLs     // lease.go
+	Leases() Leases   // lease.go
+	CRLs() CRLs       // lease.go
+	Reports() Reports // reports.go
 }
 
 // Parties stores parties and principals.

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, auditTreeTests...)
 	tests = append(tests, governanceTests...)
 	tests = append(tests, leaseTests...) // lease.go
+	tests = append(tests, reportTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

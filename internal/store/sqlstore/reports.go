@@ -1,0 +1,282 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+func (t *tx) Reports() store.Reports { return reportReads{t} }
+
+// reportReads are the set-based reads of the reports. Every statement selects devices as d
+// and filters them with scopeSQL.
+type reportReads struct{ t *tx }
+
+var _ store.Reports = reportReads{}
+
+// scopeSQL is the condition on devices d that keeps what sc may see.
+func scopeSQL(sc store.ReportScope) (string, []any) {
+	if sc.All {
+		return "1 = 1", nil
+	}
+	return "(d.manufacturer_id = ? OR d.custodian_id = ? OR d.environment_id IN (SELECT id FROM environments WHERE operator_id = ?))",
+		[]any{sc.PartyID, sc.PartyID, sc.PartyID}
+}
+
+func pageLimit(limit int) int {
+	if limit <= 0 || limit > 1000 {
+		return 1000
+	}
+	return limit
+}
+
+// certInfoCols selects the CertInfo of the certificate aliased a.
+func certInfoCols(a string) string {
+	return strings.ReplaceAll(`a.serial, a.state, a.not_after, a.issued_at, a.revoked_at, a.reason`, "a.", a+".")
+}
+
+type nullCert struct {
+	serial, state                         sql.NullString
+	notAfter, issuedAt, revokedAt, reason sql.NullInt64
+}
+
+func (n *nullCert) dest() []any {
+	return []any{&n.serial, &n.state, &n.notAfter, &n.issuedAt, &n.revokedAt, &n.reason}
+}
+
+func (n *nullCert) info() *store.CertInfo {
+	if !n.serial.Valid {
+		return nil
+	}
+	c := &store.CertInfo{Serial: n.serial.String, State: ca.CertState(n.state.String), NotAfter: fromMicros(n.notAfter.Int64),
+		IssuedAt: fromNullMicros(n.issuedAt), RevokedAt: fromNullMicros(n.revokedAt)}
+	if n.reason.Valid {
+		r := int(n.reason.Int64)
+		c.Reason = &r
+	}
+	return c
+}
+
+const reportDeviceCols = `d.id, d.manufacturer_id, d.model_id, d.lot_id, d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at`
+
+func (r reportReads) Inventory(sc store.ReportScope, after string, limit int) ([]store.InventoryItem, error) {
+	where, args := scopeSQL(sc)
+	q := fmt.Sprintf(`SELECT %s, %s, %s FROM devices d
+LEFT JOIN certificates f ON f.serial = d.factory_cert
+LEFT JOIN certificates o ON o.serial = d.operational_cert AND d.operational_cert <> ''
+WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("f"), certInfoCols("o"), where, pageLimit(limit))
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.InventoryItem, error) {
+		var it store.InventoryItem
+		var f, o nullCert
+		var state string
+		var at, up int64
+		d := &it.Device
+		dest := []any{&d.ID, &d.ManufacturerID, &d.ModelID, &d.LotID, &d.Serial, &state, &d.CustodianID, &d.FactoryCert, &d.EnvironmentID, &d.OperationalCert, &at, &up}
+		if err := s.Scan(append(append(dest, f.dest()...), o.dest()...)...); err != nil {
+			return it, err
+		}
+		d.State, d.CreatedAt, d.UpdatedAt = device.State(state), fromMicros(at), fromMicros(up)
+		it.Factory, it.Operational = f.info(), o.info()
+		return it, nil
+	}, q, append(args, after)...)
+}
+
+func (r reportReads) count(q string, args ...any) (int, error) {
+	var n int
+	err := r.t.queryRow(q, args...).Scan(&n)
+	return n, err
+}
+
+func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportSummary, error) {
+	out := store.ReportSummary{ByState: map[device.State]int{}}
+	where, args := scopeSQL(sc)
+	rows, err := r.t.query(`SELECT d.state, COUNT(*) FROM devices d WHERE `+where+` GROUP BY d.state`, args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return out, err
+		}
+		out.ByState[device.State(st)] = n
+		out.Devices += n
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	off := []any{string(device.Released), string(device.Quarantined), string(device.FactoryRevoked)}
+	for _, s := range off {
+		out.Offboarded += out.ByState[device.State(s.(string))]
+	}
+	// A valid operational certificate: any certificate of the device but its factory one
+	// that is issued and unexpired.
+	valid := `c.device_id = d.id AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ?`
+	offQ := `FROM devices d WHERE d.state IN (?, ?, ?) AND ` + where + ` AND EXISTS (SELECT 1 FROM certificates c WHERE ` + valid + `)`
+	offArgs := append(append(append([]any{}, off...), args...), micros(now))
+	if out.OffboardedValid, err = r.count(`SELECT COUNT(*) `+offQ, offArgs...); err != nil {
+		return out, err
+	}
+	if out.OffboardedValid > 0 {
+		if err := r.t.queryRow(`SELECT d.id `+offQ+` ORDER BY d.updated_at, d.id LIMIT 1`, offArgs...).Scan(&out.OldestOffboardedValid); err != nil {
+			return out, err
+		}
+	}
+	if out.KeyCompromise, err = r.count(`SELECT COUNT(*) FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.reason = 1 AND `+where, args...); err != nil {
+		return out, err
+	}
+	if out.Issuances, err = r.count(`SELECT COUNT(*) FROM evidence e JOIN devices d ON d.id = e.device_id WHERE `+where, args...); err != nil {
+		return out, err
+	}
+	out.Reused, err = r.count(`SELECT COUNT(*) FROM (SELECT c.device_id FROM certificates c JOIN devices d ON d.id = c.device_id WHERE `+where+
+		` AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ? GROUP BY c.device_id HAVING COUNT(*) > 1) x`, append(args, micros(now))...)
+	return out, err
+}
+
+// rotationFrom joins active devices in scope with their environment and current operational
+// certificate o; issuedExpr is when o was issued (its not-before when the time is unknown).
+const (
+	rotationFrom = `FROM devices d JOIN environments e ON e.id = d.environment_id
+LEFT JOIN certificates o ON o.serial = d.operational_cert AND d.operational_cert <> ''
+WHERE d.state = 'active' AND `
+	issuedExpr = `COALESCE(o.issued_at, o.not_before)`
+)
+
+func (r reportReads) Rotation(sc store.ReportScope, now time.Time) ([]store.RotationCount, error) {
+	where, args := scopeSQL(sc)
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.RotationCount, error) {
+		var c store.RotationCount
+		return c, s.Scan(&c.EnvironmentID, &c.Active, &c.Compliant)
+	}, `SELECT d.environment_id, COUNT(*), COUNT(CASE WHEN `+issuedExpr+` > ? - e.max_age_seconds * 1000000 THEN 1 END) `+rotationFrom+where+
+		` GROUP BY d.environment_id ORDER BY d.environment_id`, append([]any{micros(now)}, args...)...)
+}
+
+func (r reportReads) Overdue(sc store.ReportScope, now time.Time, limit int) ([]store.OverdueDevice, error) {
+	where, args := scopeSQL(sc)
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := fmt.Sprintf(`SELECT d.id, d.environment_id, COALESCE(o.serial, ''), %s, e.max_age_seconds %s%s
+AND (o.serial IS NULL OR %s <= ? - e.max_age_seconds * 1000000)
+ORDER BY CASE WHEN o.serial IS NULL THEN 0 ELSE 1 END, %s, d.id LIMIT %d`, issuedExpr, rotationFrom, where, issuedExpr, issuedExpr, limit)
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.OverdueDevice, error) {
+		var o store.OverdueDevice
+		var at sql.NullInt64
+		var maxAge int64
+		err := s.Scan(&o.DeviceID, &o.EnvironmentID, &o.Serial, &at, &maxAge)
+		o.IssuedAt, o.MaxAge = fromNullMicros(at), time.Duration(maxAge)*time.Second
+		return o, err
+	}, q, append(args, micros(now))...)
+}
+
+// maxTrendPoints bounds RotationTrend.
+const maxTrendPoints = 1000
+
+func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]store.TrendCount, error) {
+	if len(at) == 0 {
+		return nil, nil
+	}
+	if len(at) > maxTrendPoints {
+		return nil, fmt.Errorf("store: %d trend points; the limit is %d", len(at), maxTrendPoints)
+	}
+	where, args := scopeSQL(sc)
+	pts := make([]any, len(at))
+	for i, t := range at {
+		pts[i] = micros(t)
+	}
+	// iss is every operational issuance in scope with the time the device's next one
+	// replaced it (LEAD); at instant t the current certificate is the issuance with
+	// at <= t < next_at. A certificate revoked by t (for any reason but being superseded,
+	// which happens at next_at) no longer counts: the device was quarantined, suspended or
+	// offboarded.
+	q := `WITH pts (t) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT)), ", len(at)), ", ") + `),
+iss AS (
+  SELECT ev.environment_id, ev.created_at AS at, c.revoked_at,
+         LEAD(ev.created_at) OVER (PARTITION BY ev.device_id ORDER BY ev.created_at, ev.serial) AS next_at
+  FROM evidence ev JOIN certificates c ON c.serial = ev.serial JOIN devices d ON d.id = ev.device_id
+  WHERE ` + where + `
+)
+SELECT p.t, i.environment_id, COUNT(*), COUNT(CASE WHEN i.at > p.t - e.max_age_seconds * 1000000 THEN 1 END)
+FROM pts p JOIN iss i ON i.at <= p.t AND (i.next_at IS NULL OR i.next_at > p.t) AND (i.revoked_at IS NULL OR i.revoked_at > p.t)
+JOIN environments e ON e.id = i.environment_id
+GROUP BY p.t, i.environment_id ORDER BY p.t, i.environment_id`
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.TrendCount, error) {
+		var c store.TrendCount
+		var t int64
+		err := s.Scan(&t, &c.EnvironmentID, &c.Active, &c.Compliant)
+		c.At = fromMicros(t)
+		return c, err
+	}, q, append(pts, args...)...)
+}
+
+const expiringFrom = `FROM devices d JOIN certificates o ON o.serial = d.operational_cert
+WHERE d.operational_cert <> '' AND o.state = 'issued' AND o.not_after < ? AND `
+
+func (r reportReads) ExpiringCounts(sc store.ReportScope, before time.Time) ([]store.ExpiringCount, error) {
+	where, args := scopeSQL(sc)
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.ExpiringCount, error) {
+		var c store.ExpiringCount
+		return c, s.Scan(&c.EnvironmentID, &c.Count)
+	}, `SELECT d.environment_id, COUNT(*) `+expiringFrom+where+` GROUP BY d.environment_id ORDER BY d.environment_id`, append([]any{micros(before)}, args...)...)
+}
+
+func (r reportReads) Expiring(sc store.ReportScope, before time.Time, limit int) ([]store.ExpiringCert, error) {
+	where, args := scopeSQL(sc)
+	if limit <= 0 {
+		limit = 1000
+	}
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.ExpiringCert, error) {
+		var c store.ExpiringCert
+		var state string
+		var end int64
+		err := s.Scan(&c.DeviceID, &state, &c.EnvironmentID, &c.Serial, &end)
+		c.DeviceState, c.NotAfter = device.State(state), fromMicros(end)
+		return c, err
+	}, fmt.Sprintf(`SELECT d.id, d.state, d.environment_id, o.serial, o.not_after %s%s ORDER BY o.not_after, d.id LIMIT %d`, expiringFrom, where, limit),
+		append([]any{micros(before)}, args...)...)
+}
+
+func (r reportReads) Admissions(sc store.ReportScope, after string, limit int) ([]store.Admission, error) {
+	where, args := scopeSQL(sc)
+	// ev is the evidence of the device's current operational certificate (or, when it has
+	// none, its newest); p the certificate before it: the one renewed, or the device's
+	// previous issuance.
+	q := fmt.Sprintf(`SELECT %s, m.name, l.name, ev.kind, ev.policy_kind, ev.policy_version, ev.facts, ev.created_at, ev.serial, %s,
+  (SELECT COUNT(*) FROM evidence r WHERE r.device_id = d.id AND r.kind = 'renew' AND r.created_at < ev.created_at),
+  f.der, f.state,
+  (SELECT b.envelope FROM build_records b WHERE b.device_id = d.id ORDER BY b.created_at DESC, b.id DESC LIMIT 1)
+FROM devices d
+JOIN evidence ev ON ev.serial = COALESCE(
+  (SELECT x.serial FROM evidence x WHERE x.serial = d.operational_cert),
+  (SELECT y.serial FROM evidence y WHERE y.device_id = d.id ORDER BY y.created_at DESC, y.serial DESC LIMIT 1))
+JOIN models m ON m.id = d.model_id
+JOIN lots l ON l.id = d.lot_id
+LEFT JOIN certificates p ON p.serial = (CASE WHEN ev.kind = 'renew' THEN ev.based_on ELSE
+  (SELECT q.serial FROM evidence q WHERE q.device_id = d.id AND q.created_at < ev.created_at ORDER BY q.created_at DESC, q.serial DESC LIMIT 1) END)
+LEFT JOIN certificates f ON f.serial = d.factory_cert
+WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p"), where, pageLimit(limit))
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.Admission, error) {
+		var a store.Admission
+		var p nullCert
+		var state, facts string
+		var at, up, admitted int64
+		var fState sql.NullString
+		d := &a.Device
+		dest := []any{&d.ID, &d.ManufacturerID, &d.ModelID, &d.LotID, &d.Serial, &state, &d.CustodianID, &d.FactoryCert, &d.EnvironmentID, &d.OperationalCert, &at, &up,
+			&a.ModelName, &a.LotName, &a.Kind, &a.PolicyKind, &a.PolicyVersion, &facts, &admitted, &a.Serial}
+		dest = append(append(dest, p.dest()...), &a.Renewals, &a.FactoryDER, &fState, &a.BuildRecord)
+		if err := s.Scan(dest...); err != nil {
+			return a, err
+		}
+		d.State, d.CreatedAt, d.UpdatedAt = device.State(state), fromMicros(at), fromMicros(up)
+		a.Facts, a.AdmittedAt, a.Previous, a.FactoryState = []byte(facts), fromMicros(admitted), p.info(), ca.CertState(fState.String)
+		return a, nil
+	}, q, append(args, after)...)
+}
