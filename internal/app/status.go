@@ -42,7 +42,8 @@ func (a *App) buildStatus(c StatusConfig) {
 	})
 }
 
-// StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]) and CRLs (/crl/<ca-id>.crl).
+// StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]) and CRLs (/crl/<ca-id>.crl,
+// and /crl/<ca-id>-<p>.crl for the partitions of a partitioned CA).
 // Mount it at "/ocsp", "/ocsp/" and "/crl/". It needs no authentication.
 func (a *App) StatusHandler() http.Handler { return a.Status.Handler() }
 

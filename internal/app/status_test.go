@@ -7,18 +7,22 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
@@ -105,21 +109,46 @@ func ocspCheck(t *testing.T, dir, issuer, cert, root string) string {
 	return ""
 }
 
-// crlCheck fetches the CRL the certificate names and runs `openssl verify -crl_check`.
+// partitionCDP matches the CRL distribution point of a device certificate of a partitioned
+// CA: <base>/crl/<ca-id>-<p>.crl.
+var partitionCDP = regexp.MustCompile(`/crl/(ca-[a-z2-7]+)-([0-9]+)\.crl$`)
+
+// crlCheck fetches the CRL the certificate names, which must be a partition CRL (the demo
+// CAs are partitioned, the default) whose critical issuingDistributionPoint names that URL,
+// and runs `openssl verify -crl_check` with it.
 func crlCheck(t *testing.T, s *devServer, dir, cert, chain string) string {
 	t.Helper()
 	c := certInfo(t, dir, cert)
-	if len(c.CRLDistributionPoints) != 1 {
-		t.Fatalf("%s: CRL distribution points %v", cert, c.CRLDistributionPoints)
+	if len(c.CRLDistributionPoints) != 1 || !strings.HasPrefix(c.CRLDistributionPoints[0], s.info.APIURL+"/crl/") || !partitionCDP.MatchString(c.CRLDistributionPoints[0]) {
+		t.Fatalf("%s: CRL distribution points %v, want one partition URL", cert, c.CRLDistributionPoints)
 	}
-	res, err := s.http.Get(c.CRLDistributionPoints[0])
+	return crlCheckWith(t, s, dir, cert, chain, c.CRLDistributionPoints[0])
+}
+
+// crlCheckWith runs `openssl verify -crl_check` on cert with the CRL fetched from url.
+func crlCheckWith(t *testing.T, s *devServer, dir, cert, chain, url string) string {
+	t.Helper()
+	res, err := s.http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	der, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/pkix-crl" {
-		t.Fatalf("GET %s: %d %s", c.CRLDistributionPoints[0], res.StatusCode, res.Header.Get("Content-Type"))
+		t.Fatalf("GET %s: %d %s", url, res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	idp := false
+	for _, e := range crl.Extensions {
+		if e.Id.String() == "2.5.29.28" {
+			idp = e.Critical && bytes.Contains(e.Value, []byte(url))
+		}
+	}
+	if partitionCDP.MatchString(url) != idp {
+		t.Fatalf("GET %s: critical issuingDistributionPoint naming it: %v", url, idp)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "crl.der"), der, 0o600); err != nil {
 		t.Fatal(err)
@@ -212,6 +241,19 @@ func TestStatusWithOpenSSL(t *testing.T) {
 			if tc.revoked != strings.Contains(out, "error 23 at 0 depth lookup: certificate revoked") || (!tc.revoked && !strings.Contains(out, ": OK")) {
 				t.Errorf("openssl verify -crl_check: revoked=%v:\n%s", tc.revoked, out)
 			}
+			// Another partition's CRL does not cover the certificate (RFC 5280 section 5.2.5);
+			// the full CRL does.
+			cdp := certInfo(t, dir, tc.cert).CRLDistributionPoints[0]
+			m := partitionCDP.FindStringSubmatch(cdp)
+			p, _ := strconv.Atoi(m[2])
+			other := fmt.Sprintf("%s/crl/%s-%d.crl", s.info.APIURL, m[1], (p+1)%ca.DefaultCRLPartitions)
+			if out := crlCheckWith(t, s, dir, tc.cert, tc.chain, other); !strings.Contains(out, "different CRL scope") {
+				t.Errorf("openssl verify -crl_check with another partition's CRL:\n%s", out)
+			}
+			out = crlCheckWith(t, s, dir, tc.cert, tc.chain, s.info.APIURL+"/crl/"+m[1]+".crl")
+			if tc.revoked != strings.Contains(out, "error 23 at 0 depth lookup: certificate revoked") || (!tc.revoked && !strings.Contains(out, ": OK")) {
+				t.Errorf("openssl verify -crl_check with the full CRL: revoked=%v:\n%s", tc.revoked, out)
+			}
 		})
 	}
 
@@ -297,7 +339,13 @@ func TestStatusWithOpenSSL(t *testing.T) {
 		}
 	}
 
-	// zlint: the responder certificate and both CRLs.
+	// zlint: the device certificates with their partition CDPs (linted before signing too).
+	for name, profile := range map[string]issuance.Profile{"g-op.pem": issuance.ProfileOperational, "SN-G.factory.pem": issuance.ProfileFactory} {
+		if _, err := a.Authority.Linter().Lint(profile, certInfo(t, dir, name).Raw); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// zlint: the responder certificate, both full CRLs and every partition CRL.
 	for _, caURL := range []string{url, strings.TrimSpace(run(t, dir, "openssl", "x509", "-in", "SN-G.factory.pem", "-noout", "-ocsp_uri"))} {
 		caID := caURL[strings.LastIndex(caURL, "/")+1:]
 		rc, err := a.Status.Responder(context.Background(), caID)
@@ -313,6 +361,15 @@ func TestStatusWithOpenSSL(t *testing.T) {
 		}
 		if err := a.Authority.Linter().LintCRL(crl); err != nil {
 			t.Errorf("CRL of %s: %v", caID, err)
+		}
+		for p := 0; p < ca.DefaultCRLPartitions; p++ {
+			crl, err := a.Status.PartitionCRL(context.Background(), caID, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Authority.Linter().LintCRL(crl); err != nil {
+				t.Errorf("CRL partition %d of %s: %v", p, caID, err)
+			}
 		}
 	}
 }

@@ -14,10 +14,12 @@ package authority
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -92,13 +94,17 @@ func (a *Authority) Issue(ctx context.Context, c ca.CA, profile issuance.Profile
 	if err != nil {
 		return nil, fmt.Errorf("preparing the %s certificate: %w", profile, err)
 	}
-	return a.complete(ctx, c.ID, p, deviceID, func() (*x509.Certificate, error) { return is.Sign(p) }, fin)
+	return a.complete(ctx, c, p, deviceID, func() (*x509.Certificate, error) { return is.Sign(p) }, fin)
 }
 
-// complete reserves, signs and stores a prepared certificate.
-func (a *Authority) complete(ctx context.Context, caID string, p *issuance.Prepared, deviceID string, sign func() (*x509.Certificate, error), fin Finalize) (*x509.Certificate, error) {
+// complete reserves, signs and stores a prepared certificate of CA c.
+func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared, deviceID string, sign func() (*x509.Certificate, error), fin Finalize) (*x509.Certificate, error) {
 	now := a.c.Now()
-	rec := ca.Cert{Serial: p.Serial(), CAID: caID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now}
+	part, err := a.crlPartition(c, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	rec := ca.Cert{Serial: p.Serial(), CAID: c.ID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now, CRLPartition: part}
 	if err := a.c.Store.Update(ctx, func(tx store.Tx) error { return tx.Certificates().Reserve(rec) }); err != nil {
 		return nil, fmt.Errorf("reserving serial %s: %w", ca.SerialHex(p.Serial()), err)
 	}
@@ -118,6 +124,35 @@ func (a *Authority) complete(ctx context.Context, caID string, p *issuance.Prepa
 	return cert, nil
 }
 
+// crlPartition is the CRL partition of a new certificate of c: ca.DevicePartition for a
+// device's certificate, so that it matches the partition URL its CRL distribution point was
+// built with (status.URLs.For); a random draw for a certificate without a device, which
+// names the full CRL if any. 0 under an unpartitioned CA.
+func (a *Authority) crlPartition(c ca.CA, deviceID string) (int, error) {
+	switch {
+	case c.CRLPartitions <= 0:
+		return 0, nil
+	case deviceID != "":
+		return ca.DevicePartition(deviceID, c.CRLPartitions), nil
+	}
+	n, err := rand.Int(a.c.Rand, big.NewInt(int64(c.CRLPartitions)))
+	if err != nil {
+		return 0, fmt.Errorf("drawing a CRL partition: %w", err)
+	}
+	return int(n.Int64()), nil
+}
+
+// checkCRLPartitions resolves a requested partition count: 0 takes the default.
+func checkCRLPartitions(p int) (int, error) {
+	if p == 0 {
+		return ca.DefaultCRLPartitions, nil
+	}
+	if p < 1 || p > ca.MaxCRLPartitions {
+		return 0, failure.New(failure.Invalid, "CRL partitions must be 1 to %d, not %d", ca.MaxCRLPartitions, p)
+	}
+	return p, nil
+}
+
 // HierarchyRequest asks for a new root and issuing CA pair.
 type HierarchyRequest struct {
 	PartyID      string
@@ -127,6 +162,9 @@ type HierarchyRequest struct {
 	Algorithm    keys.Algorithm
 	RootLife     time.Duration
 	IssuingLife  time.Duration
+	// CRLPartitions is the issuing CA's CRL partition count, 1 to ca.MaxCRLPartitions; 0
+	// takes ca.DefaultCRLPartitions. It never changes afterwards.
+	CRLPartitions int
 }
 
 // CreateHierarchy creates a root CA and an issuing CA under it. fin runs once per CA in the
@@ -136,6 +174,10 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 		r.Algorithm = "ecdsa-p256"
 	}
 	if err := r.Algorithm.Validate(); err != nil {
+		return root, issuing, err
+	}
+	parts, err := checkCRLPartitions(r.CRLPartitions)
+	if err != nil {
 		return root, issuing, err
 	}
 	now := a.c.Now()
@@ -154,7 +196,7 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 	if err != nil {
 		return root, issuing, fmt.Errorf("preparing the root certificate: %w", err)
 	}
-	rootCert, err := a.complete(ctx, root.ID, p, "", func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, rootKey) }, func(tx store.Tx, cert *x509.Certificate) error {
+	rootCert, err := a.complete(ctx, root, p, "", func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, rootKey) }, func(tx store.Tx, cert *x509.Certificate) error {
 		root.Cert, root.CertDER = cert, cert.Raw
 		if err := tx.CAs().CreateCA(root); err != nil {
 			return err
@@ -166,7 +208,7 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 	}
 	root.Cert, root.CertDER = rootCert, rootCert.Raw
 
-	issuing = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, ParentID: root.ID, Name: r.Name, CreatedAt: now}
+	issuing = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, ParentID: root.ID, Name: r.Name, CreatedAt: now, CRLPartitions: parts}
 	issKey, err := a.c.Keys.Create(ctx, issuing.ID, r.Algorithm)
 	if err != nil {
 		return root, issuing, fmt.Errorf("creating the issuing key: %w", err)

@@ -62,6 +62,8 @@ type ImportRequest struct {
 	CertPEM    []byte // the CA certificate first, then optionally its issuers
 	KeyPEM     []byte
 	Passphrase []byte // for an encrypted key; the key is re-encrypted under Hallmark's passphrase
+	// CRLPartitions is an imported issuing CA's CRL partition count, as in HierarchyRequest.
+	CRLPartitions int
 }
 
 // ImportCA checks the key against the certificate before anything is stored, then stores the
@@ -85,10 +87,14 @@ func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx s
 	if _, err := issuanceCheck(cert, signer, a); err != nil {
 		return ca.CA{}, err
 	}
+	parts, err := checkCRLPartitions(r.CRLPartitions)
+	if err != nil {
+		return ca.CA{}, err
+	}
 	now := a.c.Now()
-	c := ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, Name: r.Name, Imported: true, CertDER: cert.Raw, Cert: cert, CreatedAt: now}
+	c := ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, Name: r.Name, Imported: true, CertDER: cert.Raw, Cert: cert, CreatedAt: now, CRLPartitions: parts}
 	if cert.CheckSignatureFrom(cert) == nil {
-		c.Role = ca.Root
+		c.Role, c.CRLPartitions = ca.Root, 0
 	}
 	if _, err := a.c.Keys.Import(ctx, c.ID, r.KeyPEM, r.Passphrase); err != nil {
 		return ca.CA{}, fmt.Errorf("storing the imported key: %w", err)

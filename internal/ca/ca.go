@@ -7,6 +7,7 @@
 package ca
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"math/big"
 	"time"
@@ -35,6 +36,25 @@ type CA struct {
 	CertDER   []byte            `json:"-"`
 	Cert      *x509.Certificate `json:"-"`
 	CreatedAt time.Time         `json:"created_at"`
+	// CRLPartitions is P, the number of CRL partitions, fixed when the CA is created: the
+	// certificates it issues are spread over P partition CRLs. 0 means unpartitioned: one
+	// full CRL only (CAs created before partitioning, roots, anchors).
+	CRLPartitions int `json:"crl_partitions"`
+}
+
+// Bounds of CA.CRLPartitions for new issuing CAs: the default keeps every partition under
+// 100,000 entries up to 1.6 million revoked, unexpired certificates.
+const (
+	DefaultCRLPartitions = 16
+	MaxCRLPartitions     = 1024
+)
+
+// DevicePartition returns the CRL partition of the certificates of deviceID under a CA of p
+// partitions (p > 0): SHA-256(deviceID), read as a big-endian integer, mod p. Every
+// certificate of one device lands in the same partition.
+func DevicePartition(deviceID string, p int) int {
+	sum := sha256.Sum256([]byte(deviceID))
+	return int(new(big.Int).Mod(new(big.Int).SetBytes(sum[:]), big.NewInt(int64(p))).Int64())
 }
 
 // CertState is the state of a certificate record.
@@ -63,6 +83,9 @@ type Cert struct {
 	IssuedAt  *time.Time `json:"issued_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	Reason    *int       `json:"revocation_reason,omitempty"`
+	// CRLPartition is the partition CRL that lists the certificate once revoked, fixed at
+	// reservation (0 under an unpartitioned CA).
+	CRLPartition int `json:"-"`
 }
 
 // SerialHex renders a serial the way Hallmark names certificates: lowercase hex, no colons.

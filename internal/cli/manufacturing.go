@@ -53,6 +53,7 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	createH.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
 	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(createH, "manufacturer", "name")
 
 	var imp manufacturing.ImportCARequest
@@ -99,6 +100,7 @@ never from the command line.`,
 	importCmd.Flags().StringVar(&certFile, "cert", "", "CA certificate (PEM file)")
 	importCmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file)")
 	importCmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
+	importCmd.Flags().IntVar(&imp.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(importCmd, "manufacturer", "name", "cert", "key")
 
 	var partyID, role, stage string

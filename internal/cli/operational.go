@@ -67,6 +67,7 @@ issuing CA's ID, one a line.`,
 	createH.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
 	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(createH, "operator", "name")
 	cmd.AddCommand(createH)
 	return cmd

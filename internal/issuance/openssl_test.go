@@ -1,13 +1,16 @@
 package issuance
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writePEM(t *testing.T, dir, name string, certs ...*x509.Certificate) string {
@@ -107,5 +110,62 @@ func TestOpenSSLShowsHardwareModuleName(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("SAN asn1parse lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestOpenSSLPartitionCRL checks a partition CRL with `openssl verify -crl_check`: a
+// certificate whose CRL distribution point names the partition is found revoked or good by
+// it, and one that names another partition is not covered by it at all (the critical
+// issuingDistributionPoint scopes the CRL, RFC 5280 section 5.2.5), while the full CRL still
+// covers every certificate.
+func TestOpenSSLPartitionCRL(t *testing.T) {
+	openssl := needOpenSSL(t)
+	h := newHierarchy(t, "ecdsa-p256")
+	dir := t.TempDir()
+	const base = "http://hallmark.example/crl/ca-1"
+	leaf := func(name, cdp string) (*x509.Certificate, string) {
+		p := factoryParams(newKey(t, "ecdsa-p256").Public())
+		p.CRLDistributionPoints = []string{cdp}
+		tmpl, err := FactoryTemplate(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := h.issue(t, ProfileFactory, tmpl) // linted with the partition CDP before signing
+		return c, writePEM(t, dir, name, c)
+	}
+	revoked, revokedPEM := leaf("revoked.pem", base+"-3.crl")
+	_, goodPEM := leaf("good.pem", base+"-3.crl")
+	_, otherPEM := leaf("other.pem", base+"-4.crl")
+	crlPEM := func(name string, p CRLParams) string {
+		der, err := h.issuer.SignCRL(p, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	entries := []CRLEntry{{Serial: revoked.SerialNumber.Bytes(), RevokedAt: now, Reason: 1}}
+	part := crlPEM("part3.pem", CRLParams{Number: 7, ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour), Entries: entries, DistributionPoint: base + "-3.crl"})
+	full := crlPEM("full.pem", CRLParams{Number: 8, ThisUpdate: now, NextUpdate: now.Add(24 * time.Hour), Entries: entries})
+	chain := writePEM(t, dir, "chain.pem", h.issuing, h.root)
+	for _, tc := range []struct {
+		name, cert, crl, want string
+	}{
+		{"revoked in its partition", revokedPEM, part, "error 23 at 0 depth lookup: certificate revoked"},
+		{"good in its partition", goodPEM, part, ": OK"},
+		{"another partition's certificate", otherPEM, part, "error 44 at 0 depth lookup: different CRL scope"},
+		{"revoked in the full CRL", revokedPEM, full, "error 23 at 0 depth lookup: certificate revoked"},
+		{"another partition's certificate in the full CRL", otherPEM, full, ": OK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := exec.Command(openssl, "verify", "-attime", strconv.FormatInt(now.Add(time.Hour).Unix(), 10), "-crl_check",
+				"-CAfile", chain, "-CRLfile", tc.crl, tc.cert).CombinedOutput()
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("openssl verify -crl_check: want %q in\n%s", tc.want, out)
+			}
+		})
 	}
 }

@@ -125,9 +125,11 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		return FactoryIdentity{}, err
 	}
 	now := s.now()
+	d := device.Device{ID: party.NewID("dev"), ManufacturerID: mfr.ID, ModelID: model.ID, LotID: lot.ID, Serial: rec.Serial,
+		State: device.Registered, CustodianID: a.PartyID, CreatedAt: now, UpdatedAt: now}
 	var ocspURLs, crlURLs []string
 	if s.c.StatusURLs != nil {
-		ocspURLs, crlURLs = s.c.StatusURLs(issuer.ID)
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer, d.ID)
 	}
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
 		DeviceSerial: rec.Serial, Organization: mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
@@ -137,8 +139,6 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	d := device.Device{ID: party.NewID("dev"), ManufacturerID: mfr.ID, ModelID: model.ID, LotID: lot.ID, Serial: rec.Serial,
-		State: device.Registered, CustodianID: a.PartyID, CreatedAt: now, UpdatedAt: now}
 	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileFactory, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
 		d.FactoryCert = ca.SerialHex(cert.SerialNumber)
 		if err := tx.Devices().CreateDevice(d); err != nil {

@@ -35,9 +35,9 @@ type Config struct {
 	// RootLife and IssuingLife bound new manufacturing CAs; factory certificates live as long
 	// as their issuing CA (802.1AR IDevIDs are long-lived).
 	RootLife, IssuingLife time.Duration
-	// StatusURLs, when set, returns the OCSP and CRL URLs a factory certificate of CA caID
-	// carries (nil: none).
-	StatusURLs func(caID string) (ocsp, crl []string)
+	// StatusURLs, when set, returns the OCSP and CRL URLs a factory certificate of CA c for
+	// device deviceID carries (nil: none).
+	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
 }
 
 // Service is the manufacturing stage.
@@ -75,13 +75,16 @@ type CreateHierarchyRequest struct {
 	ManufacturerID string         `json:"manufacturer_id"`
 	Name           string         `json:"name"`
 	Algorithm      keys.Algorithm `json:"algorithm,omitempty"`
+	// CRLPartitions is the issuing CA's CRL partition count (1 to 1024, fixed for its life);
+	// 0 takes the default, 16. See docs/revocation-status.md.
+	CRLPartitions int `json:"crl_partitions,omitempty"`
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
 	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
 		PartyID: r.ManufacturerID, Kind: party.Manufacturer, Stage: stage, Scope: ownership.Scope{Kind: ownership.Manufacturer, ID: r.ManufacturerID},
-		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
+		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife, CRLPartitions: r.CRLPartitions,
 	})
 }
 
@@ -92,6 +95,8 @@ type ImportCARequest struct {
 	CertificatePEM string `json:"certificate_pem"`
 	KeyPEM         string `json:"key_pem"`
 	Passphrase     string `json:"passphrase,omitempty"`
+	// CRLPartitions is as in CreateHierarchyRequest, for an imported issuing CA.
+	CRLPartitions int `json:"crl_partitions,omitempty"`
 }
 
 // ImportCA imports a manufacturing CA certificate and key.
@@ -108,9 +113,9 @@ func (s *Service) ImportCA(ctx context.Context, a audit.Actor, r ImportCARequest
 		return ca.CA{}, err
 	}
 	return s.c.Authority.ImportCA(ctx, authority.ImportRequest{PartyID: r.ManufacturerID, Stage: string(stage), Name: r.Name,
-		CertPEM: []byte(r.CertificatePEM), KeyPEM: []byte(r.KeyPEM), Passphrase: []byte(r.Passphrase)},
+		CertPEM: []byte(r.CertificatePEM), KeyPEM: []byte(r.KeyPEM), Passphrase: []byte(r.Passphrase), CRLPartitions: r.CRLPartitions},
 		func(tx store.Tx, c ca.CA) error {
-			_, err := tx.Audit().Append(s.event(a, "ca.import", "manufacturer:"+r.ManufacturerID, "ca:"+c.ID, map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String()}))
+			_, err := tx.Audit().Append(s.event(a, "ca.import", "manufacturer:"+r.ManufacturerID, "ca:"+c.ID, map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String(), "crl_partitions": c.CRLPartitions}))
 			return err
 		})
 }

@@ -363,7 +363,7 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 	}
 	var ocspURLs, crlURLs []string
 	if s.c.StatusURLs != nil {
-		ocspURLs, crlURLs = s.c.StatusURLs(issuer.ID)
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer, d.ID)
 	}
 	tmpl, err := issuance.OperationalTemplate(issuance.OperationalParams{SPIFFEID: spiffe, DeviceID: d.ID, FactoryRef: issuance.NewFactoryRef(factory),
 		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: notAfter, OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs})

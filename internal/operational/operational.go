@@ -36,9 +36,9 @@ type Config struct {
 	RootLife, IssuingLife time.Duration
 	// MaxLifetime caps an environment's certificate lifetime ("hours to days").
 	MaxLifetime time.Duration
-	// StatusURLs, when set, returns the OCSP and CRL URLs an operational certificate of CA
-	// caID carries (nil: none).
-	StatusURLs func(caID string) (ocsp, crl []string)
+	// StatusURLs, when set, returns the OCSP and CRL URLs an operational certificate of CA c
+	// for device deviceID carries (nil: none).
+	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
 }
 
 // Service is the operational stage.
@@ -91,13 +91,16 @@ type CreateHierarchyRequest struct {
 	OperatorID string         `json:"operator_id"`
 	Name       string         `json:"name"`
 	Algorithm  keys.Algorithm `json:"algorithm,omitempty"`
+	// CRLPartitions is the issuing CA's CRL partition count (1 to 1024, fixed for its life);
+	// 0 takes the default, 16. See docs/revocation-status.md.
+	CRLPartitions int `json:"crl_partitions,omitempty"`
 }
 
 // CreateHierarchy creates an operator's operational root and issuing CA.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
 	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
 		PartyID: r.OperatorID, Kind: party.Operator, Stage: stage, Scope: ownership.Scope{Kind: ownership.Operator, ID: r.OperatorID},
-		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife,
+		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife, CRLPartitions: r.CRLPartitions,
 	})
 }
 

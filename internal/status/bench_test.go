@@ -21,7 +21,8 @@ import (
 
 // seedRevoked adds revoked certificate records of the fixture's CA until it has n, in
 // batches of one transaction each (records only: the CRL needs serial, time and reason).
-func seedRevoked(b *testing.B, f *fixture, have, n int) {
+// The i-th record goes in CRL partition part(i), or 0 when part is nil.
+func seedRevoked(b *testing.B, f *fixture, have, n int, part func(i int) int) {
 	b.Helper()
 	now := time.Now()
 	reasons := []int{1, 4, 5, 6}
@@ -34,6 +35,9 @@ func seedRevoked(b *testing.B, f *fixture, have, n int) {
 				s[0] &= 0x7f
 				serial := new(big.Int).SetBytes(s)
 				c := ca.Cert{Serial: serial, CAID: f.issuing.ID, Profile: "factory", TBS: []byte{0}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour), CreatedAt: now}
+				if part != nil {
+					c.CRLPartition = part(have + i)
+				}
 				if err := tx.Certificates().Reserve(c); err != nil {
 					return err
 				}
@@ -70,14 +74,14 @@ func BenchmarkCRLFromStore(b *testing.B) {
 	have := 0
 	cs := f.svc.caByID(f.issuing.ID)
 	for _, n := range sizes {
-		seedRevoked(b, f, have, n)
+		seedRevoked(b, f, have, n, nil)
 		have = n
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			var doc *crlDoc
 			for b.Loop() {
 				var err error
-				cs.builtAt.Store(0)
-				if doc, err = f.svc.buildCRL(ctx, cs); err != nil {
+				cs.crl.builtAt.Store(0)
+				if doc, err = f.svc.buildCRL(ctx, cs, &cs.crl); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -87,6 +91,74 @@ func BenchmarkCRLFromStore(b *testing.B) {
 			b.ReportMetric(float64(len(doc.der)), "crl-bytes")
 		})
 	}
+}
+
+// BenchmarkPartitionCRLFromStore measures partition CRL builds from SQLite, each the whole
+// cycle of BenchmarkCRLFromStore plus the issuingDistributionPoint:
+//
+//	go test -run '^$' -bench BenchmarkPartitionCRLFromStore -benchtime 3x ./internal/status/
+//
+// partition-100000 is one partition holding 100,000 revoked certificates (the most a
+// partition should hold): the cost of a revocation under a partitioned CA. With
+// HALLMARK_BENCH_1M=1, all-16-of-1000000 spreads 1,000,000 revoked certificates over 16
+// partitions and builds every partition one after the other (the hourly cost), reporting the
+// smallest and largest partition CRL; full-1000000 is the same CA's full CRL.
+func BenchmarkPartitionCRLFromStore(b *testing.B) {
+	build := func(b *testing.B, f *fixture, cr *crlState) *crlDoc {
+		cr.builtAt.Store(0)
+		doc, err := f.svc.buildCRL(ctx, f.svc.caByID(f.issuing.ID), cr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return doc
+	}
+	b.Run("partition-100000", func(b *testing.B) {
+		f := newPartitionedFixture(b)
+		seedRevoked(b, f, 0, 100_000, func(int) int { return 5 })
+		cs := f.svc.caByID(f.issuing.ID)
+		var doc *crlDoc
+		for b.Loop() {
+			doc = build(b, f, &cs.parts[5])
+		}
+		if doc.entries != 100_000 {
+			b.Fatalf("%d entries, want 100000", doc.entries)
+		}
+		b.ReportMetric(float64(len(doc.der)), "crl-bytes")
+	})
+	if os.Getenv("HALLMARK_BENCH_1M") == "" {
+		return
+	}
+	const n = 1_000_000
+	f := newPartitionedFixture(b)
+	seedRevoked(b, f, 0, n, func(i int) int { return i % 16 })
+	cs := f.svc.caByID(f.issuing.ID)
+	b.Run("all-16-of-1000000", func(b *testing.B) {
+		sizes := make([]int, len(cs.parts))
+		total := 0
+		for b.Loop() {
+			total = 0
+			for p := range cs.parts {
+				doc := build(b, f, &cs.parts[p])
+				sizes[p] = len(doc.der)
+				total += doc.entries
+			}
+		}
+		if total != n {
+			b.Fatalf("%d entries in all partitions, want %d", total, n)
+		}
+		b.ReportMetric(float64(slices.Min(sizes)), "min-crl-bytes")
+		b.ReportMetric(float64(slices.Max(sizes)), "max-crl-bytes")
+	})
+	b.Run("full-1000000", func(b *testing.B) {
+		var doc *crlDoc
+		for b.Loop() {
+			doc = build(b, f, &cs.crl)
+		}
+		if doc.entries != n {
+			b.Fatalf("%d entries, want %d", doc.entries, n)
+		}
+		b.ReportMetric(float64(len(doc.der)), "crl-bytes")
+	})
 }
 
 // BenchmarkRespondCached is the responder's own work for a cached answer (parse, find the

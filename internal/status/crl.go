@@ -8,7 +8,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/issuance"
@@ -25,8 +28,26 @@ type crlDoc struct {
 	entries    int
 }
 
+// crlState is one CRL of a CA, the full CRL or one partition, with its build state.
+type crlState struct {
+	part    int // the partition, -1 for the full CRL
+	doc     atomic.Pointer[crlDoc]
+	mu      sync.Mutex // serialises building
+	dirty   atomic.Bool
+	builtAt atomic.Int64 // unix nanoseconds of the last build
+	// followedAt is when a follower last read the stored CRL (crlstore.go).
+	followedAt atomic.Int64
+}
+
+// onDemand reports whether cr, a CRL of cs, is built only when fetched: the full CRL of a
+// partitioned CA, which no certificate of a device names. Rebuilding it (a million entries
+// take about a second) on every change would undo what partitions save.
+func (cs *caState) onDemand(cr *crlState) bool { return cr.part < 0 && len(cs.parts) > 0 }
+
 // crlLoop rebuilds dirty CRLs at once (at most once per CRLMinGap each) and every CRL every
-// CRLInterval.
+// CRLInterval. A change marks the full CRL and only its own partition dirty, so under a
+// partitioned CA a revocation rebuilds one partition. Partitions are built only while a
+// base URL names them.
 func (s *Service) crlLoop(ctx context.Context) {
 	t := time.NewTicker(max(s.c.CRLMinGap/4, 50*time.Millisecond)) // a dirty CRL waits at most CRLMinGap and a quarter
 	defer t.Stop()
@@ -47,111 +68,170 @@ func (s *Service) crlLoop(ctx context.Context) {
 			s.followCRLs(ctx, list)
 			continue
 		}
-		now := s.c.Now()
+		named := s.c.URLs.Base() != ""
 		for _, cs := range list {
-			doc := cs.crl.Load()
-			last := time.Unix(0, cs.builtAt.Load())
-			stale := doc == nil || now.Sub(doc.thisUpdate) >= s.c.CRLInterval
-			if !stale && !(cs.dirty.Load() && time.Since(last) >= s.c.CRLMinGap) { // the gap in real time, whatever Now says
-				continue
+			crls := []*crlState{&cs.crl}
+			if cs.onDemand(&cs.crl) {
+				crls = crls[:0]
 			}
-			if _, err := s.buildCRL(ctx, cs); err != nil && ctx.Err() == nil {
-				s.c.Log.Warn("status: building a CRL", "ca_id", cs.c.ID, "err", err)
+			for i := range cs.parts {
+				if named {
+					crls = append(crls, &cs.parts[i])
+				}
+			}
+			for _, cr := range crls {
+				if ctx.Err() != nil {
+					return
+				}
+				if !s.due(cr, true) {
+					continue
+				}
+				if _, err := s.buildCRL(ctx, cs, cr); err != nil && ctx.Err() == nil {
+					s.c.Log.Warn("status: building a CRL", "ca_id", cs.c.ID, "partition", cr.part, "err", err)
+				}
 			}
 		}
 	}
 }
 
-// CRL returns the current DER CRL of caID, building it when there is none or it is older than
-// CRLInterval.
+// due reports whether cr needs building: it has none, or one older than CRLInterval, or
+// (when dirtyCounts) it is dirty and was last built at least CRLMinGap ago.
+func (s *Service) due(cr *crlState, dirtyCounts bool) bool {
+	doc := cr.doc.Load()
+	if doc == nil || s.c.Now().Sub(doc.thisUpdate) >= s.c.CRLInterval {
+		return true
+	}
+	last := time.Unix(0, cr.builtAt.Load())
+	return dirtyCounts && cr.dirty.Load() && time.Since(last) >= s.c.CRLMinGap // the gap in real time, whatever Now says
+}
+
+// CRL returns the current DER full CRL of caID, building it when there is none or it is
+// older than CRLInterval (or, under a partitioned CA, when it is dirty: see onDemand).
 func (s *Service) CRL(ctx context.Context, caID string) ([]byte, error) {
 	cs := s.caNamed(ctx, caID)
 	if cs == nil {
 		return nil, fmt.Errorf("status: no issuing CA %s", caID)
 	}
-	doc, err := s.currentCRL(ctx, cs)
+	doc, err := s.currentCRL(ctx, cs, &cs.crl)
 	if err != nil {
 		return nil, err
 	}
 	return doc.der, nil
 }
 
-func (s *Service) currentCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
-	doc := cs.crl.Load()
-	if doc != nil && s.c.Now().Sub(doc.thisUpdate) < s.c.CRLInterval {
+// PartitionCRL returns the current DER CRL of partition p of caID, as CRL does.
+func (s *Service) PartitionCRL(ctx context.Context, caID string, p int) ([]byte, error) {
+	cs := s.caNamed(ctx, caID)
+	if cs == nil {
+		return nil, fmt.Errorf("status: no issuing CA %s", caID)
+	}
+	if p < 0 || p >= len(cs.parts) {
+		return nil, fmt.Errorf("status: CA %s has no CRL partition %d", caID, p)
+	}
+	doc, err := s.currentCRL(ctx, cs, &cs.parts[p])
+	if err != nil {
+		return nil, err
+	}
+	return doc.der, nil
+}
+
+// currentCRL returns cr's CRL, building it when due. The loop rebuilds dirty CRLs, except
+// the on-demand ones, which a fetch rebuilds.
+func (s *Service) currentCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	doc := cr.doc.Load()
+	if !s.due(cr, cs.onDemand(cr)) {
 		return doc, nil
 	}
 	if !s.leading() {
-		return s.followerCRL(ctx, cs)
+		return s.followerCRL(ctx, cs, cr)
 	}
-	built, err := s.buildCRL(ctx, cs)
+	built, err := s.buildCRL(ctx, cs, cr)
 	if err != nil && doc != nil && s.c.Now().Before(doc.nextUpdate) {
 		return doc, nil // the last CRL is still valid; the loop retries the build
 	}
 	return built, err
 }
 
-// buildCRL reads the CA's unexpired revocations, takes the next CRL number and has the
-// authority's issuer sign the CRL. Builds of one CA are serialised.
-func (s *Service) buildCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
+// buildCRL reads the unexpired revocations that cr covers (all of the CA's, or one
+// partition's), takes the CA's next CRL number and has the authority's issuer sign the CRL;
+// a partition CRL carries a critical issuingDistributionPoint naming its URL. Builds of one
+// CRL are serialised.
+//
+// CRL numbers come from the one counter per CA, which every build of the full CRL or any
+// partition increments, so each CRL's numbers grow monotonically (RFC 5280 section 5.2.3),
+// across restarts and replicas.
+func (s *Service) buildCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
 	started := time.Now() // builtAt is real time too
-	cs.crlMu.Lock()
-	defer cs.crlMu.Unlock()
-	if doc := cs.crl.Load(); doc != nil && time.Unix(0, cs.builtAt.Load()).After(started) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if doc := cr.doc.Load(); doc != nil && time.Unix(0, cr.builtAt.Load()).After(started) {
 		return doc, nil // another caller built it while this one waited
 	}
-	cs.dirty.Store(false) // changes from here on make it dirty again
+	var dp string
+	if cr.part >= 0 {
+		base := s.c.URLs.Base()
+		if base == "" {
+			return nil, fmt.Errorf("status: partition %d of %s: no base URL to name it", cr.part, cs.c.ID)
+		}
+		dp = partitionURL(base, cs.c.ID, cr.part)
+	}
+	cr.dirty.Store(false) // changes from here on make it dirty again
 	now := s.c.Now().Truncate(time.Second)
 	// Size the slices from the last build: growing a slice of a million entries copies it
 	// twenty times. Serials are decoded into one arena rather than a slice each.
 	hint := 1024
-	if doc := cs.crl.Load(); doc != nil {
+	if doc := cr.doc.Load(); doc != nil {
 		hint += doc.entries + doc.entries/8
 	}
 	entries := make([]issuance.CRLEntry, 0, hint)
 	arena := make([]byte, 0, hint*16)
+	add := func(e store.RevokedEntry) error {
+		start := len(arena)
+		var ok bool
+		if arena, ok = appendHex(arena, e.SerialHex); !ok {
+			return fmt.Errorf("serial %q is not hex", e.SerialHex)
+		}
+		entries = append(entries, issuance.CRLEntry{Serial: arena[start:len(arena):len(arena)], RevokedAt: e.RevokedAt, Reason: e.Reason})
+		return nil
+	}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		return tx.Status().EachRevoked(cs.c.ID, now, func(e store.RevokedEntry) error {
-			start := len(arena)
-			var ok bool
-			if arena, ok = appendHex(arena, e.SerialHex); !ok {
-				return fmt.Errorf("serial %q is not hex", e.SerialHex)
-			}
-			entries = append(entries, issuance.CRLEntry{Serial: arena[start:len(arena):len(arena)], RevokedAt: e.RevokedAt, Reason: e.Reason})
-			return nil
-		})
+		if cr.part >= 0 {
+			return tx.Status().EachRevokedInPartition(cs.c.ID, cr.part, now, add)
+		}
+		return tx.Status().EachRevoked(cs.c.ID, now, add)
 	})
 	if err != nil {
-		cs.dirty.Store(true)
+		cr.dirty.Store(true)
 		return nil, fmt.Errorf("status: revoked certificates of %s: %w", cs.c.ID, err)
 	}
 	var number int64
 	if err := s.c.Store.Update(ctx, func(tx store.Tx) (err error) { number, err = tx.Status().NextCRLNumber(cs.c.ID); return err }); err != nil {
-		cs.dirty.Store(true)
+		cr.dirty.Store(true)
 		return nil, fmt.Errorf("status: CRL number of %s: %w", cs.c.ID, err)
 	}
 	is, err := s.c.Authority.Issuer(ctx, cs.c)
 	if err != nil {
+		cr.dirty.Store(true)
 		return nil, err
 	}
 	next := now.Add(s.c.CRLLifetime)
 	if na := cs.c.Cert.NotAfter; next.After(na) {
 		next = na
 	}
-	der, err := is.SignCRL(issuance.CRLParams{Number: number, ThisUpdate: now, NextUpdate: next, Entries: entries}, rand.Reader)
+	der, err := is.SignCRL(issuance.CRLParams{Number: number, ThisUpdate: now, NextUpdate: next, Entries: entries, DistributionPoint: dp}, rand.Reader)
 	if err != nil {
-		cs.dirty.Store(true)
+		cr.dirty.Store(true)
 		return nil, fmt.Errorf("status: signing the CRL of %s: %w", cs.c.ID, err)
 	}
 	sum := sha256.Sum256(der)
 	doc := &crlDoc{der: der, number: number, thisUpdate: now, nextUpdate: next, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, entries: len(entries)}
-	if err := s.storeCRL(ctx, cs, doc); err != nil { // replicas: the leader's CRL is served once stored (crlstore.go)
-		cs.dirty.Store(true)
+	if err := s.storeCRL(ctx, cs, cr, doc); err != nil { // replicas: the leader's CRL is served once stored (crlstore.go)
+		cr.dirty.Store(true)
 		return nil, fmt.Errorf("status: storing CRL %d of %s: %w", number, cs.c.ID, err)
 	}
-	cs.crl.Store(doc)
-	cs.builtAt.Store(time.Now().UnixNano())
-	s.c.Log.Debug("status: CRL built", "ca_id", cs.c.ID, "number", number, "entries", len(entries), "bytes", len(der), "ms", time.Since(started).Milliseconds())
+	cr.doc.Store(doc)
+	cr.builtAt.Store(time.Now().UnixNano())
+	s.c.Log.Debug("status: CRL built", "ca_id", cs.c.ID, "partition", cr.part, "number", number, "entries", len(entries), "bytes", len(der), "ms", time.Since(started).Milliseconds())
 	return doc, nil
 }
 
@@ -189,28 +269,23 @@ func fromHex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// serveCRL serves GET /crl/<ca-id>.crl: DER, application/pkix-crl, with an ETag and a
-// max-age that ends when the next scheduled build does.
+// serveCRL serves GET /crl/<ca-id>.crl (the full CRL) and /crl/<ca-id>-<p>.crl (partition
+// p, 0 ≤ p < P, while a base URL is set): DER, application/pkix-crl, with an ETag and a
+// max-age that ends when the next scheduled build does. Any other name is 404.
 func (s *Service) serveCRL(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	name := strings.TrimPrefix(r.URL.Path, "/crl/")
-	id, ok := strings.CutSuffix(name, ".crl")
-	if !ok || id == "" || strings.Contains(id, "/") {
+	cs, cr := s.crlNamed(r)
+	if cr == nil {
 		http.NotFound(w, r)
 		return
 	}
-	cs := s.caNamed(r.Context(), id)
-	if cs == nil {
-		http.NotFound(w, r)
-		return
-	}
-	doc, err := s.currentCRL(r.Context(), cs)
+	doc, err := s.currentCRL(r.Context(), cs, cr)
 	if err != nil {
-		s.c.Log.Error("status: serving a CRL", "ca_id", id, "err", err)
+		s.c.Log.Error("status: serving a CRL", "ca_id", cs.c.ID, "partition", cr.part, "err", err)
 		http.Error(w, "CRL unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -219,4 +294,35 @@ func (s *Service) serveCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d, no-transform", age))
 	w.Header().Set("ETag", doc.etag)
 	http.ServeContent(w, r, "", doc.thisUpdate, bytes.NewReader(doc.der))
+}
+
+// crlNamed finds the CRL a request path names; nil when there is none. A CA ID holds no
+// "-" after its "ca-" prefix, so "<ca-id>-<p>" is unambiguous; p must be written without
+// leading zeros, so each partition has one URL.
+func (s *Service) crlNamed(r *http.Request) (*caState, *crlState) {
+	name := strings.TrimPrefix(r.URL.Path, "/crl/")
+	id, ok := strings.CutSuffix(name, ".crl")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return nil, nil
+	}
+	part, prefix := -1, ""
+	if i := strings.LastIndexByte(id, '-'); i > 0 {
+		if p, err := strconv.Atoi(id[i+1:]); err == nil && p >= 0 && strconv.Itoa(p) == id[i+1:] {
+			part, prefix = p, id[:i]
+		}
+	}
+	for reloaded := false; ; reloaded = true {
+		if cs := s.caByID(id); cs != nil {
+			return cs, &cs.crl
+		}
+		if cs := s.caByID(prefix); cs != nil && part >= 0 {
+			if part >= len(cs.parts) || s.c.URLs.Base() == "" {
+				return nil, nil
+			}
+			return cs, &cs.parts[part]
+		}
+		if reloaded || !s.reloadCAs(r.Context()) {
+			return nil, nil
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/leader"
@@ -39,7 +40,10 @@ func (s *Service) leading() bool {
 	if s.epoch.Swap(term.Epoch) != term.Epoch {
 		s.mu.RLock()
 		for _, cs := range s.cas {
-			cs.dirty.Store(true)
+			cs.crl.dirty.Store(true)
+			for i := range cs.parts {
+				cs.parts[i].dirty.Store(true)
+			}
 		}
 		s.mu.RUnlock()
 		s.kick()
@@ -47,8 +51,17 @@ func (s *Service) leading() bool {
 	return true
 }
 
+// crlKey names one CRL of a CA in the crls table: the CA's ID for its full CRL,
+// "<ca-id>/<partition>" for a partition. CA IDs hold no "/".
+func crlKey(cs *caState, cr *crlState) string {
+	if cr.part < 0 {
+		return cs.c.ID
+	}
+	return cs.c.ID + "/" + strconv.Itoa(cr.part)
+}
+
 // storeCRL stores a CRL this replica signed, fenced by its term; nothing without a Leader.
-func (s *Service) storeCRL(ctx context.Context, cs *caState, doc *crlDoc) error {
+func (s *Service) storeCRL(ctx context.Context, cs *caState, cr *crlState, doc *crlDoc) error {
 	if s.c.Leader == nil {
 		return nil
 	}
@@ -60,22 +73,22 @@ func (s *Service) storeCRL(ctx context.Context, cs *caState, doc *crlDoc) error 
 		if err := term.Fence(tx); err != nil {
 			return err
 		}
-		return tx.CRLs().PutCRL(store.StoredCRL{CAID: cs.c.ID, Number: doc.number, ThisUpdate: doc.thisUpdate, NextUpdate: doc.nextUpdate,
+		return tx.CRLs().PutCRL(store.StoredCRL{CAID: crlKey(cs, cr), Number: doc.number, ThisUpdate: doc.thisUpdate, NextUpdate: doc.nextUpdate,
 			DER: doc.der, Holder: term.Holder, Epoch: term.Epoch})
 	})
 }
 
 // followCRL loads the CA's stored CRL when it is newer than the one in memory, and returns
 // the CRL to serve (nil when the leader has stored none yet).
-func (s *Service) followCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
-	cs.followedAt.Store(time.Now().UnixNano())
-	cur := cs.crl.Load()
+func (s *Service) followCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	cr.followedAt.Store(time.Now().UnixNano())
+	cur := cr.doc.Load()
 	var after int64
 	if cur != nil {
 		after = cur.number
 	}
 	var v store.StoredCRL
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { v, err = tx.CRLs().LatestCRL(cs.c.ID, after); return err })
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { v, err = tx.CRLs().LatestCRL(crlKey(cs, cr), after); return err })
 	if errors.Is(err, store.ErrNotFound) {
 		return cur, nil
 	}
@@ -84,30 +97,40 @@ func (s *Service) followCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
 	}
 	sum := sha256.Sum256(v.DER)
 	doc := &crlDoc{der: v.DER, number: v.Number, thisUpdate: v.ThisUpdate, nextUpdate: v.NextUpdate, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-	cs.crl.Store(doc)
+	cr.doc.Store(doc)
+	cr.builtAt.Store(time.Now().UnixNano())
 	return doc, nil
 }
 
 // followCRLs refreshes, at most once per CRLMinGap each, the CRLs a follower serves.
 func (s *Service) followCRLs(ctx context.Context, list []*caState) {
 	for _, cs := range list {
-		if time.Since(time.Unix(0, cs.followedAt.Load())) < s.c.CRLMinGap {
-			continue
+		crls := []*crlState{&cs.crl}
+		for i := range cs.parts {
+			crls = append(crls, &cs.parts[i])
 		}
-		if _, err := s.followCRL(ctx, cs); err != nil && ctx.Err() == nil {
-			s.c.Log.Warn("status: reading a stored CRL", "ca_id", cs.c.ID, "err", err)
+		for _, cr := range crls {
+			if time.Since(time.Unix(0, cr.followedAt.Load())) < s.c.CRLMinGap {
+				continue
+			}
+			if _, err := s.followCRL(ctx, cs, cr); err != nil && ctx.Err() == nil {
+				s.c.Log.Warn("status: reading a stored CRL", "ca_id", cs.c.ID, "partition", cr.part, "err", err)
+			}
 		}
 	}
 }
 
 // followerCRL is currentCRL on a follower: the stored CRL, or an error when there is none.
-func (s *Service) followerCRL(ctx context.Context, cs *caState) (*crlDoc, error) {
-	doc, err := s.followCRL(ctx, cs)
+func (s *Service) followerCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	if doc := cr.doc.Load(); doc != nil && time.Since(time.Unix(0, cr.followedAt.Load())) < s.c.CRLMinGap {
+		return doc, nil
+	}
+	doc, err := s.followCRL(ctx, cs, cr)
 	if doc != nil {
 		return doc, nil // a stale read error still leaves the last CRL, valid until its nextUpdate
 	}
 	if err == nil {
-		err = fmt.Errorf("status: the leader has not stored a CRL of %s yet", cs.c.ID)
+		err = fmt.Errorf("status: the leader has not stored CRL %s yet", crlKey(cs, cr))
 	}
 	return nil, err
 }

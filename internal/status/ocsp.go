@@ -20,8 +20,9 @@ import (
 // 120 octets.
 const maxRequest = 8 << 10
 
-// Handler serves /ocsp, /ocsp/<ca-id>[/<base64 request>], /ocsp/<base64 request> and
-// /crl/<ca-id>.crl. Mount it at all three of "/ocsp", "/ocsp/" and "/crl/".
+// Handler serves /ocsp, /ocsp/<ca-id>[/<base64 request>], /ocsp/<base64 request>,
+// /crl/<ca-id>.crl and /crl/<ca-id>-<p>.crl. Mount it at all three of "/ocsp", "/ocsp/" and
+// "/crl/".
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ocsp", s.serveOCSP)

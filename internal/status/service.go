@@ -1,5 +1,6 @@
 // Package status serves revocation status for every issuing CA: CRLs (RFC 5280 section 5)
-// at /crl/<ca-id>.crl and an OCSP responder (RFC 6960) at /ocsp/<ca-id>.
+// at /crl/<ca-id>.crl, partition CRLs at /crl/<ca-id>-<p>.crl, and an OCSP responder (RFC
+// 6960) at /ocsp/<ca-id>.
 //
 // Invariants:
 //   - The responder never answers good for a serial its CA did not issue: a serial the store
@@ -13,6 +14,9 @@
 //     every PollInterval (at most one second): the cached answer is dropped and the CA's CRL
 //     rebuilt. An answer computed while a change was in flight is not cached.
 //   - A revoked certificate stays on its CA's CRL until it has expired.
+//   - The full CRL of a CA lists every revoked certificate of the CA. A partition CRL lists
+//     exactly the revoked certificates recorded with its partition and carries a critical
+//     issuingDistributionPoint naming its URL; it is served only while a base URL is set.
 package status
 
 import (
@@ -116,12 +120,8 @@ type caState struct {
 	entries map[string]*entry // by serial hex
 	gen     uint64            // bumped whenever an entry is dropped
 
-	crl     atomic.Pointer[crlDoc]
-	crlMu   sync.Mutex // serialises building
-	dirty   atomic.Bool
-	builtAt atomic.Int64 // unix nanoseconds of the last build
-	// followedAt is when a follower last read the stored CRL (crlstore.go).
-	followedAt atomic.Int64
+	crl   crlState   // the full CRL
+	parts []crlState // the partition CRLs, c.CRLPartitions of them
 
 	resp   atomic.Pointer[signer]
 	respMu sync.Mutex
@@ -155,7 +155,7 @@ func (s *Service) Start(ctx context.Context) error {
 // change feed gets there within PollInterval.
 func (s *Service) Invalidate(caID string) {
 	if cs := s.caByID(caID); cs != nil {
-		cs.dirty.Store(true)
+		cs.crl.dirty.Store(true) // partitions are marked by the poll below, which knows which
 		s.kick()
 	}
 	select {
@@ -176,7 +176,10 @@ func (s *Service) Changed(caID string, serials ...*big.Int) {
 	}
 	cs.gen++
 	cs.mu.Unlock()
-	cs.dirty.Store(true)
+	cs.crl.dirty.Store(true)
+	for i := range cs.parts {
+		cs.parts[i].dirty.Store(true) // the serials' partitions are not known here
+	}
 	s.kick()
 }
 
@@ -206,7 +209,10 @@ func (s *Service) loadCAs(ctx context.Context) error {
 		if c.Role != ca.Issuing || c.KeyID == "" || s.cas[c.ID] != nil {
 			continue
 		}
-		cs := &caState{c: c, entries: map[string]*entry{}}
+		cs := &caState{c: c, entries: map[string]*entry{}, crl: crlState{part: -1}, parts: make([]crlState, max(0, c.CRLPartitions))}
+		for i := range cs.parts {
+			cs.parts[i].part = i
+		}
 		s.cas[c.ID] = cs
 		for _, k := range issuerKeys(c) {
 			s.byHash[k] = cs
@@ -235,15 +241,19 @@ func (s *Service) caFor(ctx context.Context, r *Request) *caState {
 
 // caNamed is caByID with the same reload rule.
 func (s *Service) caNamed(ctx context.Context, id string) *caState {
-	s.mu.RLock()
-	cs, loaded := s.cas[id], s.loaded
-	s.mu.RUnlock()
-	if cs == nil && s.c.Now().Sub(loaded) > time.Second {
-		if err := s.loadCAs(ctx); err == nil {
-			cs = s.caByID(id)
-		}
+	if cs := s.caByID(id); cs != nil || !s.reloadCAs(ctx) {
+		return cs
 	}
-	return cs
+	return s.caByID(id)
+}
+
+// reloadCAs reloads the CA list unless it was loaded within the last second, and reports
+// whether it did.
+func (s *Service) reloadCAs(ctx context.Context) bool {
+	s.mu.RLock()
+	loaded := s.loaded
+	s.mu.RUnlock()
+	return s.c.Now().Sub(loaded) > time.Second && s.loadCAs(ctx) == nil
 }
 
 // issuerKeys are the CertID hash keys (RFC 6960 section 4.1.1: hashes of the issuer's DN and
@@ -310,22 +320,27 @@ func (s *Service) Poll(ctx context.Context) error {
 		if err != nil || len(changes) == 0 {
 			return err
 		}
-		byCA := map[string][]string{}
+		byCA := map[string][]store.StatusChange{}
 		for _, c := range changes {
-			byCA[c.CAID] = append(byCA[c.CAID], c.SerialHex)
+			byCA[c.CAID] = append(byCA[c.CAID], c)
 		}
-		for id, serials := range byCA {
+		for id, list := range byCA {
 			cs := s.caByID(id)
 			if cs == nil {
 				continue
 			}
 			cs.mu.Lock()
-			for _, h := range serials {
-				delete(cs.entries, h)
+			for _, c := range list {
+				delete(cs.entries, c.SerialHex)
 			}
 			cs.gen++
 			cs.mu.Unlock()
-			cs.dirty.Store(true)
+			cs.crl.dirty.Store(true)
+			for _, c := range list {
+				if c.CRLPartition >= 0 && c.CRLPartition < len(cs.parts) {
+					cs.parts[c.CRLPartition].dirty.Store(true)
+				}
+			}
 		}
 		s.cursor.Store(changes[len(changes)-1].Seq)
 		s.kick()

@@ -244,7 +244,8 @@ func TestCRL(t *testing.T) {
 	if err := f.svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := f.svc.buildCRL(ctx, f.svc.caByID(f.issuing.ID))
+	cs := f.svc.caByID(f.issuing.ID)
+	doc, err := f.svc.buildCRL(ctx, cs, &cs.crl)
 	if err != nil {
 		t.Fatal(err)
 	}

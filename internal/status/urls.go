@@ -3,8 +3,11 @@ package status
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
 )
 
 // URLs builds the AIA OCSP and CRL distribution point URLs that certificates carry, from a
@@ -34,12 +37,24 @@ func (u *URLs) Base() string {
 	return ""
 }
 
-// For returns the OCSP and CRL URLs of CA caID, or nils while no base is set. It has the
-// signature the manufacturing and operational services take as their StatusURLs.
-func (u *URLs) For(caID string) (ocsp, crl []string) {
+// For returns the OCSP and CRL URLs of a certificate of CA c for device deviceID, or nils
+// while no base is set. Under a partitioned CA a device's certificate names its partition CRL,
+// <base>/crl/<ca-id>-<p>.crl with p = ca.DevicePartition (the partition the authority records
+// at reservation); any other certificate names the CA's full CRL, <base>/crl/<ca-id>.crl.
+// It has the signature the manufacturing and operational services take as their StatusURLs.
+func (u *URLs) For(c ca.CA, deviceID string) (ocsp, crl []string) {
 	b := u.Base()
 	if b == "" {
 		return nil, nil
 	}
-	return []string{b + "/ocsp/" + caID}, []string{b + "/crl/" + caID + ".crl"}
+	if c.CRLPartitions > 0 && deviceID != "" {
+		return []string{b + "/ocsp/" + c.ID}, []string{partitionURL(b, c.ID, ca.DevicePartition(deviceID, c.CRLPartitions))}
+	}
+	return []string{b + "/ocsp/" + c.ID}, []string{b + "/crl/" + c.ID + ".crl"}
+}
+
+// partitionURL is the URL of partition p of caID's CRL under base: the certificates' CRL
+// distribution point and the partition CRL's issuingDistributionPoint.
+func partitionURL(base, caID string, p int) string {
+	return base + "/crl/" + caID + "-" + strconv.Itoa(p) + ".crl"
 }

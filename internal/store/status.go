@@ -13,9 +13,10 @@ type RevokedEntry struct {
 // StatusChange says that the revocation status of one certificate changed (issued, revoked,
 // held or released). Seq grows with every change, across all CAs.
 type StatusChange struct {
-	Seq       int64
-	CAID      string
-	SerialHex string
+	Seq          int64
+	CAID         string
+	SerialHex    string
+	CRLPartition int // the certificate's CRL partition (0 under an unpartitioned CA)
 }
 
 // OCSPResponder is a delegated OCSP responder certificate (RFC 6960 section 4.2.2.2) of an
@@ -35,9 +36,13 @@ type OCSPResponder struct {
 // changes, whichever code path made the change, so that several responder replicas can poll
 // it instead of relying on in-process notifications.
 type Status interface {
-	// EachRevoked calls fn, in serial order, for every revoked or held certificate of caID
-	// whose notAfter is after now. An error from fn stops the walk and is returned.
+	// EachRevoked calls fn, in order of CRL partition then serial, for every revoked or held
+	// certificate of caID whose notAfter is after now. An error from fn stops the walk and is
+	// returned.
 	EachRevoked(caID string, now time.Time, fn func(RevokedEntry) error) error
+	// EachRevokedInPartition is EachRevoked for the certificates of one CRL partition of
+	// caID, in serial order.
+	EachRevokedInPartition(caID string, partition int, now time.Time, fn func(RevokedEntry) error) error
 	// NextCRLNumber increments caID's CRL number and returns it (1 the first time). It is
 	// not identity state and is exempt from the audit rule.
 	NextCRLNumber(caID string) (int64, error)

@@ -44,8 +44,9 @@ type Config struct {
 	Authority *authority.Authority
 	// RootLife and IssuingLife bound new support CAs.
 	RootLife, IssuingLife time.Duration
-	// StatusURLs returns the OCSP and CRL URLs a certificate of CA caID carries.
-	StatusURLs func(caID string) (ocsp, crl []string)
+	// StatusURLs returns the OCSP and CRL URLs a certificate of CA c carries (deviceID ""
+	// for a support certificate: it names the CA's full CRL).
+	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
 }
 
 // Service is the support stage.
@@ -300,7 +301,7 @@ func (s *Service) IssueApproved(ctx context.Context, a audit.Actor, q approval.R
 	}
 	var ocspURLs, crlURLs []string
 	if s.c.StatusURLs != nil {
-		ocspURLs, crlURLs = s.c.StatusURLs(issuer.ID)
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer, "")
 	}
 	notAfter := g.NotAfter
 	if notAfter.After(issuer.Cert.NotAfter) {

@@ -15,8 +15,14 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
-// before returns the migrations older than version 0004 (the audit tree).
-func before(t *testing.T, fsys fs.FS) fs.FS {
+// before returns the migrations older than version 0004 (the audit tree), or than version
+// when given.
+func before(t *testing.T, fsys fs.FS, version ...string) fs.FS {
+	t.Helper()
+	v := "0004"
+	if len(version) > 0 {
+		v = version[0]
+	}
 	t.Helper()
 	out := fstest.MapFS{}
 	entries, err := fs.ReadDir(fsys, "migrations")
@@ -24,7 +30,7 @@ func before(t *testing.T, fsys fs.FS) fs.FS {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.Name() < "0004" {
+		if e.Name() < v {
 			b, _ := fs.ReadFile(fsys, "migrations/"+e.Name())
 			out["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
 		}

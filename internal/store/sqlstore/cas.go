@@ -14,12 +14,12 @@ import (
 type cas struct{ t *tx }
 
 func (c cas) CreateCA(v ca.CA) error {
-	_, err := c.t.exec(`INSERT INTO cas (id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.PartyID, v.Stage, string(v.Role), nullString(v.ParentID), v.Name, nullString(v.KeyID), boolInt(v.Imported), v.CertDER, micros(v.CreatedAt))
+	_, err := c.t.exec(`INSERT INTO cas (id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.PartyID, v.Stage, string(v.Role), nullString(v.ParentID), v.Name, nullString(v.KeyID), boolInt(v.Imported), v.CertDER, micros(v.CreatedAt), v.CRLPartitions)
 	return err
 }
 
-const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at`
+const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions`
 
 func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 	var v ca.CA
@@ -27,7 +27,7 @@ func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 	var parent, key sql.NullString
 	var imported int
 	var at int64
-	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at); err != nil {
+	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions); err != nil {
 		return v, err
 	}
 	v.Role, v.ParentID, v.KeyID, v.Imported, v.CreatedAt = ca.Role(role), parent.String, key.String, imported == 1, fromMicros(at)
@@ -83,11 +83,11 @@ func (c cas) SigningKey(partyID, purpose string) (ca.SigningKey, error) {
 type certs struct{ t *tx }
 
 // Reserve is the one write exempt from the audit rule: the reserved row is itself the record
-// of intent that a later audited transaction completes.
+// of intent that a later audited transaction completes. It records the CRL partition too.
 func (c certs) Reserve(v ca.Cert) error {
 	wasChanged := c.t.changed
-	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt))
+	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at, crl_partition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition)
 	c.t.changed = wasChanged
 	return err
 }
@@ -98,7 +98,7 @@ func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
 		string(ca.Issued), der, micros(at), ca.SerialHex(serial), string(ca.Reserved))
 }
 
-const certCols = `serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, revoked_at, reason`
+const certCols = `serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, revoked_at, reason, crl_partition`
 
 func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
 	var v ca.Cert
@@ -106,7 +106,7 @@ func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
 	var state string
 	var nb, na, at int64
 	var issued, revoked, reason sql.NullInt64
-	if err := s.Scan(&v.SerialHex, &v.CAID, &dev, &v.Profile, &state, &v.TBS, &v.DER, &nb, &na, &at, &issued, &revoked, &reason); err != nil {
+	if err := s.Scan(&v.SerialHex, &v.CAID, &dev, &v.Profile, &state, &v.TBS, &v.DER, &nb, &na, &at, &issued, &revoked, &reason, &v.CRLPartition); err != nil {
 		return v, err
 	}
 	v.Serial, _ = new(big.Int).SetString(v.SerialHex, 16)

@@ -14,11 +14,23 @@ type status struct{ t *tx }
 
 var _ store.Status = status{}
 
-// EachRevoked walks the covering index certificates_status (ca_id, state, serial, revoked_at,
-// reason, not_after): the CRL of a CA is one index range scan, without table lookups.
+// EachRevoked walks the covering index certificates_status (ca_id, state, crl_partition,
+// serial, revoked_at, reason, not_after): the full CRL of a CA is one index range scan,
+// without table lookups.
 func (s status) EachRevoked(caID string, now time.Time, fn func(store.RevokedEntry) error) error {
-	rows, err := s.t.query(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = ? AND not_after > ? ORDER BY serial`,
-		caID, string(ca.Revoked), micros(now))
+	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = ? AND not_after > ? ORDER BY crl_partition, serial`,
+		caID, fn, caID, string(ca.Revoked), micros(now))
+}
+
+// EachRevokedInPartition is EachRevoked narrowed to one partition: one range scan of the
+// same index.
+func (s status) EachRevokedInPartition(caID string, partition int, now time.Time, fn func(store.RevokedEntry) error) error {
+	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = ? AND crl_partition = ? AND not_after > ? ORDER BY serial`,
+		caID, fn, caID, string(ca.Revoked), partition, micros(now))
+}
+
+func (s status) eachRevoked(q, caID string, fn func(store.RevokedEntry) error, args ...any) error {
+	rows, err := s.t.query(q, args...)
 	if err != nil {
 		return err
 	}
@@ -68,9 +80,9 @@ func (s status) Changes(after int64, limit int) ([]store.StatusChange, error) {
 	}
 	return list(s.t, func(sc interface{ Scan(...any) error }) (store.StatusChange, error) {
 		var c store.StatusChange
-		err := sc.Scan(&c.Seq, &c.CAID, &c.SerialHex)
+		err := sc.Scan(&c.Seq, &c.CAID, &c.SerialHex, &c.CRLPartition)
 		return c, err
-	}, fmt.Sprintf(`SELECT seq, ca_id, serial FROM status_changes WHERE seq > ? ORDER BY seq LIMIT %d`, limit), after)
+	}, fmt.Sprintf(`SELECT seq, ca_id, serial, crl_partition FROM status_changes WHERE seq > ? ORDER BY seq LIMIT %d`, limit), after)
 }
 
 func (s status) LastChange() (int64, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,12 +21,19 @@ var statusTests = []struct {
 	{"CRLNumbersGrow", testCRLNumbers},
 	{"ResponderLatestWins", testResponders},
 	{"EveryStatusChangeIsFed", testStatusChanges},
+	{"CRLPartitionsAreRecordedAndWalked", testCRLPartitions},
 }
 
 func issuedOn(t *testing.T, s store.Store, caID string, serial *big.Int, notAfter time.Time) {
 	t.Helper()
+	issuedIn(t, s, caID, 0, serial, notAfter)
+}
+
+// issuedIn is issuedOn in CRL partition part.
+func issuedIn(t *testing.T, s store.Store, caID string, part int, serial *big.Int, notAfter time.Time) {
+	t.Helper()
 	mustUpdate(t, s, func(tx store.Tx) error {
-		return tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: caID, Profile: "operational", TBS: []byte{1}, NotBefore: t0.Add(-time.Hour), NotAfter: notAfter, CreatedAt: t0})
+		return tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: caID, Profile: "operational", TBS: []byte{1}, NotBefore: t0.Add(-time.Hour), NotAfter: notAfter, CreatedAt: t0, CRLPartition: part})
 	})
 	mustUpdate(t, s, func(tx store.Tx) error {
 		if err := tx.Certificates().MarkIssued(serial, []byte{2}, t0); err != nil {
@@ -148,5 +156,87 @@ func testStatusChanges(t *testing.T, s store.Store) {
 	_ = s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Status().Changes(0, 100); return err })
 	if len(got) != 0 {
 		t.Errorf("after pruning: %+v", got)
+	}
+}
+
+// testCRLPartitions: a CA keeps its partition count, Reserve records each certificate's
+// partition, a partition walk lists exactly that partition's unexpired revocations, the full
+// walk lists them all, and the change feed names the partition.
+func testCRLPartitions(t *testing.T, s store.Store) {
+	seedCA(t, s) // ca1, unpartitioned
+	der := SelfSignedForTest(t)
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.CAs().CreateCA(ca.CA{ID: "cap", PartyID: "acme", Stage: "manufacturing", Role: ca.Issuing, Name: "parted", KeyID: "kp", CertDER: der, CreatedAt: t0, CRLPartitions: 4}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("ca.create"))
+		return err
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for id, want := range map[string]int{"ca1": 0, "cap": 4} {
+			if c, err := tx.CAs().GetCA(id); err != nil || c.CRLPartitions != want {
+				t.Errorf("CA %s: %d partitions (%v), want %d", id, c.CRLPartitions, err, want)
+			}
+		}
+		return nil
+	})
+	var start int64
+	_ = s.View(ctx, func(tx store.Tx) (err error) { start, err = tx.Status().LastChange(); return err })
+	later, gone := t0.Add(time.Hour), t0.Add(-time.Minute)
+	certs := []struct {
+		serial   int64
+		part     int
+		notAfter time.Time
+		reason   int // -1: stays issued
+	}{
+		{0x101, 0, later, 1}, {0x102, 1, later, 4}, {0x103, 1, later, 6}, {0x105, 1, later, -1}, {0x104, 3, gone, 1}, {0x1, 2, later, 5},
+	}
+	for _, c := range certs {
+		issuedIn(t, s, "cap", c.part, big.NewInt(c.serial), c.notAfter)
+		if c.reason >= 0 {
+			if err := audited(t, s, func(tx store.Tx) error { return tx.Certificates().Revoke(big.NewInt(c.serial), c.reason, t0) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	issuedIn(t, s, "ca1", 1, big.NewInt(0x106), later) // another CA's partition 1
+	if err := audited(t, s, func(tx store.Tx) error { return tx.Certificates().Revoke(big.NewInt(0x106), 1, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if c, err := tx.Certificates().GetCert(big.NewInt(0x102)); err != nil || c.CRLPartition != 1 {
+			t.Errorf("certificate 102: partition %d (%v), want 1", c.CRLPartition, err)
+		}
+		walk := func(part int) string {
+			var got []string
+			add := func(e store.RevokedEntry) error { got = append(got, e.SerialHex); return nil }
+			var err error
+			if part < 0 {
+				err = tx.Status().EachRevoked("cap", t0, add)
+			} else {
+				err = tx.Status().EachRevokedInPartition("cap", part, t0, add)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Join(got, ",")
+		}
+		for part, want := range map[int]string{-1: "101,102,103,1", 0: "101", 1: "102,103", 2: "1", 3: ""} {
+			if got := walk(part); got != want {
+				t.Errorf("partition %d of cap: %q, want %q (by serial, unexpired, this CA only)", part, got, want)
+			}
+		}
+		return nil
+	})
+	var got []store.StatusChange
+	_ = s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Status().Changes(start, 100); return err })
+	parts := map[string]int{}
+	for _, c := range got {
+		if c.CAID == "cap" {
+			parts[c.SerialHex] = c.CRLPartition
+		}
+	}
+	if len(parts) != 6 || parts["102"] != 1 || parts["104"] != 3 || parts["1"] != 2 || parts["101"] != 0 {
+		t.Errorf("change feed partitions %v", parts)
 	}
 }
