@@ -31,7 +31,7 @@ first column.`,
   hallmark report drift --policy
   hallmark report standards`,
 	}
-	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards())
+	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps())
 	return cmd
 }
 

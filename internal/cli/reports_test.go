@@ -79,3 +79,31 @@ func TestReportFormats(t *testing.T) {
 		t.Fatal("a negative --within was accepted")
 	}
 }
+
+func TestReportGaps(t *testing.T) {
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"GET /v1/reports/gaps": func(w http.ResponseWriter, r *http.Request) {
+			if got := r.URL.Query().Get("idle"); got != "" && got != "30d" {
+				t.Errorf("idle = %q", got)
+			}
+			reply(200, `{"idle_after":"720h0m0s","total":3,
+				"unowned":[{"scope":"lot:lot_1","stage":"manufacturing","duty":"revoke"}],
+				"devices_without_owner":[{"scope":"lot:lot_1","stage":"manufacturing","duty":"revoke","devices":2}],
+				"lifetimes":[],"support_grants":[],
+				"idle_principals":[{"principal_id":"prn_1","party_id":"northwind","name":"dana"}],
+				"self_approval":[]}`)(w, r)
+		},
+	})
+	code, out, stderr := run(t, append([]string{"report", "gaps", "--idle", "30d"}, srv...)...)
+	if code != 0 || !strings.Contains(out, "manufacturing/revoke has no owner") || !strings.Contains(out, "2 devices without a manufacturing/revoke owner") ||
+		!strings.Contains(out, "dana: never used") || !strings.Contains(out, "3 gaps") {
+		t.Fatalf("gaps table: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = run(t, append([]string{"report", "gaps", "--csv"}, srv...)...)
+	if code != 0 || !strings.HasPrefix(out, "GAP,SCOPE,DETAIL,PARTY\nunowned,lot:lot_1,") || strings.Count(out, "\n") != 4 {
+		t.Fatalf("gaps csv: exit %d\n%s", code, out)
+	}
+	if code, _, _ := run(t, append([]string{"report", "gaps", "extra"}, srv...)...); code != ExitUsage {
+		t.Fatalf("an argument: exit %d", code)
+	}
+}

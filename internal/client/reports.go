@@ -77,3 +77,10 @@ func (c *Client) ReportStandards(ctx context.Context) (reports.StandardsReport, 
 	var r reports.StandardsReport
 	return r, c.do(ctx, "GET", "/v1/reports/standards", nil, &r)
 }
+
+// ReportGaps returns the governance gaps report; idle ("" for the default 90d) bounds how long
+// a principal may go unused before it is listed.
+func (c *Client) ReportGaps(ctx context.Context, idle string) (reports.GapsReport, error) {
+	var r reports.GapsReport
+	return r, c.do(ctx, "GET", withQuery("/v1/reports/gaps", "idle", idle), nil, &r)
+}

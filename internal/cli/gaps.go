@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-id/hallmark/internal/reports"
+)
+
+func (e *env) reportGaps() *cobra.Command {
+	var asCSV bool
+	var idle string
+	cmd := &cobra.Command{
+		Use:   "gaps",
+		Short: "Governance gaps: duties nobody owns, ownerless devices, unbounded grants, idle principals",
+		Long: `List every governance gap this caller may see (auditors: the deployment; others: their own
+scopes and principals), one per line:
+
+  unowned        a duty over a scope that resolves to no party in the ownership matrix
+  devices        devices whose current stage has no renewal or revocation owner, by scope
+  lifetime       an environment whose certificate lifetime exceeds its maximum age or the
+                 deployment's maximum
+  grant          an active support grant whose window is longer than its environment allows
+  idle           a principal not used within --idle (or never)
+  self-approval  a duty whose approvals are decided by the party that acts (only the person
+                 differs); set the approval rule's other_party to close it
+
+Exit status is 0 whatever the report holds; use -o json and count in a script.`,
+		Example: `  hallmark report gaps
+  hallmark report gaps --idle 30d --csv > gaps.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.ReportGaps(cmd.Context(), idle)
+			if err != nil {
+				return err
+			}
+			rows := gapRows(r)
+			if !asCSV && e.output == "table" {
+				defer fmt.Fprintf(e.stdout, "%d gaps (principals idle after %s)\n", r.Total, r.IdleAfter)
+			}
+			return e.emitRows(r, asCSV, []string{"GAP", "SCOPE", "DETAIL", "PARTY"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	cmd.Flags().StringVar(&idle, "idle", "", "list principals unused for longer than this: 90d (default) or a Go duration")
+	return cmd
+}
+
+// gapRows flattens the report into one row per gap, in the report's order.
+func gapRows(r reports.GapsReport) [][]string {
+	rows := [][]string{}
+	for _, u := range r.Unowned {
+		rows = append(rows, []string{"unowned", u.Scope, string(u.Stage) + "/" + string(u.Duty) + " has no owner", "-"})
+	}
+	for _, d := range r.Devices {
+		rows = append(rows, []string{"devices", d.Scope, strconv.Itoa(d.Devices) + " devices without a " + string(d.Stage) + "/" + string(d.Duty) + " owner", "-"})
+	}
+	for _, l := range r.Lifetimes {
+		rows = append(rows, []string{"lifetime", "environment:" + l.EnvironmentID, l.Name + ": lifetime " + l.Lifetime + " over " + l.Limit + " (" + l.Why + ")", l.OperatorID})
+	}
+	for _, g := range r.Grants {
+		rows = append(rows, []string{"grant", "environment:" + g.EnvironmentID, g.GrantID + ": window " + g.Window + " over " + g.Limit, g.Requester})
+	}
+	for _, p := range r.Idle {
+		last := "never used"
+		if p.LastUsedAt != nil {
+			last = "last used " + p.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		rows = append(rows, []string{"idle", "principal:" + p.PrincipalID, p.Name + ": " + last, p.PartyID})
+	}
+	for _, s := range r.SelfApproval {
+		rows = append(rows, []string{"self-approval", s.Scope, s.Duty + " approved inside the same party (" + string(s.Kind) + ")", s.PartyID})
+	}
+	return rows
+}
