@@ -120,6 +120,17 @@ func (s *Service) ImportCA(ctx context.Context, a audit.Actor, r ImportCARequest
 		})
 }
 
+func requireAnchorOwner(tx store.Tx, a audit.Actor) error {
+	p, err := tx.Parties().GetParty(a.PartyID)
+	if err != nil {
+		return err
+	}
+	if p.Kind != party.Operator {
+		return failure.New(failure.Denied, "party %s is a %s: trust anchors are registered by the operators whose onboarding trusts them", p.ID, p.Kind)
+	}
+	return governance.Require(tx, a, ownership.Operational, ownership.Issue, ownership.Chain{{Kind: ownership.Operator, ID: p.ID}})
+}
+
 // RegisterAnchorRequest registers another maker's trust anchor (certificate only).
 type RegisterAnchorRequest struct {
 	Name           string `json:"name"`
@@ -127,12 +138,20 @@ type RegisterAnchorRequest struct {
 }
 
 // RegisterAnchor records an external maker's CA certificate for the caller's party, so that
-// devices of a maker that does not run Hallmark can be verified at onboarding.
+// devices of a maker that does not run Hallmark can be verified at onboarding. Anchors are
+// what an operator's onboarding trusts, so registering one is the operator's decision: the
+// caller's party must be an operator that owns operational/issue over itself.
 func (s *Service) RegisterAnchor(ctx context.Context, a audit.Actor, r RegisterAnchorRequest) (ca.CA, error) {
 	if err := party.ValidSlug("anchor name", r.Name); err != nil {
 		return ca.CA{}, err
 	}
+	if err := s.c.Store.View(ctx, func(tx store.Tx) error { return requireAnchorOwner(tx, a) }); err != nil {
+		return ca.CA{}, err
+	}
 	return s.c.Authority.RegisterAnchor(ctx, a.PartyID, r.Name, []byte(r.CertificatePEM), func(tx store.Tx, c ca.CA) error {
+		if err := requireAnchorOwner(tx, a); err != nil { // again, in the transaction that stores it
+			return err
+		}
 		_, err := tx.Audit().Append(s.event(a, "anchor.register", "party:"+a.PartyID, "ca:"+c.ID, map[string]any{"name": c.Name, "subject": c.Cert.Subject.String()}))
 		return err
 	})

@@ -328,6 +328,14 @@ func (s *Service) authorizeRevocation(tx store.Tx, a audit.Actor, sel store.Fact
 		if err != nil {
 			return err
 		}
+		if d.ManufacturerID != sel.ManufacturerID {
+			// The run and its audit events are recorded under selector.manufacturer_id, so a
+			// device of another maker must not be revoked under it.
+			if ok, _ := governance.CanSeeDevice(tx, a, d); !ok {
+				return failure.New(failure.NotFound, "device %s: not found", d.ID)
+			}
+			return failure.New(failure.Invalid, "device %s is not a device of %s", d.ID, sel.ManufacturerID)
+		}
 		l, err := tx.Catalog().GetLot(d.LotID)
 		if err != nil {
 			return err
