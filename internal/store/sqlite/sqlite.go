@@ -48,6 +48,9 @@ func (dialect) IsRetryable(err error) bool {
 	return false
 }
 
+// GroupCommitMax bounds how many write transactions share one commit.
+const GroupCommitMax = 64
+
 func dsn(path string, immediate bool) string {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
@@ -80,5 +83,8 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("sqlite: opening %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
-	return sqlstore.New(w, r, dialect{}, nil), nil
+	st := sqlstore.New(w, r, dialect{}, nil)
+	// One writer: batch concurrent write transactions into one commit (sqlstore/groupcommit.go).
+	st.EnableGroupCommit(GroupCommitMax)
+	return st, nil
 }

@@ -36,6 +36,8 @@ type Store struct {
 	d              Dialect
 	// BeginWrite, when set, starts a write transaction (SQLite needs BEGIN IMMEDIATE).
 	txOpts *sql.TxOptions
+	// batch, when set, groups concurrent write transactions (groupcommit.go).
+	batch *batcher
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,6 +49,9 @@ func New(writer, reader *sql.DB, d Dialect, writeOpts *sql.TxOptions) *Store {
 
 // Close closes both handles.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.stop()
+	}
 	err := s.writer.Close()
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
@@ -62,7 +67,11 @@ func (s *Store) Close() error {
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = s.run(ctx, s.writer, s.txOpts, true, fn)
+		if s.batch != nil {
+			err = s.batch.do(ctx, fn)
+		} else {
+			err = s.run(ctx, s.writer, s.txOpts, true, fn)
+		}
 		lost := s.connectionLost(err)
 		if err == nil || !(s.d.IsRetryable(err) || lost) {
 			return err
