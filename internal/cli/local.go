@@ -21,6 +21,7 @@ type devInfo struct {
 	TLSCAFile string `json:"tls_ca_file"`
 	TokenFile string `json:"token_file"`
 	ESTURL    string `json:"est_url"`
+	PID       int    `json:"pid"` // the server process, for simulate's CPU figures
 }
 
 func (e *env) devCommand() *cobra.Command {

@@ -44,6 +44,7 @@ It only drives servers on loopback, and stops at --deadline.`,
 				return failure.Wrap(failure.NotFound, err, "the dev server's TLS CA")
 			}
 			c.APIURL, c.ESTURL, c.CAPEM, c.Tokens = info.APIURL, info.ESTURL, ca, tokens
+			c.ServerPID = info.PID // server CPU per operation, when the server runs here
 			if e.output == "table" {
 				c.Progress = e.stderr
 			}
@@ -65,6 +66,7 @@ It only drives servers on loopback, and stops at --deadline.`,
 	f.IntVar(&c.Devices, "devices", 100, "number of virtual devices")
 	f.IntVar(&c.Concurrency, "concurrency", 16, "devices in flight at once")
 	f.IntVar(&c.Renewals, "renewals", 1, "renewals per device after onboarding")
+	f.IntVar(&c.RenewalConcurrency, "renewal-concurrency", 0, "devices renewing at once (a renewal storm); 0: --concurrency")
 	f.DurationVar(&c.Deadline, "deadline", 30*time.Minute, "stop after this long")
 	return cmd
 }
@@ -72,11 +74,15 @@ It only drives servers on loopback, and stops at --deadline.`,
 func printSummary(w io.Writer, s simulate.Summary) {
 	fmt.Fprintf(w, "%d devices in %s\n\n", s.Devices, s.Elapsed.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tOK\tFAILED\tRATE/S\tP50\tP90\tP99\tMAX")
+	fmt.Fprintln(tw, "PHASE\tOK\tFAILED\tDEFERRED\tRATE/S\tP50\tP90\tP99\tMAX\tSERVER CPU-MS/OP")
 	for _, p := range s.Phases {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", p.Name, p.OK, p.Failed, p.Rate(),
+		cpu := "-"
+		if p.ServerCPU > 0 {
+			cpu = fmt.Sprintf("%.2f", p.ServerCPUPerOp())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.OK, p.Failed, p.Deferred, p.Rate(),
 			p.Percentile(0.5).Round(10*time.Microsecond), p.Percentile(0.9).Round(10*time.Microsecond),
-			p.Percentile(0.99).Round(10*time.Microsecond), p.Percentile(1).Round(10*time.Microsecond))
+			p.Percentile(0.99).Round(10*time.Microsecond), p.Percentile(1).Round(10*time.Microsecond), cpu)
 	}
 	tw.Flush()
 	if len(s.Refusals) == 0 {

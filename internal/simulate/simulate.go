@@ -19,9 +19,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,12 @@ type Config struct {
 	Renewals       int           // renewals per device after onboarding
 	Deadline       time.Duration // the whole run
 	Progress       io.Writer     // progress bar; nil for none
+	// RenewalConcurrency is how many devices renew at once (a renewal storm); 0 means
+	// Concurrency.
+	RenewalConcurrency int
+	// ServerPID, when the server runs on this machine, lets each phase report the server's
+	// CPU time per operation (from /proc/PID/stat).
+	ServerPID int
 }
 
 // The dev principals the simulation acts as.
@@ -54,11 +63,24 @@ const (
 
 // Phase is one stage of the simulation with its latencies.
 type Phase struct {
-	Name      string          `json:"name"`
-	OK        int             `json:"ok"`
-	Failed    int             `json:"failed"`
-	Elapsed   time.Duration   `json:"elapsed"`
+	Name    string        `json:"name"`
+	OK      int           `json:"ok"`
+	Failed  int           `json:"failed"`
+	Elapsed time.Duration `json:"elapsed"`
+	// Deferred counts answers that said "come back later" (503 or 202 with Retry-After);
+	// the device waited as told and asked again, within the deadline.
+	Deferred int `json:"deferred"`
+	// ServerCPU is the server process's user+system CPU time during the phase (0 when unknown).
+	ServerCPU time.Duration   `json:"server_cpu"`
 	latencies []time.Duration // of the successful operations
+}
+
+// ServerCPUPerOp is the server's CPU time per successful operation, in milliseconds.
+func (p *Phase) ServerCPUPerOp() float64 {
+	if p.OK == 0 || p.ServerCPU <= 0 {
+		return 0
+	}
+	return float64(p.ServerCPU.Microseconds()) / 1000 / float64(p.OK)
 }
 
 // Rate is successful operations per second.
@@ -89,8 +111,9 @@ type Summary struct {
 // MarshalJSON adds the derived figures.
 func (p *Phase) MarshalJSON() ([]byte, error) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return json.Marshal(map[string]any{"name": p.Name, "ok": p.OK, "failed": p.Failed, "elapsed_s": p.Elapsed.Seconds(), "rate_per_s": p.Rate(),
-		"p50_ms": ms(p.Percentile(0.5)), "p90_ms": ms(p.Percentile(0.9)), "p99_ms": ms(p.Percentile(0.99)), "max_ms": ms(p.Percentile(1))})
+	return json.Marshal(map[string]any{"name": p.Name, "ok": p.OK, "failed": p.Failed, "deferred": p.Deferred, "elapsed_s": p.Elapsed.Seconds(), "rate_per_s": p.Rate(),
+		"server_cpu_ms_per_op": p.ServerCPUPerOp(),
+		"p50_ms":               ms(p.Percentile(0.5)), "p90_ms": ms(p.Percentile(0.9)), "p99_ms": ms(p.Percentile(0.99)), "max_ms": ms(p.Percentile(1))})
 }
 
 // Loopback refuses a URL that does not point at this machine.
@@ -226,8 +249,12 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		_, err = d.agent.Step(ctx)
 		return err
 	}))
+	rc := c
+	if c.RenewalConcurrency > 0 {
+		rc.Concurrency = c.RenewalConcurrency
+	}
 	for r := 0; r < c.Renewals; r++ {
-		sum.Phases = append(sum.Phases, phase(ctx, fmt.Sprintf("renewal %d (EST simplereenroll)", r+1), devs, c, refuse, func(ctx context.Context, d *device) error {
+		sum.Phases = append(sum.Phases, phase(ctx, fmt.Sprintf("renewal %d (EST simplereenroll)", r+1), devs, rc, refuse, func(ctx context.Context, d *device) error {
 			if d.agent == nil {
 				return errors.New("not onboarded")
 			}
@@ -242,8 +269,9 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 // phase runs op for every device with the configured concurrency, timing each.
 func phase(ctx context.Context, name string, devs []*device, c Config, refuse func(error), op func(context.Context, *device) error) *Phase {
 	p := &Phase{Name: name}
-	var next, done atomic.Int64
+	var next, done, deferred atomic.Int64
 	var mu sync.Mutex
+	cpu0 := processCPU(c.ServerPID)
 	start := time.Now()
 	stop := progress(c.Progress, name, len(devs), &done, start)
 	var wg sync.WaitGroup
@@ -258,6 +286,16 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 				}
 				t := time.Now()
 				err := op(ctx, devs[i])
+				// A server that sheds load or waits for an approval says when to come back:
+				// do as a device would, within the deadline.
+				for wait, ok := deferral(err); ok && ctx.Err() == nil; wait, ok = deferral(err) {
+					deferred.Add(1)
+					select {
+					case <-ctx.Done():
+					case <-time.After(wait):
+					}
+					err = op(ctx, devs[i])
+				}
 				lat := time.Since(t)
 				mu.Lock()
 				if err != nil {
@@ -276,6 +314,12 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 	}
 	wg.Wait()
 	p.Elapsed = time.Since(start)
+	p.Deferred = int(deferred.Load())
+	if cpu0 >= 0 {
+		if cpu1 := processCPU(c.ServerPID); cpu1 >= cpu0 {
+			p.ServerCPU = cpu1 - cpu0
+		}
+	}
 	stop()
 	sort.Slice(p.latencies, func(i, j int) bool { return p.latencies[i] < p.latencies[j] })
 	return p
@@ -355,4 +399,47 @@ func parsePEM(s string) ([]*x509.Certificate, error) {
 		}
 		out = append(out, c)
 	}
+}
+
+// deferral reports whether err asks the device to come back later, and when.
+func deferral(err error) (time.Duration, bool) {
+	var d *agent.DeferredError
+	if errors.As(err, &d) {
+		return d.RetryAfter + time.Duration(mrand.N(int64(d.RetryAfter/10)+1)), true
+	}
+	// The API's own 503 (load shed); a connection refused or a timeout is a failure.
+	var p *client.Problem
+	if errors.As(err, &p) && p.Status == 503 {
+		return time.Second + time.Duration(mrand.N(int64(time.Second/10))), true
+	}
+	return 0, false
+}
+
+// processCPU is the user+system CPU time of process pid from /proc/PID/stat, or -1 when it
+// cannot be read (no PID, another OS, another machine). Linux reports it in clock ticks of
+// USER_HZ, which is 100 on every architecture Go supports there.
+func processCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) may hold spaces; the fields after its closing parenthesis
+	// start at field 3, so utime (14) and stime (15) are the 12th and 13th after it.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * (time.Second / 100)
 }
