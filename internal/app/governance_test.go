@@ -650,3 +650,63 @@ func TestGovernanceGaps(t *testing.T) {
 		t.Fatalf("readmit still self-approved with other_party: %+v", g.SelfApproval)
 	}
 }
+
+// TestWholeCARevocationRetiresTheCA: an approved whole-CA revocation retires the CA, which then
+// issues nothing; executing the used approval again (to finish an interrupted run) reaches only
+// what the CA issued before its retirement, and only the requester or an approver may do it.
+func TestWholeCARevocationRetiresTheCA(t *testing.T) {
+	dir := t.TempDir()
+	s := startDev(t, dir)
+	lot := demoLot(t, s, "lot-ret")
+	first := issueFactory(t, s, dir, lot, "lot-ret", "SN-R1")
+	var cas items
+	s.must(t, 200, alice, "GET", "/v1/cas", nil).json(t, &cas)
+	caID := ""
+	for _, c := range cas.Items {
+		if c.Role == "issuing" {
+			caID = c.ID
+		}
+	}
+	var res struct {
+		Approval *approval.Request `json:"approval"`
+	}
+	s.must(t, 202, alice, "POST", "/v1/manufacturing/revocations", map[string]any{"selector": map[string]string{"manufacturer_id": "acme", "issuing_ca_id": caID},
+		"reason": "cACompromise", "dry_run": false}).json(t, &res)
+	s.must(t, 200, bob, "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true})
+	var dec approvalResult
+	s.must(t, 200, carol, "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true}).json(t, &dec)
+	if !dec.Executed {
+		t.Fatalf("whole-CA revocation: %+v", dec)
+	}
+	// The retired CA issues nothing more.
+	body := map[string]any{"csr": newCSR(t, dir, "SN-R2"), "build_record": record("SN-R2", "lot-ret")}
+	if r := s.call(t, station, "POST", "/v1/lots/"+lot+"/devices", body); r.Status != 409 || !strings.Contains(string(r.Body), "retired") {
+		t.Fatalf("issuance by a retired CA: %d %s", r.Status, r.Body)
+	}
+	// Limit bob to auditing: he may no longer set off the approved action again.
+	var ps struct {
+		Items []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	s.must(t, 200, alice, "GET", "/v1/parties/acme/principals", nil).json(t, &ps)
+	for _, p := range ps.Items {
+		if p.Name == "bob" {
+			s.must(t, 200, alice, "PUT", "/v1/principals/"+p.ID+"/duties", map[string]any{"duties": []string{"manufacturing/revoke"}})
+		}
+	}
+	if r := s.call(t, bob, "POST", "/v1/approvals/"+res.Approval.ID+"/execute", nil); r.Status != 403 {
+		t.Fatalf("a principal without the approve duty re-ran the approved action: %d %s", r.Status, r.Body)
+	}
+	s.must(t, 200, alice, "POST", "/v1/approvals/"+res.Approval.ID+"/execute", nil)
+	var view struct {
+		Certificates []struct {
+			State string `json:"state"`
+		} `json:"certificates"`
+	}
+	s.must(t, 200, alice, "GET", "/v1/devices/"+first.Device.ID, nil).json(t, &view)
+	if view.Certificates[0].State != "revoked" {
+		t.Fatalf("the CA's certificate is %s", view.Certificates[0].State)
+	}
+}

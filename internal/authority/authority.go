@@ -105,7 +105,12 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		return nil, err
 	}
 	rec := ca.Cert{Serial: p.Serial(), CAID: c.ID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now, CRLPartition: part}
-	if err := a.c.Store.Update(ctx, func(tx store.Tx) error { return tx.Certificates().Reserve(rec) }); err != nil {
+	if err := a.c.Store.Update(ctx, func(tx store.Tx) error {
+		if err := notRetired(tx, c.ID); err != nil {
+			return err
+		}
+		return tx.Certificates().Reserve(rec)
+	}); err != nil {
 		return nil, fmt.Errorf("reserving serial %s: %w", ca.SerialHex(p.Serial()), err)
 	}
 	cert, err := sign()
@@ -113,6 +118,11 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		return nil, fmt.Errorf("signing serial %s: %w", ca.SerialHex(p.Serial()), err)
 	}
 	err = a.c.Store.Update(ctx, func(tx store.Tx) error {
+		// Checked again where the certificate becomes valid: a whole-CA revocation that
+		// started after the reservation must not miss it.
+		if err := notRetired(tx, c.ID); err != nil {
+			return err
+		}
 		if err := tx.Certificates().MarkIssued(cert.SerialNumber, cert.Raw, now); err != nil {
 			return err
 		}
@@ -122,6 +132,21 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		return nil, fmt.Errorf("storing serial %s: %w", ca.SerialHex(p.Serial()), err)
 	}
 	return cert, nil
+}
+
+// notRetired refuses issuance by a CA that a whole-CA revocation retired.
+func notRetired(tx store.Tx, caID string) error {
+	c, err := tx.CAs().GetCA(caID)
+	if failure.Is(err, failure.NotFound) {
+		return nil // a CA being created signs its own certificate before it is stored
+	}
+	if err != nil {
+		return err
+	}
+	if c.RetiredAt != nil {
+		return failure.New(failure.Conflict, "CA %s was retired by a whole-CA revocation at %s and issues nothing more", c.ID, c.RetiredAt.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // crlPartition is the CRL partition of a new certificate of c: ca.DevicePartition for a

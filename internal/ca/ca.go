@@ -36,6 +36,8 @@ type CA struct {
 	CertDER   []byte            `json:"-"`
 	Cert      *x509.Certificate `json:"-"`
 	CreatedAt time.Time         `json:"created_at"`
+	// RetiredAt is when a whole-CA revocation retired the CA: it issues nothing after it.
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
 	// CRLPartitions is P, the number of CRL partitions, fixed when the CA is created: the
 	// certificates it issues are spread over P partition CRLs. 0 means unpartitioned: one
 	// full CRL only (CAs created before partitioning, roots, anchors).

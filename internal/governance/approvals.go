@@ -223,10 +223,20 @@ func (s *Service) Execute(ctx context.Context, a audit.Actor, id string) (Decide
 		if err != nil {
 			return err
 		}
-		if a.PartyID != res.Request.RequesterParty && a.PartyID != res.Request.ApproverParty {
+		q := res.Request
+		if a.PartyID != q.RequesterParty && a.PartyID != q.ApproverParty {
 			return failure.New(failure.NotFound, "approval %s not found", id)
 		}
-		return nil
+		// The action runs as its requester, so only the requester, or a principal that may
+		// decide such requests now, may set it off again: not any colleague of theirs.
+		if a.PrincipalID == q.RequesterPrincipal {
+			return nil
+		}
+		chain, err := approvalChain(tx, q)
+		if err != nil {
+			return err
+		}
+		return Require(tx, a, q.Kind.Stage(), ownership.Approve, chain)
 	})
 	if err != nil {
 		return res, err

@@ -304,9 +304,34 @@ func (s *Service) RevokeApproved(ctx context.Context, a audit.Actor, q approval.
 	}
 	no := false
 	r.DryRun, r.ApprovalID = &no, q.ID
-	if !WholeCA(r.Selector) || "ca:"+r.Selector.IssuingCAID != q.Subject {
+	if !WholeCA(r.Selector) || "ca:"+r.Selector.IssuingCAID != q.Subject || q.DecidedAt == nil {
 		return RevokeResult{}, fmt.Errorf("approval %s does not describe a whole-CA revocation of %s", q.ID, q.Subject)
 	}
+	// The CA is retired first: from then on it issues nothing (the authority checks it where
+	// a certificate is reserved and again where it becomes valid), so "every certificate of
+	// the CA" is a fixed set: those issued before the retirement. A resumed run covers exactly
+	// that set, never what a later approval-less issuance could add.
+	now := s.now()
+	var retiredAt time.Time
+	if err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		c, err := tx.CAs().GetCA(r.Selector.IssuingCAID)
+		if err != nil {
+			return err
+		}
+		if c.RetiredAt != nil {
+			retiredAt = *c.RetiredAt
+			return nil
+		}
+		retiredAt = now
+		if err := tx.CAs().RetireCA(c.ID, now); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(s.event(a, "ca.retire", "manufacturer:"+c.PartyID, "ca:"+c.ID, map[string]any{"approval": q.ID, "reason": r.Reason}))
+		return err
+	}); err != nil {
+		return RevokeResult{}, err
+	}
+	r.Selector.IssuedTo = retiredAt.Add(time.Microsecond)
 	return s.RevokeFactory(ctx, a, r)
 }
 

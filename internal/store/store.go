@@ -99,6 +99,8 @@ type CAs interface {
 	CreateCA(c ca.CA) error
 	GetCA(id string) (ca.CA, error)
 	ListCAs(partyID string) ([]ca.CA, error) // partyID "" lists all
+	// RetireCA stops a CA from issuing (idempotent: the first retirement time stays).
+	RetireCA(id string, at time.Time) error
 	CreateSigningKey(k ca.SigningKey) error
 	SigningKey(partyID, purpose string) (ca.SigningKey, error)
 }

@@ -19,7 +19,7 @@ func (c cas) CreateCA(v ca.CA) error {
 	return err
 }
 
-const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions`
+const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at`
 
 func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 	var v ca.CA
@@ -27,9 +27,11 @@ func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 	var parent, key sql.NullString
 	var imported int
 	var at int64
-	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions); err != nil {
+	var retired sql.NullInt64
+	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions, &retired); err != nil {
 		return v, err
 	}
+	v.RetiredAt = fromNullMicros(retired)
 	v.Role, v.ParentID, v.KeyID, v.Imported, v.CreatedAt = ca.Role(role), parent.String, key.String, imported == 1, fromMicros(at)
 	cert, err := x509.ParseCertificate(v.CertDER)
 	if err != nil {
@@ -63,6 +65,10 @@ func (c cas) ListCAs(partyID string) ([]ca.CA, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+func (c cas) RetireCA(id string, at time.Time) error {
+	return c.t.execOne(fmt.Errorf("CA %s: %w", id, store.ErrNotFound), `UPDATE cas SET retired_at = COALESCE(retired_at, ?) WHERE id = ?`, micros(at), id)
 }
 
 func (c cas) CreateSigningKey(k ca.SigningKey) error {
