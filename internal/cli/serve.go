@@ -8,6 +8,7 @@ import (
 type serveOptions struct {
 	Dev                         bool
 	DataDir, Listen, ConfigFile string
+	CPUProfile                  string
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -39,6 +40,7 @@ Without --dev, --config names the strict JSON configuration.`,
 	f.StringVar(&opts.DataDir, "data", "", "dev data folder (default ./hallmark-data)")
 	f.StringVar(&opts.Listen, "listen", "", "API listen address HOST:PORT (port 0 picks a free port)")
 	f.StringVar(&opts.ConfigFile, "config", "", "configuration file (JSON)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for BENCHMARKS.md)")
 	cmd.MarkFlagsMutuallyExclusive("dev", "config")
 	return cmd
 }

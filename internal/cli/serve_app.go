@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -10,6 +12,17 @@ import (
 )
 
 func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile() // on a clean stop (SIGINT/SIGTERM)
+	}
 	return app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
 }
 
