@@ -86,5 +86,6 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	st := sqlstore.New(w, r, dialect{}, nil)
 	// One writer: batch concurrent write transactions into one commit (sqlstore/groupcommit.go).
 	st.EnableGroupCommit(GroupCommitMax)
+	st.EnableStmtCache()
 	return st, nil
 }

@@ -120,6 +120,8 @@ func (b *batcher) run(batch []*batchReq) {
 		return
 	}
 	committed := 0
+	var unprepared []string
+	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -130,8 +132,9 @@ func (b *batcher) run(batch []*batchReq) {
 			answer()
 			return
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true}
+		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts}
 		err := r.fn(t)
+		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {
 			err = store.ErrUnaudited
 		}

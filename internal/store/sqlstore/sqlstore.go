@@ -38,6 +38,8 @@ type Store struct {
 	txOpts *sql.TxOptions
 	// batch, when set, groups concurrent write transactions (groupcommit.go).
 	batch *batcher
+	// stmts, when set, caches prepared statements (stmtcache.go).
+	stmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -52,6 +54,7 @@ func (s *Store) Close() error {
 	if s.batch != nil {
 		s.batch.stop()
 	}
+	s.stmts.close()
 	err := s.writer.Close()
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
@@ -145,7 +148,8 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write 
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write}
+	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write, db: db, stmts: s.stmts}
+	defer func() { s.stmts.prepare(db, t.unprepared) }() // after the connection is released
 	if err := fn(t); err != nil {
 		_ = stx.Rollback()
 		return err
@@ -167,12 +171,16 @@ func (s *Store) TouchPrincipal(ctx context.Context, id string, at time.Time) err
 }
 
 type tx struct {
-	tx       *sql.Tx
-	ctx      context.Context
-	d        Dialect
-	writable bool
-	changed  bool // an identity-state write happened
-	audited  bool // an audit event was appended
+	tx    *sql.Tx
+	ctx   context.Context
+	d     Dialect
+	db    *sql.DB    // the handle tx runs on, for the statement cache
+	stmts *stmtCache // nil: no cache
+	// unprepared are queries run as text that the cache has not prepared yet.
+	unprepared []string
+	writable   bool
+	changed    bool // an identity-state write happened
+	audited    bool // an audit event was appended
 }
 
 func (t *tx) Parties() store.Parties           { return parties{t} }
@@ -191,7 +199,14 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 		return nil, errors.New("store: write in a read-only transaction")
 	}
 	t.changed = true
-	res, err := t.tx.ExecContext(t.ctx, t.d.Rebind(query), args...)
+	q := t.d.Rebind(query)
+	var res sql.Result
+	var err error
+	if st := t.stmt(q); st != nil {
+		res, err = st.ExecContext(t.ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(t.ctx, q, args...)
+	}
 	if err != nil && t.d.IsUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: a record with the same key exists", store.ErrConflict)
 	}
@@ -216,11 +231,19 @@ func (t *tx) execOne(none error, query string, args ...any) error {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, t.d.Rebind(query), args...)
+	q := t.d.Rebind(query)
+	if st := t.stmt(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.d.Rebind(query), args...)
+	q := t.d.Rebind(query)
+	if st := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
 // notFound maps sql.ErrNoRows to store.ErrNotFound with what was looked for.
