@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"os"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/client"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
@@ -31,28 +33,13 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 		Example: `  hallmark ca create-hierarchy --manufacturer acme --name acme-mfg --algorithm ecdsa-p384
   ISSUING=$(hallmark ca create-hierarchy --manufacturer acme --name acme-mfg -o id | tail -n 1)`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch h.Algorithm {
-			case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
-			default:
-				return usagef("--algorithm must be ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072, not %q", h.Algorithm)
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.CreateHierarchy(cmd.Context(), h)
-			if err != nil {
-				return err
-			}
-			return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
-				caTable(w, []client.CAView{out.Root, out.Issuing})
-			})
-		},
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+			return c.CreateHierarchy(ctx, h)
+		}),
 	}
 	createH.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	algorithmFlag(createH, &h.Algorithm)
 	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(createH, "manufacturer", "name")
 
@@ -374,4 +361,32 @@ func lotTable(w io.Writer, ls []device.Lot) {
 	for _, l := range ls {
 		row(w, l.ID, l.ManufacturerID, l.ModelID, l.Name, l.Line, l.IssuingCAID, ts(l.CreatedAt))
 	}
+}
+
+// createHierarchy is the RunE of the three create-hierarchy commands: it checks --algorithm,
+// calls create and prints the root and issuing CA (-o id: their IDs, one a line).
+func (e *env) createHierarchy(alg *keys.Algorithm, create func(ctx context.Context, c *client.Client) (client.Hierarchy, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		switch *alg {
+		case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
+		default:
+			return usagef("--algorithm must be ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072, not %q", *alg)
+		}
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		out, err := create(cmd.Context(), c)
+		if err != nil {
+			return err
+		}
+		return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
+			caTable(w, []client.CAView{out.Root, out.Issuing})
+		})
+	}
+}
+
+// algorithmFlag adds --algorithm for a new CA hierarchy.
+func algorithmFlag(cmd *cobra.Command, alg *keys.Algorithm) {
+	cmd.Flags().StringVar((*string)(alg), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
@@ -45,28 +46,13 @@ issuing CA's ID, one a line.`,
 		Example: `  hallmark operational create-hierarchy --operator fleetco --name fleet-ops --algorithm ecdsa-p384
   OPS_CA=$(hallmark operational create-hierarchy --operator fleetco --name fleet-ops -o id | tail -n 1)`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch h.Algorithm {
-			case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
-			default:
-				return usagef("--algorithm must be ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072, not %q", h.Algorithm)
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.CreateOperationalHierarchy(cmd.Context(), h)
-			if err != nil {
-				return err
-			}
-			return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
-				caTable(w, []client.CAView{out.Root, out.Issuing})
-			})
-		},
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+			return c.CreateOperationalHierarchy(ctx, h)
+		}),
 	}
 	createH.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	algorithmFlag(createH, &h.Algorithm)
 	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(createH, "operator", "name")
 	cmd.AddCommand(createH)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -50,28 +51,13 @@ newest support issuing CA signs the certificates of approved grants. The caller'
 support/approve over the operator. -o id prints the root CA's ID, then the issuing CA's ID.`,
 		Example: `  hallmark support create-hierarchy --operator contoso --name contoso-support`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch h.Algorithm {
-			case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
-			default:
-				return usagef("--algorithm must be ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072, not %q", h.Algorithm)
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.CreateSupportHierarchy(cmd.Context(), h)
-			if err != nil {
-				return err
-			}
-			return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
-				caTable(w, []client.CAView{out.Root, out.Issuing})
-			})
-		},
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+			return c.CreateSupportHierarchy(ctx, h)
+		}),
 	}
 	createH.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	createH.Flags().StringVar((*string)(&h.Algorithm), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+	algorithmFlag(createH, &h.Algorithm)
 	required(createH, "operator", "name")
 
 	var req support.Request
