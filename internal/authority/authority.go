@@ -136,15 +136,15 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 
 // notRetired refuses issuance by a CA that a whole-CA revocation retired.
 func notRetired(tx store.Tx, caID string) error {
-	c, err := tx.CAs().GetCA(caID)
+	at, err := tx.CAs().RetiredAt(caID)
 	if failure.Is(err, failure.NotFound) {
 		return nil // a CA being created signs its own certificate before it is stored
 	}
 	if err != nil {
 		return err
 	}
-	if c.RetiredAt != nil {
-		return failure.New(failure.Conflict, "CA %s was retired by a whole-CA revocation at %s and issues nothing more", c.ID, c.RetiredAt.Format(time.RFC3339))
+	if at != nil {
+		return failure.New(failure.Conflict, "CA %s was retired by a whole-CA revocation at %s and issues nothing more", caID, at.Format(time.RFC3339))
 	}
 	return nil
 }

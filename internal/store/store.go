@@ -101,6 +101,9 @@ type CAs interface {
 	ListCAs(partyID string) ([]ca.CA, error) // partyID "" lists all
 	// RetireCA stops a CA from issuing (idempotent: the first retirement time stays).
 	RetireCA(id string, at time.Time) error
+	// RetiredAt is when the CA was retired (nil: never), read without loading the CA: the
+	// authority asks it twice per issuance.
+	RetiredAt(id string) (*time.Time, error)
 	CreateSigningKey(k ca.SigningKey) error
 	SigningKey(partyID, purpose string) (ca.SigningKey, error)
 }

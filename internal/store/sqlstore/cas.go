@@ -71,6 +71,14 @@ func (c cas) RetireCA(id string, at time.Time) error {
 	return c.t.execOne(fmt.Errorf("CA %s: %w", id, store.ErrNotFound), `UPDATE cas SET retired_at = COALESCE(retired_at, ?) WHERE id = ?`, micros(at), id)
 }
 
+func (c cas) RetiredAt(id string) (*time.Time, error) {
+	var v sql.NullInt64
+	if err := c.t.queryRow(`SELECT retired_at FROM cas WHERE id = ?`, id).Scan(&v); err != nil {
+		return nil, notFound(err, "CA "+id)
+	}
+	return fromNullMicros(v), nil
+}
+
 func (c cas) CreateSigningKey(k ca.SigningKey) error {
 	_, err := c.t.exec(`INSERT INTO signing_keys (id, party_id, purpose, key_id, public_key_der, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		k.ID, k.PartyID, k.Purpose, k.KeyID, k.PublicKeyDER, micros(k.CreatedAt))

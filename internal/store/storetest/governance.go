@@ -22,6 +22,43 @@ var governanceTests = []struct {
 	{"ApprovalsAreConditional", testApprovals},
 	{"SupportGrants", testSupportGrants},
 	{"DutiesAndSoDRules", testDuties},
+	{"CARetirementIsOnceAndForAll", testCARetirement},
+}
+
+func testCARetirement(t *testing.T, s store.Store) {
+	seedCA(t, s)
+	retired := func() *time.Time {
+		t.Helper()
+		var at *time.Time
+		if err := s.View(ctx, func(tx store.Tx) (err error) { at, err = tx.CAs().RetiredAt("ca1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	if at := retired(); at != nil {
+		t.Fatalf("a new CA is retired at %s", at)
+	}
+	for _, at := range []time.Time{t0, t0.Add(time.Hour)} {
+		if err := audited(t, s, func(tx store.Tx) error { return tx.CAs().RetireCA("ca1", at) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if at := retired(); at == nil || !at.Equal(t0) {
+		t.Fatalf("retired at %v, want the first retirement %s", at, t0)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		c, err := tx.CAs().GetCA("ca1")
+		if err != nil || c.RetiredAt == nil || !c.RetiredAt.Equal(t0) {
+			t.Errorf("GetCA = %+v, %v", c.RetiredAt, err)
+		}
+		if _, err := tx.CAs().RetiredAt("nope"); !failure.Is(err, failure.NotFound) {
+			t.Errorf("RetiredAt of a missing CA: %v", err)
+		}
+		return nil
+	})
+	if err := audited(t, s, func(tx store.Tx) error { return tx.CAs().RetireCA("nope", t0) }); !failure.Is(err, failure.NotFound) {
+		t.Fatalf("retiring a missing CA: %v", err)
+	}
 }
 
 func newApproval(id, requester, approver, subject string, at time.Time) approval.Request {
