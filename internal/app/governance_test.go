@@ -615,6 +615,29 @@ func TestGovernanceGaps(t *testing.T) {
 	if len(g.Devices) != 1 || g.Devices[0].Scope != "lot:"+lot || g.Devices[0].Devices != 2 || g.Devices[0].Duty != "revoke" {
 		t.Fatalf("devices without a revocation owner: %+v", g.Devices)
 	}
+	// The standards mapping cites the gap as live evidence for NIST CSF GV.RR-02.
+	var std struct {
+		Rows []struct {
+			ID       string `json:"id"`
+			Evidence struct {
+				Count  int    `json:"count"`
+				Status string `json:"status"`
+			} `json:"evidence"`
+		} `json:"rows"`
+	}
+	s.must(t, 200, audrey, "GET", "/v1/reports/standards", nil).json(t, &std)
+	seen := false
+	for _, r := range std.Rows {
+		if r.ID == "GV.RR-02" {
+			seen = true
+			if r.Evidence.Count < 1 || r.Evidence.Status != "attention" {
+				t.Fatalf("GV.RR-02 evidence after an unowned duty: %+v", r.Evidence)
+			}
+		}
+	}
+	if !seen {
+		t.Fatalf("the standards report has no GV.RR-02 row: %+v", std.Rows)
+	}
 	// The operator sees its own scopes only: the manufacturer's gap is not its business.
 	var mine gapsReport
 	s.must(t, 200, oscar, "GET", "/v1/reports/gaps", nil).json(t, &mine)
