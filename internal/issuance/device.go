@@ -53,11 +53,6 @@ func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 	if p.BuildRecordDigest == ([32]byte{}) {
 		return nil, failure.New(failure.Invalid, "factory template: build record digest is required")
 	}
-	for _, u := range append(append([]string(nil), p.OCSPServer...), p.CRLDistributionPoints...) {
-		if err := checkHTTPURL(u); err != nil {
-			return nil, err
-		}
-	}
 	san, err := hardwareModuleNameSAN(p.HardwareType, []byte(p.DeviceSerial))
 	if err != nil {
 		return nil, err
@@ -66,16 +61,11 @@ func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := base(p.PublicKey, p.NotBefore, p.NotAfter)
+	t, err := clientLeaf(p.PublicKey, p.NotBefore, p.NotAfter, p.OCSPServer, p.CRLDistributionPoints)
 	if err != nil {
 		return nil, err
 	}
 	t.Subject = pkix.Name{SerialNumber: p.DeviceSerial, Organization: []string{p.Organization}, CommonName: p.DeviceSerial}
-	t.BasicConstraintsValid = true
-	t.KeyUsage = x509.KeyUsageDigitalSignature
-	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	t.OCSPServer = append([]string(nil), p.OCSPServer...)
-	t.CRLDistributionPoints = append([]string(nil), p.CRLDistributionPoints...)
 	t.ExtraExtensions = []pkix.Extension{
 		{Id: oid.ExtSubjectAltName, Value: san}, // non-critical: the subject is not empty (RFC 5280 section 4.2.1.6)
 		{Id: oid.BuildRecordDigest, Value: digest},
@@ -259,23 +249,13 @@ func OperationalTemplate(p OperationalParams) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range append(append([]string(nil), p.OCSPServer...), p.CRLDistributionPoints...) {
-		if err := checkHTTPURL(u); err != nil {
-			return nil, err
-		}
-	}
-	t, err := base(p.PublicKey, p.NotBefore, p.NotAfter)
+	t, err := clientLeaf(p.PublicKey, p.NotBefore, p.NotAfter, p.OCSPServer, p.CRLDistributionPoints)
 	if err != nil {
 		return nil, err
 	}
 	t.Subject = pkix.Name{CommonName: p.DeviceID}
 	id := *p.SPIFFEID
 	t.URIs = []*url.URL{&id}
-	t.BasicConstraintsValid = true
-	t.KeyUsage = x509.KeyUsageDigitalSignature
-	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	t.OCSPServer = append([]string(nil), p.OCSPServer...)
-	t.CRLDistributionPoints = append([]string(nil), p.CRLDistributionPoints...)
 	t.ExtraExtensions = []pkix.Extension{{Id: oid.FactoryIdentityRef, Value: ref}}
 	return t, nil
 }
@@ -309,6 +289,27 @@ func checkSPIFFEID(u *url.URL, deviceID string) error {
 		}
 	}
 	return nil
+}
+
+// clientLeaf is what every end-entity profile for a TLS client shares (factory, operational,
+// support): base plus basic constraints (not a CA), keyUsage digitalSignature, EKU clientAuth,
+// and the AIA OCSP and CRL distribution point URLs, each checked to be http(s).
+func clientLeaf(pub crypto.PublicKey, notBefore, notAfter time.Time, ocsp, crl []string) (*x509.Certificate, error) {
+	for _, u := range append(append([]string(nil), ocsp...), crl...) {
+		if err := checkHTTPURL(u); err != nil {
+			return nil, err
+		}
+	}
+	t, err := base(pub, notBefore, notAfter)
+	if err != nil {
+		return nil, err
+	}
+	t.BasicConstraintsValid = true
+	t.KeyUsage = x509.KeyUsageDigitalSignature
+	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	t.OCSPServer = append([]string(nil), ocsp...)
+	t.CRLDistributionPoints = append([]string(nil), crl...)
+	return t, nil
 }
 
 func checkHTTPURL(s string) error {

@@ -113,23 +113,13 @@ func SupportTemplate(p SupportParams) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range append(append([]string(nil), p.OCSPServer...), p.CRLDistributionPoints...) {
-		if err := checkHTTPURL(u); err != nil {
-			return nil, err
-		}
-	}
-	t, err := base(p.PublicKey, p.NotBefore, p.NotAfter)
+	t, err := clientLeaf(p.PublicKey, p.NotBefore, p.NotAfter, p.OCSPServer, p.CRLDistributionPoints)
 	if err != nil {
 		return nil, err
 	}
 	t.Subject = pkix.Name{CommonName: p.Engineer, Organization: []string{p.Organization}}
 	id := *p.SPIFFEID
 	t.URIs = []*url.URL{&id}
-	t.BasicConstraintsValid = true
-	t.KeyUsage = x509.KeyUsageDigitalSignature
-	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	t.OCSPServer = append([]string(nil), p.OCSPServer...)
-	t.CRLDistributionPoints = append([]string(nil), p.CRLDistributionPoints...)
 	t.ExtraExtensions = []pkix.Extension{{Id: oid.SupportScope, Value: scope}}
 	return t, nil
 }
