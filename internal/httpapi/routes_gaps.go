@@ -19,7 +19,7 @@ func (s *Server) gapsRoute(rep *reports.Service) {
 		}
 		o := reports.GapsOptions{}
 		if v := r.URL.Query().Get("idle"); v != "" {
-			d, err := ParseDays(v)
+			d, err := parseDays(v)
 			if err != nil || d <= 0 {
 				return failure.New(failure.Invalid, "idle must be a positive duration such as 90d or 720h, not %q", v)
 			}
@@ -36,8 +36,8 @@ func (s *Server) gapsRoute(rep *reports.Service) {
 	})
 }
 
-// ParseDays reads a Go duration, or a whole number of days written "90d".
-func ParseDays(v string) (time.Duration, error) {
+// parseDays reads a Go duration, or a whole number of days written "90d".
+func parseDays(v string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(v, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil || days < 0 || days > 100*365 {

@@ -560,8 +560,3 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, r CheckRequest) (gra
 	})
 	return out, err
 }
-
-// ForDevice lists the grants that reach a device now or did, for inventory.
-func ForDevice(tx store.Tx, deviceID string) ([]grant.Grant, error) {
-	return tx.SupportGrants().ListGrants(store.GrantFilter{DeviceID: deviceID, Limit: 100})
-}
