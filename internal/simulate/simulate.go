@@ -7,7 +7,6 @@ package simulate
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -132,13 +131,16 @@ func Loopback(raw string) error {
 	return fmt.Errorf("simulate: %s is not a loopback address; the simulator only drives a local server", raw)
 }
 
+// device is one virtual device. A run holds a million of them: keep it small.
 type device struct {
-	serial  string
-	key     crypto.Signer
-	factory []*x509.Certificate
-	id      string
-	agent   *agent.Agent
+	serial string
+	id     string
+	ks     *deviceStore // from factory issuance
+	agent  *agent.Agent // from onboarding
 }
+
+// simFirmware is the firmware digest every simulated device reports, one string for all.
+var simFirmware = strings.Repeat("0f", 32)
 
 // Run simulates the fleet.
 func Run(ctx context.Context, c Config) (Summary, error) {
@@ -204,7 +206,7 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 			return err
 		}
 		rec, _ := json.Marshal(map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": d.serial, "lot": lotName, "line": "line-sim",
-			"firmwareDigest": map[string]string{"sha256": strings.Repeat("0f", 32)}, "testResult": "pass", "builtAt": start.UTC().Format(time.RFC3339)})
+			"firmwareDigest": map[string]string{"sha256": simFirmware}, "testResult": "pass", "builtAt": start.UTC().Format(time.RFC3339)})
 		fi, err := fc.IssueFactory(ctx, lotID, client.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
 		if err != nil {
 			return err
@@ -213,7 +215,11 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		if err != nil {
 			return err
 		}
-		d.key, d.factory, d.id = k, chain, fi.Device.ID
+		ks, err := newDeviceStore(chain, k)
+		if err != nil {
+			return err
+		}
+		d.ks, d.id = ks, fi.Device.ID
 		return nil
 	}))
 
@@ -237,15 +243,11 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 	pool.AppendCertsFromPEM(c.CAPEM)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sum.Phases = append(sum.Phases, phase(ctx, "onboarding (EST simpleenroll)", devs, c, refuse, func(ctx context.Context, d *device) error {
-		if d.factory == nil {
+		if d.ks == nil {
 			return errors.New("no factory identity")
 		}
-		ks, err := agent.NewMemory(d.factory, d.key)
-		if err != nil {
-			return err
-		}
-		d.agent = agent.New(agent.Config{ESTURL: c.ESTURL, RootCAs: pool, Keystore: ks, Log: quiet,
-			Facts: agent.Facts{FirmwareDigest: strings.Repeat("0f", 32), HardwareRevision: "B"}})
+		d.agent = agent.New(agent.Config{ESTURL: c.ESTURL, RootCAs: pool, Keystore: d.ks, Log: quiet,
+			Facts: agent.Facts{FirmwareDigest: simFirmware, HardwareRevision: "B"}})
 		_, err = d.agent.Step(ctx)
 		return err
 	}))
