@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
@@ -23,6 +24,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
 
@@ -88,7 +90,13 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	dbPath := filepath.Join(dir, "hallmark.db")
-	st, err := sqlite.Open(ctx, dbPath)
+	var st *sqlstore.Store
+	if opts.DevPostgresEnv != "" {
+		dbPath = "postgres ($" + opts.DevPostgresEnv + ")" // never the URL: it may hold a password
+		st, err = openStore(ctx, config.Store{Driver: "postgres", DSNEnv: opts.DevPostgresEnv})
+	} else {
+		st, err = sqlite.Open(ctx, dbPath)
+	}
 	if err != nil {
 		return err
 	}

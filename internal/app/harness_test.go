@@ -36,6 +36,13 @@ func startDev(t *testing.T, dir string) *devServer {
 // startDevWith starts the dev server with a clock of the test's own.
 func startDevWith(t *testing.T, dir string, now func() time.Time) *devServer {
 	t.Helper()
+	return startDevOpts(t, Options{DataDir: dir, Now: now})
+}
+
+// startDevOpts starts the dev server with the given options (Dev and Listen are set here).
+func startDevOpts(t *testing.T, o Options) *devServer {
+	t.Helper()
+	dir := o.DataDir
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -43,7 +50,8 @@ func startDevWith(t *testing.T, dir string, now func() time.Time) *devServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &devServer{dir: dir, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- Serve(ctx, Options{Dev: true, DataDir: dir, Listen: "127.0.0.1:0", Now: now}, io.Discard, io.Discard)
+		o.Dev, o.DataDir, o.Listen = true, dir, "127.0.0.1:0"
+		s.done <- Serve(ctx, o, io.Discard, io.Discard)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -8,6 +8,11 @@ type Options struct {
 	Dev bool
 	// DataDir is the dev data folder (default ./hallmark-data).
 	DataDir string
+	// DevPostgresEnv, with Dev, names an environment variable holding a PostgreSQL URL: the
+	// demo then keeps its data there instead of in the embedded store (keys, tokens and TLS
+	// files stay in DataDir). It is how the load generator measures the PostgreSQL store
+	// over HTTPS.
+	DevPostgresEnv string
 	// Listen overrides the API listen address (HOST:PORT; port 0 picks a free port).
 	Listen string
 	// ConfigFile is the strict JSON configuration for real use.

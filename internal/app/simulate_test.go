@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,9 +11,24 @@ import (
 )
 
 // TestSimulateSmallFleet drives 24 virtual devices through manufacture, custody, EST
-// onboarding and a renewal against a real dev server.
+// onboarding and a renewal against a real dev server, on each store.
 func TestSimulateSmallFleet(t *testing.T) {
-	s := startDev(t, "")
+	t.Run("sqlite", func(t *testing.T) { simulateSmallFleet(t, startDev(t, "")) })
+	t.Run("postgres", func(t *testing.T) {
+		base := os.Getenv("HALLMARK_TEST_POSTGRES")
+		if base == "" {
+			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
+		}
+		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", pgSchema(t, base))
+		s := startDevOpts(t, Options{DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL"})
+		if !strings.HasPrefix(s.info.Database, "postgres") {
+			t.Fatalf("dev.json names database %q, want the PostgreSQL store", s.info.Database)
+		}
+		simulateSmallFleet(t, s)
+	})
+}
+
+func simulateSmallFleet(t *testing.T, s *devServer) {
 	ca, err := os.ReadFile(s.info.TLSCAFile)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 type serveOptions struct {
 	Dev                         bool
 	DataDir, Listen, ConfigFile string
+	DevPostgresEnv              string
 	CPUProfile                  string
 }
 
@@ -21,16 +22,23 @@ func (e *env) serveCommand() *cobra.Command {
 With --dev, start a local demo on an embedded database in --data (default ./hallmark-data):
 demo parties with their CAs, one token per principal in DATA/tokens.json, an HTTPS listener
 with its own CA (DATA/tls/ca.pem), and DATA/dev.json naming what scripts need. Port 0 picks
-a free port. A second start on the same folder reuses what is there.
+a free port. A second start on the same folder reuses what is there. With --dev-postgres-env
+NAME the demo keeps its data in the PostgreSQL database whose URL is in the environment
+variable NAME instead (the keys, tokens and TLS files stay in --data); the load generator
+uses it to measure the PostgreSQL store over HTTPS.
 
 Without --dev, --config names the strict JSON configuration.`,
 		Example: `  hallmark serve --dev
   hallmark serve --dev --data /tmp/hm --listen 127.0.0.1:0
+  HM_PG=postgres://hallmark@127.0.0.1/hallmark hallmark serve --dev --dev-postgres-env HM_PG
   hallmark serve --config /etc/hallmark/config.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !opts.Dev && opts.ConfigFile == "" {
 				return usagef("give --config FILE, or --dev for a local demo")
+			}
+			if opts.DevPostgresEnv != "" && !opts.Dev {
+				return usagef("--dev-postgres-env is for --dev; a deployment names its database in --config")
 			}
 			return e.serve(cmd, opts)
 		},
@@ -40,6 +48,7 @@ Without --dev, --config names the strict JSON configuration.`,
 	f.StringVar(&opts.DataDir, "data", "", "dev data folder (default ./hallmark-data)")
 	f.StringVar(&opts.Listen, "listen", "", "API listen address HOST:PORT (port 0 picks a free port)")
 	f.StringVar(&opts.ConfigFile, "config", "", "configuration file (JSON)")
+	f.StringVar(&opts.DevPostgresEnv, "dev-postgres-env", "", "with --dev: keep the demo's data in the PostgreSQL database whose URL is in this environment variable")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for BENCHMARKS.md)")
 	cmd.MarkFlagsMutuallyExclusive("dev", "config")
 	return cmd

@@ -23,7 +23,7 @@ func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer pprof.StopCPUProfile() // on a clean stop (SIGINT/SIGTERM)
 	}
-	return app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
+	return app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
 }
 
 // adminCommand holds the operations that work on the database directly, before any
