@@ -68,21 +68,25 @@ It only drives servers on loopback, and stops at --deadline.`,
 	f.IntVar(&c.Renewals, "renewals", 1, "renewals per device after onboarding")
 	f.IntVar(&c.RenewalConcurrency, "renewal-concurrency", 0, "devices renewing at once (a renewal storm); 0: --concurrency")
 	f.DurationVar(&c.Deadline, "deadline", 30*time.Minute, "stop after this long")
+	f.IntVar(&c.DatabasePID, "database-pid", 0, "PID of the database server's main process on this machine (PostgreSQL's postmaster): report its CPU per operation too, its backends included")
 	return cmd
 }
 
 func printSummary(w io.Writer, s simulate.Summary) {
 	fmt.Fprintf(w, "%d devices in %s\n\n", s.Devices, s.Elapsed.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tOK\tFAILED\tDEFERRED\tRATE/S\tP50\tP90\tP99\tMAX\tSERVER CPU-MS/OP")
-	for _, p := range s.Phases {
-		cpu := "-"
-		if p.ServerCPU > 0 {
-			cpu = fmt.Sprintf("%.2f", p.ServerCPUPerOp())
+	fmt.Fprintln(tw, "PHASE\tOK\tFAILED\tDEFERRED\tRATE/S\tP50\tP90\tP99\tMAX\tSERVER CPU-MS/OP\tDB CPU-MS/OP")
+	msPerOp := func(d time.Duration, v float64) string {
+		if d <= 0 {
+			return "-"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.OK, p.Failed, p.Deferred, p.Rate(),
+		return fmt.Sprintf("%.2f", v)
+	}
+	for _, p := range s.Phases {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.OK, p.Failed, p.Deferred, p.Rate(),
 			p.Percentile(0.5).Round(10*time.Microsecond), p.Percentile(0.9).Round(10*time.Microsecond),
-			p.Percentile(0.99).Round(10*time.Microsecond), p.Percentile(1).Round(10*time.Microsecond), cpu)
+			p.Percentile(0.99).Round(10*time.Microsecond), p.Percentile(1).Round(10*time.Microsecond),
+			msPerOp(p.ServerCPU, p.ServerCPUPerOp()), msPerOp(p.DatabaseCPU, p.DatabaseCPUPerOp()))
 	}
 	tw.Flush()
 	if len(s.Refusals) == 0 {

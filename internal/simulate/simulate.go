@@ -51,6 +51,10 @@ type Config struct {
 	// ServerPID, when the server runs on this machine, lets each phase report the server's
 	// CPU time per operation (from /proc/PID/stat).
 	ServerPID int
+	// DatabasePID, when a database server runs on this machine (PostgreSQL's postmaster), lets
+	// each phase also report that server's CPU time per operation, its backends included: with
+	// PostgreSQL, much of the work of an operation happens there, not in Hallmark's process.
+	DatabasePID int
 }
 
 // The dev principals the simulation acts as.
@@ -70,16 +74,23 @@ type Phase struct {
 	// the device waited as told and asked again, within the deadline.
 	Deferred int `json:"deferred"`
 	// ServerCPU is the server process's user+system CPU time during the phase (0 when unknown).
-	ServerCPU time.Duration   `json:"server_cpu"`
-	latencies []time.Duration // of the successful operations
+	ServerCPU time.Duration `json:"server_cpu"`
+	// DatabaseCPU is the database server's CPU time during the phase (0 when unknown).
+	DatabaseCPU time.Duration   `json:"database_cpu"`
+	latencies   []time.Duration // of the successful operations
 }
 
 // ServerCPUPerOp is the server's CPU time per successful operation, in milliseconds.
-func (p *Phase) ServerCPUPerOp() float64 {
-	if p.OK == 0 || p.ServerCPU <= 0 {
+func (p *Phase) ServerCPUPerOp() float64 { return perOp(p.ServerCPU, p.OK) }
+
+// DatabaseCPUPerOp is the database server's CPU time per successful operation, in milliseconds.
+func (p *Phase) DatabaseCPUPerOp() float64 { return perOp(p.DatabaseCPU, p.OK) }
+
+func perOp(d time.Duration, ok int) float64 {
+	if ok == 0 || d <= 0 {
 		return 0
 	}
-	return float64(p.ServerCPU.Microseconds()) / 1000 / float64(p.OK)
+	return float64(d.Microseconds()) / 1000 / float64(ok)
 }
 
 // Rate is successful operations per second.
@@ -111,8 +122,8 @@ type Summary struct {
 func (p *Phase) MarshalJSON() ([]byte, error) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	return json.Marshal(map[string]any{"name": p.Name, "ok": p.OK, "failed": p.Failed, "deferred": p.Deferred, "elapsed_s": p.Elapsed.Seconds(), "rate_per_s": p.Rate(),
-		"server_cpu_ms_per_op": p.ServerCPUPerOp(),
-		"p50_ms":               ms(p.Percentile(0.5)), "p90_ms": ms(p.Percentile(0.9)), "p99_ms": ms(p.Percentile(0.99)), "max_ms": ms(p.Percentile(1))})
+		"server_cpu_ms_per_op": p.ServerCPUPerOp(), "database_cpu_ms_per_op": p.DatabaseCPUPerOp(),
+		"p50_ms": ms(p.Percentile(0.5)), "p90_ms": ms(p.Percentile(0.9)), "p99_ms": ms(p.Percentile(0.99)), "max_ms": ms(p.Percentile(1))})
 }
 
 // Loopback refuses a URL that does not point at this machine.
@@ -273,7 +284,7 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 	p := &Phase{Name: name}
 	var next, done, deferred atomic.Int64
 	var mu sync.Mutex
-	cpu0 := processCPU(c.ServerPID)
+	cpu0, db0 := processCPU(c.ServerPID), treeCPU(c.DatabasePID)
 	start := time.Now()
 	stop := progress(c.Progress, name, len(devs), &done, start)
 	var wg sync.WaitGroup
@@ -320,6 +331,11 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 	if cpu0 >= 0 {
 		if cpu1 := processCPU(c.ServerPID); cpu1 >= cpu0 {
 			p.ServerCPU = cpu1 - cpu0
+		}
+	}
+	if db0 >= 0 {
+		if db1 := treeCPU(c.DatabasePID); db1 >= db0 {
+			p.DatabaseCPU = db1 - db0
 		}
 	}
 	stop()
@@ -421,27 +437,68 @@ func deferral(err error) (time.Duration, bool) {
 // cannot be read (no PID, another OS, another machine). Linux reports it in clock ticks of
 // USER_HZ, which is 100 on every architecture Go supports there.
 func processCPU(pid int) time.Duration {
-	if pid <= 0 {
+	f := statFields(pid)
+	if f == nil {
 		return -1
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return ticks(f[11], f[12])
+}
+
+// treeCPU is the CPU time of a server process and its children: its own user and system
+// time, what its exited children used (cutime, cstime), and the live children's own time.
+// PostgreSQL runs each connection in a child of the postmaster.
+func treeCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if f == nil {
+		return -1
+	}
+	total := ticks(f[11], f[12], f[13], f[14])
+	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return -1
 	}
-	// The command name (field 2) may hold spaces; the fields after its closing parenthesis
-	// start at field 3, so utime (14) and stime (15) are the 12th and 13th after it.
+	parent := strconv.Itoa(pid)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if cf := statFields(child); cf != nil && cf[1] == parent {
+			total += ticks(cf[11], cf[12])
+		}
+	}
+	return total
+}
+
+// statFields are the fields of /proc/PID/stat after the command name, so field 3 (state) is
+// at index 0, ppid (4) at 1, utime (14) at 11, stime at 12, cutime at 13, cstime at 14; nil
+// when the process is not there.
+func statFields(pid int) []string {
+	if pid <= 0 {
+		return nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	// The command name (field 2) may hold spaces: start after its closing parenthesis.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return -1
+		return nil
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return -1
+	if len(f) < 15 {
+		return nil
 	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
+	return f
+}
+
+// ticks sums clock-tick counts (USER_HZ, 100 on Linux) as a duration.
+func ticks(fields ...string) time.Duration {
+	var n int64
+	for _, s := range fields {
+		v, _ := strconv.ParseInt(s, 10, 64)
+		n += v
 	}
-	return time.Duration(ut+st) * (time.Second / 100)
+	return time.Duration(n) * (time.Second / 100)
 }
