@@ -3,7 +3,11 @@
 //
 // Write transactions run SERIALIZABLE and are retried on serialization failures, so the
 // conditional updates the services rely on (custody, device state, serial reservation) hold
-// across replicas. Migrations run under an advisory lock so that replicas starting together
+// across replicas. Every audited write appends to the one audit log, whose head row orders
+// all writes; so each write transaction first takes an EXCLUSIVE lock on audit_head (plain
+// reads still pass), before its snapshot, and concurrent writers queue instead of failing
+// each other. Within one replica, concurrent writes are grouped into one transaction
+// (sqlstore/groupcommit.go), so the queue moves a batch at a time. Migrations run under an advisory lock so that replicas starting together
 // apply each one once.
 package postgres
 
@@ -45,6 +49,16 @@ func code(err error) string {
 
 // IsUniqueViolation: 23505 unique_violation.
 func (dialect) IsUniqueViolation(err error) bool { return code(err) == "23505" }
+
+// WriteLockSQL: the one lock every write transaction takes first (see the package comment).
+// LOCK TABLE takes no snapshot, so under SERIALIZABLE the transaction sees everything committed
+// before the lock was granted, and no earlier writer can make it fail.
+func (dialect) WriteLockSQL() string { return `LOCK TABLE audit_head IN EXCLUSIVE MODE` }
+
+var _ sqlstore.WriteLocker = dialect{}
+
+// GroupCommitMax bounds how many write transactions of one replica share one commit.
+const GroupCommitMax = 64
 
 // IsRetryable: 40001 serialization_failure, 40P01 deadlock_detected.
 func (dialect) IsRetryable(err error) bool {
@@ -91,7 +105,9 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, db, dialect{}, &sql.TxOptions{Isolation: sql.LevelSerializable}), nil
+	st := sqlstore.New(db, db, dialect{}, &sql.TxOptions{Isolation: sql.LevelSerializable})
+	st.EnableGroupCommit(GroupCommitMax)
+	return st, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

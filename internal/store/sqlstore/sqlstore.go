@@ -29,6 +29,25 @@ type Dialect interface {
 	NowMicros() string
 }
 
+// WriteLocker is implemented by dialects whose write transactions must first take a lock
+// (before any query, so that the transaction's snapshot is taken after it is granted): its
+// statement runs first in every write transaction, batched or not.
+type WriteLocker interface {
+	WriteLockSQL() string
+}
+
+// writeLock runs the dialect's write lock statement, if it has one.
+func (s *Store) writeLock(ctx context.Context, stx *sql.Tx) error {
+	wl, ok := s.d.(WriteLocker)
+	if !ok {
+		return nil
+	}
+	if _, err := stx.ExecContext(ctx, wl.WriteLockSQL()); err != nil {
+		return fmt.Errorf("store: taking the write lock: %w", err)
+	}
+	return nil
+}
+
 // Store is a store.Store over a database/sql handle. Writes go through writer, reads through
 // reader (they may be the same handle).
 type Store struct {
@@ -147,6 +166,12 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write 
 	stx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
+	}
+	if write {
+		if err := s.writeLock(ctx, stx); err != nil {
+			_ = stx.Rollback()
+			return err
+		}
 	}
 	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write, db: db, stmts: s.stmts}
 	defer func() { s.stmts.prepare(db, t.unprepared) }() // after the connection is released
