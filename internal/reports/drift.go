@@ -5,6 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -96,85 +99,152 @@ type envPolicies struct {
 	programs map[environment.PolicyKind]*policy.Program
 }
 
-// drift pages through the devices with evidence, in one statement per page.
+// drift pages through the devices with evidence, in one statement per page. Each page's
+// manufacturer keys and environments are read first, in the transaction; then its devices are
+// checked in parallel (a build-record signature check and a policy evaluation each, most of a
+// report's time: 72% of it was the signature checks alone), and their findings are added in
+// page order, so the report is the same as a serial run's.
 func drift(tx store.Tx, sc store.ReportScope, out *DriftReport) error {
 	st := &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}}
 	after := ""
+	found := make([]deviceDrift, driftPage)
 	for {
-		page, err := tx.Reports().Admissions(sc, after, 1000)
+		page, err := tx.Reports().Admissions(sc, after, driftPage)
 		if err != nil {
 			return err
 		}
-		for i := range page {
-			if err := st.device(&page[i], out); err != nil {
-				return err
-			}
+		if err := st.load(page); err != nil {
+			return err
 		}
-		if len(page) < 1000 {
+		found = found[:len(page)]
+		inParallel(len(page), func(i int) { found[i] = st.device(&page[i]) })
+		for i := range found {
+			f := &found[i]
+			if f.checked {
+				out.Checked++
+			}
+			out.Items = append(out.Items, f.items...)
+			if f.evaluated {
+				out.PolicyEvaluated++
+			}
+			if f.policy != nil {
+				out.Policy = append(out.Policy, *f.policy)
+			}
+			found[i] = deviceDrift{}
+		}
+		if len(page) < driftPage {
 			return nil
 		}
 		after = page[len(page)-1].Device.ID
 	}
 }
 
-func (st *driftState) device(ad *store.Admission, out *DriftReport) error {
+// driftPage is how many devices one statement of the drift report reads.
+const driftPage = 1000
+
+// deviceDrift is what one device adds to a drift report.
+type deviceDrift struct {
+	checked, evaluated bool
+	items              []Drift
+	policy             *PolicyDrift
+}
+
+// inParallel runs f(0) … f(n-1) on as many goroutines as there are CPUs to run them.
+func inParallel(n int, f func(int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// load reads, in the transaction, the build-record keys and environments a page of devices
+// needs, so that device() only reads the caches and may run in parallel.
+func (st *driftState) load(page []store.Admission) error {
+	for i := range page {
+		ad := &page[i]
+		if ad.BuildRecord != nil {
+			if err := st.loadKey(ad.Device.ManufacturerID); err != nil {
+				return err
+			}
+		}
+		if ad.Device.State == device.Active && ad.Device.OperationalCert == ad.Serial {
+			if _, err := st.env(ad.Device.EnvironmentID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// device checks one device against the caches load filled; it reads no store and changes no
+// shared state.
+func (st *driftState) device(ad *store.Admission) deviceDrift {
+	var out deviceDrift
 	var rec *buildrecord.Record
 	var recErr error
 	if ad.BuildRecord != nil {
 		rec, recErr = st.verify(ad)
 	}
 	if facts, ok := factsOf(ad.Facts); ok && ad.BuildRecord != nil {
-		out.Checked++
+		out.checked = true
 		base := Drift{DeviceID: ad.Device.ID, EnvironmentID: ad.Device.EnvironmentID, ReportedAt: ad.AdmittedAt, Serial: ad.Serial}
 		switch {
 		case recErr != nil:
 			d := base
 			d.Field, d.Reported = "build_record", recErr.Error()
-			out.Items = append(out.Items, d)
+			out.items = append(out.items, d)
 		default:
 			if facts.FirmwareDigest != "" && facts.FirmwareDigest != rec.FirmwareDigest.SHA256 {
 				d := base
 				d.Field, d.Recorded, d.Reported = "firmware_digest", rec.FirmwareDigest.SHA256, facts.FirmwareDigest
-				out.Items = append(out.Items, d)
+				out.items = append(out.items, d)
 			}
 			if facts.HardwareRevision != "" && facts.HardwareRevision != rec.HardwareRevision {
 				d := base
 				d.Field, d.Recorded, d.Reported = "hardware_revision", rec.HardwareRevision, facts.HardwareRevision
-				out.Items = append(out.Items, d)
+				out.items = append(out.items, d)
 			}
 		}
 	}
 	if ad.Device.State != device.Active || ad.Device.OperationalCert != ad.Serial {
-		return nil
+		return out
 	}
-	ep, err := st.env(ad.Device.EnvironmentID)
-	if err != nil || ep == nil {
-		return err
+	ep := st.envs[ad.Device.EnvironmentID] // loaded; nil when the environment does not exist
+	if ep == nil {
+		return out
 	}
 	kind := environment.PolicyKind(ad.PolicyKind)
 	prog, ok := ep.programs[kind]
 	if !ok {
-		return nil
+		return out
 	}
-	out.PolicyEvaluated++
+	out.evaluated = true
 	pd := PolicyDrift{DeviceID: ad.Device.ID, EnvironmentID: ad.Device.EnvironmentID, Serial: ad.Serial, PolicyKind: kind,
 		AdmittedVersion: ad.PolicyVersion, CurrentVersion: prog.Version(), AdmittedAt: ad.AdmittedAt}
 	in, err := admissionInput(ad, ep.env, rec, recErr)
 	if err != nil {
 		pd.Failed = []policy.Failure{{Rule: "_inputs", Message: "building the policy inputs", Error: err.Error()}}
-		out.Policy = append(out.Policy, pd)
-		return nil
+		out.policy = &pd
+		return out
 	}
 	dec := prog.Evaluate(in)
 	if dec.Allowed {
-		return nil
+		return out
 	}
 	pd.Failed, pd.ApprovalRequired = dec.Failed, dec.ApprovalRequired
 	if pd.Failed == nil {
 		pd.Failed = []policy.Failure{}
 	}
-	out.Policy = append(out.Policy, pd)
-	return nil
+	out.policy = &pd
+	return out
 }
 
 // admissionInput rebuilds the input of the decision that issued the device's current
@@ -258,25 +328,33 @@ func (st *driftState) env(id string) (*envPolicies, error) {
 	return ep, nil
 }
 
-// verify checks the device's newest build record with its manufacturer's build-record key.
-func (st *driftState) verify(ad *store.Admission) (*buildrecord.Record, error) {
-	mfr := ad.Device.ManufacturerID
-	k, ok := st.keys[mfr]
-	if !ok {
-		sk, err := st.tx.CAs().SigningKey(mfr, "build-record")
-		if err != nil && !failure.Is(err, failure.NotFound) {
-			return nil, err
-		}
-		if err == nil {
-			k.key, k.err = x509.ParsePKIXPublicKey(sk.PublicKeyDER)
-		} else {
-			k.err = err
-		}
-		if k.err != nil {
-			k.err = failure.Wrap(failure.Invalid, k.err, "the manufacturer's build-record key")
-		}
-		st.keys[mfr] = k
+// loadKey reads a manufacturer's build-record key into the cache, once; a key that is missing
+// or does not parse is cached as the error every device of that manufacturer reports.
+func (st *driftState) loadKey(mfr string) error {
+	if _, ok := st.keys[mfr]; ok {
+		return nil
 	}
+	var k keyOrErr
+	sk, err := st.tx.CAs().SigningKey(mfr, "build-record")
+	if err != nil && !failure.Is(err, failure.NotFound) {
+		return err
+	}
+	if err == nil {
+		k.key, k.err = x509.ParsePKIXPublicKey(sk.PublicKeyDER)
+	} else {
+		k.err = err
+	}
+	if k.err != nil {
+		k.err = failure.Wrap(failure.Invalid, k.err, "the manufacturer's build-record key")
+	}
+	st.keys[mfr] = k
+	return nil
+}
+
+// verify checks the device's newest build record with its manufacturer's build-record key
+// (loaded by loadKey).
+func (st *driftState) verify(ad *store.Admission) (*buildrecord.Record, error) {
+	k := st.keys[ad.Device.ManufacturerID]
 	if k.err != nil {
 		return nil, k.err
 	}
