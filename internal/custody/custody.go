@@ -165,19 +165,14 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 			return err
 		}
 		if state == device.Accepted {
-			for _, devID := range t.DeviceIDs {
-				cur, err := tx.Devices().GetDevice(devID)
-				if err != nil {
-					return err
-				}
-				if cur.CustodianID != t.FromID {
-					return failure.New(failure.Conflict, "device %s is no longer held by %s", devID, t.FromID)
-				}
-				next := cur
-				next.CustodianID, next.UpdatedAt = t.ToID, now
-				if err := tx.Devices().UpdateDevice(next, cur); err != nil {
-					return err
-				}
+			// One statement for the whole transfer: a lot of a million devices moved device by
+			// device held the database for minutes.
+			n, err := tx.Custody().MoveDevices(id, t.FromID, t.ToID, now)
+			if err != nil {
+				return err
+			}
+			if n != int64(len(t.DeviceIDs)) {
+				return notHeld(tx, t) // the transaction rolls back: no device moved
 			}
 		}
 		t.State, t.DecidedBy, t.DecidedAt = state, a.PrincipalID, &now
@@ -185,6 +180,22 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 		return err
 	})
 	return t, err
+}
+
+// notHeld names a device of t that its sender no longer held, after MoveDevices moved the
+// others to the receiver (in the transaction about to roll back).
+func notHeld(tx store.Tx, t device.Transfer) error {
+	for _, devID := range t.DeviceIDs {
+		cur, err := tx.Devices().GetDevice(devID)
+		if err != nil {
+			return err
+		}
+		if cur.CustodianID == t.ToID {
+			continue // moved just now, or already the receiver's
+		}
+		return failure.New(failure.Conflict, "device %s is no longer held by %s", devID, t.FromID)
+	}
+	return failure.New(failure.Conflict, "some devices of transfer %s are no longer held by %s", t.ID, t.FromID)
 }
 
 // Get returns a transfer the caller is a side of.

@@ -205,6 +205,9 @@ type Custody interface {
 	// DecideTransfer moves an offered transfer to a final state; ErrConflict unless it is
 	// still offered.
 	DecideTransfer(id string, state device.TransferState, by string, at time.Time) error
+	// MoveDevices gives every device of transfer id that party from holds to party to, in one
+	// statement, and says how many moved (the caller compares it with the transfer's size).
+	MoveDevices(id, from, to string, at time.Time) (int64, error)
 	ListTransfers(partyID string) ([]device.Transfer, error)
 	CustodyChain(deviceID string) ([]device.CustodyLink, error)
 }

@@ -52,6 +52,15 @@ func (c custody) DecideTransfer(id string, state device.TransferState, by string
 	return err
 }
 
+func (c custody) MoveDevices(id, from, to string, at time.Time) (int64, error) {
+	res, err := c.t.exec(`UPDATE devices SET custodian_id = ?, updated_at = ? WHERE custodian_id = ? AND id IN (SELECT device_id FROM transfer_items WHERE transfer_id = ?)`,
+		to, micros(at), from, id)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (c custody) ListTransfers(partyID string) ([]device.Transfer, error) {
 	out, err := list(c.t, scanTransfer, `SELECT `+transferCols+` FROM transfers WHERE from_party_id = ? OR to_party_id = ? ORDER BY offered_at DESC, id LIMIT 1000`, partyID, partyID)
 	if err != nil {

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"sync"
 	"testing"
@@ -339,6 +340,22 @@ func testConcurrentTransfers(t *testing.T, s store.Store) {
 	if err := decide(device.Accepted); err != nil {
 		t.Fatal(err)
 	}
+	// Accepting moves the transfer's devices from the sender, in one statement.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		n, err := tx.Custody().MoveDevices(trs[0].ID, "acme", trs[0].ToID, t0)
+		if err != nil || n != 2 {
+			return fmt.Errorf("moved %d devices (%v), want 2", n, err)
+		}
+		if n, err = tx.Custody().MoveDevices(trs[0].ID, "acme", trs[0].ToID, t0); err != nil || n != 0 {
+			return fmt.Errorf("moved %d devices again (%v), want 0: the sender holds none now", n, err)
+		}
+		d, err := tx.Devices().GetDevice("d2")
+		if err != nil || d.CustodianID != trs[0].ToID {
+			return fmt.Errorf("d2 is held by %q (%v), want %s", d.CustodianID, err, trs[0].ToID)
+		}
+		_, err = tx.Audit().Append(ev("custody.move"))
+		return err
+	})
 	if err := decide(device.Refused); !failure.Is(err, failure.Conflict) {
 		t.Fatalf("second decision = %v, want conflict", err)
 	}
