@@ -28,13 +28,13 @@ type devServer struct {
 }
 
 // startDev starts the dev server on dir (a fresh temp dir when empty) and waits for it.
-func startDev(t *testing.T, dir string) *devServer {
+func startDev(t testing.TB, dir string) *devServer {
 	t.Helper()
 	return startDevWith(t, dir, nil)
 }
 
 // startDevWith starts the dev server with a clock of the test's own.
-func startDevWith(t *testing.T, dir string, now func() time.Time) *devServer {
+func startDevWith(t testing.TB, dir string, now func() time.Time) *devServer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
