@@ -25,6 +25,7 @@ import (
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/simulate"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
@@ -116,4 +117,46 @@ func benchLot(b *testing.B, st store.Store) (*App, audit.Actor, device.Lot) {
 		b.Fatal(err)
 	}
 	return a, acme, lot
+}
+
+// BenchmarkServerLoad runs `hallmark simulate` in-process against a dev server in this
+// process on 127.0.0.1:0: factory issuance over HTTPS, custody, EST simpleenroll (a new mTLS
+// connection each) and one EST simplereenroll per device. Client and server share the
+// process, so the wall-clock rates are lower bounds; take the server's share from a CPU
+// profile, for example:
+//
+//	go test -run '^$' -bench ServerLoad -benchtime 1x -cpuprofile cpu.prof ./internal/app/
+//	go tool pprof -top -cum -focus 'httpapi|est\.|serverHandshake' app.test cpu.prof
+//
+// HALLMARK_BENCH_DEVICES sets the fleet (default 300).
+func BenchmarkServerLoad(b *testing.B) {
+	devices := 300
+	if v := os.Getenv("HALLMARK_BENCH_DEVICES"); v != "" {
+		if _, err := fmt.Sscan(v, &devices); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		b.StopTimer()
+		s := startDev(b, "")
+		ca, err := os.ReadFile(s.info.TLSCAFile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		sum, err := simulate.Run(context.Background(), simulate.Config{APIURL: s.info.APIURL, ESTURL: s.info.ESTURL, CAPEM: ca, Tokens: s.tokens,
+			Devices: devices, Concurrency: 16, Renewals: 1, Deadline: 10 * time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		for _, p := range sum.Phases {
+			if p.Failed != 0 {
+				b.Fatalf("phase %s: %d failed", p.Name, p.Failed)
+			}
+			b.Logf("%-32s %6d ok  %8.1f /s  p99 %v", p.Name, p.OK, p.Rate(), p.Percentile(0.99))
+		}
+		s.stop()
+		b.StartTimer()
+	}
 }

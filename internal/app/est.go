@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -114,12 +112,12 @@ func (e *estEnroller) Enroll(ctx context.Context, label string, csrDER []byte, p
 		return nil, err
 	}
 	id, err := e.a.Operational.Onboard(ctx, estActor(env, label), operational.OnboardRequest{
-		EnvironmentID: env.ID, CSR: base64.StdEncoding.EncodeToString(csrDER), FactoryCertificate: chainPEM(peer), Facts: opFacts(f),
-	}, operational.Presented{Protocol: "est", PossessionProven: true})
+		EnvironmentID: env.ID, CSR: base64.StdEncoding.EncodeToString(csrDER), Facts: opFacts(f),
+	}, operational.Presented{Protocol: "est", PossessionProven: true, Chain: peer})
 	if err != nil {
 		return nil, err
 	}
-	return parseIssued(id)
+	return issuedCert(id)
 }
 
 // Reenroll runs operational.Renew with the presented leaf as the current certificate. The
@@ -133,12 +131,12 @@ func (e *estEnroller) Reenroll(ctx context.Context, label string, csrDER []byte,
 		return nil, err
 	}
 	id, err := e.a.Operational.Renew(ctx, estActor(env, label), operational.RenewRequest{
-		CSR: base64.StdEncoding.EncodeToString(csrDER), CurrentCertificate: chainPEM(peer[:1]), Facts: opFacts(f),
-	}, operational.Presented{Protocol: "est", PossessionProven: true})
+		CSR: base64.StdEncoding.EncodeToString(csrDER), Facts: opFacts(f),
+	}, operational.Presented{Protocol: "est", PossessionProven: true, Chain: peer[:1]})
 	if err != nil {
 		return nil, err
 	}
-	return parseIssued(id)
+	return issuedCert(id)
 }
 
 // sameEnvironment refuses a certificate of a device onboarded in another environment; a
@@ -166,20 +164,12 @@ func opFacts(f est.Facts) operational.Facts {
 	return operational.Facts{FirmwareDigest: f.FirmwareDigest, HardwareRevision: f.HardwareRevision, Extra: f.Extra}
 }
 
-func chainPEM(certs []*x509.Certificate) string {
-	var b strings.Builder
-	for _, c := range certs {
-		b.Write(pemCert(c.Raw))
+// issuedCert is the certificate an issuance returned.
+func issuedCert(id operational.Identity) (*x509.Certificate, error) {
+	if id.Certificate == nil {
+		return nil, errors.New("est: the service returned no certificate")
 	}
-	return b.String()
-}
-
-func parseIssued(id operational.Identity) (*x509.Certificate, error) {
-	blk, _ := pem.Decode([]byte(id.CertificatePEM))
-	if blk == nil {
-		return nil, errors.New("est: the issued certificate is not PEM")
-	}
-	return x509.ParseCertificate(blk.Bytes)
+	return id.Certificate, nil
 }
 
 // estServer is the EST listener with its TLS configuration.

@@ -28,19 +28,19 @@ type devServer struct {
 }
 
 // startDev starts the dev server on dir (a fresh temp dir when empty) and waits for it.
-func startDev(t *testing.T, dir string) *devServer {
+func startDev(t testing.TB, dir string) *devServer {
 	t.Helper()
 	return startDevWith(t, dir, nil)
 }
 
 // startDevWith starts the dev server with a clock of the test's own.
-func startDevWith(t *testing.T, dir string, now func() time.Time) *devServer {
+func startDevWith(t testing.TB, dir string, now func() time.Time) *devServer {
 	t.Helper()
 	return startDevOpts(t, Options{DataDir: dir, Now: now})
 }
 
 // startDevOpts starts the dev server with the given options (Dev and Listen are set here).
-func startDevOpts(t *testing.T, o Options) *devServer {
+func startDevOpts(t testing.TB, o Options) *devServer {
 	t.Helper()
 	dir := o.DataDir
 	if dir == "" {

@@ -12,6 +12,7 @@
 package authority
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -45,11 +46,12 @@ type Authority struct {
 	c       Config
 	mu      sync.Mutex
 	issuers map[string]*issuance.Issuer
+	chains  map[string]chainEntry // CA ID → ChainPEM's answer
 }
 
 // New returns an Authority.
 func New(c Config) *Authority {
-	return &Authority{c: c, issuers: map[string]*issuance.Issuer{}}
+	return &Authority{c: c, issuers: map[string]*issuance.Issuer{}, chains: map[string]chainEntry{}}
 }
 
 // Now is the authority's clock.
@@ -273,12 +275,26 @@ func CheckKeyMatches(cert *x509.Certificate, signer crypto.Signer) error {
 
 // ChainPEM returns a CA's certificate followed by its ancestors', PEM, for clients that need
 // the chain of a certificate it issued.
+//
+// A chain read to its root is kept by CA ID: a CA's certificate and parent never change once
+// stored (only retired_at does), so every issuance need not read its ancestors again. The
+// entry is used only while the CA presented carries the certificate it was built from.
 func (a *Authority) ChainPEM(ctx context.Context, c ca.CA) string {
+	a.mu.Lock()
+	ch, ok := a.chains[c.ID]
+	a.mu.Unlock()
+	if ok && bytes.Equal(ch.der, c.CertDER) {
+		return ch.pem
+	}
+	id, der := c.ID, c.CertDER
 	var b strings.Builder
+	complete := false
 	_ = a.c.Store.View(ctx, func(tx store.Tx) error {
+		b.Reset()
 		for i := 0; i < 8; i++ {
 			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))
 			if c.ParentID == "" {
+				complete = true
 				return nil
 			}
 			var err error
@@ -288,5 +304,22 @@ func (a *Authority) ChainPEM(ctx context.Context, c ca.CA) string {
 		}
 		return nil
 	})
+	if complete {
+		a.mu.Lock()
+		if len(a.chains) >= maxChains {
+			clear(a.chains)
+		}
+		a.chains[id] = chainEntry{der: der, pem: b.String()}
+		a.mu.Unlock()
+	}
 	return b.String()
 }
+
+// chainEntry is a CA's chain as ChainPEM returns it, with the CA certificate it starts with.
+type chainEntry struct {
+	der []byte
+	pem string
+}
+
+// maxChains bounds the chains kept; past it they are read again. Deployments have tens of CAs.
+const maxChains = 1024

@@ -34,7 +34,7 @@ type CA struct {
 	KeyID     string            `json:"key_id,omitempty"` // empty for anchors
 	Imported  bool              `json:"imported"`
 	CertDER   []byte            `json:"-"`
-	Cert      *x509.Certificate `json:"-"`
+	Cert      *x509.Certificate `json:"-"` // CertDER parsed; a store may share it between callers: read only
 	CreatedAt time.Time         `json:"created_at"`
 	// RetiredAt is when a whole-CA revocation retired the CA: it issues nothing after it.
 	RetiredAt *time.Time `json:"retired_at,omitempty"`

@@ -53,19 +53,26 @@ func Verify(leaf *x509.Certificate, o Options) ([]*x509.Certificate, error) {
 		return nil, failure.New(failure.Invalid, "factory chain: no device certificate")
 	}
 	roots := x509.NewCertPool()
-	n := 0
+	anchored := make(map[string]bool, len(o.Anchors))
 	for _, a := range o.Anchors {
 		if a != nil && len(a.Raw) > 0 {
 			roots.AddCert(a)
-			n++
+			anchored[string(a.Raw)] = true
 		}
 	}
-	if n == 0 {
+	if len(anchored) == 0 {
 		return nil, failure.New(failure.Invalid, "factory chain: %s: no manufacturer anchors are registered", name(leaf))
 	}
+	// An intermediate that is also an anchor is left out: every path x509 could build through
+	// it as an intermediate has a prefix ending at it as the anchor, which x509 builds anyway
+	// and checks with a subset of the same rules (x509 does not process the anchor's policies
+	// and asks less of a root than of an intermediate; checkChain treats an anchor that is not
+	// self-signed like an intermediate and does not check its issuer). The result is the same
+	// answer with fewer signature checks: a device that presents its issuing CA and root, both
+	// registered, cost x509 four ECDSA verifications instead of one.
 	inters := x509.NewCertPool()
 	for _, c := range o.Intermediates {
-		if c != nil && len(c.Raw) > 0 {
+		if c != nil && len(c.Raw) > 0 && !anchored[string(c.Raw)] {
 			inters.AddCert(c)
 		}
 	}

@@ -291,6 +291,30 @@ func TestVerify(t *testing.T) {
 			t.Errorf("chain = %v, want leaf, issuing, root", subjects(chain))
 		}
 	})
+	t.Run("presented intermediates that are anchors", func(t *testing.T) {
+		// What a device presents over EST when Hallmark registers both its CAs as anchors.
+		o := Options{Anchors: []*x509.Certificate{f.root.cert, f.issuing.cert}, Intermediates: []*x509.Certificate{f.issuing.cert, f.root.cert}, Now: testNow}
+		if err := plainVerify(good.cert, o); err != nil {
+			t.Fatalf("plain x509 Verify: %v", err)
+		}
+		chain, err := Verify(good.cert, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chain) != 2 || chain[1] != f.issuing.cert {
+			t.Errorf("chain = %v, want leaf, issuing", subjects(chain))
+		}
+		for name, leaf := range map[string]*x509.Certificate{
+			"serial zero": issue(t, zero, f.issuing, nil).cert,
+			"expired":     issue(t, expired, f.issuing, nil).cert,
+			"wrong EKU":   issue(t, serverOnly, f.issuing, nil).cert,
+			"other maker": issue(t, deviceTemplate("ACME-0013"), other.issuing, nil).cert,
+		} {
+			if _, err := Verify(leaf, o); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+	})
 	t.Run("message names the certificate", func(t *testing.T) {
 		_, err := Verify(issue(t, zero, f.issuing, nil).cert, Options{Anchors: anchors, Intermediates: inters, Now: testNow})
 		want := "factory chain: certificate SERIALNUMBER=ACME-0004,CN=ACME-0004 serial 0: "
@@ -333,6 +357,20 @@ func BenchmarkVerify(b *testing.B) {
 	f := newFactory(b)
 	leaf := issue(b, deviceTemplate("ACME-BENCH"), f.issuing, nil)
 	o := Options{Anchors: []*x509.Certificate{f.root.cert}, Intermediates: []*x509.Certificate{f.issuing.cert}, Now: testNow}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(leaf.cert, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyAnchorsPresented is the EST case: the device presents its issuing CA and
+// root, and both are registered anchors.
+func BenchmarkVerifyAnchorsPresented(b *testing.B) {
+	f := newFactory(b)
+	leaf := issue(b, deviceTemplate("ACME-BENCH"), f.issuing, nil)
+	o := Options{Anchors: []*x509.Certificate{f.root.cert, f.issuing.cert}, Intermediates: []*x509.Certificate{f.issuing.cert, f.root.cert}, Now: testNow}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Verify(leaf.cert, o); err != nil {

@@ -263,3 +263,21 @@ func TestDecodeBase64(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeBase64Lines: base64 in lines of 64 characters, each ending in CRLF, the last one
+// at most 64 characters, for every length around the line breaks.
+func TestEncodeBase64Lines(t *testing.T) {
+	for n := 0; n < 300; n++ {
+		b := bytes.Repeat([]byte{byte(n)}, n)
+		s := base64.StdEncoding.EncodeToString(b)
+		var want strings.Builder
+		for len(s) > 64 {
+			want.WriteString(s[:64] + "\r\n")
+			s = s[64:]
+		}
+		want.WriteString(s + "\r\n")
+		if got := string(encodeBase64(b)); got != want.String() {
+			t.Fatalf("%d bytes: got %q, want %q", n, got, want.String())
+		}
+	}
+}

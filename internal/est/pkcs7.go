@@ -91,16 +91,14 @@ func ParseCertsOnly(der []byte) ([]*x509.Certificate, error) {
 // encodeBase64 is the body encoding of RFC 7030 section 4 as clarified by RFC 8951 section 3:
 // base64 (RFC 4648) in lines of 64 characters ending in CRLF.
 func encodeBase64(b []byte) []byte {
-	s := base64.StdEncoding.EncodeToString(b)
-	var out strings.Builder
+	s := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
+	base64.StdEncoding.Encode(s, b)
+	out := make([]byte, 0, len(s)+2*(len(s)/64+1))
 	for len(s) > 64 {
-		out.WriteString(s[:64])
-		out.WriteString("\r\n")
+		out = append(append(out, s[:64]...), '\r', '\n')
 		s = s[64:]
 	}
-	out.WriteString(s)
-	out.WriteString("\r\n")
-	return []byte(out.String())
+	return append(append(out, s...), '\r', '\n')
 }
 
 // decodeBase64 reads a base64 body, with or without line breaks or other white space, and

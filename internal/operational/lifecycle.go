@@ -2,6 +2,7 @@ package operational
 
 import (
 	"context"
+	"crypto/x509"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 	if err := r.Facts.validate(); err != nil {
 		return out, err
 	}
-	certs, err := parseCertChain(r.CurrentCertificate, "current_certificate")
+	certs, err := presentedChain(r.CurrentCertificate, "current_certificate", how)
 	if err != nil {
 		return out, err
 	}
@@ -55,7 +56,7 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 		issuer  ca.CA
 		rec     ca.Cert
 		factRec ca.Cert
-		factory []byte
+		fc      *x509.Certificate // the factory certificate, factRec.DER parsed
 	)
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -98,9 +99,7 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 		if factRec, err = tx.Certificates().GetCert(mustSerial(d.FactoryCert)); err != nil {
 			return err
 		}
-		factory = factRec.DER
-		fc, err := parseDER(factory)
-		if err != nil {
+		if fc, err = parseDER(factRec.DER); err != nil {
 			return err
 		}
 		evs, err := tx.Evidence().ListEvidence(d.ID)
@@ -130,7 +129,6 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 	if err := decide(prog.Evaluate(in), environment.Renewal); err != nil {
 		return out, err
 	}
-	fc, _ := parseDER(factory)
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factRec.SerialHex,
 		Protocol: how.Protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.Facts), CreatedAt: now}
 	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "")

@@ -66,6 +66,9 @@ type Identity struct {
 	CertificatePEM string               `json:"certificate_pem"`
 	ChainPEM       string               `json:"chain_pem"`
 	Evidence       environment.Evidence `json:"evidence"`
+	// Certificate is CertificatePEM parsed, for adapters that answer with the certificate
+	// itself (EST).
+	Certificate *x509.Certificate `json:"-"`
 }
 
 // Presented is what a protocol adapter established before calling the service: EST has
@@ -74,6 +77,10 @@ type Presented struct {
 	Protocol string // "api" or "est"
 	// PossessionProven is true when the transport authenticated the presented certificate's key.
 	PossessionProven bool
+	// Chain, when set, is the certificate chain the transport received and parsed, leaf first
+	// (EST: the TLS client chain). It stands for the request's PEM (FactoryCertificate,
+	// CurrentCertificate), which is then not read, under the same limits (presentedChain).
+	Chain []*x509.Certificate
 }
 
 // Onboard verifies the factory identity and, if the environment's onboarding policy allows
@@ -98,7 +105,7 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 	if err := r.Facts.validate(); err != nil {
 		return out, err
 	}
-	certs, err := parseCertChain(r.FactoryCertificate, "factory_certificate")
+	certs, err := presentedChain(r.FactoryCertificate, "factory_certificate", how)
 	if err != nil {
 		return out, err
 	}
@@ -406,7 +413,7 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{Device: next, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), Evidence: ev}, nil
+	return Identity{Device: next, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), Evidence: ev, Certificate: cert}, nil
 }
 
 func mustJSON(v any) json.RawMessage {

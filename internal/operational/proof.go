@@ -87,14 +87,44 @@ func verify(pub crypto.PublicKey, msg, sig []byte) bool {
 	return false
 }
 
+// Limits of a presented chain: its PEM text, and the certificates read from it.
+const (
+	maxChainPEM   = 64 << 10
+	maxChainCerts = 8
+)
+
+// presentedChain is how.Chain when the transport gave one, under the limits parseCertChain
+// applies to the PEM the adapter would otherwise have encoded it to; else pemText parsed.
+// It spares EST a PEM round trip and a second parse of every certificate of the TLS chain.
+func presentedChain(pemText, what string, how Presented) ([]*x509.Certificate, error) {
+	if len(how.Chain) == 0 {
+		return parseCertChain(pemText, what)
+	}
+	size := 0
+	for _, c := range how.Chain {
+		size += pemSize(len(c.Raw))
+	}
+	if size > maxChainPEM {
+		return nil, failure.New(failure.TooLarge, "%s is larger than 64 KiB", what)
+	}
+	return how.Chain[:min(len(how.Chain), maxChainCerts)], nil
+}
+
+// pemSize is the length of the PEM "CERTIFICATE" block of n bytes of DER as pem.Encode
+// writes it: the BEGIN and END lines around base64 in lines of 64 characters.
+func pemSize(n int) int {
+	b64 := base64.StdEncoding.EncodedLen(n)
+	return len("-----BEGIN CERTIFICATE-----\n") + b64 + (b64+63)/64 + len("-----END CERTIFICATE-----\n")
+}
+
 // parseCertChain reads PEM certificates: the first is the leaf.
 func parseCertChain(s, what string) ([]*x509.Certificate, error) {
-	if len(s) > 64<<10 {
+	if len(s) > maxChainPEM {
 		return nil, failure.New(failure.TooLarge, "%s is larger than 64 KiB", what)
 	}
 	var out []*x509.Certificate
 	rest := []byte(s)
-	for len(out) < 8 {
+	for len(out) < maxChainCerts {
 		var b *pem.Block
 		b, rest = pem.Decode(rest)
 		if b == nil {

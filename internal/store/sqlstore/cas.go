@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"crypto/x509"
 	"database/sql"
 	"fmt"
 	"math/big"
@@ -21,7 +20,7 @@ func (c cas) CreateCA(v ca.CA) error {
 
 const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at`
 
-func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
+func scanCA(s interface{ Scan(...any) error }, parsed *caCerts) (ca.CA, error) {
 	var v ca.CA
 	var role string
 	var parent, key sql.NullString
@@ -33,7 +32,7 @@ func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 	}
 	v.RetiredAt = fromNullMicros(retired)
 	v.Role, v.ParentID, v.KeyID, v.Imported, v.CreatedAt = ca.Role(role), parent.String, key.String, imported == 1, fromMicros(at)
-	cert, err := x509.ParseCertificate(v.CertDER)
+	cert, err := parsed.parse(v.CertDER)
 	if err != nil {
 		return v, fmt.Errorf("store: CA %s: stored certificate does not parse: %w", v.ID, err)
 	}
@@ -42,7 +41,7 @@ func scanCA(s interface{ Scan(...any) error }) (ca.CA, error) {
 }
 
 func (c cas) GetCA(id string) (ca.CA, error) {
-	v, err := scanCA(c.t.queryRow(`SELECT `+caCols+` FROM cas WHERE id = ?`, id))
+	v, err := scanCA(c.t.queryRow(`SELECT `+caCols+` FROM cas WHERE id = ?`, id), c.t.caCerts)
 	return v, notFound(err, "CA "+id)
 }
 
@@ -58,7 +57,7 @@ func (c cas) ListCAs(partyID string) ([]ca.CA, error) {
 	defer rows.Close()
 	var out []ca.CA
 	for rows.Next() {
-		v, err := scanCA(rows)
+		v, err := scanCA(rows, c.t.caCerts)
 		if err != nil {
 			return nil, err
 		}

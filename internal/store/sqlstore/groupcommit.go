@@ -140,7 +140,7 @@ func (b *batcher) run(batch []*batchReq) {
 			answer()
 			return
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts}
+		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts}
 		err := r.fn(t)
 		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {

@@ -5,6 +5,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -59,13 +60,15 @@ type Store struct {
 	batch *batcher
 	// stmts, when set, caches prepared statements (stmtcache.go).
 	stmts *stmtCache
+	// caCerts keeps CA certificates parsed (cacerts.go).
+	caCerts *caCerts
 }
 
 var _ store.Store = (*Store)(nil)
 
 // New wraps open handles; migrations must already have run.
 func New(writer, reader *sql.DB, d Dialect, writeOpts *sql.TxOptions) *Store {
-	return &Store{writer: writer, reader: reader, d: d, txOpts: writeOpts}
+	return &Store{writer: writer, reader: reader, d: d, txOpts: writeOpts, caCerts: &caCerts{m: map[string]*x509.Certificate{}}}
 }
 
 // Close closes both handles.
@@ -173,7 +176,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write 
 			return err
 		}
 	}
-	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write, db: db, stmts: s.stmts}
+	t := &tx{tx: stx, ctx: ctx, d: s.d, writable: write, db: db, stmts: s.stmts, caCerts: s.caCerts}
 	defer func() { s.stmts.prepare(db, t.unprepared) }() // after the connection is released
 	if err := fn(t); err != nil {
 		_ = stx.Rollback()
@@ -201,6 +204,8 @@ type tx struct {
 	d     Dialect
 	db    *sql.DB    // the handle tx runs on, for the statement cache
 	stmts *stmtCache // nil: no cache
+	// caCerts is the store's cache of parsed CA certificates.
+	caCerts *caCerts
 	// unprepared are queries run as text that the cache has not prepared yet.
 	unprepared []string
 	writable   bool

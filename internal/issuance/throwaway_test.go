@@ -1,0 +1,76 @@
+package issuance
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"testing"
+)
+
+// TestThrowawayCertificate: for every CA key type, x509.CreateCertificate hands tbsCapture
+// the TBS it would sign (if it stops doing so, prepare still works, through
+// CreateCertificate's own signing, but this saving is gone), and throwawayCertificate
+// builds from it the certificate CreateCertificate would have returned: the same TBS and
+// signature algorithm, with a signature that verifies under the throwaway key.
+func TestThrowawayCertificate(t *testing.T) {
+	for _, kind := range keyTypes {
+		t.Run(kind, func(t *testing.T) {
+			h := newHierarchy(t, kind)
+			tm, err := FactoryTemplate(factoryParams(newKey(t, "ecdsa-p256").Public()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tm.SerialNumber, err = NewSerial(rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			throwaway, err := linter(t).throwaway.get(h.issuer.alg, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lp := *h.issuing
+			lp.PublicKey = throwaway.Public()
+
+			want, err := x509.CreateCertificate(rand.Reader, tm, &lp, tm.PublicKey, throwaway)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCert, err := x509.ParseCertificate(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := &tbsCapture{Signer: throwaway}
+			if _, err := x509.CreateCertificate(rand.Reader, tm, &lp, tm.PublicKey, tc); !errors.Is(err, errTBSCaptured) {
+				t.Fatalf("CreateCertificate with tbsCapture: %v, want errTBSCaptured", err)
+			}
+			if !bytes.Equal(tc.tbs, wantCert.RawTBSCertificate) {
+				t.Fatal("the captured TBS is not the TBS CreateCertificate signs")
+			}
+			der, err := throwawayCertificate(tc.tbs, h.issuer.alg, throwaway, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotOuter, wantOuter certificateASN1
+			if _, err := asn1.Unmarshal(der, &gotOuter); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := asn1.Unmarshal(want, &wantOuter); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.RawTBSCertificate, wantCert.RawTBSCertificate) || !bytes.Equal(gotOuter.SignatureAlgorithm.FullBytes, wantOuter.SignatureAlgorithm.FullBytes) {
+				t.Fatal("the certificate differs from CreateCertificate's outside the signature value")
+			}
+			if err := (&x509.Certificate{PublicKey: throwaway.Public()}).CheckSignature(got.SignatureAlgorithm, got.RawTBSCertificate, got.Signature); err != nil {
+				t.Fatalf("the throwaway signature does not verify: %v", err)
+			}
+			if _, err := throwawayCertificate([]byte{0x30, 0x00}, h.issuer.alg, throwaway, rand.Reader); err == nil {
+				t.Error("an empty TBS was accepted")
+			}
+		})
+	}
+}
