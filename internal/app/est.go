@@ -52,17 +52,8 @@ func (e *estEnroller) environment(ctx context.Context, label string) (environmen
 		label = e.defaultLabel
 	}
 	var match []environment.Environment
-	err := e.a.Store.View(ctx, func(tx store.Tx) error {
-		all, err := tx.Environments().ListEnvironments("")
-		for _, env := range all {
-			if env.ID == label {
-				match = []environment.Environment{env}
-				return nil
-			}
-			if env.Name == label {
-				match = append(match, env)
-			}
-		}
+	err := e.a.Store.View(ctx, func(tx store.Tx) (err error) {
+		match, err = tx.Environments().EnvironmentsByLabel(label)
 		return err
 	})
 	switch {

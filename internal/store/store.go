@@ -223,6 +223,9 @@ type Environments interface {
 	CreateEnvironment(e environment.Environment) error
 	GetEnvironment(id string) (environment.Environment, error)
 	ListEnvironments(operatorID string) ([]environment.Environment, error)
+	// EnvironmentsByLabel returns the environment whose ID is label, if there is one, else
+	// those named label (of any operator; at most a few).
+	EnvironmentsByLabel(label string) ([]environment.Environment, error)
 	// AddPolicy stores a new version; ErrConflict when that version exists.
 	AddPolicy(p environment.PolicyVersion) error
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -56,6 +57,17 @@ func (e envs) GetEnvironment(id string) (environment.Environment, error) {
 
 func (e envs) ListEnvironments(operatorID string) ([]environment.Environment, error) {
 	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE (? = '' OR operator_id = ?) ORDER BY operator_id, name`, operatorID, operatorID)
+}
+
+func (e envs) EnvironmentsByLabel(label string) ([]environment.Environment, error) {
+	v, err := e.GetEnvironment(label)
+	if err == nil {
+		return []environment.Environment{v}, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE name = ? ORDER BY operator_id LIMIT 10`, label)
 }
 
 func (e envs) AddPolicy(p environment.PolicyVersion) error {

@@ -138,6 +138,13 @@ func testPolicyVersions(t *testing.T, s store.Store) {
 		if err != nil || got.Lifetime != e.Lifetime || len(got.Services) != 1 {
 			t.Errorf("environment = %+v, %v", got, err)
 		}
+		// A label is an ID first, else a name.
+		for label, want := range map[string]int{"env1": 1, "plant": 1, "nowhere": 0} {
+			found, err := tx.Environments().EnvironmentsByLabel(label)
+			if err != nil || len(found) != want || (want == 1 && found[0].ID != "env1") {
+				t.Errorf("EnvironmentsByLabel(%q) = %+v, %v; want %d environment(s)", label, found, err, want)
+			}
+		}
 		return nil
 	})
 }
