@@ -9,7 +9,7 @@ type serveOptions struct {
 	Dev                         bool
 	DataDir, Listen, ConfigFile string
 	DevPostgresEnv              string
-	CPUProfile                  string
+	CPUProfile, MemProfile      string
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -50,6 +50,7 @@ Without --dev, --config names the strict JSON configuration.`,
 	f.StringVar(&opts.ConfigFile, "config", "", "configuration file (JSON)")
 	f.StringVar(&opts.DevPostgresEnv, "dev-postgres-env", "", "with --dev: keep the demo's data in the PostgreSQL database whose URL is in this environment variable")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for BENCHMARKS.md)")
+	f.StringVar(&opts.MemProfile, "memprofile", "", "on a clean stop, write a profile of what is live on the heap to this file")
 	cmd.MarkFlagsMutuallyExclusive("dev", "config")
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,28 @@ func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer pprof.StopCPUProfile() // on a clean stop (SIGINT/SIGTERM)
 	}
-	return app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
+	err := app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
+	if o.MemProfile != "" {
+		if perr := writeHeapProfile(o.MemProfile); perr != nil {
+			fmt.Fprintf(e.stderr, "hallmark: writing the heap profile: %v\n", perr)
+		}
+	}
+	return err
+}
+
+// writeHeapProfile writes what is live on the heap now (after a collection), for finding
+// what a server holds on to.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // adminCommand holds the operations that work on the database directly, before any
