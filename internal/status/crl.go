@@ -69,6 +69,8 @@ func (s *Service) crlLoop(ctx context.Context) {
 			continue
 		}
 		named := s.c.URLs.Base() != ""
+		started := time.Now()
+		built := false
 		for _, cs := range list {
 			crls := []*crlState{&cs.crl}
 			if cs.onDemand(&cs.crl) {
@@ -86,12 +88,35 @@ func (s *Service) crlLoop(ctx context.Context) {
 				if !s.due(cr, true) {
 					continue
 				}
+				built = true
 				if _, err := s.buildCRL(ctx, cs, cr); err != nil && ctx.Err() == nil {
 					s.c.Log.Warn("status: building a CRL", "ca_id", cs.c.ID, "partition", cr.part, "err", err)
 				}
 			}
 		}
+		if built {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(crlPause(time.Since(started), s.c.CRLInterval)):
+			}
+		}
 	}
+}
+
+// crlShare is the most of one CPU that rebuilding CRLs may take while revocations stream in.
+// Measured in a renewal storm of a million devices, where every renewal revokes the previous
+// certificate as superseded: the 16 partitions of the operational CA, rebuilt whenever dirty,
+// kept the leader building CRLs of tens of thousands of entries without pause, and its memory
+// grew with them. OCSP answers are not paced: they show a revocation within a poll.
+const crlShare = 0.2
+
+// crlPause is how long the CRL loop rests after a round of builds that took spent, so that
+// building takes at most crlShare of a CPU: nothing to speak of for small CRLs (a few
+// milliseconds), seconds for a round of million-entry partitions, never more than a quarter
+// of the interval at which every CRL is rebuilt anyway.
+func crlPause(spent, interval time.Duration) time.Duration {
+	return min(time.Duration(float64(spent)*(1/crlShare-1)), interval/4)
 }
 
 // due reports whether cr needs building: it has none, or one older than CRLInterval, or
