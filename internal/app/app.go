@@ -8,6 +8,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -49,8 +50,10 @@ type App struct {
 	// Admission sheds writes and enrollments beyond what the server takes on at once; API
 	// and EST share it because they share the store.
 	Admission *admission.Limiter
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Handshakes bounds the TLS handshakes in flight on all listeners (handshake.go).
+	Handshakes *handshakeGate
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 // Wiring is what Build needs.
@@ -69,7 +72,18 @@ type Wiring struct {
 	LeaseTTL time.Duration
 	// Admission sizes load shedding of writes and enrollments; zero takes the defaults.
 	Admission admission.Config
+	// Handshakes bounds the TLS handshakes in flight; zero takes DefaultHandshakes.
+	Handshakes int
 }
+
+// DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
+// core busy while handshakes wait on slow networks, few enough that each finishes in well
+// under its timeout when all compete for the CPU.
+func DefaultHandshakes() int { return 256 * runtime.GOMAXPROCS(0) }
+
+// handshakeTimeout bounds one TLS handshake (net/http's default for it would be the 10 s
+// header timeout the servers set).
+const handshakeTimeout = 10 * time.Second
 
 // Build wires the services over a store and key provider.
 func Build(w Wiring) (*App, error) {
@@ -95,6 +109,10 @@ func Build(w Wiring) (*App, error) {
 	}
 	// One replica signs CRLs and interval checkpoints; StartStatus runs the election.
 	a.Admission = admission.New(w.Admission)
+	if w.Handshakes <= 0 {
+		w.Handshakes = DefaultHandshakes()
+	}
+	a.Handshakes = newHandshakeGate(w.Handshakes, handshakeTimeout, w.Log)
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
 	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
 		return nil, err

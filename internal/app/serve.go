@@ -51,7 +51,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	defer st.Close()
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
-		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration}})
+		Admission:  admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration},
+		Handshakes: cfg.Limits.TLSHandshakes})
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		}
 		srvs = append(srvs, srv)
-		go func() { errc <- srv.Serve(tls.NewListener(s.ln, s.tc)) }()
+		go func() { errc <- srv.Serve(a.Handshakes.listener(s.ln, s.tc)) }()
 	}
 	var first error
 	select {
@@ -124,6 +125,7 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			first = err
 		}
 	}
+	a.Log.Info("stopped", "tls_handshakes_failed", a.Handshakes.Failed())
 	return first
 }
 

@@ -61,11 +61,14 @@ type Config struct {
 
 // Limits size the admission of write requests (API writes and EST enrollments): at most
 // Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After.
+// TLSHandshakes bounds the TLS handshakes in flight on all listeners; connections beyond it
+// wait in the kernel's accept queue.
 type Limits struct {
-	Slots      int      `json:"slots"`       // default 64
-	Queue      int      `json:"queue"`       // default 4 × slots
-	QueueWait  Duration `json:"queue_wait"`  // default 1s
-	RetryAfter Duration `json:"retry_after"` // default 5s
+	Slots         int      `json:"slots"`          // default 64
+	Queue         int      `json:"queue"`          // default 4 × slots
+	QueueWait     Duration `json:"queue_wait"`     // default 1s
+	RetryAfter    Duration `json:"retry_after"`    // default 5s
+	TLSHandshakes int      `json:"tls_handshakes"` // default 256 × CPUs (0)
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -282,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.Queue < 0 || c.Limits.Queue > 65536 {
 		bad("limits.queue", "must be between 0 and 65536, got %d", c.Limits.Queue)
+	}
+	if c.Limits.TLSHandshakes < 0 || c.Limits.TLSHandshakes > 65536 {
+		bad("limits.tls_handshakes", "must be between 0 (256 per CPU) and 65536, got %d", c.Limits.TLSHandshakes)
 	}
 	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
 		bad("limits.queue_wait", "must be between 0s and 1m, got %s", d)

@@ -36,6 +36,7 @@ func TestParseRefuses(t *testing.T) {
 		{"no slots", `"limits": {"slots": -1},`, "limits.slots: must be between 1 and 4096"},
 		{"retry after under a second", `"limits": {"retry_after": "10ms"},`, "limits.retry_after: must be between 1s and 1h"},
 		{"unknown limit", `"limits": {"slot": 3},`, "unknown field"},
+		{"negative handshakes", `"limits": {"tls_handshakes": -1},`, "limits.tls_handshakes: must be between 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
