@@ -87,6 +87,21 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), ok bool) {
 
 func (l *Limiter) release() { <-l.slots }
 
+// InFlight is how many admitted requests hold a slot now.
+func (l *Limiter) InFlight() int { return len(l.slots) }
+
+// Queued is how many requests wait for a slot now.
+func (l *Limiter) Queued() int {
+	// A request over the queue limit counts itself for an instant before it is shed.
+	return int(min(max(l.waiting.Load(), 0), int64(l.c.Queue)))
+}
+
+// Slots is how many admitted requests may run at once.
+func (l *Limiter) Slots() int { return l.c.Slots }
+
+// QueueLimit is how many requests may wait for a slot.
+func (l *Limiter) QueueLimit() int { return l.c.Queue }
+
 // RetryAfterSeconds is the Retry-After value of a shed request.
 func (l *Limiter) RetryAfterSeconds() string {
 	return strconv.Itoa(max(1, int(l.c.RetryAfter/time.Second)))

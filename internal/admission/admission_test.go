@@ -112,3 +112,52 @@ func TestQueuedRequestGivesUpAfterWait(t *testing.T) {
 		t.Fatal("a cancelled request was admitted")
 	}
 }
+
+// TestAccessorsFollowLoad: InFlight and Queued follow what holds and waits for a slot, and
+// Slots and QueueLimit report the configuration after defaults.
+func TestAccessorsFollowLoad(t *testing.T) {
+	l := New(Config{Slots: 2, Queue: 1, Wait: 5 * time.Second})
+	if l.Slots() != 2 || l.QueueLimit() != 1 || l.InFlight() != 0 || l.Queued() != 0 {
+		t.Fatalf("idle: slots %d queue %d in flight %d queued %d", l.Slots(), l.QueueLimit(), l.InFlight(), l.Queued())
+	}
+	var releases []func()
+	for range 2 {
+		release, ok := l.Acquire(context.Background())
+		if !ok {
+			t.Fatal("a free slot was refused")
+		}
+		releases = append(releases, release)
+	}
+	if l.InFlight() != 2 {
+		t.Fatalf("in flight %d, want 2", l.InFlight())
+	}
+	got := make(chan bool, 1)
+	go func() {
+		release, ok := l.Acquire(context.Background())
+		if ok {
+			release()
+		}
+		got <- ok
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Queued() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the third request never showed as queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, ok := l.Acquire(context.Background()); ok || l.Queued() != 1 {
+		t.Fatalf("over the queue: admitted %v, queued %d", ok, l.Queued())
+	}
+	releases[0]()
+	if !<-got {
+		t.Fatal("the queued request was shed when a slot freed")
+	}
+	releases[1]()
+	if l.InFlight() != 0 || l.Queued() != 0 {
+		t.Fatalf("after release: in flight %d queued %d", l.InFlight(), l.Queued())
+	}
+	if d := New(Config{}); d.Slots() != 64 || d.QueueLimit() != 256 {
+		t.Fatalf("defaults: slots %d queue %d", d.Slots(), d.QueueLimit())
+	}
+}

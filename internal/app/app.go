@@ -23,6 +23,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/leader"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/status"
@@ -45,6 +46,7 @@ type App struct {
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
+	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
 	// Admission sheds writes and enrollments beyond what the server takes on at once; API
@@ -97,9 +99,11 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every committed audit event is also written as a structured log record for SIEMs.
-	w.Store = auditlog.LogCommitted(w.Store, w.Log)
-	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now}
+	// Every committed audit event is also written as a structured log record for SIEMs, and
+	// counted.
+	m := metrics.New(w.Log)
+	w.Store = auditlog.ObserveCommitted(auditlog.LogCommitted(w.Store, w.Log), m.AuditCommitted)
+	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now, Metrics: m}
 	if w.AuditOrigin == "" {
 		w.AuditOrigin = "hallmark/audit"
 	}
@@ -115,6 +119,9 @@ func Build(w Wiring) (*App, error) {
 	a.Handshakes = newHandshakeGate(w.Handshakes, handshakeTimeout, w.Log)
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
 	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
+		return nil, err
+	}
+	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
 		return nil, err
 	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
@@ -150,7 +157,7 @@ func (a *App) wireApprovals() {
 // never shed, so operators can still see what is happening during a storm.
 func isWrite(r *http.Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead }
 
-// Handler is the whole HTTP surface of the server.
+// Handler is the whole HTTP surface of the API listener, counted by a.Metrics as "api".
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", a.Admission.Wrap(a.API, isWrite, func(w http.ResponseWriter, r *http.Request) {
@@ -178,5 +185,5 @@ func (a *App) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return mux
+	return a.Metrics.Instrument("api", mux, nil)
 }

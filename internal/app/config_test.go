@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -42,12 +43,19 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsURL := "http://" + mln.Addr().String() + "/metrics"
+	mln.Close()
 	cfg := map[string]any{
 		"listen": addr, "public_url": "https://" + addr,
-		"store": map[string]any{"driver": "sqlite", "path": filepath.Join(dir, "hallmark.db")},
-		"keys":  map[string]any{"dir": filepath.Join(dir, "keys"), "passphrase_env": "HALLMARK_TEST_PASSPHRASE"},
-		"tls":   map[string]any{"cert_file": filepath.Join(dir, "tls.pem"), "key_file": filepath.Join(dir, "tls.key")},
-		"log":   map[string]any{"level": "warn", "format": "json"},
+		"store":   map[string]any{"driver": "sqlite", "path": filepath.Join(dir, "hallmark.db")},
+		"keys":    map[string]any{"dir": filepath.Join(dir, "keys"), "passphrase_env": "HALLMARK_TEST_PASSPHRASE"},
+		"tls":     map[string]any{"cert_file": filepath.Join(dir, "tls.pem"), "key_file": filepath.Join(dir, "tls.key")},
+		"log":     map[string]any{"level": "warn", "format": "json"},
+		"metrics": map[string]any{"listen": mln.Addr().String()},
 	}
 	if storeCfg != nil {
 		cfg["store"] = storeCfg
@@ -109,6 +117,14 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	res.Body.Close()
 	if res.StatusCode != 201 {
 		t.Fatalf("create party: %d %s", res.StatusCode, body)
+	}
+	// The metrics listener (config "metrics") counted it.
+	fams := scrapeMetrics(t, metricsURL)
+	if v, ok := metricValue(fams, "hallmark_http_requests_total", map[string]string{"listener": "api", "method": "POST", "route": "/v1/parties", "code": "201"}); !ok || v != 1 {
+		t.Errorf("POST /v1/parties 201 counted %v (%v), want 1", v, ok)
+	}
+	if _, ok := metricValue(fams, "process_resident_memory_bytes", nil); !ok && runtime.GOOS == "linux" {
+		t.Error("process_resident_memory_bytes is missing")
 	}
 	// The key store holds no clear key after a hierarchy is made.
 	req, _ := http.NewRequest("POST", "https://"+addr+"/v1/manufacturing/hierarchies", strings.NewReader(`{"manufacturer_id":"acme","name":"acme-ca"}`))

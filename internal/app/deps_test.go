@@ -16,6 +16,8 @@ var (
 	services = []string{"governance", "manufacturing", "custody", "inventory", "authority", "operational", "auditlog", "reports", "support", "leader"}
 	protocol = []string{"est"}
 	io_      = []string{"database/sql", "net/http", "os", "os/exec"}
+	// prom is Prometheus: only the metrics adapter (and the wiring) speaks it.
+	prom = "github.com/prometheus"
 )
 
 // TestDependencyDirections fails when an import breaks the layering of docs/design.md: the core
@@ -51,12 +53,13 @@ func TestDependencyDirections(t *testing.T) {
 		switch {
 		case contains(core, top):
 			banned = append(append([]string{}, io_...), prefixed(services)...)
-			banned = append(banned, prefixed([]string{"store", "httpapi", "app", "cli", "client", "keys", "config"})...)
+			banned = append(banned, prefixed([]string{"store", "httpapi", "app", "cli", "client", "keys", "config", "metrics"})...)
+			banned = append(banned, prom)
 		case contains(services, top):
-			banned = []string{"database/sql", "net/http", mod + "store/sqlite", mod + "store/sqlstore", mod + "httpapi", mod + "app", mod + "cli", mod + "keys/file"}
+			banned = []string{"database/sql", "net/http", mod + "store/sqlite", mod + "store/sqlstore", mod + "httpapi", mod + "app", mod + "cli", mod + "keys/file", mod + "metrics", prom}
 		case contains(protocol, top):
 			// Protocol adapters speak to services through interfaces they declare.
-			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "keys"}, services...))...)
+			banned = append([]string{"database/sql", prom}, prefixed(append([]string{"store", "app", "cli", "keys", "metrics"}, services...))...)
 		case top == "agent":
 			// The device side knows the server only through EST.
 			banned = append([]string{"database/sql"}, prefixed(append([]string{"store", "app", "cli", "client", "httpapi"}, services...))...)
@@ -64,7 +67,10 @@ func TestDependencyDirections(t *testing.T) {
 			// Clients of the API share its request types, never the server's insides.
 			banned = append([]string{"database/sql"}, prefixed([]string{"store/sqlstore", "store/sqlite", "store/postgres", "app", "cli", "httpapi", "keys/file"})...)
 		case top == "store" || top == "httpapi" || top == "keys":
-			banned = prefixed([]string{"app", "cli"})
+			banned = append(prefixed([]string{"app", "cli", "metrics"}), prom)
+		case top == "metrics":
+			// The metrics adapter reads services through accessors; it stores and serves nothing else.
+			banned = append([]string{"database/sql"}, prefixed([]string{"app", "cli", "httpapi", "client", "store/sqlite", "store/sqlstore", "store/postgres", "keys"})...)
 		default:
 			continue
 		}

@@ -42,6 +42,8 @@ type DevInfo struct {
 	CAFiles         map[string]string `json:"ca_files"`
 	Parties         map[string]string `json:"parties"`
 	PID             int               `json:"pid"`
+	// MetricsURL is the plain-HTTP Prometheus endpoint (http://127.0.0.1:PORT/metrics).
+	MetricsURL string `json:"metrics_url"`
 }
 
 // devParty is one demo party and its principals.
@@ -134,9 +136,16 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: est listen: %w", err)
 	}
 	closeAll := func() { ln.Close(); estSrv.ln.Close() }
+	// Metrics on loopback only, on a free port: dev.json names it.
+	ms, err := a.ServeMetrics("127.0.0.1:0")
+	if err != nil {
+		closeAll()
+		return fmt.Errorf("dev: metrics listen: %w", err)
+	}
+	defer ms.Close()
 	info := DevInfo{
 		APIURL: "https://" + ln.Addr().String(), TLSCAFile: tlsCA, TokenFile: tokenFile, Database: dbPath,
-		ESTURL: "https://" + estSrv.ln.Addr().String() + est.PathPrefix, ESTDefaultLabel: devESTLabel,
+		ESTURL: "https://" + estSrv.ln.Addr().String() + est.PathPrefix, ESTDefaultLabel: devESTLabel, MetricsURL: ms.URL,
 		CAFiles: map[string]string{}, Parties: map[string]string{}, PID: os.Getpid(),
 	}
 	info.OpenAPI = info.APIURL + "/v1/openapi.json"
@@ -148,8 +157,8 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		closeAll()
 		return err
 	}
-	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
-		info.APIURL, info.ESTURL, devESTLabel, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
+		info.APIURL, info.ESTURL, devESTLabel, info.MetricsURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
 	if err := a.StartStatus(ctx, info.APIURL); err != nil {
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}

@@ -40,7 +40,7 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("the server is at capacity; retry after the Retry-After delay\n"))
 	}))
-	return mux
+	return a.Metrics.Instrument("est", mux, estRoute)
 }
 
 // environment resolves a label: an environment ID, or a name that one environment has.

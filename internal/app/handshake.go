@@ -35,6 +35,9 @@ func newHandshakeGate(max int, timeout time.Duration, log *slog.Logger) *handsha
 // InFlight reports how many handshakes run now.
 func (g *handshakeGate) InFlight() int { return int(g.running.Load()) }
 
+// Limit reports the bound.
+func (g *handshakeGate) Limit() int { return cap(g.slots) }
+
 // Failed reports how many handshakes failed or timed out since the start.
 func (g *handshakeGate) Failed() int64 { return g.failed.Load() }
 

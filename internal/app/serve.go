@@ -56,6 +56,14 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Metrics.Listen != "" {
+		ms, err := a.ServeMetrics(cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics: listen: %w", err)
+		}
+		defer ms.Close()
+		log.Info("serving", "metrics", ms.URL)
+	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)

@@ -27,15 +27,25 @@ const LogMessage = "audit_event"
 // The database is the record; the log is a copy for monitoring and may miss events if the
 // process dies between commit and logging.
 func LogCommitted(st store.Store, log *slog.Logger) store.Store {
-	return &loggingStore{Store: st, log: log}
+	return ObserveCommitted(st, func(ctx context.Context, e audit.Event) {
+		log.LogAttrs(ctx, slog.LevelInfo, LogMessage, LogAttrs(e)...)
+	})
 }
 
-type loggingStore struct {
+// ObserveCommitted wraps st so that every observer is called, after the commit, with each
+// audit event appended in an Update that commits, once and in append order (as
+// LogCommitted). Events of a transaction that rolls back or is retried are not observed.
+// Observers run on the committing goroutine and must be quick.
+func ObserveCommitted(st store.Store, observers ...func(context.Context, audit.Event)) store.Store {
+	return &observingStore{Store: st, observers: observers}
+}
+
+type observingStore struct {
 	store.Store
-	log *slog.Logger
+	observers []func(context.Context, audit.Event)
 }
 
-func (s *loggingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+func (s *observingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var rec []audit.Event
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
 		rec = rec[:0] // a retried attempt starts over
@@ -45,7 +55,9 @@ func (s *loggingStore) Update(ctx context.Context, fn func(store.Tx) error) erro
 		return err
 	}
 	for _, e := range rec {
-		s.log.LogAttrs(ctx, slog.LevelInfo, LogMessage, LogAttrs(e)...)
+		for _, o := range s.observers {
+			o(ctx, e)
+		}
 	}
 	return nil
 }

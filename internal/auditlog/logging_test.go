@@ -2,10 +2,13 @@ package auditlog_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -61,5 +64,45 @@ func TestCommittedEventsAreLogged(t *testing.T) {
 	}
 	if recs[1]["seq"] != 2.0 || recs[1]["action"] != "lot.delegate" {
 		t.Errorf("second record %v", recs[1])
+	}
+}
+
+// TestObserveCommitted: every observer sees each committed event once, in order; events of a
+// rolled back transaction are not observed. Size follows the tree.
+func TestObserveCommitted(t *testing.T) { eachStore(t, testObserveCommitted) }
+
+func testObserveCommitted(t *testing.T, raw store.Store) {
+	var a, b []string
+	st := auditlog.ObserveCommitted(raw,
+		func(_ context.Context, e audit.Event) { a = append(a, fmt.Sprintf("%d %s", e.Seq, e.Action)) },
+		func(_ context.Context, e audit.Event) { b = append(b, e.Action) })
+	svc := newService(t, st, newKey(t))
+	if n, err := svc.Size(ctx); err != nil || n != 0 {
+		t.Fatalf("Size of an empty log = %d, %v", n, err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		for _, action := range []string{"lot.create", "lot.delegate"} {
+			if _, err := tx.Audit().Append(audit.Event{At: t0, PartyID: "acme", PrincipalID: "prn_1", Action: action}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Audit().Append(audit.Event{At: t0, Action: "never.committed"}); err != nil {
+			return err
+		}
+		return errors.New("boom")
+	})
+	if got := strings.Join(a, ","); got != "1 lot.create,2 lot.delegate" {
+		t.Errorf("first observer saw %q", got)
+	}
+	if got := strings.Join(b, ","); got != "lot.create,lot.delegate" {
+		t.Errorf("second observer saw %q", got)
+	}
+	if n, err := svc.Size(ctx); err != nil || n != 2 {
+		t.Errorf("Size = %d, %v; want 2", n, err)
 	}
 }

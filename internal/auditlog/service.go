@@ -156,6 +156,17 @@ func (s *Service) Latest(ctx context.Context) ([]byte, error) {
 	return out, err
 }
 
+// Size is the number of leaves (audit events) in the tree: one read of the tree head.
+func (s *Service) Size(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		h, err := tx.AuditTree().Head()
+		n = h.Size
+		return err
+	})
+	return n, err
+}
+
 // Run makes a checkpoint every interval (when the tree grew) until ctx ends, then returns
 // nil. Failures are logged and retried at the next tick. Start one per replica: with a
 // Leader only the leader signs, fenced by its term; the others skip the tick.

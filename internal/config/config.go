@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,6 +58,15 @@ type Config struct {
 	Leader Leader `json:"leader"`
 	// Limits bound how much work the server takes on at once (load shedding).
 	Limits Limits `json:"limits"`
+	// Metrics serves Prometheus metrics on a plain-HTTP listener of its own.
+	Metrics Metrics `json:"metrics"`
+}
+
+// Metrics configures the Prometheus listener (docs/operations.md, *Metrics*).
+type Metrics struct {
+	// Listen is the plain-HTTP address serving /metrics (HOST:PORT); empty turns it off.
+	// Bind it to loopback or a management network: it needs no authentication.
+	Listen string `json:"listen"`
 }
 
 // Limits size the admission of write requests (API writes and EST enrollments): at most
@@ -272,6 +282,15 @@ func (c *Config) Validate() error {
 		}
 		if l := c.EST.DefaultLabel; l != "" && !estLabel.MatchString(l) {
 			bad("est.default_label", "%q is not an environment name or ID (letters, digits, '.', '_', '-')", l)
+		}
+	}
+	if l := c.Metrics.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			bad("metrics.listen", "must be HOST:PORT, e.g. \"127.0.0.1:9464\", or empty for no metrics (%v)", err)
+		} else if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+			bad("metrics.listen", "the port %q must be a number between 1 and 65535", port)
+		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen {
+			bad("metrics.listen", "must differ from listen and est.listen: metrics have a listener of their own")
 		}
 	}
 	if strings.ContainsAny(c.Audit.Origin, " +\n") {

@@ -37,6 +37,12 @@ func TestParseRefuses(t *testing.T) {
 		{"retry after under a second", `"limits": {"retry_after": "10ms"},`, "limits.retry_after: must be between 1s and 1h"},
 		{"unknown limit", `"limits": {"slot": 3},`, "unknown field"},
 		{"negative handshakes", `"limits": {"tls_handshakes": -1},`, "limits.tls_handshakes: must be between 0"},
+		{"metrics without port", `"metrics": {"listen": "127.0.0.1"},`, "metrics.listen: must be HOST:PORT"},
+		{"metrics port not a number", `"metrics": {"listen": "127.0.0.1:prom"},`, `metrics.listen: the port "prom" must be a number`},
+		{"metrics port zero", `"metrics": {"listen": "127.0.0.1:0"},`, "metrics.listen: the port \"0\""},
+		{"metrics port too large", `"metrics": {"listen": "127.0.0.1:70000"},`, "between 1 and 65535"},
+		{"metrics on the API listener", `"metrics": {"listen": "127.0.0.1:8443"},`, "metrics.listen: must differ from listen"},
+		{"unknown metrics key", `"metrics": {"path": "/m"},`, "unknown field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,5 +78,29 @@ func TestPassphraseFromEnv(t *testing.T) {
 	t.Setenv("HALLMARK_KEY_PASSPHRASE", "s3cret")
 	if p, err := c.Passphrase(); err != nil || string(p) != "s3cret" {
 		t.Errorf("Passphrase = %q, %v", p, err)
+	}
+}
+
+func TestMetricsListen(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil || c.Metrics.Listen != "" {
+		t.Fatalf("without a metrics section metrics are off: %+v, %v", c.Metrics, err)
+	}
+	for _, listen := range []string{"127.0.0.1:9464", "[::1]:9464", ":9464"} {
+		in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "metrics": {"listen": "`+listen+`"},`, 1)
+		c, err := Parse([]byte(in))
+		if err != nil || c.Metrics.Listen != listen {
+			t.Errorf("metrics.listen %q: %+v, %v", listen, c, err)
+		}
+	}
+	in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "metrics": {"listen": ""},`, 1)
+	if c, err := Parse([]byte(in)); err != nil || c.Metrics.Listen != "" {
+		t.Errorf("an empty metrics.listen turns metrics off: %v", err)
+	}
+	// Every problem at once, each with its key.
+	in = strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "metrics": {"listen": "nowhere"}, "log": {"level": "loud"},`, 1)
+	_, err = Parse([]byte(in))
+	if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), "log.level") {
+		t.Errorf("Parse = %v, want errors for metrics.listen and log.level", err)
 	}
 }
