@@ -484,6 +484,10 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/transfers/" + mxPick(c, f.ownTransfer(c.party), f.xB)}
 			}},
+		{op: "GET /v1/transfers/{id}/devices", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/transfers/" + mxPick(c, f.ownTransfer(c.party), f.xB) + "/devices"}
+			}},
 		{op: "POST /v1/transfers/{id}/accept", own: mxAll(mx200), other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if !c.allowed() {

@@ -187,6 +187,27 @@ func TestFoundationWalkthrough(t *testing.T) {
 		t.Fatalf("transfer = %+v", tr)
 	}
 	s.must(t, 409, dana, "POST", "/v1/transfers/"+tr.ID+"/refuse", nil)
+	// A transfer carries its device count; its devices are listed page by page.
+	var shown map[string]any
+	s.must(t, 200, station, "GET", "/v1/transfers/"+tr.ID, nil).json(t, &shown)
+	if _, ok := shown["device_ids"]; ok || shown["device_count"] != float64(1) {
+		t.Errorf("transfer = %v, want device_count 1 and no device_ids", shown)
+	}
+	var devs struct {
+		Items     []string `json:"items"`
+		NextAfter string   `json:"next_after"`
+	}
+	s.must(t, 200, dana, "GET", "/v1/transfers/"+tr.ID+"/devices?limit=1", nil).json(t, &devs)
+	if len(devs.Items) != 1 || devs.Items[0] != fi.Device.ID || devs.NextAfter != fi.Device.ID {
+		t.Errorf("transfer devices = %+v, want %s and a cursor (the page is full)", devs, fi.Device.ID)
+	}
+	devs.Items, devs.NextAfter = nil, ""
+	s.must(t, 200, dana, "GET", "/v1/transfers/"+tr.ID+"/devices?after="+fi.Device.ID, nil).json(t, &devs)
+	if len(devs.Items) != 0 || devs.NextAfter != "" {
+		t.Errorf("transfer devices after the last = %+v, want none", devs)
+	}
+	s.must(t, 404, oscar, "GET", "/v1/transfers/"+tr.ID+"/devices", nil)
+	s.must(t, 400, dana, "GET", "/v1/transfers/"+tr.ID+"/devices?limit=1001", nil)
 	// The factory no longer holds it, and no longer sees it; its maker sees it but cannot hand it on.
 	s.must(t, 404, station, "POST", "/v1/transfers", map[string]any{"to": "contoso", "device_ids": []string{fi.Device.ID}})
 	p = s.must(t, 403, alice, "POST", "/v1/transfers", map[string]any{"to": "contoso", "device_ids": []string{fi.Device.ID}}).problem(t)

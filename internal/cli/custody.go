@@ -21,6 +21,7 @@ func (e *env) transferCommand() *cobra.Command {
 holds) to another party, which accepts or refuses; the sender may cancel an offer not yet decided.`,
 		Example: `  hallmark transfer offer --to distrib --lot lot_123 --note "PO 4711"
   hallmark transfer list
+  hallmark transfer devices tr_123
   hallmark transfer accept tr_123`,
 	}
 	var req custody.OfferRequest
@@ -76,7 +77,7 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 	show := &cobra.Command{
 		Use:     "show ID",
 		Short:   "Show one transfer",
-		Long:    "Show one transfer with the devices it moves.",
+		Long:    "Show one transfer and how many devices it moves; `hallmark transfer devices` lists them.",
 		Example: `  hallmark transfer show tr_123`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -91,7 +92,53 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferDetail(w, t) })
 		},
 	}
-	cmd.AddCommand(offer, listCmd, show,
+	var after string
+	var limit int
+	var all bool
+	devs := &cobra.Command{
+		Use:   "devices ID",
+		Short: "List the devices a transfer moves",
+		Long: `List the IDs of the devices a transfer moves, in order. The server returns pages of up to
+--limit devices (default and most 1000); --all follows the pages to the end, and --after starts
+after a device ID. When more devices remain, a note on stderr says how to fetch them.`,
+		Example: `  hallmark transfer devices tr_123
+  hallmark transfer devices tr_123 --all -o id > devices.txt`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 || limit > 1000 {
+				return usagef("--limit must be 1-1000")
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			var ids []string
+			if all {
+				if ids, err = c.AllTransferDevices(cmd.Context(), args[0], after, limit); err != nil {
+					return err
+				}
+			} else {
+				p, err := c.TransferDevices(cmd.Context(), args[0], after, limit)
+				if err != nil {
+					return err
+				}
+				ids = p.Items
+				if p.NextAfter != "" {
+					fmt.Fprintf(e.stderr, "more devices: add --after %s, or --all\n", p.NextAfter)
+				}
+			}
+			return e.emit(ids, ids, func(w io.Writer) {
+				row(w, "DEVICE")
+				for _, id := range ids {
+					row(w, id)
+				}
+			})
+		},
+	}
+	devs.Flags().StringVar(&after, "after", "", "start after this device ID")
+	devs.Flags().IntVar(&limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
+	devs.Flags().BoolVar(&all, "all", false, "follow the pages to the last device")
+	cmd.AddCommand(offer, listCmd, show, devs,
 		e.decideCommand(custody.Accept, "Accept a transfer offered to your party", "Accept a transfer offered to your party: its devices pass into your custody."),
 		e.decideCommand(custody.Refuse, "Refuse a transfer offered to your party", "Refuse a transfer offered to your party: its devices stay with the sender."),
 		e.decideCommand(custody.Cancel, "Cancel a transfer your party offered", "Cancel a transfer your party offered and the receiver has not decided yet."),
@@ -123,7 +170,7 @@ func (e *env) decideCommand(d custody.Decision, short, long string) *cobra.Comma
 func transferTable(w io.Writer, trs []device.Transfer) {
 	row(w, "ID", "FROM", "TO", "STATE", "DEVICES", "OFFERED", "DECIDED")
 	for _, t := range trs {
-		row(w, t.ID, t.FromID, t.ToID, t.State, len(t.DeviceIDs), ts(t.OfferedAt), tsp(t.DecidedAt))
+		row(w, t.ID, t.FromID, t.ToID, t.State, t.DeviceCount, ts(t.OfferedAt), tsp(t.DecidedAt))
 	}
 }
 
@@ -137,10 +184,7 @@ func transferDetail(w io.Writer, t device.Transfer) {
 	if t.DecidedAt != nil {
 		kv(w, "Decided", tsp(t.DecidedAt)+" by "+orDash(t.DecidedBy))
 	}
-	kv(w, "Devices", len(t.DeviceIDs))
-	for _, id := range t.DeviceIDs {
-		fmt.Fprintf(w, "  %s\n", id)
-	}
+	kv(w, "Devices", t.DeviceCount)
 }
 
 func (e *env) auditCommand() *cobra.Command {

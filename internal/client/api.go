@@ -288,6 +288,43 @@ func (c *Client) GetTransfer(ctx context.Context, id string) (device.Transfer, e
 	return t, c.do(ctx, "GET", "/v1/transfers/"+seg(id), nil, &t)
 }
 
+// IDPage is one page of IDs. NextAfter is set when there may be more.
+type IDPage struct {
+	Items     []string `json:"items"`
+	NextAfter string   `json:"next_after,omitempty"`
+}
+
+// TransferDevices returns one page of the IDs of a transfer's devices, after the given ID;
+// limit 0 takes the server's default (1000).
+func (c *Client) TransferDevices(ctx context.Context, id, after string, limit int) (IDPage, error) {
+	l := ""
+	if limit > 0 {
+		l = strconv.Itoa(limit)
+	}
+	var p IDPage
+	err := c.do(ctx, "GET", withQuery("/v1/transfers/"+seg(id)+"/devices", "after", after, "limit", l), nil, &p)
+	if p.Items == nil {
+		p.Items = []string{}
+	}
+	return p, err
+}
+
+// AllTransferDevices follows next_after until the last page.
+func (c *Client) AllTransferDevices(ctx context.Context, id, after string, limit int) ([]string, error) {
+	out := []string{}
+	for {
+		p, err := c.TransferDevices(ctx, id, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if p.NextAfter == "" || len(p.Items) == 0 || p.NextAfter == after {
+			return out, nil
+		}
+		after = p.NextAfter
+	}
+}
+
 // DecideTransfer accepts, refuses or cancels a transfer.
 func (c *Client) DecideTransfer(ctx context.Context, id string, d custody.Decision) (device.Transfer, error) {
 	var t device.Transfer

@@ -2,7 +2,8 @@
 // refuses, the holder may cancel while the offer is open. The chain of accepted transfers is
 // kept forever. Two offers of the same device cannot both be open (the store refuses the
 // second), and acceptance checks, in its transaction, that every device is still held by the
-// party that offered it, so two concurrent transfers cannot both succeed.
+// party that offered it, so two concurrent transfers cannot both succeed. A transfer carries
+// the count of its devices, fixed at the offer; the devices themselves are read page by page.
 package custody
 
 import (
@@ -57,68 +58,64 @@ func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (dev
 		if _, err := tx.Parties().GetParty(r.To); err != nil {
 			return err
 		}
-		ids, err := s.heldDevices(tx, a, r)
-		if err != nil {
-			return err
-		}
-		t.DeviceIDs = ids
-		if err := tx.Custody().CreateTransfer(t); err != nil {
-			return err
-		}
 		scope := "party:" + a.PartyID
 		if r.LotID != "" {
 			scope = "lot:" + r.LotID
+			if err := offerLot(tx, a, r.LotID, &t); err != nil {
+				return err
+			}
+		} else {
+			if err := checkHeld(tx, a, r.DeviceIDs); err != nil {
+				return err
+			}
+			if err := tx.Custody().CreateTransfer(t, r.DeviceIDs); err != nil {
+				return err
+			}
+			t.DeviceCount = len(r.DeviceIDs)
 		}
-		_, err = tx.Audit().Append(governance.Event(a, now, "custody.offer", "", scope, "transfer:"+t.ID, map[string]any{"to": t.ToID, "devices": len(ids), "note": t.Note}))
+		_, err := tx.Audit().Append(governance.Event(a, now, "custody.offer", "", scope, "transfer:"+t.ID, map[string]any{"to": t.ToID, "devices": t.DeviceCount, "note": t.Note}))
 		return err
 	})
 	return t, err
 }
 
-// heldDevices resolves the request to device IDs and checks that the caller holds each one.
-func (s *Service) heldDevices(tx store.Tx, a audit.Actor, r OfferRequest) ([]string, error) {
-	if r.LotID != "" {
-		if _, err := tx.Catalog().GetLot(r.LotID); err != nil {
-			return nil, err
-		}
-		var ids []string
-		after := ""
-		for {
-			page, err := tx.Devices().ListDevices(store.DeviceFilter{LotID: r.LotID, CustodianID: a.PartyID, After: after, Limit: 1000})
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range page {
-				ids = append(ids, d.ID)
-			}
-			if len(page) < 1000 {
-				break
-			}
-			after = page[len(page)-1].ID
-		}
-		if len(ids) == 0 {
-			return nil, failure.New(failure.Invalid, "party %s holds no device of lot %s", a.PartyID, r.LotID)
-		}
-		return ids, nil
+// offerLot records t as an offer of every device of the lot the caller holds, chosen by the
+// store in one statement.
+func offerLot(tx store.Tx, a audit.Actor, lotID string, t *device.Transfer) error {
+	if _, err := tx.Catalog().GetLot(lotID); err != nil {
+		return err
 	}
+	n, err := tx.Custody().CreateLotTransfer(*t, lotID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return failure.New(failure.Invalid, "party %s holds no device of lot %s", a.PartyID, lotID)
+	}
+	t.DeviceCount = n
+	return nil
+}
+
+// checkHeld checks that the caller holds each named device, named once.
+func checkHeld(tx store.Tx, a audit.Actor, ids []string) error {
 	seen := map[string]bool{}
-	for _, id := range r.DeviceIDs {
+	for _, id := range ids {
 		if seen[id] {
-			return nil, failure.New(failure.Invalid, "device %s is named twice", id)
+			return failure.New(failure.Invalid, "device %s is named twice", id)
 		}
 		seen[id] = true
 		d, err := tx.Devices().GetDevice(id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if d.CustodianID != a.PartyID {
 			if ok, _ := governance.CanSeeDevice(tx, a, d); !ok {
-				return nil, failure.New(failure.NotFound, "device %s: not found", id)
+				return failure.New(failure.NotFound, "device %s: not found", id)
 			}
-			return nil, failure.New(failure.Denied, "party %s does not hold device %s (held by %s)", a.PartyID, id, d.CustodianID)
+			return failure.New(failure.Denied, "party %s does not hold device %s (held by %s)", a.PartyID, id, d.CustodianID)
 		}
 	}
-	return r.DeviceIDs, nil
+	return nil
 }
 
 // Decision is what the receiver (or, for cancel, the sender) decides.
@@ -171,28 +168,26 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 			if err != nil {
 				return err
 			}
-			if n != int64(len(t.DeviceIDs)) {
+			if n != int64(t.DeviceCount) {
 				return notHeld(tx, t) // the transaction rolls back: no device moved
 			}
 		}
 		t.State, t.DecidedBy, t.DecidedAt = state, a.PrincipalID, &now
-		_, err = tx.Audit().Append(governance.Event(a, now, "custody."+string(d), "", "party:"+t.FromID, "transfer:"+t.ID, map[string]any{"from": t.FromID, "to": t.ToID, "devices": len(t.DeviceIDs)}))
+		_, err = tx.Audit().Append(governance.Event(a, now, "custody."+string(d), "", "party:"+t.FromID, "transfer:"+t.ID, map[string]any{"from": t.FromID, "to": t.ToID, "devices": t.DeviceCount}))
 		return err
 	})
 	return t, err
 }
 
 // notHeld names a device of t that its sender no longer held, after MoveDevices moved the
-// others to the receiver (in the transaction about to roll back).
+// others to the receiver (in the transaction about to roll back): one the receiver does not
+// hold now. A device the receiver held already is not told apart from one moved just now.
 func notHeld(tx store.Tx, t device.Transfer) error {
-	for _, devID := range t.DeviceIDs {
-		cur, err := tx.Devices().GetDevice(devID)
-		if err != nil {
-			return err
-		}
-		if cur.CustodianID == t.ToID {
-			continue // moved just now, or already the receiver's
-		}
+	devID, err := tx.Custody().DeviceNotHeld(t.ID, t.ToID)
+	if err != nil {
+		return err
+	}
+	if devID != "" {
 		return failure.New(failure.Conflict, "device %s is no longer held by %s", devID, t.FromID)
 	}
 	return failure.New(failure.Conflict, "some devices of transfer %s are no longer held by %s", t.ID, t.FromID)
@@ -201,19 +196,46 @@ func notHeld(tx store.Tx, t device.Transfer) error {
 // Get returns a transfer the caller is a side of.
 func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (device.Transfer, error) {
 	var t device.Transfer
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if t, err = tx.Custody().GetTransfer(id); err != nil {
-			return err
-		}
-		if ok, err := governance.CanRead(tx, a, t.FromID, t.ToID); err != nil {
-			return err
-		} else if !ok {
-			return failure.New(failure.NotFound, "transfer %s: not found", id)
-		}
-		return nil
-	})
+	err := s.st.View(ctx, func(tx store.Tx) (err error) { t, err = readable(tx, a, id); return err })
 	return t, err
+}
+
+// MaxPage bounds one page of a transfer's devices.
+const MaxPage = 1000
+
+// Devices returns the IDs of a transfer's devices after the given ID, in order, at most limit
+// (1-MaxPage; 0 means MaxPage), to the callers Get shows the transfer to.
+func (s *Service) Devices(ctx context.Context, a audit.Actor, id, after string, limit int) ([]string, error) {
+	if limit < 0 || limit > MaxPage {
+		return nil, failure.New(failure.Invalid, "limit must be 1-%d", MaxPage)
+	}
+	if limit == 0 {
+		limit = MaxPage
+	}
+	var out []string
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		if _, err := readable(tx, a, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Custody().TransferDevices(id, after, limit)
+		return err
+	})
+	return out, err
+}
+
+// readable returns transfer id when the caller may read it, and hides it otherwise.
+func readable(tx store.Tx, a audit.Actor, id string) (device.Transfer, error) {
+	t, err := tx.Custody().GetTransfer(id)
+	if err != nil {
+		return t, err
+	}
+	if ok, err := governance.CanRead(tx, a, t.FromID, t.ToID); err != nil {
+		return t, err
+	} else if !ok {
+		return device.Transfer{}, failure.New(failure.NotFound, "transfer %s: not found", id)
+	}
+	return t, nil
 }
 
 // List returns the caller's party's transfers, both directions.

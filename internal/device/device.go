@@ -93,16 +93,16 @@ const (
 
 // Transfer is an offer of custody of one or more devices from one party to another.
 type Transfer struct {
-	ID        string        `json:"id"`
-	FromID    string        `json:"from_party_id"`
-	ToID      string        `json:"to_party_id"`
-	State     TransferState `json:"state"`
-	DeviceIDs []string      `json:"device_ids"`
-	Note      string        `json:"note,omitempty"`
-	OfferedBy string        `json:"offered_by"`
-	OfferedAt time.Time     `json:"offered_at"`
-	DecidedBy string        `json:"decided_by,omitempty"`
-	DecidedAt *time.Time    `json:"decided_at,omitempty"`
+	ID          string        `json:"id"`
+	FromID      string        `json:"from_party_id"`
+	ToID        string        `json:"to_party_id"`
+	State       TransferState `json:"state"`
+	DeviceCount int           `json:"device_count"` // fixed at the offer; the devices are listed by page
+	Note        string        `json:"note,omitempty"`
+	OfferedBy   string        `json:"offered_by"`
+	OfferedAt   time.Time     `json:"offered_at"`
+	DecidedBy   string        `json:"decided_by,omitempty"`
+	DecidedAt   *time.Time    `json:"decided_at,omitempty"`
 }
 
 // CustodyLink is one accepted hand-over in a device's custody chain.

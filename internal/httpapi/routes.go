@@ -304,6 +304,26 @@ func (s *Server) routes() {
 		}
 		return writeJSON(w, 200, t)
 	})
+	s.handle("GET", "/v1/transfers/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		q := r.URL.Query()
+		limit := custody.MaxPage
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > custody.MaxPage {
+				return failure.New(failure.Invalid, "limit must be 1-%d", custody.MaxPage)
+			}
+			limit = n
+		}
+		out, err := s.cus.Devices(r.Context(), actor(p), r.PathValue("id"), q.Get("after"), limit)
+		if err != nil {
+			return err
+		}
+		page := map[string]any{"items": nonNil(out)}
+		if len(out) == limit { // a full page: there may be more
+			page["next_after"] = out[len(out)-1]
+		}
+		return writeJSON(w, 200, page)
+	})
 	for _, d := range []custody.Decision{custody.Accept, custody.Refuse, custody.Cancel} {
 		s.handle("POST", "/v1/transfers/{id}/"+string(d), func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 			t, err := s.cus.Decide(r.Context(), actor(p), r.PathValue("id"), d)

@@ -197,17 +197,30 @@ type BuildRecords interface {
 	LatestBuildRecord(deviceID string) (BuildRecord, error)
 }
 
-// Custody stores transfers.
+// Custody stores transfers. A transfer's device count is stored with it: reading a transfer
+// never counts or loads its devices.
 type Custody interface {
-	// CreateTransfer records an offer; ErrConflict when any device already has an open offer.
-	CreateTransfer(t device.Transfer) error
+	// CreateTransfer records an offer of the named devices (t.DeviceCount is ignored: the
+	// count stored is len(deviceIDs)); ErrConflict when any device already has an open offer.
+	CreateTransfer(t device.Transfer, deviceIDs []string) error
+	// CreateLotTransfer records an offer of every device of the lot that t.FromID holds, in
+	// one INSERT … SELECT, and returns how many it names. With none it records nothing and
+	// returns 0; ErrConflict when any of them already has an open offer.
+	CreateLotTransfer(t device.Transfer, lotID string) (int, error)
 	GetTransfer(id string) (device.Transfer, error)
+	// TransferDevices returns the IDs of transfer id's devices greater than after, in order,
+	// at most limit (1-1000; otherwise 1000).
+	TransferDevices(id, after string, limit int) ([]string, error)
 	// DecideTransfer moves an offered transfer to a final state; ErrConflict unless it is
 	// still offered.
 	DecideTransfer(id string, state device.TransferState, by string, at time.Time) error
 	// MoveDevices gives every device of transfer id that party from holds to party to, in one
-	// statement, and says how many moved (the caller compares it with the transfer's size).
+	// statement, and says how many moved (the caller compares it with the transfer's count).
 	MoveDevices(id, from, to string, at time.Time) (int64, error)
+	// DeviceNotHeld names the lowest-ID device of transfer id that partyID does not hold, in
+	// one query; "" when it holds them all.
+	DeviceNotHeld(id, partyID string) (string, error)
+	// ListTransfers returns up to 1000 of the party's transfers, both directions, newest first.
 	ListTransfers(partyID string) ([]device.Transfer, error)
 	CustodyChain(deviceID string) ([]device.CustodyLink, error)
 }

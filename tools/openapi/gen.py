@@ -38,7 +38,7 @@ schemas={
  "DeviceView":{"allOf":[S("Device"),{"type":"object","properties":{"certificates":arr(S("Certificate")),"build_record":{"type":"object","description":"DSSE envelope"},"custody":arr(S("CustodyLink"))}}]},
  "CustodyLink":{"type":"object","properties":{"transfer_id":str_,"from_party_id":str_,"to_party_id":str_,"at":dt}},
  "Offer":{"type":"object","required":["to"],"additionalProperties":False,"description":"name devices or a lot, not both","properties":{"to":str_,"device_ids":arr(str_),"lot_id":str_,"note":str_}},
- "Transfer":{"type":"object","properties":{"id":str_,"from_party_id":str_,"to_party_id":str_,"state":{"type":"string","enum":["offered","accepted","refused","cancelled"]},"device_ids":arr(str_),"note":str_,"offered_by":str_,"offered_at":dt,"decided_by":str_,"decided_at":dt}},
+ "Transfer":{"type":"object","properties":{"id":str_,"from_party_id":str_,"to_party_id":str_,"state":{"type":"string","enum":["offered","accepted","refused","cancelled"]},"device_count":{"type":"integer","description":"devices the transfer moves; GET /v1/transfers/{id}/devices lists them"},"note":str_,"offered_by":str_,"offered_at":dt,"decided_by":str_,"decided_at":dt}},
  "AuditEvent":{"type":"object","properties":{"seq":{"type":"integer"},"at":dt,"party_id":str_,"principal_id":str_,"action":str_,"stage":str_,"scope":str_,"subject":str_,"detail":{"type":"object"}}},
 }
 err=lambda *codes: {str(c):{"description":{400:"invalid input",401:"no or bad token",403:"not allowed (denied or not-owner)",404:"not found",409:"conflict with current state",413:"body too large"}[c],"content":{"application/problem+json":{"schema":S("Problem")}}} for c in codes}
@@ -85,6 +85,8 @@ paths={
  "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
    "get":op("The caller's party's transfers, both directions",200,page(S("Transfer")),errs=(401,))},
  "/v1/transfers/{id}":{"get":op("One transfer",200,S("Transfer"),params=[pid()],errs=(401,404))},
+ "/v1/transfers/{id}/devices":{"get":op("The IDs of a transfer's devices, in order, paginated (whoever may see the transfer)",200,{"type":"object","required":["items"],"properties":{"items":arr(str_),"next_after":str_}},
+   params=[pid(),q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401,404))},
  "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party); custody moves in the same transaction",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/refuse":{"post":op("Refuse an offer (receiving party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/cancel":{"post":op("Cancel an open offer (offering party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, governanceTests...)
 	tests = append(tests, leaseTests...) // lease.go
 	tests = append(tests, reportTests...)
+	tests = append(tests, custodyTests...) // custody.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
@@ -301,8 +302,8 @@ func testConcurrentTransfers(t *testing.T, s store.Store) {
 				to = "op"
 			}
 			errs[i] = s.Update(ctx, func(tx store.Tx) error {
-				tr := device.Transfer{ID: party.NewID("tr"), FromID: "acme", ToID: to, DeviceIDs: []string{"d1", "d2"}, OfferedBy: "x", OfferedAt: t0}
-				if err := tx.Custody().CreateTransfer(tr); err != nil {
+				tr := device.Transfer{ID: party.NewID("tr"), FromID: "acme", ToID: to, OfferedBy: "x", OfferedAt: t0}
+				if err := tx.Custody().CreateTransfer(tr, []string{"d1", "d2"}); err != nil {
 					return err
 				}
 				_, err := tx.Audit().Append(ev("custody.offer"))
@@ -325,7 +326,7 @@ func testConcurrentTransfers(t *testing.T, s store.Store) {
 	}
 	var trs []device.Transfer
 	_ = s.View(ctx, func(tx store.Tx) (err error) { trs, err = tx.Custody().ListTransfers("acme"); return err })
-	if len(trs) != 1 || len(trs[0].DeviceIDs) != 2 {
+	if len(trs) != 1 || trs[0].DeviceCount != 2 {
 		t.Fatalf("transfers = %+v", trs)
 	}
 	decide := func(st device.TransferState) error {
@@ -361,7 +362,7 @@ func testConcurrentTransfers(t *testing.T, s store.Store) {
 	}
 	// A decided transfer frees its devices for a new offer.
 	mustUpdate(t, s, func(tx store.Tx) error {
-		if err := tx.Custody().CreateTransfer(device.Transfer{ID: "tr-next", FromID: trs[0].ToID, ToID: "acme", DeviceIDs: []string{"d1"}, OfferedBy: "x", OfferedAt: t0}); err != nil {
+		if err := tx.Custody().CreateTransfer(device.Transfer{ID: "tr-next", FromID: trs[0].ToID, ToID: "acme", OfferedBy: "x", OfferedAt: t0}, []string{"d1"}); err != nil {
 			return err
 		}
 		_, err := tx.Audit().Append(ev("custody.offer"))
