@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,6 +64,7 @@ type env struct {
 	stdout, stderr io.Writer
 	server, token  string
 	cacert, output string
+	timeout        time.Duration
 	started        bool // a RunE started: cobra accepted the command line, so errors are not usage errors
 }
 
@@ -95,6 +97,9 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 			default:
 				return usagef("--output must be table, json or id, not %q", e.output)
 			}
+			if e.timeout <= 0 {
+				return usagef("--timeout must be positive, not %s", e.timeout)
+			}
 			return nil
 		},
 	}
@@ -104,6 +109,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 	pf.StringVar(&e.token, "token", "", "bearer token (default $"+EnvToken+")")
 	pf.StringVar(&e.cacert, "cacert", "", "PEM file of the CA that signed the server's TLS certificate (default $"+EnvCACert+")")
 	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json or id")
+	pf.DurationVar(&e.timeout, "timeout", client.DefaultTimeout, "longest wait for one request to the server (whole-fleet reports on a large fleet can need minutes)")
 
 	root.AddCommand(
 		e.serveCommand(),
@@ -174,7 +180,7 @@ func (e *env) client() (*client.Client, error) {
 	if ca := firstNonEmpty(e.cacert, os.Getenv(EnvCACert)); ca != "" {
 		opts = append(opts, client.WithCAFile(ca))
 	}
-	opts = append(opts, client.WithUserAgent("hallmark-cli"))
+	opts = append(opts, client.WithUserAgent("hallmark-cli"), client.WithTimeout(e.timeout))
 	c, err := client.New(server, firstNonEmpty(e.token, os.Getenv(EnvToken)), opts...)
 	if err != nil {
 		return nil, usagef("%v", err)

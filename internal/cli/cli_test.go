@@ -78,6 +78,7 @@ func TestUsageExitCodes(t *testing.T) {
 		{"unknown flag", []string{"whoami", "--frob"}, ExitUsage},
 		{"missing required flag", []string{"lot", "create", "--model", "mdl_1"}, ExitUsage},
 		{"bad output format", []string{"version", "-o", "yaml"}, ExitUsage},
+		{"zero timeout", []string{"whoami", "--timeout", "0s", "--server", "https://x"}, ExitUsage},
 		{"missing argument", []string{"lot", "show"}, ExitUsage},
 		{"extra argument", []string{"whoami", "extra"}, ExitUsage},
 		{"no server", []string{"whoami"}, ExitUsage},
@@ -211,6 +212,23 @@ func TestErrorExitCodes(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stdout %q, stderr:\n%s", code, tt.want, out, stderr)
 			}
 		})
+	}
+}
+
+// TestTimeoutFlag: --timeout bounds a request; a server slower than it is an error, not a hang.
+func TestTimeoutFlag(t *testing.T) {
+	release := make(chan struct{})
+	srv := fakeServer(t, map[string]http.HandlerFunc{"GET /v1/lots/{id}": func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		reply(200, `{"id":"lot_x","name":"x"}`)(w, r)
+	}})
+	defer close(release)
+	code, out, stderr := run(t, append([]string{"lot", "show", "lot_x", "--timeout", "100ms"}, srv...)...)
+	if code == ExitOK || out != "" || !strings.Contains(stderr, "Timeout") {
+		t.Fatalf("a request past --timeout: exit %d, stdout %q, stderr:\n%s", code, out, stderr)
 	}
 }
 
