@@ -4,14 +4,23 @@
 // costs bounded memory and database connections, and devices come back when told instead of
 // timing out and retrying in step.
 //
+// Retry-After grows with the backlog. A fleet told a fixed delay comes back at a fixed rate,
+// and when that rate is above what the server admits, most devices are shed again, each
+// attempt costing a TLS handshake for nothing. Each window (one base Retry-After long) the
+// told delay is multiplied by the square root of sheds per admission in that window, between
+// the base and MaxRetryAfter: with N devices waiting and capacity C per second it settles
+// near N/C, where about as many are shed as admitted. A window without sheds halves it.
+//
 // Why by hand: golang.org/x/net/netutil limits connections, not requests of one kind, and
 // shedding needs the answer each protocol expects (problem+json for the API, text for EST).
 package admission
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,8 +33,13 @@ type Config struct {
 	Queue int
 	// Wait is how long a queued request waits for a slot before it is shed.
 	Wait time.Duration
-	// RetryAfter is what a shed request is told.
+	// RetryAfter is the least a shed request is told, and the length of the window over
+	// which sheds and admissions are counted to size the next one.
 	RetryAfter time.Duration
+	// MaxRetryAfter bounds what a shed request is told when the backlog is long.
+	MaxRetryAfter time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Limiter admits requests into a fixed number of slots.
@@ -35,10 +49,16 @@ type Limiter struct {
 	waiting atomic.Int64
 	// Counters, for metrics and benchmarks.
 	Admitted, Shed atomic.Int64
+
+	// The current window: what was admitted and shed in it, and the Retry-After told.
+	wAdmitted, wShed atomic.Int64
+	retryAfter       atomic.Int64 // nanoseconds
+	mu               sync.Mutex   // rolls the window
+	windowEnd        time.Time
 }
 
 // New returns a Limiter; zero fields take defaults (64 slots, a queue of 256, 1 s wait,
-// Retry-After 5 s).
+// Retry-After from 5 s to 10 min).
 func New(c Config) *Limiter {
 	if c.Slots <= 0 {
 		c.Slots = 64
@@ -51,10 +71,18 @@ func New(c Config) *Limiter {
 	if c.Wait <= 0 {
 		c.Wait = time.Second
 	}
-	if c.RetryAfter <= 0 {
+	if c.RetryAfter < time.Second {
 		c.RetryAfter = 5 * time.Second
 	}
-	return &Limiter{c: c, slots: make(chan struct{}, c.Slots)}
+	if c.MaxRetryAfter < c.RetryAfter {
+		c.MaxRetryAfter = max(c.RetryAfter, 10*time.Minute)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	l := &Limiter{c: c, slots: make(chan struct{}, c.Slots)}
+	l.retryAfter.Store(int64(c.RetryAfter))
+	return l
 }
 
 // Acquire takes a slot, waiting at most Wait (and only when fewer than Queue wait already).
@@ -62,13 +90,13 @@ func New(c Config) *Limiter {
 func (l *Limiter) Acquire(ctx context.Context) (release func(), ok bool) {
 	select {
 	case l.slots <- struct{}{}:
-		l.Admitted.Add(1)
+		l.admitted()
 		return l.release, true
 	default:
 	}
 	if l.waiting.Add(1) > int64(l.c.Queue) {
 		l.waiting.Add(-1)
-		l.Shed.Add(1)
+		l.shed()
 		return nil, false
 	}
 	defer l.waiting.Add(-1)
@@ -76,13 +104,46 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), ok bool) {
 	defer t.Stop()
 	select {
 	case l.slots <- struct{}{}:
-		l.Admitted.Add(1)
+		l.admitted()
 		return l.release, true
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	l.Shed.Add(1)
+	l.shed()
 	return nil, false
+}
+
+func (l *Limiter) admitted() { l.Admitted.Add(1); l.wAdmitted.Add(1) }
+
+func (l *Limiter) shed() { l.Shed.Add(1); l.wShed.Add(1) }
+
+// RetryAfter is what a request shed now is told (see the package comment).
+func (l *Limiter) RetryAfter() time.Duration {
+	l.roll(l.c.Now())
+	return time.Duration(l.retryAfter.Load())
+}
+
+// roll closes the window when it has ended and sizes Retry-After from it.
+func (l *Limiter) roll(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Before(l.windowEnd) {
+		return
+	}
+	shed, admitted := l.wShed.Swap(0), l.wAdmitted.Swap(0)
+	cur, base := float64(l.retryAfter.Load()), float64(l.c.RetryAfter)
+	var next float64
+	switch {
+	case l.windowEnd.IsZero() || now.Sub(l.windowEnd) >= l.c.RetryAfter:
+		next = base // the first window, or one or more went by without a shed request
+	case shed == 0:
+		next = cur / 2
+	default:
+		next = cur * math.Sqrt(float64(shed)/float64(max(admitted, 1)))
+	}
+	next = min(max(next, base), float64(l.c.MaxRetryAfter))
+	l.retryAfter.Store(int64(next))
+	l.windowEnd = now.Add(l.c.RetryAfter)
 }
 
 func (l *Limiter) release() { <-l.slots }
@@ -102,9 +163,9 @@ func (l *Limiter) Slots() int { return l.c.Slots }
 // QueueLimit is how many requests may wait for a slot.
 func (l *Limiter) QueueLimit() int { return l.c.Queue }
 
-// RetryAfterSeconds is the Retry-After value of a shed request.
+// RetryAfterSeconds is the Retry-After value of a request shed now.
 func (l *Limiter) RetryAfterSeconds() string {
-	return strconv.Itoa(max(1, int(l.c.RetryAfter/time.Second)))
+	return strconv.Itoa(max(1, int(l.RetryAfter()/time.Second)))
 }
 
 // Wrap limits the requests for which match is true; a shed request gets Retry-After and then

@@ -161,3 +161,96 @@ func TestAccessorsFollowLoad(t *testing.T) {
 		t.Fatalf("defaults: slots %d queue %d", d.Slots(), d.QueueLimit())
 	}
 }
+
+// TestRetryAfterGrowsWithTheBacklog drives the limiter through windows on a clock of its own:
+// the told delay follows the square root of sheds per admission, stays within its bounds, and
+// falls back to the base after a quiet spell.
+func TestRetryAfterGrowsWithTheBacklog(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := New(Config{Slots: 1, Queue: -1, RetryAfter: 5 * time.Second, MaxRetryAfter: time.Minute, Now: func() time.Time { return now }})
+	if got := l.RetryAfter(); got != 5*time.Second {
+		t.Fatalf("at the start Retry-After = %s, want the base 5s", got)
+	}
+	// window admits and sheds as told, then moves the clock past the window's end.
+	window := func(admit, shed int) time.Duration {
+		for range admit {
+			release, ok := l.Acquire(context.Background())
+			if !ok {
+				t.Fatal("a free slot was refused")
+			}
+			release()
+		}
+		if shed > 0 {
+			release, _ := l.Acquire(context.Background()) // holds the only slot
+			l.Admitted.Add(-1)
+			l.wAdmitted.Add(-1) // not one of the window's admissions
+			for range shed {
+				if _, ok := l.Acquire(context.Background()); ok {
+					t.Fatal("admitted beyond the only slot with no queue")
+				}
+			}
+			release()
+		}
+		if got := l.RetryAfter(); got == 0 {
+			t.Fatal("no Retry-After")
+		}
+		now = now.Add(5 * time.Second)
+		return l.RetryAfter()
+	}
+	for i, step := range []struct {
+		admit, shed int
+		want        time.Duration
+	}{
+		{10, 160, 20 * time.Second}, // 16 sheds per admission: ×4
+		{10, 40, 40 * time.Second},  // 4 per admission: ×2
+		{10, 10, 40 * time.Second},  // as many shed as admitted: settled
+		{40, 10, 20 * time.Second},  // a quarter: ×½
+		{1, 1_000_000, time.Minute}, // capped at MaxRetryAfter
+		{100, 0, 30 * time.Second},  // nothing shed: halved
+		{100, 0, 15 * time.Second},  //
+		{100, 0, 7500 * time.Millisecond},
+		{100, 0, 5 * time.Second}, // never below the base
+	} {
+		if got := window(step.admit, step.shed); got != step.want {
+			t.Fatalf("window %d (%d admitted, %d shed): Retry-After = %s, want %s", i+1, step.admit, step.shed, got, step.want)
+		}
+	}
+	window(1, 10_000)
+	if got := l.RetryAfter(); got <= 5*time.Second {
+		t.Fatalf("after a window of sheds Retry-After = %s, want it grown", got)
+	}
+	now = now.Add(time.Minute) // a quiet spell: no request at all
+	if got := l.RetryAfter(); got != 5*time.Second {
+		t.Errorf("after a quiet minute Retry-After = %s, want the base 5s", got)
+	}
+}
+
+// TestShedAnswerCarriesTheGrownRetryAfter: the header is what RetryAfter says.
+func TestShedAnswerCarriesTheGrownRetryAfter(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := New(Config{Slots: 1, Queue: -1, RetryAfter: 2 * time.Second, Now: func() time.Time { return now }})
+	l.RetryAfter() // opens the first window
+	release, _ := l.Acquire(context.Background())
+	defer release()
+	h := l.Wrap(http.NotFoundHandler(), func(*http.Request) bool { return true }, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	shedOnce := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d, want 503", rec.Code)
+		}
+		return rec.Header().Get("Retry-After")
+	}
+	for range 99 {
+		if got := shedOnce(); got != "2" {
+			t.Fatalf("Retry-After %q within the first window, want 2", got)
+		}
+	}
+	now = now.Add(2 * time.Second)
+	// 100 sheds against the one admission (the slot held): ×10.
+	if got := shedOnce(); got != "20" {
+		t.Errorf("Retry-After %q after a window of 100 sheds, want 20", got)
+	}
+}

@@ -70,15 +70,17 @@ type Metrics struct {
 }
 
 // Limits size the admission of write requests (API writes and EST enrollments): at most
-// Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After.
+// Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After
+// (from RetryAfter, growing with the backlog up to MaxRetryAfter).
 // TLSHandshakes bounds the TLS handshakes in flight on all listeners; connections beyond it
 // wait in the kernel's accept queue.
 type Limits struct {
-	Slots         int      `json:"slots"`          // default 64
-	Queue         int      `json:"queue"`          // default 4 × slots
-	QueueWait     Duration `json:"queue_wait"`     // default 1s
-	RetryAfter    Duration `json:"retry_after"`    // default 5s
-	TLSHandshakes int      `json:"tls_handshakes"` // default 256 × CPUs (0)
+	Slots         int      `json:"slots"`           // default 64
+	Queue         int      `json:"queue"`           // default 4 × slots
+	QueueWait     Duration `json:"queue_wait"`      // default 1s
+	RetryAfter    Duration `json:"retry_after"`     // default 5s; the least Retry-After
+	MaxRetryAfter Duration `json:"max_retry_after"` // default 10m; Retry-After grows with the backlog up to it
+	TLSHandshakes int      `json:"tls_handshakes"`  // default 256 × CPUs (0)
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -216,6 +218,9 @@ func (c *Config) defaults() {
 	if c.Limits.RetryAfter.Duration == 0 {
 		c.Limits.RetryAfter.Duration = 5 * time.Second
 	}
+	if c.Limits.MaxRetryAfter.Duration == 0 {
+		c.Limits.MaxRetryAfter.Duration = max(10*time.Minute, c.Limits.RetryAfter.Duration)
+	}
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
@@ -313,6 +318,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Limits.RetryAfter.Duration; d < time.Second || d > time.Hour {
 		bad("limits.retry_after", "must be between 1s and 1h, got %s", d)
+	}
+	if d := c.Limits.MaxRetryAfter.Duration; d < c.Limits.RetryAfter.Duration || d > 24*time.Hour {
+		bad("limits.max_retry_after", "must be between limits.retry_after (%s) and 24h, got %s", c.Limits.RetryAfter.Duration, d)
 	}
 	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
 		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)

@@ -36,6 +36,7 @@ func TestParseRefuses(t *testing.T) {
 		{"no slots", `"limits": {"slots": -1},`, "limits.slots: must be between 1 and 4096"},
 		{"retry after under a second", `"limits": {"retry_after": "10ms"},`, "limits.retry_after: must be between 1s and 1h"},
 		{"unknown limit", `"limits": {"slot": 3},`, "unknown field"},
+		{"max retry after below retry after", `"limits": {"retry_after": "30s", "max_retry_after": "10s"},`, "limits.max_retry_after: must be between limits.retry_after (30s) and 24h"},
 		{"negative handshakes", `"limits": {"tls_handshakes": -1},`, "limits.tls_handshakes: must be between 0"},
 		{"metrics without port", `"metrics": {"listen": "127.0.0.1"},`, "metrics.listen: must be HOST:PORT"},
 		{"metrics port not a number", `"metrics": {"listen": "127.0.0.1:prom"},`, `metrics.listen: the port "prom" must be a number`},

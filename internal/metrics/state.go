@@ -57,6 +57,8 @@ var (
 		"How many requests may wait for a slot (limits.queue).", nil, nil)
 	descAdmitted = prometheus.NewDesc("hallmark_admission_admitted_requests_total",
 		"Requests admitted into a slot.", nil, nil)
+	descRetryAfter = prometheus.NewDesc("hallmark_admission_retry_after_seconds",
+		"What a request shed now is told to wait: limits.retry_after, growing with the backlog up to limits.max_retry_after.", nil, nil)
 	descShed = prometheus.NewDesc("hallmark_admission_shed_requests_total",
 		"Requests shed with 503 and Retry-After because every slot and queue place was taken or the wait ran out.", nil, nil)
 	descHandshakes = prometheus.NewDesc("hallmark_tls_handshakes_in_flight",
@@ -83,7 +85,7 @@ type stateCollector struct {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.s.Admission != nil {
-		for _, d := range []*prometheus.Desc{descInFlight, descQueued, descSlots, descQueueLimit, descAdmitted, descShed} {
+		for _, d := range []*prometheus.Desc{descInFlight, descQueued, descSlots, descQueueLimit, descAdmitted, descShed, descRetryAfter} {
 			ch <- d
 		}
 	}
@@ -108,6 +110,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueueLimit, prometheus.GaugeValue, float64(l.QueueLimit()))
 		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(l.Admitted.Load()))
 		ch <- prometheus.MustNewConstMetric(descShed, prometheus.CounterValue, float64(l.Shed.Load()))
+		ch <- prometheus.MustNewConstMetric(descRetryAfter, prometheus.GaugeValue, l.RetryAfter().Seconds())
 	}
 	if h := c.s.Handshakes; h != nil {
 		ch <- prometheus.MustNewConstMetric(descHandshakes, prometheus.GaugeValue, float64(h.InFlight()))
