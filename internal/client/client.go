@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,6 +118,9 @@ type Problem struct {
 	Duty     string `json:"duty,omitempty"`
 	Scope    string `json:"scope,omitempty"`
 	Owner    string `json:"owner,omitempty"`
+	// RetryAfter is the server's Retry-After (RFC 9110 section 10.2.3) in seconds, when the
+	// answer carried one (a shed request's 503); zero otherwise.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // ProblemBase prefixes Hallmark's problem types.
@@ -238,6 +242,9 @@ func problemOf(resp *http.Response, data []byte) error {
 	if ct == "application/problem+json" || ct == "application/json" {
 		_ = json.Unmarshal(data, p) // a body that is not a problem is shown as text below
 		p.Status = resp.StatusCode
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && n > 0 {
+		p.RetryAfter = time.Duration(n) * time.Second // an HTTP date is not used by Hallmark
 	}
 	if p.Detail == "" && p.Title == "" {
 		text := strings.TrimSpace(string(data))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/failure"
@@ -142,6 +143,29 @@ func TestProblemDecoding(t *testing.T) {
 				t.Errorf("cell = %s/%s/%s", p.Stage, p.Duty, p.Scope)
 			}
 		})
+	}
+}
+
+// TestShedProblemCarriesRetryAfter: a 503 with Retry-After says when to come back; other
+// problems say nothing.
+func TestShedProblemCarriesRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		header string
+		want   time.Duration
+	}{{"45", 45 * time.Second}, {"", 0}, {"Wed, 21 Oct 2026 07:28:00 GMT", 0}, {"-3", 0}} {
+		c := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if tt.header != "" {
+				w.Header().Set("Retry-After", tt.header)
+			}
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(503)
+			io.WriteString(w, `{"type":"https://hallmark.dev/problems/unavailable","status":503,"detail":"busy"}`)
+		})
+		_, err := c.GetTransfer(context.Background(), "tr_1")
+		var p *Problem
+		if !errors.As(err, &p) || p.RetryAfter != tt.want {
+			t.Errorf("Retry-After %q: got %v (%v), want %s", tt.header, p, err, tt.want)
+		}
 	}
 }
 

@@ -425,10 +425,12 @@ func deferral(err error) (time.Duration, bool) {
 	if errors.As(err, &d) {
 		return d.RetryAfter + time.Duration(mrand.N(int64(d.RetryAfter/10)+1)), true
 	}
-	// The API's own 503 (load shed); a connection refused or a timeout is a failure.
+	// The API's own 503 (load shed), after its Retry-After; a connection refused or a
+	// timeout is a failure.
 	var p *client.Problem
 	if errors.As(err, &p) && p.Status == 503 {
-		return time.Second + time.Duration(mrand.N(int64(time.Second/10))), true
+		wait := max(p.RetryAfter, time.Second)
+		return wait + time.Duration(mrand.N(int64(wait/10)+1)), true
 	}
 	return 0, false
 }
