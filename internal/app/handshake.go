@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -24,8 +26,31 @@ type handshakeGate struct {
 	slots   chan struct{}
 	timeout time.Duration
 	log     *slog.Logger
-	running atomic.Int64 // handshakes under way
-	failed  atomic.Int64 // handshakes that failed or timed out
+	running atomic.Int64                         // handshakes under way
+	failed  [len(HandshakeFailures)]atomic.Int64 // by reason, as HandshakeFailures
+}
+
+// HandshakeFailures are the reasons a failed handshake is counted under.
+var HandshakeFailures = [...]string{
+	"timeout",            // not done within the handshake timeout
+	"client_closed",      // the client closed or reset the connection
+	"client_certificate", // the client's certificate did not verify
+	"protocol",           // anything else: no common version or cipher, not TLS, ...
+}
+
+// failureReason is the index in HandshakeFailures of err's reason.
+func failureReason(err error) int {
+	var ne net.Error
+	var cv *tls.CertificateVerificationError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return 0
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return 1
+	case errors.As(err, &cv):
+		return 2
+	}
+	return 3
 }
 
 func newHandshakeGate(max int, timeout time.Duration, log *slog.Logger) *handshakeGate {
@@ -38,8 +63,23 @@ func (g *handshakeGate) InFlight() int { return int(g.running.Load()) }
 // Limit reports the bound.
 func (g *handshakeGate) Limit() int { return cap(g.slots) }
 
-// Failed reports how many handshakes failed or timed out since the start.
-func (g *handshakeGate) Failed() int64 { return g.failed.Load() }
+// Failed reports how many handshakes failed since the start.
+func (g *handshakeGate) Failed() int64 {
+	var n int64
+	for i := range g.failed {
+		n += g.failed[i].Load()
+	}
+	return n
+}
+
+// Failures reports how many handshakes failed since the start, by reason.
+func (g *handshakeGate) Failures() map[string]int64 {
+	out := make(map[string]int64, len(HandshakeFailures))
+	for i, r := range HandshakeFailures {
+		out[r] = g.failed[i].Load()
+	}
+	return out
+}
 
 // listener returns a listener that yields connections of inner whose TLS handshake under cfg
 // is complete; http.Server then finds nothing left to do for the handshake.
@@ -104,8 +144,9 @@ func (l *gatedListener) handshake(c net.Conn) {
 	l.g.running.Add(-1)
 	<-l.g.slots
 	if err != nil {
-		l.g.failed.Add(1)
-		l.g.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+		r := failureReason(err)
+		l.g.failed[r].Add(1)
+		l.g.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "reason", HandshakeFailures[r], "err", err)
 		c.Close()
 		return
 	}

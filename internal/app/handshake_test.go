@@ -132,7 +132,7 @@ func TestHandshakeGateHoldsConnectionsBeyondTheBound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the third request never got a slot")
 	}
-	waitFor(t, "the failed handshake counted", func() bool { return g.Failed() == 1 })
+	waitFor(t, "the failed handshake counted", func() bool { return g.Failures()["client_closed"] == 1 })
 	if n := g.InFlight(); n != 1 {
 		t.Errorf("handshakes in flight = %d, want 1 (the silent client left)", n)
 	}
@@ -146,7 +146,7 @@ func TestHandshakeGateTimesOutSilentClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitFor(t, "the silent handshake to time out", func() bool { return g.Failed() == 1 && g.InFlight() == 0 })
+	waitFor(t, "the silent handshake to time out", func() bool { return g.Failures()["timeout"] == 1 && g.InFlight() == 0 })
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("the timed-out connection is still open")
@@ -156,4 +156,46 @@ func TestHandshakeGateTimesOutSilentClients(t *testing.T) {
 		t.Fatalf("after the timeout the slot serves others: %v", err)
 	}
 	res.Body.Close()
+}
+
+// TestHandshakeFailureReasons: a client that does not speak TLS and one whose certificate does
+// not verify are counted apart.
+func TestHandshakeFailureReasons(t *testing.T) {
+	g := newHandshakeGate(4, 10*time.Second, slog.New(slog.DiscardHandler))
+	_, leaf := selfSignedTLS(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := x509.NewCertPool() // trusts no client
+	gl := g.listener(ln, &tls.Config{Certificates: []tls.Certificate{leaf}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: trusted})
+	defer gl.Close()
+	go func() { // nothing comes out: every handshake fails
+		for {
+			c, err := gl.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+
+	plain, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	io.WriteString(plain, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "the plain-HTTP client counted", func() bool { return g.Failures()["protocol"] == 1 })
+
+	_, stranger := selfSignedTLS(t)
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{stranger}})
+	if err == nil {
+		c.Read(make([]byte, 1)) // TLS 1.3: the server's refusal arrives after the client's Finished
+		c.Close()
+	}
+	waitFor(t, "the unverified client certificate counted", func() bool { return g.Failures()["client_certificate"] == 1 })
+	if n := g.Failed(); n != 2 {
+		t.Errorf("failed handshakes = %d, want 2 (%v)", n, g.Failures())
+	}
 }

@@ -120,6 +120,7 @@ func TestMetricsDev(t *testing.T) {
 		{"hallmark_admission_slots", nil, 64},
 		{"hallmark_tls_handshake_limit", nil, float64(DefaultHandshakes())},
 		{"hallmark_tls_handshakes_in_flight", nil, 0},
+		{"hallmark_tls_handshake_failures_total", map[string]string{"reason": "timeout"}, 0},
 	} {
 		if got, ok := metricValue(after, tc.name, tc.labels); !ok || got != tc.want {
 			t.Errorf("%s%v = %v (%v), want %v", tc.name, tc.labels, got, ok, tc.want)

@@ -134,7 +134,9 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			first = err
 		}
 	}
-	a.Log.Info("stopped", "tls_handshakes_failed", a.Handshakes.Failed())
+	f := a.Handshakes.Failures()
+	a.Log.Info("stopped", "tls_handshakes_failed", a.Handshakes.Failed(), "timeout", f["timeout"], "client_closed", f["client_closed"],
+		"client_certificate", f["client_certificate"], "protocol", f["protocol"])
 	return first
 }
 

@@ -20,7 +20,7 @@ type Leader interface {
 type Handshakes interface {
 	InFlight() int
 	Limit() int
-	Failed() int64
+	Failures() map[string]int64 // by reason
 }
 
 // State is what the collectors read at scrape time; nil fields are left out.
@@ -66,7 +66,7 @@ var (
 	descHandshakeLimit = prometheus.NewDesc("hallmark_tls_handshake_limit",
 		"The bound on TLS handshakes in flight (limits.tls_handshakes).", nil, nil)
 	descHandshakeFailed = prometheus.NewDesc("hallmark_tls_handshake_failures_total",
-		"TLS handshakes that failed or outlasted their 10 s timeout.", nil, nil)
+		"TLS handshakes that failed, by reason: timeout (not done in 10 s), client_closed, client_certificate (did not verify), protocol.", []string{"reason"}, nil)
 	descLeader = prometheus.NewDesc("hallmark_leader",
 		"1 when this replica holds the signing lease (signs CRLs and interval audit checkpoints), else 0.", nil, nil)
 	descAuditLeaves = prometheus.NewDesc("hallmark_audit_tree_leaves",
@@ -115,7 +115,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if h := c.s.Handshakes; h != nil {
 		ch <- prometheus.MustNewConstMetric(descHandshakes, prometheus.GaugeValue, float64(h.InFlight()))
 		ch <- prometheus.MustNewConstMetric(descHandshakeLimit, prometheus.GaugeValue, float64(h.Limit()))
-		ch <- prometheus.MustNewConstMetric(descHandshakeFailed, prometheus.CounterValue, float64(h.Failed()))
+		for reason, n := range h.Failures() {
+			ch <- prometheus.MustNewConstMetric(descHandshakeFailed, prometheus.CounterValue, float64(n), reason)
+		}
 	}
 	if c.s.Leader != nil {
 		v := 0.0
