@@ -126,6 +126,12 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	if _, ok := metricValue(fams, "process_resident_memory_bytes", nil); !ok && runtime.GOOS == "linux" {
 		t.Error("process_resident_memory_bytes is missing")
 	}
+	// Go's profiles are served only when metrics.pprof says so.
+	if res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + mln.Addr().String() + "/debug/pprof/"); err != nil || res.StatusCode != 404 {
+		t.Errorf("GET /debug/pprof/ without metrics.pprof: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	// The key store holds no clear key after a hierarchy is made.
 	req, _ := http.NewRequest("POST", "https://"+addr+"/v1/manufacturing/hierarchies", strings.NewReader(`{"manufacturer_id":"acme","name":"acme-ca"}`))
 	req.Header.Set("Authorization", "Bearer "+token)

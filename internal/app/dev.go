@@ -136,8 +136,8 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: est listen: %w", err)
 	}
 	closeAll := func() { ln.Close(); estSrv.ln.Close() }
-	// Metrics on loopback only, on a free port: dev.json names it.
-	ms, err := a.ServeMetrics("127.0.0.1:0")
+	// Metrics and Go's profiles on loopback only, on a free port: dev.json names it.
+	ms, err := a.ServeMetrics("127.0.0.1:0", true)
 	if err != nil {
 		closeAll()
 		return fmt.Errorf("dev: metrics listen: %w", err)

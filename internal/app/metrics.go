@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"strings"
 	"time"
 
@@ -23,14 +24,22 @@ type MetricsServer struct {
 	done chan struct{}
 }
 
-// ServeMetrics listens on addr and serves the metrics in the background until Close.
-func (a *App) ServeMetrics(addr string) (*MetricsServer, error) {
+// ServeMetrics listens on addr and serves the metrics in the background until Close; with
+// pprof, Go's profiles too, under /debug/pprof/.
+func (a *App) ServeMetrics(addr string, pprof bool) (*MetricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+metrics.Path, a.Metrics.Handler())
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index) // heap, goroutine, allocs, block, mutex, ...
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	s := &MetricsServer{URL: "http://" + ln.Addr().String() + metrics.Path, done: make(chan struct{}), srv: &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

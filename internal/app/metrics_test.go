@@ -167,6 +167,17 @@ func TestMetricsDev(t *testing.T) {
 		res.Body.Close()
 	}
 
+	// --dev serves Go's profiles beside the metrics.
+	if res, err := c.Get(strings.TrimSuffix(s.info.MetricsURL, "/metrics") + "/debug/pprof/heap?debug=1"); err != nil || res.StatusCode != 200 {
+		t.Errorf("GET /debug/pprof/heap on the dev metrics listener: %v %v", res, err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(body), "heap profile") {
+			t.Errorf("the heap profile reads %.80q", body)
+		}
+	}
+
 	s.stop()
 	if res, err := c.Get(s.info.MetricsURL); err == nil {
 		res.Body.Close()

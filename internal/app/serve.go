@@ -58,7 +58,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	if cfg.Metrics.Listen != "" {
-		ms, err := a.ServeMetrics(cfg.Metrics.Listen)
+		ms, err := a.ServeMetrics(cfg.Metrics.Listen, cfg.Metrics.Pprof)
 		if err != nil {
 			return fmt.Errorf("metrics: listen: %w", err)
 		}

@@ -67,6 +67,9 @@ type Metrics struct {
 	// Listen is the plain-HTTP address serving /metrics (HOST:PORT); empty turns it off.
 	// Bind it to loopback or a management network: it needs no authentication.
 	Listen string `json:"listen"`
+	// Pprof also serves Go's profiles (net/http/pprof) under /debug/pprof/ on that listener:
+	// heap, goroutines, CPU. They show code paths, not data; keep the listener private.
+	Pprof bool `json:"pprof"`
 }
 
 // Limits size the admission of write requests (API writes and EST enrollments): at most
