@@ -235,22 +235,28 @@ func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, e
 
 // AllDevices follows next_after until the last page.
 func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]device.Device, error) {
-	var out []device.Device
-	for {
+	return allPages(f.After, func(after string) ([]device.Device, string, error) {
+		f.After = after
 		p, err := c.ListDevices(ctx, f)
+		return p.Items, p.NextAfter, err
+	})
+}
+
+// allPages calls page with after = the last page's next_after until a page is the last (no
+// next_after, no items, or a cursor that did not move).
+func allPages[T any](after string, page func(after string) ([]T, string, error)) ([]T, error) {
+	out := []T{}
+	for {
+		items, next, err := page(after)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p.Items...)
-		if p.NextAfter == "" || len(p.Items) == 0 || p.NextAfter == f.After {
-			break
+		out = append(out, items...)
+		if next == "" || len(items) == 0 || next == after {
+			return out, nil
 		}
-		f.After = p.NextAfter
+		after = next
 	}
-	if out == nil {
-		out = []device.Device{}
-	}
-	return out, nil
 }
 
 // GetDevice returns a device with its certificates, build record and custody chain.
@@ -311,18 +317,10 @@ func (c *Client) TransferDevices(ctx context.Context, id, after string, limit in
 
 // AllTransferDevices follows next_after until the last page.
 func (c *Client) AllTransferDevices(ctx context.Context, id, after string, limit int) ([]string, error) {
-	out := []string{}
-	for {
+	return allPages(after, func(after string) ([]string, string, error) {
 		p, err := c.TransferDevices(ctx, id, after, limit)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.NextAfter == "" || len(p.Items) == 0 || p.NextAfter == after {
-			return out, nil
-		}
-		after = p.NextAfter
-	}
+		return p.Items, p.NextAfter, err
+	})
 }
 
 // DecideTransfer accepts, refuses or cancels a transfer.

@@ -24,19 +24,10 @@ func (c *Client) ReportInventory(ctx context.Context, after string, limit int) (
 
 // ReportInventoryAll follows next_after to the last page.
 func (c *Client) ReportInventoryAll(ctx context.Context) ([]reports.InventoryRow, error) {
-	out := []reports.InventoryRow{}
-	after := ""
-	for {
+	return allPages("", func(after string) ([]reports.InventoryRow, string, error) {
 		p, err := c.ReportInventory(ctx, after, 0)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Items...)
-		if p.NextAfter == "" || len(p.Items) == 0 || p.NextAfter == after {
-			return out, nil
-		}
-		after = p.NextAfter
-	}
+		return p.Items, p.NextAfter, err
+	})
 }
 
 // ReportRotation returns the rotation compliance report, with the trend when trend asks
