@@ -451,3 +451,16 @@ func TestQuickSmoke(t *testing.T) {
 		t.Error("the quick report is not labelled a smoke run")
 	}
 }
+
+// CPU time comes in 10 ms ticks: a cell that used none shows an upper bound, not zero.
+func TestFmtCPU(t *testing.T) {
+	for _, tc := range []struct {
+		perCert float64
+		certs   int
+		want    string
+	}{{1.234, 20, "1.23"}, {0, 20, "< 0.50"}, {0, 0, "—"}} {
+		if got := fmtCPU(tc.perCert, tc.certs); got != tc.want {
+			t.Errorf("fmtCPU(%v, %d) = %q, want %q", tc.perCert, tc.certs, got, tc.want)
+		}
+	}
+}

@@ -296,8 +296,8 @@ func progressLine(r *result) string {
 	if r.unsupported {
 		return fmt.Sprintf("round %d  %3d clients  %-44s %-8s  not supported", r.round, r.clients, r.sc, r.server)
 	}
-	line := fmt.Sprintf("round %d  %3d clients  %-44s %-8s  %5d ok %4d failed  %8.1f req/s  p99 %8s  %6.2f CPU-ms/cert",
-		r.round, r.clients, r.sc, r.server, r.ok, r.failed, r.rate(), fmtMS(percentile(r.lat, 0.99)), r.cpuPerCert())
+	line := fmt.Sprintf("round %d  %3d clients  %-44s %-8s  %5d ok %4d failed  %8.1f req/s  p99 %8s  %6s CPU-ms/cert",
+		r.round, r.clients, r.sc, r.server, r.ok, r.failed, r.rate(), fmtMS(percentile(r.lat, 0.99)), fmtCPU(r.cpuPerCert(), r.ok))
 	if r.firstErr != "" {
 		line += "  first error: " + r.firstErr
 	}

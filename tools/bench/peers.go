@@ -140,20 +140,23 @@ func (s *stepCA) prepare(ctx context.Context, sc scenario, sl *slot, n int) (op,
 				return nil, err
 			}
 		}
+		// Factory issuance shares keep-alive connections; enrollment opens one per request and
+		// keeps the certificates for the renewal cell.
+		var c *http.Client
 		var into []*tls.Certificate
-		c := keepAliveClient(s.roots, sl.clients)
-		if sc == enroll {
+		if sc == factory {
+			c = keepAliveClient(s.roots, sl.clients)
+			s.idle = c
+		} else {
 			into = make([]*tls.Certificate, n)
 			s.mu.Lock()
 			s.issued[sl] = into
 			s.mu.Unlock()
-		} else {
-			s.idle = c
 		}
 		hdr := http.Header{"Content-Type": {"application/json"}}
 		return func(ctx context.Context, i int) (int, error) {
 			hc := c
-			if sc == enroll {
+			if hc == nil {
 				hc = oneShotClient(s.roots, nil)
 			}
 			d, res, b, err := deferrable(ctx, func() (*http.Response, []byte, error) {
@@ -357,14 +360,15 @@ func (s *cfssl) prepare(ctx context.Context, sc scenario, sl *slot, n int) (op, 
 			return nil, err
 		}
 	}
-	c := keepAliveClient(s.roots, sl.clients)
+	var c *http.Client // keep-alive for factory issuance; nil: a new connection per request
 	if sc == factory {
+		c = keepAliveClient(s.roots, sl.clients)
 		s.idle = c
 	}
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	return func(ctx context.Context, i int) (int, error) {
 		hc := c
-		if sc == enroll {
+		if hc == nil {
 			hc = oneShotClient(s.roots, nil)
 		}
 		d, res, b, err := deferrable(ctx, func() (*http.Response, []byte, error) {

@@ -155,6 +155,18 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
+// fmtCPU formats CPU-ms per certificate. /proc counts CPU time in 10 ms ticks, so a cell in
+// which the server used less than one shows as an upper bound: under 10 ms ÷ certificates.
+func fmtCPU(perCert float64, certs int) string {
+	switch {
+	case perCert > 0:
+		return fmt.Sprintf("%.2f", perCert)
+	case certs > 0:
+		return fmt.Sprintf("< %.2f", 10/float64(certs))
+	}
+	return "—"
+}
+
 func fmtMS(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 }
@@ -197,7 +209,7 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 		fmt.Fprintf(w, "- %s: %s TLS: %s.\n", s.name(), serverNote(s.name(), info.commit), s.tlsInfo())
 	}
 	fmt.Fprintln(w, "- Figures: req/s = certificates issued ÷ wall time of the cell; p50 and p99 of the successful requests as the client saw them; "+
-		"CPU-ms/cert = the server process's utime+stime (/proc/PID/stat) during the cell ÷ certificates issued; peak RSS = VmHWM (/proc/PID/status), "+
+		"CPU-ms/cert = the server process's utime+stime (/proc/PID/stat, in 10 ms ticks: \"< x\" when a cell used less than one) during the cell ÷ certificates issued; peak RSS = VmHWM (/proc/PID/status), "+
 		"reset at the start of each cell. Per scenario and client count: the median of the rounds (peak RSS: the highest). "+
 		"The same P-256 CSRs (CN = a device serial) go to every server.")
 	peers := []string{}
@@ -220,7 +232,8 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 					fmt.Fprintf(w, "| %d | %s | not supported | | | | | | | |\n", c, s.name())
 					continue
 				}
-				fmt.Fprintf(w, "| %d | %s | %.1f | %s | %s | %.2f | %s | %d | %d | %d |\n", c, s.name(), m.rate, fmtMS(m.p50), fmtMS(m.p99), m.cpu, fmtMiB(m.peakRSS), m.ok, m.failed, m.defers)
+				fmt.Fprintf(w, "| %d | %s | %.1f | %s | %s | %s | %s | %d | %d | %d |\n", c, s.name(), m.rate, fmtMS(m.p50), fmtMS(m.p99),
+					fmtCPU(m.cpu, m.ok/max(m.rounds, 1)), fmtMiB(m.peakRSS), m.ok, m.failed, m.defers)
 			}
 		}
 		if len(peers) == 0 || sums[key(sc, info.clients[0], "hallmark")] == nil {
@@ -258,8 +271,8 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 		if !r.peakReset {
 			rss += " (lifetime)"
 		}
-		fmt.Fprintf(w, "| %d | %d | %s | %d | %s | %.1f | %s | %.2f | %s | %d | %d | %d | %.2f | %s |\n", r.round, r.clients, shortName(r.sc), r.position, r.server,
-			r.rate(), fmtMS(percentile(r.lat, 0.99)), r.cpuPerCert(), rss, r.ok, r.failed, r.deferred, r.load1, cell(r.firstErr))
+		fmt.Fprintf(w, "| %d | %d | %s | %d | %s | %.1f | %s | %s | %s | %d | %d | %d | %.2f | %s |\n", r.round, r.clients, shortName(r.sc), r.position, r.server,
+			r.rate(), fmtMS(percentile(r.lat, 0.99)), fmtCPU(r.cpuPerCert(), r.ok), rss, r.ok, r.failed, r.deferred, r.load1, cell(r.firstErr))
 	}
 }
 
