@@ -31,16 +31,18 @@ type server interface {
 }
 
 // Peer versions: the issue fixes them. step-ca's HEAD does not build here; v0.30.2 does.
-var peerModules = []struct{ pkg, bin string }{
-	{"github.com/smallstep/certificates/cmd/step-ca@v0.30.2", "step-ca"},
-	{"github.com/smallstep/cli/cmd/step@v0.30.2", "step"},
-	{"github.com/cloudflare/cfssl/cmd/cfssl@v1.6.5", "cfssl"},
-}
-
+// The install folder's name carries them, so a change of version installs afresh.
 const (
 	stepVersion  = "v0.30.2"
 	cfsslVersion = "v1.6.5"
 )
+
+// peerModules are the binaries installPeers puts in the peer folder.
+var peerModules = []struct{ pkg, bin string }{
+	{"github.com/smallstep/certificates/cmd/step-ca@" + stepVersion, "step-ca"},
+	{"github.com/smallstep/cli/cmd/step@" + stepVersion, "step"},
+	{"github.com/cloudflare/cfssl/cmd/cfssl@" + cfsslVersion, "cfssl"},
+}
 
 // defaultPeerDir is where peers are installed and reused between runs: the user's cache,
 // never the repository and never the project's go.mod.
