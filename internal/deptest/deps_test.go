@@ -73,6 +73,7 @@ var layers = map[string]string{
 	"internal/strictjson":  "core",
 	"internal/approval":    "core",
 	"internal/grant":       "core",
+	"internal/certpem":     "core",
 
 	"internal/deptest": "test",
 }
