@@ -106,7 +106,9 @@ func TestIssueFactoryRefusals(t *testing.T) {
 		{"record of another line", "cindy", req(func(r *manufacturing.IssueFactoryRequest) { r.BuildRecord.Line = "b" }), failure.Invalid, `line is "b"`},
 		{"failed its test", "cindy", req(func(r *manufacturing.IssueFactoryRequest) { r.BuildRecord.TestResult = buildrecord.TestFail }), failure.Invalid, "only devices that passed"},
 		{"record without a serial", "cindy", req(func(r *manufacturing.IssueFactoryRequest) { r.BuildRecord.Serial = "" }), failure.Invalid, "serial"},
-		{"CSR not PKCS#10", "cindy", req(func(r *manufacturing.IssueFactoryRequest) { r.CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n" }), failure.Invalid, "csr"},
+		{"CSR not PKCS#10", "cindy", req(func(r *manufacturing.IssueFactoryRequest) {
+			r.CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"
+		}), failure.Invalid, "csr"},
 		{"no such lot", "cindy", req(func(r *manufacturing.IssueFactoryRequest) { r.LotID = "lot-nope" }), failure.NotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
