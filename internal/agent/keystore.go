@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/keys"
 )
 
@@ -55,7 +56,7 @@ func (f *Files) Factory() (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("agent: factory key: %w", err)
 	}
-	chain, err := parseChain(certPEM)
+	chain, err := certpem.Parse(certPEM, certpem.Options{What: f.FactoryCert, SkipOther: true})
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("agent: factory certificate: %w", err)
 	}
@@ -86,9 +87,9 @@ func (f *Files) Operational() ([]*x509.Certificate, crypto.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent: %s: %w", kp, err)
 	}
-	chain, err := parseChain(certPEM)
+	chain, err := certpem.Parse(certPEM, certpem.Options{What: cp, SkipOther: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("agent: %s: %w", cp, err)
+		return nil, nil, fmt.Errorf("agent: %w", err)
 	}
 	if _, err := tlsCert(chain, signer); err != nil {
 		return nil, nil, ErrNoIdentity
@@ -151,29 +152,6 @@ func writeAtomic(path string, data []byte) error {
 		d.Close()
 	}
 	return nil
-}
-
-func parseChain(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
 }
 
 func tlsCert(chain []*x509.Certificate, key crypto.Signer) (tls.Certificate, error) {

@@ -80,19 +80,11 @@ func (e *estEnroller) CACerts(ctx context.Context, label string) ([]*x509.Certif
 	if err != nil {
 		return nil, err
 	}
-	var out []*x509.Certificate
-	err = e.a.Store.View(ctx, func(tx store.Tx) error {
-		id := env.IssuingCAID
-		for i := 0; id != "" && i < 8; i++ {
-			c, err := tx.CAs().GetCA(id)
-			if err != nil {
-				return err
-			}
-			out = append(out, c.Cert)
-			id = c.ParentID
-		}
-		return nil
-	})
+	chain, err := e.a.Authority.Chain(ctx, env.IssuingCAID)
+	out := make([]*x509.Certificate, 0, len(chain))
+	for _, c := range chain {
+		out = append(out, c.Cert)
+	}
 	return out, err
 }
 

@@ -273,8 +273,36 @@ func CheckKeyMatches(cert *x509.Certificate, signer crypto.Signer) error {
 	return nil
 }
 
+// maxChainDepth bounds a walk up the CA tree. Hallmark's hierarchies are two CAs deep and an
+// imported one a few more; a longer walk means stored parents form a cycle.
+const maxChainDepth = 8
+
+// Chain reads the CA id and the CAs above it by ParentID: the CA first, its root last. It is
+// the one walk up the CA tree. When a read fails, or maxChainDepth CAs are read without
+// reaching a root, it returns the CAs read so far with the error.
+func (a *Authority) Chain(ctx context.Context, id string) ([]ca.CA, error) {
+	var out []ca.CA
+	err := a.c.Store.View(ctx, func(tx store.Tx) error {
+		out = out[:0]
+		for next := id; next != ""; {
+			if len(out) == maxChainDepth {
+				return fmt.Errorf("CA %s: more than %d CAs above it without a root", id, maxChainDepth-1)
+			}
+			c, err := tx.CAs().GetCA(next)
+			if err != nil {
+				return fmt.Errorf("reading CA %s of the chain of %s: %w", next, id, err)
+			}
+			out = append(out, c)
+			next = c.ParentID
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ChainPEM returns a CA's certificate followed by its ancestors', PEM, for clients that need
-// the chain of a certificate it issued.
+// the chain of a certificate it issued. When the chain cannot be read whole it returns the
+// part that was read.
 //
 // A chain read to its root is kept by CA ID: a CA's certificate and parent never change once
 // stored (only retired_at does), so every issuance need not read its ancestors again. The
@@ -286,30 +314,17 @@ func (a *Authority) ChainPEM(ctx context.Context, c ca.CA) string {
 	if ok && bytes.Equal(ch.der, c.CertDER) {
 		return ch.pem
 	}
-	id, der := c.ID, c.CertDER
+	chain, err := a.Chain(ctx, c.ID)
 	var b strings.Builder
-	complete := false
-	_ = a.c.Store.View(ctx, func(tx store.Tx) error {
-		b.Reset()
-		for i := 0; i < 8; i++ {
-			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))
-			if c.ParentID == "" {
-				complete = true
-				return nil
-			}
-			var err error
-			if c, err = tx.CAs().GetCA(c.ParentID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if complete {
+	for _, x := range chain {
+		b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: x.CertDER}))
+	}
+	if err == nil && len(chain) > 0 && bytes.Equal(chain[0].CertDER, c.CertDER) {
 		a.mu.Lock()
 		if len(a.chains) >= maxChains {
 			clear(a.chains)
 		}
-		a.chains[id] = chainEntry{der: der, pem: b.String()}
+		a.chains[c.ID] = chainEntry{der: c.CertDER, pem: b.String()}
 		a.mu.Unlock()
 	}
 	return b.String()

@@ -4,45 +4,15 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
-
-// maxPEM bounds certificate and key uploads.
-const maxPEM = 256 << 10
-
-// ParseCertificates reads one or more PEM certificates.
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	if len(data) > maxPEM {
-		return nil, failure.New(failure.TooLarge, "certificate PEM is larger than %d bytes", maxPEM)
-	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, failure.New(failure.Invalid, "expected CERTIFICATE PEM blocks, found %q", b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, failure.Wrap(failure.Invalid, err, "a certificate does not parse")
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, failure.New(failure.Invalid, "no PEM certificate found")
-	}
-	return out, nil
-}
 
 func checkCA(c *x509.Certificate) error {
 	if !c.BasicConstraintsValid || !c.IsCA {
@@ -69,7 +39,7 @@ type ImportRequest struct {
 // ImportCA checks the key against the certificate before anything is stored, then stores the
 // key through the key provider and the CA with fin's audit event.
 func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx store.Tx, c ca.CA) error) (ca.CA, error) {
-	certs, err := ParseCertificates(r.CertPEM)
+	certs, err := certpem.Parse(r.CertPEM, certpem.Options{What: "certificate_pem"})
 	if err != nil {
 		return ca.CA{}, err
 	}
@@ -112,7 +82,7 @@ func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx s
 // RegisterAnchor records another maker's CA certificate, without a key, so that its devices
 // can be verified later.
 func (a *Authority) RegisterAnchor(ctx context.Context, partyID, name string, certPEM []byte, fin func(tx store.Tx, c ca.CA) error) (ca.CA, error) {
-	certs, err := ParseCertificates(certPEM)
+	certs, err := certpem.Parse(certPEM, certpem.Options{What: "certificate_pem"})
 	if err != nil {
 		return ca.CA{}, err
 	}

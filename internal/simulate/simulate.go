@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/agent"
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/client"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
@@ -222,7 +223,7 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		if err != nil {
 			return err
 		}
-		chain, err := parsePEM(fi.CertificatePEM + fi.ChainPEM)
+		chain, err := certpem.Parse([]byte(fi.CertificatePEM+fi.ChainPEM), certpem.Options{What: "the factory identity of " + d.serial})
 		if err != nil {
 			return err
 		}
@@ -400,23 +401,6 @@ func setupLot(ctx context.Context, mfr *client.Client) (id, name string, err err
 		return "", "", fmt.Errorf("simulate: creating the lot: %w", err)
 	}
 	return lot.ID, name, nil
-}
-
-func parsePEM(s string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := []byte(s)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return out, nil
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
 }
 
 // deferral reports whether err asks the device to come back later, and when.

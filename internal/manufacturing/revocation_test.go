@@ -1,0 +1,117 @@
+package manufacturing_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// TestRevokeFactory: a dry run (the default) lists and changes nothing; a run revokes the
+// selected factory certificates and records its cascade; a re-run skips what is revoked.
+func TestRevokeFactory(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, false)
+	fis := []manufacturing.FactoryIdentity{w.issue(t, "alice", l, "SN-1"), w.issue(t, "alice", l, "SN-2"), w.issue(t, "alice", l, "SN-3")}
+	byLot := store.FactorySelector{ManufacturerID: "acme", LotID: l.lot.ID}
+
+	before := w.events(t)
+	res, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise"})
+	if err != nil || !res.DryRun || len(res.Factory) != 3 || res.RunID != "" {
+		t.Fatalf("dry run = %+v, %v; want 3 listed, no run", res, err)
+	}
+	if got := w.events(t); got != before {
+		t.Fatalf("a dry run appended %d audit events", got-before)
+	}
+	for _, fi := range fis {
+		if s := w.certState(t, fi.Device.FactoryCert); s != ca.Issued {
+			t.Fatalf("after a dry run %s is %s", fi.Device.Serial, s)
+		}
+	}
+
+	no := false
+	res, err = w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", DeviceID: fis[0].Device.ID}, Reason: "keyCompromise", DryRun: &no})
+	if err != nil || res.DryRun || len(res.Factory) != 1 || res.RunID == "" {
+		t.Fatalf("revoking one device = %+v, %v", res, err)
+	}
+	if s := w.certState(t, fis[0].Device.FactoryCert); s != ca.Revoked {
+		t.Fatalf("the revoked factory certificate is %s", s)
+	}
+	if d := w.device(t, fis[0].Device.ID); d.State != device.FactoryRevoked {
+		t.Fatalf("the device is %s, want %s", d.State, device.FactoryRevoked)
+	}
+	run, items, err := w.svc.Cascade(ctx, w.actors["alice"], res.RunID)
+	if err != nil || run.ManufacturerID != "acme" || run.FinishedAt == nil || len(items) != 1 || items[0].Action != "factory-revoked" {
+		t.Fatalf("cascade of the run: %+v, %+v, %v", run, items, err)
+	}
+	if _, _, err := w.svc.Cascade(ctx, w.actors["oscar"], res.RunID); !failure.Is(err, failure.NotFound) {
+		t.Fatalf("op read acme's revocation run: %v", err)
+	}
+
+	res, err = w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "cessationOfOperation", DryRun: &no})
+	if err != nil || len(res.Factory) != 2 || res.Skipped != 1 {
+		t.Fatalf("revoking the lot = %d revoked, %d skipped, %v; want 2 and 1", len(res.Factory), res.Skipped, err)
+	}
+	res, err = w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "cessationOfOperation", DryRun: &no})
+	if err != nil || len(res.Factory) != 0 || res.Skipped != 3 {
+		t.Fatalf("re-running = %d revoked, %d skipped, %v; want 0 and 3", len(res.Factory), res.Skipped, err)
+	}
+}
+
+// TestRevokeFactoryRefusals: reasons outside the manufacturing path, empty or inverted
+// selectors, other makers and a delegate without the revoke duty are refused; a whole-CA
+// revocation only files an approval request.
+func TestRevokeFactoryRefusals(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, true)
+	fi := w.issue(t, "cindy", l, "SN-1")
+	no := false
+	byLot := store.FactorySelector{ManufacturerID: "acme", LotID: l.lot.ID}
+	before := w.events(t)
+	var denied *ownership.DeniedError
+	for _, tc := range []struct {
+		name string
+		who  string
+		req  manufacturing.RevokeRequest
+		kind failure.Kind
+		msg  string
+	}{
+		{"support-path reason", "bob", manufacturing.RevokeRequest{Selector: byLot, Reason: "privilegeWithdrawn", DryRun: &no}, failure.Invalid, "privilegeWithdrawn"},
+		{"no manufacturer", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.Invalid, "manufacturer_id is required"},
+		{"every device of a maker", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme"}, Reason: "keyCompromise"}, failure.Invalid, "issuing-CA revocation"},
+		{"inverted window", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", IssuedFrom: w.now, IssuedTo: w.now.Add(-time.Hour)}, Reason: "keyCompromise"}, failure.Invalid, "before issued_to"},
+		{"another maker", "gina", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no}, failure.Denied, "owned by acme"},
+		{"another maker's selector", "gina", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "globex", LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.Invalid, "is not a lot of globex"},
+		{"issue delegate", "cindy", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no}, failure.Denied, "manufacturing/revoke"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := w.svc.RevokeFactory(ctx, w.actors[tc.who], tc.req)
+			wantErr(t, err, tc.kind, tc.msg)
+			if tc.kind == failure.Denied && !errors.As(err, &denied) {
+				t.Fatalf("%v is not a not-owner refusal", err)
+			}
+		})
+	}
+	if got := w.events(t); got != before {
+		t.Fatalf("refused revocations appended %d audit events", got-before)
+	}
+
+	res, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", IssuingCAID: l.issuing.ID}, Reason: "caCompromise", DryRun: &no})
+	if err != nil || res.Approval == nil || res.Approval.Kind != approval.RevokeCA || res.Approval.State != approval.Pending || res.RunID != "" || len(res.Factory) != 0 {
+		t.Fatalf("whole-CA revocation = %+v, %v; want a pending revoke-ca approval and nothing revoked", res, err)
+	}
+	again, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", IssuingCAID: l.issuing.ID}, Reason: "caCompromise", DryRun: &no})
+	if err != nil || again.Approval == nil || again.Approval.ID != res.Approval.ID {
+		t.Fatalf("asking again = %+v, %v; want the same pending request", again, err)
+	}
+	if s := w.certState(t, fi.Device.FactoryCert); s != ca.Issued {
+		t.Fatalf("the factory certificate is %s before any approval", s)
+	}
+}
