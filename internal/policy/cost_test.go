@@ -230,7 +230,7 @@ func TestDenialsAreBounded(t *testing.T) {
 	if len(msg) > 2048 {
 		t.Errorf("the denial is %d bytes", len(msg))
 	}
-	for _, w := range []string{"policy v4 denied", "rule-00 (éé", "rule-03", "and 60 more failed rules"} {
+	for _, w := range []string{"policy v4 denied", "rule rule-00 (éé", "rule rule-03", "and 60 more failed rules"} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("denial %q does not contain %q", msg, w)
 		}

@@ -64,13 +64,13 @@ func (d Decision) Outcome() string {
 	}
 }
 
-// Summary names the failed rules for a denial: the first four with their excerpts, then how
-// many more failed. It is at most a few KiB however large the policy.
+// Summary names the failed rules for a denial, "rule NAME (excerpt)": the first four, then
+// how many more failed. It is at most a few KiB however large the policy.
 func (d Decision) Summary() string {
 	n := min(len(d.Failed), maxListed)
 	parts := make([]string, n, n+1)
 	for i, f := range d.Failed[:n] {
-		parts[i] = f.String()
+		parts[i] = "rule " + f.String()
 	}
 	if more := len(d.Failed) - n; more > 0 {
 		parts = append(parts, fmt.Sprintf("and %d more failed rules", more))

@@ -131,7 +131,7 @@ func TestEvaluate(t *testing.T) {
 		if !reflect.DeepEqual(d.Failed, want) {
 			t.Errorf("failed %+v, want %+v", d.Failed, want)
 		}
-		if got, w := d.Err().Error(), `policy v7 denied: firmware-matches (firmware drifted); test-passed (build_record.test_result == "pass")`; got != w {
+		if got, w := d.Err().Error(), `policy v7 denied: rule firmware-matches (firmware drifted); rule test-passed (build_record.test_result == "pass")`; got != w {
 			t.Errorf("Err() = %q, want %q", got, w)
 		}
 	})
