@@ -30,7 +30,8 @@ type Decision struct {
 	Version int `json:"version"`
 	// Failed lists, in policy order, every rule that was false or failed to evaluate.
 	Failed []Failure `json:"failed,omitempty"`
-	// Evaluated is the number of rules evaluated (RequireApproval not counted).
+	// Evaluated is the number of rules decided, those denied without running (budget spent,
+	// context ended) included; RequireApproval is not counted.
 	Evaluated int `json:"evaluated"`
 	// Cost is the CEL runtime cost of the whole evaluation.
 	Cost uint64 `json:"cost"`
