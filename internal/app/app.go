@@ -25,6 +25,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -76,6 +77,10 @@ type Wiring struct {
 	Admission admission.Config
 	// Handshakes bounds the TLS handshakes in flight; zero takes DefaultHandshakes.
 	Handshakes int
+	// PolicyBudget is the CEL cost one policy evaluation may spend and PolicyCacheEntries
+	// how many compiled policies are kept; zero takes policy's defaults.
+	PolicyBudget       uint64
+	PolicyCacheEntries int
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -130,7 +135,11 @@ func Build(w Wiring) (*App, error) {
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
+	policies, err := policy.NewCache(w.PolicyBudget, w.PolicyCacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies})
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)

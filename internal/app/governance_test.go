@@ -481,7 +481,8 @@ func TestRevokeWholeCAApprovals(t *testing.T) {
 
 // TestSeparationOfDuties: a matrix change that would give one person conflicting duties over
 // a scope is refused until the party limits its principals; a limited principal is refused
-// the duties it does not hold; a principal cannot widen its own duties; rules are admin-only.
+// the duties it does not hold; only administrators set duties, never their own; rules are
+// admin-only.
 func TestSeparationOfDuties(t *testing.T) {
 	dir := t.TempDir()
 	s := startDev(t, dir)
@@ -514,12 +515,19 @@ func TestSeparationOfDuties(t *testing.T) {
 	if r := duties(alice, "contoso/oscar", []string{"operational/issue"}); r.Status != 403 {
 		t.Fatalf("another party changed oscar's duties: %d", r.Status)
 	}
-	if r := duties(olivia, "contoso/oscar", []string{"operational/launch"}); r.Status != 400 {
+	if r := duties(olivia, "contoso/oscar", []string{"operational/issue"}); r.Status != 403 {
+		t.Fatalf("a colleague who is not an administrator changed oscar's duties: %d", r.Status)
+	}
+	if r := duties(admin, "contoso/oscar", []string{"operational/launch"}); r.Status != 400 {
 		t.Fatalf("an unknown duty: %d", r.Status)
 	}
-	s.must(t, 200, olivia, "PUT", "/v1/principals/"+ids["contoso/oscar"]+"/duties", map[string]any{"duties": []string{"operational/issue", "operational/renew", "operational/revoke", "support/approve"}})
-	s.must(t, 200, oscar, "PUT", "/v1/principals/"+ids["contoso/olivia"]+"/duties", map[string]any{"duties": []string{"operational/audit", "operational/approve", "support/approve"}})
-	s.must(t, 200, oscar, "PUT", "/v1/principals/"+ids["contoso/admin"]+"/duties", map[string]any{"duties": []string{"operational/approve"}})
+	// Administrators limit principals; oscar keeps custody/transfer to accept deliveries.
+	s.must(t, 200, admin, "PUT", "/v1/principals/"+ids["contoso/oscar"]+"/duties", map[string]any{"duties": []string{"operational/issue", "operational/renew", "operational/revoke", "support/approve", "custody/transfer"}})
+	s.must(t, 200, admin, "PUT", "/v1/principals/"+ids["contoso/olivia"]+"/duties", map[string]any{"duties": []string{"operational/audit", "operational/approve", "support/approve"}})
+	// An administrator's duties are limited by another administrator of its party.
+	admin2, admin2ID := addPrincipal(t, s, "contoso", "admin-2", true)
+	s.must(t, 200, admin2, "PUT", "/v1/principals/"+ids["contoso/admin"]+"/duties", map[string]any{"duties": []string{"operational/approve"}})
+	s.must(t, 200, admin, "PUT", "/v1/principals/"+admin2ID+"/duties", map[string]any{"duties": []string{"operational/approve"}})
 	s.must(t, 200, admin, "PUT", "/v1/ownership", cell)
 	// Now olivia may not take issue, and oscar may not get audit.
 	if r := duties(admin, "contoso/olivia", []string{"operational/audit", "operational/issue"}); r.Status != 403 || !strings.Contains(string(r.Body), "issue-audit-operational") {
@@ -716,7 +724,7 @@ func TestWholeCARevocationRetiresTheCA(t *testing.T) {
 	s.must(t, 200, alice, "GET", "/v1/parties/acme/principals", nil).json(t, &ps)
 	for _, p := range ps.Items {
 		if p.Name == "bob" {
-			s.must(t, 200, alice, "PUT", "/v1/principals/"+p.ID+"/duties", map[string]any{"duties": []string{"manufacturing/revoke"}})
+			s.must(t, 200, admin, "PUT", "/v1/principals/"+p.ID+"/duties", map[string]any{"duties": []string{"manufacturing/revoke"}})
 		}
 	}
 	if r := s.call(t, bob, "POST", "/v1/approvals/"+res.Approval.ID+"/execute", nil); r.Status != 403 {

@@ -24,6 +24,12 @@ func checkCA(c *x509.Certificate) error {
 	return nil
 }
 
+// signerImporter is a key provider that stores a key keys.ParsePrivateKeyPEM already parsed
+// (internal/keys/file does).
+type signerImporter interface {
+	ImportSigner(ctx context.Context, id string, s crypto.Signer) (crypto.Signer, error)
+}
+
 // ImportRequest brings an existing CA (certificate and key) under Hallmark.
 type ImportRequest struct {
 	PartyID    string
@@ -37,7 +43,8 @@ type ImportRequest struct {
 }
 
 // ImportCA checks the key against the certificate before anything is stored, then stores the
-// key through the key provider and the CA with fin's audit event.
+// key through the key provider and the CA with fin's audit event. An encrypted key is
+// decrypted once, with at most keys.MaxPBKDF2Iterations of PBKDF2.
 func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx store.Tx, c ca.CA) error) (ca.CA, error) {
 	certs, err := certpem.Parse(r.CertPEM, certpem.Options{What: "certificate_pem"})
 	if err != nil {
@@ -66,7 +73,14 @@ func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx s
 	if cert.CheckSignatureFrom(cert) == nil {
 		c.Role, c.CRLPartitions = ca.Root, 0
 	}
-	if _, err := a.c.Keys.Import(ctx, c.ID, r.KeyPEM, r.Passphrase); err != nil {
+	// The key was parsed, and decrypted, once above; a provider that can store a parsed key
+	// does not pay for the passphrase's key derivation a second time.
+	if si, ok := a.c.Keys.(signerImporter); ok {
+		_, err = si.ImportSigner(ctx, c.ID, signer)
+	} else {
+		_, err = a.c.Keys.Import(ctx, c.ID, r.KeyPEM, r.Passphrase)
+	}
+	if err != nil {
 		return ca.CA{}, fmt.Errorf("storing the imported key: %w", err)
 	}
 	c.KeyID = c.ID

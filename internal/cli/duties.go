@@ -149,21 +149,22 @@ duty its party owns. -o id prints the duties, one a line.`,
 	var clear bool
 	set := &cobra.Command{
 		Use:   "set-duties ID",
-		Short: "Limit a principal to some of its party's duties",
+		Short: "Limit a principal to some of its party's duties (administrators only)",
 		Long: `Limit a principal to the duties given with --duty (repeatable, stage/duty, e.g.
-operational/issue); --clear lifts the limit, so the principal may do every duty its party owns.
-The list replaces the previous one. An administrator or another principal of the same party may
-(a principal cannot change its own duties); the server refuses a change that would break a
-separation-of-duties rule.`,
+operational/issue, or custody/transfer for offering and accepting custody transfers); --clear
+lifts the limit, so the principal may do every duty its party owns and transfer custody. The list
+replaces the previous one. Only an administrator may, never over its own duties; an
+administrator's duties are changed only by another administrator of its party. The server refuses
+a change that would break a separation-of-duties rule, and audits every change.`,
 		Example: `  hallmark principal set-duties prn_123 --duty operational/issue --duty operational/renew
   hallmark principal set-duties prn_123 --clear`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			list := []string{}
 			for _, d := range duties {
-				p, err := parsePairFlag("duty", d)
+				p, err := governance.ParseDutyLimit(d)
 				if err != nil {
-					return err
+					return usagef("--duty: %v", err)
 				}
 				list = append(list, p.String())
 			}
@@ -178,7 +179,7 @@ separation-of-duties rule.`,
 			return e.emitDuties(args[0], ps)
 		},
 	}
-	set.Flags().StringArrayVar(&duties, "duty", nil, "a duty the principal keeps, as stage/duty (repeatable)")
+	set.Flags().StringArrayVar(&duties, "duty", nil, "a duty the principal keeps, as stage/duty or custody/transfer (repeatable)")
 	set.Flags().BoolVar(&clear, "clear", false, "lift the limit: the principal may do every duty its party owns")
 	set.MarkFlagsOneRequired("duty", "clear")
 	set.MarkFlagsMutuallyExclusive("duty", "clear")

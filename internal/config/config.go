@@ -60,6 +60,19 @@ type Config struct {
 	Limits Limits `json:"limits"`
 	// Metrics serves Prometheus metrics on a plain-HTTP listener of its own.
 	Metrics Metrics `json:"metrics"`
+	// Policy bounds what environment policies cost (docs/policies.md, *Limits*).
+	Policy Policy `json:"policy"`
+}
+
+// Policy bounds environment policies (internal/policy).
+type Policy struct {
+	// CostBudget is the CEL cost one evaluation of a policy may spend across all its rules
+	// (default 100000; 1000 to 1000000); a policy whose worst case exceeds it is refused
+	// when it is set.
+	CostBudget uint64 `json:"cost_budget"`
+	// CacheEntries is how many compiled policy versions are kept in memory (default 256;
+	// 1 to 65536).
+	CacheEntries int `json:"cache_entries"`
 }
 
 // Metrics configures the Prometheus listener (docs/operations.md, *Metrics*).
@@ -69,7 +82,11 @@ type Metrics struct {
 	Listen string `json:"listen"`
 	// Pprof also serves Go's profiles (net/http/pprof) under /debug/pprof/ on that listener:
 	// heap, goroutines, CPU. They show code paths, not data; keep the listener private.
+	// It needs Listen on a loopback address unless PprofRemote is set.
 	Pprof bool `json:"pprof"`
+	// PprofRemote allows Pprof on a listener that is not loopback-only (a management
+	// network): the profiles have no authentication, and a CPU profile or trace costs CPU.
+	PprofRemote bool `json:"pprof_remote"`
 }
 
 // Limits size the admission of write requests (API writes and EST enrollments): at most
@@ -233,6 +250,12 @@ func (c *Config) defaults() {
 	if c.Manufacturing.IssuingLifetime.Duration == 0 {
 		c.Manufacturing.IssuingLifetime.Duration = 20 * 365 * 24 * time.Hour
 	}
+	if c.Policy.CostBudget == 0 {
+		c.Policy.CostBudget = 100_000
+	}
+	if c.Policy.CacheEntries == 0 {
+		c.Policy.CacheEntries = 256
+	}
 }
 
 // Validate reports every problem at once.
@@ -331,7 +354,30 @@ func (c *Config) Validate() error {
 	if c.Manufacturing.IssuingLifetime.Duration > c.Manufacturing.RootLifetime.Duration {
 		bad("manufacturing.issuing_lifetime", "is longer than root_lifetime")
 	}
+	if m := c.Metrics; m.Pprof && !m.PprofRemote && m.Listen != "" && !loopbackOnly(m.Listen) {
+		bad("metrics.pprof", "serves Go's profiles without authentication, and metrics.listen %q is not a loopback address: bind metrics.listen to 127.0.0.1 or [::1], turn pprof off, or set metrics.pprof_remote to true to serve them there anyway", m.Listen)
+	}
+	if b := c.Policy.CostBudget; b < 1_000 || b > 1_000_000 {
+		bad("policy.cost_budget", "must be between 1000 and 1000000 CEL cost units, got %d", b)
+	}
+	if n := c.Policy.CacheEntries; n < 1 || n > 65536 {
+		bad("policy.cache_entries", "must be between 1 and 65536, got %d", n)
+	}
 	return errors.Join(errs...)
+}
+
+// loopbackOnly reports whether a HOST:PORT listens on loopback only: "localhost" or a
+// loopback IP. An empty host, which listens everywhere, and other names are not.
+func loopbackOnly(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Passphrase reads the key passphrase from the environment or file the config names.

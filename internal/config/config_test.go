@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/hallmark-id/hallmark/internal/policy"
 )
 
 const good = `{
@@ -44,6 +47,13 @@ func TestParseRefuses(t *testing.T) {
 		{"metrics port too large", `"metrics": {"listen": "127.0.0.1:70000"},`, "between 1 and 65535"},
 		{"metrics on the API listener", `"metrics": {"listen": "127.0.0.1:8443"},`, "metrics.listen: must differ from listen"},
 		{"unknown metrics key", `"metrics": {"path": "/m"},`, "unknown field"},
+		{"pprof on every interface", `"metrics": {"listen": ":9464", "pprof": true},`, "metrics.pprof: serves Go's profiles without authentication"},
+		{"pprof on a public address", `"metrics": {"listen": "192.0.2.10:9464", "pprof": true},`, "set metrics.pprof_remote to true"},
+		{"pprof on a host name", `"metrics": {"listen": "metrics.example.com:9464", "pprof": true},`, "is not a loopback address"},
+		{"policy budget too small", `"policy": {"cost_budget": 10},`, "policy.cost_budget: must be between 1000 and 1000000"},
+		{"policy budget too large", `"policy": {"cost_budget": 50000000},`, "policy.cost_budget: must be between"},
+		{"policy cache negative", `"policy": {"cache_entries": -1},`, "policy.cache_entries: must be between 1 and 65536"},
+		{"unknown policy key", `"policy": {"budget": 5},`, "unknown field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,5 +113,57 @@ func TestMetricsListen(t *testing.T) {
 	_, err = Parse([]byte(in))
 	if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), "log.level") {
 		t.Errorf("Parse = %v, want errors for metrics.listen and log.level", err)
+	}
+}
+
+// TestPprofListen: pprof is served on a loopback metrics listener, and elsewhere only when
+// pprof_remote says so; metrics without pprof may listen anywhere.
+func TestPprofListen(t *testing.T) {
+	for _, tc := range []struct {
+		metrics string
+		ok      bool
+	}{
+		{`{"listen": "127.0.0.1:9464", "pprof": true}`, true},
+		{`{"listen": "127.0.0.2:9464", "pprof": true}`, true},
+		{`{"listen": "[::1]:9464", "pprof": true}`, true},
+		{`{"listen": "localhost:9464", "pprof": true}`, true},
+		{`{"listen": "0.0.0.0:9464", "pprof": true}`, false},
+		{`{"listen": "[::]:9464", "pprof": true}`, false},
+		{`{"listen": ":9464", "pprof": true}`, false},
+		{`{"listen": "10.0.0.5:9464", "pprof": true}`, false},
+		{`{"listen": "10.0.0.5:9464", "pprof": true, "pprof_remote": true}`, true},
+		{`{"listen": "0.0.0.0:9464"}`, true},
+		{`{"listen": "", "pprof": true}`, true},
+	} {
+		in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "metrics": `+tc.metrics+`,`, 1)
+		_, err := Parse([]byte(in))
+		if (err == nil) != tc.ok {
+			t.Errorf("metrics %s: %v, want ok=%v", tc.metrics, err, tc.ok)
+		}
+	}
+}
+
+// TestPolicyDefaults: the policy section's defaults and bounds are internal/policy's.
+func TestPolicyDefaults(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil || c.Policy.CostBudget != policy.DefaultBudget || c.Policy.CacheEntries != policy.DefaultCacheEntries {
+		t.Fatalf("policy defaults: %+v, %v", c.Policy, err)
+	}
+	for _, tc := range []struct {
+		budget  uint64
+		entries int
+		ok      bool
+	}{
+		{policy.MinBudget, 1, true}, {policy.MaxBudget, policy.MaxCacheEntries, true},
+		{policy.MinBudget - 1, 1, false}, {policy.MaxBudget + 1, 1, false}, {policy.MinBudget, policy.MaxCacheEntries + 1, false},
+	} {
+		in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, fmt.Sprintf(`"listen": "127.0.0.1:8443", "policy": {"cost_budget": %d, "cache_entries": %d},`, tc.budget, tc.entries), 1)
+		if _, err := Parse([]byte(in)); (err == nil) != tc.ok {
+			t.Errorf("budget %d, %d entries: %v, want ok=%v", tc.budget, tc.entries, err, tc.ok)
+		}
+	}
+	in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "policy": {"cost_budget": 250000, "cache_entries": 64},`, 1)
+	if c, err := Parse([]byte(in)); err != nil || c.Policy.CostBudget != 250_000 || c.Policy.CacheEntries != 64 {
+		t.Fatalf("policy section: %+v, %v", c.Policy, err)
 	}
 }

@@ -38,7 +38,8 @@ type OfferRequest struct {
 	Note      string   `json:"note,omitempty"`
 }
 
-// Offer records an offer from the caller's party.
+// Offer records an offer from the caller's party. The caller's principal must hold the
+// custody/transfer duty (governance.RequireCustody): not be limited to other duties.
 func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (device.Transfer, error) {
 	if (len(r.DeviceIDs) == 0) == (r.LotID == "") {
 		return device.Transfer{}, failure.New(failure.Invalid, "name either devices or a lot to transfer")
@@ -56,6 +57,9 @@ func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (dev
 	t := device.Transfer{ID: party.NewID("xfr"), FromID: a.PartyID, ToID: r.To, State: device.Offered, Note: r.Note, OfferedBy: a.PrincipalID, OfferedAt: now}
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Parties().GetParty(r.To); err != nil {
+			return err
+		}
+		if err := governance.RequireCustody(tx, a); err != nil {
 			return err
 		}
 		scope := "party:" + a.PartyID
@@ -128,7 +132,8 @@ const (
 	Cancel Decision = "cancel"
 )
 
-// Decide accepts, refuses or cancels an open transfer.
+// Decide accepts, refuses or cancels an open transfer, as a principal of the receiving party
+// (accept, refuse) or of the offering party (cancel) that holds the custody/transfer duty.
 func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decision) (device.Transfer, error) {
 	now := s.now()
 	var t device.Transfer
@@ -157,6 +162,9 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 			state = device.Cancelled
 		default:
 			return failure.New(failure.Invalid, "decision %q is not accept, refuse or cancel", d)
+		}
+		if err := governance.RequireCustody(tx, a); err != nil {
+			return err
 		}
 		if err := tx.Custody().DecideTransfer(id, state, a.PrincipalID, now); err != nil {
 			return err

@@ -57,13 +57,10 @@ func checkPrincipal(tx store.Tx, a audit.Actor, stage ownership.Stage, duty owne
 	if systemPrincipal(a.PrincipalID) {
 		return nil
 	}
-	limited, err := tx.Duties().PrincipalDuties(a.PrincipalID)
-	if err != nil {
-		return fmt.Errorf("reading the principal's duties: %w", err)
-	}
 	use := ownership.Pair{Stage: stage, Duty: duty}
-	if len(limited) > 0 && !slices.Contains(limited, use) {
-		return failure.New(failure.Denied, "principal %s is limited to %s, not %s", a.PrincipalID, pairs(limited), use)
+	limited, err := checkLimit(tx, a, use)
+	if err != nil {
+		return err
 	}
 	rules, err := tx.Duties().ListSoDRules()
 	if err != nil {
@@ -86,6 +83,49 @@ func checkPrincipal(tx store.Tx, a audit.Actor, stage ownership.Stage, duty owne
 		}
 	}
 	return nil
+}
+
+// checkLimit refuses a principal limited to duties other than use, and returns its limits.
+func checkLimit(tx store.Tx, a audit.Actor, use ownership.Pair) ([]ownership.Pair, error) {
+	limited, err := tx.Duties().PrincipalDuties(a.PrincipalID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the principal's duties: %w", err)
+	}
+	if len(limited) > 0 && !slices.Contains(limited, use) {
+		return nil, failure.New(failure.Denied, "principal %s is limited to %s, not %s", a.PrincipalID, pairs(limited), use)
+	}
+	return limited, nil
+}
+
+// CustodyTransfer is the duty of offering, accepting, refusing and cancelling custody
+// transfers. The ownership matrix does not hold it (custody follows who holds a device), so
+// every principal of the holding or receiving party has it, unless the principal is limited
+// to other duties: a limited principal transfers custody only when its limits name
+// custody/transfer.
+var CustodyTransfer = ownership.Pair{Stage: "custody", Duty: "transfer"}
+
+// RequireCustody checks that the actor's principal may use CustodyTransfer: it is not
+// limited to other duties. The custody service checks, besides, that its party holds the
+// devices or receives them.
+func RequireCustody(tx store.Tx, a audit.Actor) error {
+	if systemPrincipal(a.PrincipalID) {
+		return nil
+	}
+	_, err := checkLimit(tx, a, CustodyTransfer)
+	return err
+}
+
+// ParseDutyLimit reads a duty a principal may be limited to: stage/duty of the ownership
+// matrix (ownership.ParsePair), or custody/transfer.
+func ParseDutyLimit(s string) (ownership.Pair, error) {
+	if s == CustodyTransfer.String() {
+		return CustodyTransfer, nil
+	}
+	p, err := ownership.ParsePair(s)
+	if err != nil {
+		return p, failure.Wrap(failure.Invalid, err, fmt.Sprintf("duty %q: use stage/duty (e.g. operational/issue) or custody/transfer", s))
+	}
+	return p, nil
 }
 
 func counterpart(r store.SoDRule, p ownership.Pair) (ownership.Pair, bool) {
@@ -298,13 +338,15 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 	return out, err
 }
 
-// SetPrincipalDuties limits a principal to some of its party's duties (an empty list lifts the
-// limit). Administrators, or a principal of the same party, may; the change is refused when it
-// would break a separation-of-duties rule.
+// SetPrincipalDuties limits a principal to some of its party's duties, or to custody/transfer
+// (an empty list lifts the limit). Only an administrator may, and never over its own limits;
+// the limits of an administrator are changed only by another administrator of the same party.
+// The change is refused when it would break a separation-of-duties rule, and it is audited
+// (principal.duties) with the limits before and after.
 func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
-	var ps []ownership.Pair
+	ps := []ownership.Pair{}
 	for _, d := range duties {
-		p, err := ownership.ParsePair(d)
+		p, err := ParseDutyLimit(d)
 		if err != nil {
 			return nil, err
 		}
@@ -318,11 +360,12 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		if err != nil {
 			return err
 		}
-		if !a.Admin && a.PartyID != p.PartyID {
-			return failure.New(failure.Denied, "only an administrator or party %s may set the duties of its principal %s", p.PartyID, principalID)
+		if err := mayLimit(a, p); err != nil {
+			return err
 		}
-		if a.PrincipalID == principalID && !a.Admin {
-			return failure.New(failure.Denied, "a principal cannot change its own duties")
+		before, err := tx.Duties().PrincipalDuties(principalID)
+		if err != nil {
+			return fmt.Errorf("reading the principal's duties: %w", err)
 		}
 		if err := tx.Duties().SetPrincipalDuties(principalID, ps); err != nil {
 			return err
@@ -330,10 +373,28 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		if err := checkParty(tx, p.PartyID); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(Event(a, now, "principal.duties", "", "party:"+p.PartyID, "principal:"+principalID, map[string]any{"duties": ps}))
+		if before == nil {
+			before = []ownership.Pair{}
+		}
+		_, err = tx.Audit().Append(Event(a, now, "principal.duties", "", "party:"+p.PartyID, "principal:"+principalID,
+			map[string]any{"duties": ps, "before": before, "admin": p.Admin}))
 		return err
 	})
 	return ps, err
+}
+
+// mayLimit says whether actor a may change the duty limits of principal p: a deployment
+// administrator, not p itself, and, when p is an administrator, one of p's own party.
+func mayLimit(a audit.Actor, p party.Principal) error {
+	switch {
+	case a.PrincipalID == p.ID:
+		return failure.New(failure.Denied, "a principal cannot change its own duties, administrators included: ask another administrator")
+	case !a.Admin:
+		return failure.New(failure.Denied, "only an administrator may change the duties of principal %s", p.ID)
+	case p.Admin && a.PartyID != p.PartyID:
+		return failure.New(failure.Denied, "principal %s is an administrator of party %s: only another administrator of that party may change its duties", p.ID, p.PartyID)
+	}
+	return nil
 }
 
 func principalOf(tx store.Tx, id string) (party.Principal, error) {

@@ -14,9 +14,11 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
-// maxPBKDF2Iterations bounds the work an encrypted key can ask for: far above any tool's default
-// (OpenSSL 2,048; pemutil 600,000), low enough that a hostile file cannot stall an import for long.
-const maxPBKDF2Iterations = 10_000_000
+// MaxPBKDF2Iterations bounds the work an encrypted key can ask for: above the defaults of the
+// tools that write such keys (OpenSSL 2,048; pemutil and MarshalEncryptedPEM 600,000) and
+// OWASP's 2023 advice for PBKDF2-HMAC-SHA256 (600,000), low enough that a hostile file costs at
+// most about half a second of one core. A key asking for more is refused before any derivation.
+const MaxPBKDF2Iterations = 1_000_000
 
 // Object identifiers from RFC 8018 (PKCS #5 v2.1), appendices A and B, and NIST AES.
 var (
@@ -78,8 +80,11 @@ func decryptPBES2(der, passphrase []byte, maxIter int) ([]byte, error) {
 	if rest, err := asn1.Unmarshal(params.KeyDerivationFunc.Parameters.FullBytes, &kdf); err != nil || len(rest) != 0 {
 		return nil, invalidEncrypted("bad PBKDF2 parameters")
 	}
-	if kdf.IterationCount < 1 || kdf.IterationCount > maxIter {
+	if kdf.IterationCount < 1 {
 		return nil, invalidEncrypted("PBKDF2 iteration count out of range")
+	}
+	if kdf.IterationCount > maxIter {
+		return nil, failure.New(failure.Invalid, "keys: the ENCRYPTED PRIVATE KEY asks for %d PBKDF2 iterations, more than the %d allowed; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -iter 600000`", kdf.IterationCount, maxIter)
 	}
 	var prf func() hash.Hash
 	switch p := kdf.PRF.Algorithm; {

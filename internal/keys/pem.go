@@ -96,7 +96,7 @@ func MarshalEncryptedPEM(s crypto.Signer, passphrase []byte) ([]byte, error) {
 // "ENCRYPTED PRIVATE KEY"). It refuses anything unencrypted. A wrong passphrase gives an error
 // wrapping ErrWrongPassphrase.
 func UnmarshalEncryptedPEM(pemData, passphrase []byte) (crypto.Signer, error) {
-	return parsePEM(pemData, passphrase, maxPBKDF2Iterations, true)
+	return parsePEM(pemData, passphrase, MaxPBKDF2Iterations, true)
 }
 
 // ParsePrivateKeyPEM parses one private key for import and applies the key policy. pemData may
@@ -115,7 +115,7 @@ func UnmarshalEncryptedPEM(pemData, passphrase []byte) (crypto.Signer, error) {
 //
 // The returned signer is opaque; MarshalEncryptedPEM can store it.
 func ParsePrivateKeyPEM(pemData, passphrase []byte) (crypto.Signer, error) {
-	return parsePEM(pemData, passphrase, maxPBKDF2Iterations, false)
+	return parsePEM(pemData, passphrase, MaxPBKDF2Iterations, false)
 }
 
 func parsePEM(data, passphrase []byte, maxIter int, encryptedOnly bool) (crypto.Signer, error) {

@@ -260,3 +260,63 @@ func publicEqual(a, b crypto.PublicKey) bool {
 	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && ea.Equal(b)
 }
+
+// withIterations returns an ENCRYPTED PRIVATE KEY PEM with its PBKDF2 iteration count set to n
+// (the ciphertext no longer matches, which does not matter to a refusal made before any
+// derivation).
+func withIterations(t testing.TB, data []byte, n int) []byte {
+	t.Helper()
+	block, _ := pem.Decode(data)
+	var info encryptedPrivateKeyInfo
+	var params pbes2Params
+	var kdf pbkdf2Params
+	if _, err := asn1.Unmarshal(block.Bytes, &info); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(info.Algorithm.Parameters.FullBytes, &params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(params.KeyDerivationFunc.Parameters.FullBytes, &kdf); err != nil {
+		t.Fatal(err)
+	}
+	kdf.IterationCount = n
+	remarshal := func(v any) asn1.RawValue {
+		b, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return asn1.RawValue{FullBytes: b}
+	}
+	params.KeyDerivationFunc.Parameters = remarshal(kdf)
+	info.Algorithm.Parameters = remarshal(params)
+	der, err := asn1.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der})
+}
+
+// TestPBKDF2IterationsBounded: a key file asking for 10 million PBKDF2 iterations (seconds of
+// CPU per attempt, twice per import before) is refused, before any derivation, with an error
+// that says how to fix it; keys at the tools' iteration counts still open.
+func TestPBKDF2IterationsBounded(t *testing.T) {
+	good := readTestdata(t, "test-ec-p256-pkcs8-encrypted-pass-x.pem")
+	if _, err := ParsePrivateKeyPEM(good, []byte("x")); err != nil {
+		t.Fatalf("OpenSSL's default iterations: %v", err)
+	}
+	for _, n := range []int{MaxPBKDF2Iterations + 1, 10_000_000, 1 << 30} {
+		data := withIterations(t, good, n)
+		for name, parse := range map[string]func([]byte, []byte) (crypto.Signer, error){"ParsePrivateKeyPEM": ParsePrivateKeyPEM, "UnmarshalEncryptedPEM": UnmarshalEncryptedPEM} {
+			_, err := parse(data, []byte("x"))
+			if !failure.Is(err, failure.Invalid) || errors.Is(err, ErrWrongPassphrase) ||
+				!strings.Contains(err.Error(), strconv.Itoa(n)+" PBKDF2 iterations, more than the 1000000 allowed") || !strings.Contains(err.Error(), "-iter 600000") {
+				t.Errorf("%s with %d iterations: %v", name, n, err)
+			}
+		}
+	}
+	// A count within the bound is derived (and here, with the ciphertext of another count, the
+	// padding check fails as for a wrong passphrase).
+	if _, err := ParsePrivateKeyPEM(withIterations(t, good, 4096), []byte("x")); !errors.Is(err, ErrWrongPassphrase) {
+		t.Errorf("4096 iterations: %v, want the derivation to run and the key not to open", err)
+	}
+}

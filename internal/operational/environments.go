@@ -87,11 +87,11 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 			return v, err
 		}
 	}
-	onb, err := compileSpec(r.Onboarding, environment.Onboarding)
+	onb, err := s.compileSpec(r.Onboarding, environment.Onboarding)
 	if err != nil {
 		return v, err
 	}
-	ren, err := compileSpec(r.Renewal, environment.Renewal)
+	ren, err := s.compileSpec(r.Renewal, environment.Renewal)
 	if err != nil {
 		return v, err
 	}
@@ -155,7 +155,7 @@ func (s *Service) SetPolicy(ctx context.Context, a audit.Actor, envID string, ki
 	if len(spec) == 0 || string(spec) == "null" {
 		return pv, failure.New(failure.Invalid, "send the policy as {\"rules\": [...]}")
 	}
-	spec, err := compileSpec(spec, kind)
+	spec, err := s.compileSpec(spec, kind)
 	if err != nil {
 		return pv, err
 	}

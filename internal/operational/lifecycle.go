@@ -122,11 +122,11 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 	if err != nil {
 		return out, err
 	}
-	prog, err := s.program(pv)
+	prog, err := s.program(ctx, pv)
 	if err != nil {
 		return out, err
 	}
-	if err := decide(prog.Evaluate(in), environment.Renewal); err != nil {
+	if err := decide(prog.EvaluateContext(ctx, in), environment.Renewal); err != nil {
 		return out, err
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factRec.SerialHex,

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -117,7 +116,7 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 	if samePublicKey(req.PublicKey, factory.PublicKey) {
 		return out, failure.New(failure.Invalid, "the CSR uses the factory key; an operational identity needs a key of its own")
 	}
-	prog, err := s.program(pv)
+	prog, err := s.program(ctx, pv)
 	if err != nil {
 		return out, err
 	}
@@ -184,7 +183,7 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 	if err != nil {
 		return out, err
 	}
-	dec := prog.Evaluate(in)
+	dec := prog.EvaluateContext(ctx, in)
 	approvalID := ""
 	if dec.ApprovalRequired {
 		if approvalID, err = s.onboardApproval(ctx, a, env, d, dec.Version); err != nil {
@@ -334,11 +333,9 @@ func decide(dec policy.Decision, kind environment.PolicyKind) error {
 		// Renewal policies cannot ask for a person: a device renews unattended.
 		return failure.New(failure.Denied, "%s policy v%d asks for an operator's approval, which only onboarding supports", kind, dec.Version)
 	}
-	var parts []string
-	for _, f := range dec.Failed {
-		parts = append(parts, "rule "+f.String())
-	}
-	return &PolicyDenied{Kind: kind, Version: dec.Version, Msg: strings.Join(parts, "; ")}
+	// The summary names the failed rules with a short excerpt of each: it goes to the device
+	// and the logs, and a policy may hold 64 rules of 4 KiB.
+	return &PolicyDenied{Kind: kind, Version: dec.Version, Msg: dec.Summary()}
 }
 
 // PolicyDenied is a refusal by an environment policy; it names the failing rules.

@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -39,13 +38,14 @@ type Config struct {
 	// StatusURLs, when set, returns the OCSP and CRL URLs an operational certificate of CA c
 	// for device deviceID carries (nil: none).
 	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
+	// Policies compiles environment policies under the deployment's cost budget and keeps
+	// them (nil: policy.NewCache with the defaults).
+	Policies *policy.Cache
 }
 
 // Service is the operational stage.
 type Service struct {
-	c        Config
-	mu       sync.Mutex
-	programs map[string]*policy.Program // environment/kind/version → compiled once
+	c Config
 }
 
 // New returns a Service.
@@ -59,7 +59,10 @@ func New(c Config) *Service {
 	if c.MaxLifetime == 0 {
 		c.MaxLifetime = 30 * 24 * time.Hour
 	}
-	return &Service{c: c, programs: map[string]*policy.Program{}}
+	if c.Policies == nil {
+		c.Policies, _ = policy.NewCache(0, 0) // the defaults are valid
+	}
+	return &Service{c: c}
 }
 
 const stage = ownership.Operational
@@ -105,27 +108,17 @@ func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHi
 }
 
 // program returns the compiled policy of an environment, compiling each version once.
-func (s *Service) program(pv environment.PolicyVersion) (*policy.Program, error) {
-	key := fmt.Sprintf("%s/%s/%d", pv.EnvironmentID, pv.Kind, pv.Version)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.programs[key]; ok {
-		return p, nil
-	}
-	spec, err := policy.ParseSpec(pv.Spec)
+func (s *Service) program(ctx context.Context, pv environment.PolicyVersion) (*policy.Program, error) {
+	p, err := s.c.Policies.Program(ctx, fmt.Sprintf("%s/%s/%d", pv.EnvironmentID, pv.Kind, pv.Version), pv.Version, pv.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("stored %s policy v%d of %s: %w", pv.Kind, pv.Version, pv.EnvironmentID, err)
 	}
-	p, err := policy.Compile(spec, pv.Version)
-	if err != nil {
-		return nil, fmt.Errorf("stored %s policy v%d of %s: %w", pv.Kind, pv.Version, pv.EnvironmentID, err)
-	}
-	s.programs[key] = p
 	return p, nil
 }
 
-// compileSpec validates a policy given by a caller; nothing is stored when it fails.
-func compileSpec(raw json.RawMessage, kind environment.PolicyKind) (json.RawMessage, error) {
+// compileSpec validates a policy given by a caller, including its worst-case cost against the
+// budget; nothing is stored when it fails.
+func (s *Service) compileSpec(raw json.RawMessage, kind environment.PolicyKind) (json.RawMessage, error) {
 	var spec *policy.Spec
 	if len(raw) == 0 || string(raw) == "null" {
 		if kind == environment.Onboarding {
@@ -143,7 +136,7 @@ func compileSpec(raw json.RawMessage, kind environment.PolicyKind) (json.RawMess
 	if err != nil {
 		return nil, fmt.Errorf("%s policy: %w", kind, err)
 	}
-	if _, err := policy.Compile(spec, 0); err != nil {
+	if _, err := s.c.Policies.Compile(spec); err != nil {
 		return nil, fmt.Errorf("%s policy: %w", kind, err)
 	}
 	return raw, nil

@@ -53,5 +53,5 @@ func Example() {
 	// deny under version 3
 	//   within-max-age: the operational identity is too old; onboard again
 	//   firmware-unchanged: facts.firmware_digest == build_record.firmware_digest
-	// policy v3 denied: within-max-age (the operational identity is too old; onboard again); firmware-unchanged (facts.firmware_digest == build_record.firmware_digest)
+	// policy v3 denied: rule within-max-age (the operational identity is too old; onboard again); rule firmware-unchanged (facts.firmware_digest == build_record.firmware_digest)
 }

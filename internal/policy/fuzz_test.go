@@ -8,9 +8,10 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
-// FuzzParseAndCompile checks that no document makes ParseSpec or Compile panic, that every
-// refusal is classified, and that whatever compiles evaluates to a decision that records
-// its version and never allows while naming failures.
+// FuzzParseAndCompile checks that no document makes ParseSpec, Compile or CheckBudget panic,
+// that every refusal is classified, and that whatever compiles evaluates, on the largest
+// inputs too, within its budget to a decision that records its version, never allows while
+// naming failures, and carries only excerpts of the policy's text.
 func FuzzParseAndCompile(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	for _, name := range files {
@@ -22,6 +23,7 @@ func FuzzParseAndCompile(f *testing.F) {
 	}
 	f.Add([]byte(`{"rules":[{"name":"a","expr":"facts.extra[\"k\"] == \"v\""}],"require_approval":"device.state == \"released\""}`))
 	f.Add([]byte(`{"rules":[{"name":"a","expr":"environment.services.all(a, environment.services.all(b, a != b))"}]}`))
+	f.Add([]byte(`{"rules":[{"name":"a","expr":"build_record.components.all(a, build_record.components.all(b, a.name != b.name))"},{"name":"b","expr":"true"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSpec(data)
 		if err != nil {
@@ -37,8 +39,19 @@ func FuzzParseAndCompile(f *testing.F) {
 			}
 			return
 		}
-		for _, in := range []Input{onboardingInput(), renewalInput()} {
+		if err := p.CheckBudget(); err != nil && !failure.Is(err, failure.Invalid) {
+			t.Fatalf("CheckBudget error of kind %v: %v", failure.KindOf(err), err)
+		}
+		for _, in := range []Input{onboardingInput(), renewalInput(), largestInput()} {
 			d := p.Evaluate(in)
+			if d.Cost > p.Budget()+maxStep {
+				t.Fatalf("decision %+v spent more than the budget %d", d, p.Budget())
+			}
+			for _, f := range d.Failed {
+				if len(f.Message) > MaxExcerpt || len(f.Error) > MaxExcerpt {
+					t.Fatalf("failure %+v is longer than an excerpt", f)
+				}
+			}
 			if d.Version != 11 || d.Evaluated != len(s.Rules) {
 				t.Fatalf("decision %+v: wrong version or count", d)
 			}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -70,4 +71,18 @@ func failedNames(d Decision) []string {
 		names = append(names, f.Rule)
 	}
 	return names
+}
+
+// loadSpec parses a policy of testdata.
+func loadSpec(t testing.TB, name string) *Spec {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseSpec(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -2,12 +2,14 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
@@ -17,9 +19,6 @@ import (
 
 // Evaluation limits.
 const (
-	// RuleCostLimit bounds the runtime cost of one rule (and of RequireApproval), in CEL cost
-	// units (about one per operation or per element visited by a comprehension).
-	RuleCostLimit = 100_000
 	// interruptEvery is how many comprehension iterations pass between checks of the context.
 	interruptEvery = 64
 	// recursionLimit bounds the parser's nesting depth.
@@ -54,19 +53,35 @@ var env = sync.OnceValues(func() (*cel.Env, error) {
 // Program is a compiled policy. It is immutable and safe for concurrent use.
 type Program struct {
 	version  int
+	budget   uint64
+	tracker  *cost.Tracker // the template of every rule's cost tracker; cloned, never changed
 	rules    []compiled
 	approval *compiled
 }
 
 type compiled struct {
-	name, message string
-	prg           cel.Program
+	name    string
+	excerpt string // of the rule's message (or expression), as denials show it
+	prg     cel.Program
+	worst   uint64 // static worst-case cost
 }
 
-// Compile validates s (Spec.Validate) and type-checks every rule, and RequireApproval, against
-// the input variables; each must have type bool. version is recorded in every Decision.
-// Errors are failure.Invalid, name the rule and carry CEL's message.
-func Compile(s *Spec, version int) (*Program, error) {
+// Compile is CompileBudget with DefaultBudget.
+func Compile(s *Spec, version int) (*Program, error) { return CompileBudget(s, version, DefaultBudget) }
+
+// CompileBudget validates s (Spec.Validate) and type-checks every rule, and RequireApproval,
+// against the input variables; each must have type bool. version is recorded in every
+// Decision. budget (MinBudget to MaxBudget; 0 takes DefaultBudget) bounds the cost of one
+// evaluation across all rules. Errors are failure.Invalid, name the rule and carry CEL's
+// message. It does not refuse a policy whose worst case exceeds the budget: CheckBudget does,
+// when the policy is set.
+func CompileBudget(s *Spec, version int, budget uint64) (*Program, error) {
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	if budget < MinBudget || budget > MaxBudget {
+		return nil, failure.New(failure.Invalid, "policy: a cost budget of %s is outside %s to %s", units(budget), units(MinBudget), units(MaxBudget))
+	}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -74,20 +89,24 @@ func Compile(s *Spec, version int) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: building the CEL environment: %w", err)
 	}
-	p := &Program{version: version, rules: make([]compiled, 0, len(s.Rules))}
+	tr, err := newTracker()
+	if err != nil {
+		return nil, fmt.Errorf("policy: building the cost tracker: %w", err)
+	}
+	p := &Program{version: version, budget: budget, tracker: tr, rules: make([]compiled, 0, len(s.Rules))}
 	for _, r := range s.Rules {
 		msg := r.Message
 		if msg == "" {
 			msg = r.Expr
 		}
-		c, err := compileExpr(e, r.Name, r.Expr, msg)
+		c, err := compileExpr(e, r.Name, r.Expr, msg, budget)
 		if err != nil {
 			return nil, failure.New(failure.Invalid, "policy: rule %q: %v", r.Name, err)
 		}
 		p.rules = append(p.rules, c)
 	}
 	if s.RequireApproval != "" {
-		c, err := compileExpr(e, ApprovalName, s.RequireApproval, "approval required")
+		c, err := compileExpr(e, ApprovalName, s.RequireApproval, "approval required", budget)
 		if err != nil {
 			return nil, failure.New(failure.Invalid, "policy: require_approval: %v", err)
 		}
@@ -96,7 +115,7 @@ func Compile(s *Spec, version int) (*Program, error) {
 	return p, nil
 }
 
-func compileExpr(e *cel.Env, name, expr, msg string) (compiled, error) {
+func compileExpr(e *cel.Env, name, expr, msg string, budget uint64) (compiled, error) {
 	ast, iss := e.Compile(expr)
 	if iss.Err() != nil {
 		return compiled{}, fmt.Errorf("%s", strings.TrimPrefix(iss.Err().Error(), "ERROR: "))
@@ -104,87 +123,36 @@ func compileExpr(e *cel.Env, name, expr, msg string) (compiled, error) {
 	if t := ast.OutputType(); !t.IsExactType(types.BoolType) {
 		return compiled{}, fmt.Errorf("the expression has type %s; a rule must have type bool", t)
 	}
+	worst, err := estimate(e, ast)
+	if err != nil {
+		return compiled{}, fmt.Errorf("estimating its cost: %w", err)
+	}
 	prg, err := e.Program(ast,
-		cel.CostLimit(RuleCostLimit),
+		cel.CostLimit(budget), // turns cost tracking on; evaluate gives each rule what is left
 		cel.InterruptCheckFrequency(interruptEvery),
 		cel.EvalOptions(cel.OptOptimize),
 	)
 	if err != nil {
 		return compiled{}, err
 	}
-	return compiled{name: name, message: msg, prg: prg}, nil
+	return compiled{name: name, excerpt: Excerpt(msg, MaxExcerpt), prg: prg, worst: worst}, nil
 }
 
 // Version is the policy version recorded in every Decision.
 func (p *Program) Version() int { return p.version }
 
-// Decision is the outcome of one evaluation.
-type Decision struct {
-	// Allowed is true only when every rule evaluated to true and approval is not required.
-	Allowed bool `json:"allowed"`
-	// ApprovalRequired is true when every rule held and RequireApproval evaluated to true:
-	// the request waits for an operator's approval. Allowed is then false.
-	ApprovalRequired bool `json:"approval_required,omitempty"`
-	// Version is the version of the policy the decision was made under.
-	Version int `json:"version"`
-	// Failed lists, in policy order, every rule that was false or failed to evaluate.
-	Failed []Failure `json:"failed,omitempty"`
-	// Evaluated is the number of rules evaluated (RequireApproval not counted).
-	Evaluated int `json:"evaluated"`
-	// Cost is the CEL runtime cost of the whole evaluation.
-	Cost uint64 `json:"cost"`
-}
-
-// Failure is one rule that denied.
-type Failure struct {
-	Rule    string `json:"rule"`
-	Message string `json:"message"`         // the rule's Message, or its expression
-	Error   string `json:"error,omitempty"` // set when the rule failed to evaluate
-}
-
-func (f Failure) String() string {
-	if f.Error != "" {
-		return fmt.Sprintf("%s (%s: %s)", f.Rule, f.Message, f.Error)
-	}
-	return fmt.Sprintf("%s (%s)", f.Rule, f.Message)
-}
-
-// Outcome names a decision: "allow", "deny" or "approval-required".
-func (d Decision) Outcome() string {
-	switch {
-	case d.Allowed:
-		return "allow"
-	case d.ApprovalRequired:
-		return "approval-required"
-	default:
-		return "deny"
-	}
-}
-
-// Err is nil when the decision allows. Otherwise it is a failure.Denied error whose message
-// names the policy version and every failed rule, or says that approval is required.
-func (d Decision) Err() error {
-	switch {
-	case d.Allowed:
-		return nil
-	case d.ApprovalRequired:
-		return failure.New(failure.Denied, "policy v%d requires an operator's approval", d.Version)
-	}
-	parts := make([]string, len(d.Failed))
-	for i, f := range d.Failed {
-		parts[i] = f.String()
-	}
-	return failure.New(failure.Denied, "policy v%d denied: %s", d.Version, strings.Join(parts, "; "))
-}
-
-// Evaluate is EvaluateContext without cancellation.
+// Evaluate is EvaluateContext without cancellation, for tests and examples: a request's
+// evaluation passes its context.
 func (p *Program) Evaluate(in Input) Decision {
 	return p.EvaluateContext(context.Background(), in)
 }
 
 // EvaluateContext evaluates every rule over in and decides. It never returns an error: a rule
-// that is false, fails to evaluate, exceeds RuleCostLimit or is interrupted by ctx denies, and
-// is named in Decision.Failed. RequireApproval is evaluated only when every rule held.
+// that is false or fails to evaluate denies and is named in Decision.Failed. The rules share
+// one cost budget: the rule that spends the rest of it stops with a cost-limit error, and the
+// rules after it deny without running; so do the rules left when ctx is done, and a running
+// comprehension checks ctx every 64 iterations. RequireApproval is evaluated, under what is
+// left of the budget, only when every rule held.
 func (p *Program) EvaluateContext(ctx context.Context, in Input) Decision {
 	in = in.normalized()
 	act, err := interpreter.NewActivation(map[string]any{
@@ -201,22 +169,21 @@ func (p *Program) EvaluateContext(ctx context.Context, in Input) Decision {
 		d.Failed = append(d.Failed, Failure{Rule: "_inputs", Message: "binding the inputs", Error: err.Error()})
 		return d
 	}
-	for _, r := range p.rules {
-		ok, cost, errText := r.eval(ctx, act)
+	for i := range p.rules {
+		r := &p.rules[i]
+		ok, errText := p.eval(ctx, r, act, &d.Cost)
 		d.Evaluated++
-		d.Cost += cost
 		if !ok {
-			d.Failed = append(d.Failed, Failure{Rule: r.name, Message: r.message, Error: errText})
+			d.Failed = append(d.Failed, Failure{Rule: r.name, Message: r.excerpt, Error: errText})
 		}
 	}
 	if len(d.Failed) > 0 {
 		return d
 	}
 	if p.approval != nil {
-		ok, cost, errText := p.approval.eval(ctx, act)
-		d.Cost += cost
+		ok, errText := p.eval(ctx, p.approval, act, &d.Cost)
 		if errText != "" {
-			d.Failed = append(d.Failed, Failure{Rule: ApprovalName, Message: p.approval.message, Error: errText})
+			d.Failed = append(d.Failed, Failure{Rule: ApprovalName, Message: p.approval.excerpt, Error: errText})
 			return d
 		}
 		if ok {
@@ -228,19 +195,46 @@ func (p *Program) EvaluateContext(ctx context.Context, in Input) Decision {
 	return d
 }
 
-// eval runs one program; ok is true only for a bool true result. errText is set when
-// evaluation failed.
-func (c *compiled) eval(ctx context.Context, act interpreter.Activation) (ok bool, cost uint64, errText string) {
-	out, det, err := c.prg.ContextEval(ctx, act)
-	if det != nil && det.ActualCost() != nil {
-		cost = *det.ActualCost()
+// eval runs one rule under what is left of the budget (budget minus *spent) and adds its cost
+// to *spent; ok is true only for a bool true result. errText is set when evaluation failed or
+// did not run.
+func (p *Program) eval(ctx context.Context, c *compiled, act interpreter.Activation, spent *uint64) (ok bool, errText string) {
+	if err := ctx.Err(); err != nil {
+		return false, "not evaluated: " + context.Cause(ctx).Error()
 	}
+	if *spent >= p.budget {
+		return false, fmt.Sprintf("not evaluated: cost limit exceeded: the policy's budget of %s CEL cost units is spent", units(p.budget))
+	}
+	left := p.budget - *spent
+	frame, err := interpreter.NewExecutionFrame(act)
 	if err != nil {
-		return false, cost, err.Error()
+		return false, err.Error()
+	}
+	defer frame.Close()
+	if err := frame.SetContext(ctx, interruptEvery); err != nil {
+		return false, err.Error()
+	}
+	tr, err := p.tracker.Clone()
+	if err != nil {
+		return false, err.Error()
+	}
+	tr.Limit = &left
+	frame.SetCostTracker(tr)
+	out, _, err := c.prg.Eval(frame)
+	*spent += tr.ActualCost()
+	if err != nil {
+		var cancelled interpreter.EvalCancelledError
+		switch {
+		case errors.Is(err, interpreter.InterruptError{}):
+			return false, Excerpt(fmt.Sprintf("%v: %v", err, context.Cause(ctx)), MaxExcerpt)
+		case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
+			return false, fmt.Sprintf("cost limit exceeded: the policy's budget of %s CEL cost units is spent", units(p.budget))
+		}
+		return false, Excerpt(err.Error(), MaxExcerpt)
 	}
 	b, isBool := out.(types.Bool)
 	if !isBool {
-		return false, cost, fmt.Sprintf("the rule produced %s, not a bool", out.Type())
+		return false, fmt.Sprintf("the rule produced %s, not a bool", out.Type())
 	}
-	return bool(b), cost, ""
+	return bool(b), ""
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -132,7 +131,7 @@ func TestEvaluate(t *testing.T) {
 		if !reflect.DeepEqual(d.Failed, want) {
 			t.Errorf("failed %+v, want %+v", d.Failed, want)
 		}
-		if got, w := d.Err().Error(), `policy v7 denied: firmware-matches (firmware drifted); test-passed (build_record.test_result == "pass")`; got != w {
+		if got, w := d.Err().Error(), `policy v7 denied: rule firmware-matches (firmware drifted); rule test-passed (build_record.test_result == "pass")`; got != w {
 			t.Errorf("Err() = %q, want %q", got, w)
 		}
 	})
@@ -176,60 +175,6 @@ func TestEvaluationErrorsDeny(t *testing.T) {
 				t.Errorf("Err() = %q does not carry the evaluation error", d.Err())
 			}
 		})
-	}
-}
-
-func TestCostLimit(t *testing.T) {
-	services := make([]string, 2000)
-	for i := range services {
-		services[i] = fmt.Sprintf("svc-%d", i)
-	}
-	tests := []struct {
-		name, expr string
-	}{
-		{"nested comprehension over inputs", `environment.services.all(a, environment.services.all(b, a == b || a != b))`},
-		{"string blow-up", `!environment.services.map(s, s + s + s + s).exists(x, x.contains("nope"))` + strings.Repeat(` && environment.services.all(s, size(s) > 0)`, 50)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustCompile(t, &Spec{Rules: []Rule{rule("expensive", tt.expr), rule("cheap", "true")}}, 1)
-			in := onboardingInput()
-			in.Environment.Services = services
-			start := time.Now()
-			d := p.Evaluate(in)
-			if d.Allowed || !reflect.DeepEqual(failedNames(d), []string{"expensive"}) {
-				t.Fatalf("decision %+v, want a denial naming expensive", d)
-			}
-			if !strings.Contains(d.Failed[0].Error, "cost limit exceeded") {
-				t.Errorf("error %q does not say the cost limit was exceeded", d.Failed[0].Error)
-			}
-			if elapsed := time.Since(start); elapsed > 2*time.Second {
-				t.Errorf("a rule over the cost limit ran for %v", elapsed)
-			}
-		})
-	}
-	t.Run("same rule within the limit", func(t *testing.T) {
-		p := mustCompile(t, &Spec{Rules: []Rule{rule("expensive", tests[0].expr)}}, 1)
-		in := onboardingInput()
-		in.Environment.Services = services[:50]
-		if d := p.Evaluate(in); !d.Allowed || d.Cost == 0 {
-			t.Errorf("decision %+v, want allowed with a cost", d)
-		}
-	})
-}
-
-func TestContextCancelledDenies(t *testing.T) {
-	p := mustCompile(t, &Spec{Rules: []Rule{rule("loop", `environment.services.all(s, size(s) > 0)`)}}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	in := onboardingInput()
-	in.Environment.Services = make([]string, 1000)
-	for i := range in.Environment.Services {
-		in.Environment.Services[i] = "svc"
-	}
-	d := p.EvaluateContext(ctx, in)
-	if d.Allowed || len(d.Failed) != 1 || d.Failed[0].Error == "" {
-		t.Errorf("decision %+v, want a denial with an error", d)
 	}
 }
 

@@ -13,8 +13,8 @@ import (
 // that a report costs a few queries whatever the number of devices.
 //
 // Every method takes a ReportScope and returns only devices in it: all devices for an auditor,
-// otherwise the devices the party made (manufacturer) or holds (custodian) and the devices in
-// environments it operates.
+// otherwise the devices the party made (manufacturer) or holds (custodian), exactly those
+// /v1/devices shows it.
 type Reports interface {
 	// Inventory returns devices with IDs greater than after, ordered by ID, at most limit
 	// (1 to 1000), each with its factory and current operational certificate.
@@ -50,7 +50,7 @@ type Reports interface {
 }
 
 // ReportScope is what a party may see in reports: everything (All) or the devices PartyID
-// made, holds or runs in its environments.
+// made or holds (as DeviceFilter.VisibleTo).
 type ReportScope struct {
 	All     bool
 	PartyID string

@@ -142,6 +142,26 @@ func (p *Provider) Import(ctx context.Context, id string, pemData, passphrase []
 	return s, nil
 }
 
+// ImportSigner stores under id, encrypted under the provider's passphrase, a key that
+// keys.ParsePrivateKeyPEM already parsed and checked, so that a caller that had to parse the
+// key first (to check it against its certificate) does not parse, and decrypt, it again.
+// Signers from anywhere else are refused.
+func (p *Provider) ImportSigner(ctx context.Context, id string, s crypto.Signer) (crypto.Signer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := keys.ValidID(id); err != nil {
+		return nil, err
+	}
+	if err := p.checkFree(id); err != nil {
+		return nil, err
+	}
+	if err := p.store(id, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 func (p *Provider) checkFree(id string) error {
 	_, err := os.Lstat(p.Path(id))
 	switch {

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -414,5 +415,45 @@ func checkOpenSSL(t *testing.T, path string) {
 	}
 	if err := exec.Command(openssl, "pkey", "-in", path, "-passin", "pass:wrong", "-noout").Run(); err == nil {
 		t.Fatal("openssl pkey accepted a wrong passphrase")
+	}
+}
+
+// TestImportSigner stores a key package keys parsed, so an import decrypts once; it refuses a
+// signer from elsewhere (its bytes are not package keys' to encrypt) and a taken ID.
+func TestImportSigner(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p := newProvider(t, dir)
+	pemP256, err := os.ReadFile(filepath.Join("..", "testdata", "test-ec-p256-pkcs8.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.ParsePrivateKeyPEM(pemP256, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ImportSigner(ctx, "parsed", s); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := newProvider(t, dir).Signer(ctx, "parsed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSigns(t, loaded)
+	if !loaded.Public().(*ecdsa.PublicKey).Equal(s.Public()) {
+		t.Error("the stored key is another key")
+	}
+	if _, err := p.ImportSigner(ctx, "parsed", s); !failure.Is(err, failure.Conflict) {
+		t.Errorf("import over an existing key: %v", err)
+	}
+	bare, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ImportSigner(ctx, "bare", bare); err == nil {
+		t.Error("a bare ecdsa.PrivateKey was stored")
+	}
+	if _, err := os.Stat(p.Path("bare")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused import left a file: %v", err)
 	}
 }

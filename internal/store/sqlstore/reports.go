@@ -19,13 +19,14 @@ type reportReads struct{ t *tx }
 
 var _ store.Reports = reportReads{}
 
-// scopeSQL is the condition on devices d that keeps what sc may see.
+// scopeSQL is the condition on devices d that keeps what sc may see: the devices /v1/devices
+// shows the party (ListDevices with VisibleTo), those it made or holds. A device in one of the
+// party's environments that it transferred away is no longer its to see.
 func scopeSQL(sc store.ReportScope) (string, []any) {
 	if sc.All {
 		return "1 = 1", nil
 	}
-	return "(d.manufacturer_id = ? OR d.custodian_id = ? OR d.environment_id IN (SELECT id FROM environments WHERE operator_id = ?))",
-		[]any{sc.PartyID, sc.PartyID, sc.PartyID}
+	return "(d.manufacturer_id = ? OR d.custodian_id = ?)", []any{sc.PartyID, sc.PartyID}
 }
 
 func pageLimit(limit int) int {

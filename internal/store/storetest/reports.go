@@ -134,7 +134,7 @@ func testReports(t *testing.T, s store.Store) {
 			want  []string
 		}{
 			{"acme", []string{"d1", "d2", "d3", "d4"}}, // manufacturer
-			{"op", []string{"d1", "d2", "d3"}},         // custodian of d1, d2; operates env1 (d3)
+			{"op", []string{"d1", "d2"}},               // custodian of d1, d2; d3 is in op's env1 but dist holds it
 			{"dist", []string{"d3", "d4"}},             // custodian
 			{"other", nil},
 		} {
@@ -151,6 +151,14 @@ func testReports(t *testing.T, s store.Store) {
 		}
 		if sum, err := r.Summary(store.ReportScope{PartyID: "other"}, now); err != nil || sum.Devices != 0 || sum.Issuances != 0 {
 			t.Errorf("summary of other = %+v, %v", sum, err)
+		}
+		// A former operator sees what /v1/devices shows it: d3, in its environment but held by
+		// dist, counts for dist, not for op.
+		if sum, err := r.Summary(store.ReportScope{PartyID: "op"}, now); err != nil || sum.Devices != 2 || sum.ByState[device.Quarantined] != 0 || sum.KeyCompromise != 0 {
+			t.Errorf("summary of op = %+v, %v", sum, err)
+		}
+		if ad, err := r.Admissions(store.ReportScope{PartyID: "op"}, "", 10); err != nil || len(ad) != 2 || ad[1].Device.ID != "d2" {
+			t.Errorf("admissions of op = %+v, %v", ad, err)
 		}
 		// Rotation and overdue.
 		rot, err := r.Rotation(all, now)
