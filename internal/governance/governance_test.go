@@ -211,7 +211,7 @@ func TestSeparationOfDuties(t *testing.T) {
 		t.Fatalf("carol's duties after the refused change: %v, %v; want issue and approve", got, err)
 	}
 	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["alice"], w.actors["alice"].PrincipalID, nil)), failure.Denied, "its own duties")
-	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["oscar"], w.actors["bob"].PrincipalID, nil)), failure.Denied, "only an administrator or party acme")
+	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["oscar"], w.actors["bob"].PrincipalID, nil)), failure.Denied, "only an administrator may change the duties")
 	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, admin, w.actors["bob"].PrincipalID, []string{"manufacturing"})), failure.Invalid, "stage/duty")
 	if got := w.events(t); got != before {
 		t.Fatalf("refused duty changes appended %d audit events", got-before)
