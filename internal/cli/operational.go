@@ -87,7 +87,11 @@ window of vendor support grants in the environment (default 8h; see "hallmark su
 
 --onboarding-policy and --renewal-policy are policy documents (JSON: rules with CEL expressions,
 see docs/policies.md); without them the server's defaults become version 1. -o id prints the
-environment's ID.`,
+environment's ID.
+
+EST devices reach the environment at the label /.well-known/est/<name>/ when it is the first
+environment, of any operator, to claim that name, and always at /.well-known/est/<ID>/. When an
+earlier environment holds the name, the output says so and shows the ID as the EST label.`,
 		Example: `  ENV=$(hallmark env create --operator fleetco --name plant-a --site berlin --zone line-3 \
       --issuing-ca "$OPS_CA" --trust-domain fleet.example --lifetime 24h --max-age 72h \
       --service telemetry --service ota --onboarding-policy onboarding.json -o id)`,
@@ -267,6 +271,12 @@ func envDetail(w io.Writer, v operational.EnvironmentView) {
 	}
 	kv(w, "  Services", strings.Join(v.Services, ", "))
 	kv(w, "  Created", ts(v.CreatedAt))
+	if v.ESTLabel != "" {
+		kv(w, "  EST label", v.ESTLabel)
+		if v.ESTLabel != v.Name {
+			fmt.Fprintf(w, "  (another environment claimed the name %q as its EST label first: EST devices reach this one by its ID only)\n", v.Name)
+		}
+	}
 	for _, p := range []struct {
 		title string
 		pv    environment.PolicyVersion

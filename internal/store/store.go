@@ -236,9 +236,18 @@ type Environments interface {
 	CreateEnvironment(e environment.Environment) error
 	GetEnvironment(id string) (environment.Environment, error)
 	ListEnvironments(operatorID string) ([]environment.Environment, error)
-	// EnvironmentsByLabel returns the environment whose ID is label, if there is one, else
-	// those named label (of any operator; at most a few).
-	EnvironmentsByLabel(label string) ([]environment.Environment, error)
+	// EnvironmentByLabel resolves an EST label: the environment whose ID is label, else the
+	// environment that claimed label as its EST name (ClaimESTName); ErrNotFound otherwise.
+	// Since a claim never moves, a later environment of the same name (another operator's)
+	// never changes the answer.
+	EnvironmentByLabel(label string) (environment.Environment, error)
+	// ClaimESTName makes name the EST label of environment envID unless another environment
+	// claimed it first, and reports whether envID holds the claim. A claim is never moved or
+	// released.
+	ClaimESTName(name, envID string, at time.Time) (bool, error)
+	// ESTName returns the name envID claimed as its EST label; "" when it holds none (its
+	// name was claimed before it, so EST reaches it by ID only).
+	ESTName(envID string) (string, error)
 	// AddPolicy stores a new version; ErrConflict when that version exists.
 	AddPolicy(p environment.PolicyVersion) error
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)

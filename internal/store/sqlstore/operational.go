@@ -59,15 +59,42 @@ func (e envs) ListEnvironments(operatorID string) ([]environment.Environment, er
 	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE (? = '' OR operator_id = ?) ORDER BY operator_id, name`, operatorID, operatorID)
 }
 
-func (e envs) EnvironmentsByLabel(label string) ([]environment.Environment, error) {
+func (e envs) EnvironmentByLabel(label string) (environment.Environment, error) {
 	v, err := e.GetEnvironment(label)
-	if err == nil {
-		return []environment.Environment{v}, nil
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return v, err
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	v, err = scanEnv(e.t.queryRow(`SELECT `+envColsOf("e")+` FROM est_labels l JOIN environments e ON e.id = l.environment_id WHERE l.name = ?`, label))
+	return v, notFound(err, "EST label "+label)
+}
+
+func (e envs) ClaimESTName(name, envID string, at time.Time) (bool, error) {
+	if _, err := e.t.exec(`INSERT INTO est_labels (name, environment_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`, name, envID, micros(at)); err != nil {
+		return false, err
 	}
-	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE name = ? ORDER BY operator_id LIMIT 10`, label)
+	var holder string
+	if err := e.t.queryRow(`SELECT environment_id FROM est_labels WHERE name = ?`, name).Scan(&holder); err != nil {
+		return false, err
+	}
+	return holder == envID, nil
+}
+
+func (e envs) ESTName(envID string) (string, error) {
+	var name string
+	err := e.t.queryRow(`SELECT name FROM est_labels WHERE environment_id = ?`, envID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
+}
+
+// envColsOf is envCols qualified by a table alias.
+func envColsOf(alias string) string {
+	cols := strings.Split(envCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 func (e envs) AddPolicy(p environment.PolicyVersion) error {

@@ -20,6 +20,7 @@ var operationalTests = []struct {
 }{
 	{"RevokeHoldUnhold", testRevokeHold},
 	{"ChallengesAreSingleUse", testChallenges},
+	{"ESTNamesAreClaimedOnce", testESTNames},
 	{"PolicyVersionsNeverRepeat", testPolicyVersions},
 	{"CascadeItemsAreIdempotent", testCascadeItems},
 }
@@ -109,6 +110,57 @@ func testChallenges(t *testing.T, s store.Store) {
 	}
 }
 
+// testESTNames: the first environment to claim a name keeps it; a label is an ID first.
+func testESTNames(t *testing.T, s store.Store) {
+	seedParty(t, s, "op", party.Operator)
+	seedParty(t, s, "op2", party.Operator)
+	seedCA(t, s)
+	env := func(id, operator, name string) environment.Environment {
+		return environment.Environment{ID: id, OperatorID: operator, Name: name, IssuingCAID: "ca1", TrustDomain: "td", Lifetime: environment.Duration(time.Hour), MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}
+	}
+	claim := func(e environment.Environment) bool {
+		t.Helper()
+		var ok bool
+		if err := audited(t, s, func(tx store.Tx) error {
+			if err := tx.Environments().CreateEnvironment(e); err != nil {
+				return err
+			}
+			var err error
+			ok, err = tx.Environments().ClaimESTName(e.Name, e.ID, t0)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim(env("env_a", "op", "plant")) {
+		t.Fatal("the first environment named plant did not get the name")
+	}
+	if claim(env("env_b", "op2", "plant")) {
+		t.Fatal("a second environment named plant took the name")
+	}
+	if !claim(env("env_c", "op2", "yard")) {
+		t.Fatal("env_c did not get its own name")
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for label, want := range map[string]string{"plant": "env_a", "env_a": "env_a", "env_b": "env_b", "yard": "env_c", "nowhere": ""} {
+			got, err := tx.Environments().EnvironmentByLabel(label)
+			switch {
+			case want == "" && !failure.Is(err, failure.NotFound):
+				t.Errorf("EnvironmentByLabel(%q) = %+v, %v; want not found", label, got, err)
+			case want != "" && (err != nil || got.ID != want):
+				t.Errorf("EnvironmentByLabel(%q) = %+v, %v; want %s", label, got, err, want)
+			}
+		}
+		for id, want := range map[string]string{"env_a": "plant", "env_b": "", "env_c": "yard"} {
+			if got, err := tx.Environments().ESTName(id); err != nil || got != want {
+				t.Errorf("ESTName(%s) = %q, %v; want %q", id, got, err, want)
+			}
+		}
+		return nil
+	})
+}
+
 func testPolicyVersions(t *testing.T, s store.Store) {
 	seedParty(t, s, "op", party.Operator)
 	seedCA(t, s)
@@ -138,13 +190,6 @@ func testPolicyVersions(t *testing.T, s store.Store) {
 		if err != nil || got.Lifetime != e.Lifetime || len(got.Services) != 1 {
 			t.Errorf("environment = %+v, %v", got, err)
 		}
-		// A label is an ID first, else a name.
-		for label, want := range map[string]int{"env1": 1, "plant": 1, "nowhere": 0} {
-			found, err := tx.Environments().EnvironmentsByLabel(label)
-			if err != nil || len(found) != want || (want == 1 && found[0].ID != "env1") {
-				t.Errorf("EnvironmentsByLabel(%q) = %+v, %v; want %d environment(s)", label, found, err, want)
-			}
-		}
 		return nil
 	})
 }
@@ -173,4 +218,35 @@ func testCascadeItems(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// Statement is one SQL statement with '?' placeholders, for seeding an old schema.
+type Statement struct {
+	Query string
+	Args  []any
+}
+
+// UpgradeESTNamesSeed fills a database at schema 0011 for CheckUpgradedESTNames: two operators
+// each have an environment named "plant" (op2's created first, at 1; op's at 2), and op has
+// one named "yard".
+func UpgradeESTNamesSeed(t *testing.T) []Statement {
+	return []Statement{
+		{`INSERT INTO parties (id, name, kind, created_at) VALUES ('op', 'Op', 'operator', 1), ('op2', 'Op2', 'operator', 1)`, nil},
+		{`INSERT INTO cas (id, party_id, stage, role, name, key_id, cert_der, created_at) VALUES ('ca1', 'op', 'operational', 'issuing', 'ca', 'k', ?, 1)`, []any{SelfSignedForTest(t)}},
+		{`INSERT INTO environments (id, operator_id, name, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, created_at) VALUES
+  ('env_late', 'op', 'plant', 'ca1', 'td', 3600, 7200, 2), ('env_early', 'op2', 'plant', 'ca1', 'td', 3600, 7200, 1), ('env_yard', 'op', 'yard', 'ca1', 'td', 3600, 7200, 3)`, nil},
+	}
+}
+
+// CheckUpgradedESTNames checks a store migrated from UpgradeESTNamesSeed.
+func CheckUpgradedESTNames(t *testing.T, tx store.Tx) {
+	t.Helper()
+	for label, want := range map[string]string{"plant": "env_early", "yard": "env_yard", "env_late": "env_late"} {
+		if got, err := tx.Environments().EnvironmentByLabel(label); err != nil || got.ID != want {
+			t.Errorf("EST label %q after the upgrade: %s (%v), want %s", label, got.ID, err, want)
+		}
+	}
+	if name, err := tx.Environments().ESTName("env_late"); err != nil || name != "" {
+		t.Errorf("env_late holds the EST name %q (%v); the earlier environment should", name, err)
+	}
 }
