@@ -76,6 +76,9 @@ type Wiring struct {
 	Admission admission.Config
 	// Handshakes bounds the TLS handshakes in flight; zero takes DefaultHandshakes.
 	Handshakes int
+	// Challenges caps the live challenges of one principal (limits.challenges); zero takes
+	// operational.DefaultMaxLiveChallenges.
+	Challenges int
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -130,7 +133,10 @@ func Build(w Wiring) (*App, error) {
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, MaxLiveChallenges: w.Challenges})
+	if err := a.Metrics.WatchPossession(a.Operational); err != nil {
+		return nil, err
+	}
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)

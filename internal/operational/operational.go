@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -39,6 +40,9 @@ type Config struct {
 	// StatusURLs, when set, returns the OCSP and CRL URLs an operational certificate of CA c
 	// for device deviceID carries (nil: none).
 	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
+	// MaxLiveChallenges caps the challenges a principal holds that have not expired, used or
+	// not (default DefaultMaxLiveChallenges; config limits.challenges).
+	MaxLiveChallenges int
 }
 
 // Service is the operational stage.
@@ -46,6 +50,10 @@ type Service struct {
 	c        Config
 	mu       sync.Mutex
 	programs map[string]*policy.Program // environment/kind/version → compiled once
+	// issued and refusals count challenges and refused proofs of possession
+	// (PossessionCounts); refusals has every reason from New on.
+	issued   atomic.Int64
+	refusals map[string]*atomic.Int64
 }
 
 // New returns a Service.
@@ -59,7 +67,10 @@ func New(c Config) *Service {
 	if c.MaxLifetime == 0 {
 		c.MaxLifetime = 30 * 24 * time.Hour
 	}
-	return &Service{c: c, programs: map[string]*policy.Program{}}
+	if c.MaxLiveChallenges <= 0 {
+		c.MaxLiveChallenges = DefaultMaxLiveChallenges
+	}
+	return &Service{c: c, programs: map[string]*policy.Program{}, refusals: newRefusalCounters()}
 }
 
 const stage = ownership.Operational

@@ -253,20 +253,37 @@ type Environments interface {
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)
 }
 
-// Challenge is a single-use nonce a device signs to prove possession of a key.
+// Challenge is a single-use nonce a device signs to prove possession of a key. It is bound
+// to the principal that asked for it, a purpose (onboard or renew), an environment and the
+// key of the CSR the proof vouches for.
 type Challenge struct {
-	ID        string
-	Nonce     []byte
-	Purpose   string
-	ExpiresAt time.Time
+	ID            string
+	Nonce         []byte
+	Purpose       string
+	PrincipalID   string
+	PartyID       string // the principal's party, for the audit summary
+	EnvironmentID string
+	KeySHA256     []byte // SHA-256 of the CSR's SubjectPublicKeyInfo (DER)
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        *time.Time // set by ConsumeChallenge; the row stays until it expires
 }
 
-// Challenges stores onboarding and renewal challenges. They are not identity state, so their
-// writes are exempt from the audit rule.
+// Challenges stores onboarding and renewal challenges. They are nonces, not identity state:
+// creating and consuming one is exempt from the audit rule; the service records them in
+// coalesced audit events when it purges them.
 type Challenges interface {
+	// LiveChallenges counts principalID's challenges that expire after now, used or not,
+	// stopping at limit.
+	LiveChallenges(principalID string, now time.Time, limit int) (int, error)
 	CreateChallenge(c Challenge) error
-	// ConsumeChallenge deletes and returns an unexpired challenge; ErrNotFound otherwise.
-	ConsumeChallenge(id string, now time.Time) (Challenge, error)
+	// ConsumeChallenge marks challenge id used and returns it when it belongs to principalID,
+	// is unused and expires after now; ErrNotFound otherwise (unknown, another principal's,
+	// used or expired), changing nothing.
+	ConsumeChallenge(id, principalID string, now time.Time) (Challenge, error)
+	// PurgeChallenges deletes up to limit challenges that expired at or before now, oldest
+	// first (by the expires_at index), and returns them.
+	PurgeChallenges(now time.Time, limit int) ([]Challenge, error)
 }
 
 // Evidence stores what each operational certificate was issued on.

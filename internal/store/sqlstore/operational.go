@@ -115,32 +115,62 @@ func (e envs) LatestPolicy(envID string, kind environment.PolicyKind) (environme
 
 type challenges struct{ t *tx }
 
-// Challenges are exempt from the audit rule: they are nonces, not identity state.
-func (c challenges) CreateChallenge(v store.Challenge) error {
+const challengeCols = `id, nonce, purpose, principal_id, party_id, environment_id, key_sha256, created_at, expires_at, used_at`
+
+func scanChallenge(s interface{ Scan(...any) error }) (store.Challenge, error) {
+	var v store.Challenge
+	var created, expires int64
+	var used sql.NullInt64
+	err := s.Scan(&v.ID, &v.Nonce, &v.Purpose, &v.PrincipalID, &v.PartyID, &v.EnvironmentID, &v.KeySHA256, &created, &expires, &used)
+	v.CreatedAt, v.ExpiresAt, v.UsedAt = fromMicros(created), fromMicros(expires), fromNullMicros(used)
+	return v, err
+}
+
+// exempt runs a challenge write without marking the transaction as changing identity state:
+// challenges are nonces, recorded in coalesced audit events when they are purged.
+func (c challenges) exempt(fn func() error) error {
 	was := c.t.changed
-	_, err := c.t.exec(`INSERT INTO challenges (id, nonce, purpose, expires_at) VALUES (?, ?, ?, ?)`, v.ID, v.Nonce, v.Purpose, micros(v.ExpiresAt))
+	err := fn()
 	c.t.changed = was
 	return err
 }
 
-func (c challenges) ConsumeChallenge(id string, now time.Time) (store.Challenge, error) {
-	var v store.Challenge
-	var exp int64
-	err := c.t.queryRow(`SELECT id, nonce, purpose, expires_at FROM challenges WHERE id = ?`, id).Scan(&v.ID, &v.Nonce, &v.Purpose, &exp)
-	if err != nil {
-		return v, notFound(err, "challenge "+id)
+func (c challenges) LiveChallenges(principalID string, now time.Time, limit int) (int, error) {
+	var n int
+	err := c.t.queryRow(`SELECT COUNT(*) FROM (SELECT 1 FROM challenges WHERE principal_id = ? AND expires_at > ? LIMIT ?) live`, principalID, micros(now), limit).Scan(&n)
+	return n, err
+}
+
+func (c challenges) CreateChallenge(v store.Challenge) error {
+	return c.exempt(func() error {
+		_, err := c.t.exec(`INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			v.ID, v.Nonce, v.Purpose, v.PrincipalID, v.PartyID, v.EnvironmentID, v.KeySHA256, micros(v.CreatedAt), micros(v.ExpiresAt))
+		return err
+	})
+}
+
+func (c challenges) ConsumeChallenge(id, principalID string, now time.Time) (store.Challenge, error) {
+	none := fmt.Errorf("challenge %s: %w", id, store.ErrNotFound)
+	if err := c.exempt(func() error {
+		return c.t.execOne(none, `UPDATE challenges SET used_at = ? WHERE id = ? AND principal_id = ? AND used_at IS NULL AND expires_at > ?`,
+			micros(now), id, principalID, micros(now))
+	}); err != nil {
+		return store.Challenge{}, err
 	}
-	v.ExpiresAt = fromMicros(exp)
-	was := c.t.changed
-	_, err = c.t.exec(`DELETE FROM challenges WHERE id = ? OR expires_at < ?`, id, micros(now))
-	c.t.changed = was
-	if err != nil {
-		return v, err
+	v, err := scanChallenge(c.t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
+	return v, notFound(err, "challenge "+id)
+}
+
+func (c challenges) PurgeChallenges(now time.Time, limit int) ([]store.Challenge, error) {
+	const oldest = `SELECT id FROM challenges WHERE expires_at <= ? ORDER BY expires_at, id LIMIT ?`
+	out, err := list(c.t, scanChallenge, `SELECT `+challengeCols+` FROM challenges WHERE id IN (`+oldest+`) ORDER BY expires_at, id`, micros(now), limit)
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
-	if now.After(v.ExpiresAt) {
-		return v, fmt.Errorf("challenge %s expired: %w", id, store.ErrNotFound)
-	}
-	return v, nil
+	return out, c.exempt(func() error {
+		_, err := c.t.exec(`DELETE FROM challenges WHERE id IN (`+oldest+`)`, micros(now), limit)
+		return err
+	})
 }
 
 type evidence struct{ t *tx }
