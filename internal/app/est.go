@@ -51,8 +51,8 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 // or a name that environment claimed before any other did. A later environment of the same
 // name, another operator's, is reachable by its ID only, so it never changes where an
 // existing label leads (issue 22). The bare path's default label is pinned to the
-// environment ID it first resolves to; since a claim never moves, that is the environment
-// it would have resolved to at start-up.
+// environment ID it first resolves to (at the first request, not at start-up: the named
+// environment may not exist yet); since a claim never moves, the pin only spares the lookup.
 func (e *estEnroller) environment(ctx context.Context, label string) (environment.Environment, error) {
 	bare := label == ""
 	if bare {
