@@ -52,7 +52,8 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 // name, another operator's, is reachable by its ID only, so it never changes where an
 // existing label leads (issue 22). The bare path's default label is pinned to the
 // environment ID it first resolves to (at the first request, not at start-up: the named
-// environment may not exist yet); since a claim never moves, the pin only spares the lookup.
+// environment may not exist yet); since a claim never moves, the pin never changes the
+// answer, it only holds it by ID.
 func (e *estEnroller) environment(ctx context.Context, label string) (environment.Environment, error) {
 	bare := label == ""
 	if bare {
