@@ -81,6 +81,9 @@ type Wiring struct {
 	// how many compiled policies are kept; zero takes policy's defaults.
 	PolicyBudget       uint64
 	PolicyCacheEntries int
+	// Challenges caps the live challenges of one principal (limits.challenges); zero takes
+	// operational.DefaultMaxLiveChallenges.
+	Challenges int
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -139,7 +142,10 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges})
+	if err := a.Metrics.WatchPossession(a.Operational); err != nil {
+		return nil, err
+	}
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -359,16 +360,31 @@ func (f *mxFixture) heldBy(t *testing.T, party string) mxDev {
 	return d
 }
 
-// proof signs a fresh challenge with k.
-func (f *mxFixture) proof(t *testing.T, who string, k *ecdsa.PrivateKey) map[string]string {
+// proof asks, as who, for a challenge for purpose (target: the environment to onboard into,
+// or the hex serial of the certificate to renew) bound to csrKey, and signs its proof message
+// with k.
+func (f *mxFixture) proof(t *testing.T, who, purpose, target string, k, csrKey *ecdsa.PrivateKey) map[string]string {
 	t.Helper()
-	var c struct{ ID, Nonce string }
-	f.s.must(t, 201, who, "POST", "/v1/challenges", nil).json(t, &c)
-	nonce, err := base64.StdEncoding.DecodeString(c.Nonce)
+	spki, err := x509.MarshalPKIXPublicKey(csrKey.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.Sum256(nonce)
+	sum := sha256.Sum256(spki)
+	keyHash := hex.EncodeToString(sum[:])
+	req := map[string]string{"purpose": purpose, "csr_key_sha256": keyHash}
+	if purpose == "renew" {
+		req["certificate_serial"] = target
+	} else {
+		req["environment_id"] = target
+	}
+	var c struct {
+		ID            string `json:"id"`
+		Nonce         string `json:"nonce"`
+		EnvironmentID string `json:"environment_id"`
+	}
+	f.s.must(t, 201, who, "POST", "/v1/challenges", req).json(t, &c)
+	msg := fmt.Sprintf("hallmark-proof-of-possession-v1\npurpose:%s\nenvironment:%s\nnonce:%s\ncsr-key-sha256:%s\n", purpose, c.EnvironmentID, c.Nonce, keyHash)
+	h := sha256.Sum256([]byte(msg))
 	sig, err := ecdsa.SignASN1(rand.Reader, k, h[:])
 	if err != nil {
 		t.Fatal(err)
@@ -377,10 +393,10 @@ func (f *mxFixture) proof(t *testing.T, who string, k *ecdsa.PrivateKey) map[str
 }
 
 // onboardBody is a valid onboarding request for d, with a new operational key.
-func (f *mxFixture) onboardBody(t *testing.T, who string, d *mxDev) (map[string]any, *ecdsa.PrivateKey) {
+func (f *mxFixture) onboardBody(t *testing.T, who, env string, d *mxDev) (map[string]any, *ecdsa.PrivateKey) {
 	t.Helper()
 	k := mxKey(t)
-	return map[string]any{"csr": mxCSR(t, k), "factory_certificate": d.FactoryPEM, "proof": f.proof(t, who, d.Key), "facts": mxFacts}, k
+	return map[string]any{"csr": mxCSR(t, k), "factory_certificate": d.FactoryPEM, "proof": f.proof(t, who, "onboard", env, d.Key, k), "facts": mxFacts}, k
 }
 
 type mxIdentity struct {
@@ -392,7 +408,7 @@ type mxIdentity struct {
 
 func (f *mxFixture) onboard(t *testing.T, who, env string, d *mxDev) {
 	t.Helper()
-	body, k := f.onboardBody(t, who, d)
+	body, k := f.onboardBody(t, who, env, d)
 	var id mxIdentity
 	f.s.must(t, 201, who, "POST", "/v1/environments/"+env+"/onboard", body).json(t, &id)
 	d.OpPEM, d.OpSerial, d.OpKey = id.CertificatePEM, id.Device.OperationalCert, k
@@ -402,7 +418,7 @@ func (f *mxFixture) onboard(t *testing.T, who, env string, d *mxDev) {
 func (f *mxFixture) renewBody(t *testing.T, who string, d *mxDev, facts map[string]any) (map[string]any, *ecdsa.PrivateKey) {
 	t.Helper()
 	k := mxKey(t)
-	return map[string]any{"csr": mxCSR(t, k), "current_certificate": d.OpPEM, "proof": f.proof(t, who, d.OpKey), "facts": facts}, k
+	return map[string]any{"csr": mxCSR(t, k), "current_certificate": d.OpPEM, "proof": f.proof(t, who, "renew", d.OpSerial, d.OpKey, k), "facts": facts}, k
 }
 
 func (f *mxFixture) renew(t *testing.T, who string, d *mxDev, facts map[string]any) {

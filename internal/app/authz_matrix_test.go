@@ -587,13 +587,25 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/environments/" + env + "/policies/renewal", body: spec,
 					check: mxThen(mxExpect("version", "2", "environment_id", env), f.readBack(c.who, "/v1/environments/"+env, "", "renewal_policy.version", "2"))}
 			}},
-		{op: "POST /v1/challenges", own: mxAll(mx201), other: mxAll(mx201),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/challenges"} }},
+		// A challenge needs the duty its proof serves over the environment (issue 22).
+		{op: "POST /v1/challenges", variant: "onboard", own: mxOnly(mx201, mx403, "contoso"), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				env := mxPick(c, f.envA, f.envB)
+				return mxReq{path: "/v1/challenges", body: map[string]string{"purpose": "onboard", "environment_id": env, "csr_key_sha256": strings.Repeat("ab", 32)},
+					check: mxExpect("purpose", "onboard", "environment_id", env)}
+			}},
+		// A certificate the caller may not renew is not found, whether it exists or not.
+		{op: "POST /v1/challenges", variant: "renew", own: mxOnly(mx201, mx404, "contoso"), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				d := mxPick(c, f.dA, f.dB)
+				return mxReq{path: "/v1/challenges", body: map[string]string{"purpose": "renew", "certificate_serial": d.OpSerial, "csr_key_sha256": strings.Repeat("ab", 32)},
+					check: mxExpect("purpose", "renew", "environment_id", mxPick(c, f.envA, f.envB))}
+			}},
 		{op: "POST /v1/environments/{id}/onboard", own: mxOnly(mx201, mx403, "contoso"), other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if c.allowed() {
 					d := f.heldBy(t, "contoso")
-					body, _ := f.onboardBody(t, oscar, &d)
+					body, _ := f.onboardBody(t, oscar, f.envA, &d)
 					return mxReq{path: "/v1/environments/" + f.envA + "/onboard", body: body,
 						check: f.readBack(oscar, "/v1/devices/"+d.ID, "", "state", "active", "environment_id", f.envA)}
 				}

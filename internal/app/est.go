@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -19,12 +20,15 @@ import (
 )
 
 // estEnroller runs EST requests through the operational service, exactly as the API does:
-// a label names an environment (by name, or by ID), and the request acts as that
-// environment's operator with the principal "est:<label>". The TLS handshake proved the key of
-// the presented certificate, so the service is told possession is proven.
+// a label names an environment (by ID, or by the name it claimed first), and the request acts
+// as that environment's operator with the principal "est:<label>". The TLS handshake proved
+// the key of the presented certificate, so the service is told possession is proven.
 type estEnroller struct {
 	a            *App
 	defaultLabel string
+	// pinned is the ID of the environment the bare path serves, set by its first resolution
+	// of defaultLabel and never changed after.
+	pinned atomic.Pointer[string]
 }
 
 var _ est.Enroller = (*estEnroller)(nil)
@@ -43,28 +47,39 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 	return a.Metrics.Instrument("est", mux, estRoute)
 }
 
-// environment resolves a label: an environment ID, or a name that one environment has.
+// environment resolves a label (store.Environments.EnvironmentByLabel): an environment's ID,
+// or a name that environment claimed before any other did. A later environment of the same
+// name, another operator's, is reachable by its ID only, so it never changes where an
+// existing label leads (issue 22). The bare path's default label is pinned to the
+// environment ID it first resolves to (at the first request, not at start-up: the named
+// environment may not exist yet); since a claim never moves, the pin never changes the
+// answer, it only holds it by ID.
 func (e *estEnroller) environment(ctx context.Context, label string) (environment.Environment, error) {
-	if label == "" {
+	bare := label == ""
+	if bare {
 		if e.defaultLabel == "" {
 			return environment.Environment{}, &est.LabelError{Msg: "no default label is configured on this server: use " + est.PathPrefix + "/<label>/"}
 		}
 		label = e.defaultLabel
+		if id := e.pinned.Load(); id != nil {
+			label = *id
+		}
 	}
-	var match []environment.Environment
+	var env environment.Environment
 	err := e.a.Store.View(ctx, func(tx store.Tx) (err error) {
-		match, err = tx.Environments().EnvironmentsByLabel(label)
+		env, err = tx.Environments().EnvironmentByLabel(label)
 		return err
 	})
 	switch {
+	case failure.Is(err, failure.NotFound):
+		return environment.Environment{}, &est.LabelError{Label: label, Msg: "no environment has this ID, or claimed this name as its EST label"}
 	case err != nil:
 		return environment.Environment{}, err
-	case len(match) == 0:
-		return environment.Environment{}, &est.LabelError{Label: label, Msg: "no environment has this name or ID"}
-	case len(match) > 1:
-		return environment.Environment{}, &est.LabelError{Label: label, Msg: "several operators have an environment of this name: use the environment ID as the label"}
 	}
-	return match[0], nil
+	if bare {
+		e.pinned.CompareAndSwap(nil, &env.ID)
+	}
+	return env, nil
 }
 
 func estActor(env environment.Environment, label string) audit.Actor {

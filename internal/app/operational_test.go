@@ -1,7 +1,12 @@
 package app
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,27 +54,79 @@ func deliveredDevice(t *testing.T, s *devServer, dir, lotID, lotName, serial str
 	return fi
 }
 
-// prove gets a challenge and signs its nonce with keyFile using openssl.
-func prove(t *testing.T, s *devServer, dir, keyFile string) map[string]string {
+// challenge is POST /v1/challenges's answer.
+type challenge struct {
+	ID            string `json:"id"`
+	Nonce         string `json:"nonce"`
+	Purpose       string `json:"purpose"`
+	EnvironmentID string `json:"environment_id"`
+	CSRKeySHA256  string `json:"csr_key_sha256"`
+}
+
+// csrKeyHash is the hex SHA-256 of the SubjectPublicKeyInfo of a PEM CSR's key.
+func csrKeyHash(t *testing.T, csrPEM string) string {
 	t.Helper()
-	var c struct {
-		ID    string `json:"id"`
-		Nonce string `json:"nonce"`
+	b, _ := pem.Decode([]byte(csrPEM))
+	if b == nil {
+		t.Fatalf("no PEM CSR in %q", csrPEM)
 	}
-	s.must(t, 201, oscar, "POST", "/v1/challenges", nil).json(t, &c)
-	nonce, err := base64.StdEncoding.DecodeString(c.Nonce)
+	req, err := x509.ParseCertificateRequest(b.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "nonce.bin"), nonce, 0o600); err != nil {
+	spki, err := x509.MarshalPKIXPublicKey(req.PublicKey)
+	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, dir, "openssl", "dgst", "-sha256", "-sign", keyFile, "-out", "sig.bin", "nonce.bin")
+	h := sha256.Sum256(spki)
+	return hex.EncodeToString(h[:])
+}
+
+// askChallenge asks, as who, for a challenge for purpose bound to keyHash: target is the
+// environment ID (onboard) or the hex serial of the certificate to renew (renew).
+func askChallenge(t *testing.T, s *devServer, who, purpose, target, keyHash string, want int) (challenge, resp) {
+	t.Helper()
+	req := map[string]string{"purpose": purpose, "csr_key_sha256": keyHash}
+	if purpose == "renew" {
+		req["certificate_serial"] = target
+	} else {
+		req["environment_id"] = target
+	}
+	r := s.must(t, want, who, "POST", "/v1/challenges", req)
+	var c challenge
+	if want == 201 {
+		r.json(t, &c)
+	}
+	return c, r
+}
+
+// signProof signs c's proof message for the CSR key keyHash with keyFile using openssl; the
+// message is written out here as docs/design.md gives it.
+func signProof(t *testing.T, dir, keyFile string, c challenge, keyHash string) string {
+	t.Helper()
+	msg := fmt.Sprintf("hallmark-proof-of-possession-v1\npurpose:%s\nenvironment:%s\nnonce:%s\ncsr-key-sha256:%s\n", c.Purpose, c.EnvironmentID, c.Nonce, keyHash)
+	if err := os.WriteFile(filepath.Join(dir, "proof.msg"), []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "openssl", "dgst", "-sha256", "-sign", keyFile, "-out", "sig.bin", "proof.msg")
 	sig, err := os.ReadFile(filepath.Join(dir, "sig.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]string{"challenge_id": c.ID, "signature": base64.StdEncoding.EncodeToString(sig)}
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+// prove gets oscar a challenge for purpose (onboard into environment target, or renew the
+// certificate in the PEM file target) bound to the key of csrPEM, and signs it with keyFile
+// using openssl.
+func prove(t *testing.T, s *devServer, dir, purpose, target, csrPEM, keyFile string) map[string]string {
+	t.Helper()
+	if purpose == "renew" {
+		target = certInfo(t, dir, target).SerialNumber.Text(16)
+	}
+	h := csrKeyHash(t, csrPEM)
+	c, _ := askChallenge(t, s, oscar, purpose, target, h, 201)
+	return map[string]string{"challenge_id": c.ID, "signature": signProof(t, dir, keyFile, c, h)}
 }
 
 type identity struct {
@@ -91,7 +148,7 @@ type identity struct {
 func onboard(t *testing.T, s *devServer, dir, envID, serial, opName string, want int) (identity, resp) {
 	t.Helper()
 	csr := newCSR(t, dir, opName)
-	body := map[string]any{"csr": csr, "factory_certificate": read(t, dir, serial+".factory.pem"), "proof": prove(t, s, dir, serial+".key"),
+	body := map[string]any{"csr": csr, "factory_certificate": read(t, dir, serial+".factory.pem"), "proof": prove(t, s, dir, "onboard", envID, csr, serial+".key"),
 		"facts": map[string]any{"firmware_digest": strings.Repeat("0f", 32), "hardware_revision": "B"}}
 	r := s.must(t, want, oscar, "POST", "/v1/environments/"+envID+"/onboard", body)
 	var id identity
@@ -105,7 +162,7 @@ func onboard(t *testing.T, s *devServer, dir, envID, serial, opName string, want
 func renew(t *testing.T, s *devServer, dir, curName, nextName string, facts map[string]any, want int) (identity, resp) {
 	t.Helper()
 	csr := newCSR(t, dir, nextName)
-	body := map[string]any{"csr": csr, "current_certificate": read(t, dir, curName+".pem"), "proof": prove(t, s, dir, curName+".key"), "facts": facts}
+	body := map[string]any{"csr": csr, "current_certificate": read(t, dir, curName+".pem"), "proof": prove(t, s, dir, "renew", curName+".pem", csr, curName+".key"), "facts": facts}
 	r := s.must(t, want, oscar, "POST", "/v1/renewals", body)
 	var id identity
 	if want == 201 {
@@ -314,13 +371,14 @@ func TestOnboardingRefusals(t *testing.T) {
 	newCSR(t, dir, "SN-R2-reuse")
 
 	good := func(serial string) map[string]any {
-		return map[string]any{"csr": newCSR(t, dir, "op-"+serial), "factory_certificate": read(t, dir, serial+".factory.pem"), "proof": prove(t, s, dir, serial+".key"), "facts": goodFacts}
+		csr := newCSR(t, dir, "op-"+serial)
+		return map[string]any{"csr": csr, "factory_certificate": read(t, dir, serial+".factory.pem"), "proof": prove(t, s, dir, "onboard", envID, csr, serial+".key"), "facts": goodFacts}
 	}
 	factoryKeyCSR := good("SN-R2")
 	run(t, dir, "openssl", "req", "-new", "-key", "SN-R2.key", "-subj", "/CN=same", "-out", "same.csr")
 	factoryKeyCSR["csr"] = read(t, dir, "same.csr")
 	wrongSig := good("SN-R2")
-	wrongSig["proof"] = prove(t, s, dir, "SN-R2-reuse.key")
+	wrongSig["proof"] = prove(t, s, dir, "onboard", envID, wrongSig["csr"].(string), "SN-R2-reuse.key")
 	reused := good("SN-R2")
 	s.must(t, 201, oscar, "POST", "/v1/environments/"+envID+"/onboard", reused) // consumes the challenge
 	cases := []struct {
@@ -332,8 +390,8 @@ func TestOnboardingRefusals(t *testing.T) {
 		{"device held by another party", oscar, good("SN-R1"), 403},
 		{"unknown maker", oscar, good("SN-X"), 400},
 		{"CSR with the factory key", oscar, factoryKeyCSR, 400},
-		{"signature by another key", oscar, wrongSig, 400},
-		{"challenge used twice", oscar, reused, 400},
+		{"signature by another key", oscar, wrongSig, 403},
+		{"challenge used twice", oscar, reused, 403},
 		{"not the operator", alice, good("SN-R2"), 403},
 		{"garbage certificate", oscar, map[string]any{"csr": "x", "factory_certificate": "nope", "proof": map[string]string{"challenge_id": "c", "signature": "s"}}, 400},
 	}

@@ -61,6 +61,9 @@ func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 		a.Log.Warn("leader: first attempt", "err", err)
 	}
 	go a.Leader.Run(ctx)
+	// The leader also purges expired challenges (challenges.go); it rides on the election
+	// started here.
+	go a.runChallengePurge(ctx, challengePurgeEvery)
 	return a.Status.Start(ctx)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/keys"
@@ -87,7 +88,11 @@ window of vendor support grants in the environment (default 8h; see "hallmark su
 
 --onboarding-policy and --renewal-policy are policy documents (JSON: rules with CEL expressions,
 see docs/policies.md); without them the server's defaults become version 1. -o id prints the
-environment's ID.`,
+environment's ID.
+
+EST devices reach the environment at the label /.well-known/est/<name>/ when it is the first
+environment, of any operator, to claim that name, and always at /.well-known/est/<ID>/. When an
+earlier environment holds the name, the output says so and shows the ID as the EST label.`,
 		Example: `  ENV=$(hallmark env create --operator fleetco --name plant-a --site berlin --zone line-3 \
       --issuing-ca "$OPS_CA" --trust-domain fleet.example --lifetime 24h --max-age 72h \
       --service telemetry --service ota --onboarding-policy onboarding.json -o id)`,
@@ -267,6 +272,12 @@ func envDetail(w io.Writer, v operational.EnvironmentView) {
 	}
 	kv(w, "  Services", strings.Join(v.Services, ", "))
 	kv(w, "  Created", ts(v.CreatedAt))
+	if v.ESTLabel != "" {
+		kv(w, "  EST label", v.ESTLabel)
+		if v.ESTLabel != v.Name {
+			fmt.Fprintf(w, "  (another environment claimed the name %q as its EST label first: EST devices reach this one by its ID only)\n", v.Name)
+		}
+	}
 	for _, p := range []struct {
 		title string
 		pv    environment.PolicyVersion
@@ -374,6 +385,17 @@ func leafMatches(certFlag, certFile string, certPEM []byte, keyFlag string, key 
 	return nil
 }
 
+// csrKeyOf reads the public key of a CSR file (PEM or DER) and its SHA-256, which the
+// challenge and the proof name it by.
+func csrKeyOf(flag, file string, b []byte) (crypto.PublicKey, string, error) {
+	req, err := csr.ParseText(csrText(b))
+	if err != nil {
+		return nil, "", fmt.Errorf("--%s %s: %w", flag, file, err)
+	}
+	h, err := operational.KeySHA256(req.PublicKey)
+	return req.PublicKey, h, err
+}
+
 func firstCert(pemBytes []byte) *x509.Certificate {
 	for rest := pemBytes; ; {
 		var b *pem.Block
@@ -425,10 +447,12 @@ func (e *env) deviceOperationalCommands() []*cobra.Command {
 		Use:   "onboard",
 		Short: "Onboard a device into an environment with its factory identity",
 		Long: `Exchange a device's factory identity for an operational identity in an environment. The command
-acts for the device, or for a gateway that holds its factory key: it fetches a challenge from the
-server, signs the challenge's nonce here with --factory-key, and sends the factory certificate,
-the signature, the device's new CSR and the facts the device reports. The factory key never
-leaves this machine; the CSR must be for a new key, not the factory key.
+acts for the device, or for a gateway that holds its factory key: it asks the server for a
+challenge bound to this environment and to the key of --csr, signs the challenge's proof message
+here with --factory-key, and sends the factory certificate, the signature, the device's new CSR
+and the facts the device reports. The factory key never leaves this machine; the CSR must be for
+a new key, not the factory key. The proof serves this one request: it names the purpose, the
+environment and the CSR's key, so it cannot be replayed or sent with another CSR.
 
 --factory-cert is the device's factory (IDevID) certificate, PEM, optionally followed by its
 chain. --csr is PEM or DER. An encrypted key's passphrase is read from the environment variable
@@ -459,15 +483,19 @@ prints the device ID.`,
 			if err := leafMatches("factory-cert", certFile, certPEM, "factory-key", key); err != nil {
 				return err
 			}
+			csrKey, keyHash, err := csrKeyOf("csr", csrFile, csr)
+			if err != nil {
+				return err
+			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			ch, err := c.NewChallenge(cmd.Context())
+			ch, err := c.NewChallenge(cmd.Context(), operational.ChallengeRequest{Purpose: operational.PurposeOnboard, EnvironmentID: envID, CSRKeySHA256: keyHash})
 			if err != nil {
 				return err
 			}
-			proof, err := client.Prove(ch, key)
+			proof, err := client.Prove(ch, operational.PurposeOnboard, envID, csrKey, key)
 			if err != nil {
 				return err
 			}
@@ -497,9 +525,9 @@ prints the device ID.`,
 		Use:   "renew",
 		Short: "Renew a device's operational identity",
 		Long: `Renew an operational identity before it expires. Like onboard, the command acts for the device:
-it fetches a challenge, signs its nonce here with the current operational key (--key, never
-sent), and sends the current certificate, the signature, a CSR and the facts the device reports
-now. The environment's renewal policy decides. A lapsed certificate cannot renew: the device
+it asks for a challenge bound to the certificate's environment and to the key of --csr, signs
+its proof message here with the current operational key (--key, never sent), and sends the
+current certificate, the signature, a CSR and the facts the device reports now. The environment's renewal policy decides. A lapsed certificate cannot renew: the device
 onboards again with its factory identity.
 
 An encrypted key's passphrase is read from the environment variable named by --passphrase-env.
@@ -527,15 +555,23 @@ The summary is that of onboard; -o id prints the device ID.`,
 			if err := leafMatches("cert", rCert, certPEM, "key", key); err != nil {
 				return err
 			}
+			csrKey, keyHash, err := csrKeyOf("csr", rCSR, csr)
+			if err != nil {
+				return err
+			}
+			leaf := firstCert(certPEM)
+			if leaf == nil {
+				return invalidf("--cert %s holds no PEM certificate", rCert)
+			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			ch, err := c.NewChallenge(cmd.Context())
+			ch, err := c.NewChallenge(cmd.Context(), operational.ChallengeRequest{Purpose: operational.PurposeRenew, CertificateSerial: leaf.SerialNumber.Text(16), CSRKeySHA256: keyHash})
 			if err != nil {
 				return err
 			}
-			proof, err := client.Prove(ch, key)
+			proof, err := client.Prove(ch, operational.PurposeRenew, "", csrKey, key)
 			if err != nil {
 				return err
 			}

@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -60,28 +62,77 @@ func testKey(t *testing.T, dir, name, alg string) (crypto.Signer, string, string
 	return k, keyFile, certFile, certPEM
 }
 
-// verifyProof checks a signature as internal/operational/proof.go does.
-func verifyProof(pub crypto.PublicKey, nonce []byte, sigB64 string) bool {
+// verifyProof checks a signature as internal/operational/proof.go does, over the proof
+// message written out here as docs/design.md gives it.
+func verifyProof(pub crypto.PublicKey, purpose, env string, nonce []byte, keyHash, sigB64 string) bool {
 	sig, err := base64.StdEncoding.DecodeString(sigB64)
 	if err != nil {
 		return false
 	}
-	h := sha256.Sum256(nonce)
+	msg := []byte(fmt.Sprintf("hallmark-proof-of-possession-v1\npurpose:%s\nenvironment:%s\nnonce:%s\ncsr-key-sha256:%s\n",
+		purpose, env, base64.StdEncoding.EncodeToString(nonce), keyHash))
+	h := sha256.Sum256(msg)
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		return ecdsa.VerifyASN1(k, h[:], sig)
 	case *rsa.PublicKey:
 		return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
 	case ed25519.PublicKey:
-		return ed25519.Verify(k, nonce, sig)
+		return ed25519.Verify(k, msg, sig)
 	}
 	return false
 }
 
 var testNonce = []byte("0123456789abcdef0123456789abcdef")
 
-func challengeReply(w http.ResponseWriter, r *http.Request) {
-	reply(201, `{"id":"chl_1","nonce":"`+base64.StdEncoding.EncodeToString(testNonce)+`","expires_at":"2026-01-01T00:05:00Z"}`)(w, r)
+// deviceCSR writes a CSR for a new P-256 key to file (DER, or PEM when pemOut) and returns the
+// hex SHA-256 of its SubjectPublicKeyInfo.
+func deviceCSR(t *testing.T, file string, pemOut bool) (der []byte, keyHash string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err = x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "SN1"}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := der
+	if pemOut {
+		out = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	}
+	if err := os.WriteFile(file, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(spki)
+	return der, hex.EncodeToString(h[:])
+}
+
+// challengeReply issues chl_1 for what the request asked, checking it against want (purpose,
+// environment or certificate serial, CSR key hash); a renewal challenge names env_1. With
+// keyHash set it answers with that CSR key instead, as a relay would.
+func challengeReply(t *testing.T, want map[string]string, keyHash string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			t.Errorf("challenge request: %v", err)
+		}
+		for k, v := range want {
+			if req[k] != v {
+				t.Errorf("challenge request %s = %q, want %q (%v)", k, req[k], v, req)
+			}
+		}
+		if keyHash == "" {
+			keyHash = req["csr_key_sha256"]
+		}
+		b, _ := json.Marshal(map[string]string{"id": "chl_1", "nonce": base64.StdEncoding.EncodeToString(testNonce), "purpose": req["purpose"],
+			"environment_id": "env_1", "csr_key_sha256": keyHash, "expires_at": "2026-01-01T00:05:00Z"})
+		reply(201, string(b))(w, r)
+	}
 }
 
 func identityReply(certPEM []byte, kind string) string {
@@ -100,11 +151,10 @@ func TestDeviceOnboardSignsLocally(t *testing.T) {
 			dir := t.TempDir()
 			key, keyFile, certFile, certPEM := testKey(t, dir, "idevid", alg)
 			csrFile := filepath.Join(dir, "ldevid.der")
-			csrDER := []byte{0x30, 0x03, 0x02, 0x01, 0x01}
-			os.WriteFile(csrFile, csrDER, 0o600)
+			csrDER, keyHash := deviceCSR(t, csrFile, false)
 			onboarded := 0
 			srv := fakeServer(t, map[string]http.HandlerFunc{
-				"POST /v1/challenges": challengeReply,
+				"POST /v1/challenges": challengeReply(t, map[string]string{"purpose": "onboard", "environment_id": "env_1", "csr_key_sha256": keyHash}, ""),
 				"POST /v1/environments/{id}/onboard": func(w http.ResponseWriter, r *http.Request) {
 					onboarded++
 					raw, _ := io.ReadAll(r.Body)
@@ -130,8 +180,8 @@ func TestDeviceOnboardSignsLocally(t *testing.T) {
 					if r.PathValue("id") != "env_1" || req.CSR != base64.StdEncoding.EncodeToString(csrDER) || req.FactoryCertificate != string(certPEM) {
 						t.Errorf("request %s", raw)
 					}
-					if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), testNonce, req.Proof.Signature) {
-						t.Errorf("proof %+v does not verify with the factory key over the nonce", req.Proof)
+					if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), "onboard", "env_1", testNonce, keyHash, req.Proof.Signature) {
+						t.Errorf("proof %+v does not verify with the factory key over the proof message", req.Proof)
 					}
 					if req.Facts.FirmwareDigest != "ab12" || req.Facts.HardwareRevision != "B" || req.Facts.Extra["region"] != "eu" || req.Facts.Extra["k"] != "v=w" {
 						t.Errorf("facts %+v", req.Facts)
@@ -166,7 +216,7 @@ func TestDeviceOnboardRefusesMismatchedKey(t *testing.T) {
 	_, _, certFile, _ := testKey(t, dir, "idevid", "ecdsa")
 	_, otherKey, _, _ := testKey(t, dir, "other", "ecdsa")
 	csrFile := filepath.Join(dir, "ldevid.der")
-	os.WriteFile(csrFile, []byte{0x30, 0x00}, 0o600)
+	deviceCSR(t, csrFile, false)
 	srv := fakeServer(t, map[string]http.HandlerFunc{
 		"POST /v1/challenges": func(w http.ResponseWriter, r *http.Request) { t.Error("a challenge was spent on a mismatched key") },
 	})
@@ -180,9 +230,9 @@ func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 	dir := t.TempDir()
 	key, keyFile, certFile, certPEM := testKey(t, dir, "ldevid", "ecdsa")
 	csrFile := filepath.Join(dir, "next.csr")
-	os.WriteFile(csrFile, []byte("-----BEGIN CERTIFICATE REQUEST-----\nMAA=\n-----END CERTIFICATE REQUEST-----\n"), 0o600)
+	_, keyHash := deviceCSR(t, csrFile, true)
 	srv := fakeServer(t, map[string]http.HandlerFunc{
-		"POST /v1/challenges": challengeReply,
+		"POST /v1/challenges": challengeReply(t, map[string]string{"purpose": "renew", "certificate_serial": "5f3a", "csr_key_sha256": keyHash}, ""),
 		"POST /v1/renewals": func(w http.ResponseWriter, r *http.Request) {
 			var req struct {
 				CSR                string `json:"csr"`
@@ -196,7 +246,7 @@ func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 			if req.CurrentCertificate != string(certPEM) || !strings.HasPrefix(req.CSR, "-----BEGIN CERTIFICATE REQUEST") {
 				t.Errorf("request %+v", req)
 			}
-			if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), testNonce, req.Proof.Signature) {
+			if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), "renew", "env_1", testNonce, keyHash, req.Proof.Signature) {
 				t.Errorf("proof %+v does not verify with the operational key", req.Proof)
 			}
 			reply(201, identityReply(certPEM, "renew"))(w, r)
@@ -206,6 +256,26 @@ func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 	var id map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &id) != nil || id["evidence"].(map[string]any)["kind"] != "renew" {
 		t.Fatalf("exit %d, stdout %s, stderr %s", code, out, stderr)
+	}
+}
+
+// TestDeviceOnboardRefusesRelayedChallenge: a challenge that names another CSR key than the
+// command's (a relay asked for one for its own key) is not signed, and nothing is sent.
+func TestDeviceOnboardRefusesRelayedChallenge(t *testing.T) {
+	dir := t.TempDir()
+	_, keyFile, certFile, _ := testKey(t, dir, "idevid", "ecdsa")
+	csrFile := filepath.Join(dir, "ldevid.der")
+	deviceCSR(t, csrFile, false)
+	_, relayHash := deviceCSR(t, filepath.Join(dir, "relay.der"), false)
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/challenges": challengeReply(t, nil, relayHash),
+		"POST /v1/environments/{id}/onboard": func(w http.ResponseWriter, r *http.Request) {
+			t.Error("a proof was sent for a challenge of another key")
+		},
+	})
+	code, _, stderr := run(t, append([]string{"device", "onboard", "--env", "env_1", "--factory-cert", certFile, "--factory-key", keyFile, "--csr", csrFile}, srv...)...)
+	if code == 0 || !strings.Contains(stderr, "refusing to sign it") {
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
 

@@ -59,10 +59,11 @@ func (c *Client) SetPolicy(ctx context.Context, envID string, kind environment.P
 	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(string(kind)), spec, &pv)
 }
 
-// NewChallenge fetches a single-use challenge for a proof of key possession.
-func (c *Client) NewChallenge(ctx context.Context) (operational.Challenge, error) {
+// NewChallenge fetches a single-use challenge for a proof of key possession, bound to r's
+// purpose, environment (or certificate to renew) and CSR key.
+func (c *Client) NewChallenge(ctx context.Context, r operational.ChallengeRequest) (operational.Challenge, error) {
 	var ch operational.Challenge
-	return ch, c.do(ctx, "POST", "/v1/challenges", nil, &ch)
+	return ch, c.do(ctx, "POST", "/v1/challenges", r, &ch)
 }
 
 // Onboard exchanges a factory identity for an operational identity in an environment. The
@@ -124,22 +125,37 @@ func (c *Client) GetRevocation(ctx context.Context, runID string) (RevocationCas
 	return rc, err
 }
 
-// Prove signs a challenge's nonce with key, locally, as the server verifies it: ECDSA (ASN.1)
-// or RSA PKCS#1 v1.5 over SHA-256 of the nonce bytes, Ed25519 over the nonce bytes themselves.
-// key is the factory key at onboarding and the current operational key at renewal; it never
-// leaves the caller.
-func Prove(ch operational.Challenge, key crypto.Signer) (operational.Proof, error) {
-	nonce, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ch.Nonce))
-	if err != nil || len(nonce) == 0 {
-		return operational.Proof{}, fmt.Errorf("client: challenge %s: the nonce is not base64", ch.ID)
+// Prove signs ch's proof message (operational.ProofMessage) with key, locally, as the server
+// verifies it: ECDSA (ASN.1) or RSA PKCS#1 v1.5 over SHA-256 of the message, Ed25519 over the
+// message itself. key is the factory key at onboarding and the current operational key at
+// renewal; it never leaves the caller. The message is built here from what the caller knows:
+// purpose, the environment envID it onboards into ("" at renewal, where the challenge names
+// the device's environment) and the key of its own CSR, csrKey; a challenge issued for
+// anything else is refused before anything is signed, so a relay cannot have the device sign
+// for another key or environment.
+func Prove(ch operational.Challenge, purpose operational.Purpose, envID string, csrKey crypto.PublicKey, key crypto.Signer) (operational.Proof, error) {
+	keyHash, err := operational.KeySHA256(csrKey)
+	if err != nil {
+		return operational.Proof{}, err
+	}
+	if envID == "" {
+		envID = ch.EnvironmentID
+	}
+	if ch.Purpose != purpose || ch.EnvironmentID != envID || !strings.EqualFold(ch.CSRKeySHA256, keyHash) {
+		return operational.Proof{}, fmt.Errorf("client: challenge %s is for %s in %s with CSR key %s, not %s in %s with CSR key %s: refusing to sign it",
+			ch.ID, ch.Purpose, ch.EnvironmentID, ch.CSRKeySHA256, purpose, envID, keyHash)
+	}
+	msg, err := operational.ProofMessage(purpose, envID, ch.Nonce, keyHash)
+	if err != nil {
+		return operational.Proof{}, fmt.Errorf("client: challenge %s: %w", ch.ID, err)
 	}
 	var sig []byte
 	switch key.Public().(type) {
 	case *ecdsa.PublicKey, *rsa.PublicKey:
-		h := sha256.Sum256(nonce)
+		h := sha256.Sum256(msg)
 		sig, err = key.Sign(rand.Reader, h[:], crypto.SHA256)
 	case ed25519.PublicKey:
-		sig, err = key.Sign(rand.Reader, nonce, crypto.Hash(0))
+		sig, err = key.Sign(rand.Reader, msg, crypto.Hash(0))
 	default:
 		return operational.Proof{}, failure.New(failure.Invalid, "a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
 	}

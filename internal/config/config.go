@@ -101,6 +101,9 @@ type Limits struct {
 	RetryAfter    Duration `json:"retry_after"`     // default 5s; the least Retry-After
 	MaxRetryAfter Duration `json:"max_retry_after"` // default 10m; Retry-After grows with the backlog up to it
 	TLSHandshakes int      `json:"tls_handshakes"`  // default 256 × CPUs (0)
+	// Challenges caps the challenges (for proofs of key possession over the API) one
+	// principal holds that have not expired, used or not: at most that many per five minutes.
+	Challenges int `json:"challenges"` // default 256
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -335,6 +338,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.Queue < 0 || c.Limits.Queue > 65536 {
 		bad("limits.queue", "must be between 0 and 65536, got %d", c.Limits.Queue)
+	}
+	if c.Limits.Challenges < 0 || c.Limits.Challenges > 100000 {
+		bad("limits.challenges", "must be between 0 (256) and 100000, got %d", c.Limits.Challenges)
 	}
 	if c.Limits.TLSHandshakes < 0 || c.Limits.TLSHandshakes > 65536 {
 		bad("limits.tls_handshakes", "must be between 0 (256 per CPU) and 65536, got %d", c.Limits.TLSHandshakes)

@@ -41,6 +41,7 @@ func TestParseRefuses(t *testing.T) {
 		{"unknown limit", `"limits": {"slot": 3},`, "unknown field"},
 		{"max retry after below retry after", `"limits": {"retry_after": "30s", "max_retry_after": "10s"},`, "limits.max_retry_after: must be between limits.retry_after (30s) and 24h"},
 		{"negative handshakes", `"limits": {"tls_handshakes": -1},`, "limits.tls_handshakes: must be between 0"},
+		{"negative challenges", `"limits": {"challenges": -1},`, "limits.challenges: must be between 0"},
 		{"metrics without port", `"metrics": {"listen": "127.0.0.1"},`, "metrics.listen: must be HOST:PORT"},
 		{"metrics port not a number", `"metrics": {"listen": "127.0.0.1:prom"},`, `metrics.listen: the port "prom" must be a number`},
 		{"metrics port zero", `"metrics": {"listen": "127.0.0.1:0"},`, "metrics.listen: the port \"0\""},

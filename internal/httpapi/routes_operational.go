@@ -62,7 +62,11 @@ func (s *Server) operationalRoutes() {
 		return writeJSON(w, 200, pv)
 	})
 	s.handle("POST", "/v1/challenges", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		c, err := s.ops.NewChallenge(r.Context())
+		var req operational.ChallengeRequest
+		if err := decode(r, &req); err != nil {
+			return err
+		}
+		c, err := s.ops.NewChallenge(r.Context(), actor(p), req)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,10 @@ type EnvironmentView struct {
 	environment.Environment
 	Onboarding environment.PolicyVersion `json:"onboarding_policy"`
 	Renewal    environment.PolicyVersion `json:"renewal_policy"`
+	// ESTLabel is the label EST clients reach the environment at: its name when it was the
+	// first environment to claim that name as an EST label, else its ID (another operator's
+	// environment holds the name; see docs/est.md).
+	ESTLabel string `json:"est_label"`
 }
 
 // CreateEnvironment defines an environment with version 1 of both policies.
@@ -121,7 +125,16 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 			}
 			return err
 		}
-		v.Environment = e
+		// The first environment of a name claims it as its EST label for good; a later one,
+		// of another operator, is reachable over EST by its ID only.
+		claimed, err := tx.Environments().ClaimESTName(e.Name, e.ID, now)
+		if err != nil {
+			return err
+		}
+		v.Environment, v.ESTLabel = e, e.ID
+		if claimed {
+			v.ESTLabel = e.Name
+		}
 		v.Onboarding = environment.PolicyVersion{EnvironmentID: e.ID, Kind: environment.Onboarding, Version: 1, Spec: onb, CreatedBy: a.PrincipalID, CreatedAt: now}
 		v.Renewal = environment.PolicyVersion{EnvironmentID: e.ID, Kind: environment.Renewal, Version: 1, Spec: ren, CreatedBy: a.PrincipalID, CreatedAt: now}
 		for _, pv := range []environment.PolicyVersion{v.Onboarding, v.Renewal} {
@@ -197,7 +210,12 @@ func (s *Service) GetEnvironment(ctx context.Context, a audit.Actor, id string) 
 		if v.Onboarding, err = tx.Environments().LatestPolicy(id, environment.Onboarding); err != nil {
 			return err
 		}
-		v.Renewal, err = tx.Environments().LatestPolicy(id, environment.Renewal)
+		if v.Renewal, err = tx.Environments().LatestPolicy(id, environment.Renewal); err != nil {
+			return err
+		}
+		if v.ESTLabel, err = tx.Environments().ESTName(id); err == nil && v.ESTLabel == "" {
+			v.ESTLabel = id
+		}
 		return err
 	})
 	return v, err

@@ -32,7 +32,9 @@ type RenewRequest struct {
 
 // Renew re-evaluates the environment's renewal policy with today's facts and, if it allows,
 // issues a new operational certificate. A lapsed certificate cannot renew: the device
-// onboards again with its factory identity.
+// onboards again with its factory identity. An API request proves possession of the current
+// key (Proof, bound to the device's environment and the CSR's key) before anything about the
+// device is read.
 func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how Presented) (Identity, error) {
 	var out Identity
 	if err := r.Facts.validate(); err != nil {
@@ -46,6 +48,14 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 	req, err := csr.ParseText(r.CSR)
 	if err != nil {
 		return out, err
+	}
+	// Possession of the current key comes first: until it is proven, the caller learns
+	// nothing of the device behind the certificate.
+	var ch store.Challenge
+	if !how.PossessionProven {
+		if ch, err = s.proven(ctx, a, r.Proof, PurposeRenew, "", req.PublicKey, cur.PublicKey); err != nil {
+			return out, err
+		}
 	}
 	now := s.now()
 	var (
@@ -73,6 +83,11 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 		if env, err = tx.Environments().GetEnvironment(d.EnvironmentID); err != nil {
 			return err
 		}
+		// The proof was made for the environment its challenge named: the device's own.
+		if !how.PossessionProven && ch.EnvironmentID != env.ID {
+			s.refusals[refusedMismatch].Add(1)
+			return errNoProof(PurposeRenew)
+		}
 		if err := governance.Require(tx, a, stage, ownership.Renew, EnvChain(env)); err != nil {
 			return err
 		}
@@ -87,11 +102,6 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 			return failure.New(failure.Denied, "operational certificate %s expired at %s: the device must onboard again with its factory identity", rec.SerialHex, rec.NotAfter.Format(time.RFC3339))
 		case d.State != device.Active:
 			return failure.New(failure.Denied, "device %s is %s and cannot renew", d.ID, d.State)
-		}
-		if !how.PossessionProven {
-			if err := checkProof(tx, r.Proof, cur.PublicKey, now, "current operational key"); err != nil {
-				return err
-			}
 		}
 		if pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
 			return err

@@ -83,7 +83,10 @@ type Presented struct {
 }
 
 // Onboard verifies the factory identity and, if the environment's onboarding policy allows
-// it, issues an operational certificate. Nothing changes when any check fails.
+// it, issues an operational certificate. Nothing changes when any check fails, but for the
+// challenge of an API request, which is spent by its one attempt. An API request proves
+// possession of the factory key (Proof, bound to this environment and the CSR's key) before
+// anything about the device is read; every failed proof gets the same refusal.
 func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, how Presented) (Identity, error) {
 	var out Identity
 	var env environment.Environment
@@ -115,6 +118,13 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 	}
 	if samePublicKey(req.PublicKey, factory.PublicKey) {
 		return out, failure.New(failure.Invalid, "the CSR uses the factory key; an operational identity needs a key of its own")
+	}
+	// Possession of the factory key comes first: until it is proven, the caller learns
+	// nothing of the device behind the certificate (its chain, revocation, custodian, state).
+	if !how.PossessionProven {
+		if _, err := s.proven(ctx, a, r.Proof, PurposeOnboard, env.ID, req.PublicKey, factory.PublicKey); err != nil {
+			return out, err
+		}
 	}
 	prog, err := s.program(ctx, pv)
 	if err != nil {
@@ -152,11 +162,6 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 		}
 		if err := onboardable(d); err != nil {
 			return err
-		}
-		if !how.PossessionProven {
-			if err := checkProof(tx, r.Proof, factory.PublicKey, now, "factory key"); err != nil {
-				return err
-			}
 		}
 		// At onboarding, operational is the device's current operational certificate, if it
 		// has one, so a policy can tell a lapsed device from one that still holds a valid

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -41,11 +42,18 @@ type Config struct {
 	// Policies compiles environment policies under the deployment's cost budget and keeps
 	// them (nil: policy.NewCache with the defaults).
 	Policies *policy.Cache
+	// MaxLiveChallenges caps the challenges a principal holds that have not expired, used or
+	// not (default DefaultMaxLiveChallenges; config limits.challenges).
+	MaxLiveChallenges int
 }
 
 // Service is the operational stage.
 type Service struct {
 	c Config
+	// issued and refusals count challenges and refused proofs of possession
+	// (PossessionCounts); refusals has every reason from New on.
+	issued   atomic.Int64
+	refusals map[string]*atomic.Int64
 }
 
 // New returns a Service.
@@ -62,7 +70,10 @@ func New(c Config) *Service {
 	if c.Policies == nil {
 		c.Policies, _ = policy.NewCache(0, 0) // the defaults are valid
 	}
-	return &Service{c: c}
+	if c.MaxLiveChallenges <= 0 {
+		c.MaxLiveChallenges = DefaultMaxLiveChallenges
+	}
+	return &Service{c: c, refusals: newRefusalCounters()}
 }
 
 const stage = ownership.Operational

@@ -5,75 +5,150 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
+	"fmt"
+	"regexp"
 	"strings"
-	"time"
 
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// ChallengeLife is how long a device has to sign a challenge.
-const ChallengeLife = 5 * time.Minute
+// Purpose is what a challenge proves possession of a key for.
+type Purpose string
 
-// Challenge is a fresh nonce for a device to sign with the key it proves: the factory key at
-// onboarding, the current operational key at renewal.
-type Challenge struct {
-	ID        string    `json:"id"`
-	Nonce     string    `json:"nonce"` // base64 of 32 random bytes; the device signs these bytes
-	ExpiresAt time.Time `json:"expires_at"`
+// Purposes.
+const (
+	// PurposeOnboard proves the factory key at POST /v1/environments/{id}/onboard.
+	PurposeOnboard Purpose = "onboard"
+	// PurposeRenew proves the current operational key at POST /v1/renewals.
+	PurposeRenew Purpose = "renew"
+)
+
+// ProofVersion starts every proof message; a new encoding gets a new line.
+const ProofVersion = "hallmark-proof-of-possession-v1"
+
+// ProofMessage is the canonical message a proof of possession signs (docs/design.md, *Proof
+// of possession*): five lines, each ending in "\n", in this order:
+//
+//	hallmark-proof-of-possession-v1
+//	purpose:<onboard or renew>
+//	environment:<environment ID>
+//	nonce:<the challenge's nonce, base64 as the server sent it>
+//	csr-key-sha256:<lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of the CSR's key>
+//
+// The first line separates it from anything else a device key signs; no value may hold a
+// byte outside [A-Za-z0-9+/=_.-], so no value can end its line early and two different sets
+// of values never give the same message. It refuses values that break that rule.
+func ProofMessage(purpose Purpose, environmentID, nonce, csrKeySHA256 string) ([]byte, error) {
+	fields := [...]struct{ name, v string }{
+		{"purpose", string(purpose)}, {"environment", environmentID}, {"nonce", nonce}, {"csr-key-sha256", csrKeySHA256},
+	}
+	var b strings.Builder
+	b.WriteString(ProofVersion + "\n")
+	for _, f := range fields {
+		if !proofValue.MatchString(f.v) {
+			return nil, failure.New(failure.Invalid, "proof message: %s %q is empty, longer than 128 characters or holds a character outside [A-Za-z0-9+/=_.-]", f.name, f.v)
+		}
+		b.WriteString(f.name + ":" + f.v + "\n")
+	}
+	return []byte(b.String()), nil
 }
 
-// NewChallenge issues a single-use challenge.
-func (s *Service) NewChallenge(ctx context.Context) (Challenge, error) {
-	nonce := make([]byte, 32)
-	if _, err := rand.Read(nonce); err != nil {
-		return Challenge{}, err
+var proofValue = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]{1,128}$`)
+
+// KeySHA256 is the lowercase hex SHA-256 of pub's DER SubjectPublicKeyInfo: what a challenge
+// and its proof name the CSR's key by.
+func KeySHA256(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", failure.Wrap(failure.Invalid, err, "encoding the CSR's public key")
 	}
-	c := store.Challenge{ID: party.NewID("chl"), Nonce: nonce, Purpose: "possession", ExpiresAt: s.now().Add(ChallengeLife)}
-	if err := s.c.Store.Update(ctx, func(tx store.Tx) error { return tx.Challenges().CreateChallenge(c) }); err != nil {
-		return Challenge{}, err
-	}
-	return Challenge{ID: c.ID, Nonce: base64.StdEncoding.EncodeToString(nonce), ExpiresAt: c.ExpiresAt}, nil
+	h := sha256.Sum256(der)
+	return hex.EncodeToString(h[:]), nil
 }
 
-// Proof is a signature over a challenge's nonce.
+// Proof is a signature over a challenge's ProofMessage.
 type Proof struct {
 	ChallengeID string `json:"challenge_id"`
-	// Signature is base64: ECDSA (ASN.1) or RSA PKCS#1 v1.5 over SHA-256 of the nonce, or
-	// Ed25519 over the nonce itself — what `openssl dgst -sha256 -sign key` (or
-	// `openssl pkeyutl -sign` for Ed25519) produces.
+	// Signature is base64: ECDSA (ASN.1) or RSA PKCS#1 v1.5 over SHA-256 of the proof
+	// message, or Ed25519 over the message itself — what `openssl dgst -sha256 -sign key`
+	// (or `openssl pkeyutl -sign -rawin` for Ed25519) produces.
 	Signature string `json:"signature"`
 }
 
-// checkProof consumes the challenge and verifies the signature with pub.
-func checkProof(tx store.Tx, p Proof, pub crypto.PublicKey, now time.Time, what string) error {
-	if p.ChallengeID == "" || p.Signature == "" {
-		return failure.New(failure.Invalid, "proof of possession of the %s is missing: get a challenge, sign its nonce, send challenge_id and signature", what)
+// Why a proof of possession or a challenge was refused: the reasons counted by
+// PossessionCounts (hallmark_possession_refusals_total).
+const (
+	refusedDuty      = "challenge_duty"     // no duty over the environment (or no such certificate) at challenge time
+	refusedLimit     = "challenge_limit"    // the principal holds the most live challenges allowed
+	refusedMissing   = "proof_missing"      // no challenge ID or signature
+	refusedUnusable  = "challenge_unusable" // unknown, another principal's, used or expired
+	refusedMismatch  = "challenge_mismatch" // issued for another purpose, environment or CSR key
+	refusedSignature = "signature"          // not base64, or does not verify with the presented key
+)
+
+var refusalReasons = []string{refusedDuty, refusedLimit, refusedMissing, refusedUnusable, refusedMismatch, refusedSignature}
+
+// errNoProof is the one refusal of a request whose proof of possession fails, whatever the
+// reason: it comes before anything about the device is read, so a caller without the key
+// learns nothing of the device's custodian or state (issue 22). The reason is counted.
+func errNoProof(purpose Purpose) error {
+	what := "the factory key"
+	if purpose == PurposeRenew {
+		what = "the current operational key"
 	}
-	c, err := tx.Challenges().ConsumeChallenge(p.ChallengeID, now)
-	if err != nil {
-		if failure.Is(err, failure.NotFound) {
-			return failure.New(failure.Invalid, "challenge %s is unknown, used or expired: get a new one", p.ChallengeID)
-		}
-		return err
-	}
-	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p.Signature))
-	if err != nil {
-		return failure.New(failure.Invalid, "signature is not base64")
-	}
-	if !verify(pub, c.Nonce, sig) {
-		return failure.New(failure.Invalid, "the challenge signature does not verify with the %s", what)
-	}
-	return nil
+	return failure.New(failure.Denied, "no valid proof of possession of %s: ask for a challenge (POST /v1/challenges) for purpose %s, this environment and the CSR's key, sign its proof message with %s, and send it once", what, purpose, what)
 }
 
+// proven consumes the caller's challenge and checks that it was issued for purpose (and, when
+// envID is set, for that environment) and for csrKey, and that the proof's signature verifies
+// with pub over its ProofMessage. The challenge is spent in a transaction of its own, so it
+// serves one attempt whatever the outcome. Every failure is errNoProof.
+func (s *Service) proven(ctx context.Context, a audit.Actor, p Proof, purpose Purpose, envID string, csrKey, pub crypto.PublicKey) (store.Challenge, error) {
+	refuse := func(reason string) (store.Challenge, error) {
+		s.refusals[reason].Add(1)
+		return store.Challenge{}, errNoProof(purpose)
+	}
+	if p.ChallengeID == "" || p.Signature == "" || len(p.ChallengeID) > 64 || len(p.Signature) > 4096 {
+		return refuse(refusedMissing)
+	}
+	keyHash, err := KeySHA256(csrKey)
+	if err != nil {
+		return store.Challenge{}, err
+	}
+	var c store.Challenge
+	err = s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+		c, err = tx.Challenges().ConsumeChallenge(p.ChallengeID, a.PrincipalID, s.now())
+		return err
+	})
+	if failure.Is(err, failure.NotFound) {
+		return refuse(refusedUnusable)
+	} else if err != nil {
+		return store.Challenge{}, fmt.Errorf("consuming challenge %s: %w", p.ChallengeID, err)
+	}
+	if Purpose(c.Purpose) != purpose || (envID != "" && c.EnvironmentID != envID) || hex.EncodeToString(c.KeySHA256) != keyHash {
+		return refuse(refusedMismatch)
+	}
+	msg, err := ProofMessage(purpose, c.EnvironmentID, base64.StdEncoding.EncodeToString(c.Nonce), keyHash)
+	if err != nil {
+		return store.Challenge{}, fmt.Errorf("challenge %s: %w", c.ID, err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p.Signature))
+	if err != nil || !verify(pub, msg, sig) {
+		return refuse(refusedSignature)
+	}
+	return c, nil
+}
+
+// verify checks sig over msg with pub: ECDSA (ASN.1) or RSA PKCS#1 v1.5 over SHA-256 of msg,
+// Ed25519 over msg itself.
 func verify(pub crypto.PublicKey, msg, sig []byte) bool {
 	h := sha256.Sum256(msg)
 	switch k := pub.(type) {

@@ -236,28 +236,54 @@ type Environments interface {
 	CreateEnvironment(e environment.Environment) error
 	GetEnvironment(id string) (environment.Environment, error)
 	ListEnvironments(operatorID string) ([]environment.Environment, error)
-	// EnvironmentsByLabel returns the environment whose ID is label, if there is one, else
-	// those named label (of any operator; at most a few).
-	EnvironmentsByLabel(label string) ([]environment.Environment, error)
+	// EnvironmentByLabel resolves an EST label: the environment whose ID is label, else the
+	// environment that claimed label as its EST name (ClaimESTName); ErrNotFound otherwise.
+	// Since a claim never moves, a later environment of the same name (another operator's)
+	// never changes the answer.
+	EnvironmentByLabel(label string) (environment.Environment, error)
+	// ClaimESTName makes name the EST label of environment envID unless another environment
+	// claimed it first, and reports whether envID holds the claim. A claim is never moved or
+	// released.
+	ClaimESTName(name, envID string, at time.Time) (bool, error)
+	// ESTName returns the name envID claimed as its EST label; "" when it holds none (its
+	// name was claimed before it, so EST reaches it by ID only).
+	ESTName(envID string) (string, error)
 	// AddPolicy stores a new version; ErrConflict when that version exists.
 	AddPolicy(p environment.PolicyVersion) error
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)
 }
 
-// Challenge is a single-use nonce a device signs to prove possession of a key.
+// Challenge is a single-use nonce a device signs to prove possession of a key. It is bound
+// to the principal that asked for it, a purpose (onboard or renew), an environment and the
+// key of the CSR the proof vouches for.
 type Challenge struct {
-	ID        string
-	Nonce     []byte
-	Purpose   string
-	ExpiresAt time.Time
+	ID            string
+	Nonce         []byte
+	Purpose       string
+	PrincipalID   string
+	PartyID       string // the principal's party, for the audit summary
+	EnvironmentID string
+	KeySHA256     []byte // SHA-256 of the CSR's SubjectPublicKeyInfo (DER)
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        *time.Time // set by ConsumeChallenge; the row stays until it expires
 }
 
-// Challenges stores onboarding and renewal challenges. They are not identity state, so their
-// writes are exempt from the audit rule.
+// Challenges stores onboarding and renewal challenges. They are nonces, not identity state:
+// creating and consuming one is exempt from the audit rule; the service records them in
+// coalesced audit events when it purges them.
 type Challenges interface {
+	// LiveChallenges counts principalID's challenges that expire after now, used or not,
+	// stopping at limit.
+	LiveChallenges(principalID string, now time.Time, limit int) (int, error)
 	CreateChallenge(c Challenge) error
-	// ConsumeChallenge deletes and returns an unexpired challenge; ErrNotFound otherwise.
-	ConsumeChallenge(id string, now time.Time) (Challenge, error)
+	// ConsumeChallenge marks challenge id used and returns it when it belongs to principalID,
+	// is unused and expires after now; ErrNotFound otherwise (unknown, another principal's,
+	// used or expired), changing nothing.
+	ConsumeChallenge(id, principalID string, now time.Time) (Challenge, error)
+	// PurgeChallenges deletes up to limit challenges that expired at or before now, oldest
+	// first (by the expires_at index), and returns them.
+	PurgeChallenges(now time.Time, limit int) ([]Challenge, error)
 }
 
 // Evidence stores what each operational certificate was issued on.

@@ -59,15 +59,42 @@ func (e envs) ListEnvironments(operatorID string) ([]environment.Environment, er
 	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE (? = '' OR operator_id = ?) ORDER BY operator_id, name`, operatorID, operatorID)
 }
 
-func (e envs) EnvironmentsByLabel(label string) ([]environment.Environment, error) {
+func (e envs) EnvironmentByLabel(label string) (environment.Environment, error) {
 	v, err := e.GetEnvironment(label)
-	if err == nil {
-		return []environment.Environment{v}, nil
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return v, err
 	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	v, err = scanEnv(e.t.queryRow(`SELECT `+envColsOf("e")+` FROM est_labels l JOIN environments e ON e.id = l.environment_id WHERE l.name = ?`, label))
+	return v, notFound(err, "EST label "+label)
+}
+
+func (e envs) ClaimESTName(name, envID string, at time.Time) (bool, error) {
+	if _, err := e.t.exec(`INSERT INTO est_labels (name, environment_id, claimed_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`, name, envID, micros(at)); err != nil {
+		return false, err
 	}
-	return list(e.t, scanEnv, `SELECT `+envCols+` FROM environments WHERE name = ? ORDER BY operator_id LIMIT 10`, label)
+	var holder string
+	if err := e.t.queryRow(`SELECT environment_id FROM est_labels WHERE name = ?`, name).Scan(&holder); err != nil {
+		return false, err
+	}
+	return holder == envID, nil
+}
+
+func (e envs) ESTName(envID string) (string, error) {
+	var name string
+	err := e.t.queryRow(`SELECT name FROM est_labels WHERE environment_id = ?`, envID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
+}
+
+// envColsOf is envCols qualified by a table alias.
+func envColsOf(alias string) string {
+	cols := strings.Split(envCols, ", ")
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
 }
 
 func (e envs) AddPolicy(p environment.PolicyVersion) error {
@@ -88,32 +115,62 @@ func (e envs) LatestPolicy(envID string, kind environment.PolicyKind) (environme
 
 type challenges struct{ t *tx }
 
-// Challenges are exempt from the audit rule: they are nonces, not identity state.
-func (c challenges) CreateChallenge(v store.Challenge) error {
+const challengeCols = `id, nonce, purpose, principal_id, party_id, environment_id, key_sha256, created_at, expires_at, used_at`
+
+func scanChallenge(s interface{ Scan(...any) error }) (store.Challenge, error) {
+	var v store.Challenge
+	var created, expires int64
+	var used sql.NullInt64
+	err := s.Scan(&v.ID, &v.Nonce, &v.Purpose, &v.PrincipalID, &v.PartyID, &v.EnvironmentID, &v.KeySHA256, &created, &expires, &used)
+	v.CreatedAt, v.ExpiresAt, v.UsedAt = fromMicros(created), fromMicros(expires), fromNullMicros(used)
+	return v, err
+}
+
+// exempt runs a challenge write without marking the transaction as changing identity state:
+// challenges are nonces, recorded in coalesced audit events when they are purged.
+func (c challenges) exempt(fn func() error) error {
 	was := c.t.changed
-	_, err := c.t.exec(`INSERT INTO challenges (id, nonce, purpose, expires_at) VALUES (?, ?, ?, ?)`, v.ID, v.Nonce, v.Purpose, micros(v.ExpiresAt))
+	err := fn()
 	c.t.changed = was
 	return err
 }
 
-func (c challenges) ConsumeChallenge(id string, now time.Time) (store.Challenge, error) {
-	var v store.Challenge
-	var exp int64
-	err := c.t.queryRow(`SELECT id, nonce, purpose, expires_at FROM challenges WHERE id = ?`, id).Scan(&v.ID, &v.Nonce, &v.Purpose, &exp)
-	if err != nil {
-		return v, notFound(err, "challenge "+id)
+func (c challenges) LiveChallenges(principalID string, now time.Time, limit int) (int, error) {
+	var n int
+	err := c.t.queryRow(`SELECT COUNT(*) FROM (SELECT 1 FROM challenges WHERE principal_id = ? AND expires_at > ? LIMIT ?) live`, principalID, micros(now), limit).Scan(&n)
+	return n, err
+}
+
+func (c challenges) CreateChallenge(v store.Challenge) error {
+	return c.exempt(func() error {
+		_, err := c.t.exec(`INSERT INTO challenges (`+challengeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+			v.ID, v.Nonce, v.Purpose, v.PrincipalID, v.PartyID, v.EnvironmentID, v.KeySHA256, micros(v.CreatedAt), micros(v.ExpiresAt))
+		return err
+	})
+}
+
+func (c challenges) ConsumeChallenge(id, principalID string, now time.Time) (store.Challenge, error) {
+	none := fmt.Errorf("challenge %s: %w", id, store.ErrNotFound)
+	if err := c.exempt(func() error {
+		return c.t.execOne(none, `UPDATE challenges SET used_at = ? WHERE id = ? AND principal_id = ? AND used_at IS NULL AND expires_at > ?`,
+			micros(now), id, principalID, micros(now))
+	}); err != nil {
+		return store.Challenge{}, err
 	}
-	v.ExpiresAt = fromMicros(exp)
-	was := c.t.changed
-	_, err = c.t.exec(`DELETE FROM challenges WHERE id = ? OR expires_at < ?`, id, micros(now))
-	c.t.changed = was
-	if err != nil {
-		return v, err
+	v, err := scanChallenge(c.t.queryRow(`SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
+	return v, notFound(err, "challenge "+id)
+}
+
+func (c challenges) PurgeChallenges(now time.Time, limit int) ([]store.Challenge, error) {
+	const oldest = `SELECT id FROM challenges WHERE expires_at <= ? ORDER BY expires_at, id LIMIT ?`
+	out, err := list(c.t, scanChallenge, `SELECT `+challengeCols+` FROM challenges WHERE id IN (`+oldest+`) ORDER BY expires_at, id`, micros(now), limit)
+	if err != nil || len(out) == 0 {
+		return out, err
 	}
-	if now.After(v.ExpiresAt) {
-		return v, fmt.Errorf("challenge %s expired: %w", id, store.ErrNotFound)
-	}
-	return v, nil
+	return out, c.exempt(func() error {
+		_, err := c.t.exec(`DELETE FROM challenges WHERE id IN (`+oldest+`)`, micros(now), limit)
+		return err
+	})
 }
 
 type evidence struct{ t *tx }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,6 +22,8 @@ var operationalTests = []struct {
 }{
 	{"RevokeHoldUnhold", testRevokeHold},
 	{"ChallengesAreSingleUse", testChallenges},
+	{"ChallengesArePurgedByExpiry", testChallengePurge},
+	{"ESTNamesAreClaimedOnce", testESTNames},
 	{"PolicyVersionsNeverRepeat", testPolicyVersions},
 	{"CascadeItemsAreIdempotent", testCascadeItems},
 }
@@ -88,25 +92,152 @@ func testRevokeHold(t *testing.T, s store.Store) {
 }
 
 func testChallenges(t *testing.T, s store.Store) {
-	c := store.Challenge{ID: "c1", Nonce: []byte("nonce"), Purpose: "possession", ExpiresAt: t0.Add(time.Minute)}
-	old := store.Challenge{ID: "c2", Nonce: []byte("old"), Purpose: "possession", ExpiresAt: t0.Add(-time.Minute)}
-	for _, v := range []store.Challenge{c, old} {
+	mk := func(id, principal string, expires time.Time) store.Challenge {
+		return store.Challenge{ID: id, Nonce: []byte("nonce-" + id), Purpose: "onboard", PrincipalID: principal, PartyID: "op", EnvironmentID: "env1",
+			KeySHA256: []byte("0123456789abcdef0123456789abcdef"), CreatedAt: t0.Add(-time.Minute), ExpiresAt: expires}
+	}
+	for _, v := range []store.Challenge{mk("c1", "p1", t0.Add(time.Minute)), mk("c2", "p1", t0.Add(-time.Second)), mk("c3", "p1", t0.Add(time.Minute)), mk("c4", "p2", t0.Add(time.Minute))} {
 		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Challenges().CreateChallenge(v) }); err != nil {
 			t.Fatalf("creating a challenge (exempt from audit): %v", err)
 		}
 	}
-	consume := func(id string) error {
-		return s.Update(ctx, func(tx store.Tx) error { _, err := tx.Challenges().ConsumeChallenge(id, t0); return err })
+	live := func(principal string, limit int) int {
+		t.Helper()
+		var n int
+		_ = s.View(ctx, func(tx store.Tx) (err error) {
+			n, err = tx.Challenges().LiveChallenges(principal, t0, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		})
+		return n
 	}
-	if err := consume("c1"); err != nil {
-		t.Fatal(err)
+	if n := live("p1", 10); n != 2 {
+		t.Errorf("p1 holds %d live challenges, want 2 (the expired one does not count)", n)
 	}
-	if err := consume("c1"); !failure.Is(err, failure.NotFound) {
+	if n := live("p1", 1); n != 1 {
+		t.Errorf("counting up to 1 gave %d", n)
+	}
+	consume := func(id, principal string) (store.Challenge, error) {
+		var c store.Challenge
+		err := s.Update(ctx, func(tx store.Tx) (err error) {
+			c, err = tx.Challenges().ConsumeChallenge(id, principal, t0)
+			return err
+		})
+		return c, err
+	}
+	if _, err := consume("c1", "p2"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("another principal's challenge = %v, want not found", err)
+	}
+	got, err := consume("c1", "p1")
+	if err != nil || string(got.Nonce) != "nonce-c1" || got.EnvironmentID != "env1" || got.Purpose != "onboard" || string(got.KeySHA256) != "0123456789abcdef0123456789abcdef" || got.UsedAt == nil || got.PartyID != "op" {
+		t.Fatalf("consumed = %+v, %v", got, err)
+	}
+	if _, err := consume("c1", "p1"); !failure.Is(err, failure.NotFound) {
 		t.Errorf("second use = %v, want not found", err)
 	}
-	if err := consume("c2"); !failure.Is(err, failure.NotFound) {
+	if _, err := consume("c2", "p1"); !failure.Is(err, failure.NotFound) {
 		t.Errorf("expired challenge = %v, want not found", err)
 	}
+	if _, err := consume("nope", "p1"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("unknown challenge = %v, want not found", err)
+	}
+	// A used challenge still counts until it expires: the cap is a rate.
+	if n := live("p1", 10); n != 2 {
+		t.Errorf("after a use p1 holds %d live challenges, want 2", n)
+	}
+}
+
+func testChallengePurge(t *testing.T, s store.Store) {
+	for i := range 5 {
+		v := store.Challenge{ID: fmt.Sprintf("c%d", i), Nonce: []byte{byte(i)}, Purpose: "renew", PrincipalID: "p", PartyID: "op", EnvironmentID: "env1",
+			KeySHA256: make([]byte, 32), CreatedAt: t0, ExpiresAt: t0.Add(time.Duration(5-i) * time.Minute)}
+		mustUpdate(t, s, func(tx store.Tx) error { return tx.Challenges().CreateChallenge(v) })
+	}
+	mustUpdate(t, s, func(tx store.Tx) error { _, err := tx.Challenges().ConsumeChallenge("c3", "p", t0); return err })
+	purge := func(now time.Time, limit int) []string {
+		t.Helper()
+		var ids []string
+		mustUpdate(t, s, func(tx store.Tx) error {
+			got, err := tx.Challenges().PurgeChallenges(now, limit)
+			for _, c := range got {
+				ids = append(ids, c.ID)
+				if c.ID == "c3" && c.UsedAt == nil {
+					t.Errorf("the purged c3 lost its use")
+				}
+			}
+			return err
+		})
+		return ids
+	}
+	// At t0+3m, c4 (t0+1m), c3 (t0+2m) and c2 (t0+3m) have expired: oldest first, two at a time.
+	if ids := purge(t0.Add(3*time.Minute), 2); !slices.Equal(ids, []string{"c4", "c3"}) {
+		t.Errorf("first purge = %v, want [c4 c3]", ids)
+	}
+	if ids := purge(t0.Add(3*time.Minute), 2); !slices.Equal(ids, []string{"c2"}) {
+		t.Errorf("second purge = %v, want [c2]", ids)
+	}
+	if ids := purge(t0.Add(3*time.Minute), 2); len(ids) != 0 {
+		t.Errorf("third purge = %v, want none", ids)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if n, err := tx.Challenges().LiveChallenges("p", t0, 10); err != nil || n != 2 {
+			t.Errorf("left: %d live challenges (%v), want c0 and c1", n, err)
+		}
+		return nil
+	})
+}
+
+// testESTNames: the first environment to claim a name keeps it; a label is an ID first.
+func testESTNames(t *testing.T, s store.Store) {
+	seedParty(t, s, "op", party.Operator)
+	seedParty(t, s, "op2", party.Operator)
+	seedCA(t, s)
+	env := func(id, operator, name string) environment.Environment {
+		return environment.Environment{ID: id, OperatorID: operator, Name: name, IssuingCAID: "ca1", TrustDomain: "td", Lifetime: environment.Duration(time.Hour), MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}
+	}
+	claim := func(e environment.Environment) bool {
+		t.Helper()
+		var ok bool
+		if err := audited(t, s, func(tx store.Tx) error {
+			if err := tx.Environments().CreateEnvironment(e); err != nil {
+				return err
+			}
+			var err error
+			ok, err = tx.Environments().ClaimESTName(e.Name, e.ID, t0)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim(env("env_a", "op", "plant")) {
+		t.Fatal("the first environment named plant did not get the name")
+	}
+	if claim(env("env_b", "op2", "plant")) {
+		t.Fatal("a second environment named plant took the name")
+	}
+	if !claim(env("env_c", "op2", "yard")) {
+		t.Fatal("env_c did not get its own name")
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for label, want := range map[string]string{"plant": "env_a", "env_a": "env_a", "env_b": "env_b", "yard": "env_c", "nowhere": ""} {
+			got, err := tx.Environments().EnvironmentByLabel(label)
+			switch {
+			case want == "" && !failure.Is(err, failure.NotFound):
+				t.Errorf("EnvironmentByLabel(%q) = %+v, %v; want not found", label, got, err)
+			case want != "" && (err != nil || got.ID != want):
+				t.Errorf("EnvironmentByLabel(%q) = %+v, %v; want %s", label, got, err, want)
+			}
+		}
+		for id, want := range map[string]string{"env_a": "plant", "env_b": "", "env_c": "yard"} {
+			if got, err := tx.Environments().ESTName(id); err != nil || got != want {
+				t.Errorf("ESTName(%s) = %q, %v; want %q", id, got, err, want)
+			}
+		}
+		return nil
+	})
 }
 
 func testPolicyVersions(t *testing.T, s store.Store) {
@@ -138,13 +269,6 @@ func testPolicyVersions(t *testing.T, s store.Store) {
 		if err != nil || got.Lifetime != e.Lifetime || len(got.Services) != 1 {
 			t.Errorf("environment = %+v, %v", got, err)
 		}
-		// A label is an ID first, else a name.
-		for label, want := range map[string]int{"env1": 1, "plant": 1, "nowhere": 0} {
-			found, err := tx.Environments().EnvironmentsByLabel(label)
-			if err != nil || len(found) != want || (want == 1 && found[0].ID != "env1") {
-				t.Errorf("EnvironmentsByLabel(%q) = %+v, %v; want %d environment(s)", label, found, err, want)
-			}
-		}
 		return nil
 	})
 }
@@ -173,4 +297,39 @@ func testCascadeItems(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// Statement is one SQL statement with '?' placeholders, for seeding an old schema.
+type Statement struct {
+	Query string
+	Args  []any
+}
+
+// UpgradeESTNamesSeed fills a database at schema 0011 for CheckUpgradedESTNames: two operators
+// each have an environment named "plant" (op2's created first, at 1; op's at 2), and op has
+// one named "yard".
+func UpgradeESTNamesSeed(t *testing.T) []Statement {
+	return []Statement{
+		{`INSERT INTO parties (id, name, kind, created_at) VALUES ('op', 'Op', 'operator', 1), ('op2', 'Op2', 'operator', 1)`, nil},
+		{`INSERT INTO cas (id, party_id, stage, role, name, key_id, cert_der, created_at) VALUES ('ca1', 'op', 'operational', 'issuing', 'ca', 'k', ?, 1)`, []any{SelfSignedForTest(t)}},
+		{`INSERT INTO environments (id, operator_id, name, issuing_ca_id, trust_domain, lifetime_seconds, max_age_seconds, created_at) VALUES
+  ('env_late', 'op', 'plant', 'ca1', 'td', 3600, 7200, 2), ('env_early', 'op2', 'plant', 'ca1', 'td', 3600, 7200, 1), ('env_yard', 'op', 'yard', 'ca1', 'td', 3600, 7200, 3)`, nil},
+		{`INSERT INTO challenges (id, nonce, purpose, expires_at) VALUES ('chl_old', ?, 'possession', 9000000000000000)`, []any{[]byte{0}}},
+	}
+}
+
+// CheckUpgradedESTNames checks a store migrated from UpgradeESTNamesSeed.
+func CheckUpgradedESTNames(t *testing.T, tx store.Tx) {
+	t.Helper()
+	for label, want := range map[string]string{"plant": "env_early", "yard": "env_yard", "env_late": "env_late"} {
+		if got, err := tx.Environments().EnvironmentByLabel(label); err != nil || got.ID != want {
+			t.Errorf("EST label %q after the upgrade: %s (%v), want %s", label, got.ID, err, want)
+		}
+	}
+	if name, err := tx.Environments().ESTName("env_late"); err != nil || name != "" {
+		t.Errorf("env_late holds the EST name %q (%v); the earlier environment should", name, err)
+	}
+	if n, err := tx.Challenges().LiveChallenges("", time.Unix(0, 0), 10); err != nil || n != 0 {
+		t.Errorf("%d challenges of the old shape survived (%v)", n, err)
+	}
 }
