@@ -21,7 +21,7 @@ func TestClientStaysAClient(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		for _, b := range banned {
 			if dep == mod+b || strings.HasPrefix(dep, mod+b+"/") {
-				t.Errorf("internal/client depends on %s", dep)
+				t.Errorf("the client depends on %s", dep)
 			}
 		}
 	}
