@@ -15,7 +15,6 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -54,7 +53,7 @@ func (c *Client) GetEnvironment(ctx context.Context, id string) (operational.Env
 func (c *Client) SetPolicy(ctx context.Context, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
 	var pv environment.PolicyVersion
 	if !json.Valid(spec) {
-		return pv, failure.New(failure.Invalid, "the %s policy is not JSON", kind)
+		return pv, invalidf("the %s policy is not JSON", kind)
 	}
 	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(string(kind)), spec, &pv)
 }
@@ -141,7 +140,7 @@ func Prove(ch operational.Challenge, key crypto.Signer) (operational.Proof, erro
 	case ed25519.PublicKey:
 		sig, err = key.Sign(rand.Reader, nonce, crypto.Hash(0))
 	default:
-		return operational.Proof{}, failure.New(failure.Invalid, "a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
+		return operational.Proof{}, invalidf("a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
 	}
 	if err != nil {
 		return operational.Proof{}, fmt.Errorf("client: signing challenge %s: %w", ch.ID, err)

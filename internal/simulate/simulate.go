@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/agent"
 	"github.com/hallmark-id/hallmark/internal/custody"
@@ -427,7 +428,7 @@ func deferral(err error) (time.Duration, bool) {
 	}
 	// The API's own 503 (load shed), after its Retry-After; a connection refused or a
 	// timeout is a failure.
-	var p *client.Problem
+	var p *api.Problem
 	if errors.As(err, &p) && p.Status == 503 {
 		wait := max(p.RetryAfter, time.Second)
 		return wait + time.Duration(mrand.N(int64(wait/10)+1)), true
