@@ -7,15 +7,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
-	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/party"
 )
 
 // Request and response types are the server's own (internal/manufacturing, internal/custody,
@@ -48,12 +46,6 @@ type Hierarchy struct {
 	Issuing CAView `json:"issuing"`
 }
 
-// CreatedPrincipal is a new principal with its token, which the server shows this once.
-type CreatedPrincipal struct {
-	party.Principal
-	Token string `json:"token"`
-}
-
 // DeviceFilter selects devices; zero fields do not filter.
 type DeviceFilter struct {
 	Lot, State, Custodian, Manufacturer string
@@ -69,12 +61,8 @@ type DevicePage struct {
 	NextAfter string          `json:"next_after,omitempty"`
 }
 
-type page[T any] struct {
-	Items []T `json:"items"`
-}
-
 func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	var p page[T]
+	var p api.Page[T]
 	if err := c.do(ctx, "GET", path, nil, &p); err != nil {
 		return nil, err
 	}
@@ -106,41 +94,41 @@ func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
 }
 
 // Whoami returns the calling principal.
-func (c *Client) Whoami(ctx context.Context) (party.Principal, error) {
-	var p party.Principal
+func (c *Client) Whoami(ctx context.Context) (api.Principal, error) {
+	var p api.Principal
 	return p, c.do(ctx, "GET", "/v1/whoami", nil, &p)
 }
 
 // CreateParty creates a party (administrators only).
-func (c *Client) CreateParty(ctx context.Context, r governance.CreatePartyRequest) (party.Party, error) {
-	var p party.Party
+func (c *Client) CreateParty(ctx context.Context, r api.CreatePartyRequest) (api.Party, error) {
+	var p api.Party
 	return p, c.do(ctx, "POST", "/v1/parties", r, &p)
 }
 
 // ListParties lists every party.
-func (c *Client) ListParties(ctx context.Context) ([]party.Party, error) {
-	return list[party.Party](ctx, c, "/v1/parties")
+func (c *Client) ListParties(ctx context.Context) ([]api.Party, error) {
+	return list[api.Party](ctx, c, "/v1/parties")
 }
 
 // CreatePrincipal creates a principal and returns it with its token.
-func (c *Client) CreatePrincipal(ctx context.Context, r governance.CreatePrincipalRequest) (CreatedPrincipal, error) {
-	var p CreatedPrincipal
+func (c *Client) CreatePrincipal(ctx context.Context, r api.CreatePrincipalRequest) (api.CreatedPrincipal, error) {
+	var p api.CreatedPrincipal
 	return p, c.do(ctx, "POST", "/v1/principals", r, &p)
 }
 
 // ListPrincipals lists a party's principals.
-func (c *Client) ListPrincipals(ctx context.Context, partyID string) ([]party.Principal, error) {
-	return list[party.Principal](ctx, c, "/v1/parties/"+seg(partyID)+"/principals")
+func (c *Client) ListPrincipals(ctx context.Context, partyID string) ([]api.Principal, error) {
+	return list[api.Principal](ctx, c, "/v1/parties/"+seg(partyID)+"/principals")
 }
 
 // ListOwnership lists the cells of the ownership matrix.
-func (c *Client) ListOwnership(ctx context.Context) ([]ownership.Cell, error) {
-	return list[ownership.Cell](ctx, c, "/v1/ownership")
+func (c *Client) ListOwnership(ctx context.Context) ([]api.Cell, error) {
+	return list[api.Cell](ctx, c, "/v1/ownership")
 }
 
 // SetOwnership sets the owner of one cell.
-func (c *Client) SetOwnership(ctx context.Context, cell ownership.Cell) (ownership.Cell, error) {
-	var out ownership.Cell
+func (c *Client) SetOwnership(ctx context.Context, cell api.Cell) (api.Cell, error) {
+	var out api.Cell
 	return out, c.do(ctx, "PUT", "/v1/ownership", cell, &out)
 }
 

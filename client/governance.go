@@ -4,10 +4,10 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/grant"
-	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
@@ -91,20 +91,20 @@ func (c *Client) DeleteSoDRule(ctx context.Context, id string) error {
 
 // PrincipalDuties returns the duties a principal is limited to; none means every duty of its
 // party.
-func (c *Client) PrincipalDuties(ctx context.Context, principalID string) ([]ownership.Pair, error) {
-	return list[ownership.Pair](ctx, c, "/v1/principals/"+seg(principalID)+"/duties")
+func (c *Client) PrincipalDuties(ctx context.Context, principalID string) ([]api.Pair, error) {
+	return list[api.Pair](ctx, c, "/v1/principals/"+seg(principalID)+"/duties")
 }
 
 // SetPrincipalDuties limits a principal to duties ("stage/duty", e.g. "operational/issue");
 // an empty list lifts the limit. It returns the duties as stored.
-func (c *Client) SetPrincipalDuties(ctx context.Context, principalID string, duties []string) ([]ownership.Pair, error) {
+func (c *Client) SetPrincipalDuties(ctx context.Context, principalID string, duties []string) ([]api.Pair, error) {
 	if duties == nil {
 		duties = []string{}
 	}
-	var p page[ownership.Pair]
-	err := c.do(ctx, "PUT", "/v1/principals/"+seg(principalID)+"/duties", map[string][]string{"duties": duties}, &p)
+	var p api.Page[api.Pair]
+	err := c.do(ctx, "PUT", "/v1/principals/"+seg(principalID)+"/duties", api.SetDutiesRequest{Duties: duties}, &p)
 	if p.Items == nil {
-		p.Items = []ownership.Pair{}
+		p.Items = []api.Pair{}
 	}
 	return p.Items, err
 }

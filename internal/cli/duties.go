@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -185,10 +186,10 @@ separation-of-duties rule.`,
 	return []*cobra.Command{show, set}
 }
 
-func (e *env) emitDuties(principalID string, ps []ownership.Pair) error {
+func (e *env) emitDuties(principalID string, ps []api.Pair) error {
 	ids := make([]string, len(ps))
 	for i, p := range ps {
-		ids[i] = p.String()
+		ids[i] = pairText(p)
 	}
 	return e.emit(ps, ids, func(w io.Writer) {
 		if len(ps) == 0 {

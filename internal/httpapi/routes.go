@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/device"
@@ -25,65 +26,63 @@ func (s *Server) routes() {
 		return err
 	})
 	s.handle("GET", "/v1/whoami", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		return writeJSON(w, 200, p)
+		return writeJSON(w, 200, toPrincipal(p))
 	})
 
 	// Parties, principals and the ownership matrix.
 	s.handle("POST", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req governance.CreatePartyRequest
+		var req api.CreatePartyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		out, err := s.gov.CreateParty(r.Context(), actor(p), req)
+		out, err := s.gov.CreateParty(r.Context(), actor(p), fromCreatePartyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, out)
+		return writeJSON(w, 201, toParty(out))
 	})
 	s.handle("GET", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListParties(r.Context())
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toParty)))
 	})
 	s.handle("POST", "/v1/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req governance.CreatePrincipalRequest
+		var req api.CreatePrincipalRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		out, token, err := s.gov.CreatePrincipal(r.Context(), actor(p), req)
+		out, token, err := s.gov.CreatePrincipal(r.Context(), actor(p), fromCreatePrincipalRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, struct {
-			party.Principal
-			Token string `json:"token"`
-		}{out, token})
+		return writeJSON(w, 201, api.CreatedPrincipal{Principal: toPrincipal(out), Token: token})
 	})
 	s.handle("GET", "/v1/parties/{id}/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListPrincipals(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toPrincipal)))
 	})
 	s.handle("GET", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListCells(r.Context())
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toCell)))
 	})
 	s.handle("PUT", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var c ownership.Cell
-		if err := decode(r, &c); err != nil {
+		var req api.Cell
+		if err := decode(r, &req); err != nil {
 			return err
 		}
+		c := fromCell(req)
 		if err := s.gov.SetCell(r.Context(), actor(p), c); err != nil {
 			return err
 		}
-		return writeJSON(w, 200, c)
+		return writeJSON(w, 200, toCell(c))
 	})
 
 	s.handle("DELETE", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
@@ -357,12 +356,8 @@ func (s *Server) routes() {
 	})
 }
 
-// Page is a list response.
-type Page[T any] struct {
-	Items []T `json:"items"`
-}
-
-func list[T any](items []T) Page[T] { return Page[T]{Items: nonNil(items)} }
+// list is a list response; its items are never null.
+func list[T any](items []T) api.Page[T] { return api.Page[T]{Items: nonNil(items)} }
 
 func nonNil[T any](items []T) []T {
 	if items == nil {

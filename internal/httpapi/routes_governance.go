@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/grant"
@@ -111,12 +112,10 @@ func (s *Server) governanceRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toPair)))
 	})
 	s.handle("PUT", "/v1/principals/{id}/duties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req struct {
-			Duties []string `json:"duties"`
-		}
+		var req api.SetDutiesRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
@@ -124,7 +123,7 @@ func (s *Server) governanceRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toPair)))
 	})
 
 	s.handle("POST", "/v1/support/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
