@@ -2,49 +2,19 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/inventory"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
-// Request and response types are the server's own (internal/manufacturing, internal/custody,
-// internal/governance, ...), so their JSON cannot drift from the API's. The exception is
-// IssueFactoryRequest below.
-
-// IssueFactoryRequest is manufacturing.IssueFactoryRequest with the build record kept raw and
-// the lot in the path. The CLI sends the build record file exactly as written: decoding it into
-// buildrecord.Record here would silently drop unknown or misspelled fields and re-encode
-// timestamps and digests before the server's strict decoder (which refuses unknown fields)
-// could judge the document the factory actually produced.
-type IssueFactoryRequest struct {
-	// CSR is the device's PKCS#10 request, PEM or base64 DER.
-	CSR string `json:"csr"`
-	// BuildRecord is the build record (JSON) the factory asserts.
-	BuildRecord json.RawMessage `json:"build_record"`
-}
-
-// CAView is a CA as the API shows it (httpapi.CAView).
-type CAView struct {
-	ca.CA
-	Subject        string `json:"subject"`
-	NotAfter       string `json:"not_after"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
-// Hierarchy is the answer to CreateHierarchy and CreateOperationalHierarchy.
-type Hierarchy struct {
-	Root    CAView `json:"root"`
-	Issuing CAView `json:"issuing"`
-}
+// Request and response types are those of package api; the server converts them to its
+// services' own types.
 
 // DeviceFilter selects devices; zero fields do not filter.
 type DeviceFilter struct {
@@ -53,12 +23,6 @@ type DeviceFilter struct {
 	ExpiringBefore                      time.Time // only devices whose operational certificate expires before this
 	After                               string    // the ID after which the page starts
 	Limit                               int       // 1-1000; 0 is the server's default (1000)
-}
-
-// DevicePage is one page of devices. NextAfter is set when there may be more.
-type DevicePage struct {
-	Items     []device.Device `json:"items"`
-	NextAfter string          `json:"next_after,omitempty"`
 }
 
 func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
@@ -133,26 +97,26 @@ func (c *Client) SetOwnership(ctx context.Context, cell api.Cell) (api.Cell, err
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
-func (c *Client) CreateHierarchy(ctx context.Context, r manufacturing.CreateHierarchyRequest) (Hierarchy, error) {
-	var h Hierarchy
+func (c *Client) CreateHierarchy(ctx context.Context, r api.CreateHierarchyRequest) (api.Hierarchy, error) {
+	var h api.Hierarchy
 	return h, c.do(ctx, "POST", "/v1/manufacturing/hierarchies", r, &h)
 }
 
 // ImportCA imports a manufacturing CA certificate and key.
-func (c *Client) ImportCA(ctx context.Context, r manufacturing.ImportCARequest) (CAView, error) {
-	var v CAView
+func (c *Client) ImportCA(ctx context.Context, r api.ImportCARequest) (api.CA, error) {
+	var v api.CA
 	return v, c.do(ctx, "POST", "/v1/manufacturing/imports", r, &v)
 }
 
 // RegisterAnchor registers another maker's CA certificate for the caller's party.
-func (c *Client) RegisterAnchor(ctx context.Context, r manufacturing.RegisterAnchorRequest) (CAView, error) {
-	var v CAView
+func (c *Client) RegisterAnchor(ctx context.Context, r api.RegisterAnchorRequest) (api.CA, error) {
+	var v api.CA
 	return v, c.do(ctx, "POST", "/v1/anchors", r, &v)
 }
 
 // ListCAs lists the CAs the caller may see, of partyID when not empty.
-func (c *Client) ListCAs(ctx context.Context, partyID string) ([]CAView, error) {
-	return list[CAView](ctx, c, withQuery("/v1/cas", "party", partyID))
+func (c *Client) ListCAs(ctx context.Context, partyID string) ([]api.CA, error) {
+	return list[api.CA](ctx, c, withQuery("/v1/cas", "party", partyID))
 }
 
 // CACertificate returns a CA's certificate as PEM (a public route).
@@ -168,41 +132,41 @@ func (c *Client) BuildRecordKey(ctx context.Context, manufacturerID string) ([]b
 }
 
 // CreateModel defines a model.
-func (c *Client) CreateModel(ctx context.Context, r manufacturing.CreateModelRequest) (device.Model, error) {
-	var m device.Model
+func (c *Client) CreateModel(ctx context.Context, r api.CreateModelRequest) (api.Model, error) {
+	var m api.Model
 	return m, c.do(ctx, "POST", "/v1/models", r, &m)
 }
 
 // ListModels lists models, of one manufacturer when not empty.
-func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]device.Model, error) {
-	return list[device.Model](ctx, c, withQuery("/v1/models", "manufacturer", manufacturerID))
+func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]api.Model, error) {
+	return list[api.Model](ctx, c, withQuery("/v1/models", "manufacturer", manufacturerID))
 }
 
 // CreateLot defines a lot.
-func (c *Client) CreateLot(ctx context.Context, r manufacturing.CreateLotRequest) (device.Lot, error) {
-	var l device.Lot
+func (c *Client) CreateLot(ctx context.Context, r api.CreateLotRequest) (api.Lot, error) {
+	var l api.Lot
 	return l, c.do(ctx, "POST", "/v1/lots", r, &l)
 }
 
 // ListLots lists lots, of one manufacturer when not empty.
-func (c *Client) ListLots(ctx context.Context, manufacturerID string) ([]device.Lot, error) {
-	return list[device.Lot](ctx, c, withQuery("/v1/lots", "manufacturer", manufacturerID))
+func (c *Client) ListLots(ctx context.Context, manufacturerID string) ([]api.Lot, error) {
+	return list[api.Lot](ctx, c, withQuery("/v1/lots", "manufacturer", manufacturerID))
 }
 
 // GetLot returns one lot.
-func (c *Client) GetLot(ctx context.Context, id string) (device.Lot, error) {
-	var l device.Lot
+func (c *Client) GetLot(ctx context.Context, id string) (api.Lot, error) {
+	var l api.Lot
 	return l, c.do(ctx, "GET", "/v1/lots/"+seg(id), nil, &l)
 }
 
 // IssueFactory issues a factory identity for a device of a lot.
-func (c *Client) IssueFactory(ctx context.Context, lotID string, r IssueFactoryRequest) (manufacturing.FactoryIdentity, error) {
-	var f manufacturing.FactoryIdentity
+func (c *Client) IssueFactory(ctx context.Context, lotID string, r api.IssueFactoryRequest) (api.FactoryIdentity, error) {
+	var f api.FactoryIdentity
 	return f, c.do(ctx, "POST", "/v1/lots/"+seg(lotID)+"/devices", r, &f)
 }
 
 // ListDevices returns one page of the devices the caller may see.
-func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, error) {
+func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (api.DevicePage, error) {
 	limit := ""
 	if f.Limit > 0 {
 		limit = strconv.Itoa(f.Limit)
@@ -211,19 +175,19 @@ func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, e
 	if !f.ExpiringBefore.IsZero() {
 		expiring = f.ExpiringBefore.UTC().Format(time.RFC3339)
 	}
-	var p DevicePage
+	var p api.DevicePage
 	err := c.do(ctx, "GET", withQuery("/v1/devices", "lot", f.Lot, "state", f.State, "custodian", f.Custodian,
 		"manufacturer", f.Manufacturer, "environment", f.Environment, "expiring_before", expiring,
 		"after", f.After, "limit", limit), nil, &p)
 	if p.Items == nil {
-		p.Items = []device.Device{}
+		p.Items = []api.Device{}
 	}
 	return p, err
 }
 
 // AllDevices follows next_after until the last page.
-func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]device.Device, error) {
-	return allPages(f.After, func(after string) ([]device.Device, string, error) {
+func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]api.Device, error) {
+	return allPages(f.After, func(after string) ([]api.Device, string, error) {
 		f.After = after
 		p, err := c.ListDevices(ctx, f)
 		return p.Items, p.NextAfter, err

@@ -111,8 +111,8 @@ func (c *Client) SetPrincipalDuties(ctx context.Context, principalID string, dut
 
 // CreateSupportHierarchy creates an operator's support root CA and an issuing CA under it, from
 // which approved support grants are issued.
-func (c *Client) CreateSupportHierarchy(ctx context.Context, r support.CreateHierarchyRequest) (Hierarchy, error) {
-	var h Hierarchy
+func (c *Client) CreateSupportHierarchy(ctx context.Context, r api.CreateSupportHierarchyRequest) (api.Hierarchy, error) {
+	var h api.Hierarchy
 	return h, c.do(ctx, "POST", "/v1/support/hierarchies", r, &h)
 }
 

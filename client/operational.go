@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
@@ -25,8 +26,8 @@ import (
 // internal/store): their JSON is the API's.
 
 // CreateOperationalHierarchy creates an operator's operational root CA and an issuing CA under it.
-func (c *Client) CreateOperationalHierarchy(ctx context.Context, r operational.CreateHierarchyRequest) (Hierarchy, error) {
-	var h Hierarchy
+func (c *Client) CreateOperationalHierarchy(ctx context.Context, r api.CreateOperationalHierarchyRequest) (api.Hierarchy, error) {
+	var h api.Hierarchy
 	return h, c.do(ctx, "POST", "/v1/operational/hierarchies", r, &h)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
@@ -36,7 +37,7 @@ onboarded into an operator's environment. A hierarchy is an operational root CA 
 CA under it.`,
 		Example: `  hallmark operational create-hierarchy --operator fleetco --name fleet-ops`,
 	}
-	var h operational.CreateHierarchyRequest
+	var h api.CreateOperationalHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create an operational root CA and an issuing CA under it",
@@ -46,7 +47,7 @@ issuing CA's ID, one a line.`,
 		Example: `  hallmark operational create-hierarchy --operator fleetco --name fleet-ops --algorithm ecdsa-p384
   OPS_CA=$(hallmark operational create-hierarchy --operator fleetco --name fleet-ops -o id | tail -n 1)`,
 		Args: cobra.NoArgs,
-		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (api.Hierarchy, error) {
 			return c.CreateOperationalHierarchy(ctx, h)
 		}),
 	}

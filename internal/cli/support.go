@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/grant"
@@ -42,7 +43,7 @@ with "support revoke". See docs/governance.md.`,
   hallmark support check --cert eve.pem --device dev_123`,
 	}
 
-	var h support.CreateHierarchyRequest
+	var h api.CreateSupportHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create an operator's support root CA and an issuing CA under it",
@@ -51,7 +52,7 @@ newest support issuing CA signs the certificates of approved grants. The caller'
 support/approve over the operator. -o id prints the root CA's ID, then the issuing CA's ID.`,
 		Example: `  hallmark support create-hierarchy --operator contoso --name contoso-support`,
 		Args:    cobra.NoArgs,
-		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (api.Hierarchy, error) {
 			return c.CreateSupportHierarchy(ctx, h)
 		}),
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -101,55 +100,51 @@ func (s *Server) routes() {
 
 	// Manufacturing CAs and anchors.
 	s.handle("POST", "/v1/manufacturing/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateHierarchyRequest
+		var req api.CreateHierarchyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		root, iss, err := s.mfg.CreateHierarchy(r.Context(), actor(p), req)
+		root, iss, err := s.mfg.CreateHierarchy(r.Context(), actor(p), fromCreateHierarchyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+		return writeJSON(w, 201, toHierarchy(root, iss))
 	})
 	s.handle("POST", "/v1/manufacturing/imports", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.ImportCARequest
+		var req api.ImportCARequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		c, err := s.mfg.ImportCA(r.Context(), actor(p), req)
+		c, err := s.mfg.ImportCA(r.Context(), actor(p), fromImportCARequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, caView(c))
+		return writeJSON(w, 201, toCA(c))
 	})
 	s.handle("POST", "/v1/anchors", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.RegisterAnchorRequest
+		var req api.RegisterAnchorRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		c, err := s.mfg.RegisterAnchor(r.Context(), actor(p), req)
+		c, err := s.mfg.RegisterAnchor(r.Context(), actor(p), fromRegisterAnchorRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, caView(c))
+		return writeJSON(w, 201, toCA(c))
 	})
 	s.handle("GET", "/v1/cas", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListCAs(r.Context(), actor(p), r.URL.Query().Get("party"))
 		if err != nil {
 			return err
 		}
-		views := make([]CAView, len(out))
-		for i, c := range out {
-			views[i] = caView(c)
-		}
-		return writeJSON(w, 200, list(views))
+		return writeJSON(w, 200, list(each(out, toCA)))
 	})
 	s.public("GET", "/v1/cas/{id}/certificate", func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.mfg.GetCA(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writePEM(w, caView(c).CertificatePEM)
+		return writePEM(w, toCA(c).CertificatePEM)
 	})
 	s.public("GET", "/v1/manufacturers/{id}/build-record-key", func(w http.ResponseWriter, r *http.Request) error {
 		k, err := s.mfg.BuildRecordKeyPEM(r.Context(), r.PathValue("id"))
@@ -161,53 +156,57 @@ func (s *Server) routes() {
 
 	// Catalog.
 	s.handle("POST", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateModelRequest
+		var req api.CreateModelRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		m, err := s.mfg.CreateModel(r.Context(), actor(p), req)
+		m, err := s.mfg.CreateModel(r.Context(), actor(p), fromCreateModelRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, m)
+		return writeJSON(w, 201, toModel(m))
 	})
 	s.handle("GET", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toModel)))
 	})
 	s.handle("POST", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateLotRequest
+		var req api.CreateLotRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		l, err := s.mfg.CreateLot(r.Context(), actor(p), req)
+		l, err := s.mfg.CreateLot(r.Context(), actor(p), fromCreateLotRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, l)
+		return writeJSON(w, 201, toLot(l))
 	})
 	s.handle("GET", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toLot)))
 	})
 	s.handle("GET", "/v1/lots/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, l)
+		return writeJSON(w, 200, toLot(l))
 	})
 
 	// Factory identities and inventory.
 	s.handle("POST", "/v1/lots/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.IssueFactoryRequest
-		if err := decode(r, &req); err != nil {
+		var body api.IssueFactoryRequest
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+		req, err := fromIssueFactoryRequest(body)
+		if err != nil {
 			return err
 		}
 		req.LotID = r.PathValue("id")
@@ -215,7 +214,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, out)
+		return writeJSON(w, 201, toFactoryIdentity(out))
 	})
 	s.handle("GET", "/v1/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		q := r.URL.Query()
@@ -239,9 +238,9 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		page := map[string]any{"items": nonNil(out)}
+		page := api.DevicePage{Items: nonNil(each(out, toDevice))}
 		if f.Limit > 0 && len(out) == f.Limit || f.Limit == 0 && len(out) == 1000 {
-			page["next_after"] = out[len(out)-1].ID
+			page.NextAfter = out[len(out)-1].ID
 		}
 		return writeJSON(w, 200, page)
 	})
@@ -364,20 +363,4 @@ func nonNil[T any](items []T) []T {
 		return []T{}
 	}
 	return items
-}
-
-// CAView is a CA as the API shows it.
-type CAView struct {
-	ca.CA
-	Subject        string `json:"subject"`
-	NotAfter       string `json:"not_after"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
-func caView(c ca.CA) CAView {
-	v := CAView{CA: c, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))}
-	if c.Cert != nil {
-		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return v
 }

@@ -127,15 +127,15 @@ func (s *Server) governanceRoutes() {
 	})
 
 	s.handle("POST", "/v1/support/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req support.CreateHierarchyRequest
+		var req api.CreateSupportHierarchyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		root, iss, err := s.sup.CreateHierarchy(r.Context(), actor(p), req)
+		root, iss, err := s.sup.CreateHierarchy(r.Context(), actor(p), fromCreateSupportHierarchyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+		return writeJSON(w, 201, toHierarchy(root, iss))
 	})
 	s.handle("POST", "/v1/support/grants", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var req support.Request

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
@@ -15,15 +16,15 @@ var apiPresented = operational.Presented{Protocol: "api"}
 
 func (s *Server) operationalRoutes() {
 	s.handle("POST", "/v1/operational/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.CreateHierarchyRequest
+		var req api.CreateOperationalHierarchyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		root, iss, err := s.ops.CreateHierarchy(r.Context(), actor(p), req)
+		root, iss, err := s.ops.CreateHierarchy(r.Context(), actor(p), fromCreateOperationalHierarchyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+		return writeJSON(w, 201, toHierarchy(root, iss))
 	})
 	s.handle("POST", "/v1/environments", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var req operational.CreateEnvironmentRequest

@@ -117,7 +117,14 @@ func checkOut[D, W any](t *testing.T, conv func(D) W, wireOnly ...string) {
 // accepted the wire type accepts too (but for the members serviceOnly names).
 func checkIn[W, D any](t *testing.T, conv func(W) (D, error), serviceOnly ...string) {
 	t.Helper()
-	for _, w := range []W{*new(W), filled[W]()} {
+	checkInWith(t, conv, []W{*new(W), filled[W]()}, serviceOnly...)
+}
+
+// checkInWith is checkIn with the wire values given (for a raw member that must hold a
+// document of its own).
+func checkInWith[W, D any](t *testing.T, conv func(W) (D, error), ws []W, serviceOnly ...string) {
+	t.Helper()
+	for _, w := range ws {
 		body, _ := json.Marshal(w)
 		var want D
 		if err := DecodeJSON(bytes.NewReader(body), &want); err != nil {

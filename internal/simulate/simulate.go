@@ -33,7 +33,6 @@ import (
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/agent"
 	"github.com/hallmark-id/hallmark/internal/custody"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
 // Config says what to simulate and against which server.
@@ -219,7 +218,7 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		}
 		rec, _ := json.Marshal(map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": d.serial, "lot": lotName, "line": "line-sim",
 			"firmwareDigest": map[string]string{"sha256": simFirmware}, "testResult": "pass", "builtAt": start.UTC().Format(time.RFC3339)})
-		fi, err := fc.IssueFactory(ctx, lotID, client.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
+		fi, err := fc.IssueFactory(ctx, lotID, api.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
 		if err != nil {
 			return err
 		}
@@ -396,7 +395,7 @@ func setupLot(ctx context.Context, mfr *client.Client) (id, name string, err err
 		}
 	}
 	name = fmt.Sprintf("sim-%d", time.Now().UnixNano())
-	lot, err := mfr.CreateLot(ctx, manufacturing.CreateLotRequest{ModelID: models[0].ID, Name: name, Line: "line-sim", IssuingCAID: issuing, DelegateTo: "fabrikam"})
+	lot, err := mfr.CreateLot(ctx, api.CreateLotRequest{ModelID: models[0].ID, Name: name, Line: "line-sim", IssuingCAID: issuing, DelegateTo: "fabrikam"})
 	if err != nil {
 		return "", "", fmt.Errorf("simulate: creating the lot: %w", err)
 	}
