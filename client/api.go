@@ -7,10 +7,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/api"
-	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/custody"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/inventory"
 )
 
 // Request and response types are those of package api; the server converts them to its
@@ -212,8 +208,8 @@ func allPages[T any](after string, page func(after string) ([]T, string, error))
 }
 
 // GetDevice returns a device with its certificates, build record and custody chain.
-func (c *Client) GetDevice(ctx context.Context, id string) (inventory.DeviceView, error) {
-	var v inventory.DeviceView
+func (c *Client) GetDevice(ctx context.Context, id string) (api.DeviceView, error) {
+	var v api.DeviceView
 	return v, c.do(ctx, "GET", "/v1/devices/"+seg(id), nil, &v)
 }
 
@@ -230,36 +226,30 @@ func (c *Client) DeviceBuildRecord(ctx context.Context, id string) ([]byte, erro
 }
 
 // OfferTransfer offers custody of devices, or of a lot's devices, to another party.
-func (c *Client) OfferTransfer(ctx context.Context, r custody.OfferRequest) (device.Transfer, error) {
-	var t device.Transfer
+func (c *Client) OfferTransfer(ctx context.Context, r api.OfferRequest) (api.Transfer, error) {
+	var t api.Transfer
 	return t, c.do(ctx, "POST", "/v1/transfers", r, &t)
 }
 
 // ListTransfers lists the transfers the caller's party sent or received.
-func (c *Client) ListTransfers(ctx context.Context) ([]device.Transfer, error) {
-	return list[device.Transfer](ctx, c, "/v1/transfers")
+func (c *Client) ListTransfers(ctx context.Context) ([]api.Transfer, error) {
+	return list[api.Transfer](ctx, c, "/v1/transfers")
 }
 
 // GetTransfer returns one transfer.
-func (c *Client) GetTransfer(ctx context.Context, id string) (device.Transfer, error) {
-	var t device.Transfer
+func (c *Client) GetTransfer(ctx context.Context, id string) (api.Transfer, error) {
+	var t api.Transfer
 	return t, c.do(ctx, "GET", "/v1/transfers/"+seg(id), nil, &t)
-}
-
-// IDPage is one page of IDs. NextAfter is set when there may be more.
-type IDPage struct {
-	Items     []string `json:"items"`
-	NextAfter string   `json:"next_after,omitempty"`
 }
 
 // TransferDevices returns one page of the IDs of a transfer's devices, after the given ID;
 // limit 0 takes the server's default (1000).
-func (c *Client) TransferDevices(ctx context.Context, id, after string, limit int) (IDPage, error) {
+func (c *Client) TransferDevices(ctx context.Context, id, after string, limit int) (api.IDPage, error) {
 	l := ""
 	if limit > 0 {
 		l = strconv.Itoa(limit)
 	}
-	var p IDPage
+	var p api.IDPage
 	err := c.do(ctx, "GET", withQuery("/v1/transfers/"+seg(id)+"/devices", "after", after, "limit", l), nil, &p)
 	if p.Items == nil {
 		p.Items = []string{}
@@ -275,17 +265,18 @@ func (c *Client) AllTransferDevices(ctx context.Context, id, after string, limit
 	})
 }
 
-// DecideTransfer accepts, refuses or cancels a transfer.
-func (c *Client) DecideTransfer(ctx context.Context, id string, d custody.Decision) (device.Transfer, error) {
-	var t device.Transfer
-	return t, c.do(ctx, "POST", "/v1/transfers/"+seg(id)+"/"+seg(string(d)), nil, &t)
+// DecideTransfer accepts, refuses or cancels a transfer: decision is api.TransferAccept,
+// api.TransferRefuse or api.TransferCancel.
+func (c *Client) DecideTransfer(ctx context.Context, id, decision string) (api.Transfer, error) {
+	var t api.Transfer
+	return t, c.do(ctx, "POST", "/v1/transfers/"+seg(id)+"/"+seg(decision), nil, &t)
 }
 
 // AuditEvents returns up to 1000 audit events with a sequence number above after.
-func (c *Client) AuditEvents(ctx context.Context, after int64) ([]audit.Event, error) {
+func (c *Client) AuditEvents(ctx context.Context, after int64) ([]api.AuditEvent, error) {
 	a := ""
 	if after > 0 {
 		a = strconv.FormatInt(after, 10)
 	}
-	return list[audit.Event](ctx, c, withQuery("/v1/audit/events", "after", a))
+	return list[api.AuditEvent](ctx, c, withQuery("/v1/audit/events", "after", a))
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/api"
-	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
@@ -186,7 +185,7 @@ func TestRawBodiesAndPaths(t *testing.T) {
 	if err != nil || string(b) != "-----BEGIN CERTIFICATE-----\n" {
 		t.Fatalf("cert = %q, %v", b, err)
 	}
-	tr, err := c.DecideTransfer(context.Background(), "tr_1", custody.Refuse)
+	tr, err := c.DecideTransfer(context.Background(), "tr_1", api.TransferRefuse)
 	if err != nil || tr.State != "refused" {
 		t.Fatalf("transfer = %+v, %v", tr, err)
 	}

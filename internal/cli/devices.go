@@ -238,7 +238,7 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 				} else {
 					row(w, "  SERIAL", "PROFILE", "STATE", "CA", "NOT BEFORE", "NOT AFTER", "REVOKED")
 					for _, c := range v.Certificates {
-						row(w, "  "+c.SerialHex, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
+						row(w, "  "+c.Serial, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
 					}
 				}
 				fmt.Fprintln(w, "\nCustody")

@@ -249,7 +249,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, v)
+		return writeJSON(w, 200, toDeviceView(v))
 	})
 	s.handle("GET", "/v1/devices/{id}/certificates/{serial}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
@@ -278,29 +278,29 @@ func (s *Server) routes() {
 
 	// Custody.
 	s.handle("POST", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req custody.OfferRequest
+		var req api.OfferRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		t, err := s.cus.Offer(r.Context(), actor(p), req)
+		t, err := s.cus.Offer(r.Context(), actor(p), fromOfferRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, t)
+		return writeJSON(w, 201, toTransfer(t))
 	})
 	s.handle("GET", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.cus.List(r.Context(), actor(p))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toTransfer)))
 	})
 	s.handle("GET", "/v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		t, err := s.cus.Get(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, t)
+		return writeJSON(w, 200, toTransfer(t))
 	})
 	s.handle("GET", "/v1/transfers/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		q := r.URL.Query()
@@ -316,9 +316,9 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		page := map[string]any{"items": nonNil(out)}
+		page := api.IDPage{Items: nonNil(out)}
 		if len(out) == limit { // a full page: there may be more
-			page["next_after"] = out[len(out)-1]
+			page.NextAfter = out[len(out)-1]
 		}
 		return writeJSON(w, 200, page)
 	})
@@ -328,7 +328,7 @@ func (s *Server) routes() {
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, 200, t)
+			return writeJSON(w, 200, toTransfer(t))
 		})
 	}
 
@@ -345,7 +345,7 @@ func (s *Server) routes() {
 				return failure.New(failure.Denied, "reading the audit log needs an audit cell or a deployment administrator")
 			}
 			evs, err := tx.Audit().List(after, 1000)
-			out = list(evs)
+			out = list(each(evs, toAuditEvent))
 			return err
 		})
 		if err != nil {

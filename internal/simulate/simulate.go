@@ -32,7 +32,6 @@ import (
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/agent"
-	"github.com/hallmark-id/hallmark/internal/custody"
 )
 
 // Config says what to simulate and against which server.
@@ -237,9 +236,9 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 	// Custody: the whole lot to the operator, in one transfer.
 	t0 := time.Now()
 	custodyPhase := &Phase{Name: "custody transfer (lot)"}
-	tr, err := fc.OfferTransfer(ctx, custody.OfferRequest{To: "contoso", LotID: lotID, Note: "simulated delivery"})
+	tr, err := fc.OfferTransfer(ctx, api.OfferRequest{To: "contoso", LotID: lotID, Note: "simulated delivery"})
 	if err == nil {
-		_, err = clients[Operator].DecideTransfer(ctx, tr.ID, custody.Accept)
+		_, err = clients[Operator].DecideTransfer(ctx, tr.ID, api.TransferAccept)
 	}
 	custodyPhase.Elapsed = time.Since(t0)
 	if err != nil {
