@@ -5,82 +5,75 @@ import (
 	"strconv"
 
 	"github.com/hallmark-id/hallmark/api"
-	"github.com/hallmark-id/hallmark/internal/approval"
-	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/grant"
-	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/support"
 )
 
-// Approvals, separation of duties and support grants. Request and response types are the
-// server's own (internal/approval, internal/governance, internal/grant, internal/support,
-// internal/store): their JSON is the API's.
+// Approvals, separation of duties and support grants.
 
 // ApprovalFilter selects approval requests; zero fields do not filter.
 type ApprovalFilter struct {
-	Kind    approval.Kind
+	Kind    string // support-grant, readmit, revoke-ca or onboard
 	Subject string // e.g. device:dev_123, grant:sup_123, ca:ca_123
-	State   approval.State
-	Limit   int // 0 is the server's default
+	State   string // pending, approved, denied, expired, cancelled or executed
+	Limit   int    // 0 is the server's default
 }
 
 // ListApprovals lists the approval requests the caller's party asked for or decides (auditors
 // see every one), newest first.
-func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter) ([]approval.Request, error) {
+func (c *Client) ListApprovals(ctx context.Context, f ApprovalFilter) ([]api.Approval, error) {
 	limit := ""
 	if f.Limit > 0 {
 		limit = strconv.Itoa(f.Limit)
 	}
-	return list[approval.Request](ctx, c, withQuery("/v1/approvals",
-		"kind", string(f.Kind), "subject", f.Subject, "state", string(f.State), "limit", limit))
+	return list[api.Approval](ctx, c, withQuery("/v1/approvals",
+		"kind", f.Kind, "subject", f.Subject, "state", f.State, "limit", limit))
 }
 
 // GetApproval returns one approval request, with expiry applied as of now.
-func (c *Client) GetApproval(ctx context.Context, id string) (approval.Request, error) {
-	var q approval.Request
+func (c *Client) GetApproval(ctx context.Context, id string) (api.Approval, error) {
+	var q api.Approval
 	return q, c.do(ctx, "GET", "/v1/approvals/"+seg(id), nil, &q)
 }
 
 // DecideApproval approves or denies a pending request. When the decision makes the request
 // approved, the server runs the approved action at once: the result says whether it ran.
-func (c *Client) DecideApproval(ctx context.Context, id string, d governance.Decision) (governance.DecideResult, error) {
-	var res governance.DecideResult
+func (c *Client) DecideApproval(ctx context.Context, id string, d api.Decision) (api.DecideResult, error) {
+	var res api.DecideResult
 	return res, c.do(ctx, "POST", "/v1/approvals/"+seg(id)+"/decision", d, &res)
 }
 
 // ExecuteApproval runs the action of an approved request that did not run when it was approved.
-func (c *Client) ExecuteApproval(ctx context.Context, id string) (governance.DecideResult, error) {
-	var res governance.DecideResult
+func (c *Client) ExecuteApproval(ctx context.Context, id string) (api.DecideResult, error) {
+	var res api.DecideResult
 	return res, c.do(ctx, "POST", "/v1/approvals/"+seg(id)+"/execute", nil, &res)
 }
 
 // CancelApproval withdraws a pending request (its requester's party may).
-func (c *Client) CancelApproval(ctx context.Context, id string) (approval.Request, error) {
-	var q approval.Request
+func (c *Client) CancelApproval(ctx context.Context, id string) (api.Approval, error) {
+	var q api.Approval
 	return q, c.do(ctx, "POST", "/v1/approvals/"+seg(id)+"/cancel", nil, &q)
 }
 
 // ApprovalRules lists the rule of every approval kind: stored, or the built-in default.
-func (c *Client) ApprovalRules(ctx context.Context) ([]governance.RuleView, error) {
-	return list[governance.RuleView](ctx, c, "/v1/approval-rules")
+func (c *Client) ApprovalRules(ctx context.Context) ([]api.ApprovalRule, error) {
+	return list[api.ApprovalRule](ctx, c, "/v1/approval-rules")
 }
 
 // SetApprovalRule sets the rule of one approval kind (administrators only). Pending requests
 // keep the rule they were made under.
-func (c *Client) SetApprovalRule(ctx context.Context, kind approval.Kind, r governance.RuleRequest) (governance.RuleView, error) {
-	var v governance.RuleView
-	return v, c.do(ctx, "PUT", "/v1/approval-rules/"+seg(string(kind)), r, &v)
+func (c *Client) SetApprovalRule(ctx context.Context, kind string, r api.SetApprovalRuleRequest) (api.ApprovalRule, error) {
+	var v api.ApprovalRule
+	return v, c.do(ctx, "PUT", "/v1/approval-rules/"+seg(kind), r, &v)
 }
 
 // SoDRules lists the separation-of-duties rules.
-func (c *Client) SoDRules(ctx context.Context) ([]store.SoDRule, error) {
-	return list[store.SoDRule](ctx, c, "/v1/sod-rules")
+func (c *Client) SoDRules(ctx context.Context) ([]api.SoDRule, error) {
+	return list[api.SoDRule](ctx, c, "/v1/sod-rules")
 }
 
 // AddSoDRule adds a separation-of-duties rule (administrators only); the server refuses a rule
 // some principal would already break.
-func (c *Client) AddSoDRule(ctx context.Context, r governance.SoDRuleRequest) (store.SoDRule, error) {
-	var out store.SoDRule
+func (c *Client) AddSoDRule(ctx context.Context, r api.SoDRuleRequest) (api.SoDRule, error) {
+	var out api.SoDRule
 	return out, c.do(ctx, "POST", "/v1/sod-rules", r, &out)
 }
 
@@ -118,44 +111,44 @@ func (c *Client) CreateSupportHierarchy(ctx context.Context, r api.CreateSupport
 
 // RequestSupportGrant asks for a support grant; it waits for the operator's approval (the
 // result's Approval) and nothing is issued before.
-func (c *Client) RequestSupportGrant(ctx context.Context, r support.Request) (support.View, error) {
-	var v support.View
+func (c *Client) RequestSupportGrant(ctx context.Context, r api.SupportRequest) (api.SupportGrant, error) {
+	var v api.SupportGrant
 	return v, c.do(ctx, "POST", "/v1/support/grants", r, &v)
 }
 
 // GrantFilter selects support grants; zero fields do not filter.
 type GrantFilter struct {
 	Environment, Device, Lot string
-	State                    grant.State
-	Limit                    int // 0 is the server's default
+	State                    string // requested, active, denied or revoked
+	Limit                    int    // 0 is the server's default
 }
 
 // ListSupportGrants lists the support grants the caller's party asked for or approves
 // (auditors see every one), newest first.
-func (c *Client) ListSupportGrants(ctx context.Context, f GrantFilter) ([]support.View, error) {
+func (c *Client) ListSupportGrants(ctx context.Context, f GrantFilter) ([]api.SupportGrant, error) {
 	limit := ""
 	if f.Limit > 0 {
 		limit = strconv.Itoa(f.Limit)
 	}
-	return list[support.View](ctx, c, withQuery("/v1/support/grants",
-		"environment", f.Environment, "device", f.Device, "lot", f.Lot, "state", string(f.State), "limit", limit))
+	return list[api.SupportGrant](ctx, c, withQuery("/v1/support/grants",
+		"environment", f.Environment, "device", f.Device, "lot", f.Lot, "state", f.State, "limit", limit))
 }
 
 // GetSupportGrant returns a grant with its approval and, once issued, its certificate and chain.
-func (c *Client) GetSupportGrant(ctx context.Context, id string) (support.View, error) {
-	var v support.View
+func (c *Client) GetSupportGrant(ctx context.Context, id string) (api.SupportGrant, error) {
+	var v api.SupportGrant
 	return v, c.do(ctx, "GET", "/v1/support/grants/"+seg(id), nil, &v)
 }
 
 // RevokeSupportGrant ends an active grant early and revokes its certificate.
-func (c *Client) RevokeSupportGrant(ctx context.Context, id string, r support.RevokeRequest) (support.View, error) {
-	var v support.View
+func (c *Client) RevokeSupportGrant(ctx context.Context, id string, r api.RevokeGrantRequest) (api.SupportGrant, error) {
+	var v api.SupportGrant
 	return v, c.do(ctx, "POST", "/v1/support/grants/"+seg(id)+"/revoke", r, &v)
 }
 
 // CheckSupport asks whether a support certificate may reach a device now. A refusal is not an
 // error: it is a Reach with Allowed false and the reason.
-func (c *Client) CheckSupport(ctx context.Context, r support.CheckRequest) (grant.Reach, error) {
-	var out grant.Reach
+func (c *Client) CheckSupport(ctx context.Context, r api.SupportCheckRequest) (api.Reach, error) {
+	var out api.Reach
 	return out, c.do(ctx, "POST", "/v1/support/check", r, &out)
 }

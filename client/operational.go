@@ -14,11 +14,7 @@ import (
 	"strings"
 
 	"github.com/hallmark-id/hallmark/api"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // The operational stage and the manufacturing revocation path. Request and response types are
@@ -33,30 +29,31 @@ func (c *Client) CreateOperationalHierarchy(ctx context.Context, r api.CreateOpe
 
 // CreateEnvironment defines an environment with version 1 of both policies (the server's
 // defaults where the request has none).
-func (c *Client) CreateEnvironment(ctx context.Context, r operational.CreateEnvironmentRequest) (operational.EnvironmentView, error) {
-	var v operational.EnvironmentView
+func (c *Client) CreateEnvironment(ctx context.Context, r api.CreateEnvironmentRequest) (api.EnvironmentView, error) {
+	var v api.EnvironmentView
 	return v, c.do(ctx, "POST", "/v1/environments", r, &v)
 }
 
 // ListEnvironments lists the environments the caller may see.
-func (c *Client) ListEnvironments(ctx context.Context) ([]environment.Environment, error) {
-	return list[environment.Environment](ctx, c, "/v1/environments")
+func (c *Client) ListEnvironments(ctx context.Context) ([]api.Environment, error) {
+	return list[api.Environment](ctx, c, "/v1/environments")
 }
 
 // GetEnvironment returns an environment with its current onboarding and renewal policies.
-func (c *Client) GetEnvironment(ctx context.Context, id string) (operational.EnvironmentView, error) {
-	var v operational.EnvironmentView
+func (c *Client) GetEnvironment(ctx context.Context, id string) (api.EnvironmentView, error) {
+	var v api.EnvironmentView
 	return v, c.do(ctx, "GET", "/v1/environments/"+seg(id), nil, &v)
 }
 
 // SetPolicy stores spec (a policy document, JSON) as the next version of an environment's
-// onboarding or renewal policy and returns that version.
-func (c *Client) SetPolicy(ctx context.Context, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
-	var pv environment.PolicyVersion
+// onboarding or renewal policy (kind api.PolicyOnboarding or api.PolicyRenewal) and returns
+// that version.
+func (c *Client) SetPolicy(ctx context.Context, envID, kind string, spec json.RawMessage) (api.PolicyVersion, error) {
+	var pv api.PolicyVersion
 	if !json.Valid(spec) {
 		return pv, invalidf("the %s policy is not JSON", kind)
 	}
-	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(string(kind)), spec, &pv)
+	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(kind), spec, &pv)
 }
 
 // NewChallenge fetches a single-use challenge for a proof of key possession.
@@ -79,47 +76,40 @@ func (c *Client) Renew(ctx context.Context, r operational.RenewRequest) (operati
 }
 
 // RevokeDevice revokes a device's operational identity (the runtime path) and quarantines it.
-func (c *Client) RevokeDevice(ctx context.Context, id string, r operational.RevokeRequest) (device.Device, error) {
-	var d device.Device
+func (c *Client) RevokeDevice(ctx context.Context, id string, r api.RevokeRequest) (api.Device, error) {
+	var d api.Device
 	return d, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/revoke", r, &d)
 }
 
 // ReadmitDevice asks to re-admit a quarantined or suspended device, for r.Reason (required).
 // Re-admission waits for an approval by another principal of the operator: the result holds
 // the device as it is now and the approval request (a new one, or the one already pending).
-func (c *Client) ReadmitDevice(ctx context.Context, id string, r operational.ReadmitRequest) (operational.ReadmitResult, error) {
-	var res operational.ReadmitResult
+func (c *Client) ReadmitDevice(ctx context.Context, id string, r api.ReadmitRequest) (api.ReadmitResult, error) {
+	var res api.ReadmitResult
 	return res, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/readmit", r, &res)
 }
 
 // RevokeFactory revokes factory identities (the manufacturing path). Unless r.DryRun points to
 // false it is a dry run: the result lists what would be revoked and suspended, and nothing
 // changes.
-func (c *Client) RevokeFactory(ctx context.Context, r manufacturing.RevokeRequest) (manufacturing.RevokeResult, error) {
-	var res manufacturing.RevokeResult
+func (c *Client) RevokeFactory(ctx context.Context, r api.FactoryRevokeRequest) (api.FactoryRevokeResult, error) {
+	var res api.FactoryRevokeResult
 	err := c.do(ctx, "POST", "/v1/manufacturing/revocations", r, &res)
 	if res.Factory == nil {
-		res.Factory = []store.FactoryCert{}
+		res.Factory = []api.FactoryCert{}
 	}
 	if res.Suspended == nil {
-		res.Suspended = []manufacturing.Suspension{}
+		res.Suspended = []api.Suspension{}
 	}
 	return res, err
 }
 
-// RevocationCascade is a manufacturing revocation run with the certificates it revoked or
-// suspended.
-type RevocationCascade struct {
-	Run   store.RevocationRun `json:"run"`
-	Items []store.CascadeItem `json:"items"`
-}
-
 // GetRevocation returns a manufacturing revocation run and its cascade items.
-func (c *Client) GetRevocation(ctx context.Context, runID string) (RevocationCascade, error) {
-	var rc RevocationCascade
+func (c *Client) GetRevocation(ctx context.Context, runID string) (api.RevocationCascade, error) {
+	var rc api.RevocationCascade
 	err := c.do(ctx, "GET", "/v1/manufacturing/revocations/"+seg(runID), nil, &rc)
 	if rc.Items == nil {
-		rc.Items = []store.CascadeItem{}
+		rc.Items = []api.CascadeItem{}
 	}
 	return rc, err
 }

@@ -18,14 +18,10 @@ import (
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/revocation"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 func (e *env) operationalCommand() *cobra.Command {
@@ -75,7 +71,7 @@ only superseded by a new version; every issuance records the version it used.`,
   hallmark env policy set env_123 --kind renewal --file renewal.json`,
 	}
 
-	var req operational.CreateEnvironmentRequest
+	var req api.CreateEnvironmentRequest
 	var onbFile, renFile string
 	create := &cobra.Command{
 		Use:   "create",
@@ -203,8 +199,7 @@ and refuses a policy that does not compile; nothing changes then. Prints the new
   V=$(hallmark env policy set env_123 --kind onboarding --file onboarding.json -o id)`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k := environment.PolicyKind(kind)
-			if k != environment.Onboarding && k != environment.Renewal {
+			if kind != api.PolicyOnboarding && kind != api.PolicyRenewal {
 				return usagef("--kind must be onboarding or renewal, not %q", kind)
 			}
 			spec, err := readPolicy("file", file)
@@ -215,7 +210,7 @@ and refuses a policy that does not compile; nothing changes then. Prints the new
 			if err != nil {
 				return err
 			}
-			pv, err := c.SetPolicy(cmd.Context(), args[0], k, spec)
+			pv, err := c.SetPolicy(cmd.Context(), args[0], kind, spec)
 			if err != nil {
 				return err
 			}
@@ -252,7 +247,7 @@ func readPolicy(flag, file string) (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
-func envDetail(w io.Writer, v operational.EnvironmentView) {
+func envDetail(w io.Writer, v api.EnvironmentView) {
 	fmt.Fprintln(w, "Environment")
 	kv(w, "  ID", v.ID)
 	kv(w, "  Name", v.Name)
@@ -270,14 +265,14 @@ func envDetail(w io.Writer, v operational.EnvironmentView) {
 	kv(w, "  Created", ts(v.CreatedAt))
 	for _, p := range []struct {
 		title string
-		pv    environment.PolicyVersion
+		pv    api.PolicyVersion
 	}{{"Onboarding policy", v.Onboarding}, {"Renewal policy", v.Renewal}} {
 		fmt.Fprintf(w, "\n%s\n", p.title)
 		policyDetail(w, p.pv)
 	}
 }
 
-func policyDetail(w io.Writer, pv environment.PolicyVersion) {
+func policyDetail(w io.Writer, pv api.PolicyVersion) {
 	if pv.Version == 0 {
 		fmt.Fprintln(w, "  none")
 		return
@@ -576,7 +571,7 @@ To revoke factory identities (a manufacturing compromise), use "hallmark revocat
 			if err != nil {
 				return err
 			}
-			d, err := c.RevokeDevice(cmd.Context(), args[0], operational.RevokeRequest{Reason: reason})
+			d, err := c.RevokeDevice(cmd.Context(), args[0], api.RevokeRequest{Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -607,7 +602,7 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.ReadmitDevice(cmd.Context(), args[0], operational.ReadmitRequest{Reason: readmitReason})
+			res, err := c.ReadmitDevice(cmd.Context(), args[0], api.ReadmitRequest{Reason: readmitReason})
 			if err != nil {
 				return err
 			}
@@ -629,7 +624,7 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 	return []*cobra.Command{onboard, renew, revoke, readmit}
 }
 
-func deviceStateTable(w io.Writer, d device.Device) {
+func deviceStateTable(w io.Writer, d api.Device) {
 	row(w, "ID", "SERIAL", "STATE", "ENVIRONMENT", "OPERATIONAL CERTIFICATE", "UPDATED")
 	row(w, d.ID, d.Serial, d.State, d.EnvironmentID, d.OperationalCert, ts(d.UpdatedAt))
 }
@@ -646,7 +641,7 @@ devices after checking them. A revocation is never undone.`,
   hallmark revocation create --manufacturer acme --lot lot_123 --reason keyCompromise --execute
   hallmark revocation show rvk_123`,
 	}
-	var sel store.FactorySelector
+	var sel api.FactorySelector
 	var from, to, reason, why string
 	var execute bool
 	create := &cobra.Command{
@@ -693,7 +688,7 @@ it alone), and the revocation runs as soon as the last approver runs "hallmark a
 			if err != nil {
 				return err
 			}
-			res, err := c.RevokeFactory(cmd.Context(), manufacturing.RevokeRequest{Selector: sel, Reason: reason, DryRun: &dry, Why: why})
+			res, err := c.RevokeFactory(cmd.Context(), api.FactoryRevokeRequest{Selector: sel, Reason: reason, DryRun: &dry, Why: why})
 			if err != nil {
 				return err
 			}
@@ -751,7 +746,7 @@ items, each factory certificate it revoked and each operational certificate it s
 
 const dryRunNote = "dry run: nothing changed; add --execute to revoke"
 
-func revokeResultTable(w io.Writer, res manufacturing.RevokeResult) {
+func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	if res.Approval != nil {
 		fmt.Fprintln(w, "Nothing revoked yet: revoking every factory identity of an issuing CA needs an approval.")
 		kv(w, "Reason", res.Reason)
@@ -785,7 +780,7 @@ func revokeResultTable(w io.Writer, res manufacturing.RevokeResult) {
 	}
 }
 
-func cascadeDetail(w io.Writer, rc client.RevocationCascade) {
+func cascadeDetail(w io.Writer, rc api.RevocationCascade) {
 	r := rc.Run
 	kv(w, "ID", r.ID)
 	kv(w, "Manufacturer", r.ManufacturerID)
@@ -808,7 +803,7 @@ func cascadeDetail(w io.Writer, rc client.RevocationCascade) {
 	}
 }
 
-func selectorText(s store.FactorySelector) string {
+func selectorText(s api.FactorySelector) string {
 	var parts []string
 	for _, p := range []struct{ k, v string }{
 		{"device", s.DeviceID}, {"lot", s.LotID}, {"line", s.Line}, {"issuing CA", s.IssuingCAID},

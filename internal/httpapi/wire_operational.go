@@ -1,0 +1,71 @@
+package httpapi
+
+import (
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/internal/operational"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+func toEnvironment(e environment.Environment) api.Environment {
+	return api.Environment{ID: e.ID, OperatorID: e.OperatorID, Name: e.Name, Site: e.Site, Zone: e.Zone, IssuingCAID: e.IssuingCAID,
+		TrustDomain: e.TrustDomain, Lifetime: api.Duration(e.Lifetime), MaxAge: api.Duration(e.MaxAge), Services: e.Services,
+		SupportMaxWindow: api.Duration(e.SupportMaxWindow), CreatedAt: e.CreatedAt}
+}
+
+func toEnvironmentView(v operational.EnvironmentView) api.EnvironmentView {
+	return api.EnvironmentView{Environment: toEnvironment(v.Environment), Onboarding: toPolicyVersion(v.Onboarding),
+		Renewal: toPolicyVersion(v.Renewal)}
+}
+
+func toPolicyVersion(p environment.PolicyVersion) api.PolicyVersion {
+	return api.PolicyVersion{EnvironmentID: p.EnvironmentID, Kind: string(p.Kind), Version: p.Version, Spec: p.Spec,
+		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt}
+}
+
+func fromCreateEnvironmentRequest(r api.CreateEnvironmentRequest) operational.CreateEnvironmentRequest {
+	return operational.CreateEnvironmentRequest{OperatorID: r.OperatorID, Name: r.Name, Site: r.Site, Zone: r.Zone, IssuingCAID: r.IssuingCAID,
+		TrustDomain: r.TrustDomain, Lifetime: r.Lifetime, MaxAge: r.MaxAge, Services: r.Services, SupportMaxWindow: r.SupportMaxWindow,
+		Onboarding: r.Onboarding, Renewal: r.Renewal}
+}
+
+func fromRevokeRequest(r api.RevokeRequest) operational.RevokeRequest {
+	return operational.RevokeRequest{Reason: r.Reason}
+}
+
+func fromReadmitRequest(r api.ReadmitRequest) operational.ReadmitRequest {
+	return operational.ReadmitRequest{Reason: r.Reason}
+}
+
+func toReadmitResult(r operational.ReadmitResult) api.ReadmitResult {
+	return api.ReadmitResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
+}
+
+func fromFactorySelector(s api.FactorySelector) store.FactorySelector {
+	return store.FactorySelector(s)
+}
+
+func toFactorySelector(s store.FactorySelector) api.FactorySelector {
+	return api.FactorySelector(s)
+}
+
+func fromFactoryRevokeRequest(r api.FactoryRevokeRequest) manufacturing.RevokeRequest {
+	return manufacturing.RevokeRequest{Selector: fromFactorySelector(r.Selector), Reason: r.Reason, DryRun: r.DryRun, Why: r.Why}
+}
+
+func toFactoryRevokeResult(r manufacturing.RevokeResult) api.FactoryRevokeResult {
+	return api.FactoryRevokeResult{DryRun: r.DryRun, RunID: r.RunID, Reason: r.Reason,
+		Factory: each(r.Factory, func(c store.FactoryCert) api.FactoryCert {
+			return api.FactoryCert{Serial: c.Serial, DeviceID: c.DeviceID, LotID: c.LotID, State: string(c.State)}
+		}),
+		Suspended: each(r.Suspended, func(s manufacturing.Suspension) api.Suspension { return api.Suspension(s) }),
+		Skipped:   r.Skipped, Approval: ptr(r.Approval, toApproval)}
+}
+
+func toRevocationRun(r store.RevocationRun) api.RevocationRun {
+	return api.RevocationRun{ID: r.ID, ManufacturerID: r.ManufacturerID, Selector: toFactorySelector(r.Selector), Reason: r.Reason,
+		RequestedBy: r.RequestedBy, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
+}
+
+func toCascadeItem(c store.CascadeItem) api.CascadeItem { return api.CascadeItem(c) }
