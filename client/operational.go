@@ -14,12 +14,9 @@ import (
 	"strings"
 
 	"github.com/hallmark-id/hallmark/api"
-	"github.com/hallmark-id/hallmark/internal/operational"
 )
 
-// The operational stage and the manufacturing revocation path. Request and response types are
-// the server's own (internal/operational, internal/manufacturing, internal/environment,
-// internal/store): their JSON is the API's.
+// The operational stage and the manufacturing revocation path.
 
 // CreateOperationalHierarchy creates an operator's operational root CA and an issuing CA under it.
 func (c *Client) CreateOperationalHierarchy(ctx context.Context, r api.CreateOperationalHierarchyRequest) (api.Hierarchy, error) {
@@ -57,21 +54,21 @@ func (c *Client) SetPolicy(ctx context.Context, envID, kind string, spec json.Ra
 }
 
 // NewChallenge fetches a single-use challenge for a proof of key possession.
-func (c *Client) NewChallenge(ctx context.Context) (operational.Challenge, error) {
-	var ch operational.Challenge
+func (c *Client) NewChallenge(ctx context.Context) (api.Challenge, error) {
+	var ch api.Challenge
 	return ch, c.do(ctx, "POST", "/v1/challenges", nil, &ch)
 }
 
 // Onboard exchanges a factory identity for an operational identity in an environment. The
 // request carries a Proof over a challenge signed with the factory key (see Prove).
-func (c *Client) Onboard(ctx context.Context, envID string, r operational.OnboardRequest) (operational.Identity, error) {
-	var id operational.Identity
+func (c *Client) Onboard(ctx context.Context, envID string, r api.OnboardRequest) (api.Identity, error) {
+	var id api.Identity
 	return id, c.do(ctx, "POST", "/v1/environments/"+seg(envID)+"/onboard", r, &id)
 }
 
 // Renew renews an operational identity; the Proof is signed with the current operational key.
-func (c *Client) Renew(ctx context.Context, r operational.RenewRequest) (operational.Identity, error) {
-	var id operational.Identity
+func (c *Client) Renew(ctx context.Context, r api.RenewRequest) (api.Identity, error) {
+	var id api.Identity
 	return id, c.do(ctx, "POST", "/v1/renewals", r, &id)
 }
 
@@ -118,10 +115,10 @@ func (c *Client) GetRevocation(ctx context.Context, runID string) (api.Revocatio
 // or RSA PKCS#1 v1.5 over SHA-256 of the nonce bytes, Ed25519 over the nonce bytes themselves.
 // key is the factory key at onboarding and the current operational key at renewal; it never
 // leaves the caller.
-func Prove(ch operational.Challenge, key crypto.Signer) (operational.Proof, error) {
+func Prove(ch api.Challenge, key crypto.Signer) (api.Proof, error) {
 	nonce, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ch.Nonce))
 	if err != nil || len(nonce) == 0 {
-		return operational.Proof{}, fmt.Errorf("client: challenge %s: the nonce is not base64", ch.ID)
+		return api.Proof{}, fmt.Errorf("client: challenge %s: the nonce is not base64", ch.ID)
 	}
 	var sig []byte
 	switch key.Public().(type) {
@@ -131,10 +128,10 @@ func Prove(ch operational.Challenge, key crypto.Signer) (operational.Proof, erro
 	case ed25519.PublicKey:
 		sig, err = key.Sign(rand.Reader, nonce, crypto.Hash(0))
 	default:
-		return operational.Proof{}, invalidf("a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
+		return api.Proof{}, invalidf("a %T key cannot sign a challenge; use ECDSA, RSA or Ed25519", key.Public())
 	}
 	if err != nil {
-		return operational.Proof{}, fmt.Errorf("client: signing challenge %s: %w", ch.ID, err)
+		return api.Proof{}, fmt.Errorf("client: signing challenge %s: %w", ch.ID, err)
 	}
-	return operational.Proof{ChallengeID: ch.ID, Signature: base64.StdEncoding.EncodeToString(sig)}, nil
+	return api.Proof{ChallengeID: ch.ID, Signature: base64.StdEncoding.EncodeToString(sig)}, nil
 }

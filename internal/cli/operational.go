@@ -19,7 +19,6 @@ import (
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 )
@@ -310,8 +309,8 @@ func (f *factsFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.extra, "fact", nil, "another fact as key=value (repeatable), for policies to read as facts.extra")
 }
 
-func (f *factsFlags) facts() (operational.Facts, error) {
-	out := operational.Facts{FirmwareDigest: f.firmware, HardwareRevision: f.hwRev}
+func (f *factsFlags) facts() (api.Facts, error) {
+	out := api.Facts{FirmwareDigest: f.firmware, HardwareRevision: f.hwRev}
 	if f.firmware != "" {
 		if _, err := hex.DecodeString(f.firmware); err != nil {
 			return out, usagef("--firmware-digest must be hex, not %q", f.firmware)
@@ -387,7 +386,7 @@ func firstCert(pemBytes []byte) *x509.Certificate {
 }
 
 // writeIdentity writes the certificate and chain where asked and prints the summary.
-func (e *env) writeIdentity(id operational.Identity, certOut, chainOut string) error {
+func (e *env) writeIdentity(id api.Identity, certOut, chainOut string) error {
 	for _, f := range []struct{ file, what, data string }{
 		{certOut, "certificate", id.CertificatePEM},
 		{chainOut, "chain", id.ChainPEM},
@@ -467,7 +466,7 @@ prints the device ID.`,
 			if err != nil {
 				return err
 			}
-			id, err := c.Onboard(cmd.Context(), envID, operational.OnboardRequest{
+			id, err := c.Onboard(cmd.Context(), envID, api.OnboardRequest{
 				CSR: csrText(csr), FactoryCertificate: string(certPEM), Proof: proof, Facts: facts,
 			})
 			if err != nil {
@@ -535,7 +534,7 @@ The summary is that of onboard; -o id prints the device ID.`,
 			if err != nil {
 				return err
 			}
-			id, err := c.Renew(cmd.Context(), operational.RenewRequest{
+			id, err := c.Renew(cmd.Context(), api.RenewRequest{
 				CSR: csrText(csr), CurrentCertificate: string(certPEM), Proof: proof, Facts: facts,
 			})
 			if err != nil {

@@ -66,30 +66,31 @@ func (s *Server) operationalRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, c)
+		return writeJSON(w, 201, toChallenge(c))
 	})
 	s.handle("POST", "/v1/environments/{id}/onboard", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.OnboardRequest
-		if err := decode(r, &req); err != nil {
+		var body api.OnboardRequest
+		if err := decode(r, &body); err != nil {
 			return err
 		}
+		req := fromOnboardRequest(body)
 		req.EnvironmentID = r.PathValue("id")
 		id, err := s.ops.Onboard(r.Context(), actor(p), req, apiPresented)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, id)
+		return writeJSON(w, 201, toIdentity(id))
 	})
 	s.handle("POST", "/v1/renewals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.RenewRequest
+		var req api.RenewRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		id, err := s.ops.Renew(r.Context(), actor(p), req, apiPresented)
+		id, err := s.ops.Renew(r.Context(), actor(p), fromRenewRequest(req), apiPresented)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, id)
+		return writeJSON(w, 201, toIdentity(id))
 	})
 	s.handle("POST", "/v1/devices/{id}/revoke", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var req api.RevokeRequest

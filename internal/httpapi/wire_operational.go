@@ -69,3 +69,28 @@ func toRevocationRun(r store.RevocationRun) api.RevocationRun {
 }
 
 func toCascadeItem(c store.CascadeItem) api.CascadeItem { return api.CascadeItem(c) }
+
+func toChallenge(c operational.Challenge) api.Challenge {
+	return api.Challenge{ID: c.ID, Nonce: c.Nonce, ExpiresAt: c.ExpiresAt}
+}
+
+func fromProof(p api.Proof) operational.Proof {
+	return operational.Proof{ChallengeID: p.ChallengeID, Signature: p.Signature}
+}
+
+func fromFacts(f api.Facts) operational.Facts {
+	return operational.Facts{FirmwareDigest: f.FirmwareDigest, HardwareRevision: f.HardwareRevision, Extra: f.Extra}
+}
+
+// fromOnboardRequest leaves the environment to the caller (it is in the path).
+func fromOnboardRequest(r api.OnboardRequest) operational.OnboardRequest {
+	return operational.OnboardRequest{CSR: r.CSR, FactoryCertificate: r.FactoryCertificate, Proof: fromProof(r.Proof), Facts: fromFacts(r.Facts)}
+}
+
+func fromRenewRequest(r api.RenewRequest) operational.RenewRequest {
+	return operational.RenewRequest{CSR: r.CSR, CurrentCertificate: r.CurrentCertificate, Proof: fromProof(r.Proof), Facts: fromFacts(r.Facts)}
+}
+
+func toIdentity(id operational.Identity) api.Identity {
+	return api.Identity{Device: toDevice(id.Device), CertificatePEM: id.CertificatePEM, ChainPEM: id.ChainPEM, Evidence: toEvidence(id.Evidence)}
+}

@@ -13,4 +13,8 @@ func TestWireOperational(t *testing.T) {
 	checkOut(t, toFactoryRevokeResult)
 	checkOut(t, toRevocationRun)
 	checkOut(t, toCascadeItem)
+	checkOut(t, toChallenge)
+	checkIn(t, noErr(fromOnboardRequest))
+	checkIn(t, noErr(fromRenewRequest))
+	checkOut(t, toIdentity)
 }
