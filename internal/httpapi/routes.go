@@ -335,7 +335,7 @@ func (s *Server) routes() {
 	// Audit.
 	s.handle("GET", "/v1/audit/events", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		var out any
+		var out api.Page[api.AuditEvent]
 		err := s.st.View(r.Context(), func(tx store.Tx) error {
 			ok, err := governance.IsAuditor(tx, actor(p))
 			if err != nil {
