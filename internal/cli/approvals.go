@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/approval"
-	"github.com/hallmark-id/hallmark/internal/client"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/governance"
 )
 
 // approvalStates are the states a request can be listed by.
@@ -71,13 +71,13 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 				if err != nil {
 					return usagef("--kind must be one of %s, not %q", approvalKindList(), kind)
 				}
-				f.Kind = k
+				f.Kind = string(k)
 			}
 			if state != "" {
 				if !slices.Contains(approvalStates, approval.State(state)) {
 					return usagef("--state must be one of %s, not %q", approvalStateList(), state)
 				}
-				f.State = approval.State(state)
+				f.State = state
 			}
 			if f.Limit < 0 || f.Limit > 1000 {
 				return usagef("--limit must be 1-1000")
@@ -150,7 +150,7 @@ once the cause is fixed.`
 				if err != nil {
 					return err
 				}
-				res, err := cl.DecideApproval(cmd.Context(), args[0], governance.Decision{Approve: approve, Comment: comment})
+				res, err := cl.DecideApproval(cmd.Context(), args[0], api.Decision{Approve: approve, Comment: comment})
 				if err != nil {
 					return err
 				}
@@ -229,7 +229,7 @@ STORED is false for a kind that uses the built-in default. -o id prints the kind
 		},
 	}
 
-	var rr governance.RuleRequest
+	var rr api.SetApprovalRuleRequest
 	setRule := &cobra.Command{
 		Use:   "set-rule KIND",
 		Short: "Set the approval rule of one kind (administrators only)",
@@ -256,11 +256,11 @@ rule they were made under.`,
 			if err != nil {
 				return err
 			}
-			v, err := c.SetApprovalRule(cmd.Context(), k, rr)
+			v, err := c.SetApprovalRule(cmd.Context(), string(k), rr)
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{string(v.Kind)}, func(w io.Writer) { ruleTable(w, []governance.RuleView{v}) })
+			return e.emit(v, []string{string(v.Kind)}, func(w io.Writer) { ruleTable(w, []api.ApprovalRule{v}) })
 		},
 	}
 	sf := setRule.Flags()
@@ -276,15 +276,15 @@ rule they were made under.`,
 // emitDecideResult prints a decided or executed request. An approved request whose action
 // failed is an error (a conflict): the action did not happen, and the request waits for
 // "hallmark approval execute".
-func (e *env) emitDecideResult(res governance.DecideResult) error {
-	q := res.Request
+func (e *env) emitDecideResult(res api.DecideResult) error {
+	q := res.Approval
 	err := e.emit(res, []string{q.ID}, func(w io.Writer) {
 		approvalDetail(w, q)
 		switch {
 		case res.Executed:
 			fmt.Fprintf(w, "\nThe approved %s ran.\n", q.Kind)
 		case res.ExecError != "":
-		case q.State == approval.Pending:
+		case q.State == string(approval.Pending):
 			fmt.Fprintf(w, "\nWaiting for %d more approval(s) by other principals of %s.\n", q.Approvers-approvalsOf(q), q.ApproverParty)
 		}
 	})
@@ -298,7 +298,7 @@ func (e *env) emitDecideResult(res governance.DecideResult) error {
 	return nil
 }
 
-func approvalsOf(q approval.Request) int {
+func approvalsOf(q api.Approval) int {
 	n := 0
 	for _, d := range q.Decisions {
 		if d.Approve {
@@ -308,7 +308,7 @@ func approvalsOf(q approval.Request) int {
 	return n
 }
 
-func approvalTable(w io.Writer, qs []approval.Request) {
+func approvalTable(w io.Writer, qs []api.Approval) {
 	row(w, "ID", "KIND", "STATE", "SUBJECT", "REQUESTED BY", "DECIDED BY PARTY", "APPROVALS", "EXPIRES")
 	for _, q := range qs {
 		row(w, q.ID, q.Kind, q.State, q.Subject, q.RequesterParty+"/"+q.RequesterPrincipal, q.ApproverParty,
@@ -316,7 +316,7 @@ func approvalTable(w io.Writer, qs []approval.Request) {
 	}
 }
 
-func approvalDetail(w io.Writer, q approval.Request) {
+func approvalDetail(w io.Writer, q api.Approval) {
 	kv(w, "Approval", q.ID)
 	kv(w, "Kind", q.Kind)
 	kv(w, "State", q.State)
@@ -355,14 +355,14 @@ func approvalDetail(w io.Writer, q approval.Request) {
 }
 
 // pendingApprovalNote describes the approval an action waits for, for a summary table.
-func pendingApprovalNote(w io.Writer, q approval.Request) {
+func pendingApprovalNote(w io.Writer, q api.Approval) {
 	kv(w, "Approval", q.ID)
 	state := fmt.Sprintf("%s (%d of %d approvals by %s)", q.State, approvalsOf(q), q.Approvers, orDash(q.ApproverParty))
-	if q.State == approval.Pending {
+	if q.State == string(approval.Pending) {
 		state = fmt.Sprintf("%s (%d of %d approvals by %s; expires %s)", q.State, approvalsOf(q), q.Approvers, orDash(q.ApproverParty), ts(q.ExpiresAt))
 	}
 	kv(w, "Approval state", state)
-	switch q.State {
+	switch approval.State(q.State) {
 	case approval.Pending:
 		fmt.Fprintf(w, "\nWaiting for %d more approval(s) by principals of %s other than the requester, each with \"hallmark approval approve %s\".\n",
 			q.Approvers-approvalsOf(q), orDash(q.ApproverParty), q.ID)
@@ -371,7 +371,7 @@ func pendingApprovalNote(w io.Writer, q approval.Request) {
 	}
 }
 
-func ruleTable(w io.Writer, rs []governance.RuleView) {
+func ruleTable(w io.Writer, rs []api.ApprovalRule) {
 	row(w, "KIND", "APPROVERS", "OTHER PARTY", "EXPIRY", "STORED")
 	for _, r := range rs {
 		row(w, r.Kind, strconv.Itoa(r.Approvers), r.OtherParty, r.Expiry, r.Stored)

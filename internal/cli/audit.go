@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/client"
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
@@ -95,7 +98,7 @@ a deployment administrator.`,
 			if err != nil {
 				return failure.Wrap(failure.Invalid, err, "creating "+out)
 			}
-			n, err := auditlog.Export(cmd.Context(), c.AuditSource(), f, !latest)
+			n, err := auditlog.Export(cmd.Context(), auditSource{c}, f, !latest)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -156,4 +159,40 @@ exits 3.`,
 	cmd.Flags().StringVar(&file, "file", "", "export file to check")
 	cmd.Flags().StringVar(&keyFile, "key", "", "file holding the checkpoint verifier key")
 	return cmd
+}
+
+// auditSource reads the audit log through the API, for auditlog.Export.
+type auditSource struct{ c *client.Client }
+
+func (s auditSource) Checkpoint(ctx context.Context, fresh bool) ([]byte, error) {
+	return s.c.AuditCheckpoint(ctx, fresh)
+}
+
+func (s auditSource) Events(ctx context.Context, after int64) ([]audit.Event, error) {
+	evs, err := s.c.AuditEvents(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]audit.Event, len(evs))
+	for i, ev := range evs {
+		out[i] = audit.Event{Seq: ev.Seq, At: ev.At, PartyID: ev.PartyID, PrincipalID: ev.PrincipalID, Action: ev.Action,
+			Stage: ev.Stage, Scope: ev.Scope, Subject: ev.Subject, Detail: ev.Detail}
+	}
+	return out, nil
+}
+
+// LeafHashes pages through the server's limit until it has n hashes or the tree ends.
+func (s auditSource) LeafHashes(ctx context.Context, start uint64, n int) ([][]byte, error) {
+	var out [][]byte
+	for len(out) < n {
+		got, err := s.c.AuditLeafHashes(ctx, start+uint64(len(out)), n-len(out))
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			break
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }

@@ -18,7 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
@@ -235,7 +236,7 @@ func exitCode(err error) int {
 func (e *env) report(cmd *cobra.Command, err error) int {
 	code := exitCode(err)
 	fmt.Fprintf(e.stderr, "hallmark: %v\n", err)
-	var p *client.Problem
+	var p *api.Problem
 	if errors.As(err, &p) && p.NotOwner() {
 		fmt.Fprintf(e.stderr, "  refused by the ownership matrix: stage %s, duty %s, scope %s is owned by %s\n",
 			orDash(p.Stage), orDash(p.Duty), orDash(p.Scope), orDash(p.Owner))

@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/custody"
-	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/api"
 )
 
 func (e *env) transferCommand() *cobra.Command {
@@ -24,7 +22,7 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
   hallmark transfer devices tr_123
   hallmark transfer accept tr_123`,
 	}
-	var req custody.OfferRequest
+	var req api.OfferRequest
 	offer := &cobra.Command{
 		Use:   "offer",
 		Short: "Offer custody of devices or of a lot to another party",
@@ -41,7 +39,7 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 			if err != nil {
 				return err
 			}
-			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferTable(w, []device.Transfer{t}) })
+			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferTable(w, []api.Transfer{t}) })
 		},
 	}
 	offer.Flags().StringVar(&req.To, "to", "", "the receiving party")
@@ -139,16 +137,16 @@ after a device ID. When more devices remain, a note on stderr says how to fetch 
 	devs.Flags().IntVar(&limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
 	devs.Flags().BoolVar(&all, "all", false, "follow the pages to the last device")
 	cmd.AddCommand(offer, listCmd, show, devs,
-		e.decideCommand(custody.Accept, "Accept a transfer offered to your party", "Accept a transfer offered to your party: its devices pass into your custody."),
-		e.decideCommand(custody.Refuse, "Refuse a transfer offered to your party", "Refuse a transfer offered to your party: its devices stay with the sender."),
-		e.decideCommand(custody.Cancel, "Cancel a transfer your party offered", "Cancel a transfer your party offered and the receiver has not decided yet."),
+		e.decideCommand(api.TransferAccept, "Accept a transfer offered to your party", "Accept a transfer offered to your party: its devices pass into your custody."),
+		e.decideCommand(api.TransferRefuse, "Refuse a transfer offered to your party", "Refuse a transfer offered to your party: its devices stay with the sender."),
+		e.decideCommand(api.TransferCancel, "Cancel a transfer your party offered", "Cancel a transfer your party offered and the receiver has not decided yet."),
 	)
 	return cmd
 }
 
-func (e *env) decideCommand(d custody.Decision, short, long string) *cobra.Command {
+func (e *env) decideCommand(d string, short, long string) *cobra.Command {
 	return &cobra.Command{
-		Use:     string(d) + " ID",
+		Use:     d + " ID",
 		Short:   short,
 		Long:    long,
 		Example: fmt.Sprintf("  hallmark transfer %s tr_123", d),
@@ -162,19 +160,19 @@ func (e *env) decideCommand(d custody.Decision, short, long string) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferTable(w, []device.Transfer{t}) })
+			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferTable(w, []api.Transfer{t}) })
 		},
 	}
 }
 
-func transferTable(w io.Writer, trs []device.Transfer) {
+func transferTable(w io.Writer, trs []api.Transfer) {
 	row(w, "ID", "FROM", "TO", "STATE", "DEVICES", "OFFERED", "DECIDED")
 	for _, t := range trs {
 		row(w, t.ID, t.FromID, t.ToID, t.State, t.DeviceCount, ts(t.OfferedAt), tsp(t.DecidedAt))
 	}
 }
 
-func transferDetail(w io.Writer, t device.Transfer) {
+func transferDetail(w io.Writer, t api.Transfer) {
 	kv(w, "ID", t.ID)
 	kv(w, "From", t.FromID)
 	kv(w, "To", t.ToID)
@@ -228,7 +226,7 @@ audit log needs an audit cell or a deployment administrator. -o id prints sequen
 	return cmd
 }
 
-func eventTable(w io.Writer, evs []audit.Event) {
+func eventTable(w io.Writer, evs []api.AuditEvent) {
 	row(w, "SEQ", "AT", "PARTY", "PRINCIPAL", "ACTION", "STAGE", "SCOPE", "SUBJECT")
 	for _, ev := range evs {
 		row(w, ev.Seq, ts(ev.At), ev.PartyID, ev.PrincipalID, ev.Action, ev.Stage, ev.Scope, strings.TrimSpace(ev.Subject))

@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/client"
-	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 )
 
 func (e *env) factoryCommand() *cobra.Command {
@@ -52,7 +52,7 @@ device ID and -o json everything the server returned.`,
 			if !json.Valid(rec) {
 				return invalidf("--record %s is not JSON", recordFile)
 			}
-			req := client.IssueFactoryRequest{CSR: csrText(csr), BuildRecord: json.RawMessage(bytes.TrimSpace(rec))}
+			req := api.IssueFactoryRequest{CSR: csrText(csr), BuildRecord: json.RawMessage(bytes.TrimSpace(rec))}
 			c, err := e.client()
 			if err != nil {
 				return err
@@ -156,7 +156,7 @@ to fetch them.`,
 			if err != nil {
 				return err
 			}
-			var ds []device.Device
+			var ds []api.Device
 			if all {
 				if ds, err = c.AllDevices(cmd.Context(), f); err != nil {
 					return err
@@ -238,7 +238,7 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 				} else {
 					row(w, "  SERIAL", "PROFILE", "STATE", "CA", "NOT BEFORE", "NOT AFTER", "REVOKED")
 					for _, c := range v.Certificates {
-						row(w, "  "+c.SerialHex, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
+						row(w, "  "+c.Serial, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
 					}
 				}
 				fmt.Fprintln(w, "\nCustody")

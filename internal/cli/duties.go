@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // parsePairFlag reads a stage/duty flag value; a malformed one is a usage error.
@@ -83,11 +83,11 @@ holds both; limit that principal's duties first ("hallmark principal set-duties"
 			if err != nil {
 				return err
 			}
-			r, err := c.AddSoDRule(cmd.Context(), governance.SoDRuleRequest{ID: args[0], A: pa.String(), B: pb.String()})
+			r, err := c.AddSoDRule(cmd.Context(), api.SoDRuleRequest{ID: args[0], A: pa.String(), B: pb.String()})
 			if err != nil {
 				return err
 			}
-			return e.emit(r, []string{r.ID}, func(w io.Writer) { sodTable(w, []store.SoDRule{r}) })
+			return e.emit(r, []string{r.ID}, func(w io.Writer) { sodTable(w, []api.SoDRule{r}) })
 		},
 	}
 	add.Flags().StringVar(&a, "a", "", "one duty, as stage/duty (e.g. operational/issue)")
@@ -116,10 +116,10 @@ holds both; limit that principal's duties first ("hallmark principal set-duties"
 	return cmd
 }
 
-func sodTable(w io.Writer, rs []store.SoDRule) {
+func sodTable(w io.Writer, rs []api.SoDRule) {
 	row(w, "ID", "DUTY A", "DUTY B", "CREATED", "BY")
 	for _, r := range rs {
-		row(w, r.ID, r.A.String(), r.B.String(), ts(r.At), r.By)
+		row(w, r.ID, pairText(r.A), pairText(r.B), ts(r.At), r.By)
 	}
 }
 
@@ -186,10 +186,10 @@ a change that would break a separation-of-duties rule, and audits every change.`
 	return []*cobra.Command{show, set}
 }
 
-func (e *env) emitDuties(principalID string, ps []ownership.Pair) error {
+func (e *env) emitDuties(principalID string, ps []api.Pair) error {
 	ids := make([]string, len(ps))
 	for i, p := range ps {
-		ids[i] = p.String()
+		ids[i] = pairText(p)
 	}
 	return e.emit(ps, ids, func(w io.Writer) {
 		if len(ps) == 0 {

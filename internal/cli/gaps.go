@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/api"
 )
 
 func (e *env) reportGaps() *cobra.Command {
@@ -54,7 +54,7 @@ Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 }
 
 // gapRows flattens the report into one row per gap, in the report's order.
-func gapRows(r reports.GapsReport) [][]string {
+func gapRows(r api.GapsReport) [][]string {
 	rows := [][]string{}
 	for _, u := range r.Unowned {
 		rows = append(rows, []string{"unowned", u.Scope, string(u.Stage) + "/" + string(u.Duty) + " has no owner", "-"})

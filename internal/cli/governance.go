@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 )
@@ -48,7 +48,7 @@ func (e *env) partyCommand() *cobra.Command {
 		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer
   hallmark party list`,
 	}
-	var req governance.CreatePartyRequest
+	var req api.CreatePartyRequest
 	var kind string
 	create := &cobra.Command{
 		Use:   "create",
@@ -62,12 +62,12 @@ func (e *env) partyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req.Kind = party.Kind(kind)
+			req.Kind = kind
 			p, err := c.CreateParty(cmd.Context(), req)
 			if err != nil {
 				return err
 			}
-			return e.emit(p, []string{p.ID}, func(w io.Writer) { partyTable(w, []party.Party{p}) })
+			return e.emit(p, []string{p.ID}, func(w io.Writer) { partyTable(w, []api.Party{p}) })
 		},
 	}
 	create.Flags().StringVar(&req.ID, "id", "", "party ID (a slug, e.g. acme)")
@@ -109,7 +109,7 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
-func partyTable(w io.Writer, ps []party.Party) {
+func partyTable(w io.Writer, ps []api.Party) {
 	row(w, "ID", "NAME", "KIND", "CREATED")
 	for _, p := range ps {
 		row(w, p.ID, p.Name, p.Kind, ts(p.CreatedAt))
@@ -126,7 +126,7 @@ duty its party owns, unless it is limited to some of them (for separation of dut
   hallmark principal list --party acme
   hallmark principal set-duties prn_123 --duty operational/issue`,
 	}
-	var req governance.CreatePrincipalRequest
+	var req api.CreatePrincipalRequest
 	var kind string
 	create := &cobra.Command{
 		Use:   "create",
@@ -144,7 +144,7 @@ in the "token" member.`,
 			if err != nil {
 				return err
 			}
-			req.Kind = party.PrincipalKind(kind)
+			req.Kind = kind
 			p, err := c.CreatePrincipal(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -153,7 +153,7 @@ in the "token" member.`,
 				fmt.Fprintf(e.stderr, "token of %s (shown only this once; store it now): %s\n", p.ID, p.Token)
 			}
 			return e.emit(p, []string{p.ID}, func(w io.Writer) {
-				principalTable(w, []party.Principal{p.Principal})
+				principalTable(w, []api.Principal{p.Principal})
 				fmt.Fprintf(w, "\ntoken (shown only this once; store it now): %s\n", p.Token)
 			})
 		},
@@ -194,7 +194,7 @@ in the "token" member.`,
 	return cmd
 }
 
-func principalTable(w io.Writer, ps []party.Principal) {
+func principalTable(w io.Writer, ps []api.Principal) {
 	row(w, "ID", "PARTY", "NAME", "KIND", "ADMIN", "CREATED", "LAST USED")
 	for _, p := range ps {
 		row(w, p.ID, p.PartyID, p.Name, p.Kind, p.Admin, ts(p.CreatedAt), tsp(p.LastUsedAt))
@@ -257,7 +257,7 @@ deployment). The caller must be an administrator or own the cell being changed.`
 			if err != nil {
 				return err
 			}
-			return e.emit(out, []string{cellKey(out)}, func(w io.Writer) { cellTable(w, []ownership.Cell{out}) })
+			return e.emit(out, []string{cellKey(out)}, func(w io.Writer) { cellTable(w, []api.Cell{out}) })
 		},
 	}
 	set.Flags().StringVar(&stage, "stage", "", "manufacturing, operational or support")
@@ -269,33 +269,39 @@ deployment). The caller must be an administrator or own the cell being changed.`
 	return cmd
 }
 
-func parseCell(stage, duty, scope, owner string) (ownership.Cell, error) {
+func parseCell(stage, duty, scope, owner string) (api.Cell, error) {
 	st, err := ownership.ParseStage(stage)
 	if err != nil {
-		return ownership.Cell{}, usagef("--stage: %v", err)
+		return api.Cell{}, usagef("--stage: %v", err)
 	}
 	du, err := ownership.ParseDuty(duty)
 	if err != nil {
-		return ownership.Cell{}, usagef("--duty: %v", err)
+		return api.Cell{}, usagef("--duty: %v", err)
 	}
 	kind, id, ok := strings.Cut(scope, ":")
 	if !ok || id == "" {
-		return ownership.Cell{}, usagef("--scope %q must be KIND:ID, e.g. lot:lot_123 or deployment:*", scope)
+		return api.Cell{}, usagef("--scope %q must be KIND:ID, e.g. lot:lot_123 or deployment:*", scope)
 	}
 	sk, err := ownership.ParseScopeKind(kind)
 	if err != nil {
-		return ownership.Cell{}, usagef("--scope: %v", err)
+		return api.Cell{}, usagef("--scope: %v", err)
 	}
-	return ownership.Cell{Stage: st, Duty: du, Scope: ownership.Scope{Kind: sk, ID: id}, PartyID: owner}, nil
+	return api.Cell{Stage: string(st), Duty: string(du), Scope: api.Scope{Kind: string(sk), ID: id}, PartyID: owner}, nil
 }
 
-func cellKey(c ownership.Cell) string {
-	return string(c.Stage) + "/" + string(c.Duty) + "/" + c.Scope.String()
+func cellKey(c api.Cell) string {
+	return c.Stage + "/" + c.Duty + "/" + scopeText(c.Scope)
 }
 
-func cellTable(w io.Writer, cells []ownership.Cell) {
+// scopeText writes a scope as KIND:ID, as --scope takes it.
+func scopeText(s api.Scope) string { return s.Kind + ":" + s.ID }
+
+// pairText writes a pair as stage/duty, as --duty takes it.
+func pairText(p api.Pair) string { return p.Stage + "/" + p.Duty }
+
+func cellTable(w io.Writer, cells []api.Cell) {
 	row(w, "STAGE", "DUTY", "SCOPE", "OWNER")
 	for _, c := range cells {
-		row(w, c.Stage, c.Duty, c.Scope.String(), c.PartyID)
+		row(w, c.Stage, c.Duty, scopeText(c.Scope), c.PartyID)
 	}
 }

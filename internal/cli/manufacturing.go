@@ -7,10 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/client"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 )
 
 func (e *env) caCommand() *cobra.Command {
@@ -24,7 +22,7 @@ CA under it; an existing CA can be imported with its key instead.`,
   hallmark ca cert ca_123 --out root.pem`,
 	}
 
-	var h manufacturing.CreateHierarchyRequest
+	var h api.CreateHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create a manufacturing root CA and an issuing CA under it",
@@ -33,7 +31,7 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 		Example: `  hallmark ca create-hierarchy --manufacturer acme --name acme-mfg --algorithm ecdsa-p384
   ISSUING=$(hallmark ca create-hierarchy --manufacturer acme --name acme-mfg -o id | tail -n 1)`,
 		Args: cobra.NoArgs,
-		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (api.Hierarchy, error) {
 			return c.CreateHierarchy(ctx, h)
 		}),
 	}
@@ -43,7 +41,7 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 	required(createH, "manufacturer", "name")
 
-	var imp manufacturing.ImportCARequest
+	var imp api.ImportCARequest
 	var certFile, keyFile, passEnv string
 	importCmd := &cobra.Command{
 		Use:   "import",
@@ -79,7 +77,7 @@ never from the command line.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []client.CAView{v}) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []api.CA{v}) })
 		},
 	}
 	importCmd.Flags().StringVar(&imp.ManufacturerID, "manufacturer", "", "manufacturer party ID")
@@ -151,7 +149,7 @@ never from the command line.`,
 	return cmd
 }
 
-func caTable(w io.Writer, cas []client.CAView) {
+func caTable(w io.Writer, cas []api.CA) {
 	row(w, "ID", "PARTY", "STAGE", "ROLE", "NAME", "SUBJECT", "NOT AFTER")
 	for _, v := range cas {
 		row(w, v.ID, v.PartyID, v.Stage, v.Role, v.Name, v.Subject, v.NotAfter)
@@ -166,7 +164,7 @@ func (e *env) anchorCommand() *cobra.Command {
 devices it signed can be verified when they are onboarded.`,
 		Example: `  hallmark anchor register --name othermaker-root --cert othermaker-root.pem`,
 	}
-	var req manufacturing.RegisterAnchorRequest
+	var req api.RegisterAnchorRequest
 	var certFile string
 	reg := &cobra.Command{
 		Use:     "register",
@@ -188,7 +186,7 @@ devices it signed can be verified when they are onboarded.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []client.CAView{v}) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []api.CA{v}) })
 		},
 	}
 	reg.Flags().StringVar(&req.Name, "name", "", "anchor name (a slug)")
@@ -205,7 +203,7 @@ func (e *env) modelCommand() *cobra.Command {
 		Long:    "A model is a kind of device a manufacturer makes; its hardware type OID goes into every factory certificate (RFC 4108 hardwareModuleName).",
 		Example: `  hallmark model create --manufacturer acme --name sensor-x`,
 	}
-	var req manufacturing.CreateModelRequest
+	var req api.CreateModelRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Define a model",
@@ -222,7 +220,7 @@ func (e *env) modelCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emit(m, []string{m.ID}, func(w io.Writer) { modelTable(w, []device.Model{m}) })
+			return e.emit(m, []string{m.ID}, func(w io.Writer) { modelTable(w, []api.Model{m}) })
 		},
 	}
 	create.Flags().StringVar(&req.ManufacturerID, "manufacturer", "", "manufacturer party ID")
@@ -258,7 +256,7 @@ func (e *env) modelCommand() *cobra.Command {
 	return cmd
 }
 
-func modelTable(w io.Writer, ms []device.Model) {
+func modelTable(w io.Writer, ms []api.Model) {
 	row(w, "ID", "MANUFACTURER", "NAME", "HARDWARE TYPE", "CREATED")
 	for _, m := range ms {
 		row(w, m.ID, m.ManufacturerID, m.Name, m.HardwareType, ts(m.CreatedAt))
@@ -273,7 +271,7 @@ func (e *env) lotCommand() *cobra.Command {
 		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
   hallmark lot list --manufacturer acme`,
 	}
-	var req manufacturing.CreateLotRequest
+	var req api.CreateLotRequest
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Define a lot",
@@ -291,7 +289,7 @@ certificates. --delegate-to gives the issue duty over this lot to a contract man
 			if err != nil {
 				return err
 			}
-			return e.emit(l, []string{l.ID}, func(w io.Writer) { lotTable(w, []device.Lot{l}) })
+			return e.emit(l, []string{l.ID}, func(w io.Writer) { lotTable(w, []api.Lot{l}) })
 		},
 	}
 	create.Flags().StringVar(&req.ModelID, "model", "", "model ID")
@@ -356,7 +354,7 @@ certificates. --delegate-to gives the issue duty over this lot to a contract man
 	return cmd
 }
 
-func lotTable(w io.Writer, ls []device.Lot) {
+func lotTable(w io.Writer, ls []api.Lot) {
 	row(w, "ID", "MANUFACTURER", "MODEL", "NAME", "LINE", "ISSUING CA", "CREATED")
 	for _, l := range ls {
 		row(w, l.ID, l.ManufacturerID, l.ModelID, l.Name, l.Line, l.IssuingCAID, ts(l.CreatedAt))
@@ -365,7 +363,7 @@ func lotTable(w io.Writer, ls []device.Lot) {
 
 // createHierarchy is the RunE of the three create-hierarchy commands: it checks --algorithm,
 // calls create and prints the root and issuing CA (-o id: their IDs, one a line).
-func (e *env) createHierarchy(alg *keys.Algorithm, create func(ctx context.Context, c *client.Client) (client.Hierarchy, error)) func(*cobra.Command, []string) error {
+func (e *env) createHierarchy(alg *string, create func(ctx context.Context, c *client.Client) (api.Hierarchy, error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		switch *alg {
 		case "", "ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072":
@@ -381,12 +379,12 @@ func (e *env) createHierarchy(alg *keys.Algorithm, create func(ctx context.Conte
 			return err
 		}
 		return e.emit(out, []string{out.Root.ID, out.Issuing.ID}, func(w io.Writer) {
-			caTable(w, []client.CAView{out.Root, out.Issuing})
+			caTable(w, []api.CA{out.Root, out.Issuing})
 		})
 	}
 }
 
 // algorithmFlag adds --algorithm for a new CA hierarchy.
-func algorithmFlag(cmd *cobra.Command, alg *keys.Algorithm) {
-	cmd.Flags().StringVar((*string)(alg), "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
+func algorithmFlag(cmd *cobra.Command, alg *string) {
+	cmd.Flags().StringVar(alg, "algorithm", "", "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072 (default: the server's, ecdsa-p256)")
 }

@@ -16,16 +16,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/api/proof"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/csr"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
-	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/revocation"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 func (e *env) operationalCommand() *cobra.Command {
@@ -37,7 +34,7 @@ onboarded into an operator's environment. A hierarchy is an operational root CA 
 CA under it.`,
 		Example: `  hallmark operational create-hierarchy --operator fleetco --name fleet-ops`,
 	}
-	var h operational.CreateHierarchyRequest
+	var h api.CreateOperationalHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create an operational root CA and an issuing CA under it",
@@ -47,7 +44,7 @@ issuing CA's ID, one a line.`,
 		Example: `  hallmark operational create-hierarchy --operator fleetco --name fleet-ops --algorithm ecdsa-p384
   OPS_CA=$(hallmark operational create-hierarchy --operator fleetco --name fleet-ops -o id | tail -n 1)`,
 		Args: cobra.NoArgs,
-		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (api.Hierarchy, error) {
 			return c.CreateOperationalHierarchy(ctx, h)
 		}),
 	}
@@ -75,7 +72,7 @@ only superseded by a new version; every issuance records the version it used.`,
   hallmark env policy set env_123 --kind renewal --file renewal.json`,
 	}
 
-	var req operational.CreateEnvironmentRequest
+	var req api.CreateEnvironmentRequest
 	var onbFile, renFile string
 	create := &cobra.Command{
 		Use:   "create",
@@ -207,8 +204,7 @@ and refuses a policy that does not compile; nothing changes then. Prints the new
   V=$(hallmark env policy set env_123 --kind onboarding --file onboarding.json -o id)`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k := environment.PolicyKind(kind)
-			if k != environment.Onboarding && k != environment.Renewal {
+			if kind != api.PolicyOnboarding && kind != api.PolicyRenewal {
 				return usagef("--kind must be onboarding or renewal, not %q", kind)
 			}
 			spec, err := readPolicy("file", file)
@@ -219,7 +215,7 @@ and refuses a policy that does not compile; nothing changes then. Prints the new
 			if err != nil {
 				return err
 			}
-			pv, err := c.SetPolicy(cmd.Context(), args[0], k, spec)
+			pv, err := c.SetPolicy(cmd.Context(), args[0], kind, spec)
 			if err != nil {
 				return err
 			}
@@ -256,7 +252,7 @@ func readPolicy(flag, file string) (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
-func envDetail(w io.Writer, v operational.EnvironmentView) {
+func envDetail(w io.Writer, v api.EnvironmentView) {
 	fmt.Fprintln(w, "Environment")
 	kv(w, "  ID", v.ID)
 	kv(w, "  Name", v.Name)
@@ -280,14 +276,14 @@ func envDetail(w io.Writer, v operational.EnvironmentView) {
 	}
 	for _, p := range []struct {
 		title string
-		pv    environment.PolicyVersion
+		pv    api.PolicyVersion
 	}{{"Onboarding policy", v.Onboarding}, {"Renewal policy", v.Renewal}} {
 		fmt.Fprintf(w, "\n%s\n", p.title)
 		policyDetail(w, p.pv)
 	}
 }
 
-func policyDetail(w io.Writer, pv environment.PolicyVersion) {
+func policyDetail(w io.Writer, pv api.PolicyVersion) {
 	if pv.Version == 0 {
 		fmt.Fprintln(w, "  none")
 		return
@@ -325,8 +321,8 @@ func (f *factsFlags) add(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.extra, "fact", nil, "another fact as key=value (repeatable), for policies to read as facts.extra")
 }
 
-func (f *factsFlags) facts() (operational.Facts, error) {
-	out := operational.Facts{FirmwareDigest: f.firmware, HardwareRevision: f.hwRev}
+func (f *factsFlags) facts() (api.Facts, error) {
+	out := api.Facts{FirmwareDigest: f.firmware, HardwareRevision: f.hwRev}
 	if f.firmware != "" {
 		if _, err := hex.DecodeString(f.firmware); err != nil {
 			return out, usagef("--firmware-digest must be hex, not %q", f.firmware)
@@ -392,7 +388,7 @@ func csrKeyOf(flag, file string, b []byte) (crypto.PublicKey, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("--%s %s: %w", flag, file, err)
 	}
-	h, err := operational.KeySHA256(req.PublicKey)
+	h, err := proof.KeySHA256(req.PublicKey)
 	return req.PublicKey, h, err
 }
 
@@ -413,7 +409,7 @@ func firstCert(pemBytes []byte) *x509.Certificate {
 }
 
 // writeIdentity writes the certificate and chain where asked and prints the summary.
-func (e *env) writeIdentity(id operational.Identity, certOut, chainOut string) error {
+func (e *env) writeIdentity(id api.Identity, certOut, chainOut string) error {
 	for _, f := range []struct{ file, what, data string }{
 		{certOut, "certificate", id.CertificatePEM},
 		{chainOut, "chain", id.ChainPEM},
@@ -491,15 +487,15 @@ prints the device ID.`,
 			if err != nil {
 				return err
 			}
-			ch, err := c.NewChallenge(cmd.Context(), operational.ChallengeRequest{Purpose: operational.PurposeOnboard, EnvironmentID: envID, CSRKeySHA256: keyHash})
+			ch, err := c.NewChallenge(cmd.Context(), api.ChallengeRequest{Purpose: proof.PurposeOnboard, EnvironmentID: envID, CSRKeySHA256: keyHash})
 			if err != nil {
 				return err
 			}
-			proof, err := client.Prove(ch, operational.PurposeOnboard, envID, csrKey, key)
+			proof, err := client.Prove(ch, proof.PurposeOnboard, envID, csrKey, key)
 			if err != nil {
 				return err
 			}
-			id, err := c.Onboard(cmd.Context(), envID, operational.OnboardRequest{
+			id, err := c.Onboard(cmd.Context(), envID, api.OnboardRequest{
 				CSR: csrText(csr), FactoryCertificate: string(certPEM), Proof: proof, Facts: facts,
 			})
 			if err != nil {
@@ -567,15 +563,15 @@ The summary is that of onboard; -o id prints the device ID.`,
 			if err != nil {
 				return err
 			}
-			ch, err := c.NewChallenge(cmd.Context(), operational.ChallengeRequest{Purpose: operational.PurposeRenew, CertificateSerial: leaf.SerialNumber.Text(16), CSRKeySHA256: keyHash})
+			ch, err := c.NewChallenge(cmd.Context(), api.ChallengeRequest{Purpose: proof.PurposeRenew, CertificateSerial: leaf.SerialNumber.Text(16), CSRKeySHA256: keyHash})
 			if err != nil {
 				return err
 			}
-			proof, err := client.Prove(ch, operational.PurposeRenew, "", csrKey, key)
+			proof, err := client.Prove(ch, proof.PurposeRenew, "", csrKey, key)
 			if err != nil {
 				return err
 			}
-			id, err := c.Renew(cmd.Context(), operational.RenewRequest{
+			id, err := c.Renew(cmd.Context(), api.RenewRequest{
 				CSR: csrText(csr), CurrentCertificate: string(certPEM), Proof: proof, Facts: facts,
 			})
 			if err != nil {
@@ -611,7 +607,7 @@ To revoke factory identities (a manufacturing compromise), use "hallmark revocat
 			if err != nil {
 				return err
 			}
-			d, err := c.RevokeDevice(cmd.Context(), args[0], operational.RevokeRequest{Reason: reason})
+			d, err := c.RevokeDevice(cmd.Context(), args[0], api.RevokeRequest{Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -642,7 +638,7 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.ReadmitDevice(cmd.Context(), args[0], operational.ReadmitRequest{Reason: readmitReason})
+			res, err := c.ReadmitDevice(cmd.Context(), args[0], api.ReadmitRequest{Reason: readmitReason})
 			if err != nil {
 				return err
 			}
@@ -664,7 +660,7 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 	return []*cobra.Command{onboard, renew, revoke, readmit}
 }
 
-func deviceStateTable(w io.Writer, d device.Device) {
+func deviceStateTable(w io.Writer, d api.Device) {
 	row(w, "ID", "SERIAL", "STATE", "ENVIRONMENT", "OPERATIONAL CERTIFICATE", "UPDATED")
 	row(w, d.ID, d.Serial, d.State, d.EnvironmentID, d.OperationalCert, ts(d.UpdatedAt))
 }
@@ -681,7 +677,7 @@ devices after checking them. A revocation is never undone.`,
   hallmark revocation create --manufacturer acme --lot lot_123 --reason keyCompromise --execute
   hallmark revocation show rvk_123`,
 	}
-	var sel store.FactorySelector
+	var sel api.FactorySelector
 	var from, to, reason, why string
 	var execute bool
 	create := &cobra.Command{
@@ -728,7 +724,7 @@ it alone), and the revocation runs as soon as the last approver runs "hallmark a
 			if err != nil {
 				return err
 			}
-			res, err := c.RevokeFactory(cmd.Context(), manufacturing.RevokeRequest{Selector: sel, Reason: reason, DryRun: &dry, Why: why})
+			res, err := c.RevokeFactory(cmd.Context(), api.FactoryRevokeRequest{Selector: sel, Reason: reason, DryRun: &dry, Why: why})
 			if err != nil {
 				return err
 			}
@@ -786,7 +782,7 @@ items, each factory certificate it revoked and each operational certificate it s
 
 const dryRunNote = "dry run: nothing changed; add --execute to revoke"
 
-func revokeResultTable(w io.Writer, res manufacturing.RevokeResult) {
+func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	if res.Approval != nil {
 		fmt.Fprintln(w, "Nothing revoked yet: revoking every factory identity of an issuing CA needs an approval.")
 		kv(w, "Reason", res.Reason)
@@ -820,7 +816,7 @@ func revokeResultTable(w io.Writer, res manufacturing.RevokeResult) {
 	}
 }
 
-func cascadeDetail(w io.Writer, rc client.RevocationCascade) {
+func cascadeDetail(w io.Writer, rc api.RevocationCascade) {
 	r := rc.Run
 	kv(w, "ID", r.ID)
 	kv(w, "Manufacturer", r.ManufacturerID)
@@ -843,7 +839,7 @@ func cascadeDetail(w io.Writer, rc client.RevocationCascade) {
 	}
 }
 
-func selectorText(s store.FactorySelector) string {
+func selectorText(s api.FactorySelector) string {
 	var parts []string
 	for _, p := range []struct{ k, v string }{
 		{"device", s.DeviceID}, {"lot", s.LotID}, {"line", s.Line}, {"issuing CA", s.IssuingCAID},

@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/reports"
 )
 
@@ -62,7 +64,7 @@ func (e *env) emitRows(v any, asCSV bool, header []string, rows [][]string) erro
 	})
 }
 
-func certCells(c *reports.CertSummary) []string {
+func certCells(c *api.CertSummary) []string {
 	if c == nil {
 		return []string{"", "", ""}
 	}
@@ -71,7 +73,7 @@ func certCells(c *reports.CertSummary) []string {
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
 
-func dur(d reports.Duration) string { return time.Duration(d).String() }
+func dur(d api.Duration) string { return time.Duration(d).String() }
 
 func (e *env) reportInventory() *cobra.Command {
 	var asCSV bool
@@ -162,7 +164,7 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
   hallmark report rotation --since 30d --every 1d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var trend reports.TrendOptions
+			var trend client.TrendOptions
 			if (since == "") != (every == "") {
 				return usagef("give both --since and --every, such as --since 30d --every 1d")
 			}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hallmark-id/hallmark/internal/client"
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/grant"
-	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // grantStates are the states grants can be listed by.
@@ -42,7 +42,7 @@ with "support revoke". See docs/governance.md.`,
   hallmark support check --cert eve.pem --device dev_123`,
 	}
 
-	var h support.CreateHierarchyRequest
+	var h api.CreateSupportHierarchyRequest
 	createH := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create an operator's support root CA and an issuing CA under it",
@@ -51,7 +51,7 @@ newest support issuing CA signs the certificates of approved grants. The caller'
 support/approve over the operator. -o id prints the root CA's ID, then the issuing CA's ID.`,
 		Example: `  hallmark support create-hierarchy --operator contoso --name contoso-support`,
 		Args:    cobra.NoArgs,
-		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (client.Hierarchy, error) {
+		RunE: e.createHierarchy(&h.Algorithm, func(ctx context.Context, c *client.Client) (api.Hierarchy, error) {
 			return c.CreateSupportHierarchy(ctx, h)
 		}),
 	}
@@ -60,7 +60,7 @@ support/approve over the operator. -o id prints the root CA's ID, then the issui
 	algorithmFlag(createH, &h.Algorithm)
 	required(createH, "operator", "name")
 
-	var req support.Request
+	var req api.SupportRequest
 	var from, until, csrFile string
 	request := &cobra.Command{
 		Use:   "request",
@@ -148,7 +148,7 @@ expired. -o id prints the grant IDs.`,
 				if !slices.Contains(grantStates, grant.State(state)) {
 					return usagef("--state must be requested, active, denied or revoked, not %q", state)
 				}
-				f.State = grant.State(state)
+				f.State = state
 			}
 			if f.Limit < 0 || f.Limit > 1000 {
 				return usagef("--limit must be 1-1000")
@@ -236,7 +236,7 @@ cancel" or "deny" instead.`,
 			if err != nil {
 				return err
 			}
-			v, err := c.RevokeSupportGrant(cmd.Context(), args[0], support.RevokeRequest{Reason: reason})
+			v, err := c.RevokeSupportGrant(cmd.Context(), args[0], api.RevokeGrantRequest{Reason: reason})
 			if err != nil {
 				return err
 			}
@@ -272,7 +272,7 @@ other codes are errors as usual.`, ExitNotAllowed),
 			if err != nil {
 				return err
 			}
-			r, err := c.CheckSupport(cmd.Context(), support.CheckRequest{Certificate: string(b), DeviceID: checkDevice})
+			r, err := c.CheckSupport(cmd.Context(), api.SupportCheckRequest{Certificate: string(b), DeviceID: checkDevice})
 			if err != nil {
 				return err
 			}
@@ -325,21 +325,21 @@ func isNotAllowed(err error) bool {
 	return errors.As(err, &n)
 }
 
-func grantScope(g grant.Grant) string {
+func grantScope(g api.Grant) string {
 	if g.LotID != "" {
 		return "lot " + g.LotID
 	}
 	return strings.Join(g.Devices, ", ")
 }
 
-func grantTable(w io.Writer, vs []support.View) {
+func grantTable(w io.Writer, vs []api.SupportGrant) {
 	row(w, "ID", "STATUS", "ENGINEER", "REQUESTED BY", "ENVIRONMENT", "SCOPE", "NOT BEFORE", "NOT AFTER")
 	for _, v := range vs {
 		row(w, v.ID, v.Status, v.Engineer, v.RequesterParty, v.EnvironmentID, grantScope(v.Grant), ts(v.NotBefore), ts(v.NotAfter))
 	}
 }
 
-func grantDetail(w io.Writer, v support.View) {
+func grantDetail(w io.Writer, v api.SupportGrant) {
 	kv(w, "Grant", v.ID)
 	kv(w, "Status", v.Status)
 	kv(w, "Engineer", v.Engineer)

@@ -23,8 +23,13 @@ var layers = map[string]string{
 
 	"internal/config": "config",
 
+	// The REST API's wire types and the proof-of-possession message: public, standard library
+	// only, shared by the server's edge, the client and any outside program.
+	"api":       "wire",
+	"api/proof": "wire",
+
 	// Outside the server: the REST client, the device side, the fleet simulator.
-	"internal/client":   "client",
+	"client":            "client",
 	"internal/agent":    "device",
 	"internal/simulate": "tools",
 
@@ -179,16 +184,25 @@ var rules = []rule{
 		Why:  "the client speaks HTTP to a server; it never links the server, opens a database or serves",
 	},
 	{
-		From:    []string{"@client"},
-		Deny:    []string{"@services", "github.com/zmap/...", "cel.dev/...", "github.com/google/cel-go/..."},
-		Why:     "the client carries the API's wire types, not the services behind them (nor what they link: zlint, CEL)",
-		Pending: "issue 14: the wire types move to a public package so the client stops importing services",
+		From: []string{"@client"},
+		Deny: []string{"@services", "@core", "github.com/zmap/...", "cel.dev/...", "github.com/google/cel-go/..."},
+		Why:  "the client carries the API's wire types (package api), not the services behind them (nor what they link: zlint, CEL)",
 	},
 	{
-		From:    []string{"@client"},
-		Deny:    []string{"@store"},
-		Why:     "the client's types are the API's, not the storage contract's",
-		Pending: "issue 14: the wire types move to a public package so the client stops importing services",
+		From: []string{"@client"},
+		Deny: []string{"@store"},
+		Why:  "the client's types are the API's, not the storage contract's",
+	},
+	{
+		From: []string{"@wire"},
+		Deny: with(wiring, []string{"@core", "@services", "@store", "@stores", "@storetest", "@keys", "@config", "@client", "@device", "@tools", "@adapters",
+			"github.com/...", "golang.org/...", "cel.dev/...", "modernc.org/...", "go.step.sm/..."}),
+		Why: "the wire types are public and plain: the standard library only, so any Go program can import them",
+	},
+	{
+		From: []string{"api/proof"},
+		Deny: []string{"net/http/...", "api"},
+		Why:  "the services build the proof message too, and they know no HTTP",
 	},
 	{
 		From: []string{"@device"},
@@ -203,10 +217,9 @@ var rules = []rule{
 		Why: "the simulator drives a server from outside, through its REST API and EST (internal/agent, internal/est)",
 	},
 	{
-		From:    []string{"@tools"},
-		Deny:    []string{"@services", "@store"},
-		Why:     "the simulator uses the client's wire types, not the services behind them",
-		Pending: "issue 14: the wire types move to a public package; internal/simulate then uses them too",
+		From: []string{"@tools"},
+		Deny: []string{"@services", "@store"},
+		Why:  "the simulator uses the client's wire types, not the services behind them",
 	},
 	{
 		From: []string{"@app"},

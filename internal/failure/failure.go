@@ -82,11 +82,31 @@ func Wrap(k Kind, err error, msg string) error {
 // Kinded is implemented by errors that carry a kind.
 type Kinded interface{ FailureKind() Kind }
 
-// KindOf returns the kind of the first error in err's chain that has one.
+// Named is implemented by errors that carry a kind by its name (Kind.String(): "invalid",
+// "not-found", ...) because they cannot import this package: the problem details of the
+// public API package (api.Problem) and the errors of the public client.
+type Named interface{ KindName() string }
+
+// KindOf returns the kind of the first error in err's chain that has one, by type (Kinded)
+// or else by name (Named).
 func KindOf(err error) Kind {
 	var k Kinded
 	if errors.As(err, &k) {
 		return k.FailureKind()
+	}
+	var n Named
+	if errors.As(err, &n) {
+		return ParseKind(n.KindName())
+	}
+	return Unclassified
+}
+
+// ParseKind returns the kind whose String is name, and Unclassified for any other name.
+func ParseKind(name string) Kind {
+	for k := Invalid; k <= Pending; k++ {
+		if k.String() == name {
+			return k
+		}
 	}
 	return Unclassified
 }

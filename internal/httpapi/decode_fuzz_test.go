@@ -4,16 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
-	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/support"
 )
 
-// FuzzDecodeJSON drives the strict request decoder with the request types of the busiest
-// operations. Seeds are real request bodies from the walkthrough.
+// FuzzDecodeJSON drives the strict request decoder with the wire request types of the
+// busiest operations. Seeds are real request bodies from the walkthrough.
 func FuzzDecodeJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"model_id":"mdl_abc","name":"lot-001","line":"line-a","issuing_ca_id":"ca-x","delegate_to":"fabrikam"}`,
@@ -28,12 +24,19 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		targets := []any{&manufacturing.CreateLotRequest{}, &custody.OfferRequest{}, &ownership.Cell{}, &manufacturing.IssueFactoryRequest{},
-			&support.Request{}, &governance.Decision{}, &support.CheckRequest{}, &governance.RuleRequest{}}
+		targets := []any{&api.CreateLotRequest{}, &api.OfferRequest{}, &api.Cell{}, &api.IssueFactoryRequest{},
+			&api.SupportRequest{}, &api.Decision{}, &api.SupportCheckRequest{}, &api.SetApprovalRuleRequest{}}
 		for _, v := range targets {
 			err := DecodeJSON(strings.NewReader(string(body)), v)
 			if err != nil && failure.KindOf(err) == failure.Unclassified {
 				t.Fatalf("unclassified decode error %v", err)
+			}
+		}
+		// The build record inside a factory request is decoded on its own, as strictly.
+		var req api.IssueFactoryRequest
+		if DecodeJSON(strings.NewReader(string(body)), &req) == nil {
+			if _, err := fromIssueFactoryRequest(req); err != nil && failure.KindOf(err) == failure.Unclassified {
+				t.Fatalf("unclassified build record error %v", err)
 			}
 		}
 	})

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -25,65 +25,63 @@ func (s *Server) routes() {
 		return err
 	})
 	s.handle("GET", "/v1/whoami", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		return writeJSON(w, 200, p)
+		return writeJSON(w, 200, toPrincipal(p))
 	})
 
 	// Parties, principals and the ownership matrix.
 	s.handle("POST", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req governance.CreatePartyRequest
+		var req api.CreatePartyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		out, err := s.gov.CreateParty(r.Context(), actor(p), req)
+		out, err := s.gov.CreateParty(r.Context(), actor(p), fromCreatePartyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, out)
+		return writeJSON(w, 201, toParty(out))
 	})
 	s.handle("GET", "/v1/parties", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListParties(r.Context())
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toParty)))
 	})
 	s.handle("POST", "/v1/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req governance.CreatePrincipalRequest
+		var req api.CreatePrincipalRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		out, token, err := s.gov.CreatePrincipal(r.Context(), actor(p), req)
+		out, token, err := s.gov.CreatePrincipal(r.Context(), actor(p), fromCreatePrincipalRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, struct {
-			party.Principal
-			Token string `json:"token"`
-		}{out, token})
+		return writeJSON(w, 201, api.CreatedPrincipal{Principal: toPrincipal(out), Token: token})
 	})
 	s.handle("GET", "/v1/parties/{id}/principals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListPrincipals(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toPrincipal)))
 	})
 	s.handle("GET", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.gov.ListCells(r.Context())
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toCell)))
 	})
 	s.handle("PUT", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var c ownership.Cell
-		if err := decode(r, &c); err != nil {
+		var req api.Cell
+		if err := decode(r, &req); err != nil {
 			return err
 		}
+		c := fromCell(req)
 		if err := s.gov.SetCell(r.Context(), actor(p), c); err != nil {
 			return err
 		}
-		return writeJSON(w, 200, c)
+		return writeJSON(w, 200, toCell(c))
 	})
 
 	s.handle("DELETE", "/v1/ownership", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
@@ -102,55 +100,51 @@ func (s *Server) routes() {
 
 	// Manufacturing CAs and anchors.
 	s.handle("POST", "/v1/manufacturing/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateHierarchyRequest
+		var req api.CreateHierarchyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		root, iss, err := s.mfg.CreateHierarchy(r.Context(), actor(p), req)
+		root, iss, err := s.mfg.CreateHierarchy(r.Context(), actor(p), fromCreateHierarchyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+		return writeJSON(w, 201, toHierarchy(root, iss))
 	})
 	s.handle("POST", "/v1/manufacturing/imports", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.ImportCARequest
+		var req api.ImportCARequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		c, err := s.mfg.ImportCA(r.Context(), actor(p), req)
+		c, err := s.mfg.ImportCA(r.Context(), actor(p), fromImportCARequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, caView(c))
+		return writeJSON(w, 201, toCA(c))
 	})
 	s.handle("POST", "/v1/anchors", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.RegisterAnchorRequest
+		var req api.RegisterAnchorRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		c, err := s.mfg.RegisterAnchor(r.Context(), actor(p), req)
+		c, err := s.mfg.RegisterAnchor(r.Context(), actor(p), fromRegisterAnchorRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, caView(c))
+		return writeJSON(w, 201, toCA(c))
 	})
 	s.handle("GET", "/v1/cas", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListCAs(r.Context(), actor(p), r.URL.Query().Get("party"))
 		if err != nil {
 			return err
 		}
-		views := make([]CAView, len(out))
-		for i, c := range out {
-			views[i] = caView(c)
-		}
-		return writeJSON(w, 200, list(views))
+		return writeJSON(w, 200, list(each(out, toCA)))
 	})
 	s.public("GET", "/v1/cas/{id}/certificate", func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.mfg.GetCA(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writePEM(w, caView(c).CertificatePEM)
+		return writePEM(w, toCA(c).CertificatePEM)
 	})
 	s.public("GET", "/v1/manufacturers/{id}/build-record-key", func(w http.ResponseWriter, r *http.Request) error {
 		k, err := s.mfg.BuildRecordKeyPEM(r.Context(), r.PathValue("id"))
@@ -162,53 +156,57 @@ func (s *Server) routes() {
 
 	// Catalog.
 	s.handle("POST", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateModelRequest
+		var req api.CreateModelRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		m, err := s.mfg.CreateModel(r.Context(), actor(p), req)
+		m, err := s.mfg.CreateModel(r.Context(), actor(p), fromCreateModelRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, m)
+		return writeJSON(w, 201, toModel(m))
 	})
 	s.handle("GET", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toModel)))
 	})
 	s.handle("POST", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.CreateLotRequest
+		var req api.CreateLotRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		l, err := s.mfg.CreateLot(r.Context(), actor(p), req)
+		l, err := s.mfg.CreateLot(r.Context(), actor(p), fromCreateLotRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, l)
+		return writeJSON(w, 201, toLot(l))
 	})
 	s.handle("GET", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toLot)))
 	})
 	s.handle("GET", "/v1/lots/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, l)
+		return writeJSON(w, 200, toLot(l))
 	})
 
 	// Factory identities and inventory.
 	s.handle("POST", "/v1/lots/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.IssueFactoryRequest
-		if err := decode(r, &req); err != nil {
+		var body api.IssueFactoryRequest
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+		req, err := fromIssueFactoryRequest(body)
+		if err != nil {
 			return err
 		}
 		req.LotID = r.PathValue("id")
@@ -216,7 +214,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, out)
+		return writeJSON(w, 201, toFactoryIdentity(out))
 	})
 	s.handle("GET", "/v1/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		q := r.URL.Query()
@@ -240,9 +238,9 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		page := map[string]any{"items": nonNil(out)}
+		page := api.DevicePage{Items: nonNil(each(out, toDevice))}
 		if f.Limit > 0 && len(out) == f.Limit || f.Limit == 0 && len(out) == 1000 {
-			page["next_after"] = out[len(out)-1].ID
+			page.NextAfter = out[len(out)-1].ID
 		}
 		return writeJSON(w, 200, page)
 	})
@@ -251,7 +249,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, v)
+		return writeJSON(w, 200, toDeviceView(v))
 	})
 	s.handle("GET", "/v1/devices/{id}/certificates/{serial}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
@@ -280,29 +278,29 @@ func (s *Server) routes() {
 
 	// Custody.
 	s.handle("POST", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req custody.OfferRequest
+		var req api.OfferRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		t, err := s.cus.Offer(r.Context(), actor(p), req)
+		t, err := s.cus.Offer(r.Context(), actor(p), fromOfferRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, t)
+		return writeJSON(w, 201, toTransfer(t))
 	})
 	s.handle("GET", "/v1/transfers", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.cus.List(r.Context(), actor(p))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toTransfer)))
 	})
 	s.handle("GET", "/v1/transfers/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		t, err := s.cus.Get(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, t)
+		return writeJSON(w, 200, toTransfer(t))
 	})
 	s.handle("GET", "/v1/transfers/{id}/devices", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		q := r.URL.Query()
@@ -318,9 +316,9 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		page := map[string]any{"items": nonNil(out)}
+		page := api.IDPage{Items: nonNil(out)}
 		if len(out) == limit { // a full page: there may be more
-			page["next_after"] = out[len(out)-1]
+			page.NextAfter = out[len(out)-1]
 		}
 		return writeJSON(w, 200, page)
 	})
@@ -330,14 +328,14 @@ func (s *Server) routes() {
 			if err != nil {
 				return err
 			}
-			return writeJSON(w, 200, t)
+			return writeJSON(w, 200, toTransfer(t))
 		})
 	}
 
 	// Audit.
 	s.handle("GET", "/v1/audit/events", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		var out any
+		var out api.Page[api.AuditEvent]
 		err := s.st.View(r.Context(), func(tx store.Tx) error {
 			ok, err := governance.IsAuditor(tx, actor(p))
 			if err != nil {
@@ -347,7 +345,7 @@ func (s *Server) routes() {
 				return failure.New(failure.Denied, "reading the audit log needs an audit cell or a deployment administrator")
 			}
 			evs, err := tx.Audit().List(after, 1000)
-			out = list(evs)
+			out = list(each(evs, toAuditEvent))
 			return err
 		})
 		if err != nil {
@@ -357,32 +355,12 @@ func (s *Server) routes() {
 	})
 }
 
-// Page is a list response.
-type Page[T any] struct {
-	Items []T `json:"items"`
-}
-
-func list[T any](items []T) Page[T] { return Page[T]{Items: nonNil(items)} }
+// list is a list response; its items are never null.
+func list[T any](items []T) api.Page[T] { return api.Page[T]{Items: nonNil(items)} }
 
 func nonNil[T any](items []T) []T {
 	if items == nil {
 		return []T{}
 	}
 	return items
-}
-
-// CAView is a CA as the API shows it.
-type CAView struct {
-	ca.CA
-	Subject        string `json:"subject"`
-	NotAfter       string `json:"not_after"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
-func caView(c ca.CA) CAView {
-	v := CAView{CA: c, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))}
-	if c.Cert != nil {
-		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return v
 }

@@ -5,18 +5,13 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
-
-// LeafHashes is a page of recorded leaf hashes; a null entry is a leaf with none recorded.
-type LeafHashes struct {
-	Start  uint64   `json:"start"`
-	Hashes [][]byte `json:"hashes"`
-}
 
 // auditRoutes serves the tamper-evident audit log (internal/auditlog): the checkpoint key is
 // public; checkpoints, proofs and leaf hashes are for auditors and administrators, like the
@@ -76,7 +71,7 @@ func (s *Server) auditRoutes(a *auditlog.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, pr)
+		return writeJSON(w, 200, toInclusionProof(pr))
 	})
 	s.handle("GET", "/v1/audit/proofs/consistency", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		if err := auditor(r.Context(), p); err != nil {
@@ -94,7 +89,7 @@ func (s *Server) auditRoutes(a *auditlog.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, pr)
+		return writeJSON(w, 200, toConsistencyProof(pr))
 	})
 	s.handle("GET", "/v1/audit/leaves", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		if err := auditor(r.Context(), p); err != nil {
@@ -115,7 +110,7 @@ func (s *Server) auditRoutes(a *auditlog.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, LeafHashes{Start: start, Hashes: hs})
+		return writeJSON(w, 200, api.LeafHashes{Start: start, Hashes: hs})
 	})
 }
 

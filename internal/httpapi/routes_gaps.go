@@ -32,7 +32,7 @@ func (s *Server) gapsRoute(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toGapsReport(out))
 	})
 }
 

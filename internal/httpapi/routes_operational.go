@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 )
@@ -15,40 +15,40 @@ var apiPresented = operational.Presented{Protocol: "api"}
 
 func (s *Server) operationalRoutes() {
 	s.handle("POST", "/v1/operational/hierarchies", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.CreateHierarchyRequest
+		var req api.CreateOperationalHierarchyRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		root, iss, err := s.ops.CreateHierarchy(r.Context(), actor(p), req)
+		root, iss, err := s.ops.CreateHierarchy(r.Context(), actor(p), fromCreateOperationalHierarchyRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, map[string]CAView{"root": caView(root), "issuing": caView(iss)})
+		return writeJSON(w, 201, toHierarchy(root, iss))
 	})
 	s.handle("POST", "/v1/environments", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.CreateEnvironmentRequest
+		var req api.CreateEnvironmentRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		v, err := s.ops.CreateEnvironment(r.Context(), actor(p), req)
+		v, err := s.ops.CreateEnvironment(r.Context(), actor(p), fromCreateEnvironmentRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, v)
+		return writeJSON(w, 201, toEnvironmentView(v))
 	})
 	s.handle("GET", "/v1/environments", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		out, err := s.ops.ListEnvironments(r.Context(), actor(p))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, list(out))
+		return writeJSON(w, 200, list(each(out, toEnvironment)))
 	})
 	s.handle("GET", "/v1/environments/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		v, err := s.ops.GetEnvironment(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, v)
+		return writeJSON(w, 200, toEnvironmentView(v))
 	})
 	s.handle("PUT", "/v1/environments/{id}/policies/{kind}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		var spec json.RawMessage
@@ -59,71 +59,72 @@ func (s *Server) operationalRoutes() {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, pv)
+		return writeJSON(w, 200, toPolicyVersion(pv))
 	})
 	s.handle("POST", "/v1/challenges", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.ChallengeRequest
+		var req api.ChallengeRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		c, err := s.ops.NewChallenge(r.Context(), actor(p), req)
+		c, err := s.ops.NewChallenge(r.Context(), actor(p), fromChallengeRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, c)
+		return writeJSON(w, 201, toChallenge(c))
 	})
 	s.handle("POST", "/v1/environments/{id}/onboard", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.OnboardRequest
-		if err := decode(r, &req); err != nil {
+		var body api.OnboardRequest
+		if err := decode(r, &body); err != nil {
 			return err
 		}
+		req := fromOnboardRequest(body)
 		req.EnvironmentID = r.PathValue("id")
 		id, err := s.ops.Onboard(r.Context(), actor(p), req, apiPresented)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, id)
+		return writeJSON(w, 201, toIdentity(id))
 	})
 	s.handle("POST", "/v1/renewals", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.RenewRequest
+		var req api.RenewRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		id, err := s.ops.Renew(r.Context(), actor(p), req, apiPresented)
+		id, err := s.ops.Renew(r.Context(), actor(p), fromRenewRequest(req), apiPresented)
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 201, id)
+		return writeJSON(w, 201, toIdentity(id))
 	})
 	s.handle("POST", "/v1/devices/{id}/revoke", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.RevokeRequest
+		var req api.RevokeRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		d, err := s.ops.Revoke(r.Context(), actor(p), r.PathValue("id"), req)
+		d, err := s.ops.Revoke(r.Context(), actor(p), r.PathValue("id"), fromRevokeRequest(req))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, d)
+		return writeJSON(w, 200, toDevice(d))
 	})
 	s.handle("POST", "/v1/devices/{id}/readmit", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req operational.ReadmitRequest
+		var req api.ReadmitRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		res, err := s.ops.Readmit(r.Context(), actor(p), r.PathValue("id"), req)
+		res, err := s.ops.Readmit(r.Context(), actor(p), r.PathValue("id"), fromReadmitRequest(req))
 		if err != nil {
 			return err
 		}
 		// Re-admission waits for an approval: 202 with the request to decide.
-		return writeJSON(w, 202, res)
+		return writeJSON(w, 202, toReadmitResult(res))
 	})
 	s.handle("POST", "/v1/manufacturing/revocations", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		var req manufacturing.RevokeRequest
+		var req api.FactoryRevokeRequest
 		if err := decode(r, &req); err != nil {
 			return err
 		}
-		res, err := s.mfg.RevokeFactory(r.Context(), actor(p), req)
+		res, err := s.mfg.RevokeFactory(r.Context(), actor(p), fromFactoryRevokeRequest(req))
 		if err != nil {
 			return err
 		}
@@ -134,13 +135,13 @@ func (s *Server) operationalRoutes() {
 		case !res.DryRun:
 			status = 201
 		}
-		return writeJSON(w, status, res)
+		return writeJSON(w, status, toFactoryRevokeResult(res))
 	})
 	s.handle("GET", "/v1/manufacturing/revocations/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		run, items, err := s.mfg.Cascade(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, map[string]any{"run": run, "items": nonNil(items)})
+		return writeJSON(w, 200, api.RevocationCascade{Run: toRevocationRun(run), Items: nonNil(each(items, toCascadeItem))})
 	})
 }

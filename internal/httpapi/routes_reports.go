@@ -37,7 +37,7 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, page)
+		return writeJSON(w, 200, toInventoryPage(page))
 	})
 	s.handle("GET", "/v1/reports/summary", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
@@ -48,7 +48,7 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toSummary(out))
 	})
 	s.handle("GET", "/v1/reports/rotation", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
@@ -74,7 +74,7 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toRotation(out))
 	})
 	s.handle("GET", "/v1/reports/expiring", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
@@ -91,7 +91,7 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toExpiringReport(out))
 	})
 	s.handle("GET", "/v1/reports/drift", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
@@ -102,7 +102,7 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toDriftReport(out))
 	})
 	s.handle("GET", "/v1/reports/standards", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		rs, err := svc()
@@ -113,6 +113,6 @@ func (s *Server) reportRoutes(rep *reports.Service) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, 200, out)
+		return writeJSON(w, 200, toStandardsReport(out))
 	})
 }

@@ -1,6 +1,8 @@
 // Package httpapi is the REST API under /v1: routes, request decoding, authentication, and
 // the one map from error kinds to RFC 9457 problem+json responses. It holds no business rules:
 // every handler decodes, calls one service method with the authenticated actor, and encodes.
+// Bodies are the wire types of package api; wire*.go converts them to the services' request
+// types and the services' results back, so a service type never reaches the wire.
 package httpapi
 
 import (

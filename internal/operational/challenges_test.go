@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api/proof"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -39,7 +40,7 @@ func TestProofMessage(t *testing.T) {
 // that the encoding is injective).
 func parseProofMessage(msg string) ([]string, bool) {
 	lines := strings.Split(msg, "\n")
-	if len(lines) != 6 || lines[0] != ProofVersion || lines[5] != "" {
+	if len(lines) != 6 || lines[0] != proof.Version || lines[5] != "" {
 		return nil, false
 	}
 	var out []string

@@ -12,9 +12,9 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"regexp"
 	"strings"
 
+	"github.com/hallmark-id/hallmark/api/proof"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -26,52 +26,28 @@ type Purpose string
 // Purposes.
 const (
 	// PurposeOnboard proves the factory key at POST /v1/environments/{id}/onboard.
-	PurposeOnboard Purpose = "onboard"
+	PurposeOnboard Purpose = proof.PurposeOnboard
 	// PurposeRenew proves the current operational key at POST /v1/renewals.
-	PurposeRenew Purpose = "renew"
+	PurposeRenew Purpose = proof.PurposeRenew
 )
 
-// ProofVersion starts every proof message; a new encoding gets a new line.
-const ProofVersion = "hallmark-proof-of-possession-v1"
-
-// ProofMessage is the canonical message a proof of possession signs (docs/design.md, *Proof
-// of possession*): five lines, each ending in "\n", in this order:
-//
-//	hallmark-proof-of-possession-v1
-//	purpose:<onboard or renew>
-//	environment:<environment ID>
-//	nonce:<the challenge's nonce, base64 as the server sent it>
-//	csr-key-sha256:<lowercase hex SHA-256 of the DER SubjectPublicKeyInfo of the CSR's key>
-//
-// The first line separates it from anything else a device key signs; no value may hold a
-// byte outside [A-Za-z0-9+/=_.-], so no value can end its line early and two different sets
-// of values never give the same message. It refuses values that break that rule.
+// ProofMessage is the canonical message a proof of possession signs: proof.Message, the
+// one encoding the device side and the server share, with its refusals as failure.Invalid.
 func ProofMessage(purpose Purpose, environmentID, nonce, csrKeySHA256 string) ([]byte, error) {
-	fields := [...]struct{ name, v string }{
-		{"purpose", string(purpose)}, {"environment", environmentID}, {"nonce", nonce}, {"csr-key-sha256", csrKeySHA256},
+	msg, err := proof.Message(string(purpose), environmentID, nonce, csrKeySHA256)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "building the proof message")
 	}
-	var b strings.Builder
-	b.WriteString(ProofVersion + "\n")
-	for _, f := range fields {
-		if !proofValue.MatchString(f.v) {
-			return nil, failure.New(failure.Invalid, "proof message: %s %q is empty, longer than 128 characters or holds a character outside [A-Za-z0-9+/=_.-]", f.name, f.v)
-		}
-		b.WriteString(f.name + ":" + f.v + "\n")
-	}
-	return []byte(b.String()), nil
+	return msg, nil
 }
 
-var proofValue = regexp.MustCompile(`^[A-Za-z0-9+/=_.-]{1,128}$`)
-
-// KeySHA256 is the lowercase hex SHA-256 of pub's DER SubjectPublicKeyInfo: what a challenge
-// and its proof name the CSR's key by.
+// KeySHA256 is proof.KeySHA256 with its refusal as failure.Invalid.
 func KeySHA256(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	h, err := proof.KeySHA256(pub)
 	if err != nil {
-		return "", failure.Wrap(failure.Invalid, err, "encoding the CSR's public key")
+		return "", failure.Wrap(failure.Invalid, err, "naming the CSR key")
 	}
-	h := sha256.Sum256(der)
-	return hex.EncodeToString(h[:]), nil
+	return h, nil
 }
 
 // Proof is a signature over a challenge's ProofMessage.

@@ -29,11 +29,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/agent"
 	"github.com/hallmark-id/hallmark/internal/certpem"
-	"github.com/hallmark-id/hallmark/internal/client"
-	"github.com/hallmark-id/hallmark/internal/custody"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
 // Config says what to simulate and against which server.
@@ -219,7 +218,7 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 		}
 		rec, _ := json.Marshal(map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": d.serial, "lot": lotName, "line": "line-sim",
 			"firmwareDigest": map[string]string{"sha256": simFirmware}, "testResult": "pass", "builtAt": start.UTC().Format(time.RFC3339)})
-		fi, err := fc.IssueFactory(ctx, lotID, client.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
+		fi, err := fc.IssueFactory(ctx, lotID, api.IssueFactoryRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})), BuildRecord: rec})
 		if err != nil {
 			return err
 		}
@@ -238,9 +237,9 @@ func Run(ctx context.Context, c Config) (Summary, error) {
 	// Custody: the whole lot to the operator, in one transfer.
 	t0 := time.Now()
 	custodyPhase := &Phase{Name: "custody transfer (lot)"}
-	tr, err := fc.OfferTransfer(ctx, custody.OfferRequest{To: "contoso", LotID: lotID, Note: "simulated delivery"})
+	tr, err := fc.OfferTransfer(ctx, api.OfferRequest{To: "contoso", LotID: lotID, Note: "simulated delivery"})
 	if err == nil {
-		_, err = clients[Operator].DecideTransfer(ctx, tr.ID, custody.Accept)
+		_, err = clients[Operator].DecideTransfer(ctx, tr.ID, api.TransferAccept)
 	}
 	custodyPhase.Elapsed = time.Since(t0)
 	if err != nil {
@@ -396,7 +395,7 @@ func setupLot(ctx context.Context, mfr *client.Client) (id, name string, err err
 		}
 	}
 	name = fmt.Sprintf("sim-%d", time.Now().UnixNano())
-	lot, err := mfr.CreateLot(ctx, manufacturing.CreateLotRequest{ModelID: models[0].ID, Name: name, Line: "line-sim", IssuingCAID: issuing, DelegateTo: "fabrikam"})
+	lot, err := mfr.CreateLot(ctx, api.CreateLotRequest{ModelID: models[0].ID, Name: name, Line: "line-sim", IssuingCAID: issuing, DelegateTo: "fabrikam"})
 	if err != nil {
 		return "", "", fmt.Errorf("simulate: creating the lot: %w", err)
 	}
@@ -411,7 +410,7 @@ func deferral(err error) (time.Duration, bool) {
 	}
 	// The API's own 503 (load shed), after its Retry-After; a connection refused or a
 	// timeout is a failure.
-	var p *client.Problem
+	var p *api.Problem
 	if errors.As(err, &p) && p.Status == 503 {
 		wait := max(p.RetryAfter, time.Second)
 		return wait + time.Duration(mrand.N(int64(wait/10)+1)), true

@@ -1,5 +1,6 @@
 # Generates internal/httpapi/openapi.json (run: python3 tools/openapi/gen.py). The JSON is
-# committed; TestOpenAPICoversRoutes checks it against the server's routes.
+# committed; TestOpenAPICoversRoutes checks it against the server's routes, and
+# TestOpenAPISchemasMatchAPITypes its schemas against the wire types of package api.
 import json, os
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'internal', 'httpapi', 'openapi.json')
 S=lambda name: {"$ref": "#/components/schemas/"+name}
@@ -9,7 +10,8 @@ str_={"type":"string"}; dt={"type":"string","format":"date-time"}; b=lambda: {"t
 schemas={
  "Problem":{"type":"object","description":"RFC 9457 problem details. Types are https://hallmark.dev/problems/{invalid,not-found,conflict,denied,not-owner,unauthenticated,unavailable,too-large,internal}. A not-owner refusal names the ownership-matrix cell the caller's party lacked.",
    "required":["type","title","status"],"properties":{"type":str_,"title":str_,"status":{"type":"integer"},"detail":str_,"instance":str_,
-   "stage":str_,"duty":str_,"scope":{"type":"string","example":"lot:lot_abc"},"owner":{"type":"string","description":"party owning the cell; empty when nobody does"}}},
+   "stage":str_,"duty":str_,"scope":{"type":"string","example":"lot:lot_abc"},"owner":{"type":"string","description":"party owning the cell; empty when nobody does"},
+   "approval_id":{"type":"string","description":"the approval request a pending (202) answer waits for"}}},
  "Party":{"type":"object","properties":{"id":str_,"name":str_,"kind":S("PartyKind"),"created_at":dt}},
  "PartyKind":{"type":"string","enum":["manufacturer","contract-manufacturer","distributor","integrator","operator","support-vendor","auditor"]},
  "CreateParty":{"type":"object","required":["id","name","kind"],"additionalProperties":False,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"name":str_,"kind":S("PartyKind")}},
@@ -18,7 +20,8 @@ schemas={
  "PrincipalWithToken":{"allOf":[S("Principal"),{"type":"object","properties":{"token":{"type":"string","description":"bearer token, shown once; only its SHA-256 is stored"}}}]},
  "Cell":{"type":"object","required":["stage","duty","scope","party_id"],"additionalProperties":False,"properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]},
    "scope":{"type":"object","required":["kind","id"],"properties":{"kind":{"type":"string","enum":["deployment","manufacturer","model","lot","operator","environment","vendor"]},"id":str_}},"party_id":str_}},
- "CA":{"type":"object","properties":{"id":str_,"party_id":str_,"stage":str_,"role":{"type":"string","enum":["root","issuing","anchor"]},"parent_id":str_,"name":str_,"key_id":str_,"imported":b(),"created_at":dt,"crl_partitions":{"type":"integer","description":"CRL partitions (0: one full CRL only)"},"subject":str_,"not_after":dt,"certificate_pem":str_}},
+ "Hierarchy":{"type":"object","description":"a new root CA and the issuing CA under it","properties":{"issuing":S("CA"),"root":S("CA")}},
+ "CA":{"type":"object","properties":{"id":str_,"party_id":str_,"stage":str_,"role":{"type":"string","enum":["root","issuing","anchor"]},"parent_id":str_,"name":str_,"key_id":str_,"imported":b(),"created_at":dt,"retired_at":{"type":"string","format":"date-time","description":"when a whole-CA revocation retired the CA; it issues nothing after"},"crl_partitions":{"type":"integer","description":"CRL partitions (0: one full CRL only)"},"subject":str_,"not_after":dt,"certificate_pem":str_}},
  "CreateHierarchy":{"type":"object","required":["manufacturer_id","name"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"name":str_,"algorithm":{"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa-3072"]},"crl_partitions":{"type":"integer","minimum":0,"maximum":1024,"description":"CRL partitions of the issuing CA, fixed for its life; 0 or absent: 16"}}},
  "ImportCA":{"type":"object","required":["manufacturer_id","name","certificate_pem","key_pem"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"name":str_,"certificate_pem":str_,"key_pem":str_,"passphrase":str_,"crl_partitions":{"type":"integer","minimum":0,"maximum":1024,"description":"CRL partitions of the issuing CA, fixed for its life; 0 or absent: 16"}}},
  "RegisterAnchor":{"type":"object","required":["name","certificate_pem"],"additionalProperties":False,"properties":{"name":str_,"certificate_pem":str_}},
@@ -35,6 +38,8 @@ schemas={
  "Device":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"lot_id":str_,"serial":str_,"state":{"type":"string","enum":["registered","active","quarantined","suspended","released","factory-revoked"]},"custodian_id":str_,"factory_certificate":str_,"created_at":dt,"updated_at":dt}},
  "FactoryIdentity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"build_record":{"type":"string","contentEncoding":"base64","description":"the DSSE envelope (JSON), base64"},"build_record_sha256":str_}},
  "Certificate":{"type":"object","properties":{"serial":str_,"ca_id":str_,"device_id":str_,"profile":str_,"state":{"type":"string","enum":["reserved","issued","revoked"]},"not_before":dt,"not_after":dt,"created_at":dt,"issued_at":dt,"revoked_at":dt,"revocation_reason":{"type":"integer"}}},
+ "DevicePage":{"type":"object","required":["items"],"description":"one page of devices, by id; next_after is set when the page is full: pass it as after","properties":{"items":arr(S("Device")),"next_after":str_}},
+ "IDPage":{"type":"object","required":["items"],"description":"one page of ids; next_after is set when the page is full","properties":{"items":arr(str_),"next_after":str_}},
  "DeviceView":{"allOf":[S("Device"),{"type":"object","properties":{"certificates":arr(S("Certificate")),"build_record":{"type":"object","description":"DSSE envelope"},"custody":arr(S("CustodyLink"))}}]},
  "CustodyLink":{"type":"object","properties":{"transfer_id":str_,"from_party_id":str_,"to_party_id":str_,"at":dt}},
  "Offer":{"type":"object","required":["to"],"additionalProperties":False,"description":"name devices or a lot, not both","properties":{"to":str_,"device_ids":arr(str_),"lot_id":str_,"note":str_}},
@@ -65,7 +70,7 @@ paths={
    "put":op("Set one cell: administrators any; a party may delegate a cell over a lot or model it owns the parent duty of; refused when it would give a principal duties a separation-of-duties rule keeps apart",200,S("Cell"),"Cell",errs=(400,401,403,404)),
    "delete":op("Delete one cell (administrators any; a party a delegation over a lot or model whose parent duty it owns); the scope then inherits or, with nothing above, becomes a governance gap",204,
      params=[{"name":"stage","in":"query","required":True,"schema":{"type":"string"}},{"name":"duty","in":"query","required":True,"schema":{"type":"string"}},{"name":"scope","in":"query","required":True,"schema":{"type":"string","example":"lot:lot_abc"}}],errs=(400,401,403,404))},
- "/v1/manufacturing/hierarchies":{"post":op("Create a manufacturing root and issuing CA (manufacturing/issue on the manufacturer)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateHierarchy",errs=(400,401,403,404,409))},
+ "/v1/manufacturing/hierarchies":{"post":op("Create a manufacturing root and issuing CA (manufacturing/issue on the manufacturer)",201,S("Hierarchy"),"CreateHierarchy",errs=(400,401,403,404,409))},
  "/v1/manufacturing/imports":{"post":op("Import an existing manufacturing CA (certificate and key; the key is checked before anything is stored)",201,S("CA"),"ImportCA",errs=(400,401,403,404,409,413))},
  "/v1/anchors":{"post":op("Register another maker's trust anchor (certificate only) for the caller's party",201,S("CA"),"RegisterAnchor",errs=(400,401,409,413))},
  "/v1/cas":{"get":op("List CAs: the caller's party's, or any party's for auditors",200,page(S("CA")),params=[q("party","party id")],errs=(401,403))},
@@ -77,7 +82,7 @@ paths={
    "get":op("List lots",200,page(S("Lot")),params=[q("manufacturer","manufacturer party id")],errs=(401,))},
  "/v1/lots/{id}":{"get":op("One lot",200,S("Lot"),params=[pid()],errs=(401,404))},
  "/v1/lots/{id}/devices":{"post":op("Register a device of the lot and issue its factory identity: IDevID certificate plus signed build record (manufacturing/issue on the lot)",201,S("FactoryIdentity"),"IssueFactory",params=[pid()],errs=(400,401,403,404,409,413))},
- "/v1/devices":{"get":op("List devices the caller may see (maker, holder, auditor), by id, paginated",200,{"type":"object","properties":{"items":arr(S("Device")),"next_after":str_}},
+ "/v1/devices":{"get":op("List devices the caller may see (maker, holder, auditor), by id, paginated",200,S("DevicePage"),
    params=[q("lot","lot id"),q("state","device state"),q("custodian","party id"),q("manufacturer","party id"),q("after","return ids after this one"),q("limit","1-1000")],errs=(400,401))},
  "/v1/devices/{id}":{"get":op("A device with its certificates, build record and custody chain",200,S("DeviceView"),params=[pid()],errs=(401,404))},
  "/v1/devices/{id}/certificates/{serial}":{"get":op("One certificate of a device, PEM",200,pem,params=[pid(),pid("serial")],errs=(401,404),okctype="application/x-pem-file")},
@@ -85,7 +90,7 @@ paths={
  "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
    "get":op("The caller's party's transfers, both directions",200,page(S("Transfer")),errs=(401,))},
  "/v1/transfers/{id}":{"get":op("One transfer",200,S("Transfer"),params=[pid()],errs=(401,404))},
- "/v1/transfers/{id}/devices":{"get":op("The IDs of a transfer's devices, in order, paginated (whoever may see the transfer)",200,{"type":"object","required":["items"],"properties":{"items":arr(str_),"next_after":str_}},
+ "/v1/transfers/{id}/devices":{"get":op("The IDs of a transfer's devices, in order, paginated (whoever may see the transfer)",200,S("IDPage"),
    params=[pid(),q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401,404))},
  "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party); custody moves in the same transaction",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/refuse":{"post":op("Refuse an offer (receiving party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
@@ -103,8 +108,8 @@ schemas.update({
  "PolicySpec":{"type":"object","description":"CEL rules; see docs/policies.md","required":["rules"],"properties":{"rules":arr({"type":"object","required":["name","expr"],"properties":{"name":str_,"expr":str_,"message":str_}}),"require_approval":str_}},
  "CreateEnvironment":{"type":"object","required":["operator_id","name","issuing_ca_id","trust_domain","lifetime","max_age"],"additionalProperties":False,
    "properties":{"operator_id":str_,"name":str_,"site":str_,"zone":str_,"issuing_ca_id":str_,"trust_domain":str_,"lifetime":{"type":"string","example":"24h"},"max_age":{"type":"string","example":"168h"},
-   "services":arr(str_),"onboarding_policy":S("PolicySpec"),"renewal_policy":S("PolicySpec")}},
- "Environment":{"type":"object","properties":{"id":str_,"operator_id":str_,"name":str_,"site":str_,"zone":str_,"issuing_ca_id":str_,"trust_domain":str_,"lifetime":str_,"max_age":str_,"services":arr(str_),"created_at":dt}},
+   "services":arr(str_),"support_max_window":{"type":"string","example":"8h","description":"longest support grant window (default 8h, at most 168h)"},"onboarding_policy":S("PolicySpec"),"renewal_policy":S("PolicySpec")}},
+ "Environment":{"type":"object","properties":{"id":str_,"operator_id":str_,"name":str_,"site":str_,"zone":str_,"issuing_ca_id":str_,"trust_domain":str_,"lifetime":str_,"max_age":str_,"services":arr(str_),"support_max_window":{"type":"string","description":"longest support grant window allowed"},"created_at":dt}},
  "PolicyVersion":{"type":"object","properties":{"environment_id":str_,"kind":{"type":"string","enum":["onboarding","renewal"]},"version":{"type":"integer"},"spec":S("PolicySpec"),"created_by":str_,"created_at":dt}},
  "EnvironmentView":{"allOf":[S("Environment"),{"type":"object","properties":{"onboarding_policy":S("PolicyVersion"),"renewal_policy":S("PolicyVersion"),
    "est_label":{"type":"string","description":"the label EST clients reach the environment at: its name when it was the first environment, of any operator, to claim that name, else its ID (docs/est.md)"}}}]},
@@ -119,19 +124,24 @@ schemas.update({
  "Facts":{"type":"object","additionalProperties":False,"properties":{"firmware_digest":str_,"hardware_revision":str_,"extra":{"type":"object","additionalProperties":str_}}},
  "Onboard":{"type":"object","required":["csr","factory_certificate","proof"],"additionalProperties":False,"properties":{"csr":str_,"factory_certificate":{"type":"string","description":"IDevID PEM, optionally followed by its chain"},"proof":S("Proof"),"facts":S("Facts")}},
  "Renew":{"type":"object","required":["csr","current_certificate","proof"],"additionalProperties":False,"properties":{"csr":str_,"current_certificate":str_,"proof":S("Proof"),"facts":S("Facts")}},
- "Evidence":{"type":"object","properties":{"serial":str_,"device_id":str_,"environment_id":str_,"kind":{"type":"string","enum":["onboard","renew"]},"based_on":str_,"factory_serial":str_,"protocol":str_,"policy_kind":str_,"policy_version":{"type":"integer"},"principal_id":str_,"facts":{"type":"object"},"created_at":dt}},
+ "Evidence":{"type":"object","properties":{"serial":str_,"device_id":str_,"environment_id":str_,"kind":{"type":"string","enum":["onboard","renew"]},"based_on":str_,"superseded":{"type":"string","description":"the operational certificate this one replaced and revoked, if any"},"factory_serial":str_,"protocol":str_,"policy_kind":str_,"policy_version":{"type":"integer"},"principal_id":str_,"facts":{"type":"object"},"created_at":dt}},
  "Identity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"evidence":S("Evidence")}},
+ "ReadmitResult":{"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}},
  "RuntimeRevoke":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":{"type":"string","enum":["unspecified","keyCompromise","affiliationChanged","superseded","cessationOfOperation","privilegeWithdrawn"]}}},
  "FactorySelector":{"type":"object","required":["manufacturer_id"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"device_id":str_,"lot_id":str_,"line":str_,"issuing_ca_id":str_,"issued_from":dt,"issued_to":dt}},
- "FactoryRevoke":{"type":"object","required":["selector","reason"],"additionalProperties":False,"properties":{"selector":S("FactorySelector"),"reason":{"type":"string","enum":["unspecified","keyCompromise","cACompromise","affiliationChanged","superseded","cessationOfOperation"]},"dry_run":{"type":"boolean","default":True}}},
+ "FactoryRevoke":{"type":"object","required":["selector","reason"],"additionalProperties":False,"properties":{"selector":S("FactorySelector"),"reason":{"type":"string","enum":["unspecified","keyCompromise","cACompromise","affiliationChanged","superseded","cessationOfOperation"]},"dry_run":{"type":"boolean","default":True},"why":{"type":"string","description":"the justification a whole-CA revocation's approval request shows its approvers"}}},
+ "RevocationCascade":{"type":"object","properties":{"items":arr({"type":"object","properties":{"run_id":str_,"serial":str_,"device_id":str_,"action":{"type":"string","enum":["factory-revoked","operational-suspended"]},"at":dt}}),
+   "run":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"selector":S("FactorySelector"),"reason":{"type":"integer","description":"RFC 5280 CRLReason code"},"requested_by":str_,"created_at":dt,"finished_at":dt}}}},
  "FactoryRevokeResult":{"type":"object","properties":{"dry_run":b(),"run_id":str_,"reason":str_,"factory":arr({"type":"object","properties":{"serial":str_,"device_id":str_,"lot_id":str_,"state":str_}}),
-   "suspended":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"environment_id":str_}}),"already_revoked":{"type":"integer"}}},
+   "suspended":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"environment_id":str_}}),"already_revoked":{"type":"integer"},
+   "approval":{"$ref":"#/components/schemas/Approval","description":"the approval a whole-CA revocation waits for (202); nothing was revoked yet"}}},
 })
 schemas["DeviceView"]["allOf"][1]["properties"]["lineage"]=arr(S("Evidence"))
+schemas["DeviceView"]["allOf"][1]["properties"]["support_grants"]=arr(S("Grant"))
 schemas["Device"]["properties"].update({"environment_id":str_,"operational_certificate":str_})
 paths["/v1/devices"]["get"]["parameters"]+= [q("environment","environment id"),q("expiring_before","RFC 3339 time: current operational certificate ends before it")]
 paths.update({
- "/v1/operational/hierarchies":{"post":op("Create an operational root and issuing CA (operational/issue on the operator)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateOperationalHierarchy",errs=(400,401,403,404,409))},
+ "/v1/operational/hierarchies":{"post":op("Create an operational root and issuing CA (operational/issue on the operator)",201,S("Hierarchy"),"CreateOperationalHierarchy",errs=(400,401,403,404,409))},
  "/v1/environments":{"post":op("Define an environment with version 1 of its onboarding and renewal policies (defaults when omitted)",201,S("EnvironmentView"),"CreateEnvironment",errs=(400,401,403,404,409)),
    "get":op("The caller's environments (all for auditors)",200,page(S("Environment")),errs=(401,))},
  "/v1/environments/{id}":{"get":op("An environment with its current policies",200,S("EnvironmentView"),params=[pid()],errs=(401,404))},
@@ -140,9 +150,9 @@ paths.update({
  "/v1/environments/{id}/onboard":{"post":op("Exchange a factory identity for an operational certificate in this environment (operational/issue; custody; policy)",201,S("Identity"),"Onboard",params=[pid()],errs=(400,401,403,404,409,413))},
  "/v1/renewals":{"post":op("Renew an operational identity with the current certificate's key, under the renewal policy (operational/renew)",201,S("Identity"),"Renew",errs=(400,401,403,404,409))},
  "/v1/devices/{id}/revoke":{"post":op("Runtime revocation: revoke the device's operational identity and quarantine it; the factory identity is untouched (operational/revoke)",200,S("Device"),"RuntimeRevoke",params=[pid()],errs=(400,401,403,404,409))},
- "/v1/devices/{id}/readmit":{"post":op("Ask to re-admit a quarantined device (back to onboarding) or a suspended one (hold lifted). Re-admission waits for an approval (kind readmit) by another principal of the party owning operational/approve; the pending request is returned, or the one already pending",202,{"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}},"ReadmitRequest",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/devices/{id}/readmit":{"post":op("Ask to re-admit a quarantined device (back to onboarding) or a suspended one (hold lifted). Re-admission waits for an approval (kind readmit) by another principal of the party owning operational/approve; the pending request is returned, or the one already pending",202,S("ReadmitResult"),"ReadmitRequest",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/manufacturing/revocations":{"post":op("Manufacturing revocation by device, lot, line, time window or issuing CA, with the suspension cascade. Dry run unless dry_run is false (200 for a dry run, 201 when executed)",201,S("FactoryRevokeResult"),"FactoryRevoke",errs=(400,401,403,404))},
- "/v1/manufacturing/revocations/{id}":{"get":op("A revocation run and its cascade items",200,{"type":"object","properties":{"run":{"type":"object"},"items":arr({"type":"object","properties":{"run_id":str_,"serial":str_,"device_id":str_,"action":{"type":"string","enum":["factory-revoked","operational-suspended"]},"at":dt}})}},params=[pid()],errs=(401,404))},
+ "/v1/manufacturing/revocations/{id}":{"get":op("A revocation run and its cascade items",200,S("RevocationCascade"),params=[pid()],errs=(401,404))},
 })
 paths["/v1/manufacturing/revocations"]["post"]["responses"]["200"]={"description":"dry run: what would be revoked and suspended","content":{"application/json":{"schema":S("FactoryRevokeResult")}}}
 # --- tamper-evident audit log (docs/audit.md) ---
@@ -214,10 +224,11 @@ schemas.update({
  "CreateSupportHierarchy":{"type":"object","required":["operator_id","name"],"additionalProperties":False,"properties":{"operator_id":str_,"name":str_,"algorithm":{"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa-3072"]}}},
  "SupportRequest":{"type":"object","required":["environment_id","reason","not_after","csr"],"additionalProperties":False,"description":"name devices or a lot, not both",
    "properties":{"environment_id":str_,"devices":arr(str_),"lot_id":str_,"reason":str_,"not_before":dt,"not_after":dt,"csr":{"type":"string","description":"the engineer's PKCS#10 request, PEM"},"engineer":str_}},
- "SupportGrant":{"type":"object","properties":{"id":str_,"approval_id":str_,"requester_party":str_,"requester_principal":str_,"engineer":str_,"environment_id":str_,"operator_id":str_,
+ "Grant":{"type":"object","properties":{"id":str_,"approval_id":str_,"requester_party":str_,"requester_principal":str_,"engineer":str_,"environment_id":str_,"operator_id":str_,
    "lot_id":str_,"devices":arr(str_),"reason":str_,"not_before":dt,"not_after":dt,"state":{"type":"string","enum":["requested","active","denied","revoked"]},
-   "status":{"type":"string","enum":["requested","active","denied","revoked","expired"]},"certificate_serial":str_,"created_at":dt,"revoked_at":dt,"revoked_by":str_,
-   "approval":S("Approval"),"certificate":pem,"chain":pem}},
+   "certificate_serial":str_,"created_at":dt,"revoked_at":dt,"revoked_by":str_}},
+ "SupportGrant":{"allOf":[S("Grant"),{"type":"object","properties":{
+   "status":{"type":"string","enum":["requested","active","denied","revoked","expired"]},"approval":S("Approval"),"certificate":pem,"chain":pem}}]},
  "RevokeGrant":{"type":"object","additionalProperties":False,"properties":{"reason":{"type":"string","description":"RFC 5280 reason; default privilegeWithdrawn"}}},
  "SupportCheck":{"type":"object","required":["certificate","device_id"],"additionalProperties":False,"properties":{"certificate":pem,"device_id":str_}},
  "GapsReport":{"type":"object","properties":{"generated_at":dt,"idle_after":str_,"total":{"type":"integer"},
@@ -242,7 +253,7 @@ paths.update({
  "/v1/sod-rules/{id}":{"delete":op("Remove a rule (deployment administrators)",204,params=[pid()],errs=(401,403,404))},
  "/v1/principals/{id}/duties":{"get":op("The duties a principal is limited to (empty: all its party's)",200,page(pair_),params=[pid()],errs=(401,404)),
    "put":op("Limit a principal to some of its party's duties (empty: lift the limit); refused when it would break a separation-of-duties rule",200,page(pair_),"PrincipalDuties",params=[pid()],errs=(400,401,403,404))},
- "/v1/support/hierarchies":{"post":op("Create an operator's support root and issuing CA (support/approve over the operator)",201,{"type":"object","properties":{"root":S("CA"),"issuing":S("CA")}},"CreateSupportHierarchy",errs=(400,401,403,404,409))},
+ "/v1/support/hierarchies":{"post":op("Create an operator's support root and issuing CA (support/approve over the operator)",201,S("Hierarchy"),"CreateSupportHierarchy",errs=(400,401,403,404,409))},
  "/v1/support/grants":{"post":op("Ask for a support grant (support-vendor or manufacturer, support/issue over its own scope); waits for the operator's approval (kind support-grant)",202,S("SupportGrant"),"SupportRequest",errs=(400,401,403,404)),
    "get":op("Support grants the caller's party asked for or operates (auditors: all)",200,page(S("SupportGrant")),params=[q("environment","environment id"),q("device","grants reaching this device"),q("lot","lot id"),q("state","requested, active, denied, revoked")],errs=(401,))},
  "/v1/support/grants/{id}":{"get":op("One grant with its approval and, once issued, its certificate and chain",200,S("SupportGrant"),params=[pid()],errs=(401,404))},

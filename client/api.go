@@ -2,57 +2,15 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/ca"
-	"github.com/hallmark-id/hallmark/internal/custody"
-	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/inventory"
-	"github.com/hallmark-id/hallmark/internal/manufacturing"
-	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/api"
 )
 
-// Request and response types are the server's own (internal/manufacturing, internal/custody,
-// internal/governance, ...), so their JSON cannot drift from the API's. The exception is
-// IssueFactoryRequest below.
-
-// IssueFactoryRequest is manufacturing.IssueFactoryRequest with the build record kept raw and
-// the lot in the path. The CLI sends the build record file exactly as written: decoding it into
-// buildrecord.Record here would silently drop unknown or misspelled fields and re-encode
-// timestamps and digests before the server's strict decoder (which refuses unknown fields)
-// could judge the document the factory actually produced.
-type IssueFactoryRequest struct {
-	// CSR is the device's PKCS#10 request, PEM or base64 DER.
-	CSR string `json:"csr"`
-	// BuildRecord is the build record (JSON) the factory asserts.
-	BuildRecord json.RawMessage `json:"build_record"`
-}
-
-// CAView is a CA as the API shows it (httpapi.CAView).
-type CAView struct {
-	ca.CA
-	Subject        string `json:"subject"`
-	NotAfter       string `json:"not_after"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
-// Hierarchy is the answer to CreateHierarchy and CreateOperationalHierarchy.
-type Hierarchy struct {
-	Root    CAView `json:"root"`
-	Issuing CAView `json:"issuing"`
-}
-
-// CreatedPrincipal is a new principal with its token, which the server shows this once.
-type CreatedPrincipal struct {
-	party.Principal
-	Token string `json:"token"`
-}
+// Request and response types are those of package api; the server converts them to its
+// services' own types.
 
 // DeviceFilter selects devices; zero fields do not filter.
 type DeviceFilter struct {
@@ -63,18 +21,8 @@ type DeviceFilter struct {
 	Limit                               int       // 1-1000; 0 is the server's default (1000)
 }
 
-// DevicePage is one page of devices. NextAfter is set when there may be more.
-type DevicePage struct {
-	Items     []device.Device `json:"items"`
-	NextAfter string          `json:"next_after,omitempty"`
-}
-
-type page[T any] struct {
-	Items []T `json:"items"`
-}
-
 func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	var p page[T]
+	var p api.Page[T]
 	if err := c.do(ctx, "GET", path, nil, &p); err != nil {
 		return nil, err
 	}
@@ -106,65 +54,65 @@ func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
 }
 
 // Whoami returns the calling principal.
-func (c *Client) Whoami(ctx context.Context) (party.Principal, error) {
-	var p party.Principal
+func (c *Client) Whoami(ctx context.Context) (api.Principal, error) {
+	var p api.Principal
 	return p, c.do(ctx, "GET", "/v1/whoami", nil, &p)
 }
 
 // CreateParty creates a party (administrators only).
-func (c *Client) CreateParty(ctx context.Context, r governance.CreatePartyRequest) (party.Party, error) {
-	var p party.Party
+func (c *Client) CreateParty(ctx context.Context, r api.CreatePartyRequest) (api.Party, error) {
+	var p api.Party
 	return p, c.do(ctx, "POST", "/v1/parties", r, &p)
 }
 
 // ListParties lists every party.
-func (c *Client) ListParties(ctx context.Context) ([]party.Party, error) {
-	return list[party.Party](ctx, c, "/v1/parties")
+func (c *Client) ListParties(ctx context.Context) ([]api.Party, error) {
+	return list[api.Party](ctx, c, "/v1/parties")
 }
 
 // CreatePrincipal creates a principal and returns it with its token.
-func (c *Client) CreatePrincipal(ctx context.Context, r governance.CreatePrincipalRequest) (CreatedPrincipal, error) {
-	var p CreatedPrincipal
+func (c *Client) CreatePrincipal(ctx context.Context, r api.CreatePrincipalRequest) (api.CreatedPrincipal, error) {
+	var p api.CreatedPrincipal
 	return p, c.do(ctx, "POST", "/v1/principals", r, &p)
 }
 
 // ListPrincipals lists a party's principals.
-func (c *Client) ListPrincipals(ctx context.Context, partyID string) ([]party.Principal, error) {
-	return list[party.Principal](ctx, c, "/v1/parties/"+seg(partyID)+"/principals")
+func (c *Client) ListPrincipals(ctx context.Context, partyID string) ([]api.Principal, error) {
+	return list[api.Principal](ctx, c, "/v1/parties/"+seg(partyID)+"/principals")
 }
 
 // ListOwnership lists the cells of the ownership matrix.
-func (c *Client) ListOwnership(ctx context.Context) ([]ownership.Cell, error) {
-	return list[ownership.Cell](ctx, c, "/v1/ownership")
+func (c *Client) ListOwnership(ctx context.Context) ([]api.Cell, error) {
+	return list[api.Cell](ctx, c, "/v1/ownership")
 }
 
 // SetOwnership sets the owner of one cell.
-func (c *Client) SetOwnership(ctx context.Context, cell ownership.Cell) (ownership.Cell, error) {
-	var out ownership.Cell
+func (c *Client) SetOwnership(ctx context.Context, cell api.Cell) (api.Cell, error) {
+	var out api.Cell
 	return out, c.do(ctx, "PUT", "/v1/ownership", cell, &out)
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
-func (c *Client) CreateHierarchy(ctx context.Context, r manufacturing.CreateHierarchyRequest) (Hierarchy, error) {
-	var h Hierarchy
+func (c *Client) CreateHierarchy(ctx context.Context, r api.CreateHierarchyRequest) (api.Hierarchy, error) {
+	var h api.Hierarchy
 	return h, c.do(ctx, "POST", "/v1/manufacturing/hierarchies", r, &h)
 }
 
 // ImportCA imports a manufacturing CA certificate and key.
-func (c *Client) ImportCA(ctx context.Context, r manufacturing.ImportCARequest) (CAView, error) {
-	var v CAView
+func (c *Client) ImportCA(ctx context.Context, r api.ImportCARequest) (api.CA, error) {
+	var v api.CA
 	return v, c.do(ctx, "POST", "/v1/manufacturing/imports", r, &v)
 }
 
 // RegisterAnchor registers another maker's CA certificate for the caller's party.
-func (c *Client) RegisterAnchor(ctx context.Context, r manufacturing.RegisterAnchorRequest) (CAView, error) {
-	var v CAView
+func (c *Client) RegisterAnchor(ctx context.Context, r api.RegisterAnchorRequest) (api.CA, error) {
+	var v api.CA
 	return v, c.do(ctx, "POST", "/v1/anchors", r, &v)
 }
 
 // ListCAs lists the CAs the caller may see, of partyID when not empty.
-func (c *Client) ListCAs(ctx context.Context, partyID string) ([]CAView, error) {
-	return list[CAView](ctx, c, withQuery("/v1/cas", "party", partyID))
+func (c *Client) ListCAs(ctx context.Context, partyID string) ([]api.CA, error) {
+	return list[api.CA](ctx, c, withQuery("/v1/cas", "party", partyID))
 }
 
 // CACertificate returns a CA's certificate as PEM (a public route).
@@ -180,41 +128,41 @@ func (c *Client) BuildRecordKey(ctx context.Context, manufacturerID string) ([]b
 }
 
 // CreateModel defines a model.
-func (c *Client) CreateModel(ctx context.Context, r manufacturing.CreateModelRequest) (device.Model, error) {
-	var m device.Model
+func (c *Client) CreateModel(ctx context.Context, r api.CreateModelRequest) (api.Model, error) {
+	var m api.Model
 	return m, c.do(ctx, "POST", "/v1/models", r, &m)
 }
 
 // ListModels lists models, of one manufacturer when not empty.
-func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]device.Model, error) {
-	return list[device.Model](ctx, c, withQuery("/v1/models", "manufacturer", manufacturerID))
+func (c *Client) ListModels(ctx context.Context, manufacturerID string) ([]api.Model, error) {
+	return list[api.Model](ctx, c, withQuery("/v1/models", "manufacturer", manufacturerID))
 }
 
 // CreateLot defines a lot.
-func (c *Client) CreateLot(ctx context.Context, r manufacturing.CreateLotRequest) (device.Lot, error) {
-	var l device.Lot
+func (c *Client) CreateLot(ctx context.Context, r api.CreateLotRequest) (api.Lot, error) {
+	var l api.Lot
 	return l, c.do(ctx, "POST", "/v1/lots", r, &l)
 }
 
 // ListLots lists lots, of one manufacturer when not empty.
-func (c *Client) ListLots(ctx context.Context, manufacturerID string) ([]device.Lot, error) {
-	return list[device.Lot](ctx, c, withQuery("/v1/lots", "manufacturer", manufacturerID))
+func (c *Client) ListLots(ctx context.Context, manufacturerID string) ([]api.Lot, error) {
+	return list[api.Lot](ctx, c, withQuery("/v1/lots", "manufacturer", manufacturerID))
 }
 
 // GetLot returns one lot.
-func (c *Client) GetLot(ctx context.Context, id string) (device.Lot, error) {
-	var l device.Lot
+func (c *Client) GetLot(ctx context.Context, id string) (api.Lot, error) {
+	var l api.Lot
 	return l, c.do(ctx, "GET", "/v1/lots/"+seg(id), nil, &l)
 }
 
 // IssueFactory issues a factory identity for a device of a lot.
-func (c *Client) IssueFactory(ctx context.Context, lotID string, r IssueFactoryRequest) (manufacturing.FactoryIdentity, error) {
-	var f manufacturing.FactoryIdentity
+func (c *Client) IssueFactory(ctx context.Context, lotID string, r api.IssueFactoryRequest) (api.FactoryIdentity, error) {
+	var f api.FactoryIdentity
 	return f, c.do(ctx, "POST", "/v1/lots/"+seg(lotID)+"/devices", r, &f)
 }
 
 // ListDevices returns one page of the devices the caller may see.
-func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, error) {
+func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (api.DevicePage, error) {
 	limit := ""
 	if f.Limit > 0 {
 		limit = strconv.Itoa(f.Limit)
@@ -223,19 +171,19 @@ func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (DevicePage, e
 	if !f.ExpiringBefore.IsZero() {
 		expiring = f.ExpiringBefore.UTC().Format(time.RFC3339)
 	}
-	var p DevicePage
+	var p api.DevicePage
 	err := c.do(ctx, "GET", withQuery("/v1/devices", "lot", f.Lot, "state", f.State, "custodian", f.Custodian,
 		"manufacturer", f.Manufacturer, "environment", f.Environment, "expiring_before", expiring,
 		"after", f.After, "limit", limit), nil, &p)
 	if p.Items == nil {
-		p.Items = []device.Device{}
+		p.Items = []api.Device{}
 	}
 	return p, err
 }
 
 // AllDevices follows next_after until the last page.
-func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]device.Device, error) {
-	return allPages(f.After, func(after string) ([]device.Device, string, error) {
+func (c *Client) AllDevices(ctx context.Context, f DeviceFilter) ([]api.Device, error) {
+	return allPages(f.After, func(after string) ([]api.Device, string, error) {
 		f.After = after
 		p, err := c.ListDevices(ctx, f)
 		return p.Items, p.NextAfter, err
@@ -260,8 +208,8 @@ func allPages[T any](after string, page func(after string) ([]T, string, error))
 }
 
 // GetDevice returns a device with its certificates, build record and custody chain.
-func (c *Client) GetDevice(ctx context.Context, id string) (inventory.DeviceView, error) {
-	var v inventory.DeviceView
+func (c *Client) GetDevice(ctx context.Context, id string) (api.DeviceView, error) {
+	var v api.DeviceView
 	return v, c.do(ctx, "GET", "/v1/devices/"+seg(id), nil, &v)
 }
 
@@ -278,36 +226,30 @@ func (c *Client) DeviceBuildRecord(ctx context.Context, id string) ([]byte, erro
 }
 
 // OfferTransfer offers custody of devices, or of a lot's devices, to another party.
-func (c *Client) OfferTransfer(ctx context.Context, r custody.OfferRequest) (device.Transfer, error) {
-	var t device.Transfer
+func (c *Client) OfferTransfer(ctx context.Context, r api.OfferRequest) (api.Transfer, error) {
+	var t api.Transfer
 	return t, c.do(ctx, "POST", "/v1/transfers", r, &t)
 }
 
 // ListTransfers lists the transfers the caller's party sent or received.
-func (c *Client) ListTransfers(ctx context.Context) ([]device.Transfer, error) {
-	return list[device.Transfer](ctx, c, "/v1/transfers")
+func (c *Client) ListTransfers(ctx context.Context) ([]api.Transfer, error) {
+	return list[api.Transfer](ctx, c, "/v1/transfers")
 }
 
 // GetTransfer returns one transfer.
-func (c *Client) GetTransfer(ctx context.Context, id string) (device.Transfer, error) {
-	var t device.Transfer
+func (c *Client) GetTransfer(ctx context.Context, id string) (api.Transfer, error) {
+	var t api.Transfer
 	return t, c.do(ctx, "GET", "/v1/transfers/"+seg(id), nil, &t)
-}
-
-// IDPage is one page of IDs. NextAfter is set when there may be more.
-type IDPage struct {
-	Items     []string `json:"items"`
-	NextAfter string   `json:"next_after,omitempty"`
 }
 
 // TransferDevices returns one page of the IDs of a transfer's devices, after the given ID;
 // limit 0 takes the server's default (1000).
-func (c *Client) TransferDevices(ctx context.Context, id, after string, limit int) (IDPage, error) {
+func (c *Client) TransferDevices(ctx context.Context, id, after string, limit int) (api.IDPage, error) {
 	l := ""
 	if limit > 0 {
 		l = strconv.Itoa(limit)
 	}
-	var p IDPage
+	var p api.IDPage
 	err := c.do(ctx, "GET", withQuery("/v1/transfers/"+seg(id)+"/devices", "after", after, "limit", l), nil, &p)
 	if p.Items == nil {
 		p.Items = []string{}
@@ -323,17 +265,18 @@ func (c *Client) AllTransferDevices(ctx context.Context, id, after string, limit
 	})
 }
 
-// DecideTransfer accepts, refuses or cancels a transfer.
-func (c *Client) DecideTransfer(ctx context.Context, id string, d custody.Decision) (device.Transfer, error) {
-	var t device.Transfer
-	return t, c.do(ctx, "POST", "/v1/transfers/"+seg(id)+"/"+seg(string(d)), nil, &t)
+// DecideTransfer accepts, refuses or cancels a transfer: decision is api.TransferAccept,
+// api.TransferRefuse or api.TransferCancel.
+func (c *Client) DecideTransfer(ctx context.Context, id, decision string) (api.Transfer, error) {
+	var t api.Transfer
+	return t, c.do(ctx, "POST", "/v1/transfers/"+seg(id)+"/"+seg(decision), nil, &t)
 }
 
 // AuditEvents returns up to 1000 audit events with a sequence number above after.
-func (c *Client) AuditEvents(ctx context.Context, after int64) ([]audit.Event, error) {
+func (c *Client) AuditEvents(ctx context.Context, after int64) ([]api.AuditEvent, error) {
 	a := ""
 	if after > 0 {
 		a = strconv.FormatInt(after, 10)
 	}
-	return list[audit.Event](ctx, c, withQuery("/v1/audit/events", "after", a))
+	return list[api.AuditEvent](ctx, c, withQuery("/v1/audit/events", "after", a))
 }

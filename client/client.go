@@ -1,9 +1,11 @@
-// Package client is a typed client of Hallmark's REST API (/v1).
+// Package client is a typed client of Hallmark's REST API (/v1). Its request and response
+// types are those of package api.
 //
 // Every call goes through one method, do, which sends JSON with the bearer token and decodes
-// JSON, or an RFC 9457 problem+json error into a *Problem. A Problem carries a failure.Kind, so
-// callers (the CLI) classify API errors exactly as they classify local ones. Transport
-// failures (connection refused, timeouts) are failure.Unavailable.
+// JSON, or an RFC 9457 problem+json refusal into an *api.Problem. A failure on the client's
+// side is an *Error: a bad argument, or a server that could not be reached. Both name their
+// kind of failure (KindName: "invalid", "not-found", "unavailable", ...), so callers such as
+// the CLI classify API errors as they classify local ones.
 package client
 
 import (
@@ -23,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/api"
 )
 
 // DefaultTimeout bounds every request, including reading the response.
@@ -76,7 +78,7 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	}
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, failure.New(failure.Invalid, "server URL %q must look like https://host:port", baseURL)
+		return nil, invalidf("server URL %q must look like https://host:port", baseURL)
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/"), "/v1")
 	c := &Client{base: base, token: token, http: s.http, userAgent: s.userAgent}
@@ -89,13 +91,13 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		if s.caFile != "" {
 			b, err := os.ReadFile(s.caFile)
 			if err != nil {
-				return nil, failure.Wrap(failure.Invalid, err, "reading CA file "+s.caFile)
+				return nil, &Error{Kind: KindInvalid, Msg: "reading CA file " + s.caFile, Err: err}
 			}
 			pemBytes = append(append([]byte{}, pemBytes...), b...)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, failure.New(failure.Invalid, "CA file %s holds no PEM certificate", s.caFile)
+			return nil, invalidf("CA file %s holds no PEM certificate", s.caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -106,83 +108,33 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 // BaseURL is the server's URL without /v1.
 func (c *Client) BaseURL() string { return c.base }
 
-// Problem is an RFC 9457 problem details object returned by the server, with Hallmark's
-// extension members for a refusal by the ownership matrix (type .../not-owner).
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Stage    string `json:"stage,omitempty"`
-	Duty     string `json:"duty,omitempty"`
-	Scope    string `json:"scope,omitempty"`
-	Owner    string `json:"owner,omitempty"`
-	// RetryAfter is the server's Retry-After (RFC 9110 section 10.2.3) in seconds, when the
-	// answer carried one (a shed request's 503); zero otherwise.
-	RetryAfter time.Duration `json:"-"`
+// Kinds of an Error (the names of api.Problem.KindName).
+const (
+	KindInvalid     = api.ProblemInvalid     // a bad argument: retrying it unchanged fails again
+	KindUnavailable = api.ProblemUnavailable // the server could not be reached or read; retry later
+)
+
+// Error is a failure on the client's side, with no answer from the server to show for it.
+type Error struct {
+	Kind string // KindInvalid or KindUnavailable
+	Msg  string // what failed, safe to show
+	Err  error  // the cause, if any
 }
 
-// ProblemBase prefixes Hallmark's problem types.
-const ProblemBase = "https://hallmark.dev/problems/"
-
-// Error returns "detail (HTTP status)".
-func (p *Problem) Error() string {
-	msg := p.Detail
-	if msg == "" {
-		msg = p.Title
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
 	}
-	if msg == "" {
-		msg = http.StatusText(p.Status)
-	}
-	return fmt.Sprintf("%s (HTTP %d)", msg, p.Status)
+	return e.Msg
 }
 
-// Name is the problem type without ProblemBase, e.g. "not-found" or "not-owner".
-func (p *Problem) Name() string { return strings.TrimPrefix(p.Type, ProblemBase) }
+func (e *Error) Unwrap() error { return e.Err }
 
-// NotOwner reports whether the ownership matrix refused the call; Stage, Duty, Scope and
-// Owner then say which cell decided it.
-func (p *Problem) NotOwner() bool { return p.Name() == "not-owner" }
+// KindName is the kind of failure, e.g. "invalid".
+func (e *Error) KindName() string { return e.Kind }
 
-// FailureKind maps the problem type to a failure kind; a response that was not problem+json
-// is classified by its status.
-func (p *Problem) FailureKind() failure.Kind {
-	switch p.Name() {
-	case "invalid":
-		return failure.Invalid
-	case "not-found":
-		return failure.NotFound
-	case "conflict":
-		return failure.Conflict
-	case "denied", "not-owner":
-		return failure.Denied
-	case "unauthenticated":
-		return failure.Unauthenticated
-	case "unavailable":
-		return failure.Unavailable
-	case "too-large":
-		return failure.TooLarge
-	case "internal":
-		return failure.Unclassified
-	}
-	switch p.Status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return failure.Invalid
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return failure.NotFound
-	case http.StatusConflict:
-		return failure.Conflict
-	case http.StatusForbidden:
-		return failure.Denied
-	case http.StatusUnauthorized:
-		return failure.Unauthenticated
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
-		return failure.Unavailable
-	case http.StatusRequestEntityTooLarge:
-		return failure.TooLarge
-	}
-	return failure.Unclassified
+func invalidf(format string, args ...any) error {
+	return &Error{Kind: KindInvalid, Msg: fmt.Sprintf(format, args...)}
 }
 
 // do sends in (JSON, unless nil) to method path and decodes the response into out: JSON for
@@ -217,7 +169,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return failure.Wrap(failure.Unavailable, err, fmt.Sprintf("reading the response to %s %s", method, path))
+		return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("reading the response to %s %s", method, path), Err: err}
 	}
 	if resp.StatusCode >= 300 {
 		return problemOf(resp, data)
@@ -237,7 +189,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 }
 
 func problemOf(resp *http.Response, data []byte) error {
-	p := &Problem{Status: resp.StatusCode}
+	p := &api.Problem{Status: resp.StatusCode}
 	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if ct == "application/problem+json" || ct == "application/json" {
 		_ = json.Unmarshal(data, p) // a body that is not a problem is shown as text below
@@ -269,5 +221,5 @@ func transportError(method, path string, err error) error {
 	if errors.As(err, &unknown) || errors.As(err, &cv) || errors.As(err, &host) {
 		return fmt.Errorf("the server's TLS certificate is not trusted (give its CA with --cacert or HALLMARK_CACERT): %w", err)
 	}
-	return failure.Wrap(failure.Unavailable, err, fmt.Sprintf("%s %s: server unreachable", method, path))
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s %s: server unreachable", method, path), Err: err}
 }

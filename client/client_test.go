@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
@@ -126,7 +126,7 @@ func TestProblemDecoding(t *testing.T) {
 				io.WriteString(w, tt.body)
 			})
 			_, err := c.GetTransfer(context.Background(), "tr_1")
-			var p *Problem
+			var p *api.Problem
 			if !errors.As(err, &p) {
 				t.Fatalf("error %v (%T) is not a *Problem", err, err)
 			}
@@ -162,7 +162,7 @@ func TestShedProblemCarriesRetryAfter(t *testing.T) {
 			io.WriteString(w, `{"type":"https://hallmark.dev/problems/unavailable","status":503,"detail":"busy"}`)
 		})
 		_, err := c.GetTransfer(context.Background(), "tr_1")
-		var p *Problem
+		var p *api.Problem
 		if !errors.As(err, &p) || p.RetryAfter != tt.want {
 			t.Errorf("Retry-After %q: got %v (%v), want %s", tt.header, p, err, tt.want)
 		}
@@ -185,7 +185,7 @@ func TestRawBodiesAndPaths(t *testing.T) {
 	if err != nil || string(b) != "-----BEGIN CERTIFICATE-----\n" {
 		t.Fatalf("cert = %q, %v", b, err)
 	}
-	tr, err := c.DecideTransfer(context.Background(), "tr_1", custody.Refuse)
+	tr, err := c.DecideTransfer(context.Background(), "tr_1", api.TransferRefuse)
 	if err != nil || tr.State != "refused" {
 		t.Fatalf("transfer = %+v, %v", tr, err)
 	}

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AuditEvent is one record of the audit log (GET /v1/audit/events). Leaf index i of the
+// log's Merkle tree is the event with Seq i+1.
+type AuditEvent struct {
+	Seq         int64     `json:"seq"`
+	At          time.Time `json:"at"`
+	PartyID     string    `json:"party_id"`
+	PrincipalID string    `json:"principal_id"`
+	Action      string    `json:"action"` // dotted, e.g. "factory.issue", "custody.accept"
+	Stage       string    `json:"stage,omitempty"`
+	Scope       string    `json:"scope,omitempty"`   // e.g. "lot:lot_abc"
+	Subject     string    `json:"subject,omitempty"` // e.g. "device:dev_abc"
+	// Detail is the action's own record, a JSON object.
+	Detail json.RawMessage `json:"detail,omitempty"`
+}
+
+// InclusionProof is an RFC 6962 section 2.1.1 audit path for leaf Index in the tree of Size
+// leaves (GET /v1/audit/proofs/inclusion). Hashes are base64 in JSON.
+type InclusionProof struct {
+	Index    uint64   `json:"index"`
+	Size     uint64   `json:"size"`
+	LeafHash []byte   `json:"leaf_hash"`
+	Root     []byte   `json:"root"`
+	Hashes   [][]byte `json:"hashes"`
+}
+
+// ConsistencyProof is an RFC 6962 section 2.1.2 proof that the tree of size From is a prefix
+// of the tree of size To (GET /v1/audit/proofs/consistency).
+type ConsistencyProof struct {
+	From     uint64   `json:"from"`
+	To       uint64   `json:"to"`
+	FromRoot []byte   `json:"from_root"`
+	ToRoot   []byte   `json:"to_root"`
+	Hashes   [][]byte `json:"hashes"`
+}
+
+// LeafHashes is a page of the recorded leaf hashes from Start (GET /v1/audit/leaves); a null
+// entry is a leaf with none recorded.
+type LeafHashes struct {
+	Start  uint64   `json:"start"`
+	Hashes [][]byte `json:"hashes"`
+}

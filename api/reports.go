@@ -1,0 +1,280 @@
+package api
+
+import "time"
+
+// The security reports under /v1/reports. Every report is computed live over what the caller
+// may see (auditors and administrators: everything).
+
+// CertSummary is one certificate of a device as reports show it.
+type CertSummary struct {
+	Serial   string    `json:"serial"`
+	State    string    `json:"state"` // as Certificate.State
+	NotAfter time.Time `json:"not_after"`
+}
+
+// InventoryRow is one device with both identity stages.
+type InventoryRow struct {
+	DeviceID       string       `json:"device_id"`
+	Serial         string       `json:"serial"`
+	ManufacturerID string       `json:"manufacturer_id"`
+	State          string       `json:"state"` // as Device.State
+	CustodianID    string       `json:"custodian_id"`
+	EnvironmentID  string       `json:"environment_id,omitempty"`
+	Factory        *CertSummary `json:"factory,omitempty"`
+	Operational    *CertSummary `json:"operational,omitempty"`
+}
+
+// InventoryPage is one page of the inventory report (GET /v1/reports/inventory). NextAfter is
+// set when there may be more.
+type InventoryPage struct {
+	Items     []InventoryRow `json:"items"`
+	NextAfter string         `json:"next_after,omitempty"`
+}
+
+// Rotation is the rotation compliance report (GET /v1/reports/rotation).
+type Rotation struct {
+	GeneratedAt  time.Time     `json:"generated_at"`
+	Active       int           `json:"active"`
+	Compliant    int           `json:"compliant"`
+	Share        float64       `json:"share"`
+	Environments []RotationEnv `json:"environments"`
+	// Overdue lists at most 1000 overdue identities, those never issued or issued longest ago
+	// first; OverdueCount counts them all (Active − Compliant).
+	Overdue      []Overdue `json:"overdue"`
+	OverdueCount int       `json:"overdue_count"`
+	// Trend is compliance at past instants, oldest first, when asked for (since and every).
+	Trend []TrendPoint `json:"trend,omitempty"`
+}
+
+// RotationEnv is rotation compliance of one environment.
+type RotationEnv struct {
+	EnvironmentID string   `json:"environment_id"`
+	Name          string   `json:"name"`
+	OperatorID    string   `json:"operator_id"`
+	MaxAge        Duration `json:"max_age"`
+	Active        int      `json:"active"`
+	Compliant     int      `json:"compliant"`
+	Share         float64  `json:"share"` // compliant / active; 1 when there are no active devices
+}
+
+// Overdue is an active device whose operational certificate is older than its environment's
+// maximum age.
+type Overdue struct {
+	DeviceID      string    `json:"device_id"`
+	EnvironmentID string    `json:"environment_id"`
+	Serial        string    `json:"serial"`
+	IssuedAt      time.Time `json:"issued_at"`
+	Age           Duration  `json:"age"`
+	MaxAge        Duration  `json:"max_age"`
+}
+
+// TrendPoint is rotation compliance at one past instant, computed from certificate history.
+type TrendPoint struct {
+	At           time.Time  `json:"at"`
+	Active       int        `json:"active"`
+	Compliant    int        `json:"compliant"`
+	Share        float64    `json:"share"`
+	Environments []TrendEnv `json:"environments"`
+}
+
+// TrendEnv is one environment's compliance at a trend instant.
+type TrendEnv struct {
+	EnvironmentID string  `json:"environment_id"`
+	Active        int     `json:"active"`
+	Compliant     int     `json:"compliant"`
+	Share         float64 `json:"share"`
+}
+
+// Summary is the inventory summary (GET /v1/reports/summary): device counts by state, with
+// rotation compliance over all environments.
+type Summary struct {
+	GeneratedAt time.Time      `json:"generated_at"`
+	Devices     int            `json:"devices"`
+	ByState     map[string]int `json:"by_state"`
+	Active      int            `json:"active"`
+	Compliant   int            `json:"compliant"`
+	Share       float64        `json:"share"`
+	// Expiring24h counts current operational certificates ending within 24 hours.
+	Expiring24h int `json:"expiring_24h"`
+}
+
+// ExpiringReport lists current, unrevoked operational certificates that end before
+// GeneratedAt + Within, grouped by environment and operator (GET /v1/reports/expiring). Count
+// counts them all; Truncated says that only the 1000 soonest are listed.
+type ExpiringReport struct {
+	GeneratedAt time.Time       `json:"generated_at"`
+	Within      Duration        `json:"within"`
+	Count       int             `json:"count"`
+	Truncated   bool            `json:"truncated,omitempty"`
+	Groups      []ExpiringGroup `json:"groups"`
+}
+
+// ExpiringGroup is the expiring certificates of one environment and its operator.
+type ExpiringGroup struct {
+	EnvironmentID string     `json:"environment_id"`
+	Name          string     `json:"name"`
+	OperatorID    string     `json:"operator_id"`
+	Count         int        `json:"count"` // all of this group's, listed or not
+	Items         []Expiring `json:"items"`
+}
+
+// Expiring is one operational certificate that ends within the window.
+type Expiring struct {
+	DeviceID      string    `json:"device_id"`
+	Serial        string    `json:"serial"`
+	NotAfter      time.Time `json:"not_after"`
+	Remaining     Duration  `json:"remaining"` // negative: already expired
+	DeviceState   string    `json:"device_state"`
+	EnvironmentID string    `json:"environment_id"`
+	OperatorID    string    `json:"operator_id"`
+}
+
+// DriftReport lists drift from the build record (Items) and from the environments' current
+// policies (Policy) (GET /v1/reports/drift).
+type DriftReport struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	Checked     int       `json:"checked"` // devices with reported facts and a build record
+	// PolicyChecked is true when active devices were evaluated under their environment's
+	// current policy; PolicyEvaluated counts them.
+	PolicyChecked   bool          `json:"policy_checked"`
+	PolicyEvaluated int           `json:"policy_evaluated"`
+	Items           []Drift       `json:"items"`
+	Policy          []PolicyDrift `json:"policy"`
+}
+
+// Drift is one difference between what a device reported at its newest issuance and its
+// signed build record.
+type Drift struct {
+	DeviceID      string    `json:"device_id"`
+	EnvironmentID string    `json:"environment_id,omitempty"`
+	Field         string    `json:"field"` // firmware_digest, hardware_revision or build_record
+	Recorded      string    `json:"recorded"`
+	Reported      string    `json:"reported"`
+	ReportedAt    time.Time `json:"reported_at"`
+	Serial        string    `json:"serial"` // the operational certificate issued on these facts
+}
+
+// PolicyDrift is an active device that its environment's current policy would no longer
+// admit, evaluated on the inputs that admitted it.
+type PolicyDrift struct {
+	DeviceID        string    `json:"device_id"`
+	EnvironmentID   string    `json:"environment_id"`
+	Serial          string    `json:"serial"`      // the current operational certificate
+	PolicyKind      string    `json:"policy_kind"` // onboarding or renewal
+	AdmittedVersion int       `json:"admitted_version"`
+	CurrentVersion  int       `json:"current_version"`
+	AdmittedAt      time.Time `json:"admitted_at"`
+	// Failed names every rule of the current version that denies; a rule named "_inputs"
+	// means the inputs could not be built (such as a build record that no longer verifies).
+	Failed []PolicyFailure `json:"failed"`
+	// ApprovalRequired: every rule holds but the current version requires an approval.
+	ApprovalRequired bool `json:"approval_required,omitempty"`
+}
+
+// PolicyFailure is one policy rule that denied.
+type PolicyFailure struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`         // the rule's message, or its expression
+	Error   string `json:"error,omitempty"` // set when the rule failed to evaluate
+}
+
+// StandardsReport is the standards mapping with live evidence (GET /v1/reports/standards).
+type StandardsReport struct {
+	GeneratedAt time.Time      `json:"generated_at"`
+	Rows        []StandardsRow `json:"rows"`
+}
+
+// StandardsRow is one risk or outcome of a framework, the Hallmark control that addresses
+// it, and what this deployment shows for it.
+type StandardsRow struct {
+	Framework string            `json:"framework"` // "OWASP NHI Top 10 2025" or "NIST CSF 2.0"
+	ID        string            `json:"id"`
+	Title     string            `json:"title"`
+	Coverage  string            `json:"coverage"` // addressed, partial or not-addressed
+	Control   string            `json:"control"`
+	Evidence  StandardsEvidence `json:"evidence"`
+}
+
+// StandardsEvidence is what this deployment shows for one standards row.
+type StandardsEvidence struct {
+	Count     int       `json:"count"`            // offenders (or, for inventory-style checks, items)
+	Total     int       `json:"total"`            // population checked
+	Oldest    string    `json:"oldest,omitempty"` // the oldest offender, if any
+	Note      string    `json:"note"`             // what Count means
+	CheckedAt time.Time `json:"checked_at"`
+	Status    string    `json:"status"` // ok, attention or n/a
+}
+
+// GapsReport lists the governance gaps of a deployment, or of the caller's own scopes and
+// principals for a party that is not an auditor (GET /v1/reports/gaps).
+type GapsReport struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	IdleAfter   string    `json:"idle_after"`
+	// Unowned are the scopes where a duty resolves to nobody.
+	Unowned []UnownedDuty `json:"unowned"`
+	// Devices are devices whose current stage has no renewal or revocation owner.
+	Devices []DevicesWithoutOwner `json:"devices_without_owner"`
+	// Lifetimes are environments whose certificate lifetime exceeds a maximum.
+	Lifetimes []LifetimeGap `json:"lifetimes"`
+	// Grants are active support grants without a bound the environment still allows.
+	Grants []GrantGap `json:"support_grants"`
+	// Idle are principals not used within IdleAfter (or never).
+	Idle []IdlePrincipal `json:"idle_principals"`
+	// SelfApproval are duties whose approvals are decided inside the party that acts.
+	SelfApproval []SelfApproval `json:"self_approval"`
+	Total        int            `json:"total"`
+}
+
+// UnownedDuty is a stage and duty over a scope that no party owns.
+type UnownedDuty struct {
+	Scope string `json:"scope"`
+	Stage string `json:"stage"`
+	Duty  string `json:"duty"`
+}
+
+// DevicesWithoutOwner counts the devices of one scope whose current stage lacks an owner.
+type DevicesWithoutOwner struct {
+	Scope   string `json:"scope"`
+	Stage   string `json:"stage"`
+	Duty    string `json:"duty"`
+	Devices int    `json:"devices"`
+}
+
+// LifetimeGap is an environment whose certificate lifetime exceeds a maximum.
+type LifetimeGap struct {
+	EnvironmentID string `json:"environment_id"`
+	Name          string `json:"name"`
+	OperatorID    string `json:"operator_id"`
+	Lifetime      string `json:"lifetime"`
+	Limit         string `json:"limit"`
+	Why           string `json:"why"`
+}
+
+// GrantGap is an active support grant without a time bound the environment allows.
+type GrantGap struct {
+	GrantID       string    `json:"grant_id"`
+	EnvironmentID string    `json:"environment_id"`
+	Requester     string    `json:"requester_party"`
+	NotAfter      time.Time `json:"not_after"`
+	Window        string    `json:"window"`
+	Limit         string    `json:"limit"`
+}
+
+// IdlePrincipal is a principal without recent use.
+type IdlePrincipal struct {
+	PrincipalID string     `json:"principal_id"`
+	PartyID     string     `json:"party_id"`
+	Name        string     `json:"name"`
+	Admin       bool       `json:"admin"`
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// SelfApproval is a duty whose approval requests are decided by the same party that owns it,
+// under a rule that does not ask for another party: only the person differs.
+type SelfApproval struct {
+	Scope   string `json:"scope"`
+	Kind    string `json:"approval_kind"`
+	Duty    string `json:"duty"`
+	PartyID string `json:"party_id"`
+}
