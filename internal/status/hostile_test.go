@@ -2,6 +2,7 @@ package status
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
@@ -222,5 +223,162 @@ func TestOCSPFloodStaysInBudget(t *testing.T) {
 	}
 	if cached := st.OCSPCached; cached < int64(answers) {
 		t.Errorf("the real certificate's answers were not served from the cache: %d cached answers for %d requests", cached, answers)
+	}
+}
+
+// TestCRLFloodRebuildsRarely fetches a partitioned CA's full CRL 500 times (ten clients, one
+// fetch each 40 ms, from the moment the service starts) while its certificates are being
+// revoked. The first fetches share one build; after it, rebuilds happen at most once per
+// FullCRLMinGap (set to 500 ms here; 1 minute by default), by the builder and not the
+// fetches; a real certificate keeps getting good OCSP answers; and after the flood the full
+// CRL lists the last revocation.
+func TestCRLFloodRebuildsRarely(t *testing.T) {
+	const gap = 500 * time.Millisecond
+	f := newPartitionedFixture(t)
+	f.svc.c.FullCRLMinGap = gap
+	real := f.issue(t)
+	var victims []*x509.Certificate
+	for i := 0; i < 60; i++ {
+		c, _ := f.issueDevice(t, fmt.Sprintf("victim-%d", i), 24*time.Hour)
+		victims = append(victims, c)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := f.svc.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(f.svc.Handler())
+	defer srv.Close()
+	stop := legit(t, srv.URL, f.issuing.Cert, real)
+
+	revoked := make(chan int, 1)
+	go func() { // revoke one victim every 30 ms while the flood lasts (60 at most)
+		n := 0
+		defer func() { revoked <- n }()
+		for _, c := range victims {
+			if err := f.st.Update(ctx, func(tx store.Tx) error {
+				if err := tx.Certificates().Revoke(c.SerialNumber, 1, time.Now()); err != nil {
+					return err
+				}
+				_, err := tx.Audit().Append(ev("cert.revoke"))
+				return err
+			}); err != nil {
+				t.Errorf("revoking: %v", err)
+				return
+			}
+			n++
+			time.Sleep(30 * time.Millisecond)
+		}
+	}()
+	before := f.svc.Stats()
+	client := &http.Client{Timeout: 30 * time.Second}
+	url := srv.URL + "/crl/" + f.issuing.ID + ".crl"
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < 10; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				res, err := client.Get(url)
+				if err != nil {
+					t.Errorf("CRL fetch: %v", err)
+					return
+				}
+				der, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Errorf("CRL fetch: %d", res.StatusCode)
+					return
+				}
+				if i%10 == 0 {
+					if _, err := x509.ParseRevocationList(der); err != nil {
+						t.Errorf("CRL fetch: %v", err)
+						return
+					}
+				}
+				time.Sleep(40 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	answers, slowest := stop()
+	after := f.svc.Stats()
+	builds := after.FullCRLBuilds - before.FullCRLBuilds
+	allowed := int64(elapsed/gap) + 2 // one per gap, and one more at either end
+	t.Logf("500 fetches in %v: %d full CRL builds (at most %d allowed), %d fetches served from memory, %d waited for a build; %d partition builds; %d legitimate OCSP answers, slowest %v",
+		elapsed, builds, allowed, after.CRLServedMemory-before.CRLServedMemory, after.CRLServedBuild-before.CRLServedBuild,
+		after.PartitionCRLBuilds-before.PartitionCRLBuilds, answers, slowest)
+	if builds > allowed {
+		t.Errorf("%d full CRL builds in %v, at most %d allowed", builds, elapsed, allowed)
+	}
+	if n := after.CRLServedBuild - before.CRLServedBuild; n > 10 {
+		t.Errorf("%d fetches waited for a build; only each client's first, before the first build, may", n)
+	}
+	if answers == 0 {
+		t.Error("no legitimate OCSP answer during the flood")
+	}
+
+	// The revocations show in the full CRL, within a generous bound (the promise: within
+	// one CRL interval).
+	n := <-revoked
+	if n == 0 {
+		t.Fatal("nothing was revoked")
+	}
+	last := victims[n-1].SerialNumber
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		der, err := f.svc.CRL(ctx, f.issuing.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := false
+		for _, e := range crl.RevokedCertificateEntries {
+			listed = listed || e.SerialNumber.Cmp(last) == 0
+		}
+		if listed {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the last revocation is not in the full CRL 10 s after the flood")
+		}
+	}
+}
+
+// TestCRLFetchesShareOneBuild: twenty concurrent fetches of a CRL that does not exist yet
+// make one build; after a failed build, fetches get the error without building again for
+// CRLMinGap.
+func TestCRLFetchesShareOneBuild(t *testing.T) {
+	f := newPartitionedFixture(t)
+	f.svc.c.CRLMinGap = time.Hour // no retry within the test
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.svc.CRL(ctx, f.issuing.ID); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := f.svc.Stats(); st.FullCRLBuilds != 1 || st.CRLServedBuild+st.CRLServedMemory != 20 {
+		t.Errorf("20 concurrent fetches: %d builds, %d waited for one, %d served at once", st.FullCRLBuilds, st.CRLServedBuild, st.CRLServedMemory)
+	}
+
+	// A partition CRL (none built yet) whose build fails: the store is closed.
+	f.st.Close()
+	before := f.svc.Stats().CRLServedBuild
+	_, err1 := f.svc.PartitionCRL(ctx, f.issuing.ID, 3)
+	_, err2 := f.svc.PartitionCRL(ctx, f.issuing.ID, 3)
+	if err1 == nil || err2 == nil || err2.Error() != err1.Error() {
+		t.Errorf("fetches of a CRL that cannot be built: %v, then %v", err1, err2)
+	}
+	if n := f.svc.Stats().CRLServedBuild - before; n != 1 {
+		t.Errorf("%d builds tried for two fetches after a failure, want 1", n)
 	}
 }
