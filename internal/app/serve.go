@@ -53,7 +53,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
-		Handshakes: cfg.Limits.TLSHandshakes})
+		Handshakes: cfg.Limits.TLSHandshakes,
+		Status:     StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration}})
 	if err != nil {
 		return err
 	}

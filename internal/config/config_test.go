@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `{
@@ -44,6 +45,8 @@ func TestParseRefuses(t *testing.T) {
 		{"metrics port too large", `"metrics": {"listen": "127.0.0.1:70000"},`, "between 1 and 65535"},
 		{"metrics on the API listener", `"metrics": {"listen": "127.0.0.1:8443"},`, "metrics.listen: must differ from listen"},
 		{"unknown metrics key", `"metrics": {"path": "/m"},`, "unknown field"},
+		{"tiny OCSP cache", `"limits": {"ocsp_cache_bytes": 4096},`, "limits.ocsp_cache_bytes: must be between 1048576"},
+		{"full CRL rebuilt every 10ms", `"limits": {"full_crl_min_interval": "10ms"},`, "limits.full_crl_min_interval: must be between 1s and 1h"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,5 +106,15 @@ func TestMetricsListen(t *testing.T) {
 	_, err = Parse([]byte(in))
 	if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), "log.level") {
 		t.Errorf("Parse = %v, want errors for metrics.listen and log.level", err)
+	}
+}
+
+func TestStatusLimitDefaults(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.OCSPCacheBytes != 64<<20 || c.Limits.FullCRLMinInterval.Duration != time.Minute {
+		t.Errorf("OCSP cache %d bytes, full CRL interval %s; want 64 MiB and 1m", c.Limits.OCSPCacheBytes, c.Limits.FullCRLMinInterval)
 	}
 }
