@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -380,5 +382,38 @@ func TestCRLFetchesShareOneBuild(t *testing.T) {
 	}
 	if n := f.svc.Stats().CRLServedBuild - before; n != 1 {
 		t.Errorf("%d builds tried for two fetches after a failure, want 1", n)
+	}
+}
+
+// failingKeys is the real key provider with key creation failing: it injects the failure
+// of a responder's issuance.
+type failingKeys struct {
+	keys.Provider
+	creates atomic.Int64
+}
+
+func (k *failingKeys) Create(context.Context, string, keys.Algorithm) (crypto.Signer, error) {
+	k.creates.Add(1)
+	return nil, errors.New("injected: the key store is full")
+}
+
+// TestResponderIssuanceNotRetriedPerRequest: when a CA's responder cannot be issued, requests
+// get internalError, and only the first of them tries the issuance.
+func TestResponderIssuanceNotRetriedPerRequest(t *testing.T) {
+	f := newFixture(t)
+	fk := &failingKeys{Provider: f.kp}
+	f.cfg.Keys = fk
+	f.svc = New(f.cfg)
+	if err := f.svc.loadCAs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := f.issue(t)
+	for i := 0; i < 50; i++ {
+		if got, _ := f.svc.Respond(ctx, "", request(t, f.issuing.Cert, crypto.SHA1, c.SerialNumber, nil)); !bytes.Equal(got, respInternal) {
+			t.Fatalf("request %d: %x, want internalError", i, got)
+		}
+	}
+	if n := fk.creates.Load(); n != 1 {
+		t.Errorf("50 requests tried %d issuances, want 1", n)
 	}
 }
