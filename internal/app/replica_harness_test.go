@@ -194,6 +194,7 @@ func (c *cluster) add() *replica {
 		"log":    map[string]any{"level": "info", "format": "json"},
 		"audit":  map[string]any{"checkpoint_interval": "1s", "origin": "hallmark-test/audit"},
 		"leader": map[string]any{"lease_ttl": c.leaseTTL},
+		"limits": map[string]any{"full_crl_min_interval": "1s"}, // the full CRL follows a revocation within seconds
 	}
 	b, _ := json.Marshal(cfg)
 	name := fmt.Sprintf("replica-%d.json", i)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/status"
 )
 
@@ -24,6 +25,12 @@ type StatusConfig struct {
 	PollInterval time.Duration
 	// ResponderLife is the validity of delegated OCSP responder certificates (default 30d).
 	ResponderLife time.Duration
+	// OCSPCacheBytes bounds the memory of cached OCSP answers, all CAs together (default
+	// 64 MiB; limits.ocsp_cache_bytes).
+	OCSPCacheBytes int64
+	// FullCRLMinGap is the least time between two rebuilds, for changes, of a partitioned
+	// CA's full CRL while it is fetched (default 1m; limits.full_crl_min_interval).
+	FullCRLMinGap time.Duration
 }
 
 // buildStatus wires the status service; Build calls it before the services that issue
@@ -39,7 +46,24 @@ func (a *App) buildStatus(c StatusConfig) {
 		Store: a.Store, Authority: a.Authority, Keys: a.Keys, Log: a.Log, Now: a.Now, URLs: a.StatusURLs,
 		CRLInterval: c.CRLInterval, CRLLifetime: c.CRLLifetime, OCSPLifetime: c.OCSPLifetime,
 		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife, Leader: a.Leader,
+		CacheBytes: c.OCSPCacheBytes, FullCRLMinGap: c.FullCRLMinGap,
 	})
+	if err := a.Metrics.WatchStatus(func() metrics.StatusStats { return statusStats(a.Status.Stats()) }); err != nil {
+		a.Log.Error("metrics: status collector", "err", err)
+	}
+}
+
+// statusStats turns the status service's figures into the metrics' terms.
+func statusStats(s status.Stats) metrics.StatusStats {
+	m := metrics.StatusStats{
+		OCSPAnswers: map[string]int64{"cache": s.OCSPCached, "signed": s.OCSPSigned},
+		CRLBuilds:   map[string]int64{"full": s.FullCRLBuilds, "partition": s.PartitionCRLBuilds},
+		CRLRequests: map[string]int64{"memory": s.CRLServedMemory, "build": s.CRLServedBuild, "store": s.CRLServedStore},
+	}
+	for _, t := range s.OCSPCache {
+		m.OCSPCache = append(m.OCSPCache, metrics.OCSPCacheTier{Tier: t.Tier, Bytes: t.Bytes, Limit: t.Limit, Entries: t.Entries, Evictions: t.Evictions})
+	}
+	return m
 }
 
 // StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]) and CRLs (/crl/<ca-id>.crl,

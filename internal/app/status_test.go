@@ -46,7 +46,7 @@ func statusServer(t *testing.T) (*devServer, *App) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Status: StatusConfig{PollInterval: 200 * time.Millisecond}})
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Status: StatusConfig{PollInterval: 200 * time.Millisecond, FullCRLMinGap: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +215,19 @@ func TestStatusWithOpenSSL(t *testing.T) {
 			strings.Contains(crlCheck(t, s, dir, "SN-S.factory.pem", "mf-chain.pem"), "certificate revoked")
 	})
 	t.Logf("revocation visible in the CRLs after %v", crlGot)
+	// A partitioned CA's full CRL is served as last built; once fetched, the builder rebuilds
+	// it for the changes (after FullCRLMinGap).
+	start = time.Now()
+	fullGot := waitFor("the full CRLs show the revocations", func() bool {
+		for _, c := range []struct{ cert, chain string }{{"r-op.pem", "op-chain.pem"}, {"s-op.pem", "op-chain.pem"}, {"SN-S.factory.pem", "mf-chain.pem"}} {
+			m := partitionCDP.FindStringSubmatch(certInfo(t, dir, c.cert).CRLDistributionPoints[0])
+			if !strings.Contains(crlCheckWith(t, s, dir, c.cert, c.chain, s.info.APIURL+"/crl/"+m[1]+".crl"), "certificate revoked") {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("revocation visible in the full CRLs %v later", fullGot)
 
 	cases := []struct {
 		cert, issuer, root, chain string

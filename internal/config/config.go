@@ -104,6 +104,12 @@ type Limits struct {
 	// Challenges caps the challenges (for proofs of key possession over the API) one
 	// principal holds that have not expired, used or not: at most that many per five minutes.
 	Challenges int `json:"challenges"` // default 256
+	// OCSPCacheBytes bounds the memory of cached OCSP answers, all CAs together (default
+	// 64 MiB); answers about unknown serials get an eighth of it.
+	OCSPCacheBytes int64 `json:"ocsp_cache_bytes"`
+	// FullCRLMinInterval is the least time between two rebuilds, for changes, of the full
+	// CRL of a partitioned CA while it is fetched (default 1m); fetches never rebuild it.
+	FullCRLMinInterval Duration `json:"full_crl_min_interval"`
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -247,6 +253,12 @@ func (c *Config) defaults() {
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
+	if c.Limits.OCSPCacheBytes == 0 {
+		c.Limits.OCSPCacheBytes = 64 << 20
+	}
+	if c.Limits.FullCRLMinInterval.Duration == 0 {
+		c.Limits.FullCRLMinInterval.Duration = time.Minute
+	}
 	if c.Manufacturing.RootLifetime.Duration == 0 {
 		c.Manufacturing.RootLifetime.Duration = 30 * 365 * 24 * time.Hour
 	}
@@ -353,6 +365,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Limits.MaxRetryAfter.Duration; d < c.Limits.RetryAfter.Duration || d > 24*time.Hour {
 		bad("limits.max_retry_after", "must be between limits.retry_after (%s) and 24h, got %s", c.Limits.RetryAfter.Duration, d)
+	}
+	if n := c.Limits.OCSPCacheBytes; n < 1<<20 || n > 64<<30 {
+		bad("limits.ocsp_cache_bytes", "must be between 1048576 (1 MiB) and 68719476736 (64 GiB), got %d", n)
+	}
+	if d := c.Limits.FullCRLMinInterval.Duration; d < time.Second || d > time.Hour {
+		bad("limits.full_crl_min_interval", "must be between 1s and 1h (the CRL interval), got %s", d)
 	}
 	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
 		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)

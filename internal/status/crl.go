@@ -32,22 +32,37 @@ type crlDoc struct {
 type crlState struct {
 	part    int // the partition, -1 for the full CRL
 	doc     atomic.Pointer[crlDoc]
-	mu      sync.Mutex // serialises building
 	dirty   atomic.Bool
 	builtAt atomic.Int64 // unix nanoseconds of the last build
+	// fetchedAt is when a request last asked for this CRL (real time, unix nanoseconds).
+	fetchedAt atomic.Int64
 	// followedAt is when a follower last read the stored CRL (crlstore.go).
 	followedAt atomic.Int64
+
+	mu       sync.Mutex // guards the fields below
+	flight   *crlFlight // the build under way, nil when none
+	failedAt time.Time  // when the last build failed (real time); zero after a success
+	err      error      // why
 }
 
-// onDemand reports whether cr, a CRL of cs, is built only when fetched: the full CRL of a
-// partitioned CA, which no certificate of a device names. Rebuilding it (a million entries
-// take about a second) on every change would undo what partitions save.
+// crlFlight is one build of a CRL, which every caller that asks meanwhile waits for.
+type crlFlight struct {
+	done chan struct{}
+	doc  *crlDoc
+	err  error
+}
+
+// onDemand reports whether cr, a CRL of cs, is rebuilt for changes only while it is
+// fetched: the full CRL of a partitioned CA, which no certificate of a device names.
+// Rebuilding it (a million entries take about a second) on every change would undo what
+// partitions save; like every CRL it is still rebuilt every CRLInterval.
 func (cs *caState) onDemand(cr *crlState) bool { return cr.part < 0 && len(cs.parts) > 0 }
 
 // crlLoop rebuilds dirty CRLs at once (at most once per CRLMinGap each) and every CRL every
 // CRLInterval. A change marks the full CRL and only its own partition dirty, so under a
-// partitioned CA a revocation rebuilds one partition. Partitions are built only while a
-// base URL names them.
+// partitioned CA a revocation rebuilds one partition, and the full CRL only while it is
+// fetched, at most once per FullCRLMinGap. Partitions are built only while a base URL names
+// them.
 func (s *Service) crlLoop(ctx context.Context) {
 	t := time.NewTicker(max(s.c.CRLMinGap/4, 50*time.Millisecond)) // a dirty CRL waits at most CRLMinGap and a quarter
 	defer t.Stop()
@@ -73,9 +88,6 @@ func (s *Service) crlLoop(ctx context.Context) {
 		built := false
 		for _, cs := range list {
 			crls := []*crlState{&cs.crl}
-			if cs.onDemand(&cs.crl) {
-				crls = crls[:0]
-			}
 			for i := range cs.parts {
 				if named {
 					crls = append(crls, &cs.parts[i])
@@ -85,7 +97,7 @@ func (s *Service) crlLoop(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				if !s.due(cr, true) {
+				if !s.due(cs, cr) {
 					continue
 				}
 				built = true
@@ -119,15 +131,42 @@ func crlPause(spent, interval time.Duration) time.Duration {
 	return min(time.Duration(float64(spent)*(1/crlShare-1)), interval/4)
 }
 
-// due reports whether cr needs building: it has none, or one older than CRLInterval, or
-// (when dirtyCounts) it is dirty and was last built at least CRLMinGap ago.
-func (s *Service) due(cr *crlState, dirtyCounts bool) bool {
-	doc := cr.doc.Load()
-	if doc == nil || s.c.Now().Sub(doc.thisUpdate) >= s.c.CRLInterval {
+// due reports whether the loop should build cr, a CRL of cs: it has none, or one older than
+// CRLInterval, or it is dirty and was last built at least CRLMinGap ago. The full CRL of a
+// partitioned CA (onDemand) counts as dirty only while it was fetched within the last
+// CRLInterval, and its gap is FullCRLMinGap. A failed build is retried after CRLMinGap.
+func (s *Service) due(cs *caState, cr *crlState) bool {
+	if failed, _ := cr.failure(); time.Since(failed) < s.c.CRLMinGap { // gaps in real time, whatever Now says
+		return false
+	}
+	if s.stale(cr.doc.Load()) {
 		return true
 	}
-	last := time.Unix(0, cr.builtAt.Load())
-	return dirtyCounts && cr.dirty.Load() && time.Since(last) >= s.c.CRLMinGap // the gap in real time, whatever Now says
+	if !cr.dirty.Load() {
+		return false
+	}
+	gap := s.c.CRLMinGap
+	if cs.onDemand(cr) {
+		if time.Since(time.Unix(0, cr.fetchedAt.Load())) >= s.c.CRLInterval {
+			return false
+		}
+		gap = s.c.FullCRLMinGap
+	}
+	return time.Since(time.Unix(0, cr.builtAt.Load())) >= gap
+}
+
+// stale reports whether doc is missing or older than CRLInterval: a CRL that must not be
+// served while a fresher one can be built, or the promise that a revocation shows in the CRL
+// within one CRLInterval would break.
+func (s *Service) stale(doc *crlDoc) bool {
+	return doc == nil || s.c.Now().Sub(doc.thisUpdate) >= s.c.CRLInterval
+}
+
+// failure returns when the last build of cr failed (zero after a success) and why.
+func (cr *crlState) failure() (time.Time, error) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	return cr.failedAt, cr.err
 }
 
 // CRL returns the current DER full CRL of caID, building it when there is none or it is
@@ -160,38 +199,84 @@ func (s *Service) PartitionCRL(ctx context.Context, caID string, p int) ([]byte,
 	return doc.der, nil
 }
 
-// currentCRL returns cr's CRL, building it when due. The loop rebuilds dirty CRLs, except
-// the on-demand ones, which a fetch rebuilds.
+// currentCRL returns cr's CRL for a request. A request never builds a CRL that it can be
+// served from memory: the last CRL built is served while it is younger than CRLInterval,
+// and the loop rebuilds it for changes (due). Only when there is none, or the one there is
+// is older than CRLInterval, does the request build it, sharing one build with every
+// request that arrives meanwhile (buildCRL); after a failed build, requests are served the
+// last CRL while it is valid, or the error, without building again for CRLMinGap.
 func (s *Service) currentCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	cr.fetchedAt.Store(time.Now().UnixNano())
 	doc := cr.doc.Load()
-	if !s.due(cr, cs.onDemand(cr)) {
+	if !s.stale(doc) {
+		s.crlServed[servedMemory].Add(1)
 		return doc, nil
 	}
 	if !s.leading() {
+		s.crlServed[servedStore].Add(1)
 		return s.followerCRL(ctx, cs, cr)
 	}
-	built, err := s.buildCRL(ctx, cs, cr)
+	var built *crlDoc
+	failed, err := cr.failure()
+	if time.Since(failed) >= s.c.CRLMinGap {
+		s.crlServed[servedBuild].Add(1)
+		// The build is not the request's alone: it goes on when the client that started it
+		// leaves, and the others waiting for it get it.
+		built, err = s.shareBuild(ctx, context.WithoutCancel(ctx), cs, cr)
+	}
 	if err != nil && doc != nil && s.c.Now().Before(doc.nextUpdate) {
 		return doc, nil // the last CRL is still valid; the loop retries the build
 	}
 	return built, err
 }
 
-// buildCRL reads the unexpired revocations that cr covers (all of the CA's, or one
+// buildCRL builds cr, or, when a build of cr is under way, waits for that one and returns
+// its result: concurrent callers share one build (single flight).
+func (s *Service) buildCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	return s.shareBuild(ctx, ctx, cs, cr)
+}
+
+// shareBuild is buildCRL with two contexts: wait bounds how long this caller waits for a
+// build under way, run is the context of the build when this caller starts one.
+func (s *Service) shareBuild(wait, run context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+	cr.mu.Lock()
+	if f := cr.flight; f != nil {
+		cr.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.doc, f.err
+		case <-wait.Done():
+			return nil, wait.Err()
+		}
+	}
+	f := &crlFlight{done: make(chan struct{})}
+	cr.flight = f
+	cr.mu.Unlock()
+	defer func() {
+		cr.mu.Lock()
+		cr.flight = nil
+		if f.err != nil {
+			cr.failedAt, cr.err = time.Now(), f.err
+		} else {
+			cr.failedAt, cr.err = time.Time{}, nil
+		}
+		cr.mu.Unlock()
+		close(f.done)
+	}()
+	f.doc, f.err = s.build(run, cs, cr)
+	return f.doc, f.err
+}
+
+// build reads the unexpired revocations that cr covers (all of the CA's, or one
 // partition's), takes the CA's next CRL number and has the authority's issuer sign the CRL;
-// a partition CRL carries a critical issuingDistributionPoint naming its URL. Builds of one
-// CRL are serialised.
+// a partition CRL carries a critical issuingDistributionPoint naming its URL. Call it through
+// buildCRL, which lets one build of a CRL run at a time.
 //
 // CRL numbers come from the one counter per CA, which every build of the full CRL or any
 // partition increments, so each CRL's numbers grow monotonically (RFC 5280 section 5.2.3),
 // across restarts and replicas.
-func (s *Service) buildCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
+func (s *Service) build(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
 	started := time.Now() // builtAt is real time too
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	if doc := cr.doc.Load(); doc != nil && time.Unix(0, cr.builtAt.Load()).After(started) {
-		return doc, nil // another caller built it while this one waited
-	}
 	var dp string
 	if cr.part >= 0 {
 		base := s.c.URLs.Base()
@@ -256,6 +341,11 @@ func (s *Service) buildCRL(ctx context.Context, cs *caState, cr *crlState) (*crl
 	}
 	cr.doc.Store(doc)
 	cr.builtAt.Store(time.Now().UnixNano())
+	if cr.part < 0 {
+		s.crlBuilds[0].Add(1)
+	} else {
+		s.crlBuilds[1].Add(1)
+	}
 	s.c.Log.Debug("status: CRL built", "ca_id", cs.c.ID, "partition", cr.part, "number", number, "entries", len(entries), "bytes", len(der), "ms", time.Since(started).Milliseconds())
 	return doc, nil
 }

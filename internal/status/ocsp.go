@@ -106,7 +106,8 @@ func writeOCSP(w http.ResponseWriter, body []byte, maxAge int) {
 //
 // Answers to requests with a nonce are signed fresh, with the nonce echoed (RFC 6960 section
 // 4.4.1); the certificate's status still comes from the cache when it is fresh. Answers to
-// requests without one are cached.
+// requests without one are cached (cache.go). A serial longer than the 20 octets RFC 5280
+// section 4.1.2.2 allows is unknown without a look-up and is not cached.
 func (s *Service) Respond(ctx context.Context, wantCA string, der []byte) ([]byte, int) {
 	req, err := ParseRequest(der)
 	if err != nil {
@@ -116,73 +117,57 @@ func (s *Service) Respond(ctx context.Context, wantCA string, der []byte) ([]byt
 	if cs == nil || (wantCA != "" && cs.c.ID != wantCA) {
 		return respUnauthorized, 0
 	}
-	now := s.c.Now()
-	serial := ca.SerialHex(req.Serial)
-	refresh := s.c.OCSPLifetime / 2
-	cs.mu.RLock()
-	e, gen := cs.entries[serial], cs.gen
-	var cached []byte
-	if e != nil && now.Sub(e.at) < refresh {
-		if req.Nonce == nil {
-			cached = e.byCertID[string(req.CertID)]
-		}
-	} else {
-		e = nil
-	}
-	cs.mu.RUnlock()
-	if cached != nil {
-		return cached, maxAge(e.at, refresh, now)
-	}
 	sg, err := s.responder(ctx, cs)
 	if err != nil {
 		s.c.Log.Error("status: no OCSP responder", "ca_id", cs.c.ID, "err", err)
 		return respInternal, 0
 	}
-	var st certStatus
+	now := s.c.Now()
+	refresh := s.c.OCSPLifetime / 2
 	at := now.Truncate(time.Second)
-	if e != nil {
-		st, at = e.st, e.at
+	if req.Serial.BitLen() > 20*8 {
+		resp, ok := s.sign(sg, req, certStatus{kind: unknown}, at, now)
+		if !ok || req.Nonce != nil {
+			return resp, 0
+		}
+		return resp, maxAge(at, refresh, now)
+	}
+	k := cacheKey{cs: cs, serial: ca.SerialHex(req.Serial)}
+	gen := s.cache.gen.Load() // before the look-up: a change after it keeps the answer out of the cache
+	v, cached := s.cache.get(k, req.CertID, sg, now, refresh)
+	if cached != nil && req.Nonce == nil {
+		s.ocspCached.Add(1)
+		return cached, maxAge(v.at, refresh, now)
+	}
+	st := v.st
+	if v.ok {
+		at = v.at
 	} else if st, err = s.lookup(ctx, cs, req); err != nil {
-		s.c.Log.Error("status: looking up a certificate", "ca_id", cs.c.ID, "serial", serial, "err", err)
+		s.c.Log.Error("status: looking up a certificate", "ca_id", cs.c.ID, "serial", k.serial, "err", err)
 		return respInternal, 0
 	}
-	resp, err := sg.sign(req.CertID, st, at, at.Add(s.c.OCSPLifetime), now, req.Nonce)
-	if err != nil {
-		s.c.Log.Error("status: signing an OCSP answer", "ca_id", cs.c.ID, "err", err)
-		return respInternal, 0
-	}
-	if req.Nonce != nil {
+	resp, ok := s.sign(sg, req, st, at, now)
+	if !ok || req.Nonce != nil {
 		return resp, 0
 	}
-	cs.mu.Lock()
-	if cs.gen == gen && cs.resp.Load() == sg { // nothing changed while this answer was made
-		cur := cs.entries[serial]
-		if cur == nil || !cur.at.Equal(at) {
-			if len(cs.entries) >= s.c.MaxCached {
-				evict(cs.entries, s.c.MaxCached/10)
-			}
-			cur = &entry{st: st, at: at, byCertID: map[string][]byte{}}
-			cs.entries[serial] = cur
-		}
-		cur.byCertID[string(req.CertID)] = resp
-	}
-	cs.mu.Unlock()
+	s.cache.put(gen, k, st, at, sg, req.CertID, resp)
 	return resp, maxAge(at, refresh, now)
+}
+
+// sign signs the answer to req (status st as of at); on failure it returns internalError
+// and false.
+func (s *Service) sign(sg *signer, req *Request, st certStatus, at, now time.Time) ([]byte, bool) {
+	resp, err := sg.sign(req.CertID, st, at, at.Add(s.c.OCSPLifetime), now, req.Nonce)
+	if err != nil {
+		s.c.Log.Error("status: signing an OCSP answer", "err", err)
+		return respInternal, false
+	}
+	s.ocspSigned.Add(1)
+	return resp, true
 }
 
 func maxAge(at time.Time, refresh time.Duration, now time.Time) int {
 	return max(0, int(at.Add(refresh).Sub(now).Seconds()))
-}
-
-// evict drops about n entries (Go's map order is arbitrary enough for a bound on memory).
-func evict(m map[string]*entry, n int) {
-	for k := range m {
-		if n <= 0 {
-			return
-		}
-		delete(m, k)
-		n--
-	}
 }
 
 // lookup reads a certificate's status. Anything but a certificate this CA issued is unknown:

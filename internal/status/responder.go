@@ -20,6 +20,9 @@ import (
 // principal is the audit principal of the status service's own acts.
 const principal = "hallmark:status"
 
+// responderRetry is how long after a failed issuance of a responder the next is tried.
+const responderRetry = time.Minute
+
 // responder returns the CA's delegated responder, loading it from the store or issuing a new
 // one when there is none or the current one is due for renewal (two thirds through its life).
 func (s *Service) responder(ctx context.Context, cs *caState) (*signer, error) {
@@ -31,6 +34,9 @@ func (s *Service) responder(ctx context.Context, cs *caState) (*signer, error) {
 	defer cs.respMu.Unlock()
 	if sg := cs.resp.Load(); sg != nil && now.Before(sg.renewAt) {
 		return sg, nil
+	}
+	if err := cs.respErr; err != nil && time.Since(cs.respFailed) < responderRetry {
+		return nil, err // an unauthenticated request may not retry a failed issuance at once
 	}
 	var rec store.OCSPResponder
 	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { rec, err = tx.Status().CurrentResponder(cs.c.ID); return err })
@@ -45,21 +51,21 @@ func (s *Service) responder(ctx context.Context, cs *caState) (*signer, error) {
 	}
 	if sg == nil || !now.Before(sg.renewAt) {
 		fresh, err := s.issueResponder(ctx, cs.c, now)
-		if err != nil {
-			if sg != nil && now.Before(sg.cert.NotAfter) {
-				s.c.Log.Warn("status: renewing the OCSP responder failed; keeping the current one", "ca_id", cs.c.ID, "err", err)
-				return sg, nil
-			}
+		switch {
+		case err == nil:
+			sg = fresh
+		case sg != nil && now.Before(sg.cert.NotAfter):
+			s.c.Log.Warn("status: renewing the OCSP responder failed; keeping the current one", "ca_id", cs.c.ID, "err", err)
+			sg.renewAt = now.Add(responderRetry) // try again then, not on every request
+		default:
+			cs.respErr, cs.respFailed = err, time.Now()
 			return nil, err
 		}
-		sg = fresh
 	}
-	if old := cs.resp.Swap(sg); old != nil && old.cert != sg.cert {
-		cs.mu.Lock() // answers signed by the old responder are re-signed on demand
-		clear(cs.entries)
-		cs.gen++
-		cs.mu.Unlock()
-	}
+	cs.respErr = nil
+	// Cached answers signed by a previous responder are no longer served (cache.go): they are
+	// re-signed when asked for, and evicted in time.
+	cs.resp.Store(sg)
 	return sg, nil
 }
 

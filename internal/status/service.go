@@ -9,10 +9,13 @@
 //   - Responses are signed by a delegated responder certificate per CA (id-kp-OCSPSigning,
 //     id-pkix-ocsp-nocheck) issued through the authority's lint-then-sign cycle; its key comes
 //     from the key provider and its record from the store, so a restart reuses it.
-//   - Answers without a nonce are signed once and then served from memory. Every change of a
-//     certificate's state reaches the store's change feed (a trigger), which this service polls
-//     every PollInterval (at most one second): the cached answer is dropped and the CA's CRL
-//     rebuilt. An answer computed while a change was in flight is not cached.
+//   - Answers without a nonce are signed once and then served from memory, within one byte
+//     budget for all CAs (cache.go). Every change of a certificate's state reaches the store's
+//     change feed (a trigger), which this service polls every PollInterval (at most one
+//     second): the cached answer is dropped and the CA's CRL rebuilt. An answer computed while
+//     a change was in flight is not cached.
+//   - No request builds a CRL unless the CRL it asks for is missing or older than
+//     CRLInterval; concurrent requests share that one build (crl.go).
 //   - A revoked certificate stays on its CA's CRL until it has expired.
 //   - The full CRL of a CA lists every revoked certificate of the CA. A partition CRL lists
 //     exactly the revoked certificates recorded with its partition and carries a critical
@@ -48,6 +51,10 @@ type Config struct {
 	// changed is rebuilt at once, at most once per CRLMinGap (default 1s).
 	CRLInterval time.Duration
 	CRLMinGap   time.Duration
+	// FullCRLMinGap is the least time between two rebuilds, for changes, of the full CRL of a
+	// partitioned CA, which is rebuilt for changes only while it is fetched (default 1m, at
+	// most CRLInterval; see crl.go).
+	FullCRLMinGap time.Duration
 	// CRLLifetime is nextUpdate − thisUpdate (default 4 × CRLInterval), so a relying party
 	// that misses a few fetches keeps a valid CRL.
 	CRLLifetime time.Duration
@@ -59,8 +66,9 @@ type Config struct {
 	// ResponderLife is the validity of a delegated responder certificate (default 30 days);
 	// it is renewed after two thirds of it.
 	ResponderLife time.Duration
-	// MaxCached bounds the cached answers per CA (default 500,000).
-	MaxCached int
+	// CacheBytes bounds the memory of cached OCSP answers, all CAs together (default 64 MiB,
+	// DefaultCacheBytes); answers of unknown serials get an eighth of it (cache.go).
+	CacheBytes int64
 	// BaseURL is the public base of the URLs certificates carry (see URLs); CRL partitions
 	// are named under it.
 	URLs *URLs
@@ -81,7 +89,15 @@ type Service struct {
 	cursor atomic.Int64        // the last change-feed Seq applied
 	pollMu sync.Mutex          // one Poll at a time, so the cursor only moves forward
 	epoch  atomic.Int64        // the leader term seen last (crlstore.go)
+	cache  *ocspCache
+
+	ocspCached, ocspSigned atomic.Int64    // answers served from the cache, answers signed
+	crlBuilds              [2]atomic.Int64 // CRLs built: full, partition
+	crlServed              [3]atomic.Int64 // CRL requests by source: servedMemory, servedBuild, servedStore
 }
+
+// DefaultCacheBytes is the default bound on the memory of cached OCSP answers.
+const DefaultCacheBytes = 64 << 20
 
 // New returns a Service; Start runs its background work.
 func New(c Config) *Service {
@@ -103,35 +119,29 @@ func New(c Config) *Service {
 	def(&c.PollInterval, 500*time.Millisecond)
 	def(&c.ResponderLife, 30*24*time.Hour)
 	c.PollInterval = min(c.PollInterval, time.Second)
-	if c.MaxCached <= 0 {
-		c.MaxCached = 500_000
+	def(&c.FullCRLMinGap, time.Minute)
+	c.FullCRLMinGap = min(c.FullCRLMinGap, c.CRLInterval)
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultCacheBytes
 	}
 	if c.URLs == nil {
 		c.URLs = &URLs{}
 	}
-	return &Service{c: c, cas: map[string]*caState{}, byHash: map[string]*caState{}, wake: make(chan struct{}, 1), pollC: make(chan struct{}, 1)}
+	return &Service{c: c, cas: map[string]*caState{}, byHash: map[string]*caState{}, wake: make(chan struct{}, 1), pollC: make(chan struct{}, 1),
+		cache: newOCSPCache(c.CacheBytes)}
 }
 
-// caState is one issuing CA's cache, CRL and responder.
+// caState is one issuing CA's CRLs and responder; its OCSP answers are in the Service's cache.
 type caState struct {
 	c ca.CA
-
-	mu      sync.RWMutex
-	entries map[string]*entry // by serial hex
-	gen     uint64            // bumped whenever an entry is dropped
 
 	crl   crlState   // the full CRL
 	parts []crlState // the partition CRLs, c.CRLPartitions of them
 
-	resp   atomic.Pointer[signer]
-	respMu sync.Mutex
-}
-
-// entry is the cached status of one serial with the answers signed for it, per CertID.
-type entry struct {
-	st       certStatus
-	at       time.Time // thisUpdate of the answers
-	byCertID map[string][]byte
+	resp       atomic.Pointer[signer]
+	respMu     sync.Mutex
+	respErr    error     // the last failure to issue a responder, guarded by respMu
+	respFailed time.Time // when it happened (real time)
 }
 
 // Start loads the CAs and runs the change poller and the CRL builder until ctx ends.
@@ -170,12 +180,11 @@ func (s *Service) Changed(caID string, serials ...*big.Int) {
 	if cs == nil {
 		return
 	}
-	cs.mu.Lock()
-	for _, n := range serials {
-		delete(cs.entries, ca.SerialHex(n))
+	hex := make([]string, len(serials))
+	for i, n := range serials {
+		hex[i] = ca.SerialHex(n)
 	}
-	cs.gen++
-	cs.mu.Unlock()
+	s.cache.drop(cs, hex...)
 	cs.crl.dirty.Store(true)
 	for i := range cs.parts {
 		cs.parts[i].dirty.Store(true) // the serials' partitions are not known here
@@ -209,7 +218,7 @@ func (s *Service) loadCAs(ctx context.Context) error {
 		if c.Role != ca.Issuing || c.KeyID == "" || s.cas[c.ID] != nil {
 			continue
 		}
-		cs := &caState{c: c, entries: map[string]*entry{}, crl: crlState{part: -1}, parts: make([]crlState, max(0, c.CRLPartitions))}
+		cs := &caState{c: c, crl: crlState{part: -1}, parts: make([]crlState, max(0, c.CRLPartitions))}
 		for i := range cs.parts {
 			cs.parts[i].part = i
 		}
@@ -329,12 +338,11 @@ func (s *Service) Poll(ctx context.Context) error {
 			if cs == nil {
 				continue
 			}
-			cs.mu.Lock()
-			for _, c := range list {
-				delete(cs.entries, c.SerialHex)
+			hex := make([]string, len(list))
+			for i, c := range list {
+				hex[i] = c.SerialHex
 			}
-			cs.gen++
-			cs.mu.Unlock()
+			s.cache.drop(cs, hex...)
 			cs.crl.dirty.Store(true)
 			for _, c := range list {
 				if c.CRLPartition >= 0 && c.CRLPartition < len(cs.parts) {
