@@ -57,9 +57,9 @@ func checkSample(t *testing.T, s *Set) {
 		rule   string
 	}{
 		{"AS-000001", sum("sample device key 1"), ""},
-		{"AS-000003", sum("any key"), ""},               // listed by serial alone
-		{"", sum("sample device key 4"), ""},            // listed by key alone
-		{"XX-9", sum("sample device key 4"), ""},        // the entry names no serial
+		{"AS-000003", sum("any key"), ""},        // listed by serial alone
+		{"", sum("sample device key 4"), ""},     // listed by key alone
+		{"XX-9", sum("sample device key 4"), ""}, // the entry names no serial
 		{"AS-000002", sum("another key"), RuleKeyMismatch},
 		{"AS-000009", sum("sample device key 1"), RuleSerialMismatch},
 		{"AS-000009", sum("unknown key"), RuleNotListed},
