@@ -399,8 +399,9 @@ func readExtensions(wrap cryptobyte.String, f func(id asn1.ObjectIdentifier, cri
 		var id asn1.ObjectIdentifier
 		var critical bool
 		var value []byte
+		// Not ReadOptionalASN1Boolean: it expects the BOOLEAN inside an explicit tag.
 		if !seq.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&id) ||
-			!ext.ReadOptionalASN1Boolean(&critical, cbasn1.BOOLEAN, false) ||
+			ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical) ||
 			!ext.ReadASN1Bytes(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
 			return errMalformed
 		}
