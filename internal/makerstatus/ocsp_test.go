@@ -106,7 +106,9 @@ func TestVerifyOCSP(t *testing.T) {
 		{"issuer's name, another key", xresp(g.impostor, nil, ocsp.Response{Status: ocsp.Good}), nil, BadSignature, "does not verify", 0},
 		{"issuer-signed but a responder named", xresp(g.issuer, g.responder.cert, ocsp.Response{Status: ocsp.Good}), nil, "", "", Good},
 		{"another serial", xresp(g.issuer, nil, ocsp.Response{Status: ocsp.Good, SerialNumber: big.NewInt(1)}), nil, Invalid, "no answer for serial", 0},
-		{"another issuer's CertID", with(func(r *testResponse) { r.id = certID{nameHash: sha256ID.nameHash[:20], keyHash: id.keyHash, serial: serial} }), nil, Invalid, "no answer", 0},
+		{"another issuer's CertID", with(func(r *testResponse) {
+			r.id = certID{nameHash: sha256ID.nameHash[:20], keyHash: id.keyHash, serial: serial}
+		}), nil, Invalid, "no answer", 0},
 		{"nextUpdate passed", xresp(g.issuer, nil, ocsp.Response{Status: ocsp.Good, ThisUpdate: t0.Add(-2 * time.Hour), NextUpdate: t0.Add(-time.Hour)}), nil, Stale, "has passed", 0},
 		{"thisUpdate in the future", xresp(g.issuer, nil, ocsp.Response{Status: ocsp.Good, ThisUpdate: t0.Add(time.Hour), NextUpdate: t0.Add(2 * time.Hour)}), nil, Stale, "in the future", 0},
 		{"no nextUpdate, recent", with(func(r *testResponse) { r.this, r.next = t0.Add(-30*time.Minute), time.Time{} }), nil, "", "", Good},
