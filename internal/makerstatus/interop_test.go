@@ -2,7 +2,10 @@ package makerstatus
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -13,9 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
 	"github.com/hallmark-id/hallmark/internal/chainverify"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/manifest"
 )
 
 // observed records every fetch an Observer is told of.
@@ -329,5 +335,69 @@ func TestForeignMakerWatcher(t *testing.T) {
 	}
 	if s := w.Refresh(ctx, onlyOCSP, gaps); s.Unknown != 2 || s.OCSP[Unreachable] != 1 {
 		t.Fatalf("gaps round: %+v", s)
+	}
+}
+
+// TestForeignMakerManifest checks the openssl maker's devices against a manifest the maker
+// signed with openssl (DSSE over a payload listing the SPKI digests openssl computed), then
+// against an unsigned CSV: a device not listed is refused, naming the rule.
+func TestForeignMakerManifest(t *testing.T) {
+	m := newMaker(t)
+	m.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "manifest.key")
+	m.openssl("pkey", "-in", "manifest.key", "-pubout", "-out", "manifest.pub")
+	var devices []string
+	for i := range 2 { // devices 1 and 2 are listed; device 3 is not
+		n := fmt.Sprint(i + 1)
+		m.openssl("x509", "-in", "dev"+n+".pem", "-pubkey", "-noout", "-out", "dev"+n+".pub")
+		m.openssl("pkey", "-pubin", "-in", "dev"+n+".pub", "-outform", "DER", "-out", "dev"+n+".spki")
+		digest := strings.Fields(m.openssl("dgst", "-sha256", "-r", "dev"+n+".spki"))[0]
+		devices = append(devices, fmt.Sprintf(`{"serial":%q,"spkiSha256":%q}`, m.serials[i], digest))
+	}
+	payload := `{"manifestType":"` + manifest.DocumentType + `","maker":"Acme Sensors","issuedAt":"2026-12-01T00:00:00Z","devices":[` + strings.Join(devices, ",") + `]}`
+	write(t, m.path("pae"), string(dsse.PAE(manifest.PayloadType, []byte(payload))))
+	m.openssl("dgst", "-sha256", "-sign", "manifest.key", "-out", "manifest.sig", "pae")
+	sig, err := os.ReadFile(m.path("manifest.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := json.Marshal(dsse.Envelope{PayloadType: manifest.PayloadType, Payload: base64.StdEncoding.EncodeToString([]byte(payload)),
+		Signatures: []dsse.Signature{{KeyID: "acme-manifest-2026", Sig: base64.StdEncoding.EncodeToString(sig)}}})
+	pub, err := os.ReadFile(m.path("manifest.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := manifest.ParseKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := manifest.VerifyDSSE(env, []manifest.Key{key}, "Acme Sensors", manifest.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, err := manifest.ParseCSV([]byte("serial\n"+m.serials[2]+"\n"), manifest.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  *manifest.Set
+		dev  int
+		rule string
+	}{
+		{signed, 0, ""}, {signed, 1, ""}, {signed, 2, manifest.RuleNotListed},
+		{csv, 2, ""}, {csv, 0, manifest.RuleNotListed},
+	} {
+		dev := m.devices[tc.dev]
+		_, hwSerial, err := issuance.ParseHardwareModuleName(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = tc.set.Check(string(hwSerial), sha256.Sum256(dev.RawSubjectPublicKeyInfo))
+		var nl *manifest.NotListed
+		switch {
+		case tc.rule == "" && err != nil:
+			t.Errorf("%s device %d: %v", tc.set.Format, tc.dev+1, err)
+		case tc.rule != "" && (!errors.As(err, &nl) || nl.Rule != tc.rule || !failure.Is(err, failure.Denied) || !strings.Contains(err.Error(), m.serials[tc.dev])):
+			t.Errorf("%s device %d: %v, want a refusal by rule %s", tc.set.Format, tc.dev+1, err, tc.rule)
+		}
 	}
 }
