@@ -181,12 +181,17 @@ func (r Result) Err() error {
 	if r.Status != Unknown {
 		return nil
 	}
-	if len(r.Problems) == 0 {
-		return errors.New("no source gave an answer")
+	var errs []error
+	for _, p := range r.Problems {
+		errs = append(errs, p)
 	}
-	errs := make([]error, len(r.Problems))
-	for i, p := range r.Problems {
-		errs[i] = p
+	for _, e := range r.Evidence {
+		if e.Status == Unknown {
+			errs = append(errs, fmt.Errorf("%s %s: the responder does not know the certificate", e.Source.Kind, e.Source.URL))
+		}
+	}
+	if len(errs) == 0 {
+		return errors.New("no source gave an answer")
 	}
 	return errors.Join(errs...)
 }
@@ -287,7 +292,6 @@ func (c *Checker) Check(ctx context.Context, q Query) (Result, error) {
 		if a.status != Unknown {
 			break
 		}
-		res.Problems = append(res.Problems, &SourceError{Source: s, Outcome: OK, Err: errors.New("the responder does not know the certificate")})
 	}
 	for _, ev := range res.Evidence {
 		switch {

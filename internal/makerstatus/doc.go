@@ -61,7 +61,11 @@ type SourceError struct {
 }
 
 func (e *SourceError) Error() string {
-	return string(e.Source.Kind) + " " + e.Source.URL + ": " + string(e.Outcome) + ": " + e.Err.Error()
+	msg := string(e.Outcome) + ": " + e.Err.Error()
+	if e.Source.URL == "" {
+		return msg
+	}
+	return string(e.Source.Kind) + " " + e.Source.URL + ": " + msg
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }

@@ -2,10 +2,12 @@ package makerstatus
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -139,6 +141,22 @@ func TestForeignMakerStatus(t *testing.T) {
 		get := newChecker(t, Config{OCSPGet: true})
 		if r := check(t, get, m.devices[2], m.inter, ocsp); r.Status != Good {
 			t.Fatalf("result = %+v", r)
+		}
+	})
+	t.Run("a certificate the responder does not know", func(t *testing.T) {
+		// Issued with the intermediate's key, outside openssl's index.
+		blk, _ := pem.Decode(readFile(t, m.path("inter.key")))
+		key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stray := issue(t, &ca{cert: m.inter, key: key.(*ecdsa.PrivateKey)}, leafTemplate("stray", x509.ExtKeyUsageClientAuth))
+		r := check(t, ck, stray.cert, m.inter, ocsp)
+		if r.Status != Unknown || len(r.Evidence) != 1 || r.Evidence[0].Status != Unknown || !strings.Contains(r.Err().Error(), "does not know") {
+			t.Fatalf("result = %+v, %v", r, r.Err())
+		}
+		if ok, _ := r.Decide(FailClosed); ok {
+			t.Error("fail-closed allowed a certificate the responder does not know")
 		}
 	})
 	t.Run("unreachable responder", func(t *testing.T) {
@@ -400,4 +418,13 @@ func TestForeignMakerManifest(t *testing.T) {
 			t.Errorf("%s device %d: %v, want a refusal by rule %s", tc.set.Format, tc.dev+1, err, tc.rule)
 		}
 	}
+}
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
