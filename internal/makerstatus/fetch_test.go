@@ -2,6 +2,7 @@ package makerstatus
 
 import (
 	"context"
+	"iter"
 	"math/big"
 	"net/http"
 	"strings"
@@ -156,5 +157,32 @@ func TestOCSPCacheBound(t *testing.T) {
 		if len(oc.m) > 100 {
 			t.Fatalf("%d answers cached after %d puts", len(oc.m), i+1)
 		}
+	}
+}
+
+// TestWatcherRun runs rounds until its context ends.
+func TestWatcherRun(t *testing.T) {
+	g := newGoMaker(t)
+	w, err := NewWatcher(WatcherConfig{Checker: newChecker(t, Config{}), Interval: 5 * time.Millisecond,
+		OnRevoked: func(context.Context, RevokedDevice) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rounds := 0
+	load := func(context.Context) ([]Issuer, iter.Seq[Device], error) {
+		return []Issuer{{ID: "go", Cert: g.issuer.cert}}, func(yield func(Device) bool) { yield(Device{IssuerID: "go", Serial: big.NewInt(1)}) }, nil
+	}
+	w.Run(ctx, load, func(s Summary, err error) {
+		if err != nil || s.Devices != 1 || s.Unknown != 1 {
+			t.Errorf("round %d: %+v, %v", rounds, s, err)
+		}
+		if rounds++; rounds == 3 {
+			cancel()
+		}
+	})
+	if rounds != 3 {
+		t.Fatalf("%d rounds", rounds)
 	}
 }
