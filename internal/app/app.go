@@ -160,11 +160,7 @@ func isWrite(r *http.Request) bool { return r.Method != http.MethodGet && r.Meth
 // Handler is the whole HTTP surface of the API listener, counted by a.Metrics as "api".
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", a.Admission.Wrap(a.API, isWrite, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"type":"` + httpapi.ProblemBase + `unavailable","title":"Temporarily unavailable","status":503,"detail":"the server is at capacity; retry after the Retry-After delay"}` + "\n"))
-	}))
+	mux.Handle("/v1/", a.Admission.Wrap(a.API, isWrite, refuseAPI))
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
 	st := a.StatusHandler()
 	mux.Handle("/ocsp", st)

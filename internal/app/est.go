@@ -35,11 +35,7 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 	mux := http.NewServeMux()
 	h := est.New(est.Config{Enroller: &estEnroller{a: a, defaultLabel: defaultLabel}, Log: a.Log})
 	// Enrollments are shed with the text answer RFC 7030 section 4.2.3 gives a busy server.
-	mux.Handle(est.PathPrefix+"/", a.Admission.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("the server is at capacity; retry after the Retry-After delay\n"))
-	}))
+	mux.Handle(est.PathPrefix+"/", a.Admission.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, refuseText))
 	return a.Metrics.Instrument("est", mux, estRoute)
 }
 
