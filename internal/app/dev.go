@@ -103,7 +103,11 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"})
+	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"}
+	if opts.Limits != nil {
+		w.Admission, w.Listeners = limitsWiring(*opts.Limits)
+	}
+	a, err := Build(w)
 	if err != nil {
 		return err
 	}
@@ -164,7 +168,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
 	defer a.StopLeading()
-	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
+	return a.run(ctx, served{"api", ln, tc, a.Handler()}, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
 }
 
 // devCheckpointInterval is how often the dev server signs an audit checkpoint.

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/hallmark-id/hallmark/internal/admission"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
@@ -49,11 +49,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	adm, lis := limitsWiring(cfg.Limits)
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
-		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
-		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
-			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
-		Handshakes: cfg.Limits.TLSHandshakes})
+		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration, Admission: adm, Listeners: lis})
 	if err != nil {
 		return err
 	}
@@ -83,10 +81,22 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("serving", "api", "https://"+ln.Addr().String()+"/v1", "public_url", cfg.PublicURL)
-	servers := []served{{ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, a.Handler()}}
+	apiTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	servers := []served{{"api", ln, apiTLS, a.Handler()}}
 	if estSrv != nil {
 		log.Info("serving", "est", "https://"+estSrv.ln.Addr().String()+"/.well-known/est", "default_label", cfg.EST.DefaultLabel)
-		servers = append(servers, served{estSrv.ln, estSrv.tc, estSrv.h})
+		servers = append(servers, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
+	}
+	if cfg.StatusListen != "" {
+		sln, err := net.Listen("tcp", cfg.StatusListen)
+		if err != nil {
+			for _, s := range servers {
+				s.ln.Close()
+			}
+			return fmt.Errorf("status_listen: %w", err)
+		}
+		log.Info("serving", "status", "https://"+sln.Addr().String()+"/ocsp")
+		servers = append(servers, served{"status", sln, apiTLS, a.StatusOnlyHandler()})
 	}
 	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
 		return fmt.Errorf("revocation status: %w", err)
@@ -96,11 +106,12 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	return a.run(ctx, servers...)
 }
 
-// served is one HTTPS listener and what it serves.
+// served is one HTTPS listener and what it serves; name is "api", "est" or "status".
 type served struct {
-	ln net.Listener
-	tc *tls.Config
-	h  http.Handler
+	name string
+	ln   net.Listener
+	tc   *tls.Config
+	h    http.Handler
 }
 
 // run serves HTTPS on every listener until ctx ends or one of them fails, then shuts all
@@ -119,7 +130,8 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		}
 		srvs = append(srvs, srv)
-		go func() { errc <- srv.Serve(a.Handshakes.listener(s.ln, s.tc)) }()
+		g := a.gate(s.name)
+		go func() { errc <- srv.Serve(g.listener(s.ln, s.tc)) }()
 	}
 	var first error
 	select {
@@ -134,10 +146,22 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			first = err
 		}
 	}
-	f := a.Handshakes.Failures()
-	a.Log.Info("stopped", "tls_handshakes_failed", a.Handshakes.Failed(), "timeout", f["timeout"], "client_closed", f["client_closed"],
-		"client_certificate", f["client_certificate"], "protocol", f["protocol"])
+	for _, s := range servers {
+		g := a.gate(s.name)
+		attrs := []any{"listener", s.name, "tls_handshakes_failed", g.Failed()}
+		for r, n := range g.Failures() {
+			attrs = append(attrs, r, n)
+		}
+		a.Log.Info("stopped", attrs...)
+	}
 	return first
+}
+
+// limitsWiring turns the limits section into what Build takes.
+func limitsWiring(l config.Limits) (admission.Config, ListenerLimits) {
+	return admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration,
+			MaxRetryAfter: l.MaxRetryAfter.Duration, BodyTimeout: l.BodyTimeout.Duration, BodyMemory: l.BodyMemory},
+		ListenerLimits{Handshakes: l.TLSHandshakes, HelloTimeout: l.TLSHelloTimeout.Duration, PerSource: l.PerSourceConnections, Exempt: l.ExemptPrefixes()}
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {
