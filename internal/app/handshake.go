@@ -238,6 +238,15 @@ func (g *handshakeGate) awaitHello(c net.Conn) *pending {
 	return p
 }
 
+// wakeIdle gives every connection awaiting its hello a read deadline in the past.
+func (g *handshakeGate) wakeIdle() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for e := g.idle.Front(); e != nil; e = e.Next() {
+		_ = e.Value.(*pending).c.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
 // helloDone ends p's wait; it reports whether p was evicted.
 func (g *handshakeGate) helloDone(p *pending) (evicted bool) {
 	g.mu.Lock()
@@ -308,12 +317,14 @@ func (l *gatedListener) acceptLoop() {
 			}
 			tc.leave = func() { l.g.leave(key) }
 		}
+		// The deadline is set before the connection is registered, so that an eviction's
+		// deadline in the past always comes after it.
+		_ = c.SetReadDeadline(time.Now().Add(l.g.c.HelloTimeout))
 		go l.handshake(tc, l.g.awaitHello(tc))
 	}
 }
 
 func (l *gatedListener) handshake(c *trackedConn, p *pending) {
-	_ = c.SetReadDeadline(time.Now().Add(l.g.c.HelloTimeout))
 	hello, err := readHello(c)
 	evicted := l.g.helloDone(p)
 	if err != nil {
@@ -376,12 +387,14 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops accepting; handshakes under way are dropped when they end.
+// Close stops accepting; handshakes under way are dropped when they end, and connections
+// awaiting their hello are woken to close now.
 func (l *gatedListener) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.done)
 		err = l.inner.Close()
+		l.g.wakeIdle()
 	})
 	return err
 }
