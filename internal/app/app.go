@@ -5,13 +5,12 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
 	"runtime"
 	"sync"
 	"time"
-
-	"github.com/hallmark-id/hallmark/internal/admission"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -77,17 +76,24 @@ type Wiring struct {
 	// LeaseTTL is how long the signing lease lasts without renewal (leader.Config.TTL;
 	// default 15s): the longest CRLs and checkpoints wait for a new leader after one dies.
 	LeaseTTL time.Duration
+	// Listeners bounds what one client holds of each listener, and the reading of request
+	// bodies before admission; zero fields take the defaults (Handshakes below, if set, is
+	// the bound on handshakes).
+	Listeners ListenerLimits
 	// Admission sizes load shedding of each surface's limiter; zero takes the defaults.
 	Admission admission.Config
-	// Listeners bounds the handshakes of each listener and what one client holds of it;
-	// zero fields take the defaults.
-	Listeners ListenerLimits
+	// Handshakes bounds the TLS handshakes in flight; zero takes DefaultHandshakes.
+	Handshakes int
 }
 
-// DefaultHandshakes is the default bound on TLS handshakes in flight on one listener: enough
-// to keep every core busy while handshakes wait on slow networks, few enough that each
-// finishes in well under its timeout when all compete for the CPU.
+// DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
+// core busy while handshakes wait on slow networks, few enough that each finishes in well
+// under its timeout when all compete for the CPU.
 func DefaultHandshakes() int { return 256 * runtime.GOMAXPROCS(0) }
+
+// handshakeTimeout bounds one TLS handshake (net/http's default for it would be the 10 s
+// header timeout the servers set).
+const handshakeTimeout = 10 * time.Second
 
 // Build wires the services over a store and key provider.
 func Build(w Wiring) (*App, error) {
@@ -114,8 +120,11 @@ func Build(w Wiring) (*App, error) {
 		return nil, err
 	}
 	// One replica signs CRLs and interval checkpoints; StartStatus runs the election.
-	a.Admission = newLimiters(w.Admission)
 	a.Listeners = w.Listeners
+	if a.Listeners.Handshakes <= 0 {
+		a.Listeners.Handshakes = w.Handshakes
+	}
+	a.Admission = newLimiters(w.Admission, a.Listeners)
 	a.gates = map[string]*handshakeGate{}
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
 	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/est"
@@ -104,8 +105,9 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	defer st.Close()
 	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"}
-	if opts.Limits != nil {
-		w.Admission, w.Listeners = limitsWiring(*opts.Limits)
+	if l := opts.Limits; l != nil {
+		w.Listeners = listenerLimits(*l)
+		w.Admission = admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration, MaxRetryAfter: l.MaxRetryAfter.Duration}
 	}
 	a, err := Build(w)
 	if err != nil {

@@ -59,11 +59,11 @@ type gateConfig struct {
 	Log              *slog.Logger
 }
 
-// Defaults of gateConfig (and of the limits section of the configuration).
+// Defaults of gateConfig (and of the limits section of the configuration); the handshake
+// timeout is app.go's handshakeTimeout.
 const (
 	DefaultHelloTimeout = 5 * time.Second
 	DefaultPerSource    = 128
-	handshakeTimeout    = 10 * time.Second
 )
 
 // HandshakeFailures are the reasons a connection is closed before its handshake completed.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/admission"
+	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
 	"github.com/hallmark-id/hallmark/internal/metrics"
@@ -25,8 +26,9 @@ type Limiters struct {
 const statusMaxBody = 64 << 10
 
 // newLimiters makes the three limiters from one sizing; each reads bodies up to what its
-// surface accepts.
-func newLimiters(c admission.Config) Limiters {
+// surface accepts, within l's body timeout and memory.
+func newLimiters(c admission.Config, l ListenerLimits) Limiters {
+	c.BodyTimeout, c.BodyMemory = l.BodyTimeout, l.BodyMemory
 	api, enr, st := c, c, c
 	api.MaxBody, enr.MaxBody, st.MaxBody = httpapi.MaxBody, est.MaxBody, statusMaxBody
 	return Limiters{API: admission.New(api), EST: admission.New(enr), Status: admission.New(st)}
@@ -56,6 +58,16 @@ type ListenerLimits struct {
 	PerSource int
 	// Exempt are sources PerSource does not count: load balancers, NAT gateways of a site.
 	Exempt []netip.Prefix
+	// BodyTimeout bounds the reading of one request body before admission (default 5s) and
+	// BodyMemory the bytes of bodies held at once per surface (default 64 MiB).
+	BodyTimeout time.Duration
+	BodyMemory  int64
+}
+
+// listenerLimits reads the limits section's bounds on listeners and bodies.
+func listenerLimits(l config.Limits) ListenerLimits {
+	return ListenerLimits{Handshakes: l.TLSHandshakes, HelloTimeout: l.TLSHelloTimeout.Duration, PerSource: l.PerSourceConnections,
+		Exempt: l.ExemptPrefixes(), BodyTimeout: l.BodyTimeout.Duration, BodyMemory: l.BodyMemory}
 }
 
 // gate returns the handshake gate of the listener named name, making it (and showing it in

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
-	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
@@ -49,9 +49,12 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	adm, lis := limitsWiring(cfg.Limits)
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
-		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration, Admission: adm, Listeners: lis})
+		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
+		Listeners: listenerLimits(cfg.Limits),
+		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
+			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
+		Handshakes: cfg.Limits.TLSHandshakes})
 	if err != nil {
 		return err
 	}
@@ -155,13 +158,6 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 		a.Log.Info("stopped", attrs...)
 	}
 	return first
-}
-
-// limitsWiring turns the limits section into what Build takes.
-func limitsWiring(l config.Limits) (admission.Config, ListenerLimits) {
-	return admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration,
-			MaxRetryAfter: l.MaxRetryAfter.Duration, BodyTimeout: l.BodyTimeout.Duration, BodyMemory: l.BodyMemory},
-		ListenerLimits{Handshakes: l.TLSHandshakes, HelloTimeout: l.TLSHelloTimeout.Duration, PerSource: l.PerSourceConnections, Exempt: l.ExemptPrefixes()}
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

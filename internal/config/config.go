@@ -55,15 +55,15 @@ type Config struct {
 	Manufacturing Manufacturing `json:"manufacturing"`
 	// EST, when present, serves RFC 7030 enrollment on a listener of its own (docs/est.md).
 	EST *EST `json:"est,omitempty"`
+	// StatusListen, when set, is the HTTPS address (HOST:PORT) of a listener of its own for
+	// OCSP and CRLs, with its own handshake gate; they stay on the API listener as well.
+	StatusListen string `json:"status_listen,omitempty"`
 	// Leader tunes the election of the replica that signs CRLs and checkpoints.
 	Leader Leader `json:"leader"`
 	// Limits bound how much work the server takes on at once (load shedding).
 	Limits Limits `json:"limits"`
 	// Metrics serves Prometheus metrics on a plain-HTTP listener of its own.
 	Metrics Metrics `json:"metrics"`
-	// StatusListen, when set, is the HTTPS address (HOST:PORT) of a listener of its own for
-	// OCSP and CRLs, with its own handshake gate; they stay on the API listener as well.
-	StatusListen string `json:"status_listen,omitempty"`
 }
 
 // Metrics configures the Prometheus listener (docs/operations.md, *Metrics*).
@@ -79,19 +79,12 @@ type Metrics struct {
 // Limits size the admission of write requests (API writes and EST enrollments): at most
 // Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After
 // (from RetryAfter, growing with the backlog up to MaxRetryAfter).
-// TLSHandshakes bounds the TLS handshakes in flight on all listeners; connections beyond it
+// TLSHandshakes bounds the TLS handshakes in flight on each listener; connections beyond it
 // wait in the kernel's accept queue.
 type Limits struct {
-	Slots         int      `json:"slots"`           // default 64
-	Queue         int      `json:"queue"`           // default 4 × slots
-	QueueWait     Duration `json:"queue_wait"`      // default 1s
-	RetryAfter    Duration `json:"retry_after"`     // default 5s; the least Retry-After
-	MaxRetryAfter Duration `json:"max_retry_after"` // default 10m; Retry-After grows with the backlog up to it
-	TLSHandshakes int      `json:"tls_handshakes"`  // default 256 × CPUs (0), per listener
-
 	// Hostile load (docs/operations.md, *Hostile load*). Every listener has its own handshake
-	// gate and, per surface (API writes, EST enrollments, OCSP and CRLs), its own limiter
-	// sized as above.
+	// gate (TLSHandshakes applies to each) and every surface (API writes, EST enrollments,
+	// OCSP and CRLs) its own limiter sized by the fields below.
 
 	// TLSHelloTimeout is how long a new connection has to send its whole ClientHello; until
 	// then it holds no handshake slot, and then it is closed (default 5s).
@@ -107,17 +100,13 @@ type Limits struct {
 	// BodyMemory bounds the bytes of request bodies read and held at once, per surface
 	// (default 64 MiB).
 	BodyMemory int64 `json:"body_memory"`
-}
 
-// ExemptPrefixes parses PerSourceExempt (Validate has checked it).
-func (l Limits) ExemptPrefixes() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range l.PerSourceExempt {
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-		}
-	}
-	return out
+	Slots         int      `json:"slots"`           // default 64
+	Queue         int      `json:"queue"`           // default 4 × slots
+	QueueWait     Duration `json:"queue_wait"`      // default 1s
+	RetryAfter    Duration `json:"retry_after"`     // default 5s; the least Retry-After
+	MaxRetryAfter Duration `json:"max_retry_after"` // default 10m; Retry-After grows with the backlog up to it
+	TLSHandshakes int      `json:"tls_handshakes"`  // default 256 × CPUs (0)
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -422,4 +411,15 @@ func (c *Config) Passphrase() ([]byte, error) {
 		return nil, fmt.Errorf("keys: the environment variable %s holding the CA key passphrase is not set", c.Keys.PassphraseEnv)
 	}
 	return []byte(p), nil
+}
+
+// ExemptPrefixes parses Limits.PerSourceExempt (Validate has checked it), masked.
+func (l Limits) ExemptPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range l.PerSourceExempt {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }

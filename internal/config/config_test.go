@@ -44,13 +44,6 @@ func TestParseRefuses(t *testing.T) {
 		{"metrics port too large", `"metrics": {"listen": "127.0.0.1:70000"},`, "between 1 and 65535"},
 		{"metrics on the API listener", `"metrics": {"listen": "127.0.0.1:8443"},`, "metrics.listen: must differ from listen"},
 		{"unknown metrics key", `"metrics": {"path": "/m"},`, "unknown field"},
-		{"hello timeout too short", `"limits": {"tls_hello_timeout": "1ms"},`, "limits.tls_hello_timeout: must be between 100ms and 1m"},
-		{"negative per-source cap", `"limits": {"per_source_connections": -5},`, "limits.per_source_connections: must be between 1"},
-		{"exempt not a prefix", `"limits": {"per_source_exempt": ["10.0.0.1"]},`, `limits.per_source_exempt: "10.0.0.1" is not a CIDR prefix`},
-		{"body timeout too long", `"limits": {"body_timeout": "2m"},`, "limits.body_timeout: must be between 100ms and 1m"},
-		{"body memory too small", `"limits": {"body_memory": 1000},`, "limits.body_memory: must be between 1048576"},
-		{"status listener on the API's", `"status_listen": "127.0.0.1:8443",`, "status_listen: must differ"},
-		{"status listener without port", `"status_listen": "127.0.0.1",`, "status_listen: must be HOST:PORT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,29 +103,5 @@ func TestMetricsListen(t *testing.T) {
 	_, err = Parse([]byte(in))
 	if err == nil || !strings.Contains(err.Error(), "metrics.listen") || !strings.Contains(err.Error(), "log.level") {
 		t.Errorf("Parse = %v, want errors for metrics.listen and log.level", err)
-	}
-}
-
-// TestHostileLoadLimits: the defaults of the limits against hostile load, and exempt prefixes
-// read as written (masked).
-func TestHostileLoadLimits(t *testing.T) {
-	c, err := Parse([]byte(good))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := c.Limits
-	if l.TLSHelloTimeout.Seconds() != 5 || l.PerSourceConnections != 128 || len(l.PerSourceExempt) != 0 || l.BodyTimeout.Seconds() != 5 || l.BodyMemory != 64<<20 || c.StatusListen != "" {
-		t.Errorf("defaults: %+v, status_listen %q", l, c.StatusListen)
-	}
-	in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "status_listen": "127.0.0.1:8445",
-  "limits": {"tls_hello_timeout": "2s", "per_source_connections": 16, "per_source_exempt": ["10.1.2.3/8", "::1/128"], "body_timeout": "1s", "body_memory": 2097152},`, 1)
-	if c, err = Parse([]byte(in)); err != nil {
-		t.Fatal(err)
-	}
-	if p := c.Limits.ExemptPrefixes(); len(p) != 2 || p[0].String() != "10.0.0.0/8" || p[1].String() != "::1/128" {
-		t.Errorf("exempt prefixes %v", p)
-	}
-	if c.StatusListen != "127.0.0.1:8445" || c.Limits.PerSourceConnections != 16 || c.Limits.BodyMemory != 2<<20 {
-		t.Errorf("as written: %+v", c)
 	}
 }
