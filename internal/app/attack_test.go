@@ -6,10 +6,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -185,7 +188,7 @@ func TestAttackSlowBodiesSelfSigned(t *testing.T) {
 	waitFor(t, "70 handshakes refused for an unknown issuer", func() bool {
 		return s.metric(t, "hallmark_tls_handshake_failures_total", map[string]string{"listener": "est", "reason": "unknown_issuer"}) >= 70
 	})
-	legit(t, "POST /v1/challenges", s.timedClient(attackBound), s.authed(t, oscar, newReq(t, "POST", s.info.APIURL+"/v1/challenges", nil, nil)), 201)
+	legit(t, "POST /v1/challenges", s.timedClient(attackBound), s.authed(t, oscar, newReq(t, "POST", s.info.APIURL+"/v1/challenges", challengeBody(t, s), map[string]string{"Content-Type": "application/json"})), 201)
 	wg.Wait()
 	close(answered)
 	for st := range answered {
@@ -234,7 +237,7 @@ func TestAttackSlowBodiesHallmarkIssued(t *testing.T) {
 	if v := s.metric(t, "hallmark_admission_in_flight_requests", map[string]string{"listener": "est"}); v != 0 {
 		t.Errorf("slow bodies hold %v EST admission slots", v)
 	}
-	legit(t, "POST /v1/challenges", s.timedClient(attackBound), s.authed(t, oscar, newReq(t, "POST", s.info.APIURL+"/v1/challenges", nil, nil)), 201)
+	legit(t, "POST /v1/challenges", s.timedClient(attackBound), s.authed(t, oscar, newReq(t, "POST", s.info.APIURL+"/v1/challenges", challengeBody(t, s), map[string]string{"Content-Type": "application/json"})), 201)
 	csr := deviceCSR(t)
 	legit(t, "EST simpleenroll of "+fi.Device.Serial, s.timedClient(attackBound, okCert), newReq(t, "POST", s.info.ESTURL+"/simpleenroll", csr,
 		map[string]string{"Content-Type": "application/pkcs10", "Hallmark-Firmware-Digest": fw}), 200)
@@ -306,4 +309,36 @@ func TestAttackPerSourceCap(t *testing.T) {
 	if !strings.HasPrefix(s.info.APIURL, "https://127.0.0.1:") {
 		t.Fatalf("the dev server is not on 127.0.0.1: %s", s.info.APIURL)
 	}
+}
+
+// challengeBody is a request for a challenge to onboard into the dev seed's environment demo
+// with a new key, as oscar may ask for it.
+func challengeBody(t testing.TB, s *devServer) []byte {
+	t.Helper()
+	res, err := s.http.Do(s.authed(t, oscar, newReq(t, "GET", s.info.APIURL+"/v1/environments", nil, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var envs items
+	if err := json.NewDecoder(res.Body).Decode(&envs); err != nil {
+		t.Fatal(err)
+	}
+	envID := ""
+	for _, e := range envs.Items {
+		if e.Name == "demo" {
+			envID = e.ID
+		}
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(spki)
+	b, _ := json.Marshal(map[string]string{"purpose": "onboard", "environment_id": envID, "csr_key_sha256": hex.EncodeToString(sum[:])})
+	return b
 }
