@@ -11,7 +11,14 @@ import (
 // answers everything: a problem document (RFC 9457). 503 is "unavailable", 413 "too-large",
 // and a body that did not arrive or could not be read is "invalid" (with 408 or 400).
 func refuseAPI(w http.ResponseWriter, r *http.Request, code int, detail string) {
-	p := httpapi.Problem{Status: code, Detail: detail, Instance: r.URL.Path}
+	// The fields of httpapi's problem documents (RFC 9457 section 3.1).
+	p := struct {
+		Type     string `json:"type"`
+		Title    string `json:"title"`
+		Status   int    `json:"status"`
+		Detail   string `json:"detail,omitempty"`
+		Instance string `json:"instance,omitempty"`
+	}{Status: code, Detail: detail, Instance: r.URL.Path}
 	switch code {
 	case http.StatusServiceUnavailable:
 		p.Type, p.Title = httpapi.ProblemBase+"unavailable", "Temporarily unavailable"
