@@ -351,15 +351,6 @@ func (c *Config) Validate() error {
 	if c.Limits.TLSHandshakes < 0 || c.Limits.TLSHandshakes > 65536 {
 		bad("limits.tls_handshakes", "must be between 0 (256 per CPU) and 65536, got %d", c.Limits.TLSHandshakes)
 	}
-	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
-		bad("limits.queue_wait", "must be between 0s and 1m, got %s", d)
-	}
-	if d := c.Limits.RetryAfter.Duration; d < time.Second || d > time.Hour {
-		bad("limits.retry_after", "must be between 1s and 1h, got %s", d)
-	}
-	if d := c.Limits.MaxRetryAfter.Duration; d < c.Limits.RetryAfter.Duration || d > 24*time.Hour {
-		bad("limits.max_retry_after", "must be between limits.retry_after (%s) and 24h, got %s", c.Limits.RetryAfter.Duration, d)
-	}
 	if d := c.Limits.TLSHelloTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
 		bad("limits.tls_hello_timeout", "must be between 100ms and 1m, got %s", d)
 	}
@@ -383,6 +374,15 @@ func (c *Config) Validate() error {
 		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen {
 			bad("status_listen", "must differ from listen, est.listen and metrics.listen")
 		}
+	}
+	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
+		bad("limits.queue_wait", "must be between 0s and 1m, got %s", d)
+	}
+	if d := c.Limits.RetryAfter.Duration; d < time.Second || d > time.Hour {
+		bad("limits.retry_after", "must be between 1s and 1h, got %s", d)
+	}
+	if d := c.Limits.MaxRetryAfter.Duration; d < c.Limits.RetryAfter.Duration || d > 24*time.Hour {
+		bad("limits.max_retry_after", "must be between limits.retry_after (%s) and 24h, got %s", c.Limits.RetryAfter.Duration, d)
 	}
 	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
 		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)
