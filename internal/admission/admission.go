@@ -11,6 +11,10 @@
 // the base and MaxRetryAfter: with N devices waiting and capacity C per second it settles
 // near N/C, where about as many are shed as admitted. A window without sheds halves it.
 //
+// A request's body is read before it asks for a slot (body.go): a client that sends its body
+// slowly holds a goroutine and a connection, never a slot, and the read is bounded in size
+// (MaxBody), in time (BodyTimeout) and, over all requests at once, in memory (BodyMemory).
+//
 // Why by hand: golang.org/x/net/netutil limits connections, not requests of one kind, and
 // shedding needs the answer each protocol expects (problem+json for the API, text for EST).
 package admission
@@ -40,6 +44,17 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+
+	// MaxBody is the largest request body Wrap reads before it asks for a slot (default
+	// 1 MiB); a larger one is refused with 413 without a slot.
+	MaxBody int64
+	// BodyTimeout bounds the reading of one body, from the moment Wrap starts reading it
+	// (default 5s); a body not read by then is refused with 408 and its connection closed.
+	BodyTimeout time.Duration
+	// BodyMemory bounds the bytes of bodies read and held at once by requests of this
+	// limiter (default 64 MiB); a request whose body does not fit is shed like one over
+	// capacity.
+	BodyMemory int64
 }
 
 // Limiter admits requests into a fixed number of slots.
@@ -47,8 +62,13 @@ type Limiter struct {
 	c       Config
 	slots   chan struct{}
 	waiting atomic.Int64
-	// Counters, for metrics and benchmarks.
-	Admitted, Shed atomic.Int64
+	// Counters, for metrics and benchmarks. Shed counts every request answered 503,
+	// ShedMemory those of them shed because BodyMemory was taken.
+	Admitted, Shed, ShedMemory atomic.Int64
+	// Requests whose body was refused before admission: not read within BodyTimeout, larger
+	// than MaxBody, or cut off (the client went away, bad chunked encoding).
+	BodyTimeouts, BodyTooLarge, BodyBroken atomic.Int64
+	bodyBytes                              atomic.Int64 // held now, at most BodyMemory
 
 	// The current window: what was admitted and shed in it, and the Retry-After told.
 	wAdmitted, wShed atomic.Int64
@@ -58,7 +78,8 @@ type Limiter struct {
 }
 
 // New returns a Limiter; zero fields take defaults (64 slots, a queue of 256, 1 s wait,
-// Retry-After from 5 s to 10 min).
+// Retry-After from 5 s to 10 min, bodies of at most 1 MiB read within 5 s, 64 MiB of them
+// at once).
 func New(c Config) *Limiter {
 	if c.Slots <= 0 {
 		c.Slots = 64
@@ -80,6 +101,16 @@ func New(c Config) *Limiter {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.BodyMemory <= 0 {
+		c.BodyMemory = DefaultBodyMemory
+	}
+	c.BodyMemory = max(c.BodyMemory, c.MaxBody+1)
 	l := &Limiter{c: c, slots: make(chan struct{}, c.Slots)}
 	l.retryAfter.Store(int64(c.RetryAfter))
 	return l
@@ -168,21 +199,36 @@ func (l *Limiter) RetryAfterSeconds() string {
 	return strconv.Itoa(max(1, int(l.RetryAfter()/time.Second)))
 }
 
-// Wrap limits the requests for which match is true; a shed request gets Retry-After and then
-// whatever shed writes (the protocol's own 503).
-func (l *Limiter) Wrap(next http.Handler, match func(*http.Request) bool, shed func(w http.ResponseWriter, r *http.Request)) http.Handler {
+// Refuse writes a refusal in the protocol's own form: code is 503 (shed; Retry-After is
+// set already), 408 (the body did not arrive in time), 413 (the body is too large) or 400 (the
+// body could not be read); detail says why, in words for the client.
+type Refuse func(w http.ResponseWriter, r *http.Request, code int, detail string)
+
+// Wrap limits the requests for which match is true. Their body is read first (ReadBody), then
+// a slot is taken for next; a request shed gets Retry-After and refuse's 503.
+func (l *Limiter) Wrap(next http.Handler, match func(*http.Request) bool, refuse Refuse) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !match(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		done, err := l.ReadBody(w, r)
+		if err != nil {
+			l.refuseBody(w, r, err, refuse)
+			return
+		}
+		defer done()
 		release, ok := l.Acquire(r.Context())
 		if !ok {
-			w.Header().Set("Retry-After", l.RetryAfterSeconds())
-			shed(w, r)
+			l.refuseShed(w, r, refuse)
 			return
 		}
 		defer release()
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (l *Limiter) refuseShed(w http.ResponseWriter, r *http.Request, refuse Refuse) {
+	w.Header().Set("Retry-After", l.RetryAfterSeconds())
+	refuse(w, r, http.StatusServiceUnavailable, "the server is at capacity; retry after the Retry-After delay")
 }

@@ -22,8 +22,8 @@ func TestShedsBeyondSlotsAndQueue(t *testing.T) {
 			<-block
 		}
 		w.WriteHeader(200)
-	}), func(r *http.Request) bool { return r.Method == "POST" }, func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}), func(r *http.Request) bool { return r.Method == "POST" }, func(w http.ResponseWriter, r *http.Request, code int, _ string) {
+		http.Error(w, "busy", code)
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -232,8 +232,8 @@ func TestShedAnswerCarriesTheGrownRetryAfter(t *testing.T) {
 	l.RetryAfter() // opens the first window
 	release, _ := l.Acquire(context.Background())
 	defer release()
-	h := l.Wrap(http.NotFoundHandler(), func(*http.Request) bool { return true }, func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
+	h := l.Wrap(http.NotFoundHandler(), func(*http.Request) bool { return true }, func(w http.ResponseWriter, r *http.Request, code int, _ string) {
+		w.WriteHeader(code)
 	})
 	shedOnce := func() string {
 		rec := httptest.NewRecorder()

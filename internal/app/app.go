@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -50,13 +51,16 @@ type App struct {
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
-	// Admission sheds writes and enrollments beyond what the server takes on at once; API
-	// and EST share it because they share the store.
-	Admission *admission.Limiter
-	// Handshakes bounds the TLS handshakes in flight on all listeners (handshake.go).
-	Handshakes *handshakeGate
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Admission sheds requests beyond what the server takes on at once, with one limiter per
+	// surface so that a flood of one does not shed the others (listeners.go).
+	Admission Limiters
+	// Listeners bounds what clients hold of each listener (listeners.go, handshake.go).
+	Listeners ListenerLimits
+	// gates are the handshake gates of the listeners served, by name (run makes them).
+	gates   map[string]*handshakeGate
+	gatesMu sync.Mutex
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Wiring is what Build needs.
@@ -73,7 +77,11 @@ type Wiring struct {
 	// LeaseTTL is how long the signing lease lasts without renewal (leader.Config.TTL;
 	// default 15s): the longest CRLs and checkpoints wait for a new leader after one dies.
 	LeaseTTL time.Duration
-	// Admission sizes load shedding of writes and enrollments; zero takes the defaults.
+	// Listeners bounds what one client holds of each listener, and the reading of request
+	// bodies before admission; zero fields take the defaults (Handshakes below, if set, is
+	// the bound on handshakes).
+	Listeners ListenerLimits
+	// Admission sizes load shedding of each surface's limiter; zero takes the defaults.
 	Admission admission.Config
 	// Handshakes bounds the TLS handshakes in flight; zero takes DefaultHandshakes.
 	Handshakes int
@@ -120,16 +128,20 @@ func Build(w Wiring) (*App, error) {
 		return nil, err
 	}
 	// One replica signs CRLs and interval checkpoints; StartStatus runs the election.
-	a.Admission = admission.New(w.Admission)
-	if w.Handshakes <= 0 {
-		w.Handshakes = DefaultHandshakes()
+	a.Listeners = w.Listeners
+	if a.Listeners.Handshakes <= 0 {
+		a.Listeners.Handshakes = w.Handshakes
 	}
-	a.Handshakes = newHandshakeGate(w.Handshakes, handshakeTimeout, w.Log)
+	a.Admission = newLimiters(w.Admission, a.Listeners)
+	a.gates = map[string]*handshakeGate{}
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
 	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
 		return nil, err
 	}
-	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
+	if err := a.Metrics.Watch(metrics.State{Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
+		return nil, err
+	}
+	if err := a.Admission.watch(a.Metrics); err != nil {
 		return nil, err
 	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
@@ -175,16 +187,9 @@ func isWrite(r *http.Request) bool { return r.Method != http.MethodGet && r.Meth
 // Handler is the whole HTTP surface of the API listener, counted by a.Metrics as "api".
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", a.Admission.Wrap(a.API, isWrite, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"type":"` + httpapi.ProblemBase + `unavailable","title":"Temporarily unavailable","status":503,"detail":"the server is at capacity; retry after the Retry-After delay"}` + "\n"))
-	}))
+	mux.Handle("/v1/", a.Admission.API.Wrap(a.API, isWrite, refuseAPI))
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
-	st := a.StatusHandler()
-	mux.Handle("/ocsp", st)
-	mux.Handle("/ocsp/", st)
-	mux.Handle("/crl/", st)
+	a.mountStatus(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Which replica signs is visible to load balancers and operators (docs/operations.md).
 		role := "follower"

@@ -49,6 +49,12 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	}
 	metricsURL := "http://" + mln.Addr().String() + "/metrics"
 	mln.Close()
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusAddr := sln.Addr().String()
+	sln.Close()
 	cfg := map[string]any{
 		"listen": addr, "public_url": "https://" + addr,
 		"store":   map[string]any{"driver": "sqlite", "path": filepath.Join(dir, "hallmark.db")},
@@ -56,6 +62,10 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 		"tls":     map[string]any{"cert_file": filepath.Join(dir, "tls.pem"), "key_file": filepath.Join(dir, "tls.key")},
 		"log":     map[string]any{"level": "warn", "format": "json"},
 		"metrics": map[string]any{"listen": mln.Addr().String()},
+		// OCSP and CRLs on a listener of their own too, and loopback exempt from the
+		// per-source cap (a deployment lists its load balancer there).
+		"status_listen": statusAddr,
+		"limits":        map[string]any{"per_source_exempt": []string{"127.0.0.0/8"}, "body_timeout": "2s"},
 	}
 	if storeCfg != nil {
 		cfg["store"] = storeCfg
@@ -125,6 +135,31 @@ func serveWithConfig(t *testing.T, storeCfg map[string]any) {
 	}
 	if _, ok := metricValue(fams, "process_resident_memory_bytes", nil); !ok && runtime.GOOS == "linux" {
 		t.Error("process_resident_memory_bytes is missing")
+	}
+	// The status listener serves OCSP (a garbage request gets OCSP's malformedRequest) and
+	// nothing else, through its own handshake gate.
+	res, err = hc.Post("https://"+statusAddr+"/ocsp", "application/ocsp-request", strings.NewReader("not DER"))
+	if err != nil {
+		t.Fatalf("OCSP on the status listener: %v", err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/ocsp-response" || string(body) != "\x30\x03\x0a\x01\x01" {
+		t.Errorf("OCSP on the status listener: %d %q %x", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if res, err := hc.Get("https://" + statusAddr + "/v1/whoami"); err != nil || res.StatusCode != 404 {
+		t.Errorf("GET /v1/whoami on the status listener: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	fams = scrapeMetrics(t, metricsURL)
+	for _, l := range []string{"api", "status"} {
+		if v, ok := metricValue(fams, "hallmark_tls_handshake_limit", map[string]string{"listener": l}); !ok || v != float64(DefaultHandshakes()) {
+			t.Errorf("the %s listener's handshake limit: %v (%v)", l, v, ok)
+		}
+	}
+	if v, ok := metricValue(fams, "hallmark_http_requests_total", map[string]string{"listener": "status", "method": "POST", "route": "/ocsp", "code": "200"}); !ok || v != 1 {
+		t.Errorf("OCSP on the status listener counted %v (%v), want 1", v, ok)
 	}
 	// Go's profiles are served only when metrics.pprof says so.
 	if res, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + mln.Addr().String() + "/debug/pprof/"); err != nil || res.StatusCode != 404 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/est"
@@ -103,7 +104,12 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"})
+	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"}
+	if l := opts.Limits; l != nil {
+		w.Listeners = listenerLimits(*l)
+		w.Admission = admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration, MaxRetryAfter: l.MaxRetryAfter.Duration}
+	}
+	a, err := Build(w)
 	if err != nil {
 		return err
 	}
@@ -164,7 +170,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
 	defer a.StopLeading()
-	return a.run(ctx, served{ln, tc, a.Handler()}, served{estSrv.ln, estSrv.tc, estSrv.h})
+	return a.run(ctx, served{"api", ln, tc, a.Handler()}, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
 }
 
 // devCheckpointInterval is how often the dev server signs an audit checkpoint.

@@ -38,12 +38,9 @@ var _ est.Enroller = (*estEnroller)(nil)
 func (a *App) ESTHandler(defaultLabel string) http.Handler {
 	mux := http.NewServeMux()
 	h := est.New(est.Config{Enroller: &estEnroller{a: a, defaultLabel: defaultLabel}, Log: a.Log})
-	// Enrollments are shed with the text answer RFC 7030 section 4.2.3 gives a busy server.
-	mux.Handle(est.PathPrefix+"/", a.Admission.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("the server is at capacity; retry after the Retry-After delay\n"))
-	}))
+	// Enrollments are admitted on EST's own limiter once their body is read; a refusal is the
+	// text answer RFC 7030 section 4.2.3 gives.
+	mux.Handle(est.PathPrefix+"/", a.Admission.EST.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, refuseText))
 	return a.Metrics.Instrument("est", mux, estRoute)
 }
 
@@ -178,11 +175,12 @@ type estServer struct {
 }
 
 // newESTServer listens on addr with the API's server certificate and EST's client
-// certificate request (est.TLSConfig).
+// certificate request (est.TLSConfig), which refuses client certificates that no CA of the
+// deployment nor registered anchor issued (issuers.go).
 func (a *App) newESTServer(addr string, certs []tls.Certificate, defaultLabel string) (*estServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &estServer{ln: ln, tc: est.TLSConfig(certs), h: a.ESTHandler(defaultLabel)}, nil
+	return &estServer{ln: ln, tc: est.TLSConfig(certs, newIssuerCache(a.Store, a.Log)), h: a.ESTHandler(defaultLabel)}, nil
 }

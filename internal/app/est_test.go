@@ -239,7 +239,6 @@ func TestESTRefusals(t *testing.T) {
 		{"garbage base64", "/simpleenroll", "SN-B1.factory.pem", "SN-B1.key", "garbage.b64", 400, "not base64"},
 		{"CSR with the factory key", "/simpleenroll", "SN-B1.factory.pem", "SN-B1.key", "factory-key.csr.b64", 400, "factory key"},
 		{"no client certificate", "/simpleenroll", "", "", "good.csr.b64", 401, "client certificate"},
-		{"unknown maker", "/simpleenroll", "SN-X.factory.pem", "SN-X.key", "good.csr.b64", 400, "factory chain"},
 		{"device held by another party", "/simpleenroll", "SN-B3.factory.pem", "SN-B3.key", "good.csr.b64", 403, "transfer custody first"},
 		{"factory identity revoked", "/simpleenroll", "SN-V1.factory.pem", "SN-V1.key", "good.csr.b64", 403, "revoked"},
 		{"suspended device renews", "/simplereenroll", "v2.pem", "v2.key", "good.csr.b64", 403, "suspended"},
@@ -262,9 +261,24 @@ func TestESTRefusals(t *testing.T) {
 		})
 	}
 
+	// A factory certificate from a maker Hallmark does not know is refused in the TLS
+	// handshake (no CA of the deployment nor registered anchor issued it), before any HTTP.
+	before := auditCount(t, s)
+	out, err := runErr(dir, "curl", "-sS", "--cacert", s.info.TLSCAFile, "--cert", "SN-X.factory.pem", "--key", "SN-X.key",
+		"-H", "Content-Type: application/pkcs10", "--data-binary", "@good.csr.b64", U+"/simpleenroll")
+	if err == nil || strings.Contains(out, "factory chain") {
+		t.Errorf("an unknown maker's certificate reached the handler: %v\n%s", err, out)
+	}
+	if v, _ := metricValue(scrapeMetrics(t, s.info.MetricsURL), "hallmark_tls_handshake_failures_total", map[string]string{"listener": "est", "reason": "unknown_issuer"}); v < 1 {
+		t.Errorf("the refusal is not counted as unknown_issuer on the est listener: %v", v)
+	}
+	if after := auditCount(t, s); after != before {
+		t.Errorf("audit log grew %d → %d", before, after)
+	}
+
 	// A policy refusal carries the rule the policy gave: the device reports firmware its build
 	// record does not list (the default onboarding policy), at the label of another environment.
-	before := auditCount(t, s)
+	before = auditCount(t, s)
 	code, _ := estStatus(t, s, dir, U+"/est-lab/simpleenroll", "SN-B1.factory.pem", "SN-B1.key", "good.csr.b64")
 	if code != 200 {
 		t.Fatalf("onboarding at est-lab with good facts: %d", code)
@@ -274,7 +288,7 @@ func TestESTRefusals(t *testing.T) {
 	}
 	deliveredDevice(t, s, dir, lotID, "lot-bad", "SN-B4")
 	before = auditCount(t, s)
-	out, err := runErr(dir, "curl", "-sS", "--cacert", s.info.TLSCAFile, "--cert", "SN-B4.factory.pem", "--key", "SN-B4.key", "-w", "\n%{http_code}",
+	out, err = runErr(dir, "curl", "-sS", "--cacert", s.info.TLSCAFile, "--cert", "SN-B4.factory.pem", "--key", "SN-B4.key", "-w", "\n%{http_code}",
 		"-H", "Content-Type: application/pkcs10", "-H", "Hallmark-Firmware-Digest: "+strings.Repeat("ee", 32), "--data-binary", "@good.csr.b64", U+"/est-lab/simpleenroll")
 	if err != nil || !strings.HasSuffix(out, "\n403") || !strings.Contains(out, "firmware-matches-build") {
 		t.Errorf("policy refusal: %v\n%s", err, out)

@@ -15,7 +15,7 @@ import (
 )
 
 // scrapeMetrics fetches a /metrics URL over plain HTTP and parses the exposition.
-func scrapeMetrics(t *testing.T, u string) map[string]*dto.MetricFamily {
+func scrapeMetrics(t testing.TB, u string) map[string]*dto.MetricFamily {
 	t.Helper()
 	c := &http.Client{Timeout: 10 * time.Second}
 	res, err := c.Get(u)

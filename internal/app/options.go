@@ -1,6 +1,10 @@
 package app
 
-import "time"
+import (
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/config"
+)
 
 // Options select how `hallmark serve` runs.
 type Options struct {
@@ -20,4 +24,8 @@ type Options struct {
 	// Now, when set, is the server's clock (tests move it to expire certificates); the CLI
 	// never sets it.
 	Now func() time.Time
+	// Limits, with Dev, replaces the default limits (zero fields keep theirs): the attack
+	// tests and benchmarks size the dev server with it. The CLI never sets it; --config
+	// takes them from the file.
+	Limits *config.Limits
 }

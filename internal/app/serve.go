@@ -49,7 +49,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
+	a, err := Build(Wiring{Listeners: listenerLimits(cfg.Limits), Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
 		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration},
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
@@ -85,10 +85,22 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("serving", "api", "https://"+ln.Addr().String()+"/v1", "public_url", cfg.PublicURL)
-	servers := []served{{ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, a.Handler()}}
+	apiTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	servers := []served{{"api", ln, apiTLS, a.Handler()}}
 	if estSrv != nil {
 		log.Info("serving", "est", "https://"+estSrv.ln.Addr().String()+"/.well-known/est", "default_label", cfg.EST.DefaultLabel)
-		servers = append(servers, served{estSrv.ln, estSrv.tc, estSrv.h})
+		servers = append(servers, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
+	}
+	if cfg.StatusListen != "" {
+		sln, err := net.Listen("tcp", cfg.StatusListen)
+		if err != nil {
+			for _, s := range servers {
+				s.ln.Close()
+			}
+			return fmt.Errorf("status_listen: %w", err)
+		}
+		log.Info("serving", "status", "https://"+sln.Addr().String()+"/ocsp")
+		servers = append(servers, served{"status", sln, apiTLS, a.StatusOnlyHandler()})
 	}
 	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
 		return fmt.Errorf("revocation status: %w", err)
@@ -98,11 +110,12 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	return a.run(ctx, servers...)
 }
 
-// served is one HTTPS listener and what it serves.
+// served is one HTTPS listener and what it serves; name is "api", "est" or "status".
 type served struct {
-	ln net.Listener
-	tc *tls.Config
-	h  http.Handler
+	name string
+	ln   net.Listener
+	tc   *tls.Config
+	h    http.Handler
 }
 
 // run serves HTTPS on every listener until ctx ends or one of them fails, then shuts all
@@ -121,7 +134,8 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		}
 		srvs = append(srvs, srv)
-		go func() { errc <- srv.Serve(a.Handshakes.listener(s.ln, s.tc)) }()
+		g := a.gate(s.name)
+		go func() { errc <- srv.Serve(g.listener(s.ln, s.tc)) }()
 	}
 	var first error
 	select {
@@ -136,9 +150,14 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 			first = err
 		}
 	}
-	f := a.Handshakes.Failures()
-	a.Log.Info("stopped", "tls_handshakes_failed", a.Handshakes.Failed(), "timeout", f["timeout"], "client_closed", f["client_closed"],
-		"client_certificate", f["client_certificate"], "protocol", f["protocol"])
+	for _, s := range servers {
+		g := a.gate(s.name)
+		attrs := []any{"listener", s.name, "tls_handshakes_failed", g.Failed()}
+		for r, n := range g.Failures() {
+			attrs = append(attrs, r, n)
+		}
+		a.Log.Info("stopped", attrs...)
+	}
 	return first
 }
 

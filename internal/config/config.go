@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -54,6 +55,9 @@ type Config struct {
 	Manufacturing Manufacturing `json:"manufacturing"`
 	// EST, when present, serves RFC 7030 enrollment on a listener of its own (docs/est.md).
 	EST *EST `json:"est,omitempty"`
+	// StatusListen, when set, is the HTTPS address (HOST:PORT) of a listener of its own for
+	// OCSP and CRLs, with its own handshake gate; they stay on the API listener as well.
+	StatusListen string `json:"status_listen,omitempty"`
 	// Leader tunes the election of the replica that signs CRLs and checkpoints.
 	Leader Leader `json:"leader"`
 	// Limits bound how much work the server takes on at once (load shedding).
@@ -92,9 +96,28 @@ type Metrics struct {
 // Limits size the admission of write requests (API writes and EST enrollments): at most
 // Slots run at once, Queue more wait up to QueueWait, the rest get 503 with Retry-After
 // (from RetryAfter, growing with the backlog up to MaxRetryAfter).
-// TLSHandshakes bounds the TLS handshakes in flight on all listeners; connections beyond it
+// TLSHandshakes bounds the TLS handshakes in flight on each listener; connections beyond it
 // wait in the kernel's accept queue.
 type Limits struct {
+	// Hostile load (docs/operations.md, *Hostile load*). Every listener has its own handshake
+	// gate (TLSHandshakes applies to each) and every surface (API writes, EST enrollments,
+	// OCSP and CRLs) its own limiter sized by the fields below.
+
+	// TLSHelloTimeout is how long a new connection has to send its whole ClientHello; until
+	// then it holds no handshake slot, and then it is closed (default 5s).
+	TLSHelloTimeout Duration `json:"tls_hello_timeout"`
+	// PerSourceConnections bounds the connections of one IPv4 address or IPv6 /64 at once on
+	// one listener; beyond it a connection is closed at once (default 128).
+	PerSourceConnections int `json:"per_source_connections"`
+	// PerSourceExempt are sources (CIDR prefixes) that PerSourceConnections does not count:
+	// a load balancer in front, a site's NAT gateway. Loopback is not exempt unless listed.
+	PerSourceExempt []string `json:"per_source_exempt,omitempty"`
+	// BodyTimeout bounds the reading of one request body before admission (default 5s).
+	BodyTimeout Duration `json:"body_timeout"`
+	// BodyMemory bounds the bytes of request bodies read and held at once, per surface
+	// (default 64 MiB).
+	BodyMemory int64 `json:"body_memory"`
+
 	Slots         int      `json:"slots"`           // default 64
 	Queue         int      `json:"queue"`           // default 4 × slots
 	QueueWait     Duration `json:"queue_wait"`      // default 1s
@@ -250,6 +273,18 @@ func (c *Config) defaults() {
 	if c.Limits.MaxRetryAfter.Duration == 0 {
 		c.Limits.MaxRetryAfter.Duration = max(10*time.Minute, c.Limits.RetryAfter.Duration)
 	}
+	if c.Limits.TLSHelloTimeout.Duration == 0 {
+		c.Limits.TLSHelloTimeout.Duration = 5 * time.Second
+	}
+	if c.Limits.PerSourceConnections == 0 {
+		c.Limits.PerSourceConnections = 128
+	}
+	if c.Limits.BodyTimeout.Duration == 0 {
+		c.Limits.BodyTimeout.Duration = 5 * time.Second
+	}
+	if c.Limits.BodyMemory == 0 {
+		c.Limits.BodyMemory = 64 << 20
+	}
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
@@ -357,6 +392,30 @@ func (c *Config) Validate() error {
 	if c.Limits.TLSHandshakes < 0 || c.Limits.TLSHandshakes > 65536 {
 		bad("limits.tls_handshakes", "must be between 0 (256 per CPU) and 65536, got %d", c.Limits.TLSHandshakes)
 	}
+	if d := c.Limits.TLSHelloTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad("limits.tls_hello_timeout", "must be between 100ms and 1m, got %s", d)
+	}
+	if n := c.Limits.PerSourceConnections; n < 1 || n > 1<<20 {
+		bad("limits.per_source_connections", "must be between 1 and 1048576, got %d (list a load balancer's address in limits.per_source_exempt instead)", n)
+	}
+	for _, p := range c.Limits.PerSourceExempt {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("limits.per_source_exempt", "%q is not a CIDR prefix such as \"10.0.0.0/8\" or \"127.0.0.1/32\"", p)
+		}
+	}
+	if d := c.Limits.BodyTimeout.Duration; d < 100*time.Millisecond || d > time.Minute {
+		bad("limits.body_timeout", "must be between 100ms and 1m, got %s", d)
+	}
+	if n := c.Limits.BodyMemory; n < 1<<20 || n > 1<<40 {
+		bad("limits.body_memory", "must be between 1048576 (1 MiB) and 2^40 bytes, got %d", n)
+	}
+	if l := c.StatusListen; l != "" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			bad("status_listen", "must be HOST:PORT, e.g. \"0.0.0.0:8445\", or empty to serve OCSP and CRLs on the API listener only (%v)", err)
+		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen {
+			bad("status_listen", "must differ from listen, est.listen and metrics.listen")
+		}
+	}
 	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
 		bad("limits.queue_wait", "must be between 0s and 1m, got %s", d)
 	}
@@ -422,4 +481,15 @@ func (c *Config) Passphrase() ([]byte, error) {
 		return nil, fmt.Errorf("keys: the environment variable %s holding the CA key passphrase is not set", c.Keys.PassphraseEnv)
 	}
 	return []byte(p), nil
+}
+
+// ExemptPrefixes parses Limits.PerSourceExempt (Validate has checked it), masked.
+func (l Limits) ExemptPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range l.PerSourceExempt {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }

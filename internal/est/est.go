@@ -2,8 +2,9 @@
 // clarifications) over an Enroller that makes every decision.
 //
 // Invariants: the handlers only translate between the wire and the Enroller. They never decide
-// whether a device may have a certificate: the TLS layer requests a client certificate without
-// verifying it (TLSConfig), and the Enroller checks it — a factory chain against the registered
+// whether a device may have a certificate: the TLS layer requests a client certificate and
+// refuses only one that no CA of the deployment nor a registered anchor signed (TLSConfig,
+// Issuers), and the Enroller checks the rest — a factory chain against the registered
 // manufacturer anchors at simpleenroll, the stored operational certificate at simplereenroll.
 // The TLS handshake proved possession of the presented certificate's key; the handlers pass
 // the presented chain on unchanged. Every refusal is answered with a text/plain reason and
@@ -98,15 +99,18 @@ func New(c Config) *Handler {
 }
 
 // TLSConfig is the TLS configuration of an EST listener: TLS 1.2 and 1.3, and a client
-// certificate requested but not verified by TLS (RFC 7030 section 3.3.2 lets the server decide
-// what it accepts; here the Enroller does). A client that sends none still reaches the
-// handler, which answers 401.
-func TLSConfig(certs []tls.Certificate) *tls.Config {
+// certificate requested (RFC 7030 section 3.3.2 lets the server decide what it accepts). A
+// client that sends none still reaches the handler: cacerts needs none, and enrollments answer
+// 401. A client certificate that issuers does not know fails the handshake with an
+// *UnknownIssuerError, so a stranger's certificate costs no HTTP request and no admission; what
+// passes is not verified further by TLS (expired certificates included): the Enroller decides.
+// issuers must not be nil.
+func TLSConfig(certs []tls.Certificate, issuers Issuers) *tls.Config {
 	return &tls.Config{
-		MinVersion:            tls.VersionTLS12,
-		Certificates:          certs,
-		ClientAuth:            tls.RequestClientCert,
-		VerifyPeerCertificate: nil,
+		MinVersion:       tls.VersionTLS12,
+		Certificates:     certs,
+		ClientAuth:       tls.RequestClientCert,
+		VerifyConnection: verifyClient(issuers),
 	}
 }
 

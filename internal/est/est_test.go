@@ -81,7 +81,7 @@ func csrDER(t *testing.T) []byte {
 func server(t *testing.T, f *fake) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(New(Config{Enroller: f, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}))
-	srv.TLS = TLSConfig([]tls.Certificate{selfSigned(t, "est-server", false)})
+	srv.TLS = TLSConfig([]tls.Certificate{selfSigned(t, "est-server", false)}, NewIssuerSet([]*x509.Certificate{knownCA().Leaf}))
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
@@ -151,7 +151,7 @@ func TestCACertsWireFormat(t *testing.T) {
 }
 
 func TestEnrollWireFormat(t *testing.T) {
-	ca, dev := selfSigned(t, "ca", true), selfSigned(t, "factory", false)
+	ca, dev := selfSigned(t, "ca", true), issued(t, knownCA(), "factory", time.Now().Add(time.Hour))
 	f := &fake{ca: ca.Leaf, issued: ca.Leaf}
 	srv := server(t, f)
 	csr := csrDER(t)
@@ -181,7 +181,7 @@ func TestEnrollWireFormat(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	ca, dev := selfSigned(t, "ca", true), selfSigned(t, "factory", false)
+	ca, dev := selfSigned(t, "ca", true), issued(t, knownCA(), "factory", time.Now().Add(time.Hour))
 	good := encodeBase64(csrDER(t))
 	pkcs10 := map[string]string{"Content-Type": "application/pkcs10"}
 	cases := []struct {

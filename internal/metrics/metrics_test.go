@@ -199,11 +199,20 @@ func TestStateAndAuditCounts(t *testing.T) {
 	el := leader.New(leader.Config{Store: st, Holder: "metrics-test", Log: quiet})
 	var sizeCalls atomic.Int64
 	var size func(context.Context) (uint64, error)
-	if err := m.Watch(metrics.State{Admission: lim, Leader: el, AuditSize: func(ctx context.Context) (uint64, error) {
+	if err := m.Watch(metrics.State{Leader: el, AuditSize: func(ctx context.Context) (uint64, error) {
 		sizeCalls.Add(1)
 		return size(ctx)
 	}, AuditRefresh: time.Hour}); err != nil {
 		t.Fatal(err)
+	}
+	if err := m.WatchAdmission("api", lim); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WatchAdmission("est", admission.New(admission.Config{Slots: 5})); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WatchAdmission("est", lim); err == nil {
+		t.Error("a second limiter under one listener's name was registered")
 	}
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -216,11 +225,20 @@ func TestStateAndAuditCounts(t *testing.T) {
 	size = svc.Size
 
 	fams := scrape(t, m)
+	api := map[string]string{"listener": "api"}
 	for name, want := range map[string]float64{"hallmark_admission_slots": 3, "hallmark_admission_queue_limit": 2,
-		"hallmark_admission_in_flight_requests": 0, "hallmark_leader": 0, "hallmark_audit_tree_leaves": 0} {
+		"hallmark_admission_in_flight_requests": 0, "hallmark_admission_body_memory_bytes": 64 << 20} {
+		if got, ok := value(fams, name, api); !ok || got != want {
+			t.Errorf("before: %s = %v (%v), want %v", name, got, ok, want)
+		}
+	}
+	for name, want := range map[string]float64{"hallmark_leader": 0, "hallmark_audit_tree_leaves": 0} {
 		if got, ok := value(fams, name, nil); !ok || got != want {
 			t.Errorf("before: %s = %v (%v), want %v", name, got, ok, want)
 		}
+	}
+	if got, ok := value(fams, "hallmark_admission_slots", map[string]string{"listener": "est"}); !ok || got != 5 {
+		t.Errorf("before: est slots = %v (%v), want 5", got, ok)
 	}
 
 	release, ok := lim.Acquire(ctx)
@@ -245,9 +263,11 @@ func TestStateAndAuditCounts(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"hallmark_admission_in_flight_requests", nil, 1},
-		{"hallmark_admission_admitted_requests_total", nil, 1},
-		{"hallmark_admission_shed_requests_total", nil, 0},
+		{"hallmark_admission_in_flight_requests", api, 1},
+		{"hallmark_admission_admitted_requests_total", api, 1},
+		{"hallmark_admission_shed_requests_total", map[string]string{"listener": "api", "reason": "capacity"}, 0},
+		{"hallmark_admission_body_refusals_total", map[string]string{"listener": "api", "reason": "timeout"}, 0},
+		{"hallmark_admission_in_flight_requests", map[string]string{"listener": "est"}, 0},
 		{"hallmark_leader", nil, 1},
 		{"hallmark_audit_events_total", map[string]string{"action": "factory.issue"}, 2},
 		{"hallmark_audit_events_total", map[string]string{"action": "lot.create"}, 1},

@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/leader"
 )
 
@@ -16,21 +15,11 @@ type Leader interface {
 	Current() (leader.Term, bool)
 }
 
-// Handshakes reports on the bound of TLS handshakes in flight (limits.tls_handshakes).
-type Handshakes interface {
-	InFlight() int
-	Limit() int
-	Failures() map[string]int64 // by reason
-}
-
-// State is what the collectors read at scrape time; nil fields are left out.
+// State is what the collectors read at scrape time; nil fields are left out. The admission
+// limiters and handshake gates are per listener: WatchAdmission, WatchHandshakes.
 type State struct {
-	// Admission is the limiter that API writes and EST enrollments share.
-	Admission *admission.Limiter
 	// Leader is the election of the replica that signs CRLs and checkpoints.
 	Leader Leader
-	// Handshakes is the bound on TLS handshakes in flight.
-	Handshakes Handshakes
 	// AuditSize returns the number of leaves of the audit tree; it may read the store.
 	AuditSize func(context.Context) (uint64, error)
 	// AuditRefresh is the least time between two calls of AuditSize (default 30s); scrapes
@@ -47,26 +36,6 @@ func (m *Registry) Watch(s State) error {
 }
 
 var (
-	descInFlight = prometheus.NewDesc("hallmark_admission_in_flight_requests",
-		"Admitted requests (API writes and EST enrollments) holding a slot now.", nil, nil)
-	descQueued = prometheus.NewDesc("hallmark_admission_queued_requests",
-		"Requests waiting for an admission slot now.", nil, nil)
-	descSlots = prometheus.NewDesc("hallmark_admission_slots",
-		"Admission slots (limits.slots): how many admitted requests may run at once.", nil, nil)
-	descQueueLimit = prometheus.NewDesc("hallmark_admission_queue_limit",
-		"How many requests may wait for a slot (limits.queue).", nil, nil)
-	descAdmitted = prometheus.NewDesc("hallmark_admission_admitted_requests_total",
-		"Requests admitted into a slot.", nil, nil)
-	descRetryAfter = prometheus.NewDesc("hallmark_admission_retry_after_seconds",
-		"What a request shed now is told to wait: limits.retry_after, growing with the backlog up to limits.max_retry_after.", nil, nil)
-	descShed = prometheus.NewDesc("hallmark_admission_shed_requests_total",
-		"Requests shed with 503 and Retry-After because every slot and queue place was taken or the wait ran out.", nil, nil)
-	descHandshakes = prometheus.NewDesc("hallmark_tls_handshakes_in_flight",
-		"TLS handshakes under way on all listeners; at the limit, new connections wait in the kernel's accept queue.", nil, nil)
-	descHandshakeLimit = prometheus.NewDesc("hallmark_tls_handshake_limit",
-		"The bound on TLS handshakes in flight (limits.tls_handshakes).", nil, nil)
-	descHandshakeFailed = prometheus.NewDesc("hallmark_tls_handshake_failures_total",
-		"TLS handshakes that failed, by reason: timeout (not done in 10 s), client_closed, client_certificate (did not verify), protocol.", []string{"reason"}, nil)
 	descLeader = prometheus.NewDesc("hallmark_leader",
 		"1 when this replica holds the signing lease (signs CRLs and interval audit checkpoints), else 0.", nil, nil)
 	descAuditLeaves = prometheus.NewDesc("hallmark_audit_tree_leaves",
@@ -84,18 +53,8 @@ type stateCollector struct {
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	if c.s.Admission != nil {
-		for _, d := range []*prometheus.Desc{descInFlight, descQueued, descSlots, descQueueLimit, descAdmitted, descShed, descRetryAfter} {
-			ch <- d
-		}
-	}
 	if c.s.Leader != nil {
 		ch <- descLeader
-	}
-	if c.s.Handshakes != nil {
-		ch <- descHandshakes
-		ch <- descHandshakeLimit
-		ch <- descHandshakeFailed
 	}
 	if c.s.AuditSize != nil {
 		ch <- descAuditLeaves
@@ -103,22 +62,6 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	if l := c.s.Admission; l != nil {
-		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(l.InFlight()))
-		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.GaugeValue, float64(l.Queued()))
-		ch <- prometheus.MustNewConstMetric(descSlots, prometheus.GaugeValue, float64(l.Slots()))
-		ch <- prometheus.MustNewConstMetric(descQueueLimit, prometheus.GaugeValue, float64(l.QueueLimit()))
-		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(l.Admitted.Load()))
-		ch <- prometheus.MustNewConstMetric(descShed, prometheus.CounterValue, float64(l.Shed.Load()))
-		ch <- prometheus.MustNewConstMetric(descRetryAfter, prometheus.GaugeValue, l.RetryAfter().Seconds())
-	}
-	if h := c.s.Handshakes; h != nil {
-		ch <- prometheus.MustNewConstMetric(descHandshakes, prometheus.GaugeValue, float64(h.InFlight()))
-		ch <- prometheus.MustNewConstMetric(descHandshakeLimit, prometheus.GaugeValue, float64(h.Limit()))
-		for reason, n := range h.Failures() {
-			ch <- prometheus.MustNewConstMetric(descHandshakeFailed, prometheus.CounterValue, float64(n), reason)
-		}
-	}
 	if c.s.Leader != nil {
 		v := 0.0
 		if _, ok := c.s.Leader.Current(); ok {
