@@ -47,16 +47,18 @@ type Config struct {
 
 // Server is the /v1 handler.
 type Server struct {
-	gov  *governance.Service
-	mfg  *manufacturing.Service
-	cus  *custody.Service
-	inv  *inventory.Service
-	ops  *operational.Service
-	sup  *support.Service
-	st   store.Store
-	log  *slog.Logger
-	mux  *http.ServeMux
-	Spec []Route // every route, for the OpenAPI check
+	gov   *governance.Service
+	mfg   *manufacturing.Service
+	cus   *custody.Service
+	inv   *inventory.Service
+	ops   *operational.Service
+	sup   *support.Service
+	audit *auditlog.Service // nil: the audit log routes answer 503
+	rep   *reports.Service  // nil: the report routes answer 503
+	st    store.Store
+	log   *slog.Logger
+	mux   *http.ServeMux
+	Spec  []Route // every route, for the OpenAPI check
 }
 
 // Route is one registered operation.
@@ -67,13 +69,9 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support, st: c.Store, log: c.Log, mux: http.NewServeMux()}
+	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
+		audit: c.AuditLog, rep: c.Reports, st: c.Store, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
-	s.operationalRoutes()
-	s.auditRoutes(c.AuditLog)
-	s.reportRoutes(c.Reports)
-	s.governanceRoutes()
-	s.gapsRoute(c.Reports)
 	return s
 }
 
