@@ -20,7 +20,8 @@ func (s *Server) routes() {
 	s.operationalRoutes()
 	s.auditRoutes()
 	s.reportRoutes()
-	s.governanceRoutes()
+	s.approvalRoutes()
+	s.supportRoutes()
 	s.gapsRoute()
 }
 
