@@ -9,10 +9,10 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// The log as its readers see it through the API. Each method here acts for an actor and first
-// checks that the actor may read the audit log: a deployment administrator, or a principal of
-// the party holding an audit cell at deployment scope (governance.IsAuditor). Anyone else gets
-// failure.Denied, and nothing is read or signed for them.
+// The log as its readers see it through the API. Events and ReaderFor act for an actor and
+// first check that the actor may read the audit log: a deployment administrator, or a
+// principal of the party holding an audit cell at deployment scope (governance.IsAuditor).
+// Anyone else gets failure.Denied, and nothing is read or signed for them.
 
 // MaxEvents bounds one page of Events.
 const MaxEvents = 1000
@@ -36,10 +36,34 @@ func (s *Service) Events(ctx context.Context, a audit.Actor, after int64, limit 
 	return out, err
 }
 
-// CheckpointFor returns, for a, a checkpoint: a newly signed one (Checkpoint) when fresh,
-// else the latest stored one (Latest).
-func (s *Service) CheckpointFor(ctx context.Context, a audit.Actor, fresh bool) ([]byte, error) {
-	if err := s.requireProofReader(ctx, a); err != nil {
+// Reader is the log's checkpoints, proofs and leaf hashes for an actor that ReaderFor has let
+// in. It lets a caller check first and read after (the API refuses a non-auditor before it
+// looks at the request's parameters). The zero Reader refuses every read.
+type Reader struct{ s *Service }
+
+// ReaderFor returns the Reader for a, or Denied when a may not read the audit log.
+func (s *Service) ReaderFor(ctx context.Context, a audit.Actor) (Reader, error) {
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		return requireAuditor(tx, a, "the audit log's checkpoints and proofs need an audit cell or a deployment administrator")
+	})
+	if err != nil {
+		return Reader{}, err
+	}
+	return Reader{s}, nil
+}
+
+func (r Reader) service() (*Service, error) {
+	if r.s == nil {
+		return nil, failure.New(failure.Denied, "this audit log reader was not handed out by ReaderFor")
+	}
+	return r.s, nil
+}
+
+// Checkpoint returns a newly signed checkpoint (Service.Checkpoint) when fresh, else the
+// latest stored one (Service.Latest).
+func (r Reader) Checkpoint(ctx context.Context, fresh bool) ([]byte, error) {
+	s, err := r.service()
+	if err != nil {
 		return nil, err
 	}
 	if fresh {
@@ -48,35 +72,31 @@ func (s *Service) CheckpointFor(ctx context.Context, a audit.Actor, fresh bool) 
 	return s.Latest(ctx)
 }
 
-// InclusionProofFor is InclusionProof for a.
-func (s *Service) InclusionProofFor(ctx context.Context, a audit.Actor, index, size uint64) (InclusionProof, error) {
-	if err := s.requireProofReader(ctx, a); err != nil {
+// InclusionProof is Service.InclusionProof.
+func (r Reader) InclusionProof(ctx context.Context, index, size uint64) (InclusionProof, error) {
+	s, err := r.service()
+	if err != nil {
 		return InclusionProof{}, err
 	}
 	return s.InclusionProof(ctx, index, size)
 }
 
-// ConsistencyProofFor is ConsistencyProof for a.
-func (s *Service) ConsistencyProofFor(ctx context.Context, a audit.Actor, from, to uint64) (ConsistencyProof, error) {
-	if err := s.requireProofReader(ctx, a); err != nil {
+// ConsistencyProof is Service.ConsistencyProof.
+func (r Reader) ConsistencyProof(ctx context.Context, from, to uint64) (ConsistencyProof, error) {
+	s, err := r.service()
+	if err != nil {
 		return ConsistencyProof{}, err
 	}
 	return s.ConsistencyProof(ctx, from, to)
 }
 
-// LeafHashesFor is LeafHashes for a.
-func (s *Service) LeafHashesFor(ctx context.Context, a audit.Actor, start uint64, n int) ([][]byte, error) {
-	if err := s.requireProofReader(ctx, a); err != nil {
+// LeafHashes is Service.LeafHashes.
+func (r Reader) LeafHashes(ctx context.Context, start uint64, n int) ([][]byte, error) {
+	s, err := r.service()
+	if err != nil {
 		return nil, err
 	}
 	return s.LeafHashes(ctx, start, n)
-}
-
-// requireProofReader checks a for the checkpoints, proofs and leaf hashes.
-func (s *Service) requireProofReader(ctx context.Context, a audit.Actor) error {
-	return s.st.View(ctx, func(tx store.Tx) error {
-		return requireAuditor(tx, a, "the audit log's checkpoints and proofs need an audit cell or a deployment administrator")
-	})
 }
 
 // requireAuditor refuses a, with denied as the message, unless a may read the audit log.

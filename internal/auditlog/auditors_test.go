@@ -43,29 +43,31 @@ func testAuditorReads(t *testing.T, st store.Store) {
 	auditor := audit.Actor{PartyID: "audits", PrincipalID: "prn_aud"}
 	maker := audit.Actor{PartyID: "acme", PrincipalID: "prn_acme"}
 
+	reader := func(a audit.Actor) (auditlog.Reader, error) { return svc.ReaderFor(ctx, a) }
 	reads := map[string]func(a audit.Actor) error{
 		"events": func(a audit.Actor) error { _, err := svc.Events(ctx, a, 0, 0); return err },
-		"latest checkpoint": func(a audit.Actor) error {
-			_, err := svc.CheckpointFor(ctx, a, false)
-			return err
-		},
-		"fresh checkpoint": func(a audit.Actor) error {
-			_, err := svc.CheckpointFor(ctx, a, true)
-			return err
-		},
-		"inclusion": func(a audit.Actor) error { _, err := svc.InclusionProofFor(ctx, a, 1, 0); return err },
-		"consistency": func(a audit.Actor) error {
-			_, err := svc.ConsistencyProofFor(ctx, a, 2, 0)
-			return err
-		},
-		"leaves": func(a audit.Actor) error { _, err := svc.LeafHashesFor(ctx, a, 0, 5); return err },
+		"reader": func(a audit.Actor) error { _, err := reader(a); return err },
+	}
+	// What a Reader reads: each must work for a reader handed out, and fail for the zero one.
+	readerReads := map[string]func(r auditlog.Reader) error{
+		"latest checkpoint": func(r auditlog.Reader) error { _, err := r.Checkpoint(ctx, false); return err },
+		"fresh checkpoint":  func(r auditlog.Reader) error { _, err := r.Checkpoint(ctx, true); return err },
+		"inclusion":         func(r auditlog.Reader) error { _, err := r.InclusionProof(ctx, 1, 0); return err },
+		"consistency":       func(r auditlog.Reader) error { _, err := r.ConsistencyProof(ctx, 2, 0); return err },
+		"leaves":            func(r auditlog.Reader) error { _, err := r.LeafHashes(ctx, 0, 5); return err },
+	}
+	for name, read := range readerReads {
+		if err := read(auditlog.Reader{}); failure.KindOf(err) != failure.Denied {
+			t.Errorf("%s through the zero Reader: got %v, want Denied", name, err)
+		}
 	}
 	for name, read := range reads {
 		if err := read(maker); failure.KindOf(err) != failure.Denied {
 			t.Errorf("%s by a manufacturer with no audit cell: got %v, want Denied", name, err)
 		}
 	}
-	// Nothing was signed for the refused reads (both checkpoint reads sign when none exists).
+	// Nothing was signed for the refused actor, nor through the zero Reader (both checkpoint
+	// reads sign when none exists).
 	err = st.View(ctx, func(tx store.Tx) error {
 		_, err := tx.AuditTree().LatestCheckpoint()
 		return err
@@ -73,9 +75,18 @@ func testAuditorReads(t *testing.T, st store.Store) {
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after refused reads, the latest checkpoint: %v, want none", err)
 	}
-	for name, read := range reads {
-		for who, a := range map[string]audit.Actor{"administrator": admin, "auditor": auditor} {
+	for who, a := range map[string]audit.Actor{"administrator": admin, "auditor": auditor} {
+		for name, read := range reads {
 			if err := read(a); err != nil {
+				t.Errorf("%s by the %s: %v", name, who, err)
+			}
+		}
+		r, err := reader(a)
+		if err != nil {
+			continue
+		}
+		for name, read := range readerReads {
+			if err := read(r); err != nil {
 				t.Errorf("%s by the %s: %v", name, who, err)
 			}
 		}
