@@ -6,8 +6,8 @@ import (
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/party"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // approvalRoutes are approval requests and their rules, separation-of-duties rules and a
@@ -31,7 +31,7 @@ func (s *Server) approvalRoutes() {
 // ignored, as it always was.
 func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 	q := r.URL.Query()
-	f := store.ApprovalFilter{Kind: approval.Kind(q.Get("kind")), Subject: q.Get("subject"), State: approval.State(q.Get("state"))}
+	f := governance.ApprovalFilter{Kind: approval.Kind(q.Get("kind")), Subject: q.Get("subject"), State: approval.State(q.Get("state"))}
 	if f.Kind != "" {
 		if _, err := approval.ParseKind(string(f.Kind)); err != nil {
 			return err

@@ -12,8 +12,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/inventory"
 	"github.com/hallmark-id/hallmark/internal/party"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // deviceRoutes are the inventory (inventory.Service) and custody transfers
@@ -37,7 +37,7 @@ func (s *Server) deviceRoutes() {
 // expiring_before) and pages by device ID (after, limit); a full page names the next.
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 	q := r.URL.Query()
-	f := store.DeviceFilter{LotID: q.Get("lot"), CustodianID: q.Get("custodian"), ManufacturerID: q.Get("manufacturer"), EnvironmentID: q.Get("environment"),
+	f := inventory.DeviceFilter{LotID: q.Get("lot"), CustodianID: q.Get("custodian"), ManufacturerID: q.Get("manufacturer"), EnvironmentID: q.Get("environment"),
 		State: device.State(q.Get("state")), After: q.Get("after")}
 	if v := q.Get("expiring_before"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)

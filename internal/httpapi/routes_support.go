@@ -7,7 +7,7 @@ import (
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/party"
-	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/support"
 )
 
 // supportRoutes are the support CA hierarchy and support grants (support.Service).
@@ -49,7 +49,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request, p party.Pr
 // ignored.
 func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 	q := r.URL.Query()
-	f := store.GrantFilter{EnvironmentID: q.Get("environment"), DeviceID: q.Get("device"), LotID: q.Get("lot"), State: grant.State(q.Get("state"))}
+	f := support.GrantFilter{EnvironmentID: q.Get("environment"), DeviceID: q.Get("device"), LotID: q.Get("lot"), State: grant.State(q.Get("state"))}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
 		f.Limit = n
 	}
