@@ -93,13 +93,17 @@ var layers = map[string]string{
 // the module; "x/..." is x and every package below it. Via lists packages through which a
 // denied dependency may be reached (say why in Why); any other path to it is still a
 // violation. Pending, when set, names the work that will make a rule hold that does not hold
-// yet: its violations are logged, not failed. Delete Pending when that work lands.
+// yet: its violations are logged, not failed. Delete Pending when that work lands. Direct
+// limits a rule to From's own imports, for a package that may reach Deny only through the
+// packages it calls (an adapter reaches the store contract through the services it calls,
+// which import it; the adapter itself may not).
 type rule struct {
 	From    []string
 	Deny    []string
 	Via     []string
 	Why     string
 	Pending string
+	Direct  bool
 }
 
 var (
@@ -159,6 +163,11 @@ var rules = []rule{
 		// Prometheus's collectors package imports database/sql for its DBStats collector type.
 		Via: []string{"github.com/prometheus/client_golang/prometheus/collectors"},
 		Why: "adapters reach data through services and the store contract, never a concrete store or key backend",
+	},
+	{
+		From: []string{"internal/httpapi"}, Deny: []string{"@store"}, Direct: true,
+		Why: "the REST edge decodes, calls one service and encodes: authorisation and store reads are the services' (issue 14), " +
+			"so it names store values only through the services' aliases",
 	},
 	{
 		From: []string{"internal/est"},
@@ -304,10 +313,19 @@ func TestDependencies(t *testing.T) {
 }
 
 // violations returns, for each denied package p reaches under r, the shortest import chain to
-// it (trimmed of the module prefix). The walk neither passes through r.Via nor goes beyond a
+// it (trimmed of the module prefix); under a Direct rule, each denied package p imports. The walk neither passes through r.Via nor goes beyond a
 // denied package, so a denied package reached only through another is reported once, as the
 // one it was reached through.
 func violations(all map[string]*pkg, p *pkg, r rule) [][]string {
+	if r.Direct {
+		var out [][]string
+		for _, next := range p.Imports {
+			if matchesAny(all[next], r.Deny) {
+				out = append(out, []string{rel(p), strings.TrimPrefix(next, module)})
+			}
+		}
+		return out
+	}
 	if !slices.ContainsFunc(p.Deps, func(d string) bool { return matchesAny(all[d], r.Deny) }) {
 		return nil // the closure holds nothing denied; no need to walk
 	}

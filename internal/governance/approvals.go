@@ -318,6 +318,11 @@ func (s *Service) GetApproval(ctx context.Context, a audit.Actor, id string) (ap
 	return q, err
 }
 
+// ApprovalFilter selects what ListApprovals returns; zero fields match everything. It is the
+// store's filter, named here so that a caller of the service (the API) need not import the
+// store.
+type ApprovalFilter = store.ApprovalFilter
+
 // ListApprovals returns the requests the caller's party asked for or decides (every request
 // for auditors), newest first.
 func (s *Service) ListApprovals(ctx context.Context, a audit.Actor, f store.ApprovalFilter) ([]approval.Request, error) {

@@ -245,6 +245,10 @@ func overlaps(chainOf func(ownership.Scope) (ownership.Chain, error), a, b owner
 	return slices.Contains(cb, a), nil
 }
 
+// SoDRule is a separation-of-duties rule as SoDRules and AddSoDRule return it (the store's
+// value, named here for the service's callers).
+type SoDRule = store.SoDRule
+
 // SoDRules lists the separation-of-duties rules.
 func (s *Service) SoDRules(ctx context.Context) ([]store.SoDRule, error) {
 	var out []store.SoDRule

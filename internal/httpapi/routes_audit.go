@@ -8,124 +8,150 @@ import (
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/party"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// auditRoutes serves the tamper-evident audit log (internal/auditlog): the checkpoint key is
-// public; checkpoints, proofs and leaf hashes are for auditors and administrators, like the
-// events themselves.
-func (s *Server) auditRoutes(a *auditlog.Service) {
-	ready := func() error {
-		if a == nil {
-			return failure.New(failure.Unavailable, "the audit log service is not configured on this server")
-		}
-		return nil
-	}
-	auditor := func(ctx context.Context, p party.Principal) error {
-		if err := ready(); err != nil {
-			return err
-		}
-		return s.requireAuditor(ctx, p)
-	}
-	s.public("GET", "/v1/audit/key", func(w http.ResponseWriter, r *http.Request) error {
-		if err := ready(); err != nil {
-			return err
-		}
-		return writeText(w, 200, a.VerifierKey()+"\n")
-	})
-	checkpoint := func(fresh bool) func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		return func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-			if err := auditor(r.Context(), p); err != nil {
-				return err
-			}
-			var signed []byte
-			var err error
-			if fresh || r.URL.Query().Get("new") == "1" {
-				signed, err = a.Checkpoint(r.Context())
-			} else {
-				signed, err = a.Latest(r.Context())
-			}
-			if err != nil {
-				return err
-			}
-			return writeText(w, 200, string(signed))
-		}
-	}
-	s.handle("GET", "/v1/audit/checkpoint", checkpoint(false))
-	s.handle("POST", "/v1/audit/checkpoint", checkpoint(true))
-	s.handle("GET", "/v1/audit/proofs/inclusion", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		if err := auditor(r.Context(), p); err != nil {
-			return err
-		}
-		index, err := uintParam(r, "index", true)
-		if err != nil {
-			return err
-		}
-		size, err := uintParam(r, "size", false)
-		if err != nil {
-			return err
-		}
-		pr, err := a.InclusionProof(r.Context(), index, size)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, 200, toInclusionProof(pr))
-	})
-	s.handle("GET", "/v1/audit/proofs/consistency", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		if err := auditor(r.Context(), p); err != nil {
-			return err
-		}
-		from, err := uintParam(r, "from", true)
-		if err != nil {
-			return err
-		}
-		to, err := uintParam(r, "to", false)
-		if err != nil {
-			return err
-		}
-		pr, err := a.ConsistencyProof(r.Context(), from, to)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, 200, toConsistencyProof(pr))
-	})
-	s.handle("GET", "/v1/audit/leaves", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		if err := auditor(r.Context(), p); err != nil {
-			return err
-		}
-		start, err := uintParam(r, "start", false)
-		if err != nil {
-			return err
-		}
-		count, err := uintParam(r, "count", false)
-		if err != nil {
-			return err
-		}
-		if count == 0 || count > auditlog.MaxLeafHashes {
-			count = auditlog.MaxLeafHashes
-		}
-		hs, err := a.LeafHashes(r.Context(), start, int(count))
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, 200, api.LeafHashes{Start: start, Hashes: hs})
-	})
+// auditRoutes serve the audit events and the tamper-evident audit log (internal/auditlog):
+// the checkpoint key is public; events, checkpoints, proofs and leaf hashes are for auditors
+// and administrators.
+func (s *Server) auditRoutes() {
+	s.handle("GET", "/v1/audit/events", s.auditEvents)
+	s.public("GET", "/v1/audit/key", s.auditKey)
+	s.handle("GET", "/v1/audit/checkpoint", s.latestCheckpoint)
+	s.handle("POST", "/v1/audit/checkpoint", s.signCheckpoint)
+	s.handle("GET", "/v1/audit/proofs/inclusion", s.inclusionProof)
+	s.handle("GET", "/v1/audit/proofs/consistency", s.consistencyProof)
+	s.handle("GET", "/v1/audit/leaves", s.leafHashes)
 }
 
-// requireAuditor refuses principals that are neither auditors nor deployment administrators.
-func (s *Server) requireAuditor(ctx context.Context, p party.Principal) error {
-	return s.st.View(ctx, func(tx store.Tx) error {
-		ok, err := governance.IsAuditor(tx, actor(p))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return failure.New(failure.Denied, "the audit log's checkpoints and proofs need an audit cell or a deployment administrator")
-		}
-		return nil
-	})
+// auditEvents lists up to auditlog.MaxEvents events after the sequence number in after (a
+// value that is not a number reads from the start).
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditLog()
+	if err != nil {
+		return err
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	evs, err := a.Events(r.Context(), actor(p), after, auditlog.MaxEvents)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, list(each(evs, toAuditEvent)))
+}
+
+// auditLog is the audit log service, or Unavailable when this server has none.
+func (s *Server) auditLog() (*auditlog.Service, error) {
+	if s.audit == nil {
+		return nil, failure.New(failure.Unavailable, "the audit log service is not configured on this server")
+	}
+	return s.audit, nil
+}
+
+// auditor is the audit log's reader for p, refused by the service unless p may read the log;
+// the handlers ask for it before they look at the query.
+func (s *Server) auditor(ctx context.Context, p party.Principal) (auditlog.Reader, error) {
+	a, err := s.auditLog()
+	if err != nil {
+		return auditlog.Reader{}, err
+	}
+	return a.ReaderFor(ctx, actor(p))
+}
+
+// auditKey is public: the note verifier key of the log's checkpoints.
+func (s *Server) auditKey(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.auditLog()
+	if err != nil {
+		return err
+	}
+	return writeText(w, 200, a.VerifierKey()+"\n")
+}
+
+// latestCheckpoint serves the latest signed checkpoint, or signs a new one with ?new=1.
+func (s *Server) latestCheckpoint(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	return s.checkpoint(w, r, p, r.URL.Query().Get("new") == "1")
+}
+
+// signCheckpoint signs and serves a checkpoint of the log as it is now.
+func (s *Server) signCheckpoint(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	return s.checkpoint(w, r, p, true)
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request, p party.Principal, fresh bool) error {
+	a, err := s.auditor(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	signed, err := a.Checkpoint(r.Context(), fresh)
+	if err != nil {
+		return err
+	}
+	return writeText(w, 200, string(signed))
+}
+
+// inclusionProof proves leaf index (required) is in the tree of size leaves.
+func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditor(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	index, err := uintParam(r, "index", true)
+	if err != nil {
+		return err
+	}
+	size, err := uintParam(r, "size", false)
+	if err != nil {
+		return err
+	}
+	pr, err := a.InclusionProof(r.Context(), index, size)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toInclusionProof(pr))
+}
+
+// consistencyProof proves the tree of size from (required) is a prefix of the tree of size to.
+func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditor(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	from, err := uintParam(r, "from", true)
+	if err != nil {
+		return err
+	}
+	to, err := uintParam(r, "to", false)
+	if err != nil {
+		return err
+	}
+	pr, err := a.ConsistencyProof(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toConsistencyProof(pr))
+}
+
+// leafHashes serves up to auditlog.MaxLeafHashes leaf hashes from start.
+func (s *Server) leafHashes(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditor(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	start, err := uintParam(r, "start", false)
+	if err != nil {
+		return err
+	}
+	count, err := uintParam(r, "count", false)
+	if err != nil {
+		return err
+	}
+	if count == 0 || count > auditlog.MaxLeafHashes {
+		count = auditlog.MaxLeafHashes
+	}
+	hs, err := a.LeafHashes(r.Context(), start, int(count))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, api.LeafHashes{Start: start, Hashes: hs})
 }
 
 // uintParam reads a non-negative integer query parameter (0 when absent and not required).

@@ -1,6 +1,9 @@
 // Package httpapi is the REST API under /v1: routes, request decoding, authentication, and
 // the one map from error kinds to RFC 9457 problem+json responses. It holds no business rules:
-// every handler decodes, calls one service method with the authenticated actor, and encodes.
+// every handler decodes, calls one service method with the authenticated actor, and encodes;
+// authorisation and every read of the store happen in the services (it imports no store).
+// Each route group has its file, routes_<group>.go: a short registrar naming one handler
+// method per route.
 // Bodies are the wire types of package api; wire*.go converts them to the services' request
 // types and the services' results back, so a service type never reaches the wire.
 package httpapi
@@ -24,7 +27,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
-	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
 
@@ -38,25 +40,30 @@ type Config struct {
 	Custody       *custody.Service
 	Inventory     *inventory.Service
 	Operational   *operational.Service
-	Store         store.Store       // for the audit listing
-	AuditLog      *auditlog.Service // checkpoints and proofs (routes_audit.go); nil: those routes answer 503
-	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
-	Support       *support.Service  // support grants (routes_governance.go)
-	Log           *slog.Logger
+	// Store is ignored: the audit routes read through AuditLog, and httpapi imports no store.
+	//
+	// Deprecated: kept only so that callers which still set it (internal/app,
+	// internal/cli's audit test) compile until they drop it; then delete it.
+	Store    any
+	AuditLog *auditlog.Service // events, checkpoints and proofs (routes_audit.go); nil: those routes answer 503
+	Reports  *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
+	Support  *support.Service  // support grants (routes_support.go)
+	Log      *slog.Logger
 }
 
 // Server is the /v1 handler.
 type Server struct {
-	gov  *governance.Service
-	mfg  *manufacturing.Service
-	cus  *custody.Service
-	inv  *inventory.Service
-	ops  *operational.Service
-	sup  *support.Service
-	st   store.Store
-	log  *slog.Logger
-	mux  *http.ServeMux
-	Spec []Route // every route, for the OpenAPI check
+	gov   *governance.Service
+	mfg   *manufacturing.Service
+	cus   *custody.Service
+	inv   *inventory.Service
+	ops   *operational.Service
+	sup   *support.Service
+	audit *auditlog.Service // nil: the audit log routes answer 503
+	rep   *reports.Service  // nil: the report routes answer 503
+	log   *slog.Logger
+	mux   *http.ServeMux
+	Spec  []Route // every route, for the OpenAPI check
 }
 
 // Route is one registered operation.
@@ -67,13 +74,9 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support, st: c.Store, log: c.Log, mux: http.NewServeMux()}
+	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
+		audit: c.AuditLog, rep: c.Reports, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
-	s.operationalRoutes()
-	s.auditRoutes(c.AuditLog)
-	s.reportRoutes(c.Reports)
-	s.governanceRoutes()
-	s.gapsRoute(c.Reports)
 	return s
 }
 

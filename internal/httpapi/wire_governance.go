@@ -7,7 +7,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
-	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
 
@@ -41,7 +40,7 @@ func fromCell(c api.Cell) ownership.Cell {
 
 func toPair(p ownership.Pair) api.Pair { return api.Pair{Stage: string(p.Stage), Duty: string(p.Duty)} }
 
-func toSoDRule(r store.SoDRule) api.SoDRule {
+func toSoDRule(r governance.SoDRule) api.SoDRule {
 	return api.SoDRule{ID: r.ID, A: toPair(r.A), B: toPair(r.B), By: r.By, At: r.At}
 }
 

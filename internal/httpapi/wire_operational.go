@@ -5,7 +5,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
-	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 func toEnvironment(e environment.Environment) api.Environment {
@@ -42,11 +41,11 @@ func toReadmitResult(r operational.ReadmitResult) api.ReadmitResult {
 	return api.ReadmitResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
 }
 
-func fromFactorySelector(s api.FactorySelector) store.FactorySelector {
-	return store.FactorySelector(s)
+func fromFactorySelector(s api.FactorySelector) manufacturing.FactorySelector {
+	return manufacturing.FactorySelector(s)
 }
 
-func toFactorySelector(s store.FactorySelector) api.FactorySelector {
+func toFactorySelector(s manufacturing.FactorySelector) api.FactorySelector {
 	return api.FactorySelector(s)
 }
 
@@ -56,19 +55,19 @@ func fromFactoryRevokeRequest(r api.FactoryRevokeRequest) manufacturing.RevokeRe
 
 func toFactoryRevokeResult(r manufacturing.RevokeResult) api.FactoryRevokeResult {
 	return api.FactoryRevokeResult{DryRun: r.DryRun, RunID: r.RunID, Reason: r.Reason,
-		Factory: each(r.Factory, func(c store.FactoryCert) api.FactoryCert {
+		Factory: each(r.Factory, func(c manufacturing.FactoryCert) api.FactoryCert {
 			return api.FactoryCert{Serial: c.Serial, DeviceID: c.DeviceID, LotID: c.LotID, State: string(c.State)}
 		}),
 		Suspended: each(r.Suspended, func(s manufacturing.Suspension) api.Suspension { return api.Suspension(s) }),
 		Skipped:   r.Skipped, Approval: ptr(r.Approval, toApproval)}
 }
 
-func toRevocationRun(r store.RevocationRun) api.RevocationRun {
+func toRevocationRun(r manufacturing.RevocationRun) api.RevocationRun {
 	return api.RevocationRun{ID: r.ID, ManufacturerID: r.ManufacturerID, Selector: toFactorySelector(r.Selector), Reason: r.Reason,
 		RequestedBy: r.RequestedBy, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt}
 }
 
-func toCascadeItem(c store.CascadeItem) api.CascadeItem { return api.CascadeItem(c) }
+func toCascadeItem(c manufacturing.CascadeItem) api.CascadeItem { return api.CascadeItem(c) }
 
 func toChallenge(c operational.Challenge) api.Challenge {
 	return api.Challenge{ID: c.ID, Nonce: c.Nonce, Purpose: string(c.Purpose), EnvironmentID: c.EnvironmentID, CSRKeySHA256: c.CSRKeySHA256, ExpiresAt: c.ExpiresAt}

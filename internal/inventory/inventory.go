@@ -73,6 +73,10 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 	return v, err
 }
 
+// DeviceFilter selects what List returns; zero fields match everything. It is the store's
+// filter, named here so that a caller of the service (the API) need not import the store.
+type DeviceFilter = store.DeviceFilter
+
 // List returns devices the caller may see, filtered and paginated by ID.
 func (s *Service) List(ctx context.Context, a audit.Actor, f store.DeviceFilter) ([]device.Device, error) {
 	var out []device.Device

@@ -19,6 +19,19 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
+// The store's values that RevokeFactory and Cascade take and return, named here so that a
+// caller of the service (the API) need not import the store.
+type (
+	// FactorySelector picks the factory certificates a revocation covers.
+	FactorySelector = store.FactorySelector
+	// FactoryCert is one selected factory certificate with its device.
+	FactoryCert = store.FactoryCert
+	// RevocationRun is one manufacturing revocation as recorded.
+	RevocationRun = store.RevocationRun
+	// CascadeItem is one certificate a run revoked or suspended.
+	CascadeItem = store.CascadeItem
+)
+
 // RevokeRequest revokes factory identities selected by device, lot, line, time window or
 // issuing CA. DryRun defaults to true: without "dry_run": false nothing changes.
 type RevokeRequest struct {

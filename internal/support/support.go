@@ -481,6 +481,10 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (View, erro
 	return v, err
 }
 
+// GrantFilter selects what List returns; zero fields match everything. It is the store's
+// filter, named here so that a caller of the service (the API) need not import the store.
+type GrantFilter = store.GrantFilter
+
 // List returns the grants the caller may see, newest first.
 func (s *Service) List(ctx context.Context, a audit.Actor, f store.GrantFilter) ([]View, error) {
 	var out []View

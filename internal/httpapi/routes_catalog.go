@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+// catalogRoutes are models, lots and factory identities issued into a lot
+// (manufacturing.Service).
+func (s *Server) catalogRoutes() {
+	s.handle("POST", "/v1/models", s.createModel)
+	s.handle("GET", "/v1/models", s.listModels)
+	s.handle("POST", "/v1/lots", s.createLot)
+	s.handle("GET", "/v1/lots", s.listLots)
+	s.handle("GET", "/v1/lots/{id}", s.getLot)
+	s.handle("POST", "/v1/lots/{id}/devices", s.issueFactory)
+}
+
+func (s *Server) createModel(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var req api.CreateModelRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	m, err := s.mfg.CreateModel(r.Context(), actor(p), fromCreateModelRequest(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 201, toModel(m))
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, list(each(out, toModel)))
+}
+
+func (s *Server) createLot(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var req api.CreateLotRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	l, err := s.mfg.CreateLot(r.Context(), actor(p), fromCreateLotRequest(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 201, toLot(l))
+}
+
+func (s *Server) listLots(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, list(each(out, toLot)))
+}
+
+func (s *Server) getLot(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toLot(l))
+}
+
+// issueFactory issues a factory identity into the lot named in the path.
+func (s *Server) issueFactory(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var body api.IssueFactoryRequest
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	req, err := fromIssueFactoryRequest(body)
+	if err != nil {
+		return err
+	}
+	req.LotID = r.PathValue("id")
+	out, err := s.mfg.IssueFactory(r.Context(), actor(p), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 201, toFactoryIdentity(out))
+}
