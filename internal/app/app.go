@@ -161,7 +161,7 @@ func Build(w Wiring) (*App, error) {
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log})
 	return a, nil
 }
 

@@ -42,7 +42,7 @@ func auditServer(t *testing.T, path string, key ed25519.PrivateKey, token string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(httpapi.New(httpapi.Config{Governance: governance.New(governance.Config{Store: st}), Store: st, AuditLog: al}))
+	srv := httptest.NewTLSServer(httpapi.New(httpapi.Config{Governance: governance.New(governance.Config{Store: st}), AuditLog: al}))
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)

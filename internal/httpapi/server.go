@@ -40,15 +40,10 @@ type Config struct {
 	Custody       *custody.Service
 	Inventory     *inventory.Service
 	Operational   *operational.Service
-	// Store is ignored: the audit routes read through AuditLog, and httpapi imports no store.
-	//
-	// Deprecated: kept only so that callers which still set it (internal/app,
-	// internal/cli's audit test) compile until they drop it; then delete it.
-	Store    any
-	AuditLog *auditlog.Service // events, checkpoints and proofs (routes_audit.go); nil: those routes answer 503
-	Reports  *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
-	Support  *support.Service  // support grants (routes_support.go)
-	Log      *slog.Logger
+	AuditLog      *auditlog.Service // events, checkpoints and proofs (routes_audit.go); nil: those routes answer 503
+	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
+	Support       *support.Service  // support grants (routes_support.go)
+	Log           *slog.Logger
 }
 
 // Server is the /v1 handler.
