@@ -175,4 +175,3 @@ func Load(ctx context.Context, p Provider, name string) (crypto.Signer, error) {
 	s, _, err := l.Locate(ctx, name)
 	return s, err
 }
-

@@ -119,4 +119,3 @@ func TestCreateSignFind(t *testing.T) {
 		t.Fatalf("%d keys are never extractable, want all %d:\n%s", n, len(keys.Algorithms()), out)
 	}
 }
-
