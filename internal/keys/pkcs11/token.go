@@ -221,21 +221,33 @@ func (t *token) session() (session, error) {
 	return s, err
 }
 
-// describe turns a failure into an error that says what failed and carries a kind.
+// describe turns a failure into an error that says what failed and carries a kind. Errors this
+// package already classified (failure.Error) keep their message, except failures of the
+// token or its link, which all read the same way.
 func (t *token) describe(op string, err error) error {
-	var fe *failure.Error
-	if errors.As(err, &fe) {
-		return err
-	}
 	name := t.cfg.Token
 	if name == "" {
 		name = "serial " + t.cfg.Serial
 	}
-	switch {
-	case err == errBusy:
+	switch r := reason(err); {
+	case r == "busy":
 		return failure.New(failure.Unavailable, "keys/pkcs11: %s: all %d sessions of token %q stayed busy for %s", op, t.cfg.MaxSessions, name, t.cfg.SessionWait)
-	case err == errLinkDown, isDeviceFault(err), isSessionFault(err):
-		return failure.Wrap(failure.Unavailable, err, fmt.Sprintf("keys/pkcs11: %s: token %q cannot be reached (%s); retrying the link", op, name, codeName(err)))
+	case r == "pin":
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			return err
+		}
+		return failure.New(failure.Unavailable, "keys/pkcs11: %s: token %q refused the PIN (%s)", op, name, codeName(err))
+	case r == "device" || r == "session":
+		var fe *failure.Error
+		if errors.As(err, &fe) && fe.Err == nil { // a message of our own, such as "no token with label"
+			return err
+		}
+		return failure.New(failure.Unavailable, "keys/pkcs11: %s: token %q cannot be reached (%s); reconnecting", op, name, codeName(err))
 	}
-	return failure.Wrap(failure.Unclassified, err, fmt.Sprintf("keys/pkcs11: %s on token %q failed (%s)", op, name, codeName(err)))
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	return failure.New(failure.Unclassified, "keys/pkcs11: %s on token %q failed (%s)", op, name, codeName(err))
 }

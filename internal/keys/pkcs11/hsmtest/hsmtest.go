@@ -10,11 +10,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Module is the SoftHSM2 PKCS#11 library Debian's softhsm2 package installs.
@@ -106,4 +109,74 @@ func PKCS11Tool(t testing.TB, args ...string) string {
 		t.Fatalf("pkcs11-tool %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// Remote serves a SoftHSM token over a Unix socket with p11-kit's server, as a network HSM
+// is reached: the client module (ClientModule) talks to the server, and stopping the server
+// is an HSM that disappears. The process's P11_KIT_SERVER_ADDRESS points the client at it.
+type Remote struct {
+	Socket string
+	label  string
+	cmd    *exec.Cmd
+	t      testing.TB
+}
+
+// ClientModule returns the path of p11-kit's client module, failing (CI) or skipping the test
+// when p11-kit is not installed.
+func ClientModule(t testing.TB) string {
+	t.Helper()
+	m, _ := filepath.Glob("/usr/lib/*/pkcs11/p11-kit-client.so")
+	_, err := exec.LookPath("p11-kit")
+	if len(m) == 1 && err == nil {
+		return m[0]
+	}
+	msg := "p11-kit's server and client module are not installed (apt-get install p11-kit p11-kit-modules)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + "; CI must install them")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// StartRemote serves token label over a socket in a test folder and sets
+// P11_KIT_SERVER_ADDRESS for the test. Stop and Start stop and restart the server on the
+// same socket; the test's cleanup stops it.
+func StartRemote(t *testing.T, label string) *Remote {
+	t.Helper()
+	ClientModule(t)
+	r := &Remote{Socket: filepath.Join(t.TempDir(), "p11.sock"), label: label, t: t}
+	t.Setenv("P11_KIT_SERVER_ADDRESS", "unix:path="+r.Socket)
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Start runs the server and waits (bounded) until its socket exists.
+func (r *Remote) Start() {
+	r.t.Helper()
+	_ = os.Remove(r.Socket)
+	r.cmd = exec.Command("p11-kit", "server", "-f", "-n", r.Socket, "--provider", Module, "pkcs11:token="+r.label)
+	r.cmd.Stdout, r.cmd.Stderr = io.Discard, os.Stderr
+	// The server forks a process per client connection: a group of its own lets Stop end them all.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("p11-kit server: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(r.Socket); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatal("p11-kit server: no socket after 5s")
+}
+
+// Stop kills the server and the processes serving its connections, as a power cut would.
+func (r *Remote) Stop() {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	_ = r.cmd.Wait()
+	r.cmd = nil
 }
