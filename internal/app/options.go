@@ -1,6 +1,10 @@
 package app
 
-import "time"
+import (
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/keys"
+)
 
 // Options select how `hallmark serve` runs.
 type Options struct {
@@ -20,4 +24,7 @@ type Options struct {
 	// Now, when set, is the server's clock (tests move it to expire certificates); the CLI
 	// never sets it.
 	Now func() time.Time
+	// DevKeys, with Dev, is the key provider to use instead of encrypted files in DataDir
+	// (tests run the demo with its keys in an HSM); the CLI never sets it.
+	DevKeys keys.Provider
 }
