@@ -96,6 +96,9 @@ func (a *Authority) ImportCA(ctx context.Context, r ImportRequest, fin func(tx s
 			return ca.CA{}, failure.New(failure.Invalid, "this server keeps CA keys in encrypted files and cannot reach a key by URI; configure an HSM backend (docs/keys.md)")
 		}
 		if signer, keyURI, err = loc.Locate(ctx, r.KeyURI); err != nil {
+			if failure.Is(err, failure.NotFound) { // a bad reference in the request, not a missing resource
+				return ca.CA{}, failure.Wrap(failure.Invalid, err, "the key URI names no key in the server's HSM")
+			}
 			return ca.CA{}, fmt.Errorf("locating the CA key: %w", err)
 		}
 	case len(r.KeyPEM) > 0:
