@@ -172,6 +172,10 @@ func (u URI) String() string {
 		b.WriteString(sep)
 		b.WriteString(name)
 		b.WriteByte('=')
+		if name == "id" && !unreservedOnly(v) {
+			escapeAll(&b, v) // a binary id reads best as %xx throughout
+			return
+		}
 		escape(&b, v)
 	}
 	for _, a := range []struct {
@@ -200,10 +204,32 @@ func (u URI) String() string {
 func escape(b *strings.Builder, v []byte) {
 	const hexdig = "0123456789abcdef"
 	for _, c := range v {
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+		if isUnreserved(c) {
 			b.WriteByte(c)
 			continue
 		}
+		b.WriteByte('%')
+		b.WriteByte(hexdig[c>>4])
+		b.WriteByte(hexdig[c&15])
+	}
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func unreservedOnly(v []byte) bool {
+	for _, c := range v {
+		if !isUnreserved(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func escapeAll(b *strings.Builder, v []byte) {
+	const hexdig = "0123456789abcdef"
+	for _, c := range v {
 		b.WriteByte('%')
 		b.WriteByte(hexdig[c>>4])
 		b.WriteByte(hexdig[c&15])

@@ -21,7 +21,7 @@ func TestParseURI(t *testing.T) {
 			out: "pkcs11:object=my-key;type=private?pin-source=file%3a%2fetc%2ftoken"},
 		{in: "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;type=private;id=%69%95%3E%5C%F4%BD%EC%91",
 			want: URI{Token: "The Software PKCS#11 Softtoken", Object: "my-certificate", Type: "private", ID: []byte{0x69, 0x95, 0x3e, 0x5c, 0xf4, 0xbd, 0xec, 0x91}},
-			out:  "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;id=i%95%3e%5c%f4%bd%ec%91;object=my-certificate;type=private"},
+			out:  "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;id=%69%95%3e%5c%f4%bd%ec%91;object=my-certificate;type=private"},
 		{in: "pkcs11:token=my-token;object=my-certificate;type=private?pin-value=secret&module-path=/usr/lib/libsofthsm2.so",
 			want: URI{Token: "my-token", Object: "my-certificate", Type: "private", PinValue: true, ModulePath: "/usr/lib/libsofthsm2.so"},
 			out:  "pkcs11:token=my-token;object=my-certificate;type=private?module-path=%2fusr%2flib%2flibsofthsm2.so"},
