@@ -66,6 +66,14 @@ func TestDeviceLoss(t *testing.T) {
 	if _, err := p.Signer(context.Background(), "ca-remote"); !failure.Is(err, failure.Unavailable) {
 		t.Fatalf("finding a key with the HSM gone: want failure.Unavailable, got %v", err)
 	}
+	// Past the re-initialisation interval the module is initialised again while the HSM is
+	// still gone: the token is absent, which must not stop the recovery below.
+	time.Sleep(1200 * time.Millisecond)
+	if err := signWithin(t, s); !failure.Is(err, failure.Unavailable) {
+		t.Fatalf("signing after a re-initialisation with the HSM gone: want failure.Unavailable, got %v", err)
+	} else {
+		t.Logf("re-initialised, the HSM still gone: %v", err)
+	}
 	st := p.Stats()
 	if st.Up || st.Ops[pkcs11.OpResult{Op: "sign", Result: "device"}] == 0 {
 		t.Fatalf("stats after the loss: up %v, ops %v; want down with device failures counted", st.Up, st.Ops)

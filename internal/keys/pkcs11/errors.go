@@ -54,7 +54,8 @@ func codeName(err error) string {
 
 // isDeviceFault: the token or the link to it failed; the module must be initialised again.
 func isDeviceFault(err error) bool {
-	if errors.Is(err, errLinkDown) {
+	var absent *tokenAbsent
+	if errors.Is(err, errLinkDown) || errors.As(err, &absent) {
 		return true
 	}
 	e, ok := code(err)

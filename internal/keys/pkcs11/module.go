@@ -156,8 +156,16 @@ func (l *library) slotFor(label, serial string) (uint, pkcs11.TokenInfo, error) 
 	if len(seen) == 0 {
 		seen = []string{"none"}
 	}
-	return 0, pkcs11.TokenInfo{}, failure.New(failure.Unavailable, "keys/pkcs11: no token with %s in module %s (tokens present: %s)", want, l.path, strings.Join(seen, ", "))
+	return 0, pkcs11.TokenInfo{}, &tokenAbsent{fmt.Sprintf("no token with %s in module %s; tokens present: %s", want, l.path, strings.Join(seen, ", "))}
 }
+
+// tokenAbsent: the module lists no such token. It counts as a failure of the device: some
+// modules (a network HSM's client, p11-kit's) see tokens that appear only when initialised
+// again.
+type tokenAbsent struct{ detail string }
+
+func (e *tokenAbsent) Error() string             { return "keys/pkcs11: " + e.detail }
+func (e *tokenAbsent) FailureKind() failure.Kind { return failure.Unavailable }
 
 // trimPad drops the blank padding PKCS#11 puts in fixed-size text fields.
 func trimPad(s string) string { return strings.TrimRight(s, " \x00") }

@@ -239,11 +239,11 @@ func (t *token) describe(op string, err error) error {
 		}
 		return failure.New(failure.Unavailable, "keys/pkcs11: %s: token %q refused the PIN (%s)", op, name, codeName(err))
 	case r == "device" || r == "session":
-		var fe *failure.Error
-		if errors.As(err, &fe) && fe.Err == nil { // a message of our own, such as "no token with label"
-			return err
+		why := codeName(err)
+		if absent := (*tokenAbsent)(nil); errors.As(err, &absent) {
+			why = absent.detail
 		}
-		return failure.New(failure.Unavailable, "keys/pkcs11: %s: token %q cannot be reached (%s); reconnecting", op, name, codeName(err))
+		return failure.New(failure.Unavailable, "keys/pkcs11: %s: token %q cannot be reached (%s)", op, name, why)
 	}
 	var fe *failure.Error
 	if errors.As(err, &fe) {
