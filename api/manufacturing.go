@@ -55,8 +55,12 @@ type ImportCARequest struct {
 	ManufacturerID string `json:"manufacturer_id"`
 	Name           string `json:"name"`
 	CertificatePEM string `json:"certificate_pem"`
-	KeyPEM         string `json:"key_pem"`
-	Passphrase     string `json:"passphrase,omitempty"`
+	// KeyURI names the CA's key in the server's HSM (a key ceremony, docs/ceremony.md): no
+	// private key crosses the API. KeyPEM sends the private key itself, which only the file
+	// backend accepts. Give one of the two.
+	KeyURI     string `json:"key_uri,omitempty"`
+	KeyPEM     string `json:"key_pem,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
 	// CRLPartitions is as in CreateHierarchyRequest, for an imported issuing CA.
 	CRLPartitions int `json:"crl_partitions,omitempty"`
 }

@@ -144,6 +144,11 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Admission.watch(a.Metrics); err != nil {
 		return nil, err
 	}
+	if hp, ok := w.Keys.(hsmStats); ok { // an HSM reports its operations and whether it answers (keys.go)
+		if err := a.Metrics.Register(keysCollector{hp}); err != nil {
+			return nil, err
+		}
+	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})

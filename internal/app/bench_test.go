@@ -90,10 +90,18 @@ func benchIssue(b *testing.B, st store.Store) {
 // benchLot builds an App over st with a manufacturer, its CA hierarchy, a model and a lot.
 func benchLot(b *testing.B, st store.Store) (*App, audit.Actor, device.Lot) {
 	b.Helper()
+	return benchLotKeys(b, st, nil)
+}
+
+// benchLotKeys is benchLot with the keys in kp (nil: encrypted files in a test folder).
+func benchLotKeys(b *testing.B, st store.Store, kp keys.Provider) (*App, audit.Actor, device.Lot) {
+	b.Helper()
 	ctx := context.Background()
-	kp, err := keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase"))
-	if err != nil {
-		b.Fatal(err)
+	var err error
+	if kp == nil {
+		if kp, err = keyfile.New(filepath.Join(b.TempDir(), "keys"), keys.Secret("bench passphrase")); err != nil {
+			b.Fatal(err)
+		}
 	}
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

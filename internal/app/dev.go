@@ -84,13 +84,15 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: creating %s: %w", dir, err)
 	}
 	log := newLogger(stderr, "info", "text")
-	pass, err := devPassphrase(dir)
-	if err != nil {
-		return err
-	}
-	kp, err := keyfile.New(filepath.Join(dir, "keys"), keys.Secret(pass))
-	if err != nil {
-		return err
+	var kp keys.Provider = opts.DevKeys
+	if kp == nil {
+		pass, err := devPassphrase(dir)
+		if err != nil {
+			return err
+		}
+		if kp, err = keyfile.New(filepath.Join(dir, "keys"), keys.Secret(pass)); err != nil {
+			return err
+		}
 	}
 	dbPath := filepath.Join(dir, "hallmark.db")
 	var st *sqlstore.Store

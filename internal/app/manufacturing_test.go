@@ -53,6 +53,9 @@ func TestManufacturingCAs(t *testing.T) {
 		{"key of another certificate", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": certPEM, "key_pem": otherKey}, 400},
 		{"not a CA", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": read(t, dir, "leaf.pem"), "key_pem": otherKey}, 400},
 		{"garbage", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": "hello", "key_pem": keyPEM}, 400},
+		{"key URI on a file-key server", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": certPEM, "key_uri": "pkcs11:token=hallmark;id=%01"}, 400},
+		{"key URI and key", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": certPEM, "key_uri": "pkcs11:token=hallmark;id=%01", "key_pem": keyPEM}, 400},
+		{"no key", map[string]any{"manufacturer_id": "acme", "name": "legacy", "certificate_pem": certPEM}, 400},
 	} {
 		if r := s.call(t, alice, "POST", "/v1/manufacturing/imports", bad.body); r.Status != bad.want {
 			t.Errorf("import %s: status %d, want %d: %s", bad.name, r.Status, bad.want, r.Body)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/config"
+	"github.com/hallmark-id/hallmark/internal/keys"
 )
 
 // Options select how `hallmark serve` runs.
@@ -28,4 +29,7 @@ type Options struct {
 	// tests and benchmarks size the dev server with it. The CLI never sets it; --config
 	// takes them from the file.
 	Limits *config.Limits
+	// DevKeys, with Dev, is the key provider to use instead of encrypted files in DataDir
+	// (tests run the demo with its keys in an HSM); the CLI never sets it.
+	DevKeys keys.Provider
 }

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/config"
-	"github.com/hallmark-id/hallmark/internal/keys"
-	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 )
 
 // Serve runs `hallmark serve` until ctx ends.
@@ -36,14 +34,11 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		cfg.Listen = opts.Listen
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	pass, err := cfg.Passphrase()
+	kp, keysCloser, err := openKeys(cfg, log)
 	if err != nil {
 		return err
 	}
-	kp, err := keyfile.New(cfg.Keys.Dir, keys.Secret(pass))
-	if err != nil {
-		return err
-	}
+	defer keysCloser.Close()
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return err

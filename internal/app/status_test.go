@@ -34,12 +34,20 @@ import (
 // seed of the dev server. It returns the harness of the other end-to-end tests and the App.
 func statusServer(t *testing.T) (*devServer, *App) {
 	t.Helper()
+	return statusServerKeys(t, nil)
+}
+
+// statusServerKeys is statusServer with the keys in kp (nil: encrypted files in a test folder).
+func statusServerKeys(t *testing.T, kp keys.Provider) (*devServer, *App) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	kp, err := keyfile.New(filepath.Join(dir, "keys"), keys.Secret("status-test"))
-	if err != nil {
-		t.Fatal(err)
+	var err error
+	if kp == nil {
+		if kp, err = keyfile.New(filepath.Join(dir, "keys"), keys.Secret("status-test")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "hallmark.db"))
 	if err != nil {

@@ -70,7 +70,7 @@ func (a *Authority) Issuer(ctx context.Context, c ca.CA) (*issuance.Issuer, erro
 	if is, ok := a.issuers[c.ID]; ok {
 		return is, nil
 	}
-	signer, err := a.c.Keys.Signer(ctx, c.KeyID)
+	signer, err := keys.Load(ctx, a.c.Keys, c.KeyID) // an ID, or the key URI of an imported CA
 	if err != nil {
 		return nil, fmt.Errorf("loading the key of CA %s: %w", c.ID, err)
 	}

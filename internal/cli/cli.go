@@ -122,6 +122,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.principalCommand(),
 		e.ownershipCommand(),
 		e.caCommand(),
+		e.ceremonyCommand(),
 		e.anchorCommand(),
 		e.modelCommand(),
 		e.lotCommand(),

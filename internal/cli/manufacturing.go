@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 
@@ -45,30 +46,46 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	var certFile, keyFile, passEnv string
 	importCmd := &cobra.Command{
 		Use:   "import",
-		Short: "Import an existing manufacturing CA certificate and its key",
-		Long: `Import a manufacturing CA that already exists: its certificate and its private key (PEM,
-optionally encrypted). The key is sent to the server once, over TLS, and stored there encrypted.
-An encrypted key's passphrase is read from the environment variable named by --passphrase-env,
-never from the command line.`,
-		Example: `  KEY_PASS=... hallmark ca import --manufacturer acme --name legacy --cert ca.pem --key ca.key --passphrase-env KEY_PASS`,
-		Args:    cobra.NoArgs,
+		Short: "Import an existing manufacturing CA: its certificate and its key's URI in the server's HSM (or, with file keys, the key)",
+		Long: `Import a manufacturing CA that already exists.
+
+With an HSM (docs/ceremony.md), give the certificate and --key-uri, the URI of the CA's key in
+the server's token (pkcs11:token=LABEL;id=...;object=...): the server finds the key there,
+checks it against the certificate and records the URI. No private key crosses the API.
+
+A server that keeps keys in encrypted files also takes the private key itself with --key (PEM,
+optionally encrypted): it is sent to the server once, over TLS, and stored there encrypted.
+This prints a warning: a key that has been in a file and on the wire has had more chances to
+leak than one generated in a token. An encrypted key's passphrase is read from the
+environment variable named by --passphrase-env, never from the command line.`,
+		Example: `  hallmark ca import --manufacturer acme --name acme-issuing-2026 --cert issuing.pem \
+    --key-uri 'pkcs11:token=hallmark;id=%9a%41%0c%7e;object=acme-issuing-2026'
+  KEY_PASS=... hallmark ca import --manufacturer acme --name legacy --cert ca.pem --key ca.key --passphrase-env KEY_PASS`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if (keyFile == "") == (imp.KeyURI == "") {
+				return usagef("give --key-uri (a key in the server's HSM) or --key (a private key file), one of them")
+			}
 			cert, err := readInput("cert", certFile)
 			if err != nil {
 				return err
 			}
-			key, err := readInput("key", keyFile)
-			if err != nil {
-				return err
-			}
-			if passEnv != "" {
-				v, ok := os.LookupEnv(passEnv)
-				if !ok {
-					return usagef("--passphrase-env: environment variable %s is not set", passEnv)
+			imp.CertificatePEM = string(cert)
+			if keyFile != "" {
+				key, err := readInput("key", keyFile)
+				if err != nil {
+					return err
 				}
-				imp.Passphrase = v
+				if passEnv != "" {
+					v, ok := os.LookupEnv(passEnv)
+					if !ok {
+						return usagef("--passphrase-env: environment variable %s is not set", passEnv)
+					}
+					imp.Passphrase = v
+				}
+				imp.KeyPEM = string(key)
+				fmt.Fprintln(e.stderr, "hallmark: warning: sending a CA private key over the API; keys made in an HSM and imported by --key-uri never leave it (docs/ceremony.md)")
 			}
-			imp.CertificatePEM, imp.KeyPEM = string(cert), string(key)
 			c, err := e.client()
 			if err != nil {
 				return err
@@ -83,10 +100,11 @@ never from the command line.`,
 	importCmd.Flags().StringVar(&imp.ManufacturerID, "manufacturer", "", "manufacturer party ID")
 	importCmd.Flags().StringVar(&imp.Name, "name", "", "CA name (a slug)")
 	importCmd.Flags().StringVar(&certFile, "cert", "", "CA certificate (PEM file)")
-	importCmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file)")
+	importCmd.Flags().StringVar(&imp.KeyURI, "key-uri", "", "URI of the CA's key in the server's HSM (from hallmark ceremony issuing-csr)")
+	importCmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file; servers with file keys only)")
 	importCmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
 	importCmd.Flags().IntVar(&imp.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
-	required(importCmd, "manufacturer", "name", "cert", "key")
+	required(importCmd, "manufacturer", "name", "cert")
 
 	var partyID, role, stage string
 	listCmd := &cobra.Command{

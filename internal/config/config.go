@@ -170,14 +170,39 @@ func (s Store) DSN() (string, error) {
 	return v, nil
 }
 
-// Keys configures the encrypted-PEM key store.
+// Keys says where CA keys live (docs/keys.md): encrypted PEM files in Dir (backend "file",
+// the default), or an HSM reached over PKCS#11 (backend "pkcs11", which needs a hallmark
+// built with cgo and -tags pkcs11).
 type Keys struct {
+	// Backend is "file" (default) or "pkcs11".
+	Backend string `json:"backend"`
+	// PKCS11 configures the HSM when Backend is "pkcs11".
+	PKCS11 *PKCS11 `json:"pkcs11,omitempty"`
+	// Dir is the folder of the encrypted key files (backend "file").
 	Dir string `json:"dir"`
 	// PassphraseEnv names the environment variable holding the passphrase (default
 	// HALLMARK_KEY_PASSPHRASE); PassphraseFile reads it from a file instead. A passphrase is
 	// never written in the configuration itself.
 	PassphraseEnv  string `json:"passphrase_env"`
 	PassphraseFile string `json:"passphrase_file"`
+}
+
+// PKCS11 names the token that holds the server's keys and how to log in to it. The PIN is
+// read from the environment variable PINEnv (default HALLMARK_HSM_PIN) or the file PINFile,
+// never from the configuration itself.
+type PKCS11 struct {
+	// ModulePath is the PKCS#11 library, e.g. "/usr/lib/softhsm/libsofthsm2.so".
+	ModulePath string `json:"module_path"`
+	// Token is the token's label; Serial its serial number (one is required).
+	Token  string `json:"token"`
+	Serial string `json:"serial"`
+	// PINEnv and PINFile: where the user PIN is (set one; default PINEnv HALLMARK_HSM_PIN).
+	PINEnv  string `json:"pin_env"`
+	PINFile string `json:"pin_file"`
+	// MaxSessions bounds the sessions open at once (default 16, at most 1024).
+	MaxSessions int `json:"max_sessions"`
+	// SessionWait is the longest a signature waits for a free session (default 10s).
+	SessionWait Duration `json:"session_wait"`
 }
 
 // TLS names the API's certificate and key.
@@ -241,8 +266,22 @@ func (c *Config) defaults() {
 	if c.Store.Driver == "" {
 		c.Store.Driver = "sqlite"
 	}
-	if c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
+	if c.Keys.Backend == "" {
+		c.Keys.Backend = "file"
+	}
+	if c.Keys.Backend == "file" && c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
 		c.Keys.PassphraseEnv = "HALLMARK_KEY_PASSPHRASE"
+	}
+	if h := c.Keys.PKCS11; h != nil {
+		if h.PINEnv == "" && h.PINFile == "" {
+			h.PINEnv = "HALLMARK_HSM_PIN"
+		}
+		if h.MaxSessions == 0 {
+			h.MaxSessions = 16
+		}
+		if h.SessionWait.Duration == 0 {
+			h.SessionWait.Duration = 10 * time.Second
+		}
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -338,11 +377,43 @@ func (c *Config) Validate() error {
 	default:
 		bad("store.driver", "%q is not supported (use \"sqlite\" or \"postgres\")", c.Store.Driver)
 	}
-	if c.Keys.Dir == "" {
-		bad("keys.dir", "the folder for encrypted CA keys is required")
-	}
-	if c.Keys.PassphraseEnv != "" && c.Keys.PassphraseFile != "" {
-		bad("keys", "set passphrase_env or passphrase_file, not both")
+	switch c.Keys.Backend {
+	case "file":
+		if c.Keys.Dir == "" {
+			bad("keys.dir", "the folder for encrypted CA keys is required")
+		}
+		if c.Keys.PassphraseEnv != "" && c.Keys.PassphraseFile != "" {
+			bad("keys", "set passphrase_env or passphrase_file, not both")
+		}
+		if c.Keys.PKCS11 != nil {
+			bad("keys.pkcs11", "is for backend \"pkcs11\"; set keys.backend to use it")
+		}
+	case "pkcs11":
+		h := c.Keys.PKCS11
+		if h == nil {
+			bad("keys.pkcs11", "backend \"pkcs11\" needs module_path and token (docs/keys.md)")
+			break
+		}
+		if c.Keys.Dir != "" || c.Keys.PassphraseEnv != "" || c.Keys.PassphraseFile != "" {
+			bad("keys", "dir, passphrase_env and passphrase_file are for backend \"file\"; an HSM keeps the keys")
+		}
+		if h.ModulePath == "" {
+			bad("keys.pkcs11.module_path", "name the PKCS#11 library, e.g. \"/usr/lib/softhsm/libsofthsm2.so\"")
+		}
+		if h.Token == "" && h.Serial == "" {
+			bad("keys.pkcs11.token", "give the token's label (or its serial)")
+		}
+		if h.PINEnv != "" && h.PINFile != "" {
+			bad("keys.pkcs11", "set pin_env or pin_file, not both")
+		}
+		if h.MaxSessions < 1 || h.MaxSessions > 1024 {
+			bad("keys.pkcs11.max_sessions", "must be between 1 and 1024, got %d", h.MaxSessions)
+		}
+		if d := h.SessionWait.Duration; d < 0 || d > 10*time.Minute {
+			bad("keys.pkcs11.session_wait", "must be between 0s and 10m, got %s", d)
+		}
+	default:
+		bad("keys.backend", "%q is not supported (use \"file\" or \"pkcs11\")", c.Keys.Backend)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") || c.TLS.CertFile == "" {
 		bad("tls", "cert_file and key_file are both required")
@@ -492,4 +563,28 @@ func (l Limits) ExemptPrefixes() []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// HSMPIN reads the HSM user PIN from the environment or file keys.pkcs11 names.
+func (c *Config) HSMPIN() ([]byte, error) {
+	h := c.Keys.PKCS11
+	if h == nil {
+		return nil, errors.New("keys.pkcs11 is not configured")
+	}
+	if h.PINFile != "" {
+		b, err := os.ReadFile(h.PINFile)
+		if err != nil {
+			return nil, fmt.Errorf("keys.pkcs11.pin_file: %w", err)
+		}
+		p := bytes.TrimRight(b, "\r\n")
+		if len(p) == 0 {
+			return nil, fmt.Errorf("keys.pkcs11.pin_file %s is empty", h.PINFile)
+		}
+		return p, nil
+	}
+	p := os.Getenv(h.PINEnv)
+	if p == "" {
+		return nil, fmt.Errorf("keys.pkcs11: the environment variable %s holding the HSM PIN is not set", h.PINEnv)
+	}
+	return []byte(p), nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -55,6 +56,15 @@ func TestParseRefuses(t *testing.T) {
 		{"policy budget too large", `"policy": {"cost_budget": 50000000},`, "policy.cost_budget: must be between"},
 		{"policy cache negative", `"policy": {"cache_entries": -1},`, "policy.cache_entries: must be between 1 and 65536"},
 		{"unknown policy key", `"policy": {"budget": 5},`, "unknown field"},
+		{"unknown key backend", `"keys": {"backend": "vault", "dir": "/k"},`, `keys.backend: "vault" is not supported`},
+		{"pkcs11 without its section", `"keys": {"backend": "pkcs11"},`, "keys.pkcs11: backend \"pkcs11\" needs module_path and token"},
+		{"pkcs11 without module", `"keys": {"backend": "pkcs11", "pkcs11": {"token": "hallmark"}},`, "keys.pkcs11.module_path"},
+		{"pkcs11 without token", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so"}},`, "keys.pkcs11.token"},
+		{"pkcs11 with a key folder", `"keys": {"backend": "pkcs11", "dir": "/k", "pkcs11": {"module_path": "/m.so", "token": "t"}},`, "are for backend \"file\""},
+		{"pkcs11 with two PINs", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so", "token": "t", "pin_env": "P", "pin_file": "/p"}},`, "set pin_env or pin_file, not both"},
+		{"pkcs11 sessions", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so", "token": "t", "max_sessions": 5000}},`, "keys.pkcs11.max_sessions"},
+		{"pkcs11 PIN in the file", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so", "token": "t", "pin": "1234"}},`, "unknown field \"pin\""},
+		{"pkcs11 section with files", `"keys": {"dir": "/k", "pkcs11": {"module_path": "/m.so", "token": "t"}},`, "keys.pkcs11: is for backend \"pkcs11\""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,5 +176,33 @@ func TestPolicyDefaults(t *testing.T) {
 	in := strings.Replace(good, `"listen": "127.0.0.1:8443",`, `"listen": "127.0.0.1:8443", "policy": {"cost_budget": 250000, "cache_entries": 64},`, 1)
 	if c, err := Parse([]byte(in)); err != nil || c.Policy.CostBudget != 250_000 || c.Policy.CacheEntries != 64 {
 		t.Fatalf("policy section: %+v, %v", c.Policy, err)
+	}
+}
+
+func TestHSMConfig(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(good, `"keys": {"dir": "/var/lib/hallmark/keys"}`,
+		`"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/usr/lib/softhsm/libsofthsm2.so", "token": "hallmark"}}`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Keys.PKCS11
+	if h.PINEnv != "HALLMARK_HSM_PIN" || h.MaxSessions != 16 || h.SessionWait.Seconds() != 10 || c.Keys.PassphraseEnv != "" {
+		t.Errorf("defaults: %+v, passphrase_env %q", h, c.Keys.PassphraseEnv)
+	}
+	t.Setenv("HALLMARK_HSM_PIN", "")
+	if _, err := c.HSMPIN(); err == nil || !strings.Contains(err.Error(), "HALLMARK_HSM_PIN") {
+		t.Errorf("unset PIN: %v", err)
+	}
+	t.Setenv("HALLMARK_HSM_PIN", "1234")
+	if p, err := c.HSMPIN(); err != nil || string(p) != "1234" {
+		t.Errorf("PIN from env: %q %v", p, err)
+	}
+	f := t.TempDir() + "/pin"
+	if err := os.WriteFile(f, []byte("5678\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.PINEnv, h.PINFile = "", f
+	if p, err := c.HSMPIN(); err != nil || string(p) != "5678" {
+		t.Errorf("PIN from file: %q %v", p, err)
 	}
 }

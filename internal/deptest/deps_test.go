@@ -51,6 +51,10 @@ var layers = map[string]string{
 
 	"internal/keys":      "keys",
 	"internal/keys/file": "keys",
+	// PKCS#11 HSMs (built with -tags pkcs11 and cgo; without, it only says how to build).
+	"internal/keys/pkcs11": "keys",
+	// hsmtest sets up SoftHSM2 tokens for tests; nothing outside tests imports it.
+	"internal/keys/pkcs11/hsmtest": "test",
 
 	"internal/governance":    "services",
 	"internal/manufacturing": "services",

@@ -36,7 +36,7 @@ func fromCreateHierarchyRequest(r api.CreateHierarchyRequest) manufacturing.Crea
 
 func fromImportCARequest(r api.ImportCARequest) manufacturing.ImportCARequest {
 	return manufacturing.ImportCARequest{ManufacturerID: r.ManufacturerID, Name: r.Name, CertificatePEM: r.CertificatePEM,
-		KeyPEM: r.KeyPEM, Passphrase: r.Passphrase, CRLPartitions: r.CRLPartitions}
+		KeyURI: r.KeyURI, KeyPEM: r.KeyPEM, Passphrase: r.Passphrase, CRLPartitions: r.CRLPartitions}
 }
 
 func fromRegisterAnchorRequest(r api.RegisterAnchorRequest) manufacturing.RegisterAnchorRequest {

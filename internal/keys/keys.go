@@ -9,9 +9,14 @@
 //   - Weak or unknown keys are refused when they enter (ParsePrivateKeyPEM, Provider.Import): RSA
 //     below 2048 bits, elliptic curves other than P-256 and P-384, and anything that cannot sign.
 //
-// Backends live in sub-packages (internal/keys/file today; PKCS#11 later). Errors carry
+// Backends live in sub-packages: internal/keys/file (encrypted PEM files, the default) and
+// internal/keys/pkcs11 (HSMs, built with cgo and -tags pkcs11; docs/keys.md). Errors carry
 // internal/failure kinds: Invalid for bad input, NotFound for an unknown ID, Conflict for an ID
-// that is taken.
+// that is taken, Unavailable when the place keys live cannot be reached.
+//
+// A key is named either by an ID the provider chose the place for (ValidID) or, for a key made
+// outside Hallmark such as in a key ceremony, by a key URI (RFC 7512 for PKCS#11) that a
+// Locator resolves. Load takes either.
 package keys
 
 import (
@@ -133,4 +138,40 @@ func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 func (s *Secret) UnmarshalText(b []byte) error {
 	*s = append(Secret(nil), b...)
 	return nil
+}
+
+// Locator is implemented by providers that reach keys made outside Hallmark, named by a key
+// URI such as "pkcs11:token=hallmark;id=%01%02;object=issuing-2026" (RFC 7512). A key URI
+// given to a server names a key only: the module, the token's PIN and any other way in are the
+// server's own configuration, never part of the URI.
+type Locator interface {
+	// Locate returns the key uri names and the canonical form of uri, which is what to record
+	// (for example as a CA's key ID) and give to Locate again later. A URI that does not parse,
+	// carries a PIN or names another token fails with failure.Invalid; a key that is not there
+	// with failure.NotFound; an unreachable device with failure.Unavailable.
+	Locate(ctx context.Context, uri string) (s crypto.Signer, canonical string, err error)
+	// URI returns the key URI of the key a provider made under id (see Provider.Create), for
+	// operators and audit records. It does not check that the key exists.
+	URI(id string) string
+}
+
+// IsURI reports whether name is a key URI rather than a key ID. Key IDs cannot contain ':'
+// (ValidID), so a name with a scheme is a URI.
+func IsURI(name string) bool {
+	i := strings.IndexByte(name, ':')
+	return i > 0 && ValidID(name[:i]) == nil
+}
+
+// Load returns the key name names: through p.Signer for a key ID, through p's Locator for a
+// key URI. A URI given to a provider that is no Locator fails with failure.Invalid.
+func Load(ctx context.Context, p Provider, name string) (crypto.Signer, error) {
+	if !IsURI(name) {
+		return p.Signer(ctx, name)
+	}
+	l, ok := p.(Locator)
+	if !ok {
+		return nil, failure.New(failure.Invalid, "keys: the configured key backend does not resolve key URIs such as %q; configure an HSM backend (docs/keys.md)", name)
+	}
+	s, _, err := l.Locate(ctx, name)
+	return s, err
 }

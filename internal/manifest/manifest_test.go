@@ -441,4 +441,3 @@ func TestLarge(t *testing.T) {
 		}
 	}
 }
-

@@ -8,7 +8,9 @@ package manufacturing
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/asn1"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,12 +90,15 @@ func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHi
 	})
 }
 
-// ImportCARequest brings an existing manufacturing CA under Hallmark.
+// ImportCARequest brings an existing manufacturing CA under Hallmark. KeyURI names its key in
+// the server's HSM (a key ceremony, docs/ceremony.md); KeyPEM sends the private key itself,
+// which only a server that keeps keys in files accepts.
 type ImportCARequest struct {
 	ManufacturerID string `json:"manufacturer_id"`
 	Name           string `json:"name"`
 	CertificatePEM string `json:"certificate_pem"`
-	KeyPEM         string `json:"key_pem"`
+	KeyURI         string `json:"key_uri,omitempty"`
+	KeyPEM         string `json:"key_pem,omitempty"`
 	Passphrase     string `json:"passphrase,omitempty"`
 	// CRLPartitions is as in CreateHierarchyRequest, for an imported issuing CA.
 	CRLPartitions int `json:"crl_partitions,omitempty"`
@@ -113,9 +118,16 @@ func (s *Service) ImportCA(ctx context.Context, a audit.Actor, r ImportCARequest
 		return ca.CA{}, err
 	}
 	return s.c.Authority.ImportCA(ctx, authority.ImportRequest{PartyID: r.ManufacturerID, Stage: string(stage), Name: r.Name,
-		CertPEM: []byte(r.CertificatePEM), KeyPEM: []byte(r.KeyPEM), Passphrase: []byte(r.Passphrase), CRLPartitions: r.CRLPartitions},
+		CertPEM: []byte(r.CertificatePEM), KeyURI: r.KeyURI, KeyPEM: []byte(r.KeyPEM), Passphrase: []byte(r.Passphrase), CRLPartitions: r.CRLPartitions},
 		func(tx store.Tx, c ca.CA) error {
-			_, err := tx.Audit().Append(s.event(a, "ca.import", "manufacturer:"+r.ManufacturerID, "ca:"+c.ID, map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String(), "crl_partitions": c.CRLPartitions}))
+			detail := map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String(), "crl_partitions": c.CRLPartitions,
+				"certificate_sha256": fmt.Sprintf("%x", sha256.Sum256(c.CertDER))}
+			if r.KeyURI != "" {
+				detail["key_uri"] = c.KeyID // canonical: token, CKA_ID and label
+			} else {
+				detail["private_key_sent_over_api"] = true
+			}
+			_, err := tx.Audit().Append(s.event(a, "ca.import", "manufacturer:"+r.ManufacturerID, "ca:"+c.ID, detail))
 			return err
 		})
 }

@@ -457,3 +457,26 @@ func TestImportSigner(t *testing.T) {
 		t.Errorf("a refused import left a file: %v", err)
 	}
 }
+
+// TestLoadByURI: the file backend reaches keys by ID only; a key URI gets a clear refusal.
+func TestLoadByURI(t *testing.T) {
+	p := newProvider(t, t.TempDir())
+	ctx := context.Background()
+	s, err := p.Create(ctx, "ca-1", keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := keys.Load(ctx, p, "ca-1")
+	if err != nil || !got.Public().(*ecdsa.PublicKey).Equal(s.Public()) {
+		t.Fatalf("Load(ca-1): %v", err)
+	}
+	_, err = keys.Load(ctx, p, "pkcs11:token=hallmark;id=ca-1")
+	if !failure.Is(err, failure.Invalid) || !strings.Contains(err.Error(), "does not resolve key URIs") {
+		t.Fatalf("Load(URI) from files: want a clear failure.Invalid, got %v", err)
+	}
+	for name, want := range map[string]bool{"pkcs11:token=a": true, "awskms:key-id=x": true, "ca-1": false, ":x": false, "-a:b": false, "a.b": false} {
+		if keys.IsURI(name) != want {
+			t.Errorf("IsURI(%q) = %v, want %v", name, !want, want)
+		}
+	}
+}
