@@ -217,6 +217,50 @@ func TestDeviceOnboardRefusesMismatchedKey(t *testing.T) {
 	}
 }
 
+// TestDeviceKeyCommandsRefuseUnreadableCertificate: a certificate file whose certificate does
+// not parse, or that holds none, is refused before a challenge is spent: the key could not be
+// checked against it.
+func TestDeviceKeyCommandsRefuseUnreadableCertificate(t *testing.T) {
+	dir := t.TempDir()
+	_, keyFile, _, _ := testKey(t, dir, "device", "ecdsa")
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrFile := filepath.Join(dir, "next.der")
+	deviceCSR(t, csrFile, false)
+	garbage := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}})
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/challenges": func(w http.ResponseWriter, r *http.Request) {
+			t.Error("a challenge was spent on an unreadable certificate")
+		},
+	})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"certificate does not parse", garbage, "certificate 1 does not parse"},
+		{"no certificate, only the key", keyPEM, "no PEM certificate found"},
+	} {
+		certFile := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".pem")
+		if err := os.WriteFile(certFile, tc.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"device", "onboard", "--env", "env_1", "--factory-cert", certFile, "--factory-key", keyFile, "--csr", csrFile},
+			{"device", "renew", "--cert", certFile, "--key", keyFile, "--csr", csrFile},
+		} {
+			t.Run(args[1]+"/"+tc.name, func(t *testing.T) {
+				code, _, stderr := run(t, append(args, srv...)...)
+				if code != ExitInvalid || !strings.Contains(stderr, certFile+": "+tc.want) {
+					t.Fatalf("exit %d, want %d naming %s and %q: %s", code, ExitInvalid, certFile, tc.want, stderr)
+				}
+			})
+		}
+	}
+}
+
 func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 	dir := t.TempDir()
 	key, keyFile, certFile, certPEM := testKey(t, dir, "ldevid", "ecdsa")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/grant"
 )
@@ -265,8 +266,8 @@ other codes are errors as usual.`, ExitNotAllowed),
 			if err != nil {
 				return err
 			}
-			if firstCert(b) == nil {
-				return invalidf("--cert %s holds no PEM certificate", checkCert)
+			if _, err := certpem.Parse(b, certpem.Options{What: "--cert " + checkCert, SkipOther: true}); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"os"
+
+	"github.com/hallmark-id/hallmark/api/proof"
+	"github.com/hallmark-id/hallmark/internal/certpem"
+	"github.com/hallmark-id/hallmark/internal/csr"
+	"github.com/hallmark-id/hallmark/internal/keys"
+)
+
+// The certificates, keys and CSRs that commands read from files or print from the server.
+
+// readSigner reads a private key (PEM) for a proof of possession; it is used here and never
+// sent. An encrypted key's passphrase comes from the environment variable passEnv.
+func readSigner(flag, file, passEnv string) (crypto.Signer, error) {
+	b, err := readInput(flag, file)
+	if err != nil {
+		return nil, err
+	}
+	var pass []byte
+	if passEnv != "" {
+		v, ok := os.LookupEnv(passEnv)
+		if !ok {
+			return nil, usagef("--passphrase-env: environment variable %s is not set", passEnv)
+		}
+		pass = []byte(v)
+	}
+	k, err := keys.ParsePrivateKeyPEM(b, pass)
+	if err != nil {
+		return nil, fmt.Errorf("--%s %s: %w", flag, file, err)
+	}
+	return k, nil
+}
+
+// leafMatches reads the certificates of certPEM (other PEM blocks, such as a key kept in the
+// same file, are skipped) and checks that the first, the leaf, holds key's public key, so that
+// a mismatched pair is caught before a challenge is spent. A file whose certificates do not
+// parse is refused (failure.Invalid): the key could not be checked against it.
+func leafMatches(certFlag, certFile string, certPEM []byte, keyFlag string, key crypto.Signer) ([]*x509.Certificate, error) {
+	certs, err := certpem.Parse(certPEM, certpem.Options{What: "--" + certFlag + " " + certFile, SkipOther: true})
+	if err != nil {
+		return nil, err
+	}
+	type eq interface{ Equal(crypto.PublicKey) bool }
+	if k, ok := key.Public().(eq); !ok || !k.Equal(certs[0].PublicKey) {
+		return nil, invalidf("--%s is not the key of the certificate in --%s %s", keyFlag, certFlag, certFile)
+	}
+	return certs, nil
+}
+
+// csrKeyOf reads the public key of a CSR file (PEM or DER) and its SHA-256, which the
+// challenge and the proof name it by.
+func csrKeyOf(flag, file string, b []byte) (crypto.PublicKey, string, error) {
+	req, err := csr.ParseText(csrText(b))
+	if err != nil {
+		return nil, "", fmt.Errorf("--%s %s: %w", flag, file, err)
+	}
+	h, err := proof.KeySHA256(req.PublicKey)
+	return req.PublicKey, h, err
+}
+
+// csrText sends PEM as it is and DER as base64, the two forms the API accepts.
+func csrText(b []byte) string {
+	if t := bytes.TrimSpace(b); bytes.HasPrefix(t, []byte("-----BEGIN")) {
+		return string(t)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// leafOfPEM is the first certificate of a PEM text the server returned, nil when it holds
+// none that parses; it serves summaries, which show "-" then.
+func leafOfPEM(s string) *x509.Certificate {
+	certs, err := certpem.Parse([]byte(s), certpem.Options{SkipOther: true})
+	if err != nil {
+		return nil
+	}
+	return certs[0]
+}
+
+// serialOfPEM is the hex serial of leafOfPEM, "" when there is none.
+func serialOfPEM(s string) string {
+	if c := leafOfPEM(s); c != nil {
+		return c.SerialNumber.Text(16)
+	}
+	return ""
+}
