@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 
@@ -52,6 +53,16 @@ func leafMatches(certFlag, certFile string, certPEM []byte, keyFlag string, key 
 		return nil, invalidf("--%s is not the key of the certificate in --%s %s", keyFlag, certFlag, certFile)
 	}
 	return certs, nil
+}
+
+// certsPEM encodes certs as PEM, the leaf first: what a command sends of a certificate file,
+// so that anything else the file holds (the key, kept in the same file) never leaves.
+func certsPEM(certs []*x509.Certificate) string {
+	var b bytes.Buffer
+	for _, c := range certs {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}) // writing to a bytes.Buffer does not fail
+	}
+	return b.String()
 }
 
 // csrKeyOf reads the public key of a CSR file (PEM or DER) and its SHA-256, which the

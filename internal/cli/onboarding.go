@@ -154,8 +154,8 @@ func (f *deviceKeyFlags) read() (deviceProof, error) {
 	return d, err
 }
 
-// provenRequest is what onboard and renew send: the CSR, the certificate, a proof signed
-// here and the facts.
+// provenRequest is what onboard and renew send: the CSR, the certificates of the certificate
+// file (nothing else it holds), a proof signed here and the facts.
 type provenRequest struct {
 	CSR, Certificate string
 	Proof            api.Proof
@@ -186,7 +186,7 @@ func (e *env) proveAndSend(ctx context.Context, f *deviceKeyFlags, challenge fun
 	if err != nil {
 		return err
 	}
-	id, err := send(c, provenRequest{CSR: csrText(d.csr), Certificate: string(d.certPEM), Proof: p, Facts: d.facts})
+	id, err := send(c, provenRequest{CSR: csrText(d.csr), Certificate: certsPEM(d.certs), Proof: p, Facts: d.facts})
 	if err != nil {
 		return err
 	}

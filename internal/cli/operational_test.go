@@ -217,6 +217,40 @@ func TestDeviceOnboardRefusesMismatchedKey(t *testing.T) {
 	}
 }
 
+// TestDeviceOnboardSendsOnlyCertificates: of a certificate file that also holds the key, only
+// the certificates are sent.
+func TestDeviceOnboardSendsOnlyCertificates(t *testing.T) {
+	dir := t.TempDir()
+	_, keyFile, _, certPEM := testKey(t, dir, "idevid", "ecdsa")
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(dir, "idevid-with-key.pem")
+	if err := os.WriteFile(both, append(append([]byte("the device's identity\n"), keyPEM...), certPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csrFile := filepath.Join(dir, "ldevid.der")
+	deviceCSR(t, csrFile, false)
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/challenges": challengeReply(t, nil, ""),
+		"POST /v1/environments/{id}/onboard": func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				FactoryCertificate string `json:"factory_certificate"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			if req.FactoryCertificate != string(certPEM) {
+				t.Errorf("factory_certificate = %q, want the certificate alone", req.FactoryCertificate)
+			}
+			reply(201, identityReply(certPEM, "onboard"))(w, r)
+		},
+	})
+	code, _, stderr := run(t, append([]string{"device", "onboard", "--env", "env_1", "--factory-cert", both, "--factory-key", both, "--csr", csrFile}, srv...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
 // TestDeviceKeyCommandsRefuseUnreadableCertificate: a certificate file whose certificate does
 // not parse, or that holds none, is refused before a challenge is spent: the key could not be
 // checked against it.
