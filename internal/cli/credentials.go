@@ -24,19 +24,28 @@ func readSigner(flag, file, passEnv string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pass []byte
-	if passEnv != "" {
-		v, ok := os.LookupEnv(passEnv)
-		if !ok {
-			return nil, usagef("--passphrase-env: environment variable %s is not set", passEnv)
-		}
-		pass = []byte(v)
+	pass, err := passphrase(passEnv)
+	if err != nil {
+		return nil, err
 	}
 	k, err := keys.ParsePrivateKeyPEM(b, pass)
 	if err != nil {
 		return nil, fmt.Errorf("--%s %s: %w", flag, file, err)
 	}
 	return k, nil
+}
+
+// passphrase reads a key's passphrase from the environment variable named by --passphrase-env,
+// never from the command line; no name is no passphrase.
+func passphrase(passEnv string) ([]byte, error) {
+	if passEnv == "" {
+		return nil, nil
+	}
+	v, ok := os.LookupEnv(passEnv)
+	if !ok {
+		return nil, usagef("--passphrase-env: environment variable %s is not set", passEnv)
+	}
+	return []byte(v), nil
 }
 
 // leafMatches reads the certificates of certPEM (other PEM blocks, such as a key kept in the

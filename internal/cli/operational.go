@@ -40,7 +40,7 @@ issuing CA's ID, one a line.`,
 	cmd.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
 	cmd.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
 	algorithmFlag(cmd, &h.Algorithm)
-	cmd.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
+	crlPartitionsFlag(cmd, &h.CRLPartitions)
 	required(cmd, "operator", "name")
 	return cmd
 }
