@@ -31,7 +31,7 @@ runtime compromise and re-admits them after repair.`,
 
 func (e *env) deviceListCmd() *cobra.Command {
 	var f client.DeviceFilter
-	var all bool
+	var pages devicePages
 	var expiring string
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -47,7 +47,7 @@ to fetch them.`,
   hallmark device list --environment env_123 --expiring-before 2026-12-01T00:00:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.listDevices(cmd.Context(), f, expiring, all)
+			return e.listDevices(cmd.Context(), f, expiring, pages)
 		},
 	}
 	lf := cmd.Flags()
@@ -57,16 +57,14 @@ to fetch them.`,
 	lf.StringVar(&f.Manufacturer, "manufacturer", "", "only devices this party made")
 	lf.StringVar(&f.Environment, "environment", "", "only devices onboarded into this environment")
 	lf.StringVar(&expiring, "expiring-before", "", "only devices whose operational certificate expires before this time (RFC 3339)")
-	lf.StringVar(&f.After, "after", "", "start after this device ID")
-	lf.IntVar(&f.Limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
-	lf.BoolVar(&all, "all", false, "follow the pages to the last device")
+	pages.add(cmd)
 	return cmd
 }
 
-// listDevices lists one page of devices matching f, or with all every page, and prints them.
-func (e *env) listDevices(ctx context.Context, f client.DeviceFilter, expiring string, all bool) error {
-	if f.Limit < 0 || f.Limit > 1000 {
-		return usagef("--limit must be 1-1000")
+// listDevices lists the devices matching f, one page or all of them, and prints them.
+func (e *env) listDevices(ctx context.Context, f client.DeviceFilter, expiring string, pages devicePages) error {
+	if err := pages.check(); err != nil {
+		return err
 	}
 	if expiring != "" {
 		t, err := time.Parse(time.RFC3339, expiring)
@@ -79,20 +77,13 @@ func (e *env) listDevices(ctx context.Context, f client.DeviceFilter, expiring s
 	if err != nil {
 		return err
 	}
-	var ds []api.Device
-	if all {
-		if ds, err = c.AllDevices(ctx, f); err != nil {
-			return err
-		}
-	} else {
+	f.After, f.Limit = pages.after, pages.limit
+	ds, err := fetchPages(e, pages, func() ([]api.Device, error) { return c.AllDevices(ctx, f) }, func() ([]api.Device, string, error) {
 		p, err := c.ListDevices(ctx, f)
-		if err != nil {
-			return err
-		}
-		ds = p.Items
-		if p.NextAfter != "" {
-			fmt.Fprintf(e.stderr, "more devices: add --after %s, or --all\n", p.NextAfter)
-		}
+		return p.Items, p.NextAfter, err
+	})
+	if err != nil {
+		return err
 	}
 	ids := make([]string, len(ds))
 	for i, d := range ds {
