@@ -84,8 +84,8 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 				}
 				f.State = state
 			}
-			if f.Limit < 0 || f.Limit > 1000 {
-				return usagef("--limit must be 1-1000")
+			if err := checkLimit(f.Limit); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {

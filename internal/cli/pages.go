@@ -22,8 +22,12 @@ func (p *devicePages) add(cmd *cobra.Command) {
 	fl.BoolVar(&p.all, "all", false, "follow the pages to the last device")
 }
 
-func (p devicePages) check() error {
-	if p.limit < 0 || p.limit > 1000 {
+func (p devicePages) check() error { return checkLimit(p.limit) }
+
+// checkLimit refuses a --limit outside 1-1000; 0, the default, leaves the choice to the
+// server.
+func checkLimit(n int) error {
+	if n < 0 || n > 1000 {
 		return usagef("--limit must be 1-1000")
 	}
 	return nil

@@ -148,8 +148,8 @@ expired. -o id prints the grant IDs.`,
 				}
 				f.State = state
 			}
-			if f.Limit < 0 || f.Limit > 1000 {
-				return usagef("--limit must be 1-1000")
+			if err := checkLimit(f.Limit); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
