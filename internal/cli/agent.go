@@ -18,13 +18,7 @@ import (
 )
 
 func (e *env) agentCommand() *cobra.Command {
-	var (
-		estURL, caFile, factCert, factKey, dir string
-		firmware, hwRev                        string
-		facts                                  []string
-		once                                   bool
-		renewAt, jitterFrac                    float64
-	)
+	var o agentFlags
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the device side: enroll over EST and keep the operational certificate renewed",
@@ -46,69 +40,91 @@ the server refused it (the reason is printed), 7 when the server could not be re
   hallmark agent --est https://hallmark.example:8444/.well-known/est/plant-1 --cacert ca.pem \
     --factory-cert /etc/device/idevid.pem --factory-key /etc/device/idevid.key --dir /var/lib/device`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			pool := x509.NewCertPool()
-			if caFile != "" {
-				b, err := os.ReadFile(caFile)
-				if err != nil {
-					return failure.Wrap(failure.Invalid, err, "--cacert")
-				}
-				if !pool.AppendCertsFromPEM(b) {
-					return failure.New(failure.Invalid, "--cacert %s holds no PEM certificate", caFile)
-				}
-			} else {
-				var err error
-				if pool, err = x509.SystemCertPool(); err != nil {
-					return err
-				}
-			}
-			extra := map[string]string{}
-			for _, f := range facts {
-				k, v, ok := strings.Cut(f, "=")
-				if !ok || k == "" {
-					return usagef("--fact %q: use key=value", f)
-				}
-				extra[k] = v
-			}
-			a := agent.New(agent.Config{
-				ESTURL: estURL, RootCAs: pool,
-				Keystore: &agent.Files{FactoryCert: factCert, FactoryKey: factKey, Dir: dir},
-				Facts:    agent.Facts{FirmwareDigest: firmware, HardwareRevision: hwRev, Extra: extra},
-				RenewAt:  renewAt, Jitter: jitterFrac,
-				Log: slog.New(slog.NewTextHandler(e.stderr, nil)),
-			})
-			if !once {
-				return a.Run(cmd.Context())
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			res, err := a.Step(ctx)
-			var refused *agent.RefusedError
-			switch {
-			case errors.As(err, &refused):
-				return failure.New(failure.Invalid, "%v", refused)
-			case err != nil:
-				return failure.Wrap(failure.Unavailable, err, "agent")
-			}
-			return e.emit(res, []string{res.Certificate.SerialNumber.Text(16)}, func(w io.Writer) {
-				fmt.Fprintf(w, "%s: operational certificate %s (%s), valid until %s; next renewal due %s\n",
-					res.Action, res.Certificate.SerialNumber.Text(16), res.Certificate.URIs, res.Certificate.NotAfter.UTC().Format(time.RFC3339),
-					res.NextRenewal.UTC().Format(time.RFC3339))
-			})
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return e.runAgent(cmd.Context(), o) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&estURL, "est", "", "EST base URL, e.g. https://HOST:PORT/.well-known/est[/LABEL]")
-	f.StringVar(&caFile, "cacert", "", "CA certificate(s) the EST server's TLS certificate chains to (default: the system's)")
-	f.StringVar(&factCert, "factory-cert", "", "factory (IDevID) certificate, PEM, optionally with its chain")
-	f.StringVar(&factKey, "factory-key", "", "factory private key, PEM")
-	f.StringVar(&dir, "dir", "", "folder for the operational key and certificate")
-	f.StringVar(&firmware, "firmware-digest", "", "fact: SHA-256 of the running firmware, hex")
-	f.StringVar(&hwRev, "hardware-revision", "", "fact: the hardware revision")
-	f.StringArrayVar(&facts, "fact", nil, "fact key=value (repeatable)")
-	f.BoolVar(&once, "once", false, "do what is due and exit")
-	f.Float64Var(&renewAt, "renew-at", 0.66, "renew after this fraction of the certificate's lifetime")
-	f.Float64Var(&jitterFrac, "jitter", 0.05, "renew up to this fraction of the lifetime earlier, at random")
-	required(cmd, "est", "factory-cert", "factory-key", "dir")
+	o.add(cmd)
 	return cmd
+}
+
+// agentFlags are the flags of "hallmark agent".
+type agentFlags struct {
+	estURL, caFile, factCert, factKey, dir string
+	firmware, hwRev                        string
+	facts                                  []string
+	once                                   bool
+	renewAt, jitterFrac                    float64
+}
+
+func (o *agentFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.estURL, "est", "", "EST base URL, e.g. https://HOST:PORT/.well-known/est[/LABEL]")
+	f.StringVar(&o.caFile, "cacert", "", "CA certificate(s) the EST server's TLS certificate chains to (default: the system's)")
+	f.StringVar(&o.factCert, "factory-cert", "", "factory (IDevID) certificate, PEM, optionally with its chain")
+	f.StringVar(&o.factKey, "factory-key", "", "factory private key, PEM")
+	f.StringVar(&o.dir, "dir", "", "folder for the operational key and certificate")
+	f.StringVar(&o.firmware, "firmware-digest", "", "fact: SHA-256 of the running firmware, hex")
+	f.StringVar(&o.hwRev, "hardware-revision", "", "fact: the hardware revision")
+	f.StringArrayVar(&o.facts, "fact", nil, "fact key=value (repeatable)")
+	f.BoolVar(&o.once, "once", false, "do what is due and exit")
+	f.Float64Var(&o.renewAt, "renew-at", 0.66, "renew after this fraction of the certificate's lifetime")
+	f.Float64Var(&o.jitterFrac, "jitter", 0.05, "renew up to this fraction of the lifetime earlier, at random")
+	required(cmd, "est", "factory-cert", "factory-key", "dir")
+}
+
+// runAgent runs the agent until ctx ends or, with --once, does what is due and prints the
+// identity it holds.
+func (e *env) runAgent(ctx context.Context, o agentFlags) error {
+	pool, err := rootCAs(o.caFile)
+	if err != nil {
+		return err
+	}
+	extra := map[string]string{}
+	for _, f := range o.facts {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" {
+			return usagef("--fact %q: use key=value", f)
+		}
+		extra[k] = v
+	}
+	a := agent.New(agent.Config{
+		ESTURL: o.estURL, RootCAs: pool,
+		Keystore: &agent.Files{FactoryCert: o.factCert, FactoryKey: o.factKey, Dir: o.dir},
+		Facts:    agent.Facts{FirmwareDigest: o.firmware, HardwareRevision: o.hwRev, Extra: extra},
+		RenewAt:  o.renewAt, Jitter: o.jitterFrac,
+		Log: slog.New(slog.NewTextHandler(e.stderr, nil)),
+	})
+	if !o.once {
+		return a.Run(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	res, err := a.Step(ctx)
+	var refused *agent.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return failure.New(failure.Invalid, "%v", refused)
+	case err != nil:
+		return failure.Wrap(failure.Unavailable, err, "agent")
+	}
+	return e.emit(res, []string{res.Certificate.SerialNumber.Text(16)}, func(w io.Writer) {
+		fmt.Fprintf(w, "%s: operational certificate %s (%s), valid until %s; next renewal due %s\n",
+			res.Action, res.Certificate.SerialNumber.Text(16), res.Certificate.URIs, res.Certificate.NotAfter.UTC().Format(time.RFC3339),
+			res.NextRenewal.UTC().Format(time.RFC3339))
+	})
+}
+
+// rootCAs reads the CA certificates of --cacert, or takes the system's without it.
+func rootCAs(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return x509.SystemCertPool()
+	}
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "--cacert")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, failure.New(failure.Invalid, "--cacert %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
 }

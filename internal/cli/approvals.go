@@ -53,10 +53,15 @@ docs/governance.md.`,
   hallmark approval approve apr-0123456789abcdef --comment "checked the repair report"
   hallmark approval rules`,
 	}
+	cmd.AddCommand(e.approvalListCmd(), e.approvalShowCmd(), e.approvalDecideCmd(true), e.approvalDecideCmd(false),
+		e.approvalExecuteCmd(), e.approvalCancelCmd(), e.approvalRulesCmd(), e.approvalSetRuleCmd())
+	return cmd
+}
 
+func (e *env) approvalListCmd() *cobra.Command {
 	var f client.ApprovalFilter
 	var kind, state string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List approval requests",
 		Long: `List the approval requests your party asked for or decides (auditors see all), newest first,
@@ -79,8 +84,8 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 				}
 				f.State = state
 			}
-			if f.Limit < 0 || f.Limit > 1000 {
-				return usagef("--limit must be 1-1000")
+			if err := checkLimit(f.Limit); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
@@ -97,13 +102,16 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 			return e.emit(qs, ids, func(w io.Writer) { approvalTable(w, qs) })
 		},
 	}
-	lf := listCmd.Flags()
+	lf := cmd.Flags()
 	lf.StringVar(&kind, "kind", "", "only requests of this kind: "+approvalKindList())
 	lf.StringVar(&f.Subject, "subject", "", "only requests about this subject, e.g. device:dev_123")
 	lf.StringVar(&state, "state", "", "only requests in this state: "+approvalStateList())
 	lf.IntVar(&f.Limit, "limit", 0, "at most this many requests (1-1000; default: the server's)")
+	return cmd
+}
 
-	show := &cobra.Command{
+func (e *env) approvalShowCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show an approval request and its decisions",
 		Long: `Show an approval request: what it asks for and why, who asked, which party decides and how many
@@ -123,45 +131,47 @@ approvals it needs, when it expires, and every decision so far.`,
 			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q) })
 		},
 	}
+}
 
-	decide := func(approve bool) *cobra.Command {
-		var comment string
-		verb, use := "Deny", "deny"
-		long := `Deny a pending approval request: it is closed and the action it asked for will not happen.`
-		if approve {
-			verb, use = "Approve", "approve"
-			long = `Approve a pending approval request. You must be a principal of the party that decides it (the
+func (e *env) approvalDecideCmd(approve bool) *cobra.Command {
+	var comment string
+	verb, use := "Deny", "deny"
+	long := `Deny a pending approval request: it is closed and the action it asked for will not happen.`
+	if approve {
+		verb, use = "Approve", "approve"
+		long = `Approve a pending approval request. You must be a principal of the party that decides it (the
 owner of the approve duty over its scope) and not its requester. When this approval completes
 the request (its rule may ask for two approvers), the approved action runs at once, as its
 requester: a device is re-admitted, a support certificate issued, an issuing CA's factory
 identities revoked. Should that fail (the action's own checks refuse it), the request stays
 approved, the command exits 5 (conflict) with the reason, and "hallmark approval execute" runs it
 once the cause is fixed.`
-		}
-		c := &cobra.Command{
-			Use:   use + " ID",
-			Short: verb + " an approval request",
-			Long:  long + "\n\n--comment is recorded with the decision and in the audit log. -o id prints the request's ID.",
-			Example: fmt.Sprintf(`  hallmark approval %s apr-0123456789abcdef --comment "checked the repair report"
-  eval "$(hallmark dev env --as contoso/olivia)" && hallmark approval %s "$APPROVAL"`, use, use),
-			Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				cl, err := e.client()
-				if err != nil {
-					return err
-				}
-				res, err := cl.DecideApproval(cmd.Context(), args[0], api.Decision{Approve: approve, Comment: comment})
-				if err != nil {
-					return err
-				}
-				return e.emitDecideResult(res)
-			},
-		}
-		c.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
-		return c
 	}
+	c := &cobra.Command{
+		Use:   use + " ID",
+		Short: verb + " an approval request",
+		Long:  long + "\n\n--comment is recorded with the decision and in the audit log. -o id prints the request's ID.",
+		Example: fmt.Sprintf(`  hallmark approval %s apr-0123456789abcdef --comment "checked the repair report"
+  eval "$(hallmark dev env --as contoso/olivia)" && hallmark approval %s "$APPROVAL"`, use, use),
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			res, err := cl.DecideApproval(cmd.Context(), args[0], api.Decision{Approve: approve, Comment: comment})
+			if err != nil {
+				return err
+			}
+			return e.emitDecideResult(res)
+		},
+	}
+	c.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
+	return c
+}
 
-	execute := &cobra.Command{
+func (e *env) approvalExecuteCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "execute ID",
 		Short: "Run the action of an approved request that did not run when it was approved",
 		Long: `An approved action runs as soon as the last approval is given. When it could not (the server
@@ -183,8 +193,10 @@ Onboarding approvals are not executed: the device enrolls again and the approval
 			return e.emitDecideResult(res)
 		},
 	}
+}
 
-	cancel := &cobra.Command{
+func (e *env) approvalCancelCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "cancel ID",
 		Short:   "Withdraw a pending approval request",
 		Long:    `Withdraw a pending request your party asked for; the action it asked for will not happen.`,
@@ -202,8 +214,10 @@ Onboarding approvals are not executed: the device enrolls again and the approval
 			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q) })
 		},
 	}
+}
 
-	rules := &cobra.Command{
+func (e *env) approvalRulesCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "rules",
 		Short: "List the approval rule of every kind",
 		Long: `List, for every approval kind, how many distinct principals must approve, whether they must
@@ -228,9 +242,11 @@ STORED is false for a kind that uses the built-in default. -o id prints the kind
 			return e.emit(rs, ids, func(w io.Writer) { ruleTable(w, rs) })
 		},
 	}
+}
 
+func (e *env) approvalSetRuleCmd() *cobra.Command {
 	var rr api.SetApprovalRuleRequest
-	setRule := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "set-rule KIND",
 		Short: "Set the approval rule of one kind (administrators only)",
 		Long: `Set the rule requests of KIND (` + approvalKindList() + `) are made under from now on:
@@ -263,13 +279,11 @@ rule they were made under.`,
 			return e.emit(v, []string{string(v.Kind)}, func(w io.Writer) { ruleTable(w, []api.ApprovalRule{v}) })
 		},
 	}
-	sf := setRule.Flags()
+	sf := cmd.Flags()
 	sf.IntVar(&rr.Approvers, "approvers", 0, "how many distinct principals must approve: 1 or 2")
 	sf.BoolVar(&rr.OtherParty, "other-party", false, "approvers must belong to another party than the requester's")
 	sf.StringVar(&rr.Expiry, "expiry", "", "how long an undecided request stays open (a Go duration, e.g. 72h)")
-	required(setRule, "approvers", "expiry")
-
-	cmd.AddCommand(listCmd, show, decide(true), decide(false), execute, cancel, rules, setRule)
+	required(cmd, "approvers", "expiry")
 	return cmd
 }
 

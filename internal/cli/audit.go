@@ -7,15 +7,69 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
+
+func (e *env) auditCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "audit",
+		Short:   "Read the audit log",
+		Long:    "Every change Hallmark makes is recorded as an audit event in the same transaction.",
+		Example: `  hallmark audit events --after 100`,
+	}
+	cmd.AddCommand(e.auditEventsCmd())
+	cmd.AddCommand(e.auditLogCommands()...)
+	return cmd
+}
+
+func (e *env) auditEventsCmd() *cobra.Command {
+	var after int64
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "List audit events",
+		Long: `List up to 1000 audit events with a sequence number above --after, oldest first. Reading the
+audit log needs an audit cell or a deployment administrator. -o id prints sequence numbers.`,
+		Example: `  hallmark audit events
+  hallmark audit events --after "$(hallmark audit events -o id | tail -n 1)"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if after < 0 {
+				return usagef("--after must not be negative")
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			evs, err := c.AuditEvents(cmd.Context(), after)
+			if err != nil {
+				return err
+			}
+			ids := make([]string, len(evs))
+			for i, ev := range evs {
+				ids[i] = strconv.FormatInt(ev.Seq, 10)
+			}
+			return e.emit(evs, ids, func(w io.Writer) { eventTable(w, evs) })
+		},
+	}
+	cmd.Flags().Int64Var(&after, "after", 0, "only events with a sequence number above this")
+	return cmd
+}
+
+func eventTable(w io.Writer, evs []api.AuditEvent) {
+	row(w, "SEQ", "AT", "PARTY", "PRINCIPAL", "ACTION", "STAGE", "SCOPE", "SUBJECT")
+	for _, ev := range evs {
+		row(w, ev.Seq, ts(ev.At), ev.PartyID, ev.PrincipalID, ev.Action, ev.Stage, ev.Scope, strings.TrimSpace(ev.Subject))
+	}
+}
 
 // auditLogCommands are the tamper-evident log's subcommands of "hallmark audit".
 func (e *env) auditLogCommands() []*cobra.Command {

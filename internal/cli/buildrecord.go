@@ -23,8 +23,13 @@ envelope of an in-toto statement) and bound to the device's factory certificate 
 		Example: `  hallmark buildrecord key acme --out acme-build-records.pem
   hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem`,
 	}
+	cmd.AddCommand(e.buildRecordVerifyCmd(), e.buildRecordKeyCmd())
+	return cmd
+}
+
+func (e *env) buildRecordVerifyCmd() *cobra.Command {
 	var keyFile, recordFile, certFile string
-	verify := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify a signed build record, and its binding to a certificate (offline)",
 		Long: `Verify a signed build record envelope with the manufacturer's build-record public key, without
@@ -37,61 +42,70 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
   hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keyPEM, err := readInput("key", keyFile)
-			if err != nil {
-				return err
-			}
-			envJSON, err := readInput("record", recordFile)
-			if err != nil {
-				return err
-			}
-			pub, err := buildrecord.ParsePublicKeyPEM(keyPEM)
-			if err != nil {
-				return fmt.Errorf("--key %s: %w", keyFile, err)
-			}
-			env, err := buildrecord.ParseEnvelope(envJSON)
-			if err != nil {
-				return fmt.Errorf("--record %s: %w", recordFile, err)
-			}
-			v, err := buildrecord.Verify(env, pub)
-			if err != nil {
-				return err
-			}
-			res := verifyResult{
-				OK: true, Serial: v.Record.Serial, Manufacturer: v.Record.Manufacturer, Model: v.Record.Model,
-				Lot: v.Record.Lot, KeyID: v.KeyID, PayloadSHA256: hex.EncodeToString(v.PayloadDigest[:]),
-			}
-			if certFile != "" {
-				cert, err := readCertificate(certFile)
-				if err != nil {
-					return err
-				}
-				digest, err := buildRecordDigestOf(cert)
-				if err != nil {
-					return fmt.Errorf("--cert %s: %w", certFile, err)
-				}
-				if err := buildrecord.CheckBinding(v, cert.PublicKey, digest); err != nil {
-					return err
-				}
-				res.CertificateSerial = cert.SerialNumber.Text(16)
-			}
-			return e.emit(res, []string{res.Serial}, func(w io.Writer) {
-				fmt.Fprintf(w, "build record OK: serial %s, manufacturer %s, signed by key %s\n", res.Serial, res.Manufacturer, res.KeyID)
-				if res.CertificateSerial != "" {
-					fmt.Fprintf(w, "bound to certificate %s: its key is the record's subject and it names this record (sha256 %s)\n", res.CertificateSerial, res.PayloadSHA256)
-				} else {
-					fmt.Fprintln(w, "not checked against a certificate (give --cert to check the binding)")
-				}
-			})
+			return e.verifyBuildRecord(keyFile, recordFile, certFile)
 		},
 	}
-	verify.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key (PEM file)")
-	verify.Flags().StringVar(&recordFile, "record", "", "the signed build record envelope (JSON file)")
-	verify.Flags().StringVar(&certFile, "cert", "", "the device's factory certificate (PEM or DER file) to check the binding to")
-	required(verify, "key", "record")
+	cmd.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key (PEM file)")
+	cmd.Flags().StringVar(&recordFile, "record", "", "the signed build record envelope (JSON file)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "the device's factory certificate (PEM or DER file) to check the binding to")
+	required(cmd, "key", "record")
+	return cmd
+}
 
+// verifyBuildRecord verifies the envelope in recordFile with the key in keyFile and, when
+// certFile is given, its binding to that certificate, offline, and prints the result.
+func (e *env) verifyBuildRecord(keyFile, recordFile, certFile string) error {
+	keyPEM, err := readInput("key", keyFile)
+	if err != nil {
+		return err
+	}
+	envJSON, err := readInput("record", recordFile)
+	if err != nil {
+		return err
+	}
+	pub, err := buildrecord.ParsePublicKeyPEM(keyPEM)
+	if err != nil {
+		return fmt.Errorf("--key %s: %w", keyFile, err)
+	}
+	env, err := buildrecord.ParseEnvelope(envJSON)
+	if err != nil {
+		return fmt.Errorf("--record %s: %w", recordFile, err)
+	}
+	v, err := buildrecord.Verify(env, pub)
+	if err != nil {
+		return err
+	}
+	res := verifyResult{
+		OK: true, Serial: v.Record.Serial, Manufacturer: v.Record.Manufacturer, Model: v.Record.Model,
+		Lot: v.Record.Lot, KeyID: v.KeyID, PayloadSHA256: hex.EncodeToString(v.PayloadDigest[:]),
+	}
+	if certFile != "" {
+		cert, err := readCertificate(certFile)
+		if err != nil {
+			return err
+		}
+		digest, err := buildRecordDigestOf(cert)
+		if err != nil {
+			return fmt.Errorf("--cert %s: %w", certFile, err)
+		}
+		if err := buildrecord.CheckBinding(v, cert.PublicKey, digest); err != nil {
+			return err
+		}
+		res.CertificateSerial = cert.SerialNumber.Text(16)
+	}
+	return e.emit(res, []string{res.Serial}, func(w io.Writer) {
+		fmt.Fprintf(w, "build record OK: serial %s, manufacturer %s, signed by key %s\n", res.Serial, res.Manufacturer, res.KeyID)
+		if res.CertificateSerial != "" {
+			fmt.Fprintf(w, "bound to certificate %s: its key is the record's subject and it names this record (sha256 %s)\n", res.CertificateSerial, res.PayloadSHA256)
+		} else {
+			fmt.Fprintln(w, "not checked against a certificate (give --cert to check the binding)")
+		}
+	})
+}
+
+func (e *env) buildRecordKeyCmd() *cobra.Command {
 	var out string
-	key := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "key MANUFACTURER",
 		Short:   "Fetch a manufacturer's build-record public key (PEM)",
 		Long:    "Fetch the public key a manufacturer signs build records with, as PEM on stdout or to --out. This route is public: no token is needed.",
@@ -109,8 +123,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 			return e.writeOut(out, b, "build-record key")
 		},
 	}
-	key.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
-	cmd.AddCommand(verify, key)
+	cmd.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
 	return cmd
 }
 

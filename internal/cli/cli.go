@@ -92,25 +92,10 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		DisableAutoGenTag: true,
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			switch e.output {
-			case "table", "json", "id":
-			default:
-				return usagef("--output must be table, json or id, not %q", e.output)
-			}
-			if e.timeout <= 0 {
-				return usagef("--timeout must be positive, not %s", e.timeout)
-			}
-			return nil
-		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return e.checkGlobalFlags() },
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err: err} })
-	pf := root.PersistentFlags()
-	pf.StringVar(&e.server, "server", "", "server URL, e.g. https://127.0.0.1:8443 (default $"+EnvServer+")")
-	pf.StringVar(&e.token, "token", "", "bearer token (default $"+EnvToken+")")
-	pf.StringVar(&e.cacert, "cacert", "", "PEM file of the CA that signed the server's TLS certificate (default $"+EnvCACert+")")
-	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json or id")
-	pf.DurationVar(&e.timeout, "timeout", client.DefaultTimeout, "longest wait for one request to the server (whole-fleet reports on a large fleet can need minutes)")
+	e.addGlobalFlags(root)
 
 	root.AddCommand(
 		e.serveCommand(),
@@ -144,6 +129,29 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 	)
 	e.markStart(root)
 	return root
+}
+
+// addGlobalFlags adds the flags every command takes.
+func (e *env) addGlobalFlags(root *cobra.Command) {
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.server, "server", "", "server URL, e.g. https://127.0.0.1:8443 (default $"+EnvServer+")")
+	pf.StringVar(&e.token, "token", "", "bearer token (default $"+EnvToken+")")
+	pf.StringVar(&e.cacert, "cacert", "", "PEM file of the CA that signed the server's TLS certificate (default $"+EnvCACert+")")
+	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json or id")
+	pf.DurationVar(&e.timeout, "timeout", client.DefaultTimeout, "longest wait for one request to the server (whole-fleet reports on a large fleet can need minutes)")
+}
+
+// checkGlobalFlags refuses a malformed --output or --timeout before any command runs.
+func (e *env) checkGlobalFlags() error {
+	switch e.output {
+	case "table", "json", "id":
+	default:
+		return usagef("--output must be table, json or id, not %q", e.output)
+	}
+	if e.timeout <= 0 {
+		return usagef("--timeout must be positive, not %s", e.timeout)
+	}
+	return nil
 }
 
 // markStart wraps every RunE so that errors before it (cobra's checks of flags, arguments,

@@ -3,8 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -22,8 +20,17 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
   hallmark transfer devices tr_123
   hallmark transfer accept tr_123`,
 	}
+	cmd.AddCommand(e.transferOfferCmd(), e.transferListCmd(), e.transferShowCmd(), e.transferDevicesCmd(),
+		e.decideCommand(api.TransferAccept, "Accept a transfer offered to your party", "Accept a transfer offered to your party: its devices pass into your custody."),
+		e.decideCommand(api.TransferRefuse, "Refuse a transfer offered to your party", "Refuse a transfer offered to your party: its devices stay with the sender."),
+		e.decideCommand(api.TransferCancel, "Cancel a transfer your party offered", "Cancel a transfer your party offered and the receiver has not decided yet."),
+	)
+	return cmd
+}
+
+func (e *env) transferOfferCmd() *cobra.Command {
 	var req api.OfferRequest
-	offer := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "offer",
 		Short: "Offer custody of devices or of a lot to another party",
 		Long:  "Offer devices you hold to another party: name them with --device (repeatable, or comma-separated) or take every device of a lot you hold with --lot.",
@@ -42,15 +49,18 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferTable(w, []api.Transfer{t}) })
 		},
 	}
-	offer.Flags().StringVar(&req.To, "to", "", "the receiving party")
-	offer.Flags().StringSliceVar(&req.DeviceIDs, "device", nil, "device ID to offer (repeatable)")
-	offer.Flags().StringVar(&req.LotID, "lot", "", "offer every device of this lot that you hold")
-	offer.Flags().StringVar(&req.Note, "note", "", "a note for the receiver (at most 1000 characters)")
-	required(offer, "to")
-	offer.MarkFlagsMutuallyExclusive("device", "lot")
-	offer.MarkFlagsOneRequired("device", "lot")
+	cmd.Flags().StringVar(&req.To, "to", "", "the receiving party")
+	cmd.Flags().StringSliceVar(&req.DeviceIDs, "device", nil, "device ID to offer (repeatable)")
+	cmd.Flags().StringVar(&req.LotID, "lot", "", "offer every device of this lot that you hold")
+	cmd.Flags().StringVar(&req.Note, "note", "", "a note for the receiver (at most 1000 characters)")
+	required(cmd, "to")
+	cmd.MarkFlagsMutuallyExclusive("device", "lot")
+	cmd.MarkFlagsOneRequired("device", "lot")
+	return cmd
+}
 
-	listCmd := &cobra.Command{
+func (e *env) transferListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List the transfers your party sent or received",
 		Long:    "List the transfers your party sent or received, in any state.",
@@ -72,7 +82,10 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 			return e.emit(trs, ids, func(w io.Writer) { transferTable(w, trs) })
 		},
 	}
-	show := &cobra.Command{
+}
+
+func (e *env) transferShowCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "show ID",
 		Short:   "Show one transfer",
 		Long:    "Show one transfer and how many devices it moves; `hallmark transfer devices` lists them.",
@@ -90,10 +103,11 @@ holds) to another party, which accepts or refuses; the sender may cancel an offe
 			return e.emit(t, []string{t.ID}, func(w io.Writer) { transferDetail(w, t) })
 		},
 	}
-	var after string
-	var limit int
-	var all bool
-	devs := &cobra.Command{
+}
+
+func (e *env) transferDevicesCmd() *cobra.Command {
+	var pages devicePages
+	cmd := &cobra.Command{
 		Use:   "devices ID",
 		Short: "List the devices a transfer moves",
 		Long: `List the IDs of the devices a transfer moves, in order. The server returns pages of up to
@@ -103,27 +117,21 @@ after a device ID. When more devices remain, a note on stderr says how to fetch 
   hallmark transfer devices tr_123 --all -o id > devices.txt`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 0 || limit > 1000 {
-				return usagef("--limit must be 1-1000")
+			if err := pages.check(); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			var ids []string
-			if all {
-				if ids, err = c.AllTransferDevices(cmd.Context(), args[0], after, limit); err != nil {
-					return err
-				}
-			} else {
-				p, err := c.TransferDevices(cmd.Context(), args[0], after, limit)
-				if err != nil {
-					return err
-				}
-				ids = p.Items
-				if p.NextAfter != "" {
-					fmt.Fprintf(e.stderr, "more devices: add --after %s, or --all\n", p.NextAfter)
-				}
+			id := args[0]
+			ids, err := fetchPages(e, pages, func() ([]string, error) { return c.AllTransferDevices(cmd.Context(), id, pages.after, pages.limit) },
+				func() ([]string, string, error) {
+					p, err := c.TransferDevices(cmd.Context(), id, pages.after, pages.limit)
+					return p.Items, p.NextAfter, err
+				})
+			if err != nil {
+				return err
 			}
 			return e.emit(ids, ids, func(w io.Writer) {
 				row(w, "DEVICE")
@@ -133,14 +141,7 @@ after a device ID. When more devices remain, a note on stderr says how to fetch 
 			})
 		},
 	}
-	devs.Flags().StringVar(&after, "after", "", "start after this device ID")
-	devs.Flags().IntVar(&limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
-	devs.Flags().BoolVar(&all, "all", false, "follow the pages to the last device")
-	cmd.AddCommand(offer, listCmd, show, devs,
-		e.decideCommand(api.TransferAccept, "Accept a transfer offered to your party", "Accept a transfer offered to your party: its devices pass into your custody."),
-		e.decideCommand(api.TransferRefuse, "Refuse a transfer offered to your party", "Refuse a transfer offered to your party: its devices stay with the sender."),
-		e.decideCommand(api.TransferCancel, "Cancel a transfer your party offered", "Cancel a transfer your party offered and the receiver has not decided yet."),
-	)
+	pages.add(cmd)
 	return cmd
 }
 
@@ -183,52 +184,4 @@ func transferDetail(w io.Writer, t api.Transfer) {
 		kv(w, "Decided", tsp(t.DecidedAt)+" by "+orDash(t.DecidedBy))
 	}
 	kv(w, "Devices", t.DeviceCount)
-}
-
-func (e *env) auditCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "audit",
-		Short:   "Read the audit log",
-		Long:    "Every change Hallmark makes is recorded as an audit event in the same transaction.",
-		Example: `  hallmark audit events --after 100`,
-	}
-	var after int64
-	events := &cobra.Command{
-		Use:   "events",
-		Short: "List audit events",
-		Long: `List up to 1000 audit events with a sequence number above --after, oldest first. Reading the
-audit log needs an audit cell or a deployment administrator. -o id prints sequence numbers.`,
-		Example: `  hallmark audit events
-  hallmark audit events --after "$(hallmark audit events -o id | tail -n 1)"`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if after < 0 {
-				return usagef("--after must not be negative")
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			evs, err := c.AuditEvents(cmd.Context(), after)
-			if err != nil {
-				return err
-			}
-			ids := make([]string, len(evs))
-			for i, ev := range evs {
-				ids[i] = strconv.FormatInt(ev.Seq, 10)
-			}
-			return e.emit(evs, ids, func(w io.Writer) { eventTable(w, evs) })
-		},
-	}
-	events.Flags().Int64Var(&after, "after", 0, "only events with a sequence number above this")
-	cmd.AddCommand(events)
-	cmd.AddCommand(e.auditLogCommands()...) // audit.go
-	return cmd
-}
-
-func eventTable(w io.Writer, evs []api.AuditEvent) {
-	row(w, "SEQ", "AT", "PARTY", "PRINCIPAL", "ACTION", "STAGE", "SCOPE", "SUBJECT")
-	for _, ev := range evs {
-		row(w, ev.Seq, ts(ev.At), ev.PartyID, ev.PrincipalID, ev.Action, ev.Stage, ev.Scope, strings.TrimSpace(ev.Subject))
-	}
 }

@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"bytes"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -16,103 +12,6 @@ import (
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
 )
-
-func (e *env) factoryCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "factory",
-		Short: "Issue factory identities (IDevID certificates with signed build records)",
-		Long: `At the end of the line, a factory station sends the device's CSR and its build record; Hallmark
-signs the build record with the manufacturer's key and issues a factory certificate bound to it.`,
-		Example: `  hallmark factory issue --lot lot_123 --csr device.csr --record build.json --cert-out device.pem`,
-	}
-	var lotID, csrFile, recordFile, certOut, chainOut, recordOut string
-	issue := &cobra.Command{
-		Use:   "issue",
-		Short: "Issue a factory identity for one device",
-		Long: `Issue a factory certificate for a device of a lot. --csr is the device's PKCS#10 request, PEM or
-DER; --record is the build record as JSON (manufacturer, model, lot, serial, components, ...).
-
-The certificate, its chain (issuing CA then root) and the signed build record envelope are
-written to --cert-out, --chain-out and --record-out when given. The summary shows the device
-ID, its serial, the certificate serial and the SHA-256 of the build record; -o id prints the
-device ID and -o json everything the server returned.`,
-		Example: `  hallmark factory issue --lot lot_123 --csr device.csr --record build.json \
-      --cert-out device.pem --chain-out chain.pem --record-out build.dsse.json
-  DEVICE=$(hallmark factory issue --lot "$LOT" --csr device.der --record build.json -o id)`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			csr, err := readInput("csr", csrFile)
-			if err != nil {
-				return err
-			}
-			rec, err := readInput("record", recordFile)
-			if err != nil {
-				return err
-			}
-			if !json.Valid(rec) {
-				return invalidf("--record %s is not JSON", recordFile)
-			}
-			req := api.IssueFactoryRequest{CSR: csrText(csr), BuildRecord: json.RawMessage(bytes.TrimSpace(rec))}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			fi, err := c.IssueFactory(cmd.Context(), lotID, req)
-			if err != nil {
-				return err
-			}
-			for _, f := range []struct{ file, what, data string }{
-				{certOut, "certificate", fi.CertificatePEM},
-				{chainOut, "chain", fi.ChainPEM},
-				{recordOut, "build record", string(fi.BuildRecord)},
-			} {
-				if f.file != "" {
-					if err := e.writeOut(f.file, []byte(f.data), f.what); err != nil {
-						return err
-					}
-				}
-			}
-			certSerial := fi.Device.FactoryCert
-			if certSerial == "" {
-				certSerial = serialOfPEM(fi.CertificatePEM)
-			}
-			return e.emit(fi, []string{fi.Device.ID}, func(w io.Writer) {
-				row(w, "DEVICE", "SERIAL", "CERTIFICATE SERIAL", "BUILD RECORD SHA-256")
-				row(w, fi.Device.ID, fi.Device.Serial, certSerial, fi.BuildRecordSHA)
-			})
-		},
-	}
-	f := issue.Flags()
-	f.StringVar(&lotID, "lot", "", "lot ID")
-	f.StringVar(&csrFile, "csr", "", "the device's CSR (PEM or DER file)")
-	f.StringVar(&recordFile, "record", "", "the build record (JSON file)")
-	f.StringVar(&certOut, "cert-out", "", "write the certificate (PEM) to this file")
-	f.StringVar(&chainOut, "chain-out", "", "write the chain (PEM: issuing CA, then root) to this file")
-	f.StringVar(&recordOut, "record-out", "", "write the signed build record envelope (JSON) to this file")
-	required(issue, "lot", "csr", "record")
-	cmd.AddCommand(issue)
-	return cmd
-}
-
-// csrText sends PEM as it is and DER as base64, the two forms the API accepts.
-func csrText(b []byte) string {
-	if t := bytes.TrimSpace(b); bytes.HasPrefix(t, []byte("-----BEGIN")) {
-		return string(t)
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func serialOfPEM(s string) string {
-	blk, _ := pem.Decode([]byte(s))
-	if blk == nil {
-		return ""
-	}
-	c, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return ""
-	}
-	return c.SerialNumber.Text(16)
-}
 
 func (e *env) deviceCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -125,10 +24,16 @@ runtime compromise and re-admits them after repair.`,
   hallmark device show dev_123
   hallmark device onboard --env env_123 --factory-cert idevid.pem --factory-key idevid.key --csr ldevid.csr`,
 	}
+	cmd.AddCommand(e.deviceListCmd(), e.deviceShowCmd(), e.deviceCertCmd(), e.deviceBuildRecordCmd(),
+		e.deviceOnboardCmd(), e.deviceRenewCmd(), e.deviceRevokeCmd(), e.deviceReadmitCmd())
+	return cmd
+}
+
+func (e *env) deviceListCmd() *cobra.Command {
 	var f client.DeviceFilter
-	var all bool
+	var pages devicePages
 	var expiring string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List devices",
 		Long: `List the devices you may see, filtered by lot, state, custodian, manufacturer or environment;
@@ -142,59 +47,58 @@ to fetch them.`,
   hallmark device list --environment env_123 --expiring-before 2026-12-01T00:00:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.Limit < 0 || f.Limit > 1000 {
-				return usagef("--limit must be 1-1000")
-			}
-			if expiring != "" {
-				t, err := time.Parse(time.RFC3339, expiring)
-				if err != nil {
-					return usagef("--expiring-before must be an RFC 3339 time such as 2026-12-01T00:00:00Z, not %q", expiring)
-				}
-				f.ExpiringBefore = t
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			var ds []api.Device
-			if all {
-				if ds, err = c.AllDevices(cmd.Context(), f); err != nil {
-					return err
-				}
-			} else {
-				p, err := c.ListDevices(cmd.Context(), f)
-				if err != nil {
-					return err
-				}
-				ds = p.Items
-				if p.NextAfter != "" {
-					fmt.Fprintf(e.stderr, "more devices: add --after %s, or --all\n", p.NextAfter)
-				}
-			}
-			ids := make([]string, len(ds))
-			for i, d := range ds {
-				ids[i] = d.ID
-			}
-			return e.emit(ds, ids, func(w io.Writer) {
-				row(w, "ID", "SERIAL", "STATE", "MANUFACTURER", "MODEL", "LOT", "CUSTODIAN", "ENVIRONMENT", "UPDATED")
-				for _, d := range ds {
-					row(w, d.ID, d.Serial, d.State, d.ManufacturerID, d.ModelID, d.LotID, d.CustodianID, d.EnvironmentID, ts(d.UpdatedAt))
-				}
-			})
+			return e.listDevices(cmd.Context(), f, expiring, pages)
 		},
 	}
-	lf := listCmd.Flags()
+	lf := cmd.Flags()
 	lf.StringVar(&f.Lot, "lot", "", "only devices of this lot")
 	lf.StringVar(&f.State, "state", "", "only devices in this state")
 	lf.StringVar(&f.Custodian, "custodian", "", "only devices this party holds")
 	lf.StringVar(&f.Manufacturer, "manufacturer", "", "only devices this party made")
 	lf.StringVar(&f.Environment, "environment", "", "only devices onboarded into this environment")
 	lf.StringVar(&expiring, "expiring-before", "", "only devices whose operational certificate expires before this time (RFC 3339)")
-	lf.StringVar(&f.After, "after", "", "start after this device ID")
-	lf.IntVar(&f.Limit, "limit", 0, "devices per page, 1-1000 (default 1000)")
-	lf.BoolVar(&all, "all", false, "follow the pages to the last device")
+	pages.add(cmd)
+	return cmd
+}
 
-	show := &cobra.Command{
+// listDevices lists the devices matching f, one page or all of them, and prints them.
+func (e *env) listDevices(ctx context.Context, f client.DeviceFilter, expiring string, pages devicePages) error {
+	if err := pages.check(); err != nil {
+		return err
+	}
+	if expiring != "" {
+		t, err := time.Parse(time.RFC3339, expiring)
+		if err != nil {
+			return usagef("--expiring-before must be an RFC 3339 time such as 2026-12-01T00:00:00Z, not %q", expiring)
+		}
+		f.ExpiringBefore = t
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	f.After, f.Limit = pages.after, pages.limit
+	ds, err := fetchPages(e, pages, func() ([]api.Device, error) { return c.AllDevices(ctx, f) }, func() ([]api.Device, string, error) {
+		p, err := c.ListDevices(ctx, f)
+		return p.Items, p.NextAfter, err
+	})
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return e.emit(ds, ids, func(w io.Writer) {
+		row(w, "ID", "SERIAL", "STATE", "MANUFACTURER", "MODEL", "LOT", "CUSTODIAN", "ENVIRONMENT", "UPDATED")
+		for _, d := range ds {
+			row(w, d.ID, d.Serial, d.State, d.ManufacturerID, d.ModelID, d.LotID, d.CustodianID, d.EnvironmentID, ts(d.UpdatedAt))
+		}
+	})
+}
+
+func (e *env) deviceShowCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a device with its certificates, custody chain and lineage",
 		Long: `Show everything Hallmark knows of a device: its identity and state, every certificate issued
@@ -213,59 +117,63 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) {
-				fmt.Fprintln(w, "Device")
-				kv(w, "  ID", v.ID)
-				kv(w, "  Serial", v.Serial)
-				kv(w, "  State", v.State)
-				kv(w, "  Manufacturer", v.ManufacturerID)
-				kv(w, "  Model", v.ModelID)
-				kv(w, "  Lot", v.LotID)
-				kv(w, "  Custodian", v.CustodianID)
-				kv(w, "  Factory certificate", v.FactoryCert)
-				kv(w, "  Environment", v.EnvironmentID)
-				kv(w, "  Operational certificate", v.OperationalCert)
-				kv(w, "  Created", ts(v.CreatedAt))
-				kv(w, "  Updated", ts(v.UpdatedAt))
-				if len(v.BuildRecord) > 0 {
-					kv(w, "  Build record", fmt.Sprintf("yes (hallmark device build-record %s)", v.ID))
-				} else {
-					kv(w, "  Build record", "none")
-				}
-				fmt.Fprintln(w, "\nCertificates")
-				if len(v.Certificates) == 0 {
-					fmt.Fprintln(w, "  none")
-				} else {
-					row(w, "  SERIAL", "PROFILE", "STATE", "CA", "NOT BEFORE", "NOT AFTER", "REVOKED")
-					for _, c := range v.Certificates {
-						row(w, "  "+c.Serial, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
-					}
-				}
-				fmt.Fprintln(w, "\nCustody")
-				if len(v.Custody) == 0 {
-					fmt.Fprintln(w, "  no transfers: still with its maker")
-				} else {
-					row(w, "  AT", "FROM", "TO", "TRANSFER")
-					for _, l := range v.Custody {
-						row(w, "  "+ts(l.At), l.FromID, l.ToID, l.TransferID)
-					}
-				}
-				fmt.Fprintln(w, "\nLineage")
-				if len(v.Lineage) == 0 {
-					fmt.Fprintln(w, "  no operational certificates")
-				} else {
-					row(w, "  KIND", "SERIAL", "BASED ON", "ENVIRONMENT", "PROTOCOL", "POLICY", "PRINCIPAL", "AT")
-					for _, ev := range v.Lineage {
-						row(w, "  "+ev.Kind, ev.Serial, ev.BasedOn, ev.EnvironmentID, ev.Protocol,
-							fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), ev.PrincipalID, ts(ev.CreatedAt))
-					}
-				}
-			})
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { deviceDetail(w, v) })
 		},
 	}
+}
 
+func deviceDetail(w io.Writer, v api.DeviceView) {
+	fmt.Fprintln(w, "Device")
+	kv(w, "  ID", v.ID)
+	kv(w, "  Serial", v.Serial)
+	kv(w, "  State", v.State)
+	kv(w, "  Manufacturer", v.ManufacturerID)
+	kv(w, "  Model", v.ModelID)
+	kv(w, "  Lot", v.LotID)
+	kv(w, "  Custodian", v.CustodianID)
+	kv(w, "  Factory certificate", v.FactoryCert)
+	kv(w, "  Environment", v.EnvironmentID)
+	kv(w, "  Operational certificate", v.OperationalCert)
+	kv(w, "  Created", ts(v.CreatedAt))
+	kv(w, "  Updated", ts(v.UpdatedAt))
+	if len(v.BuildRecord) > 0 {
+		kv(w, "  Build record", fmt.Sprintf("yes (hallmark device build-record %s)", v.ID))
+	} else {
+		kv(w, "  Build record", "none")
+	}
+	fmt.Fprintln(w, "\nCertificates")
+	if len(v.Certificates) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		row(w, "  SERIAL", "PROFILE", "STATE", "CA", "NOT BEFORE", "NOT AFTER", "REVOKED")
+		for _, c := range v.Certificates {
+			row(w, "  "+c.Serial, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
+		}
+	}
+	fmt.Fprintln(w, "\nCustody")
+	if len(v.Custody) == 0 {
+		fmt.Fprintln(w, "  no transfers: still with its maker")
+	} else {
+		row(w, "  AT", "FROM", "TO", "TRANSFER")
+		for _, l := range v.Custody {
+			row(w, "  "+ts(l.At), l.FromID, l.ToID, l.TransferID)
+		}
+	}
+	fmt.Fprintln(w, "\nLineage")
+	if len(v.Lineage) == 0 {
+		fmt.Fprintln(w, "  no operational certificates")
+	} else {
+		row(w, "  KIND", "SERIAL", "BASED ON", "ENVIRONMENT", "PROTOCOL", "POLICY", "PRINCIPAL", "AT")
+		for _, ev := range v.Lineage {
+			row(w, "  "+ev.Kind, ev.Serial, ev.BasedOn, ev.EnvironmentID, ev.Protocol,
+				fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), ev.PrincipalID, ts(ev.CreatedAt))
+		}
+	}
+}
+
+func (e *env) deviceCertCmd() *cobra.Command {
 	var certOut string
-	certCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cert ID SERIAL",
 		Short: "Print one of a device's certificates (PEM)",
 		Long:  "Print a device's certificate, named by its serial in hex, as PEM on stdout or to --out.",
@@ -284,10 +192,13 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 			return e.writeOut(certOut, b, "certificate")
 		},
 	}
-	certCmd.Flags().StringVar(&certOut, "out", "", "write the PEM to this file instead of stdout")
+	cmd.Flags().StringVar(&certOut, "out", "", "write the PEM to this file instead of stdout")
+	return cmd
+}
 
+func (e *env) deviceBuildRecordCmd() *cobra.Command {
 	var recOut string
-	rec := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "build-record ID",
 		Short: "Print a device's signed build record envelope (JSON)",
 		Long: `Print the signed build record envelope of a device on stdout or to --out. Check it offline
@@ -309,8 +220,85 @@ with "hallmark buildrecord verify".`,
 			return e.writeOut(recOut, b, "build record")
 		},
 	}
-	rec.Flags().StringVar(&recOut, "out", "", "write the envelope to this file instead of stdout")
-	cmd.AddCommand(listCmd, show, certCmd, rec)
-	cmd.AddCommand(e.deviceOperationalCommands()...)
+	cmd.Flags().StringVar(&recOut, "out", "", "write the envelope to this file instead of stdout")
 	return cmd
+}
+
+func (e *env) deviceRevokeCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a device's operational identity after a runtime compromise",
+		Long: `Revoke the device's current operational certificate (the operator's runtime path) and quarantine
+the device. Its factory identity is untouched: after repair, "hallmark device readmit" returns it
+to onboarding. --reason is an RFC 5280 reason the runtime path allows: unspecified, keyCompromise,
+affiliationChanged, superseded, cessationOfOperation or privilegeWithdrawn.
+
+To revoke factory identities (a manufacturing compromise), use "hallmark revocation create".`,
+		Example: `  hallmark device revoke dev_123 --reason keyCompromise`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			d, err := c.RevokeDevice(cmd.Context(), args[0], api.RevokeRequest{Reason: reason})
+			if err != nil {
+				return err
+			}
+			return e.emit(d, []string{d.ID}, func(w io.Writer) { deviceStateTable(w, d) })
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "RFC 5280 revocation reason, e.g. keyCompromise")
+	required(cmd, "reason")
+	return cmd
+}
+
+func (e *env) deviceReadmitCmd() *cobra.Command {
+	var readmitReason string
+	cmd := &cobra.Command{
+		Use:   "readmit ID",
+		Short: "Ask to re-admit a quarantined or suspended device (it waits for an approval)",
+		Long: `Ask to trust a device again, for --reason. Re-admission waits for an approval (kind readmit)
+by another principal of the operator than you: "hallmark approval approve ID" re-admits the
+device at once. A quarantined device (its operational identity revoked) then returns to the
+onboarding path and must onboard again; a suspended device (its operational certificate on hold
+after a manufacturing revocation) has the hold lifted and is active again.
+
+Asking again while a request is pending returns that request. The summary shows the device as
+it is now and the approval's ID; -o id prints the approval's ID alone.`,
+		Example: `  APPROVAL=$(hallmark device readmit dev_123 --reason "board replaced, firmware re-flashed" -o id)
+  eval "$(hallmark dev env --as contoso/olivia)"     # another principal of the operator
+  hallmark approval approve "$APPROVAL"`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.ReadmitDevice(cmd.Context(), args[0], api.ReadmitRequest{Reason: readmitReason})
+			if err != nil {
+				return err
+			}
+			var ids []string
+			if res.Approval != nil {
+				ids = []string{res.Approval.ID}
+			}
+			return e.emit(res, ids, func(w io.Writer) {
+				deviceStateTable(w, res.Device)
+				if res.Approval != nil {
+					fmt.Fprintln(w)
+					pendingApprovalNote(w, *res.Approval)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&readmitReason, "reason", "", "why the device may be trusted again (shown to the approvers)")
+	required(cmd, "reason")
+	return cmd
+}
+
+func deviceStateTable(w io.Writer, d api.Device) {
+	row(w, "ID", "SERIAL", "STATE", "ENVIRONMENT", "OPERATIONAL CERTIFICATE", "UPDATED")
+	row(w, d.ID, d.Serial, d.State, d.EnvironmentID, d.OperationalCert, ts(d.UpdatedAt))
 }

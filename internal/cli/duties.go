@@ -34,7 +34,12 @@ already break is refused. Changing rules is for administrators. See docs/governa
   hallmark sod add issue-vs-approve --a operational/issue --b operational/approve
   hallmark sod delete issue-vs-approve`,
 	}
-	listCmd := &cobra.Command{
+	cmd.AddCommand(e.sodListCmd(), e.sodAddCmd(), e.sodDeleteCmd())
+	return cmd
+}
+
+func (e *env) sodListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List the separation-of-duties rules",
 		Long:    "List every separation-of-duties rule. -o id prints the rule IDs.",
@@ -56,9 +61,11 @@ already break is refused. Changing rules is for administrators. See docs/governa
 			return e.emit(rs, ids, func(w io.Writer) { sodTable(w, rs) })
 		},
 	}
+}
 
+func (e *env) sodAddCmd() *cobra.Command {
 	var a, b string
-	add := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "add ID",
 		Short: "Add a separation-of-duties rule (administrators only)",
 		Long: `Add a rule, named ID (a slug), that keeps the duties --a and --b (each stage/duty: stage is
@@ -90,11 +97,14 @@ holds both; limit that principal's duties first ("hallmark principal set-duties"
 			return e.emit(r, []string{r.ID}, func(w io.Writer) { sodTable(w, []api.SoDRule{r}) })
 		},
 	}
-	add.Flags().StringVar(&a, "a", "", "one duty, as stage/duty (e.g. operational/issue)")
-	add.Flags().StringVar(&b, "b", "", "the duty kept apart from it, as stage/duty (e.g. operational/approve)")
-	required(add, "a", "b")
+	cmd.Flags().StringVar(&a, "a", "", "one duty, as stage/duty (e.g. operational/issue)")
+	cmd.Flags().StringVar(&b, "b", "", "the duty kept apart from it, as stage/duty (e.g. operational/approve)")
+	required(cmd, "a", "b")
+	return cmd
+}
 
-	del := &cobra.Command{
+func (e *env) sodDeleteCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "delete ID",
 		Short:   "Delete a separation-of-duties rule (administrators only)",
 		Long:    "Delete a rule. Nothing else changes; the deletion is recorded in the audit log.",
@@ -112,8 +122,6 @@ holds both; limit that principal's duties first ("hallmark principal set-duties"
 			return e.emit(out, []string{args[0]}, func(w io.Writer) { fmt.Fprintf(w, "deleted rule %s\n", args[0]) })
 		},
 	}
-	cmd.AddCommand(listCmd, add, del)
-	return cmd
 }
 
 func sodTable(w io.Writer, rs []api.SoDRule) {
@@ -125,7 +133,11 @@ func sodTable(w io.Writer, rs []api.SoDRule) {
 
 // principalDutyCommands are the principal subcommands that show and limit a principal's duties.
 func (e *env) principalDutyCommands() []*cobra.Command {
-	show := &cobra.Command{
+	return []*cobra.Command{e.principalDutiesCmd(), e.principalSetDutiesCmd()}
+}
+
+func (e *env) principalDutiesCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "duties ID",
 		Short: "Show the duties a principal is limited to",
 		Long: `Show the duties (stage/duty) a principal is limited to. A principal with no limit may do every
@@ -144,10 +156,12 @@ duty its party owns. -o id prints the duties, one a line.`,
 			return e.emitDuties(args[0], ps)
 		},
 	}
+}
 
+func (e *env) principalSetDutiesCmd() *cobra.Command {
 	var duties []string
 	var clear bool
-	set := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "set-duties ID",
 		Short: "Limit a principal to some of its party's duties (administrators only)",
 		Long: `Limit a principal to the duties given with --duty (repeatable, stage/duty, e.g.
@@ -179,11 +193,11 @@ a change that would break a separation-of-duties rule, and audits every change.`
 			return e.emitDuties(args[0], ps)
 		},
 	}
-	set.Flags().StringArrayVar(&duties, "duty", nil, "a duty the principal keeps, as stage/duty or custody/transfer (repeatable)")
-	set.Flags().BoolVar(&clear, "clear", false, "lift the limit: the principal may do every duty its party owns")
-	set.MarkFlagsOneRequired("duty", "clear")
-	set.MarkFlagsMutuallyExclusive("duty", "clear")
-	return []*cobra.Command{show, set}
+	cmd.Flags().StringArrayVar(&duties, "duty", nil, "a duty the principal keeps, as stage/duty or custody/transfer (repeatable)")
+	cmd.Flags().BoolVar(&clear, "clear", false, "lift the limit: the principal may do every duty its party owns")
+	cmd.MarkFlagsOneRequired("duty", "clear")
+	cmd.MarkFlagsMutuallyExclusive("duty", "clear")
+	return cmd
 }
 
 func (e *env) emitDuties(principalID string, ps []api.Pair) error {

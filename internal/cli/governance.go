@@ -48,9 +48,14 @@ func (e *env) partyCommand() *cobra.Command {
 		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer
   hallmark party list`,
 	}
+	cmd.AddCommand(e.partyCreateCmd(), e.partyListCmd())
+	return cmd
+}
+
+func (e *env) partyCreateCmd() *cobra.Command {
 	var req api.CreatePartyRequest
 	var kind string
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a party (administrators only)",
 		Long: "Create a party with the default ownership cells of its kind. --id is a slug chosen by you: " +
@@ -70,12 +75,15 @@ func (e *env) partyCommand() *cobra.Command {
 			return e.emit(p, []string{p.ID}, func(w io.Writer) { partyTable(w, []api.Party{p}) })
 		},
 	}
-	create.Flags().StringVar(&req.ID, "id", "", "party ID (a slug, e.g. acme)")
-	create.Flags().StringVar(&req.Name, "name", "", "display name")
-	create.Flags().StringVar(&kind, "kind", "", "party kind: "+kindList())
-	required(create, "id", "name", "kind")
+	cmd.Flags().StringVar(&req.ID, "id", "", "party ID (a slug, e.g. acme)")
+	cmd.Flags().StringVar(&req.Name, "name", "", "display name")
+	cmd.Flags().StringVar(&kind, "kind", "", "party kind: "+kindList())
+	required(cmd, "id", "name", "kind")
+	return cmd
+}
 
-	listCmd := &cobra.Command{
+func (e *env) partyListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "list",
 		Short:   "List parties",
 		Long:    "List every party of the deployment.",
@@ -97,8 +105,6 @@ func (e *env) partyCommand() *cobra.Command {
 			return e.emit(ps, ids, func(w io.Writer) { partyTable(w, ps) })
 		},
 	}
-	cmd.AddCommand(create, listCmd)
-	return cmd
 }
 
 func kindList() string {
@@ -126,9 +132,15 @@ duty its party owns, unless it is limited to some of them (for separation of dut
   hallmark principal list --party acme
   hallmark principal set-duties prn_123 --duty operational/issue`,
 	}
+	cmd.AddCommand(e.principalCreateCmd(), e.principalListCmd())
+	cmd.AddCommand(e.principalDutyCommands()...)
+	return cmd
+}
+
+func (e *env) principalCreateCmd() *cobra.Command {
 	var req api.CreatePrincipalRequest
 	var kind string
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a principal and print its token once (administrators only)",
 		Long: `Create a principal of a party. The server returns its bearer token this once and stores only
@@ -158,14 +170,17 @@ in the "token" member.`,
 			})
 		},
 	}
-	create.Flags().StringVar(&req.PartyID, "party", "", "the party the principal acts for")
-	create.Flags().StringVar(&req.Name, "name", "", "principal name (a slug, unique within the party)")
-	create.Flags().StringVar(&kind, "kind", "person", "person or service")
-	create.Flags().BoolVar(&req.Admin, "admin", false, "make the principal a deployment administrator")
-	required(create, "party", "name")
+	cmd.Flags().StringVar(&req.PartyID, "party", "", "the party the principal acts for")
+	cmd.Flags().StringVar(&req.Name, "name", "", "principal name (a slug, unique within the party)")
+	cmd.Flags().StringVar(&kind, "kind", "person", "person or service")
+	cmd.Flags().BoolVar(&req.Admin, "admin", false, "make the principal a deployment administrator")
+	required(cmd, "party", "name")
+	return cmd
+}
 
+func (e *env) principalListCmd() *cobra.Command {
 	var partyID string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List a party's principals",
 		Long:    "List the principals of a party. Tokens are never shown.",
@@ -187,10 +202,8 @@ in the "token" member.`,
 			return e.emit(ps, ids, func(w io.Writer) { principalTable(w, ps) })
 		},
 	}
-	listCmd.Flags().StringVar(&partyID, "party", "", "party ID")
-	required(listCmd, "party")
-	cmd.AddCommand(create, listCmd)
-	cmd.AddCommand(e.principalDutyCommands()...)
+	cmd.Flags().StringVar(&partyID, "party", "", "party ID")
+	required(cmd, "party")
 	return cmd
 }
 
@@ -211,7 +224,12 @@ environment → operator).`,
 		Example: `  hallmark ownership list
   hallmark ownership set --stage manufacturing --duty issue --scope lot:lot_123 --party cm-one`,
 	}
-	listCmd := &cobra.Command{
+	cmd.AddCommand(e.ownershipListCmd(), e.ownershipSetCmd())
+	return cmd
+}
+
+func (e *env) ownershipListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List the cells of the ownership matrix",
 		Long:  "List every cell: stage, duty, scope and owning party. -o id prints STAGE/DUTY/SCOPE keys.",
@@ -234,8 +252,11 @@ environment → operator).`,
 			return e.emit(cells, ids, func(w io.Writer) { cellTable(w, cells) })
 		},
 	}
+}
+
+func (e *env) ownershipSetCmd() *cobra.Command {
 	var stage, duty, scope, owner string
-	set := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "set",
 		Short: "Set the owner of one cell",
 		Long: `Set the party that owns a duty in a stage over a scope. --scope is KIND:ID where KIND is
@@ -260,12 +281,11 @@ deployment). The caller must be an administrator or own the cell being changed.`
 			return e.emit(out, []string{cellKey(out)}, func(w io.Writer) { cellTable(w, []api.Cell{out}) })
 		},
 	}
-	set.Flags().StringVar(&stage, "stage", "", "manufacturing, operational or support")
-	set.Flags().StringVar(&duty, "duty", "", "issue, renew, revoke, audit or approve")
-	set.Flags().StringVar(&scope, "scope", "", "KIND:ID, e.g. lot:lot_123 or deployment:*")
-	set.Flags().StringVar(&owner, "party", "", "the party that will own the cell")
-	required(set, "stage", "duty", "scope", "party")
-	cmd.AddCommand(listCmd, set)
+	cmd.Flags().StringVar(&stage, "stage", "", "manufacturing, operational or support")
+	cmd.Flags().StringVar(&duty, "duty", "", "issue, renew, revoke, audit or approve")
+	cmd.Flags().StringVar(&scope, "scope", "", "KIND:ID, e.g. lot:lot_123 or deployment:*")
+	cmd.Flags().StringVar(&owner, "party", "", "the party that will own the cell")
+	required(cmd, "stage", "duty", "scope", "party")
 	return cmd
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -22,9 +21,13 @@ CA under it; an existing CA can be imported with its key instead.`,
   hallmark ca list
   hallmark ca cert ca_123 --out root.pem`,
 	}
+	cmd.AddCommand(e.caCreateHierarchyCmd(), e.caImportCmd(), e.caListCmd(), e.caCertCmd())
+	return cmd
+}
 
+func (e *env) caCreateHierarchyCmd() *cobra.Command {
 	var h api.CreateHierarchyRequest
-	createH := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create a manufacturing root CA and an issuing CA under it",
 		Long: `Create a root CA and an issuing CA for a manufacturer; their keys are generated and kept by
@@ -36,15 +39,18 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 			return c.CreateHierarchy(ctx, h)
 		}),
 	}
-	createH.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
-	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	algorithmFlag(createH, &h.Algorithm)
-	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
-	required(createH, "manufacturer", "name")
+	cmd.Flags().StringVar(&h.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	cmd.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
+	algorithmFlag(cmd, &h.Algorithm)
+	crlPartitionsFlag(cmd, &h.CRLPartitions)
+	required(cmd, "manufacturer", "name")
+	return cmd
+}
 
+func (e *env) caImportCmd() *cobra.Command {
 	var imp api.ImportCARequest
 	var certFile, keyFile, passEnv string
-	importCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import an existing manufacturing CA: its certificate and its key's URI in the server's HSM (or, with file keys, the key)",
 		Long: `Import a manufacturing CA that already exists.
@@ -72,19 +78,9 @@ environment variable named by --passphrase-env, never from the command line.`,
 			}
 			imp.CertificatePEM = string(cert)
 			if keyFile != "" {
-				key, err := readInput("key", keyFile)
-				if err != nil {
+				if err := e.readImportKey(&imp, keyFile, passEnv); err != nil {
 					return err
 				}
-				if passEnv != "" {
-					v, ok := os.LookupEnv(passEnv)
-					if !ok {
-						return usagef("--passphrase-env: environment variable %s is not set", passEnv)
-					}
-					imp.Passphrase = v
-				}
-				imp.KeyPEM = string(key)
-				fmt.Fprintln(e.stderr, "hallmark: warning: sending a CA private key over the API; keys made in an HSM and imported by --key-uri never leave it (docs/ceremony.md)")
 			}
 			c, err := e.client()
 			if err != nil {
@@ -97,17 +93,36 @@ environment variable named by --passphrase-env, never from the command line.`,
 			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []api.CA{v}) })
 		},
 	}
-	importCmd.Flags().StringVar(&imp.ManufacturerID, "manufacturer", "", "manufacturer party ID")
-	importCmd.Flags().StringVar(&imp.Name, "name", "", "CA name (a slug)")
-	importCmd.Flags().StringVar(&certFile, "cert", "", "CA certificate (PEM file)")
-	importCmd.Flags().StringVar(&imp.KeyURI, "key-uri", "", "URI of the CA's key in the server's HSM (from hallmark ceremony issuing-csr)")
-	importCmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file; servers with file keys only)")
-	importCmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
-	importCmd.Flags().IntVar(&imp.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
-	required(importCmd, "manufacturer", "name", "cert")
+	cmd.Flags().StringVar(&imp.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	cmd.Flags().StringVar(&imp.Name, "name", "", "CA name (a slug)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "CA certificate (PEM file)")
+	cmd.Flags().StringVar(&imp.KeyURI, "key-uri", "", "URI of the CA's key in the server's HSM (from hallmark ceremony issuing-csr)")
+	cmd.Flags().StringVar(&keyFile, "key", "", "CA private key (PEM file; servers with file keys only)")
+	cmd.Flags().StringVar(&passEnv, "passphrase-env", "", "name of the environment variable holding the key's passphrase")
+	crlPartitionsFlag(cmd, &imp.CRLPartitions)
+	required(cmd, "manufacturer", "name", "cert")
+	return cmd
+}
 
+// readImportKey puts a CA private key file (and its passphrase, from the environment) into
+// imp, with a warning: a key imported by URI from an HSM never leaves it.
+func (e *env) readImportKey(imp *api.ImportCARequest, keyFile, passEnv string) error {
+	key, err := readInput("key", keyFile)
+	if err != nil {
+		return err
+	}
+	pass, err := passphrase(passEnv)
+	if err != nil {
+		return err
+	}
+	imp.KeyPEM, imp.Passphrase = string(key), string(pass)
+	fmt.Fprintln(e.stderr, "hallmark: warning: sending a CA private key over the API; keys made in an HSM and imported by --key-uri never leave it (docs/ceremony.md)")
+	return nil
+}
+
+func (e *env) caListCmd() *cobra.Command {
 	var partyID, role, stage string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the CAs you may see",
 		Long: `List your party's CAs and anchors (auditors see every party's; --party selects one).
@@ -138,12 +153,15 @@ environment variable named by --passphrase-env, never from the command line.`,
 			return e.emit(cas, ids, func(w io.Writer) { caTable(w, cas) })
 		},
 	}
-	listCmd.Flags().StringVar(&partyID, "party", "", "only this party's CAs")
-	listCmd.Flags().StringVar(&role, "role", "", "only CAs of this role: root, issuing or anchor")
-	listCmd.Flags().StringVar(&stage, "stage", "", "only CAs of this stage: manufacturing or operational")
+	cmd.Flags().StringVar(&partyID, "party", "", "only this party's CAs")
+	cmd.Flags().StringVar(&role, "role", "", "only CAs of this role: root, issuing or anchor")
+	cmd.Flags().StringVar(&stage, "stage", "", "only CAs of this stage: manufacturing or operational")
+	return cmd
+}
 
+func (e *env) caCertCmd() *cobra.Command {
 	var out string
-	certCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cert ID",
 		Short: "Print a CA's certificate (PEM)",
 		Long:  "Print a CA's certificate as PEM on stdout, or write it to --out. This route is public: no token is needed.",
@@ -162,8 +180,7 @@ environment variable named by --passphrase-env, never from the command line.`,
 			return e.writeOut(out, pemBytes, "certificate")
 		},
 	}
-	certCmd.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
-	cmd.AddCommand(createH, importCmd, listCmd, certCmd)
+	cmd.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
 	return cmd
 }
 
@@ -182,9 +199,14 @@ func (e *env) anchorCommand() *cobra.Command {
 devices it signed can be verified when they are onboarded.`,
 		Example: `  hallmark anchor register --name othermaker-root --cert othermaker-root.pem`,
 	}
+	cmd.AddCommand(e.anchorRegisterCmd())
+	return cmd
+}
+
+func (e *env) anchorRegisterCmd() *cobra.Command {
 	var req api.RegisterAnchorRequest
 	var certFile string
-	reg := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "register",
 		Short:   "Register a maker's CA certificate as a trust anchor",
 		Long:    "Register a CA certificate (PEM) as a trust anchor of your party.",
@@ -207,10 +229,9 @@ devices it signed can be verified when they are onboarded.`,
 			return e.emit(v, []string{v.ID}, func(w io.Writer) { caTable(w, []api.CA{v}) })
 		},
 	}
-	reg.Flags().StringVar(&req.Name, "name", "", "anchor name (a slug)")
-	reg.Flags().StringVar(&certFile, "cert", "", "the CA certificate (PEM file)")
-	required(reg, "name", "cert")
-	cmd.AddCommand(reg)
+	cmd.Flags().StringVar(&req.Name, "name", "", "anchor name (a slug)")
+	cmd.Flags().StringVar(&certFile, "cert", "", "the CA certificate (PEM file)")
+	required(cmd, "name", "cert")
 	return cmd
 }
 
@@ -221,8 +242,13 @@ func (e *env) modelCommand() *cobra.Command {
 		Long:    "A model is a kind of device a manufacturer makes; its hardware type OID goes into every factory certificate (RFC 4108 hardwareModuleName).",
 		Example: `  hallmark model create --manufacturer acme --name sensor-x`,
 	}
+	cmd.AddCommand(e.modelCreateCmd(), e.modelListCmd())
+	return cmd
+}
+
+func (e *env) modelCreateCmd() *cobra.Command {
 	var req api.CreateModelRequest
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Define a model",
 		Long:  "Define a model of a manufacturer. Without --hardware-type the server allocates an OID under Hallmark's arc.",
@@ -241,13 +267,16 @@ func (e *env) modelCommand() *cobra.Command {
 			return e.emit(m, []string{m.ID}, func(w io.Writer) { modelTable(w, []api.Model{m}) })
 		},
 	}
-	create.Flags().StringVar(&req.ManufacturerID, "manufacturer", "", "manufacturer party ID")
-	create.Flags().StringVar(&req.Name, "name", "", "model name (a slug)")
-	create.Flags().StringVar(&req.HardwareType, "hardware-type", "", "hwType OID, dotted (default: allocated by the server)")
-	required(create, "manufacturer", "name")
+	cmd.Flags().StringVar(&req.ManufacturerID, "manufacturer", "", "manufacturer party ID")
+	cmd.Flags().StringVar(&req.Name, "name", "", "model name (a slug)")
+	cmd.Flags().StringVar(&req.HardwareType, "hardware-type", "", "hwType OID, dotted (default: allocated by the server)")
+	required(cmd, "manufacturer", "name")
+	return cmd
+}
 
+func (e *env) modelListCmd() *cobra.Command {
 	var mfr string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List models",
 		Long:    "List models, of one manufacturer with --manufacturer.",
@@ -269,8 +298,7 @@ func (e *env) modelCommand() *cobra.Command {
 			return e.emit(ms, ids, func(w io.Writer) { modelTable(w, ms) })
 		},
 	}
-	listCmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's models")
-	cmd.AddCommand(create, listCmd)
+	cmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's models")
 	return cmd
 }
 
@@ -289,8 +317,13 @@ func (e *env) lotCommand() *cobra.Command {
 		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
   hallmark lot list --manufacturer acme`,
 	}
+	cmd.AddCommand(e.lotCreateCmd(), e.lotListCmd(), e.lotShowCmd())
+	return cmd
+}
+
+func (e *env) lotCreateCmd() *cobra.Command {
 	var req api.CreateLotRequest
-	create := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Define a lot",
 		Long: `Define a lot of a model. --issuing-ca is the manufacturing issuing CA that will sign its factory
@@ -310,15 +343,18 @@ certificates. --delegate-to gives the issue duty over this lot to a contract man
 			return e.emit(l, []string{l.ID}, func(w io.Writer) { lotTable(w, []api.Lot{l}) })
 		},
 	}
-	create.Flags().StringVar(&req.ModelID, "model", "", "model ID")
-	create.Flags().StringVar(&req.Name, "name", "", "lot name (a slug)")
-	create.Flags().StringVar(&req.Line, "line", "", "production line (a slug; default: the server's, \"default\")")
-	create.Flags().StringVar(&req.IssuingCAID, "issuing-ca", "", "ID of the issuing CA that signs the lot's factory certificates")
-	create.Flags().StringVar(&req.DelegateTo, "delegate-to", "", "contract manufacturer that owns issuance for this lot")
-	required(create, "model", "name", "issuing-ca")
+	cmd.Flags().StringVar(&req.ModelID, "model", "", "model ID")
+	cmd.Flags().StringVar(&req.Name, "name", "", "lot name (a slug)")
+	cmd.Flags().StringVar(&req.Line, "line", "", "production line (a slug; default: the server's, \"default\")")
+	cmd.Flags().StringVar(&req.IssuingCAID, "issuing-ca", "", "ID of the issuing CA that signs the lot's factory certificates")
+	cmd.Flags().StringVar(&req.DelegateTo, "delegate-to", "", "contract manufacturer that owns issuance for this lot")
+	required(cmd, "model", "name", "issuing-ca")
+	return cmd
+}
 
+func (e *env) lotListCmd() *cobra.Command {
 	var mfr string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List lots",
 		Long:    "List lots, of one manufacturer with --manufacturer.",
@@ -340,9 +376,12 @@ certificates. --delegate-to gives the issue duty over this lot to a contract man
 			return e.emit(ls, ids, func(w io.Writer) { lotTable(w, ls) })
 		},
 	}
-	listCmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's lots")
+	cmd.Flags().StringVar(&mfr, "manufacturer", "", "only this manufacturer's lots")
+	return cmd
+}
 
-	show := &cobra.Command{
+func (e *env) lotShowCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "show ID",
 		Short:   "Show one lot",
 		Long:    "Show one lot.",
@@ -368,8 +407,6 @@ certificates. --delegate-to gives the issue duty over this lot to a contract man
 			})
 		},
 	}
-	cmd.AddCommand(create, listCmd, show)
-	return cmd
 }
 
 func lotTable(w io.Writer, ls []api.Lot) {
@@ -400,6 +437,11 @@ func (e *env) createHierarchy(alg *string, create func(ctx context.Context, c *c
 			caTable(w, []api.CA{out.Root, out.Issuing})
 		})
 	}
+}
+
+// crlPartitionsFlag adds --crl-partitions for a new issuing CA.
+func crlPartitionsFlag(cmd *cobra.Command, n *int) {
+	cmd.Flags().IntVar(n, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
 }
 
 // algorithmFlag adds --algorithm for a new CA hierarchy.

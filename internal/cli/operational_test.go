@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -23,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hallmark-id/hallmark/internal/operational"
 )
 
 // testKey makes a key and a self-signed certificate for it, written as PEM files.
@@ -62,25 +63,15 @@ func testKey(t *testing.T, dir, name, alg string) (crypto.Signer, string, string
 	return k, keyFile, certFile, certPEM
 }
 
-// verifyProof checks a signature as internal/operational/proof.go does, over the proof
-// message written out here as docs/design.md gives it.
-func verifyProof(pub crypto.PublicKey, purpose, env string, nonce []byte, keyHash, sigB64 string) bool {
-	sig, err := base64.StdEncoding.DecodeString(sigB64)
+// verifyProof checks a proof the CLI sent with the server's own check: the signature in
+// sigB64 over the proof message of purpose, env, nonce and keyHash.
+func verifyProof(t *testing.T, pub crypto.PublicKey, purpose, env string, nonce []byte, keyHash, sigB64 string) bool {
+	t.Helper()
+	ok, err := operational.VerifyProof(pub, operational.Purpose(purpose), env, base64.StdEncoding.EncodeToString(nonce), keyHash, sigB64)
 	if err != nil {
-		return false
+		t.Errorf("proof of %s in %q: %v", purpose, env, err)
 	}
-	msg := []byte(fmt.Sprintf("hallmark-proof-of-possession-v1\npurpose:%s\nenvironment:%s\nnonce:%s\ncsr-key-sha256:%s\n",
-		purpose, env, base64.StdEncoding.EncodeToString(nonce), keyHash))
-	h := sha256.Sum256(msg)
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		return ecdsa.VerifyASN1(k, h[:], sig)
-	case *rsa.PublicKey:
-		return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
-	case ed25519.PublicKey:
-		return ed25519.Verify(k, msg, sig)
-	}
-	return false
+	return ok
 }
 
 var testNonce = []byte("0123456789abcdef0123456789abcdef")
@@ -180,7 +171,7 @@ func TestDeviceOnboardSignsLocally(t *testing.T) {
 					if r.PathValue("id") != "env_1" || req.CSR != base64.StdEncoding.EncodeToString(csrDER) || req.FactoryCertificate != string(certPEM) {
 						t.Errorf("request %s", raw)
 					}
-					if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), "onboard", "env_1", testNonce, keyHash, req.Proof.Signature) {
+					if req.Proof.ChallengeID != "chl_1" || !verifyProof(t, key.Public(), "onboard", "env_1", testNonce, keyHash, req.Proof.Signature) {
 						t.Errorf("proof %+v does not verify with the factory key over the proof message", req.Proof)
 					}
 					if req.Facts.FirmwareDigest != "ab12" || req.Facts.HardwareRevision != "B" || req.Facts.Extra["region"] != "eu" || req.Facts.Extra["k"] != "v=w" {
@@ -226,6 +217,84 @@ func TestDeviceOnboardRefusesMismatchedKey(t *testing.T) {
 	}
 }
 
+// TestDeviceOnboardSendsOnlyCertificates: of a certificate file that also holds the key, only
+// the certificates are sent.
+func TestDeviceOnboardSendsOnlyCertificates(t *testing.T) {
+	dir := t.TempDir()
+	_, keyFile, _, certPEM := testKey(t, dir, "idevid", "ecdsa")
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := filepath.Join(dir, "idevid-with-key.pem")
+	if err := os.WriteFile(both, append(append([]byte("the device's identity\n"), keyPEM...), certPEM...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csrFile := filepath.Join(dir, "ldevid.der")
+	deviceCSR(t, csrFile, false)
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/challenges": challengeReply(t, nil, ""),
+		"POST /v1/environments/{id}/onboard": func(w http.ResponseWriter, r *http.Request) {
+			var req struct {
+				FactoryCertificate string `json:"factory_certificate"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			if req.FactoryCertificate != string(certPEM) {
+				t.Errorf("factory_certificate = %q, want the certificate alone", req.FactoryCertificate)
+			}
+			reply(201, identityReply(certPEM, "onboard"))(w, r)
+		},
+	})
+	code, _, stderr := run(t, append([]string{"device", "onboard", "--env", "env_1", "--factory-cert", both, "--factory-key", both, "--csr", csrFile}, srv...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// TestDeviceKeyCommandsRefuseUnreadableCertificate: a certificate file whose certificate does
+// not parse, or that holds none, is refused before a challenge is spent: the key could not be
+// checked against it.
+func TestDeviceKeyCommandsRefuseUnreadableCertificate(t *testing.T) {
+	dir := t.TempDir()
+	_, keyFile, _, _ := testKey(t, dir, "device", "ecdsa")
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrFile := filepath.Join(dir, "next.der")
+	deviceCSR(t, csrFile, false)
+	garbage := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}})
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/challenges": func(w http.ResponseWriter, r *http.Request) {
+			t.Error("a challenge was spent on an unreadable certificate")
+		},
+	})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"certificate does not parse", garbage, "certificate 1 does not parse"},
+		{"no certificate, only the key", keyPEM, "no PEM certificate found"},
+	} {
+		certFile := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".pem")
+		if err := os.WriteFile(certFile, tc.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"device", "onboard", "--env", "env_1", "--factory-cert", certFile, "--factory-key", keyFile, "--csr", csrFile},
+			{"device", "renew", "--cert", certFile, "--key", keyFile, "--csr", csrFile},
+		} {
+			t.Run(args[1]+"/"+tc.name, func(t *testing.T) {
+				code, _, stderr := run(t, append(args, srv...)...)
+				if code != ExitInvalid || !strings.Contains(stderr, certFile+": "+tc.want) {
+					t.Fatalf("exit %d, want %d naming %s and %q: %s", code, ExitInvalid, certFile, tc.want, stderr)
+				}
+			})
+		}
+	}
+}
+
 func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 	dir := t.TempDir()
 	key, keyFile, certFile, certPEM := testKey(t, dir, "ldevid", "ecdsa")
@@ -246,7 +315,7 @@ func TestDeviceRenewProvesCurrentKey(t *testing.T) {
 			if req.CurrentCertificate != string(certPEM) || !strings.HasPrefix(req.CSR, "-----BEGIN CERTIFICATE REQUEST") {
 				t.Errorf("request %+v", req)
 			}
-			if req.Proof.ChallengeID != "chl_1" || !verifyProof(key.Public(), "renew", "env_1", testNonce, keyHash, req.Proof.Signature) {
+			if req.Proof.ChallengeID != "chl_1" || !verifyProof(t, key.Public(), "renew", "env_1", testNonce, keyHash, req.Proof.Signature) {
 				t.Errorf("proof %+v does not verify with the operational key", req.Proof)
 			}
 			reply(201, identityReply(certPEM, "renew"))(w, r)

@@ -87,6 +87,22 @@ func (e *env) writeOut(file string, data []byte, what string) error {
 	return nil
 }
 
+// outFile is a file a command writes when its flag names one: what it holds, for messages,
+// and its data.
+type outFile struct{ file, what, data string }
+
+// writeFiles writes each named file in turn, with writeOut.
+func (e *env) writeFiles(files ...outFile) error {
+	for _, f := range files {
+		if f.file != "" {
+			if err := e.writeOut(f.file, []byte(f.data), f.what); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // readInput reads a file named by a flag; a missing or unreadable file is invalid input.
 func readInput(flag, file string) ([]byte, error) {
 	b, err := os.ReadFile(file)

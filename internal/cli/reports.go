@@ -164,21 +164,9 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
   hallmark report rotation --since 30d --every 1d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var trend client.TrendOptions
-			if (since == "") != (every == "") {
-				return usagef("give both --since and --every, such as --since 30d --every 1d")
-			}
-			if since != "" {
-				var err error
-				if trend.Since, err = reports.ParseSpan(since); err != nil {
-					return usagef("--since: %v", err)
-				}
-				if trend.Every, err = reports.ParseSpan(every); err != nil {
-					return usagef("--every: %v", err)
-				}
-				if overdue {
-					return usagef("--overdue and --since are separate views; give one")
-				}
+			trend, err := trendOptions(since, every, overdue)
+			if err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
@@ -188,31 +176,16 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 			if err != nil {
 				return err
 			}
-			if since != "" {
-				rows := [][]string{}
-				for _, p := range r.Trend {
-					rows = append(rows, []string{ts(p.At), "all", strconv.Itoa(p.Active), strconv.Itoa(p.Compliant), pct(p.Share)})
-					for _, en := range p.Environments {
-						rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
-					}
-				}
-				return e.emitRows(r.Trend, asCSV, []string{"AT", "ENVIRONMENT", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
-			}
-			if overdue {
-				rows := [][]string{}
-				for _, o := range r.Overdue {
-					rows = append(rows, []string{o.DeviceID, o.EnvironmentID, o.Serial, ts(o.IssuedAt), dur(o.Age), dur(o.MaxAge)})
-				}
-				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "SERIAL", "ISSUED", "AGE", "MAX_AGE"}, rows)
-			}
-			rows := [][]string{}
-			for _, en := range r.Environments {
-				rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+			switch {
+			case since != "":
+				return e.emitRows(r.Trend, asCSV, []string{"AT", "ENVIRONMENT", "ACTIVE", "COMPLIANT", "SHARE"}, trendRows(r.Trend))
+			case overdue:
+				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "SERIAL", "ISSUED", "AGE", "MAX_AGE"}, overdueRows(r.Overdue))
 			}
 			if !asCSV && e.output == "table" {
 				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
 			}
-			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
+			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rotationRows(r.Environments))
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
@@ -220,6 +193,56 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 	cmd.Flags().StringVar(&since, "since", "", "trend: how far back, such as 30d, 2w or 12h")
 	cmd.Flags().StringVar(&every, "every", "", "trend: the step between instants, such as 1d")
 	return cmd
+}
+
+// trendOptions reads --since and --every, given together or not at all, and not with --overdue.
+func trendOptions(since, every string, overdue bool) (client.TrendOptions, error) {
+	var trend client.TrendOptions
+	if (since == "") != (every == "") {
+		return trend, usagef("give both --since and --every, such as --since 30d --every 1d")
+	}
+	if since == "" {
+		return trend, nil
+	}
+	var err error
+	if trend.Since, err = reports.ParseSpan(since); err != nil {
+		return trend, usagef("--since: %v", err)
+	}
+	if trend.Every, err = reports.ParseSpan(every); err != nil {
+		return trend, usagef("--every: %v", err)
+	}
+	if overdue {
+		return trend, usagef("--overdue and --since are separate views; give one")
+	}
+	return trend, nil
+}
+
+// trendRows are one row per instant for all environments, then one per environment.
+func trendRows(points []api.TrendPoint) [][]string {
+	rows := [][]string{}
+	for _, p := range points {
+		rows = append(rows, []string{ts(p.At), "all", strconv.Itoa(p.Active), strconv.Itoa(p.Compliant), pct(p.Share)})
+		for _, en := range p.Environments {
+			rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+		}
+	}
+	return rows
+}
+
+func overdueRows(items []api.Overdue) [][]string {
+	rows := [][]string{}
+	for _, o := range items {
+		rows = append(rows, []string{o.DeviceID, o.EnvironmentID, o.Serial, ts(o.IssuedAt), dur(o.Age), dur(o.MaxAge)})
+	}
+	return rows
+}
+
+func rotationRows(envs []api.RotationEnv) [][]string {
+	rows := [][]string{}
+	for _, en := range envs {
+		rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+	}
+	return rows
 }
 
 func (e *env) reportExpiring() *cobra.Command {
@@ -283,19 +306,7 @@ with the same facts, device situation and time, under the current version of the
 				return err
 			}
 			if policyDrift {
-				rows := [][]string{}
-				for _, d := range r.Policy {
-					failed := make([]string, 0, len(d.Failed))
-					for _, f := range d.Failed {
-						failed = append(failed, f.Rule)
-					}
-					if d.ApprovalRequired {
-						failed = append(failed, "(approval required)")
-					}
-					rows = append(rows, []string{d.DeviceID, d.EnvironmentID, string(d.PolicyKind), strconv.Itoa(d.AdmittedVersion), strconv.Itoa(d.CurrentVersion),
-						strings.Join(failed, " "), ts(d.AdmittedAt)})
-				}
-				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "POLICY", "ADMITTED_VERSION", "CURRENT_VERSION", "FAILED", "ADMITTED_AT"}, rows)
+				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "POLICY", "ADMITTED_VERSION", "CURRENT_VERSION", "FAILED", "ADMITTED_AT"}, policyDriftRows(r.Policy))
 			}
 			rows := [][]string{}
 			for _, d := range r.Items {
@@ -310,6 +321,23 @@ with the same facts, device situation and time, under the current version of the
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	cmd.Flags().BoolVar(&policyDrift, "policy", false, "list devices the current policy would no longer admit")
 	return cmd
+}
+
+// policyDriftRows name, per device, the rules of its environment's current policy that deny it.
+func policyDriftRows(items []api.PolicyDrift) [][]string {
+	rows := [][]string{}
+	for _, d := range items {
+		failed := make([]string, 0, len(d.Failed))
+		for _, f := range d.Failed {
+			failed = append(failed, f.Rule)
+		}
+		if d.ApprovalRequired {
+			failed = append(failed, "(approval required)")
+		}
+		rows = append(rows, []string{d.DeviceID, d.EnvironmentID, string(d.PolicyKind), strconv.Itoa(d.AdmittedVersion), strconv.Itoa(d.CurrentVersion),
+			strings.Join(failed, " "), ts(d.AdmittedAt)})
+	}
+	return rows
 }
 
 func (e *env) reportStandards() *cobra.Command {

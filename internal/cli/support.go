@@ -13,6 +13,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/client"
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/grant"
 )
@@ -41,9 +42,13 @@ with "support revoke". See docs/governance.md.`,
   hallmark support show "$GRANT" --cert-out eve.pem
   hallmark support check --cert eve.pem --device dev_123`,
 	}
+	cmd.AddCommand(e.supportCreateHierarchyCmd(), e.supportRequestCmd(), e.supportListCmd(), e.supportShowCmd(), e.supportRevokeCmd(), e.supportCheckCmd())
+	return cmd
+}
 
+func (e *env) supportCreateHierarchyCmd() *cobra.Command {
 	var h api.CreateSupportHierarchyRequest
-	createH := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create-hierarchy",
 		Short: "Create an operator's support root CA and an issuing CA under it",
 		Long: `Create the support CAs of an operator; their keys are generated and kept by the server, and the
@@ -55,14 +60,17 @@ support/approve over the operator. -o id prints the root CA's ID, then the issui
 			return c.CreateSupportHierarchy(ctx, h)
 		}),
 	}
-	createH.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
-	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
-	algorithmFlag(createH, &h.Algorithm)
-	required(createH, "operator", "name")
+	cmd.Flags().StringVar(&h.OperatorID, "operator", "", "operator party ID")
+	cmd.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
+	algorithmFlag(cmd, &h.Algorithm)
+	required(cmd, "operator", "name")
+	return cmd
+}
 
+func (e *env) supportRequestCmd() *cobra.Command {
 	var req api.SupportRequest
 	var from, until, csrFile string
-	request := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "request",
 		Short: "Ask for a support grant (it waits for the operator's approval)",
 		Long: `Ask for time-bound support access to the devices named with --device (repeatable), or to the
@@ -85,22 +93,9 @@ waits for the operator's approval: the summary shows the approval's ID, and once
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := req
-			now := time.Now().UTC()
-			start := now
-			if from != "" {
-				t, err := time.Parse(time.RFC3339, from)
-				if err != nil {
-					return usagef("--from must be an RFC 3339 time such as 2026-12-01T08:00:00Z, not %q", from)
-				}
-				r.NotBefore, start = t, t
-			}
-			end, err := parseUntil(until, start)
-			if err != nil {
+			var err error
+			if r.NotBefore, r.NotAfter, err = grantWindow(from, until, time.Now().UTC()); err != nil {
 				return err
-			}
-			r.NotAfter = end
-			if !r.NotAfter.After(start) {
-				return usagef("--until %s is not after the window's start %s", ts(r.NotAfter), ts(start))
 			}
 			b, err := readInput("csr", csrFile)
 			if err != nil {
@@ -118,7 +113,7 @@ waits for the operator's approval: the summary shows the approval's ID, and once
 			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
 		},
 	}
-	rf := request.Flags()
+	rf := cmd.Flags()
 	rf.StringVar(&req.EnvironmentID, "environment", "", "the operator environment the devices are in")
 	rf.StringArrayVar(&req.Devices, "device", nil, "a device the engineer may reach (repeatable)")
 	rf.StringVar(&req.LotID, "lot", "", "the engineer may reach the devices of this lot in the environment")
@@ -127,13 +122,16 @@ waits for the operator's approval: the summary shows the approval's ID, and once
 	rf.StringVar(&until, "until", "", "end of the window: RFC 3339, or a duration from the start such as 4h")
 	rf.StringVar(&csrFile, "csr", "", "CSR for the engineer's key (PEM or DER file)")
 	rf.StringVar(&req.Engineer, "engineer", "", "who holds the key (a slug; default: your principal's name)")
-	required(request, "environment", "reason", "until", "csr")
-	request.MarkFlagsOneRequired("device", "lot")
-	request.MarkFlagsMutuallyExclusive("device", "lot")
+	required(cmd, "environment", "reason", "until", "csr")
+	cmd.MarkFlagsOneRequired("device", "lot")
+	cmd.MarkFlagsMutuallyExclusive("device", "lot")
+	return cmd
+}
 
+func (e *env) supportListCmd() *cobra.Command {
 	var f client.GrantFilter
 	var state string
-	listCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List support grants",
 		Long: `List the support grants your party asked for or approves (auditors see all), newest first,
@@ -150,8 +148,8 @@ expired. -o id prints the grant IDs.`,
 				}
 				f.State = state
 			}
-			if f.Limit < 0 || f.Limit > 1000 {
-				return usagef("--limit must be 1-1000")
+			if err := checkLimit(f.Limit); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
@@ -168,15 +166,18 @@ expired. -o id prints the grant IDs.`,
 			return e.emit(vs, ids, func(w io.Writer) { grantTable(w, vs) })
 		},
 	}
-	lf := listCmd.Flags()
+	lf := cmd.Flags()
 	lf.StringVar(&f.Environment, "environment", "", "only grants in this environment")
 	lf.StringVar(&f.Device, "device", "", "only grants naming this device")
 	lf.StringVar(&f.Lot, "lot", "", "only grants over this lot")
 	lf.StringVar(&state, "state", "", "only grants in this state: requested, active, denied or revoked")
 	lf.IntVar(&f.Limit, "limit", 0, "at most this many grants (1-1000; default: the server's)")
+	return cmd
+}
 
+func (e *env) supportShowCmd() *cobra.Command {
 	var certOut, chainOut string
-	show := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a support grant; write its certificate and chain",
 		Long: `Show a support grant: its scope, window, state and approval. Once approved, the grant has a
@@ -202,24 +203,20 @@ denied) fails with exit code 5 (conflict) and writes nothing.`,
 				}
 				return failure.New(failure.Conflict, "support grant %s has no certificate: %s", v.ID, why)
 			}
-			for _, o := range []struct{ file, what, data string }{
-				{certOut, "certificate", v.CertificatePEM},
-				{chainOut, "chain", v.ChainPEM},
-			} {
-				if o.file != "" {
-					if err := e.writeOut(o.file, []byte(o.data), o.what); err != nil {
-						return err
-					}
-				}
+			if err := e.writeFiles(outFile{certOut, "certificate", v.CertificatePEM}, outFile{chainOut, "chain", v.ChainPEM}); err != nil {
+				return err
 			}
 			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
 		},
 	}
-	show.Flags().StringVar(&certOut, "cert-out", "", "write the support certificate (PEM) to this file")
-	show.Flags().StringVar(&chainOut, "chain-out", "", "write the chain (PEM: support issuing CA, then root) to this file")
+	cmd.Flags().StringVar(&certOut, "cert-out", "", "write the support certificate (PEM) to this file")
+	cmd.Flags().StringVar(&chainOut, "chain-out", "", "write the chain (PEM: support issuing CA, then root) to this file")
+	return cmd
+}
 
+func (e *env) supportRevokeCmd() *cobra.Command {
 	var reason string
-	revoke := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "End an active support grant early and revoke its certificate",
 		Long: `End an active grant before its window ends: its certificate is revoked (OCSP and CRL say so) and
@@ -243,10 +240,13 @@ cancel" or "deny" instead.`,
 			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
 		},
 	}
-	revoke.Flags().StringVar(&reason, "reason", "", "RFC 5280 revocation reason (default privilegeWithdrawn)")
+	cmd.Flags().StringVar(&reason, "reason", "", "RFC 5280 revocation reason (default privilegeWithdrawn)")
+	return cmd
+}
 
+func (e *env) supportCheckCmd() *cobra.Command {
 	var checkCert, checkDevice string
-	check := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Ask whether a support certificate may reach a device now",
 		Long: fmt.Sprintf(`Ask the server whether the support certificate in --cert (PEM) may reach --device now: its
@@ -265,8 +265,8 @@ other codes are errors as usual.`, ExitNotAllowed),
 			if err != nil {
 				return err
 			}
-			if firstCert(b) == nil {
-				return invalidf("--cert %s holds no PEM certificate", checkCert)
+			if _, err := certpem.Parse(b, certpem.Options{What: "--cert " + checkCert, SkipOther: true}); err != nil {
+				return err
 			}
 			c, err := e.client()
 			if err != nil {
@@ -280,17 +280,7 @@ other codes are errors as usual.`, ExitNotAllowed),
 			if r.GrantID != "" {
 				ids = []string{r.GrantID}
 			}
-			err = e.emit(r, ids, func(w io.Writer) {
-				allowed := "no"
-				if r.Allowed {
-					allowed = "yes"
-				}
-				kv(w, "Allowed", allowed)
-				kv(w, "Reason", r.Reason)
-				kv(w, "Grant", r.GrantID)
-				kv(w, "Engineer", r.Engineer)
-				kv(w, "Until", tsp(r.NotAfter))
-			})
+			err = e.emit(r, ids, func(w io.Writer) { supportCheckTable(w, r) })
 			if err != nil {
 				return err
 			}
@@ -300,12 +290,31 @@ other codes are errors as usual.`, ExitNotAllowed),
 			return nil
 		},
 	}
-	check.Flags().StringVar(&checkCert, "cert", "", "the support certificate (PEM file)")
-	check.Flags().StringVar(&checkDevice, "device", "", "the device the engineer wants to reach")
-	required(check, "cert", "device")
-
-	cmd.AddCommand(createH, request, listCmd, show, revoke, check)
+	cmd.Flags().StringVar(&checkCert, "cert", "", "the support certificate (PEM file)")
+	cmd.Flags().StringVar(&checkDevice, "device", "", "the device the engineer wants to reach")
+	required(cmd, "cert", "device")
 	return cmd
+}
+
+// grantWindow reads --from and --until: the window starts at from (RFC 3339; notBefore is zero
+// when from is empty, for the server to take now) and ends at until (RFC 3339 or a duration
+// after the start), after the start.
+func grantWindow(from, until string, now time.Time) (notBefore, notAfter time.Time, err error) {
+	start := now
+	if from != "" {
+		t, err := time.Parse(time.RFC3339, from)
+		if err != nil {
+			return notBefore, notAfter, usagef("--from must be an RFC 3339 time such as 2026-12-01T08:00:00Z, not %q", from)
+		}
+		notBefore, start = t, t
+	}
+	if notAfter, err = parseUntil(until, start); err != nil {
+		return notBefore, notAfter, err
+	}
+	if !notAfter.After(start) {
+		return notBefore, notAfter, usagef("--until %s is not after the window's start %s", ts(notAfter), ts(start))
+	}
+	return notBefore, notAfter, nil
 }
 
 // parseUntil reads the end of a window: an RFC 3339 time, or a positive duration after start.
@@ -323,6 +332,18 @@ func parseUntil(s string, start time.Time) (time.Time, error) {
 func isNotAllowed(err error) bool {
 	var n *notAllowedError
 	return errors.As(err, &n)
+}
+
+func supportCheckTable(w io.Writer, r api.Reach) {
+	allowed := "no"
+	if r.Allowed {
+		allowed = "yes"
+	}
+	kv(w, "Allowed", allowed)
+	kv(w, "Reason", r.Reason)
+	kv(w, "Grant", r.GrantID)
+	kv(w, "Engineer", r.Engineer)
+	kv(w, "Until", tsp(r.NotAfter))
 }
 
 func grantScope(g api.Grant) string {

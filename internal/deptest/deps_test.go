@@ -86,6 +86,7 @@ var layers = map[string]string{
 	"internal/grant":       "core",
 	"internal/certpem":     "core",
 	"internal/manifest":    "core",
+	"internal/policyinput": "core",
 
 	"internal/deptest": "test",
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/policyinput"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -326,7 +327,7 @@ func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certifi
 	if err != nil {
 		return policy.Input{}, err
 	}
-	return PolicyInput(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, facts, op), nil
+	return policyinput.Build(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, policy.Facts(facts), op), nil
 }
 
 // decide turns a denial into an error naming the rules that failed.

@@ -112,15 +112,29 @@ func (s *Service) proven(ctx context.Context, a audit.Actor, p Proof, purpose Pu
 	if Purpose(c.Purpose) != purpose || (envID != "" && c.EnvironmentID != envID) || hex.EncodeToString(c.KeySHA256) != keyHash {
 		return refuse(refusedMismatch)
 	}
-	msg, err := ProofMessage(purpose, c.EnvironmentID, base64.StdEncoding.EncodeToString(c.Nonce), keyHash)
+	ok, err := VerifyProof(pub, purpose, c.EnvironmentID, base64.StdEncoding.EncodeToString(c.Nonce), keyHash, p.Signature)
 	if err != nil {
 		return store.Challenge{}, fmt.Errorf("challenge %s: %w", c.ID, err)
 	}
-	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p.Signature))
-	if err != nil || !verify(pub, msg, sig) {
+	if !ok {
 		return refuse(refusedSignature)
 	}
 	return c, nil
+}
+
+// VerifyProof reports whether signature (base64, as Proof.Signature carries it) is pub's
+// signature over the ProofMessage of purpose, environmentID, nonce (base64, as a challenge
+// carries it) and csrKeySHA256. It is the check onboarding and renewal make once the
+// challenge matches, exported for device-side code and its tests to check what they send. A
+// value ProofMessage refuses is an error (failure.Invalid); a signature that is not base64 or
+// does not verify is false.
+func VerifyProof(pub crypto.PublicKey, purpose Purpose, environmentID, nonce, csrKeySHA256, signature string) (bool, error) {
+	msg, err := ProofMessage(purpose, environmentID, nonce, csrKeySHA256)
+	if err != nil {
+		return false, err
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(signature))
+	return err == nil && verify(pub, msg, sig), nil
 }
 
 // verify checks sig over msg with pub: ECDSA (ASN.1) or RSA PKCS#1 v1.5 over SHA-256 of msg,

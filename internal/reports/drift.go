@@ -16,8 +16,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/policyinput"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -262,7 +262,7 @@ func admissionInput(ad *store.Admission, env environment.Environment, rec *build
 	if err != nil {
 		return policy.Input{}, fmt.Errorf("the factory certificate does not parse: %w", err)
 	}
-	var facts operational.Facts
+	var facts policy.Facts
 	if len(ad.Facts) > 0 {
 		if err := json.Unmarshal(ad.Facts, &facts); err != nil {
 			return policy.Input{}, fmt.Errorf("the stored facts do not parse: %w", err)
@@ -289,7 +289,7 @@ func admissionInput(ad *store.Admission, env environment.Environment, rec *build
 		op.IssuedAt = *prev.IssuedAt
 	}
 	factRec := ca.Cert{SerialHex: d.FactoryCert, State: ad.FactoryState}
-	return operational.PolicyInput(ad.AdmittedAt, d, ad.ModelName, ad.LotName, factory, factRec, rec, env, facts, op), nil
+	return policyinput.Build(ad.AdmittedAt, d, ad.ModelName, ad.LotName, factory, factRec, rec, env, facts, op), nil
 }
 
 // env returns an environment with its current compiled policies; nil when it does not exist.

@@ -1,4 +1,11 @@
-package operational
+// Package policyinput maps Hallmark's records to the documented inputs of an onboarding or
+// renewal policy (docs/policies.md): the one mapping that onboarding and renewal decide with
+// (internal/operational) and that the drift report rebuilds from stored evidence to evaluate
+// an environment's current policy again (internal/reports).
+//
+// The package is pure: it reads only the values it is given, and the time of the decision is
+// a parameter.
+package policyinput
 
 import (
 	"crypto/sha256"
@@ -14,11 +21,13 @@ import (
 	"github.com/hallmark-id/hallmark/internal/policy"
 )
 
-// PolicyInput maps Hallmark's records to the documented policy inputs (docs/policies.md). Onboarding
-// and renewal build their decisions with it, and the drift report (internal/reports) builds the
-// same input again from stored evidence to evaluate an environment's current policy.
-func PolicyInput(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
-	env environment.Environment, facts Facts, op *policy.Operational) policy.Input {
+// Build returns the input of a decision at now about device d (of the model and lot named),
+// whose factory certificate is factory with its issuance record factRec and whose verified
+// build record is rec, asking to be admitted to env, reporting facts, and holding (or, at
+// renewal, presenting) the operational identity op, nil if none. The factory certificate's
+// hardware type is empty when it names no hardwareModuleName.
+func Build(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
+	env environment.Environment, facts policy.Facts, op *policy.Operational) policy.Input {
 	sum := sha256.Sum256(factory.Raw)
 	hwType := ""
 	if t, _, err := issuance.ParseHardwareModuleName(factory); err == nil {
@@ -31,7 +40,7 @@ func PolicyInput(now time.Time, d device.Device, model, lot string, factory *x50
 			SHA256: hex.EncodeToString(sum[:]), HardwareType: hwType, Revoked: factRec.State != ca.Issued},
 		BuildRecord: policy.BuildRecord{Manufacturer: rec.Manufacturer, Model: rec.Model, HardwareRevision: rec.HardwareRevision, Serial: rec.Serial,
 			Lot: rec.Lot, Line: rec.Line, FirmwareDigest: rec.FirmwareDigest.SHA256, TestResult: rec.TestResult, BuiltAt: rec.BuiltAt},
-		Facts: policy.Facts{FirmwareDigest: facts.FirmwareDigest, HardwareRevision: facts.HardwareRevision, Extra: facts.Extra},
+		Facts: facts,
 		Environment: policy.Environment{ID: env.ID, Name: env.Name, Site: env.Site, Zone: env.Zone, Operator: env.OperatorID, Services: env.Services,
 			MaxLifetime: time.Duration(env.Lifetime), MaxAge: time.Duration(env.MaxAge)},
 		Operational: op,
