@@ -20,6 +20,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/oid"
 	"github.com/hallmark-id/hallmark/internal/ownership"
@@ -78,14 +79,44 @@ type CreateHierarchyRequest struct {
 	// CRLPartitions is the issuing CA's CRL partition count (1 to 1024, fixed for its life);
 	// 0 takes the default, 16. See docs/revocation-status.md.
 	CRLPartitions int `json:"crl_partitions,omitempty"`
+	// FactoryValidity is what notAfter the issuing CA gives factory certificates, fixed for
+	// its life: ca.FactoryValidityUndefined (802.1AR's 99991231235959Z, the default when
+	// empty) or ca.FactoryValidityIssuer (the issuing CA's own notAfter).
+	FactoryValidity string `json:"factory_validity,omitempty"`
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
+	fv, err := checkFactoryValidity(r.FactoryValidity)
+	if err != nil {
+		return root, issuing, err
+	}
 	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
 		PartyID: r.ManufacturerID, Kind: party.Manufacturer, Stage: stage, Scope: ownership.Scope{Kind: ownership.Manufacturer, ID: r.ManufacturerID},
 		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife, CRLPartitions: r.CRLPartitions,
+		FactoryValidity: fv,
 	})
+}
+
+// checkFactoryValidity resolves a requested factory validity: empty takes "undefined".
+func checkFactoryValidity(v string) (string, error) {
+	switch v {
+	case "":
+		return ca.FactoryValidityUndefined, nil
+	case ca.FactoryValidityUndefined, ca.FactoryValidityIssuer:
+		return v, nil
+	}
+	return "", failure.New(failure.Invalid, "factory_validity %q: use %q (notAfter 99991231235959Z, IEEE 802.1AR) or %q (the issuing CA's notAfter)",
+		v, ca.FactoryValidityUndefined, ca.FactoryValidityIssuer)
+}
+
+// factoryNotAfter is the notAfter of a factory certificate of issuer: 802.1AR's undefined
+// expiry when the CA says so, else the CA's own notAfter.
+func factoryNotAfter(issuer ca.CA) time.Time {
+	if issuer.FactoryValidity == ca.FactoryValidityUndefined {
+		return issuance.UndefinedNotAfter
+	}
+	return issuer.Cert.NotAfter
 }
 
 // ImportCARequest brings an existing manufacturing CA under Hallmark.
