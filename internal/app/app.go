@@ -132,7 +132,9 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
 		return nil, err
 	}
-	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
+	// The status URLs come first: new issuing CAs carry their root's (authority.Config).
+	a.StatusURLs = &status.URLs{}
+	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader, CAStatusURLs: a.StatusURLs.ForCA})
 	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
@@ -185,6 +187,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/ocsp", st)
 	mux.Handle("/ocsp/", st)
 	mux.Handle("/crl/", st)
+	mux.Handle("/ca/", st)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Which replica signs is visible to load balancers and operators (docs/operations.md).
 		role := "follower"

@@ -51,7 +51,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	defer st.Close()
 	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
-		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration},
+		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration,
+			RootCRLInterval: cfg.Status.RootCRLInterval.Duration, RootCRLLifetime: cfg.Status.RootCRLLifetime.Duration},
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
 		Handshakes:   cfg.Limits.TLSHandshakes,
@@ -90,7 +91,14 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		log.Info("serving", "est", "https://"+estSrv.ln.Addr().String()+"/.well-known/est", "default_label", cfg.EST.DefaultLabel)
 		servers = append(servers, served{estSrv.ln, estSrv.tc, estSrv.h})
 	}
-	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
+	ss, statusBase, err := a.serveConfiguredStatus(cfg)
+	if err != nil {
+		return err
+	}
+	if ss != nil {
+		defer ss.Close()
+	}
+	if err := a.StartStatus(ctx, statusBase); err != nil {
 		return fmt.Errorf("revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, cfg.Audit.CheckpointInterval.Duration) //nolint:errcheck // returns nil when ctx ends

@@ -39,6 +39,7 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	createH.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
 	algorithmFlag(createH, &h.Algorithm)
 	createH.Flags().IntVar(&h.CRLPartitions, "crl-partitions", 0, "CRL partitions of the issuing CA, 1 to 1024, fixed for its life; a device's certificates name partition SHA-256(device ID) mod this (default 16)")
+	createH.Flags().StringVar(&h.FactoryValidity, "factory-validity", "", "notAfter of the factory certificates the issuing CA issues, fixed for its life: undefined (99991231235959Z, IEEE 802.1AR) or issuer (the issuing CA's own notAfter) (default undefined)")
 	required(createH, "manufacturer", "name")
 
 	var imp api.ImportCARequest
