@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -137,5 +138,32 @@ func TestRootPublishesStatus(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST %s: %d", i[0], res.StatusCode)
+	}
+}
+
+// TestPollLearnsNewCAs: a hierarchy created after the service loaded its CAs is known as
+// soon as the change feed shows its root signing the issuing CA, without waiting for a
+// request to reload the list.
+func TestPollLearnsNewCAs(t *testing.T) {
+	f := newFixture(t)
+	if err := f.svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	root, _, err := f.auth.CreateHierarchy(ctx, authority.HierarchyRequest{PartyID: "acme", Organization: "Acme", Stage: "manufacturing", Name: "acme-later",
+		RootLife: 24 * time.Hour, IssuingLife: 12 * time.Hour}, func(tx store.Tx, c ca.CA) error {
+		_, err := tx.Audit().Append(ev("ca.create"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.svc.caByID(root.ID) != nil {
+		t.Fatal("the new root is known before any poll")
+	}
+	if err := f.svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.svc.caByID(root.ID) == nil {
+		t.Fatal("the poll that saw the root sign its issuing CA did not load it")
 	}
 }

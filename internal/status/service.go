@@ -357,8 +357,15 @@ func (s *Service) Poll(ctx context.Context) error {
 			return err
 		}
 		byCA := map[string][]store.StatusChange{}
+		unknown := false
 		for _, c := range changes {
 			byCA[c.CAID] = append(byCA[c.CAID], c)
+			unknown = unknown || s.caByID(c.CAID) == nil
+		}
+		if unknown { // a CA created since the last load signed a certificate: a new root signs its issuing CA at once
+			if err := s.loadCAs(ctx); err != nil {
+				return err
+			}
 		}
 		for id, list := range byCA {
 			cs := s.caByID(id)
