@@ -187,7 +187,6 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/ocsp", st)
 	mux.Handle("/ocsp/", st)
 	mux.Handle("/crl/", st)
-	mux.Handle("/ca/", st)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Which replica signs is visible to load balancers and operators (docs/operations.md).
 		role := "follower"
@@ -203,5 +202,7 @@ func (a *App) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	// CA certificates (caIssuers), for certificates whose status base is public_url.
+	mux.Handle("/ca/", a.StatusHandler())
 	return a.Metrics.Instrument("api", mux, nil)
 }

@@ -30,7 +30,7 @@ func freeAddr(t *testing.T) string {
 
 // TestStatusListenerWithConfig runs `serve --config` with a "status" section naming a
 // plain-HTTP listener and no base URL: certificates issued through the API point at
-// http://<status.listen>, and that listener serves the root's CRL and certificate without
+// http://<status.http_listen>, and that listener serves the root's CRL and certificate without
 // TLS, while the API listener keeps the status paths for older certificates.
 func TestStatusListenerWithConfig(t *testing.T) {
 	requireTool(t, "openssl")
@@ -44,7 +44,7 @@ func TestStatusListenerWithConfig(t *testing.T) {
 		"keys":   map[string]any{"dir": filepath.Join(dir, "keys"), "passphrase_env": "HALLMARK_TEST_PASSPHRASE"},
 		"tls":    map[string]any{"cert_file": filepath.Join(dir, "tls.pem"), "key_file": filepath.Join(dir, "tls.key")},
 		"log":    map[string]any{"level": "warn", "format": "json"},
-		"status": map[string]any{"listen": statusAddr, "root_crl_lifetime": "240h"},
+		"status": map[string]any{"http_listen": statusAddr, "root_crl_lifetime": "240h"},
 	}
 	b, _ := json.Marshal(cfg)
 	writeFile(t, dir, "config.json", string(b))

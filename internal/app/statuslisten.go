@@ -22,7 +22,7 @@ import (
 // It gets what the status paths get on the HTTPS listener, less the TLS handshake gate
 // (there is no handshake): the same timeouts and header bound, no token, no admission limit
 // (answers are cached and bounded by limits.ocsp_cache_bytes, docs/operations.md), and
-// request metrics under listener "status".
+// request metrics under listener "status_http".
 type StatusServer struct {
 	// URL is http://HOST:PORT, the address it listens on.
 	URL  string
@@ -42,7 +42,7 @@ func (a *App) ServeStatus(addr string) (*StatusServer, error) {
 		mux.Handle(p, st)
 	}
 	s := &StatusServer{URL: "http://" + ln.Addr().String(), done: make(chan struct{}), srv: &http.Server{
-		Handler:           a.Metrics.Instrument("status", mux, nil),
+		Handler:           a.Metrics.Instrument("status_http", mux, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -74,9 +74,9 @@ func (s *StatusServer) Close() error {
 // neither.
 func (a *App) serveConfiguredStatus(cfg *config.Config) (*StatusServer, string, error) {
 	var ss *StatusServer
-	if cfg.Status.Listen != "" {
+	if cfg.Status.HTTPListen != "" {
 		var err error
-		if ss, err = a.ServeStatus(cfg.Status.Listen); err != nil {
+		if ss, err = a.ServeStatus(cfg.Status.HTTPListen); err != nil {
 			return nil, "", fmt.Errorf("status: listen: %w", err)
 		}
 		a.Log.Info("serving", "status", ss.URL, "status_base_url", cfg.Status.BaseURL)
@@ -84,6 +84,6 @@ func (a *App) serveConfiguredStatus(cfg *config.Config) (*StatusServer, string, 
 	if cfg.Status.BaseURL != "" {
 		return ss, cfg.Status.BaseURL, nil
 	}
-	a.Log.Warn("status: certificates carry https OCSP and CRL URLs on the API listener; set status.listen for plain http (docs/revocation-status.md)", "public_url", cfg.PublicURL)
+	a.Log.Warn("status: certificates carry https OCSP and CRL URLs on the API listener; set status.http_listen for plain http (docs/revocation-status.md)", "public_url", cfg.PublicURL)
 	return ss, cfg.PublicURL, nil
 }

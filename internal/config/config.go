@@ -69,14 +69,14 @@ type Config struct {
 
 // Status configures revocation status for relying parties (docs/revocation-status.md).
 type Status struct {
-	// Listen is the plain-HTTP address serving /ocsp, /crl/ and /ca/ (HOST:PORT); empty
-	// serves them only on the HTTPS listener.
-	Listen string `json:"listen"`
+	// HTTPListen is the plain-HTTP address serving /ocsp, /crl/ and /ca/ (HOST:PORT); empty
+	// serves them only over HTTPS.
+	HTTPListen string `json:"http_listen"`
 	// BaseURL is the http:// URL relying parties reach that listener at (a public name, a
 	// load balancer or CDN in front of it): the AIA, caIssuers and CRL distribution point URLs
-	// of certificates issued from now on are built from it. Default "http://" + Listen when
-	// Listen names a host; required when it binds every address. Without Listen or BaseURL,
-	// certificates carry public_url (https) as before.
+	// of certificates issued from now on are built from it. Default "http://" + HTTPListen
+	// when HTTPListen names a host; required when it binds every address. Without HTTPListen
+	// or BaseURL, certificates carry public_url (https) as before.
 	BaseURL string `json:"base_url"`
 	// RootCRLInterval is how often a root's CRL is rebuilt when nothing changed (default
 	// 24h, 1m to 30 days); RootCRLLifetime its nextUpdate − thisUpdate (default 168h, at
@@ -292,9 +292,9 @@ func (c *Config) defaults() {
 	if c.Policy.CacheEntries == 0 {
 		c.Policy.CacheEntries = 256
 	}
-	if c.Status.BaseURL == "" && c.Status.Listen != "" {
-		if host, _, err := net.SplitHostPort(c.Status.Listen); err == nil && !unspecifiedHost(host) {
-			c.Status.BaseURL = "http://" + c.Status.Listen
+	if c.Status.BaseURL == "" && c.Status.HTTPListen != "" {
+		if host, _, err := net.SplitHostPort(c.Status.HTTPListen); err == nil && !unspecifiedHost(host) {
+			c.Status.BaseURL = "http://" + c.Status.HTTPListen
 		}
 	}
 	if c.Status.RootCRLInterval.Duration == 0 {
@@ -432,15 +432,15 @@ func (c *Config) Validate() error {
 // validateStatus checks the status section.
 func (c *Config) validateStatus(bad func(key, format string, args ...any)) {
 	st := c.Status
-	if l := st.Listen; l != "" {
+	if l := st.HTTPListen; l != "" {
 		if host, port, err := net.SplitHostPort(l); err != nil {
-			bad("status.listen", "must be HOST:PORT, e.g. \"0.0.0.0:8080\", or empty to serve status on the HTTPS listener only (%v)", err)
+			bad("status.http_listen", "must be HOST:PORT, e.g. \"0.0.0.0:8080\", or empty to serve status on the HTTPS listener only (%v)", err)
 		} else if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-			bad("status.listen", "the port %q must be a number between 1 and 65535", port)
+			bad("status.http_listen", "the port %q must be a number between 1 and 65535", port)
 		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen {
-			bad("status.listen", "must differ from listen, est.listen and metrics.listen: status has a listener of its own")
+			bad("status.http_listen", "must differ from listen, est.listen and metrics.listen: plain-HTTP status has a listener of its own")
 		} else if st.BaseURL == "" && unspecifiedHost(host) {
-			bad("status.base_url", "is required when status.listen %q binds every address: give the http:// URL relying parties reach it at, e.g. \"http://status.example.com\"", l)
+			bad("status.base_url", "is required when status.http_listen %q binds every address: give the http:// URL relying parties reach it at, e.g. \"http://status.example.com\"", l)
 		}
 	}
 	if b := st.BaseURL; b != "" {

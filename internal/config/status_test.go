@@ -22,8 +22,8 @@ func TestStatusSection(t *testing.T) {
 		lifetime      time.Duration
 	}{
 		{"absent", `{}`, "", 24 * time.Hour, 7 * 24 * time.Hour},
-		{"listen on a host", `{"listen": "10.0.0.5:8080"}`, "http://10.0.0.5:8080", 24 * time.Hour, 7 * 24 * time.Hour},
-		{"listen everywhere behind a name", `{"listen": ":8080", "base_url": "http://status.example.com"}`, "http://status.example.com", 24 * time.Hour, 7 * 24 * time.Hour},
+		{"listen on a host", `{"http_listen": "10.0.0.5:8080"}`, "http://10.0.0.5:8080", 24 * time.Hour, 7 * 24 * time.Hour},
+		{"listen everywhere behind a name", `{"http_listen": ":8080", "base_url": "http://status.example.com"}`, "http://status.example.com", 24 * time.Hour, 7 * 24 * time.Hour},
 		{"base URL alone (a proxy in front of the HTTPS listener)", `{"base_url": "http://status.example.com/pki"}`, "http://status.example.com/pki", 24 * time.Hour, 7 * 24 * time.Hour},
 		{"root CRL timings", `{"root_crl_interval": "6h", "root_crl_lifetime": "72h"}`, "", 6 * time.Hour, 72 * time.Hour},
 		{"long interval lifts the default lifetime", `{"root_crl_interval": "240h"}`, "", 240 * time.Hour, 240 * time.Hour},
@@ -43,17 +43,17 @@ func TestStatusSection(t *testing.T) {
 
 func TestStatusSectionRefuses(t *testing.T) {
 	tests := []struct{ name, section, want string }{
-		{"https base URL", `{"listen": "10.0.0.5:8080", "base_url": "https://status.example.com"}`, "status.base_url: must be a plain http:// URL"},
+		{"https base URL", `{"http_listen": "10.0.0.5:8080", "base_url": "https://status.example.com"}`, "status.base_url: must be a plain http:// URL"},
 		{"base URL without a host", `{"base_url": "http:///x"}`, "status.base_url: must be http://host"},
 		{"base URL with a query", `{"base_url": "http://status.example.com/?a=b"}`, "status.base_url: must be http://host"},
-		{"every address without a base URL", `{"listen": "0.0.0.0:8080"}`, "status.base_url: is required when status.listen \"0.0.0.0:8080\" binds every address"},
-		{"empty host without a base URL", `{"listen": ":8080"}`, "status.base_url: is required"},
-		{"no port", `{"listen": "10.0.0.5"}`, "status.listen: must be HOST:PORT"},
-		{"port zero", `{"listen": "10.0.0.5:0"}`, `status.listen: the port "0"`},
-		{"on the API listener", `{"listen": "127.0.0.1:8443"}`, "status.listen: must differ from listen"},
+		{"every address without a base URL", `{"http_listen": "0.0.0.0:8080"}`, "status.base_url: is required when status.http_listen \"0.0.0.0:8080\" binds every address"},
+		{"empty host without a base URL", `{"http_listen": ":8080"}`, "status.base_url: is required"},
+		{"no port", `{"http_listen": "10.0.0.5"}`, "status.http_listen: must be HOST:PORT"},
+		{"port zero", `{"http_listen": "10.0.0.5:0"}`, `status.http_listen: the port "0"`},
+		{"on the API listener", `{"http_listen": "127.0.0.1:8443"}`, "status.http_listen: must differ from listen"},
 		{"root CRL interval too short", `{"root_crl_interval": "10s"}`, "status.root_crl_interval: must be between 1m and 720h"},
 		{"root CRL lifetime under its interval", `{"root_crl_interval": "48h", "root_crl_lifetime": "24h"}`, "status.root_crl_lifetime: must be between status.root_crl_interval (48h0m0s)"},
-		{"unknown key", `{"lisen": ":80"}`, `unknown field "lisen"`},
+		{"unknown key", `{"listen": ":80"}`, `unknown field "listen"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
