@@ -132,9 +132,7 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
 		return nil, err
 	}
-	// The status URLs come first: new issuing CAs carry their root's (authority.Config).
-	a.StatusURLs = &status.URLs{}
-	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader, CAStatusURLs: a.StatusURLs.ForCA})
+	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})

@@ -40,6 +40,9 @@ type StatusConfig struct {
 // buildStatus wires the status service; Build calls it before the services that issue
 // certificates, which take their OCSP and CRL URLs from a.StatusURLs.
 func (a *App) buildStatus(c StatusConfig) {
+	a.StatusURLs = &status.URLs{}
+	// New issuing CAs carry their root's status URLs.
+	a.Authority.UseCAStatusURLs(a.StatusURLs.ForCA)
 	if c.BaseURL != "" {
 		if err := a.StatusURLs.SetBase(c.BaseURL); err != nil {
 			a.Log.Warn("status: ignoring the base URL", "err", err)

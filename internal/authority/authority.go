@@ -58,6 +58,14 @@ func New(c Config) *Authority {
 	return &Authority{c: c, issuers: map[string]*issuance.Issuer{}, chains: map[string]chainEntry{}}
 }
 
+// UseCAStatusURLs sets Config.CAStatusURLs: the composition root calls it while wiring, once
+// the status URLs exist, before the Authority creates a hierarchy.
+func (a *Authority) UseCAStatusURLs(f func(parent ca.CA) (ocsp, crl, issuers []string)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.c.CAStatusURLs = f
+}
+
 // Now is the authority's clock.
 func (a *Authority) Now() time.Time { return a.c.Now() }
 
@@ -252,8 +260,11 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 	life := min(r.IssuingLife, rootCert.NotAfter.Sub(now))
 	params := issuance.CAParams{Profile: issuance.ProfileIssuingCA, CommonName: r.Name + " Issuing CA", Organization: r.Organization,
 		PublicKey: issKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(life), MaxPathLen: 0}
-	if a.c.CAStatusURLs != nil {
-		params.OCSPServer, params.CRLDistributionPoints, params.IssuingCertificateURL = a.c.CAStatusURLs(root)
+	a.mu.Lock()
+	urls := a.c.CAStatusURLs
+	a.mu.Unlock()
+	if urls != nil {
+		params.OCSPServer, params.CRLDistributionPoints, params.IssuingCertificateURL = urls(root)
 	}
 	tmpl, err = issuance.CATemplate(params)
 	if err != nil {
