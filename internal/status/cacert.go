@@ -16,8 +16,8 @@ func (s *Service) serveCACert(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/ca/"), ".cer")
-	if !ok || !strings.HasPrefix(id, "ca-") || strings.Contains(id, "/") {
+	id, ok := caCertID(r.URL.Path)
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}
@@ -30,4 +30,17 @@ func (s *Service) serveCACert(w http.ResponseWriter, r *http.Request) {
 	// A CA's certificate never changes once stored.
 	w.Header().Set("Cache-Control", "public, max-age=86400, no-transform")
 	http.ServeContent(w, r, "", cs.c.CreatedAt, bytes.NewReader(cs.c.CertDER))
+}
+
+// caCertID reads the CA ID of a path /ca/<ca-id>.cer: one segment starting "ca-".
+func caCertID(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "/ca/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, ".cer")
+	if !ok || len(id) <= len("ca-") || !strings.HasPrefix(id, "ca-") || strings.ContainsAny(id, "/.") {
+		return "", false
+	}
+	return id, true
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,4 +167,21 @@ func TestPollLearnsNewCAs(t *testing.T) {
 	if f.svc.caByID(root.ID) == nil {
 		t.Fatal("the poll that saw the root sign its issuing CA did not load it")
 	}
+}
+
+// FuzzCACertID feeds the /ca/<ca-id>.cer path reader real paths and their mutations: what it
+// accepts names one CA ID, and the path is exactly the one that ID's URL has.
+func FuzzCACertID(f *testing.F) {
+	for _, p := range []string{"/ca/ca-jywx62fzvxcebjft.cer", "/ca/ca-x.cer", "/ca/.cer", "/ca/ca-.cer", "/ca/ca-a/b.cer", "/ca/ca-a.cer.cer", "/crl/ca-a.crl", "/ca/../ca-a.cer", ""} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		id, ok := caCertID(path)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(id, "ca-") || strings.ContainsAny(id, "/.") || "/ca/"+id+".cer" != path {
+			t.Fatalf("%q accepted as CA %q", path, id)
+		}
+	})
 }
