@@ -23,6 +23,10 @@ type CA struct {
 	// CRLPartitions is the number of CRL partitions the CA's certificates are spread over,
 	// fixed when it was created; 0 means one full CRL only.
 	CRLPartitions int `json:"crl_partitions"`
+	// FactoryValidity is a manufacturing issuing CA's: the notAfter of the factory
+	// certificates it issues, "undefined" (99991231235959Z, IEEE 802.1AR) or "issuer" (its
+	// own notAfter). Other CAs have none.
+	FactoryValidity string `json:"factory_validity,omitempty"`
 	// Subject and NotAfter (RFC 3339, UTC) are read from the certificate.
 	Subject        string `json:"subject"`
 	NotAfter       string `json:"not_after"`
@@ -46,6 +50,10 @@ type CreateHierarchyRequest struct {
 	// CRLPartitions is the issuing CA's CRL partition count (1 to 1024, fixed for its life);
 	// 0 takes the default, 16.
 	CRLPartitions int `json:"crl_partitions,omitempty"`
+	// FactoryValidity is the notAfter of the factory certificates the issuing CA issues,
+	// fixed for its life: "undefined" (99991231235959Z, IEEE 802.1AR; the default when
+	// empty) or "issuer" (the issuing CA's own notAfter).
+	FactoryValidity string `json:"factory_validity,omitempty"`
 }
 
 // ImportCARequest brings an existing manufacturing CA under Hallmark

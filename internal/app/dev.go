@@ -45,6 +45,10 @@ type DevInfo struct {
 	PID             int               `json:"pid"`
 	// MetricsURL is the plain-HTTP Prometheus endpoint (http://127.0.0.1:PORT/metrics).
 	MetricsURL string `json:"metrics_url"`
+	// StatusURL is the plain-HTTP status listener (http://127.0.0.1:PORT), the base of the
+	// OCSP (/ocsp/<ca-id>), CRL (/crl/<ca-id>.crl) and CA certificate (/ca/<ca-id>.cer) URLs
+	// that certificates issued by this server carry.
+	StatusURL string `json:"status_url"`
 }
 
 // devParty is one demo party and its principals.
@@ -115,13 +119,22 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	tokenFile := filepath.Join(dir, "tokens.json")
-	if err := a.devSeed(ctx, tokenFile); err != nil {
-		return fmt.Errorf("dev: seeding demo data: %w", err)
-	}
 	listen := opts.Listen
 	if listen == "" {
 		listen = "127.0.0.1:8443"
+	}
+	// Status on loopback, plain HTTP, before the seed: the demo CAs' certificates name it.
+	ss, err := a.ServeStatus(net.JoinHostPort("127.0.0.1", devPort(listen, devStatusPort)))
+	if err != nil {
+		return fmt.Errorf("dev: status listen: %w", err)
+	}
+	defer ss.Close()
+	if err := a.StatusURLs.SetBase(ss.URL); err != nil {
+		return err
+	}
+	tokenFile := filepath.Join(dir, "tokens.json")
+	if err := a.devSeed(ctx, tokenFile); err != nil {
+		return fmt.Errorf("dev: seeding demo data: %w", err)
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -134,11 +147,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	// EST listens on the API's host: on a free port when the API took one, else on 8444.
-	estPort := devESTPort
-	if _, p, _ := net.SplitHostPort(listen); p == "0" {
-		estPort = "0"
-	}
-	estSrv, err := a.newESTServer(net.JoinHostPort(host, estPort), tc.Certificates, devESTLabel)
+	estSrv, err := a.newESTServer(net.JoinHostPort(host, devPort(listen, devESTPort)), tc.Certificates, devESTLabel)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("dev: est listen: %w", err)
@@ -153,7 +162,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	defer ms.Close()
 	info := DevInfo{
 		APIURL: "https://" + ln.Addr().String(), TLSCAFile: tlsCA, TokenFile: tokenFile, Database: dbPath,
-		ESTURL: "https://" + estSrv.ln.Addr().String() + est.PathPrefix, ESTDefaultLabel: devESTLabel, MetricsURL: ms.URL,
+		ESTURL: "https://" + estSrv.ln.Addr().String() + est.PathPrefix, ESTDefaultLabel: devESTLabel, MetricsURL: ms.URL, StatusURL: ss.URL,
 		CAFiles: map[string]string{}, Parties: map[string]string{}, PID: os.Getpid(),
 	}
 	info.OpenAPI = info.APIURL + "/v1/openapi.json"
@@ -165,9 +174,9 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		closeAll()
 		return err
 	}
-	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
-		info.APIURL, info.ESTURL, devESTLabel, info.MetricsURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
-	if err := a.StartStatus(ctx, info.APIURL); err != nil {
+	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  status:   %s (OCSP, CRLs)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
+		info.APIURL, info.ESTURL, devESTLabel, info.StatusURL, info.MetricsURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	if err := a.StartStatus(ctx, info.StatusURL); err != nil {
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
@@ -184,6 +193,17 @@ const (
 	devESTPort  = "8444"
 	devESTLabel = "demo"
 )
+
+// devStatusPort is the dev status listener's fixed port, used when the API has a fixed port.
+const devStatusPort = "8480"
+
+// devPort is fixed, or "0" (a free port) when the API's listen address asks for a free port.
+func devPort(apiListen, fixed string) string {
+	if _, p, _ := net.SplitHostPort(apiListen); p == "0" {
+		return "0"
+	}
+	return fixed
+}
 
 // devPassphrase keeps the dev key passphrase in the data folder. Only --dev does this; a real
 // deployment takes it from the environment or a file the config names.

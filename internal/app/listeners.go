@@ -93,6 +93,7 @@ func (a *App) mountStatus(mux *http.ServeMux) {
 	mux.Handle("/ocsp", st)
 	mux.Handle("/ocsp/", st)
 	mux.Handle("/crl/", st)
+	mux.Handle("/ca/", st) // CA certificates, the caIssuers target
 }
 
 // StatusOnlyHandler is the whole HTTP surface of the status listener: OCSP and CRLs, counted

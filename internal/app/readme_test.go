@@ -61,7 +61,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("the walkthrough failed: %v\n--- script\n%s\n--- output\n%s", err, script, out)
 	}
 	for _, want := range []string{
-		"factory.pem: OK", "build record OK", "op.pem: OK", "renewal policy v2 denied: rule firmware-matches",
+		"factory.pem: OK", "notAfter=Dec 31 23:59:59 9999 GMT", "build record OK", "op.pem: OK", "renewal policy v2 denied: rule firmware-matches",
 		"dry run: nothing changed", "operational-suspended", "suspended",
 		"Reason: certificateHold", "enrolled: operational certificate", "device-2/operational.pem: OK", "est3.pem: OK",
 		"eve.pem: OK", "Allowed:", "is revoked", "refused, exit 8",

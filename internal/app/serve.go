@@ -46,7 +46,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	defer st.Close()
 	a, err := Build(Wiring{Listeners: listenerLimits(cfg.Limits), Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
-		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration},
+		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration,
+			RootCRLInterval: cfg.Status.RootCRLInterval.Duration, RootCRLLifetime: cfg.Status.RootCRLLifetime.Duration},
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
 		Handshakes:   cfg.Limits.TLSHandshakes,
@@ -97,7 +98,14 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		log.Info("serving", "status", "https://"+sln.Addr().String()+"/ocsp")
 		servers = append(servers, served{"status", sln, apiTLS, a.StatusOnlyHandler()})
 	}
-	if err := a.StartStatus(ctx, cfg.PublicURL); err != nil {
+	ss, statusBase, err := a.serveConfiguredStatus(cfg)
+	if err != nil {
+		return err
+	}
+	if ss != nil {
+		defer ss.Close()
+	}
+	if err := a.StartStatus(ctx, statusBase); err != nil {
 		return fmt.Errorf("revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, cfg.Audit.CheckpointInterval.Duration) //nolint:errcheck // returns nil when ctx ends

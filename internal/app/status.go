@@ -31,12 +31,18 @@ type StatusConfig struct {
 	// FullCRLMinGap is the least time between two rebuilds, for changes, of a partitioned
 	// CA's full CRL while it is fetched (default 1m; limits.full_crl_min_interval).
 	FullCRLMinGap time.Duration
+	// RootCRLInterval and RootCRLLifetime are CRLInterval and CRLLifetime for roots' CRLs
+	// (default 24h and 7 days; status.root_crl_interval and status.root_crl_lifetime).
+	RootCRLInterval time.Duration
+	RootCRLLifetime time.Duration
 }
 
 // buildStatus wires the status service; Build calls it before the services that issue
 // certificates, which take their OCSP and CRL URLs from a.StatusURLs.
 func (a *App) buildStatus(c StatusConfig) {
 	a.StatusURLs = &status.URLs{}
+	// New issuing CAs carry their root's status URLs.
+	a.Authority.UseCAStatusURLs(a.StatusURLs.ForCA)
 	if c.BaseURL != "" {
 		if err := a.StatusURLs.SetBase(c.BaseURL); err != nil {
 			a.Log.Warn("status: ignoring the base URL", "err", err)
@@ -46,7 +52,7 @@ func (a *App) buildStatus(c StatusConfig) {
 		Store: a.Store, Authority: a.Authority, Keys: a.Keys, Log: a.Log, Now: a.Now, URLs: a.StatusURLs,
 		CRLInterval: c.CRLInterval, CRLLifetime: c.CRLLifetime, OCSPLifetime: c.OCSPLifetime,
 		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife, Leader: a.Leader,
-		CacheBytes: c.OCSPCacheBytes, FullCRLMinGap: c.FullCRLMinGap,
+		CacheBytes: c.OCSPCacheBytes, FullCRLMinGap: c.FullCRLMinGap, RootCRLInterval: c.RootCRLInterval, RootCRLLifetime: c.RootCRLLifetime,
 	})
 	if err := a.Metrics.WatchStatus(func() metrics.StatusStats { return statusStats(a.Status.Stats()) }); err != nil {
 		a.Log.Error("metrics: status collector", "err", err)
@@ -66,9 +72,10 @@ func statusStats(s status.Stats) metrics.StatusStats {
 	return m
 }
 
-// StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]) and CRLs (/crl/<ca-id>.crl,
-// and /crl/<ca-id>-<p>.crl for the partitions of a partitioned CA).
-// Mount it at "/ocsp", "/ocsp/" and "/crl/". It needs no authentication.
+// StatusHandler serves OCSP (/ocsp, /ocsp/<ca-id>[/<base64>]), CRLs (/crl/<ca-id>.crl,
+// and /crl/<ca-id>-<p>.crl for the partitions of a partitioned CA) and CA certificates
+// (/ca/<ca-id>.cer). Mount it at "/ocsp", "/ocsp/", "/crl/" and "/ca/". It needs no
+// authentication. ServeStatus serves it on a plain-HTTP listener of its own.
 func (a *App) StatusHandler() http.Handler { return a.Status.Handler() }
 
 // StartStatus sets the public base URL (when baseURL is not empty) that certificates issued

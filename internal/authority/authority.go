@@ -39,6 +39,10 @@ type Config struct {
 	Linter *issuance.Linter
 	Now    func() time.Time
 	Rand   io.Reader
+	// CAStatusURLs, when set, gives the AIA OCSP and caIssuers URLs and the CRL distribution
+	// point that a new issuing CA certificate carries: where its root, parent, publishes
+	// status and its certificate (status.URLs.ForCA). nil, or empty answers, leave them out.
+	CAStatusURLs func(parent ca.CA) (ocsp, crl, issuers []string)
 }
 
 // Authority issues certificates from the CAs in the store.
@@ -52,6 +56,14 @@ type Authority struct {
 // New returns an Authority.
 func New(c Config) *Authority {
 	return &Authority{c: c, issuers: map[string]*issuance.Issuer{}, chains: map[string]chainEntry{}}
+}
+
+// UseCAStatusURLs sets Config.CAStatusURLs: the composition root calls it while wiring, once
+// the status URLs exist, before the Authority creates a hierarchy.
+func (a *Authority) UseCAStatusURLs(f func(parent ca.CA) (ocsp, crl, issuers []string)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.c.CAStatusURLs = f
 }
 
 // Now is the authority's clock.
@@ -192,6 +204,9 @@ type HierarchyRequest struct {
 	// CRLPartitions is the issuing CA's CRL partition count, 1 to ca.MaxCRLPartitions; 0
 	// takes ca.DefaultCRLPartitions. It never changes afterwards.
 	CRLPartitions int
+	// FactoryValidity is recorded with the issuing CA (ca.CA.FactoryValidity): "" for a
+	// hierarchy that issues no factory certificates.
+	FactoryValidity string
 }
 
 // CreateHierarchy creates a root CA and an issuing CA under it. fin runs once per CA in the
@@ -235,15 +250,23 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 	}
 	root.Cert, root.CertDER = rootCert, rootCert.Raw
 
-	issuing = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, ParentID: root.ID, Name: r.Name, CreatedAt: now, CRLPartitions: parts}
+	issuing = ca.CA{ID: newCAID(), PartyID: r.PartyID, Stage: r.Stage, Role: ca.Issuing, ParentID: root.ID, Name: r.Name, CreatedAt: now, CRLPartitions: parts,
+		FactoryValidity: r.FactoryValidity}
 	issKey, err := a.c.Keys.Create(ctx, issuing.ID, r.Algorithm)
 	if err != nil {
 		return root, issuing, fmt.Errorf("creating the issuing key: %w", err)
 	}
 	issuing.KeyID = issuing.ID
 	life := min(r.IssuingLife, rootCert.NotAfter.Sub(now))
-	tmpl, err = issuance.CATemplate(issuance.CAParams{Profile: issuance.ProfileIssuingCA, CommonName: r.Name + " Issuing CA", Organization: r.Organization,
-		PublicKey: issKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(life), MaxPathLen: 0})
+	params := issuance.CAParams{Profile: issuance.ProfileIssuingCA, CommonName: r.Name + " Issuing CA", Organization: r.Organization,
+		PublicKey: issKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: now.Add(life), MaxPathLen: 0}
+	a.mu.Lock()
+	urls := a.c.CAStatusURLs
+	a.mu.Unlock()
+	if urls != nil {
+		params.OCSPServer, params.CRLDistributionPoints, params.IssuingCertificateURL = urls(root)
+	}
+	tmpl, err = issuance.CATemplate(params)
 	if err != nil {
 		return root, issuing, err
 	}

@@ -23,7 +23,8 @@ type OwnedHierarchy struct {
 	Name                  string
 	Algorithm             keys.Algorithm
 	RootLife, IssuingLife time.Duration
-	CRLPartitions         int // the issuing CA's; 0 takes the default
+	CRLPartitions         int    // the issuing CA's; 0 takes the default
+	FactoryValidity       string // the issuing CA's (HierarchyRequest.FactoryValidity)
 }
 
 // CreateOwnedHierarchy is the governed form of CreateHierarchy that both stages use: it checks
@@ -49,10 +50,13 @@ func (a *Authority) CreateOwnedHierarchy(ctx context.Context, actor audit.Actor,
 	}
 	return a.CreateHierarchy(ctx, HierarchyRequest{
 		PartyID: p.ID, Organization: p.Name, Stage: string(r.Stage), Name: r.Name, Algorithm: r.Algorithm,
-		RootLife: r.RootLife, IssuingLife: r.IssuingLife, CRLPartitions: r.CRLPartitions,
+		RootLife: r.RootLife, IssuingLife: r.IssuingLife, CRLPartitions: r.CRLPartitions, FactoryValidity: r.FactoryValidity,
 	}, func(tx store.Tx, c ca.CA) error {
-		_, err := tx.Audit().Append(governance.Event(actor, a.c.Now(), "ca.create", r.Stage, r.Scope.String(), "ca:"+c.ID,
-			map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String(), "crl_partitions": c.CRLPartitions}))
+		detail := map[string]any{"role": c.Role, "name": c.Name, "subject": c.Cert.Subject.String(), "crl_partitions": c.CRLPartitions}
+		if c.FactoryValidity != "" {
+			detail["factory_validity"] = c.FactoryValidity
+		}
+		_, err := tx.Audit().Append(governance.Event(actor, a.c.Now(), "ca.create", r.Stage, r.Scope.String(), "ca:"+c.ID, detail))
 		return err
 	})
 }

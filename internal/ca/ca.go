@@ -42,7 +42,21 @@ type CA struct {
 	// certificates it issues are spread over P partition CRLs. 0 means unpartitioned: one
 	// full CRL only (CAs created before partitioning, roots, anchors).
 	CRLPartitions int `json:"crl_partitions"`
+	// FactoryValidity is what notAfter a manufacturing issuing CA gives the factory
+	// certificates it issues: FactoryValidityUndefined or FactoryValidityIssuer. Other CAs
+	// issue none and hold "".
+	FactoryValidity string `json:"factory_validity,omitempty"`
 }
+
+// The factory validities of a manufacturing issuing CA.
+const (
+	// FactoryValidityUndefined gives factory certificates IEEE 802.1AR's notAfter
+	// 99991231235959Z, "no well-defined expiration date": the default of new hierarchies.
+	FactoryValidityUndefined = "undefined"
+	// FactoryValidityIssuer gives them the issuing CA's own notAfter, as every manufacturing
+	// CA created before the setting existed does.
+	FactoryValidityIssuer = "issuer"
+)
 
 // Bounds of CA.CRLPartitions for new issuing CAs: the default keeps every partition under
 // 100,000 entries up to 1.6 million revoked, unexpired certificates.

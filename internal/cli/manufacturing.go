@@ -43,6 +43,7 @@ the server. -o id prints the root CA's ID, then the issuing CA's ID, one a line.
 	cmd.Flags().StringVar(&h.Name, "name", "", "CA name (a slug)")
 	algorithmFlag(cmd, &h.Algorithm)
 	crlPartitionsFlag(cmd, &h.CRLPartitions)
+	cmd.Flags().StringVar(&h.FactoryValidity, "factory-validity", "", "notAfter of the factory certificates the issuing CA issues, fixed for its life: undefined (99991231235959Z, IEEE 802.1AR) or issuer (the issuing CA's own notAfter) (default undefined)")
 	required(cmd, "manufacturer", "name")
 	return cmd
 }

@@ -21,15 +21,16 @@ func (e *env) serveCommand() *cobra.Command {
 
 With --dev, start a local demo on an embedded database in --data (default ./hallmark-data):
 demo parties with their CAs, one token per principal in DATA/tokens.json, an HTTPS listener
-with its own CA (DATA/tls/ca.pem), Prometheus metrics over plain HTTP on 127.0.0.1 (a free
-port), and DATA/dev.json naming what scripts need. Port 0 picks a free port. A second start
+with its own CA (DATA/tls/ca.pem), revocation status (OCSP, CRLs, CA certificates) over plain
+HTTP on 127.0.0.1:8480, Prometheus metrics over plain HTTP on 127.0.0.1 (a free port), and
+DATA/dev.json naming what scripts need. Port 0 picks a free port. A second start
 on the same folder reuses what is there. With --dev-postgres-env NAME the demo keeps its
 data in the PostgreSQL database whose URL is in the environment variable NAME instead (the
 keys, tokens and TLS files stay in --data); the load generator uses it to measure the
 PostgreSQL store over HTTPS.
 
 Without --dev, --config names the strict JSON configuration; its "metrics" section turns on
-the metrics listener.`,
+the metrics listener, its "status" section the plain-HTTP status listener.`,
 		Example: `  hallmark serve --dev
   hallmark serve --dev --data /tmp/hm --listen 127.0.0.1:0
   HM_PG=postgres://hallmark@127.0.0.1/hallmark hallmark serve --dev --dev-postgres-env HM_PG

@@ -66,6 +66,27 @@ type Config struct {
 	Metrics Metrics `json:"metrics"`
 	// Policy bounds what environment policies cost (docs/policies.md, *Limits*).
 	Policy Policy `json:"policy"`
+	// Status serves OCSP, CRLs and CA certificates on a plain-HTTP listener of its own, and
+	// names the URLs certificates carry (docs/revocation-status.md).
+	Status Status `json:"status"`
+}
+
+// Status configures revocation status for relying parties (docs/revocation-status.md).
+type Status struct {
+	// HTTPListen is the plain-HTTP address serving /ocsp, /crl/ and /ca/ (HOST:PORT); empty
+	// serves them only over HTTPS.
+	HTTPListen string `json:"http_listen"`
+	// BaseURL is the http:// URL relying parties reach that listener at (a public name, a
+	// load balancer or CDN in front of it): the AIA, caIssuers and CRL distribution point URLs
+	// of certificates issued from now on are built from it. Default "http://" + HTTPListen
+	// when HTTPListen names a host; required when it binds every address. Without HTTPListen
+	// or BaseURL, certificates carry public_url (https) as before.
+	BaseURL string `json:"base_url"`
+	// RootCRLInterval is how often a root's CRL is rebuilt when nothing changed (default
+	// 24h, 1m to 30 days); RootCRLLifetime its nextUpdate − thisUpdate (default 168h, at
+	// least the interval, at most 365 days).
+	RootCRLInterval Duration `json:"root_crl_interval"`
+	RootCRLLifetime Duration `json:"root_crl_lifetime"`
 }
 
 // Policy bounds environment policies (internal/policy).
@@ -345,6 +366,23 @@ func (c *Config) defaults() {
 	if c.Policy.CacheEntries == 0 {
 		c.Policy.CacheEntries = 256
 	}
+	if c.Status.BaseURL == "" && c.Status.HTTPListen != "" {
+		if host, _, err := net.SplitHostPort(c.Status.HTTPListen); err == nil && !unspecifiedHost(host) {
+			c.Status.BaseURL = "http://" + c.Status.HTTPListen
+		}
+	}
+	if c.Status.RootCRLInterval.Duration == 0 {
+		c.Status.RootCRLInterval.Duration = 24 * time.Hour
+	}
+	if c.Status.RootCRLLifetime.Duration == 0 {
+		c.Status.RootCRLLifetime.Duration = max(7*24*time.Hour, c.Status.RootCRLInterval.Duration)
+	}
+}
+
+// unspecifiedHost reports whether a listen host binds every address: "", 0.0.0.0 or ::.
+func unspecifiedHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "" || ip != nil && ip.IsUnspecified()
 }
 
 // Validate reports every problem at once.
@@ -483,8 +521,8 @@ func (c *Config) Validate() error {
 	if l := c.StatusListen; l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			bad("status_listen", "must be HOST:PORT, e.g. \"0.0.0.0:8445\", or empty to serve OCSP and CRLs on the API listener only (%v)", err)
-		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen {
-			bad("status_listen", "must differ from listen, est.listen and metrics.listen")
+		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen || l == c.Status.HTTPListen {
+			bad("status_listen", "must differ from listen, est.listen, metrics.listen and status.http_listen")
 		}
 	}
 	if d := c.Limits.QueueWait.Duration; d < 0 || d > time.Minute {
@@ -517,7 +555,39 @@ func (c *Config) Validate() error {
 	if n := c.Policy.CacheEntries; n < 1 || n > 65536 {
 		bad("policy.cache_entries", "must be between 1 and 65536, got %d", n)
 	}
+	c.validateStatus(bad)
 	return errors.Join(errs...)
+}
+
+// validateStatus checks the status section.
+func (c *Config) validateStatus(bad func(key, format string, args ...any)) {
+	st := c.Status
+	if l := st.HTTPListen; l != "" {
+		if host, port, err := net.SplitHostPort(l); err != nil {
+			bad("status.http_listen", "must be HOST:PORT, e.g. \"0.0.0.0:8080\", or empty to serve status on the HTTPS listener only (%v)", err)
+		} else if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+			bad("status.http_listen", "the port %q must be a number between 1 and 65535", port)
+		} else if l == c.Listen || c.EST != nil && l == c.EST.Listen || l == c.Metrics.Listen || l == c.StatusListen {
+			bad("status.http_listen", "must differ from listen, est.listen, metrics.listen and status_listen: plain-HTTP status has a listener of its own")
+		} else if st.BaseURL == "" && unspecifiedHost(host) {
+			bad("status.base_url", "is required when status.http_listen %q binds every address: give the http:// URL relying parties reach it at, e.g. \"http://status.example.com\"", l)
+		}
+	}
+	if b := st.BaseURL; b != "" {
+		u, err := url.Parse(b)
+		switch {
+		case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+			bad("status.base_url", "must be http://host[:port][/path], got %q", b)
+		case u.Scheme != "http":
+			bad("status.base_url", "must be a plain http:// URL, got %q: relying parties fetch OCSP and CRLs without TLS (RFC 5280 section 4.2.1.13, RFC 6960 appendix A.1), and GnuTLS's ocsptool cannot fetch https", b)
+		}
+	}
+	if d := st.RootCRLInterval.Duration; d < time.Minute || d > 30*24*time.Hour {
+		bad("status.root_crl_interval", "must be between 1m and 720h (30 days), got %s", d)
+	}
+	if d := st.RootCRLLifetime.Duration; d < st.RootCRLInterval.Duration || d > 365*24*time.Hour {
+		bad("status.root_crl_lifetime", "must be between status.root_crl_interval (%s) and 8760h (365 days), got %s", st.RootCRLInterval.Duration, d)
+	}
 }
 
 // loopbackOnly reports whether a HOST:PORT listens on loopback only: "localhost" or a

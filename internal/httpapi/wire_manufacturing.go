@@ -17,7 +17,7 @@ import (
 // toCA shows a CA with its certificate as PEM and, when parsed, its subject and expiry.
 func toCA(c ca.CA) api.CA {
 	v := api.CA{ID: c.ID, PartyID: c.PartyID, Stage: c.Stage, Role: string(c.Role), ParentID: c.ParentID, Name: c.Name,
-		KeyID: c.KeyID, Imported: c.Imported, CreatedAt: c.CreatedAt, RetiredAt: c.RetiredAt, CRLPartitions: c.CRLPartitions,
+		KeyID: c.KeyID, Imported: c.Imported, CreatedAt: c.CreatedAt, RetiredAt: c.RetiredAt, CRLPartitions: c.CRLPartitions, FactoryValidity: c.FactoryValidity,
 		CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))}
 	if c.Cert != nil {
 		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
@@ -31,7 +31,7 @@ func toHierarchy(root, issuing ca.CA) api.Hierarchy {
 
 func fromCreateHierarchyRequest(r api.CreateHierarchyRequest) manufacturing.CreateHierarchyRequest {
 	return manufacturing.CreateHierarchyRequest{ManufacturerID: r.ManufacturerID, Name: r.Name, Algorithm: keys.Algorithm(r.Algorithm),
-		CRLPartitions: r.CRLPartitions}
+		CRLPartitions: r.CRLPartitions, FactoryValidity: r.FactoryValidity}
 }
 
 func fromImportCARequest(r api.ImportCARequest) manufacturing.ImportCARequest {

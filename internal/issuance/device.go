@@ -16,6 +16,12 @@ import (
 	"github.com/hallmark-id/hallmark/internal/oid"
 )
 
+// UndefinedNotAfter is the notAfter IEEE 802.1AR-2018 section 8.5 gives an IDevID that has
+// "no well-defined expiration date": 99991231235959Z, the GeneralizedTime RFC 5280 section
+// 4.1.2.5 reserves for it. It is the one notAfter a factory certificate may carry beyond its
+// issuer's (Issuer.Prepare).
+var UndefinedNotAfter = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
 // FactoryParams are the inputs of FactoryTemplate.
 type FactoryParams struct {
 	DeviceSerial      string // the device's serial number; PrintableString alphabet, 1 to 64 characters
@@ -24,7 +30,7 @@ type FactoryParams struct {
 	BuildRecordDigest [32]byte // SHA-256 of the signed build record's payload
 	PublicKey         crypto.PublicKey
 	NotBefore         time.Time
-	NotAfter          time.Time // 802.1AR allows 99991231235959Z ("no well-defined expiration")
+	NotAfter          time.Time // the issuer's notAfter, or UndefinedNotAfter (802.1AR: "no well-defined expiration")
 	// OCSPServer and CRLDistributionPoints, when given, become the AIA id-ad-ocsp and CRL
 	// distribution point extensions (http or https URLs).
 	OCSPServer            []string

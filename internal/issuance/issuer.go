@@ -216,6 +216,9 @@ func (is *Issuer) Certificate() *x509.Certificate { return is.cert }
 // carrying the CA's RawSubject and SubjectKeyId: issuer name, authority key identifier and
 // signature algorithm are byte-identical to what the CA signs. A lint error returns the error
 // and no Prepared. rand is also used by Sign.
+//
+// The certificate's notAfter may not be after the issuer's, with one exception: a factory
+// (IDevID) certificate may carry UndefinedNotAfter, 802.1AR's "no well-defined expiration".
 func (is *Issuer) Prepare(profile Profile, tmpl *x509.Certificate, rand io.Reader) (*Prepared, error) {
 	if profile == ProfileRootCA {
 		return nil, failure.New(failure.Invalid, "prepare: a root CA certificate is self-signed; use PrepareSelfSigned")
@@ -223,7 +226,7 @@ func (is *Issuer) Prepare(profile Profile, tmpl *x509.Certificate, rand io.Reade
 	if tmpl == nil {
 		return nil, errors.New("prepare: no template")
 	}
-	if tmpl.NotAfter.After(is.cert.NotAfter) {
+	if tmpl.NotAfter.After(is.cert.NotAfter) && !(profile == ProfileFactory && tmpl.NotAfter.Equal(UndefinedNotAfter)) {
 		return nil, failure.New(failure.Invalid, "prepare: notAfter %s is after the issuer's notAfter %s",
 			tmpl.NotAfter.UTC().Format(time.RFC3339), is.cert.NotAfter.UTC().Format(time.RFC3339))
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"net"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,14 +67,32 @@ type CAParams struct {
 	// MaxPathLen is the pathLenConstraint: -1 leaves it out (unconstrained), 0 or more sets it.
 	// The zero value, 0, is what an issuing CA that signs only end entities wants.
 	MaxPathLen int
+	// OCSPServer, IssuingCertificateURL and CRLDistributionPoints, for an issuing CA only,
+	// become its AIA (id-ad-ocsp, id-ad-caIssuers) and CRL distribution point extensions:
+	// where the root that signs it publishes its status and its own certificate, so that a
+	// relying party can check the whole chain (RFC 5280 sections 4.2.1.13 and 4.2.2.1).
+	// http or https URLs; a root takes none.
+	OCSPServer            []string
+	IssuingCertificateURL []string
+	CRLDistributionPoints []string
 }
 
 // CATemplate returns the template of a root or issuing CA certificate: basicConstraints
 // critical CA:TRUE, keyUsage critical keyCertSign, cRLSign and digitalSignature (the last so
-// the CA key may sign OCSP responses directly), and an explicit subject key identifier.
+// the CA key may sign OCSP responses directly), and an explicit subject key identifier; for
+// an issuing CA, AIA and CRL distribution points when given.
 func CATemplate(p CAParams) (*x509.Certificate, error) {
 	if !p.Profile.IsCA() {
 		return nil, failure.New(failure.Invalid, "CA template: profile %q is not a CA profile", p.Profile)
+	}
+	urls := slices.Concat(p.OCSPServer, p.IssuingCertificateURL, p.CRLDistributionPoints)
+	if p.Profile == ProfileRootCA && len(urls) > 0 {
+		return nil, failure.New(failure.Invalid, "CA template: a self-signed root carries no AIA or CRL distribution point")
+	}
+	for _, u := range urls {
+		if err := checkHTTPURL(u); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkName("common name", p.CommonName, ubCommonName, true); err != nil {
 		return nil, err
@@ -94,6 +113,9 @@ func CATemplate(p CAParams) (*x509.Certificate, error) {
 	t.MaxPathLen = p.MaxPathLen
 	t.MaxPathLenZero = p.MaxPathLen == 0
 	t.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
+	t.OCSPServer = slices.Clone(p.OCSPServer)
+	t.IssuingCertificateURL = slices.Clone(p.IssuingCertificateURL)
+	t.CRLDistributionPoints = slices.Clone(p.CRLDistributionPoints)
 	if p.Profile == ProfileRootCA {
 		// RFC 5280 section 4.2.1.1 lets a self-signed root omit the AKI, but zlint wants
 		// its keyIdentifier; crypto/x509 copies the parent's SKID for every other issuer.

@@ -80,13 +80,22 @@ type CreateHierarchyRequest struct {
 	// CRLPartitions is the issuing CA's CRL partition count (1 to 1024, fixed for its life);
 	// 0 takes the default, 16. See docs/revocation-status.md.
 	CRLPartitions int `json:"crl_partitions,omitempty"`
+	// FactoryValidity is what notAfter the issuing CA gives factory certificates, fixed for
+	// its life: ca.FactoryValidityUndefined (802.1AR's 99991231235959Z, the default when
+	// empty) or ca.FactoryValidityIssuer (the issuing CA's own notAfter).
+	FactoryValidity string `json:"factory_validity,omitempty"`
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.
 func (s *Service) CreateHierarchy(ctx context.Context, a audit.Actor, r CreateHierarchyRequest) (root, issuing ca.CA, err error) {
+	fv, err := checkFactoryValidity(r.FactoryValidity)
+	if err != nil {
+		return root, issuing, err
+	}
 	return s.c.Authority.CreateOwnedHierarchy(ctx, a, authority.OwnedHierarchy{
 		PartyID: r.ManufacturerID, Kind: party.Manufacturer, Stage: stage, Scope: ownership.Scope{Kind: ownership.Manufacturer, ID: r.ManufacturerID},
 		Name: r.Name, Algorithm: r.Algorithm, RootLife: s.c.RootLife, IssuingLife: s.c.IssuingLife, CRLPartitions: r.CRLPartitions,
+		FactoryValidity: fv,
 	})
 }
 

@@ -139,7 +139,7 @@ func (s *Service) due(cs *caState, cr *crlState) bool {
 	if failed, _ := cr.failure(); time.Since(failed) < s.c.CRLMinGap { // gaps in real time, whatever Now says
 		return false
 	}
-	if s.stale(cr.doc.Load()) {
+	if s.stale(cs, cr.doc.Load()) {
 		return true
 	}
 	if !cr.dirty.Load() {
@@ -155,11 +155,11 @@ func (s *Service) due(cs *caState, cr *crlState) bool {
 	return time.Since(time.Unix(0, cr.builtAt.Load())) >= gap
 }
 
-// stale reports whether doc is missing or older than CRLInterval: a CRL that must not be
-// served while a fresher one can be built, or the promise that a revocation shows in the CRL
-// within one CRLInterval would break.
-func (s *Service) stale(doc *crlDoc) bool {
-	return doc == nil || s.c.Now().Sub(doc.thisUpdate) >= s.c.CRLInterval
+// stale reports whether doc, a CRL of cs, is missing or older than CRLInterval
+// (RootCRLInterval for a root): a CRL that must not be served while a fresher one can be
+// built, or the promise that a revocation shows in the CRL within one interval would break.
+func (s *Service) stale(cs *caState, doc *crlDoc) bool {
+	return doc == nil || s.c.Now().Sub(doc.thisUpdate) >= s.crlInterval(cs)
 }
 
 // failure returns when the last build of cr failed (zero after a success) and why.
@@ -174,7 +174,7 @@ func (cr *crlState) failure() (time.Time, error) {
 func (s *Service) CRL(ctx context.Context, caID string) ([]byte, error) {
 	cs := s.caNamed(ctx, caID)
 	if cs == nil {
-		return nil, fmt.Errorf("status: no issuing CA %s", caID)
+		return nil, fmt.Errorf("status: no CA %s with a key", caID)
 	}
 	doc, err := s.currentCRL(ctx, cs, &cs.crl)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *Service) CRL(ctx context.Context, caID string) ([]byte, error) {
 func (s *Service) PartitionCRL(ctx context.Context, caID string, p int) ([]byte, error) {
 	cs := s.caNamed(ctx, caID)
 	if cs == nil {
-		return nil, fmt.Errorf("status: no issuing CA %s", caID)
+		return nil, fmt.Errorf("status: no CA %s with a key", caID)
 	}
 	if p < 0 || p >= len(cs.parts) {
 		return nil, fmt.Errorf("status: CA %s has no CRL partition %d", caID, p)
@@ -208,7 +208,7 @@ func (s *Service) PartitionCRL(ctx context.Context, caID string, p int) ([]byte,
 func (s *Service) currentCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
 	cr.fetchedAt.Store(time.Now().UnixNano())
 	doc := cr.doc.Load()
-	if !s.stale(doc) {
+	if !s.stale(cs, doc) {
 		s.crlServed[servedMemory].Add(1)
 		return doc, nil
 	}
@@ -324,7 +324,7 @@ func (s *Service) build(ctx context.Context, cs *caState, cr *crlState) (*crlDoc
 		cr.dirty.Store(true)
 		return nil, err
 	}
-	next := now.Add(s.c.CRLLifetime)
+	next := now.Add(s.crlLifetime(cs))
 	if na := cs.c.Cert.NotAfter; next.After(na) {
 		next = na
 	}
@@ -404,7 +404,7 @@ func (s *Service) serveCRL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "CRL unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	age := max(0, int(doc.thisUpdate.Add(s.c.CRLInterval).Sub(s.c.Now()).Seconds()))
+	age := max(0, int(doc.thisUpdate.Add(s.crlInterval(cs)).Sub(s.c.Now()).Seconds()))
 	w.Header().Set("Content-Type", "application/pkix-crl")
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d, no-transform", age))
 	w.Header().Set("ETag", doc.etag)

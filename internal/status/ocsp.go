@@ -21,13 +21,14 @@ import (
 const maxRequest = 8 << 10
 
 // Handler serves /ocsp, /ocsp/<ca-id>[/<base64 request>], /ocsp/<base64 request>,
-// /crl/<ca-id>.crl and /crl/<ca-id>-<p>.crl. Mount it at all three of "/ocsp", "/ocsp/" and
-// "/crl/".
+// /crl/<ca-id>.crl, /crl/<ca-id>-<p>.crl and /ca/<ca-id>.cer. Mount it at all four of
+// "/ocsp", "/ocsp/", "/crl/" and "/ca/".
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ocsp", s.serveOCSP)
 	mux.HandleFunc("/ocsp/", s.serveOCSP)
 	mux.HandleFunc("/crl/", s.serveCRL)
+	mux.HandleFunc("/ca/", s.serveCACert)
 	return mux
 }
 

@@ -133,7 +133,7 @@ func (s *Service) issueResponder(ctx context.Context, c ca.CA, now time.Time) (*
 func (s *Service) Responder(ctx context.Context, caID string) (*x509.Certificate, error) {
 	cs := s.caNamed(ctx, caID)
 	if cs == nil {
-		return nil, fmt.Errorf("status: no issuing CA %s", caID)
+		return nil, fmt.Errorf("status: no CA %s with a key", caID)
 	}
 	sg, err := s.responder(ctx, cs)
 	if err != nil {

@@ -1,6 +1,9 @@
-// Package status serves revocation status for every issuing CA: CRLs (RFC 5280 section 5)
-// at /crl/<ca-id>.crl, partition CRLs at /crl/<ca-id>-<p>.crl, and an OCSP responder (RFC
-// 6960) at /ocsp/<ca-id>.
+// Package status serves revocation status for every CA Hallmark holds the key of, issuing
+// CAs and roots: CRLs (RFC 5280 section 5) at /crl/<ca-id>.crl, partition CRLs at
+// /crl/<ca-id>-<p>.crl, an OCSP responder (RFC 6960) at /ocsp/<ca-id>, and each CA's
+// certificate at /ca/<ca-id>.cer (the caIssuers of the certificates it signs). A root's CRL
+// lists the issuing CA certificates (and responders) it signed; it is rebuilt every
+// RootCRLInterval rather than every CRLInterval, and lives RootCRLLifetime.
 //
 // Invariants:
 //   - The responder never answers good for a serial its CA did not issue: a serial the store
@@ -58,6 +61,11 @@ type Config struct {
 	// CRLLifetime is nextUpdate − thisUpdate (default 4 × CRLInterval), so a relying party
 	// that misses a few fetches keeps a valid CRL.
 	CRLLifetime time.Duration
+	// RootCRLInterval and RootCRLLifetime are CRLInterval and CRLLifetime for the CRLs of
+	// roots (default 24h and 7 days): a root signs few certificates, and its CRL changes
+	// only when one of them does, which rebuilds it at once as for any CA.
+	RootCRLInterval time.Duration
+	RootCRLLifetime time.Duration
 	// OCSPLifetime is nextUpdate − thisUpdate of OCSP answers (default 1h); a cached answer is
 	// re-signed after half of it.
 	OCSPLifetime time.Duration
@@ -115,6 +123,9 @@ func New(c Config) *Service {
 	def(&c.CRLInterval, time.Hour)
 	def(&c.CRLMinGap, time.Second)
 	def(&c.CRLLifetime, 4*c.CRLInterval)
+	def(&c.RootCRLInterval, 24*time.Hour)
+	def(&c.RootCRLLifetime, 7*24*time.Hour)
+	c.RootCRLLifetime = max(c.RootCRLLifetime, c.RootCRLInterval)
 	def(&c.OCSPLifetime, time.Hour)
 	def(&c.PollInterval, 500*time.Millisecond)
 	def(&c.ResponderLife, 30*24*time.Hour)
@@ -131,7 +142,7 @@ func New(c Config) *Service {
 		cache: newOCSPCache(c.CacheBytes)}
 }
 
-// caState is one issuing CA's CRLs and responder; its OCSP answers are in the Service's cache.
+// caState is one CA's CRLs and responder; its OCSP answers are in the Service's cache.
 type caState struct {
 	c ca.CA
 
@@ -199,13 +210,29 @@ func (s *Service) kick() {
 	}
 }
 
+// crlInterval is how often cs's CRLs are rebuilt at the latest, crlLifetime their
+// nextUpdate − thisUpdate: RootCRLInterval and RootCRLLifetime for a root.
+func (s *Service) crlInterval(cs *caState) time.Duration {
+	if cs.c.Role == ca.Root {
+		return s.c.RootCRLInterval
+	}
+	return s.c.CRLInterval
+}
+
+func (s *Service) crlLifetime(cs *caState) time.Duration {
+	if cs.c.Role == ca.Root {
+		return s.c.RootCRLLifetime
+	}
+	return s.c.CRLLifetime
+}
+
 func (s *Service) caByID(id string) *caState {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.cas[id]
 }
 
-// loadCAs (re)reads the issuing CAs that hold a key. Existing state is kept.
+// loadCAs (re)reads the issuing CAs and roots that hold a key. Existing state is kept.
 func (s *Service) loadCAs(ctx context.Context) error {
 	var list []ca.CA
 	if err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { list, err = tx.CAs().ListCAs(""); return err }); err != nil {
@@ -215,7 +242,7 @@ func (s *Service) loadCAs(ctx context.Context) error {
 	defer s.mu.Unlock()
 	s.loaded = s.c.Now()
 	for _, c := range list {
-		if c.Role != ca.Issuing || c.KeyID == "" || s.cas[c.ID] != nil {
+		if (c.Role != ca.Issuing && c.Role != ca.Root) || c.KeyID == "" || s.cas[c.ID] != nil {
 			continue
 		}
 		cs := &caState{c: c, crl: crlState{part: -1}, parts: make([]crlState, max(0, c.CRLPartitions))}
@@ -330,8 +357,15 @@ func (s *Service) Poll(ctx context.Context) error {
 			return err
 		}
 		byCA := map[string][]store.StatusChange{}
+		unknown := false
 		for _, c := range changes {
 			byCA[c.CAID] = append(byCA[c.CAID], c)
+			unknown = unknown || s.caByID(c.CAID) == nil
+		}
+		if unknown { // a CA created since the last load signed a certificate: a new root signs its issuing CA at once
+			if err := s.loadCAs(ctx); err != nil {
+				return err
+			}
 		}
 		for id, list := range byCA {
 			cs := s.caByID(id)

@@ -53,6 +53,18 @@ func (u *URLs) For(c ca.CA, deviceID string) (ocsp, crl []string) {
 	return []string{b + "/ocsp/" + c.ID}, []string{b + "/crl/" + c.ID + ".crl"}
 }
 
+// ForCA returns the URLs that a certificate signed by CA parent (an issuing CA's
+// certificate, signed by its root) carries: parent's OCSP responder, parent's full CRL, and
+// parent's own certificate (caIssuers, served by CACertHandler), or nils while no base is
+// set. It has the signature authority.Config.CAStatusURLs takes.
+func (u *URLs) ForCA(parent ca.CA) (ocsp, crl, issuers []string) {
+	b := u.Base()
+	if b == "" {
+		return nil, nil, nil
+	}
+	return []string{b + "/ocsp/" + parent.ID}, []string{b + "/crl/" + parent.ID + ".crl"}, []string{b + "/ca/" + parent.ID + ".cer"}
+}
+
 // partitionURL is the URL of partition p of caID's CRL under base: the certificates' CRL
 // distribution point and the partition CRL's issuingDistributionPoint.
 func partitionURL(base, caID string, p int) string {

@@ -261,4 +261,9 @@ paths.update({
  "/v1/reports/gaps":{"get":op("Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, and approvals decided inside the acting party (auditors: all; others: their own scopes)",200,S("GapsReport"),params=[q("idle","principals unused for longer than this are listed: 90d (default) or a Go duration")],errs=(400,401))},
  "/v1/support/check":{"post":op("May this support certificate reach this device now? For gateways and devices: the environment's operator, the requesting party or an auditor",200,S("Reach"),"SupportCheck",errs=(400,401,403))},
 })
+# IDevID validity (issue 15, point 5): what notAfter a manufacturing issuing CA gives factory certificates.
+fv_=lambda d: {"type":"string","enum":["undefined","issuer"],"description":d}
+schemas["CA"]["properties"]["factory_validity"]=fv_("a manufacturing issuing CA's: the notAfter of the factory certificates it issues, 99991231235959Z (IEEE 802.1AR) or its own; absent on other CAs")
+schemas["CreateHierarchy"]["properties"]["factory_validity"]=fv_("the notAfter of the factory certificates the issuing CA issues, fixed for its life: undefined (99991231235959Z, IEEE 802.1AR; the default) or issuer (the issuing CA's notAfter)")
+
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

@@ -13,12 +13,12 @@ import (
 type cas struct{ t *tx }
 
 func (c cas) CreateCA(v ca.CA) error {
-	_, err := c.t.exec(`INSERT INTO cas (id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.PartyID, v.Stage, string(v.Role), nullString(v.ParentID), v.Name, nullString(v.KeyID), boolInt(v.Imported), v.CertDER, micros(v.CreatedAt), v.CRLPartitions)
+	_, err := c.t.exec(`INSERT INTO cas (id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, factory_validity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.PartyID, v.Stage, string(v.Role), nullString(v.ParentID), v.Name, nullString(v.KeyID), boolInt(v.Imported), v.CertDER, micros(v.CreatedAt), v.CRLPartitions, v.FactoryValidity)
 	return err
 }
 
-const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at`
+const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at, factory_validity`
 
 func scanCA(s interface{ Scan(...any) error }, parsed *caCerts) (ca.CA, error) {
 	var v ca.CA
@@ -27,7 +27,7 @@ func scanCA(s interface{ Scan(...any) error }, parsed *caCerts) (ca.CA, error) {
 	var imported int
 	var at int64
 	var retired sql.NullInt64
-	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions, &retired); err != nil {
+	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions, &retired, &v.FactoryValidity); err != nil {
 		return v, err
 	}
 	v.RetiredAt = fromNullMicros(retired)

@@ -22,6 +22,7 @@ var statusTests = []struct {
 	{"ResponderLatestWins", testResponders},
 	{"EveryStatusChangeIsFed", testStatusChanges},
 	{"CRLPartitionsAreRecordedAndWalked", testCRLPartitions},
+	{"FactoryValidityAndUndefinedNotAfter", testFactoryValidity},
 }
 
 func issuedOn(t *testing.T, s store.Store, caID string, serial *big.Int, notAfter time.Time) {
@@ -239,4 +240,45 @@ func testCRLPartitions(t *testing.T, s store.Store) {
 	if len(parts) != 6 || parts["102"] != 1 || parts["104"] != 3 || parts["1"] != 2 || parts["101"] != 0 {
 		t.Errorf("change feed partitions %v", parts)
 	}
+}
+
+// testFactoryValidity: a CA keeps its factory validity, and a certificate with 802.1AR's
+// notAfter 99991231235959Z is stored, read back and listed on its CA's CRL walk once revoked
+// (it never expires, so it never leaves the CRL).
+func testFactoryValidity(t *testing.T, s store.Store) {
+	seedCA(t, s) // ca1, a root: no factory validity
+	der := SelfSignedForTest(t)
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.CAs().CreateCA(ca.CA{ID: "cau", PartyID: "acme", Stage: "manufacturing", Role: ca.Issuing, Name: "idevid", KeyID: "ku", CertDER: der, CreatedAt: t0,
+			FactoryValidity: ca.FactoryValidityUndefined}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("ca.create"))
+		return err
+	})
+	undefined := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	issuedOn(t, s, "cau", big.NewInt(0x9999), undefined)
+	if err := audited(t, s, func(tx store.Tx) error { return tx.Certificates().Revoke(big.NewInt(0x9999), 1, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		for id, want := range map[string]string{"ca1": "", "cau": ca.FactoryValidityUndefined} {
+			if c, err := tx.CAs().GetCA(id); err != nil || c.FactoryValidity != want {
+				t.Errorf("CA %s: factory validity %q (%v), want %q", id, c.FactoryValidity, err, want)
+			}
+		}
+		list, err := tx.CAs().ListCAs("acme")
+		if err != nil || len(list) != 2 || list[1].FactoryValidity != ca.FactoryValidityUndefined {
+			t.Errorf("ListCAs: %+v %v", list, err)
+		}
+		c, err := tx.Certificates().GetCert(big.NewInt(0x9999))
+		if err != nil || !c.NotAfter.Equal(undefined) {
+			t.Errorf("certificate notAfter %s (%v), want %s", c.NotAfter, err, undefined)
+		}
+		var got []string
+		if err := tx.Status().EachRevoked("cau", t0.AddDate(500, 0, 0), func(e store.RevokedEntry) error { got = append(got, e.SerialHex); return nil }); err != nil || len(got) != 1 || got[0] != "9999" {
+			t.Errorf("CRL walk 500 years on: %v %v", got, err)
+		}
+		return nil
+	})
 }
