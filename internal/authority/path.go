@@ -55,4 +55,3 @@ func (a *Authority) Path(ctx context.Context, id string) ([]*x509.Certificate, e
 	})
 	return out, err
 }
-

@@ -35,7 +35,9 @@ const (
 var Profiles = []Profile{ProfileRootCA, ProfileIssuingCA, ProfileFactory, ProfileOperational, ProfileTLSServer, ProfileOCSPResponder, ProfileSupport, ProfileCrossCA}
 
 // IsCA reports whether certificates of the profile are CA certificates.
-func (p Profile) IsCA() bool { return p == ProfileRootCA || p == ProfileIssuingCA || p == ProfileCrossCA }
+func (p Profile) IsCA() bool {
+	return p == ProfileRootCA || p == ProfileIssuingCA || p == ProfileCrossCA
+}
 
 func (p Profile) known() bool {
 	for _, q := range Profiles {

@@ -72,7 +72,10 @@ func testSuccession(t *testing.T, s store.Store) {
 	until := t0.Add(time.Hour)
 	succeed := func(id, next string) (int64, int64, error) {
 		var lots, envs int64
-		err := audited(t, s, func(tx store.Tx) (err error) { lots, envs, err = tx.Succession().Succeed(id, next, t0, until); return err })
+		err := audited(t, s, func(tx store.Tx) (err error) {
+			lots, envs, err = tx.Succession().Succeed(id, next, t0, until)
+			return err
+		})
 		return lots, envs, err
 	}
 	if err := s.Update(ctx, func(tx store.Tx) error { _, _, err := tx.Succession().Succeed("ca1", "ca2", t0, until); return err }); !errors.Is(err, store.ErrUnaudited) {
@@ -190,7 +193,10 @@ func testSigningKeyHistory(t *testing.T, s store.Store) {
 	list := func() []ca.SigningKey {
 		t.Helper()
 		var out []ca.SigningKey
-		if err := s.View(ctx, func(tx store.Tx) (err error) { out, err = tx.KeyHistory().SigningKeys("acme", "build-record"); return err }); err != nil {
+		if err := s.View(ctx, func(tx store.Tx) (err error) {
+			out, err = tx.KeyHistory().SigningKeys("acme", "build-record")
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		return out
