@@ -26,6 +26,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
@@ -56,6 +57,8 @@ type App struct {
 	Handshakes *handshakeGate
 	Log        *slog.Logger
 	Now        func() time.Time
+
+	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
 }
 
 // Wiring is what Build needs.
@@ -134,7 +137,9 @@ func Build(w Wiring) (*App, error) {
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
+	a.Rotation = rotation.New(rotation.Config{Store: w.Store, Authority: a.Authority})
+	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log,
+		Rotation: a.Rotation})
 	return a, nil
 }
 

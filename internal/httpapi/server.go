@@ -22,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
@@ -41,6 +42,8 @@ type Config struct {
 	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
 	Support       *support.Service  // support grants (routes_governance.go)
 	Log           *slog.Logger
+
+	Rotation *rotation.Service // CA rotation and rollover (routes_rotation.go); nil: those routes answer 503
 }
 
 // Server is the /v1 handler.
@@ -72,6 +75,7 @@ func New(c Config) *Server {
 	s.reportRoutes(c.Reports)
 	s.governanceRoutes()
 	s.gapsRoute(c.Reports)
+	s.rotationRoutes(c.Rotation)
 	return s
 }
 

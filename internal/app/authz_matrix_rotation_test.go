@@ -1,0 +1,77 @@
+package app
+
+import (
+	"strings"
+	"testing"
+)
+
+// mxRotationRows are the matrix rows of CA rotation (docs/rotation.md): replacing a CA takes
+// the duty that creates it — acme's manufacturing/issue, contoso's operational/issue — and a
+// CA's path is public like its certificate.
+func mxRotationRows() []mxRow {
+	// target is the CA a cell replaces: a fresh hierarchy of the caller's own when allowed (so
+	// no other row loses its CA), world A's or world B's otherwise.
+	target := func(t *testing.T, f *mxFixture, c mxCell, root bool) string {
+		var id string
+		switch {
+		case c.other && c.party == "contoso":
+			id = f.tailspinIssuing
+		case c.other:
+			id = f.initechIssuing
+		case c.allowed() && c.party == "contoso":
+			id = f.hierarchy(t, oscar, "/v1/operational/hierarchies", "operator_id", "contoso")
+		case c.allowed():
+			id = f.hierarchy(t, alice, "/v1/manufacturing/hierarchies", "manufacturer_id", "acme")
+		default:
+			id = f.acmeIssuing
+		}
+		if root {
+			return f.parentOf(t, id)
+		}
+		return id
+	}
+	succeeded := func(t *testing.T, r resp) {
+		m := mxDecode(t, r)
+		if next := mxField(m, "successor.id"); next == nil || next == "" || mxField(m, "predecessor.successor_id") != next {
+			t.Errorf("the answer does not name the successor as the predecessor's: %s", r.Body)
+		}
+	}
+	replace := func(op string, root bool) func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+		return func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+			id := target(t, f, c, root)
+			return mxReq{path: "/v1/cas/" + id + "/" + op, body: map[string]any{"overlap": "1m"},
+				check: mxThen(mxExpect("predecessor.id", id), succeeded, f.readBack(c.who, "/v1/cas", "successor.id"))}
+		}
+	}
+	return []mxRow{
+		{op: "POST /v1/cas/{id}/rotate", own: mxOnly(mx201, mx403, "acme", "contoso"), other: mxAll(mx403), req: replace("rotate", false)},
+		{op: "POST /v1/cas/{id}/rollover", own: mxOnly(mx201, mx403, "acme", "contoso"), other: mxAll(mx403), req: replace("rollover", true)},
+		{op: "GET /v1/cas/{id}/chain", public: true, own: mxAll(mx200), other: mxAll(mx200),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/cas/" + mxPick(c, f.acmeIssuing, f.initechIssuing) + "/chain", check: func(t *testing.T, r resp) {
+					if n := strings.Count(string(r.Body), "BEGIN CERTIFICATE"); n < 2 {
+						t.Errorf("the chain has %d certificates, want the issuing CA and its root", n)
+					}
+				}}
+			}},
+	}
+}
+
+// parentOf is the parent of CA id, read as the auditor (who sees every CA).
+func (f *mxFixture) parentOf(t *testing.T, id string) string {
+	t.Helper()
+	var cas struct {
+		Items []struct {
+			ID       string `json:"id"`
+			ParentID string `json:"parent_id"`
+		} `json:"items"`
+	}
+	f.s.must(t, 200, audrey, "GET", "/v1/cas", nil).json(t, &cas)
+	for _, c := range cas.Items {
+		if c.ID == id && c.ParentID != "" {
+			return c.ParentID
+		}
+	}
+	t.Fatalf("CA %s has no parent the auditor can see", id)
+	return ""
+}
