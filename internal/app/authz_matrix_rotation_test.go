@@ -54,6 +54,22 @@ func mxRotationRows() []mxRow {
 					}
 				}}
 			}},
+		// A manufacturer's build-record key: rotated by the manufacturer, its history public.
+		{op: "POST /v1/manufacturers/{id}/build-record-key/rotate", own: mxOnly(mx201, mx403, "acme"), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				mfr := mxPick(c, "acme", "initech")
+				return mxReq{path: "/v1/manufacturers/" + mfr + "/build-record-key/rotate", check: mxThen(mxExpect("party_id", mfr, "purpose", "build-record"), func(t *testing.T, r resp) {
+					key, _ := mxField(mxDecode(t, r), "public_key_pem").(string)
+					set := f.s.must(t, 200, "", "GET", "/v1/manufacturers/"+mfr+"/build-record-keys", nil).Body
+					if key == "" || !strings.HasPrefix(string(set), key) || strings.Count(string(set), "BEGIN PUBLIC KEY") < 2 {
+						t.Errorf("the key history does not start with the new key and keep the old one:\n%s", set)
+					}
+				})}
+			}},
+		{op: "GET /v1/manufacturers/{id}/build-record-keys", public: true, own: mxAll(mx200), other: mxAll(mx200),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/manufacturers/" + mxPick(c, "acme", "initech") + "/build-record-keys"}
+			}},
 	}
 }
 

@@ -46,6 +46,31 @@ func (s *Server) rotationRoutes(rot *rotation.Service) {
 	s.handle("POST", "/v1/cas/{id}/rotate", h.rotate)
 	s.handle("POST", "/v1/cas/{id}/rollover", h.rollover)
 	s.public("GET", "/v1/cas/{id}/chain", h.chain)
+	s.handle("POST", "/v1/manufacturers/{id}/build-record-key/rotate", s.rotateBuildRecordKey)
+	s.public("GET", "/v1/manufacturers/{id}/build-record-keys", s.buildRecordKeys)
+}
+
+// rotateBuildRecordKey is POST /v1/manufacturers/{id}/build-record-key/rotate: a new
+// build-record key; the old one stays in the key history.
+func (s *Server) rotateBuildRecordKey(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	if err := decodeOptional(r, &struct{}{}); err != nil {
+		return err
+	}
+	k, err := s.mfg.RotateBuildRecordKey(r.Context(), actor(p), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 201, k)
+}
+
+// buildRecordKeys is GET /v1/manufacturers/{id}/build-record-keys: the key history as a key
+// set file, the current key first (public).
+func (s *Server) buildRecordKeys(w http.ResponseWriter, r *http.Request) error {
+	set, err := s.mfg.BuildRecordKeySetPEM(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writePEM(w, set)
 }
 
 type rotationHandlers struct{ rot *rotation.Service }
