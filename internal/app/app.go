@@ -121,7 +121,7 @@ func Build(w Wiring) (*App, error) {
 	}
 	a.Handshakes = newHandshakeGate(w.Handshakes, handshakeTimeout, w.Log)
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
-	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
+	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader, KeyID: auditlog.DefaultKeyID, Keys: w.Keys}); err != nil {
 		return nil, err
 	}
 	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {

@@ -70,6 +70,13 @@ func mxRotationRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/manufacturers/" + mxPick(c, "acme", "initech") + "/build-record-keys"}
 			}},
+
+		// The audit log's checkpoint keys: the history is public; only a deployment
+		// administrator rotates the key, and no caller of the matrix is one.
+		{op: "GET /v1/audit/keys", public: true, own: mxAll(mx200), other: mxAll(mx200),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/keys"} }},
+		{op: "POST /v1/audit/key/rotate", own: mxAll(mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/key/rotate"} }},
 	}
 }
 

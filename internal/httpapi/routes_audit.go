@@ -38,8 +38,13 @@ func (s *Server) auditRoutes(a *auditlog.Service) {
 		if err := ready(); err != nil {
 			return err
 		}
-		return writeText(w, 200, a.VerifierKey()+"\n")
+		hist, err := a.KeyHistory(r.Context()) // the current key, also when another replica rotated it
+		if err != nil {
+			return err
+		}
+		return writeText(w, 200, hist[0].VerifierKey+"\n")
 	})
+	s.auditKeyRoutes(a, ready)
 	checkpoint := func(fresh bool) func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 		return func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 			if err := auditor(r.Context(), p); err != nil {

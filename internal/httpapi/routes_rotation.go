@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/failure"
@@ -140,4 +141,36 @@ func decodeOptional(r *http.Request, v any) error {
 	}
 	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	return decode(r, v)
+}
+
+// auditKeyRoutes serve the checkpoint key history (public: one note verifier key a line, the
+// current first, for "hallmark audit verify --key") and its rotation (administrators).
+func (s *Server) auditKeyRoutes(a *auditlog.Service, ready func() error) {
+	s.public("GET", "/v1/audit/keys", func(w http.ResponseWriter, r *http.Request) error {
+		if err := ready(); err != nil {
+			return err
+		}
+		hist, err := a.KeyHistory(r.Context())
+		if err != nil {
+			return err
+		}
+		var b strings.Builder
+		for _, k := range hist {
+			b.WriteString(k.VerifierKey + "\n")
+		}
+		return writeText(w, 200, b.String())
+	})
+	s.handle("POST", "/v1/audit/key/rotate", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		if err := ready(); err != nil {
+			return err
+		}
+		if err := decodeOptional(r, &struct{}{}); err != nil {
+			return err
+		}
+		k, err := a.RotateKey(r.Context(), actor(p))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 201, k)
+	})
 }

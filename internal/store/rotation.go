@@ -30,7 +30,7 @@ type Succession interface {
 type AuditKey struct {
 	KeyID       string     `json:"key_id"`
 	VerifierKey string     `json:"verifier_key"`
-	CreatedAt   time.Time  `json:"created_at"`
+	CreatedAt   time.Time  `json:"created_at,omitzero"`
 	RetiredAt   *time.Time `json:"retired_at,omitempty"`
 }
 
