@@ -71,6 +71,19 @@ func mxRotationRows() []mxRow {
 				return mxReq{path: "/v1/manufacturers/" + mxPick(c, "acme", "initech") + "/build-record-keys"}
 			}},
 
+		// CA expiry: auditors see every CA, a party its own.
+		{op: "GET /v1/reports/ca-expiry", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: mxOnly(mxSees, mxHides, "auditco"),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				marker := f.acmeIssuing
+				switch {
+				case c.other:
+					marker = f.initechIssuing
+				case c.party == "contoso":
+					marker = f.contosoIssuing
+				}
+				return mxReq{path: "/v1/reports/ca-expiry", marker: `"` + marker + `"`}
+			}},
+
 		// The audit log's checkpoint keys: the history is public; only a deployment
 		// administrator rotates the key, and no caller of the matrix is one.
 		{op: "GET /v1/audit/keys", public: true, own: mxAll(mx200), other: mxAll(mx200),

@@ -13,6 +13,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
 )
 
@@ -41,14 +42,24 @@ func successionView(o authority.Succession) SuccessionView {
 
 // rotationRoutes serves CA rotation (docs/rotation.md): rotating an issuing CA and rolling a
 // root over are governed like creating the CA; a CA's path (chain and cross-certificates) is
-// public, like its certificate.
-func (s *Server) rotationRoutes(rot *rotation.Service) {
+// public, like its certificate. The CA expiry report is a report like the others.
+func (s *Server) rotationRoutes(rot *rotation.Service, rep *reports.Service) {
 	h := rotationHandlers{rot}
 	s.handle("POST", "/v1/cas/{id}/rotate", h.rotate)
 	s.handle("POST", "/v1/cas/{id}/rollover", h.rollover)
 	s.public("GET", "/v1/cas/{id}/chain", h.chain)
 	s.handle("POST", "/v1/manufacturers/{id}/build-record-key/rotate", s.rotateBuildRecordKey)
 	s.public("GET", "/v1/manufacturers/{id}/build-record-keys", s.buildRecordKeys)
+	s.handle("GET", "/v1/reports/ca-expiry", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+		if rep == nil {
+			return failure.New(failure.Unavailable, "reports are not configured on this server")
+		}
+		out, err := rep.CAExpiry(r.Context(), actor(p))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, 200, out)
+	})
 }
 
 // rotateBuildRecordKey is POST /v1/manufacturers/{id}/build-record-key/rotate: a new

@@ -75,7 +75,7 @@ func New(c Config) *Server {
 	s.reportRoutes(c.Reports)
 	s.governanceRoutes()
 	s.gapsRoute(c.Reports)
-	s.rotationRoutes(c.Rotation)
+	s.rotationRoutes(c.Rotation, c.Reports)
 	return s
 }
 
