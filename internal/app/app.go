@@ -15,6 +15,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
@@ -127,6 +128,9 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Metrics.Watch(metrics.State{Admission: a.Admission, Handshakes: a.Handshakes, Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
 		return nil, err
 	}
+	if err := a.Metrics.WatchCAs(metrics.CAState{List: a.listCAs, Now: w.Now}); err != nil {
+		return nil, err
+	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
 	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
@@ -141,6 +145,13 @@ func Build(w Wiring) (*App, error) {
 	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log,
 		Rotation: a.Rotation})
 	return a, nil
+}
+
+// listCAs reads every CA, for the CA expiry gauges.
+func (a *App) listCAs(ctx context.Context) ([]ca.CA, error) {
+	var out []ca.CA
+	err := a.Store.View(ctx, func(tx store.Tx) (err error) { out, err = tx.CAs().ListCAs(""); return err })
+	return out, err
 }
 
 // wireApprovals registers what each kind of approved request does. Onboarding has no
