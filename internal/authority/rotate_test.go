@@ -220,12 +220,13 @@ func TestRollover(t *testing.T) {
 	}
 
 	path, err := a.Path(ctx, rot.New.ID)
-	crossesOK := len(path) == 4 && (path[2].Equal(newWithOld) && path[3].Equal(oldWithNew) || path[2].Equal(oldWithNew) && path[3].Equal(newWithOld))
-	if err != nil || !crossesOK || !path[0].Equal(rot.New.Cert) || !path[1].Equal(newRoot.Cert) {
-		t.Fatalf("Path(new issuing) = %d certificates, %v; want issuing, root, new-with-old, old-with-new", len(path), err)
+	crossesOK := len(path) == 4 && (path[1].Equal(newWithOld) && path[2].Equal(oldWithNew) || path[1].Equal(oldWithNew) && path[2].Equal(newWithOld))
+	if err != nil || !crossesOK || !path[0].Equal(rot.New.Cert) || !path[3].Equal(newRoot.Cert) {
+		t.Fatalf("Path(new issuing) = %d certificates, %v; want issuing, the two cross-certificates, root", len(path), err)
 	}
-	if path, err := a.Path(ctx, oldIssuing.ID); err != nil || len(path) != 4 || !path[1].Equal(oldRoot.Cert) {
-		t.Fatalf("Path(old issuing) = %d certificates, %v", len(path), err)
+	oldPath, err := a.Path(ctx, oldIssuing.ID)
+	if err != nil || len(oldPath) != 4 || !oldPath[0].Equal(oldIssuing.Cert) || !oldPath[3].Equal(oldRoot.Cert) {
+		t.Fatalf("Path(old issuing) = %d certificates, %v", len(oldPath), err)
 	}
 
 	openssl, err := exec.LookPath("openssl")
@@ -250,13 +251,13 @@ func TestRollover(t *testing.T) {
 		return string(out), err
 	}
 	oldOnly, newOnly := file("old-root.pem", oldRoot.Cert), file("new-root.pem", newRoot.Cert)
-	if out, err := verify(oldOnly, file("new-path.pem", rot.New.Cert, newWithOld), file("new-leaf.pem", newLeaf)); err != nil || !strings.Contains(out, ": OK") {
+	if out, err := verify(oldOnly, file("new-path.pem", path...), file("new-leaf.pem", newLeaf)); err != nil || !strings.Contains(out, ": OK") {
 		t.Fatalf("trusting the old root, the new hierarchy's certificate through new-with-old: %v\n%s", err, out)
 	}
 	if out, err := verify(oldOnly, file("new-issuing.pem", rot.New.Cert), file("new-leaf.pem", newLeaf)); err == nil {
 		t.Fatalf("trusting the old root, the new hierarchy's certificate verified without the cross-certificate:\n%s", out)
 	}
-	if out, err := verify(newOnly, file("old-path.pem", oldIssuing.Cert, oldWithNew), file("old-leaf.pem", oldLeaf)); err != nil || !strings.Contains(out, ": OK") {
+	if out, err := verify(newOnly, file("old-path.pem", oldPath...), file("old-leaf.pem", oldLeaf)); err != nil || !strings.Contains(out, ": OK") {
 		t.Fatalf("trusting the new root, the old hierarchy's certificate through old-with-new: %v\n%s", err, out)
 	}
 	// Go's crypto/x509 counts the self-issued new-with-old against the old root's
