@@ -23,6 +23,12 @@ type CA struct {
 	// CRLPartitions is the number of CRL partitions the CA's certificates are spread over,
 	// fixed when it was created; 0 means one full CRL only.
 	CRLPartitions int `json:"crl_partitions"`
+	// SuccessorID names the CA that succeeded this one by a rotation or rollover, SucceededAt
+	// when, and IssuesUntil the end of the overlap after which it signs nothing more but
+	// keeps serving its revocation status; all absent until then.
+	SuccessorID string     `json:"successor_id,omitempty"`
+	SucceededAt *time.Time `json:"succeeded_at,omitempty"`
+	IssuesUntil *time.Time `json:"issues_until,omitempty"`
 	// Subject and NotAfter (RFC 3339, UTC) are read from the certificate.
 	Subject        string `json:"subject"`
 	NotAfter       string `json:"not_after"`

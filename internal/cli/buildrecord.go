@@ -21,14 +21,16 @@ func (e *env) buildRecordCommand() *cobra.Command {
 		Long: `A build record is what the factory asserted about a device, signed by its manufacturer (a DSSE
 envelope of an in-toto statement) and bound to the device's factory certificate by digest.`,
 		Example: `  hallmark buildrecord key acme --out acme-build-records.pem
-  hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem`,
+  hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem
+  hallmark buildrecord keys acme --out acme-keys.pem`,
 	}
 	var keyFile, recordFile, certFile string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify a signed build record, and its binding to a certificate (offline)",
 		Long: `Verify a signed build record envelope with the manufacturer's build-record public key, without
-contacting any server. With --cert, also check that the record is bound to that factory
+contacting any server. --key may hold the manufacturer's whole key history ("hallmark buildrecord
+keys"): the signature's keyid picks the key, so records signed before a key rotation verify. With --cert, also check that the record is bound to that factory
 certificate: the certificate's public key is the record's subject, and the certificate's
 build-record extension holds the SHA-256 of this record.
 
@@ -45,7 +47,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 			if err != nil {
 				return err
 			}
-			pub, err := buildrecord.ParsePublicKeyPEM(keyPEM)
+			pubs, err := buildrecord.ParsePublicKeysPEM(keyPEM)
 			if err != nil {
 				return fmt.Errorf("--key %s: %w", keyFile, err)
 			}
@@ -53,7 +55,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 			if err != nil {
 				return fmt.Errorf("--record %s: %w", recordFile, err)
 			}
-			v, err := buildrecord.Verify(env, pub)
+			v, err := buildrecord.VerifyKeys(env, pubs)
 			if err != nil {
 				return err
 			}
@@ -85,7 +87,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 			})
 		},
 	}
-	verify.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key (PEM file)")
+	verify.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key or key history (PEM file)")
 	verify.Flags().StringVar(&recordFile, "record", "", "the signed build record envelope (JSON file)")
 	verify.Flags().StringVar(&certFile, "cert", "", "the device's factory certificate (PEM or DER file) to check the binding to")
 	required(verify, "key", "record")
@@ -111,6 +113,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 	}
 	key.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
 	cmd.AddCommand(verify, key)
+	cmd.AddCommand(e.buildRecordKeyCommands()...) // rotation.go
 	return cmd
 }
 

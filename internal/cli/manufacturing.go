@@ -146,6 +146,7 @@ never from the command line.`,
 	}
 	certCmd.Flags().StringVar(&out, "out", "", "write the PEM to this file instead of stdout")
 	cmd.AddCommand(createH, importCmd, listCmd, certCmd)
+	cmd.AddCommand(e.caRotationCommands()...) // rotation.go
 	return cmd
 }
 
