@@ -7,7 +7,7 @@ import (
 )
 
 // Succession records CA rotations and root rollovers (ca/rotation.go) and the
-// cross-certificates of rollovers (migration 0060_rotation.sql).
+// cross-certificates of rollovers (migration 0014_rotation.sql).
 type Succession interface {
 	// Standing reads what decides whether CA id may sign (retirement, successor, end of
 	// overlap) without loading its certificate: the authority asks it twice per issuance.

@@ -9,7 +9,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// CA succession, cross-certificates and key histories (migration 0060_rotation.sql).
+// CA succession, cross-certificates and key histories (migration 0014_rotation.sql).
 
 func (t *tx) Succession() store.Succession { return succession{t} }
 func (t *tx) KeyHistory() store.KeyHistory { return keyHistory{t} }
