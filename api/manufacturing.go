@@ -27,6 +27,12 @@ type CA struct {
 	// certificates it issues, "undefined" (99991231235959Z, IEEE 802.1AR) or "issuer" (its
 	// own notAfter). Other CAs have none.
 	FactoryValidity string `json:"factory_validity,omitempty"`
+	// SuccessorID names the CA that succeeded this one by a rotation or rollover, SucceededAt
+	// when, and IssuesUntil the end of the overlap after which it signs nothing more but
+	// keeps serving its revocation status; all absent until then.
+	SuccessorID string     `json:"successor_id,omitempty"`
+	SucceededAt *time.Time `json:"succeeded_at,omitempty"`
+	IssuesUntil *time.Time `json:"issues_until,omitempty"`
 	// Subject and NotAfter (RFC 3339, UTC) are read from the certificate.
 	Subject        string `json:"subject"`
 	NotAfter       string `json:"not_after"`

@@ -223,6 +223,8 @@ type GapsReport struct {
 	// SelfApproval are duties whose approvals are decided inside the party that acts.
 	SelfApproval []SelfApproval `json:"self_approval"`
 	Total        int            `json:"total"`
+	// CAExpiry are CAs in service ending within 90 days, or ended, without a successor.
+	CAExpiry []CAExpiryGap `json:"ca_expiry"`
 }
 
 // UnownedDuty is a stage and duty over a scope that no party owns.

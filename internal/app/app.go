@@ -16,6 +16,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
@@ -28,6 +29,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
@@ -61,6 +63,8 @@ type App struct {
 	gatesMu sync.Mutex
 	Log     *slog.Logger
 	Now     func() time.Time
+
+	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
 }
 
 // Wiring is what Build needs.
@@ -135,7 +139,7 @@ func Build(w Wiring) (*App, error) {
 	a.Admission = newLimiters(w.Admission, a.Listeners)
 	a.gates = map[string]*handshakeGate{}
 	a.Leader = leader.New(leader.Config{Store: w.Store, TTL: w.LeaseTTL, Log: w.Log})
-	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader}); err != nil {
+	if a.AuditLog, err = auditlog.New(auditlog.Config{Store: w.Store, Signer: key, Origin: w.AuditOrigin, Now: w.Now, Log: w.Log, Leader: a.Leader, KeyID: auditlog.DefaultKeyID, Keys: w.Keys}); err != nil {
 		return nil, err
 	}
 	if err := a.Metrics.Watch(metrics.State{Leader: a.Leader, AuditSize: a.AuditLog.Size}); err != nil {
@@ -148,6 +152,9 @@ func Build(w Wiring) (*App, error) {
 		if err := a.Metrics.Register(keysCollector{hp}); err != nil {
 			return nil, err
 		}
+	}
+	if err := a.Metrics.WatchCAs(metrics.CAState{List: a.listCAs, Now: w.Now}); err != nil {
+		return nil, err
 	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
@@ -166,8 +173,17 @@ func Build(w Wiring) (*App, error) {
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log})
+	a.Rotation = rotation.New(rotation.Config{Store: w.Store, Authority: a.Authority})
+	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
+		Rotation: a.Rotation})
 	return a, nil
+}
+
+// listCAs reads every CA, for the CA expiry gauges.
+func (a *App) listCAs(ctx context.Context) ([]ca.CA, error) {
+	var out []ca.CA
+	err := a.Store.View(ctx, func(tx store.Tx) (err error) { out, err = tx.CAs().ListCAs(""); return err })
+	return out, err
 }
 
 // wireApprovals registers what each kind of approved request does. Onboarding has no

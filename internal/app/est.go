@@ -86,18 +86,15 @@ func estActor(env environment.Environment, label string) audit.Actor {
 	return audit.Actor{PartyID: env.OperatorID, PrincipalID: "est:" + label}
 }
 
-// CACerts returns the environment's issuing CA and the CAs above it.
+// CACerts returns the environment's issuing CA, the CAs above it, and the cross-certificates
+// of its root's rollovers (authority.Path; RFC 7030 section 4.1.3), so that a device that
+// trusts an older or newer root of the line can build the path.
 func (e *estEnroller) CACerts(ctx context.Context, label string) ([]*x509.Certificate, error) {
 	env, err := e.environment(ctx, label)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := e.a.Authority.Chain(ctx, env.IssuingCAID)
-	out := make([]*x509.Certificate, 0, len(chain))
-	for _, c := range chain {
-		out = append(out, c.Cert)
-	}
-	return out, err
+	return e.a.Authority.Path(ctx, env.IssuingCAID)
 }
 
 // Enroll runs operational.Onboard with the presented chain as the factory certificate.

@@ -59,7 +59,17 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 // OpenCheckpoint verifies a signed checkpoint note with v and parses it. It fails unless v's
 // signature is on the note and the origin line equals v's name.
 func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
+	return OpenCheckpointKeys(signed, []note.Verifier{v})
+}
+
+// OpenCheckpointKeys is OpenCheckpoint with a key history: the note must carry a valid
+// signature by one of vs (a signature names its key by name and key hash), and the origin
+// line must equal the name of a key whose signature verified.
+func OpenCheckpointKeys(signed []byte, vs []note.Verifier) (Checkpoint, error) {
+	if len(vs) == 0 {
+		return Checkpoint{}, failure.New(failure.Invalid, "auditlog: no checkpoint verifier key")
+	}
+	n, err := note.Open(signed, note.VerifierList(vs...))
 	if err != nil {
 		return Checkpoint{}, failure.Wrap(failure.Invalid, err, "auditlog: checkpoint signature")
 	}
@@ -67,18 +77,24 @@ func OpenCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if c.Origin != v.Name() {
-		return Checkpoint{}, failure.New(failure.Invalid, "auditlog: checkpoint origin %q is not the key's name %q", c.Origin, v.Name())
+	for _, sig := range n.Sigs {
+		if sig.Name == c.Origin {
+			return c, nil
+		}
 	}
-	return c, nil
+	return Checkpoint{}, failure.New(failure.Invalid, "auditlog: checkpoint origin %q is not the name of a key that signed it (%q)", c.Origin, n.Sigs[0].Name)
 }
 
-// Sign signs c as a note with s; s's name must be c's origin.
-func Sign(c Checkpoint, s note.Signer) ([]byte, error) {
-	if s.Name() != c.Origin {
-		return nil, fmt.Errorf("auditlog: signer %q cannot sign a checkpoint of origin %q", s.Name(), c.Origin)
+// Sign signs c as a note with s, and with also (a retired key, after a rotation); every
+// signer's name must be c's origin.
+func Sign(c Checkpoint, s note.Signer, also ...note.Signer) ([]byte, error) {
+	all := append([]note.Signer{s}, also...)
+	for _, x := range all {
+		if x.Name() != c.Origin {
+			return nil, fmt.Errorf("auditlog: signer %q cannot sign a checkpoint of origin %q", x.Name(), c.Origin)
+		}
 	}
-	return note.Sign(&note.Note{Text: c.Text()}, s)
+	return note.Sign(&note.Note{Text: c.Text()}, all...)
 }
 
 // noteText returns the body of a signed note without verifying it.

@@ -11,6 +11,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/keys"
@@ -37,6 +38,11 @@ type Config struct {
 	// Leader, when set, restricts Run's interval checkpoints to the replica that holds the
 	// signing lease, fenced by its term. Checkpoint (on demand) signs on any replica.
 	Leader Leader
+	// KeyID is Signer's key provider ID (default DefaultKeyID). Keys, when set, lets the
+	// checkpoint key rotate (keys.go): RotateKey makes new keys there, and every replica
+	// loads the current key of the store's key history from there before it signs.
+	KeyID string
+	Keys  keys.Provider
 }
 
 // Leader says whether this replica leads; *leader.Elector implements it.
@@ -47,10 +53,11 @@ type Leader interface {
 // Service signs checkpoints of the audit tree and serves proofs.
 type Service struct {
 	st     store.Store
-	signer *NoteSigner
+	signer *NoteSigner // the first key; its origin names the log
 	now    func() time.Time
 	log    *slog.Logger
 	leader Leader
+	keys   keyState // the key that signs now (keys.go)
 }
 
 // New checks c and returns a Service.
@@ -68,7 +75,12 @@ func New(c Config) (*Service, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	return &Service{st: c.Store, signer: ns, now: c.Now, log: c.Log, leader: c.Leader}, nil
+	if c.KeyID == "" {
+		c.KeyID = DefaultKeyID
+	}
+	svc := &Service{st: c.Store, signer: ns, now: c.Now, log: c.Log, leader: c.Leader}
+	svc.keys.init(c.Keys, c.KeyID, ns)
+	return svc, nil
 }
 
 // DefaultKeyID is the key provider ID of the checkpoint key.
@@ -92,8 +104,9 @@ func LoadOrCreateKey(ctx context.Context, p keys.Provider, id string) (crypto.Si
 // Origin is the log's origin line.
 func (s *Service) Origin() string { return s.signer.Name() }
 
-// VerifierKey is the public note verifier key of checkpoints ("<origin>+<hash>+<key>").
-func (s *Service) VerifierKey() string { return s.signer.VerifierKey() }
+// VerifierKey is the public note verifier key ("<origin>+<hash>+<key>") of the key this
+// replica signed with last; KeyHistory has every key, current first.
+func (s *Service) VerifierKey() string { return s.keys.active().ns.VerifierKey() }
 
 // Checkpoint returns a signed checkpoint of the tree as it is now, signing and storing one
 // unless the latest stored checkpoint already has the current size.
@@ -106,10 +119,15 @@ func (s *Service) Checkpoint(ctx context.Context) ([]byte, error) {
 	return s.checkpoint(ctx, nil)
 }
 
-// checkpoint is Checkpoint with fence, when not nil, run first in the transaction.
-func (s *Service) checkpoint(ctx context.Context, fence func(store.Tx) error) ([]byte, error) {
+// checkpoint is Checkpoint with fence, when not nil, run first in the transaction, and with
+// the signers also signing beside the current key.
+func (s *Service) checkpoint(ctx context.Context, fence func(store.Tx) error, also ...note.Signer) ([]byte, error) {
+	signer, err := s.currentKey(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []byte
-	err := s.st.Update(ctx, func(tx store.Tx) error {
+	err = s.st.Update(ctx, func(tx store.Tx) error {
 		if fence != nil {
 			if err := fence(tx); err != nil {
 				return err
@@ -131,7 +149,7 @@ func (s *Service) checkpoint(ctx context.Context, fence func(store.Tx) error) ([
 		if err != nil {
 			return err
 		}
-		signed, err := Sign(Checkpoint{Origin: s.Origin(), Size: head.Size, Root: root}, s.signer)
+		signed, err := Sign(Checkpoint{Origin: s.Origin(), Size: head.Size, Root: root}, signer.ns, also...)
 		if err != nil {
 			return fmt.Errorf("auditlog: signing checkpoint: %w", err)
 		}

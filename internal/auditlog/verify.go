@@ -47,6 +47,12 @@ func Verify(r io.Reader, vkey string) (VerifyResult, error) {
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("audit export: verifier key: %w", err)
 	}
+	return VerifyKeys(r, []note.Verifier{v})
+}
+
+// VerifyKeys is Verify with a key history (ParseVerifierKeys): the checkpoint may be signed
+// by any of the keys, as an export made after a checkpoint key rotation is.
+func VerifyKeys(r io.Reader, vs []note.Verifier) (VerifyResult, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	line, err := readLine(br)
 	if err != nil {
@@ -56,7 +62,7 @@ func Verify(r io.Reader, vkey string) (VerifyResult, error) {
 	if err := json.Unmarshal(line, &h); err != nil || h.Format != ExportFormat {
 		return VerifyResult{}, fmt.Errorf("audit export: the first line is not a %s header", ExportFormat)
 	}
-	cp, err := OpenCheckpoint([]byte(h.Checkpoint), v)
+	cp, err := OpenCheckpointKeys([]byte(h.Checkpoint), vs)
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("audit export: %w", err)
 	}

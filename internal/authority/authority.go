@@ -120,7 +120,7 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 	}
 	rec := ca.Cert{Serial: p.Serial(), CAID: c.ID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now, CRLPartition: part}
 	if err := a.c.Store.Update(ctx, func(tx store.Tx) error {
-		if err := notRetired(tx, c.ID); err != nil {
+		if err := mayIssue(tx, c.ID, p.Profile(), now); err != nil {
 			return err
 		}
 		return tx.Certificates().Reserve(rec)
@@ -133,8 +133,10 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 	}
 	err = a.c.Store.Update(ctx, func(tx store.Tx) error {
 		// Checked again where the certificate becomes valid: a whole-CA revocation that
-		// started after the reservation must not miss it.
-		if err := notRetired(tx, c.ID); err != nil {
+		// started after the reservation must not miss it. A succession's overlap is judged
+		// at the reservation's time, so a request under way when the CA was succeeded
+		// finishes within the overlap.
+		if err := mayIssue(tx, c.ID, p.Profile(), now); err != nil {
 			return err
 		}
 		if err := tx.Certificates().MarkIssued(cert.SerialNumber, cert.Raw, now); err != nil {
@@ -148,19 +150,18 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 	return cert, nil
 }
 
-// notRetired refuses issuance by a CA that a whole-CA revocation retired.
-func notRetired(tx store.Tx, caID string) error {
-	at, err := tx.CAs().RetiredAt(caID)
+// mayIssue refuses issuance by a CA that a whole-CA revocation retired, or that a successor
+// replaced and whose overlap has ended at now (ca.Standing.Check); a succeeded CA still signs
+// its own OCSP responder certificates, to keep serving status.
+func mayIssue(tx store.Tx, caID string, p issuance.Profile, now time.Time) error {
+	st, err := tx.Succession().Standing(caID)
 	if failure.Is(err, failure.NotFound) {
 		return nil // a CA being created signs its own certificate before it is stored
 	}
 	if err != nil {
 		return err
 	}
-	if at != nil {
-		return failure.New(failure.Conflict, "CA %s was retired by a whole-CA revocation at %s and issues nothing more", caID, at.Format(time.RFC3339))
-	}
-	return nil
+	return st.Check(now, p == issuance.ProfileOCSPResponder)
 }
 
 // crlPartition is the CRL partition of a new certificate of c: ca.DevicePartition for a

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -178,23 +179,33 @@ func PayloadDigest(env *dsse.Envelope) ([32]byte, error) {
 // then decodes the statement strictly and validates it: the in-toto statement and predicate
 // types, exactly one subject named "device:<serial>" for the record's serial, and the record's
 // rules. A signature whose keyid is set but differs from KeyID(pub) is not tried. Every
-// failure is failure.Invalid (or failure.TooLarge for oversized payloads).
+// failure is failure.Invalid (or failure.TooLarge for oversized payloads). It is VerifyKeys
+// with one key.
 func Verify(env *dsse.Envelope, pub crypto.PublicKey) (*Verified, error) {
+	return VerifyKeys(env, []crypto.PublicKey{pub})
+}
+
+// VerifyKeys is Verify against a key history (keyset.go): the envelope verifies when one of
+// its signatures is valid under one of pubs (1 to MaxKeys keys; duplicates count once). A
+// signature's keyid picks the key it is tried with, so a record signed before a rotation
+// verifies with the retired key and one signed after with the new key. Verified.KeyID names
+// the key that verified.
+func VerifyKeys(env *dsse.Envelope, pubs []crypto.PublicKey) (*Verified, error) {
 	payload, err := checkEnvelope(env)
 	if err != nil {
 		return nil, err
 	}
-	v, err := newVerifier(pub)
+	vs, ids, err := verifiers(pubs)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := dsse.NewEnvelopeVerifier(v)
+	ev, err := dsse.NewEnvelopeVerifier(vs...)
 	if err != nil {
 		return nil, err
 	}
 	accepted, err := ev.Verify(context.Background(), env)
 	if err != nil || len(accepted) == 0 {
-		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build record: no valid signature by key %s", v.keyID))
+		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build record: no valid signature by key %s", strings.Join(ids, " or ")))
 	}
 	st, err := parseStatement(payload)
 	if err != nil {

@@ -46,6 +46,12 @@ type CA struct {
 	// certificates it issues: FactoryValidityUndefined or FactoryValidityIssuer. Other CAs
 	// issue none and hold "".
 	FactoryValidity string `json:"factory_validity,omitempty"`
+	// SuccessorID names the CA that succeeded this one (rotation.go); SucceededAt is when, and
+	// IssuesUntil the end of the overlap after which this CA signs only what keeps its status
+	// served. All three are empty until a rotation or rollover.
+	SuccessorID string     `json:"successor_id,omitempty"`
+	SucceededAt *time.Time `json:"succeeded_at,omitempty"`
+	IssuesUntil *time.Time `json:"issues_until,omitempty"`
 }
 
 // The factory validities of a manufacturing issuing CA.
@@ -115,6 +121,9 @@ type SigningKey struct {
 	KeyID        string    `json:"key_id"`
 	PublicKeyDER []byte    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// RetiredAt is when a rotation replaced the key (nil for the current key). A retired key
+	// signs nothing more; it stays in the key history so that what it signed still verifies.
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // ParseSerialHex reads a serial written by SerialHex.

@@ -73,7 +73,7 @@ func eventTable(w io.Writer, evs []api.AuditEvent) {
 
 // auditLogCommands are the tamper-evident log's subcommands of "hallmark audit".
 func (e *env) auditLogCommands() []*cobra.Command {
-	return []*cobra.Command{e.auditCheckpointCommand(), e.auditKeyCommand(), e.auditExportCommand(), e.auditVerifyCommand()}
+	return append([]*cobra.Command{e.auditCheckpointCommand(), e.auditKeyCommand(), e.auditExportCommand(), e.auditVerifyCommand()}, e.auditKeyCommands()...)
 }
 
 func (e *env) auditCheckpointCommand() *cobra.Command {
@@ -175,7 +175,8 @@ func (e *env) auditVerifyCommand() *cobra.Command {
 		Use:   "verify",
 		Short: "Verify an audit export offline",
 		Long: `Verify an export written by "hallmark audit export", without the server: check the
-checkpoint's signature with the verifier key in --key (from "hallmark audit key"), recompute
+checkpoint's signature with the verifier key in --key (from "hallmark audit key", or the key
+history from "hallmark audit keys", one key a line, for exports after a key rotation), recompute
 every event's leaf from its canonical encoding, rebuild the Merkle root and compare it and the
 size with the checkpoint. On failure it names the first bad entry (its leaf index and why) and
 exits 3.`,
@@ -194,7 +195,11 @@ exits 3.`,
 				return failure.Wrap(failure.Invalid, err, "opening the export")
 			}
 			defer f.Close()
-			res, err := auditlog.Verify(bufio.NewReaderSize(f, 1<<20), strings.TrimSpace(string(kb)))
+			vs, err := auditlog.ParseVerifierKeys(kb)
+			if err != nil {
+				return fmt.Errorf("--key %s: %w", keyFile, err)
+			}
+			res, err := auditlog.VerifyKeys(bufio.NewReaderSize(f, 1<<20), vs)
 			var bad *auditlog.BadEntryError
 			if errors.As(err, &bad) {
 				if e.output == "json" {
@@ -211,7 +216,7 @@ exits 3.`,
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", "export file to check")
-	cmd.Flags().StringVar(&keyFile, "key", "", "file holding the checkpoint verifier key")
+	cmd.Flags().StringVar(&keyFile, "key", "", "file holding the checkpoint verifier key, or keys one a line")
 	return cmd
 }
 

@@ -21,9 +21,11 @@ func (e *env) buildRecordCommand() *cobra.Command {
 		Long: `A build record is what the factory asserted about a device, signed by its manufacturer (a DSSE
 envelope of an in-toto statement) and bound to the device's factory certificate by digest.`,
 		Example: `  hallmark buildrecord key acme --out acme-build-records.pem
-  hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem`,
+  hallmark buildrecord verify --key acme-build-records.pem --record build.dsse.json --cert device.pem
+  hallmark buildrecord keys acme --out acme-keys.pem`,
 	}
 	cmd.AddCommand(e.buildRecordVerifyCmd(), e.buildRecordKeyCmd())
+	cmd.AddCommand(e.buildRecordKeyCommands()...) // rotation.go
 	return cmd
 }
 
@@ -33,7 +35,8 @@ func (e *env) buildRecordVerifyCmd() *cobra.Command {
 		Use:   "verify",
 		Short: "Verify a signed build record, and its binding to a certificate (offline)",
 		Long: `Verify a signed build record envelope with the manufacturer's build-record public key, without
-contacting any server. With --cert, also check that the record is bound to that factory
+contacting any server. --key may hold the manufacturer's whole key history ("hallmark buildrecord
+keys"): the signature's keyid picks the key, so records signed before a key rotation verify. With --cert, also check that the record is bound to that factory
 certificate: the certificate's public key is the record's subject, and the certificate's
 build-record extension holds the SHA-256 of this record.
 
@@ -45,7 +48,7 @@ Prints "build record OK: ..." and exits 0, or says what failed and exits 3.`,
 			return e.verifyBuildRecord(keyFile, recordFile, certFile)
 		},
 	}
-	cmd.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key (PEM file)")
+	cmd.Flags().StringVar(&keyFile, "key", "", "the manufacturer's build-record public key or key history (PEM file)")
 	cmd.Flags().StringVar(&recordFile, "record", "", "the signed build record envelope (JSON file)")
 	cmd.Flags().StringVar(&certFile, "cert", "", "the device's factory certificate (PEM or DER file) to check the binding to")
 	required(cmd, "key", "record")
@@ -63,7 +66,7 @@ func (e *env) verifyBuildRecord(keyFile, recordFile, certFile string) error {
 	if err != nil {
 		return err
 	}
-	pub, err := buildrecord.ParsePublicKeyPEM(keyPEM)
+	pubs, err := buildrecord.ParsePublicKeysPEM(keyPEM)
 	if err != nil {
 		return fmt.Errorf("--key %s: %w", keyFile, err)
 	}
@@ -71,7 +74,7 @@ func (e *env) verifyBuildRecord(keyFile, recordFile, certFile string) error {
 	if err != nil {
 		return fmt.Errorf("--record %s: %w", recordFile, err)
 	}
-	v, err := buildrecord.Verify(env, pub)
+	v, err := buildrecord.VerifyKeys(env, pubs)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ scopes and principals), one per line:
   idle           a principal not used within --idle (or never)
   self-approval  a duty whose approvals are decided by the party that acts (only the person
                  differs); set the approval rule's other_party to close it
+  ca-expiry      a CA in service (not succeeded or retired) that ends within 90 days or has
+                 ended: rotate it, or roll the root over ("hallmark report ca-expiry")
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps
@@ -77,6 +79,9 @@ func gapRows(r api.GapsReport) [][]string {
 	}
 	for _, s := range r.SelfApproval {
 		rows = append(rows, []string{"self-approval", s.Scope, s.Duty + " approved inside the same party (" + string(s.Kind) + ")", s.PartyID})
+	}
+	for _, c := range r.CAExpiry {
+		rows = append(rows, []string{"ca-expiry", "ca:" + c.CAID, c.Name + " (" + string(c.Role) + ") ends " + c.NotAfter.UTC().Format(time.RFC3339) + ": " + c.Why, c.PartyID})
 	}
 	return rows
 }

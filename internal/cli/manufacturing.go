@@ -22,6 +22,7 @@ CA under it; an existing CA can be imported with its key instead.`,
   hallmark ca cert ca_123 --out root.pem`,
 	}
 	cmd.AddCommand(e.caCreateHierarchyCmd(), e.caImportCmd(), e.caListCmd(), e.caCertCmd())
+	cmd.AddCommand(e.caRotationCommands()...) // rotation.go
 	return cmd
 }
 

@@ -34,6 +34,7 @@ first column.`,
   hallmark report standards`,
 	}
 	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps())
+	cmd.AddCommand(e.reportCAExpiry()) // rotation.go
 	return cmd
 }
 

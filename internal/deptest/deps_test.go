@@ -66,6 +66,7 @@ var layers = map[string]string{
 	"internal/reports":       "services",
 	"internal/support":       "services",
 	"internal/leader":        "services",
+	"internal/rotation":      "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",

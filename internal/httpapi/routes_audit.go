@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
@@ -12,11 +13,13 @@ import (
 )
 
 // auditRoutes serve the audit events and the tamper-evident audit log (internal/auditlog):
-// the checkpoint key is public; events, checkpoints, proofs and leaf hashes are for auditors
-// and administrators.
+// the checkpoint key and its history are public; events, checkpoints, proofs and leaf hashes
+// are for auditors and administrators; rotating the key is for administrators.
 func (s *Server) auditRoutes() {
 	s.handle("GET", "/v1/audit/events", s.auditEvents)
 	s.public("GET", "/v1/audit/key", s.auditKey)
+	s.public("GET", "/v1/audit/keys", s.auditKeys)
+	s.handle("POST", "/v1/audit/key/rotate", s.rotateAuditKey)
 	s.handle("GET", "/v1/audit/checkpoint", s.latestCheckpoint)
 	s.handle("POST", "/v1/audit/checkpoint", s.signCheckpoint)
 	s.handle("GET", "/v1/audit/proofs/inclusion", s.inclusionProof)
@@ -57,13 +60,53 @@ func (s *Server) auditor(ctx context.Context, p party.Principal) (auditlog.Reade
 	return a.ReaderFor(ctx, actor(p))
 }
 
-// auditKey is public: the note verifier key of the log's checkpoints.
+// auditKey is public: the note verifier key of the log's checkpoints, the current one also
+// when another replica rotated it.
 func (s *Server) auditKey(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.auditLog()
 	if err != nil {
 		return err
 	}
-	return writeText(w, 200, a.VerifierKey()+"\n")
+	hist, err := a.KeyHistory(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeText(w, 200, hist[0].VerifierKey+"\n")
+}
+
+// auditKeys is public: the checkpoint key history, one note verifier key a line, the current
+// first (for "hallmark audit verify --key").
+func (s *Server) auditKeys(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.auditLog()
+	if err != nil {
+		return err
+	}
+	hist, err := a.KeyHistory(r.Context())
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, k := range hist {
+		b.WriteString(k.VerifierKey + "\n")
+	}
+	return writeText(w, 200, b.String())
+}
+
+// rotateAuditKey replaces the checkpoint key; the service admits deployment administrators
+// only. The body may be left out.
+func (s *Server) rotateAuditKey(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditLog()
+	if err != nil {
+		return err
+	}
+	if err := decodeOptional(r, &struct{}{}); err != nil {
+		return err
+	}
+	k, err := a.RotateKey(r.Context(), actor(p))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 201, toAuditKey(k))
 }
 
 // latestCheckpoint serves the latest signed checkpoint, or signs a new one with ?new=1.

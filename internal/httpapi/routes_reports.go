@@ -19,6 +19,7 @@ func (s *Server) reportRoutes() {
 	s.handle("GET", "/v1/reports/expiring", s.expiringReport)
 	s.handle("GET", "/v1/reports/drift", s.driftReport)
 	s.handle("GET", "/v1/reports/standards", s.standardsReport)
+	s.handle("GET", "/v1/reports/ca-expiry", s.caExpiryReport)
 }
 
 // reports is the reports service, or Unavailable when this server has none.
@@ -132,4 +133,17 @@ func (s *Server) standardsReport(w http.ResponseWriter, r *http.Request, p party
 		return err
 	}
 	return writeJSON(w, 200, toStandardsReport(out))
+}
+
+// caExpiryReport lists the CAs the caller may see, soonest end first, with their warnings.
+func (s *Server) caExpiryReport(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	rs, err := s.reports()
+	if err != nil {
+		return err
+	}
+	out, err := rs.CAExpiry(r.Context(), actor(p))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toCAExpiryReport(out))
 }

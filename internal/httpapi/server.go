@@ -27,6 +27,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
 
@@ -43,6 +44,7 @@ type Config struct {
 	AuditLog      *auditlog.Service // events, checkpoints and proofs (routes_audit.go); nil: those routes answer 503
 	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
 	Support       *support.Service  // support grants (routes_support.go)
+	Rotation      *rotation.Service // CA rotation and rollover (routes_cas.go); nil: those routes answer 503
 	Log           *slog.Logger
 }
 
@@ -56,6 +58,7 @@ type Server struct {
 	sup   *support.Service
 	audit *auditlog.Service // nil: the audit log routes answer 503
 	rep   *reports.Service  // nil: the report routes answer 503
+	rot   *rotation.Service // nil: the CA rotation routes answer 503
 	log   *slog.Logger
 	mux   *http.ServeMux
 	Spec  []Route // every route, for the OpenAPI check
@@ -70,7 +73,7 @@ func New(c Config) *Server {
 		c.Log = slog.Default()
 	}
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
-		audit: c.AuditLog, rep: c.Reports, log: c.Log, mux: http.NewServeMux()}
+		audit: c.AuditLog, rep: c.Reports, rot: c.Rotation, log: c.Log, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
@@ -163,4 +166,18 @@ func writePEM(w http.ResponseWriter, pemText string) error {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	_, err := io.WriteString(w, pemText)
 	return err
+}
+
+// decodeOptional is decode for operations whose body may be left out: no body (or an empty
+// one) leaves v as it is.
+func decodeOptional(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return failure.Wrap(failure.Invalid, err, "reading the request body")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
+	return decode(r, v)
 }

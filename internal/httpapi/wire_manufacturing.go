@@ -18,6 +18,7 @@ import (
 func toCA(c ca.CA) api.CA {
 	v := api.CA{ID: c.ID, PartyID: c.PartyID, Stage: c.Stage, Role: string(c.Role), ParentID: c.ParentID, Name: c.Name,
 		KeyID: c.KeyID, Imported: c.Imported, CreatedAt: c.CreatedAt, RetiredAt: c.RetiredAt, CRLPartitions: c.CRLPartitions, FactoryValidity: c.FactoryValidity,
+		SuccessorID: c.SuccessorID, SucceededAt: c.SucceededAt, IssuesUntil: c.IssuesUntil,
 		CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CertDER}))}
 	if c.Cert != nil {
 		v.Subject, v.NotAfter = c.Cert.Subject.String(), c.Cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")

@@ -114,5 +114,5 @@ func toGapsReport(r reports.GapsReport) api.GapsReport {
 		SelfApproval: each(r.SelfApproval, func(s reports.SelfApproval) api.SelfApproval {
 			return api.SelfApproval{Scope: s.Scope, Kind: string(s.Kind), Duty: s.Duty, PartyID: s.PartyID}
 		}),
-		Total: r.Total}
+		Total: r.Total, CAExpiry: each(r.CAExpiry, toCAExpiryGap)}
 }

@@ -29,13 +29,16 @@ const (
 	ProfileTLSServer     Profile = "tls-server"     // Hallmark's own HTTPS and EST listeners
 	ProfileOCSPResponder Profile = "ocsp-responder" // delegated OCSP signer (RFC 6960 section 4.2.2.2)
 	ProfileSupport       Profile = "support"        // a vendor engineer's time-bound access to devices
+	ProfileCrossCA       Profile = "cross-ca"       // another root's name and key, certified by this root (rollover)
 )
 
 // Profiles lists every profile.
-var Profiles = []Profile{ProfileRootCA, ProfileIssuingCA, ProfileFactory, ProfileOperational, ProfileTLSServer, ProfileOCSPResponder, ProfileSupport}
+var Profiles = []Profile{ProfileRootCA, ProfileIssuingCA, ProfileFactory, ProfileOperational, ProfileTLSServer, ProfileOCSPResponder, ProfileSupport, ProfileCrossCA}
 
 // IsCA reports whether certificates of the profile are CA certificates.
-func (p Profile) IsCA() bool { return p == ProfileRootCA || p == ProfileIssuingCA }
+func (p Profile) IsCA() bool {
+	return p == ProfileRootCA || p == ProfileIssuingCA || p == ProfileCrossCA
+}
 
 func (p Profile) known() bool {
 	for _, q := range Profiles {

@@ -291,6 +291,9 @@ func (s *Service) CreateLot(ctx context.Context, a audit.Actor, r CreateLotReque
 		if issuer.PartyID != m.ManufacturerID || issuer.Stage != string(stage) || issuer.KeyID == "" || issuer.Role != ca.Issuing {
 			return failure.New(failure.Invalid, "CA %s is not a manufacturing issuing CA of manufacturer %s", issuer.ID, m.ManufacturerID)
 		}
+		if issuer.SuccessorID != "" {
+			return failure.New(failure.Invalid, "CA %s was succeeded by %s: name the successor", issuer.ID, issuer.SuccessorID)
+		}
 		l = device.Lot{ID: party.NewID("lot"), ManufacturerID: m.ManufacturerID, ModelID: m.ID, Name: r.Name, Line: r.Line, IssuingCAID: issuer.ID, CreatedAt: now}
 		if err := tx.Catalog().CreateLot(l); err != nil {
 			if failure.Is(err, failure.Conflict) {

@@ -119,6 +119,9 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 		if issuer.PartyID != r.OperatorID || issuer.Stage != string(stage) || issuer.Role != ca.Issuing || issuer.KeyID == "" {
 			return failure.New(failure.Invalid, "CA %s is not an operational issuing CA of operator %s", issuer.ID, r.OperatorID)
 		}
+		if issuer.SuccessorID != "" {
+			return failure.New(failure.Invalid, "CA %s was succeeded by %s: name the successor", issuer.ID, issuer.SuccessorID)
+		}
 		if err := tx.Environments().CreateEnvironment(e); err != nil {
 			if failure.Is(err, failure.Conflict) {
 				return failure.New(failure.Conflict, "operator %s already has an environment named %q", r.OperatorID, r.Name)

@@ -2,6 +2,7 @@ package operational
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -296,19 +297,28 @@ func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certifi
 	if err != nil {
 		return policy.Input{}, err
 	}
-	key, err := tx.CAs().SigningKey(d.ManufacturerID, "build-record")
+	// The manufacturer's key history: a record signed before a key rotation verifies with
+	// the key that signed it, which its keyid names.
+	history, err := tx.KeyHistory().SigningKeys(d.ManufacturerID, "build-record")
 	if err != nil {
-		return policy.Input{}, fmt.Errorf("the manufacturer's build-record key: %w", err)
+		return policy.Input{}, fmt.Errorf("the manufacturer's build-record keys: %w", err)
 	}
-	pub, err := x509.ParsePKIXPublicKey(key.PublicKeyDER)
-	if err != nil {
-		return policy.Input{}, err
+	if len(history) == 0 {
+		return policy.Input{}, fmt.Errorf("the manufacturer's build-record key: %w", store.ErrNotFound)
+	}
+	pubs := make([]crypto.PublicKey, 0, len(history))
+	for _, k := range history {
+		pub, err := x509.ParsePKIXPublicKey(k.PublicKeyDER)
+		if err != nil {
+			return policy.Input{}, fmt.Errorf("build-record key %s: %w", k.ID, err)
+		}
+		pubs = append(pubs, pub)
 	}
 	envl, err := buildrecord.ParseEnvelope(br.Envelope)
 	if err != nil {
 		return policy.Input{}, err
 	}
-	v, err := buildrecord.Verify(envl, pub)
+	v, err := buildrecord.VerifyKeys(envl, pubs)
 	if err != nil {
 		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the build record does not verify")
 	}

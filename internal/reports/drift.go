@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -90,8 +91,8 @@ type driftState struct {
 }
 
 type keyOrErr struct {
-	key any
-	err error
+	keys []crypto.PublicKey // the manufacturer's key history, current first
+	err  error
 }
 
 type envPolicies struct {
@@ -335,14 +336,20 @@ func (st *driftState) loadKey(mfr string) error {
 		return nil
 	}
 	var k keyOrErr
-	sk, err := st.tx.CAs().SigningKey(mfr, "build-record")
-	if err != nil && !failure.Is(err, failure.NotFound) {
+	history, err := st.tx.KeyHistory().SigningKeys(mfr, "build-record")
+	if err != nil {
 		return err
 	}
-	if err == nil {
-		k.key, k.err = x509.ParsePKIXPublicKey(sk.PublicKeyDER)
-	} else {
-		k.err = err
+	if len(history) == 0 {
+		k.err = failure.New(failure.NotFound, "build-record key of %s: not found", mfr)
+	}
+	for _, sk := range history { // the key history: old records verify with the key that signed them
+		pub, err := x509.ParsePKIXPublicKey(sk.PublicKeyDER)
+		if err != nil {
+			k.err = err
+			break
+		}
+		k.keys = append(k.keys, pub)
 	}
 	if k.err != nil {
 		k.err = failure.Wrap(failure.Invalid, k.err, "the manufacturer's build-record key")
@@ -362,7 +369,7 @@ func (st *driftState) verify(ad *store.Admission) (*buildrecord.Record, error) {
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not parse")
 	}
-	v, err := buildrecord.Verify(env, k.key)
+	v, err := buildrecord.VerifyKeys(env, k.keys)
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
 	}

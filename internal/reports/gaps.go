@@ -39,6 +39,9 @@ type GapsReport struct {
 	// SelfApproval are duties whose approvals are decided inside the party that acts.
 	SelfApproval []SelfApproval `json:"self_approval"`
 	Total        int            `json:"total"`
+	// CAExpiry are CAs in service ending within 90 days, or ended, without a successor
+	// (caexpiry.go).
+	CAExpiry []CAExpiryGap `json:"ca_expiry"`
 }
 
 // UnownedDuty is a (stage, duty) over a scope that no party owns.
@@ -108,7 +111,7 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 	}
 	now := s.now()
 	r := GapsReport{GeneratedAt: now, IdleAfter: o.IdleAfter.String(), Unowned: []UnownedDuty{}, Devices: []DevicesWithoutOwner{},
-		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}}
+		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		all, err := governance.IsAuditor(tx, a)
 		if err != nil {
@@ -130,9 +133,12 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 		if err := r.idle(tx, w, mine, now, o.IdleAfter); err != nil {
 			return err
 		}
+		if err := r.caExpiry(tx, mine, now); err != nil {
+			return err
+		}
 		return r.selfApproval(tx, w, mine)
 	})
-	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval)
+	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry)
 	return r, err
 }
 

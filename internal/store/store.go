@@ -70,6 +70,9 @@ type Tx interface {
 	Leases() Leases   // lease.go
 	CRLs() CRLs       // lease.go
 	Reports() Reports // reports.go
+
+	Succession() Succession // rotation.go
+	KeyHistory() KeyHistory // rotation.go
 }
 
 // Parties stores parties and principals.

@@ -266,4 +266,35 @@ fv_=lambda d: {"type":"string","enum":["undefined","issuer"],"description":d}
 schemas["CA"]["properties"]["factory_validity"]=fv_("a manufacturing issuing CA's: the notAfter of the factory certificates it issues, 99991231235959Z (IEEE 802.1AR) or its own; absent on other CAs")
 schemas["CreateHierarchy"]["properties"]["factory_validity"]=fv_("the notAfter of the factory certificates the issuing CA issues, fixed for its life: undefined (99991231235959Z, IEEE 802.1AR; the default) or issuer (the issuing CA's notAfter)")
 
+# --- CA rotation, root rollover and key histories (docs/rotation.md) ---
+schemas["CA"]["properties"].update({"successor_id":{"type":"string","description":"the CA that succeeded this one (rotation or rollover)"},"succeeded_at":dt,
+  "issues_until":{"type":"string","format":"date-time","description":"end of the overlap: after it a succeeded CA signs only its OCSP responder"}})
+schemas.update({
+ "RotateCA":{"type":"object","additionalProperties":False,"properties":{"name":{"type":"string","description":"the successor's name (a slug); empty: <name>-<n>"},"overlap":{"type":"string","description":"how long the old CA goes on signing, a Go duration from 0s to 168h; default 1h"}}},
+ "CrossCertificate":{"type":"object","properties":{"serial":str_,"subject_ca_id":{"type":"string","description":"the CA whose name and key it certifies"},"issuer_ca_id":{"type":"string","description":"the CA that signed it"},"created_at":dt,"certificate_pem":str_}},
+ "Succession":{"type":"object","properties":{"predecessor":S("CA"),"successor":S("CA"),"lots_moved":int_,"environments_moved":int_,"cross_certificates":arr(S("CrossCertificate"))}},
+ "BuildRecordKey":{"type":"object","properties":{"id":str_,"party_id":str_,"purpose":str_,"key_id":{"type":"string","description":"the key provider's ID"},
+   "keyid":{"type":"string","description":"the DSSE keyid its signatures carry: lowercase hex SHA-256 of the SubjectPublicKeyInfo"},"created_at":dt,"retired_at":dt,"public_key_pem":str_}},
+ "AuditKey":{"type":"object","properties":{"key_id":{"type":"string","description":"the key provider's ID"},"verifier_key":{"type":"string","description":"note verifier key '<origin>+<hash>+<base64 Ed25519 key>'"},"created_at":dt,"retired_at":dt}},
+ "CAExpiry":{"type":"object","properties":{"ca_id":str_,"name":str_,"party_id":str_,"stage":str_,"role":{"type":"string","enum":["root","issuing","anchor"]},
+   "status":{"type":"string","enum":["active","overlap","succeeded","retired","expired","anchor"]},"not_after":dt,"remaining":{"type":"string","description":"a Go duration; negative once expired"},
+   "warning":{"type":"string","enum":["90d","30d","7d","expired"],"description":"absent while more than 90 days remain"},"successor_id":str_}},
+ "CAExpiryReport":{"type":"object","properties":{"generated_at":dt,"items":arr(S("CAExpiry")),"warnings":{"type":"integer","description":"CAs in service (no successor, not retired) with a warning"}}},
+})
+schemas["GapsReport"]["properties"]["ca_expiry"]={"type":"array","description":"CAs in service ending within 90 days, or ended, without a successor",
+  "items":{"allOf":[S("CAExpiry"),{"type":"object","properties":{"why":str_}}]}}
+paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, and CAs ending within 90 days without a successor (auditors: all; others: their own scopes)"
+def optional_body(o):
+  o["requestBody"]["required"]=False
+  return o
+paths.update({
+ "/v1/cas/{id}/rotate":{"post":optional_body(op("Rotate an issuing CA: a successor under the newest root of its line takes its lots and environments; it signs until the end of the overlap (the duty that creates the CA: manufacturing/issue, operational/issue or support/approve)",201,S("Succession"),"RotateCA",params=[pid()],errs=(400,401,403,404,409)))},
+ "/v1/cas/{id}/rollover":{"post":optional_body(op("Roll a root over: a new root of the same name and both cross-certificates (the duty that creates the CA)",201,S("Succession"),"RotateCA",params=[pid()],errs=(400,401,403,404,409)))},
+ "/v1/cas/{id}/chain":{"get":op("A CA's certificate, the CAs above it, and the cross-certificates of its root's line, PEM (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
+ "/v1/manufacturers/{id}/build-record-key/rotate":{"post":op("Rotate a manufacturer's build-record key; the old key stays in the key history (manufacturing/issue on the manufacturer)",201,S("BuildRecordKey"),params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/manufacturers/{id}/build-record-keys":{"get":op("A manufacturer's build-record key history: PUBLIC KEY PEM blocks, the current key first (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
+ "/v1/audit/keys":{"get":op("The checkpoint key history: one note verifier key a line, the current key first (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
+ "/v1/audit/key/rotate":{"post":op("Rotate the checkpoint key; the first checkpoint after it is signed by both keys (deployment administrators)",201,S("AuditKey"),errs=(401,403,409))},
+ "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
+})
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

@@ -12,7 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
-// TestUpgradeKeepsFactoryValidityOfIssuer: after migration 0070 a manufacturing issuing CA
+// TestUpgradeKeepsFactoryValidityOfIssuer: after migration 0015 a manufacturing issuing CA
 // that existed before it keeps giving factory certificates its own notAfter ("issuer"), and
 // CAs that issue no factory certificates (its root, an operational issuing CA) hold "".
 func TestUpgradeKeepsFactoryValidityOfIssuer(t *testing.T) {
@@ -22,7 +22,7 @@ func TestUpgradeKeepsFactoryValidityOfIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlstore.Migrate(ctx, db, dialect{}, before(t, migrations, "0070"), "migrations"); err != nil {
+	if err := sqlstore.Migrate(ctx, db, dialect{}, before(t, migrations, "0015"), "migrations"); err != nil {
 		t.Fatal(err)
 	}
 	der := storetest.SelfSignedForTest(t)

@@ -18,7 +18,7 @@ func (c cas) CreateCA(v ca.CA) error {
 	return err
 }
 
-const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at, factory_validity`
+const caCols = `id, party_id, stage, role, parent_id, name, key_id, imported, cert_der, created_at, crl_partitions, retired_at, successor_id, succeeded_at, issues_until, factory_validity`
 
 func scanCA(s interface{ Scan(...any) error }, parsed *caCerts) (ca.CA, error) {
 	var v ca.CA
@@ -26,11 +26,13 @@ func scanCA(s interface{ Scan(...any) error }, parsed *caCerts) (ca.CA, error) {
 	var parent, key sql.NullString
 	var imported int
 	var at int64
-	var retired sql.NullInt64
-	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions, &retired, &v.FactoryValidity); err != nil {
+	var retired, succeeded, until sql.NullInt64
+	var successor sql.NullString
+	if err := s.Scan(&v.ID, &v.PartyID, &v.Stage, &role, &parent, &v.Name, &key, &imported, &v.CertDER, &at, &v.CRLPartitions, &retired, &successor, &succeeded, &until, &v.FactoryValidity); err != nil {
 		return v, err
 	}
 	v.RetiredAt = fromNullMicros(retired)
+	v.SuccessorID, v.SucceededAt, v.IssuesUntil = successor.String, fromNullMicros(succeeded), fromNullMicros(until)
 	v.Role, v.ParentID, v.KeyID, v.Imported, v.CreatedAt = ca.Role(role), parent.String, key.String, imported == 1, fromMicros(at)
 	cert, err := parsed.parse(v.CertDER)
 	if err != nil {
