@@ -269,7 +269,15 @@ func TestESTRefusals(t *testing.T) {
 	if err == nil || strings.Contains(out, "factory chain") {
 		t.Errorf("an unknown maker's certificate reached the handler: %v\n%s", err, out)
 	}
-	if v, _ := metricValue(scrapeMetrics(t, s.info.MetricsURL), "hallmark_tls_handshake_failures_total", map[string]string{"listener": "est", "reason": "unknown_issuer"}); v < 1 {
+	// curl sees the alert before the server's handshake goroutine has counted the failure:
+	// read the counter until it shows, for at most 5 s.
+	var v float64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, _ = metricValue(scrapeMetrics(t, s.info.MetricsURL), "hallmark_tls_handshake_failures_total", map[string]string{"listener": "est", "reason": "unknown_issuer"}); v >= 1 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if v < 1 {
 		t.Errorf("the refusal is not counted as unknown_issuer on the est listener: %v", v)
 	}
 	if after := auditCount(t, s); after != before {
