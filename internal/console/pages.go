@@ -179,7 +179,7 @@ func timeline(v api.DeviceView, n *names) []event {
 		if c.IssuedAt != nil {
 			at = *c.IssuedAt
 		}
-		out = append(out, event{At: at, Stage: stageOf(c.Profile), Kind: "issue", What: c.Profile + " certificate " + c.State, Detail: "serial " + c.Serial + ", valid until " + c.NotAfter.UTC().Format("2006-01-02")})
+		out = append(out, event{At: at, Stage: stageOf(c.Profile), Kind: "issue", What: c.Profile + " certificate issued", Detail: "serial " + c.Serial + ", valid until " + c.NotAfter.UTC().Format("2006-01-02")})
 		if c.RevokedAt != nil {
 			reason := ""
 			if c.Reason != nil {
@@ -200,7 +200,7 @@ func timeline(v api.DeviceView, n *names) []event {
 		if e.Superseded != "" {
 			detail += ", replacing " + e.Superseded
 		}
-		out = append(out, event{At: e.CreatedAt, Stage: "operational", Kind: e.Kind, What: what + " by " + n.Principal("", e.PrincipalID), Detail: detail})
+		out = append(out, event{At: e.CreatedAt, Stage: "operational", Kind: e.Kind, What: what + " by " + n.Principal(v.CustodianID, e.PrincipalID), Detail: detail})
 	}
 	for _, g := range v.SupportGrants {
 		out = append(out, event{At: g.CreatedAt, Stage: "operational", Kind: "support", What: "Support grant for " + g.Engineer + " of " + n.Party(g.RequesterParty) + " (" + g.State + ")", Detail: g.Reason})
