@@ -65,6 +65,8 @@ type App struct {
 	Now     func() time.Time
 
 	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
+	// consoleDevTokens is the dev token file the console's sign-in offers (--dev only).
+	consoleDevTokens string
 }
 
 // Wiring is what Build needs.
@@ -208,7 +210,9 @@ func isWrite(r *http.Request) bool { return r.Method != http.MethodGet && r.Meth
 // Handler is the whole HTTP surface of the API listener, counted by a.Metrics as "api".
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", a.Admission.API.Wrap(a.API, isWrite, refuseAPI))
+	v1 := a.Admission.API.Wrap(a.API, isWrite, refuseAPI)
+	mux.Handle("/v1/", v1)
+	a.mountConsole(mux, v1)
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
 	a.mountStatus(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -133,6 +133,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	tokenFile := filepath.Join(dir, "tokens.json")
+	a.consoleDevTokens = tokenFile
 	if err := a.devSeed(ctx, tokenFile); err != nil {
 		return fmt.Errorf("dev: seeding demo data: %w", err)
 	}

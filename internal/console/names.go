@@ -1,0 +1,66 @@
+package console
+
+import (
+	"context"
+
+	"github.com/hallmark-id/hallmark/client"
+)
+
+// names turns party and principal IDs into names, as far as the signed-in person's party may
+// list them through the API; an ID it cannot name is shown as the ID.
+type names struct {
+	ctx        context.Context
+	api        *client.Client
+	parties    map[string]string
+	principals map[string]string
+	listed     map[string]bool // parties whose principals were asked for
+}
+
+func newNames(ctx context.Context, c *client.Client) *names {
+	n := &names{ctx: ctx, api: c, parties: map[string]string{}, principals: map[string]string{}, listed: map[string]bool{}}
+	if ps, err := c.ListParties(ctx); err == nil {
+		for _, p := range ps {
+			n.parties[p.ID] = p.Name
+		}
+	}
+	return n
+}
+
+// Party is a party's name, or its ID.
+func (n *names) Party(id string) string {
+	if v, ok := n.parties[id]; ok && v != "" {
+		return v
+	}
+	return id
+}
+
+// Principal is "name (party name)" for a principal of partyID, or the ID when the caller may
+// not list that party's principals.
+func (n *names) Principal(partyID, id string) string {
+	if id == "" {
+		return ""
+	}
+	if v, ok := n.principals[id]; ok {
+		return v
+	}
+	if partyID != "" && !n.listed[partyID] {
+		n.listed[partyID] = true
+		if ps, err := n.api.ListPrincipals(n.ctx, partyID); err == nil {
+			for _, p := range ps {
+				n.principals[p.ID] = p.Name + " (" + n.Party(p.PartyID) + ")"
+			}
+		}
+		if v, ok := n.principals[id]; ok {
+			return v
+		}
+	}
+	return id
+}
+
+// names is the session's name resolver, made on first use (one per request).
+func (s *session) names(ctx context.Context) *names {
+	if s.nm == nil {
+		s.nm = newNames(ctx, s.api)
+	}
+	return s.nm
+}
