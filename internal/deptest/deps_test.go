@@ -41,6 +41,8 @@ var layers = map[string]string{
 	// makerstatus fetches and checks other makers' CRLs and OCSP answers over HTTP.
 	"internal/makerstatus": "adapters",
 	"internal/metrics":     "adapters",
+	// signin speaks OpenID Connect to each party's identity provider over HTTP.
+	"internal/signin": "adapters",
 
 	// The storage contract, its implementations and its conformance suite.
 	"internal/store":           "store",
