@@ -8,6 +8,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/signin"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
@@ -48,6 +50,7 @@ type App struct {
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
+	Signin        *signin.Service   // OpenID Connect sign-in and sessions
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
@@ -92,6 +95,10 @@ type Wiring struct {
 	// Challenges caps the live challenges of one principal (limits.challenges); zero takes
 	// operational.DefaultMaxLiveChallenges.
 	Challenges int
+	// SigninSessionTTL is how long a sign-in session lasts (signin.session_ttl; zero: 8 h);
+	// DevSignin enables the dev sign-in of serve --dev.
+	SigninSessionTTL time.Duration
+	DevSignin        bool
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -166,7 +173,8 @@ func Build(w Wiring) (*App, error) {
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log})
+	a.Signin = signin.New(signin.Config{Store: w.Store, Now: w.Now, SessionTTL: w.SigninSessionTTL, Dev: w.DevSignin, Getenv: os.Getenv, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Signin: a.Signin, Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log})
 	return a, nil
 }
 
