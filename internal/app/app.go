@@ -8,6 +8,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
+	"github.com/hallmark-id/hallmark/internal/signin"
 	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/support"
@@ -50,6 +52,7 @@ type App struct {
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
+	Signin        *signin.Service   // OpenID Connect sign-in and sessions
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
@@ -98,6 +101,10 @@ type Wiring struct {
 	// Challenges caps the live challenges of one principal (limits.challenges); zero takes
 	// operational.DefaultMaxLiveChallenges.
 	Challenges int
+	// SigninSessionTTL is how long a sign-in session lasts (signin.session_ttl; zero: 8 h);
+	// DevSignin enables the dev sign-in of serve --dev.
+	SigninSessionTTL time.Duration
+	DevSignin        bool
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -176,7 +183,8 @@ func Build(w Wiring) (*App, error) {
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
 	a.Rotation = rotation.New(rotation.Config{Store: w.Store, Authority: a.Authority})
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
+	a.Signin = signin.New(signin.Config{Store: w.Store, Now: w.Now, SessionTTL: w.SigninSessionTTL, Dev: w.DevSignin, Getenv: os.Getenv, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Signin: a.Signin, Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
 		Rotation: a.Rotation})
 	return a, nil
 }

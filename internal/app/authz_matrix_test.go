@@ -58,6 +58,7 @@ var (
 	mx202   = mxWant{status: 202}
 	mx204   = mxWant{status: 204}
 	mx400   = mxWant{status: 400}
+	mx401   = mxWant{status: 401}
 	mx403   = mxWant{status: 403}
 	mx404   = mxWant{status: 404}
 	mx409   = mxWant{status: 409}
@@ -130,6 +131,7 @@ type mxRow struct {
 	op         string // METHOD /path as the server registers it
 	variant    string // a second row of one operation says what it varies
 	public     bool   // answers without a token; otherwise the anonymous caller gets 401
+	anon       mxWant // a public row's answer to the anonymous caller (zero: 200)
 	own, other mxBy
 	req        func(t *testing.T, f *mxFixture, c mxCell) mxReq
 }
@@ -144,6 +146,9 @@ func (r mxRow) walk(t *testing.T, f *mxFixture) {
 		anon := mxWant{status: 401}
 		if r.public {
 			anon = mx200
+			if r.anon.status != 0 {
+				anon = r.anon
+			}
 		}
 		cells = append(cells, mxCell{other: other, want: anon})
 	}
@@ -865,6 +870,42 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				g, d := mxPick(c, f.ownGrant(c.party), f.gB), mxPick(c, f.dA, f.dB)
 				return mxReq{path: "/v1/support/check", body: map[string]string{"certificate": g.Cert, "device_id": d.ID}, check: mxExpect("allowed", "true", "grant_id", g.ID)}
+			}},
+		// Sign-in (docs/signin.md): only a party's administrators register its provider and
+		// bind identities (none of these callers is one); no party here has a provider.
+		{op: "PUT /v1/auth/providers/{party}", own: mxAll(mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech"), body: map[string]any{"issuer": "https://idp.example", "client_id": "hallmark"}}
+			}},
+		{op: "GET /v1/auth/providers/{party}", own: mxAll(mx404), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech")}
+			}},
+		{op: "GET /v1/auth/providers/{party}/bindings", own: mxAll(mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings"}
+			}},
+		{op: "PUT /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone", body: map[string]string{"principal_id": f.ids[mxIan]}}
+			}},
+		{op: "DELETE /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone"}
+			}},
+		{op: "POST /v1/auth/start", public: true, anon: mx404, own: mxAll(mx404), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/start", body: map[string]string{"party": mxPick(c, f.partyOr(c, "acme"), "initech"), "redirect_uri": "http://127.0.0.1:9/callback"}}
+			}},
+		{op: "POST /v1/auth/finish", public: true, anon: mx401, own: mxAll(mx401), other: mxAll(mx401),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/finish", body: map[string]string{"state": "made-up", "code": "made-up"}}
+			}},
+		{op: "DELETE /v1/auth/sessions/{id}", own: mxAll(mx404), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/auth/sessions/ses_none"} }},
+		{op: "POST /v1/auth/dev", public: true, anon: mx201, own: mxAll(mx201), other: mxAll(mx201), // serve --dev, loopback: anyone may be a demo person
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/dev", body: map[string]string{"person": mxPick(c, "acme/alice", "contoso/oscar")}, check: mxExpect("dev", "true", "session.method", "dev")}
 			}},
 	}
 }

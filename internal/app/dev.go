@@ -110,7 +110,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"}
+	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit", DevSignin: true}
 	if l := opts.Limits; l != nil {
 		w.Listeners = listenerLimits(*l)
 		w.Admission = admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration, MaxRetryAfter: l.MaxRetryAfter.Duration}
@@ -175,7 +175,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		closeAll()
 		return err
 	}
-	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  status:   %s (OCSP, CRLs)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n",
+	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  status:   %s (OCSP, CRLs)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n  sign in:  hallmark login --dev --party acme --person alice (DEV ONLY: no identity provider, loopback clients only)\n",
 		info.APIURL, info.ESTURL, devESTLabel, info.StatusURL, info.MetricsURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
 	if err := a.StartStatus(ctx, info.StatusURL); err != nil {
 		return fmt.Errorf("dev: revocation status: %w", err)

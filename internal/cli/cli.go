@@ -103,6 +103,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.agentCommand(),
 		e.simulateCommand(),
 		e.whoamiCommand(),
+		e.loginCommand(), e.logoutCommand(),
 		e.partyCommand(),
 		e.principalCommand(),
 		e.ownershipCommand(),
@@ -191,7 +192,11 @@ func (e *env) client() (*client.Client, error) {
 		opts = append(opts, client.WithCAFile(ca))
 	}
 	opts = append(opts, client.WithUserAgent("hallmark-cli"), client.WithTimeout(e.timeout))
-	c, err := client.New(server, firstNonEmpty(e.token, os.Getenv(EnvToken)), opts...)
+	token := firstNonEmpty(e.token, os.Getenv(EnvToken))
+	if s, ok := loadSession(server); ok && token == "" { // hallmark login (login.go)
+		token = s.Token
+	}
+	c, err := client.New(server, token, opts...)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

@@ -60,6 +60,8 @@ type Config struct {
 	StatusListen string `json:"status_listen,omitempty"`
 	// Leader tunes the election of the replica that signs CRLs and checkpoints.
 	Leader Leader `json:"leader"`
+	// Signin tunes sign-in with OpenID Connect (docs/signin.md).
+	Signin Signin `json:"signin"`
 	// Limits bound how much work the server takes on at once (load shedding).
 	Limits Limits `json:"limits"`
 	// Metrics serves Prometheus metrics on a plain-HTTP listener of its own.
@@ -154,6 +156,12 @@ type Limits struct {
 	// FullCRLMinInterval is the least time between two rebuilds, for changes, of the full
 	// CRL of a partitioned CA while it is fetched (default 1m); fetches never rebuild it.
 	FullCRLMinInterval Duration `json:"full_crl_min_interval"`
+}
+
+// Signin tunes sign-in with OpenID Connect (docs/signin.md).
+type Signin struct {
+	// SessionTTL is how long a session lasts (default 8h; 5m to 24h).
+	SessionTTL Duration `json:"session_ttl"`
 }
 
 // Leader tunes leadership among replicas (docs/operations.md).
@@ -348,6 +356,9 @@ func (c *Config) defaults() {
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
+	if c.Signin.SessionTTL.Duration == 0 {
+		c.Signin.SessionTTL.Duration = 8 * time.Hour
+	}
 	if c.Limits.OCSPCacheBytes == 0 {
 		c.Limits.OCSPCacheBytes = 64 << 20
 	}
@@ -533,6 +544,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Limits.MaxRetryAfter.Duration; d < c.Limits.RetryAfter.Duration || d > 24*time.Hour {
 		bad("limits.max_retry_after", "must be between limits.retry_after (%s) and 24h, got %s", c.Limits.RetryAfter.Duration, d)
+	}
+	if d := c.Signin.SessionTTL.Duration; d < 5*time.Minute || d > 24*time.Hour {
+		bad("signin.session_ttl", "must be between 5m and 24h, got %s", d)
 	}
 	if n := c.Limits.OCSPCacheBytes; n < 1<<20 || n > 64<<30 {
 		bad("limits.ocsp_cache_bytes", "must be between 1048576 (1 MiB) and 68719476736 (64 GiB), got %d", n)

@@ -43,6 +43,8 @@ var layers = map[string]string{
 	"internal/metrics":     "adapters",
 	// The web console at /ui/: it reaches data only through the REST API (package client).
 	"internal/console": "console",
+	// signin speaks OpenID Connect to each party's identity provider over HTTP.
+	"internal/signin": "adapters",
 
 	// The storage contract, its implementations and its conformance suite.
 	"internal/store":           "store",

@@ -20,7 +20,11 @@ import (
 // openAPISchemas names the Go type of package api that each schema of openapi.json
 // describes. Every object schema must be listed here, or in openAPIDocuments.
 var openAPISchemas = map[string]any{
-	"Problem": api.Problem{}, "Party": api.Party{}, "CreateParty": api.CreatePartyRequest{}, "Principal": api.Principal{},
+	"SigninProviderRequest": api.SigninProviderRequest{}, "SigninProvider": api.SigninProvider{}, "BindRequest": api.BindRequest{},
+	"SigninBinding": api.SigninBinding{}, "SigninStartRequest": api.SigninStartRequest{}, "SigninStart": api.SigninStart{},
+	"SigninFinishRequest": api.SigninFinishRequest{}, "DevSigninRequest": api.DevSigninRequest{}, "Session": api.Session{},
+	"SessionWithToken": api.SessionWithToken{},
+	"Problem":          api.Problem{}, "Party": api.Party{}, "CreateParty": api.CreatePartyRequest{}, "Principal": api.Principal{},
 	"CreatePrincipal": api.CreatePrincipalRequest{}, "PrincipalWithToken": api.CreatedPrincipal{}, "Cell": api.Cell{},
 	"PrincipalDuties": api.SetDutiesRequest{}, "CA": api.CA{}, "Hierarchy": api.Hierarchy{},
 	"CreateHierarchy": api.CreateHierarchyRequest{}, "ImportCA": api.ImportCARequest{}, "RegisterAnchor": api.RegisterAnchorRequest{},

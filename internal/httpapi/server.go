@@ -28,6 +28,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
+	"github.com/hallmark-id/hallmark/internal/signin"
 	"github.com/hallmark-id/hallmark/internal/support"
 )
 
@@ -45,23 +46,25 @@ type Config struct {
 	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
 	Support       *support.Service  // support grants (routes_support.go)
 	Rotation      *rotation.Service // CA rotation and rollover (routes_cas.go); nil: those routes answer 503
+	Signin        *signin.Service   // OpenID Connect sign-in and sessions (routes_auth.go); nil: those routes answer 503
 	Log           *slog.Logger
 }
 
 // Server is the /v1 handler.
 type Server struct {
-	gov   *governance.Service
-	mfg   *manufacturing.Service
-	cus   *custody.Service
-	inv   *inventory.Service
-	ops   *operational.Service
-	sup   *support.Service
-	audit *auditlog.Service // nil: the audit log routes answer 503
-	rep   *reports.Service  // nil: the report routes answer 503
-	rot   *rotation.Service // nil: the CA rotation routes answer 503
-	log   *slog.Logger
-	mux   *http.ServeMux
-	Spec  []Route // every route, for the OpenAPI check
+	gov    *governance.Service
+	mfg    *manufacturing.Service
+	cus    *custody.Service
+	inv    *inventory.Service
+	ops    *operational.Service
+	sup    *support.Service
+	audit  *auditlog.Service // nil: the audit log routes answer 503
+	rot    *rotation.Service // nil: the CA rotation routes answer 503
+	rep    *reports.Service  // nil: the report routes answer 503
+	signin *signin.Service   // nil: the sign-in routes answer 503 and session tokens are refused
+	log    *slog.Logger
+	mux    *http.ServeMux
+	Spec   []Route // every route, for the OpenAPI check
 }
 
 // Route is one registered operation.
@@ -74,6 +77,7 @@ func New(c Config) *Server {
 	}
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
 		audit: c.AuditLog, rep: c.Reports, rot: c.Rotation, log: c.Log, mux: http.NewServeMux()}
+	s.signin = c.Signin
 	s.routes()
 	return s
 }
@@ -111,7 +115,12 @@ func (s *Server) authenticate(r *http.Request) (party.Principal, error) {
 	if !ok || token == "" {
 		return party.Principal{}, failure.New(failure.Unauthenticated, "send a bearer token: Authorization: Bearer <token>")
 	}
-	return s.gov.Authenticate(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, signin.SessionPrefix) && s.signin != nil {
+		p, _, err := s.signin.Authenticate(r.Context(), token)
+		return p, err
+	}
+	return s.gov.Authenticate(r.Context(), token)
 }
 
 func actor(p party.Principal) audit.Actor { return governance.Actor(p) }

@@ -73,6 +73,7 @@ type Tx interface {
 
 	Succession() Succession // rotation.go
 	KeyHistory() KeyHistory // rotation.go
+	Signin() Signin         // signin.go
 }
 
 // Parties stores parties and principals.

@@ -297,4 +297,31 @@ paths.update({
  "/v1/audit/key/rotate":{"post":op("Rotate the checkpoint key; the first checkpoint after it is signed by both keys (deployment administrators)",201,S("AuditKey"),errs=(401,403,409))},
  "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
 })
+# Sign-in with OpenID Connect (issue 16, point 1; docs/signin.md).
+session_={"type":"object","properties":{"id":str_,"principal_id":str_,"party_id":str_,"method":{"type":"string","enum":["oidc","dev"]},"created_at":dt,"expires_at":dt,"revoked_at":dt}}
+schemas.update({
+ "SigninProviderRequest":{"type":"object","required":["issuer","client_id"],"additionalProperties":False,"properties":{"issuer":{"type":"string","description":"https, or http on loopback"},"client_id":str_,
+   "client_secret_env":{"type":"string","description":"the server's environment variable holding the client secret; empty for a public client"},"claim":{"type":"string","description":"the ID token claim naming a person; default sub"},"redirect_uris":arr(str_)}},
+ "SigninProvider":{"type":"object","properties":{"party_id":str_,"issuer":str_,"client_id":str_,"client_secret_env":str_,"claim":str_,"redirect_uris":arr(str_),"updated_by":str_,"updated_at":dt}},
+ "BindRequest":{"type":"object","required":["principal_id"],"additionalProperties":False,"properties":{"principal_id":str_}},
+ "SigninBinding":{"type":"object","properties":{"party_id":str_,"value":str_,"principal_id":str_,"created_by":str_,"created_at":dt}},
+ "SigninStartRequest":{"type":"object","required":["party","redirect_uri"],"additionalProperties":False,"properties":{"party":str_,"redirect_uri":{"type":"string","description":"loopback http (RFC 8252) or registered for the party"}}},
+ "SigninStart":{"type":"object","properties":{"authorization_url":str_,"state":str_,"expires_at":dt}},
+ "SigninFinishRequest":{"type":"object","required":["state","code"],"additionalProperties":False,"properties":{"state":str_,"code":str_}},
+ "DevSigninRequest":{"type":"object","required":["person"],"additionalProperties":False,"properties":{"person":{"type":"string","example":"acme/alice"}}},
+ "Session":session_,
+ "SessionWithToken":{"type":"object","properties":{"token":{"type":"string","description":"hms_..., shown once"},"session":S("Session"),"dev":b()}},
+})
+paths.update({
+ "/v1/auth/providers/{party}":{"put":op("Register or replace the party's OpenID Connect provider (administrators of that party)",200,S("SigninProvider"),"SigninProviderRequest",params=[pid("party")],errs=(400,401,403,404)),
+   "get":op("The party's provider (its principals)",200,S("SigninProvider"),params=[pid("party")],errs=(401,404))},
+ "/v1/auth/providers/{party}/bindings":{"get":op("Claim values bound to the party's principals (administrators of that party)",200,page(S("SigninBinding")),params=[pid("party")],errs=(401,403))},
+ "/v1/auth/providers/{party}/bindings/{value}":{"put":op("Bind a claim value to a principal of the party (administrators of that party)",200,S("SigninBinding"),"BindRequest",params=[pid("party"),pid("value")],errs=(400,401,403)),
+   "delete":op("Remove a binding (administrators of that party)",204,params=[pid("party"),pid("value")],errs=(401,403,404))},
+ "/v1/auth/start":{"post":op("Begin a sign-in: the provider's authorization URL with state, nonce and an S256 PKCE challenge",200,S("SigninStart"),"SigninStartRequest",public=True,errs=(400,404,413))},
+ "/v1/auth/finish":{"post":op("Finish a sign-in with the state and code the provider returned: the ID token is verified and mapped to a bound principal of the party",201,S("SessionWithToken"),"SigninFinishRequest",public=True,errs=(400,401,403,413))},
+ "/v1/auth/sessions/{id}":{"delete":op("Revoke a session (its principal, or an administrator of its party)",200,S("Session"),params=[pid()],errs=(401,404,409))},
+ "/v1/auth/dev":{"post":op("serve --dev only, loopback only: sign in as a demo person without any provider; the answer is marked dev",201,S("SessionWithToken"),"DevSigninRequest",public=True,errs=(400,403,404))},
+})
+
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
