@@ -33,7 +33,8 @@ first column.`,
   hallmark report drift --policy
   hallmark report standards`,
 	}
-	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps())
+	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps(),
+		e.reportRefusals())
 	return cmd
 }
 

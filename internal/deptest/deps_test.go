@@ -66,6 +66,8 @@ var layers = map[string]string{
 	"internal/reports":       "services",
 	"internal/support":       "services",
 	"internal/leader":        "services",
+	// refusals records refusals of authenticated callers as audit events (issue 17).
+	"internal/refusals": "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",

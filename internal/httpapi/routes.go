@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	s.approvalRoutes()
 	s.supportRoutes()
 	s.gapsRoute()
+	s.refusalRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

@@ -70,6 +70,8 @@ type Tx interface {
 	Leases() Leases   // lease.go
 	CRLs() CRLs       // lease.go
 	Reports() Reports // reports.go
+
+	Refusals() Refusals // refusals.go
 }
 
 // Parties stores parties and principals.
