@@ -29,6 +29,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/refusals"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/signin"
@@ -56,6 +57,10 @@ type App struct {
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
+	// Refusals coalesces the refusals of authenticated callers into audit events, and
+	// RefusalReader reads them back (refusals.go).
+	Refusals      *refusals.Recorder
+	RefusalReader *refusals.Reader
 	// Admission sheds requests beyond what the server takes on at once, with one limiter per
 	// surface so that a flood of one does not shed the others (listeners.go).
 	Admission Limiters
@@ -184,8 +189,11 @@ func Build(w Wiring) (*App, error) {
 	a.Reports = reports.New(w.Store, w.Now)
 	a.Rotation = rotation.New(rotation.Config{Store: w.Store, Authority: a.Authority})
 	a.Signin = signin.New(signin.Config{Store: w.Store, Now: w.Now, SessionTTL: w.SigninSessionTTL, Dev: w.DevSignin, Getenv: os.Getenv, Log: w.Log})
+	if err := a.buildRefusals(); err != nil {
+		return nil, err
+	}
 	a.API = httpapi.New(httpapi.Config{Signin: a.Signin, Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
-		Rotation: a.Rotation})
+		Rotation: a.Rotation, Refusals: a.Refusals, RefusalReader: a.RefusalReader})
 	return a, nil
 }
 

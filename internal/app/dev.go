@@ -181,6 +181,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
+	defer a.runRefusals(ctx)()
 	defer a.StopLeading()
 	return a.run(ctx, served{"api", ln, tc, a.Handler()}, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
 }

@@ -37,7 +37,7 @@ var _ est.Enroller = (*estEnroller)(nil)
 // defaultLabel ("" leaves it unserved).
 func (a *App) ESTHandler(defaultLabel string) http.Handler {
 	mux := http.NewServeMux()
-	h := est.New(est.Config{Enroller: &estEnroller{a: a, defaultLabel: defaultLabel}, Log: a.Log})
+	h := est.New(est.Config{Enroller: &estEnroller{a: a, defaultLabel: defaultLabel}, Log: a.Log, Refused: a.estRefused(defaultLabel)})
 	// Enrollments are admitted on EST's own limiter once their body is read; a refusal is the
 	// text answer RFC 7030 section 4.2.3 gives.
 	mux.Handle(est.PathPrefix+"/", a.Admission.EST.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, refuseText))

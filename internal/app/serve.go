@@ -109,6 +109,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("revocation status: %w", err)
 	}
 	go a.AuditLog.Run(ctx, cfg.Audit.CheckpointInterval.Duration) //nolint:errcheck // returns nil when ctx ends
+	defer a.runRefusals(ctx)()
 	defer a.StopLeading()
 	return a.run(ctx, servers...)
 }

@@ -35,6 +35,7 @@ first column.`,
 	}
 	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps())
 	cmd.AddCommand(e.reportCAExpiry()) // rotation.go
+	cmd.AddCommand(e.reportRefusals())
 	return cmd
 }
 

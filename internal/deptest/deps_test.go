@@ -71,6 +71,8 @@ var layers = map[string]string{
 	"internal/support":       "services",
 	"internal/leader":        "services",
 	"internal/rotation":      "services",
+	// refusals records refusals of authenticated callers as audit events (issue 17).
+	"internal/refusals": "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",

@@ -80,12 +80,26 @@ func (e *LabelError) FailureKind() failure.Kind { return failure.NotFound }
 type Config struct {
 	Enroller Enroller
 	Log      *slog.Logger
+	// Refused, when set, is told of every 4xx answered to a client that presented a TLS
+	// certificate (an authenticated device), after the answer is decided.
+	Refused func(Refused)
+}
+
+// Refused is a refusal of a client that presented a TLS certificate.
+type Refused struct {
+	Label   string // as in the path; "" for the bare path
+	Op      string // the EST operation, e.g. simpleenroll
+	Status  int
+	Message string            // what the client was told
+	Err     error             // the Enroller's error; nil when the handler refused by itself
+	Peer    *x509.Certificate // the presented leaf
 }
 
 // Handler serves PathPrefix and everything under it.
 type Handler struct {
-	enr Enroller
-	log *slog.Logger
+	enr     Enroller
+	log     *slog.Logger
+	refused func(Refused)
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -95,7 +109,7 @@ func New(c Config) *Handler {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	return &Handler{enr: c.Enroller, log: c.Log}
+	return &Handler{enr: c.Enroller, log: c.Log, refused: c.Refused}
 }
 
 // TLSConfig is the TLS configuration of an EST listener: TLS 1.2 and 1.3, and a client
@@ -310,12 +324,22 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, lbl string, err e
 	if errors.As(err, &pending) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(pending.RetryAfter.Seconds()))))
 	}
-	h.refuse(w, r, lbl, code, err.Error())
+	h.refuseErr(w, r, lbl, code, err.Error(), err)
 }
 
 // refuse logs a refusal with its reason and answers it in text/plain.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, lbl string, code int, reason string) {
+	h.refuseErr(w, r, lbl, code, reason, nil)
+}
+
+// refuseErr is refuse with the Enroller's error, if any; a 4xx to a client that presented a
+// certificate is reported to Config.Refused.
+func (h *Handler) refuseErr(w http.ResponseWriter, r *http.Request, lbl string, code int, reason string, err error) {
 	h.log.Info("est refused", "op", reqName(r), "label", lbl, "peer", peerName(r), "status", code, "reason", reason)
+	if h.refused != nil && code >= 400 && code < 500 && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+		h.refused(Refused{Label: lbl, Op: op, Status: code, Message: reason, Err: err, Peer: r.TLS.PeerCertificates[0]})
+	}
 	writeText(w, code, reason)
 }
 

@@ -125,3 +125,17 @@ func (e *PendingError) Error() string { return e.Msg }
 
 // FailureKind classifies the error.
 func (e *PendingError) FailureKind() Kind { return Pending }
+
+// Ruled is implemented by refusals that can name the rule that failed: an ownership cell, a
+// separation-of-duties rule, a policy rule, a manifest check. The name is short and stable
+// enough to count and group refusals by (internal/refusals).
+type Ruled interface{ FailureRule() string }
+
+// RuleOf returns the rule named by the first error in err's chain that names one, or "".
+func RuleOf(err error) string {
+	var r Ruled
+	if errors.As(err, &r) {
+		return r.FailureRule()
+	}
+	return ""
+}

@@ -38,6 +38,9 @@ func (e *SoDConflictError) Error() string {
 // FailureKind classifies the error.
 func (e *SoDConflictError) FailureKind() failure.Kind { return failure.Denied }
 
+// FailureRule names the separation-of-duties rule: "sod:<rule>".
+func (e *SoDConflictError) FailureRule() string { return "sod:" + e.Rule }
+
 // systemPrincipal reports whether id is one of Hallmark's own actors ("hallmark:status"),
 // which hold no duties of their own.
 func systemPrincipal(id string) bool { return strings.HasPrefix(id, "hallmark:") }

@@ -49,6 +49,7 @@ var openAPISchemas = map[string]any{
 	"Grant": api.Grant{}, "SupportGrant": api.SupportGrant{}, "RevokeGrant": api.RevokeGrantRequest{}, "SupportCheck": api.SupportCheckRequest{},
 	"Reach": api.Reach{}, "RotateCA": api.RotateCARequest{}, "CrossCertificate": api.CrossCert{}, "Succession": api.Succession{},
 	"BuildRecordKey": api.BuildRecordKey{}, "AuditKey": api.AuditKey{}, "CAExpiry": api.CAExpiry{}, "CAExpiryReport": api.CAExpiryReport{},
+	"Refusal": api.Refusal{}, "RefusalReport": api.RefusalReport{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

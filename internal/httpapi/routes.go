@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	s.supportRoutes()
 	s.gapsRoute()
 	s.authRoutes()
+	s.refusalRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

@@ -26,6 +26,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/refusals"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
 	"github.com/hallmark-id/hallmark/internal/signin"
@@ -48,6 +49,9 @@ type Config struct {
 	Rotation      *rotation.Service // CA rotation and rollover (routes_cas.go); nil: those routes answer 503
 	Signin        *signin.Service   // OpenID Connect sign-in and sessions (routes_auth.go); nil: those routes answer 503
 	Log           *slog.Logger
+
+	Refusals      RefusalRecorder  // records refused requests (routes_refusals.go); nil: none recorded
+	RefusalReader *refusals.Reader // the refusals report; nil: it answers 503
 }
 
 // Server is the /v1 handler.
@@ -65,6 +69,9 @@ type Server struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	Spec   []Route // every route, for the OpenAPI check
+
+	refusals      RefusalRecorder
+	refusalReader *refusals.Reader
 }
 
 // Route is one registered operation.
@@ -78,6 +85,7 @@ func New(c Config) *Server {
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
 		audit: c.AuditLog, rep: c.Reports, rot: c.Rotation, log: c.Log, mux: http.NewServeMux()}
 	s.signin = c.Signin
+	s.refusals, s.refusalReader = c.Refusals, c.RefusalReader
 	s.routes()
 	return s
 }
@@ -94,6 +102,7 @@ func (s *Server) handle(method, path string, h func(w http.ResponseWriter, r *ht
 			return
 		}
 		if err := h(w, r, p); err != nil {
+			s.refused(r, p, err)
 			s.writeError(w, r, err)
 		}
 	})

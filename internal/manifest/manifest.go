@@ -95,6 +95,9 @@ func (e *NotListed) Error() string { return e.Msg }
 // FailureKind classifies the refusal.
 func (e *NotListed) FailureKind() failure.Kind { return failure.Denied }
 
+// FailureRule names the manifest check that failed (one of the Rule constants).
+func (e *NotListed) FailureRule() string { return e.Rule }
+
 // Check decides whether the device with this serial ("" if it has none) and key digest (the
 // SHA-256 of its certificate's RawSubjectPublicKeyInfo) is listed. The device is listed when
 // an entry names its key and, if that entry also names a serial, the same serial; or when no

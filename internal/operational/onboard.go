@@ -351,7 +351,11 @@ func decide(dec policy.Decision, kind environment.PolicyKind) error {
 	}
 	// The summary names the failed rules with a short excerpt of each: it goes to the device
 	// and the logs, and a policy may hold 64 rules of 4 KiB.
-	return &PolicyDenied{Kind: kind, Version: dec.Version, Msg: dec.Summary()}
+	d := &PolicyDenied{Kind: kind, Version: dec.Version, Msg: dec.Summary()}
+	if len(dec.Failed) > 0 {
+		d.Rule = dec.Failed[0].Rule
+	}
+	return d
 }
 
 // PolicyDenied is a refusal by an environment policy; it names the failing rules.
@@ -359,6 +363,7 @@ type PolicyDenied struct {
 	Kind    environment.PolicyKind
 	Version int
 	Msg     string
+	Rule    string // the name of the first failed rule, "" when none is named
 }
 
 func (e *PolicyDenied) Error() string {
@@ -367,6 +372,14 @@ func (e *PolicyDenied) Error() string {
 
 // FailureKind classifies the refusal.
 func (e *PolicyDenied) FailureKind() failure.Kind { return failure.Denied }
+
+// FailureRule names the policy and its first failed rule: "policy:<kind>/<rule>".
+func (e *PolicyDenied) FailureRule() string {
+	if e.Rule == "" {
+		return "policy:" + string(e.Kind)
+	}
+	return "policy:" + string(e.Kind) + "/" + e.Rule
+}
 
 // issue signs the operational certificate and records device state, evidence and audit in
 // the same transaction.

@@ -166,6 +166,11 @@ func (e *DeniedError) Error() string {
 // FailureKind classifies the error.
 func (e *DeniedError) FailureKind() failure.Kind { return failure.Denied }
 
+// FailureRule names the cell that was not owned: "ownership:<stage>/<duty>".
+func (e *DeniedError) FailureRule() string {
+	return "ownership:" + string(e.Stage) + "/" + string(e.Duty)
+}
+
 // Defaults returns the cells a new party of the given kind owns from day one (PRODUCT.md): a
 // manufacturer owns manufacturing issue, revoke and approve over itself (its models and lots
 // inherit) and may ask for support access (support/issue); an operator owns operational issue,

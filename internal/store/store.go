@@ -74,6 +74,7 @@ type Tx interface {
 	Succession() Succession // rotation.go
 	KeyHistory() KeyHistory // rotation.go
 	Signin() Signin         // signin.go
+	Refusals() Refusals     // refusals.go
 }
 
 // Parties stores parties and principals.

@@ -323,5 +323,17 @@ paths.update({
  "/v1/auth/sessions/{id}":{"delete":op("Revoke a session (its principal, or an administrator of its party)",200,S("Session"),params=[pid()],errs=(401,404,409))},
  "/v1/auth/dev":{"post":op("serve --dev only, loopback only: sign in as a demo person without any provider; the answer is marked dev",201,S("SessionWithToken"),"DevSigninRequest",public=True,errs=(400,403,404))},
 })
+# Refusals (issue 17, point 1): refusal audit events, coalesced per caller, subject, reason and rule.
+schemas.update({
+ "Refusal":{"type":"object","properties":{"seq":{"type":"integer"},"at":dt,"party_id":str_,"principal_id":str_,"scope":str_,"subject":{"type":"string","example":"device:dev_abc"},
+   "reason":{"type":"string","description":"not-owner, sod, policy, manifest, or a problem kind (denied, invalid, not-found, ...)"},
+   "rule":{"type":"string","example":"ownership:operational/revoke"},"count":{"type":"integer"},"first_at":dt,"last_at":dt,
+   "via":{"type":"string","enum":["api","est"]},"operation":str_,"certificate":{"type":"string","description":"the serial an EST client presented"},"message":str_}},
+ "RefusalReport":{"type":"object","properties":{"since":dt,"by_reason":arr({"type":"object","properties":{"reason":str_,"count":{"type":"integer"}}}),"items":arr(S("Refusal"))}},
+})
+paths.update({
+ "/v1/reports/refusals":{"get":op("Refusals of authenticated callers (API denials and EST 4xx), newest first, with totals by reason: auditors and administrators see all, others their own principals' refusals; with device, that device's refusal history for whoever may see it",200,S("RefusalReport"),
+   params=[q("device","one device's refusals"),q("since","RFC 3339 time; default seven days ago"),q("limit","1-1000")],errs=(400,401,404))},
+})
 
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
