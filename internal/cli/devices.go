@@ -117,10 +117,11 @@ func serialOfPEM(s string) string {
 func (e *env) deviceCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "device",
-		Short: "List, inspect, onboard, renew, revoke and re-admit devices",
+		Short: "List, inspect, onboard, renew, revoke, re-admit and release devices",
 		Long: `Devices you may see: those your party made or holds (auditors see all). An operator onboards the
 devices it holds into an environment, renews their operational identities, revokes them after a
-runtime compromise and re-admits them after repair.`,
+runtime compromise, re-admits them after repair, and releases or decommissions them when they
+leave.`,
 		Example: `  hallmark device list --lot lot_123
   hallmark device show dev_123
   hallmark device onboard --env env_123 --factory-cert idevid.pem --factory-key idevid.key --csr ldevid.csr`,
@@ -312,5 +313,6 @@ with "hallmark buildrecord verify".`,
 	rec.Flags().StringVar(&recOut, "out", "", "write the envelope to this file instead of stdout")
 	cmd.AddCommand(listCmd, show, certCmd, rec)
 	cmd.AddCommand(e.deviceOperationalCommands()...)
+	cmd.AddCommand(e.deviceLifecycleCommands()...)
 	return cmd
 }
