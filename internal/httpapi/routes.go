@@ -167,7 +167,7 @@ func (s *Server) routes() {
 		return writeJSON(w, 201, toModel(m))
 	})
 	s.handle("GET", "/v1/models", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
+		out, err := s.mfg.ListModels(r.Context(), actor(p), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
@@ -185,14 +185,14 @@ func (s *Server) routes() {
 		return writeJSON(w, 201, toLot(l))
 	})
 	s.handle("GET", "/v1/lots", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
+		out, err := s.mfg.ListLots(r.Context(), actor(p), r.URL.Query().Get("manufacturer"))
 		if err != nil {
 			return err
 		}
 		return writeJSON(w, 200, list(each(out, toLot)))
 	})
 	s.handle("GET", "/v1/lots/{id}", func(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-		l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
+		l, err := s.mfg.GetLot(r.Context(), actor(p), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
