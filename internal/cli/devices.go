@@ -117,7 +117,7 @@ func serialOfPEM(s string) string {
 func (e *env) deviceCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "device",
-		Short: "List, inspect, onboard, renew, revoke, re-admit and release devices",
+		Short: "List, inspect, onboard, renew, revoke and re-admit devices",
 		Long: `Devices you may see: those your party made or holds (auditors see all). An operator onboards the
 devices it holds into an environment, renews their operational identities, revokes them after a
 runtime compromise, re-admits them after repair, and releases or decommissions them when they

@@ -194,7 +194,7 @@ schemas.update({
      "items":{"type":"object","properties":{"device_id":str_,"environment_id":str_,"serial":str_,"policy_kind":{"type":"string","enum":["onboarding","renewal"]},"admitted_version":int_,"current_version":int_,"admitted_at":dt,
      "failed":arr({"type":"object","properties":{"rule":str_,"message":str_,"error":str_}}),"approval_required":{"type":"boolean"}}}}}},
  "StandardsReport":{"type":"object","properties":{"generated_at":dt,"rows":arr({"type":"object","properties":{"framework":str_,"id":str_,"title":str_,"coverage":{"type":"string","enum":["addressed","partial","not-addressed"]},"control":str_,
-   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","n/a"]}}}}})}},
+   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","no data","n/a"]}}}}})}},
 })
 paths.update({
  "/v1/reports/inventory":{"get":op("Every device the caller may see with both identity stages (auditors: all; others: devices made, held or in environments operated)",200,S("InventoryReport"),params=[q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401))},
