@@ -20,7 +20,7 @@ func (e *env) deviceRelease() *cobra.Command {
 	return e.deviceEnd("release", "Release a device from its environment so that custody can move",
 		`Release an active, suspended or quarantined device from its environment: its operational
 certificate, if still valid or on hold, is revoked as cessationOfOperation, and the device becomes
-released, in no environment, so that it no longer renews there. Its factory identity is
+released, so that it no longer renews there. Its factory identity is
 untouched: it onboards again, here or wherever it goes, with its factory certificate.
 
 Custody ends trust: a transfer of a device that is still active, suspended or quarantined is

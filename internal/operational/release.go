@@ -21,7 +21,7 @@ type ReleaseRequest struct {
 // Release ends a device's operational identity in its environment so that it can leave: the
 // lifecycle's "active → release → released" (PRODUCT.md), after which custody goes back or
 // on. Its current operational certificate, if still valid or on hold, is revoked as
-// cessationOfOperation; the device becomes released, in no environment, and onboards again
+// cessationOfOperation; the device becomes released and onboards again
 // (here or elsewhere) only with its factory identity, which stays untouched. It needs the
 // operational/revoke duty over the device's environment, whose operator must hold the device.
 // An active, suspended or quarantined device is released; custody refuses to move any other
@@ -66,7 +66,9 @@ func (s *Service) end(ctx context.Context, a audit.Actor, deviceID string, r Rel
 			}
 		}
 		next = d
-		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Released, "", "", now
+		// Its environment and last operational certificate stay on record: a renewal with that
+		// certificate is then refused as revoked, or, once custody moved, as no longer held.
+		next.State, next.UpdatedAt = device.Released, now
 		if err := tx.Devices().UpdateDevice(next, d); err != nil {
 			return err
 		}

@@ -264,7 +264,7 @@ paths.update({
 # --- the end of a device's stay in an environment (issue 17) ---
 schemas["ReleaseRequest"]={"type":"object","additionalProperties":False,"properties":{"note":{"type":"string","maxLength":1000,"description":"why, for the audit log"}}}
 paths.update({
- "/v1/devices/{id}/release":{"post":op("Release an active, suspended or quarantined device from its environment so that custody can move: its operational certificate, if valid or on hold, is revoked as cessationOfOperation; the device becomes released, in no environment; its factory identity is untouched (operational/revoke, by the operator holding the device)",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/devices/{id}/release":{"post":op("Release an active, suspended or quarantined device from its environment so that custody can move: its operational certificate, if valid or on hold, is revoked as cessationOfOperation; the device becomes released (its environment and that certificate stay on record); its factory identity is untouched (operational/revoke, by the operator holding the device)",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/devices/{id}/decommission":{"post":op("Take a device out of service: the same transition as release, recorded as a decommissioning",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
 })
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
