@@ -103,7 +103,7 @@ func (s *Service) Inventory(ctx context.Context, a audit.Actor, after string, li
 }
 
 // opScopeOf is what a party may see of the operational stage: everything for auditors and
-// administrators, otherwise the devices in environments it operates. A maker does not see
+// administrators, otherwise the devices it holds in environments it operates. A maker does not see
 // what an operator does with the devices it made (docs/governance.md, Visibility).
 func opScopeOf(tx store.Tx, a audit.Actor) (store.ReportScope, error) {
 	sc, err := scopeOf(tx, a)
