@@ -21,6 +21,7 @@ var heldTests = []struct {
 	{"KeyBoundToOneDevice", testKeyBound},
 	{"HeldLots", testHeldLots},
 	{"OperationalDeviceOfTransfer", testOperationalDevice},
+	{"OperationalReportScope", testOperationalScope},
 }
 
 // testKeyBound: a key is bound to a device by a signed certificate of it (issued or revoked
@@ -146,4 +147,50 @@ func testOperationalDevice(t *testing.T, s store.Store) {
 			t.Errorf("a %s device d2: OperationalDevice = %q", st, got)
 		}
 	}
+}
+
+// testOperationalScope: an operational report scope keeps the devices a party holds in
+// environments it operates: not the maker's devices, not a device in the party's environment
+// that another holds, not a device a party holds in another's environment.
+func testOperationalScope(t *testing.T, s store.Store) {
+	reportFleet(t, s)
+	now := t0.Add(10 * time.Hour)
+	_ = s.View(ctx, func(tx store.Tx) error {
+		r := tx.Reports()
+		for _, c := range []struct {
+			party      string
+			admissions []string
+			active     int
+		}{
+			{"acme", nil, 0},                // the maker of all four
+			{"op", []string{"d1", "d2"}, 2}, // d3 sits in op's env1 but dist holds it
+			{"dist", nil, 0},                // holds d3, in op's environment
+		} {
+			sc := store.ReportScope{PartyID: c.party, Operational: true}
+			ad, err := r.Admissions(sc, "", 10)
+			var got []string
+			for _, a := range ad {
+				got = append(got, a.Device.ID)
+			}
+			if err != nil || !slices.Equal(got, c.admissions) {
+				t.Errorf("operational admissions of %s = %v, %v; want %v", c.party, got, err, c.admissions)
+			}
+			rot, err := r.Rotation(sc, now)
+			active := 0
+			for _, x := range rot {
+				active += x.Active
+			}
+			if err != nil || active != c.active {
+				t.Errorf("operational rotation of %s counts %d active (%v), want %d", c.party, active, err, c.active)
+			}
+			if cnt, err := r.ExpiringCounts(sc, now.Add(time.Hour)); err != nil || c.active == 0 && len(cnt) != 0 {
+				t.Errorf("operational expiring counts of %s = %+v, %v", c.party, cnt, err)
+			}
+		}
+		// The maker's scope is not narrowed: it still sees its four devices' inventory.
+		if inv, err := r.Inventory(store.ReportScope{PartyID: "acme"}, "", 10); err != nil || len(inv) != 4 {
+			t.Errorf("the maker's inventory = %d devices, %v", len(inv), err)
+		}
+		return nil
+	})
 }
