@@ -1,6 +1,7 @@
 package app
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -136,6 +137,29 @@ func TestCustodyEndsTrust(t *testing.T) {
 	estEnroll(t, s, dir, U, "simpleenroll", "SN-T1.factory.pem", "SN-T1.key", "t1c")
 	if v := showDevice(t, s, oscar, t1.Device.ID); v.State != "active" {
 		t.Errorf("after onboarding again: %+v", v)
+	}
+
+	// A device that changed hands before this rule (an older version let an active device go;
+	// here its custodian is set in the database as that version left it) cannot renew where it
+	// was either: renewal checks that the environment's operator still holds it.
+	t4 := deliveredDevice(t, s, dir, lotID, "lot-resale", "SN-T4")
+	estEnroll(t, s, dir, U, "simpleenroll", "SN-T4.factory.pem", "SN-T4.key", "t4")
+	if strings.HasPrefix(s.info.Database, "postgres") {
+		t.Log("the legacy hand-over is set in SQLite only")
+	} else {
+		db, err := sql.Open("sqlite", "file:"+s.info.Database+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`UPDATE devices SET custodian_id = 'northwind' WHERE id = ?`, t4.Device.ID); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		estCSR(t, dir, "t4b")
+		if code, body := estStatus(t, s, dir, U+"/simplereenroll", "t4.pem", "t4.key", "t4b.csr.b64"); code != 403 || !strings.Contains(body, "no longer held by operator contoso") {
+			t.Errorf("simplereenroll of a device handed on while active: %d %s", code, body)
+		}
+		s.must(t, 404, oscar, "POST", "/v1/devices/"+t4.Device.ID+"/revoke", map[string]string{"reason": "keyCompromise"})
 	}
 
 	// Decommission: the same transition, recorded as such.
