@@ -202,7 +202,7 @@ type StandardsEvidence struct {
 	Oldest    string    `json:"oldest,omitempty"` // the oldest offender, if any
 	Note      string    `json:"note"`             // what Count means
 	CheckedAt time.Time `json:"checked_at"`
-	Status    string    `json:"status"` // ok, attention or n/a
+	Status    string    `json:"status"` // ok, attention, no data (nothing was checked) or n/a
 }
 
 // GapsReport lists the governance gaps of a deployment, or of the caller's own scopes and

@@ -772,3 +772,17 @@ func mxWhoOr(c mxCell) string {
 	}
 	return c.who
 }
+
+// endRequest is a release or decommission (verb) of the cell's device; the allowed cell ends a
+// new device of envA and reads it back released.
+func (f *mxFixture) endRequest(t *testing.T, c mxCell, verb string) mxReq {
+	t.Helper()
+	d := f.deviceFor(c)
+	q := mxReq{body: map[string]string{"note": "matrix"}}
+	if c.allowed() {
+		d = f.onboarded(t)
+		q.check = mxThen(mxExpect("state", "released", "id", d.ID), f.readBack(oscar, "/v1/devices/"+d.ID, "", "state", "released"))
+	}
+	q.path = "/v1/devices/" + d.ID + "/" + verb
+	return q
+}

@@ -415,14 +415,17 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/manufacturers/" + mxPick(c, "acme", "initech") + "/build-record-key"}
 			}},
 
-		// Catalog: readable by every party, changed by its manufacturer.
+		// Catalog: changed by its manufacturer; read by the parties with a cell over it (the
+		// manufacturer, fabrikam over its delegated lot, the auditor) or holding its devices
+		// (northwind, contoso), not by globex, which holds nothing (issue 17).
+		// (Until issue 17, every authenticated party read every lot and model.)
 		{op: "POST /v1/models", own: mxOnly(mx201, mx403, "acme"), other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				mfr := mxPick(c, "acme", "initech")
 				return mxReq{path: "/v1/models", body: map[string]any{"manufacturer_id": mfr, "name": f.name("mx-model")},
 					check: mxThen(mxExpect("manufacturer_id", mfr), f.readBack(c.who, "/v1/models?manufacturer="+mfr, "id"))}
 			}},
-		{op: "GET /v1/models", own: mxAll(mxSees), other: mxAll(mxSees),
+		{op: "GET /v1/models", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/models?manufacturer=" + mxPick(c, "acme", "initech"), marker: mxPick(c, f.acmeModel, f.initechModel)}
 			}},
@@ -431,11 +434,11 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/lots", body: map[string]any{"model_id": mxPick(c, f.acmeModel, f.initechModel), "name": f.name("mx-lot"), "line": "line-a",
 					"issuing_ca_id": mxPick(c, f.acmeIssuing, f.initechIssuing)}, check: f.readBack(c.who, "/v1/lots/%s", "id", "manufacturer_id", "acme")}
 			}},
-		{op: "GET /v1/lots", own: mxAll(mxSees), other: mxAll(mxSees),
+		{op: "GET /v1/lots", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/lots?manufacturer=" + mxPick(c, "acme", "initech"), marker: mxPick(c, f.lotAD, f.lotB)}
 			}},
-		{op: "GET /v1/lots/{id}", own: mxAll(mx200), other: mxAll(mx200),
+		{op: "GET /v1/lots/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/lots/" + mxPick(c, f.ownLot(c.party), f.lotB)}
 			}},
@@ -459,6 +462,23 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := f.deviceFor(c)
 				return mxReq{path: "/v1/devices/" + d.ID + "/certificates/" + d.FactorySerial}
+			}},
+		// A device's operational records are its operator's (issue 17): its maker sees the
+		// device (dA, acme's) without its environment, operational certificates, lineage or
+		// grants; until issue 17 it saw them all.
+		{op: "GET /v1/devices/{id}", variant: "operational records", own: mxBy{mxHides, mx404, mx404, mxSees, mx404, mxSees}, other: mxOnly(mxSees, mx404, "auditco"),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				d := mxPick(c, f.dA, f.dB)
+				return mxReq{path: "/v1/devices/" + d.ID, marker: d.OpSerial}
+			}},
+		{op: "GET /v1/devices", variant: "?environment=", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/devices?environment=" + mxPick(c, f.envA, f.envB), marker: mxPick(c, f.dA, f.dB).ID}
+			}},
+		{op: "GET /v1/devices/{id}/certificates/{serial}", variant: "operational certificate", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200}, other: a404,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				d := mxPick(c, f.dA, f.dB)
+				return mxReq{path: "/v1/devices/" + d.ID + "/certificates/" + d.OpSerial}
 			}},
 		{op: "GET /v1/devices/{id}/build-record", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
@@ -657,6 +677,14 @@ func mxRows() []mxRow {
 				return q
 			}},
 
+		// Release and decommission (issue 17): the operator holding the device, with
+		// operational/revoke over its environment; as for revoke, fabrikam's and northwind's
+		// own devices were never onboarded.
+		{op: "POST /v1/devices/{id}/release", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return f.endRequest(t, c, "release") }},
+		{op: "POST /v1/devices/{id}/decommission", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return f.endRequest(t, c, "decommission") }},
+
 		// Manufacturing revocation and its cascade.
 		{op: "POST /v1/manufacturing/revocations", own: mxOnly(mx201, mx403, "acme"), other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
@@ -695,16 +723,17 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/reports/inventory", marker: f.deviceFor(c).ID}
 			}},
 		{op: "GET /v1/reports/rotation",
-			// acme sees envA's entry because it made a device in it.
-			own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+			// The operational stage is its operator's: acme made a device in envA but does not
+			// see envA's entry (issue 17; until then it did).
+			own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/rotation", marker: mxPick(c, f.envA, f.envB)}
 			}},
-		{op: "GET /v1/reports/expiring", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/reports/expiring", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/expiring", marker: mxPick(c, f.dA, f.dB).ID}
 			}},
-		{op: "GET /v1/reports/drift", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/reports/drift", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/drift", marker: mxPick(c, f.dA, f.dB).ID}
 			}},

@@ -211,6 +211,7 @@ func TestReportsAfterTransferAway(t *testing.T) {
 	}
 
 	var tr struct{ ID string }
+	s.must(t, 200, oscar, "POST", "/v1/devices/"+id+"/release", map[string]string{}) // custody ends trust (issue 17)
 	s.must(t, 201, oscar, "POST", "/v1/transfers", map[string]any{"to": "northwind", "device_ids": []string{id}}).json(t, &tr)
 	s.must(t, 200, dana, "POST", "/v1/transfers/"+tr.ID+"/accept", nil)
 

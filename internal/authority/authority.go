@@ -119,8 +119,14 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		return nil, err
 	}
 	rec := ca.Cert{Serial: p.Serial(), CAID: c.ID, DeviceID: deviceID, Profile: string(p.Profile()), TBS: p.TBS(), NotBefore: p.NotBefore(), NotAfter: p.NotAfter(), CreatedAt: now, CRLPartition: part}
+	if rec.KeySHA256, err = ca.TBSKeySHA256(rec.TBS); err != nil {
+		return nil, fmt.Errorf("hashing the public key of serial %s: %w", ca.SerialHex(p.Serial()), err)
+	}
 	if err := a.c.Store.Update(ctx, func(tx store.Tx) error {
 		if err := mayIssue(tx, c.ID, p.Profile(), now); err != nil {
+			return err
+		}
+		if err := keyFree(tx, rec); err != nil {
 			return err
 		}
 		return tx.Certificates().Reserve(rec)
@@ -137,6 +143,11 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		// at the reservation's time, so a request under way when the CA was succeeded
 		// finishes within the overlap.
 		if err := mayIssue(tx, c.ID, p.Profile(), now); err != nil {
+			return err
+		}
+		// Again where the key becomes bound: a concurrent issuance of the same key to another
+		// device may have been stored since the reservation.
+		if err := keyFree(tx, rec); err != nil {
 			return err
 		}
 		if err := tx.Certificates().MarkIssued(cert.SerialNumber, cert.Raw, now); err != nil {

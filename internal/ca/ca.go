@@ -108,6 +108,9 @@ type Cert struct {
 	// CRLPartition is the partition CRL that lists the certificate once revoked, fixed at
 	// reservation (0 under an unpartitioned CA).
 	CRLPartition int `json:"-"`
+	// KeySHA256 is the SHA-256 of the certificate's SubjectPublicKeyInfo (DER), recorded at
+	// reservation: the store finds by it every device a public key is bound to.
+	KeySHA256 []byte `json:"-"`
 }
 
 // SerialHex renders a serial the way Hallmark names certificates: lowercase hex, no colons.

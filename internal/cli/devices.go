@@ -19,13 +19,15 @@ func (e *env) deviceCommand() *cobra.Command {
 		Short: "List, inspect, onboard, renew, revoke and re-admit devices",
 		Long: `Devices you may see: those your party made or holds (auditors see all). An operator onboards the
 devices it holds into an environment, renews their operational identities, revokes them after a
-runtime compromise and re-admits them after repair.`,
+runtime compromise, re-admits them after repair, and releases or decommissions them when they
+leave.`,
 		Example: `  hallmark device list --lot lot_123
   hallmark device show dev_123
   hallmark device onboard --env env_123 --factory-cert idevid.pem --factory-key idevid.key --csr ldevid.csr`,
 	}
 	cmd.AddCommand(e.deviceListCmd(), e.deviceShowCmd(), e.deviceCertCmd(), e.deviceBuildRecordCmd(),
 		e.deviceOnboardCmd(), e.deviceRenewCmd(), e.deviceRevokeCmd(), e.deviceReadmitCmd())
+	cmd.AddCommand(e.deviceLifecycleCommands()...)
 	return cmd
 }
 

@@ -22,9 +22,10 @@ func (e *env) reportCommand() *cobra.Command {
 		Use:   "report",
 		Short: "Security reports: summary, inventory, rotation, expiring, drift, standards",
 		Long: `Security reports computed live from this deployment. Auditors and administrators see the whole
-deployment; any other party sees the devices it made or holds and those in environments it
-operates. Every report prints as a table, as JSON (-o json) or as CSV (--csv); -o id prints the
-first column.`,
+deployment; any other party sees the devices it made or holds, and their operational stage
+(rotation, expiring, drift, the inventory's operational columns) only in environments it
+operates. A share with nothing to count prints as "no data". Every report prints as a table, as
+JSON (-o json) or as CSV (--csv); -o id prints the first column.`,
 		Example: `  hallmark report summary
   hallmark report inventory --csv > inventory.csv
   hallmark report rotation
@@ -74,6 +75,15 @@ func certCells(c *api.CertSummary) []string {
 }
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+
+// shareOf is a compliance share as a percentage, or "no data" when nothing was counted: a
+// share of no active identities is not 100% compliance.
+func shareOf(active int, share float64) string {
+	if active == 0 {
+		return "no data"
+	}
+	return pct(share)
+}
 
 func dur(d api.Duration) string { return time.Duration(d).String() }
 
@@ -138,7 +148,7 @@ their environment's max_age, and the operational certificates that end within 24
 				rows = append(rows, []string{"state:" + st, strconv.Itoa(r.ByState[st])})
 			}
 			rows = append(rows, []string{"active", strconv.Itoa(r.Active)}, []string{"compliant", strconv.Itoa(r.Compliant)},
-				[]string{"share", pct(r.Share)}, []string{"expiring_24h", strconv.Itoa(r.Expiring24h)})
+				[]string{"share", shareOf(r.Active, r.Share)}, []string{"expiring_24h", strconv.Itoa(r.Expiring24h)})
 			return e.emitRows(r, asCSV, []string{"METRIC", "VALUE"}, rows)
 		},
 	}
@@ -184,7 +194,9 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 			case overdue:
 				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "SERIAL", "ISSUED", "AGE", "MAX_AGE"}, overdueRows(r.Overdue))
 			}
-			if !asCSV && e.output == "table" {
+			if !asCSV && e.output == "table" && r.Active == 0 {
+				defer fmt.Fprintln(e.stdout, "overall: no data: no active operational identity in the environments you may see")
+			} else if !asCSV && e.output == "table" {
 				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
 			}
 			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rotationRows(r.Environments))
@@ -223,9 +235,9 @@ func trendOptions(since, every string, overdue bool) (client.TrendOptions, error
 func trendRows(points []api.TrendPoint) [][]string {
 	rows := [][]string{}
 	for _, p := range points {
-		rows = append(rows, []string{ts(p.At), "all", strconv.Itoa(p.Active), strconv.Itoa(p.Compliant), pct(p.Share)})
+		rows = append(rows, []string{ts(p.At), "all", strconv.Itoa(p.Active), strconv.Itoa(p.Compliant), shareOf(p.Active, p.Share)})
 		for _, en := range p.Environments {
-			rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+			rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), shareOf(en.Active, en.Share)})
 		}
 	}
 	return rows
@@ -242,7 +254,7 @@ func overdueRows(items []api.Overdue) [][]string {
 func rotationRows(envs []api.RotationEnv) [][]string {
 	rows := [][]string{}
 	for _, en := range envs {
-		rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
+		rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), shareOf(en.Active, en.Share)})
 	}
 	return rows
 }
@@ -314,7 +326,9 @@ with the same facts, device situation and time, under the current version of the
 			for _, d := range r.Items {
 				rows = append(rows, []string{d.DeviceID, d.EnvironmentID, d.Field, d.Recorded, d.Reported, ts(d.ReportedAt)})
 			}
-			if !asCSV && e.output == "table" && r.PolicyChecked {
+			if !asCSV && e.output == "table" && r.PolicyChecked && r.PolicyEvaluated == 0 {
+				defer fmt.Fprintln(e.stdout, "policy: no data: no active device to evaluate under its environment's current policy")
+			} else if !asCSV && e.output == "table" && r.PolicyChecked {
 				defer fmt.Fprintf(e.stdout, "%d of %d active devices would not be admitted by their environment's current policy (--policy lists them)\n", len(r.Policy), r.PolicyEvaluated)
 			}
 			return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "FIELD", "RECORDED", "REPORTED", "REPORTED_AT"}, rows)

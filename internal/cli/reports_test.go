@@ -107,3 +107,27 @@ func TestReportGaps(t *testing.T) {
 		t.Fatalf("an argument: exit %d", code)
 	}
 }
+
+// TestReportsSayNoData: a report with nothing to count says so, instead of "0 of 0 compliant
+// (100.0%)" (issue 17: 7).
+func TestReportsSayNoData(t *testing.T) {
+	srv := fakeServer(t, map[string]http.HandlerFunc{
+		"GET /v1/reports/rotation": reply(200, `{"active":0,"compliant":0,"share":1,"environments":[{"environment_id":"env_1","name":"plant","operator_id":"contoso","max_age":"72h0m0s","active":0,"compliant":0,"share":1}],"overdue":[]}`),
+		"GET /v1/reports/summary":  reply(200, `{"devices":1,"by_state":{"registered":1},"active":0,"compliant":0,"share":1,"expiring_24h":0}`),
+		"GET /v1/reports/drift":    reply(200, `{"checked":0,"policy_checked":true,"policy_evaluated":0,"items":[],"policy":[]}`),
+	})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "rotation"}, "overall: no data: no active operational identity"},
+		{[]string{"report", "rotation", "--csv"}, "env_1,plant,contoso,72h0m0s,0,0,no data"},
+		{[]string{"report", "summary", "--csv"}, "share,no data"},
+		{[]string{"report", "drift"}, "policy: no data"},
+	} {
+		code, out, stderr := run(t, append(tc.args, srv...)...)
+		if code != 0 || !strings.Contains(out, tc.want) || strings.Contains(out, "100.0%") || strings.Contains(out, "0 of 0") {
+			t.Errorf("%v: exit %d, want %q and no 100.0%% or 0 of 0:\n%s%s", tc.args, code, tc.want, out, stderr)
+		}
+	}
+}

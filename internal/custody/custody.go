@@ -4,6 +4,13 @@
 // second), and acceptance checks, in its transaction, that every device is still held by the
 // party that offered it, so two concurrent transfers cannot both succeed. A transfer carries
 // the count of its devices, fixed at the offer; the devices themselves are read page by page.
+//
+// Custody ends trust: a device leaves its operator only released. A transfer naming a device
+// that is active, suspended or quarantined (one an environment trusts, or may trust again
+// after a re-admission) is refused at the offer and again at acceptance, in its transaction,
+// until the holder releases or decommissions the device (operational.Release), which revokes
+// its operational identity. So no device renews in the environment of a party that no longer
+// holds it.
 package custody
 
 import (
@@ -76,6 +83,9 @@ func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (dev
 				return err
 			}
 			t.DeviceCount = len(r.DeviceIDs)
+		}
+		if err := released(tx, t); err != nil {
+			return err
 		}
 		_, err := tx.Audit().Append(governance.Event(a, now, "custody.offer", "", scope, "transfer:"+t.ID, map[string]any{"to": t.ToID, "devices": t.DeviceCount, "note": t.Note}))
 		return err
@@ -170,6 +180,10 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 			return err
 		}
 		if state == device.Accepted {
+			// Checked again at acceptance: the holder may have onboarded a device since its offer.
+			if err := released(tx, t); err != nil {
+				return err
+			}
 			// One statement for the whole transfer: a lot of a million devices moved device by
 			// device held the database for minutes.
 			n, err := tx.Custody().MoveDevices(id, t.FromID, t.ToID, now)
@@ -251,4 +265,19 @@ func (s *Service) List(ctx context.Context, a audit.Actor) ([]device.Transfer, e
 	var out []device.Transfer
 	err := s.st.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Custody().ListTransfers(a.PartyID); return err })
 	return out, err
+}
+
+// released refuses transfer t (being offered or accepted) while one of its devices is still
+// in an operational state: custody moves only devices their holder released.
+func released(tx store.Tx, t device.Transfer) error {
+	id, err := tx.Custody().OperationalDevice(t.ID)
+	if err != nil || id == "" {
+		return err
+	}
+	d, err := tx.Devices().GetDevice(id)
+	if err != nil {
+		return err
+	}
+	return failure.New(failure.Conflict, "device %s is %s with an operational identity of its holder %s: custody moves only once the holder releases it (hallmark device release %s)",
+		d.ID, d.State, t.FromID, d.ID)
 }

@@ -260,3 +260,59 @@ func TestAcceptNamesDeviceNoLongerHeld(t *testing.T) {
 		})
 	}
 }
+
+// setState puts a device in a lifecycle state outside any service, as onboarding or a
+// runtime revocation would.
+func setState(t *testing.T, st store.Store, id string, s device.State) {
+	t.Helper()
+	update(t, st, func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice(id)
+		if err != nil {
+			return err
+		}
+		next := d
+		next.State = s
+		return tx.Devices().UpdateDevice(next, d)
+	})
+}
+
+// TestCustodyEndsTrust: a device that an environment trusts, or may trust again, does not
+// change hands: the offer is refused, and an offer made before the device was onboarded is
+// refused at acceptance, each naming the device and changing nothing; once released it moves.
+func TestCustodyEndsTrust(t *testing.T) {
+	for _, s := range []device.State{device.Active, device.Suspended, device.Quarantined} {
+		t.Run(string(s), func(t *testing.T) {
+			st, svc := world(t)
+			setState(t, st, "d2", s)
+			for _, r := range []custody.OfferRequest{{To: "dist", DeviceIDs: []string{"d1", "d2"}}, {To: "dist", LotID: "l1"}} {
+				_, err := svc.Offer(ctx, fab, r)
+				if !failure.Is(err, failure.Conflict) || !strings.Contains(err.Error(), "device d2 is "+string(s)) || !strings.Contains(err.Error(), "device release d2") {
+					t.Errorf("offer %+v = %v, want a conflict naming d2 and the release", r, err)
+				}
+			}
+			if d := lastDetail(t, st, "custody.offer"); d != nil {
+				t.Errorf("a refused offer was audited: %v", d)
+			}
+		})
+	}
+	st, svc := world(t)
+	tr, err := svc.Offer(ctx, fab, custody.OfferRequest{To: "dist", DeviceIDs: []string{"d1", "d3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setState(t, st, "d3", device.Active) // onboarded after the offer
+	before := holders(t, st)
+	if _, err := svc.Decide(ctx, dist, tr.ID, custody.Accept); !failure.Is(err, failure.Conflict) || !strings.Contains(err.Error(), "device d3 is active") {
+		t.Fatalf("accept = %v, want a conflict naming d3", err)
+	}
+	if h := holders(t, st); !maps.Equal(h, before) {
+		t.Errorf("holders after the refused accept = %v, want unchanged %v", h, before)
+	}
+	setState(t, st, "d3", device.Released)
+	if got, err := svc.Decide(ctx, dist, tr.ID, custody.Accept); err != nil || got.State != device.Accepted {
+		t.Fatalf("accept of released devices = %+v, %v", got, err)
+	}
+	if h := holders(t, st); h["d1"] != "dist" || h["d3"] != "dist" {
+		t.Errorf("holders after accepting = %v", h)
+	}
+}

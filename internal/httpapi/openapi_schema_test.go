@@ -50,6 +50,7 @@ var openAPISchemas = map[string]any{
 	"Reach": api.Reach{}, "RotateCA": api.RotateCARequest{}, "CrossCertificate": api.CrossCert{}, "Succession": api.Succession{},
 	"BuildRecordKey": api.BuildRecordKey{}, "AuditKey": api.AuditKey{}, "CAExpiry": api.CAExpiry{}, "CAExpiryReport": api.CAExpiryReport{},
 	"Refusal": api.Refusal{}, "RefusalReport": api.RefusalReport{},
+	"ReleaseRequest": api.ReleaseRequest{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	s.gapsRoute()
 	s.authRoutes()
 	s.refusalRoutes()
+	s.lifecycleRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

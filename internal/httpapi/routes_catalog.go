@@ -31,7 +31,7 @@ func (s *Server) createModel(w http.ResponseWriter, r *http.Request, p party.Pri
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-	out, err := s.mfg.ListModels(r.Context(), r.URL.Query().Get("manufacturer"))
+	out, err := s.mfg.ListModels(r.Context(), actor(p), r.URL.Query().Get("manufacturer"))
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Server) createLot(w http.ResponseWriter, r *http.Request, p party.Princ
 }
 
 func (s *Server) listLots(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-	out, err := s.mfg.ListLots(r.Context(), r.URL.Query().Get("manufacturer"))
+	out, err := s.mfg.ListLots(r.Context(), actor(p), r.URL.Query().Get("manufacturer"))
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (s *Server) listLots(w http.ResponseWriter, r *http.Request, p party.Princi
 }
 
 func (s *Server) getLot(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-	l, err := s.mfg.GetLot(r.Context(), r.PathValue("id"))
+	l, err := s.mfg.GetLot(r.Context(), actor(p), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

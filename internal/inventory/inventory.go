@@ -1,7 +1,10 @@
 // Package inventory shows devices with both identity stages, their certificates, build
 // record and custody chain, to the parties allowed to see them: the maker, the holder, and
 // auditors. Another party's device is reported as not found, not as forbidden, so that its
-// existence does not leak.
+// existence does not leak. Of a device's operational stage (its environment, operational
+// certificates, lineage and support grants) a party sees only what belongs to environments it
+// operates (governance.OperationalSight): a maker keeps the manufacturing view of the devices
+// it made once they leave it.
 package inventory
 
 import (
@@ -49,9 +52,24 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 		} else if !ok {
 			return failure.New(failure.NotFound, "device %s: not found", id)
 		}
-		v.Device = d
-		if v.Certificates, err = tx.Certificates().ListDeviceCerts(id); err != nil {
+		sight, err := governance.OperationalSightOf(tx, a)
+		if err != nil {
 			return err
+		}
+		if v.Device, err = redact(sight, d); err != nil {
+			return err
+		}
+		certs, err := tx.Certificates().ListDeviceCerts(id)
+		if err != nil {
+			return err
+		}
+		v.Certificates, v.Lineage = []ca.Cert{}, []environment.Evidence{}
+		for _, c := range certs {
+			if ok, err := sight.Certificate(c); err != nil {
+				return err
+			} else if ok {
+				v.Certificates = append(v.Certificates, c)
+			}
 		}
 		if br, err := tx.BuildRecords().LatestBuildRecord(id); err == nil {
 			v.BuildRecord = br.Envelope
@@ -61,12 +79,23 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 		if v.Custody, err = tx.Custody().CustodyChain(id); err != nil {
 			return err
 		}
-		if v.Lineage, err = tx.Evidence().ListEvidence(id); err != nil {
+		evs, err := tx.Evidence().ListEvidence(id)
+		if err != nil {
 			return err
 		}
-		v.SupportGrants, err = tx.SupportGrants().ListGrants(store.GrantFilter{DeviceID: id, Limit: 100})
-		if v.SupportGrants == nil {
-			v.SupportGrants = []grant.Grant{}
+		for _, e := range evs {
+			if ok, err := sight.Environment(e.EnvironmentID); err != nil {
+				return err
+			} else if ok {
+				v.Lineage = append(v.Lineage, e)
+			}
+		}
+		grants, err := tx.SupportGrants().ListGrants(store.GrantFilter{DeviceID: id, Limit: 100})
+		v.SupportGrants = []grant.Grant{}
+		for _, g := range grants {
+			if sight.Grant(g) {
+				v.SupportGrants = append(v.SupportGrants, g)
+			}
 		}
 		return err
 	})
@@ -77,19 +106,52 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 // filter, named here so that a caller of the service (the API) need not import the store.
 type DeviceFilter = store.DeviceFilter
 
-// List returns devices the caller may see, filtered and paginated by ID.
+// redact clears the device's environment and operational certificate unless the sight shows
+// its environment's records.
+func redact(sight *governance.OperationalSight, d device.Device) (device.Device, error) {
+	ok, err := sight.Environment(d.EnvironmentID)
+	if err != nil || !ok {
+		d.EnvironmentID, d.OperationalCert = "", ""
+	}
+	return d, err
+}
+
+// List returns devices the caller may see, filtered and paginated by ID, each with its
+// environment and operational certificate only when the caller operates that environment.
+// The filters on the operational stage follow the same rule: a party filters by environment
+// only by one it operates, and by operational certificate expiry only among the devices it
+// holds; otherwise nothing matches.
 func (s *Service) List(ctx context.Context, a audit.Actor, f store.DeviceFilter) ([]device.Device, error) {
 	var out []device.Device
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		auditor, err := governance.IsAuditor(tx, a)
+		sight, err := governance.OperationalSightOf(tx, a)
 		if err != nil {
 			return err
 		}
-		if !auditor {
+		if !sight.All() {
 			f.VisibleTo = a.PartyID
+			if ok, err := sight.Environment(f.EnvironmentID); err != nil || f.EnvironmentID != "" && !ok {
+				return err
+			}
+			if !f.ExpiringBefore.IsZero() {
+				if f.CustodianID != "" && f.CustodianID != a.PartyID {
+					return nil
+				}
+				f.CustodianID = a.PartyID
+			}
 		}
-		out, err = tx.Devices().ListDevices(f)
-		return err
+		ds, err := tx.Devices().ListDevices(f)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			d, err := redact(sight, d)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
 	})
 	return out, err
 }

@@ -85,7 +85,7 @@ func TestCatalog(t *testing.T) {
 	if got := w.events(t); got != before {
 		t.Fatalf("refused requests appended %d audit events", got-before)
 	}
-	if lots, _ := w.svc.ListLots(ctx, "acme"); len(lots) != 1 {
+	if lots, _ := w.svc.ListLots(ctx, w.actors["alice"], "acme"); len(lots) != 1 {
 		t.Fatalf("acme has %d lots after the refusals, want 1", len(lots))
 	}
 }

@@ -322,26 +322,65 @@ func (s *Service) CreateLot(ctx context.Context, a audit.Actor, r CreateLotReque
 	return l, err
 }
 
-// ListModels and ListLots list a manufacturer's catalog; the catalog is readable by the
-// manufacturer, its delegates (who need lot IDs) and auditors, so it is readable by any
-// authenticated party.
-func (s *Service) ListModels(ctx context.Context, manufacturerID string) ([]device.Model, error) {
-	var out []device.Model
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Catalog().ListModels(manufacturerID); return err })
+// ListModels lists the models of a manufacturer ("" for every manufacturer) that the caller
+// may see (governance.CatalogSight): the catalog belongs to the parties with a cell over it and
+// to those holding its devices, not to every authenticated party.
+func (s *Service) ListModels(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Model, error) {
+	out := []device.Model{}
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		sight, err := governance.SightOf(tx, a, manufacturerID)
+		if err != nil {
+			return err
+		}
+		all, err := tx.Catalog().ListModels(manufacturerID)
+		for _, m := range all {
+			if sight.Model(m) {
+				out = append(out, m)
+			}
+		}
+		return err
+	})
 	return out, err
 }
 
-// ListLots lists lots; see ListModels.
-func (s *Service) ListLots(ctx context.Context, manufacturerID string) ([]device.Lot, error) {
-	var out []device.Lot
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Catalog().ListLots(manufacturerID); return err })
+// ListLots lists the lots of a manufacturer ("" for every manufacturer) that the caller may
+// see; see ListModels.
+func (s *Service) ListLots(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Lot, error) {
+	out := []device.Lot{}
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		sight, err := governance.SightOf(tx, a, manufacturerID)
+		if err != nil {
+			return err
+		}
+		all, err := tx.Catalog().ListLots(manufacturerID)
+		for _, l := range all {
+			if sight.Lot(l) {
+				out = append(out, l)
+			}
+		}
+		return err
+	})
 	return out, err
 }
 
-// GetLot returns one lot.
-func (s *Service) GetLot(ctx context.Context, id string) (device.Lot, error) {
+// GetLot returns one lot the caller may see; another party's lot is not found.
+func (s *Service) GetLot(ctx context.Context, a audit.Actor, id string) (device.Lot, error) {
 	var out device.Lot
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Catalog().GetLot(id); return err })
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		l, err := tx.Catalog().GetLot(id)
+		if err != nil {
+			return err
+		}
+		sight, err := governance.SightOf(tx, a, l.ManufacturerID)
+		if err != nil {
+			return err
+		}
+		if !sight.Lot(l) {
+			return failure.New(failure.NotFound, "lot %s: not found", id)
+		}
+		out = l
+		return nil
+	})
 	return out, err
 }
 

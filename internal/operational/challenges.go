@@ -186,6 +186,9 @@ func (s *Service) challengeEnvironment(tx store.Tx, a audit.Actor, in challengeI
 		}
 		return env, err
 	}
+	if d.CustodianID != env.OperatorID { // custody ends trust: it renews only where it is held
+		return none()
+	}
 	return env, nil
 }
 

@@ -92,6 +92,8 @@ func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how 
 			return err
 		}
 		switch {
+		case d.CustodianID != env.OperatorID: // custody ends trust: it renews only where it is held
+			return failure.New(failure.Denied, "device %s is no longer held by operator %s: it cannot renew in environment %s", d.ID, env.OperatorID, env.ID)
 		case d.OperationalCert != rec.SerialHex:
 			return failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
 		case rec.State == ca.Revoked && rec.Reason != nil && *rec.Reason == int(revocation.CertificateHold):
@@ -283,6 +285,12 @@ func (s *Service) heldDevice(tx store.Tx, a audit.Actor, id string, duty ownersh
 			return d, env, failure.New(failure.NotFound, "device %s: not found", id)
 		}
 		return d, env, err
+	}
+	if d.CustodianID != env.OperatorID {
+		if ok, _ := governance.CanSeeDevice(tx, a, d); !ok {
+			return d, env, failure.New(failure.NotFound, "device %s: not found", id)
+		}
+		return d, env, failure.New(failure.Conflict, "device %s is no longer held by operator %s of environment %s", d.ID, env.OperatorID, env.ID)
 	}
 	return d, env, nil
 }

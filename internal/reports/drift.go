@@ -73,7 +73,7 @@ type DriftReport struct {
 func (s *Service) Drift(ctx context.Context, a audit.Actor) (DriftReport, error) {
 	out := DriftReport{GeneratedAt: s.now(), Items: []Drift{}, Policy: []PolicyDrift{}, PolicyChecked: true}
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		sc, err := scopeOf(tx, a)
+		sc, err := opScopeOf(tx, a)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,10 @@
 // record, and the standards mapping (standards.go). It has no SQL and no HTTP.
 //
 // Scope: auditors and administrators (governance.IsAuditor) see the whole deployment; any other
-// party sees the devices it made or holds and the devices in environments it operates.
+// party sees the devices it made or holds, and of their operational stage (environment,
+// operational certificate, reported facts: the rotation, expiring and drift reports, the
+// inventory's operational columns) only what happens in environments it operates: a maker does
+// not see what an operator does with the devices it made (docs/governance.md, Visibility).
 package reports
 
 import (
@@ -78,10 +81,18 @@ func (s *Service) Inventory(ctx context.Context, a audit.Actor, after string, li
 		if err != nil {
 			return err
 		}
+		own, err := ownEnvironments(tx, sc)
+		if err != nil {
+			return err
+		}
 		for _, it := range items {
 			d := it.Device
-			page.Items = append(page.Items, InventoryRow{DeviceID: d.ID, Serial: d.Serial, ManufacturerID: d.ManufacturerID, State: d.State,
-				CustodianID: d.CustodianID, EnvironmentID: d.EnvironmentID, Factory: summary(it.Factory), Operational: summary(it.Operational)})
+			row := InventoryRow{DeviceID: d.ID, Serial: d.Serial, ManufacturerID: d.ManufacturerID, State: d.State,
+				CustodianID: d.CustodianID, Factory: summary(it.Factory)}
+			if sc.All || own[d.EnvironmentID] { // the operational stage is its operator's to see
+				row.EnvironmentID, row.Operational = d.EnvironmentID, summary(it.Operational)
+			}
+			page.Items = append(page.Items, row)
 		}
 		if len(items) == limit {
 			page.NextAfter = items[len(items)-1].Device.ID
@@ -89,6 +100,29 @@ func (s *Service) Inventory(ctx context.Context, a audit.Actor, after string, li
 		return nil
 	})
 	return page, err
+}
+
+// opScopeOf is what a party may see of the operational stage: everything for auditors and
+// administrators, otherwise the devices it holds in environments it operates. A maker does not see
+// what an operator does with the devices it made (docs/governance.md, Visibility).
+func opScopeOf(tx store.Tx, a audit.Actor) (store.ReportScope, error) {
+	sc, err := scopeOf(tx, a)
+	sc.Operational = !sc.All
+	return sc, err
+}
+
+// ownEnvironments are the IDs of the environments the scope's party operates (none for an
+// auditor's scope, which sees every one).
+func ownEnvironments(tx store.Tx, sc store.ReportScope) (map[string]bool, error) {
+	out := map[string]bool{}
+	if sc.All {
+		return out, nil
+	}
+	envs, err := tx.Environments().ListEnvironments(sc.PartyID)
+	for _, e := range envs {
+		out[e.ID] = true
+	}
+	return out, err
 }
 
 // scopeOf is what a party may see: everything for auditors and administrators, otherwise the
@@ -251,7 +285,7 @@ func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOption
 		return out, err
 	}
 	err = s.st.View(ctx, func(tx store.Tx) error {
-		sc, err := scopeOf(tx, a)
+		sc, err := opScopeOf(tx, a)
 		if err != nil {
 			return err
 		}
@@ -387,7 +421,7 @@ func (s *Service) Expiring(ctx context.Context, a audit.Actor, within time.Durat
 	now := s.now()
 	out := ExpiringReport{GeneratedAt: now, Within: Duration(within), Groups: []ExpiringGroup{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		sc, err := scopeOf(tx, a)
+		sc, err := opScopeOf(tx, a)
 		if err != nil {
 			return err
 		}
@@ -468,7 +502,9 @@ func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
 		for st, n := range sum.ByState {
 			out.ByState[string(st)] = n
 		}
-		rot, err := tx.Reports().Rotation(sc, now)
+		op := sc
+		op.Operational = !sc.All
+		rot, err := tx.Reports().Rotation(op, now)
 		if err != nil {
 			return err
 		}
@@ -477,7 +513,7 @@ func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
 			out.Compliant += c.Compliant
 		}
 		out.Share = share(out.Compliant, out.Active)
-		exp, err := tx.Reports().ExpiringCounts(sc, now.Add(24*time.Hour))
+		exp, err := tx.Reports().ExpiringCounts(op, now.Add(24*time.Hour))
 		for _, c := range exp {
 			out.Expiring24h += c.Count
 		}

@@ -86,8 +86,12 @@ type Evidence struct {
 	Oldest    string    `json:"oldest,omitempty"` // the oldest offender, if any
 	Note      string    `json:"note"`             // what Count means
 	CheckedAt time.Time `json:"checked_at"`       // when this was computed (now: reports are live)
-	Status    string    `json:"status"`           // ok, attention or n/a
+	Status    string    `json:"status"`           // ok, attention, no data (Total 0) or n/a
 }
+
+// NoData is the status of a check whose population is empty: nothing was checked, so it is
+// neither ok nor in need of attention.
+const NoData = "no data"
 
 // StandardsRow is a mapping row with its live evidence.
 type StandardsRow struct {
@@ -120,6 +124,9 @@ func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsRep
 			if m.check != "" {
 				ev = checks[m.check]
 				ev.CheckedAt = now
+				if ev.Total == 0 { // nothing was checked: neither ok nor attention
+					ev.Status = NoData
+				}
 			}
 			out.Rows = append(out.Rows, StandardsRow{Mapping: m, Evidence: ev})
 		}

@@ -173,7 +173,7 @@ func TestRotateGoverned(t *testing.T) {
 	if got := w.events(t); got != n+2 {
 		t.Fatalf("a rotation appended %d events, want 2 (ca.create, ca.rotate)", got-n)
 	}
-	moved, err := w.mfg.GetLot(ctx, lot.ID)
+	moved, err := w.mfg.GetLot(ctx, admin, lot.ID)
 	if err != nil || moved.IssuingCAID != out.New.ID {
 		t.Fatalf("the lot issues from %s, %v; want the successor %s", moved.IssuingCAID, err, out.New.ID)
 	}

@@ -54,6 +54,10 @@ type Reports interface {
 type ReportScope struct {
 	All     bool
 	PartyID string
+	// Operational narrows a party's scope to the devices it holds in environments it operates: the
+	// operational records (environments, operational certificates, reported facts) are their
+	// operator's to see, not the maker's (docs/governance.md, Visibility). Ignored with All.
+	Operational bool
 }
 
 // InventoryItem is one device with its two identity stages.

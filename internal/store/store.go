@@ -121,6 +121,9 @@ type Catalog interface {
 	CreateLot(l device.Lot) error
 	GetLot(id string) (device.Lot, error)
 	ListLots(manufacturerID string) ([]device.Lot, error)
+	// HeldLots lists the lots of manufacturerID ("" for every manufacturer) of which partyID
+	// holds at least one device, ordered as ListLots: one index probe per lot.
+	HeldLots(partyID, manufacturerID string) ([]device.Lot, error)
 }
 
 // DeviceFilter selects devices; zero fields match everything.
@@ -165,6 +168,10 @@ type Certificates interface {
 	// FactoryCerts selects factory certificates of one manufacturer, ordered by serial,
 	// after the given serial.
 	FactoryCerts(sel FactorySelector, afterSerial string, limit int) ([]FactoryCert, error)
+	// KeyBoundElsewhere reports whether a certificate signed for a device other than
+	// deviceID (issued, or revoked since; a reservation never signed does not count) carries
+	// the public key whose SubjectPublicKeyInfo hashes to keySHA256 (ca.Cert.KeySHA256).
+	KeyBoundElsewhere(keySHA256 []byte, deviceID string) (bool, error)
 }
 
 // FactorySelector picks factory certificates for a manufacturing revocation; zero fields
@@ -225,6 +232,10 @@ type Custody interface {
 	// DeviceNotHeld names the lowest-ID device of transfer id that partyID does not hold, in
 	// one query; "" when it holds them all.
 	DeviceNotHeld(id, partyID string) (string, error)
+	// OperationalDevice names the lowest-ID device of transfer id that is active, suspended
+	// or quarantined, in one query: a device whose operational identity its holder's
+	// environment trusts, or may trust again; "" when there is none.
+	OperationalDevice(id string) (string, error)
 	// ListTransfers returns up to 1000 of the party's transfers, both directions, newest first.
 	ListTransfers(partyID string) ([]device.Transfer, error)
 	CustodyChain(deviceID string) ([]device.CustodyLink, error)

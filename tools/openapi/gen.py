@@ -87,12 +87,12 @@ paths={
  "/v1/devices/{id}":{"get":op("A device with its certificates, build record and custody chain",200,S("DeviceView"),params=[pid()],errs=(401,404))},
  "/v1/devices/{id}/certificates/{serial}":{"get":op("One certificate of a device, PEM",200,pem,params=[pid(),pid("serial")],errs=(401,404),okctype="application/x-pem-file")},
  "/v1/devices/{id}/build-record":{"get":op("The device's signed build record (DSSE envelope)",200,{"type":"object"},params=[pid()],errs=(401,404))},
- "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
+ "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds (a principal limited to some duties needs custody/transfer); refused (409) while one of them is active, suspended or quarantined: its holder releases it first",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
    "get":op("The caller's party's transfers, both directions",200,page(S("Transfer")),errs=(401,))},
  "/v1/transfers/{id}":{"get":op("One transfer",200,S("Transfer"),params=[pid()],errs=(401,404))},
  "/v1/transfers/{id}/devices":{"get":op("The IDs of a transfer's devices, in order, paginated (whoever may see the transfer)",200,S("IDPage"),
    params=[pid(),q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401,404))},
- "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party); custody moves in the same transaction",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party; a limited principal needs custody/transfer); custody moves in the same transaction, refused (409) while a device of it is active, suspended or quarantined",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/refuse":{"post":op("Refuse an offer (receiving party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/cancel":{"post":op("Cancel an open offer (offering party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/audit/events":{"get":op("Audit events after a sequence number (auditors and administrators)",200,page(S("AuditEvent")),params=[q("after","sequence number")],errs=(401,403))},
@@ -194,7 +194,7 @@ schemas.update({
      "items":{"type":"object","properties":{"device_id":str_,"environment_id":str_,"serial":str_,"policy_kind":{"type":"string","enum":["onboarding","renewal"]},"admitted_version":int_,"current_version":int_,"admitted_at":dt,
      "failed":arr({"type":"object","properties":{"rule":str_,"message":str_,"error":str_}}),"approval_required":{"type":"boolean"}}}}}},
  "StandardsReport":{"type":"object","properties":{"generated_at":dt,"rows":arr({"type":"object","properties":{"framework":str_,"id":str_,"title":str_,"coverage":{"type":"string","enum":["addressed","partial","not-addressed"]},"control":str_,
-   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","n/a"]}}}}})}},
+   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","no data","n/a"]}}}}})}},
 })
 paths.update({
  "/v1/reports/inventory":{"get":op("Every device the caller may see with both identity stages (auditors: all; others: devices made, held or in environments operated)",200,S("InventoryReport"),params=[q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401))},
@@ -252,7 +252,7 @@ paths.update({
    "post":op("Add a rule (deployment administrators); refused when a principal already breaks it",201,S("SoDRule"),"CreateSoDRule",errs=(400,401,403,409))},
  "/v1/sod-rules/{id}":{"delete":op("Remove a rule (deployment administrators)",204,params=[pid()],errs=(401,403,404))},
  "/v1/principals/{id}/duties":{"get":op("The duties a principal is limited to (empty: all its party's)",200,page(pair_),params=[pid()],errs=(401,404)),
-   "put":op("Limit a principal to some of its party's duties (empty: lift the limit); refused when it would break a separation-of-duties rule",200,page(pair_),"PrincipalDuties",params=[pid()],errs=(400,401,403,404))},
+   "put":op("Limit a principal to some of its party's duties, or custody/transfer (empty: lift the limit); administrators only, never their own, an administrator's only by another administrator of its party; refused when it would break a separation-of-duties rule",200,page(pair_),"PrincipalDuties",params=[pid()],errs=(400,401,403,404))},
  "/v1/support/hierarchies":{"post":op("Create an operator's support root and issuing CA (support/approve over the operator)",201,S("Hierarchy"),"CreateSupportHierarchy",errs=(400,401,403,404,409))},
  "/v1/support/grants":{"post":op("Ask for a support grant (support-vendor or manufacturer, support/issue over its own scope); waits for the operator's approval (kind support-grant)",202,S("SupportGrant"),"SupportRequest",errs=(400,401,403,404)),
    "get":op("Support grants the caller's party asked for or operates (auditors: all)",200,page(S("SupportGrant")),params=[q("environment","environment id"),q("device","grants reaching this device"),q("lot","lot id"),q("state","requested, active, denied, revoked")],errs=(401,))},
@@ -336,4 +336,10 @@ paths.update({
    params=[q("device","one device's refusals"),q("since","RFC 3339 time; default seven days ago"),q("limit","1-1000")],errs=(400,401,404))},
 })
 
+# --- the end of a device's stay in an environment (issue 17) ---
+schemas["ReleaseRequest"]={"type":"object","additionalProperties":False,"properties":{"note":{"type":"string","maxLength":1000,"description":"why, for the audit log"}}}
+paths.update({
+ "/v1/devices/{id}/release":{"post":op("Release an active, suspended or quarantined device from its environment so that custody can move: its operational certificate, if valid or on hold, is revoked as cessationOfOperation; the device becomes released (its environment and that certificate stay on record); its factory identity is untouched (operational/revoke, by the operator holding the device)",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/devices/{id}/decommission":{"post":op("Take a device out of service: the same transition as release, recorded as a decommissioning",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
+})
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

@@ -123,5 +123,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := sqlstore.Migrate(ctx, db, dialect{}, migrations, "migrations"); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
+	if _, err := sqlstore.BackfillKeys(ctx, db, dialect{}); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
 	return nil
 }

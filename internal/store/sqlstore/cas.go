@@ -101,8 +101,8 @@ type certs struct{ t *tx }
 // of intent that a later audited transaction completes. It records the CRL partition too.
 func (c certs) Reserve(v ca.Cert) error {
 	wasChanged := c.t.changed
-	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at, crl_partition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition)
+	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at, crl_partition, key_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition, nullBytes(v.KeySHA256))
 	c.t.changed = wasChanged
 	return err
 }

@@ -21,10 +21,14 @@ var _ store.Reports = reportReads{}
 
 // scopeSQL is the condition on devices d that keeps what sc may see: the devices /v1/devices
 // shows the party (ListDevices with VisibleTo), those it made or holds. A device in one of the
-// party's environments that it transferred away is no longer its to see.
+// party's environments that it transferred away is no longer its to see. An operational scope
+// keeps the devices the party holds in its own environments.
 func scopeSQL(sc store.ReportScope) (string, []any) {
 	if sc.All {
 		return "1 = 1", nil
+	}
+	if sc.Operational {
+		return "(d.custodian_id = ? AND d.environment_id IN (SELECT e.id FROM environments e WHERE e.operator_id = ?))", []any{sc.PartyID, sc.PartyID}
 	}
 	return "(d.manufacturer_id = ? OR d.custodian_id = ?)", []any{sc.PartyID, sc.PartyID}
 }

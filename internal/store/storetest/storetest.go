@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, custodyTests...) // custody.go
 	tests = append(tests, rotationTests...)
 	tests = append(tests, refusalTests...) // refusals.go
+	tests = append(tests, heldTests...)    // held.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
