@@ -18,7 +18,7 @@ import (
 // and renewal build their decisions with it, and the drift report (internal/reports) builds the
 // same input again from stored evidence to evaluate an environment's current policy.
 func PolicyInput(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
-	env environment.Environment, facts Facts, op *policy.Operational) policy.Input {
+	env environment.Environment, facts environment.Facts, op *policy.Operational) policy.Input {
 	sum := sha256.Sum256(factory.Raw)
 	hwType := ""
 	if t, _, err := issuance.ParseHardwareModuleName(factory); err == nil {
