@@ -82,6 +82,7 @@ var layers = map[string]string{
 	"internal/grant":       "core",
 	"internal/certpem":     "core",
 	"internal/manifest":    "core",
+	"internal/maker":       "core",
 
 	"internal/deptest": "test",
 }

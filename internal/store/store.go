@@ -70,6 +70,7 @@ type Tx interface {
 	Leases() Leases   // lease.go
 	CRLs() CRLs       // lease.go
 	Reports() Reports // reports.go
+	Makers() Makers   // makers.go
 }
 
 // Parties stores parties and principals.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, leaseTests...) // lease.go
 	tests = append(tests, reportTests...)
 	tests = append(tests, custodyTests...) // custody.go
+	tests = append(tests, makerTests...)   // makers.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
