@@ -22,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/leader"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
@@ -47,6 +48,8 @@ type App struct {
 	Status        *status.Service   // OCSP and CRLs (status.go)
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
+	Makers        *makers.Service   // makers that do not run Hallmark (makers.go watches their revocation status)
+	makerWatch    *makerWatch
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
@@ -84,6 +87,9 @@ type Wiring struct {
 	// Challenges caps the live challenges of one principal (limits.challenges); zero takes
 	// operational.DefaultMaxLiveChallenges.
 	Challenges int
+	// Makers tunes the status checks of makers that do not run Hallmark; zero takes the
+	// defaults.
+	Makers MakersConfig
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -142,14 +148,20 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges})
+	if a.makerWatch, err = a.buildMakers(w.Makers, w.Now); err != nil {
+		return nil, err
+	}
+	a.Makers = makers.New(makers.Config{Store: w.Store, Now: w.Now, Refresher: a.makerWatch})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges,
+		MakerStatus: a.makerWatch})
 	if err := a.Metrics.WatchPossession(a.Operational); err != nil {
 		return nil, err
 	}
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
-	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log})
+	a.API = httpapi.New(httpapi.Config{Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Store: w.Store, Log: w.Log,
+		Makers: a.Makers})
 	return a, nil
 }
 
@@ -164,6 +176,8 @@ func (a *App) wireApprovals() {
 		_, err := a.Manufacturing.RevokeApproved(ctx, as, q)
 		return err
 	})
+	a.Governance.OnApproved(approval.Manifest, a.Makers.ManifestApproved)
+	a.Governance.OnDenied(approval.Manifest, a.Makers.ManifestDenied)
 	a.Governance.OnApproved(approval.SupportGrant, a.Support.IssueApproved)
 	a.Governance.OnDenied(approval.SupportGrant, a.Support.Denied)
 }

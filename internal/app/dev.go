@@ -103,7 +103,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit"})
+	a, err := Build(Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit", Makers: MakersConfig{WatchInterval: opts.MakerWatch}})
 	if err != nil {
 		return err
 	}

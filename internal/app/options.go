@@ -20,4 +20,7 @@ type Options struct {
 	// Now, when set, is the server's clock (tests move it to expire certificates); the CLI
 	// never sets it.
 	Now func() time.Time
+	// MakerWatch, with Dev, is the interval of the status watcher of makers that do not run
+	// Hallmark (default 1h; tests shorten it).
+	MakerWatch time.Duration
 }

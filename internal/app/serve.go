@@ -14,6 +14,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/makerstatus"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 )
 
@@ -55,7 +56,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
 		Handshakes:   cfg.Limits.TLSHandshakes,
-		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges})
+		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges,
+		Makers: MakersConfig{WatchInterval: cfg.Makers.WatchInterval.Duration, Status: makerstatus.Config{CRLTimeout: cfg.Makers.CRLTimeout.Duration,
+			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}}})
 	if err != nil {
 		return err
 	}

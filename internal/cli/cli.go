@@ -123,6 +123,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.ownershipCommand(),
 		e.caCommand(),
 		e.anchorCommand(),
+		e.makerCommand(),
 		e.modelCommand(),
 		e.lotCommand(),
 		e.factoryCommand(),

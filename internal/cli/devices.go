@@ -232,6 +232,7 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 				} else {
 					kv(w, "  Build record", "none")
 				}
+				externalOrigin(w, v.External)
 				fmt.Fprintln(w, "\nCertificates")
 				if len(v.Certificates) == 0 {
 					fmt.Fprintln(w, "  none")

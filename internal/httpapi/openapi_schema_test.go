@@ -43,7 +43,9 @@ var openAPISchemas = map[string]any{
 	"SetApprovalRule": api.SetApprovalRuleRequest{}, "SoDRule": api.SoDRule{}, "CreateSoDRule": api.SoDRuleRequest{},
 	"CreateSupportHierarchy": api.CreateSupportHierarchyRequest{}, "SupportRequest": api.SupportRequest{},
 	"Grant": api.Grant{}, "SupportGrant": api.SupportGrant{}, "RevokeGrant": api.RevokeGrantRequest{}, "SupportCheck": api.SupportCheckRequest{},
-	"Reach": api.Reach{},
+	"Reach": api.Reach{}, "MakerPolicy": api.MakerPolicy{}, "RegisterMaker": api.RegisterMakerRequest{}, "UpdateMaker": api.UpdateMakerRequest{},
+	"MakerCertificate": api.MakerCertificate{}, "Maker": api.Maker{}, "Manifest": api.Manifest{}, "ManifestResult": api.ManifestResult{},
+	"MakerSource": api.MakerSource{}, "MakerCheck": api.MakerCheck{}, "RevocationEvidence": api.RevocationEvidence{}, "DeviceOrigin": api.DeviceOrigin{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

@@ -20,6 +20,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
@@ -42,6 +43,7 @@ type Config struct {
 	AuditLog      *auditlog.Service // checkpoints and proofs (routes_audit.go); nil: those routes answer 503
 	Reports       *reports.Service  // security reports (routes_reports.go); nil: those routes answer 503
 	Support       *support.Service  // support grants (routes_governance.go)
+	Makers        *makers.Service   // makers that do not run Hallmark (routes_makers.go)
 	Log           *slog.Logger
 }
 
@@ -74,6 +76,7 @@ func New(c Config) *Server {
 	s.reportRoutes(c.Reports)
 	s.governanceRoutes()
 	s.gapsRoute(c.Reports)
+	s.makerRoutes(c.Makers)
 	return s
 }
 

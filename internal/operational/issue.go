@@ -97,7 +97,9 @@ func (e *PolicyDenied) FailureKind() failure.Kind { return failure.Denied }
 // issue signs the operational certificate and records device state, evidence and audit in
 // the same transaction.
 // approvalID, when set, names the approved onboarding request this issuance consumes.
-func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action, approvalID string) (Identity, error) {
+// before, when set, runs first in that transaction (an external device's first onboarding
+// creates its record there).
+func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action, approvalID string, before func(tx store.Tx) error) (Identity, error) {
 	now := ev.CreatedAt
 	notAfter := now.Add(time.Duration(env.Lifetime))
 	if notAfter.After(issuer.Cert.NotAfter) {
@@ -118,6 +120,11 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 	}
 	next := d
 	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileOperational, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
 		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, env.ID, ca.SerialHex(cert.SerialNumber), now
 		if approvalID != "" {
 			if _, err := governance.ConsumeApproval(tx, a, now, approvalID, approval.Onboard, "device:"+d.ID); err != nil {

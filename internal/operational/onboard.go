@@ -126,6 +126,13 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	if err != nil {
 		return out, err
 	}
+	ext, err := s.classify(ctx, env, r.chain)
+	if err != nil {
+		return out, err
+	}
+	if ext != nil {
+		return s.onboardExternal(ctx, a, r, prog, ext)
+	}
 	now := s.now()
 	var (
 		d       device.Device
@@ -145,7 +152,7 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 			if err != nil && !failure.Is(err, failure.NotFound) {
 				return err
 			}
-			return failure.New(failure.Invalid, "the factory certificate chains to a registered anchor but was not issued by this deployment; onboarding devices of makers that do not run Hallmark is not supported yet")
+			return failure.New(failure.Conflict, "the factory certificate %s changed meanwhile: try again", ca.SerialHex(factory.SerialNumber))
 		}
 		if factRec.State != ca.Issued {
 			return failure.New(failure.Denied, "the factory identity %s is revoked", factRec.SerialHex)
@@ -195,7 +202,7 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: factRec.SerialHex, FactorySerial: factRec.SerialHex,
 		Protocol: r.protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID)
+	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID, nil)
 }
 
 // ApprovalRetry is how long a device is told to wait before asking again while its onboarding

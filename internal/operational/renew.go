@@ -13,6 +13,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/maker"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/revocation"
@@ -75,14 +77,14 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	}
 	now := s.now()
 	var (
-		d       device.Device
-		env     environment.Environment
-		pv      environment.PolicyVersion
-		in      policy.Input
-		issuer  ca.CA
-		rec     ca.Cert
-		factRec ca.Cert
-		fc      *x509.Certificate // the factory certificate, factRec.DER parsed
+		d          device.Device
+		env        environment.Environment
+		pv         environment.PolicyVersion
+		in         policy.Input
+		issuer     ca.CA
+		rec        ca.Cert
+		factSerial string            // the factory certificate's serial, hex
+		fc         *x509.Certificate // the factory certificate
 	)
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -122,12 +124,6 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 		if pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
 			return err
 		}
-		if factRec, err = tx.Certificates().GetCert(mustSerial(d.FactoryCert)); err != nil {
-			return err
-		}
-		if fc, err = parseDER(factRec.DER); err != nil {
-			return err
-		}
 		evs, err := tx.Evidence().ListEvidence(d.ID)
 		if err != nil {
 			return err
@@ -139,8 +135,28 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 			}
 		}
 		op := &policy.Operational{Serial: rec.SerialHex, IssuedAt: *rec.IssuedAt, NotAfter: rec.NotAfter, Renewals: renewals, Age: now.Sub(*rec.IssuedAt)}
-		if in, err = s.buildInput(tx, d, fc, factRec, env, r.facts, op); err != nil {
-			return err
+		if d.External() {
+			// A device of a maker that does not run Hallmark: its factory certificate and
+			// the maker's word on it are in its origin; it has no build record.
+			o, m, err := makers.Origin(tx, d.ID)
+			if err != nil {
+				return err
+			}
+			fc, factSerial = o.Factory, o.FactorySerial
+			in = ExternalPolicyInput(now, d, m.Name, fc, false, env, r.facts, op)
+			in.Factory.Revoked = o.State == maker.Revoked
+		} else {
+			factRec, err := tx.Certificates().GetCert(mustSerial(d.FactoryCert))
+			if err != nil {
+				return err
+			}
+			if fc, err = parseDER(factRec.DER); err != nil {
+				return err
+			}
+			factSerial = factRec.SerialHex
+			if in, err = s.buildInput(tx, d, fc, factRec, env, r.facts, op); err != nil {
+				return err
+			}
 		}
 		issuer, err = tx.CAs().GetCA(env.IssuingCAID)
 		return err
@@ -155,7 +171,7 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	if err := decide(prog.EvaluateContext(ctx, in), environment.Renewal); err != nil {
 		return out, err
 	}
-	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factRec.SerialHex,
+	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factSerial,
 		Protocol: r.protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "")
+	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "", nil)
 }
