@@ -14,8 +14,8 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/makerstatus"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/makerstatus"
 )
 
 // Serve runs `hallmark serve` until ctx ends.
