@@ -315,3 +315,60 @@ func cascadeRun(t *testing.T, s *devServer, deviceID string) string {
 	t.Fatalf("no factory.revoke.external event for %s", deviceID)
 	return ""
 }
+
+// TestExternalMakerFailOpen: a maker whose only (explicit) source cannot be reached leaves the
+// status of its devices unknown. Fail-closed, onboarding is refused with 503 naming the
+// source; once the operator makes the maker fail-open, the device onboards, and the audit event
+// of the onboarding records the warning.
+func TestExternalMakerFailOpen(t *testing.T) {
+	requireTool(t, "openssl")
+	requireTool(t, "curl")
+	mk := makertest.New(t)
+	l := makertest.Listen(t)
+	dead := "http://" + l.Addr().String() + "/ocsp"
+	l.Close() // nothing listens there any more
+	s := startDevOpts(t, Options{MakerWatch: time.Hour})
+	dir := t.TempDir()
+	var m struct {
+		ID string `json:"id"`
+	}
+	s.must(t, 201, oscar, "POST", "/v1/makers", map[string]any{"name": "acme-sensors", "anchors_pem": read(t, mk.Dir, "root.pem"),
+		"intermediates_pem": read(t, mk.Dir, "inter.pem"), "ocsp_urls": []string{dead}}).json(t, &m)
+	estCSR(t, dir, "fo1")
+	code, body := estStatus(t, s, dir, s.info.ESTURL+"/simpleenroll", mk.Path("dev1.pem"), mk.Path("dev1.key"), "fo1.csr.b64")
+	if code != 503 || !strings.Contains(body, "fail-closed") || !strings.Contains(body, dead) {
+		t.Fatalf("onboarding while the maker's only source is down, fail-closed: %d %s", code, body)
+	}
+	s.must(t, 200, oscar, "PATCH", "/v1/makers/"+m.ID, map[string]any{"policy": map[string]any{"revocation": "fail-open"}})
+	if code, body := estStatus(t, s, dir, s.info.ESTURL+"/simpleenroll", mk.Path("dev1.pem"), mk.Path("dev1.key"), "fo1.csr.b64"); code != 200 {
+		t.Fatalf("onboarding fail-open: %d %s", code, body)
+	}
+	id := operational.ExternalDeviceID(m.ID, mk.Serials[0])
+	if v := externalDevice(t, s, oscar, id); v.State != "active" {
+		t.Fatalf("the device onboarded fail-open is %s", v.State)
+	}
+	found := false
+	for after := int64(0); !found; {
+		var evs struct {
+			Items []struct {
+				Seq     int64           `json:"seq"`
+				Action  string          `json:"action"`
+				Subject string          `json:"subject"`
+				Detail  json.RawMessage `json:"detail"`
+			} `json:"items"`
+		}
+		s.must(t, 200, audrey, "GET", fmt.Sprintf("/v1/audit/events?after=%d", after), nil).json(t, &evs)
+		if len(evs.Items) == 0 {
+			break
+		}
+		after = evs.Items[len(evs.Items)-1].Seq
+		for _, e := range evs.Items {
+			if e.Action == "operational.onboard.external" && e.Subject == "device:"+id {
+				found = strings.Contains(string(e.Detail), "revocation_warning") && strings.Contains(string(e.Detail), "fail-open")
+			}
+		}
+	}
+	if !found {
+		t.Error("no operational.onboard.external event records the fail-open warning")
+	}
+}
