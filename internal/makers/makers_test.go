@@ -295,6 +295,20 @@ func TestManifests(t *testing.T) {
 			t.Errorf("%d %s events, want %d", n, action, want)
 		}
 	}
+	// A denied CSV stays denied and changes nothing.
+	res, err = w.svc.ImportManifest(ctx, oscar, m.ID, makers.ManifestUpload{Format: "csv", Data: []byte("serial\nSNS-4\n"), Reason: "unknown sender"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.gov.Decide(ctx, w.actors["olivia"], res.Approval.ID, governance.Decision{Approve: false, Comment: "not ours"}); err != nil {
+		t.Fatal(err)
+	}
+	if mf, _ := w.active(t, m); mf.ID != all[0].ID {
+		t.Errorf("after a denial the active manifest is %s, want %s", mf.ID, all[0].ID)
+	}
+	if all, _ := w.svc.ListManifests(ctx, oscar, m.ID); len(all) != 3 || all[0].State != maker.ManifestDenied {
+		t.Errorf("the denied CSV: %+v", all)
+	}
 	// Removing the key retires what it signed: the signed manifest no longer parses.
 	if _, err := w.svc.Update(ctx, oscar, m.ID, makers.UpdateRequest{ManifestKeysPEM: &[]string{}}); err != nil {
 		t.Fatal(err)

@@ -196,11 +196,14 @@ func (s *Service) ManifestDenied(ctx context.Context, q approval.Request) error 
 		if err != nil {
 			return err
 		}
+		if mf.State != maker.ManifestPending {
+			return nil
+		}
 		if err := tx.Makers().SetManifestState(id, maker.ManifestDenied, q.ID, s.c.Now()); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(governance.Event(audit.Actor{PartyID: q.ApproverParty, PrincipalID: "approval:" + q.ID}, s.c.Now(), "maker.manifest.deny", stage,
-			"operator:"+m.OperatorID, "maker:"+m.ID, map[string]any{"manifest": id, "approval": q.ID}))
+		_, err = tx.Audit().Append(governance.Event(audit.Actor{PartyID: m.OperatorID, PrincipalID: "hallmark:approvals"}, s.c.Now(), "maker.manifest.deny", stage,
+			"operator:"+m.OperatorID, "maker:"+m.ID, map[string]any{"manifest": id, "approval": q.ID, "state": q.State}))
 		return err
 	})
 }
