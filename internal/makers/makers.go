@@ -69,10 +69,11 @@ func (s *Service) event(a audit.Actor, action, operatorID, subject string, detai
 // operational/issue over it: the duty whose holder decides what the operator's onboarding
 // trusts.
 func requireOwner(tx store.Tx, a audit.Actor, operatorID string) error {
-	if _, err := governance.RequireKind(tx, operatorID, party.Operator); err != nil {
+	if err := governance.Require(tx, a, stage, ownership.Issue, operatorChain(operatorID)); err != nil {
 		return err
 	}
-	return governance.Require(tx, a, stage, ownership.Issue, operatorChain(operatorID))
+	_, err := governance.RequireKind(tx, operatorID, party.Operator)
+	return err
 }
 
 // canSee reports whether the caller may read the operator's makers: its own party, an

@@ -134,9 +134,9 @@ func TestRegisterGovernance(t *testing.T) {
 		who, operator, name string
 		kind                failure.Kind
 	}{
-		{"ian", "op", "ian-first", failure.Denied},      // an integrator, before it acts for op
-		{"alice", "op", "alice-maker", failure.Denied},  // a manufacturer
-		{"oscar", "acme", "not-an-op", failure.Invalid}, // a maker of a party that is no operator
+		{"ian", "op", "ian-first", failure.Denied},     // an integrator, before it acts for op
+		{"alice", "op", "alice-maker", failure.Denied}, // a manufacturer
+		{"oscar", "acme", "not-an-op", failure.Denied}, // for a party it does not act for (no operator)
 	} {
 		if err := reg(tc.who, tc.operator, tc.name); !failure.Is(err, tc.kind) {
 			t.Errorf("%s registering for %s: %v, want %s", tc.who, tc.operator, err, tc.kind)
