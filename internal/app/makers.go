@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -27,19 +28,21 @@ type MakersConfig struct {
 	Status makerstatus.Config
 }
 
-// makerWatch is the status checker and watcher of makers that do not run Hallmark: onboarding
-// asks the checker (operational.MakerStatus), the leader runs the watcher every interval,
-// and POST /v1/makers/{id}/check runs a round on demand. Rounds are serialised.
+// makerWatch is the status checker and watchers of makers that do not run Hallmark:
+// onboarding asks the checker (operational.MakerStatus), the leader runs the periodic watcher
+// every interval (its CRL fetches spread by a jitter), and POST /v1/makers/{id}/check runs a
+// round of the on-demand watcher, which does not wait. Both share the checker's caches; a
+// revocation found by both is recorded once (RecordRevocation is idempotent).
 type makerWatch struct {
 	a        *App
 	checker  *makerstatus.Checker
-	watcher  *makerstatus.Watcher
+	watcher  *makerstatus.Watcher // the leader's, every interval
+	onDemand *makerstatus.Watcher // maker check: no jitter
 	interval time.Duration
 
-	round sync.Mutex // one round at a time
-	mu    sync.Mutex // guards devices and last
-	// devices maps an (issuer ID, serial) the current round asks about to its device ID,
-	// for OnRevoked.
+	mu sync.Mutex // guards devices and last
+	// devices maps an (issuer ID, serial) a round asked about to its device ID, for
+	// OnRevoked. The mapping of a certificate never changes, so rounds only add to it.
 	devices map[string]string
 	last    makerstatus.Summary
 }
@@ -63,6 +66,9 @@ func (a *App) buildMakers(c MakersConfig, now func() time.Time) (*makerWatch, er
 	}
 	mw := &makerWatch{a: a, checker: ck, interval: c.WatchInterval, devices: map[string]string{}}
 	if mw.watcher, err = makerstatus.NewWatcher(makerstatus.WatcherConfig{Checker: ck, Interval: c.WatchInterval, OnRevoked: mw.revoked}); err != nil {
+		return nil, fmt.Errorf("makers: %w", err)
+	}
+	if mw.onDemand, err = makerstatus.NewWatcher(makerstatus.WatcherConfig{Checker: ck, Interval: c.WatchInterval, Jitter: time.Nanosecond, OnRevoked: mw.revoked}); err != nil {
 		return nil, fmt.Errorf("makers: %w", err)
 	}
 	if err := a.Metrics.WatchMakerStatus(mw.metrics); err != nil {
@@ -180,19 +186,23 @@ func inputs(ms []maker.Maker, origins []maker.Origin, makerID string) ([]makerst
 	return out, devices, index
 }
 
-// Refresh runs one round of the watcher over one maker's devices ("" every maker's).
+// Refresh runs one round of the on-demand watcher over one maker's devices ("" every
+// maker's).
 func (mw *makerWatch) Refresh(ctx context.Context, makerID string) (makers.Round, error) {
-	mw.round.Lock()
-	defer mw.round.Unlock()
+	return mw.round(ctx, mw.onDemand, makerID)
+}
+
+// round runs one round of w.
+func (mw *makerWatch) round(ctx context.Context, w *makerstatus.Watcher, makerID string) (makers.Round, error) {
 	ms, origins, err := mw.a.Makers.WatchSet(ctx)
 	if err != nil {
 		return makers.Round{}, fmt.Errorf("makers: loading what to watch: %w", err)
 	}
 	issuers, devices, index := inputs(ms, origins, makerID)
 	mw.mu.Lock()
-	mw.devices = index
+	maps.Copy(mw.devices, index)
 	mw.mu.Unlock()
-	s := mw.watcher.Refresh(ctx, issuers, slices.Values(devices))
+	s := w.Refresh(ctx, issuers, slices.Values(devices))
 	mw.mu.Lock()
 	mw.last = s
 	mw.mu.Unlock()
@@ -259,7 +269,7 @@ func (mw *makerWatch) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if _, ok := mw.a.Leader.Current(); ok {
-			if _, err := mw.Refresh(ctx, ""); err != nil && ctx.Err() == nil {
+			if _, err := mw.round(ctx, mw.watcher, ""); err != nil && ctx.Err() == nil {
 				mw.a.Log.Warn("makers: status round", "err", err)
 			}
 		}
