@@ -153,6 +153,20 @@ func TestExternalMaker(t *testing.T) {
 	if v := externalDevice(t, s, oscar, devID(2)); v.State != "active" || v.External == nil {
 		t.Fatalf("device 2 after the agent: %+v", v)
 	}
+	// Its renewal runs the renewal policy on its origin: 20 hours into a 24-hour certificate.
+	later := agent.New(agent.Config{ESTURL: s.info.ESTURL, RootCAs: pool,
+		Keystore: &agent.Files{FactoryCert: mk.Path("dev2.pem"), FactoryKey: mk.Path("dev2.key"), Dir: filepath.Join(dir, "dev2-state")},
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return time.Now().Add(20 * time.Hour) }})
+	if res, err := later.Step(context.Background()); err != nil || res.Action != agent.Renewed {
+		t.Fatalf("the agent of device 2, when due: %+v, %v; want renewed", res, err)
+	}
+	if v := externalDevice(t, s, oscar, devID(2)); len(v.Lineage) != 2 || v.Lineage[1].Kind != "renew" {
+		t.Fatalf("device 2's lineage after its renewal: %+v", v.Lineage)
+	}
+	// The operator's inventory report lists its external devices.
+	if r := s.must(t, 200, oscar, "GET", "/v1/reports/inventory", nil); !bytes.Contains(r.Body, []byte(devID(1))) || !bytes.Contains(r.Body, []byte(devID(2))) {
+		t.Errorf("the inventory report lacks the external devices: %s", r.Body)
+	}
 
 	// A manifest is required from now on. Device 3 is refused while none is active, then by
 	// the manifest it is not listed in; a CSV counts only once another principal approved it.
