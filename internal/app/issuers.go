@@ -15,8 +15,9 @@ import (
 
 // issuerCache is the EST listener's est.Issuers: every CA certificate the deployment holds
 // (its roots and issuing CAs of every stage, and the anchors operators registered with
-// `anchor register`), read from the store and kept in memory, so that a handshake costs no
-// query.
+// `anchor register`) and the anchors and intermediates of every registered maker that does
+// not run Hallmark (`maker register`), read from the store and kept in memory, so that a
+// handshake costs no query.
 //
 // Contract:
 //   - The set is read again every issuerRefresh, by the handshake that finds it older (the
@@ -50,15 +51,24 @@ const (
 
 var _ est.Issuers = (*issuerCache)(nil)
 
-// newIssuerCache reads the CAs of st once (a failure is logged and retried at the first
+// newIssuerCache reads the CAs and makers of st once (a failure is logged and retried at the first
 // handshake).
 func newIssuerCache(st store.Store, log *slog.Logger) *issuerCache {
 	c := &issuerCache{now: time.Now, log: log, load: func(ctx context.Context) ([]*x509.Certificate, error) {
 		var out []*x509.Certificate
 		err := st.View(ctx, func(tx store.Tx) error {
 			cas, err := tx.CAs().ListCAs("")
+			if err != nil {
+				return err
+			}
 			for _, c := range cas {
 				out = append(out, c.Cert)
+			}
+			// A maker's devices present certificates of its CAs (internal/makers).
+			makers, err := tx.Makers().ListMakers("")
+			for _, m := range makers {
+				out = append(out, m.Anchors...)
+				out = append(out, m.Intermediates...)
 			}
 			return err
 		})
