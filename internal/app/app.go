@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -78,6 +79,8 @@ type App struct {
 	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
 	// consoleDevTokens is the dev token file the console's sign-in offers (--dev only).
 	consoleDevTokens string
+	// estIssuers is the EST listener's issuer set (issuers.go), nil until it listens.
+	estIssuers atomic.Pointer[issuerCache]
 }
 
 // Wiring is what Build needs.
@@ -189,7 +192,7 @@ func Build(w Wiring) (*App, error) {
 	if a.makerWatch, err = a.buildMakers(w.Makers, w.Now); err != nil {
 		return nil, err
 	}
-	a.Makers = makers.New(makers.Config{Store: w.Store, Now: w.Now, Refresher: a.makerWatch})
+	a.Makers = makers.New(makers.Config{Store: w.Store, Now: w.Now, Refresher: a.makerWatch, Changed: a.makersChanged})
 	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges,
 		MakerStatus: a.makerWatch})
 	if err := a.Metrics.WatchPossession(a.Operational); err != nil {

@@ -72,5 +72,7 @@ func (a *App) newESTServer(addr string, certs []tls.Certificate, defaultLabel st
 	if err != nil {
 		return nil, err
 	}
-	return &estServer{ln: ln, tc: est.TLSConfig(certs, newIssuerCache(a.Store, a.Log)), h: a.ESTHandler(defaultLabel)}, nil
+	issuers := newIssuerCache(a.Store, a.Log)
+	a.estIssuers.Store(issuers)
+	return &estServer{ln: ln, tc: est.TLSConfig(certs, issuers), h: a.ESTHandler(defaultLabel)}, nil
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Manifests manifest.Limits
 	// Refresher runs the status watcher on demand (Check); nil: Check is unavailable.
 	Refresher Refresher
+	// Changed, when set, is called after a registration or an update is stored, so that
+	// what caches makers' CAs (the EST listener's issuer set) reads them again.
+	Changed func()
 }
 
 // Service registers makers.
@@ -53,6 +56,13 @@ func New(c Config) *Service {
 		c.Now = func() time.Time { return time.Now().UTC() }
 	}
 	return &Service{c: c}
+}
+
+// changed tells Config.Changed of a stored change (err == nil).
+func (s *Service) changed(err error) {
+	if err == nil && s.c.Changed != nil {
+		s.c.Changed()
+	}
 }
 
 const stage = ownership.Operational
@@ -171,6 +181,7 @@ func (s *Service) Register(ctx context.Context, a audit.Actor, r RegisterRequest
 		_, err = tx.Audit().Append(s.event(a, "maker.register", m.OperatorID, "maker:"+m.ID, describe(m)))
 		return err
 	})
+	s.changed(err)
 	return m, err
 }
 
@@ -279,6 +290,7 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, r Update
 		_, err = tx.Audit().Append(s.event(a, "maker.update", cur.OperatorID, "maker:"+id, map[string]any{"before": describe(cur), "after": describe(next)}))
 		return err
 	})
+	s.changed(err)
 	return next, err
 }
 
