@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Device is one physical device.
+// Device is one physical device. A device of a maker that does not run Hallmark has no
+// manufacturer, model or lot here (empty): DeviceView.External names its maker.
 type Device struct {
 	ID             string `json:"id"`
 	ManufacturerID string `json:"manufacturer_id"`
@@ -42,6 +43,8 @@ type DeviceView struct {
 	Lineage []Evidence `json:"lineage"`
 	// SupportGrants are the support grants that reach or reached the device (named, or by lot).
 	SupportGrants []Grant `json:"support_grants"`
+	// External is the origin of a device of a maker that does not run Hallmark.
+	External *DeviceOrigin `json:"external,omitempty"`
 }
 
 // Certificate is one certificate Hallmark issued (or reserved a serial for).

@@ -11,7 +11,7 @@ import (
 
 // ApprovalFilter selects approval requests; zero fields do not filter.
 type ApprovalFilter struct {
-	Kind    string // support-grant, readmit, revoke-ca or onboard
+	Kind    string // support-grant, readmit, revoke-ca, onboard or manifest
 	Subject string // e.g. device:dev_123, grant:sup_123, ca:ca_123
 	State   string // pending, approved, denied, expired, cancelled or executed
 	Limit   int    // 0 is the server's default

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -25,6 +26,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/leader"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
@@ -54,6 +56,8 @@ type App struct {
 	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
 	Reports       *reports.Service  // security reports
 	Signin        *signin.Service   // OpenID Connect sign-in and sessions
+	Makers        *makers.Service   // makers that do not run Hallmark (makers.go watches their revocation status)
+	makerWatch    *makerWatch
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
 	Leader        *leader.Elector // who signs CRLs and interval checkpoints among replicas
@@ -75,6 +79,8 @@ type App struct {
 	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
 	// consoleDevTokens is the dev token file the console's sign-in offers (--dev only).
 	consoleDevTokens string
+	// estIssuers is the EST listener's issuer set (issuers.go), nil until it listens.
+	estIssuers atomic.Pointer[issuerCache]
 }
 
 // Wiring is what Build needs.
@@ -110,6 +116,9 @@ type Wiring struct {
 	// DevSignin enables the dev sign-in of serve --dev.
 	SigninSessionTTL time.Duration
 	DevSignin        bool
+	// Makers tunes the status checks of makers that do not run Hallmark; zero takes the
+	// defaults.
+	Makers MakersConfig
 }
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
@@ -180,7 +189,12 @@ func Build(w Wiring) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges})
+	if a.makerWatch, err = a.buildMakers(w.Makers, w.Now); err != nil {
+		return nil, err
+	}
+	a.Makers = makers.New(makers.Config{Store: w.Store, Now: w.Now, Refresher: a.makerWatch, Changed: a.makersChanged})
+	a.Operational = operational.New(operational.Config{Store: w.Store, Authority: a.Authority, StatusURLs: a.StatusURLs.For, Policies: policies, MaxLiveChallenges: w.Challenges,
+		MakerStatus: a.makerWatch})
 	if err := a.Metrics.WatchPossession(a.Operational); err != nil {
 		return nil, err
 	}
@@ -193,7 +207,7 @@ func Build(w Wiring) (*App, error) {
 		return nil, err
 	}
 	a.API = httpapi.New(httpapi.Config{Signin: a.Signin, Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
-		Rotation: a.Rotation, Refusals: a.Refusals, RefusalReader: a.RefusalReader})
+		Rotation: a.Rotation, Refusals: a.Refusals, RefusalReader: a.RefusalReader, Makers: a.Makers})
 	return a, nil
 }
 
@@ -215,6 +229,8 @@ func (a *App) wireApprovals() {
 		_, err := a.Manufacturing.RevokeApproved(ctx, as, q)
 		return err
 	})
+	a.Governance.OnApproved(approval.Manifest, a.Makers.ManifestApproved)
+	a.Governance.OnDenied(approval.Manifest, a.Makers.ManifestDenied)
 	a.Governance.OnApproved(approval.SupportGrant, a.Support.IssueApproved)
 	a.Governance.OnDenied(approval.SupportGrant, a.Support.Denied)
 }

@@ -103,6 +103,9 @@ type mxFixture struct {
 	dB                                 mxDev
 	xB, apB, runB                      string
 	gB                                 mxGrant
+
+	// makers by operator (authz_matrix_makers_test.go), made at first use.
+	makers map[string]*mxMaker
 }
 
 func (f *mxFixture) name(prefix string) string {

@@ -31,7 +31,7 @@ import (
 // the allowed cells of their row, and a refused change must leave no audit event by its caller. A cell marked mxBug is one where the server is believed wrong: it expects what
 // the server should answer and fails until the server is fixed.
 func TestAuthorizationMatrix(t *testing.T) {
-	rows := append(append(mxRows(), mxRotationRows()...), mxRefusalRows()...)
+	rows := append(append(append(mxRows(), mxRotationRows()...), mxRefusalRows()...), mxMakerRows()...) // mxMakerRows: authz_matrix_makers_test.go
 	t.Run("every route has a row", func(t *testing.T) { mxRoutes(t, rows) })
 	s := startDev(t, "")
 	f := newMxFixture(t, s)

@@ -110,7 +110,8 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit", DevSignin: true}
+	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit", DevSignin: true,
+		Makers: MakersConfig{WatchInterval: opts.MakerWatch}}
 	if l := opts.Limits; l != nil {
 		w.Listeners = listenerLimits(*l)
 		w.Admission = admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration, MaxRetryAfter: l.MaxRetryAfter.Duration}

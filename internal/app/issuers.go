@@ -15,13 +15,15 @@ import (
 
 // issuerCache is the EST listener's est.Issuers: every CA certificate the deployment holds
 // (its roots and issuing CAs of every stage, and the anchors operators registered with
-// `anchor register`), read from the store and kept in memory, so that a handshake costs no
-// query.
+// `anchor register`) and the anchors and intermediates of every registered maker that does
+// not run Hallmark (`maker register`), read from the store and kept in memory, so that a
+// handshake costs no query.
 //
 // Contract:
 //   - The set is read again every issuerRefresh, by the handshake that finds it older (the
 //     others keep using the one they have), and when a certificate is not found in it (a CA
-//     made a moment ago), at most once per issuerMissGap however many strangers knock.
+//     made a moment ago), at most once per issuerMissGap however many strangers knock, or at
+//     once after invalidate (a maker registered or changed on this replica).
 //   - Each read is bounded by issuerReadTimeout.
 //   - Fail closed: while the last read failed, every client certificate is refused (a client
 //     without one still reaches cacerts); the read is tried again at most once per
@@ -31,8 +33,9 @@ type issuerCache struct {
 	now  func() time.Time
 	log  *slog.Logger
 
-	mu   sync.Mutex // one read at a time
-	snap atomic.Pointer[issuerSnap]
+	mu    sync.Mutex // one read at a time
+	snap  atomic.Pointer[issuerSnap]
+	stale atomic.Bool // set by invalidate: the next miss reads again at once
 }
 
 type issuerSnap struct {
@@ -50,15 +53,24 @@ const (
 
 var _ est.Issuers = (*issuerCache)(nil)
 
-// newIssuerCache reads the CAs of st once (a failure is logged and retried at the first
+// newIssuerCache reads the CAs and makers of st once (a failure is logged and retried at the first
 // handshake).
 func newIssuerCache(st store.Store, log *slog.Logger) *issuerCache {
 	c := &issuerCache{now: time.Now, log: log, load: func(ctx context.Context) ([]*x509.Certificate, error) {
 		var out []*x509.Certificate
 		err := st.View(ctx, func(tx store.Tx) error {
 			cas, err := tx.CAs().ListCAs("")
+			if err != nil {
+				return err
+			}
 			for _, c := range cas {
 				out = append(out, c.Cert)
+			}
+			// A maker's devices present certificates of its CAs (internal/makers).
+			makers, err := tx.Makers().ListMakers("")
+			for _, m := range makers {
+				out = append(out, m.Anchors...)
+				out = append(out, m.Intermediates...)
 			}
 			return err
 		})
@@ -82,13 +94,17 @@ func (c *issuerCache) Issued(chain []*x509.Certificate) error {
 		return &est.UnknownIssuerError{Err: fmt.Errorf("the deployment's CAs could not be read: %w", s.err)}
 	}
 	err := s.set.Issued(chain)
-	if err != nil && c.now().Sub(s.at) >= issuerMissGap {
+	if err != nil && (c.now().Sub(s.at) >= issuerMissGap || c.stale.Swap(false)) {
 		if s = c.refresh(s, true); s.err == nil {
 			err = s.set.Issued(chain)
 		}
 	}
 	return err
 }
+
+// invalidate has the next miss read the set again without waiting for issuerMissGap. Only
+// authenticated changes call it (makers.Config.Changed), so strangers cannot make reads.
+func (c *issuerCache) invalidate() { c.stale.Store(true) }
 
 // refresh reads the CAs again unless another caller replaced seen meanwhile, and returns the
 // snapshot now in use. Without wait it gives up at once when another read is under way.
@@ -113,4 +129,12 @@ func (c *issuerCache) refresh(seen *issuerSnap, wait bool) *issuerSnap {
 	}
 	c.snap.Store(s)
 	return s
+}
+
+// makersChanged is makers.Config.Changed: a maker registered or changed here is known to
+// this replica's EST listener at its next handshake, not a second later.
+func (a *App) makersChanged() {
+	if c := a.estIssuers.Load(); c != nil {
+		c.invalidate()
+	}
 }

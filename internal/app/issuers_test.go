@@ -19,6 +19,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
@@ -126,5 +127,26 @@ func TestIssuerCache(t *testing.T) {
 	now = now.Add(issuerMissGap)
 	if err := c.Issued([]*x509.Certificate{device}); err != nil {
 		t.Fatalf("the store is back: %v", err)
+	}
+
+	// A maker that does not run Hallmark: its devices' certificates pass once it is
+	// registered (its anchors are known issuers), and not before.
+	makerRoot, sensor := testCA(t, "Sensors Root")
+	now = now.Add(issuerMissGap)
+	if err := c.Issued([]*x509.Certificate{sensor}); !errors.As(err, &ue) {
+		t.Fatalf("a device of an unregistered maker passed: %v", err)
+	}
+	// The registration invalidates the listener's set: the next miss reads again at once,
+	// within the second that otherwise bounds reads.
+	a.estIssuers.Store(c)
+	if _, err := a.Makers.Register(ctx, governance.Actor(admin), makers.RegisterRequest{Name: "sensors", AnchorsPEM: string(pemCert(makerRoot.Raw))}); err != nil {
+		t.Fatal(err)
+	}
+	reads.Store(0)
+	if err := c.Issued([]*x509.Certificate{sensor}); err != nil {
+		t.Fatalf("a device of a maker registered a moment ago: %v", err)
+	}
+	if err := c.Issued([]*x509.Certificate{stranger}); err == nil || reads.Load() != 1 {
+		t.Fatalf("after the invalidation's read, a stranger made more reads (%d) or passed (%v)", reads.Load(), err)
 	}
 }

@@ -32,4 +32,7 @@ type Options struct {
 	// DevKeys, with Dev, is the key provider to use instead of encrypted files in DataDir
 	// (tests run the demo with its keys in an HSM); the CLI never sets it.
 	DevKeys keys.Provider
+	// MakerWatch, with Dev, is the interval of the status watcher of makers that do not run
+	// Hallmark (default 1h; tests shorten it).
+	MakerWatch time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/config"
+	"github.com/hallmark-id/hallmark/internal/makerstatus"
 )
 
 // Serve runs `hallmark serve` until ctx ends.
@@ -51,7 +52,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
 		Handshakes:   cfg.Limits.TLSHandshakes,
-		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges, SigninSessionTTL: cfg.Signin.SessionTTL.Duration})
+		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges, SigninSessionTTL: cfg.Signin.SessionTTL.Duration,
+		Makers: MakersConfig{WatchInterval: cfg.Makers.WatchInterval.Duration, Status: makerstatus.Config{CRLTimeout: cfg.Makers.CRLTimeout.Duration,
+			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}}})
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,7 @@ func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 	// The leader also purges expired challenges (challenges.go); it rides on the election
 	// started here.
 	go a.runChallengePurge(ctx, challengePurgeEvery)
+	go a.makerWatch.run(ctx) // makers.go: the status of makers that do not run Hallmark
 	return a.Status.Start(ctx)
 }
 

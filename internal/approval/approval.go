@@ -28,17 +28,18 @@ const (
 	Readmit      Kind = "readmit"       // trusting a quarantined or suspended device again
 	RevokeCA     Kind = "revoke-ca"     // revoking every factory identity of an issuing CA
 	Onboard      Kind = "onboard"       // onboarding under a policy with require_approval
+	Manifest     Kind = "manifest"      // trusting an unsigned (CSV) device manifest of a maker
 )
 
 // Kinds lists every kind in a stable order.
-var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard}
+var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest}
 
 // ParseKind validates a kind name.
 func ParseKind(s string) (Kind, error) {
 	if slices.Contains(Kinds, Kind(s)) {
 		return Kind(s), nil
 	}
-	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca or onboard", s)
+	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard or manifest", s)
 }
 
 // Stage is the governance stage whose approve duty decides requests of this kind.
@@ -106,6 +107,7 @@ func DefaultRules() []Rule {
 		{Kind: Readmit, Approvers: 1, Expiry: 72 * time.Hour},
 		{Kind: RevokeCA, Approvers: 2, Expiry: 24 * time.Hour},
 		{Kind: Onboard, Approvers: 1, Expiry: 24 * time.Hour},
+		{Kind: Manifest, Approvers: 1, Expiry: 72 * time.Hour},
 	}
 }
 

@@ -110,6 +110,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.caCommand(),
 		e.ceremonyCommand(),
 		e.anchorCommand(),
+		e.makerCommand(),
 		e.modelCommand(),
 		e.lotCommand(),
 		e.factoryCommand(),

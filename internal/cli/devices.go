@@ -143,6 +143,7 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 	} else {
 		kv(w, "  Build record", "none")
 	}
+	externalOrigin(w, v.External)
 	fmt.Fprintln(w, "\nCertificates")
 	if len(v.Certificates) == 0 {
 		fmt.Fprintln(w, "  none")

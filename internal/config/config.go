@@ -71,6 +71,9 @@ type Config struct {
 	// Status serves OCSP, CRLs and CA certificates on a plain-HTTP listener of its own, and
 	// names the URLs certificates carry (docs/revocation-status.md).
 	Status Status `json:"status"`
+	// Makers tunes the revocation checks of makers that do not run Hallmark
+	// (docs/external-makers.md).
+	Makers Makers `json:"makers"`
 }
 
 // Status configures revocation status for relying parties (docs/revocation-status.md).
@@ -89,6 +92,20 @@ type Status struct {
 	// least the interval, at most 365 days).
 	RootCRLInterval Duration `json:"root_crl_interval"`
 	RootCRLLifetime Duration `json:"root_crl_lifetime"`
+}
+
+// Makers tunes how the CRLs and OCSP answers of makers that do not run Hallmark are fetched.
+type Makers struct {
+	// WatchInterval is the time within which the leader refreshes every registered maker's
+	// CRLs and checks every device onboarded of them (default 1h; 1m to 24h).
+	WatchInterval Duration `json:"watch_interval"`
+	// CRLTimeout and OCSPTimeout bound one fetch, body included (defaults 30s and 5s; 1s to
+	// 5m).
+	CRLTimeout  Duration `json:"crl_timeout"`
+	OCSPTimeout Duration `json:"ocsp_timeout"`
+	// MaxCRLBytes bounds one CRL; a larger one is dropped while it is read (default 10 MiB;
+	// 64 KiB to 1 GiB).
+	MaxCRLBytes int64 `json:"max_crl_bytes"`
 }
 
 // Policy bounds environment policies (internal/policy).
@@ -388,6 +405,18 @@ func (c *Config) defaults() {
 	if c.Status.RootCRLLifetime.Duration == 0 {
 		c.Status.RootCRLLifetime.Duration = max(7*24*time.Hour, c.Status.RootCRLInterval.Duration)
 	}
+	if c.Makers.WatchInterval.Duration == 0 {
+		c.Makers.WatchInterval.Duration = time.Hour
+	}
+	if c.Makers.CRLTimeout.Duration == 0 {
+		c.Makers.CRLTimeout.Duration = 30 * time.Second
+	}
+	if c.Makers.OCSPTimeout.Duration == 0 {
+		c.Makers.OCSPTimeout.Duration = 5 * time.Second
+	}
+	if c.Makers.MaxCRLBytes == 0 {
+		c.Makers.MaxCRLBytes = 10 << 20
+	}
 }
 
 // unspecifiedHost reports whether a listen host binds every address: "", 0.0.0.0 or ::.
@@ -570,6 +599,17 @@ func (c *Config) Validate() error {
 		bad("policy.cache_entries", "must be between 1 and 65536, got %d", n)
 	}
 	c.validateStatus(bad)
+	if d := c.Makers.WatchInterval.Duration; d < time.Minute || d > 24*time.Hour {
+		bad("makers.watch_interval", "must be between 1m and 24h, got %s", d)
+	}
+	for key, d := range map[string]time.Duration{"makers.crl_timeout": c.Makers.CRLTimeout.Duration, "makers.ocsp_timeout": c.Makers.OCSPTimeout.Duration} {
+		if d < time.Second || d > 5*time.Minute {
+			bad(key, "must be between 1s and 5m, got %s", d)
+		}
+	}
+	if n := c.Makers.MaxCRLBytes; n < 64<<10 || n > 1<<30 {
+		bad("makers.max_crl_bytes", "must be between 65536 (64 KiB) and 1073741824 (1 GiB), got %d", n)
+	}
 	return errors.Join(errs...)
 }
 

@@ -73,6 +73,7 @@ var layers = map[string]string{
 	"internal/rotation":      "services",
 	// refusals records refusals of authenticated callers as audit events (issue 17).
 	"internal/refusals": "services",
+	"internal/makers":   "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",
@@ -94,8 +95,11 @@ var layers = map[string]string{
 	"internal/certpem":     "core",
 	"internal/manifest":    "core",
 	"internal/policyinput": "core",
+	"internal/maker":       "core",
 
 	"internal/deptest": "test",
+	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.
+	"internal/makerstatus/makertest": "testkit",
 }
 
 // A rule says that the packages From names may not depend, directly or through any chain of
@@ -261,6 +265,16 @@ var rules = []rule{
 		From: []string{"@cli"},
 		Deny: []string{"@entry", "@test"},
 		Why:  "the CLI is called by main, never the other way",
+	},
+	{
+		From: []string{"@testkit"},
+		Deny: []string{"internal/..."},
+		Why:  "a test kit stands for an outside party (a maker running openssl): it links nothing of the server it is used to test",
+	},
+	{
+		From: []string{"@entry", "@cli", "@app", "@config", "@wire", "@client", "@device", "@tools", "@adapters", "@store", "@stores", "@keys", "@services", "@core"},
+		Deny: []string{"@testkit"},
+		Why:  "test kits are for tests: nothing that ships links them",
 	},
 	{
 		From: []string{"@test"},

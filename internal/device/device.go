@@ -112,3 +112,8 @@ type CustodyLink struct {
 	ToID       string    `json:"to_party_id"`
 	At         time.Time `json:"at"`
 }
+
+// External reports whether the device is of a maker that does not run Hallmark: it has no
+// manufacturer, model or lot of this deployment, and its origin (internal/maker) names the
+// registered maker and keeps its factory certificate.
+func (d Device) External() bool { return d.ManufacturerID == "" }

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
@@ -34,12 +35,9 @@ const PathPrefix = "/.well-known/est"
 // MaxBody is the largest request body read: a PKCS#10 request in base64 is far smaller.
 const MaxBody = 64 << 10
 
-// Facts are what a device reports about itself, read from the Hallmark-* request headers.
-type Facts struct {
-	FirmwareDigest   string
-	HardwareRevision string
-	Extra            map[string]string
-}
+// Facts are what a device reports about itself, read from the Hallmark-* request headers:
+// the one facts type of the tree, environment.Facts, so that the Enroller gets them unconverted.
+type Facts = environment.Facts
 
 // The request headers that carry facts (docs/est.md).
 const (
@@ -60,21 +58,9 @@ type Enroller interface {
 	Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts Facts) (*x509.Certificate, error)
 }
 
-// LabelError is an unknown or unusable label; it is answered with 404.
-type LabelError struct {
-	Label string
-	Msg   string
-}
-
-func (e *LabelError) Error() string {
-	if e.Label == "" {
-		return "est: " + e.Msg
-	}
-	return fmt.Sprintf("est: label %q: %s", e.Label, e.Msg)
-}
-
-// FailureKind classifies it as not found.
-func (e *LabelError) FailureKind() failure.Kind { return failure.NotFound }
+// LabelError is an unknown or unusable label; it is answered with 404. It is
+// environment.LabelError, so that an Enroller can return it without knowing this package.
+type LabelError = environment.LabelError
 
 // Config holds the collaborators of a Handler.
 type Config struct {

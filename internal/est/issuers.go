@@ -29,7 +29,7 @@ func (e *UnknownIssuerError) Error() string {
 	if e.Subject == "" {
 		return fmt.Sprintf("est: client certificate refused: %v", e.Err)
 	}
-	msg := fmt.Sprintf("est: client certificate %q: its issuer %q is not a CA of this deployment nor a registered anchor", e.Subject, e.Issuer)
+	msg := fmt.Sprintf("est: client certificate %q: its issuer %q is not a CA of this deployment, a registered anchor nor a registered maker's CA", e.Subject, e.Issuer)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

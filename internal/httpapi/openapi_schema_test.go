@@ -51,6 +51,9 @@ var openAPISchemas = map[string]any{
 	"BuildRecordKey": api.BuildRecordKey{}, "AuditKey": api.AuditKey{}, "CAExpiry": api.CAExpiry{}, "CAExpiryReport": api.CAExpiryReport{},
 	"Refusal": api.Refusal{}, "RefusalReport": api.RefusalReport{},
 	"ReleaseRequest": api.ReleaseRequest{},
+	"MakerPolicy":    api.MakerPolicy{}, "RegisterMaker": api.RegisterMakerRequest{}, "UpdateMaker": api.UpdateMakerRequest{},
+	"MakerCertificate": api.MakerCertificate{}, "Maker": api.Maker{}, "Manifest": api.Manifest{}, "ManifestResult": api.ManifestResult{},
+	"MakerSource": api.MakerSource{}, "MakerCheck": api.MakerCheck{}, "RevocationEvidence": api.RevocationEvidence{}, "DeviceOrigin": api.DeviceOrigin{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

@@ -23,6 +23,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/party"
@@ -48,6 +49,7 @@ type Config struct {
 	Support       *support.Service  // support grants (routes_support.go)
 	Rotation      *rotation.Service // CA rotation and rollover (routes_cas.go); nil: those routes answer 503
 	Signin        *signin.Service   // OpenID Connect sign-in and sessions (routes_auth.go); nil: those routes answer 503
+	Makers        *makers.Service   // makers that do not run Hallmark (routes_makers.go); nil: those routes answer 503
 	Log           *slog.Logger
 
 	Refusals      RefusalRecorder  // records refused requests (routes_refusals.go); nil: none recorded
@@ -66,6 +68,7 @@ type Server struct {
 	rot    *rotation.Service // nil: the CA rotation routes answer 503
 	rep    *reports.Service  // nil: the report routes answer 503
 	signin *signin.Service   // nil: the sign-in routes answer 503 and session tokens are refused
+	mak    *makers.Service   // nil: the makers routes answer 503
 	log    *slog.Logger
 	mux    *http.ServeMux
 	Spec   []Route // every route, for the OpenAPI check
@@ -84,7 +87,7 @@ func New(c Config) *Server {
 	}
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
 		audit: c.AuditLog, rep: c.Reports, rot: c.Rotation, log: c.Log, mux: http.NewServeMux()}
-	s.signin = c.Signin
+	s.signin, s.mak = c.Signin, c.Makers
 	s.refusals, s.refusalReader = c.Refusals, c.RefusalReader
 	s.routes()
 	return s

@@ -14,7 +14,7 @@ import (
 
 func toDeviceView(v inventory.DeviceView) api.DeviceView {
 	return api.DeviceView{Device: toDevice(v.Device), Certificates: each(v.Certificates, toCertificate), BuildRecord: v.BuildRecord,
-		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant)}
+		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant), External: toDeviceOrigin(v)}
 }
 
 func toCertificate(c ca.Cert) api.Certificate {

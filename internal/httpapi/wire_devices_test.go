@@ -8,7 +8,7 @@ import (
 )
 
 func TestWireDevicesCustodyAudit(t *testing.T) {
-	checkOut(t, toDeviceView)
+	checkOut(t, toDeviceView, "external") // the origin of an external device, from inventory's Origin and Maker
 	checkOut(t, toCertificate)
 	checkOut(t, toCustodyLink)
 	checkOut(t, toEvidence)

@@ -81,8 +81,8 @@ func fromProof(p api.Proof) operational.Proof {
 	return operational.Proof{ChallengeID: p.ChallengeID, Signature: p.Signature}
 }
 
-func fromFacts(f api.Facts) operational.Facts {
-	return operational.Facts{FirmwareDigest: f.FirmwareDigest, HardwareRevision: f.HardwareRevision, Extra: f.Extra}
+func fromFacts(f api.Facts) environment.Facts {
+	return environment.Facts{FirmwareDigest: f.FirmwareDigest, HardwareRevision: f.HardwareRevision, Extra: f.Extra}
 }
 
 // fromOnboardRequest leaves the environment to the caller (it is in the path).

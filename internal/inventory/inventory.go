@@ -18,6 +18,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/grant"
+	"github.com/hallmark-id/hallmark/internal/maker"
+	"github.com/hallmark-id/hallmark/internal/makers"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -37,6 +39,10 @@ type DeviceView struct {
 	Lineage []environment.Evidence `json:"lineage"`
 	// SupportGrants are the support grants that reach or reached the device (named, or by lot).
 	SupportGrants []grant.Grant `json:"support_grants"`
+	// Origin and Maker are set for a device of a maker that does not run Hallmark: where it
+	// comes from, and the registered maker.
+	Origin *maker.Origin `json:"-"`
+	Maker  *maker.Maker  `json:"-"`
 }
 
 // Get returns a device the caller may see.
@@ -75,6 +81,13 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 			v.BuildRecord = br.Envelope
 		} else if !failure.Is(err, failure.NotFound) {
 			return err
+		}
+		if d.External() {
+			o, m, err := makers.Origin(tx, id)
+			if err != nil {
+				return err
+			}
+			v.Origin, v.Maker = &o, &m
 		}
 		if v.Custody, err = tx.Custody().CustodyChain(id); err != nil {
 			return err

@@ -127,14 +127,14 @@ func TestForeignMakerStatus(t *testing.T) {
 		}
 	})
 	t.Run("revoked via OCSP", func(t *testing.T) {
-		before := m.ocspRequests.Load()
+		before := m.OCSPRequests.Load()
 		r := check(t, ck, revoked, m.inter, ocsp)
 		if r.Status != Revoked || r.Revocation.Reason != 1 || !r.Evidence[0].Nonce {
 			t.Fatalf("result = %+v", r)
 		}
 		// Cached until nextUpdate: asking again does not reach the responder.
-		if again := check(t, ck, revoked, m.inter, ocsp); again.Status != Revoked || m.ocspRequests.Load() != before+1 {
-			t.Errorf("second check: %v, %d requests", again.Status, m.ocspRequests.Load()-before)
+		if again := check(t, ck, revoked, m.inter, ocsp); again.Status != Revoked || m.OCSPRequests.Load() != before+1 {
+			t.Errorf("second check: %v, %d requests", again.Status, m.OCSPRequests.Load()-before)
 		}
 	})
 	t.Run("OCSP by GET", func(t *testing.T) {
@@ -267,7 +267,7 @@ func TestForeignMakerStatus(t *testing.T) {
 		}
 		// The server may have written what socket buffers hold beyond the limit, not 50 MB.
 		time.Sleep(100 * time.Millisecond)
-		if n := m.streamed.Load(); n > 30<<20 {
+		if n := m.Streamed.Load(); n > 30<<20 {
 			t.Errorf("the server wrote %d bytes: the client read on past the limit", n)
 		}
 	})

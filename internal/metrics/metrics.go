@@ -36,6 +36,8 @@ type Registry struct {
 	inFlight *prometheus.GaugeVec
 	events   *prometheus.CounterVec
 	issued   *prometheus.CounterVec
+	// makerFetches counts fetches of other makers' CRLs and OCSP answers (makers.go).
+	makerFetches *prometheus.CounterVec
 }
 
 // New returns a Registry with the Go runtime and process collectors and the HTTP, audit and
@@ -66,10 +68,14 @@ func New(log *slog.Logger) *Registry {
 		Name: "hallmark_certificates_issued_total",
 		Help: "End-entity certificates issued by this process (counted from their committed audit events), by profile.",
 	}, []string{"profile"})
+	m.makerFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hallmark_maker_status_fetches_total",
+		Help: "Fetches of the CRLs and OCSP answers of makers that do not run Hallmark, by kind (crl, ocsp) and outcome (ok, stale, bad_signature, oversized, unreachable, parse_error, invalid, responder_error).",
+	}, []string{"kind", "outcome"})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.inFlight, m.events, m.issued,
+		m.requests, m.duration, m.inFlight, m.events, m.issued, m.makerFetches,
 	)
 	for _, p := range issuedProfiles {
 		m.issued.WithLabelValues(p) // present at 0 from the start, so rate() sees the first one

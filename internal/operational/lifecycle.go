@@ -2,149 +2,18 @@ package operational
 
 import (
 	"context"
-	"crypto/x509"
 	"strings"
-	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/ca"
-	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
-	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/policy"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
-
-// RenewRequest renews an operational identity: it presents the current certificate and
-// proves possession of its key.
-type RenewRequest struct {
-	CSR                string `json:"csr"`
-	CurrentCertificate string `json:"current_certificate"`
-	Proof              Proof  `json:"proof"`
-	Facts              Facts  `json:"facts"`
-}
-
-// Renew re-evaluates the environment's renewal policy with today's facts and, if it allows,
-// issues a new operational certificate. A lapsed certificate cannot renew: the device
-// onboards again with its factory identity. An API request proves possession of the current
-// key (Proof, bound to the device's environment and the CSR's key) before anything about the
-// device is read.
-func (s *Service) Renew(ctx context.Context, a audit.Actor, r RenewRequest, how Presented) (Identity, error) {
-	var out Identity
-	if err := r.Facts.validate(); err != nil {
-		return out, err
-	}
-	certs, err := presentedChain(r.CurrentCertificate, "current_certificate", how)
-	if err != nil {
-		return out, err
-	}
-	cur := certs[0]
-	req, err := csr.ParseText(r.CSR)
-	if err != nil {
-		return out, err
-	}
-	// Possession of the current key comes first: until it is proven, the caller learns
-	// nothing of the device behind the certificate.
-	var ch store.Challenge
-	if !how.PossessionProven {
-		if ch, err = s.proven(ctx, a, r.Proof, PurposeRenew, "", req.PublicKey, cur.PublicKey); err != nil {
-			return out, err
-		}
-	}
-	now := s.now()
-	var (
-		d       device.Device
-		env     environment.Environment
-		pv      environment.PolicyVersion
-		in      policy.Input
-		issuer  ca.CA
-		rec     ca.Cert
-		factRec ca.Cert
-		fc      *x509.Certificate // the factory certificate, factRec.DER parsed
-	)
-	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		var err error
-		rec, err = tx.Certificates().GetCert(cur.SerialNumber)
-		if err != nil || rec.Profile != string(issuance.ProfileOperational) || string(rec.DER) != string(cur.Raw) {
-			if err != nil && !failure.Is(err, failure.NotFound) {
-				return err
-			}
-			return failure.New(failure.Invalid, "current_certificate is not an operational certificate issued by this deployment")
-		}
-		if d, err = tx.Devices().GetDevice(rec.DeviceID); err != nil {
-			return err
-		}
-		if env, err = tx.Environments().GetEnvironment(d.EnvironmentID); err != nil {
-			return err
-		}
-		// The proof was made for the environment its challenge named: the device's own.
-		if !how.PossessionProven && ch.EnvironmentID != env.ID {
-			s.refusals[refusedMismatch].Add(1)
-			return errNoProof(PurposeRenew)
-		}
-		if err := governance.Require(tx, a, stage, ownership.Renew, EnvChain(env)); err != nil {
-			return err
-		}
-		switch {
-		case d.CustodianID != env.OperatorID: // custody ends trust: it renews only where it is held
-			return failure.New(failure.Denied, "device %s is no longer held by operator %s: it cannot renew in environment %s", d.ID, env.OperatorID, env.ID)
-		case d.OperationalCert != rec.SerialHex:
-			return failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
-		case rec.State == ca.Revoked && rec.Reason != nil && *rec.Reason == int(revocation.CertificateHold):
-			return failure.New(failure.Denied, "operational certificate %s is suspended by a manufacturing revocation: it cannot renew until an operator re-admits the device", rec.SerialHex)
-		case rec.State != ca.Issued:
-			return failure.New(failure.Denied, "operational certificate %s is revoked", rec.SerialHex)
-		case !now.Before(rec.NotAfter):
-			return failure.New(failure.Denied, "operational certificate %s expired at %s: the device must onboard again with its factory identity", rec.SerialHex, rec.NotAfter.Format(time.RFC3339))
-		case d.State != device.Active:
-			return failure.New(failure.Denied, "device %s is %s and cannot renew", d.ID, d.State)
-		}
-		if pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
-			return err
-		}
-		if factRec, err = tx.Certificates().GetCert(mustSerial(d.FactoryCert)); err != nil {
-			return err
-		}
-		if fc, err = parseDER(factRec.DER); err != nil {
-			return err
-		}
-		evs, err := tx.Evidence().ListEvidence(d.ID)
-		if err != nil {
-			return err
-		}
-		renewals := 0
-		for _, e := range evs {
-			if e.Kind == "renew" {
-				renewals++
-			}
-		}
-		op := &policy.Operational{Serial: rec.SerialHex, IssuedAt: *rec.IssuedAt, NotAfter: rec.NotAfter, Renewals: renewals, Age: now.Sub(*rec.IssuedAt)}
-		if in, err = s.buildInput(tx, d, fc, factRec, env, r.Facts, op); err != nil {
-			return err
-		}
-		issuer, err = tx.CAs().GetCA(env.IssuingCAID)
-		return err
-	})
-	if err != nil {
-		return out, err
-	}
-	prog, err := s.program(ctx, pv)
-	if err != nil {
-		return out, err
-	}
-	if err := decide(prog.EvaluateContext(ctx, in), environment.Renewal); err != nil {
-		return out, err
-	}
-	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factRec.SerialHex,
-		Protocol: how.Protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.Facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "")
-}
 
 // RevokeRequest revokes a device's operational identity after a runtime compromise.
 type RevokeRequest struct {

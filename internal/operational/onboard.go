@@ -2,17 +2,12 @@ package operational
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/chainverify"
 	"github.com/hallmark-id/hallmark/internal/csr"
@@ -23,42 +18,17 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/policy"
-	"github.com/hallmark-id/hallmark/internal/policyinput"
-	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
-
-// Facts are what a device reports about itself now; policies compare them with its build
-// record.
-type Facts struct {
-	FirmwareDigest   string            `json:"firmware_digest,omitempty"`
-	HardwareRevision string            `json:"hardware_revision,omitempty"`
-	Extra            map[string]string `json:"extra,omitempty"`
-}
-
-func (f Facts) validate() error {
-	if len(f.Extra) > 32 {
-		return failure.New(failure.Invalid, "facts: at most 32 extra entries")
-	}
-	for k, v := range f.Extra {
-		if len(k) > 64 || len(v) > 256 {
-			return failure.New(failure.Invalid, "facts: extra %q is too long (keys 64, values 256 characters)", k)
-		}
-	}
-	if len(f.FirmwareDigest) > 128 || len(f.HardwareRevision) > 64 {
-		return failure.New(failure.Invalid, "facts: firmware_digest or hardware_revision is too long")
-	}
-	return nil
-}
 
 // OnboardRequest exchanges a factory identity for an operational one in an environment.
 type OnboardRequest struct {
 	EnvironmentID string `json:"-"`
 	CSR           string `json:"csr"`
 	// FactoryCertificate is the device's IDevID, optionally followed by its chain, PEM.
-	FactoryCertificate string `json:"factory_certificate"`
-	Proof              Proof  `json:"proof"`
-	Facts              Facts  `json:"facts"`
+	FactoryCertificate string            `json:"factory_certificate"`
+	Proof              Proof             `json:"proof"`
+	Facts              environment.Facts `json:"facts"`
 }
 
 // Identity is an issued operational identity.
@@ -72,30 +42,60 @@ type Identity struct {
 	Certificate *x509.Certificate `json:"-"`
 }
 
-// Presented is what a protocol adapter established before calling the service: EST has
-// already verified possession of the key through mTLS; the API sends a Proof instead.
+// Presented names the protocol of an API call ("api"), which the evidence records. A caller
+// of Onboard and Renew always proves possession with a Proof: only the EST entry (EST),
+// whose transport authenticated the presented certificate's key, goes without.
 type Presented struct {
-	Protocol string // "api" or "est"
-	// PossessionProven is true when the transport authenticated the presented certificate's key.
-	PossessionProven bool
-	// Chain, when set, is the certificate chain the transport received and parsed, leaf first
-	// (EST: the TLS client chain). It stands for the request's PEM (FactoryCertificate,
-	// CurrentCertificate), which is then not read, under the same limits (presentedChain).
-	Chain []*x509.Certificate
+	Protocol string
+}
+
+// onboarding is an onboarding request with everything parsed: the entry points (Onboard for
+// the API, EST.Enroll) parse and bound what they were sent, then hand it to onboard.
+type onboarding struct {
+	env    environment.Environment
+	policy environment.PolicyVersion
+	csr    *x509.CertificateRequest
+	// chain is the factory certificate followed by what the device sent with it.
+	chain []*x509.Certificate
+	facts environment.Facts
+	// proof is the API's proof of possession of the factory key; nil when the transport
+	// proved it (EST's TLS handshake).
+	proof    *Proof
+	protocol string
 }
 
 // Onboard verifies the factory identity and, if the environment's onboarding policy allows
 // it, issues an operational certificate. Nothing changes when any check fails, but for the
-// challenge of an API request, which is spent by its one attempt. An API request proves
-// possession of the factory key (Proof, bound to this environment and the CSR's key) before
-// anything about the device is read; every failed proof gets the same refusal.
+// challenge of the request, which is spent by its one attempt. The request proves possession
+// of the factory key (Proof, bound to this environment and the CSR's key) before anything
+// about the device is read; every failed proof gets the same refusal.
 func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, how Presented) (Identity, error) {
-	var out Identity
+	env, pv, err := s.onboardingEnvironment(ctx, a, r.EnvironmentID)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := r.Facts.Validate(); err != nil {
+		return Identity{}, err
+	}
+	chain, err := parseCertChain(r.FactoryCertificate, "factory_certificate")
+	if err != nil {
+		return Identity{}, err
+	}
+	req, err := csr.ParseText(r.CSR)
+	if err != nil {
+		return Identity{}, err
+	}
+	return s.onboard(ctx, a, onboarding{env: env, policy: pv, csr: req, chain: chain, facts: r.Facts, proof: &r.Proof, protocol: how.Protocol})
+}
+
+// onboardingEnvironment loads the environment a caller onboards into, checks that the caller
+// may issue there, and returns its onboarding policy.
+func (s *Service) onboardingEnvironment(ctx context.Context, a audit.Actor, envID string) (environment.Environment, environment.PolicyVersion, error) {
 	var env environment.Environment
 	var pv environment.PolicyVersion
-	if err := s.c.Store.View(ctx, func(tx store.Tx) error {
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
 		var err error
-		if env, err = tx.Environments().GetEnvironment(r.EnvironmentID); err != nil {
+		if env, err = tx.Environments().GetEnvironment(envID); err != nil {
 			return err
 		}
 		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
@@ -103,34 +103,35 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 		}
 		pv, err = tx.Environments().LatestPolicy(env.ID, environment.Onboarding)
 		return err
-	}); err != nil {
-		return out, err
-	}
-	if err := r.Facts.validate(); err != nil {
-		return out, err
-	}
-	certs, err := presentedChain(r.FactoryCertificate, "factory_certificate", how)
-	if err != nil {
-		return out, err
-	}
-	factory := certs[0]
-	req, err := csr.ParseText(r.CSR)
-	if err != nil {
-		return out, err
-	}
+	})
+	return env, pv, err
+}
+
+// onboard is Onboard on a parsed request.
+func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Identity, error) {
+	var out Identity
+	env, pv := r.env, r.policy
+	factory, req := r.chain[0], r.csr
 	if samePublicKey(req.PublicKey, factory.PublicKey) {
 		return out, failure.New(failure.Invalid, "the CSR uses the factory key; an operational identity needs a key of its own")
 	}
 	// Possession of the factory key comes first: until it is proven, the caller learns
 	// nothing of the device behind the certificate (its chain, revocation, custodian, state).
-	if !how.PossessionProven {
-		if _, err := s.proven(ctx, a, r.Proof, PurposeOnboard, env.ID, req.PublicKey, factory.PublicKey); err != nil {
+	if r.proof != nil {
+		if _, err := s.proven(ctx, a, *r.proof, PurposeOnboard, env.ID, req.PublicKey, factory.PublicKey); err != nil {
 			return out, err
 		}
 	}
 	prog, err := s.program(ctx, pv)
 	if err != nil {
 		return out, err
+	}
+	ext, err := s.classify(ctx, env, r.chain)
+	if err != nil {
+		return out, err
+	}
+	if ext != nil {
+		return s.onboardExternal(ctx, a, r, prog, ext)
 	}
 	now := s.now()
 	var (
@@ -144,14 +145,14 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 		if err != nil {
 			return err
 		}
-		if _, err := chainverify.Verify(factory, chainverify.Options{Anchors: anchors, Intermediates: certs[1:], Now: now}); err != nil {
+		if _, err := chainverify.Verify(factory, chainverify.Options{Anchors: anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
 			return err
 		}
 		if factRec, err = tx.Certificates().GetCert(factory.SerialNumber); err != nil || factRec.Profile != string(issuance.ProfileFactory) || string(factRec.DER) != string(factory.Raw) {
 			if err != nil && !failure.Is(err, failure.NotFound) {
 				return err
 			}
-			return failure.New(failure.Invalid, "the factory certificate chains to a registered anchor but was not issued by this deployment; onboarding devices of makers that do not run Hallmark is not supported yet")
+			return failure.New(failure.Conflict, "the factory certificate %s changed meanwhile: try again", ca.SerialHex(factory.SerialNumber))
 		}
 		if factRec.State != ca.Issued {
 			return failure.New(failure.Denied, "the factory identity %s is revoked", factRec.SerialHex)
@@ -179,7 +180,7 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 				op.IssuedAt = *cur.IssuedAt
 			}
 		}
-		if in, err = s.buildInput(tx, d, factory, factRec, env, r.Facts, op); err != nil {
+		if in, err = s.buildInput(tx, d, factory, factRec, env, r.facts, op); err != nil {
 			return err
 		}
 		if issuer, err = tx.CAs().GetCA(env.IssuingCAID); err != nil {
@@ -200,8 +201,8 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 		return out, err
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: factRec.SerialHex, FactorySerial: factRec.SerialHex,
-		Protocol: how.Protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.Facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID)
+		Protocol: r.protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
+	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID, nil)
 }
 
 // ApprovalRetry is how long a device is told to wait before asking again while its onboarding
@@ -289,163 +290,4 @@ func (s *Service) anchors(tx store.Tx, operatorID string) ([]*x509.Certificate, 
 		out = append(out, c.Cert)
 	}
 	return out, nil
-}
-
-// buildInput gathers the documented policy inputs, verifying the build record on the way.
-func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certificate, factRec ca.Cert, env environment.Environment, facts Facts, op *policy.Operational) (policy.Input, error) {
-	br, err := tx.BuildRecords().LatestBuildRecord(d.ID)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	// The manufacturer's key history: a record signed before a key rotation verifies with
-	// the key that signed it, which its keyid names.
-	history, err := tx.KeyHistory().SigningKeys(d.ManufacturerID, "build-record")
-	if err != nil {
-		return policy.Input{}, fmt.Errorf("the manufacturer's build-record keys: %w", err)
-	}
-	if len(history) == 0 {
-		return policy.Input{}, fmt.Errorf("the manufacturer's build-record key: %w", store.ErrNotFound)
-	}
-	pubs := make([]crypto.PublicKey, 0, len(history))
-	for _, k := range history {
-		pub, err := x509.ParsePKIXPublicKey(k.PublicKeyDER)
-		if err != nil {
-			return policy.Input{}, fmt.Errorf("build-record key %s: %w", k.ID, err)
-		}
-		pubs = append(pubs, pub)
-	}
-	envl, err := buildrecord.ParseEnvelope(br.Envelope)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	v, err := buildrecord.VerifyKeys(envl, pubs)
-	if err != nil {
-		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the build record does not verify")
-	}
-	digest, err := issuance.BuildRecordDigestOf(factory)
-	if err != nil {
-		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the factory certificate names no build record")
-	}
-	if err := buildrecord.CheckBinding(v, factory.PublicKey, digest); err != nil {
-		return policy.Input{}, err
-	}
-	model, err := tx.Catalog().GetModel(d.ModelID)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	lot, err := tx.Catalog().GetLot(d.LotID)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	return policyinput.Build(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, policy.Facts(facts), op), nil
-}
-
-// decide turns a denial into an error naming the rules that failed.
-func decide(dec policy.Decision, kind environment.PolicyKind) error {
-	if dec.Allowed {
-		return nil
-	}
-	if dec.ApprovalRequired {
-		// Renewal policies cannot ask for a person: a device renews unattended.
-		return failure.New(failure.Denied, "%s policy v%d asks for an operator's approval, which only onboarding supports", kind, dec.Version)
-	}
-	// The summary names the failed rules with a short excerpt of each: it goes to the device
-	// and the logs, and a policy may hold 64 rules of 4 KiB.
-	d := &PolicyDenied{Kind: kind, Version: dec.Version, Msg: dec.Summary()}
-	if len(dec.Failed) > 0 {
-		d.Rule = dec.Failed[0].Rule
-	}
-	return d
-}
-
-// PolicyDenied is a refusal by an environment policy; it names the failing rules.
-type PolicyDenied struct {
-	Kind    environment.PolicyKind
-	Version int
-	Msg     string
-	Rule    string // the name of the first failed rule, "" when none is named
-}
-
-func (e *PolicyDenied) Error() string {
-	return fmt.Sprintf("%s policy v%d denied: %s", e.Kind, e.Version, e.Msg)
-}
-
-// FailureKind classifies the refusal.
-func (e *PolicyDenied) FailureKind() failure.Kind { return failure.Denied }
-
-// FailureRule names the policy and its first failed rule: "policy:<kind>/<rule>".
-func (e *PolicyDenied) FailureRule() string {
-	if e.Rule == "" {
-		return "policy:" + string(e.Kind)
-	}
-	return "policy:" + string(e.Kind) + "/" + e.Rule
-}
-
-// issue signs the operational certificate and records device state, evidence and audit in
-// the same transaction.
-// approvalID, when set, names the approved onboarding request this issuance consumes.
-func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action, approvalID string) (Identity, error) {
-	now := ev.CreatedAt
-	notAfter := now.Add(time.Duration(env.Lifetime))
-	if notAfter.After(issuer.Cert.NotAfter) {
-		notAfter = issuer.Cert.NotAfter
-	}
-	spiffe, err := url.Parse(fmt.Sprintf("spiffe://%s/env/%s/device/%s", env.TrustDomain, env.Name, d.ID))
-	if err != nil {
-		return Identity{}, failure.Wrap(failure.Invalid, err, "building the SPIFFE ID")
-	}
-	var ocspURLs, crlURLs []string
-	if s.c.StatusURLs != nil {
-		ocspURLs, crlURLs = s.c.StatusURLs(issuer, d.ID)
-	}
-	tmpl, err := issuance.OperationalTemplate(issuance.OperationalParams{SPIFFEID: spiffe, DeviceID: d.ID, FactoryRef: issuance.NewFactoryRef(factory),
-		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: notAfter, OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs})
-	if err != nil {
-		return Identity{}, err
-	}
-	next := d
-	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileOperational, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
-		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, env.ID, ca.SerialHex(cert.SerialNumber), now
-		if approvalID != "" {
-			if _, err := governance.ConsumeApproval(tx, a, now, approvalID, approval.Onboard, "device:"+d.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.Devices().UpdateDevice(next, d); err != nil {
-			return err
-		}
-		// A device holds at most one valid operational identity: the one this replaces is
-		// revoked as superseded, so a later runtime revocation or suspension covers every
-		// certificate the device's keys could still use.
-		if d.OperationalCert != "" {
-			old, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
-			if err != nil {
-				return err
-			}
-			if old.State == ca.Issued && now.Before(old.NotAfter) {
-				if err := tx.Certificates().Revoke(old.Serial, int(revocation.Superseded), now); err != nil {
-					return err
-				}
-				ev.Superseded = old.SerialHex
-			}
-		}
-		ev.Serial = next.OperationalCert
-		if err := tx.Evidence().CreateEvidence(ev); err != nil {
-			return err
-		}
-		_, err := tx.Audit().Append(s.event(a, action, "environment:"+env.ID, "device:"+d.ID, ev))
-		return err
-	})
-	if err != nil {
-		return Identity{}, err
-	}
-	return Identity{Device: next, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), Evidence: ev, Certificate: cert}, nil
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/manifest"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/policy"
@@ -45,6 +46,11 @@ type Config struct {
 	// MaxLiveChallenges caps the challenges a principal holds that have not expired, used or
 	// not (default DefaultMaxLiveChallenges; config limits.challenges).
 	MaxLiveChallenges int
+	// MakerStatus checks the revocation status of devices of makers that do not run Hallmark
+	// (nil: such devices cannot onboard).
+	MakerStatus MakerStatus
+	// Manifests bounds the makers' manifests read at onboarding (zero: manifest's defaults).
+	Manifests manifest.Limits
 }
 
 // Service is the operational stage.
@@ -54,6 +60,8 @@ type Service struct {
 	// (PossessionCounts); refusals has every reason from New on.
 	issued   atomic.Int64
 	refusals map[string]*atomic.Int64
+	// manifests keeps the makers' parsed active manifests (external.go).
+	manifests manifestCache
 }
 
 // New returns a Service.

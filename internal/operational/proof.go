@@ -10,12 +10,12 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"strings"
 
 	"github.com/hallmark-id/hallmark/api/proof"
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -158,21 +158,29 @@ const (
 	maxChainCerts = 8
 )
 
-// presentedChain is how.Chain when the transport gave one, under the limits parseCertChain
-// applies to the PEM the adapter would otherwise have encoded it to; else pemText parsed.
-// It spares EST a PEM round trip and a second parse of every certificate of the TLS chain.
-func presentedChain(pemText, what string, how Presented) ([]*x509.Certificate, error) {
-	if len(how.Chain) == 0 {
-		return parseCertChain(pemText, what)
+// parseCertChain reads PEM certificates, the leaf first, under the chain limits.
+func parseCertChain(s, what string) ([]*x509.Certificate, error) {
+	return certpem.Parse([]byte(s), certpem.Options{What: what, MaxBytes: maxChainPEM, MaxCerts: maxChainCerts})
+}
+
+// transportChain holds a chain the transport received and parsed (EST: the TLS client
+// chain, leaf first) to the limits parseCertChain applies to the PEM an adapter would
+// otherwise have encoded it to. It spares EST a PEM round trip and a second parse.
+func transportChain(chain []*x509.Certificate, what string) ([]*x509.Certificate, error) {
+	if len(chain) == 0 {
+		return nil, failure.New(failure.Invalid, "%s: no certificate", what)
+	}
+	if len(chain) > maxChainCerts {
+		return nil, failure.New(failure.TooLarge, "%s holds %d certificates, more than the limit of %d", what, len(chain), maxChainCerts)
 	}
 	size := 0
-	for _, c := range how.Chain {
+	for _, c := range chain {
 		size += pemSize(len(c.Raw))
 	}
 	if size > maxChainPEM {
 		return nil, failure.New(failure.TooLarge, "%s is larger than 64 KiB", what)
 	}
-	return how.Chain[:min(len(how.Chain), maxChainCerts)], nil
+	return chain, nil
 }
 
 // pemSize is the length of the PEM "CERTIFICATE" block of n bytes of DER as pem.Encode
@@ -180,34 +188,6 @@ func presentedChain(pemText, what string, how Presented) ([]*x509.Certificate, e
 func pemSize(n int) int {
 	b64 := base64.StdEncoding.EncodedLen(n)
 	return len("-----BEGIN CERTIFICATE-----\n") + b64 + (b64+63)/64 + len("-----END CERTIFICATE-----\n")
-}
-
-// parseCertChain reads PEM certificates: the first is the leaf.
-func parseCertChain(s, what string) ([]*x509.Certificate, error) {
-	if len(s) > maxChainPEM {
-		return nil, failure.New(failure.TooLarge, "%s is larger than 64 KiB", what)
-	}
-	var out []*x509.Certificate
-	rest := []byte(s)
-	for len(out) < maxChainCerts {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, failure.New(failure.Invalid, "%s: expected CERTIFICATE PEM blocks, found %q", what, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, failure.New(failure.Invalid, "%s does not parse: %v", what, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, failure.New(failure.Invalid, "%s: no PEM certificate found", what)
-	}
-	return out, nil
 }
 
 func samePublicKey(a, b crypto.PublicKey) bool {

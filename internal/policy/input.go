@@ -29,6 +29,11 @@ type Device struct {
 	Model        string `json:"model"`
 	Lot          string `json:"lot"`
 	Custodian    string `json:"custodian"` // the party holding custody
+	// Origin is "hallmark" for a device made here (it has a build record) and "external"
+	// for one of a maker that does not run Hallmark (it has none: build_record is empty).
+	Origin string `json:"origin"`
+	// Maker is the registered maker's name of an external device; "" otherwise.
+	Maker string `json:"maker"`
 }
 
 // Factory is the device's factory certificate.
@@ -39,7 +44,12 @@ type Factory struct {
 	NotAfter     time.Time `json:"not_after"`
 	SHA256       string    `json:"sha256"`        // of the DER certificate, hex
 	HardwareType string    `json:"hardware_type"` // dotted OID of hardwareModuleName
-	Revoked      bool      `json:"revoked"`
+	// HardwareSerial is hardwareModuleName's hwSerialNum as text ("" if none, or not text).
+	HardwareSerial string `json:"hardware_serial"`
+	Revoked        bool   `json:"revoked"`
+	// ManifestListed is true when the maker's active manifest lists the device (external
+	// devices only).
+	ManifestListed bool `json:"manifest_listed"`
 }
 
 // BuildRecord is what the factory asserted about the device.

@@ -257,6 +257,17 @@ func TestDefaultOnboarding(t *testing.T) {
 			in.Device.State = "suspended"
 			in.Factory.Revoked = true
 		}, []string{"factory-not-revoked", "device-onboardable"}},
+		{"an external device has no build record", func(in *Input) {
+			in.Device.Origin, in.Device.Maker, in.BuildRecord = "external", "acme-sensors", BuildRecord{}
+			in.Facts.HardwareRevision = "C"
+		}, nil},
+		{"an external device with a revoked factory identity", func(in *Input) {
+			in.Device.Origin, in.BuildRecord, in.Factory.Revoked = "external", BuildRecord{}, true
+		}, []string{"factory-not-revoked"}},
+		{"a device of this deployment without a build record", func(in *Input) {
+			in.BuildRecord = BuildRecord{}
+			in.Facts = Facts{}
+		}, []string{"build-test-passed", "build-record-names-device"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -27,26 +30,62 @@ import (
 // renewal, presenting) the operational identity op, nil if none. The factory certificate's
 // hardware type is empty when it names no hardwareModuleName.
 func Build(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
-	env environment.Environment, facts policy.Facts, op *policy.Operational) policy.Input {
-	sum := sha256.Sum256(factory.Raw)
-	hwType := ""
-	if t, _, err := issuance.ParseHardwareModuleName(factory); err == nil {
-		hwType = t.String()
-	}
+	env environment.Environment, facts environment.Facts, op *policy.Operational) policy.Input {
 	in := policy.Input{
-		Now:    now,
-		Device: policy.Device{ID: d.ID, Serial: d.Serial, State: string(d.State), Manufacturer: d.ManufacturerID, Model: model, Lot: lot, Custodian: d.CustodianID},
-		Factory: policy.Factory{Serial: factRec.SerialHex, Issuer: factory.Issuer.String(), NotBefore: factory.NotBefore, NotAfter: factory.NotAfter,
-			SHA256: hex.EncodeToString(sum[:]), HardwareType: hwType, Revoked: factRec.State != ca.Issued},
+		Now:     now,
+		Device:  policy.Device{ID: d.ID, Serial: d.Serial, State: string(d.State), Manufacturer: d.ManufacturerID, Model: model, Lot: lot, Custodian: d.CustodianID, Origin: OriginHallmark},
+		Factory: factoryInput(factory, factRec.SerialHex, factRec.State != ca.Issued),
 		BuildRecord: policy.BuildRecord{Manufacturer: rec.Manufacturer, Model: rec.Model, HardwareRevision: rec.HardwareRevision, Serial: rec.Serial,
 			Lot: rec.Lot, Line: rec.Line, FirmwareDigest: rec.FirmwareDigest.SHA256, TestResult: rec.TestResult, BuiltAt: rec.BuiltAt},
-		Facts: facts,
-		Environment: policy.Environment{ID: env.ID, Name: env.Name, Site: env.Site, Zone: env.Zone, Operator: env.OperatorID, Services: env.Services,
-			MaxLifetime: time.Duration(env.Lifetime), MaxAge: time.Duration(env.MaxAge)},
+		Facts:       policy.Facts(facts),
+		Environment: environmentInput(env),
 		Operational: op,
 	}
 	for _, c := range rec.Components {
 		in.BuildRecord.Components = append(in.BuildRecord.Components, policy.Component{Name: c.Name, Version: c.Version, SHA256: c.Digest.SHA256})
 	}
 	return in
+}
+
+// The device origins policies see (policy.Device.Origin).
+const (
+	OriginHallmark = "hallmark" // made by this deployment: it has a build record
+	OriginExternal = "external" // of a maker that does not run Hallmark
+)
+
+// factoryInput is the policy view of a factory certificate.
+func factoryInput(factory *x509.Certificate, serialHex string, revoked bool) policy.Factory {
+	sum := sha256.Sum256(factory.Raw)
+	f := policy.Factory{Serial: serialHex, Issuer: factory.Issuer.String(), NotBefore: factory.NotBefore, NotAfter: factory.NotAfter,
+		SHA256: hex.EncodeToString(sum[:]), Revoked: revoked}
+	if t, serial, err := issuance.ParseHardwareModuleName(factory); err == nil {
+		f.HardwareType = t.String()
+		if utf8.Valid(serial) && !strings.ContainsFunc(string(serial), func(r rune) bool { return !unicode.IsPrint(r) }) {
+			f.HardwareSerial = string(serial)
+		}
+	}
+	return f
+}
+
+// External is Build for a device of a maker that does not run Hallmark: no model, lot or
+// build record; the device names its maker (makerName), and the factory view says whether the
+// maker's active manifest lists it (listed).
+func External(now time.Time, d device.Device, makerName string, factory *x509.Certificate, listed bool,
+	env environment.Environment, facts environment.Facts, op *policy.Operational) policy.Input {
+	in := policy.Input{
+		Now:         now,
+		Device:      policy.Device{ID: d.ID, Serial: d.Serial, State: string(d.State), Custodian: d.CustodianID, Origin: OriginExternal, Maker: makerName},
+		Factory:     factoryInput(factory, ca.SerialHex(factory.SerialNumber), false),
+		Facts:       policy.Facts(facts),
+		Environment: environmentInput(env),
+		Operational: op,
+	}
+	in.Factory.ManifestListed = listed
+	return in
+}
+
+// environmentInput is the policy view of an environment.
+func environmentInput(env environment.Environment) policy.Environment {
+	return policy.Environment{ID: env.ID, Name: env.Name, Site: env.Site, Zone: env.Zone, Operator: env.OperatorID, Services: env.Services,
+		MaxLifetime: time.Duration(env.Lifetime), MaxAge: time.Duration(env.MaxAge)}
 }

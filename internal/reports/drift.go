@@ -263,7 +263,7 @@ func admissionInput(ad *store.Admission, env environment.Environment, rec *build
 	if err != nil {
 		return policy.Input{}, fmt.Errorf("the factory certificate does not parse: %w", err)
 	}
-	var facts policy.Facts
+	var facts environment.Facts
 	if len(ad.Facts) > 0 {
 		if err := json.Unmarshal(ad.Facts, &facts); err != nil {
 			return policy.Input{}, fmt.Errorf("the stored facts do not parse: %w", err)

@@ -522,14 +522,9 @@ func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
 	return out, err
 }
 
-// reportedFacts are the facts a device reported at its newest issuance.
-type reportedFacts struct {
-	FirmwareDigest   string `json:"firmware_digest"`
-	HardwareRevision string `json:"hardware_revision"`
-}
-
-func factsOf(raw json.RawMessage) (reportedFacts, bool) {
-	var f reportedFacts
+// factsOf reads the facts a device reported at an issuance, as its evidence stored them.
+func factsOf(raw json.RawMessage) (environment.Facts, bool) {
+	var f environment.Facts
 	if len(raw) == 0 || json.Unmarshal(raw, &f) != nil {
 		return f, false
 	}

@@ -75,6 +75,7 @@ type Tx interface {
 	KeyHistory() KeyHistory // rotation.go
 	Signin() Signin         // signin.go
 	Refusals() Refusals     // refusals.go
+	Makers() Makers         // makers.go
 }
 
 // Parties stores parties and principals.

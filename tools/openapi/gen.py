@@ -40,7 +40,7 @@ schemas={
  "Certificate":{"type":"object","properties":{"serial":str_,"ca_id":str_,"device_id":str_,"profile":str_,"state":{"type":"string","enum":["reserved","issued","revoked"]},"not_before":dt,"not_after":dt,"created_at":dt,"issued_at":dt,"revoked_at":dt,"revocation_reason":{"type":"integer"}}},
  "DevicePage":{"type":"object","required":["items"],"description":"one page of devices, by id; next_after is set when the page is full: pass it as after","properties":{"items":arr(S("Device")),"next_after":str_}},
  "IDPage":{"type":"object","required":["items"],"description":"one page of ids; next_after is set when the page is full","properties":{"items":arr(str_),"next_after":str_}},
- "DeviceView":{"allOf":[S("Device"),{"type":"object","properties":{"certificates":arr(S("Certificate")),"build_record":{"type":"object","description":"DSSE envelope"},"custody":arr(S("CustodyLink"))}}]},
+ "DeviceView":{"allOf":[S("Device"),{"type":"object","properties":{"certificates":arr(S("Certificate")),"build_record":{"type":"object","description":"DSSE envelope"},"custody":arr(S("CustodyLink")),"external":{"allOf":[S("DeviceOrigin")],"description":"a device of a maker that does not run Hallmark: its maker and factory certificate"}}}]},
  "CustodyLink":{"type":"object","properties":{"transfer_id":str_,"from_party_id":str_,"to_party_id":str_,"at":dt}},
  "Offer":{"type":"object","required":["to"],"additionalProperties":False,"description":"name devices or a lot, not both","properties":{"to":str_,"device_ids":arr(str_),"lot_id":str_,"note":str_}},
  "Transfer":{"type":"object","properties":{"id":str_,"from_party_id":str_,"to_party_id":str_,"state":{"type":"string","enum":["offered","accepted","refused","cancelled"]},"device_count":{"type":"integer","description":"devices the transfer moves; GET /v1/transfers/{id}/devices lists them"},"note":str_,"offered_by":str_,"offered_at":dt,"decided_by":str_,"decided_at":dt}},
@@ -240,8 +240,28 @@ schemas.update({
    "self_approval":arr({"type":"object","properties":{"scope":str_,"approval_kind":str_,"duty":str_,"party_id":str_}})}},
  "Reach":{"type":"object","properties":{"allowed":b(),"reason":str_,"grant_id":str_,"engineer":str_,"not_after":dt}},
 })
+schemas.update({
+ "MakerPolicy":{"type":"object","additionalProperties":False,"properties":{"revocation":{"type":"string","enum":["fail-closed","fail-open"],"description":"when no CRL or OCSP source answers: refuse (default) or admit with a warning"},
+   "require_manifest":b(),"require_hardware_module_name":b(),"key_types":arr({"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa"]})}},
+ "RegisterMaker":{"type":"object","required":["name","anchors_pem"],"additionalProperties":False,"properties":{"operator_id":{"type":"string","description":"default: the caller's party"},"name":str_,
+   "anchors_pem":{"type":"string","description":"the maker's root CA certificates, PEM"},"intermediates_pem":str_,"crl_urls":arr(str_),"ocsp_urls":arr(str_),
+   "manifest_keys_pem":arr({"type":"string","description":"PUBLIC KEY PEM"}),"policy":S("MakerPolicy")}},
+ "UpdateMaker":{"type":"object","additionalProperties":False,"properties":{"intermediates_pem":str_,"crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"policy":S("MakerPolicy")}},
+ "MakerCertificate":{"type":"object","properties":{"subject":str_,"not_after":dt,"sha256":str_,"certificate_pem":str_}},
+ "Maker":{"type":"object","properties":{"id":str_,"operator_id":str_,"name":str_,"anchors":arr(S("MakerCertificate")),"intermediates":arr(S("MakerCertificate")),
+   "crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"policy":S("MakerPolicy"),"created_by":str_,"created_at":dt,"updated_at":dt}},
+ "Manifest":{"type":"object","properties":{"id":str_,"maker_id":str_,"format":{"type":"string","enum":["dsse","csv"]},"sha256":str_,"entries":{"type":"integer"},"issued_at":dt,
+   "state":{"type":"string","enum":["pending","active","superseded","denied"]},"approval_id":str_,"uploaded_by":str_,"uploaded_at":dt,"activated_at":dt}},
+ "ManifestResult":{"type":"object","properties":{"manifest":S("Manifest"),"approval":S("Approval")}},
+ "MakerSource":{"type":"object","properties":{"kind":{"type":"string","enum":["crl","ocsp"]},"url":str_,"issuer":str_,"outcome":str_,"error":str_,"last_attempt":dt,"last_ok":dt,"held_next_update":dt,"gap":b()}},
+ "MakerCheck":{"type":"object","properties":{"started":dt,"elapsed_ms":{"type":"integer"},"crls":{"type":"object","additionalProperties":{"type":"integer"}},"ocsp":{"type":"object","additionalProperties":{"type":"integer"}},
+   "devices":{"type":"integer"},"by_crl":{"type":"integer"},"by_ocsp":{"type":"integer"},"unknown":{"type":"integer"},"revoked":{"type":"integer"},"recorded":{"type":"integer"},"sources":arr(S("MakerSource"))}},
+ "RevocationEvidence":{"type":"object","properties":{"kind":{"type":"string","enum":["crl","ocsp"]},"url":str_,"this_update":dt,"next_update":dt,"reason":str_,"revoked_at":dt}},
+ "DeviceOrigin":{"type":"object","properties":{"maker_id":str_,"maker_name":str_,"serial":str_,"factory_serial":str_,"factory_certificate_pem":str_,"issuer":str_,
+   "state":{"type":"string","enum":["good","revoked"]},"revoked_at":dt,"evidence":S("RevocationEvidence"),"created_at":dt}},
+})
 paths.update({
- "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca or onboard"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
+ "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca, onboard or manifest"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
  "/v1/approvals/{id}":{"get":op("One approval request",200,S("Approval"),params=[pid()],errs=(401,404))},
  "/v1/approvals/{id}/decision":{"post":op("Approve or deny. The decider must be of the approver party, not the requester, not have decided already, and own the approve duty; an approved request's action runs at once",200,S("DecideResult"),"Decision",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/approvals/{id}/execute":{"post":op("Run the action of an approved request that did not run when it was approved",200,S("DecideResult"),params=[pid()],errs=(400,401,404,409))},
@@ -341,5 +361,18 @@ schemas["ReleaseRequest"]={"type":"object","additionalProperties":False,"propert
 paths.update({
  "/v1/devices/{id}/release":{"post":op("Release an active, suspended or quarantined device from its environment so that custody can move: its operational certificate, if valid or on hold, is revoked as cessationOfOperation; the device becomes released (its environment and that certificate stay on record); its factory identity is untouched (operational/revoke, by the operator holding the device)",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/devices/{id}/decommission":{"post":op("Take a device out of service: the same transition as release, recorded as a decommissioning",200,S("Device"),"ReleaseRequest",params=[pid()],errs=(400,401,403,404,409))},
+})
+paths.update({
+ "/v1/makers":{"post":op("Register a maker that does not run Hallmark: anchors, intermediates, revocation sources, manifest keys and onboarding policy (the owner of operational/issue over the operator)",201,S("Maker"),"RegisterMaker",errs=(400,401,403,404,409,413)),
+   "get":op("The makers of an operator (the caller's party by default; auditors any)",200,page(S("Maker")),params=[q("operator","operator party id")],errs=(401,403))},
+ "/v1/makers/{id}":{"get":op("One maker",200,S("Maker"),params=[pid()],errs=(401,404)),
+   "patch":op("Change a maker's intermediates, sources, manifest keys or policy; audited with the settings before and after",200,S("Maker"),"UpdateMaker",params=[pid()],errs=(400,401,403,404))},
+ "/v1/makers/{id}/manifests":{"post":{"summary":"Upload a device manifest: a DSSE envelope signed by a registered key (application/json; active at once) or a CSV (text/csv; active once another principal approves it, kind manifest)",
+     "parameters":[pid(),q("reason","for a CSV: why the approvers should trust it")],
+     "requestBody":{"required":True,"content":{"application/json":{"schema":{"type":"object","description":"DSSE envelope"}},"text/csv":{"schema":{"type":"string"}}}},
+     "responses":dict({"201":{"description":"a signed manifest, active","content":{"application/json":{"schema":S("ManifestResult")}}},
+       "202":{"description":"a CSV, waiting for its approval","content":{"application/json":{"schema":S("ManifestResult")}}}},**err(400,401,403,404,409,413))},
+   "get":op("A maker's manifests, newest first",200,page(S("Manifest")),params=[pid()],errs=(401,404))},
+ "/v1/makers/{id}/check":{"post":op("Run the revocation status watcher for this maker now: fetch its CRLs, check every device onboarded of it, suspend those it revoked (503 when this server runs no watcher)",200,S("MakerCheck"),params=[pid()],errs=(401,403,404))},
 })
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

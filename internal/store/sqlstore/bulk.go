@@ -46,7 +46,7 @@ func anys(ss []string) []any {
 func (b bulk) DeviceTargets(ids []string) ([]store.DeviceTarget, error) {
 	var out []store.DeviceTarget
 	err := batches(ids, maxParams, func(ids []string) error {
-		rows, err := b.t.query(`SELECT d.id, d.manufacturer_id, d.model_id, d.lot_id, d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at, o.serial, o.state, o.not_after
+		rows, err := b.t.query(`SELECT d.id, COALESCE(d.manufacturer_id, ''), COALESCE(d.model_id, ''), COALESCE(d.lot_id, ''), d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at, o.serial, o.state, o.not_after
 FROM devices d LEFT JOIN certificates o ON o.serial = d.operational_cert AND d.operational_cert <> ''
 WHERE d.id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
 		if err != nil {

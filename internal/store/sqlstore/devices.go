@@ -63,12 +63,14 @@ func (c catalog) ListLots(mfr string) ([]device.Lot, error) {
 type devices struct{ t *tx }
 
 func (d devices) CreateDevice(v device.Device) error {
-	_, err := d.t.exec(`INSERT INTO devices (id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := d.t.exec(`INSERT INTO devices (id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at) VALUES (?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.ManufacturerID, v.ModelID, v.LotID, v.Serial, string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.CreatedAt), micros(v.UpdatedAt))
 	return err
 }
 
-const deviceCols = `id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at`
+// deviceCols reads a device; a device of a maker that does not run Hallmark has no
+// manufacturer, model or lot (NULL), read as "".
+const deviceCols = `id, COALESCE(manufacturer_id, ''), COALESCE(model_id, ''), COALESCE(lot_id, ''), serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at`
 
 func scanDevice(s interface{ Scan(...any) error }) (device.Device, error) {
 	var v device.Device

@@ -25,7 +25,7 @@ func (g govReads) DeviceCounts() ([]store.DeviceCount, error) {
 	return list(g.t, func(s interface{ Scan(...any) error }) (store.DeviceCount, error) {
 		var c store.DeviceCount
 		return c, s.Scan(&c.LotID, &c.EnvironmentID, &c.State, &c.Devices)
-	}, `SELECT lot_id, environment_id, state, COUNT(*) FROM devices GROUP BY lot_id, environment_id, state ORDER BY lot_id, environment_id, state`)
+	}, `SELECT COALESCE(lot_id, ''), environment_id, state, COUNT(*) FROM devices GROUP BY lot_id, environment_id, state ORDER BY lot_id, environment_id, state`)
 }
 
 type approvals struct{ t *tx }

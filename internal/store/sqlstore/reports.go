@@ -67,7 +67,7 @@ func (n *nullCert) info() *store.CertInfo {
 	return c
 }
 
-const reportDeviceCols = `d.id, d.manufacturer_id, d.model_id, d.lot_id, d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at`
+const reportDeviceCols = `d.id, COALESCE(d.manufacturer_id, ''), COALESCE(d.model_id, ''), COALESCE(d.lot_id, ''), d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at`
 
 func (r reportReads) Inventory(sc store.ReportScope, after string, limit int) ([]store.InventoryItem, error) {
 	where, args := scopeSQL(sc)

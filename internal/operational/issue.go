@@ -1,0 +1,195 @@
+package operational
+
+// What onboarding and renewal share: the policy input, the decision, and the issuance that
+// records device state, evidence and audit with the certificate.
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/policyinput"
+	"github.com/hallmark-id/hallmark/internal/revocation"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// buildInput gathers the documented policy inputs, verifying the build record on the way.
+func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certificate, factRec ca.Cert, env environment.Environment, facts environment.Facts, op *policy.Operational) (policy.Input, error) {
+	br, err := tx.BuildRecords().LatestBuildRecord(d.ID)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	// The manufacturer's key history: a record signed before a key rotation verifies with
+	// the key that signed it, which its keyid names.
+	history, err := tx.KeyHistory().SigningKeys(d.ManufacturerID, "build-record")
+	if err != nil {
+		return policy.Input{}, fmt.Errorf("the manufacturer's build-record keys: %w", err)
+	}
+	if len(history) == 0 {
+		return policy.Input{}, fmt.Errorf("the manufacturer's build-record key: %w", store.ErrNotFound)
+	}
+	pubs := make([]crypto.PublicKey, 0, len(history))
+	for _, k := range history {
+		pub, err := x509.ParsePKIXPublicKey(k.PublicKeyDER)
+		if err != nil {
+			return policy.Input{}, fmt.Errorf("build-record key %s: %w", k.ID, err)
+		}
+		pubs = append(pubs, pub)
+	}
+	envl, err := buildrecord.ParseEnvelope(br.Envelope)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	v, err := buildrecord.VerifyKeys(envl, pubs)
+	if err != nil {
+		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the build record does not verify")
+	}
+	digest, err := issuance.BuildRecordDigestOf(factory)
+	if err != nil {
+		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the factory certificate names no build record")
+	}
+	if err := buildrecord.CheckBinding(v, factory.PublicKey, digest); err != nil {
+		return policy.Input{}, err
+	}
+	model, err := tx.Catalog().GetModel(d.ModelID)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	lot, err := tx.Catalog().GetLot(d.LotID)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	return policyinput.Build(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, facts, op), nil
+}
+
+// decide turns a denial into an error naming the rules that failed.
+func decide(dec policy.Decision, kind environment.PolicyKind) error {
+	if dec.Allowed {
+		return nil
+	}
+	if dec.ApprovalRequired {
+		// Renewal policies cannot ask for a person: a device renews unattended.
+		return failure.New(failure.Denied, "%s policy v%d asks for an operator's approval, which only onboarding supports", kind, dec.Version)
+	}
+	// The summary names the failed rules with a short excerpt of each: it goes to the device
+	// and the logs, and a policy may hold 64 rules of 4 KiB.
+	d := &PolicyDenied{Kind: kind, Version: dec.Version, Msg: dec.Summary()}
+	if len(dec.Failed) > 0 {
+		d.Rule = dec.Failed[0].Rule
+	}
+	return d
+}
+
+// PolicyDenied is a refusal by an environment policy; it names the failing rules.
+type PolicyDenied struct {
+	Kind    environment.PolicyKind
+	Version int
+	Msg     string
+	Rule    string // the name of the first failed rule, "" when none is named
+}
+
+func (e *PolicyDenied) Error() string {
+	return fmt.Sprintf("%s policy v%d denied: %s", e.Kind, e.Version, e.Msg)
+}
+
+// FailureKind classifies the refusal.
+func (e *PolicyDenied) FailureKind() failure.Kind { return failure.Denied }
+
+// FailureRule names the policy and its first failed rule: "policy:<kind>/<rule>".
+func (e *PolicyDenied) FailureRule() string {
+	if e.Rule == "" {
+		return "policy:" + string(e.Kind)
+	}
+	return "policy:" + string(e.Kind) + "/" + e.Rule
+}
+
+// issue signs the operational certificate and records device state, evidence and audit in
+// the same transaction.
+// approvalID, when set, names the approved onboarding request this issuance consumes.
+// before, when set, runs first in that transaction (an external device's first onboarding
+// creates its record there).
+func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Environment, issuer ca.CA, d device.Device, factory *x509.Certificate, pub any, ev environment.Evidence, action, approvalID string, before func(tx store.Tx) error) (Identity, error) {
+	now := ev.CreatedAt
+	notAfter := now.Add(time.Duration(env.Lifetime))
+	if notAfter.After(issuer.Cert.NotAfter) {
+		notAfter = issuer.Cert.NotAfter
+	}
+	spiffe, err := url.Parse(fmt.Sprintf("spiffe://%s/env/%s/device/%s", env.TrustDomain, env.Name, d.ID))
+	if err != nil {
+		return Identity{}, failure.Wrap(failure.Invalid, err, "building the SPIFFE ID")
+	}
+	var ocspURLs, crlURLs []string
+	if s.c.StatusURLs != nil {
+		ocspURLs, crlURLs = s.c.StatusURLs(issuer, d.ID)
+	}
+	tmpl, err := issuance.OperationalTemplate(issuance.OperationalParams{SPIFFEID: spiffe, DeviceID: d.ID, FactoryRef: issuance.NewFactoryRef(factory),
+		PublicKey: pub, NotBefore: now.Add(-time.Minute), NotAfter: notAfter, OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs})
+	if err != nil {
+		return Identity{}, err
+	}
+	next := d
+	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileOperational, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
+		if before != nil {
+			if err := before(tx); err != nil {
+				return err
+			}
+		}
+		next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, env.ID, ca.SerialHex(cert.SerialNumber), now
+		if approvalID != "" {
+			if _, err := governance.ConsumeApproval(tx, a, now, approvalID, approval.Onboard, "device:"+d.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.Devices().UpdateDevice(next, d); err != nil {
+			return err
+		}
+		// A device holds at most one valid operational identity: the one this replaces is
+		// revoked as superseded, so a later runtime revocation or suspension covers every
+		// certificate the device's keys could still use.
+		if d.OperationalCert != "" {
+			old, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+			if err != nil {
+				return err
+			}
+			if old.State == ca.Issued && now.Before(old.NotAfter) {
+				if err := tx.Certificates().Revoke(old.Serial, int(revocation.Superseded), now); err != nil {
+					return err
+				}
+				ev.Superseded = old.SerialHex
+			}
+		}
+		ev.Serial = next.OperationalCert
+		if err := tx.Evidence().CreateEvidence(ev); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(s.event(a, action, "environment:"+env.ID, "device:"+d.ID, ev))
+		return err
+	})
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Device: next, CertificatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), Evidence: ev, Certificate: cert}, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

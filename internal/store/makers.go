@@ -1,0 +1,48 @@
+package store
+
+import (
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/maker"
+)
+
+// Makers stores makers that do not run Hallmark, their manifests, and the origin of each of
+// their devices (internal/maker).
+type Makers interface {
+	// CreateMaker stores a registration; ErrConflict when the operator has a maker of that
+	// name.
+	CreateMaker(m maker.Maker) error
+	GetMaker(id string) (maker.Maker, error)
+	// ListMakers returns the operator's makers by name ("" lists every operator's).
+	ListMakers(operatorID string) ([]maker.Maker, error)
+	// UpdateMaker writes m's sources, manifest keys, policy, intermediates and UpdatedAt.
+	UpdateMaker(m maker.Maker) error
+
+	// AddManifest stores an upload (its state as given).
+	AddManifest(m maker.Manifest) error
+	// GetManifest returns an upload with its content.
+	GetManifest(id string) (maker.Manifest, error)
+	// ListManifests returns a maker's uploads, newest first, without content.
+	ListManifests(makerID string) ([]maker.Manifest, error)
+	// ActiveManifest returns the maker's active manifest with its content; ErrNotFound when
+	// it has none.
+	ActiveManifest(makerID string) (maker.Manifest, error)
+	// SetManifestState moves an upload to state: activating one supersedes the maker's
+	// active manifest in the same statement set. ErrConflict unless the upload is pending
+	// (or, for ManifestActive, pending); approvalID is recorded when not "".
+	SetManifestState(id string, state maker.ManifestState, approvalID string, at time.Time) error
+
+	// CreateOrigin records an external device's origin; ErrConflict when the maker already
+	// has a device of that serial.
+	CreateOrigin(o maker.Origin) error
+	// OriginOf returns a device's origin; ErrNotFound for a device made by this deployment.
+	OriginOf(deviceID string) (maker.Origin, error)
+	// OriginBySerial returns the maker's device of that serial.
+	OriginBySerial(makerID, serial string) (maker.Origin, error)
+	// ListOrigins returns the maker's devices ("" every maker's) whose factory state is
+	// good, by device ID after after, at most limit (1-10000).
+	ListOrigins(makerID, after string, limit int) ([]maker.Origin, error)
+	// RevokeOrigin records the maker's revocation of a device's factory certificate;
+	// ErrConflict when it is already revoked.
+	RevokeOrigin(deviceID string, at time.Time, reason int, ev maker.Evidence) error
+}
