@@ -150,26 +150,13 @@ func (s *Service) onboardExternal(ctx context.Context, a audit.Actor, r onboardi
 			if o.State == maker.Revoked {
 				return failure.New(failure.Denied, "the factory identity %s of device %s was revoked by maker %s%s", o.FactorySerial, o.DeviceID, m.Name, evidenceText(o.Evidence))
 			}
-			if d, err = tx.Devices().GetDevice(o.DeviceID); err != nil {
-				return err
-			}
-			if d.CustodianID != env.OperatorID {
-				return failure.New(failure.Denied, "device %s is held by %s, not by operator %s: transfer custody first", d.ID, d.CustodianID, env.OperatorID)
-			}
-			if err := onboardable(d); err != nil {
+			if d, err = heldForOnboarding(tx, o.DeviceID, env); err != nil {
 				return err
 			}
 		}
-		var op *policy.Operational
-		if d.OperationalCert != "" {
-			cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
-			if err != nil {
-				return err
-			}
-			op = &policy.Operational{Serial: cur.SerialHex, NotAfter: cur.NotAfter}
-			if cur.IssuedAt != nil {
-				op.IssuedAt = *cur.IssuedAt
-			}
+		op, err := currentOperational(tx, d)
+		if err != nil {
+			return err
 		}
 		in = policyinput.External(now, d, m.Name, factory, listed, env, r.facts, op)
 		issuer, err = tx.CAs().GetCA(env.IssuingCAID)

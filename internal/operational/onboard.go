@@ -157,28 +157,15 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 		if factRec.State != ca.Issued {
 			return failure.New(failure.Denied, "the factory identity %s is revoked", factRec.SerialHex)
 		}
-		if d, err = tx.Devices().GetDevice(factRec.DeviceID); err != nil {
-			return err
-		}
-		if d.CustodianID != env.OperatorID {
-			return failure.New(failure.Denied, "device %s is held by %s, not by operator %s: transfer custody first", d.ID, d.CustodianID, env.OperatorID)
-		}
-		if err := onboardable(d); err != nil {
+		if d, err = heldForOnboarding(tx, factRec.DeviceID, env); err != nil {
 			return err
 		}
 		// At onboarding, operational is the device's current operational certificate, if it
 		// has one, so a policy can tell a lapsed device from one that still holds a valid
 		// identity.
-		var op *policy.Operational
-		if d.OperationalCert != "" {
-			cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
-			if err != nil {
-				return err
-			}
-			op = &policy.Operational{Serial: cur.SerialHex, NotAfter: cur.NotAfter}
-			if cur.IssuedAt != nil {
-				op.IssuedAt = *cur.IssuedAt
-			}
+		op, err := currentOperational(tx, d)
+		if err != nil {
+			return err
 		}
 		if in, err = s.buildInput(tx, d, factory, factRec, env, r.facts, op); err != nil {
 			return err
@@ -290,4 +277,35 @@ func (s *Service) anchors(tx store.Tx, operatorID string) ([]*x509.Certificate, 
 		out = append(out, c.Cert)
 	}
 	return out, nil
+}
+
+// heldForOnboarding reads device id and checks that env's operator holds it and that its
+// state lets it onboard: what onboarding of internal and external devices both require.
+func heldForOnboarding(tx store.Tx, id string, env environment.Environment) (device.Device, error) {
+	d, err := tx.Devices().GetDevice(id)
+	if err != nil {
+		return d, err
+	}
+	if d.CustodianID != env.OperatorID {
+		return d, failure.New(failure.Denied, "device %s is held by %s, not by operator %s: transfer custody first", d.ID, d.CustodianID, env.OperatorID)
+	}
+	return d, onboardable(d)
+}
+
+// currentOperational is d's current operational certificate as a policy sees it, or nil
+// when it has none: at onboarding a policy can tell a lapsed device from one that still holds
+// a valid identity.
+func currentOperational(tx store.Tx, d device.Device) (*policy.Operational, error) {
+	if d.OperationalCert == "" {
+		return nil, nil
+	}
+	cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+	if err != nil {
+		return nil, err
+	}
+	op := &policy.Operational{Serial: cur.SerialHex, NotAfter: cur.NotAfter}
+	if cur.IssuedAt != nil {
+		op.IssuedAt = *cur.IssuedAt
+	}
+	return op, nil
 }
