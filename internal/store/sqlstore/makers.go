@@ -39,20 +39,23 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
+// makerColumns encodes v's list and policy columns as the JSON text they are stored as.
+func makerColumns(v maker.Maker) (crl, ocsp, keys, pol string, err error) {
+	if crl, err = jsonText(nonNil(v.CRLURLs)); err != nil {
+		return
+	}
+	if ocsp, err = jsonText(nonNil(v.OCSPURLs)); err != nil {
+		return
+	}
+	if keys, err = jsonText(nonNil(v.ManifestKeys)); err != nil {
+		return
+	}
+	pol, err = jsonText(v.Policy)
+	return
+}
+
 func (m makers) CreateMaker(v maker.Maker) error {
-	crl, err := jsonText(nonNil(v.CRLURLs))
-	if err != nil {
-		return err
-	}
-	ocsp, err := jsonText(nonNil(v.OCSPURLs))
-	if err != nil {
-		return err
-	}
-	keys, err := jsonText(nonNil(v.ManifestKeys))
-	if err != nil {
-		return err
-	}
-	pol, err := jsonText(v.Policy)
+	crl, ocsp, keys, pol, err := makerColumns(v)
 	if err != nil {
 		return err
 	}
@@ -106,19 +109,7 @@ func (m makers) ListMakers(operatorID string) ([]maker.Maker, error) {
 }
 
 func (m makers) UpdateMaker(v maker.Maker) error {
-	crl, err := jsonText(nonNil(v.CRLURLs))
-	if err != nil {
-		return err
-	}
-	ocsp, err := jsonText(nonNil(v.OCSPURLs))
-	if err != nil {
-		return err
-	}
-	keys, err := jsonText(nonNil(v.ManifestKeys))
-	if err != nil {
-		return err
-	}
-	pol, err := jsonText(v.Policy)
+	crl, ocsp, keys, pol, err := makerColumns(v)
 	if err != nil {
 		return err
 	}
