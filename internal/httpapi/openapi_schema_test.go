@@ -43,7 +43,8 @@ var openAPISchemas = map[string]any{
 	"SetApprovalRule": api.SetApprovalRuleRequest{}, "SoDRule": api.SoDRule{}, "CreateSoDRule": api.SoDRuleRequest{},
 	"CreateSupportHierarchy": api.CreateSupportHierarchyRequest{}, "SupportRequest": api.SupportRequest{},
 	"Grant": api.Grant{}, "SupportGrant": api.SupportGrant{}, "RevokeGrant": api.RevokeGrantRequest{}, "SupportCheck": api.SupportCheckRequest{},
-	"Reach": api.Reach{},
+	"Reach": api.Reach{}, "PrincipalToken": api.PrincipalToken{}, "IssuedToken": api.IssuedToken{}, "RotateToken": api.RotateTokenRequest{},
+	"AccessRequest": api.AccessRequest{}, "Access": api.Access{}, "AccessDecision": api.AccessDecision{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

@@ -14,7 +14,7 @@ import (
 )
 
 // auditRoutes serves the tamper-evident audit log (internal/auditlog): the checkpoint key is
-// public; checkpoints, proofs and leaf hashes are for auditors and administrators, like the
+// public; checkpoints, proofs and leaf hashes are for auditors, like the
 // events themselves.
 func (s *Server) auditRoutes(a *auditlog.Service) {
 	ready := func() error {
@@ -114,7 +114,8 @@ func (s *Server) auditRoutes(a *auditlog.Service) {
 	})
 }
 
-// requireAuditor refuses principals that are neither auditors nor deployment administrators.
+// requireAuditor refuses principals that are not auditors (deployment administrators
+// included: the log names every party's devices).
 func (s *Server) requireAuditor(ctx context.Context, p party.Principal) error {
 	return s.st.View(ctx, func(tx store.Tx) error {
 		ok, err := governance.IsAuditor(tx, actor(p))
@@ -122,7 +123,7 @@ func (s *Server) requireAuditor(ctx context.Context, p party.Principal) error {
 			return err
 		}
 		if !ok {
-			return failure.New(failure.Denied, "the audit log's checkpoints and proofs need an audit cell or a deployment administrator")
+			return failure.New(failure.Denied, "the audit log's checkpoints and proofs need an audit cell")
 		}
 		return nil
 	})

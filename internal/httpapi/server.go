@@ -74,6 +74,7 @@ func New(c Config) *Server {
 	s.reportRoutes(c.Reports)
 	s.governanceRoutes()
 	s.gapsRoute(c.Reports)
+	s.principalRoutes() // routes_principals.go
 	return s
 }
 

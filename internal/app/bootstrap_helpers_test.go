@@ -1,0 +1,27 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/party"
+)
+
+// bootstrapPartyAdmin bootstraps a deployment with party p and returns the actor of p's first
+// administrator, made by the deployment administrator as a real deployment would.
+func bootstrapPartyAdmin(t testing.TB, a *App, p party.Party) audit.Actor {
+	t.Helper()
+	ctx := context.Background()
+	root, _, err := bootstrapAdmin(ctx, a.Store, time.Now().UTC(), p, "root", "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, _, err := a.Governance.CreatePrincipal(ctx, governance.Actor(root), governance.CreatePrincipalRequest{PartyID: p.ID, Name: "admin", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return governance.Actor(adm)
+}
