@@ -25,3 +25,14 @@ func bootstrapPartyAdmin(t testing.TB, a *App, p party.Party) audit.Actor {
 	}
 	return governance.Actor(adm)
 }
+
+// newParty makes a party as the deployment administrator, with its first administrator
+// (PARTY/admin, token registered), and returns that administrator's key.
+func newParty(t *testing.T, s *devServer, id, name, kind string) string {
+	t.Helper()
+	s.must(t, 201, deployAdmin, "POST", "/v1/parties", map[string]any{"id": id, "name": name, "kind": kind})
+	var p struct{ Token string }
+	s.must(t, 201, deployAdmin, "POST", "/v1/principals", map[string]any{"party_id": id, "name": "admin", "admin": true}).json(t, &p)
+	s.tokens[id+"/admin"] = p.Token
+	return id + "/admin"
+}

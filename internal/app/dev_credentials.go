@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -17,6 +19,7 @@ import (
 type devCredential struct {
 	party, name string
 	why         string
+	duties      []string // a service is limited to what it does
 	tokens      []devToken
 }
 
@@ -30,15 +33,15 @@ type devToken struct {
 const day = 24 * time.Hour
 
 var devCredentials = []devCredential{
-	{"fabrikam", "station-0", "a retired station nobody offboarded: unused for 60 days, its token expires in 5",
+	{"fabrikam", "station-0", "a retired station nobody offboarded: unused for 60 days, its token expires in 5", []string{"manufacturing/issue"},
 		[]devToken{{age: 85 * day, expiresIn: 5 * day, lastUsedAgo: 60 * day}}},
-	{"acme", "ci-legacy", "a CI job's token from before tokens expired: 420 days from creation to expiry",
+	{"acme", "ci-legacy", "a CI job's token from before tokens expired: 420 days from creation to expiry", []string{"manufacturing/issue"},
 		[]devToken{{age: 400 * day, expiresIn: 20 * day, lastUsedAgo: 2 * time.Hour}}},
-	{"contoso", "gateway", "rotated an hour ago with a day's overlap: the old token still works",
+	{"contoso", "gateway", "rotated an hour ago with a day's overlap: the old token still works", []string{"operational/renew"},
 		[]devToken{{age: 80 * day, expiresIn: 23 * time.Hour, lastUsedAgo: 90 * time.Minute, superseded: true}, {age: time.Hour, expiresIn: 90*day - time.Hour, lastUsedAgo: 5 * time.Minute}}},
-	{"northwind", "scanner", "its only token expired three days ago and was never rotated",
+	{"northwind", "scanner", "its only token expired three days ago and was never rotated", []string{"custody/transfer"},
 		[]devToken{{age: 93 * day, expiresIn: -3 * day, lastUsedAgo: 4 * day}}},
-	{"globex", "ticket-bot", "a leaked token revoked ten days ago, and its replacement",
+	{"globex", "ticket-bot", "a leaked token revoked ten days ago, and its replacement", []string{"support/issue"},
 		[]devToken{{age: 40 * day, expiresIn: 50 * day, lastUsedAgo: 10 * day, revokedAgo: 10 * day}, {age: 10 * day, expiresIn: 80 * day, lastUsedAgo: time.Hour}}},
 }
 
@@ -68,6 +71,17 @@ func (a *App) devCredentialMix(ctx context.Context) error {
 			first := now.Add(-c.tokens[0].age)
 			p := party.Principal{ID: party.NewID("prn"), PartyID: c.party, Name: c.name, Kind: party.Service, CreatedAt: first, CreatedBy: creator}
 			if err := tx.Parties().CreatePrincipal(p); err != nil {
+				return err
+			}
+			var limits []ownership.Pair
+			for _, d := range c.duties {
+				pair, err := governance.ParseDutyLimit(d)
+				if err != nil {
+					return err
+				}
+				limits = append(limits, pair)
+			}
+			if err := tx.Duties().SetPrincipalDuties(p.ID, limits); err != nil {
 				return err
 			}
 			ids := make([]string, len(c.tokens))

@@ -173,9 +173,13 @@ refused when it would leave the party without an administrator that can sign in.
 		`Disable a principal: every request with any of its tokens is refused from now on, and its tokens
 stay stored, so enabling it again restores them. An administrator of its party may, never the
 principal itself; the party's last administrator that can sign in cannot be disabled.`,
-		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) { return c.DisablePrincipal(ctx, id) })
+		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) {
+			return c.DisablePrincipal(ctx, id)
+		})
 	enable := state("enable", "Enable a disabled principal again", "Enable a disabled principal: its tokens that have not expired work again.",
-		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) { return c.EnablePrincipal(ctx, id) })
+		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) {
+			return c.EnablePrincipal(ctx, id)
+		})
 
 	del := &cobra.Command{
 		Use:   "delete PRINCIPAL",

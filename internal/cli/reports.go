@@ -145,7 +145,7 @@ their environment's max_age, and the operational certificates that end within 24
 }
 
 func (e *env) reportRotation() *cobra.Command {
-	var asCSV, overdue bool
+	var asCSV, overdue, creds bool
 	var since, every string
 	cmd := &cobra.Command{
 		Use:   "rotation",
@@ -153,6 +153,11 @@ func (e *env) reportRotation() *cobra.Command {
 		Long: `Show the share of active operational identities issued less than their environment's max_age
 ago, per environment; --overdue lists the identities that are not (device, environment, age,
 max_age; at most 1000, oldest first) instead.
+
+--credentials lists Hallmark's own credentials instead: the principal tokens with an issue
+(long-lived: valid and longer-lived than the deployment maximum; idle: valid and unused for 30
+days; lapsed: an enabled principal whose tokens all expired unrotated) and the CA certificates
+with the time they have left. A party sees its own; auditors and deployment administrators all.
 
 --since and --every show the trend instead: the share at every --every over the last --since
 (spans such as 30d, 2w or 12h), computed from certificate history. At each instant a device
@@ -198,6 +203,20 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 				}
 				return e.emitRows(r.Trend, asCSV, []string{"AT", "ENVIRONMENT", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
 			}
+			if creds {
+				rows := [][]string{}
+				for _, o := range r.Credentials.Offenders {
+					rows = append(rows, []string{"token", o.TokenID, o.PartyID + "/" + o.Name, o.Issue, ts(o.CreatedAt), tsp(o.ExpiresAt), tsp(o.LastUsedAt)})
+				}
+				for _, ca := range r.Credentials.CAs {
+					rows = append(rows, []string{"ca", ca.CAID, ca.PartyID + "/" + ca.Name, ca.Issue, "-", ts(ca.NotAfter), "-"})
+				}
+				if !asCSV && e.output == "table" {
+					defer fmt.Fprintf(e.stdout, "tokens: %d valid, %d compliant; %d token issues, %d CA issues\n", r.Credentials.Tokens, r.Credentials.Compliant,
+						r.Credentials.OffenderCount, r.Credentials.CAIssues)
+				}
+				return e.emitRows(r.Credentials, asCSV, []string{"KIND", "ID", "WHO", "ISSUE", "CREATED", "EXPIRES", "LAST USED"}, rows)
+			}
 			if overdue {
 				rows := [][]string{}
 				for _, o := range r.Overdue {
@@ -210,13 +229,16 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 				rows = append(rows, []string{en.EnvironmentID, en.Name, en.OperatorID, dur(en.MaxAge), strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), pct(en.Share)})
 			}
 			if !asCSV && e.output == "table" {
-				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
+				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\nprincipal tokens: %d valid, %d compliant; %d token issues, %d CA issues (--credentials lists them)\n",
+					r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)),
+					r.Credentials.Tokens, r.Credentials.Compliant, r.Credentials.OffenderCount, r.Credentials.CAIssues)
 			}
 			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	cmd.Flags().BoolVar(&overdue, "overdue", false, "list the overdue identities")
+	cmd.Flags().BoolVar(&creds, "credentials", false, "list Hallmark's own credentials with an issue: principal tokens and CA certificates")
 	cmd.Flags().StringVar(&since, "since", "", "trend: how far back, such as 30d, 2w or 12h")
 	cmd.Flags().StringVar(&every, "every", "", "trend: the step between instants, such as 1d")
 	return cmd
@@ -319,8 +341,10 @@ func (e *env) reportStandards() *cobra.Command {
 		Short: "OWASP NHI Top 10 and NIST CSF 2.0 mapping with live evidence",
 		Long: `For each OWASP Non-Human Identity Top 10 (2025) risk and the NIST CSF 2.0 subcategories Hallmark
 bears on, show the Hallmark control, how far it goes, and live evidence from this deployment:
-offender count of the population checked, the oldest offender and when it was checked. Needs an
-audit cell or a deployment administrator.`,
+offender count of the population checked, the oldest offender and when it was checked, and up
+to 20 offenders by name (under the table; in the CSV's last column). Hallmark's own credentials
+count: principal tokens in NHI1, NHI7 and PR.AA-01, CA certificates in PR.AA-01. Needs an audit
+cell or a deployment administrator (to whom devices are not named).`,
 		Example: `  hallmark report standards --csv > standards.csv`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -337,13 +361,25 @@ audit cell or a deployment administrator.`,
 				ev := s.Evidence
 				r := []string{s.ID, s.Title, string(s.Coverage), ev.Status, strconv.Itoa(ev.Count), strconv.Itoa(ev.Total), ev.Oldest, ev.Note, ts(ev.CheckedAt)}
 				if asCSV {
-					r = append([]string{s.Framework}, append(r, s.Control)...)
+					r = append([]string{s.Framework}, append(r, s.Control, strings.Join(ev.Offenders, "; "))...)
 				}
 				rows = append(rows, r)
 			}
 			header := []string{"ID", "TITLE", "COVERAGE", "STATUS", "COUNT", "TOTAL", "OLDEST", "EVIDENCE", "CHECKED"}
 			if asCSV {
-				header = append([]string{"FRAMEWORK"}, append(header, "CONTROL")...)
+				header = append([]string{"FRAMEWORK"}, append(header, "CONTROL", "OFFENDERS")...)
+			}
+			if !asCSV && e.output == "table" {
+				defer func() {
+					for _, s := range r.Rows {
+						if len(s.Evidence.Offenders) > 0 {
+							fmt.Fprintf(e.stdout, "\n%s offenders:\n", s.ID)
+							for _, o := range s.Evidence.Offenders {
+								fmt.Fprintf(e.stdout, "  %s\n", o)
+							}
+						}
+					}
+				}()
 			}
 			return e.emitRows(r, asCSV, header, rows)
 		},

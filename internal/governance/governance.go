@@ -192,6 +192,15 @@ func CanSeeDevice(tx store.Tx, a audit.Actor, d device.Device) (bool, error) {
 	return CanRead(tx, a, d.ManufacturerID, d.CustodianID)
 }
 
+// ActorParty loads the party an actor acts for. A deployment administrator acts for none and
+// is refused here, before anything it asked for is looked at.
+func ActorParty(tx store.Tx, a audit.Actor) (party.Party, error) {
+	if a.PartyID == party.Deployment {
+		return party.Party{}, failure.New(failure.Denied, "a deployment administrator acts for no party: ask a principal of the party")
+	}
+	return tx.Parties().GetParty(a.PartyID)
+}
+
 // RequireKind loads a party and checks its kind.
 func RequireKind(tx store.Tx, id string, kind party.Kind) (party.Party, error) {
 	p, err := tx.Parties().GetParty(id)

@@ -22,8 +22,8 @@ import (
 )
 
 var (
-	ctx   = context.Background()
-	t0    = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ctx = context.Background()
+	t0  = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	// admin is a deployment administrator (it needs no stored principal: actors are trusted
 	// here, tokens are tested through Authenticate).
 	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true}
