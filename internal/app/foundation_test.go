@@ -20,15 +20,15 @@ const (
 	// administrator, and every demo party has one named "admin".
 	deployAdmin = "admin"
 	admin       = "contoso/admin"
-	alice   = "acme/alice"
-	station = "fabrikam/station-1"
-	dana    = "northwind/dana"
-	oscar   = "contoso/oscar"
-	audrey  = "auditco/audrey"
-	olivia  = "contoso/olivia"
-	bob     = "acme/bob"
-	carol   = "acme/carol"
-	eve     = "globex/eve"
+	alice       = "acme/alice"
+	station     = "fabrikam/station-1"
+	dana        = "northwind/dana"
+	oscar       = "contoso/oscar"
+	audrey      = "auditco/audrey"
+	olivia      = "contoso/olivia"
+	bob         = "acme/bob"
+	carol       = "acme/carol"
+	eve         = "globex/eve"
 )
 
 type item struct {
