@@ -80,7 +80,7 @@ that have tokens.`,
 		},
 	}
 	envCmd.Flags().StringVar(&dir, "data", "hallmark-data", "the dev server's data folder")
-	envCmd.Flags().StringVar(&as, "as", "", "the principal to act as, PARTY/PRINCIPAL (e.g. acme/alice)")
+	envCmd.Flags().StringVar(&as, "as", "", "the principal to act as, PARTY/PRINCIPAL (e.g. acme/alice), or admin for the deployment administrator")
 	cmd.AddCommand(envCmd)
 	return cmd
 }
