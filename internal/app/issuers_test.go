@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/est"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
@@ -69,10 +68,7 @@ func TestIssuerCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "contoso", Name: "Contoso", Kind: party.Operator}, "admin", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapPartyAdmin(t, a, party.Party{ID: "contoso", Name: "Contoso", Kind: party.Operator})
 
 	c := newIssuerCache(a.Store, quiet)
 	now := time.Now()
@@ -91,7 +87,7 @@ func TestIssuerCache(t *testing.T) {
 
 	anchor, device := testCA(t, "Outside Root")
 	_, stranger := testCA(t, "Stranger Root")
-	if _, err := a.Manufacturing.RegisterAnchor(ctx, governance.Actor(admin), manufacturing.RegisterAnchorRequest{Name: "outside", CertificatePEM: string(pemCert(anchor.Raw))}); err != nil {
+	if _, err := a.Manufacturing.RegisterAnchor(ctx, admin, manufacturing.RegisterAnchorRequest{Name: "outside", CertificatePEM: string(pemCert(anchor.Raw))}); err != nil {
 		t.Fatal(err)
 	}
 	var ue *est.UnknownIssuerError

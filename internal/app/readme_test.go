@@ -66,6 +66,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"Reason: certificateHold", "enrolled: operational certificate", "device-2/operational.pem: OK", "est3.pem: OK",
 		"eve.pem: OK", "Allowed:", "is revoked", "refused, exit 8",
 		"custody moves only once the holder releases it", "no longer held by operator contoso", "renewal refused, exit 22",
+		"overlap", "expired at", "needs an administrator of that party", "acme/ci-legacy",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

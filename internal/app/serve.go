@@ -51,7 +51,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Admission: admission.Config{Slots: cfg.Limits.Slots, Queue: cfg.Limits.Queue, Wait: cfg.Limits.QueueWait.Duration, RetryAfter: cfg.Limits.RetryAfter.Duration,
 			MaxRetryAfter: cfg.Limits.MaxRetryAfter.Duration},
 		Handshakes:   cfg.Limits.TLSHandshakes,
-		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges, SigninSessionTTL: cfg.Signin.SessionTTL.Duration})
+		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges, SigninSessionTTL: cfg.Signin.SessionTTL.Duration,
+		Principals: PrincipalLimits{TokenLifetime: cfg.Principals.TokenLifetime.Duration, MaxOverlap: cfg.Principals.MaxOverlap.Duration,
+			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,8 @@ var openAPISchemas = map[string]any{
 	"BuildRecordKey": api.BuildRecordKey{}, "AuditKey": api.AuditKey{}, "CAExpiry": api.CAExpiry{}, "CAExpiryReport": api.CAExpiryReport{},
 	"Refusal": api.Refusal{}, "RefusalReport": api.RefusalReport{},
 	"ReleaseRequest": api.ReleaseRequest{},
+	"PrincipalToken": api.PrincipalToken{}, "IssuedToken": api.IssuedToken{}, "RotateToken": api.RotateTokenRequest{},
+	"AccessRequest": api.AccessRequest{}, "Access": api.Access{}, "AccessDecision": api.AccessDecision{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

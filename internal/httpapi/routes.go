@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	s.authRoutes()
 	s.refusalRoutes()
 	s.lifecycleRoutes()
+	s.principalRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.
