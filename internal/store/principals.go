@@ -13,7 +13,9 @@ type PrincipalStore interface {
 	// ListPrincipals lists one party's principals by name (party.Deployment: the deployment
 	// administrators), or, with "", every principal by party and name.
 	ListPrincipals(partyID string) ([]party.Principal, error)
-	// LiveAdmins counts partyID's enabled administrators that hold a token valid at now.
+	// LiveAdmins counts partyID's enabled administrators that can sign in at now: that hold a
+	// token valid at now, or that a claim of the party's identity provider is bound to
+	// (signin_bindings; they sign in with the provider, whatever their tokens).
 	LiveAdmins(partyID string, now time.Time) (int, error)
 	// SetDisabled disables a principal (at set) or enables it (nil); ErrNotFound when unknown.
 	SetDisabled(principalID string, at *time.Time) error

@@ -71,8 +71,11 @@ func (p parties) ListPrincipals(partyID string) ([]party.Principal, error) {
 
 func (p parties) LiveAdmins(partyID string, now time.Time) (int, error) {
 	var n int
-	err := p.t.queryRow(`SELECT COUNT(DISTINCT p.id) FROM principals p JOIN principal_tokens t ON t.principal_id = p.id
-WHERE p.party_id = ? AND p.admin = 1 AND p.disabled_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > ?`, partyID, micros(now)).Scan(&n)
+	err := p.t.queryRow(`SELECT COUNT(*) FROM principals p
+WHERE p.party_id = ? AND p.admin = 1 AND p.disabled_at IS NULL AND (
+  EXISTS (SELECT 1 FROM principal_tokens t WHERE t.principal_id = p.id AND t.revoked_at IS NULL AND t.expires_at > ?)
+  OR EXISTS (SELECT 1 FROM signin_bindings b JOIN signin_providers v ON v.party_id = b.party_id WHERE b.principal_id = p.id AND b.party_id = p.party_id))`,
+		partyID, micros(now)).Scan(&n)
 	return n, err
 }
 
@@ -85,6 +88,14 @@ func (p parties) DeletePrincipal(id string) error {
 		return err
 	}
 	if _, err := p.t.exec(`DELETE FROM principal_tokens WHERE principal_id = ?`, id); err != nil {
+		return err
+	}
+	// Its sign-in bindings and sessions (migration 0016) go with it: a deleted principal
+	// cannot sign in, and no session of it authenticates again.
+	if _, err := p.t.exec(`DELETE FROM signin_bindings WHERE principal_id = ?`, id); err != nil {
+		return err
+	}
+	if _, err := p.t.exec(`DELETE FROM signin_sessions WHERE principal_id = ?`, id); err != nil {
 		return err
 	}
 	return p.t.execOne(store.ErrNotFound, `DELETE FROM principals WHERE id = ?`, id)

@@ -96,6 +96,21 @@ func testTokens(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	// An administrator bound to a claim of the party's identity provider still signs in.
+	if err := audited(t, s, func(tx store.Tx) error {
+		if err := tx.Signin().PutProvider(store.SigninProvider{PartyID: "fab", Issuer: "https://idp.example", ClientID: "hallmark", Claim: "sub", UpdatedBy: "adm", UpdatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.Signin().PutBinding(store.SigninBinding{PartyID: "fab", ClaimValue: "adm@fab", PrincipalID: "adm", CreatedBy: "adm", CreatedAt: t0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if n, err := tx.Parties().LiveAdmins("fab", t0.Add(3*day)); err != nil || n != 1 {
+			t.Errorf("LiveAdmins(fab) of an administrator bound to the party's provider = %d, %v; want 1", n, err)
+		}
+		return nil
+	})
 
 	// Revocation: once; again is a conflict, an unknown token not found.
 	if err := audited(t, s, func(tx store.Tx) error { return tx.Parties().RevokeToken("new", now) }); err != nil {
@@ -171,9 +186,30 @@ func testPrincipalLife(t *testing.T, s store.Store) {
 	if err := audited(t, s, func(tx store.Tx) error { return tx.Parties().SetDisabled("nope", nil) }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("enabling an unknown principal: %v", err)
 	}
+	// A principal with sign-in bindings and sessions is deleted with them.
+	if err := audited(t, s, func(tx store.Tx) error {
+		if err := tx.Signin().PutProvider(store.SigninProvider{PartyID: "op", Issuer: "https://idp.example", ClientID: "hallmark", Claim: "sub", UpdatedBy: "adm", UpdatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.Signin().PutBinding(store.SigninBinding{PartyID: "op", ClaimValue: "oscar@op", PrincipalID: "p1", CreatedBy: "adm", CreatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.Signin().CreateSession(store.Session{ID: "ses1", TokenHash: []byte("ses1-hash-0123456789abcdef0123456"), PrincipalID: "p1", PartyID: "op", Method: "oidc", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := audited(t, s, func(tx store.Tx) error { return tx.Parties().DeletePrincipal("p1") }); err != nil {
 		t.Fatal(err)
 	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Signin().Binding("op", "oscar@op"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the deleted principal's binding: %v", err)
+		}
+		if _, err := tx.Signin().SessionByTokenHash([]byte("ses1-hash-0123456789abcdef0123456")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the deleted principal's session: %v", err)
+		}
+		return nil
+	})
 	if err := audited(t, s, func(tx store.Tx) error { return tx.Parties().DeletePrincipal("p1") }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleting twice: %v", err)
 	}
