@@ -94,6 +94,14 @@ func mxOnly(w, rest mxWant, parties ...string) mxBy {
 	return b
 }
 
+// mxAdminOnly is w for contoso's administrator (the last column) and rest for the others:
+// operations for a party's administrators only.
+func mxAdminOnly(w, rest mxWant) mxBy {
+	b := mxAll(rest)
+	b[len(b)-1] = w
+	return b
+}
+
 // mxCell is one caller and one target of a row.
 type mxCell struct {
 	party, who string // both empty for the anonymous caller
@@ -938,34 +946,56 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/support/check", body: map[string]string{"certificate": g.Cert, "device_id": d.ID}, check: mxExpect("allowed", "true", "grant_id", g.ID)}
 			}},
 		// Sign-in (docs/signin.md): only a party's administrators register its provider and
-		// bind identities (none of these callers is one); no party here has a provider.
-		{op: "PUT /v1/auth/providers/{party}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech"), body: map[string]any{"issuer": "https://idp.example", "client_id": "hallmark"}}
-			}},
-		{op: "GET /v1/auth/providers/{party}", own: mxAll(mx404), other: mxAll(mx404),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech")}
-			}},
-		{op: "GET /v1/auth/providers/{party}/bindings", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings"}
-			}},
-		{op: "PUT /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone", body: map[string]string{"principal_id": f.ids[mxIan]}}
-			}},
-		{op: "DELETE /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone"}
-			}},
+		// bind identities: contoso's administrator, for contoso only; never the deployment
+		// administrator, which belongs to no party. Start and finish run first, while no party
+		// has a provider; then contoso's administrator registers one (never contacted here). The
+		// deployment administrator's own cells ask about acme (accessParty).
 		{op: "POST /v1/auth/start", public: true, anon: mx404, own: mxAll(mx404), other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/start", body: map[string]string{"party": mxPick(c, f.partyOr(c, "acme"), "initech"), "redirect_uri": "http://127.0.0.1:9/callback"}}
+				return mxReq{path: "/v1/auth/start", body: map[string]string{"party": mxPick(c, accessParty(c), "initech"), "redirect_uri": "http://127.0.0.1:9/callback"}}
 			}},
 		{op: "POST /v1/auth/finish", public: true, anon: mx401, own: mxAll(mx401), other: mxAll(mx401),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/auth/finish", body: map[string]string{"state": "made-up", "code": "made-up"}}
+			}},
+		{op: "PUT /v1/auth/providers/{party}", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party := mxPick(c, accessParty(c), "initech")
+				return mxReq{path: "/v1/auth/providers/" + party, body: map[string]any{"issuer": "https://idp.example", "client_id": "hallmark"},
+					check: mxThen(mxExpect("party_id", party, "issuer", "https://idp.example"), f.readBack(c.who, "/v1/auth/providers/"+party, "", "client_id", "hallmark"))}
+			}},
+		{op: "GET /v1/auth/providers/{party}", own: mxOnly(mx200, mx404, "contoso"), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, accessParty(c), "initech")}
+			}},
+		{op: "GET /v1/auth/providers/{party}/bindings", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, accessParty(c), "initech") + "/bindings"}
+			}},
+		{op: "PUT /v1/auth/providers/{party}/bindings/{value}", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party, principal := mxPick(c, accessParty(c), "initech"), f.ids[mxIan]
+				q := mxReq{path: "/v1/auth/providers/" + party + "/bindings/someone"}
+				if c.allowed() { // contoso's administrator binds one of contoso's principals
+					principal = f.ids[oscar]
+					q.check = f.readBack(c.who, "/v1/auth/providers/contoso/bindings", "", "items.0.principal_id", principal)
+				}
+				q.body = map[string]string{"principal_id": principal}
+				return q
+			}},
+		{op: "DELETE /v1/auth/providers/{party}/bindings/{value}", own: mxAdminOnly(mx204, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party := mxPick(c, accessParty(c), "initech")
+				q := mxReq{path: "/v1/auth/providers/" + party + "/bindings/someone"}
+				if c.allowed() {
+					f.s.must(t, 200, c.who, "PUT", q.path, map[string]string{"principal_id": f.ids[oscar]})
+					q.check = func(t *testing.T, r resp) {
+						if b := f.s.must(t, 200, c.who, "GET", "/v1/auth/providers/contoso/bindings", nil).Body; bytes.Contains(b, []byte(`"someone"`)) {
+							t.Errorf("the binding is still there after its deletion: %s", b)
+						}
+					}
+				}
+				return q
 			}},
 		{op: "DELETE /v1/auth/sessions/{id}", own: mxAll(mx404), other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/auth/sessions/ses_none"} }},
