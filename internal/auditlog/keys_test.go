@@ -13,8 +13,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/keys"
-	"github.com/hallmark-id/hallmark/internal/party"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/party"
 )
 
 // TestRotateCheckpointKey: an administrator rotates the checkpoint key; checkpoints signed
