@@ -3,7 +3,8 @@ package api
 import "time"
 
 // The security reports under /v1/reports. Every report is computed live over what the caller
-// may see (auditors and administrators: everything).
+// may see (auditors: everything; deployment administrators: no device, but Hallmark's own
+// credentials).
 
 // CertSummary is one certificate of a device as reports show it.
 type CertSummary struct {

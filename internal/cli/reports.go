@@ -21,8 +21,9 @@ func (e *env) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Security reports: summary, inventory, rotation, expiring, drift, standards",
-		Long: `Security reports computed live from this deployment. Auditors and administrators see the whole
-deployment; any other party sees the devices it made or holds, and their operational stage
+		Long: `Security reports computed live from this deployment. Auditors see the whole deployment; a
+deployment administrator sees no device, only Hallmark's own credentials (report rotation
+--credentials, report ca-expiry) and the standards counts; any other party sees the devices it made or holds, and their operational stage
 (rotation, expiring, drift, the inventory's operational columns) only in environments it
 operates. A share with nothing to count prints as "no data". Every report prints as a table, as
 JSON (-o json) or as CSV (--csv); -o id prints the first column.`,

@@ -139,7 +139,7 @@ func ownEnvironments(tx store.Tx, sc store.ReportScope) (map[string]bool, error)
 	return out, err
 }
 
-// scopeOf is what a party may see: everything for auditors and administrators, otherwise the
+// scopeOf is what a party may see: everything for auditors, otherwise the
 // devices it made or holds and those in environments it operates (filtered in the store).
 func scopeOf(tx store.Tx, a audit.Actor) (store.ReportScope, error) {
 	auditor, err := governance.IsAuditor(tx, a)

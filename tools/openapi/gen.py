@@ -328,7 +328,7 @@ paths.update({
  "/v1/manufacturers/{id}/build-record-keys":{"get":op("A manufacturer's build-record key history: PUBLIC KEY PEM blocks, the current key first (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
  "/v1/audit/keys":{"get":op("The checkpoint key history: one note verifier key a line, the current key first (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
  "/v1/audit/key/rotate":{"post":op("Rotate the checkpoint key; the first checkpoint after it is signed by both keys (deployment administrators)",201,S("AuditKey"),errs=(401,403,409))},
- "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
+ "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors and deployment administrators: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
 })
 # Sign-in with OpenID Connect (issue 16, point 1; docs/signin.md).
 session_={"type":"object","properties":{"id":str_,"principal_id":str_,"party_id":str_,"method":{"type":"string","enum":["oidc","dev"]},"created_at":dt,"expires_at":dt,"revoked_at":dt}}
@@ -365,7 +365,7 @@ schemas.update({
  "RefusalReport":{"type":"object","properties":{"since":dt,"by_reason":arr({"type":"object","properties":{"reason":str_,"count":{"type":"integer"}}}),"items":arr(S("Refusal"))}},
 })
 paths.update({
- "/v1/reports/refusals":{"get":op("Refusals of authenticated callers (API denials and EST 4xx), newest first, with totals by reason: auditors and administrators see all, others their own principals' refusals; with device, that device's refusal history for whoever may see it",200,S("RefusalReport"),
+ "/v1/reports/refusals":{"get":op("Refusals of authenticated callers (API denials and EST 4xx), newest first, with totals by reason: auditors see all, others (deployment administrators included) their own principals' refusals; with device, that device's refusal history for whoever may see it",200,S("RefusalReport"),
    params=[q("device","one device's refusals"),q("since","RFC 3339 time; default seven days ago"),q("limit","1-1000")],errs=(400,401,404))},
 })
 
