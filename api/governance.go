@@ -22,31 +22,45 @@ type CreatePartyRequest struct {
 	Kind string `json:"kind"` // as Party.Kind
 }
 
-// Principal is a person or service account of a party; its token is never shown again.
+// Principal is a person or service account of a party, or a deployment administrator
+// (PartyID "*", the deployment scope, which is no party); its tokens are never shown again.
 type Principal struct {
 	ID      string `json:"id"`
 	PartyID string `json:"party_id"`
 	Name    string `json:"name"`
 	Kind    string `json:"kind"` // person or service
-	// Admin marks a deployment administrator: creates parties and principals, edits any cell.
-	Admin      bool       `json:"admin"`
-	CreatedAt  time.Time  `json:"created_at"`
+	// Admin marks an administrator of its party (it manages the party's principals, their
+	// tokens and duty limits) or, with PartyID "*", of the deployment (it creates parties and
+	// their first administrators and sets deployment-wide settings; it never acts as a party).
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is the principal that created this one; AccessID the break-glass request it
+	// was created under, if any.
+	CreatedBy  string     `json:"created_by,omitempty"`
+	AccessID   string     `json:"access_id,omitempty"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"` // a disabled principal cannot authenticate
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
-// CreatePrincipalRequest creates a principal (POST /v1/principals).
+// CreatePrincipalRequest creates a principal (POST /v1/principals); PartyID "*" creates a
+// deployment administrator.
 type CreatePrincipalRequest struct {
 	PartyID string `json:"party_id"`
 	Name    string `json:"name"`
 	Kind    string `json:"kind"` // person (the default) or service
 	Admin   bool   `json:"admin"`
+	// TokenLifetime is the first token's lifetime, a Go duration such as "720h"; absent: the
+	// deployment's maximum (90 days unless configured).
+	TokenLifetime string `json:"token_lifetime,omitempty"`
 }
 
-// CreatedPrincipal is a new principal with its bearer token, which the server shows this once
-// and stores only as a hash.
+// CreatedPrincipal is a new principal with its first bearer token, which the server shows this
+// once and stores only as a hash.
 type CreatedPrincipal struct {
 	Principal
-	Token string `json:"token"`
+	Token          string    `json:"token"`
+	TokenID        string    `json:"token_id"`
+	TokenExpiresAt time.Time `json:"token_expires_at"`
 }
 
 // Scope is what an ownership cell covers: kind deployment (ID "*"), manufacturer, model, lot,

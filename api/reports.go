@@ -3,7 +3,8 @@ package api
 import "time"
 
 // The security reports under /v1/reports. Every report is computed live over what the caller
-// may see (auditors and administrators: everything).
+// may see (auditors: everything; deployment administrators: no device, but Hallmark's own
+// credentials).
 
 // CertSummary is one certificate of a device as reports show it.
 type CertSummary struct {
@@ -44,6 +45,52 @@ type Rotation struct {
 	OverdueCount int       `json:"overdue_count"`
 	// Trend is compliance at past instants, oldest first, when asked for (since and every).
 	Trend []TrendPoint `json:"trend,omitempty"`
+	// Credentials are Hallmark's own: principal tokens and CA certificates, the caller's
+	// party's (all for auditors and deployment administrators).
+	Credentials Credentials `json:"credentials"`
+}
+
+// Credentials is the part of the rotation report on Hallmark's own credentials.
+type Credentials struct {
+	MaxLifetime Duration `json:"max_lifetime"` // the deployment's longest token lifetime
+	IdleAfter   Duration `json:"idle_after"`   // a valid token unused this long is idle
+	Tokens      int      `json:"tokens"`       // tokens valid now
+	Compliant   int      `json:"compliant"`    // of them, neither long-lived nor idle
+	// Offenders lists at most 1000 token issues (one entry per token and issue), long-lived
+	// first, then idle, then lapsed; OffenderCount counts them all.
+	Offenders     []TokenOffender `json:"offenders"`
+	OffenderCount int             `json:"offender_count"`
+	CAs           []CACredential  `json:"cas"`
+	CAIssues      int             `json:"ca_issues"` // CAs that still issue and have ended or end within 90 days
+}
+
+// TokenOffender is a principal token with an issue: long-lived (valid, and its lifetime
+// exceeds the deployment maximum), idle (valid and unused for idle_after) or lapsed (an
+// enabled principal whose tokens all expired unrotated; the entry is its newest token).
+type TokenOffender struct {
+	TokenID     string     `json:"token_id"`
+	PrincipalID string     `json:"principal_id"`
+	PartyID     string     `json:"party_id"`
+	Name        string     `json:"name"`
+	Kind        string     `json:"kind"`
+	Issue       string     `json:"issue"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt  *time.Time `json:"last_used_at,omitempty"`
+	Lifetime    Duration   `json:"lifetime"`
+}
+
+// CACredential is one CA certificate and how long it has left.
+type CACredential struct {
+	CAID      string    `json:"ca_id"`
+	PartyID   string    `json:"party_id"`
+	Name      string    `json:"name"`
+	Stage     string    `json:"stage"`
+	Role      string    `json:"role"`
+	NotAfter  time.Time `json:"not_after"`
+	Remaining Duration  `json:"remaining"` // negative: ended
+	Retired   bool      `json:"retired"`
+	Issue     string    `json:"issue,omitempty"` // expired or expiring, for a CA that still issues
 }
 
 // RotationEnv is rotation compliance of one environment.
@@ -203,6 +250,9 @@ type StandardsEvidence struct {
 	Note      string    `json:"note"`             // what Count means
 	CheckedAt time.Time `json:"checked_at"`
 	Status    string    `json:"status"` // ok, attention, no data (nothing was checked) or n/a
+	// Offenders names at most 20 of the offenders Count counts (devices are not named to a
+	// deployment administrator).
+	Offenders []string `json:"offenders,omitempty"`
 }
 
 // GapsReport lists the governance gaps of a deployment, or of the caller's own scopes and

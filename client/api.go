@@ -59,7 +59,7 @@ func (c *Client) Whoami(ctx context.Context) (api.Principal, error) {
 	return p, c.do(ctx, "GET", "/v1/whoami", nil, &p)
 }
 
-// CreateParty creates a party (administrators only).
+// CreateParty creates a party (deployment administrators only).
 func (c *Client) CreateParty(ctx context.Context, r api.CreatePartyRequest) (api.Party, error) {
 	var p api.Party
 	return p, c.do(ctx, "POST", "/v1/parties", r, &p)

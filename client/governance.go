@@ -58,8 +58,8 @@ func (c *Client) ApprovalRules(ctx context.Context) ([]api.ApprovalRule, error) 
 	return list[api.ApprovalRule](ctx, c, "/v1/approval-rules")
 }
 
-// SetApprovalRule sets the rule of one approval kind (administrators only). Pending requests
-// keep the rule they were made under.
+// SetApprovalRule sets the rule of one approval kind (deployment administrators only).
+// Pending requests keep the rule they were made under.
 func (c *Client) SetApprovalRule(ctx context.Context, kind string, r api.SetApprovalRuleRequest) (api.ApprovalRule, error) {
 	var v api.ApprovalRule
 	return v, c.do(ctx, "PUT", "/v1/approval-rules/"+seg(kind), r, &v)
@@ -70,14 +70,14 @@ func (c *Client) SoDRules(ctx context.Context) ([]api.SoDRule, error) {
 	return list[api.SoDRule](ctx, c, "/v1/sod-rules")
 }
 
-// AddSoDRule adds a separation-of-duties rule (administrators only); the server refuses a rule
-// some principal would already break.
+// AddSoDRule adds a separation-of-duties rule (deployment administrators only); the server
+// refuses a rule some principal would already break.
 func (c *Client) AddSoDRule(ctx context.Context, r api.SoDRuleRequest) (api.SoDRule, error) {
 	var out api.SoDRule
 	return out, c.do(ctx, "POST", "/v1/sod-rules", r, &out)
 }
 
-// DeleteSoDRule removes a separation-of-duties rule (administrators only).
+// DeleteSoDRule removes a separation-of-duties rule (deployment administrators only).
 func (c *Client) DeleteSoDRule(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/v1/sod-rules/"+seg(id), nil, nil)
 }

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"github.com/hallmark-id/hallmark/internal/admission"
 	"log/slog"
 	"net/http"
@@ -119,7 +120,18 @@ type Wiring struct {
 	// Makers tunes the status checks of makers that do not run Hallmark; zero takes the
 	// defaults.
 	Makers MakersConfig
+	// Principals bounds principal tokens (config principals); zero fields take the defaults.
+	Principals PrincipalLimits
 }
+
+// PrincipalLimits are config principals: the longest token lifetime, the longest overlap of a
+// rotation, and how long tokens from before tokens expired keep working after this start.
+type PrincipalLimits struct {
+	TokenLifetime, MaxOverlap, UpgradeTokenLifetime time.Duration
+}
+
+// defaultUpgradeTokenLifetime is principals.upgrade_token_lifetime's default.
+const defaultUpgradeTokenLifetime = 30 * 24 * time.Hour
 
 // DefaultHandshakes is the default bound on TLS handshakes in flight: enough to keep every
 // core busy while handshakes wait on slow networks, few enough that each finishes in well
@@ -181,7 +193,18 @@ func Build(w Wiring) (*App, error) {
 	}
 	a.Authority = authority.New(authority.Config{Store: w.Store, Keys: w.Keys, Linter: linter, Now: w.Now, Rand: rand.Reader})
 	a.buildStatus(w.Status)
-	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now})
+	a.Governance = governance.New(governance.Config{Store: w.Store, Now: w.Now, TokenLifetime: w.Principals.TokenLifetime, MaxOverlap: w.Principals.MaxOverlap})
+	// Tokens from before migration 0020 have no expiry and do not authenticate until they
+	// get one: here, before anything is served.
+	upgrade := w.Principals.UpgradeTokenLifetime
+	if upgrade == 0 {
+		upgrade = defaultUpgradeTokenLifetime
+	}
+	if n, err := a.Governance.UpgradeTokens(context.Background(), upgrade); err != nil {
+		return nil, fmt.Errorf("giving tokens from before the upgrade an expiry: %w", err)
+	} else if n > 0 {
+		w.Log.Warn("tokens from before this version now expire", "tokens", n, "expire_in", upgrade.String())
+	}
 	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
@@ -201,6 +224,7 @@ func Build(w Wiring) (*App, error) {
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
+	a.Reports.SetTokenLifetime(w.Principals.TokenLifetime)
 	a.Rotation = rotation.New(rotation.Config{Store: w.Store, Authority: a.Authority})
 	a.Signin = signin.New(signin.Config{Store: w.Store, Now: w.Now, SessionTTL: w.SigninSessionTTL, Dev: w.DevSignin, Getenv: os.Getenv, Log: w.Log})
 	if err := a.buildRefusals(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,9 +39,12 @@ const (
 )
 
 // mxCallers are the matrix's callers, one principal per party kind, in the column order of
-// every row (mxBy). oscar is contoso's non-admin principal.
+// every row (mxBy), then the two administrator roles: the deployment administrator (its
+// "party" is the deployment scope "*") and contoso's administrator. oscar is contoso's
+// non-admin principal.
 var mxCallers = []struct{ party, who string }{
 	{"acme", alice}, {"fabrikam", station}, {"northwind", dana}, {"contoso", oscar}, {"globex", eve}, {"auditco", audrey},
+	{"*", deployAdmin}, {"contoso", admin},
 }
 
 func mxWho(party string) string {
@@ -49,6 +53,8 @@ func mxWho(party string) string {
 		return mxIan
 	case "tailspin":
 		return mxTom
+	case "*":
+		return deployAdmin
 	}
 	for _, c := range mxCallers {
 		if c.party == party {
@@ -87,6 +93,7 @@ type mxFixture struct {
 	lots map[string]mxLot
 	ids  map[string]string // principal key (party/name) → principal ID
 	idle map[string]string // party → a principal that never acted
+	acc  map[string]string // party → a pending break-glass request of the deployment administrator
 
 	// World A.
 	acmeModel, acmeIssuing, lotA, lotAD string // lotA: acme issues itself; lotAD: delegated to fabrikam
@@ -116,20 +123,21 @@ func (f *mxFixture) name(prefix string) string {
 // newMxFixture builds both worlds.
 func newMxFixture(t *testing.T, s *devServer) *mxFixture {
 	t.Helper()
-	f := &mxFixture{s: s, lots: map[string]mxLot{}, ids: map[string]string{}, idle: map[string]string{}}
+	f := &mxFixture{s: s, lots: map[string]mxLot{}, ids: map[string]string{}, idle: map[string]string{}, acc: map[string]string{}}
 	for _, c := range mxCallers {
 		f.ids[c.who] = f.whoami(t, c.who)
 	}
 
-	// World B's parties, made by the deployment administrator.
-	s.must(t, 201, admin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech Devices", "kind": "manufacturer"})
-	s.must(t, 201, admin, "POST", "/v1/parties", map[string]any{"id": "tailspin", "name": "Tailspin Operations", "kind": "operator"})
+	// World B's parties, made by the deployment administrator with their first administrators.
+	newParty(t, s, "initech", "Initech Devices", "manufacturer")
+	newParty(t, s, "tailspin", "Tailspin Operations", "operator")
 	for _, who := range []string{mxIan, mxTom, mxTess} {
 		party, name, _ := strings.Cut(who, "/")
 		f.ids[who] = f.addPrincipal(t, party, name)
 	}
 	for _, party := range []string{"acme", "fabrikam", "northwind", "contoso", "globex", "auditco", "initech"} {
 		f.idle[party] = f.addPrincipal(t, party, "mx-idle") // never acts: the gaps report lists it
+		f.acc[party] = f.access(t, party, false)
 	}
 
 	// World A.
@@ -204,11 +212,15 @@ func (f *mxFixture) whoami(t *testing.T, who string) string {
 	return p.ID
 }
 
-// addPrincipal makes a principal as the administrator and keeps its token for s.call.
+// addPrincipal makes a principal as its party's administrator and keeps its token for s.call.
 func (f *mxFixture) addPrincipal(t *testing.T, party, name string) string {
 	t.Helper()
 	var p struct{ ID, Token string }
-	f.s.must(t, 201, admin, "POST", "/v1/principals", map[string]any{"party_id": party, "name": name}).json(t, &p)
+	creator := party + "/admin"
+	if party == "*" {
+		creator = deployAdmin
+	}
+	f.s.must(t, 201, creator, "POST", "/v1/principals", map[string]any{"party_id": party, "name": name}).json(t, &p)
 	f.s.tokens[party+"/"+name] = p.Token
 	return p.ID
 }
@@ -633,6 +645,14 @@ func mxDecode(t *testing.T, r resp) map[string]any {
 func mxField(m map[string]any, path string) any {
 	var v any = m
 	for _, k := range strings.Split(path, ".") {
+		if l, ok := v.([]any); ok { // "items.0.id": an index into a list
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(l) {
+				return nil
+			}
+			v = l[i]
+			continue
+		}
 		mm, ok := v.(map[string]any)
 		if !ok {
 			return nil

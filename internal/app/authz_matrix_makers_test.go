@@ -94,9 +94,10 @@ func (m *mxMaker) signedManifest(t *testing.T) []byte {
 // auditors read them; an auditor's change is refused as not its duty; everyone else sees
 // nothing of another party's makers.
 func mxMakerRows() []mxRow {
-	// contoso acts on its own; the auditor sees but may not act; the others find nothing.
-	ownAct := func(w mxWant) mxBy { return mxBy{mx404, mx404, mx404, w, mx404, mx403} }
-	otherAct := mxBy{mx404, mx404, mx404, mx404, mx404, mx403}
+	// contoso (oscar and its administrator) acts on its own; the auditor sees but may not act;
+	// the others, the deployment administrator among them, find nothing.
+	ownAct := func(w mxWant) mxBy { return mxBy{mx404, mx404, mx404, w, mx404, mx403, mx404, w} }
+	otherAct := mxBy{mx404, mx404, mx404, mx404, mx404, mx403, mx404, mx404}
 	ownRead := mxOnly(mx200, mx404, "contoso", "auditco")
 	otherRead := mxOnly(mx200, mx404, "auditco")
 	return []mxRow{

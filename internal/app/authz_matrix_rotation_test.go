@@ -71,8 +71,9 @@ func mxRotationRows() []mxRow {
 				return mxReq{path: "/v1/manufacturers/" + mxPick(c, "acme", "initech") + "/build-record-keys"}
 			}},
 
-		// CA expiry: auditors see every CA, a party its own.
-		{op: "GET /v1/reports/ca-expiry", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: mxOnly(mxSees, mxHides, "auditco"),
+		// CA expiry: auditors and the deployment administrator see every CA (Hallmark's own
+		// credentials, as in the rotation report), a party its own.
+		{op: "GET /v1/reports/ca-expiry", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees, mxSees, mxSees}, other: mxOnly(mxSees, mxHides, "auditco", "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				marker := f.acmeIssuing
 				switch {
@@ -84,12 +85,20 @@ func mxRotationRows() []mxRow {
 				return mxReq{path: "/v1/reports/ca-expiry", marker: `"` + marker + `"`}
 			}},
 
-		// The audit log's checkpoint keys: the history is public; only a deployment
-		// administrator rotates the key, and no caller of the matrix is one.
+		// The audit log's checkpoint keys: the history is public; only the deployment
+		// administrator rotates the key (a deployment-wide setting), not a party's
+		// administrator. The key has no "other": both cells ask the same.
 		{op: "GET /v1/audit/keys", public: true, own: mxAll(mx200), other: mxAll(mx200),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/keys"} }},
-		{op: "POST /v1/audit/key/rotate", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/key/rotate"} }},
+		{op: "POST /v1/audit/key/rotate", own: mxOnly(mx201, mx403, "*"), other: mxOnly(mx201, mx403, "*"),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/audit/key/rotate", check: func(t *testing.T, r resp) {
+					key, _ := mxField(mxDecode(t, r), "verifier_key").(string)
+					if cur := string(f.s.must(t, 200, "", "GET", "/v1/audit/key", nil).Body); key == "" || strings.TrimSpace(cur) != key {
+						t.Errorf("after the rotation the published key is %q, want the new %q", cur, key)
+					}
+				}}
+			}},
 	}
 }
 

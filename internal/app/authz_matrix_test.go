@@ -14,9 +14,12 @@ import (
 
 // TestAuthorizationMatrix walks every API operation (mxRows) with a caller of every party
 // kind — manufacturer acme, contract manufacturer fabrikam, distributor northwind, operator
-// contoso (oscar, not an administrator), support vendor globex, auditor auditco — and with no
-// token, each against a target in its own scope and one in another party's scope, on one dev
-// server. The worlds are described in authz_matrix_fixture_test.go.
+// contoso (oscar, not an administrator), support vendor globex, auditor auditco — with the
+// two administrator roles — the deployment administrator, which belongs to no party (its
+// "party" is the deployment scope "*"), and contoso's administrator — and with no token, each
+// against a target in its own scope and one in another party's scope, on one dev server. The
+// worlds are described in authz_matrix_fixture_test.go. Where no column says otherwise
+// (mxOnly), contoso's administrator answers as contoso.
 //
 // "Own" is the caller's own party wherever a request names a party, and otherwise the world-A
 // object the caller has a part in: the device it made, holds, operates or has support access
@@ -31,7 +34,8 @@ import (
 // the allowed cells of their row, and a refused change must leave no audit event by its caller. A cell marked mxBug is one where the server is believed wrong: it expects what
 // the server should answer and fails until the server is fixed.
 func TestAuthorizationMatrix(t *testing.T) {
-	rows := append(append(append(mxRows(), mxRotationRows()...), mxRefusalRows()...), mxMakerRows()...) // mxMakerRows: authz_matrix_makers_test.go
+	rows := append(append(append(mxRows(), mxRotationRows()...), mxRefusalRows()...), mxMakerRows()...)
+	rows = append(rows, mxPrincipalRows()...) // mxMakerRows: authz_matrix_makers_test.go
 	t.Run("every route has a row", func(t *testing.T) { mxRoutes(t, rows) })
 	s := startDev(t, "")
 	f := newMxFixture(t, s)
@@ -71,10 +75,11 @@ var (
 func mxBug(w mxWant, why string) mxWant { w.bug = why; return w }
 
 // mxBy holds one expectation per caller, in mxCallers order:
-// acme, fabrikam, northwind, contoso, globex, auditco.
-type mxBy [6]mxWant
+// acme, fabrikam, northwind, contoso, globex, auditco, the deployment administrator (party
+// "*") and contoso's administrator.
+type mxBy [8]mxWant
 
-func mxAll(w mxWant) mxBy { return mxBy{w, w, w, w, w, w} }
+func mxAll(w mxWant) mxBy { return mxBy{w, w, w, w, w, w, w, w} }
 
 // mxOnly is w for the callers of the given parties and rest for the others.
 func mxOnly(w, rest mxWant, parties ...string) mxBy {
@@ -87,6 +92,14 @@ func mxOnly(w, rest mxWant, parties ...string) mxBy {
 			}
 		}
 	}
+	return b
+}
+
+// mxAdminOnly is w for contoso's administrator (the last column) and rest for the others:
+// operations for a party's administrators only.
+func mxAdminOnly(w, rest mxWant) mxBy {
+	b := mxAll(rest)
+	b[len(b)-1] = w
 	return b
 }
 
@@ -283,25 +296,37 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/openapi.json"} }},
 		{op: "GET /v1/whoami", own: mxAll(mx200), other: mxAll(mx200),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/whoami", check: mxExpect("party_id", c.party, "admin", "false")}
+				isAdmin := fmt.Sprint(c.who == deployAdmin || c.who == admin)
+				return mxReq{path: "/v1/whoami", check: mxExpect("party_id", c.party, "admin", isAdmin)}
 			}},
 
 		// Parties, principals, the ownership matrix: administrators change them; a party reads
 		// its own principals and delegates cells under scopes it owns.
-		{op: "POST /v1/parties", own: mxAll(mx403), other: mxAll(mx403),
+		{op: "POST /v1/parties", own: mxOnly(mx201, mx403, "*"), other: mxOnly(mx201, mx403, "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				id := f.name("mx-party")
-				return mxReq{path: "/v1/parties", body: map[string]any{"id": id, "name": id, "kind": mxPick(c, "distributor", "manufacturer")}}
+				return mxReq{path: "/v1/parties", body: map[string]any{"id": id, "name": id, "kind": mxPick(c, "distributor", "manufacturer")},
+					check: mxThen(mxExpect("id", id), f.readBack(c.who, "/v1/parties", "id"))}
 			}},
 		{op: "GET /v1/parties", own: mxAll(mxSees), other: mxAll(mxSees), // party names are not secret
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/parties", marker: mxPick(c, `"`+f.partyOr(c, "acme")+`"`, `"initech"`)}
+				own := f.partyOr(c, "acme")
+				if own == "*" {
+					own = "acme" // the deployment scope is no party
+				}
+				return mxReq{path: "/v1/parties", marker: mxPick(c, `"`+own+`"`, `"initech"`)}
 			}},
-		{op: "POST /v1/principals", own: mxAll(mx403), other: mxAll(mx403),
+		{op: "POST /v1/principals",
+			// A party's administrator makes its principals; the deployment administrator makes
+			// deployment administrators (its own "party"), never a principal of a party that has
+			// an administrator (issue 16's impersonation), initech included.
+			own: mxBy{mx403, mx403, mx403, mx403, mx403, mx403, mx201, mx201}, other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/principals", body: map[string]any{"party_id": mxPick(c, f.partyOr(c, "acme"), "initech"), "name": f.name("mx-p")}}
+				party := mxPick(c, f.partyOr(c, "acme"), "initech")
+				return mxReq{path: "/v1/principals", body: map[string]any{"party_id": party, "name": f.name("mx-p")},
+					check: mxThen(mxExpect("party_id", party), f.readBack(c.who, "/v1/principals/%s", "id", "party_id", party))}
 			}},
-		{op: "GET /v1/parties/{id}/principals", own: mxAll(mxSees), other: mxOnly(mxSees, mx403, "auditco"),
+		{op: "GET /v1/parties/{id}/principals", own: mxAll(mxSees), other: mxOnly(mxSees, mx403, "auditco", "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if c.other {
 					return mxReq{path: "/v1/parties/initech/principals", marker: f.ids[mxIan]}
@@ -312,13 +337,17 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/ownership", marker: `"initech"`}
 			}},
-		{op: "PUT /v1/ownership", own: mxOnly(mx200, mx403, "acme", "contoso"), other: mxAll(mx403),
+		{op: "PUT /v1/ownership", own: mxOnly(mx200, mx403, "acme", "contoso", "*"), other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				cell := func(stage, duty, kind, id, party string) map[string]any {
 					return map[string]any{"stage": stage, "duty": duty, "scope": map[string]string{"kind": kind, "id": id}, "party_id": party}
 				}
 				q := mxReq{path: "/v1/ownership"}
 				switch {
+				case c.party == "*" && !c.other: // the deployment scope's cells are its to set
+					q.body, q.check = cell("support", "audit", "deployment", "*", "auditco"), f.cellSet(c.who, "deployment", "*", "auditco")
+				case c.party == "*": // a cell over another party's lot is not
+					q.body = cell("manufacturing", "issue", "lot", f.lotB, "northwind")
 				case c.other && c.party == "contoso":
 					q.body = cell("operational", "issue", "environment", f.envB, "contoso")
 				case c.other:
@@ -338,7 +367,7 @@ func mxRows() []mxRow {
 				}
 				return q
 			}},
-		{op: "DELETE /v1/ownership", own: mxBy{mx204, mx403, mx403, mx204, mx403, mx403}, other: mxAll(mx403),
+		{op: "DELETE /v1/ownership", own: mxBy{mx204, mx403, mx403, mx204, mx403, mx403, mx403, mx204}, other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				del := func(stage, duty, scope string) string {
 					return "/v1/ownership?stage=" + stage + "&duty=" + duty + "&scope=" + scope
@@ -391,14 +420,14 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/anchors", body: map[string]any{"name": f.name("mx-anchor"), "certificate_pem": cert},
 					check: mxThen(mxExpect("party_id", c.party, "role", "anchor"), f.readBack(c.who, "/v1/cas?party="+c.party, "id"))}
 			}},
-		{op: "GET /v1/cas", variant: "?party=", own: mxBy{mxSees, mx200, mx200, mxSees, mx200, mx200}, other: mxOnly(mxSees, mx403, "auditco"),
+		{op: "GET /v1/cas", variant: "?party=", own: mxBy{mxSees, mx200, mx200, mxSees, mx200, mx200, mx200, mxSees}, other: mxOnly(mxSees, mx403, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if c.other {
 					return mxReq{path: "/v1/cas?party=initech", marker: f.initechIssuing}
 				}
 				return mxReq{path: "/v1/cas?party=" + f.partyOr(c, "acme"), marker: map[string]string{"acme": f.acmeIssuing, "contoso": f.contosoIssuing}[c.party]}
 			}},
-		{op: "GET /v1/cas", variant: "no filter", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/cas", variant: "no filter", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				marker := f.acmeIssuing
 				if c.party == "contoso" {
@@ -425,7 +454,7 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/models", body: map[string]any{"manufacturer_id": mfr, "name": f.name("mx-model")},
 					check: mxThen(mxExpect("manufacturer_id", mfr), f.readBack(c.who, "/v1/models?manufacturer="+mfr, "id"))}
 			}},
-		{op: "GET /v1/models", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/models", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/models?manufacturer=" + mxPick(c, "acme", "initech"), marker: mxPick(c, f.acmeModel, f.initechModel)}
 			}},
@@ -434,11 +463,11 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/lots", body: map[string]any{"model_id": mxPick(c, f.acmeModel, f.initechModel), "name": f.name("mx-lot"), "line": "line-a",
 					"issuing_ca_id": mxPick(c, f.acmeIssuing, f.initechIssuing)}, check: f.readBack(c.who, "/v1/lots/%s", "id", "manufacturer_id", "acme")}
 			}},
-		{op: "GET /v1/lots", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/lots", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/lots?manufacturer=" + mxPick(c, "acme", "initech"), marker: mxPick(c, f.lotAD, f.lotB)}
 			}},
-		{op: "GET /v1/lots/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/lots/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/lots/" + mxPick(c, f.ownLot(c.party), f.lotB)}
 			}},
@@ -450,44 +479,44 @@ func mxRows() []mxRow {
 				body, _, _ := f.issueBody(t, lot)
 				return mxReq{path: "/v1/lots/" + lot + "/devices", body: body, check: f.readBack(c.who, "/v1/devices/%s", "device.id", "custodian_id", c.party, "state", "registered", "lot_id", lot)}
 			}},
-		{op: "GET /v1/devices", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/devices", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/devices", marker: f.deviceFor(c).ID}
 			}},
-		{op: "GET /v1/devices/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/devices/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/devices/" + f.deviceFor(c).ID}
 			}},
-		{op: "GET /v1/devices/{id}/certificates/{serial}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/devices/{id}/certificates/{serial}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := f.deviceFor(c)
 				return mxReq{path: "/v1/devices/" + d.ID + "/certificates/" + d.FactorySerial}
 			}},
 		// A device's operational records are its operator's (issue 17): its maker sees the
 		// device (dA, acme's) without its environment, operational certificates, lineage or
-		// grants; until issue 17 it saw them all.
-		{op: "GET /v1/devices/{id}", variant: "operational records", own: mxBy{mxHides, mx404, mx404, mxSees, mx404, mxSees}, other: mxOnly(mxSees, mx404, "auditco"),
+		// grants; until issue 17 it saw them all. The deployment administrator sees no device.
+		{op: "GET /v1/devices/{id}", variant: "operational records", own: mxBy{mxHides, mx404, mx404, mxSees, mx404, mxSees, mx404, mxSees}, other: mxOnly(mxSees, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := mxPick(c, f.dA, f.dB)
 				return mxReq{path: "/v1/devices/" + d.ID, marker: d.OpSerial}
 			}},
-		{op: "GET /v1/devices", variant: "?environment=", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/devices", variant: "?environment=", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/devices?environment=" + mxPick(c, f.envA, f.envB), marker: mxPick(c, f.dA, f.dB).ID}
 			}},
-		{op: "GET /v1/devices/{id}/certificates/{serial}", variant: "operational certificate", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/devices/{id}/certificates/{serial}", variant: "operational certificate", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := mxPick(c, f.dA, f.dB)
 				return mxReq{path: "/v1/devices/" + d.ID + "/certificates/" + d.OpSerial}
 			}},
-		{op: "GET /v1/devices/{id}/build-record", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/devices/{id}/build-record", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/devices/" + f.deviceFor(c).ID + "/build-record"}
 			}},
 
 		// Custody: the holder offers, the receiver accepts or refuses, the offerer cancels. A
 		// party that cannot see a device is told it does not exist.
-		{op: "POST /v1/transfers", own: mxBy{mx201, mx201, mx201, mx201, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+		{op: "POST /v1/transfers", own: mxBy{mx201, mx201, mx201, mx201, mx404, mx403, mx404, mx201}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := f.deviceFor(c)
 				if c.allowed() {
@@ -501,19 +530,19 @@ func mxRows() []mxRow {
 			}},
 		{op: "GET /v1/transfers",
 			// The list is the caller's own transfers, for auditors too (they read each by ID).
-			own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxHides}, other: mxAll(mxHides),
+			own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxHides, mxHides, mxSees}, other: mxAll(mxHides),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/transfers", marker: mxPick(c, f.ownTransfer(c.party), f.xB)}
 			}},
-		{op: "GET /v1/transfers/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/transfers/{id}", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/transfers/" + mxPick(c, f.ownTransfer(c.party), f.xB)}
 			}},
-		{op: "GET /v1/transfers/{id}/devices", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/transfers/{id}/devices", own: mxBy{mx200, mx200, mx200, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/transfers/" + mxPick(c, f.ownTransfer(c.party), f.xB) + "/devices"}
 			}},
-		{op: "POST /v1/transfers/{id}/accept", own: mxAll(mx200), other: mxAll(mx404),
+		{op: "POST /v1/transfers/{id}/accept", own: mxBy{mx200, mx200, mx200, mx200, mx200, mx200, mx404, mx200}, other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if !c.allowed() {
 					return mxReq{path: "/v1/transfers/" + mxPick(c, f.xToGlobex, f.xB) + "/accept"}
@@ -526,7 +555,7 @@ func mxRows() []mxRow {
 					}
 				}}
 			}},
-		{op: "POST /v1/transfers/{id}/refuse", own: mxAll(mx200), other: mxAll(mx404),
+		{op: "POST /v1/transfers/{id}/refuse", own: mxBy{mx200, mx200, mx200, mx200, mx200, mx200, mx404, mx200}, other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if !c.allowed() {
 					return mxReq{path: "/v1/transfers/" + mxPick(c, f.xToGlobex, f.xB) + "/refuse"}
@@ -536,7 +565,7 @@ func mxRows() []mxRow {
 			}},
 		{op: "POST /v1/transfers/{id}/cancel",
 			// globex and auditco hold no device: their own transfer is one offered to them.
-			own: mxBy{mx200, mx200, mx200, mx200, mx403, mx403}, other: mxAll(mx404),
+			own: mxBy{mx200, mx200, mx200, mx200, mx403, mx403, mx404, mx200}, other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				id := mxPick(c, map[string]string{"globex": f.xToGlobex, "auditco": f.xToAuditco}[c.party], f.xB)
 				if id == "" {
@@ -592,11 +621,11 @@ func mxRows() []mxRow {
 				return mxReq{path: "/v1/environments", body: map[string]any{"operator_id": op, "name": f.name("mx-env"), "issuing_ca_id": mxPick(c, f.contosoIssuing, f.tailspinIssuing),
 					"trust_domain": op + ".example", "lifetime": "24h", "max_age": "72h"}, check: f.readBack(c.who, "/v1/environments/%s", "id", "operator_id", op)}
 			}},
-		{op: "GET /v1/environments", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/environments", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/environments", marker: mxPick(c, f.envA, f.envB)}
 			}},
-		{op: "GET /v1/environments/{id}", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200}, other: a404,
+		{op: "GET /v1/environments/{id}", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/environments/" + mxPick(c, f.envA, f.envB)}
 			}},
@@ -630,7 +659,7 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if c.allowed() {
 					d := f.heldBy(t, "contoso")
-					body, _ := f.onboardBody(t, oscar, f.envA, &d)
+					body, _ := f.onboardBody(t, c.who, f.envA, &d) // a challenge is the asker's only
 					return mxReq{path: "/v1/environments/" + f.envA + "/onboard", body: body,
 						check: f.readBack(oscar, "/v1/devices/"+d.ID, "", "state", "active", "environment_id", f.envA)}
 				}
@@ -642,7 +671,7 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				if c.allowed() {
 					d := f.onboarded(t)
-					body, _ := f.renewBody(t, oscar, &d, mxFacts)
+					body, _ := f.renewBody(t, c.who, &d, mxFacts)
 					return mxReq{path: "/v1/renewals", body: body, check: func(t *testing.T, r resp) {
 						mxExpect("evidence.kind", "renew", "evidence.based_on", d.OpSerial)(t, r)
 						f.readBack(oscar, "/v1/devices/"+d.ID, "", "operational_certificate", fmt.Sprint(mxField(mxDecode(t, r), "device.operational_certificate")))(t, r)
@@ -653,7 +682,7 @@ func mxRows() []mxRow {
 			}},
 		{op: "POST /v1/devices/{id}/revoke",
 			// fabrikam's and northwind's own devices were never onboarded: nothing to revoke.
-			own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+			own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403, mx404, mx200}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := f.deviceFor(c)
 				q := mxReq{body: map[string]string{"reason": "keyCompromise"}}
@@ -664,7 +693,7 @@ func mxRows() []mxRow {
 				q.path = "/v1/devices/" + d.ID + "/revoke"
 				return q
 			}},
-		{op: "POST /v1/devices/{id}/readmit", own: mxBy{mx403, mx409, mx409, mx202, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+		{op: "POST /v1/devices/{id}/readmit", own: mxBy{mx403, mx409, mx409, mx202, mx404, mx403, mx404, mx202}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := f.deviceFor(c)
 				q := mxReq{body: map[string]string{"reason": "repaired"}}
@@ -680,9 +709,9 @@ func mxRows() []mxRow {
 		// Release and decommission (issue 17): the operator holding the device, with
 		// operational/revoke over its environment; as for revoke, fabrikam's and northwind's
 		// own devices were never onboarded.
-		{op: "POST /v1/devices/{id}/release", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+		{op: "POST /v1/devices/{id}/release", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403, mx404, mx200}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return f.endRequest(t, c, "release") }},
-		{op: "POST /v1/devices/{id}/decommission", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+		{op: "POST /v1/devices/{id}/decommission", own: mxBy{mx403, mx409, mx409, mx200, mx404, mx403, mx404, mx200}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return f.endRequest(t, c, "decommission") }},
 
 		// Manufacturing revocation and its cascade.
@@ -706,7 +735,7 @@ func mxRows() []mxRow {
 			// device of another maker is invalid there (400), or not found (404) for a caller that
 			// may not see it. (Until this matrix found it, acme's selector {manufacturer_id:
 			// initech, device_id: <an acme device>} was accepted: a run under initech's name.)
-			own: mxBy{mx400, mx400, mx400, mx400, mx404, mx400}, other: mxOnly(mx400, mx404, "auditco"),
+			own: mxBy{mx400, mx400, mx400, mx400, mx404, mx400, mx404, mx400}, other: mxOnly(mx400, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				d := mxPick(c, f.ownDevice(c.party), f.dB)
 				return mxReq{path: "/v1/manufacturing/revocations", body: map[string]any{
@@ -718,22 +747,22 @@ func mxRows() []mxRow {
 			}},
 
 		// Reports: every party sees its own scope; auditors see everything.
-		{op: "GET /v1/reports/inventory", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/reports/inventory", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/inventory", marker: f.deviceFor(c).ID}
 			}},
 		{op: "GET /v1/reports/rotation",
 			// The operational stage is its operator's: acme made a device in envA but does not
 			// see envA's entry (issue 17; until then it did).
-			own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+			own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/rotation", marker: mxPick(c, f.envA, f.envB)}
 			}},
-		{op: "GET /v1/reports/expiring", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/reports/expiring", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/expiring", marker: mxPick(c, f.dA, f.dB).ID}
 			}},
-		{op: "GET /v1/reports/drift", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees}, other: aSees,
+		{op: "GET /v1/reports/drift", own: mxBy{mxHides, mxHides, mxHides, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/drift", marker: mxPick(c, f.dA, f.dB).ID}
 			}},
@@ -754,27 +783,28 @@ func mxRows() []mxRow {
 			}},
 		{op: "GET /v1/reports/gaps",
 			// With idle=1ms every principal that never acted is listed: each party's own, and
-			// only the auditor sees initech's.
-			own: mxAll(mxSees), other: aSees,
+			// only the auditor sees initech's. The deployment administrator's own are the
+			// deployment administrators.
+			own: mxBy{mxSees, mxSees, mxSees, mxSees, mxSees, mxSees, mx200, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/reports/gaps?idle=1ms", marker: mxPick(c, f.idle[c.party], f.idle["initech"])}
 			}},
-		{op: "GET /v1/reports/standards", own: a403, other: a403,
+		{op: "GET /v1/reports/standards", own: mxOnly(mx200, mx403, "auditco", "*"), other: mxOnly(mx200, mx403, "auditco", "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/reports/standards"} }},
 
 		// Approvals: the requester's and the approver's parties, and auditors, see a request; the
 		// approver party's principals other than the requester decide it.
-		{op: "GET /v1/approvals", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxSees, mxSees}, other: aSees,
+		{op: "GET /v1/approvals", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/approvals", marker: mxPick(c, f.ownApproval(c.party), f.apB)}
 			}},
-		{op: "GET /v1/approvals/{id}", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx200}, other: a404,
+		{op: "GET /v1/approvals/{id}", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/approvals/" + mxPick(c, f.ownApproval(c.party), f.apB)}
 			}},
 		{op: "POST /v1/approvals/{id}/decision",
 			// globex asked for apA and cannot decide it; the auditor sees it but does not decide.
-			own: mxBy{mx200, mx404, mx404, mx200, mx403, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+			own: mxBy{mx200, mx404, mx404, mx200, mx403, mx403, mx404, mx200}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				q := mxReq{path: "/v1/approvals/" + mxPick(c, f.apA, f.apB) + "/decision", body: map[string]any{"approve": true}}
 				switch {
@@ -802,7 +832,7 @@ func mxRows() []mxRow {
 		{op: "POST /v1/approvals/{id}/execute",
 			// acme re-runs its executed whole-CA revocation (resumable by design); contoso and
 			// globex may ask but apA is pending.
-			own: mxBy{mx200, mx404, mx404, mx409, mx409, mx404}, other: mxAll(mx404),
+			own: mxBy{mx200, mx404, mx404, mx409, mx409, mx404, mx404, mx409}, other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				id := mxPick(c, f.apA, f.apB)
 				if c.party == "acme" && !c.other {
@@ -810,7 +840,7 @@ func mxRows() []mxRow {
 				}
 				return mxReq{path: "/v1/approvals/" + id + "/execute", check: mxThen(mxExpect("executed", "true"), f.readBack(c.who, "/v1/approvals/"+id, "", "state", "executed"))}
 			}},
-		{op: "POST /v1/approvals/{id}/cancel", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx404}, other: mxAll(mx404),
+		{op: "POST /v1/approvals/{id}/cancel", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx404, mx404, mx200}, other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				id := mxPick(c, f.apA, f.apB)
 				if c.allowed() {
@@ -825,38 +855,54 @@ func mxRows() []mxRow {
 			}},
 		{op: "GET /v1/approval-rules", own: mxAll(mx200), other: mxAll(mx200),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/approval-rules"} }},
-		{op: "PUT /v1/approval-rules/{kind}", own: mxAll(mx403), other: mxAll(mx403),
+		{op: "PUT /v1/approval-rules/{kind}", own: mxOnly(mx200, mx403, "*"), other: mxOnly(mx200, mx403, "*"),
+			// Each kind's default rule, so that an allowed change changes nothing for the rows after.
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/approval-rules/" + mxPick(c, "readmit", "revoke-ca"), body: map[string]any{"approvers": 1, "other_party": false, "expiry": "72h"}}
+				return mxReq{path: "/v1/approval-rules/" + mxPick(c, "readmit", "revoke-ca"),
+					body:  mxPick(c, map[string]any{"approvers": 1, "other_party": false, "expiry": "72h"}, map[string]any{"approvers": 2, "other_party": false, "expiry": "24h"}),
+					check: mxExpect("stored", "true")}
 			}},
 		{op: "GET /v1/sod-rules", own: mxAll(mx200), other: mxAll(mx200),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/sod-rules"} }},
-		{op: "POST /v1/sod-rules", own: mxAll(mx403), other: mxAll(mx403),
+		{op: "POST /v1/sod-rules", own: mxOnly(mx201, mx403, "*"), other: mxOnly(mx201, mx403, "*"),
+			// Rules no principal breaks (support/issue is never held beside operational duties).
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/sod-rules", body: map[string]string{"id": f.name("mx-rule"), "a": "operational/renew", "b": mxPick(c, "operational/approve", "manufacturing/approve")}}
+				return mxReq{path: "/v1/sod-rules", body: map[string]string{"id": f.name("mx-rule"), "a": "support/issue", "b": mxPick(c, "operational/renew", "operational/revoke")},
+					check: f.readBack(c.who, "/v1/sod-rules", "id")}
 			}},
-		{op: "DELETE /v1/sod-rules/{id}", own: mxAll(mx403), other: mxAll(mx403),
+		{op: "DELETE /v1/sod-rules/{id}", own: mxOnly(mx204, mx403, "*"), other: mxOnly(mx204, mx403, "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/sod-rules/" + mxPick(c, "issue-audit-operational", "issue-audit-manufacturing")}
+				id := mxPick(c, "issue-audit-operational", "issue-audit-manufacturing")
+				if c.allowed() { // a rule of its own, not a default the rows after rely on
+					id = f.name("mx-gone")
+					f.s.must(t, 201, deployAdmin, "POST", "/v1/sod-rules", map[string]string{"id": id, "a": "support/issue", "b": "operational/renew"})
+				}
+				return mxReq{path: "/v1/sod-rules/" + id, check: func(t *testing.T, r resp) {
+					if b := f.s.must(t, 200, c.who, "GET", "/v1/sod-rules", nil).Body; bytes.Contains(b, []byte(`"`+id+`"`)) {
+						t.Errorf("rule %s is still there after its deletion", id)
+					}
+				}}
 			}},
-		{op: "GET /v1/principals/{id}/duties", own: mxAll(mx200), other: a404,
+		{op: "GET /v1/principals/{id}/duties", own: mxAll(mx200), other: mxOnly(mx200, mx404, "auditco", "*"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/principals/" + mxPick(c, f.ids[mxWhoOr(c)], f.ids[mxIan]) + "/duties"}
 			}},
 		{op: "PUT /v1/principals/{id}/duties",
-			// Own: a colleague of the caller's party. Only administrators set duty limits (none of
-			// these callers is one); hostile_tenants_test.go covers the administrators.
-			own: mxAll(mx403), other: mxAll(mx403),
+			// Own: a colleague of the caller's party (the deployment administrator's: an acme
+			// principal, which it may not limit without break-glass). Only the party's
+			// administrators set duty limits; hostile_tenants_test.go covers more.
+			own: mxBy{mx403, mx403, mx403, mx403, mx403, mx403, mx403, mx200}, other: mxAll(mx403),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				id := f.ids[mxIan]
 				if !c.other {
 					p := c.party
-					if p == "" { // the anonymous caller
+					if p == "" || p == "*" { // the anonymous caller, the deployment administrator
 						p = "acme"
 					}
 					id = f.addPrincipal(t, p, f.name("mx-peer"))
 				}
-				return mxReq{path: "/v1/principals/" + id + "/duties", body: map[string]any{"duties": []string{"operational/audit"}}}
+				return mxReq{path: "/v1/principals/" + id + "/duties", body: map[string]any{"duties": []string{"operational/audit"}},
+					check: f.readBack(c.who, "/v1/principals/"+id+"/duties", "", "items.0.duty", "audit")}
 			}},
 
 		// Support: vendors and manufacturers ask, the operator approves through its support CA.
@@ -875,15 +921,15 @@ func mxRows() []mxRow {
 					check: mxThen(mxExpect("requester_party", c.party, "approval.approver_party", mxPick(c, "contoso", "tailspin")),
 						f.readBack(c.who, "/v1/support/grants/%s", "id", "status", "requested"))}
 			}},
-		{op: "GET /v1/support/grants", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxSees, mxSees}, other: aSees,
+		{op: "GET /v1/support/grants", own: mxBy{mxSees, mxHides, mxHides, mxSees, mxSees, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/support/grants", marker: mxPick(c, f.ownGrant(c.party), f.gB).ID}
 			}},
-		{op: "GET /v1/support/grants/{id}", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx200}, other: a404,
+		{op: "GET /v1/support/grants/{id}", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx200, mx404, mx200}, other: a404,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/support/grants/" + mxPick(c, f.ownGrant(c.party), f.gB).ID}
 			}},
-		{op: "POST /v1/support/grants/{id}/revoke", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx403}, other: mxOnly(mx403, mx404, "auditco"),
+		{op: "POST /v1/support/grants/{id}/revoke", own: mxBy{mx200, mx404, mx404, mx200, mx200, mx403, mx404, mx200}, other: mxOnly(mx403, mx404, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				g := mxPick(c, f.ownGrant(c.party), f.gB)
 				if c.allowed() {
@@ -895,40 +941,62 @@ func mxRows() []mxRow {
 				}
 				return mxReq{path: "/v1/support/grants/" + g.ID + "/revoke", body: map[string]string{}, check: f.readBack(c.who, "/v1/support/grants/"+g.ID, "", "status", "revoked")}
 			}},
-		{op: "POST /v1/support/check", own: mxBy{mx200, mx403, mx403, mx200, mx200, mx200}, other: mxOnly(mx200, mx403, "auditco"),
+		{op: "POST /v1/support/check", own: mxBy{mx200, mx403, mx403, mx200, mx200, mx200, mx403, mx200}, other: mxOnly(mx200, mx403, "auditco"),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				g, d := mxPick(c, f.ownGrant(c.party), f.gB), mxPick(c, f.dA, f.dB)
 				return mxReq{path: "/v1/support/check", body: map[string]string{"certificate": g.Cert, "device_id": d.ID}, check: mxExpect("allowed", "true", "grant_id", g.ID)}
 			}},
 		// Sign-in (docs/signin.md): only a party's administrators register its provider and
-		// bind identities (none of these callers is one); no party here has a provider.
-		{op: "PUT /v1/auth/providers/{party}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech"), body: map[string]any{"issuer": "https://idp.example", "client_id": "hallmark"}}
-			}},
-		{op: "GET /v1/auth/providers/{party}", own: mxAll(mx404), other: mxAll(mx404),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech")}
-			}},
-		{op: "GET /v1/auth/providers/{party}/bindings", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings"}
-			}},
-		{op: "PUT /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone", body: map[string]string{"principal_id": f.ids[mxIan]}}
-			}},
-		{op: "DELETE /v1/auth/providers/{party}/bindings/{value}", own: mxAll(mx403), other: mxAll(mx403),
-			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/providers/" + mxPick(c, f.partyOr(c, "acme"), "initech") + "/bindings/someone"}
-			}},
+		// bind identities: contoso's administrator, for contoso only; never the deployment
+		// administrator, which belongs to no party. Start and finish run first, while no party
+		// has a provider; then contoso's administrator registers one (never contacted here). The
+		// deployment administrator's own cells ask about acme (accessParty).
 		{op: "POST /v1/auth/start", public: true, anon: mx404, own: mxAll(mx404), other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
-				return mxReq{path: "/v1/auth/start", body: map[string]string{"party": mxPick(c, f.partyOr(c, "acme"), "initech"), "redirect_uri": "http://127.0.0.1:9/callback"}}
+				return mxReq{path: "/v1/auth/start", body: map[string]string{"party": mxPick(c, accessParty(c), "initech"), "redirect_uri": "http://127.0.0.1:9/callback"}}
 			}},
 		{op: "POST /v1/auth/finish", public: true, anon: mx401, own: mxAll(mx401), other: mxAll(mx401),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/auth/finish", body: map[string]string{"state": "made-up", "code": "made-up"}}
+			}},
+		{op: "PUT /v1/auth/providers/{party}", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party := mxPick(c, accessParty(c), "initech")
+				return mxReq{path: "/v1/auth/providers/" + party, body: map[string]any{"issuer": "https://idp.example", "client_id": "hallmark"},
+					check: mxThen(mxExpect("party_id", party, "issuer", "https://idp.example"), f.readBack(c.who, "/v1/auth/providers/"+party, "", "client_id", "hallmark"))}
+			}},
+		{op: "GET /v1/auth/providers/{party}", own: mxOnly(mx200, mx404, "contoso"), other: mxAll(mx404),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, accessParty(c), "initech")}
+			}},
+		{op: "GET /v1/auth/providers/{party}/bindings", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/auth/providers/" + mxPick(c, accessParty(c), "initech") + "/bindings"}
+			}},
+		{op: "PUT /v1/auth/providers/{party}/bindings/{value}", own: mxAdminOnly(mx200, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party, principal := mxPick(c, accessParty(c), "initech"), f.ids[mxIan]
+				q := mxReq{path: "/v1/auth/providers/" + party + "/bindings/someone"}
+				if c.allowed() { // contoso's administrator binds one of contoso's principals
+					principal = f.ids[oscar]
+					q.check = f.readBack(c.who, "/v1/auth/providers/contoso/bindings", "", "items.0.principal_id", principal)
+				}
+				q.body = map[string]string{"principal_id": principal}
+				return q
+			}},
+		{op: "DELETE /v1/auth/providers/{party}/bindings/{value}", own: mxAdminOnly(mx204, mx403), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				party := mxPick(c, accessParty(c), "initech")
+				q := mxReq{path: "/v1/auth/providers/" + party + "/bindings/someone"}
+				if c.allowed() {
+					f.s.must(t, 200, c.who, "PUT", q.path, map[string]string{"principal_id": f.ids[oscar]})
+					q.check = func(t *testing.T, r resp) {
+						if b := f.s.must(t, 200, c.who, "GET", "/v1/auth/providers/contoso/bindings", nil).Body; bytes.Contains(b, []byte(`"someone"`)) {
+							t.Errorf("the binding is still there after its deletion: %s", b)
+						}
+					}
+				}
+				return q
 			}},
 		{op: "DELETE /v1/auth/sessions/{id}", own: mxAll(mx404), other: mxAll(mx404),
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/auth/sessions/ses_none"} }},

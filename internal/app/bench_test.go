@@ -20,7 +20,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/device"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
@@ -107,11 +106,7 @@ func benchLotKeys(b *testing.B, st store.Store, kp keys.Provider) (*App, audit.A
 	if err != nil {
 		b.Fatal(err)
 	}
-	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer}, "admin", "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	acme := governance.Actor(admin)
+	acme := bootstrapPartyAdmin(b, a, party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer})
 	_, iss, err := a.Manufacturing.CreateHierarchy(ctx, acme, manufacturing.CreateHierarchyRequest{ManufacturerID: "acme", Name: "bench"})
 	if err != nil {
 		b.Fatal(err)

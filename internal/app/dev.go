@@ -15,6 +15,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/admission"
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -51,7 +52,9 @@ type DevInfo struct {
 	StatusURL string `json:"status_url"`
 }
 
-// devParty is one demo party and its principals.
+// devParty is one demo party and its principals. Every party also gets an administrator
+// named "admin", made by the deployment administrator (tokens.json: "admin"), who makes the
+// party's other principals.
 type devParty struct {
 	id, name   string
 	kind       party.Kind
@@ -65,7 +68,7 @@ type devPrincipal struct {
 }
 
 var devParties = []devParty{
-	{"contoso", "Contoso Utilities", party.Operator, []devPrincipal{{"admin", party.Person, true}, {"oscar", party.Person, false}, {"olivia", party.Person, false}}},
+	{"contoso", "Contoso Utilities", party.Operator, []devPrincipal{{"oscar", party.Person, false}, {"olivia", party.Person, false}}},
 	{"acme", "Acme Devices", party.Manufacturer, []devPrincipal{{"alice", party.Person, false}, {"bob", party.Person, false}, {"carol", party.Person, false}}},
 	{"fabrikam", "Fabrikam Assembly", party.ContractManufacturer, []devPrincipal{{"station-1", party.Service, false}}},
 	{"northwind", "Northwind Logistics", party.Distributor, []devPrincipal{{"dana", party.Person, false}}},
@@ -187,6 +190,9 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	return a.run(ctx, served{"api", ln, tc, a.Handler()}, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
 }
 
+// devDeploymentAdmin is the deployment administrator's name and its key in tokens.json.
+const devDeploymentAdmin = "admin"
+
 // devCheckpointInterval is how often the dev server signs an audit checkpoint.
 const devCheckpointInterval = time.Minute
 
@@ -241,28 +247,34 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 	}
 	tokens := map[string]string{}
 	first := devParties[0]
-	adminP, adminToken, err := bootstrapAdmin(ctx, a.Store, a.Now(), party.Party{ID: first.id, Name: first.name, Kind: first.kind}, first.principals[0].name, "dev")
+	deployP, deployToken, err := bootstrapAdmin(ctx, a.Store, a.Now(), party.Party{ID: first.id, Name: first.name, Kind: first.kind}, devDeploymentAdmin, "dev", 0)
 	if err != nil {
 		return err
 	}
-	tokens[first.id+"/"+adminP.Name] = adminToken
-	admin := governance.Actor(adminP)
+	tokens[devDeploymentAdmin] = deployToken
+	deploy := governance.Actor(deployP)
 	for i, dp := range devParties {
 		if i > 0 {
-			if _, err := a.Governance.CreateParty(ctx, admin, governance.CreatePartyRequest{ID: dp.id, Name: dp.name, Kind: dp.kind}); err != nil {
+			if _, err := a.Governance.CreateParty(ctx, deploy, governance.CreatePartyRequest{ID: dp.id, Name: dp.name, Kind: dp.kind}); err != nil {
 				return err
 			}
 		}
-		for j, pr := range dp.principals {
-			if i == 0 && j == 0 {
-				continue
-			}
-			p, tok, err := a.Governance.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: dp.id, Name: pr.name, Kind: pr.kind, Admin: pr.admin})
+		// The deployment administrator makes the party's first administrator, who makes the rest.
+		padm, tok, err := a.Governance.CreatePrincipal(ctx, deploy, governance.CreatePrincipalRequest{PartyID: dp.id, Name: "admin", Admin: true})
+		if err != nil {
+			return err
+		}
+		tokens[dp.id+"/admin"] = tok.Secret
+		for _, pr := range dp.principals {
+			p, tok, err := a.Governance.CreatePrincipal(ctx, governance.Actor(padm), governance.CreatePrincipalRequest{PartyID: dp.id, Name: pr.name, Kind: pr.kind, Admin: pr.admin})
 			if err != nil {
 				return err
 			}
-			tokens[dp.id+"/"+p.Name] = tok
+			tokens[dp.id+"/"+p.Name] = tok.Secret
 		}
+	}
+	if err := a.devCredentialMix(ctx); err != nil {
+		return fmt.Errorf("the demo credentials: %w", err)
 	}
 	if err := writeJSONFile(tokenFile, tokens); err != nil {
 		return err
@@ -307,8 +319,8 @@ func (a *App) devActor(ctx context.Context, partyID, name string) audit.Actor {
 
 // devCAFiles writes every CA certificate to DIR/cas/<party>-<name>.pem and names them in info.
 func (a *App) devCAFiles(ctx context.Context, dir string, info *DevInfo) error {
-	cas, err := a.Manufacturing.ListCAs(ctx, audit.Actor{Admin: true}, "")
-	if err != nil {
+	var cas []ca.CA
+	if err := a.Store.View(ctx, func(tx store.Tx) (err error) { cas, err = tx.CAs().ListCAs(""); return err }); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "cas"), 0o755); err != nil {

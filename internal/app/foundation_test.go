@@ -16,16 +16,19 @@ import (
 )
 
 const (
-	admin   = "contoso/admin"
-	alice   = "acme/alice"
-	station = "fabrikam/station-1"
-	dana    = "northwind/dana"
-	oscar   = "contoso/oscar"
-	audrey  = "auditco/audrey"
-	olivia  = "contoso/olivia"
-	bob     = "acme/bob"
-	carol   = "acme/carol"
-	eve     = "globex/eve"
+	// deployAdmin is the deployment administrator (party "*"); admin is contoso's
+	// administrator, and every demo party has one named "admin".
+	deployAdmin = "admin"
+	admin       = "contoso/admin"
+	alice       = "acme/alice"
+	station     = "fabrikam/station-1"
+	dana        = "northwind/dana"
+	oscar       = "contoso/oscar"
+	audrey      = "auditco/audrey"
+	olivia      = "contoso/olivia"
+	bob         = "acme/bob"
+	carol       = "acme/carol"
+	eve         = "globex/eve"
 )
 
 type item struct {
@@ -367,7 +370,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"lot not owned", oscar, path, map[string]any{"csr": good, "build_record": record("SN-9", "lot-bad")}, 403, "not-owner"},
 		{"unknown lot", station, "/v1/lots/lot_nope/devices", map[string]any{"csr": good, "build_record": record("SN-10", "lot-bad")}, 404, "not-found"},
 		{"party by non-admin", alice, "/v1/parties", map[string]any{"id": "evil", "name": "Evil", "kind": "operator"}, 403, "denied"},
-		{"bad party kind", admin, "/v1/parties", map[string]any{"id": "x1", "name": "X", "kind": "pirate"}, 400, "invalid"},
+		{"bad party kind", deployAdmin, "/v1/parties", map[string]any{"id": "x1", "name": "X", "kind": "pirate"}, 400, "invalid"},
 		{"transfer of a device not held", oscar, "/v1/transfers", map[string]any{"to": "northwind", "lot_id": lotID}, 400, "invalid"},
 		{"transfer to nobody", station, "/v1/transfers", map[string]any{"to": "ghost", "lot_id": lotID}, 404, "not-found"},
 		{"lot by another maker", oscar, "/v1/lots", map[string]any{"model_id": "mdl_x", "name": "l", "issuing_ca_id": "x"}, 404, "not-found"},

@@ -548,12 +548,15 @@ func TestSeparationOfDuties(t *testing.T) {
 		t.Fatalf("a non-admin added a rule: %d", r.Status)
 	}
 	bad := map[string]string{"id": "issue-renew", "a": "operational/issue", "b": "operational/renew"}
-	if r := s.call(t, admin, "POST", "/v1/sod-rules", bad); r.Status != 403 {
+	if r := s.call(t, admin, "POST", "/v1/sod-rules", rule); r.Status != 403 {
+		t.Fatalf("a party's administrator added a rule: %d", r.Status)
+	}
+	if r := s.call(t, deployAdmin, "POST", "/v1/sod-rules", bad); r.Status != 403 {
 		t.Fatalf("a rule oscar already breaks was added: %d %s", r.Status, r.Body)
 	}
-	s.must(t, 201, admin, "POST", "/v1/sod-rules", rule)
-	s.must(t, 204, admin, "DELETE", "/v1/sod-rules/renew-approve", nil)
-	if r := s.call(t, admin, "DELETE", "/v1/sod-rules/renew-approve", nil); r.Status != 404 {
+	s.must(t, 201, deployAdmin, "POST", "/v1/sod-rules", rule)
+	s.must(t, 204, deployAdmin, "DELETE", "/v1/sod-rules/renew-approve", nil)
+	if r := s.call(t, deployAdmin, "DELETE", "/v1/sod-rules/renew-approve", nil); r.Status != 404 {
 		t.Fatalf("deleting a missing rule: %d", r.Status)
 	}
 }
@@ -611,7 +614,10 @@ func TestGovernanceGaps(t *testing.T) {
 	if r := s.call(t, alice, "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil); r.Status != 403 {
 		t.Fatalf("a manufacturer deleted its own top cell: %d %s", r.Status, r.Body)
 	}
-	s.must(t, 204, admin, "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil)
+	if r := s.call(t, deployAdmin, "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil); r.Status != 403 {
+		t.Fatalf("the deployment administrator deleted a cell over acme: %d %s", r.Status, r.Body)
+	}
+	s.must(t, 204, "acme/admin", "DELETE", "/v1/ownership?stage=manufacturing&duty=revoke&scope=manufacturer:acme", nil)
 	s.must(t, 200, audrey, "GET", "/v1/reports/gaps", nil).json(t, &g)
 	found := false
 	for _, u := range g.Unowned {
@@ -660,9 +666,9 @@ func TestGovernanceGaps(t *testing.T) {
 		}
 	}
 
-	// After 100 days only the principals used since are not idle.
-	skew.Store(int64(100 * 24 * time.Hour))
-	s.must(t, 200, audrey, "GET", "/v1/reports/gaps?idle=90d", nil).json(t, &g)
+	// After 70 days only the principals used since are not idle (tokens last 90 days).
+	skew.Store(int64(70 * 24 * time.Hour))
+	s.must(t, 200, audrey, "GET", "/v1/reports/gaps?idle=60d", nil).json(t, &g)
 	idle := map[string]bool{}
 	for _, p := range g.Idle {
 		idle[p.PartyID+"/"+p.Name] = true
@@ -675,7 +681,7 @@ func TestGovernanceGaps(t *testing.T) {
 	}
 
 	// Asking for another party's approval closes the self-approval gap of re-admission.
-	s.must(t, 200, admin, "PUT", "/v1/approval-rules/readmit", map[string]any{"approvers": 1, "other_party": true, "expiry": "72h"})
+	s.must(t, 200, deployAdmin, "PUT", "/v1/approval-rules/readmit", map[string]any{"approvers": 1, "other_party": true, "expiry": "72h"})
 	s.must(t, 200, audrey, "GET", "/v1/reports/gaps", nil).json(t, &g)
 	if selfApproved("readmit", "contoso") {
 		t.Fatalf("readmit still self-approved with other_party: %+v", g.SelfApproval)
@@ -724,7 +730,7 @@ func TestWholeCARevocationRetiresTheCA(t *testing.T) {
 	s.must(t, 200, alice, "GET", "/v1/parties/acme/principals", nil).json(t, &ps)
 	for _, p := range ps.Items {
 		if p.Name == "bob" {
-			s.must(t, 200, admin, "PUT", "/v1/principals/"+p.ID+"/duties", map[string]any{"duties": []string{"manufacturing/revoke"}})
+			s.must(t, 200, "acme/admin", "PUT", "/v1/principals/"+p.ID+"/duties", map[string]any{"duties": []string{"manufacturing/revoke"}})
 		}
 	}
 	if r := s.call(t, bob, "POST", "/v1/approvals/"+res.Approval.ID+"/execute", nil); r.Status != 403 {

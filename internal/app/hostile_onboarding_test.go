@@ -38,10 +38,8 @@ const tom = "tailspin/tom"
 // hierarchy, and returns the issuing CA's ID.
 func addOperator(t *testing.T, s *devServer) string {
 	t.Helper()
-	s.must(t, 201, admin, "POST", "/v1/parties", map[string]any{"id": "tailspin", "name": "Tailspin Operations", "kind": "operator"})
-	var p struct{ Token string }
-	s.must(t, 201, admin, "POST", "/v1/principals", map[string]any{"party_id": "tailspin", "name": "tom"}).json(t, &p)
-	s.tokens[tom] = p.Token
+	newParty(t, s, "tailspin", "Tailspin Operations", "operator")
+	addPrincipal(t, s, "tailspin", "tom", false)
 	var h struct{ Issuing struct{ ID string } }
 	s.must(t, 201, tom, "POST", "/v1/operational/hierarchies", map[string]any{"operator_id": "tailspin", "name": "tailspin-ops"}).json(t, &h)
 	return h.Issuing.ID

@@ -20,7 +20,7 @@ func principalIDs(t *testing.T, s *devServer, parties ...string) map[string]stri
 		var ps struct {
 			Items []struct{ ID, Name string } `json:"items"`
 		}
-		s.must(t, 200, admin, "GET", "/v1/parties/"+p+"/principals", nil).json(t, &ps)
+		s.must(t, 200, deployAdmin, "GET", "/v1/parties/"+p+"/principals", nil).json(t, &ps)
 		for _, x := range ps.Items {
 			ids[p+"/"+x.Name] = x.ID
 		}
@@ -28,11 +28,12 @@ func principalIDs(t *testing.T, s *devServer, parties ...string) map[string]stri
 	return ids
 }
 
-// addPrincipal creates a principal through the API and registers its token.
+// addPrincipal creates a principal through the API, as the party's administrator (PARTY/admin),
+// and registers its token.
 func addPrincipal(t *testing.T, s *devServer, party, name string, isAdmin bool) (who, id string) {
 	t.Helper()
 	var p struct{ ID, Token string }
-	s.must(t, 201, admin, "POST", "/v1/principals", map[string]any{"party_id": party, "name": name, "admin": isAdmin}).json(t, &p)
+	s.must(t, 201, party+"/admin", "POST", "/v1/principals", map[string]any{"party_id": party, "name": name, "admin": isAdmin}).json(t, &p)
 	s.tokens[party+"/"+name] = p.Token
 	return party + "/" + name, p.ID
 }
@@ -136,8 +137,8 @@ func TestCustodyHonoursDutyLimits(t *testing.T) {
 	ids := principalIDs(t, s, "contoso", "fabrikam")
 	lot := demoLot(t, s, "lot-cust")
 	fi := issueFactory(t, s, dir, lot, "lot-cust", "SN-CU1")
-	limit := func(who string, ds ...string) {
-		s.must(t, 200, admin, "PUT", "/v1/principals/"+ids[who]+"/duties", map[string]any{"duties": ds})
+	limit := func(who string, ds ...string) { // as the principal's party's administrator
+		s.must(t, 200, mxParty(who)+"/admin", "PUT", "/v1/principals/"+ids[who]+"/duties", map[string]any{"duties": ds})
 	}
 	offer := map[string]any{"to": "contoso", "device_ids": []string{fi.Device.ID}}
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/est"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/makers"
@@ -70,10 +69,7 @@ func TestIssuerCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, _, err := bootstrapAdmin(ctx, st, time.Now().UTC(), party.Party{ID: "contoso", Name: "Contoso", Kind: party.Operator}, "admin", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapPartyAdmin(t, a, party.Party{ID: "contoso", Name: "Contoso", Kind: party.Operator})
 
 	c := newIssuerCache(a.Store, quiet)
 	now := time.Now()
@@ -92,7 +88,7 @@ func TestIssuerCache(t *testing.T) {
 
 	anchor, device := testCA(t, "Outside Root")
 	_, stranger := testCA(t, "Stranger Root")
-	if _, err := a.Manufacturing.RegisterAnchor(ctx, governance.Actor(admin), manufacturing.RegisterAnchorRequest{Name: "outside", CertificatePEM: string(pemCert(anchor.Raw))}); err != nil {
+	if _, err := a.Manufacturing.RegisterAnchor(ctx, admin, manufacturing.RegisterAnchorRequest{Name: "outside", CertificatePEM: string(pemCert(anchor.Raw))}); err != nil {
 		t.Fatal(err)
 	}
 	var ue *est.UnknownIssuerError
@@ -139,7 +135,7 @@ func TestIssuerCache(t *testing.T) {
 	// The registration invalidates the listener's set: the next miss reads again at once,
 	// within the second that otherwise bounds reads.
 	a.estIssuers.Store(c)
-	if _, err := a.Makers.Register(ctx, governance.Actor(admin), makers.RegisterRequest{Name: "sensors", AnchorsPEM: string(pemCert(makerRoot.Raw))}); err != nil {
+	if _, err := a.Makers.Register(ctx, admin, makers.RegisterRequest{Name: "sensors", AnchorsPEM: string(pemCert(makerRoot.Raw))}); err != nil {
 		t.Fatal(err)
 	}
 	reads.Store(0)

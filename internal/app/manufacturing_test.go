@@ -107,10 +107,13 @@ func TestOwnershipMatrix(t *testing.T) {
 	var cp struct {
 		ID, Kind string
 	}
-	s.must(t, 201, admin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech Integration", "kind": "integrator"}).json(t, &cp)
-	s.must(t, 409, admin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech 2", "kind": "integrator"})
+	s.must(t, 201, deployAdmin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech Integration", "kind": "integrator"}).json(t, &cp)
+	s.must(t, 409, deployAdmin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech 2", "kind": "integrator"})
+	var ia struct{ Token string }
+	s.must(t, 201, deployAdmin, "POST", "/v1/principals", map[string]any{"party_id": "initech", "name": "admin", "admin": true}).json(t, &ia)
+	s.tokens["initech/admin"] = ia.Token
 	var pr struct{ ID, Token string }
-	s.must(t, 201, admin, "POST", "/v1/principals", map[string]any{"party_id": "initech", "name": "ian", "kind": "person"}).json(t, &pr)
+	s.must(t, 201, "initech/admin", "POST", "/v1/principals", map[string]any{"party_id": "initech", "name": "ian", "kind": "person"}).json(t, &pr)
 	if !strings.HasPrefix(pr.Token, "hmk_") {
 		t.Fatalf("token %q", pr.Token)
 	}

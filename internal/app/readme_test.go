@@ -76,6 +76,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"eve.pem: OK", "Allowed:", "is revoked", "refused, exit 8",
 		"custody moves only once the holder releases it", "no longer held by operator contoso", "renewal refused, exit 22",
 		"external: maker sensors-inc", "Factory state:", "Revoked by the maker:", "keyCompromise at",
+		"overlap", "expired at", "needs an administrator of that party", "acme/ci-legacy",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

@@ -378,7 +378,8 @@ func TestKeyRotationAPI(t *testing.T) {
 	// The audit checkpoint key.
 	cp := s.must(t, 200, audrey, "POST", "/v1/audit/checkpoint", nil).Body
 	s.must(t, 403, audrey, "POST", "/v1/audit/key/rotate", nil)
-	s.must(t, 201, admin, "POST", "/v1/audit/key/rotate", nil)
+	s.must(t, 403, admin, "POST", "/v1/audit/key/rotate", nil) // contoso's administrator: the key is the deployment's
+	s.must(t, 201, deployAdmin, "POST", "/v1/audit/key/rotate", nil)
 	vkeys := s.must(t, 200, "", "GET", "/v1/audit/keys", nil).Body
 	vs, err := auditlog.ParseVerifierKeys(vkeys)
 	if err != nil || len(vs) != 2 {

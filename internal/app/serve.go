@@ -54,7 +54,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Handshakes:   cfg.Limits.TLSHandshakes,
 		PolicyBudget: cfg.Policy.CostBudget, PolicyCacheEntries: cfg.Policy.CacheEntries, Challenges: cfg.Limits.Challenges, SigninSessionTTL: cfg.Signin.SessionTTL.Duration,
 		Makers: MakersConfig{WatchInterval: cfg.Makers.WatchInterval.Duration, Status: makerstatus.Config{CRLTimeout: cfg.Makers.CRLTimeout.Duration,
-			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}}})
+			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}},
+		Principals: PrincipalLimits{TokenLifetime: cfg.Principals.TokenLifetime.Duration, MaxOverlap: cfg.Principals.MaxOverlap.Duration,
+			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}})
 	if err != nil {
 		return err
 	}

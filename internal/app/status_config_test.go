@@ -95,8 +95,12 @@ func TestStatusListenerWithConfig(t *testing.T) {
 		return out
 	}
 	call(token, "POST", "/v1/parties", `{"id":"acme","name":"Acme","kind":"manufacturer"}`, 201)
-	var pr struct{ Token string }
-	if err := json.Unmarshal(call(token, "POST", "/v1/principals", `{"party_id":"acme","name":"alice","kind":"person"}`, 201), &pr); err != nil {
+	// The deployment administrator makes acme's first administrator, who makes alice.
+	var padm, pr struct{ Token string }
+	if err := json.Unmarshal(call(token, "POST", "/v1/principals", `{"party_id":"acme","name":"admin","kind":"person","admin":true}`, 201), &padm); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(call(padm.Token, "POST", "/v1/principals", `{"party_id":"acme","name":"alice","kind":"person"}`, 201), &pr); err != nil {
 		t.Fatal(err)
 	}
 	var h struct {

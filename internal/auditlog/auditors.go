@@ -10,9 +10,10 @@ import (
 )
 
 // The log as its readers see it through the API. Events and ReaderFor act for an actor and
-// first check that the actor may read the audit log: a deployment administrator, or a
-// principal of the party holding an audit cell at deployment scope (governance.IsAuditor).
-// Anyone else gets failure.Denied, and nothing is read or signed for them.
+// first check that the actor may read the audit log: a principal of the party holding an
+// audit cell at deployment scope (governance.IsAuditor). Anyone else, deployment
+// administrators included (the log names every party's devices, and a deployment
+// administrator reads none), gets failure.Denied, and nothing is read or signed for them.
 
 // MaxEvents bounds one page of Events.
 const MaxEvents = 1000
@@ -26,7 +27,7 @@ func (s *Service) Events(ctx context.Context, a audit.Actor, after int64, limit 
 	}
 	var out []audit.Event
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		if err := requireAuditor(tx, a, "reading the audit log needs an audit cell or a deployment administrator"); err != nil {
+		if err := requireAuditor(tx, a, "reading the audit log needs an audit cell"); err != nil {
 			return err
 		}
 		var err error
@@ -44,7 +45,7 @@ type Reader struct{ s *Service }
 // ReaderFor returns the Reader for a, or Denied when a may not read the audit log.
 func (s *Service) ReaderFor(ctx context.Context, a audit.Actor) (Reader, error) {
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		return requireAuditor(tx, a, "the audit log's checkpoints and proofs need an audit cell or a deployment administrator")
+		return requireAuditor(tx, a, "the audit log's checkpoints and proofs need an audit cell")
 	})
 	if err != nil {
 		return Reader{}, err

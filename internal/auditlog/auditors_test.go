@@ -39,7 +39,10 @@ func testAuditorReads(t *testing.T, st store.Store) {
 	appendEvents(t, st, 5)
 	svc := newService(t, st, newKey(t))
 
-	admin := audit.Actor{PartyID: "ops", PrincipalID: "prn_admin", Admin: true}
+	// The deployment administrator reads no party's devices, which the log names: it is
+	// refused like a manufacturer, and so is a party's administrator without an audit cell.
+	admin := audit.Actor{PartyID: party.Deployment, PrincipalID: "prn_admin", Admin: true}
+	acmeAdmin := audit.Actor{PartyID: "acme", PrincipalID: "prn_acme_admin", Admin: true}
 	auditor := audit.Actor{PartyID: "audits", PrincipalID: "prn_aud"}
 	maker := audit.Actor{PartyID: "acme", PrincipalID: "prn_acme"}
 
@@ -61,9 +64,11 @@ func testAuditorReads(t *testing.T, st store.Store) {
 			t.Errorf("%s through the zero Reader: got %v, want Denied", name, err)
 		}
 	}
-	for name, read := range reads {
-		if err := read(maker); failure.KindOf(err) != failure.Denied {
-			t.Errorf("%s by a manufacturer with no audit cell: got %v, want Denied", name, err)
+	for who, a := range map[string]audit.Actor{"a manufacturer with no audit cell": maker, "the deployment administrator": admin, "the manufacturer's administrator": acmeAdmin} {
+		for name, read := range reads {
+			if err := read(a); failure.KindOf(err) != failure.Denied {
+				t.Errorf("%s by %s: got %v, want Denied", name, who, err)
+			}
 		}
 	}
 	// Nothing was signed for the refused actor, nor through the zero Reader (both checkpoint
@@ -75,7 +80,7 @@ func testAuditorReads(t *testing.T, st store.Store) {
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after refused reads, the latest checkpoint: %v, want none", err)
 	}
-	for who, a := range map[string]audit.Actor{"administrator": admin, "auditor": auditor} {
+	for who, a := range map[string]audit.Actor{"auditor": auditor} {
 		for name, read := range reads {
 			if err := read(a); err != nil {
 				t.Errorf("%s by the %s: %v", name, who, err)
@@ -98,9 +103,22 @@ func TestAuditorEventsPages(t *testing.T) { eachStore(t, testAuditorEventsPages)
 // testAuditorEventsPages checks Events' after and limit, and that a limit out of range means
 // MaxEvents.
 func testAuditorEventsPages(t *testing.T, st store.Store) {
-	appendEvents(t, st, 7)
+	err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Parties().CreateParty(party.Party{ID: "audits", Name: "Audits", Kind: party.Auditor, CreatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.Ownership().SetCell(ownership.Cell{Stage: ownership.Operational, Duty: ownership.Audit, Scope: ownership.DeploymentScope, PartyID: "audits"}, "prn_admin", t0); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(audit.Event{At: t0, PartyID: party.Deployment, PrincipalID: "prn_admin", Action: "ownership.set", Stage: "operational", Scope: "deployment:*", Subject: "party:audits"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, st, 6) // 7 events with the cell's
 	svc := newService(t, st, newKey(t))
-	admin := audit.Actor{PartyID: "ops", PrincipalID: "prn_admin", Admin: true}
+	admin := audit.Actor{PartyID: "audits", PrincipalID: "prn_aud"} // an auditor
 
 	all, err := svc.Events(ctx, admin, 0, 0)
 	if err != nil {

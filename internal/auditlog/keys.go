@@ -13,6 +13,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -103,7 +104,7 @@ func (s *Service) KeyHistory(ctx context.Context) ([]Key, error) {
 // with its audit.key.rotate event, and signs a checkpoint with both keys. Only a deployment
 // administrator rotates it; a rotation that raced another fails with Conflict.
 func (s *Service) RotateKey(ctx context.Context, a audit.Actor) (Key, error) {
-	if !a.Admin {
+	if !governance.IsDeploymentAdmin(a) {
 		return store.AuditKey{}, failure.New(failure.Denied, "rotating the audit log's checkpoint key needs a deployment administrator")
 	}
 	if s.keys.provider == nil {

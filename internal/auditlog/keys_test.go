@@ -14,6 +14,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/party"
 )
 
 // TestRotateCheckpointKey: an administrator rotates the checkpoint key; checkpoints signed
@@ -51,7 +52,8 @@ func TestRotateCheckpointKey(t *testing.T) {
 		t.Fatalf("key history before any rotation = %+v, %v; want the one key", hist, err)
 	}
 
-	for _, who := range []audit.Actor{{PartyID: "auditco", PrincipalID: "audrey"}, {PartyID: "acme", PrincipalID: "alice"}} {
+	// An auditor, a principal and a party's administrator are refused: the key is the deployment's.
+	for _, who := range []audit.Actor{{PartyID: "auditco", PrincipalID: "audrey"}, {PartyID: "acme", PrincipalID: "alice"}, {PartyID: "acme", PrincipalID: "acme-admin", Admin: true}} {
 		if _, err := a.RotateKey(ctx, who); !failure.Is(err, failure.Denied) {
 			t.Fatalf("a rotation by %s = %v, want denied", who.PrincipalID, err)
 		}
@@ -60,7 +62,7 @@ func TestRotateCheckpointKey(t *testing.T) {
 		t.Fatalf("a refused rotation changed the history: %+v", hist)
 	}
 
-	k, err := a.RotateKey(ctx, audit.Actor{PartyID: "hq", PrincipalID: "root", Admin: true})
+	k, err := a.RotateKey(ctx, audit.Actor{PartyID: party.Deployment, PrincipalID: "root", Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,36 +25,47 @@ func (e *env) adminBootstrapCmd() *cobra.Command {
 	var kind string
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
-		Short: "Create the first party and its deployment administrator",
-		Long: `Create the first party of a new deployment and a deployment administrator in it, and
-print the administrator's bearer token once (only its SHA-256 is stored). It reads the same
-configuration file as 'hallmark serve --config' and opens the database directly, so run it
-before the first start or with the server stopped. It refuses a deployment that already has
-parties: from then on administrators create parties and principals through the API.`,
+		Short: "Create a deployment administrator (and the first party)",
+		Long: `Create a deployment administrator, and, with --party-id, the first party (with no principals:
+the deployment administrator then creates its first administrator with "hallmark principal
+create --party ID --name admin --admin"), and print the administrator's bearer token once
+(only its SHA-256 is stored; it expires after principals.token_lifetime). A deployment
+administrator belongs to no party: it creates parties and their first administrators and sets
+deployment-wide settings, and never acts as a party (docs/governance.md).
+
+It reads the same configuration file as 'hallmark serve --config' and opens the database
+directly, so run it before the first start or with the server stopped. It refuses while a
+deployment administrator holds a valid token, so it also recovers a deployment whose deployment
+administrators all lost their tokens.`,
 		Example: `  hallmark admin bootstrap --config /etc/hallmark/config.json \
-    --party-id ops --party-name "Example Ops" --party-kind operator --principal admin`,
+    --party-id ops --party-name "Example Ops" --party-kind operator --principal root`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := party.ParseKind(kind)
-			if err != nil {
-				return err
+			if r.Party.ID != "" {
+				k, err := party.ParseKind(kind)
+				if err != nil {
+					return err
+				}
+				r.Party.Kind = k
 			}
-			r.Party.Kind = k
 			token, err := app.Bootstrap(cmd.Context(), r)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "created party %s and administrator %s/%s; the token below is shown once\n", r.Party.ID, r.Party.ID, r.Principal)
+			if r.Party.ID != "" {
+				fmt.Fprintf(e.stderr, "party %s exists; ", r.Party.ID)
+			}
+			fmt.Fprintf(e.stderr, "created deployment administrator %s; the token below is shown once\n", r.Principal)
 			fmt.Fprintln(e.stdout, token)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&r.ConfigFile, "config", "", "configuration file (JSON)")
-	f.StringVar(&r.Party.ID, "party-id", "", "id of the first party (lowercase letters, digits, hyphens)")
+	f.StringVar(&r.Party.ID, "party-id", "", "id of the first party, created unless it exists (lowercase letters, digits, hyphens)")
 	f.StringVar(&r.Party.Name, "party-name", "", "display name of the first party")
 	f.StringVar(&kind, "party-kind", "operator", "kind of the first party")
-	f.StringVar(&r.Principal, "principal", "admin", "name of the administrator principal")
-	required(cmd, "config", "party-id", "party-name")
+	f.StringVar(&r.Principal, "principal", "admin", "name of the deployment administrator")
+	required(cmd, "config")
 	return cmd
 }

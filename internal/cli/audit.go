@@ -37,7 +37,8 @@ func (e *env) auditEventsCmd() *cobra.Command {
 		Use:   "events",
 		Short: "List audit events",
 		Long: `List up to 1000 audit events with a sequence number above --after, oldest first. Reading the
-audit log needs an audit cell or a deployment administrator. -o id prints sequence numbers.`,
+audit log needs an audit cell (deployment administrators read no party's devices, which the
+log names). -o id prints sequence numbers.`,
 		Example: `  hallmark audit events
   hallmark audit events --after "$(hallmark audit events -o id | tail -n 1)"`,
 		Args: cobra.NoArgs,
@@ -83,7 +84,7 @@ func (e *env) auditCheckpointCommand() *cobra.Command {
 		Short: "Print the latest signed checkpoint of the audit log",
 		Long: `Print the latest signed checkpoint of the audit log's Merkle tree: a C2SP signed note with
 the log's origin, the tree size and the base64 root hash. --new signs one of the current size
-first. Needs an audit cell or a deployment administrator.`,
+first. Needs an audit cell.`,
 		Example: `  hallmark audit checkpoint --new > checkpoint.txt`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -136,8 +137,7 @@ func (e *env) auditExportCommand() *cobra.Command {
 		Long: `Export the audit log to a JSON-lines file: a header line with a signed checkpoint, then
 every event the checkpoint covers, oldest first, each with the leaf hash the server recorded
 for it. By default the server signs a checkpoint of the current size first; --latest uses the
-latest stored one. Check the file offline with "hallmark audit verify". Needs an audit cell or
-a deployment administrator.`,
+latest stored one. Check the file offline with "hallmark audit verify". Needs an audit cell.`,
 		Example: `  hallmark audit export --out audit.jsonl`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

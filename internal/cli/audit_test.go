@@ -52,8 +52,9 @@ func auditServer(t *testing.T, path string, key ed25519.PrivateKey, token string
 	return []string{"--server", srv.URL, "--token", token, "--cacert", ca}, stop
 }
 
-// seedAuditDB creates an administrator ("hmk_admin"), a plain principal ("hmk_user") and a
-// few parties through the governance service, so the log holds real events.
+// seedAuditDB creates, through the governance service, an auditor party whose principal has
+// the token "hmk_admin", a plain principal ("hmk_user") of another party and a few parties, so
+// the log holds real events.
 func seedAuditDB(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
@@ -63,27 +64,34 @@ func seedAuditDB(t *testing.T, path string) {
 	}
 	defer st.Close()
 	now := time.Now().UTC()
-	admin := party.Principal{ID: "prn_admin", PartyID: "ops", Name: "admin", Kind: party.Person, Admin: true, CreatedAt: now}
-	user := party.Principal{ID: "prn_user", PartyID: "ops", Name: "user", Kind: party.Person, CreatedAt: now}
-	err = st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Parties().CreateParty(party.Party{ID: "ops", Name: "Ops", Kind: party.Operator, CreatedAt: now}); err != nil {
-			return err
+	root := audit.Actor{PartyID: party.Deployment, PrincipalID: "prn_root", Admin: true}
+	gov := governance.New(governance.Config{Store: st})
+	for _, p := range []governance.CreatePartyRequest{{ID: "ops", Name: "Ops", Kind: party.Operator}, {ID: "aud", Name: "Audit", Kind: party.Auditor}} {
+		if _, err := gov.CreateParty(ctx, root, p); err != nil {
+			t.Fatal(err)
 		}
-		for tok, p := range map[string]party.Principal{"hmk_admin": admin, "hmk_user": user} {
+	}
+	auditor := party.Principal{ID: "prn_admin", PartyID: "aud", Name: "auditor", Kind: party.Person, CreatedAt: now}
+	user := party.Principal{ID: "prn_user", PartyID: "ops", Name: "user", Kind: party.Person, CreatedAt: now}
+	exp := now.Add(24 * time.Hour)
+	err = st.Update(ctx, func(tx store.Tx) error {
+		for tok, p := range map[string]party.Principal{"hmk_admin": auditor, "hmk_user": user} {
 			h := party.HashToken(tok)
-			if err := tx.Parties().CreatePrincipal(p, h[:]); err != nil {
+			if err := tx.Parties().CreatePrincipal(p); err != nil {
+				return err
+			}
+			if err := tx.Parties().CreateToken(party.Token{ID: "tok_" + p.ID, PrincipalID: p.ID, CreatedAt: now, ExpiresAt: &exp}, h[:]); err != nil {
 				return err
 			}
 		}
-		_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "ops", PrincipalID: "config", Action: "party.create", Subject: "party:ops"})
+		_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "ops", PrincipalID: "config", Action: "principal.create"})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gov := governance.New(governance.Config{Store: st})
 	for i := 0; i < 12; i++ {
-		if _, err := gov.CreateParty(ctx, governance.Actor(admin), governance.CreatePartyRequest{ID: fmt.Sprintf("maker-%d", i), Name: fmt.Sprintf("Maker <%d> & Co", i), Kind: party.Manufacturer}); err != nil {
+		if _, err := gov.CreateParty(ctx, root, governance.CreatePartyRequest{ID: fmt.Sprintf("maker-%d", i), Name: fmt.Sprintf("Maker <%d> & Co", i), Kind: party.Manufacturer}); err != nil {
 			t.Fatal(err)
 		}
 	}

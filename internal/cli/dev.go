@@ -82,7 +82,7 @@ that have tokens.`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "data", "hallmark-data", "the dev server's data folder")
-	cmd.Flags().StringVar(&as, "as", "", "the principal to act as, PARTY/PRINCIPAL (e.g. acme/alice)")
+	cmd.Flags().StringVar(&as, "as", "", "the principal to act as, PARTY/PRINCIPAL (e.g. acme/alice), or admin for the deployment administrator")
 	return cmd
 }
 

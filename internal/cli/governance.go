@@ -48,7 +48,7 @@ func (e *env) partyCommand() *cobra.Command {
 		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer
   hallmark party list`,
 	}
-	cmd.AddCommand(e.partyCreateCmd(), e.partyListCmd())
+	cmd.AddCommand(e.partyCreateCmd(), e.partyListCmd(), e.partyAccessCommand()) // partyAccessCommand: principals.go
 	return cmd
 }
 
@@ -126,14 +126,18 @@ func (e *env) principalCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "principal",
 		Short: "Create and list principals (people and service accounts of a party); limit their duties",
-		Long: `A principal acts for exactly one party and authenticates with a bearer token. It may do every
-duty its party owns, unless it is limited to some of them (for separation of duties).`,
+		Long: `A principal acts for exactly one party and authenticates with a bearer token that expires. It
+may do every duty its party owns, unless it is limited to some of them (for separation of
+duties). A party's administrators create its principals, rotate and revoke their tokens, disable,
+enable and delete them; a principal may rotate and revoke its own tokens. Deployment
+administrators (party '*') belong to no party. See docs/governance.md.`,
 		Example: `  hallmark principal create --party acme --name station-1 --kind service
   hallmark principal list --party acme
   hallmark principal set-duties prn_123 --duty operational/issue`,
 	}
 	cmd.AddCommand(e.principalCreateCmd(), e.principalListCmd())
 	cmd.AddCommand(e.principalDutyCommands()...)
+	cmd.AddCommand(e.principalLifeCommands()...) // principals.go
 	return cmd
 }
 
@@ -142,9 +146,16 @@ func (e *env) principalCreateCmd() *cobra.Command {
 	var kind string
 	cmd := &cobra.Command{
 		Use:   "create",
-		Short: "Create a principal and print its token once (administrators only)",
-		Long: `Create a principal of a party. The server returns its bearer token this once and stores only
-a hash of it: the token is printed here and can never be shown again, so store it now.
+		Short: "Create a principal and print its token once (a party's administrators)",
+		Long: `Create a principal of a party. The server returns its first bearer token this once and stores
+only a hash of it: the token is printed here and can never be shown again, so store it now.
+Every token expires (--token-lifetime, at most the deployment's maximum); rotate it with
+"hallmark principal token rotate".
+
+An administrator of the party creates its principals. A deployment administrator creates
+deployment administrators (--party '*'), the first administrator (--admin) of a party that has
+none that can sign in, and others only under an approved break-glass request ("hallmark party
+access").
 
 With -o id the principal's ID goes to stdout and the token to stderr; -o json includes it
 in the "token" member.`,
@@ -173,7 +184,8 @@ in the "token" member.`,
 	cmd.Flags().StringVar(&req.PartyID, "party", "", "the party the principal acts for")
 	cmd.Flags().StringVar(&req.Name, "name", "", "principal name (a slug, unique within the party)")
 	cmd.Flags().StringVar(&kind, "kind", "person", "person or service")
-	cmd.Flags().BoolVar(&req.Admin, "admin", false, "make the principal a deployment administrator")
+	cmd.Flags().BoolVar(&req.Admin, "admin", false, "make the principal an administrator of its party (with --party '*': a deployment administrator)")
+	cmd.Flags().StringVar(&req.TokenLifetime, "token-lifetime", "", "the first token's lifetime, e.g. 720h (default: the deployment's maximum, 90 days unless configured)")
 	required(cmd, "party", "name")
 	return cmd
 }

@@ -24,7 +24,8 @@ API caller (ownership, separation of duties, policy, onboarding) and every 4xx a
 client that presented a certificate. Refusals of one caller, subject, reason and rule within a
 minute are one event with a COUNT; the table ends with the totals by reason.
 
-Auditors and administrators see every refusal; any other party sees its own principals'. With
+Auditors see every refusal; any other party, and a deployment administrator, its own
+principals'. With
 --device, the refusal history of one device, for whoever may see the device.`,
 		Example: `  hallmark report refusals
   hallmark report refusals --since 24h --csv

@@ -21,8 +21,9 @@ func (e *env) reportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Security reports: summary, inventory, rotation, expiring, drift, standards",
-		Long: `Security reports computed live from this deployment. Auditors and administrators see the whole
-deployment; any other party sees the devices it made or holds, and their operational stage
+		Long: `Security reports computed live from this deployment. Auditors see the whole deployment; a
+deployment administrator sees no device, only Hallmark's own credentials (report rotation
+--credentials, report ca-expiry) and the standards counts; any other party sees the devices it made or holds, and their operational stage
 (rotation, expiring, drift, the inventory's operational columns) only in environments it
 operates. A share with nothing to count prints as "no data". Every report prints as a table, as
 JSON (-o json) or as CSV (--csv); -o id prints the first column.`,
@@ -157,7 +158,7 @@ their environment's max_age, and the operational certificates that end within 24
 }
 
 func (e *env) reportRotation() *cobra.Command {
-	var asCSV, overdue bool
+	var asCSV, overdue, creds bool
 	var since, every string
 	cmd := &cobra.Command{
 		Use:   "rotation",
@@ -165,6 +166,11 @@ func (e *env) reportRotation() *cobra.Command {
 		Long: `Show the share of active operational identities issued less than their environment's max_age
 ago, per environment; --overdue lists the identities that are not (device, environment, age,
 max_age; at most 1000, oldest first) instead.
+
+--credentials lists Hallmark's own credentials instead: the principal tokens with an issue
+(long-lived: valid and longer-lived than the deployment maximum; idle: valid and unused for 30
+days; lapsed: an enabled principal whose tokens all expired unrotated) and the CA certificates
+with the time they have left. A party sees its own; auditors and deployment administrators all.
 
 --since and --every show the trend instead: the share at every --every over the last --since
 (spans such as 30d, 2w or 12h), computed from certificate history. At each instant a device
@@ -191,19 +197,24 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 			switch {
 			case since != "":
 				return e.emitRows(r.Trend, asCSV, []string{"AT", "ENVIRONMENT", "ACTIVE", "COMPLIANT", "SHARE"}, trendRows(r.Trend))
+			case creds:
+				if !asCSV && e.output == "table" {
+					defer fmt.Fprintf(e.stdout, "tokens: %d valid, %d compliant; %d token issues, %d CA issues\n", r.Credentials.Tokens, r.Credentials.Compliant,
+						r.Credentials.OffenderCount, r.Credentials.CAIssues)
+				}
+				return e.emitRows(r.Credentials, asCSV, []string{"KIND", "ID", "WHO", "ISSUE", "CREATED", "EXPIRES", "LAST USED"}, credentialRows(r.Credentials))
 			case overdue:
 				return e.emitRows(r, asCSV, []string{"DEVICE", "ENVIRONMENT", "SERIAL", "ISSUED", "AGE", "MAX_AGE"}, overdueRows(r.Overdue))
 			}
-			if !asCSV && e.output == "table" && r.Active == 0 {
-				defer fmt.Fprintln(e.stdout, "overall: no data: no active operational identity in the environments you may see")
-			} else if !asCSV && e.output == "table" {
-				defer fmt.Fprintf(e.stdout, "overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
+			if !asCSV && e.output == "table" {
+				defer fmt.Fprint(e.stdout, rotationFooter(r))
 			}
 			return e.emitRows(r, asCSV, []string{"ENVIRONMENT", "NAME", "OPERATOR", "MAX_AGE", "ACTIVE", "COMPLIANT", "SHARE"}, rotationRows(r.Environments))
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	cmd.Flags().BoolVar(&overdue, "overdue", false, "list the overdue identities")
+	cmd.Flags().BoolVar(&creds, "credentials", false, "list Hallmark's own credentials with an issue: principal tokens and CA certificates")
 	cmd.Flags().StringVar(&since, "since", "", "trend: how far back, such as 30d, 2w or 12h")
 	cmd.Flags().StringVar(&every, "every", "", "trend: the step between instants, such as 1d")
 	return cmd
@@ -239,6 +250,29 @@ func trendRows(points []api.TrendPoint) [][]string {
 		for _, en := range p.Environments {
 			rows = append(rows, []string{ts(p.At), en.EnvironmentID, strconv.Itoa(en.Active), strconv.Itoa(en.Compliant), shareOf(en.Active, en.Share)})
 		}
+	}
+	return rows
+}
+
+// rotationFooter is the table's last lines: the overall share (or no data) and Hallmark's own
+// credentials.
+func rotationFooter(r api.Rotation) string {
+	overall := "overall: no data: no active operational identity in the environments you may see\n"
+	if r.Active > 0 {
+		overall = fmt.Sprintf("overall: %d of %d compliant (%s); %d overdue\n", r.Compliant, r.Active, pct(r.Share), max(r.OverdueCount, len(r.Overdue)))
+	}
+	return overall + fmt.Sprintf("principal tokens: %d valid, %d compliant; %d token issues, %d CA issues (--credentials lists them)\n",
+		r.Credentials.Tokens, r.Credentials.Compliant, r.Credentials.OffenderCount, r.Credentials.CAIssues)
+}
+
+// credentialRows are the principal tokens with an issue, then the CA certificates.
+func credentialRows(c api.Credentials) [][]string {
+	rows := [][]string{}
+	for _, o := range c.Offenders {
+		rows = append(rows, []string{"token", o.TokenID, o.PartyID + "/" + o.Name, o.Issue, ts(o.CreatedAt), tsp(o.ExpiresAt), tsp(o.LastUsedAt)})
+	}
+	for _, ca := range c.CAs {
+		rows = append(rows, []string{"ca", ca.CAID, ca.PartyID + "/" + ca.Name, ca.Issue, "-", ts(ca.NotAfter), "-"})
 	}
 	return rows
 }
@@ -363,8 +397,10 @@ func (e *env) reportStandards() *cobra.Command {
 		Short: "OWASP NHI Top 10 and NIST CSF 2.0 mapping with live evidence",
 		Long: `For each OWASP Non-Human Identity Top 10 (2025) risk and the NIST CSF 2.0 subcategories Hallmark
 bears on, show the Hallmark control, how far it goes, and live evidence from this deployment:
-offender count of the population checked, the oldest offender and when it was checked. Needs an
-audit cell or a deployment administrator.`,
+offender count of the population checked, the oldest offender and when it was checked, and up
+to 20 offenders by name (under the table; in the CSV's last column). Hallmark's own credentials
+count: principal tokens in NHI1, NHI7 and PR.AA-01, CA certificates in PR.AA-01. Needs an audit
+cell or a deployment administrator (to whom devices are not named).`,
 		Example: `  hallmark report standards --csv > standards.csv`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -381,17 +417,32 @@ audit cell or a deployment administrator.`,
 				ev := s.Evidence
 				r := []string{s.ID, s.Title, string(s.Coverage), ev.Status, strconv.Itoa(ev.Count), strconv.Itoa(ev.Total), ev.Oldest, ev.Note, ts(ev.CheckedAt)}
 				if asCSV {
-					r = append([]string{s.Framework}, append(r, s.Control)...)
+					r = append([]string{s.Framework}, append(r, s.Control, strings.Join(ev.Offenders, "; "))...)
 				}
 				rows = append(rows, r)
 			}
 			header := []string{"ID", "TITLE", "COVERAGE", "STATUS", "COUNT", "TOTAL", "OLDEST", "EVIDENCE", "CHECKED"}
 			if asCSV {
-				header = append([]string{"FRAMEWORK"}, append(header, "CONTROL")...)
+				header = append([]string{"FRAMEWORK"}, append(header, "CONTROL", "OFFENDERS")...)
+			}
+			if !asCSV && e.output == "table" {
+				defer standardsOffenders(e.stdout, r.Rows)
 			}
 			return e.emitRows(r, asCSV, header, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
 	return cmd
+}
+
+// standardsOffenders prints, under the standards table, the offenders each row names.
+func standardsOffenders(w io.Writer, rows []api.StandardsRow) {
+	for _, s := range rows {
+		if len(s.Evidence.Offenders) > 0 {
+			fmt.Fprintf(w, "\n%s offenders:\n", s.ID)
+			for _, o := range s.Evidence.Offenders {
+				fmt.Fprintf(w, "  %s\n", o)
+			}
+		}
+	}
 }

@@ -74,6 +74,22 @@ type Config struct {
 	// Makers tunes the revocation checks of makers that do not run Hallmark
 	// (docs/external-makers.md).
 	Makers Makers `json:"makers"`
+	// Principals bounds the lifetimes of principal tokens (docs/governance.md, *Principals
+	// and tokens*).
+	Principals Principals `json:"principals"`
+}
+
+// Principals bounds the bearer tokens of principals.
+type Principals struct {
+	// TokenLifetime is the longest, and the default, lifetime of a token (default 2160h, 90
+	// days; 1h to 8784h).
+	TokenLifetime Duration `json:"token_lifetime"`
+	// MaxOverlap bounds how long a rotated token keeps working beside its successor (default
+	// 168h; 1m to 720h). A rotation may always ask for no overlap.
+	MaxOverlap Duration `json:"max_overlap"`
+	// UpgradeTokenLifetime is how long a token made before tokens expired (before migration
+	// 0020) keeps working after the first start of this version (default 720h; 1h to 8784h).
+	UpgradeTokenLifetime Duration `json:"upgrade_token_lifetime"`
 }
 
 // Status configures revocation status for relying parties (docs/revocation-status.md).
@@ -417,6 +433,15 @@ func (c *Config) defaults() {
 	if c.Makers.MaxCRLBytes == 0 {
 		c.Makers.MaxCRLBytes = 10 << 20
 	}
+	if c.Principals.TokenLifetime.Duration == 0 {
+		c.Principals.TokenLifetime.Duration = 90 * 24 * time.Hour
+	}
+	if c.Principals.MaxOverlap.Duration == 0 {
+		c.Principals.MaxOverlap.Duration = 7 * 24 * time.Hour
+	}
+	if c.Principals.UpgradeTokenLifetime.Duration == 0 {
+		c.Principals.UpgradeTokenLifetime.Duration = 30 * 24 * time.Hour
+	}
 }
 
 // unspecifiedHost reports whether a listen host binds every address: "", 0.0.0.0 or ::.
@@ -609,6 +634,15 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Makers.MaxCRLBytes; n < 64<<10 || n > 1<<30 {
 		bad("makers.max_crl_bytes", "must be between 65536 (64 KiB) and 1073741824 (1 GiB), got %d", n)
+	}
+	if d := c.Principals.TokenLifetime.Duration; d < time.Hour || d > 366*24*time.Hour {
+		bad("principals.token_lifetime", "must be between 1h and 8784h (366 days), got %s", d)
+	}
+	if d := c.Principals.MaxOverlap.Duration; d < time.Minute || d > 30*24*time.Hour {
+		bad("principals.max_overlap", "must be between 1m and 720h (30 days), got %s", d)
+	}
+	if d := c.Principals.UpgradeTokenLifetime.Duration; d < time.Hour || d > 366*24*time.Hour {
+		bad("principals.upgrade_token_lifetime", "must be between 1h and 8784h (366 days), got %s", d)
 	}
 	return errors.Join(errs...)
 }

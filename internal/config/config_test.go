@@ -25,6 +25,16 @@ func TestParse(t *testing.T) {
 	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 || c.Leader.LeaseTTL.Seconds() != 15 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	if p := c.Principals; p.TokenLifetime.Hours() != 90*24 || p.MaxOverlap.Hours() != 7*24 || p.UpgradeTokenLifetime.Hours() != 30*24 {
+		t.Errorf("principals defaults: %+v", p)
+	}
+	c, err = Parse([]byte(strings.Replace(good, `"listen"`, `"principals": {"token_lifetime": "720h", "max_overlap": "24h", "upgrade_token_lifetime": "48h"}, "listen"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Principals; p.TokenLifetime.Hours() != 720 || p.MaxOverlap.Hours() != 24 || p.UpgradeTokenLifetime.Hours() != 48 {
+		t.Errorf("principals as configured: %+v", p)
+	}
 }
 
 func TestParseRefuses(t *testing.T) {
@@ -69,6 +79,12 @@ func TestParseRefuses(t *testing.T) {
 		{"pkcs11 sessions", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so", "token": "t", "max_sessions": 5000}},`, "keys.pkcs11.max_sessions"},
 		{"pkcs11 PIN in the file", `"keys": {"backend": "pkcs11", "pkcs11": {"module_path": "/m.so", "token": "t", "pin": "1234"}},`, "unknown field \"pin\""},
 		{"pkcs11 section with files", `"keys": {"dir": "/k", "pkcs11": {"module_path": "/m.so", "token": "t"}},`, "keys.pkcs11: is for backend \"pkcs11\""},
+		{"token lifetime too short", `"principals": {"token_lifetime": "10m"},`, "principals.token_lifetime: must be between 1h and 8784h"},
+		{"token lifetime over a year", `"principals": {"token_lifetime": "9000h"},`, "principals.token_lifetime: must be between"},
+		{"overlap too long", `"principals": {"max_overlap": "1000h"},`, "principals.max_overlap: must be between 1m and 720h"},
+		{"negative overlap", `"principals": {"max_overlap": "-1h"},`, "principals.max_overlap: must be between"},
+		{"upgrade lifetime too short", `"principals": {"upgrade_token_lifetime": "1m"},`, "principals.upgrade_token_lifetime: must be between 1h"},
+		{"unknown principals key", `"principals": {"lifetime": "1h"},`, "unknown field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -108,7 +108,7 @@ func TestApprovalRefusalsAndEnds(t *testing.T) {
 	// The approve duty is checked as of the decision: a principal limited away from it since
 	// the request was made may not decide.
 	limited := w.request(t, "ca:four")
-	if _, err := w.svc.SetPrincipalDuties(ctx, admin, w.actors["carol"].PrincipalID, []string{"manufacturing/issue"}); err != nil {
+	if _, err := w.svc.SetPrincipalDuties(ctx, w.admins["acme"], w.actors["carol"].PrincipalID, []string{"manufacturing/issue"}); err != nil {
 		t.Fatal(err)
 	}
 	wantErr(t, errOnly(w.svc.Decide(ctx, w.actors["carol"], limited.ID, governance.Decision{Approve: true})), failure.Denied, "limited to manufacturing/issue")

@@ -11,8 +11,8 @@ import (
 // lot is visible to a party with a cell over it (over the lot, its model, its manufacturer or
 // the deployment) or with custody of a device of it; a model is visible to a party with a
 // cell over it (over the model, its manufacturer or the deployment) or that sees one of its
-// lots. Auditors and administrators see everything. Another party's lot or model is
-// reported as not found.
+// lots. Auditors see everything; a deployment administrator, which belongs to no party, sees
+// none of it. Another party's lot or model is reported as not found.
 type CatalogSight struct {
 	all        bool
 	scopes     map[ownership.Scope]bool

@@ -22,12 +22,19 @@ import (
 type Config struct {
 	Store store.Store
 	Now   func() time.Time
+	// TokenLifetime is the longest, and the default, lifetime of a principal token
+	// (party.DefaultTokenLifetime when zero); MaxOverlap bounds the overlap of a rotation
+	// (party.DefaultMaxOverlap when zero).
+	TokenLifetime time.Duration
+	MaxOverlap    time.Duration
 }
 
 // Service is the governance service.
 type Service struct {
 	st  store.Store
 	now func() time.Time
+
+	tokenLifetime, maxOverlap time.Duration
 
 	execMu sync.RWMutex
 	exec   map[approval.Kind]Executor
@@ -39,7 +46,13 @@ func New(c Config) *Service {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{st: c.Store, now: c.Now}
+	if c.TokenLifetime == 0 {
+		c.TokenLifetime = party.DefaultTokenLifetime
+	}
+	if c.MaxOverlap == 0 {
+		c.MaxOverlap = party.DefaultMaxOverlap
+	}
+	return &Service{st: c.Store, now: c.Now, tokenLifetime: c.TokenLifetime, maxOverlap: c.MaxOverlap}
 }
 
 // Actor returns the audit actor for a principal.
@@ -56,30 +69,47 @@ func Event(a audit.Actor, now time.Time, action string, stage ownership.Stage, s
 	return e
 }
 
-// Authenticate resolves a bearer token to its principal.
+// Authenticate resolves a bearer token to its principal (with TokenID set). A token
+// authenticates while it is neither revoked nor expired (nor, after a rotation, past its
+// overlap) and its principal is enabled; the store is read on every call, with no cache, so a
+// revocation committed by any replica refuses the token's next request on every replica.
 func (s *Service) Authenticate(ctx context.Context, token string) (party.Principal, error) {
 	h := party.HashToken(token)
 	var p party.Principal
+	var tok party.Token
 	err := s.st.View(ctx, func(tx store.Tx) (err error) {
-		p, err = tx.Parties().PrincipalByTokenHash(h[:])
+		p, tok, err = tx.Parties().TokenByHash(h[:])
 		return err
 	})
 	if err != nil {
 		if failure.Is(err, failure.NotFound) {
-			return p, failure.New(failure.Unauthenticated, "the bearer token is not valid")
+			return party.Principal{}, failure.New(failure.Unauthenticated, "the bearer token is not valid")
 		}
-		return p, fmt.Errorf("authenticating: %w", err)
+		return party.Principal{}, fmt.Errorf("authenticating: %w", err)
 	}
-	if p.LastUsedAt == nil || s.now().Sub(*p.LastUsedAt) > time.Minute {
-		// Best effort, at most once a minute: "principals with no recent use" needs only this much.
-		_ = s.st.TouchPrincipal(ctx, p.ID, s.now())
+	now := s.now()
+	switch tok.State(now) {
+	case party.TokenRevoked:
+		return party.Principal{}, failure.New(failure.Unauthenticated, "the bearer token %s was revoked at %s", tok.ID, tok.RevokedAt.Format(time.RFC3339Nano))
+	case party.TokenExpired:
+		return party.Principal{}, failure.New(failure.Unauthenticated, "the bearer token %s expired at %s: ask an administrator of your party for a new one", tok.ID, tok.ExpiresAt.Format(time.RFC3339))
+	case party.TokenPending:
+		return party.Principal{}, failure.New(failure.Unauthenticated, "the bearer token %s predates the upgrade and has no expiry yet: it works once a server of this version has started", tok.ID)
+	}
+	if p.DisabledAt != nil {
+		return party.Principal{}, failure.New(failure.Unauthenticated, "principal %s is disabled", p.ID)
+	}
+	p.TokenID = tok.ID
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
+		// Best effort, at most once a minute: "last use" needs only this much.
+		_ = s.st.TouchToken(ctx, p.ID, tok.ID, now)
 	}
 	return p, nil
 }
 
 // RequireAdmin refuses callers that are not deployment administrators.
 func RequireAdmin(a audit.Actor, what string) error {
-	if !a.Admin {
+	if !IsDeploymentAdmin(a) {
 		return failure.New(failure.Denied, "%s needs a deployment administrator", what)
 	}
 	return nil
@@ -127,20 +157,22 @@ func ManufacturerChain(partyID string) ownership.Chain {
 }
 
 // CanRead reports whether the actor may see things of the given parties: its own, and
-// everything for auditors (parties that own an audit cell on the deployment).
+// everything for auditors (parties that own an audit cell on the deployment). A deployment
+// administrator's party is the deployment scope, which holds nothing of a party's.
 func CanRead(tx store.Tx, a audit.Actor, partyIDs ...string) (bool, error) {
 	for _, p := range partyIDs {
-		if p == a.PartyID {
+		if p == a.PartyID && p != "" {
 			return true, nil
 		}
 	}
 	return IsAuditor(tx, a)
 }
 
-// IsAuditor reports whether the actor's party audits any stage of the deployment.
+// IsAuditor reports whether the actor's party audits any stage of the deployment. Deployment
+// administrators are not auditors: they read no party's devices.
 func IsAuditor(tx store.Tx, a audit.Actor) (bool, error) {
-	if a.Admin {
-		return true, nil
+	if a.PartyID == party.Deployment || a.PartyID == "" {
+		return false, nil
 	}
 	for _, st := range []ownership.Stage{ownership.Manufacturing, ownership.Operational, ownership.Support} {
 		p, ok, err := tx.Ownership().Owner(ownership.Key{Stage: st, Duty: ownership.Audit, Scope: ownership.DeploymentScope})
@@ -158,6 +190,15 @@ func IsAuditor(tx store.Tx, a audit.Actor) (bool, error) {
 // an auditor.
 func CanSeeDevice(tx store.Tx, a audit.Actor, d device.Device) (bool, error) {
 	return CanRead(tx, a, d.ManufacturerID, d.CustodianID)
+}
+
+// ActorParty loads the party an actor acts for. A deployment administrator acts for none and
+// is refused here, before anything it asked for is looked at.
+func ActorParty(tx store.Tx, a audit.Actor) (party.Party, error) {
+	if a.PartyID == party.Deployment {
+		return party.Party{}, failure.New(failure.Denied, "a deployment administrator acts for no party: ask a principal of the party")
+	}
+	return tx.Parties().GetParty(a.PartyID)
 }
 
 // RequireKind loads a party and checks its kind.

@@ -79,7 +79,7 @@ func TestAuthenticate(t *testing.T) {
 	if _, _, err := w.svc.CreatePrincipal(ctx, w.actors["alice"], governance.CreatePrincipalRequest{PartyID: "acme", Name: "mallory"}); !failure.Is(err, failure.Denied) {
 		t.Fatalf("a non-administrator created a principal: %v", err)
 	}
-	if _, _, err := w.svc.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: "acme", Name: "alice"}); !failure.Is(err, failure.Conflict) {
+	if _, _, err := w.svc.CreatePrincipal(ctx, w.admins["acme"], governance.CreatePrincipalRequest{PartyID: "acme", Name: "alice"}); !failure.Is(err, failure.Conflict) {
 		t.Fatalf("a second alice of acme: %v, want conflict", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestRequireAndDelegation(t *testing.T) {
 	revoke := ownership.Cell{Stage: ownership.Manufacturing, Duty: ownership.Revoke, Scope: ownership.Scope{Kind: ownership.Lot, ID: "l1"}, PartyID: "cm"}
 	wantDenied(t, w.svc.SetCell(ctx, w.actors["cindy"], revoke), "acme")
 	wide := ownership.Cell{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Manufacturer, ID: "acme"}, PartyID: "cm"}
-	wantErr(t, w.svc.SetCell(ctx, w.actors["alice"], wide), failure.Denied, "only a deployment administrator")
+	wantErr(t, w.svc.SetCell(ctx, w.actors["alice"], wide), failure.Denied, "set by an administrator of party acme")
 	bad := cell
 	bad.Scope.ID = "no-such-lot"
 	wantErr(t, w.svc.SetCell(ctx, w.actors["alice"], bad), failure.NotFound, "")
@@ -131,7 +131,7 @@ func TestRequireAndDelegation(t *testing.T) {
 	}
 }
 
-// TestReaders: a party reads its own things; an auditor (or an administrator) reads all.
+// TestReaders: a party reads its own things; an auditor reads all.
 func TestReaders(t *testing.T) {
 	w := newWorld(t)
 	err := w.st.View(ctx, func(tx store.Tx) error {
@@ -162,8 +162,8 @@ func TestReaders(t *testing.T) {
 		t.Fatalf("acme listed op's principals: %v", err)
 	}
 	ps, err := w.svc.ListPrincipals(ctx, w.actors["audrey"], "acme")
-	if err != nil || len(ps) != 3 {
-		t.Fatalf("the auditor lists %d of acme's principals, %v; want 3", len(ps), err)
+	if err != nil || len(ps) != 4 {
+		t.Fatalf("the auditor lists %d of acme's principals, %v; want 4 (its administrator, alice, bob, carol)", len(ps), err)
 	}
 }
 
@@ -184,9 +184,23 @@ func TestSeparationOfDuties(t *testing.T) {
 	}
 
 	for name, duties := range map[string][]string{"alice": {"manufacturing/issue"}, "bob": {"manufacturing/revoke"}, "carol": {"manufacturing/issue", "manufacturing/approve"}} {
-		if _, err := w.svc.SetPrincipalDuties(ctx, admin, w.actors[name].PrincipalID, duties); err != nil {
+		if _, err := w.svc.SetPrincipalDuties(ctx, w.admins["acme"], w.actors[name].PrincipalID, duties); err != nil {
 			t.Fatalf("limiting %s: %v", name, err)
 		}
+	}
+	// acme's administrator holds every acme duty too: a second administrator limits it.
+	admin2, _, err := w.svc.CreatePrincipal(ctx, w.admins["acme"], governance.CreatePrincipalRequest{PartyID: "acme", Name: "admin-2", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.SetPrincipalDuties(ctx, governance.Actor(admin2), w.admins["acme"].PrincipalID, []string{"custody/transfer"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.AddSoDRule(ctx, admin, rule); !errors.As(err, &conflict) {
+		t.Fatalf("a rule acme's unlimited second administrator breaks was added: %v", err)
+	}
+	if _, err := w.svc.SetPrincipalDuties(ctx, w.admins["acme"], admin2.ID, []string{"custody/transfer"}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := w.svc.AddSoDRule(ctx, admin, rule); err != nil {
 		t.Fatalf("adding the rule once nobody breaks it: %v", err)
@@ -202,7 +216,7 @@ func TestSeparationOfDuties(t *testing.T) {
 	}
 
 	before := w.events(t)
-	_, err := w.svc.SetPrincipalDuties(ctx, admin, w.actors["carol"].PrincipalID, []string{"manufacturing/issue", "manufacturing/revoke"})
+	_, err = w.svc.SetPrincipalDuties(ctx, w.admins["acme"], w.actors["carol"].PrincipalID, []string{"manufacturing/issue", "manufacturing/revoke"})
 	if !errors.As(err, &conflict) || conflict.Rule != "issue-not-revoke" {
 		t.Fatalf("carol given both duties of a rule: %v", err)
 	}
@@ -211,8 +225,8 @@ func TestSeparationOfDuties(t *testing.T) {
 		t.Fatalf("carol's duties after the refused change: %v, %v; want issue and approve", got, err)
 	}
 	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["alice"], w.actors["alice"].PrincipalID, nil)), failure.Denied, "its own duties")
-	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["oscar"], w.actors["bob"].PrincipalID, nil)), failure.Denied, "only an administrator may change the duties")
-	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, admin, w.actors["bob"].PrincipalID, []string{"manufacturing"})), failure.Invalid, "stage/duty")
+	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.actors["oscar"], w.actors["bob"].PrincipalID, nil)), failure.Denied, "only an administrator of party acme may change the duties")
+	wantErr(t, errOnly(w.svc.SetPrincipalDuties(ctx, w.admins["acme"], w.actors["bob"].PrincipalID, []string{"manufacturing"})), failure.Invalid, "stage/duty")
 	if got := w.events(t); got != before {
 		t.Fatalf("refused duty changes appended %d audit events", got-before)
 	}

@@ -22,9 +22,11 @@ import (
 )
 
 var (
-	ctx   = context.Background()
-	t0    = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	admin = audit.Actor{PartyID: "hq", PrincipalID: "prn-root", Admin: true}
+	ctx = context.Background()
+	t0  = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	// admin is a deployment administrator (it needs no stored principal: actors are trusted
+	// here, tokens are tested through Authenticate).
+	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true}
 )
 
 // clock is a settable time source.
@@ -50,6 +52,7 @@ type world struct {
 	clock  *clock
 	actors map[string]audit.Actor // by principal name
 	tokens map[string]string      // by principal name
+	admins map[string]audit.Actor // each party's first administrator, by party
 }
 
 func newWorld(t *testing.T) *world {
@@ -59,7 +62,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	w := &world{st: st, clock: &clock{now: t0}, actors: map[string]audit.Actor{}, tokens: map[string]string{}}
+	w := &world{st: st, clock: &clock{now: t0}, actors: map[string]audit.Actor{}, tokens: map[string]string{}, admins: map[string]audit.Actor{}}
 	w.svc = governance.New(governance.Config{Store: st, Now: w.clock.Now})
 	for _, p := range []governance.CreatePartyRequest{
 		{ID: "hq", Name: "Headquarters", Kind: party.Distributor},
@@ -71,13 +74,19 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.svc.CreateParty(ctx, admin, p); err != nil {
 			t.Fatalf("creating party %s: %v", p.ID, err)
 		}
+		// The deployment administrator creates each party's first administrator.
+		a, _, err := w.svc.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: p.ID, Name: "admin", Admin: true})
+		if err != nil {
+			t.Fatalf("creating the administrator of %s: %v", p.ID, err)
+		}
+		w.admins[p.ID] = governance.Actor(a)
 	}
 	for name, partyID := range map[string]string{"alice": "acme", "bob": "acme", "carol": "acme", "cindy": "cm", "oscar": "op", "audrey": "aud"} {
-		p, token, err := w.svc.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
+		p, token, err := w.svc.CreatePrincipal(ctx, w.admins[partyID], governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
 		if err != nil {
 			t.Fatalf("creating principal %s: %v", name, err)
 		}
-		w.actors[name], w.tokens[name] = governance.Actor(p), token
+		w.actors[name], w.tokens[name] = governance.Actor(p), token.Secret
 	}
 	w.seed(t, func(tx store.Tx) error {
 		if err := tx.CAs().CreateCA(ca.CA{ID: "ca1", PartyID: "acme", Stage: "manufacturing", Role: ca.Issuing, Name: "acme", KeyID: "k", CertDER: storetest.SelfSignedForTest(t), CreatedAt: t0}); err != nil {

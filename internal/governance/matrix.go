@@ -17,7 +17,7 @@ func (s *Service) ListCells(ctx context.Context) ([]ownership.Cell, error) {
 	return out, err
 }
 
-// SetCell assigns a cell. Administrators may set any cell. A party may delegate a cell over a
+// SetCell assigns a cell (mayChangeCell says who may). A party may delegate a cell over a
 // lot or model it owns the same duty over (a manufacturer delegating issuance of one lot to
 // its contract manufacturer), and take such a delegation back.
 func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) error {
@@ -33,14 +33,8 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 		if err != nil {
 			return err
 		}
-		if !a.Admin {
-			if len(chain) < 2 {
-				return failure.New(failure.Denied, "only a deployment administrator may set cells over %s scopes", c.Scope.Kind)
-			}
-			// The caller must own this duty over the parent scope.
-			if err := Require(tx, a, c.Stage, c.Duty, chain[1:]); err != nil {
-				return err
-			}
+		if err := mayChangeCell(tx, a, c.Stage, c.Duty, chain); err != nil {
+			return err
 		}
 		if err := tx.Ownership().SetCell(c, a.PrincipalID, now); err != nil {
 			return err
@@ -54,8 +48,7 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 }
 
 // DeleteCell removes a cell: the scope then inherits from its parent, or, with no cell above
-// it, nobody owns the duty (a gap the governance report shows). Administrators may delete any
-// cell; a party may take back a delegation over a lot or model whose parent duty it owns.
+// it, nobody owns the duty (a gap the governance report shows). mayChangeCell says who may.
 func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key) error {
 	if err := validCell(ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: "-"}); err != nil {
 		return err
@@ -73,13 +66,8 @@ func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 		if err != nil {
 			return err
 		}
-		if !a.Admin {
-			if len(chain) < 2 {
-				return failure.New(failure.Denied, "only a deployment administrator may delete cells over %s scopes", k.Scope.Kind)
-			}
-			if err := Require(tx, a, k.Stage, k.Duty, chain[1:]); err != nil {
-				return err
-			}
+		if err := mayChangeCell(tx, a, k.Stage, k.Duty, chain); err != nil {
+			return err
 		}
 		if err := tx.Ownership().DeleteCell(k); err != nil {
 			return err
@@ -87,6 +75,34 @@ func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 		_, err = tx.Audit().Append(Event(a, now, "ownership.delete", k.Stage, k.Scope.String(), k.Scope.String(), map[string]any{"stage": k.Stage, "duty": k.Duty, "scope": k.Scope, "was": owner}))
 		return err
 	})
+}
+
+// mayChangeCell says whether a may set or delete a cell over chain[0]:
+//   - a deployment administrator, over the deployment scope only (who audits the deployment:
+//     a deployment-wide setting); cells over a party's scopes are that party's;
+//   - an administrator of the party a scope belongs to (the manufacturer of a model or lot,
+//     the operator of an environment, the party of a manufacturer, operator or vendor scope);
+//   - any principal whose party owns the same duty over the parent scope (a delegation), with
+//     the principal-level checks of Require.
+func mayChangeCell(tx store.Tx, a audit.Actor, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) error {
+	root := chain[len(chain)-1]
+	if root.Kind == ownership.Deployment {
+		if IsDeploymentAdmin(a) {
+			return nil
+		}
+		return failure.New(failure.Denied, "cells over the deployment scope are set by a deployment administrator")
+	}
+	if a.Admin && a.PartyID == root.ID {
+		return nil
+	}
+	if IsDeploymentAdmin(a) {
+		return failure.New(failure.Denied, "a deployment administrator sets cells over the deployment scope only: cells over %s belong to party %s, whose administrators set them", chain[0], root.ID)
+	}
+	if len(chain) < 2 {
+		return failure.New(failure.Denied, "cells over %s are set by an administrator of party %s", chain[0], root.ID)
+	}
+	// The caller must own this duty over the parent scope.
+	return Require(tx, a, stage, duty, chain[1:])
 }
 
 func validCell(c ownership.Cell) error {

@@ -34,7 +34,7 @@ func OperationalSightOf(tx store.Tx, a audit.Actor) (*OperationalSight, error) {
 	return &OperationalSight{tx: tx, all: all, party: a.PartyID, envs: map[string]bool{}, cas: map[string]bool{}}, err
 }
 
-// All reports whether the actor sees every operational record (auditors, administrators).
+// All reports whether the actor sees every operational record (auditors).
 func (v *OperationalSight) All() bool { return v.all }
 
 // Environment reports whether the actor may see the records of environment id ("" is no

@@ -70,69 +70,9 @@ func DefaultCells(tx store.Tx, p party.Party) ([]ownership.Cell, error) {
 	return out, nil
 }
 
-// CreatePrincipalRequest creates a principal.
-type CreatePrincipalRequest struct {
-	PartyID string              `json:"party_id"`
-	Name    string              `json:"name"`
-	Kind    party.PrincipalKind `json:"kind"`
-	Admin   bool                `json:"admin"`
-}
-
-// CreatePrincipal creates a principal and returns its token, shown this once.
-func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePrincipalRequest) (party.Principal, string, error) {
-	if err := RequireAdmin(a, "creating a principal"); err != nil {
-		return party.Principal{}, "", err
-	}
-	if err := party.ValidSlug("principal name", r.Name); err != nil {
-		return party.Principal{}, "", err
-	}
-	if r.Kind == "" {
-		r.Kind = party.Person
-	}
-	if _, err := party.ParsePrincipalKind(string(r.Kind)); err != nil {
-		return party.Principal{}, "", err
-	}
-	now := s.now()
-	p := party.Principal{ID: party.NewID("prn"), PartyID: r.PartyID, Name: r.Name, Kind: r.Kind, Admin: r.Admin, CreatedAt: now}
-	token, hash := party.NewToken()
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Parties().GetParty(r.PartyID); err != nil {
-			return err
-		}
-		if err := tx.Parties().CreatePrincipal(p, hash[:]); err != nil {
-			if failure.Is(err, failure.Conflict) {
-				return failure.New(failure.Conflict, "party %s already has a principal named %q", r.PartyID, r.Name)
-			}
-			return err
-		}
-		_, err := tx.Audit().Append(Event(a, now, "principal.create", "", "party:"+p.PartyID, "principal:"+p.ID, map[string]any{"name": p.Name, "kind": p.Kind, "admin": p.Admin}))
-		return err
-	})
-	if err != nil {
-		return party.Principal{}, "", err
-	}
-	return p, token, nil
-}
-
 // ListParties lists every party; party names are not secret within a deployment.
 func (s *Service) ListParties(ctx context.Context) ([]party.Party, error) {
 	var out []party.Party
 	err := s.st.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Parties().ListParties(); return err })
-	return out, err
-}
-
-// ListPrincipals lists principals of a party: the party's own, or any for admins and auditors.
-func (s *Service) ListPrincipals(ctx context.Context, a audit.Actor, partyID string) ([]party.Principal, error) {
-	var out []party.Principal
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		if ok, err := CanRead(tx, a, partyID); err != nil {
-			return err
-		} else if !ok {
-			return failure.New(failure.Denied, "party %s may not list principals of party %s", a.PartyID, partyID)
-		}
-		var err error
-		out, err = tx.Parties().ListPrincipals(partyID)
-		return err
-	})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
@@ -334,7 +335,7 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 		if err != nil {
 			return err
 		}
-		if ok, err := CanRead(tx, a, p.PartyID); err != nil {
+		if ok, err := maySee(tx, a, p.PartyID); err != nil {
 			return err
 		} else if !ok {
 			return failure.New(failure.NotFound, "principal %s not found", principalID)
@@ -346,8 +347,8 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 }
 
 // SetPrincipalDuties limits a principal to some of its party's duties, or to custody/transfer
-// (an empty list lifts the limit). Only an administrator may, and never over its own limits;
-// the limits of an administrator are changed only by another administrator of the same party.
+// (an empty list lifts the limit). Only an administrator of the principal's party may (or a
+// deployment administrator under break-glass, access.go), and never over its own limits.
 // The change is refused when it would break a separation-of-duties rule, and it is audited
 // (principal.duties) with the limits before and after.
 func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
@@ -367,7 +368,8 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		if err != nil {
 			return err
 		}
-		if err := mayLimit(a, p); err != nil {
+		au, err := mayLimit(tx, a, p, now)
+		if err != nil {
 			return err
 		}
 		before, err := tx.Duties().PrincipalDuties(principalID)
@@ -384,24 +386,33 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 			before = []ownership.Pair{}
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.duties", "", "party:"+p.PartyID, "principal:"+principalID,
-			map[string]any{"duties": ps, "before": before, "admin": p.Admin}))
+			au.detail(map[string]any{"duties": ps, "before": before, "admin": p.Admin})))
 		return err
 	})
 	return ps, err
 }
 
-// mayLimit says whether actor a may change the duty limits of principal p: a deployment
-// administrator, not p itself, and, when p is an administrator, one of p's own party.
-func mayLimit(a audit.Actor, p party.Principal) error {
-	switch {
-	case a.PrincipalID == p.ID:
-		return failure.New(failure.Denied, "a principal cannot change its own duties, administrators included: ask another administrator")
-	case !a.Admin:
-		return failure.New(failure.Denied, "only an administrator may change the duties of principal %s", p.ID)
-	case p.Admin && a.PartyID != p.PartyID:
-		return failure.New(failure.Denied, "principal %s is an administrator of party %s: only another administrator of that party may change its duties", p.ID, p.PartyID)
+// mayLimit says whether actor a may change the duty limits of principal p: an administrator of
+// p's party (or a deployment administrator under break-glass), never p itself. A deployment
+// administrator has no duties to limit.
+func mayLimit(tx store.Tx, a audit.Actor, p party.Principal, now time.Time) (authority, error) {
+	if p.PartyID == party.Deployment {
+		return authority{}, failure.New(failure.Invalid, "principal %s is a deployment administrator, which holds no party's duties", p.ID)
 	}
-	return nil
+	if a.PrincipalID == p.ID {
+		return authority{}, failure.New(failure.Denied, "a principal cannot change its own duties, administrators included: ask another administrator")
+	}
+	au, err := manages(tx, a, p.PartyID, now)
+	if err != nil {
+		return au, err
+	}
+	if !au.ok {
+		if !IsDeploymentAdmin(a) && a.PartyID != p.PartyID {
+			return au, failure.New(failure.Denied, "only an administrator of party %s may change the duties of principal %s", p.PartyID, p.ID)
+		}
+		return au, deniedManage(a, p.PartyID, "changing the duties of a principal")
+	}
+	return au, nil
 }
 
 func principalOf(tx store.Tx, id string) (party.Principal, error) {

@@ -54,6 +54,8 @@ var openAPISchemas = map[string]any{
 	"MakerPolicy":    api.MakerPolicy{}, "RegisterMaker": api.RegisterMakerRequest{}, "UpdateMaker": api.UpdateMakerRequest{},
 	"MakerCertificate": api.MakerCertificate{}, "Maker": api.Maker{}, "Manifest": api.Manifest{}, "ManifestResult": api.ManifestResult{},
 	"MakerSource": api.MakerSource{}, "MakerCheck": api.MakerCheck{}, "RevocationEvidence": api.RevocationEvidence{}, "DeviceOrigin": api.DeviceOrigin{},
+	"PrincipalToken": api.PrincipalToken{}, "IssuedToken": api.IssuedToken{}, "RotateToken": api.RotateTokenRequest{},
+	"AccessRequest": api.AccessRequest{}, "Access": api.Access{}, "AccessDecision": api.AccessDecision{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

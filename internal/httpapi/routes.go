@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.refusalRoutes()
 	s.lifecycleRoutes()
 	s.makerRoutes()
+	s.principalRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

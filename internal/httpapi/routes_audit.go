@@ -14,7 +14,8 @@ import (
 
 // auditRoutes serve the audit events and the tamper-evident audit log (internal/auditlog):
 // the checkpoint key and its history are public; events, checkpoints, proofs and leaf hashes
-// are for auditors and administrators; rotating the key is for administrators.
+// are for auditors (not deployment administrators: the log names every party's devices);
+// rotating the key is for deployment administrators.
 func (s *Server) auditRoutes() {
 	s.handle("GET", "/v1/audit/events", s.auditEvents)
 	s.public("GET", "/v1/audit/key", s.auditKey)

@@ -51,7 +51,7 @@ func (s *Server) createPrincipal(w http.ResponseWriter, r *http.Request, p party
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, 201, api.CreatedPrincipal{Principal: toPrincipal(out), Token: token})
+	return writeJSON(w, 201, toCreatedPrincipal(out, token))
 }
 
 func (s *Server) listPrincipals(w http.ResponseWriter, r *http.Request, p party.Principal) error {

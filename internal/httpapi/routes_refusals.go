@@ -52,8 +52,8 @@ func subjectOf(r *http.Request) string {
 	return seg + ":" + id
 }
 
-// refusalReport lists refusal events newest first with totals by reason: auditors and
-// administrators see all, others their own principals' refusals; ?device= gives one device's
+// refusalReport lists refusal events newest first with totals by reason: auditors see all,
+// others (deployment administrators included) their own principals' refusals; ?device= gives one device's
 // refusal history to whoever may see the device. since is an RFC 3339 time (default: seven
 // days ago), limit 1-1000.
 func (s *Server) refusalReport(w http.ResponseWriter, r *http.Request, p party.Principal) error {

@@ -20,11 +20,11 @@ func fromCreatePartyRequest(r api.CreatePartyRequest) governance.CreatePartyRequ
 
 func toPrincipal(p party.Principal) api.Principal {
 	return api.Principal{ID: p.ID, PartyID: p.PartyID, Name: p.Name, Kind: string(p.Kind), Admin: p.Admin,
-		CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt}
+		CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy, AccessID: p.AccessID, DisabledAt: p.DisabledAt, LastUsedAt: p.LastUsedAt}
 }
 
 func fromCreatePrincipalRequest(r api.CreatePrincipalRequest) governance.CreatePrincipalRequest {
-	return governance.CreatePrincipalRequest{PartyID: r.PartyID, Name: r.Name, Kind: party.PrincipalKind(r.Kind), Admin: r.Admin}
+	return governance.CreatePrincipalRequest{PartyID: r.PartyID, Name: r.Name, Kind: party.PrincipalKind(r.Kind), Admin: r.Admin, TokenLifetime: r.TokenLifetime}
 }
 
 func toScope(s ownership.Scope) api.Scope { return api.Scope{Kind: string(s.Kind), ID: s.ID} }

@@ -23,7 +23,21 @@ func toInventoryPage(p reports.InventoryPage) api.InventoryPage {
 func toRotation(r reports.Rotation) api.Rotation {
 	return api.Rotation{GeneratedAt: r.GeneratedAt, Active: r.Active, Compliant: r.Compliant, Share: r.Share,
 		Environments: each(r.Environments, toRotationEnv), Overdue: each(r.Overdue, toOverdue), OverdueCount: r.OverdueCount,
-		Trend: each(r.Trend, toTrendPoint)}
+		Trend: each(r.Trend, toTrendPoint), Credentials: toCredentials(r.Credentials)}
+}
+
+func toCredentials(c reports.Credentials) api.Credentials {
+	return api.Credentials{MaxLifetime: api.Duration(c.MaxLifetime), IdleAfter: api.Duration(c.IdleAfter), Tokens: c.Tokens, Compliant: c.Compliant,
+		Offenders: each(c.Offenders, func(o reports.TokenOffender) api.TokenOffender {
+			return api.TokenOffender{TokenID: o.TokenID, PrincipalID: o.PrincipalID, PartyID: o.PartyID, Name: o.Name, Kind: o.Kind, Issue: o.Issue,
+				CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, LastUsedAt: o.LastUsedAt, Lifetime: api.Duration(o.Lifetime)}
+		}),
+		OffenderCount: c.OffenderCount,
+		CAs: each(c.CAs, func(v reports.CACredential) api.CACredential {
+			return api.CACredential{CAID: v.CAID, PartyID: v.PartyID, Name: v.Name, Stage: v.Stage, Role: v.Role, NotAfter: v.NotAfter,
+				Remaining: api.Duration(v.Remaining), Retired: v.Retired, Issue: v.Issue}
+		}),
+		CAIssues: c.CAIssues}
 }
 
 func toRotationEnv(e reports.RotationEnv) api.RotationEnv {
@@ -91,7 +105,7 @@ func toStandardsReport(r reports.StandardsReport) api.StandardsReport {
 func toStandardsRow(r reports.StandardsRow) api.StandardsRow {
 	e := r.Evidence
 	return api.StandardsRow{Framework: r.Framework, ID: r.ID, Title: r.Title, Coverage: string(r.Coverage), Control: r.Control,
-		Evidence: api.StandardsEvidence{Count: e.Count, Total: e.Total, Oldest: e.Oldest, Note: e.Note, CheckedAt: e.CheckedAt, Status: e.Status}}
+		Evidence: api.StandardsEvidence{Count: e.Count, Total: e.Total, Oldest: e.Oldest, Note: e.Note, CheckedAt: e.CheckedAt, Status: e.Status, Offenders: e.Offenders}}
 }
 
 func toGapsReport(r reports.GapsReport) api.GapsReport {

@@ -36,7 +36,7 @@ import (
 var (
 	ctx   = context.Background()
 	t0    = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	admin = audit.Actor{PartyID: "hq", PrincipalID: "prn-root", Admin: true}
+	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true} // a deployment administrator
 )
 
 // world is the makers service over a real SQLite store, with parties made through the
@@ -47,6 +47,7 @@ type world struct {
 	gov    *governance.Service
 	svc    *makers.Service
 	actors map[string]audit.Actor
+	admins map[string]audit.Actor // each party's first administrator
 }
 
 func newWorld(t *testing.T) *world {
@@ -58,7 +59,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { st.Close() })
 	clock := t0
 	now := func() time.Time { clock = clock.Add(time.Second); return clock } // every call a second later
-	w := &world{st: st, gov: governance.New(governance.Config{Store: st, Now: now}), svc: makers.New(makers.Config{Store: st, Now: now}), actors: map[string]audit.Actor{}}
+	w := &world{st: st, gov: governance.New(governance.Config{Store: st, Now: now}), svc: makers.New(makers.Config{Store: st, Now: now}), actors: map[string]audit.Actor{}, admins: map[string]audit.Actor{}}
 	for _, p := range []governance.CreatePartyRequest{
 		{ID: "hq", Name: "Headquarters", Kind: party.Distributor},
 		{ID: "op", Name: "Operator", Kind: party.Operator},
@@ -69,9 +70,16 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.gov.CreateParty(ctx, admin, p); err != nil {
 			t.Fatalf("creating party %s: %v", p.ID, err)
 		}
+		// The deployment administrator creates each party's first administrator, who
+		// creates the party's other principals.
+		a, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: p.ID, Name: "admin", Admin: true})
+		if err != nil {
+			t.Fatalf("creating the administrator of %s: %v", p.ID, err)
+		}
+		w.admins[p.ID] = governance.Actor(a)
 	}
 	for name, partyID := range map[string]string{"oscar": "op", "olivia": "op", "ian": "integ", "alice": "acme", "audrey": "aud"} {
-		p, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
+		p, _, err := w.gov.CreatePrincipal(ctx, w.admins[partyID], governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +150,7 @@ func TestRegisterGovernance(t *testing.T) {
 			t.Errorf("%s registering for %s: %v, want %s", tc.who, tc.operator, err, tc.kind)
 		}
 	}
-	if err := w.gov.SetCell(ctx, admin, ownership.Cell{Stage: ownership.Operational, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Operator, ID: "op"}, PartyID: "integ"}); err != nil {
+	if err := w.gov.SetCell(ctx, w.admins["op"], ownership.Cell{Stage: ownership.Operational, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Operator, ID: "op"}, PartyID: "integ"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg("ian", "op", "ian-acting"); err != nil {

@@ -155,8 +155,8 @@ func TestAnchorsAndImport(t *testing.T) {
 	if got := w.events(t); got != before {
 		t.Fatalf("refused requests appended %d audit events", got-before)
 	}
-	for _, p := range []string{"acme", "op"} {
-		if cas, _ := w.svc.ListCAs(ctx, admin, p); len(cas) != 1 {
+	for p, who := range map[string]string{"acme": "alice", "op": "oscar"} {
+		if cas, _ := w.svc.ListCAs(ctx, w.actors[who], p); len(cas) != 1 {
 			t.Fatalf("party %s has %d CAs after the refusals, want 1", p, len(cas))
 		}
 	}

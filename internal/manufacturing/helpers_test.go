@@ -33,7 +33,7 @@ import (
 
 var (
 	ctx   = context.Background()
-	admin = audit.Actor{PartyID: "hq", PrincipalID: "prn-root", Admin: true}
+	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true} // a deployment administrator
 
 	linterOnce sync.Once
 	linter     *issuance.Linter
@@ -73,6 +73,7 @@ func newWorld(t *testing.T) *world {
 	w.auth = authority.New(authority.Config{Store: st, Keys: kp, Linter: linter, Now: clock, Rand: rand.Reader})
 	w.gov = governance.New(governance.Config{Store: st, Now: clock})
 	w.svc = manufacturing.New(manufacturing.Config{Store: st, Authority: w.auth, Keys: kp, RootLife: 10 * 365 * 24 * time.Hour, IssuingLife: 5 * 365 * 24 * time.Hour})
+	partyAdmins := map[string]audit.Actor{}
 	for _, p := range []governance.CreatePartyRequest{
 		{ID: "acme", Name: "Acme", Kind: party.Manufacturer},
 		{ID: "globex", Name: "Globex", Kind: party.Manufacturer},
@@ -82,9 +83,15 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.gov.CreateParty(ctx, admin, p); err != nil {
 			t.Fatalf("creating party %s: %v", p.ID, err)
 		}
+		// Its first administrator, who creates its other principals.
+		pa, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: p.ID, Name: "admin", Admin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		partyAdmins[p.ID] = governance.Actor(pa)
 	}
 	for name, partyID := range map[string]string{"alice": "acme", "bob": "acme", "gina": "globex", "cindy": "cm", "oscar": "op"} {
-		p, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
+		p, _, err := w.gov.CreatePrincipal(ctx, partyAdmins[partyID], governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -142,7 +142,7 @@ func (s *Service) ImportCA(ctx context.Context, a audit.Actor, r ImportCARequest
 }
 
 func requireAnchorOwner(tx store.Tx, a audit.Actor) error {
-	p, err := tx.Parties().GetParty(a.PartyID)
+	p, err := governance.ActorParty(tx, a)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,9 @@
 // Package party defines the organisations (parties) that share a Hallmark deployment and the
 // principals (people and service accounts) that act for them.
 //
-// Invariants: a principal belongs to exactly one party for its whole life; a party's kind never
-// changes (ownership defaults depend on it); tokens are never stored, only their SHA-256.
+// Invariants: a principal belongs to exactly one party, or to the deployment scope (Deployment),
+// for its whole life; a party's kind never changes (ownership defaults depend on it); tokens are
+// never stored, only their SHA-256, and every token expires (token.go).
 package party
 
 import (
@@ -78,16 +79,37 @@ func ParsePrincipalKind(s string) (PrincipalKind, error) {
 	return "", failure.New(failure.Invalid, "principal kind %q is not person or service", s)
 }
 
-// Principal is a person or service account of one party.
+// Deployment is the PartyID of deployment administrators: the deployment scope, which is no
+// party. No party can have this ID (it is not a slug), nothing is owned by, held by or
+// transferred to it, and the store lists no party of this ID. A deployment administrator
+// creates parties and their first administrators and sets deployment-wide settings; it never
+// acts as a party (docs/governance.md, *Roles*).
+const Deployment = "*"
+
+// Principal is a person or service account of one party, or a deployment administrator
+// (PartyID Deployment).
 type Principal struct {
-	ID         string        `json:"id"`
-	PartyID    string        `json:"party_id"`
-	Name       string        `json:"name"`
-	Kind       PrincipalKind `json:"kind"`
-	Admin      bool          `json:"admin"` // a deployment administrator: creates parties and principals, edits any cell
-	CreatedAt  time.Time     `json:"created_at"`
-	LastUsedAt *time.Time    `json:"last_used_at,omitempty"`
+	ID      string        `json:"id"`
+	PartyID string        `json:"party_id"`
+	Name    string        `json:"name"`
+	Kind    PrincipalKind `json:"kind"`
+	// Admin marks an administrator: of its party (manages the party's principals, their tokens
+	// and duty limits), or, with PartyID Deployment, of the deployment.
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is the principal that created this one ("" for a bootstrap administrator and
+	// principals from before migration 0020); AccessID is the break-glass access it was
+	// created under, if any.
+	CreatedBy  string     `json:"created_by,omitempty"`
+	AccessID   string     `json:"access_id,omitempty"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"` // a disabled principal cannot authenticate
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// TokenID is the token a request authenticated with (set by authentication only).
+	TokenID string `json:"-"`
 }
+
+// DeploymentAdmin reports whether p is a deployment administrator.
+func (p Principal) DeploymentAdmin() bool { return p.PartyID == Deployment && p.Admin }
 
 var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,20 @@ func open(t *testing.T) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// auditco owns the deployment's operational audit cell: its principals see every refusal.
+	err = st.Update(context.Background(), func(tx store.Tx) error {
+		if err := tx.Parties().CreateParty(party.Party{ID: "auditco", Name: "Audit Co", Kind: party.Auditor, CreatedAt: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if err := tx.Ownership().SetCell(ownership.Cell{Stage: ownership.Operational, Duty: ownership.Audit, Scope: ownership.DeploymentScope, PartyID: "auditco"}, "boot", time.Unix(0, 0)); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(governance.Event(governance.Actor(deployAdmin()), time.Unix(0, 0), "ownership.set", ownership.Operational, "deployment:*", "party:auditco", nil))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 
@@ -46,8 +61,8 @@ func events(t *testing.T, st store.Store) []refusals.Detail {
 	t.Helper()
 	var out []refusals.Detail
 	r := refusals.NewReader(st, nil)
-	// An administrator sees every refusal.
-	rep, err := r.Report(context.Background(), governance.Actor(adminPrincipal()), refusals.Query{Since: time.Unix(0, 0)})
+	// An auditor sees every refusal.
+	rep, err := r.Report(context.Background(), governance.Actor(auditorPrincipal()), refusals.Query{Since: time.Unix(0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +155,51 @@ func TestBounded(t *testing.T) {
 	}
 }
 
-func adminPrincipal() party.Principal {
-	return party.Principal{ID: "admin", PartyID: "hallmark", Admin: true}
+func auditorPrincipal() party.Principal {
+	return party.Principal{ID: "audrey", PartyID: "auditco"}
+}
+
+func deployAdmin() party.Principal {
+	return party.Principal{ID: "root", PartyID: party.Deployment, Admin: true}
+}
+
+// TestReportScope: an auditor sees every refusal; a party, its own principals'; the deployment
+// administrator, which reads no party's devices (refusals name them), only its own.
+func TestReportScope(t *testing.T) {
+	st := open(t)
+	rc, err := refusals.New(refusals.Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Record(refusals.Refusal{PartyID: "p", PrincipalID: "u", Reason: "not-owner", Subject: "device:d1", Via: "api"})
+	rc.Record(refusals.Refusal{PartyID: party.Deployment, PrincipalID: "root", Reason: "denied", Subject: "party:p", Via: "api"})
+	rc.Close()
+	r := refusals.NewReader(st, nil)
+	for _, tc := range []struct {
+		who  party.Principal
+		want []string // subjects
+	}{
+		{auditorPrincipal(), []string{"device:d1", "party:p"}},
+		{party.Principal{ID: "u2", PartyID: "p"}, []string{"device:d1"}},
+		{party.Principal{ID: "padm", PartyID: "p", Admin: true}, []string{"device:d1"}},
+		{deployAdmin(), []string{"party:p"}},
+	} {
+		rep, err := r.Report(context.Background(), governance.Actor(tc.who), refusals.Query{Since: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range rep.Entries {
+			got = append(got, e.Subject)
+		}
+		if fmt.Sprint(sortedCopy(got)) != fmt.Sprint(tc.want) {
+			t.Errorf("%s/%s sees refusals about %v, want %v", tc.who.PartyID, tc.who.ID, got, tc.want)
+		}
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
 }

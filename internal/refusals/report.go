@@ -57,9 +57,11 @@ func NewReader(st store.Store, now func() time.Time) *Reader {
 	return &Reader{st: st, now: now}
 }
 
-// Report returns the refusals a sees: auditors and administrators see every refusal; any
-// other party sees the refusals of its own principals and, with DeviceID, those about a
-// device it may see (its device's history). A device it may not see is not found.
+// Report returns the refusals a sees: auditors see every refusal; any other party sees the
+// refusals of its own principals and, with DeviceID, those about a device it may see (its
+// device's history). A deployment administrator, which reads no party's devices (refusals
+// name them), sees its own principals' refusals only (party "*"). A device it may not see is
+// not found.
 func (r *Reader) Report(ctx context.Context, a audit.Actor, q Query) (Report, error) {
 	if q.Limit < 0 || q.Limit > 1000 {
 		return Report{}, failure.New(failure.Invalid, "limit must be 1-1000")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -37,8 +38,9 @@ type CAExpiryReport struct {
 	Warnings    int        `json:"warnings"`
 }
 
-// CAExpiry reports the expiry of the CAs the caller may see: all for auditors and
-// administrators, its party's otherwise.
+// CAExpiry reports the expiry of the CAs the caller may see: all for auditors and deployment
+// administrators (CAs are Hallmark's own credentials, which the rotation report's credentials
+// show them too; no device is named), its party's otherwise.
 func (s *Service) CAExpiry(ctx context.Context, a audit.Actor) (CAExpiryReport, error) {
 	now := s.now()
 	out := CAExpiryReport{GeneratedAt: now, Items: []CAExpiry{}}
@@ -48,7 +50,7 @@ func (s *Service) CAExpiry(ctx context.Context, a audit.Actor) (CAExpiryReport, 
 			return err
 		}
 		party := sc.PartyID
-		if sc.All {
+		if sc.All || governance.IsDeploymentAdmin(a) {
 			party = ""
 		}
 		cas, err := tx.CAs().ListCAs(party)

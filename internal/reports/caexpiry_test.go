@@ -127,8 +127,13 @@ func TestCAExpiry(t *testing.T) {
 		t.Errorf("CA expiry gaps = %v, want ca-gone, ca-7, ca-90", gaps)
 	}
 
-	all, err := svc.CAExpiry(ctx, audit.Actor{PartyID: "hq", PrincipalID: "root", Admin: true})
+	all, err := svc.CAExpiry(ctx, audit.Actor{PartyID: party.Deployment, PrincipalID: "root", Admin: true})
 	if err != nil || len(all.Items) != len(cas) {
-		t.Errorf("an administrator's report lists %d CAs, %v; want all %d", len(all.Items), err, len(cas))
+		t.Errorf("a deployment administrator's report lists %d CAs, %v; want all %d", len(all.Items), err, len(cas))
+	}
+	// A party's administrator sees its party's CAs, like its other principals.
+	other, err := svc.CAExpiry(ctx, audit.Actor{PartyID: "hq", PrincipalID: "hq-admin", Admin: true})
+	if err != nil || len(other.Items) != 0 {
+		t.Errorf("another party's administrator's report lists %d CAs, %v; want none", len(other.Items), err)
 	}
 }

@@ -2,11 +2,13 @@
 // identity stages, rotation compliance, certificates expiring soon, drift from the build
 // record, and the standards mapping (standards.go). It has no SQL and no HTTP.
 //
-// Scope: auditors and administrators (governance.IsAuditor) see the whole deployment; any other
-// party sees the devices it made or holds, and of their operational stage (environment,
-// operational certificate, reported facts: the rotation, expiring and drift reports, the
-// inventory's operational columns) only what happens in environments it operates: a maker does
-// not see what an operator does with the devices it made (docs/governance.md, Visibility).
+// Scope: auditors (governance.IsAuditor) see the whole deployment; any other party sees the
+// devices it made or holds, and of their operational stage (environment, operational
+// certificate, reported facts: the rotation, expiring and drift reports, the inventory's
+// operational columns) only what happens in environments it operates: a maker does not see
+// what an operator does with the devices it made (docs/governance.md, Visibility). A
+// deployment administrator sees no device, but sees Hallmark's own credentials
+// (credentials.go) and the standards counts.
 package reports
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -30,6 +33,8 @@ import (
 type Service struct {
 	st  store.Store
 	now func() time.Time
+	// tokenLifetime is the deployment's longest principal token lifetime (credentials.go).
+	tokenLifetime time.Duration
 }
 
 // New returns a Service; now defaults to time.Now in UTC.
@@ -37,7 +42,16 @@ func New(st store.Store, now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{st: st, now: now}
+	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime}
+}
+
+// SetTokenLifetime sets the longest principal token lifetime the credential checks hold
+// tokens to (config principals.token_lifetime); zero keeps party.DefaultTokenLifetime. Call it
+// before serving.
+func (s *Service) SetTokenLifetime(d time.Duration) {
+	if d > 0 {
+		s.tokenLifetime = d
+	}
 }
 
 // CertSummary is one certificate of a device as reports show it.
@@ -125,7 +139,7 @@ func ownEnvironments(tx store.Tx, sc store.ReportScope) (map[string]bool, error)
 	return out, err
 }
 
-// scopeOf is what a party may see: everything for auditors and administrators, otherwise the
+// scopeOf is what a party may see: everything for auditors, otherwise the
 // devices it made or holds and those in environments it operates (filtered in the store).
 func scopeOf(tx store.Tx, a audit.Actor) (store.ReportScope, error) {
 	auditor, err := governance.IsAuditor(tx, a)
@@ -224,6 +238,9 @@ type Rotation struct {
 	OverdueCount int       `json:"overdue_count"`
 	// Trend is compliance at past instants, oldest first, when asked for (TrendOptions).
 	Trend []TrendPoint `json:"trend,omitempty"`
+	// Credentials are Hallmark's own: principal tokens and CA certificates (credentials.go),
+	// the caller's party's, or all for auditors and deployment administrators.
+	Credentials Credentials `json:"credentials"`
 }
 
 // TrendOptions asks for the rotation trend: compliance every Every over the Since before now
@@ -290,6 +307,13 @@ func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOption
 			return err
 		}
 		if err := out.compute(tx, sc, now); err != nil {
+			return err
+		}
+		credParty := a.PartyID
+		if sc.All || governance.IsDeploymentAdmin(a) {
+			credParty = ""
+		}
+		if out.Credentials, err = credentials(tx, credParty, credParty, s.tokenLifetime, now); err != nil {
 			return err
 		}
 		if at != nil {

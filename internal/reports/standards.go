@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -40,7 +41,7 @@ type Mapping struct {
 // not-addressed. Each row names a check (checks below) computed from this deployment's data.
 var Standards = []Mapping{
 	{"OWASP NHI Top 10 2025", "NHI1", "Improper Offboarding", Addressed,
-		"Runtime revocation, release and manufacturing-revocation cascade revoke the operational certificate with the device state change (OCSP/CRL publish it).", "offboarding"},
+		"Runtime revocation, release and manufacturing-revocation cascade revoke the operational certificate with the device state change (OCSP/CRL publish it). Principal tokens are revoked at once and principals disabled or deleted by their party's administrators; the check also counts valid tokens unused for 30 days and principals whose tokens lapsed without being rotated or offboarded.", "offboarding"},
 	{"OWASP NHI Top 10 2025", "NHI2", "Secret Leakage", Partial,
 		"Device keys are generated on the device and never sent: issuance takes a CSR and a signed challenge. Hallmark does not scan for leaked keys; keyCompromise revocations are counted.", "key-compromise"},
 	{"OWASP NHI Top 10 2025", "NHI3", "Vulnerable Third-Party NHI", Partial,
@@ -52,7 +53,7 @@ var Standards = []Mapping{
 	{"OWASP NHI Top 10 2025", "NHI6", "Insecure Cloud Deployment Configurations", NotAddressed,
 		"No Hallmark control: cloud and CI/CD configuration is outside its scope.", ""},
 	{"OWASP NHI Top 10 2025", "NHI7", "Long-Lived Secrets", Addressed,
-		"Environment lifetime and max_age bound operational certificates; the rotation report lists identities not renewed within max_age.", "rotation"},
+		"Environment lifetime and max_age bound operational certificates; every principal token expires (at most principals.token_lifetime, 90 days by default) and rotates with a bounded overlap. The check counts identities not renewed within max_age and valid tokens whose lifetime exceeds the maximum (tokens from before tokens expired). CA keys are long-lived by design and are not counted here.", "long-lived"},
 	{"OWASP NHI Top 10 2025", "NHI8", "Environment Isolation", Addressed,
 		"Each environment has its own issuing CA, trust domain and SPIFFE path; a device holds one environment at a time.", "isolation"},
 	{"OWASP NHI Top 10 2025", "NHI9", "NHI Reuse", Addressed,
@@ -64,7 +65,7 @@ var Standards = []Mapping{
 	{"NIST CSF 2.0", "ID.AM-08", "Assets are managed throughout their life cycles", Addressed,
 		"The device lifecycle state machine (registered, active, quarantined, suspended, released, factory-revoked).", "lifecycle"},
 	{"NIST CSF 2.0", "PR.AA-01", "Identities and credentials are managed", Addressed,
-		"Factory and operational certificates issued, renewed and revoked by Hallmark.", "rotation"},
+		"Factory and operational certificates issued, renewed and revoked by Hallmark; Hallmark's own credentials too: principal tokens issued with an expiry, rotated, revoked and listed with their last use, and CA certificates watched for their end.", "credentials"},
 	{"NIST CSF 2.0", "PR.AA-02", "Identities are proofed and bound to credentials", Addressed,
 		"Origin proof with the factory certificate and key, bound to a signed build record.", "issuance-proofs"},
 	{"NIST CSF 2.0", "PR.AA-03", "Users, services and hardware are authenticated", Addressed,
@@ -87,6 +88,20 @@ type Evidence struct {
 	Note      string    `json:"note"`             // what Count means
 	CheckedAt time.Time `json:"checked_at"`       // when this was computed (now: reports are live)
 	Status    string    `json:"status"`           // ok, attention, no data (Total 0) or n/a
+	// Offenders names at most MaxEvidenceOffenders of the offenders Count counts (devices are
+	// not named to a deployment administrator, who reads no party's devices).
+	Offenders []string `json:"offenders,omitempty"`
+}
+
+// MaxEvidenceOffenders bounds the offenders one standards row names.
+const MaxEvidenceOffenders = 20
+
+func (e *Evidence) name(offenders ...string) {
+	for _, o := range offenders {
+		if len(e.Offenders) < MaxEvidenceOffenders {
+			e.Offenders = append(e.Offenders, o)
+		}
+	}
 }
 
 // NoData is the status of a check whose population is empty: nothing was checked, so it is
@@ -105,17 +120,21 @@ type StandardsReport struct {
 	Rows        []StandardsRow `json:"rows"`
 }
 
-// StandardsFor computes the standards report; only auditors and administrators may read it.
+// StandardsFor computes the standards report; only auditors and deployment administrators
+// may read it. A deployment administrator gets the same counts, but the devices among the
+// offenders are not named to it.
 func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsReport, error) {
 	now := s.now()
 	out := StandardsReport{GeneratedAt: now, Rows: []StandardsRow{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
-		if ok, err := governance.IsAuditor(tx, a); err != nil {
+		auditor, err := governance.IsAuditor(tx, a)
+		if err != nil {
 			return err
-		} else if !ok {
-			return failure.New(failure.Denied, "the standards report is for auditors and administrators")
 		}
-		checks, err := s.checks(tx, store.ReportScope{All: true, PartyID: a.PartyID}, now)
+		if !auditor && !governance.IsDeploymentAdmin(a) {
+			return failure.New(failure.Denied, "the standards report is for auditors and deployment administrators")
+		}
+		checks, err := s.checks(tx, store.ReportScope{All: true, PartyID: a.PartyID}, now, auditor)
 		if err != nil {
 			return err
 		}
@@ -142,25 +161,61 @@ func status(offenders int) string {
 	return "ok"
 }
 
-// checks computes every live check with aggregate queries.
-func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time) (map[string]Evidence, error) {
+// checks computes every live check with aggregate queries; devices says whether device IDs
+// may be named.
+func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devices bool) (map[string]Evidence, error) {
 	c := map[string]Evidence{}
 	var rot Rotation
 	if err := rot.compute(tx, sc, now); err != nil {
 		return nil, err
 	}
-	rotEv := Evidence{Count: rot.OverdueCount, Total: rot.Active, Note: "active operational identities older than their environment's max_age", Status: status(rot.OverdueCount)}
-	if len(rot.Overdue) > 0 {
-		rotEv.Oldest = rot.Overdue[0].DeviceID + " (" + time.Duration(rot.Overdue[0].Age).String() + ")"
+	cred, err := credentials(tx, "", "", s.tokenLifetime, now)
+	if err != nil {
+		return nil, err
 	}
-	c["rotation"] = rotEv
+	var overdue []string
+	if devices {
+		for _, o := range rot.Overdue {
+			overdue = append(overdue, "device "+o.DeviceID+" ("+time.Duration(o.Age).String()+" old)")
+		}
+	}
+	long := cred.count(IssueLongLived)
+	longEv := Evidence{Count: rot.OverdueCount + long, Total: rot.Active + cred.Tokens,
+		Note: "active operational identities older than their environment's max_age, and valid principal tokens whose lifetime exceeds the deployment maximum", Status: status(rot.OverdueCount + long)}
+	if len(rot.Overdue) > 0 && devices {
+		longEv.Oldest = rot.Overdue[0].DeviceID + " (" + time.Duration(rot.Overdue[0].Age).String() + ")"
+	}
+	longEv.name(cred.names(IssueLongLived)...)
+	longEv.name(overdue...)
+	c["long-lived"] = longEv
+
+	credCount := rot.OverdueCount + cred.OffenderCount + cred.CAIssues
+	credEv := Evidence{Count: credCount, Total: rot.Active + cred.Tokens + len(cred.CAs),
+		Note: "operational identities not renewed within max_age, principal tokens long-lived, idle or lapsed, and CA certificates that still issue but end within 90 days or have ended", Status: status(credCount)}
+	credEv.name(cred.names(IssueLongLived, IssueIdle, IssueLapsed)...)
+	for _, ca := range cred.CAs {
+		if ca.Issue != "" {
+			credEv.name(fmt.Sprintf("CA %s (%s, %s): %s, not after %s", ca.CAID, ca.PartyID, ca.Name, ca.Issue, ca.NotAfter.Format(time.DateOnly)))
+		}
+	}
+	credEv.name(overdue...)
+	c["credentials"] = credEv
 
 	sum, err := tx.Reports().Summary(sc, now)
 	if err != nil {
 		return nil, err
 	}
-	offEv := Evidence{Count: sum.OffboardedValid, Total: sum.Offboarded, Oldest: sum.OldestOffboardedValid,
-		Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate", Status: status(sum.OffboardedValid)}
+	idle, lapsed := cred.count(IssueIdle), cred.count(IssueLapsed)
+	offCount := sum.OffboardedValid + idle + lapsed
+	offEv := Evidence{Count: offCount, Total: sum.Offboarded + cred.Tokens,
+		Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate, valid principal tokens unused for 30 days, and principals whose tokens lapsed unrotated", Status: status(offCount)}
+	if devices {
+		offEv.Oldest = sum.OldestOffboardedValid
+		if sum.OldestOffboardedValid != "" {
+			offEv.name("device " + sum.OldestOffboardedValid + " (the oldest of its kind)")
+		}
+	}
+	offEv.name(cred.names(IssueIdle, IssueLapsed)...)
 	c["offboarding"] = offEv
 	c["key-compromise"] = Evidence{Count: sum.KeyCompromise, Total: sum.Devices, Note: "certificates revoked for keyCompromise", Status: "ok"}
 	c["issuance-proofs"] = Evidence{Count: sum.Issuances, Total: sum.Issuances, Note: "operational issuances, each recorded with its proof of possession and policy version", Status: "ok"}
@@ -175,9 +230,9 @@ func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time) (map[
 	}
 	n := len(dr.Items) + len(dr.Policy)
 	dEv := Evidence{Count: n, Total: dr.Checked, Note: "differences between reported facts and build records, and active devices their environment's current policy would not admit", Status: status(n)}
-	if len(dr.Items) > 0 {
+	if len(dr.Items) > 0 && devices {
 		dEv.Oldest = dr.Items[0].DeviceID
-	} else if len(dr.Policy) > 0 {
+	} else if len(dr.Policy) > 0 && devices {
 		dEv.Oldest = dr.Policy[0].DeviceID
 	}
 	c["drift"] = dEv

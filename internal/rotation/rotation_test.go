@@ -30,7 +30,7 @@ import (
 
 var (
 	ctx   = context.Background()
-	admin = audit.Actor{PartyID: "hq", PrincipalID: "prn-root", Admin: true}
+	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true} // the deployment administrator
 )
 
 type world struct {
@@ -74,8 +74,14 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
+	// The deployment administrator makes each party's first administrator, who makes the rest.
 	for name, partyID := range map[string]string{"alice": "acme", "gina": "globex", "oscar": "op"} {
-		p, _, err := gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
+		padm, _, err := gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: "admin", Admin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.actors[partyID+"/admin"] = governance.Actor(padm)
+		p, _, err := gov.CreatePrincipal(ctx, governance.Actor(padm), governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,6 +152,7 @@ func TestRotateGoverned(t *testing.T) {
 	}{
 		{"another manufacturer", "gina", issuing.ID, rotation.Request{}, failure.Denied},
 		{"an operator", "oscar", issuing.ID, rotation.Request{}, failure.Denied},
+		{"another manufacturer's administrator", "globex/admin", issuing.ID, rotation.Request{}, failure.Denied},
 		{"a negative overlap", "alice", issuing.ID, rotation.Request{Overlap: "-1h"}, failure.Invalid},
 		{"an overlap over the bound", "alice", issuing.ID, rotation.Request{Overlap: "169h"}, failure.Invalid},
 		{"an overlap that is no duration", "alice", issuing.ID, rotation.Request{Overlap: "soon"}, failure.Invalid},
@@ -158,6 +165,13 @@ func TestRotateGoverned(t *testing.T) {
 	}
 	if _, err := w.rot.Rollover(ctx, w.actors["gina"], root.ID, rotation.Request{}); !failure.Is(err, failure.Denied) {
 		t.Errorf("another manufacturer rolling acme's root over = %v, want not owner", err)
+	}
+	// The deployment administrator holds no stage duty: CA rotation is the CA's party's.
+	if _, err := w.rot.Rotate(ctx, admin, issuing.ID, rotation.Request{}); err == nil {
+		t.Error("the deployment administrator rotated acme's issuing CA")
+	}
+	if _, err := w.rot.Rollover(ctx, admin, root.ID, rotation.Request{}); err == nil {
+		t.Error("the deployment administrator rolled acme's root over")
 	}
 	if got := w.events(t); got != n {
 		t.Fatalf("refused rotations changed the audit log: %d → %d events", n, got)
@@ -173,7 +187,7 @@ func TestRotateGoverned(t *testing.T) {
 	if got := w.events(t); got != n+2 {
 		t.Fatalf("a rotation appended %d events, want 2 (ca.create, ca.rotate)", got-n)
 	}
-	moved, err := w.mfg.GetLot(ctx, admin, lot.ID)
+	moved, err := w.mfg.GetLot(ctx, alice, lot.ID)
 	if err != nil || moved.IssuingCAID != out.New.ID {
 		t.Fatalf("the lot issues from %s, %v; want the successor %s", moved.IssuingCAID, err, out.New.ID)
 	}

@@ -35,9 +35,10 @@ var (
 	claimName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 )
 
-// requirePartyAdmin refuses callers that are not administrators of partyID.
+// requirePartyAdmin refuses callers that are not administrators of partyID: a deployment
+// administrator (party "*") is none, break-glass or not.
 func requirePartyAdmin(a audit.Actor, partyID, what string) error {
-	if !a.Admin || a.PartyID != partyID {
+	if !governance.IsPartyAdmin(a, partyID) || partyID == party.Deployment {
 		return failure.New(failure.Denied, "%s needs an administrator of party %s", what, partyID)
 	}
 	return nil
@@ -92,9 +93,10 @@ func (s *Service) SetProvider(ctx context.Context, a audit.Actor, r ProviderRequ
 	return p, err
 }
 
-// Provider returns the party's registration; any principal of the party may read it.
+// Provider returns the party's registration; any principal of the party may read it, and a
+// deployment administrator (who may not change it). Administrators of other parties may not.
 func (s *Service) Provider(ctx context.Context, a audit.Actor, partyID string) (store.SigninProvider, error) {
-	if a.PartyID != partyID && !a.Admin {
+	if a.PartyID != partyID && !governance.IsDeploymentAdmin(a) {
 		return store.SigninProvider{}, failure.New(failure.NotFound, "party %s has no identity provider you may see", partyID)
 	}
 	var p store.SigninProvider

@@ -130,7 +130,8 @@ type Issued struct {
 }
 
 // Authenticate resolves a session token to its principal. Unknown, revoked and expired
-// sessions, and sessions whose principal left the party, are Unauthenticated.
+// sessions, sessions whose principal left the party, was disabled or was deleted (which
+// deletes its sessions), are Unauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (party.Principal, Session, error) {
 	if len(token) > MaxTokenLen {
 		return party.Principal{}, Session{}, failure.New(failure.Unauthenticated, "the session token is longer than %d characters; it is not a Hallmark session", MaxTokenLen)
@@ -158,6 +159,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (party.Princip
 		return party.Principal{}, Session{}, failure.New(failure.Unauthenticated, "the session %s expired at %s; sign in again", v.ID, v.ExpiresAt.Format(time.RFC3339))
 	case p.PartyID != v.PartyID:
 		return party.Principal{}, Session{}, failure.New(failure.Unauthenticated, "the session %s is bound to party %s, which its principal no longer belongs to", v.ID, v.PartyID)
+	case p.DisabledAt != nil:
+		return party.Principal{}, Session{}, failure.New(failure.Unauthenticated, "the session %s is of principal %s, which is disabled", v.ID, p.ID)
 	}
 	return p, toSession(v), nil
 }
@@ -171,7 +174,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, id string) (Session
 		if out, err = tx.Signin().GetSession(id); err != nil {
 			return err
 		}
-		if out.PrincipalID != a.PrincipalID && !(a.Admin && a.PartyID == out.PartyID) {
+		if out.PrincipalID != a.PrincipalID && !governance.IsPartyAdmin(a, out.PartyID) {
 			return failure.New(failure.NotFound, "no session %s that you may revoke", id)
 		}
 		if out.RevokedAt != nil {
@@ -187,8 +190,11 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, id string) (Session
 	return toSession(out), err
 }
 
-// issue creates a session for a principal in tx and audits it.
+// issue creates a session for a principal in tx and audits it; a disabled principal gets none.
 func (s *Service) issue(tx store.Tx, p party.Principal, method string, detail map[string]any) (Issued, error) {
+	if p.DisabledAt != nil {
+		return Issued{}, failure.New(failure.Denied, "principal %s is disabled: an administrator of %s enables it again", p.ID, p.PartyID)
+	}
 	now := s.c.Now()
 	token := SessionPrefix + rand.Text()
 	h := sha256.Sum256([]byte(token))

@@ -23,6 +23,7 @@ type fixture struct {
 	gov         *governance.Service
 	opA, opB    *testOP
 	acmeAdmin   audit.Actor
+	boot        audit.Actor // a deployment administrator (party "*")
 	alice       party.Principal
 	globexAdmin audit.Actor
 	secrets     map[string]string
@@ -43,7 +44,8 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, gov: governance.New(governance.Config{Store: st}), ctx: ctx, secrets: map[string]string{"ACME_OIDC_SECRET": "hallmark-secret", "GLOBEX_OIDC_SECRET": "hallmark-secret"}}
 	f.opA, f.opB = startOP(t, redirect), startOP(t, redirect)
-	boot := audit.Actor{PartyID: "deployment", PrincipalID: "bootstrap", Admin: true}
+	boot := audit.Actor{PartyID: party.Deployment, PrincipalID: "bootstrap", Admin: true}
+	f.boot = boot
 	for _, p := range []struct {
 		id   string
 		kind party.Kind
@@ -52,16 +54,17 @@ func setup(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	mk := func(partyID, name string, admin bool) party.Principal {
-		p, _, err := f.gov.CreatePrincipal(ctx, boot, governance.CreatePrincipalRequest{PartyID: partyID, Name: name, Kind: party.Person, Admin: admin})
+	// The deployment administrator makes each party's first administrator, who makes the rest.
+	mk := func(by audit.Actor, partyID, name string, admin bool) party.Principal {
+		p, _, err := f.gov.CreatePrincipal(ctx, by, governance.CreatePrincipalRequest{PartyID: partyID, Name: name, Kind: party.Person, Admin: admin})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	f.acmeAdmin = governance.Actor(mk("acme", "root", true))
-	f.globexAdmin = governance.Actor(mk("globex", "root", true))
-	f.alice = mk("acme", "alice", false)
+	f.acmeAdmin = governance.Actor(mk(boot, "acme", "root", true))
+	f.globexAdmin = governance.Actor(mk(boot, "globex", "root", true))
+	f.alice = mk(f.acmeAdmin, "acme", "alice", false)
 	f.svc = f.service(nil)
 	if _, err := f.svc.SetProvider(ctx, f.acmeAdmin, signin.ProviderRequest{PartyID: "acme", Issuer: f.opA.Issuer, ClientID: "hallmark", ClientSecretEnv: "ACME_OIDC_SECRET", Claim: "sub"}); err != nil {
 		t.Fatal(err)
@@ -201,6 +204,18 @@ func TestSigninOnlyThePartysAdminsBind(t *testing.T) {
 	wantKind(t, err, failure.Invalid, "binding another party's principal")
 	_, err = f.svc.SetProvider(f.ctx, f.globexAdmin, signin.ProviderRequest{PartyID: "acme", Issuer: f.opB.Issuer, ClientID: "x"})
 	wantKind(t, err, failure.Denied, "another party's admin replaces the provider")
+	// A deployment administrator belongs to no party: it neither registers a party's provider
+	// nor binds, unbinds or lists a party's identities.
+	_, err = f.svc.SetProvider(f.ctx, f.boot, signin.ProviderRequest{PartyID: "acme", Issuer: f.opB.Issuer, ClientID: "x"})
+	wantKind(t, err, failure.Denied, "the deployment administrator replaces acme's provider")
+	_, err = f.svc.Bind(f.ctx, f.boot, "acme", "mallory@acme.example", f.alice.ID)
+	wantKind(t, err, failure.Denied, "the deployment administrator binds")
+	err = f.svc.Unbind(f.ctx, f.boot, "acme", "id-alice")
+	wantKind(t, err, failure.Denied, "the deployment administrator unbinds")
+	_, err = f.svc.Bindings(f.ctx, f.boot, "acme")
+	wantKind(t, err, failure.Denied, "the deployment administrator lists bindings")
+	_, err = f.svc.Provider(f.ctx, f.globexAdmin, "acme")
+	wantKind(t, err, failure.NotFound, "another party's admin reads the provider")
 	_, err = f.svc.SetProvider(f.ctx, f.acmeAdmin, signin.ProviderRequest{PartyID: "acme", Issuer: "http://idp.example.com", ClientID: "x"})
 	wantKind(t, err, failure.Invalid, "plain http issuer off loopback")
 	bs, err := f.svc.Bindings(f.ctx, f.acmeAdmin, "acme")
@@ -224,3 +239,38 @@ func TestSigninSessionExpiresAndIsBoundedInSize(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestSigninSessionsOfDisabledAndDeletedPrincipals: disabling a principal stops its sessions
+// at their next request and refuses it new ones; enabling it lets them work again; deleting it
+// ends them for good.
+func TestSigninSessionsOfDisabledAndDeletedPrincipals(t *testing.T) {
+	f := setup(t)
+	signIn := func() (signin.Issued, error) {
+		s, code := f.login(t, "acme", "alice")
+		return f.svc.Finish(f.ctx, signin.FinishRequest{State: s.State, Code: code})
+	}
+	got, err := signIn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.gov.SetDisabled(f.ctx, f.acmeAdmin, f.alice.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.Authenticate(f.ctx, got.Token)
+	wantKind(t, err, failure.Unauthenticated, "a disabled principal's session")
+	_, err = signIn()
+	wantKind(t, err, failure.Denied, "a disabled principal signs in")
+	if _, err := f.gov.SetDisabled(f.ctx, f.acmeAdmin, f.alice.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if p, _, err := f.svc.Authenticate(f.ctx, got.Token); err != nil || p.ID != f.alice.ID {
+		t.Fatalf("the session once its principal is enabled again: %+v %v", p, err)
+	}
+	if err := f.gov.DeletePrincipal(f.ctx, f.acmeAdmin, f.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.Authenticate(f.ctx, got.Token)
+	wantKind(t, err, failure.Unauthenticated, "a deleted principal's session")
+	_, err = signIn()
+	wantKind(t, err, failure.Denied, "a deleted principal signs in (its binding went with it)")
+}

@@ -42,6 +42,8 @@ type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	// Touch records a principal's use; it is not an identity change and is not audited.
 	TouchPrincipal(ctx context.Context, principalID string, at time.Time) error
+	// TouchToken records the use of a token and of its principal, likewise unaudited.
+	TouchToken(ctx context.Context, principalID, tokenID string, at time.Time) error
 	Close() error
 }
 
@@ -78,16 +80,15 @@ type Tx interface {
 	Makers() Makers         // makers.go
 }
 
-// Parties stores parties and principals.
+// Parties stores parties, principals, their tokens and break-glass access (principals.go).
+// The deployment scope (party.Deployment) is stored as a party row so that deployment
+// administrators are principals like any other, but GetParty and ListParties never return it.
 type Parties interface {
 	CreateParty(p party.Party) error
 	GetParty(id string) (party.Party, error)
 	ListParties() ([]party.Party, error)
-	CreatePrincipal(p party.Principal, tokenHash []byte) error
-	PrincipalByTokenHash(hash []byte) (party.Principal, error)
-	GetPrincipal(id string) (party.Principal, error)
-	ListPrincipals(partyID string) ([]party.Principal, error)
-	RotateToken(principalID string, tokenHash []byte) error
+	PrincipalStore
+	AccessStore
 }
 
 // Ownership stores the ownership matrix.

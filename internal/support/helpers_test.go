@@ -34,7 +34,7 @@ import (
 
 var (
 	ctx   = context.Background()
-	admin = audit.Actor{PartyID: "hq", PrincipalID: "prn-root", Admin: true}
+	admin = audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true} // a deployment administrator
 )
 
 // world is the support service over a real SQLite store and file key provider, wired to
@@ -94,6 +94,7 @@ func newWorld(t *testing.T) *world {
 	w.gov.OnApproved(approval.SupportGrant, w.svc.IssueApproved)
 	w.gov.OnDenied(approval.SupportGrant, w.svc.Denied)
 
+	partyAdmins := map[string]audit.Actor{}
 	for _, p := range []governance.CreatePartyRequest{
 		{ID: "acme", Name: "Acme", Kind: party.Manufacturer},
 		{ID: "globex", Name: "Globex", Kind: party.Manufacturer},
@@ -104,9 +105,15 @@ func newWorld(t *testing.T) *world {
 		if _, err := w.gov.CreateParty(ctx, admin, p); err != nil {
 			t.Fatalf("creating party %s: %v", p.ID, err)
 		}
+		// Its first administrator, who creates its other principals.
+		pa, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: p.ID, Name: "admin", Admin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		partyAdmins[p.ID] = governance.Actor(pa)
 	}
 	for name, partyID := range map[string]string{"alice": "acme", "gina": "globex", "victor": "vend", "oscar": "op", "olga": "op", "ozzie": "op2"} {
-		p, _, err := w.gov.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
+		p, _, err := w.gov.CreatePrincipal(ctx, partyAdmins[partyID], governance.CreatePrincipalRequest{PartyID: partyID, Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -158,7 +158,7 @@ func (s *Service) RequestGrant(ctx context.Context, a audit.Actor, r Request) (V
 	}
 	r.NotBefore, r.NotAfter = r.NotBefore.UTC().Truncate(time.Second), r.NotAfter.UTC().Truncate(time.Second)
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
-		p, err := tx.Parties().GetParty(a.PartyID)
+		p, err := governance.ActorParty(tx, a)
 		if err != nil {
 			return err
 		}
@@ -419,7 +419,7 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, id string, r Revoke
 
 func (s *Service) mayEnd(tx store.Tx, a audit.Actor, g grant.Grant, env environment.Environment) error {
 	if a.PartyID == g.RequesterParty {
-		p, err := tx.Parties().GetParty(a.PartyID)
+		p, err := governance.ActorParty(tx, a)
 		if err != nil {
 			return err
 		}

@@ -15,9 +15,24 @@ schemas={
  "Party":{"type":"object","properties":{"id":str_,"name":str_,"kind":S("PartyKind"),"created_at":dt}},
  "PartyKind":{"type":"string","enum":["manufacturer","contract-manufacturer","distributor","integrator","operator","support-vendor","auditor"]},
  "CreateParty":{"type":"object","required":["id","name","kind"],"additionalProperties":False,"properties":{"id":{"type":"string","pattern":"^[a-z0-9][a-z0-9-]{0,62}$"},"name":str_,"kind":S("PartyKind")}},
- "Principal":{"type":"object","properties":{"id":str_,"party_id":str_,"name":str_,"kind":{"type":"string","enum":["person","service"]},"admin":b(),"created_at":dt,"last_used_at":dt}},
- "CreatePrincipal":{"type":"object","required":["party_id","name"],"additionalProperties":False,"properties":{"party_id":str_,"name":str_,"kind":{"type":"string","enum":["person","service"]},"admin":b()}},
- "PrincipalWithToken":{"allOf":[S("Principal"),{"type":"object","properties":{"token":{"type":"string","description":"bearer token, shown once; only its SHA-256 is stored"}}}]},
+ "Principal":{"type":"object","description":"a person or service account of a party, or a deployment administrator (party_id \"*\": the deployment scope, which is no party)","properties":{"id":str_,"party_id":str_,"name":str_,"kind":{"type":"string","enum":["person","service"]},
+   "admin":{"type":"boolean","description":"an administrator of its party (manages its principals, tokens and duty limits) or, with party_id \"*\", of the deployment"},"created_at":dt,
+   "created_by":{"type":"string","description":"the principal that created this one"},"access_id":{"type":"string","description":"the break-glass request it was created under, if any"},"disabled_at":dt,"last_used_at":dt}},
+ "CreatePrincipal":{"type":"object","required":["party_id","name"],"additionalProperties":False,"properties":{"party_id":{"type":"string","description":"a party, or \"*\" for a deployment administrator"},"name":str_,"kind":{"type":"string","enum":["person","service"]},"admin":b(),
+   "token_lifetime":{"type":"string","example":"720h","description":"the first token's lifetime; absent: the deployment's maximum (principals.token_lifetime, 90 days by default)"}}},
+ "PrincipalWithToken":{"allOf":[S("Principal"),{"type":"object","properties":{"token":{"type":"string","description":"bearer token, shown once; only its SHA-256 is stored"},"token_id":str_,"token_expires_at":dt}}]},
+ "PrincipalToken":{"type":"object","description":"the record of one bearer token; the token itself is shown only when it is made","properties":{"id":str_,"principal_id":str_,
+   "state":{"type":"string","enum":["active","overlap","expired","revoked","upgrade-pending"],"description":"overlap: superseded by a rotation, working until expires_at"},
+   "created_at":dt,"created_by":str_,"expires_at":dt,"last_used_at":dt,"revoked_at":dt,"superseded_by":str_}},
+ "IssuedToken":{"allOf":[S("PrincipalToken"),{"type":"object","properties":{"token":{"type":"string","description":"bearer token, shown once; only its SHA-256 is stored"}}}]},
+ "RotateToken":{"type":"object","additionalProperties":False,"properties":{"overlap":{"type":"string","example":"24h","description":"how long the current tokens keep working beside the new one; absent or 0s: they stop now; at most principals.max_overlap"},
+   "lifetime":{"type":"string","example":"720h","description":"the new token's lifetime; absent: the deployment's maximum"}}},
+ "AccessRequest":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":str_,"duration":{"type":"string","example":"1h","description":"the window asked for, 1m to 24h, starting at approval; absent: 1h"}}},
+ "Access":{"type":"object","description":"a break-glass request: a deployment administrator's time-bound right to manage one party's principals, decided by an administrator of that party","properties":{"id":str_,"party_id":str_,
+   "principal_id":{"type":"string","description":"the deployment administrator who asked"},"reason":str_,"duration":str_,
+   "state":{"type":"string","enum":["pending","approved","denied","ended","expired","over"]},"requested_at":dt,"expires_at":{"type":"string","format":"date-time","description":"an undecided request lapses then"},
+   "decided_by":str_,"decided_at":dt,"comment":str_,"until":{"type":"string","format":"date-time","description":"approved: the end of the window"},"ended_at":dt,"ended_by":str_}},
+ "AccessDecision":{"type":"object","required":["approve"],"additionalProperties":False,"properties":{"approve":b(),"comment":str_}},
  "Cell":{"type":"object","required":["stage","duty","scope","party_id"],"additionalProperties":False,"properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]},
    "scope":{"type":"object","required":["kind","id"],"properties":{"kind":{"type":"string","enum":["deployment","manufacturer","model","lot","operator","environment","vendor"]},"id":str_}},"party_id":str_}},
  "Hierarchy":{"type":"object","description":"a new root CA and the issuing CA under it","properties":{"issuing":S("CA"),"root":S("CA")}},
@@ -64,11 +79,23 @@ paths={
  "/v1/whoami":{"get":op("The authenticated principal",200,S("Principal"),errs=(401,))},
  "/v1/parties":{"post":op("Create a party with its default ownership cells (deployment administrators)",201,S("Party"),"CreateParty",errs=(400,401,403,409)),
    "get":op("List parties",200,page(S("Party")),errs=(401,))},
- "/v1/principals":{"post":op("Create a principal; the response carries its token once (deployment administrators)",201,S("PrincipalWithToken"),"CreatePrincipal",errs=(400,401,403,404,409))},
- "/v1/parties/{id}/principals":{"get":op("List a party's principals (own party, auditors, administrators)",200,page(S("Principal")),params=[pid()],errs=(401,403))},
+ "/v1/principals":{"post":op("Create a principal with its first token, shown once: an administrator of the party; a deployment administrator for deployment administrators, for the first administrator of a party without one, or under an approved break-glass request",201,S("PrincipalWithToken"),"CreatePrincipal",errs=(400,401,403,404,409))},
+ "/v1/parties/{id}/principals":{"get":op("List a party's principals (own party, auditors, deployment administrators; * lists the deployment administrators)",200,page(S("Principal")),params=[pid()],errs=(401,403,404))},
+ "/v1/principals/{id}":{"get":op("One principal",200,S("Principal"),params=[pid()],errs=(401,404)),
+   "delete":op("Delete a principal with its tokens and duty limits (an administrator of its party, not itself; refused for the last administrator that can sign in)",204,params=[pid()],errs=(401,403,404,409))},
+ "/v1/principals/{id}/disable":{"post":op("Disable a principal: its tokens stop working at once (an administrator of its party, not itself)",200,S("Principal"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/principals/{id}/enable":{"post":op("Enable a disabled principal again",200,S("Principal"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/principals/{id}/tokens":{"get":op("A principal's tokens with their state, expiry and last use, newest first; never the tokens themselves",200,page(S("PrincipalToken")),params=[pid()],errs=(401,404)),
+   "post":op("Rotate: a new token, shown once; the principal's other valid tokens keep working until the overlap ends (the principal itself or an administrator of its party)",201,S("IssuedToken"),"RotateToken",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/principals/{id}/tokens/{token}/revoke":{"post":op("Revoke one token at once, on every replica: the next request with it is refused",200,S("PrincipalToken"),params=[pid(),pid("token")],errs=(401,403,404,409))},
+ "/v1/parties/{id}/access":{"post":op("Ask for break-glass access to a party's principals (deployment administrators); nothing opens until an administrator of the party approves",201,S("Access"),"AccessRequest",params=[pid()],errs=(400,401,403,404)),
+   "get":op("A party's break-glass requests, newest first (its principals, deployment administrators, auditors)",200,page(S("Access")),params=[pid()],errs=(401,403,404))},
+ "/v1/access/{id}":{"get":op("One break-glass request",200,S("Access"),params=[pid()],errs=(401,404))},
+ "/v1/access/{id}/decision":{"post":op("Approve or deny a pending break-glass request (an administrator of its party); approval opens the window at once",200,S("Access"),"AccessDecision",params=[pid()],errs=(400,401,403,404,409))},
+ "/v1/access/{id}/end":{"post":op("Close an open break-glass window early (an administrator of its party or the requester)",200,S("Access"),params=[pid()],errs=(401,403,404,409))},
  "/v1/ownership":{"get":op("The ownership matrix",200,page(S("Cell")),errs=(401,)),
-   "put":op("Set one cell: administrators any; a party may delegate a cell over a lot or model it owns the parent duty of; refused when it would give a principal duties a separation-of-duties rule keeps apart",200,S("Cell"),"Cell",errs=(400,401,403,404)),
-   "delete":op("Delete one cell (administrators any; a party a delegation over a lot or model whose parent duty it owns); the scope then inherits or, with nothing above, becomes a governance gap",204,
+   "put":op("Set one cell: a deployment administrator over the deployment scope; an administrator of the party a scope belongs to; a party may delegate a cell over a lot or model it owns the parent duty of; refused when it would give a principal duties a separation-of-duties rule keeps apart",200,S("Cell"),"Cell",errs=(400,401,403,404)),
+   "delete":op("Delete one cell (as PUT: a deployment administrator over the deployment scope, the scope's party's administrators, a party a delegation over a lot or model whose parent duty it owns); the scope then inherits or, with nothing above, becomes a governance gap",204,
      params=[{"name":"stage","in":"query","required":True,"schema":{"type":"string"}},{"name":"duty","in":"query","required":True,"schema":{"type":"string"}},{"name":"scope","in":"query","required":True,"schema":{"type":"string","example":"lot:lot_abc"}}],errs=(400,401,403,404))},
  "/v1/manufacturing/hierarchies":{"post":op("Create a manufacturing root and issuing CA (manufacturing/issue on the manufacturer)",201,S("Hierarchy"),"CreateHierarchy",errs=(400,401,403,404,409))},
  "/v1/manufacturing/imports":{"post":op("Import an existing manufacturing CA (certificate and key; the key is checked before anything is stored)",201,S("CA"),"ImportCA",errs=(400,401,403,404,409,413))},
@@ -95,7 +122,7 @@ paths={
  "/v1/transfers/{id}/accept":{"post":op("Accept an offer (receiving party; a limited principal needs custody/transfer); custody moves in the same transaction, refused (409) while a device of it is active, suspended or quarantined",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/refuse":{"post":op("Refuse an offer (receiving party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
  "/v1/transfers/{id}/cancel":{"post":op("Cancel an open offer (offering party)",200,S("Transfer"),params=[pid()],errs=(401,403,404,409))},
- "/v1/audit/events":{"get":op("Audit events after a sequence number (auditors and administrators)",200,page(S("AuditEvent")),params=[q("after","sequence number")],errs=(401,403))},
+ "/v1/audit/events":{"get":op("Audit events after a sequence number (auditors)",200,page(S("AuditEvent")),params=[q("after","sequence number")],errs=(401,403))},
 }
 doc={"openapi":"3.1.0","info":{"title":"Hallmark API","version":"0.1.0","description":"Device identity authority: manufacturing and operational identities with separate owners. Every operation except those marked public needs a bearer token; every refusal is RFC 9457 problem+json."},
  "servers":[{"url":"/"}],"security":[{"bearer":[]}],
@@ -167,11 +194,11 @@ schemas["AuditEvent"]["description"]="seq is the event's leaf index + 1 in the a
 qi=lambda n,d,req=False: {"name":n,"in":"query","required":req,"schema":{"type":"integer","minimum":0},"description":d}
 paths.update({
  "/v1/audit/key":{"get":op("The checkpoint verifier key, a note verifier key '<origin>+<hash>+<base64 Ed25519 key>' (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
- "/v1/audit/checkpoint":{"get":op("The latest signed checkpoint of the audit tree; ?new=1 signs one of the current size first (auditors and administrators)",200,note_,params=[q("new","1: make a checkpoint of the current size")],errs=(401,403),okctype="text/plain"),
-   "post":op("Sign a checkpoint of the current size now, or return the stored one of that size (auditors and administrators)",200,note_,errs=(401,403),okctype="text/plain")},
- "/v1/audit/proofs/inclusion":{"get":op("Inclusion proof of a leaf in the tree of a size (auditors and administrators)",200,S("InclusionProof"),params=[qi("index","leaf index (seq - 1)",True),qi("size","tree size; 0 or absent: the current size")],errs=(400,401,403))},
- "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors and administrators)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
- "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors and administrators)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
+ "/v1/audit/checkpoint":{"get":op("The latest signed checkpoint of the audit tree; ?new=1 signs one of the current size first (auditors)",200,note_,params=[q("new","1: make a checkpoint of the current size")],errs=(401,403),okctype="text/plain"),
+   "post":op("Sign a checkpoint of the current size now, or return the stored one of that size (auditors)",200,note_,errs=(401,403),okctype="text/plain")},
+ "/v1/audit/proofs/inclusion":{"get":op("Inclusion proof of a leaf in the tree of a size (auditors)",200,S("InclusionProof"),params=[qi("index","leaf index (seq - 1)",True),qi("size","tree size; 0 or absent: the current size")],errs=(400,401,403))},
+ "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
+ "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
 })
 # --- security reports (internal/reports) ---
 int_={"type":"integer"}
@@ -183,7 +210,13 @@ schemas.update({
    "overdue":arr({"type":"object","properties":{"device_id":str_,"environment_id":str_,"serial":str_,"issued_at":dt,"age":str_,"max_age":str_}}),
    "overdue_count":{"type":"integer","description":"all overdue identities; overdue lists at most 1000, never-issued then oldest first"},
    "trend":{"type":"array","description":"present when since and every are given: compliance at each instant, oldest first, from certificate history","items":{"type":"object","properties":{"at":dt,"active":int_,"compliant":int_,"share":{"type":"number"},
-     "environments":arr({"type":"object","properties":{"environment_id":str_,"active":int_,"compliant":int_,"share":{"type":"number"}}})}}}}},
+     "environments":arr({"type":"object","properties":{"environment_id":str_,"active":int_,"compliant":int_,"share":{"type":"number"}}})}}},
+   "credentials":{"type":"object","description":"Hallmark's own credentials: principal tokens and CA certificates (the caller's party's; all for auditors and deployment administrators)","properties":{
+     "max_lifetime":str_,"idle_after":str_,"tokens":{"type":"integer","description":"tokens valid now"},"compliant":int_,
+     "offenders":arr({"type":"object","properties":{"token_id":str_,"principal_id":str_,"party_id":str_,"name":str_,"kind":str_,"issue":{"type":"string","enum":["long-lived","idle","lapsed"]},"created_at":dt,"expires_at":dt,"last_used_at":dt,"lifetime":str_}}),
+     "offender_count":int_,
+     "cas":arr({"type":"object","properties":{"ca_id":str_,"party_id":str_,"name":str_,"stage":str_,"role":str_,"not_after":dt,"remaining":str_,"retired":b(),"issue":{"type":"string","enum":["expired","expiring"]}}}),
+     "ca_issues":int_}}}},
  "SummaryReport":{"type":"object","properties":{"generated_at":dt,"devices":int_,"by_state":{"type":"object","additionalProperties":int_},"active":int_,"compliant":int_,"share":{"type":"number"},"expiring_24h":int_}},
  "ExpiringReport":{"type":"object","properties":{"generated_at":dt,"within":str_,"count":int_,"truncated":{"type":"boolean","description":"only the 1000 soonest are listed; counts cover all"},"groups":arr({"type":"object","properties":{"environment_id":str_,"name":str_,"operator_id":str_,"count":int_,
    "items":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"not_after":dt,"remaining":str_,"device_state":str_,"environment_id":str_,"operator_id":str_}})}})}},
@@ -194,7 +227,7 @@ schemas.update({
      "items":{"type":"object","properties":{"device_id":str_,"environment_id":str_,"serial":str_,"policy_kind":{"type":"string","enum":["onboarding","renewal"]},"admitted_version":int_,"current_version":int_,"admitted_at":dt,
      "failed":arr({"type":"object","properties":{"rule":str_,"message":str_,"error":str_}}),"approval_required":{"type":"boolean"}}}}}},
  "StandardsReport":{"type":"object","properties":{"generated_at":dt,"rows":arr({"type":"object","properties":{"framework":str_,"id":str_,"title":str_,"coverage":{"type":"string","enum":["addressed","partial","not-addressed"]},"control":str_,
-   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","no data","n/a"]}}}}})}},
+   "evidence":{"type":"object","properties":{"count":int_,"total":int_,"oldest":str_,"note":str_,"checked_at":dt,"status":{"type":"string","enum":["ok","attention","no data","n/a"]},"offenders":arr(str_)}}}})}},
 })
 paths.update({
  "/v1/reports/inventory":{"get":op("Every device the caller may see with both identity stages (auditors: all; others: devices made, held or in environments operated)",200,S("InventoryReport"),params=[q("after","device id to start after"),q("limit","1-1000, default 1000")],errs=(400,401))},
@@ -203,7 +236,7 @@ paths.update({
    params=[q("since","trend: how far back, such as 30d, 2w or 12h (with every)"),q("every","trend: step between instants, such as 1d (with since); at most 1000 instants")],errs=(400,401))},
  "/v1/reports/expiring":{"get":op("Current operational certificates ending within a window, grouped by environment and operator",200,S("ExpiringReport"),params=[q("within","Go duration, default 72h")],errs=(400,401))},
  "/v1/reports/drift":{"get":op("Devices whose newest reported facts differ from their verified build record, and active devices their environment's current policy would no longer admit",200,S("DriftReport"),errs=(401,))},
- "/v1/reports/standards":{"get":op("OWASP NHI Top 10 (2025) and NIST CSF 2.0 mapping with live evidence (auditors and administrators)",200,S("StandardsReport"),errs=(401,403))},
+ "/v1/reports/standards":{"get":op("OWASP NHI Top 10 (2025) and NIST CSF 2.0 mapping with live evidence, Hallmark's own credentials included (auditors and deployment administrators; devices are not named to the latter)",200,S("StandardsReport"),errs=(401,403))},
 })
 # --- approvals, separation of duties, support grants (docs/governance.md) ---
 pair_={"type":"object","properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]}}}
@@ -272,7 +305,7 @@ paths.update({
    "post":op("Add a rule (deployment administrators); refused when a principal already breaks it",201,S("SoDRule"),"CreateSoDRule",errs=(400,401,403,409))},
  "/v1/sod-rules/{id}":{"delete":op("Remove a rule (deployment administrators)",204,params=[pid()],errs=(401,403,404))},
  "/v1/principals/{id}/duties":{"get":op("The duties a principal is limited to (empty: all its party's)",200,page(pair_),params=[pid()],errs=(401,404)),
-   "put":op("Limit a principal to some of its party's duties, or custody/transfer (empty: lift the limit); administrators only, never their own, an administrator's only by another administrator of its party; refused when it would break a separation-of-duties rule",200,page(pair_),"PrincipalDuties",params=[pid()],errs=(400,401,403,404))},
+   "put":op("Limit a principal to some of its party's duties, or custody/transfer (empty: lift the limit): an administrator of its party, not itself; refused when it would break a separation-of-duties rule",200,page(pair_),"PrincipalDuties",params=[pid()],errs=(400,401,403,404))},
  "/v1/support/hierarchies":{"post":op("Create an operator's support root and issuing CA (support/approve over the operator)",201,S("Hierarchy"),"CreateSupportHierarchy",errs=(400,401,403,404,409))},
  "/v1/support/grants":{"post":op("Ask for a support grant (support-vendor or manufacturer, support/issue over its own scope); waits for the operator's approval (kind support-grant)",202,S("SupportGrant"),"SupportRequest",errs=(400,401,403,404)),
    "get":op("Support grants the caller's party asked for or operates (auditors: all)",200,page(S("SupportGrant")),params=[q("environment","environment id"),q("device","grants reaching this device"),q("lot","lot id"),q("state","requested, active, denied, revoked")],errs=(401,))},
@@ -315,7 +348,7 @@ paths.update({
  "/v1/manufacturers/{id}/build-record-keys":{"get":op("A manufacturer's build-record key history: PUBLIC KEY PEM blocks, the current key first (public)",200,pem,errs=(404,),public=True,params=[pid()],okctype="application/x-pem-file")},
  "/v1/audit/keys":{"get":op("The checkpoint key history: one note verifier key a line, the current key first (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
  "/v1/audit/key/rotate":{"post":op("Rotate the checkpoint key; the first checkpoint after it is signed by both keys (deployment administrators)",201,S("AuditKey"),errs=(401,403,409))},
- "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
+ "/v1/reports/ca-expiry":{"get":op("CA expiry: every CA's end with warnings at 90, 30 and 7 days, soonest first (auditors and deployment administrators: all; others: their party's)",200,S("CAExpiryReport"),errs=(401,))},
 })
 # Sign-in with OpenID Connect (issue 16, point 1; docs/signin.md).
 session_={"type":"object","properties":{"id":str_,"principal_id":str_,"party_id":str_,"method":{"type":"string","enum":["oidc","dev"]},"created_at":dt,"expires_at":dt,"revoked_at":dt}}
@@ -352,7 +385,7 @@ schemas.update({
  "RefusalReport":{"type":"object","properties":{"since":dt,"by_reason":arr({"type":"object","properties":{"reason":str_,"count":{"type":"integer"}}}),"items":arr(S("Refusal"))}},
 })
 paths.update({
- "/v1/reports/refusals":{"get":op("Refusals of authenticated callers (API denials and EST 4xx), newest first, with totals by reason: auditors and administrators see all, others their own principals' refusals; with device, that device's refusal history for whoever may see it",200,S("RefusalReport"),
+ "/v1/reports/refusals":{"get":op("Refusals of authenticated callers (API denials and EST 4xx), newest first, with totals by reason: auditors see all, others (deployment administrators included) their own principals' refusals; with device, that device's refusal history for whoever may see it",200,S("RefusalReport"),
    params=[q("device","one device's refusals"),q("since","RFC 3339 time; default seven days ago"),q("limit","1-1000")],errs=(400,401,404))},
 })
 

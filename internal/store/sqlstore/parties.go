@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"fmt"
 
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
@@ -13,16 +14,20 @@ import (
 type parties struct{ t *tx }
 
 func (p parties) CreateParty(v party.Party) error {
+	if v.ID == party.Deployment {
+		return fmt.Errorf("party %q: %w", v.ID, store.ErrConflict)
+	}
 	_, err := p.t.exec(`INSERT INTO parties (id, name, kind, created_at) VALUES (?, ?, ?, ?)`,
 		v.ID, v.Name, string(v.Kind), micros(v.CreatedAt))
 	return err
 }
 
+// GetParty and ListParties never return the deployment scope's row (migration 0020).
 func (p parties) GetParty(id string) (party.Party, error) {
 	var v party.Party
 	var kind string
 	var at int64
-	err := p.t.queryRow(`SELECT id, name, kind, created_at FROM parties WHERE id = ?`, id).Scan(&v.ID, &v.Name, &kind, &at)
+	err := p.t.queryRow(`SELECT id, name, kind, created_at FROM parties WHERE id = ? AND id <> '*'`, id).Scan(&v.ID, &v.Name, &kind, &at)
 	if err != nil {
 		return v, notFound(err, "party "+id)
 	}
@@ -31,7 +36,7 @@ func (p parties) GetParty(id string) (party.Party, error) {
 }
 
 func (p parties) ListParties() ([]party.Party, error) {
-	rows, err := p.t.query(`SELECT id, name, kind, created_at FROM parties ORDER BY id`)
+	rows, err := p.t.query(`SELECT id, name, kind, created_at FROM parties WHERE id <> '*' ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -48,62 +53,6 @@ func (p parties) ListParties() ([]party.Party, error) {
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-func (p parties) CreatePrincipal(v party.Principal, hash []byte) error {
-	_, err := p.t.exec(`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.PartyID, v.Name, string(v.Kind), boolInt(v.Admin), hash, micros(v.CreatedAt))
-	return err
-}
-
-const principalCols = `id, party_id, name, kind, admin, created_at, last_used_at`
-
-func scanPrincipal(s interface{ Scan(...any) error }) (party.Principal, error) {
-	var v party.Principal
-	var kind string
-	var admin int
-	var at int64
-	var used sql.NullInt64
-	if err := s.Scan(&v.ID, &v.PartyID, &v.Name, &kind, &admin, &at, &used); err != nil {
-		return v, err
-	}
-	v.Kind, v.Admin, v.CreatedAt, v.LastUsedAt = party.PrincipalKind(kind), admin == 1, fromMicros(at), fromNullMicros(used)
-	return v, nil
-}
-
-func (p parties) PrincipalByTokenHash(hash []byte) (party.Principal, error) {
-	v, err := scanPrincipal(p.t.queryRow(`SELECT `+principalCols+` FROM principals WHERE token_hash = ?`, hash))
-	return v, notFound(err, "principal")
-}
-
-func (p parties) GetPrincipal(id string) (party.Principal, error) {
-	v, err := scanPrincipal(p.t.queryRow(`SELECT `+principalCols+` FROM principals WHERE id = ?`, id))
-	return v, notFound(err, "principal "+id)
-}
-
-func (p parties) ListPrincipals(partyID string) ([]party.Principal, error) {
-	q, args := `SELECT `+principalCols+` FROM principals ORDER BY party_id, name`, []any{}
-	if partyID != "" {
-		q, args = `SELECT `+principalCols+` FROM principals WHERE party_id = ? ORDER BY name`, []any{partyID}
-	}
-	rows, err := p.t.query(q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []party.Principal
-	for rows.Next() {
-		v, err := scanPrincipal(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-func (p parties) RotateToken(id string, hash []byte) error {
-	return p.t.execOne(store.ErrNotFound, `UPDATE principals SET token_hash = ? WHERE id = ?`, hash, id)
 }
 
 type owners struct{ t *tx }

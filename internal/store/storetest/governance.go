@@ -270,7 +270,7 @@ func testSupportGrants(t *testing.T, s store.Store) {
 func testDuties(t *testing.T, s store.Store) {
 	seedParty(t, s, "op", party.Operator)
 	mustUpdate(t, s, func(tx store.Tx) error {
-		if err := tx.Parties().CreatePrincipal(party.Principal{ID: "p1", PartyID: "op", Name: "oscar", Kind: party.Person, CreatedAt: t0}, []byte("h1")); err != nil {
+		if err := tx.Parties().CreatePrincipal(party.Principal{ID: "p1", PartyID: "op", Name: "oscar", Kind: party.Person, CreatedAt: t0}); err != nil {
 			return err
 		}
 		_, err := tx.Audit().Append(ev("principal.create"))

@@ -134,28 +134,38 @@ func testParties(t *testing.T, s store.Store) {
 		t.Fatalf("duplicate party name = %v, want conflict", err)
 	}
 	_, hash := party.NewToken()
+	exp := t0.Add(24 * time.Hour)
 	mustUpdate(t, s, func(tx store.Tx) error {
 		p := party.Principal{ID: "pr1", PartyID: "acme", Name: "alice", Kind: party.Person, CreatedAt: t0}
-		if err := tx.Parties().CreatePrincipal(p, hash[:]); err != nil {
+		if err := tx.Parties().CreatePrincipal(p); err != nil {
+			return err
+		}
+		if err := tx.Parties().CreateToken(party.Token{ID: "tok1", PrincipalID: "pr1", CreatedAt: t0, ExpiresAt: &exp}, hash[:]); err != nil {
 			return err
 		}
 		_, err := tx.Audit().Append(ev("principal.create"))
 		return err
 	})
-	if err := s.TouchPrincipal(ctx, "pr1", t0.Add(time.Hour)); err != nil {
+	if err := s.TouchToken(ctx, "pr1", "tok1", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.View(ctx, func(tx store.Tx) error {
-		p, err := tx.Parties().PrincipalByTokenHash(hash[:])
+		p, tok, err := tx.Parties().TokenByHash(hash[:])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.ID != "pr1" || p.LastUsedAt == nil || !p.LastUsedAt.Equal(t0.Add(time.Hour)) {
 			t.Errorf("principal = %+v", p)
 		}
+		if tok.ID != "tok1" || tok.LastUsedAt == nil || !tok.LastUsedAt.Equal(t0.Add(time.Hour)) || tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(exp) {
+			t.Errorf("token = %+v", tok)
+		}
 		other := party.HashToken("nope")
-		if _, err := tx.Parties().PrincipalByTokenHash(other[:]); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := tx.Parties().TokenByHash(other[:]); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown token: %v", err)
+		}
+		if _, err := tx.Parties().GetParty(party.Deployment); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetParty(%q) = %v, want not found: the deployment scope is no party", party.Deployment, err)
 		}
 		return nil
 	})
