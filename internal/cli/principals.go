@@ -40,40 +40,49 @@ deployment administrator).`
 
 // principalLifeCommands are the principal subcommands of this file.
 func (e *env) principalLifeCommands() []*cobra.Command {
-	// run resolves the principal and calls fn with the client and its ID.
-	run := func(fn func(cmd *cobra.Command, c *client.Client, id string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			id, err := resolvePrincipal(cmd.Context(), c, args[0])
-			if err != nil {
-				return err
-			}
-			return fn(cmd, c, id)
-		}
-	}
-	showPrincipal := func(p api.Principal) error {
-		return e.emit(p, []string{p.ID}, func(w io.Writer) { principalView(w, p) })
-	}
+	return []*cobra.Command{e.principalShowCmd(), e.principalTokensCmd(), e.principalTokenCmd(),
+		e.principalDisableCmd(), e.principalEnableCmd(), e.principalDeleteCmd()}
+}
 
-	show := &cobra.Command{
+// onPrincipal is a RunE that resolves the principal its first argument names and calls fn
+// with the client and the principal's ID.
+func (e *env) onPrincipal(fn func(cmd *cobra.Command, c *client.Client, id string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := e.client()
+		if err != nil {
+			return err
+		}
+		id, err := resolvePrincipal(cmd.Context(), c, args[0])
+		if err != nil {
+			return err
+		}
+		return fn(cmd, c, id)
+	}
+}
+
+func (e *env) showPrincipal(p api.Principal) error {
+	return e.emit(p, []string{p.ID}, func(w io.Writer) { principalView(w, p) })
+}
+
+func (e *env) principalShowCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "show PRINCIPAL",
 		Short:   "Show one principal",
 		Long:    "Show a principal: its party, kind, whether it is an administrator, who created it, and whether it is disabled.\n\n" + principalRef,
 		Example: `  hallmark principal show fabrikam/station-1`,
 		Args:    cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, c *client.Client, id string) error {
+		RunE: e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
 			p, err := c.GetPrincipal(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
-			return showPrincipal(p)
+			return e.showPrincipal(p)
 		}),
 	}
+}
 
-	tokens := &cobra.Command{
+func (e *env) principalTokensCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "tokens PRINCIPAL",
 		Short: "List a principal's tokens with their state, expiry and last use",
 		Long: `List a principal's bearer tokens, newest first: their state (active; overlap: superseded by a
@@ -83,7 +92,7 @@ last used. The tokens themselves are never shown again after they are made.
 ` + principalRef,
 		Example: `  hallmark principal tokens fabrikam/station-1`,
 		Args:    cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, c *client.Client, id string) error {
+		RunE: e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
 			ts, err := c.ListTokens(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -95,7 +104,21 @@ last used. The tokens themselves are never shown again after they are made.
 			return e.emit(ts, ids, func(w io.Writer) { tokenTable(w, ts) })
 		}),
 	}
+}
 
+func (e *env) principalTokenCmd() *cobra.Command {
+	token := &cobra.Command{
+		Use:   "token",
+		Short: "Rotate or revoke a principal's tokens",
+		Long:  "Rotate a principal's token (a new one, with an overlap for the old) or revoke one at once.",
+		Example: `  hallmark principal token rotate fabrikam/station-1 --overlap 24h
+  hallmark principal token revoke fabrikam/station-1 tok_abc`,
+	}
+	token.AddCommand(e.principalTokenRotateCmd(), e.principalTokenRevokeCmd())
+	return token
+}
+
+func (e *env) principalTokenRotateCmd() *cobra.Command {
 	var rot api.RotateTokenRequest
 	var tokenOut string
 	rotate := &cobra.Command{
@@ -114,7 +137,7 @@ token's ID goes to stdout and the token to stderr; -o json includes it in the "t
 		Example: `  hallmark principal token rotate fabrikam/station-1 --overlap 24h --token-out station-1.token
   hallmark principal token rotate prn_123 --lifetime 720h -o json`,
 		Args: cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, c *client.Client, id string) error {
+		RunE: e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
 			t, err := c.RotateToken(cmd.Context(), id, rot)
 			if err != nil {
 				return err
@@ -125,8 +148,11 @@ token's ID goes to stdout and the token to stderr; -o json includes it in the "t
 	rotate.Flags().StringVar(&rot.Overlap, "overlap", "", "how long the current tokens keep working beside the new one, e.g. 24h (default: they stop now)")
 	rotate.Flags().StringVar(&rot.Lifetime, "lifetime", "", "the new token's lifetime, e.g. 720h (default: the deployment's maximum, 90 days unless configured)")
 	rotate.Flags().StringVar(&tokenOut, "token-out", "", "write the new token to this file (mode 0600) instead of printing it")
+	return rotate
+}
 
-	revoke := &cobra.Command{
+func (e *env) principalTokenRevokeCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "revoke PRINCIPAL TOKEN_ID",
 		Short: "Revoke one token of a principal at once",
 		Long: `Revoke one token (tok_…, from "hallmark principal tokens") at once: the next request that uses it
@@ -137,7 +163,7 @@ refused when it would leave the party without an administrator that can sign in.
 		Example: `  hallmark principal token revoke fabrikam/station-1 tok_abc`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(func(cmd *cobra.Command, c *client.Client, id string) error {
+			return e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
 				t, err := c.RevokeToken(cmd.Context(), id, args[1])
 				if err != nil {
 					return err
@@ -146,42 +172,43 @@ refused when it would leave the party without an administrator that can sign in.
 			})(cmd, args[:1])
 		},
 	}
-	token := &cobra.Command{
-		Use:   "token",
-		Short: "Rotate or revoke a principal's tokens",
-		Long:  "Rotate a principal's token (a new one, with an overlap for the old) or revoke one at once.",
-		Example: `  hallmark principal token rotate fabrikam/station-1 --overlap 24h
-  hallmark principal token revoke fabrikam/station-1 tok_abc`,
-	}
-	token.AddCommand(rotate, revoke)
+}
 
-	state := func(use, short, long string, call func(ctx context.Context, c *client.Client, id string) (api.Principal, error)) *cobra.Command {
-		return &cobra.Command{
-			Use: use + " PRINCIPAL", Short: short, Long: long + "\n\n" + principalRef,
-			Example: "  hallmark principal " + use + " fabrikam/station-0",
-			Args:    cobra.ExactArgs(1),
-			RunE: run(func(cmd *cobra.Command, c *client.Client, id string) error {
-				p, err := call(cmd.Context(), c, id)
-				if err != nil {
-					return err
-				}
-				return showPrincipal(p)
-			}),
-		}
+// principalStateCmd is a command that changes a principal's state with call and shows it.
+func (e *env) principalStateCmd(use, short, long string, call func(ctx context.Context, c *client.Client, id string) (api.Principal, error)) *cobra.Command {
+	return &cobra.Command{
+		Use: use + " PRINCIPAL", Short: short, Long: long + "\n\n" + principalRef,
+		Example: "  hallmark principal " + use + " fabrikam/station-0",
+		Args:    cobra.ExactArgs(1),
+		RunE: e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
+			p, err := call(cmd.Context(), c, id)
+			if err != nil {
+				return err
+			}
+			return e.showPrincipal(p)
+		}),
 	}
-	disable := state("disable", "Disable a principal: its tokens stop working at once",
+}
+
+func (e *env) principalDisableCmd() *cobra.Command {
+	return e.principalStateCmd("disable", "Disable a principal: its tokens stop working at once",
 		`Disable a principal: every request with any of its tokens is refused from now on, and its tokens
 stay stored, so enabling it again restores them. An administrator of its party may, never the
 principal itself; the party's last administrator that can sign in cannot be disabled.`,
 		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) {
 			return c.DisablePrincipal(ctx, id)
 		})
-	enable := state("enable", "Enable a disabled principal again", "Enable a disabled principal: its tokens that have not expired work again.",
+}
+
+func (e *env) principalEnableCmd() *cobra.Command {
+	return e.principalStateCmd("enable", "Enable a disabled principal again", "Enable a disabled principal: its tokens that have not expired work again.",
 		func(ctx context.Context, c *client.Client, id string) (api.Principal, error) {
 			return c.EnablePrincipal(ctx, id)
 		})
+}
 
-	del := &cobra.Command{
+func (e *env) principalDeleteCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete PRINCIPAL",
 		Short: "Delete a principal with its tokens and duty limits",
 		Long: `Delete a principal, its tokens and its duty limits. The audit log keeps what it did under its ID.
@@ -191,14 +218,13 @@ that can sign in cannot be deleted.
 ` + principalRef,
 		Example: `  hallmark principal delete fabrikam/station-0`,
 		Args:    cobra.ExactArgs(1),
-		RunE: run(func(cmd *cobra.Command, c *client.Client, id string) error {
+		RunE: e.onPrincipal(func(cmd *cobra.Command, c *client.Client, id string) error {
 			if err := c.DeletePrincipal(cmd.Context(), id); err != nil {
 				return err
 			}
 			return e.emit(map[string]string{"deleted": id}, []string{id}, func(w io.Writer) { fmt.Fprintf(w, "deleted principal %s\n", id) })
 		}),
 	}
-	return []*cobra.Command{show, tokens, token, disable, enable, del}
 }
 
 // emitToken prints a new token once, or writes it to file.
@@ -261,6 +287,16 @@ docs/governance.md, *Break-glass*.`,
   hallmark party access approve acc_123 --comment "ok, until noon"
   hallmark party access end acc_123`,
 	}
+	cmd.AddCommand(e.accessRequestCmd(), e.accessListCmd(), e.accessDecideCmd("approve", true), e.accessDecideCmd("deny", false), e.accessEndCmd())
+	return cmd
+}
+
+// emitAccess prints one break-glass request.
+func (e *env) emitAccess(a api.Access) error {
+	return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}) })
+}
+
+func (e *env) accessRequestCmd() *cobra.Command {
 	var req api.AccessRequest
 	request := &cobra.Command{
 		Use:     "request PARTY",
@@ -277,14 +313,17 @@ docs/governance.md, *Break-glass*.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}) })
+			return e.emitAccess(a)
 		},
 	}
 	request.Flags().StringVar(&req.Reason, "reason", "", "why: the party's administrators read it")
 	request.Flags().StringVar(&req.Duration, "for", "", "the window asked for, 1m to 24h (default 1h)")
 	required(request, "reason")
+	return request
+}
 
-	listCmd := &cobra.Command{
+func (e *env) accessListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "list PARTY",
 		Short:   "List a party's break-glass requests",
 		Long:    "List the break-glass requests concerning PARTY, newest first, with their state and window.",
@@ -306,30 +345,35 @@ docs/governance.md, *Break-glass*.`,
 			return e.emit(as, ids, func(w io.Writer) { accessTable(w, as) })
 		},
 	}
-	decide := func(use string, approve bool) *cobra.Command {
-		var comment string
-		c := &cobra.Command{
-			Use:     use + " ACCESS_ID",
-			Short:   strings.ToUpper(use[:1]) + use[1:] + " a pending break-glass request (an administrator of its party)",
-			Long:    "Decide a pending break-glass request as an administrator of the party it concerns. Approval opens the window at once.",
-			Example: "  hallmark party access " + use + " acc_123 --comment \"ticket 42\"",
-			Args:    cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := e.client()
-				if err != nil {
-					return err
-				}
-				a, err := c.DecideAccess(cmd.Context(), args[0], api.AccessDecision{Approve: approve, Comment: comment})
-				if err != nil {
-					return err
-				}
-				return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}) })
-			},
-		}
-		c.Flags().StringVar(&comment, "comment", "", "a comment the requester and the party read")
-		return c
+}
+
+// accessDecideCmd approves (approve) or denies a pending break-glass request.
+func (e *env) accessDecideCmd(use string, approve bool) *cobra.Command {
+	var comment string
+	c := &cobra.Command{
+		Use:     use + " ACCESS_ID",
+		Short:   strings.ToUpper(use[:1]) + use[1:] + " a pending break-glass request (an administrator of its party)",
+		Long:    "Decide a pending break-glass request as an administrator of the party it concerns. Approval opens the window at once.",
+		Example: "  hallmark party access " + use + " acc_123 --comment \"ticket 42\"",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			a, err := c.DecideAccess(cmd.Context(), args[0], api.AccessDecision{Approve: approve, Comment: comment})
+			if err != nil {
+				return err
+			}
+			return e.emitAccess(a)
+		},
 	}
-	end := &cobra.Command{
+	c.Flags().StringVar(&comment, "comment", "", "a comment the requester and the party read")
+	return c
+}
+
+func (e *env) accessEndCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:     "end ACCESS_ID",
 		Short:   "Close an open break-glass window early",
 		Long:    "Close an open break-glass window before its end: an administrator of the party or the requester may.",
@@ -344,11 +388,9 @@ docs/governance.md, *Break-glass*.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}) })
+			return e.emitAccess(a)
 		},
 	}
-	cmd.AddCommand(request, listCmd, decide("approve", true), decide("deny", false), end)
-	return cmd
 }
 
 func accessTable(w io.Writer, as []api.Access) {
