@@ -64,7 +64,10 @@ func TestIssuingCARotationDuringIssuance(t *testing.T) {
 	f, lot, _ := rotationFixture(t, s)
 	oldCA := caCertOf(t, s, f.acmeIssuing)
 
-	const workers, perWorker, rotateAfter = 4, 15, 12
+	// The last afterRotation requests are held until the rotation has answered, so that
+	// however slowly this machine runs the rotation, some requests certainly meet the
+	// successor; the ones between rotateAfter and those are under way while it happens.
+	const workers, perWorker, rotateAfter, afterRotation = 4, 15, 12, 8
 	var (
 		mu        sync.Mutex
 		issued    []*x509.Certificate
@@ -74,14 +77,18 @@ func TestIssuingCARotationDuringIssuance(t *testing.T) {
 		successor string
 	)
 	// The requests are made here, in the test's goroutine; the workers only send them.
-	bodies := make(chan []byte, workers*perWorker)
-	for range workers * perWorker {
+	type job struct {
+		n    int
+		body []byte
+	}
+	bodies := make(chan job, workers*perWorker)
+	for n := range workers * perWorker {
 		body, _, _ := f.issueBody(t, lot)
 		j, err := json.Marshal(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bodies <- j
+		bodies <- job{n, j}
 	}
 	close(bodies)
 	client := &http.Client{Timeout: 60 * time.Second, Transport: s.http.Transport}
@@ -121,7 +128,10 @@ func TestIssuingCARotationDuringIssuance(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range bodies {
-				if err := issueOne(j); err != nil {
+				if j.n >= workers*perWorker-afterRotation {
+					<-rotated
+				}
+				if err := issueOne(j.body); err != nil {
 					mu.Lock()
 					failures = append(failures, err.Error())
 					mu.Unlock()
@@ -184,8 +194,8 @@ func TestIssuingCARotationDuringIssuance(t *testing.T) {
 		}
 	}
 	t.Logf("%d certificates by the old CA, %d by its successor", len(byOld), len(byNew))
-	if len(byOld) < rotateAfter || len(byNew) == 0 {
-		t.Fatalf("%d by the old CA and %d by the successor; want at least %d and 1", len(byOld), len(byNew), rotateAfter)
+	if len(byOld) < rotateAfter || len(byNew) < afterRotation {
+		t.Fatalf("%d by the old CA and %d by the successor; want at least %d and %d", len(byOld), len(byNew), rotateAfter, afterRotation)
 	}
 	var lotCA struct {
 		IssuingCAID string `json:"issuing_ca_id"`
