@@ -9,18 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
-	"fmt"
-	"io/fs"
 	"math/big"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
@@ -28,47 +21,8 @@ import (
 // by name, so renumbering does not break this) get their key hash from their stored TBS when
 // the store opens, so one key already issued to two devices is seen as bound.
 func TestUpgradeBindsExistingKeys(t *testing.T) {
-	base := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
-	}
 	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("hm_upgrade_keys_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, _ := fs.ReadDir(migrations, "migrations")
-	version := ""
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), "_key_bindings.sql") {
-			version = strings.SplitN(e.Name(), "_", 2)[0]
-		}
-	}
-	old := fstest.MapFS{}
-	for _, e := range entries {
-		if e.Name() < version {
-			b, _ := fs.ReadFile(migrations, "migrations/"+e.Name())
-			old["migrations/"+e.Name()] = &fstest.MapFile{Data: b}
-		}
-	}
-	if err := sqlstore.Migrate(ctx, db, dialect{}, old, "migrations"); err != nil {
-		t.Fatal(err)
-	}
+	db, dsn := migratedBefore(t, migrationNamed(t, "_key_bindings.sql"))
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +56,7 @@ func TestUpgradeBindsExistingKeys(t *testing.T) {
 	}
 	db.Close()
 
-	s, err := Open(ctx, u.String())
+	s, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +74,7 @@ func TestUpgradeBindsExistingKeys(t *testing.T) {
 		}
 		return nil
 	})
-	check, err := sql.Open("pgx", u.String())
+	check, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
