@@ -86,7 +86,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: opening %s for reading: %w", path, err)
 	}
-	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)*2))
+	// Keep every reader open: with database/sql's default of 2 idle connections the pool
+	// closed and reopened the rest (a new SQLite connection each time) under load.
+	readers := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
 	st := sqlstore.New(w, r, dialect{}, nil)
 	// One writer: batch concurrent write transactions into one commit (sqlstore/groupcommit.go).
 	st.EnableGroupCommit(GroupCommitMax)
