@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -153,6 +154,36 @@ func (s *TPM) Stop() {
 	}
 	s.cmd = nil
 	_ = os.Remove(s.Socket)
+}
+
+// CPU returns the user and system CPU time the running swtpm process has used, from
+// /proc/PID/stat (in the kernel's USER_HZ ticks, 100 a second on Linux).
+func (s *TPM) CPU() (time.Duration, error) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return 0, fmt.Errorf("swtpmtest: not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("swtpmtest: short /proc stat line")
+	}
+	var ticks int64
+	for _, x := range f[11:13] { // utime and stime: fields 14 and 15 of the line
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("swtpmtest: /proc stat: %w", err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // String names the TPM for test logs.
