@@ -23,7 +23,9 @@ import (
 )
 
 // open starts a swtpm and opens a provider on it with a fresh storage folder.
-func open(t *testing.T) (*tpm.Provider, *swtpmtest.TPM, string) {
+func open(t *testing.T) (*tpm.Provider, *swtpmtest.TPM, string) { return openB(t) }
+
+func openB(t testing.TB) (*tpm.Provider, *swtpmtest.TPM, string) {
 	t.Helper()
 	sw := swtpmtest.Start(t)
 	dir := filepath.Join(t.TempDir(), "tpm")
