@@ -183,8 +183,8 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Admission.watch(a.Metrics); err != nil {
 		return nil, err
 	}
-	if hp, ok := w.Keys.(hsmStats); ok { // an HSM reports its operations and whether it answers (keys.go)
-		if err := a.Metrics.Register(keysCollector{hp}); err != nil {
+	if st := keyStats(w.Keys); len(st) > 0 { // an HSM or TPM reports its operations and whether it answers (keys.go)
+		if err := a.Metrics.Register(keysCollector(st)); err != nil {
 			return nil, err
 		}
 	}

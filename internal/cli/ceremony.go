@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -21,24 +22,83 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	"github.com/hallmark-id/hallmark/internal/keys/pkcs11"
+	"github.com/hallmark-id/hallmark/internal/keys/tpm"
 )
 
 // EnvHSMPIN is the default environment variable holding an HSM user PIN.
 const EnvHSMPIN = "HALLMARK_HSM_PIN"
 
-// hsmFlags are how a ceremony step reaches a token: the module, and where the PIN is.
+// hsmFlags are how a ceremony step reaches a token (the module, and where the PIN is) or a
+// TPM (its device, and the folder of its keys' wrapped blobs).
 type hsmFlags struct {
 	module, pinFile, pinEnv string
+	tpmDevice, tpmStorage   string
 }
 
 func (h *hsmFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&h.module, "module", "", "PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so (default: the key URI's module-path)")
 	cmd.Flags().StringVar(&h.pinFile, "pin-file", "", "file holding the token's user PIN (default: the key URI's pin-source, else $"+EnvHSMPIN+")")
 	cmd.Flags().StringVar(&h.pinEnv, "pin-env", EnvHSMPIN, "environment variable holding the token's user PIN")
+	cmd.Flags().StringVar(&h.tpmDevice, "tpm-device", "", "for tpmkms: key URIs, the TPM: /dev/tpmrm0 or a simulator's socket (default: the key URI's device, else /dev/tpmrm0)")
+	cmd.Flags().StringVar(&h.tpmStorage, "tpm-storage-dir", "", "for tpmkms: key URIs, the folder of the TPM keys' wrapped blobs: the server's keys.tpm.storage_dir (default: the key URI's storage-directory)")
 }
 
-// open logs in to the token a key URI names. The PIN never comes from the command line.
-func (h *hsmFlags) open(flag, uri string) (*pkcs11.Provider, error) {
+// ceremonyKeys is where a ceremony step makes and finds keys: a PKCS#11 token or a TPM.
+type ceremonyKeys interface {
+	CreateURI(ctx context.Context, uri string, alg keys.Algorithm) (crypto.Signer, string, error)
+	Locate(ctx context.Context, uri string) (crypto.Signer, string, error)
+	Close() error
+}
+
+// checkAlgorithm refuses, before any device is opened, an algorithm the key URI's backend
+// cannot hold: Ed25519 (or RSA-3072) in a TPM.
+func checkAlgorithm(flag, uri string, alg keys.Algorithm) error {
+	if err := alg.Validate(); err != nil {
+		return usagef("--algorithm: %v", err)
+	}
+	if isTPMURI(uri) {
+		if err := tpm.CheckAlgorithm(alg); err != nil {
+			return invalidf("--algorithm %s with --%s %s: %v", alg, flag, uri, err)
+		}
+	}
+	return nil
+}
+
+func isTPMURI(uri string) bool {
+	scheme, _, _ := strings.Cut(uri, ":")
+	return strings.EqualFold(scheme, tpm.Scheme)
+}
+
+// open reaches the token or TPM a key URI names. A PIN never comes from the command line.
+func (h *hsmFlags) open(flag, uri string) (ceremonyKeys, error) {
+	if isTPMURI(uri) {
+		return h.openTPM(flag, uri)
+	}
+	return h.openPKCS11(flag, uri)
+}
+
+// openTPM opens the TPM a tpmkms: key URI (or --tpm-device) names, keeping keys' blobs where
+// --tpm-storage-dir (or the URI's storage-directory) says.
+func (h *hsmFlags) openTPM(flag, uri string) (ceremonyKeys, error) {
+	u, err := tpm.ParseURI(uri)
+	if err != nil {
+		return nil, invalidf("--%s: %v", flag, err)
+	}
+	dir := firstNonEmpty(h.tpmStorage, u.StorageDirectory)
+	if dir == "" {
+		return nil, usagef("--tpm-storage-dir: name the folder of the TPM keys' wrapped blobs (the server's keys.tpm.storage_dir), or give storage-directory in --%s", flag)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := tpm.Open(ctx, tpm.Config{Device: firstNonEmpty(h.tpmDevice, u.Device, "/dev/tpmrm0"), StorageDir: dir})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// openPKCS11 logs in to the token a key URI names.
+func (h *hsmFlags) openPKCS11(flag, uri string) (ceremonyKeys, error) {
 	u, err := pkcs11.ParseURI(uri)
 	if err != nil {
 		return nil, fmt.Errorf("--%s: %w", flag, err)
@@ -164,14 +224,23 @@ The PIN comes from --pin-file, the URI's pin-source or $HALLMARK_HSM_PIN, never 
 command line. Each step prints a transcript record (-o json for JSON) and --transcript FILE
 appends it to FILE, one JSON object a line: keep it with the ceremony's minutes.
 
-These commands need a hallmark built with PKCS#11 support (CGO_ENABLED=1 go build -tags pkcs11).`,
+A key in a TPM 2.0 is named tpmkms:name=NAME; --tpm-device and --tpm-storage-dir (or the
+URI's device and storage-directory) say which TPM and where its keys' wrapped blobs go: the
+server's keys.tpm.storage_dir, for the issuing CA. A TPM holds ECDSA P-256 and P-384 keys
+only: --algorithm ed25519 or rsa-3072 with a tpmkms: URI is refused before the TPM is opened.
+
+The PKCS#11 steps need a hallmark built with PKCS#11 support (CGO_ENABLED=1 go build -tags
+pkcs11); the TPM steps work in every build.`,
 		Example: `  export HALLMARK_HSM_PIN=...   # or --pin-file
   hallmark ceremony root --module /usr/lib/softhsm/libsofthsm2.so \
     --key-uri 'pkcs11:token=acme-root;object=acme-root-2026' --name "Acme Root CA" --org "Acme Devices" --out root.pem
   hallmark ceremony issuing-csr --module /usr/lib/softhsm/libsofthsm2.so \
     --key-uri 'pkcs11:token=hallmark;object=acme-issuing-2026' --name "Acme Issuing CA 2026" --org "Acme Devices" --out issuing.csr
   hallmark ceremony sign --module /usr/lib/softhsm/libsofthsm2.so --root-cert root.pem \
-    --root-key-uri 'pkcs11:token=acme-root;object=acme-root-2026' --csr issuing.csr --out issuing.pem`,
+    --root-key-uri 'pkcs11:token=acme-root;object=acme-root-2026' --csr issuing.csr --out issuing.pem
+  # the issuing CA's key in the server's TPM instead
+  hallmark ceremony issuing-csr --tpm-storage-dir /var/lib/hallmark/tpm \
+    --key-uri 'tpmkms:name=acme-issuing-2026' --name "Acme Issuing CA 2026" --org "Acme Devices" --out issuing.csr`,
 	}
 	cmd.AddCommand(e.ceremonyRoot(), e.ceremonyIssuingCSR(), e.ceremonySign())
 	return cmd
@@ -194,8 +263,8 @@ before it is signed. The key never leaves the token. Prints the key's full URI.`
     --key-uri 'pkcs11:token=acme-root;object=acme-root-2026' --name "Acme Root CA" --org "Acme Devices" --out root.pem --transcript ceremony.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := alg.Validate(); err != nil {
-				return usagef("--algorithm: %v", err)
+			if err := checkAlgorithm("key-uri", keyURI, alg); err != nil {
+				return err
 			}
 			linter, err := issuance.NewLinter()
 			if err != nil {
@@ -206,7 +275,7 @@ before it is signed. The key never leaves the token. Prints the key's full URI.`
 				return err
 			}
 			defer p.Close()
-			signer, uri, err := p.CreateURI(cmd.Context(), keyURI, alg)
+			signer, uri, err := p.CreateURI(cmd.Context(), keyOnly(keyURI), alg)
 			if err != nil {
 				return fmt.Errorf("creating the root key: %w", err)
 			}
@@ -235,7 +304,7 @@ before it is signed. The key never leaves the token. Prints the key's full URI.`
 		},
 	}
 	h.add(cmd)
-	cmd.Flags().StringVar(&keyURI, "key-uri", "", "the new key: pkcs11:token=LABEL;object=NAME[;id=HEX-ESCAPED]")
+	cmd.Flags().StringVar(&keyURI, "key-uri", "", "the new key: pkcs11:token=LABEL;object=NAME[;id=HEX-ESCAPED], or tpmkms:name=NAME")
 	cmd.Flags().StringVar(&name, "name", "", "the root's common name, e.g. \"Acme Root CA\"")
 	cmd.Flags().StringVar(&org, "org", "", "the root's organization")
 	cmd.Flags().StringVar((*string)(&alg), "algorithm", string(keys.ECDSAP384), "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072")
@@ -262,8 +331,8 @@ Prints the key's full URI: give it to "hallmark ca import --key-uri".`,
     --key-uri 'pkcs11:token=hallmark;object=acme-issuing-2026' --name "Acme Issuing CA 2026" --org "Acme Devices" --out issuing.csr`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := alg.Validate(); err != nil {
-				return usagef("--algorithm: %v", err)
+			if err := checkAlgorithm("key-uri", keyURI, alg); err != nil {
+				return err
 			}
 			subject := pkix.Name{CommonName: name}
 			if org != "" {
@@ -274,7 +343,7 @@ Prints the key's full URI: give it to "hallmark ca import --key-uri".`,
 				return err
 			}
 			defer p.Close()
-			signer, uri, err := p.CreateURI(cmd.Context(), keyURI, alg)
+			signer, uri, err := p.CreateURI(cmd.Context(), keyOnly(keyURI), alg)
 			if err != nil {
 				return fmt.Errorf("creating the issuing CA key: %w", err)
 			}
@@ -292,7 +361,7 @@ Prints the key's full URI: give it to "hallmark ca import --key-uri".`,
 		},
 	}
 	h.add(cmd)
-	cmd.Flags().StringVar(&keyURI, "key-uri", "", "the new key, in the server's token: pkcs11:token=LABEL;object=NAME[;id=HEX-ESCAPED]")
+	cmd.Flags().StringVar(&keyURI, "key-uri", "", "the new key, in the server's token or TPM: pkcs11:token=LABEL;object=NAME[;id=HEX-ESCAPED], or tpmkms:name=NAME")
 	cmd.Flags().StringVar(&name, "name", "", "the issuing CA's common name")
 	cmd.Flags().StringVar(&org, "org", "", "the issuing CA's organization")
 	cmd.Flags().StringVar((*string)(&alg), "algorithm", string(keys.ECDSAP256), "key algorithm: ecdsa-p256, ecdsa-p384, ed25519 or rsa-3072")
@@ -392,7 +461,7 @@ the latest.`,
 	}
 	h.add(cmd)
 	cmd.Flags().StringVar(&rootCert, "root-cert", "", "the root certificate (PEM)")
-	cmd.Flags().StringVar(&rootKey, "root-key-uri", "", "the root's key: pkcs11:token=LABEL;id=...|object=...")
+	cmd.Flags().StringVar(&rootKey, "root-key-uri", "", "the root's key: pkcs11:token=LABEL;id=...|object=..., or tpmkms:name=NAME")
 	cmd.Flags().StringVar(&csrFile, "csr", "", "the issuing CA's CSR (PEM, from hallmark ceremony issuing-csr)")
 	cmd.Flags().DurationVar(&life, "lifetime", 20*365*24*time.Hour, "how long the issuing CA is valid (at most to the root's end)")
 	cmd.Flags().StringVar(&out, "out", "", "where to write the issuing CA certificate (PEM)")
@@ -404,6 +473,12 @@ the latest.`,
 // keyOnly drops a key URI's query (module-path, pin-source), which Locate refuses: the
 // command line has already used them to open the token.
 func keyOnly(uri string) string {
+	if isTPMURI(uri) {
+		if u, err := tpm.ParseURI(uri); err == nil {
+			return u.KeyOnly().String()
+		}
+		return uri
+	}
 	u, err := pkcs11.ParseURI(uri)
 	if err != nil {
 		return uri

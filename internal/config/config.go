@@ -236,10 +236,15 @@ func (s Store) DSN() (string, error) {
 // the default), or an HSM reached over PKCS#11 (backend "pkcs11", which needs a hallmark
 // built with cgo and -tags pkcs11).
 type Keys struct {
-	// Backend is "file" (default) or "pkcs11".
+	// Backend is "file" (default), "pkcs11" or "tpm": where every kind of key lives that
+	// Kinds does not place elsewhere.
 	Backend string `json:"backend"`
 	// PKCS11 configures the HSM when Backend is "pkcs11".
 	PKCS11 *PKCS11 `json:"pkcs11,omitempty"`
+	// TPM configures the TPM 2.0 when a kind of key lives in backend "tpm" (keys.go).
+	TPM *TPM `json:"tpm,omitempty"`
+	// Kinds puts a kind of key in another backend than Backend (keys.go).
+	Kinds KeyKinds `json:"kinds"`
 	// Dir is the folder of the encrypted key files (backend "file").
 	Dir string `json:"dir"`
 	// PassphraseEnv names the environment variable holding the passphrase (default
@@ -331,8 +336,11 @@ func (c *Config) defaults() {
 	if c.Keys.Backend == "" {
 		c.Keys.Backend = "file"
 	}
-	if c.Keys.Backend == "file" && c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
+	if c.Keys.Uses("file") && c.Keys.PassphraseEnv == "" && c.Keys.PassphraseFile == "" {
 		c.Keys.PassphraseEnv = "HALLMARK_KEY_PASSPHRASE"
+	}
+	if t := c.Keys.TPM; t != nil && t.Device == "" {
+		t.Device = "/dev/tpmrm0"
 	}
 	if h := c.Keys.PKCS11; h != nil {
 		if h.PINEnv == "" && h.PINFile == "" {
@@ -480,44 +488,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("store.driver", "%q is not supported (use \"sqlite\" or \"postgres\")", c.Store.Driver)
 	}
-	switch c.Keys.Backend {
-	case "file":
-		if c.Keys.Dir == "" {
-			bad("keys.dir", "the folder for encrypted CA keys is required")
-		}
-		if c.Keys.PassphraseEnv != "" && c.Keys.PassphraseFile != "" {
-			bad("keys", "set passphrase_env or passphrase_file, not both")
-		}
-		if c.Keys.PKCS11 != nil {
-			bad("keys.pkcs11", "is for backend \"pkcs11\"; set keys.backend to use it")
-		}
-	case "pkcs11":
-		h := c.Keys.PKCS11
-		if h == nil {
-			bad("keys.pkcs11", "backend \"pkcs11\" needs module_path and token (docs/keys.md)")
-			break
-		}
-		if c.Keys.Dir != "" || c.Keys.PassphraseEnv != "" || c.Keys.PassphraseFile != "" {
-			bad("keys", "dir, passphrase_env and passphrase_file are for backend \"file\"; an HSM keeps the keys")
-		}
-		if h.ModulePath == "" {
-			bad("keys.pkcs11.module_path", "name the PKCS#11 library, e.g. \"/usr/lib/softhsm/libsofthsm2.so\"")
-		}
-		if h.Token == "" && h.Serial == "" {
-			bad("keys.pkcs11.token", "give the token's label (or its serial)")
-		}
-		if h.PINEnv != "" && h.PINFile != "" {
-			bad("keys.pkcs11", "set pin_env or pin_file, not both")
-		}
-		if h.MaxSessions < 1 || h.MaxSessions > 1024 {
-			bad("keys.pkcs11.max_sessions", "must be between 1 and 1024, got %d", h.MaxSessions)
-		}
-		if d := h.SessionWait.Duration; d < 0 || d > 10*time.Minute {
-			bad("keys.pkcs11.session_wait", "must be between 0s and 10m, got %s", d)
-		}
-	default:
-		bad("keys.backend", "%q is not supported (use \"file\" or \"pkcs11\")", c.Keys.Backend)
-	}
+	c.validateKeys(bad) // keys.go
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") || c.TLS.CertFile == "" {
 		bad("tls", "cert_file and key_file are both required")
 	}

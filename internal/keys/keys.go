@@ -175,3 +175,16 @@ func Load(ctx context.Context, p Provider, name string) (crypto.Signer, error) {
 	s, _, err := l.Locate(ctx, name)
 	return s, err
 }
+
+// Stats counts what a key backend that reaches a device (an HSM, a TPM) did, for metrics.
+type Stats struct {
+	// Ops counts operations by name ("sign", "create", "find", "login", "open") and result:
+	// "ok", or the reason it failed ("pin", "device", "session", "busy", "not_found", ...).
+	Ops map[OpResult]uint64
+	// Up is false from a failure of the device or the link to it until an operation succeeds
+	// again.
+	Up bool
+}
+
+// OpResult is a key of Stats.Ops.
+type OpResult struct{ Op, Result string }

@@ -114,18 +114,14 @@ type backend interface {
 	close() error
 }
 
-// Stats counts what a Provider did, for metrics.
-type Stats struct {
-	// Ops counts operations by name ("sign", "create", "find", "login") and result: "ok", or
-	// the reason it failed: "pin" (refused PIN), "device" (token or link failed), "session"
-	// (session invalidated), "busy" (no free session in time), "not_found", "other".
-	Ops map[OpResult]uint64
-	// Up is false from a failure of the token or its link until an operation succeeds again.
-	Up bool
-}
+// Stats counts what a Provider did, for metrics: operations by name ("sign", "create", "find",
+// "login") and result: "ok", or the reason it failed: "pin" (refused PIN), "device" (token or
+// link failed), "session" (session invalidated), "busy" (no free session in time),
+// "not_found", "other".
+type Stats = keys.Stats
 
 // OpResult is a key of Stats.Ops.
-type OpResult struct{ Op, Result string }
+type OpResult = keys.OpResult
 
 // Open logs in to the token cfg names and returns a Provider over it. A wrong PIN, a missing
 // token or module fail here, with a message that says which.

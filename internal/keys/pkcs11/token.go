@@ -95,7 +95,7 @@ func (t *token) stats() Stats {
 func (t *token) count(op string, err error) {
 	r := reason(err)
 	t.statsMu.Lock()
-	t.ops[OpResult{op, r}]++
+	t.ops[OpResult{Op: op, Result: r}]++
 	switch r {
 	case "ok":
 		t.up = true
