@@ -96,6 +96,8 @@ var layers = map[string]string{
 	"internal/manifest":    "core",
 	"internal/policyinput": "core",
 	"internal/maker":       "core",
+	// custodyvoucher reads, extends and verifies custody vouchers offline (issue 18).
+	"internal/custodyvoucher": "core",
 
 	"internal/deptest": "test",
 	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.
