@@ -74,6 +74,8 @@ var layers = map[string]string{
 	// refusals records refusals of authenticated callers as audit events (issue 17).
 	"internal/refusals": "services",
 	"internal/makers":   "services",
+	// custodyvouchers exports and imports custody vouchers between deployments (issue 18).
+	"internal/custodyvouchers": "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",
