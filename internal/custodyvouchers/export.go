@@ -69,7 +69,7 @@ func (s *Service) Export(ctx context.Context, a audit.Actor, r ExportRequest) (E
 		signer crypto.Signer
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
-		if err := governance.RequireCustody(tx, a); err != nil {
+		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
 		seen := map[string]bool{}
@@ -117,7 +117,7 @@ func (s *Service) Export(ctx context.Context, a audit.Actor, r ExportRequest) (E
 	rec := store.VoucherRecord{ID: party.NewID("cvo"), PartyID: a.PartyID, Direction: "export", SHA256: sum(file), Content: file, Devices: len(devs),
 		FinalLink: hexOf(sum(p)), AddresseeKeyID: toID, CreatedBy: a.PrincipalID, CreatedAt: now}
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		if err := governance.RequireCustody(tx, a); err != nil {
+		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
 		for _, id := range r.DeviceIDs {

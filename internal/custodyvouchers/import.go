@@ -12,7 +12,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/custodyvoucher"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/maker"
 	"github.com/hallmark-id/hallmark/internal/makers"
@@ -43,7 +42,7 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 		ver *custodyvoucher.Verified
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
-		if err := governance.RequireCustody(tx, a); err != nil {
+		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
 		registered, err := tx.Makers().ListMakers(a.PartyID)
@@ -82,7 +81,7 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 	}
 	ids := make([]string, len(ver.Devices))
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		if err := governance.RequireCustody(tx, a); err != nil {
+		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
 		if err := unseen(tx, links); err != nil {

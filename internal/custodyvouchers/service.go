@@ -86,7 +86,7 @@ func (s *Service) RegisterKey(ctx context.Context, a audit.Actor, name, publicKe
 	}
 	k := store.CustodyKey{KeyID: id, PartyID: a.PartyID, Name: name, PublicKeyPEM: string(pemText), CreatedBy: a.PrincipalID, CreatedAt: s.c.Now()}
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		if err := governance.RequireCustody(tx, a); err != nil {
+		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
 		if err := tx.CustodyVouchers().AddCustodyKey(k); err != nil {
@@ -130,6 +130,19 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (store.Vouc
 	return v, err
 }
 
+// requireHolder checks that the caller acts for a party that can hold devices (not the
+// deployment scope, not an auditor) and that its principal holds the custody/transfer duty.
+func requireHolder(tx store.Tx, a audit.Actor) error {
+	p, err := governance.ActorParty(tx, a)
+	if err != nil {
+		return err
+	}
+	if p.Kind == party.Auditor {
+		return failure.New(failure.Denied, "party %s is an auditor: auditors hold no devices and hand none on", p.ID)
+	}
+	return governance.RequireCustody(tx, a)
+}
+
 func sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 func hexOf(b [32]byte) string { return hex.EncodeToString(b[:]) }
@@ -137,3 +150,10 @@ func hexOf(b [32]byte) string { return hex.EncodeToString(b[:]) }
 func pemCert(der []byte) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// Key is a registered custody key, and Record a voucher exported or imported here, as the
+// store keeps them.
+type (
+	Key    = store.CustodyKey
+	Record = store.VoucherRecord
+)
