@@ -32,6 +32,10 @@ type Imported struct {
 // maker (as a first onboarding of an external device would). See the package invariants for
 // what is refused; a refusal changes nothing.
 func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Imported, error) {
+	// Who may, before the file is read.
+	if err := s.c.Store.View(ctx, func(tx store.Tx) error { return requireHolder(tx, a) }); err != nil {
+		return Imported{}, err
+	}
 	v, err := custodyvoucher.Parse(file)
 	if err != nil {
 		return Imported{}, err
