@@ -380,6 +380,16 @@ func TestCustodyVouchers(t *testing.T) {
 	if c, _, errs := op.cli(t, "contoso/oscar", "voucher", "import", "--file", p("v1.json")); c != ExitConflict || !strings.Contains(errs, "replay") {
 		t.Errorf("CLI replay: exit %d %s", c, errs)
 	}
+	// The distributor hands the same devices to the operator a second time.
+	if c, out, errs := run(t, "voucher", "extend", "--voucher", p("v0.json"), "--key", p("dist.key"), "--to", "contoso", "--to-key", p("op.pub"), "--out", p("v1b.json")); c != 0 {
+		t.Fatalf("voucher extend: %d %s %s", c, out, errs)
+	}
+	if code, b := op.call(t, "contoso/oscar", "POST", "/v1/custody/vouchers/import", readTest(t, p("v1b.json"))); code != 409 || !strings.Contains(string(b), "link 0 of this voucher") {
+		t.Errorf("HTTP double hand-over: %d %s", code, b)
+	}
+	if c, _, errs := op.cli(t, "contoso/oscar", "voucher", "import", "--file", p("v1b.json")); c != ExitConflict || !strings.Contains(errs, "link 0 of this voucher") {
+		t.Errorf("CLI double hand-over: exit %d %s", c, errs)
+	}
 	if code, b := op.call(t, "northwind/dana", "POST", "/v1/custody/vouchers/import", v1); code == 201 {
 		t.Errorf("import by a party without the maker: %d %s", code, b)
 	}

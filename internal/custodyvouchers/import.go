@@ -161,31 +161,21 @@ func verifyAgainst(v *custodyvoucher.Voucher, registered []maker.Maker, partyID 
 	return maker.Maker{}, nil, errors.New("unreachable")
 }
 
-// unseen refuses links already imported (a replay) and links that fork a chain imported
-// before (the same holder handing the same devices on twice).
+// unseen refuses a voucher any link of which was imported here before: the same voucher
+// again (its last link), or one that shares an earlier link with an imported one, which is a
+// replay of that hand-over or the same holder handing the same devices on twice.
 func unseen(tx store.Tx, links []store.VoucherLink) error {
 	for i, l := range links {
-		if prev, err := tx.CustodyVouchers().GetLink(l.Hash); err == nil {
-			what := "a link of this voucher"
-			if i == len(links)-1 {
-				what = "this voucher (its last link)"
-			}
-			return failure.New(failure.Conflict, "replay: %s was imported already, as link %d of custody voucher %s (link %s)", what, prev.Position, prev.VoucherID, l.Hash)
-		} else if !failure.Is(err, failure.NotFound) {
-			return err
-		}
-		if i == 0 {
+		prev, err := tx.CustodyVouchers().GetLink(l.Hash)
+		if failure.Is(err, failure.NotFound) {
 			continue
-		}
-		others, err := tx.CustodyVouchers().LinksAfter(l.Previous)
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
-		for _, o := range others {
-			if o.Hash != l.Hash {
-				return failure.New(failure.Conflict, "double hand-over: link %d follows link %s, which custody voucher %s already continued differently (link %s)", i, l.Previous, o.VoucherID, o.Hash)
-			}
+		if i == len(links)-1 {
+			return failure.New(failure.Conflict, "replay: this voucher was imported already (its last link %s is link %d of custody voucher %s)", l.Hash, prev.Position, prev.VoucherID)
 		}
+		return failure.New(failure.Conflict, "replay: link %d of this voucher (%s) was imported already, in custody voucher %s: these devices were handed on from there before (a replayed or doubled hand-over)", i, l.Hash, prev.VoucherID)
 	}
 	return nil
 }

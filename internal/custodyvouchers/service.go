@@ -14,7 +14,7 @@
 //   - An import is refused unless the voucher verifies against one maker registered for the
 //     importing party (its anchors, intermediates and build-record keys), the last link is
 //     addressed to a custody key registered to the importing party, no link of it was imported
-//     before (a replay) nor forks a chain imported before (a double hand-over), no device is
+//     before (a replay, or a second hand-over of the same devices by one holder), no device is
 //     known here already, and the maker's CRL or OCSP does not say a factory certificate is
 //     revoked (under the maker's fail mode, as onboarding asks).
 //   - Only principals that hold the custody/transfer duty export, import or register keys

@@ -55,8 +55,6 @@ type CustodyVouchers interface {
 	ListVouchers(partyID string) ([]VoucherRecord, error)
 	// GetLink returns a stored link by hash.
 	GetLink(hash string) (VoucherLink, error)
-	// LinksAfter returns the stored links whose predecessor is previous.
-	LinksAfter(previous string) ([]VoucherLink, error)
 	// VouchersOfDevice returns the vouchers naming a device, newest first, without content.
 	VouchersOfDevice(deviceID string) ([]VoucherRecord, error)
 }

@@ -92,10 +92,6 @@ func (c custodyVouchers) GetLink(hash string) (store.VoucherLink, error) {
 	return l, notFound(err, "custody voucher link "+hash)
 }
 
-func (c custodyVouchers) LinksAfter(previous string) ([]store.VoucherLink, error) {
-	return list(c.t, scanLink, `SELECT hash, previous, voucher_id, position, addressee_key_id FROM custody_voucher_links WHERE previous = ? ORDER BY hash`, previous)
-}
-
 func (c custodyVouchers) VouchersOfDevice(deviceID string) ([]store.VoucherRecord, error) {
 	return list(c.t, scanVoucher(false), `SELECT v.id, v.party_id, v.direction, v.maker_id, v.sha256, v.devices, v.final_link, v.addressee_key_id, v.created_by, v.created_at
 FROM custody_vouchers v JOIN custody_voucher_devices d ON d.voucher_id = v.id WHERE d.device_id = ? ORDER BY v.created_at DESC, v.id DESC`, deviceID)

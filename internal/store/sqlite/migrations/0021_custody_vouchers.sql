@@ -4,8 +4,8 @@
 -- its devices. A party registers the public keys vouchers may be addressed to (custody_keys).
 -- Every voucher exported or imported is kept (custody_vouchers) with the devices it names; an
 -- imported voucher's links are kept by the SHA-256 of their payload, so that the same voucher
--- or link is never imported twice, and a link that forks a chain already seen (two hand-overs
--- of the same devices by the same holder) is refused.
+-- or link is never imported twice (a voucher sharing an earlier link with an imported one is a
+-- replayed or doubled hand-over).
 ALTER TABLE makers ADD COLUMN build_record_keys_pem TEXT NOT NULL DEFAULT '[]';
 
 CREATE TABLE custody_keys (
@@ -45,4 +45,3 @@ CREATE TABLE custody_voucher_links (
   position INTEGER NOT NULL,
   addressee_key_id TEXT NOT NULL
 );
-CREATE INDEX custody_voucher_links_previous ON custody_voucher_links (previous);
