@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/chainverify"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/oid"
 )
 
 // Trust is what a voucher is verified against: the maker's.
@@ -171,7 +172,7 @@ func verifyDevice(d Device, t Trust, now time.Time) (VerifiedDevice, error) {
 	if rec.Record.Serial != d.Serial {
 		return VerifiedDevice{}, failure.New(failure.Invalid, "custody voucher: device %s: its build record is for serial %s", d.Serial, rec.Record.Serial)
 	}
-	certDigest, err := issuance.BuildRecordDigestOf(chain[0])
+	certDigest, err := buildRecordDigestOf(chain[0])
 	if err != nil {
 		return VerifiedDevice{}, failure.Wrap(failure.Invalid, err, "custody voucher: device "+d.Serial)
 	}
@@ -179,6 +180,25 @@ func verifyDevice(d Device, t Trust, now time.Time) (VerifiedDevice, error) {
 		return VerifiedDevice{}, failure.Wrap(failure.Invalid, err, "custody voucher: device "+d.Serial)
 	}
 	return VerifiedDevice{Serial: d.Serial, Chain: chain, BuildRecord: rec}, nil
+}
+
+// buildRecordDigestOf reads the build-record digest extension of a factory certificate (the
+// encoding internal/issuance writes: an OCTET STRING of 32 bytes). It is read here rather
+// than through internal/issuance, which pulls in the certificate linter.
+func buildRecordDigestOf(c *x509.Certificate) ([32]byte, error) {
+	var d [32]byte
+	for _, e := range c.Extensions {
+		if !e.Id.Equal(oid.BuildRecordDigest) {
+			continue
+		}
+		var b []byte
+		if rest, err := asn1.Unmarshal(e.Value, &b); err != nil || len(rest) != 0 || len(b) != len(d) {
+			return d, failure.New(failure.Invalid, "malformed build record digest extension")
+		}
+		copy(d[:], b)
+		return d, nil
+	}
+	return d, failure.New(failure.Invalid, "the factory certificate has no build record digest extension")
 }
 
 func mustKeyID(pub crypto.PublicKey) string {
