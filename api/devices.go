@@ -13,7 +13,8 @@ type Device struct {
 	ModelID        string `json:"model_id"`
 	LotID          string `json:"lot_id"`
 	Serial         string `json:"serial"`
-	// State is registered, active, quarantined, suspended, released or factory-revoked.
+	// State is registered, active, quarantined, suspended, released, factory-revoked or
+	// handed-off (exported in a custody voucher to another deployment).
 	State       string `json:"state"`
 	CustodianID string `json:"custodian_id"`
 	// FactoryCert is the serial (hex) of the current factory certificate.

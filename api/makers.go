@@ -32,18 +32,23 @@ type RegisterMakerRequest struct {
 	CRLURLs  []string `json:"crl_urls,omitempty"`
 	OCSPURLs []string `json:"ocsp_urls,omitempty"`
 	// ManifestKeysPEM are "PUBLIC KEY" PEM blocks with which the maker signs its manifests.
-	ManifestKeysPEM []string    `json:"manifest_keys_pem,omitempty"`
-	Policy          MakerPolicy `json:"policy"`
+	ManifestKeysPEM []string `json:"manifest_keys_pem,omitempty"`
+	// BuildRecordKeysPEM are "PUBLIC KEY" PEM blocks with which the maker signs build records
+	// and the first link of its custody vouchers (docs/vouchers.md).
+	BuildRecordKeysPEM []string    `json:"build_record_keys_pem,omitempty"`
+	Policy             MakerPolicy `json:"policy"`
 }
 
 // UpdateMakerRequest changes a maker (PATCH /v1/makers/{id}); absent members stay as they
 // are. Anchors do not change: register a new maker.
 type UpdateMakerRequest struct {
-	IntermediatesPEM *string      `json:"intermediates_pem,omitempty"`
-	CRLURLs          *[]string    `json:"crl_urls,omitempty"`
-	OCSPURLs         *[]string    `json:"ocsp_urls,omitempty"`
-	ManifestKeysPEM  *[]string    `json:"manifest_keys_pem,omitempty"`
-	Policy           *MakerPolicy `json:"policy,omitempty"`
+	IntermediatesPEM *string   `json:"intermediates_pem,omitempty"`
+	CRLURLs          *[]string `json:"crl_urls,omitempty"`
+	OCSPURLs         *[]string `json:"ocsp_urls,omitempty"`
+	ManifestKeysPEM  *[]string `json:"manifest_keys_pem,omitempty"`
+	// BuildRecordKeysPEM replaces the build-record keys.
+	BuildRecordKeysPEM *[]string    `json:"build_record_keys_pem,omitempty"`
+	Policy             *MakerPolicy `json:"policy,omitempty"`
 }
 
 // MakerCertificate is an anchor or intermediate of a maker.
@@ -64,10 +69,12 @@ type Maker struct {
 	CRLURLs         []string           `json:"crl_urls"`
 	OCSPURLs        []string           `json:"ocsp_urls"`
 	ManifestKeysPEM []string           `json:"manifest_keys_pem"`
-	Policy          MakerPolicy        `json:"policy"`
-	CreatedBy       string             `json:"created_by"`
-	CreatedAt       time.Time          `json:"created_at"`
-	UpdatedAt       time.Time          `json:"updated_at"`
+	// BuildRecordKeysPEM verify the maker's build records and custody vouchers.
+	BuildRecordKeysPEM []string    `json:"build_record_keys_pem"`
+	Policy             MakerPolicy `json:"policy"`
+	CreatedBy          string      `json:"created_by"`
+	CreatedAt          time.Time   `json:"created_at"`
+	UpdatedAt          time.Time   `json:"updated_at"`
 }
 
 // Manifest is an uploaded device manifest of a maker (POST /v1/makers/{id}/manifests takes

@@ -21,6 +21,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/custodyvouchers"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
 	"github.com/hallmark-id/hallmark/internal/inventory"
@@ -53,11 +54,12 @@ type App struct {
 	Operational   *operational.Service
 	Support       *support.Service
 	API           *httpapi.Server
-	Status        *status.Service   // OCSP and CRLs (status.go)
-	AuditLog      *auditlog.Service // the Merkle tree of audit events and its checkpoints
-	Reports       *reports.Service  // security reports
-	Signin        *signin.Service   // OpenID Connect sign-in and sessions
-	Makers        *makers.Service   // makers that do not run Hallmark (makers.go watches their revocation status)
+	Status        *status.Service          // OCSP and CRLs (status.go)
+	AuditLog      *auditlog.Service        // the Merkle tree of audit events and its checkpoints
+	Reports       *reports.Service         // security reports
+	Signin        *signin.Service          // OpenID Connect sign-in and sessions
+	Makers        *makers.Service          // makers that do not run Hallmark (makers.go watches their revocation status)
+	Vouchers      *custodyvouchers.Service // custody vouchers between deployments
 	makerWatch    *makerWatch
 	Metrics       *metrics.Registry // requests, audit events, state read at scrape time (metrics.go serves it)
 	StatusURLs    *status.URLs
@@ -221,6 +223,7 @@ func Build(w Wiring) (*App, error) {
 	if err := a.Metrics.WatchPossession(a.Operational); err != nil {
 		return nil, err
 	}
+	a.Vouchers = custodyvouchers.New(custodyvouchers.Config{Store: w.Store, Keys: w.Keys, MakerStatus: a.makerWatch, Now: w.Now})
 	a.Support = support.New(support.Config{Store: w.Store, Authority: a.Authority, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
 	a.wireApprovals()
 	a.Reports = reports.New(w.Store, w.Now)
@@ -231,7 +234,7 @@ func Build(w Wiring) (*App, error) {
 		return nil, err
 	}
 	a.API = httpapi.New(httpapi.Config{Signin: a.Signin, Support: a.Support, Reports: a.Reports, Governance: a.Governance, Manufacturing: a.Manufacturing, Custody: a.Custody, Inventory: a.Inventory, Operational: a.Operational, AuditLog: a.AuditLog, Log: w.Log,
-		Rotation: a.Rotation, Refusals: a.Refusals, RefusalReader: a.RefusalReader, Makers: a.Makers})
+		Rotation: a.Rotation, Refusals: a.Refusals, RefusalReader: a.RefusalReader, Makers: a.Makers, Vouchers: a.Vouchers})
 	return a, nil
 }
 

@@ -113,6 +113,8 @@ type mxFixture struct {
 
 	// makers by operator (authz_matrix_makers_test.go), made at first use.
 	makers map[string]*mxMaker
+	// vouchers exported by party (authz_matrix_vouchers_test.go), made at first use.
+	vouchers map[string]string
 }
 
 func (f *mxFixture) name(prefix string) string {

@@ -111,6 +111,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.ceremonyCommand(),
 		e.anchorCommand(),
 		e.makerCommand(),
+		e.voucherCommand(),
 		e.modelCommand(),
 		e.lotCommand(),
 		e.factoryCommand(),

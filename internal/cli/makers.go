@@ -87,7 +87,7 @@ func readFiles(flag string, files []string) ([]string, error) {
 
 func (e *env) makerRegisterCmd() *cobra.Command {
 	var req api.RegisterMakerRequest
-	var anchors, inters, keys []string
+	var anchors, inters, keys, recordKeys []string
 	var pol makerPolicyFlags
 	cmd := &cobra.Command{
 		Use:   "register",
@@ -95,8 +95,9 @@ func (e *env) makerRegisterCmd() *cobra.Command {
 		Long: `Register a maker for an operator (--operator; default your party). --anchor names a PEM file of
 the maker's root CA certificate(s), --intermediate one of the CAs below them (for devices that do
 not present them). --crl and --ocsp, when given, replace the sources the device certificates name.
---manifest-key names a PEM public key the maker signs its manifests with. -o id prints the maker's
-ID. The registration is audited.`,
+--manifest-key names a PEM public key the maker signs its manifests with, --build-record-key one it
+signs build records and custody vouchers with (hallmark voucher import verifies with it). -o id
+prints the maker's ID. The registration is audited.`,
 		Example: `  hallmark maker register --name acme-sensors --anchor acme-root.pem --intermediate acme-ca.pem \
       --require-hardware-module-name --key-type ecdsa-p256 -o id`,
 		Args: cobra.NoArgs,
@@ -111,6 +112,9 @@ ID. The registration is audited.`,
 				return err
 			}
 			if r.ManifestKeysPEM, err = readFiles("manifest-key", keys); err != nil {
+				return err
+			}
+			if r.BuildRecordKeysPEM, err = readFiles("build-record-key", recordKeys); err != nil {
 				return err
 			}
 			r.AnchorsPEM, r.IntermediatesPEM = strings.Join(a, "\n"), strings.Join(in, "\n")
@@ -134,6 +138,7 @@ ID. The registration is audited.`,
 	f.StringArrayVar(&req.CRLURLs, "crl", nil, "CRL URL replacing the certificates' distribution points (repeatable)")
 	f.StringArrayVar(&req.OCSPURLs, "ocsp", nil, "OCSP responder URL replacing the certificates' (repeatable)")
 	f.StringArrayVar(&keys, "manifest-key", nil, "PEM public key file the maker signs manifests with (repeatable)")
+	f.StringArrayVar(&recordKeys, "build-record-key", nil, "PEM public key file the maker signs build records and custody vouchers with (repeatable)")
 	pol.add(cmd)
 	required(cmd, "name", "anchor")
 	return cmd
@@ -206,6 +211,7 @@ func makerDetail(w io.Writer, m api.Maker) {
 	kv(w, "CRL URLs", strings.Join(m.CRLURLs, " "))
 	kv(w, "OCSP URLs", strings.Join(m.OCSPURLs, " "))
 	kv(w, "Manifest keys", len(m.ManifestKeysPEM))
+	kv(w, "Build-record keys", len(m.BuildRecordKeysPEM))
 	kv(w, "Revocation", m.Policy.Revocation)
 	kv(w, "Require manifest", m.Policy.RequireManifest)
 	kv(w, "Require hardwareModuleName", m.Policy.RequireHardwareModuleName)
@@ -213,7 +219,7 @@ func makerDetail(w io.Writer, m api.Maker) {
 }
 
 func (e *env) makerUpdateCmd() *cobra.Command {
-	var inters, keys, crls, ocsps []string
+	var inters, keys, recordKeys, crls, ocsps []string
 	var pol makerPolicyFlags
 	cmd := &cobra.Command{
 		Use:   "update MAKER",
@@ -246,6 +252,13 @@ audited with the settings before and after. Anchors do not change: register a ne
 				}
 				r.ManifestKeysPEM = &k
 			}
+			if fl.Changed("build-record-key") {
+				k, err := readFiles("build-record-key", recordKeys)
+				if err != nil {
+					return err
+				}
+				r.BuildRecordKeysPEM = &k
+			}
 			if fl.Changed("crl") {
 				l := nonEmpty(crls)
 				r.CRLURLs = &l
@@ -274,6 +287,7 @@ audited with the settings before and after. Anchors do not change: register a ne
 	f.StringArrayVar(&crls, "crl", nil, "CRL URL (repeatable; replaces them all)")
 	f.StringArrayVar(&ocsps, "ocsp", nil, "OCSP responder URL (repeatable; replaces them all)")
 	f.StringArrayVar(&keys, "manifest-key", nil, "PEM public key file (repeatable; replaces them all)")
+	f.StringArrayVar(&recordKeys, "build-record-key", nil, "PEM build-record public key file (repeatable; replaces them all)")
 	pol.add(cmd)
 	return cmd
 }

@@ -278,6 +278,9 @@ func released(tx store.Tx, t device.Transfer) error {
 	if err != nil {
 		return err
 	}
+	if d.State == device.HandedOff {
+		return failure.New(failure.Conflict, "device %s was handed off in a custody voucher to another deployment: %s no longer holds it", d.ID, t.FromID)
+	}
 	return failure.New(failure.Conflict, "device %s is %s with an operational identity of its holder %s: custody moves only once the holder releases it (hallmark device release %s)",
 		d.ID, d.State, t.FromID, d.ID)
 }

@@ -78,6 +78,8 @@ var layers = map[string]string{
 	// refusals records refusals of authenticated callers as audit events (issue 17).
 	"internal/refusals": "services",
 	"internal/makers":   "services",
+	// custodyvouchers exports and imports custody vouchers between deployments (issue 18).
+	"internal/custodyvouchers": "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",
@@ -100,6 +102,8 @@ var layers = map[string]string{
 	"internal/manifest":    "core",
 	"internal/policyinput": "core",
 	"internal/maker":       "core",
+	// custodyvoucher reads, extends and verifies custody vouchers offline (issue 18).
+	"internal/custodyvoucher": "core",
 
 	"internal/deptest": "test",
 	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.

@@ -42,16 +42,20 @@ const (
 	Suspended      State = "suspended"       // cascade of a manufacturing revocation
 	Released       State = "released"        // decommissioned from an environment
 	FactoryRevoked State = "factory-revoked" // manufacturing identity revoked; never onboards again
+	// HandedOff: its holder exported it in a custody voucher to a party of another
+	// deployment (internal/custodyvouchers); custody has left this deployment.
+	HandedOff State = "handed-off"
 )
 
 // Allowed lists the transitions of the lifecycle.
 var Allowed = map[State][]State{
-	Registered:     {Active, FactoryRevoked},
+	Registered:     {Active, FactoryRevoked, HandedOff},
 	Active:         {Active, Quarantined, Suspended, Released, FactoryRevoked},
 	Quarantined:    {Active, Released, FactoryRevoked},
 	Suspended:      {Active, Quarantined, Released, FactoryRevoked},
-	Released:       {Active, FactoryRevoked},
+	Released:       {Active, FactoryRevoked, HandedOff},
 	FactoryRevoked: {},
+	HandedOff:      {FactoryRevoked},
 }
 
 // Transition checks that from → to is allowed.

@@ -53,6 +53,8 @@ var openAPISchemas = map[string]any{
 	"ReleaseRequest": api.ReleaseRequest{},
 	"MakerPolicy":    api.MakerPolicy{}, "RegisterMaker": api.RegisterMakerRequest{}, "UpdateMaker": api.UpdateMakerRequest{},
 	"MakerCertificate": api.MakerCertificate{}, "Maker": api.Maker{}, "Manifest": api.Manifest{}, "ManifestResult": api.ManifestResult{},
+	"RegisterCustodyKey": api.RegisterCustodyKeyRequest{}, "CustodyKey": api.CustodyKey{}, "ExportVoucher": api.ExportVoucherRequest{},
+	"CustodyVoucher": api.CustodyVoucher{}, "ImportedVoucher": api.ImportedVoucher{},
 	"MakerSource": api.MakerSource{}, "MakerCheck": api.MakerCheck{}, "RevocationEvidence": api.RevocationEvidence{}, "DeviceOrigin": api.DeviceOrigin{},
 	"PrincipalToken": api.PrincipalToken{}, "IssuedToken": api.IssuedToken{}, "RotateToken": api.RotateTokenRequest{},
 	"AccessRequest": api.AccessRequest{}, "Access": api.Access{}, "AccessDecision": api.AccessDecision{},

@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.refusalRoutes()
 	s.lifecycleRoutes()
 	s.makerRoutes()
+	s.voucherRoutes()
 	s.principalRoutes()
 }
 

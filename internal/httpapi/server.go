@@ -20,6 +20,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/custody"
+	"github.com/hallmark-id/hallmark/internal/custodyvouchers"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/inventory"
@@ -50,7 +51,9 @@ type Config struct {
 	Rotation      *rotation.Service // CA rotation and rollover (routes_cas.go); nil: those routes answer 503
 	Signin        *signin.Service   // OpenID Connect sign-in and sessions (routes_auth.go); nil: those routes answer 503
 	Makers        *makers.Service   // makers that do not run Hallmark (routes_makers.go); nil: those routes answer 503
-	Log           *slog.Logger
+	// Vouchers are custody vouchers between deployments (routes_vouchers.go); nil: those routes answer 503.
+	Vouchers *custodyvouchers.Service
+	Log      *slog.Logger
 
 	Refusals      RefusalRecorder  // records refused requests (routes_refusals.go); nil: none recorded
 	RefusalReader *refusals.Reader // the refusals report; nil: it answers 503
@@ -64,11 +67,12 @@ type Server struct {
 	inv    *inventory.Service
 	ops    *operational.Service
 	sup    *support.Service
-	audit  *auditlog.Service // nil: the audit log routes answer 503
-	rot    *rotation.Service // nil: the CA rotation routes answer 503
-	rep    *reports.Service  // nil: the report routes answer 503
-	signin *signin.Service   // nil: the sign-in routes answer 503 and session tokens are refused
-	mak    *makers.Service   // nil: the makers routes answer 503
+	audit  *auditlog.Service        // nil: the audit log routes answer 503
+	rot    *rotation.Service        // nil: the CA rotation routes answer 503
+	rep    *reports.Service         // nil: the report routes answer 503
+	signin *signin.Service          // nil: the sign-in routes answer 503 and session tokens are refused
+	mak    *makers.Service          // nil: the makers routes answer 503
+	vch    *custodyvouchers.Service // nil: the custody voucher routes answer 503
 	log    *slog.Logger
 	mux    *http.ServeMux
 	Spec   []Route // every route, for the OpenAPI check
@@ -88,6 +92,7 @@ func New(c Config) *Server {
 	s := &Server{gov: c.Governance, mfg: c.Manufacturing, cus: c.Custody, inv: c.Inventory, ops: c.Operational, sup: c.Support,
 		audit: c.AuditLog, rep: c.Reports, rot: c.Rotation, log: c.Log, mux: http.NewServeMux()}
 	s.signin, s.mak = c.Signin, c.Makers
+	s.vch = c.Vouchers
 	s.refusals, s.refusalReader = c.Refusals, c.RefusalReader
 	s.routes()
 	return s

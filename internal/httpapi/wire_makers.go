@@ -23,11 +23,11 @@ func toMakerPolicy(p maker.Policy) api.MakerPolicy {
 
 func fromRegisterMakerRequest(r api.RegisterMakerRequest) makers.RegisterRequest {
 	return makers.RegisterRequest{OperatorID: r.OperatorID, Name: r.Name, AnchorsPEM: r.AnchorsPEM, IntermediatesPEM: r.IntermediatesPEM,
-		CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeysPEM: r.ManifestKeysPEM, Policy: fromMakerPolicy(r.Policy)}
+		CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeysPEM: r.ManifestKeysPEM, BuildRecordKeysPEM: r.BuildRecordKeysPEM, Policy: fromMakerPolicy(r.Policy)}
 }
 
 func fromUpdateMakerRequest(r api.UpdateMakerRequest) makers.UpdateRequest {
-	out := makers.UpdateRequest{IntermediatesPEM: r.IntermediatesPEM, CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeysPEM: r.ManifestKeysPEM}
+	out := makers.UpdateRequest{IntermediatesPEM: r.IntermediatesPEM, CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeysPEM: r.ManifestKeysPEM, BuildRecordKeysPEM: r.BuildRecordKeysPEM}
 	if r.Policy != nil {
 		p := fromMakerPolicy(*r.Policy)
 		out.Policy = &p
@@ -47,7 +47,7 @@ func toMakerCertificate(c *x509.Certificate) api.MakerCertificate {
 func toMaker(m maker.Maker) api.Maker {
 	return api.Maker{ID: m.ID, OperatorID: m.OperatorID, Name: m.Name, Anchors: nonNil(each(m.Anchors, toMakerCertificate)),
 		Intermediates: nonNil(each(m.Intermediates, toMakerCertificate)), CRLURLs: nonNil(m.CRLURLs), OCSPURLs: nonNil(m.OCSPURLs),
-		ManifestKeysPEM: nonNil(m.ManifestKeys), Policy: toMakerPolicy(m.Policy), CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+		ManifestKeysPEM: nonNil(m.ManifestKeys), BuildRecordKeysPEM: nonNil(m.BuildRecordKeys), Policy: toMakerPolicy(m.Policy), CreatedBy: m.CreatedBy, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
 func toManifest(m maker.Manifest) api.Manifest {

@@ -42,10 +42,13 @@ type Maker struct {
 	// ManifestKeys are the PEM "PUBLIC KEY" blocks a signed manifest of this maker must
 	// verify with (one of them).
 	ManifestKeys []string
-	Policy       Policy
-	CreatedBy    string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// BuildRecordKeys are the PEM "PUBLIC KEY" blocks the maker signs build records and the
+	// first link of a custody voucher with (its key history, internal/custodyvoucher).
+	BuildRecordKeys []string
+	Policy          Policy
+	CreatedBy       string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // MaxCerts bounds the anchors and intermediates of one maker, and MaxURLs its explicit
@@ -80,6 +83,9 @@ func (m Maker) Validate() error {
 	}
 	if len(m.ManifestKeys) > MaxManifestKeys {
 		return failure.New(failure.Invalid, "maker %s: at most %d manifest keys", m.Name, MaxManifestKeys)
+	}
+	if len(m.BuildRecordKeys) > MaxManifestKeys {
+		return failure.New(failure.Invalid, "maker %s: at most %d build-record keys", m.Name, MaxManifestKeys)
 	}
 	return m.Policy.Validate()
 }

@@ -16,6 +16,7 @@ package makers
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -107,7 +109,10 @@ type RegisterRequest struct {
 	CRLURLs, OCSPURLs []string
 	// ManifestKeysPEM are "PUBLIC KEY" PEM blocks that may sign the maker's manifests.
 	ManifestKeysPEM []string
-	Policy          maker.Policy
+	// BuildRecordKeysPEM are "PUBLIC KEY" PEM blocks the maker signs build records and
+	// custody vouchers with (internal/custodyvoucher).
+	BuildRecordKeysPEM []string
+	Policy             maker.Policy
 }
 
 // readCerts reads PEM certificates under the maker limits; "" is none.
@@ -126,6 +131,32 @@ func readKeys(pems []string) ([]string, error) {
 			return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("manifest key %d", i+1))
 		}
 		out = append(out, strings.TrimSpace(p)+"\n")
+	}
+	return out, nil
+}
+
+// readBuildRecordKeys checks build-record keys: each one "PUBLIC KEY" block buildrecord
+// reads.
+func readBuildRecordKeys(pems []string) ([]string, error) {
+	out := make([]string, 0, len(pems))
+	for i, p := range pems {
+		if _, err := buildrecord.ParsePublicKeyPEM([]byte(strings.TrimSpace(p) + "\n")); err != nil {
+			return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build-record key %d", i+1))
+		}
+		out = append(out, strings.TrimSpace(p)+"\n")
+	}
+	return out, nil
+}
+
+// BuildRecordKeys parses a maker's build-record keys.
+func BuildRecordKeys(m maker.Maker) ([]crypto.PublicKey, error) {
+	out := make([]crypto.PublicKey, 0, len(m.BuildRecordKeys))
+	for i, p := range m.BuildRecordKeys {
+		k, err := buildrecord.ParsePublicKeyPEM([]byte(p))
+		if err != nil {
+			return nil, fmt.Errorf("maker %s: build-record key %d: %w", m.ID, i+1, err)
+		}
+		out = append(out, k)
 	}
 	return out, nil
 }
@@ -151,9 +182,13 @@ func (s *Service) Register(ctx context.Context, a audit.Actor, r RegisterRequest
 	if err != nil {
 		return maker.Maker{}, err
 	}
+	recordKeys, err := readBuildRecordKeys(r.BuildRecordKeysPEM)
+	if err != nil {
+		return maker.Maker{}, err
+	}
 	now := s.c.Now()
 	m := maker.Maker{ID: party.NewID("mkr"), OperatorID: r.OperatorID, Name: r.Name, Anchors: anchors, Intermediates: inters,
-		CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeys: keys, Policy: r.Policy, CreatedBy: a.PrincipalID, CreatedAt: now, UpdatedAt: now}
+		CRLURLs: r.CRLURLs, OCSPURLs: r.OCSPURLs, ManifestKeys: keys, BuildRecordKeys: recordKeys, Policy: r.Policy, CreatedBy: a.PrincipalID, CreatedAt: now, UpdatedAt: now}
 	if err := m.Validate(); err != nil {
 		return maker.Maker{}, err
 	}
@@ -195,7 +230,7 @@ func describe(m maker.Maker) map[string]any {
 		return out
 	}
 	return map[string]any{"name": m.Name, "anchors": subjects(m.Anchors), "intermediates": subjects(m.Intermediates),
-		"crl_urls": m.CRLURLs, "ocsp_urls": m.OCSPURLs, "manifest_keys": len(m.ManifestKeys), "policy": m.Policy}
+		"crl_urls": m.CRLURLs, "ocsp_urls": m.OCSPURLs, "manifest_keys": len(m.ManifestKeys), "build_record_keys": len(m.BuildRecordKeys), "policy": m.Policy}
 }
 
 // Get returns a maker the caller may see.
@@ -240,7 +275,9 @@ type UpdateRequest struct {
 	IntermediatesPEM  *string
 	CRLURLs, OCSPURLs *[]string
 	ManifestKeysPEM   *[]string
-	Policy            *maker.Policy
+	// BuildRecordKeysPEM replaces the build-record keys (RegisterRequest).
+	BuildRecordKeysPEM *[]string
+	Policy             *maker.Policy
 }
 
 // Update changes a maker's intermediates, sources, manifest keys or policy; the audit event
@@ -274,6 +311,11 @@ func (s *Service) Update(ctx context.Context, a audit.Actor, id string, r Update
 		}
 		if r.ManifestKeysPEM != nil {
 			if next.ManifestKeys, err = readKeys(*r.ManifestKeysPEM); err != nil {
+				return err
+			}
+		}
+		if r.BuildRecordKeysPEM != nil {
+			if next.BuildRecordKeys, err = readBuildRecordKeys(*r.BuildRecordKeysPEM); err != nil {
 				return err
 			}
 		}

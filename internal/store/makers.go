@@ -15,7 +15,8 @@ type Makers interface {
 	GetMaker(id string) (maker.Maker, error)
 	// ListMakers returns the operator's makers by name ("" lists every operator's).
 	ListMakers(operatorID string) ([]maker.Maker, error)
-	// UpdateMaker writes m's sources, manifest keys, policy, intermediates and UpdatedAt.
+	// UpdateMaker writes m's sources, manifest keys, build-record keys, policy, intermediates
+	// and UpdatedAt.
 	UpdateMaker(m maker.Maker) error
 
 	// AddManifest stores an upload (its state as given).

@@ -78,6 +78,8 @@ type Tx interface {
 	Signin() Signin         // signin.go
 	Refusals() Refusals     // refusals.go
 	Makers() Makers         // makers.go
+
+	CustodyVouchers() CustodyVouchers // custodyvouchers.go
 }
 
 // Parties stores parties, principals, their tokens and break-glass access (principals.go).
@@ -236,7 +238,8 @@ type Custody interface {
 	DeviceNotHeld(id, partyID string) (string, error)
 	// OperationalDevice names the lowest-ID device of transfer id that is active, suspended
 	// or quarantined, in one query: a device whose operational identity its holder's
-	// environment trusts, or may trust again; "" when there is none.
+	// environment trusts, or may trust again; or handed off to another deployment in a
+	// custody voucher (no longer held here); "" when there is none.
 	OperationalDevice(id string) (string, error)
 	// ListTransfers returns up to 1000 of the party's transfers, both directions, newest first.
 	ListTransfers(partyID string) ([]device.Transfer, error)

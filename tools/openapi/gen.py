@@ -50,7 +50,7 @@ schemas={
    "components":arr({"type":"object","additionalProperties":False,"required":["name","digest"],"properties":{"name":str_,"version":str_,"digest":S("Digest")}}),
    "firmwareDigest":S("Digest"),"testResult":{"type":"string","enum":["pass","fail"]},"builtAt":dt}},
  "IssueFactory":{"type":"object","required":["csr","build_record"],"additionalProperties":False,"properties":{"csr":{"type":"string","description":"PKCS#10, PEM or base64 DER"},"build_record":S("BuildRecord")}},
- "Device":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"lot_id":str_,"serial":str_,"state":{"type":"string","enum":["registered","active","quarantined","suspended","released","factory-revoked"]},"custodian_id":str_,"factory_certificate":str_,"created_at":dt,"updated_at":dt}},
+ "Device":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"lot_id":str_,"serial":str_,"state":{"type":"string","enum":["registered","active","quarantined","suspended","released","factory-revoked","handed-off"]},"custodian_id":str_,"factory_certificate":str_,"created_at":dt,"updated_at":dt}},
  "FactoryIdentity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"build_record":{"type":"string","contentEncoding":"base64","description":"the DSSE envelope (JSON), base64"},"build_record_sha256":str_}},
  "Certificate":{"type":"object","properties":{"serial":str_,"ca_id":str_,"device_id":str_,"profile":str_,"state":{"type":"string","enum":["reserved","issued","revoked"]},"not_before":dt,"not_after":dt,"created_at":dt,"issued_at":dt,"revoked_at":dt,"revocation_reason":{"type":"integer"}}},
  "DevicePage":{"type":"object","required":["items"],"description":"one page of devices, by id; next_after is set when the page is full: pass it as after","properties":{"items":arr(S("Device")),"next_after":str_}},
@@ -278,11 +278,11 @@ schemas.update({
    "require_manifest":b(),"require_hardware_module_name":b(),"key_types":arr({"type":"string","enum":["ecdsa-p256","ecdsa-p384","ed25519","rsa"]})}},
  "RegisterMaker":{"type":"object","required":["name","anchors_pem"],"additionalProperties":False,"properties":{"operator_id":{"type":"string","description":"default: the caller's party"},"name":str_,
    "anchors_pem":{"type":"string","description":"the maker's root CA certificates, PEM"},"intermediates_pem":str_,"crl_urls":arr(str_),"ocsp_urls":arr(str_),
-   "manifest_keys_pem":arr({"type":"string","description":"PUBLIC KEY PEM"}),"policy":S("MakerPolicy")}},
- "UpdateMaker":{"type":"object","additionalProperties":False,"properties":{"intermediates_pem":str_,"crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"policy":S("MakerPolicy")}},
+   "manifest_keys_pem":arr({"type":"string","description":"PUBLIC KEY PEM"}),"build_record_keys_pem":arr({"type":"string","description":"PUBLIC KEY PEM"}),"policy":S("MakerPolicy")}},
+ "UpdateMaker":{"type":"object","additionalProperties":False,"properties":{"intermediates_pem":str_,"crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"build_record_keys_pem":arr(str_),"policy":S("MakerPolicy")}},
  "MakerCertificate":{"type":"object","properties":{"subject":str_,"not_after":dt,"sha256":str_,"certificate_pem":str_}},
  "Maker":{"type":"object","properties":{"id":str_,"operator_id":str_,"name":str_,"anchors":arr(S("MakerCertificate")),"intermediates":arr(S("MakerCertificate")),
-   "crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"policy":S("MakerPolicy"),"created_by":str_,"created_at":dt,"updated_at":dt}},
+   "crl_urls":arr(str_),"ocsp_urls":arr(str_),"manifest_keys_pem":arr(str_),"build_record_keys_pem":arr(str_),"policy":S("MakerPolicy"),"created_by":str_,"created_at":dt,"updated_at":dt}},
  "Manifest":{"type":"object","properties":{"id":str_,"maker_id":str_,"format":{"type":"string","enum":["dsse","csv"]},"sha256":str_,"entries":{"type":"integer"},"issued_at":dt,
    "state":{"type":"string","enum":["pending","active","superseded","denied"]},"approval_id":str_,"uploaded_by":str_,"uploaded_at":dt,"activated_at":dt}},
  "ManifestResult":{"type":"object","properties":{"manifest":S("Manifest"),"approval":S("Approval")}},
@@ -407,5 +407,25 @@ paths.update({
        "202":{"description":"a CSV, waiting for its approval","content":{"application/json":{"schema":S("ManifestResult")}}}},**err(400,401,403,404,409,413))},
    "get":op("A maker's manifests, newest first",200,page(S("Manifest")),params=[pid()],errs=(401,404))},
  "/v1/makers/{id}/check":{"post":op("Run the revocation status watcher for this maker now: fetch its CRLs, check every device onboarded of it, suspend those it revoked (503 when this server runs no watcher)",200,S("MakerCheck"),params=[pid()],errs=(401,403,404))},
+})
+# --- custody vouchers between deployments (issue 18, point 1; docs/vouchers.md) ---
+schemas.update({
+ "RegisterCustodyKey":{"type":"object","required":["name","public_key_pem"],"additionalProperties":False,"properties":{"name":str_,"public_key_pem":{"type":"string","description":"PUBLIC KEY PEM: ECDSA P-256, P-384 or Ed25519"}}},
+ "CustodyKey":{"type":"object","properties":{"key_id":{"type":"string","description":"hex SHA-256 of the SubjectPublicKeyInfo"},"party_id":str_,"name":str_,"public_key_pem":str_,"created_by":str_,"created_at":dt}},
+ "ExportVoucher":{"type":"object","required":["device_ids","to","to_key_pem"],"additionalProperties":False,"properties":{"device_ids":arr(str_),"to":{"type":"string","description":"the receiver's name"},
+   "to_key_pem":{"type":"string","description":"the receiver's PUBLIC KEY PEM: the voucher is addressed to it"},"ttl":{"type":"string","description":"Go duration; default 720h, at most 8784h","example":"720h"}}},
+ "CustodyVoucher":{"type":"object","properties":{"id":str_,"party_id":str_,"direction":{"type":"string","enum":["export","import"]},"maker_id":str_,"sha256":str_,"devices":{"type":"integer"},
+   "final_link":{"type":"string","description":"hex SHA-256 of the last link's payload"},"addressee_key_id":str_,"created_by":str_,"created_at":dt,"file":{"type":"string","description":"the voucher file (JSON text): in an export's answer and in GET by id"}}},
+ "ImportedVoucher":{"type":"object","properties":{"voucher":S("CustodyVoucher"),"maker_id":str_,"maker_name":str_,"device_ids":arr(str_)}},
+})
+paths.update({
+ "/v1/custody/keys":{"post":op("Register a public key custody vouchers for the caller's party may be addressed to (custody/transfer duty); audited",201,S("CustodyKey"),"RegisterCustodyKey",errs=(400,401,403,409)),
+   "get":op("The caller's party's custody keys",200,page(S("CustodyKey")),errs=(401,))},
+ "/v1/custody/vouchers/export":{"post":op("Export devices the caller's party holds (made here, registered or released) in a custody voucher addressed to the receiver's key; the first link is signed by the manufacturer's build-record key; the devices become handed-off; audited",201,S("CustodyVoucher"),"ExportVoucher",errs=(400,401,403,404,409))},
+ "/v1/custody/vouchers/import":{"post":{"summary":"Import a custody voucher (the file itself, application/json): verified offline against a maker registered for the caller's party, addressed to one of its custody keys, never imported before, no factory certificate revoked; creates the devices held by the caller's party; audited",
+     "requestBody":{"required":True,"content":{"application/json":{"schema":{"type":"object","description":"a custody voucher file (docs/vouchers.md)"}}}},
+     "responses":dict({"201":{"description":"imported","content":{"application/json":{"schema":S("ImportedVoucher")}}}},**err(400,401,403,409,413))}},
+ "/v1/custody/vouchers":{"get":op("The custody vouchers the caller's party exported or imported, newest first",200,page(S("CustodyVoucher")),errs=(401,))},
+ "/v1/custody/vouchers/{id}":{"get":op("One custody voucher of the caller's party, with its file",200,S("CustodyVoucher"),params=[pid()],errs=(401,404))},
 })
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

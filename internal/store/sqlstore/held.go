@@ -16,8 +16,8 @@ AND EXISTS (SELECT 1 FROM devices d WHERE d.custodian_id = ? AND d.lot_id = lots
 func (c custody) OperationalDevice(id string) (string, error) {
 	var devID string
 	err := c.t.queryRow(`SELECT i.device_id FROM transfer_items i JOIN devices d ON d.id = i.device_id
-WHERE i.transfer_id = ? AND d.state IN (?, ?, ?) ORDER BY i.device_id LIMIT 1`,
-		id, string(device.Active), string(device.Suspended), string(device.Quarantined)).Scan(&devID)
+WHERE i.transfer_id = ? AND d.state IN (?, ?, ?, ?) ORDER BY i.device_id LIMIT 1`,
+		id, string(device.Active), string(device.Suspended), string(device.Quarantined), string(device.HandedOff)).Scan(&devID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -40,7 +40,7 @@ func jsonText(v any) (string, error) {
 }
 
 // makerColumns encodes v's list and policy columns as the JSON text they are stored as.
-func makerColumns(v maker.Maker) (crl, ocsp, keys, pol string, err error) {
+func makerColumns(v maker.Maker) (crl, ocsp, keys, recordKeys, pol string, err error) {
 	if crl, err = jsonText(nonNil(v.CRLURLs)); err != nil {
 		return
 	}
@@ -50,17 +50,20 @@ func makerColumns(v maker.Maker) (crl, ocsp, keys, pol string, err error) {
 	if keys, err = jsonText(nonNil(v.ManifestKeys)); err != nil {
 		return
 	}
+	if recordKeys, err = jsonText(nonNil(v.BuildRecordKeys)); err != nil {
+		return
+	}
 	pol, err = jsonText(v.Policy)
 	return
 }
 
 func (m makers) CreateMaker(v maker.Maker) error {
-	crl, ocsp, keys, pol, err := makerColumns(v)
+	crl, ocsp, keys, recordKeys, pol, err := makerColumns(v)
 	if err != nil {
 		return err
 	}
-	_, err = m.t.exec(`INSERT INTO makers (id, operator_id, name, anchors_pem, intermediates_pem, crl_urls, ocsp_urls, manifest_keys_pem, policy, created_by, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v.ID, v.OperatorID, v.Name, pemOf(v.Anchors), pemOf(v.Intermediates), crl, ocsp, keys, pol, v.CreatedBy, micros(v.CreatedAt), micros(v.UpdatedAt))
+	_, err = m.t.exec(`INSERT INTO makers (id, operator_id, name, anchors_pem, intermediates_pem, crl_urls, ocsp_urls, manifest_keys_pem, policy, created_by, created_at, updated_at, build_record_keys_pem)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v.ID, v.OperatorID, v.Name, pemOf(v.Anchors), pemOf(v.Intermediates), crl, ocsp, keys, pol, v.CreatedBy, micros(v.CreatedAt), micros(v.UpdatedAt), recordKeys)
 	return err
 }
 
@@ -71,13 +74,13 @@ func nonNil(s []string) []string {
 	return s
 }
 
-const makerCols = `id, operator_id, name, anchors_pem, intermediates_pem, crl_urls, ocsp_urls, manifest_keys_pem, policy, created_by, created_at, updated_at`
+const makerCols = `id, operator_id, name, anchors_pem, intermediates_pem, crl_urls, ocsp_urls, manifest_keys_pem, policy, created_by, created_at, updated_at, build_record_keys_pem`
 
 func scanMaker(s interface{ Scan(...any) error }) (maker.Maker, error) {
 	var v maker.Maker
-	var anchors, inters, crl, ocsp, keys, pol string
+	var anchors, inters, crl, ocsp, keys, pol, recordKeys string
 	var at, up int64
-	if err := s.Scan(&v.ID, &v.OperatorID, &v.Name, &anchors, &inters, &crl, &ocsp, &keys, &pol, &v.CreatedBy, &at, &up); err != nil {
+	if err := s.Scan(&v.ID, &v.OperatorID, &v.Name, &anchors, &inters, &crl, &ocsp, &keys, &pol, &v.CreatedBy, &at, &up, &recordKeys); err != nil {
 		return v, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(at), fromMicros(up)
@@ -91,7 +94,7 @@ func scanMaker(s interface{ Scan(...any) error }) (maker.Maker, error) {
 	for _, f := range []struct {
 		s string
 		v any
-	}{{crl, &v.CRLURLs}, {ocsp, &v.OCSPURLs}, {keys, &v.ManifestKeys}, {pol, &v.Policy}} {
+	}{{crl, &v.CRLURLs}, {ocsp, &v.OCSPURLs}, {keys, &v.ManifestKeys}, {recordKeys, &v.BuildRecordKeys}, {pol, &v.Policy}} {
 		if err := json.Unmarshal([]byte(f.s), f.v); err != nil {
 			return v, fmt.Errorf("maker %s: stored settings do not parse: %w", v.ID, err)
 		}
@@ -109,13 +112,13 @@ func (m makers) ListMakers(operatorID string) ([]maker.Maker, error) {
 }
 
 func (m makers) UpdateMaker(v maker.Maker) error {
-	crl, ocsp, keys, pol, err := makerColumns(v)
+	crl, ocsp, keys, recordKeys, pol, err := makerColumns(v)
 	if err != nil {
 		return err
 	}
 	return m.t.execOne(fmt.Errorf("maker %s: %w", v.ID, store.ErrNotFound),
-		`UPDATE makers SET intermediates_pem = ?, crl_urls = ?, ocsp_urls = ?, manifest_keys_pem = ?, policy = ?, updated_at = ? WHERE id = ?`,
-		pemOf(v.Intermediates), crl, ocsp, keys, pol, micros(v.UpdatedAt), v.ID)
+		`UPDATE makers SET intermediates_pem = ?, crl_urls = ?, ocsp_urls = ?, manifest_keys_pem = ?, policy = ?, updated_at = ?, build_record_keys_pem = ? WHERE id = ?`,
+		pemOf(v.Intermediates), crl, ocsp, keys, pol, micros(v.UpdatedAt), recordKeys, v.ID)
 }
 
 func (m makers) AddManifest(v maker.Manifest) error {
