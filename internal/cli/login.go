@@ -3,18 +3,19 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
 // savedSession is $XDG_CONFIG_HOME/hallmark/session.json (mode 0600): the session of the
@@ -173,11 +174,11 @@ func (e *env) loopbackLogin(ctx context.Context, c interface {
 	select {
 	case r := <-got:
 		if r.code == "" {
-			return api.SessionWithToken{}, invalidf("the identity provider refused the sign-in: %s", r.problem)
+			return api.SessionWithToken{}, failure.New(failure.Denied, "the identity provider refused the sign-in: %s; no session was saved", strings.TrimSpace(r.problem))
 		}
 		return c.SigninFinish(ctx, api.SigninFinishRequest{State: r.state, Code: r.code})
 	case <-t.C:
-		return api.SessionWithToken{}, errors.New("the browser did not come back within --wait; run hallmark login again")
+		return api.SessionWithToken{}, failure.New(failure.Unauthenticated, "the browser did not come back within --wait (%s); no session was saved: run hallmark login again", wait)
 	case <-ctx.Done():
 		return api.SessionWithToken{}, ctx.Err()
 	}
