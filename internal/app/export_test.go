@@ -5,6 +5,7 @@ import "testing"
 // DevHarness exposes the in-process dev server of startDevOpts to the external test package
 // app_test, whose tests may import the CLI (which imports this package).
 type DevHarness struct {
+	Dir    string // the data folder (dev.json, tokens.json)
 	Info   DevInfo
 	Tokens map[string]string
 	s      *devServer
@@ -14,7 +15,7 @@ type DevHarness struct {
 func StartDevHarness(t testing.TB) *DevHarness {
 	t.Helper()
 	s := startDevOpts(t, Options{})
-	return &DevHarness{Info: s.info, Tokens: s.tokens, s: s}
+	return &DevHarness{Dir: s.dir, Info: s.info, Tokens: s.tokens, s: s}
 }
 
 // Must calls the API as who (a key of Tokens, or "" for none), checks the status and returns

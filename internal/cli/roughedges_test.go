@@ -81,3 +81,29 @@ func helpText(t *testing.T) string {
 	_, out, _ := run(t, "--help")
 	return out
 }
+
+// TestIsTerminal: a regular file and a pipe are not terminals; a pseudo-terminal is.
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if isTerminal(f) || isTerminal(w) || isTerminal(&strings.Builder{}) {
+		t.Error("a file, a pipe or a buffer was taken for a terminal")
+	}
+	pty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer pty.Close()
+	if !isTerminal(pty) {
+		t.Error("a pseudo-terminal was not taken for a terminal")
+	}
+}
