@@ -86,7 +86,8 @@ on a loopback port (RFC 8252), prints (it never opens) the provider's sign-in UR
 the provider to send the browser back, and trades the code for a Hallmark session. The session
 is kept in the user's config folder (hallmark/session.json, mode 0600) and used by later
 commands when no --token is given; it lasts 8 hours by default (the server's
-signin.session_ttl). "hallmark logout" revokes it.
+signin.session_ttl). "hallmark logout" revokes it. A sign-in the provider refused or you
+cancelled, or a browser that does not come back within --wait, exits 6 and saves nothing.
 
 With --dev, against "hallmark serve --dev" only, it signs in as a demo person without any
 identity provider.`,
