@@ -59,7 +59,7 @@ func TestLoginCommandAgainstRealOP(t *testing.T) {
 		if code != cli.ExitOK {
 			t.Fatalf("login exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 		}
-		if !strings.Contains(stdout, carol.ID) || !strings.Contains(stdout, sessionFile) {
+		if !strings.Contains(stdout, "carol ("+carol.ID+")") || !strings.Contains(stdout, sessionFile) {
 			t.Errorf("login output names no principal %s or file %s:\n%s", carol.ID, sessionFile, stdout)
 		}
 		fi, err := os.Stat(sessionFile)

@@ -120,7 +120,7 @@ identity provider.`,
 			}
 			return e.emit(got.Session, []string{got.Session.ID}, func(w io.Writer) {
 				kv(w, "Session", got.Session.ID)
-				kv(w, "Principal", got.Session.PrincipalID)
+				kv(w, "Principal", e.signedInAs(cmd.Context(), got))
 				kv(w, "Party", got.Session.PartyID)
 				kv(w, "Expires", got.Session.ExpiresAt.Format(time.RFC3339))
 				kv(w, "Saved", p)
@@ -135,6 +135,22 @@ identity provider.`,
 	cmd.Flags().BoolVar(&dev, "dev", false, "sign in as a demo person of a serve --dev server (no identity provider)")
 	cmd.Flags().StringVar(&person, "person", "", "with --dev: the demo person's name, e.g. alice")
 	return cmd
+}
+
+// signedInAs is "name (ID)" of the session's principal, read with the new session's token, or
+// the ID alone when that read fails.
+func (e *env) signedInAs(ctx context.Context, got api.SessionWithToken) string {
+	saved := e.token
+	e.token = got.Token
+	defer func() { e.token = saved }()
+	c, err := e.client()
+	if err != nil {
+		return got.Session.PrincipalID
+	}
+	if p, err := c.Whoami(ctx); err == nil && p.Name != "" {
+		return p.Name + " (" + got.Session.PrincipalID + ")"
+	}
+	return got.Session.PrincipalID
 }
 
 // loopbackLogin runs the RFC 8252 loopback redirect: listen on 127.0.0.1:0, print the URL,
