@@ -218,6 +218,11 @@ func problemOf(resp *http.Response, data []byte) error {
 	return p
 }
 
+// ErrUntrustedServer is in the chain of every error caused by a server TLS certificate that
+// the client does not trust (unknown authority, failed verification, wrong host name): the
+// server may be reachable, but the client will not talk to it. errors.Is finds it.
+var ErrUntrustedServer = errors.New("the server's TLS certificate is not trusted")
+
 func transportError(method, path string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
@@ -226,7 +231,7 @@ func transportError(method, path string, err error) error {
 	var cv *tls.CertificateVerificationError
 	var host x509.HostnameError
 	if errors.As(err, &unknown) || errors.As(err, &cv) || errors.As(err, &host) {
-		return fmt.Errorf("the server's TLS certificate is not trusted (give its CA with --cacert or HALLMARK_CACERT): %w", err)
+		return fmt.Errorf("%w (give its CA with --cacert or HALLMARK_CACERT): %w", ErrUntrustedServer, err)
 	}
 	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf("%s %s: server unreachable", method, path), Err: err}
 }

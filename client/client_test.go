@@ -198,7 +198,7 @@ func TestUntrustedServerAndUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Whoami(context.Background())
-	if err == nil || failure.KindOf(err) != failure.Unclassified {
+	if err == nil || failure.KindOf(err) != failure.Unclassified || !errors.Is(err, ErrUntrustedServer) {
 		t.Fatalf("untrusted server: %v (kind %v)", err, failure.KindOf(err))
 	}
 	url := srv.URL

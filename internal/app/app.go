@@ -124,6 +124,9 @@ type Wiring struct {
 	Makers MakersConfig
 	// Principals bounds principal tokens (config principals); zero fields take the defaults.
 	Principals PrincipalLimits
+	// AuditEventLevel is the level of the log record copied from each committed audit
+	// event; zero is INFO. serve --dev uses DEBUG, which its console does not show.
+	AuditEventLevel slog.Level
 }
 
 // PrincipalLimits are config principals: the longest token lifetime, the longest overlap of a
@@ -159,7 +162,7 @@ func Build(w Wiring) (*App, error) {
 	// Every committed audit event is also written as a structured log record for SIEMs, and
 	// counted.
 	m := metrics.New(w.Log)
-	w.Store = auditlog.ObserveCommitted(auditlog.LogCommitted(w.Store, w.Log), m.AuditCommitted)
+	w.Store = auditlog.ObserveCommitted(auditlog.LogCommittedAt(w.Store, w.Log, w.AuditEventLevel), m.AuditCommitted)
 	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now, Metrics: m}
 	if w.AuditOrigin == "" {
 		w.AuditOrigin = "hallmark/audit"

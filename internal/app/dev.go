@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	defer st.Close()
 	w := Wiring{Store: st, Keys: kp, Log: log, Now: opts.Now, AuditOrigin: "hallmark-dev/audit", DevSignin: true,
-		Makers: MakersConfig{WatchInterval: opts.MakerWatch}}
+		Makers: MakersConfig{WatchInterval: opts.MakerWatch}, AuditEventLevel: slog.LevelDebug}
 	if l := opts.Limits; l != nil {
 		w.Listeners = listenerLimits(*l)
 		w.Admission = admission.Config{Slots: l.Slots, Queue: l.Queue, Wait: l.QueueWait.Duration, RetryAfter: l.RetryAfter.Duration, MaxRetryAfter: l.MaxRetryAfter.Duration}
@@ -187,6 +188,13 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	go a.AuditLog.Run(ctx, devCheckpointInterval) //nolint:errcheck // returns nil when ctx ends
 	defer a.runRefusals(ctx)()
 	defer a.StopLeading()
+	rctx, stopReady := context.WithCancel(ctx)
+	announced := make(chan struct{})
+	defer func() { stopReady(); <-announced }() // it writes stdout: done before Serve returns
+	go func() {
+		defer close(announced)
+		announceDevReady(rctx, stdout, stderr, info, ln.Addr().String(), estSrv.ln.Addr().String(), tlsCA)
+	}()
 	return a.run(ctx, served{"api", ln, tc, a.Handler()}, served{"est", estSrv.ln, estSrv.tc, estSrv.h})
 }
 

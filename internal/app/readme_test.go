@@ -77,6 +77,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"custody moves only once the holder releases it", "no longer held by operator contoso", "renewal refused, exit 22",
 		"external: maker sensors-inc", "Factory state:", "Revoked by the maker:", "keyCompromise at",
 		"overlap", "expired at", "needs an administrator of that party", "acme/ci-legacy",
+		"by oscar of contoso", "is now in state registered",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

@@ -27,8 +27,14 @@ const LogMessage = "audit_event"
 // The database is the record; the log is a copy for monitoring and may miss events if the
 // process dies between commit and logging.
 func LogCommitted(st store.Store, log *slog.Logger) store.Store {
+	return LogCommittedAt(st, log, slog.LevelInfo)
+}
+
+// LogCommittedAt is LogCommitted with the records at level: serve --dev logs them at DEBUG,
+// so the demo's console shows its banner and ready line, not its seed's events.
+func LogCommittedAt(st store.Store, log *slog.Logger, level slog.Level) store.Store {
 	return ObserveCommitted(st, func(ctx context.Context, e audit.Event) {
-		log.LogAttrs(ctx, slog.LevelInfo, LogMessage, LogAttrs(e)...)
+		log.LogAttrs(ctx, level, LogMessage, LogAttrs(e)...)
 	})
 }
 

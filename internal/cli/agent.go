@@ -106,9 +106,9 @@ func (e *env) runAgent(ctx context.Context, o agentFlags) error {
 	case err != nil:
 		return failure.Wrap(failure.Unavailable, err, "agent")
 	}
-	return e.emit(res, []string{res.Certificate.SerialNumber.Text(16)}, func(w io.Writer) {
+	return e.emit(res, []string{serialText(res.Certificate.SerialNumber)}, func(w io.Writer) {
 		fmt.Fprintf(w, "%s: operational certificate %s (%s), valid until %s; next renewal due %s\n",
-			res.Action, res.Certificate.SerialNumber.Text(16), res.Certificate.URIs, res.Certificate.NotAfter.UTC().Format(time.RFC3339),
+			res.Action, serialText(res.Certificate.SerialNumber), res.Certificate.URIs, res.Certificate.NotAfter.UTC().Format(time.RFC3339),
 			res.NextRenewal.UTC().Format(time.RFC3339))
 	})
 }

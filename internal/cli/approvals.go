@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -99,7 +100,7 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 			for i, q := range qs {
 				ids[i] = q.ID
 			}
-			return e.emit(qs, ids, func(w io.Writer) { approvalTable(w, qs) })
+			return e.emit(qs, ids, func(w io.Writer) { approvalTable(w, qs, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 	lf := cmd.Flags()
@@ -128,7 +129,7 @@ approvals it needs, when it expires, and every decision so far.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q) })
+			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 }
@@ -163,7 +164,7 @@ once the cause is fixed.`
 			if err != nil {
 				return err
 			}
-			return e.emitDecideResult(res)
+			return e.emitDecideResult(cmd.Context(), cl, res)
 		},
 	}
 	c.Flags().StringVar(&comment, "comment", "", "a comment recorded with the decision")
@@ -190,7 +191,7 @@ Onboarding approvals are not executed: the device enrolls again and the approval
 			if err != nil {
 				return err
 			}
-			return e.emitDecideResult(res)
+			return e.emitDecideResult(cmd.Context(), c, res)
 		},
 	}
 }
@@ -211,7 +212,7 @@ func (e *env) approvalCancelCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q) })
+			return e.emit(q, []string{q.ID}, func(w io.Writer) { approvalDetail(w, q, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 }
@@ -289,14 +290,20 @@ rule they were made under.`,
 
 // emitDecideResult prints a decided or executed request. An approved request whose action
 // failed is an error (a conflict): the action did not happen, and the request waits for
-// "hallmark approval execute".
-func (e *env) emitDecideResult(res api.DecideResult) error {
+// "hallmark approval execute". When the action ran on a device, the table says the state the
+// device is in now.
+func (e *env) emitDecideResult(ctx context.Context, c approvalReader, res api.DecideResult) error {
 	q := res.Approval
 	err := e.emit(res, []string{q.ID}, func(w io.Writer) {
-		approvalDetail(w, q)
+		approvalDetail(w, q, newPrincipalNames(ctx, c))
 		switch {
 		case res.Executed:
 			fmt.Fprintf(w, "\nThe approved %s ran.\n", q.Kind)
+			if id, ok := strings.CutPrefix(q.Subject, "device:"); ok {
+				if d, err := c.GetDevice(ctx, id); err == nil {
+					fmt.Fprintf(w, "Device %s is now in state %s.\n", d.ID, d.State)
+				}
+			}
 		case res.ExecError != "":
 		case q.State == string(approval.Pending):
 			fmt.Fprintf(w, "\nWaiting for %d more approval(s) by other principals of %s.\n", q.Approvers-approvalsOf(q), q.ApproverParty)
@@ -322,22 +329,29 @@ func approvalsOf(q api.Approval) int {
 	return n
 }
 
-func approvalTable(w io.Writer, qs []api.Approval) {
+// approvalReader is what the approval tables read besides the request: names and devices.
+type approvalReader interface {
+	GetPrincipal(context.Context, string) (api.Principal, error)
+	GetDevice(context.Context, string) (api.DeviceView, error)
+}
+
+func approvalTable(w io.Writer, qs []api.Approval, names *principalNames) {
 	row(w, "ID", "KIND", "STATE", "SUBJECT", "REQUESTED BY", "DECIDED BY PARTY", "APPROVALS", "EXPIRES")
 	for _, q := range qs {
-		row(w, q.ID, q.Kind, q.State, q.Subject, q.RequesterParty+"/"+q.RequesterPrincipal, q.ApproverParty,
+		row(w, q.ID, q.Kind, q.State, q.Subject, q.RequesterParty+"/"+names.name(q.RequesterPrincipal), q.ApproverParty,
 			fmt.Sprintf("%d/%d", approvalsOf(q), q.Approvers), ts(q.ExpiresAt))
 	}
 }
 
-func approvalDetail(w io.Writer, q api.Approval) {
+// approvalDetail prints a request; names turns principal IDs into names (nil: IDs).
+func approvalDetail(w io.Writer, q api.Approval, names *principalNames) {
 	kv(w, "Approval", q.ID)
 	kv(w, "Kind", q.Kind)
 	kv(w, "State", q.State)
 	kv(w, "Subject", q.Subject)
 	kv(w, "Scope", q.Scope)
 	kv(w, "Reason", q.Reason)
-	kv(w, "Requested", ts(q.CreatedAt)+" by "+orDash(q.RequesterPrincipal)+" of "+orDash(q.RequesterParty))
+	kv(w, "Requested", ts(q.CreatedAt)+" by "+orDash(names.name(q.RequesterPrincipal))+" of "+orDash(q.RequesterParty))
 	needs := fmt.Sprintf("%d approval(s) by principals of %s other than the requester", q.Approvers, orDash(q.ApproverParty))
 	if q.OtherParty {
 		needs = fmt.Sprintf("%d approval(s) by principals of %s (another party than the requester's)", q.Approvers, orDash(q.ApproverParty))
@@ -364,7 +378,7 @@ func approvalDetail(w io.Writer, q api.Approval) {
 		if d.Approve {
 			dec = "approve"
 		}
-		row(w, "  "+dec, d.PartyID+"/"+d.PrincipalID, ts(d.At), d.Comment)
+		row(w, "  "+dec, d.PartyID+"/"+names.name(d.PrincipalID), ts(d.At), d.Comment)
 	}
 }
 

@@ -94,7 +94,7 @@ func (e *env) verifyBuildRecord(keyFile, recordFile, certFile string) error {
 		if err := buildrecord.CheckBinding(v, cert.PublicKey, digest); err != nil {
 			return err
 		}
-		res.CertificateSerial = cert.SerialNumber.Text(16)
+		res.CertificateSerial = serialText(cert.SerialNumber)
 	}
 	return e.emit(res, []string{res.Serial}, func(w io.Writer) {
 		fmt.Fprintf(w, "build record OK: serial %s, manufacturer %s, signed by key %s\n", res.Serial, res.Manufacturer, res.KeyID)

@@ -106,8 +106,8 @@ func TestBuildRecordVerify(t *testing.T) {
 		wantInOut string
 	}{
 		{"record only", []string{"--key", key, "--record", rec}, ExitOK, "build record OK: serial T1:000001, manufacturer fabrikam, signed by key " + keyID},
-		{"with certificate", []string{"--key", key, "--record", rec, "--cert", cert}, ExitOK, "bound to certificate 5f3a"},
-		{"with DER certificate", []string{"--key", key, "--record", rec, "--cert", derCert}, ExitOK, "bound to certificate 4"},
+		{"with certificate", []string{"--key", key, "--record", rec, "--cert", cert}, ExitOK, "bound to certificate 5F3A"},
+		{"with DER certificate", []string{"--key", key, "--record", rec, "--cert", derCert}, ExitOK, "bound to certificate 04:"},
 		{"another key", []string{"--key", other, "--record", rec}, ExitInvalid, "no valid signature"},
 		{"tampered", []string{"--key", key, "--record", tamperedRec}, ExitInvalid, "build record"},
 		{"another device", []string{"--key", key, "--record", rec, "--cert", wrongDevice}, ExitInvalid, "not the record's subject"},
@@ -130,7 +130,7 @@ func TestBuildRecordVerify(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		code, out, _ := run(t, "buildrecord", "verify", "--key", key, "--record", rec, "--cert", cert, "-o", "json")
 		var res verifyResult
-		if code != 0 || json.Unmarshal([]byte(out), &res) != nil || !res.OK || res.CertificateSerial != "5f3a" || res.KeyID != keyID {
+		if code != 0 || json.Unmarshal([]byte(out), &res) != nil || !res.OK || res.CertificateSerial != "5F3A" || res.KeyID != keyID {
 			t.Fatalf("exit %d: %s", code, out)
 		}
 	})

@@ -166,7 +166,7 @@ func newRecord(step, keyURI string, pub crypto.PublicKey, out string, data []byt
 }
 
 func (r *ceremonyRecord) cert(c *x509.Certificate) {
-	r.Subject, r.Issuer, r.Serial = c.Subject.String(), c.Issuer.String(), fmt.Sprintf("%x", c.SerialNumber)
+	r.Subject, r.Issuer, r.Serial = c.Subject.String(), c.Issuer.String(), serialText(c.SerialNumber)
 	r.NotBefore, r.NotAfter = ts(c.NotBefore), ts(c.NotAfter)
 }
 

@@ -34,6 +34,7 @@ const (
 	ExitDenied      = 6 // denied, or not authenticated
 	ExitUnavailable = 7 // the server could not be reached or is unavailable
 	ExitNotAllowed  = 8 // a check answered "not allowed" (hallmark support check)
+	ExitUntrusted   = 9 // the server's TLS certificate is not trusted (give its CA with --cacert)
 )
 
 // Environment variables read when the matching flag is not given.
@@ -85,7 +86,8 @@ what was created or listed, one a line.
 
 Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 invalid input,
 4 not found, 5 conflict, 6 denied or not authenticated, 7 server unavailable, 8 not allowed
-(a check such as "hallmark support check" answered no).`,
+(a check such as "hallmark support check" answered no), 9 the server's TLS certificate is not
+trusted (give the CA that signed it with --cacert or HALLMARK_CACERT).`,
 		Example: `  eval "$(hallmark dev env --as acme/alice)"
   hallmark whoami
   LOT=$(hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456 -o id)`,
@@ -232,6 +234,9 @@ func exitCode(err error) int {
 	}
 	if isNotAllowed(err) {
 		return ExitNotAllowed
+	}
+	if errors.Is(err, client.ErrUntrustedServer) {
+		return ExitUntrusted
 	}
 	switch failure.KindOf(err) {
 	case failure.Invalid, failure.TooLarge:

@@ -288,7 +288,7 @@ func TestDeviceShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Device", "SN1", "Certificates", "5f3a", "idevid", "Custody", "tr_1", "distrib", "device build-record dev_1"} {
+	for _, want := range []string{"Device", "SN1", "Certificates", "5F3A", "idevid", "Custody", "tr_1", "distrib", "device build-record dev_1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -327,7 +327,7 @@ func TestFactoryIssue(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"dev_1", "SN1", "5f3a", "abcd", "wrote certificate to " + certOut} {
+	for _, want := range []string{"dev_1", "SN1", "5F3A", "abcd", "wrote certificate to " + certOut} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -103,10 +103,10 @@ func leafOfPEM(s string) *x509.Certificate {
 	return certs[0]
 }
 
-// serialOfPEM is the hex serial of leafOfPEM, "" when there is none.
+// serialOfPEM is the serial of leafOfPEM as openssl prints it, "" when there is none.
 func serialOfPEM(s string) string {
 	if c := leafOfPEM(s); c != nil {
-		return c.SerialNumber.Text(16)
+		return serialText(c.SerialNumber)
 	}
 	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -133,9 +132,9 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 	kv(w, "  Model", v.ModelID)
 	kv(w, "  Lot", v.LotID)
 	kv(w, "  Custodian", v.CustodianID)
-	kv(w, "  Factory certificate", v.FactoryCert)
+	kv(w, "  Factory certificate", certSerial(v.FactoryCert))
 	kv(w, "  Environment", v.EnvironmentID)
-	kv(w, "  Operational certificate", v.OperationalCert)
+	kv(w, "  Operational certificate", certSerial(v.OperationalCert))
 	kv(w, "  Created", ts(v.CreatedAt))
 	kv(w, "  Updated", ts(v.UpdatedAt))
 	if len(v.BuildRecord) > 0 {
@@ -150,7 +149,7 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 	} else {
 		row(w, "  SERIAL", "PROFILE", "STATE", "CA", "NOT BEFORE", "NOT AFTER", "REVOKED")
 		for _, c := range v.Certificates {
-			row(w, "  "+c.Serial, c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
+			row(w, "  "+certSerial(c.Serial), c.Profile, c.State, c.CAID, ts(c.NotBefore), ts(c.NotAfter), tsp(c.RevokedAt))
 		}
 	}
 	fmt.Fprintln(w, "\nCustody")
@@ -168,7 +167,7 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 	} else {
 		row(w, "  KIND", "SERIAL", "BASED ON", "ENVIRONMENT", "PROTOCOL", "POLICY", "PRINCIPAL", "AT")
 		for _, ev := range v.Lineage {
-			row(w, "  "+ev.Kind, ev.Serial, ev.BasedOn, ev.EnvironmentID, ev.Protocol,
+			row(w, "  "+ev.Kind, certSerial(ev.Serial), certSerial(ev.BasedOn), ev.EnvironmentID, ev.Protocol,
 				fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), ev.PrincipalID, ts(ev.CreatedAt))
 		}
 	}
@@ -179,8 +178,10 @@ func (e *env) deviceCertCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cert ID SERIAL",
 		Short: "Print one of a device's certificates (PEM)",
-		Long:  "Print a device's certificate, named by its serial in hex, as PEM on stdout or to --out.",
-		Example: `  hallmark device cert dev_123 5f3a9c... --out device.pem
+		Long: `Print a device's certificate, named by its serial in hex, as PEM on stdout or to --out. The
+serial may be written as openssl prints it ("0A1B", "serial=0A1B", "0a:1b") or as the API lists
+it ("a1b"); the CLI's tables print serials as openssl does.`,
+		Example: `  hallmark device cert dev_123 5F3A9C... --out device.pem
   hallmark device cert dev_123 "$(hallmark device show dev_123 -o json | jq -r .factory_certificate)"`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -188,7 +189,7 @@ func (e *env) deviceCertCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := c.DeviceCertificate(cmd.Context(), args[0], strings.ToLower(strings.ReplaceAll(args[1], ":", "")))
+			b, err := c.DeviceCertificate(cmd.Context(), args[0], apiSerial(args[1]))
 			if err != nil {
 				return err
 			}
@@ -303,5 +304,5 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 
 func deviceStateTable(w io.Writer, d api.Device) {
 	row(w, "ID", "SERIAL", "STATE", "ENVIRONMENT", "OPERATIONAL CERTIFICATE", "UPDATED")
-	row(w, d.ID, d.Serial, d.State, d.EnvironmentID, d.OperationalCert, ts(d.UpdatedAt))
+	row(w, d.ID, d.Serial, d.State, d.EnvironmentID, certSerial(d.OperationalCert), ts(d.UpdatedAt))
 }

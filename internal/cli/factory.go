@@ -85,12 +85,12 @@ func (e *env) issueFactory(ctx context.Context, o factoryIssueFlags) error {
 	if err != nil {
 		return err
 	}
-	certSerial := fi.Device.FactoryCert
-	if certSerial == "" {
-		certSerial = serialOfPEM(fi.CertificatePEM)
+	factorySerial := certSerial(fi.Device.FactoryCert)
+	if factorySerial == "" {
+		factorySerial = serialOfPEM(fi.CertificatePEM)
 	}
 	return e.emit(fi, []string{fi.Device.ID}, func(w io.Writer) {
 		row(w, "DEVICE", "SERIAL", "CERTIFICATE SERIAL", "BUILD RECORD SHA-256")
-		row(w, fi.Device.ID, fi.Device.Serial, certSerial, fi.BuildRecordSHA)
+		row(w, fi.Device.ID, fi.Device.Serial, factorySerial, fi.BuildRecordSHA)
 	})
 }

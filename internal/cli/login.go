@@ -3,18 +3,19 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-id/hallmark/api"
+	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
 // savedSession is $XDG_CONFIG_HOME/hallmark/session.json (mode 0600): the session of the
@@ -85,7 +86,8 @@ on a loopback port (RFC 8252), prints (it never opens) the provider's sign-in UR
 the provider to send the browser back, and trades the code for a Hallmark session. The session
 is kept in the user's config folder (hallmark/session.json, mode 0600) and used by later
 commands when no --token is given; it lasts 8 hours by default (the server's
-signin.session_ttl). "hallmark logout" revokes it.
+signin.session_ttl). "hallmark logout" revokes it. A sign-in the provider refused or you
+cancelled, or a browser that does not come back within --wait, exits 6 and saves nothing.
 
 With --dev, against "hallmark serve --dev" only, it signs in as a demo person without any
 identity provider.`,
@@ -118,7 +120,7 @@ identity provider.`,
 			}
 			return e.emit(got.Session, []string{got.Session.ID}, func(w io.Writer) {
 				kv(w, "Session", got.Session.ID)
-				kv(w, "Principal", got.Session.PrincipalID)
+				kv(w, "Principal", e.signedInAs(cmd.Context(), got))
 				kv(w, "Party", got.Session.PartyID)
 				kv(w, "Expires", got.Session.ExpiresAt.Format(time.RFC3339))
 				kv(w, "Saved", p)
@@ -133,6 +135,22 @@ identity provider.`,
 	cmd.Flags().BoolVar(&dev, "dev", false, "sign in as a demo person of a serve --dev server (no identity provider)")
 	cmd.Flags().StringVar(&person, "person", "", "with --dev: the demo person's name, e.g. alice")
 	return cmd
+}
+
+// signedInAs is "name (ID)" of the session's principal, read with the new session's token, or
+// the ID alone when that read fails.
+func (e *env) signedInAs(ctx context.Context, got api.SessionWithToken) string {
+	saved := e.token
+	e.token = got.Token
+	defer func() { e.token = saved }()
+	c, err := e.client()
+	if err != nil {
+		return got.Session.PrincipalID
+	}
+	if p, err := c.Whoami(ctx); err == nil && p.Name != "" {
+		return p.Name + " (" + got.Session.PrincipalID + ")"
+	}
+	return got.Session.PrincipalID
 }
 
 // loopbackLogin runs the RFC 8252 loopback redirect: listen on 127.0.0.1:0, print the URL,
@@ -173,11 +191,11 @@ func (e *env) loopbackLogin(ctx context.Context, c interface {
 	select {
 	case r := <-got:
 		if r.code == "" {
-			return api.SessionWithToken{}, invalidf("the identity provider refused the sign-in: %s", r.problem)
+			return api.SessionWithToken{}, failure.New(failure.Denied, "the identity provider refused the sign-in: %s; no session was saved", strings.TrimSpace(r.problem))
 		}
 		return c.SigninFinish(ctx, api.SigninFinishRequest{State: r.state, Code: r.code})
 	case <-t.C:
-		return api.SessionWithToken{}, errors.New("the browser did not come back within --wait; run hallmark login again")
+		return api.SessionWithToken{}, failure.New(failure.Unauthenticated, "the browser did not come back within --wait (%s); no session was saved: run hallmark login again", wait)
 	case <-ctx.Done():
 		return api.SessionWithToken{}, ctx.Err()
 	}

@@ -444,7 +444,7 @@ func externalOrigin(w io.Writer, o *api.DeviceOrigin) {
 	}
 	kv(w, "  Origin", fmt.Sprintf("external: maker %s (%s)", o.MakerName, o.MakerID))
 	kv(w, "  Factory issuer", o.Issuer)
-	kv(w, "  Factory serial", o.FactorySerial)
+	kv(w, "  Factory serial", certSerial(o.FactorySerial))
 	kv(w, "  Factory state", o.State)
 	if e := o.Evidence; e != nil {
 		kv(w, "  Revoked by the maker", fmt.Sprintf("%s at %s, per its %s %s of %s", e.Reason, ts(e.RevokedAt), e.Kind, e.URL, ts(e.ThisUpdate)))

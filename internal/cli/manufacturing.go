@@ -14,11 +14,16 @@ import (
 func (e *env) caCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ca",
-		Short: "Create, import and list manufacturing certificate authorities",
-		Long: `Manufacturing CAs sign factory (IDevID) certificates. A hierarchy is a root CA and an issuing
-CA under it; an existing CA can be imported with its key instead.`,
+		Short: "Certificate authorities of both stages: create and import manufacturing CAs; list, print, rotate any",
+		Long: `Hallmark keeps CAs of both stages. Manufacturing CAs sign factory (IDevID) certificates:
+"ca create-hierarchy" makes a root CA and an issuing CA under it for a manufacturer, and "ca import"
+brings in an existing one with its key. Operational CAs sign the certificates devices get in the
+field; an operator makes them with "hallmark operational create-hierarchy".
+
+"ca list" (with --stage manufacturing or operational), "ca cert", "ca chain", "ca rotate" and
+"ca rollover" work on the CAs of either stage that you may see.`,
 		Example: `  hallmark ca create-hierarchy --manufacturer acme --name acme-mfg
-  hallmark ca list
+  hallmark ca list --stage operational
   hallmark ca cert ca_123 --out root.pem`,
 	}
 	cmd.AddCommand(e.caCreateHierarchyCmd(), e.caImportCmd(), e.caListCmd(), e.caCertCmd())

@@ -234,7 +234,7 @@ func (e *env) writeIdentity(id api.Identity, certOut, chainOut string) error {
 	if err := e.writeFiles(outFile{certOut, "certificate", id.CertificatePEM}, outFile{chainOut, "chain", id.ChainPEM}); err != nil {
 		return err
 	}
-	serial := firstNonEmpty(id.Evidence.Serial, id.Device.OperationalCert, serialOfPEM(id.CertificatePEM))
+	serial := firstNonEmpty(certSerial(firstNonEmpty(id.Evidence.Serial, id.Device.OperationalCert)), serialOfPEM(id.CertificatePEM))
 	notAfter := "-"
 	if c := leafOfPEM(id.CertificatePEM); c != nil {
 		notAfter = ts(c.NotAfter)

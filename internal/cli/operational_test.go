@@ -187,7 +187,7 @@ func TestDeviceOnboardSignsLocally(t *testing.T) {
 			if code != 0 || onboarded != 1 {
 				t.Fatalf("exit %d (onboarded %d): %s", code, onboarded, stderr)
 			}
-			for _, want := range []string{"DEVICE", "dev_1", "active", "7b", "env_1", "onboarding v3", "2026-01-02T00:00:00Z", "wrote certificate to " + certOut} {
+			for _, want := range []string{"DEVICE", "dev_1", "active", "7B", "env_1", "onboarding v3", "2026-01-02T00:00:00Z", "wrote certificate to " + certOut} {
 				if !strings.Contains(out, want) {
 					t.Errorf("summary lacks %q:\n%s", want, out)
 				}
@@ -382,7 +382,7 @@ func TestRevocationDryRunAndExecute(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Would revoke 1 factory identities", "5f3a", "Would suspend 1 operational identities", "7b", "env_1", "Already revoked:", dryRunNote} {
+	for _, want := range []string{"Would revoke 1 factory identities", "5F3A", "Would suspend 1 operational identities", "7B", "env_1", "Already revoked:", dryRunNote} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}
@@ -428,7 +428,7 @@ func TestRevocationShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"rvk_1", "lot lot_1", "keyCompromise", "prn_1", "Items (2)", "factory-revoked", "operational-suspended", "7b"} {
+	for _, want := range []string{"rvk_1", "lot lot_1", "keyCompromise", "prn_1", "Items (2)", "factory-revoked", "operational-suspended", "7B"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -573,7 +573,7 @@ func TestDeviceRevokeReadmitListShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("show: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"Lineage", "onboard", "renew", "5f3a", "onboarding v2", "renewal v1", "est", "prn_gw", "2026-01-02T00:00:00Z", "Operational certificate:", "7c"} {
+	for _, want := range []string{"Lineage", "onboard", "renew", "5F3A", "onboarding v2", "renewal v1", "est", "prn_gw", "2026-01-02T00:00:00Z", "Operational certificate:", "7C"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}

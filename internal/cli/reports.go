@@ -72,7 +72,7 @@ func certCells(c *api.CertSummary) []string {
 	if c == nil {
 		return []string{"", "", ""}
 	}
-	return []string{c.Serial, string(c.State), ts(c.NotAfter)}
+	return []string{certSerial(c.Serial), string(c.State), ts(c.NotAfter)}
 }
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
@@ -280,7 +280,7 @@ func credentialRows(c api.Credentials) [][]string {
 func overdueRows(items []api.Overdue) [][]string {
 	rows := [][]string{}
 	for _, o := range items {
-		rows = append(rows, []string{o.DeviceID, o.EnvironmentID, o.Serial, ts(o.IssuedAt), dur(o.Age), dur(o.MaxAge)})
+		rows = append(rows, []string{o.DeviceID, o.EnvironmentID, certSerial(o.Serial), ts(o.IssuedAt), dur(o.Age), dur(o.MaxAge)})
 	}
 	return rows
 }
@@ -318,7 +318,7 @@ environment and its operator; a negative REMAINING means already expired.`,
 			rows := [][]string{}
 			for _, g := range r.Groups {
 				for _, it := range g.Items {
-					rows = append(rows, []string{it.DeviceID, g.OperatorID, g.EnvironmentID, it.Serial, ts(it.NotAfter), dur(it.Remaining), it.DeviceState})
+					rows = append(rows, []string{it.DeviceID, g.OperatorID, g.EnvironmentID, certSerial(it.Serial), ts(it.NotAfter), dur(it.Remaining), it.DeviceState})
 				}
 			}
 			return e.emitRows(r, asCSV, []string{"DEVICE", "OPERATOR", "ENVIRONMENT", "SERIAL", "NOT_AFTER", "REMAINING", "STATE"}, rows)

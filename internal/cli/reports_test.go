@@ -38,7 +38,7 @@ func TestReportFormats(t *testing.T) {
 		t.Fatalf("inventory table: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, _ = run(t, append([]string{"report", "inventory", "--csv"}, srv...)...)
-	if code != 0 || !strings.HasPrefix(out, "DEVICE,SERIAL,STATE,CUSTODIAN,ENVIRONMENT,FACTORY_SERIAL") || !strings.Contains(out, "dev_1,SN-1,active,contoso,env_1,f1,issued,2040-01-01T00:00:00Z,o1,") {
+	if code != 0 || !strings.HasPrefix(out, "DEVICE,SERIAL,STATE,CUSTODIAN,ENVIRONMENT,FACTORY_SERIAL") || !strings.Contains(out, "dev_1,SN-1,active,contoso,env_1,F1,issued,2040-01-01T00:00:00Z,o1,") {
 		t.Fatalf("inventory csv: exit %d\n%s", code, out)
 	}
 	code, out, _ = run(t, append([]string{"report", "inventory", "-o", "json"}, srv...)...)

@@ -144,7 +144,7 @@ items, each factory certificate it revoked and each operational certificate it s
 			if err != nil {
 				return err
 			}
-			return e.emit(rc, []string{rc.Run.ID}, func(w io.Writer) { cascadeDetail(w, rc) })
+			return e.emit(rc, []string{rc.Run.ID}, func(w io.Writer) { cascadeDetail(w, rc, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 }
@@ -170,14 +170,14 @@ func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	if len(res.Factory) > 0 {
 		row(w, "  SERIAL", "DEVICE", "LOT")
 		for _, f := range res.Factory {
-			row(w, "  "+f.Serial, f.DeviceID, f.LotID)
+			row(w, "  "+certSerial(f.Serial), f.DeviceID, f.LotID)
 		}
 	}
 	fmt.Fprintf(w, "\n%s %d operational identities\n", susp, len(res.Suspended))
 	if len(res.Suspended) > 0 {
 		row(w, "  SERIAL", "DEVICE", "ENVIRONMENT")
 		for _, s := range res.Suspended {
-			row(w, "  "+s.Serial, s.DeviceID, s.Environment)
+			row(w, "  "+certSerial(s.Serial), s.DeviceID, s.Environment)
 		}
 	}
 	if res.DryRun {
@@ -185,13 +185,14 @@ func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	}
 }
 
-func cascadeDetail(w io.Writer, rc api.RevocationCascade) {
+// cascadeDetail prints a revocation run; names turns principal IDs into names (nil: IDs).
+func cascadeDetail(w io.Writer, rc api.RevocationCascade, names *principalNames) {
 	r := rc.Run
 	kv(w, "ID", r.ID)
 	kv(w, "Manufacturer", r.ManufacturerID)
 	kv(w, "Selector", selectorText(r.Selector))
 	kv(w, "Reason", revocation.Reason(r.Reason))
-	kv(w, "Requested", ts(r.CreatedAt)+" by "+orDash(r.RequestedBy))
+	kv(w, "Requested", ts(r.CreatedAt)+" by "+orDash(names.name(r.RequestedBy)))
 	if r.FinishedAt != nil {
 		kv(w, "Finished", tsp(r.FinishedAt))
 	} else {
@@ -204,7 +205,7 @@ func cascadeDetail(w io.Writer, rc api.RevocationCascade) {
 	}
 	row(w, "  ACTION", "SERIAL", "DEVICE", "AT")
 	for _, it := range rc.Items {
-		row(w, "  "+it.Action, it.Serial, it.DeviceID, ts(it.At))
+		row(w, "  "+it.Action, certSerial(it.Serial), it.DeviceID, ts(it.At))
 	}
 }
 

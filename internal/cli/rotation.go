@@ -100,7 +100,7 @@ func (e *env) replaceCA(r *api.RotateCARequest, do func(*client.Client, context.
 				fmt.Fprintf(w, "Moved %d lot(s) and %d environment(s) to %s.\n", s.LotsMoved, s.EnvironmentsMoved, s.Successor.ID)
 			}
 			for _, x := range s.CrossCertificates {
-				fmt.Fprintf(w, "Cross-certificate %s: %s certified by %s.\n", x.Serial, x.SubjectCAID, x.IssuerCAID)
+				fmt.Fprintf(w, "Cross-certificate %s: %s certified by %s.\n", certSerial(x.Serial), x.SubjectCAID, x.IssuerCAID)
 			}
 		})
 	}

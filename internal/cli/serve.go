@@ -27,7 +27,10 @@ DATA/dev.json naming what scripts need. Port 0 picks a free port. A second start
 on the same folder reuses what is there. With --dev-postgres-env NAME the demo keeps its
 data in the PostgreSQL database whose URL is in the environment variable NAME instead (the
 keys, tokens and TLS files stay in --data); the load generator uses it to measure the
-PostgreSQL store over HTTPS.
+PostgreSQL store over HTTPS. Once its API and EST listeners complete TLS handshakes it prints
+one line starting "hallmark dev server ready:" that names the API, EST and console URLs. Its
+console (stderr) leaves out the copy of each audit event that a deployment logs at INFO: under
+--dev those records are DEBUG; read the audit log with "hallmark audit".
 
 Without --dev, --config names the strict JSON configuration; its "metrics" section turns on
 the metrics listener, its "status" section the plain-HTTP status listener.`,

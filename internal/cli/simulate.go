@@ -24,8 +24,10 @@ func (e *env) simulateCommand() *cobra.Command {
 lot delegated to its contract manufacturer, which issues every device a factory identity over
 the REST API; the lot is handed to the operator in one custody transfer; every device onboards
 over EST (simpleenroll, a new mTLS connection each) into the dev server's demo environment and
-renews --renewals times (simplereenroll). A progress bar runs on stderr; the summary gives
-counts, rates, latency percentiles and refusals by reason (-o json for scripts).
+renews --renewals times (simplereenroll). A progress bar runs on stderr when stderr is a
+terminal; into a file or a pipe it writes plain progress lines instead (one every 2 s and one
+as each phase ends). The summary gives counts, rates, latency percentiles and refusals by
+reason (-o json for scripts, with no progress output).
 
 It only drives servers on loopback, and stops at --deadline.`,
 		Example: `  hallmark simulate --devices 1000
@@ -46,7 +48,7 @@ It only drives servers on loopback, and stops at --deadline.`,
 			c.APIURL, c.ESTURL, c.CAPEM, c.Tokens = info.APIURL, info.ESTURL, ca, tokens
 			c.ServerPID = info.PID // server CPU per operation, when the server runs here
 			if e.output == "table" {
-				c.Progress = e.stderr
+				c.Progress, c.ProgressLines = e.stderr, !isTerminal(e.stderr)
 			}
 			sum, err := simulate.Run(cmd.Context(), c)
 			if err != nil && len(sum.Phases) == 0 {
@@ -70,6 +72,17 @@ It only drives servers on loopback, and stops at --deadline.`,
 	f.DurationVar(&c.Deadline, "deadline", 30*time.Minute, "stop after this long")
 	f.IntVar(&c.DatabasePID, "database-pid", 0, "PID of the database server's main process on this machine (PostgreSQL's postmaster): report its CPU per operation too, its backends included")
 	return cmd
+}
+
+// isTerminal says whether w is a terminal: an *os.File that is a character device (a file or
+// a pipe is not; /dev/null is, and a bar drawn there is lost harmlessly).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func printSummary(w io.Writer, s simulate.Summary) {

@@ -110,7 +110,7 @@ waits for the operator's approval: the summary shows the approval's ID, and once
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 	rf := cmd.Flags()
@@ -206,7 +206,7 @@ denied) fails with exit code 5 (conflict) and writes nothing.`,
 			if err := e.writeFiles(outFile{certOut, "certificate", v.CertificatePEM}, outFile{chainOut, "chain", v.ChainPEM}); err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 	cmd.Flags().StringVar(&certOut, "cert-out", "", "write the support certificate (PEM) to this file")
@@ -237,7 +237,7 @@ cancel" or "deny" instead.`,
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { grantDetail(w, v, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "RFC 5280 revocation reason (default privilegeWithdrawn)")
@@ -360,11 +360,12 @@ func grantTable(w io.Writer, vs []api.SupportGrant) {
 	}
 }
 
-func grantDetail(w io.Writer, v api.SupportGrant) {
+// grantDetail prints a grant; names turns principal IDs into names (nil: IDs).
+func grantDetail(w io.Writer, v api.SupportGrant, names *principalNames) {
 	kv(w, "Grant", v.ID)
 	kv(w, "Status", v.Status)
 	kv(w, "Engineer", v.Engineer)
-	kv(w, "Requested", ts(v.CreatedAt)+" by "+orDash(v.RequesterPrincipal)+" of "+orDash(v.RequesterParty))
+	kv(w, "Requested", ts(v.CreatedAt)+" by "+orDash(names.name(v.RequesterPrincipal))+" of "+orDash(v.RequesterParty))
 	kv(w, "Operator", v.OperatorID)
 	kv(w, "Environment", v.EnvironmentID)
 	if v.LotID != "" {
@@ -374,7 +375,7 @@ func grantDetail(w io.Writer, v api.SupportGrant) {
 	}
 	kv(w, "Reason", v.Reason)
 	kv(w, "Window", ts(v.NotBefore)+" to "+ts(v.NotAfter))
-	kv(w, "Certificate", v.CertSerial)
+	kv(w, "Certificate", certSerial(v.CertSerial))
 	if v.RevokedAt != nil {
 		kv(w, "Revoked", tsp(v.RevokedAt)+" by "+orDash(v.RevokedBy))
 	}

@@ -85,7 +85,7 @@ func TestSupportShowWritesCertificate(t *testing.T) {
 	})
 	certOut, chainOut := filepath.Join(dir, "eve.pem"), filepath.Join(dir, "chain.pem")
 	code, out, stderr := run(t, append([]string{"support", "show", "sup_1", "--cert-out", certOut, "--chain-out", chainOut}, srv...)...)
-	if code != 0 || !strings.Contains(out, "wrote certificate to "+certOut) || !strings.Contains(out, "active") || !strings.Contains(out, "7f") {
+	if code != 0 || !strings.Contains(out, "wrote certificate to "+certOut) || !strings.Contains(out, "active") || !strings.Contains(out, "Certificate:  7F") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	if c, _ := os.ReadFile(certOut); string(c) != "CERT\n" {

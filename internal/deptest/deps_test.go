@@ -108,6 +108,8 @@ var layers = map[string]string{
 	"internal/deptest": "test",
 	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.
 	"internal/makerstatus/makertest": "testkit",
+	// signintest runs a real OpenID Provider (a party's identity provider) on loopback for tests.
+	"internal/signin/signintest": "testkit",
 }
 
 // A rule says that the packages From names may not depend, directly or through any chain of

@@ -45,6 +45,10 @@ type Config struct {
 	Renewals       int           // renewals per device after onboarding
 	Deadline       time.Duration // the whole run
 	Progress       io.Writer     // progress bar; nil for none
+	// ProgressLines writes plain progress lines to Progress (one every PlainProgressEvery and
+	// one as each phase ends) instead of a bar redrawn with carriage returns: for a file or a
+	// pipe, where a bar is noise.
+	ProgressLines bool
 	// RenewalConcurrency is how many devices renew at once (a renewal storm); 0 means
 	// Concurrency.
 	RenewalConcurrency int
@@ -286,7 +290,7 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 	var mu sync.Mutex
 	cpu0, db0 := processCPU(c.ServerPID), treeCPU(c.DatabasePID)
 	start := time.Now()
-	stop := progress(c.Progress, name, len(devs), &done, start)
+	stop := progress(c.Progress, c.ProgressLines, name, len(devs), &done, start)
 	var wg sync.WaitGroup
 	for w := 0; w < min(c.Concurrency, len(devs)); w++ {
 		wg.Add(1)
@@ -343,11 +347,16 @@ func phase(ctx context.Context, name string, devs []*device, c Config, refuse fu
 	return p
 }
 
-// progress draws a bar on w every 200 ms until stopped.
-func progress(w io.Writer, name string, total int, done *atomic.Int64, start time.Time) func() {
+// PlainProgressEvery is how often Config.ProgressLines writes a line during a phase.
+const PlainProgressEvery = 2 * time.Second
+
+// progress draws a bar on w every 200 ms until stopped or, with lines, writes a plain line
+// every PlainProgressEvery and one when stopped.
+func progress(w io.Writer, lines bool, name string, total int, done *atomic.Int64, start time.Time) func() {
 	if w == nil {
 		return func() {}
 	}
+	every := 200 * time.Millisecond
 	draw := func(final bool) {
 		n := int(done.Load())
 		width := 30
@@ -359,11 +368,22 @@ func progress(w io.Writer, name string, total int, done *atomic.Int64, start tim
 		}
 		fmt.Fprintf(w, "%-32s [%s%s] %d/%d  %.0f/s%s", name, strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total, rate, end)
 	}
+	if lines {
+		every = PlainProgressEvery
+		draw = func(final bool) {
+			n := int(done.Load())
+			state := "running"
+			if final {
+				state = "done in " + time.Since(start).Round(time.Millisecond).String()
+			}
+			fmt.Fprintf(w, "%s: %d/%d, %.0f/s, %s\n", name, n, total, float64(n)/max(time.Since(start).Seconds(), 1e-9), state)
+		}
+	}
 	quit := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

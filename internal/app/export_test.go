@@ -1,0 +1,34 @@
+package app
+
+import "testing"
+
+// DevHarness exposes the in-process dev server of startDevOpts to the external test package
+// app_test, whose tests may import the CLI (which imports this package).
+type DevHarness struct {
+	Dir    string // the data folder (dev.json, tokens.json)
+	Info   DevInfo
+	Tokens map[string]string
+	s      *devServer
+}
+
+// StartDevHarness starts a dev server (a fresh data folder) for an app_test test.
+func StartDevHarness(t testing.TB) *DevHarness {
+	t.Helper()
+	s := startDevOpts(t, Options{})
+	return &DevHarness{Dir: s.dir, Info: s.info, Tokens: s.tokens, s: s}
+}
+
+// Must calls the API as who (a key of Tokens, or "" for none), checks the status and returns
+// the body.
+func (h *DevHarness) Must(t *testing.T, want int, who, method, path string, body any) []byte {
+	t.Helper()
+	return h.s.must(t, want, who, method, path, body).Body
+}
+
+// CallWithToken calls the API with a bearer token of the caller's and returns the status.
+func (h *DevHarness) CallWithToken(t *testing.T, token, method, path string) int {
+	t.Helper()
+	h.s.tokens["\x00raw"] = token
+	defer delete(h.s.tokens, "\x00raw")
+	return h.s.call(t, "\x00raw", method, path, nil).Status
+}
