@@ -336,7 +336,12 @@ schemas.update({
 })
 schemas["GapsReport"]["properties"]["ca_expiry"]={"type":"array","description":"CAs in service ending within 90 days, or ended, without a successor",
   "items":{"allOf":[S("CAExpiry"),{"type":"object","properties":{"why":str_}}]}}
-paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, and CAs ending within 90 days without a successor (auditors: all; others: their own scopes)"
+schemas["GapsReport"]["properties"]["maker_sources"]={"type":"array","description":"revocation sources of makers that do not run Hallmark whose last fetch failed, or that hold no CRL valid now",
+  "items":{"type":"object","properties":{"maker_id":str_,"maker_name":str_,"operator_id":str_,"kind":{"type":"string","enum":["crl","ocsp"]},"url":str_,"issuer":str_,
+    "outcome":{"type":"string","enum":["ok","stale","bad_signature","oversized","unreachable","parse_error","invalid","responder_error"]},"error":str_,
+    "since":{"type":"string","format":"date-time","description":"since when the source gives no fresh answer: the first failed fetch in a row, or the held CRL's nextUpdate"},
+    "last_attempt":dt,"last_ok":dt,"held_until":{"type":"string","format":"date-time","description":"nextUpdate of the last good CRL, still used until then"},"why":str_}}}
+paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, CAs ending within 90 days without a successor, and revocation sources of registered makers that fail or are stale (auditors: all; others: their own scopes)"
 def optional_body(o):
   o["requestBody"]["required"]=False
   return o
