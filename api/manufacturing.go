@@ -117,6 +117,18 @@ type Lot struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// LotManifest is a lot's device manifest signed with its manufacturer's build-record key
+// (POST /v1/lots/{id}/manifest): what an operator that registered this manufacturer as a maker
+// imports (POST /v1/makers/{id}/manifests).
+type LotManifest struct {
+	LotID   string `json:"lot_id"`
+	Devices int    `json:"devices"` // listed: the lot's devices whose factory certificate is good
+	// SHA256 is the SHA-256 of Envelope, in hex.
+	SHA256 string `json:"sha256"`
+	// Envelope is the DSSE envelope (payload type application/vnd.hallmark.manifest+json).
+	Envelope json.RawMessage `json:"envelope"`
+}
+
 // CreateLotRequest defines a lot (POST /v1/lots).
 type CreateLotRequest struct {
 	ModelID     string `json:"model_id"`

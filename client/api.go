@@ -155,6 +155,12 @@ func (c *Client) GetLot(ctx context.Context, id string) (api.Lot, error) {
 	return l, c.do(ctx, "GET", "/v1/lots/"+seg(id), nil, &l)
 }
 
+// SignLotManifest has the lot's manufacturer sign the lot's device manifest.
+func (c *Client) SignLotManifest(ctx context.Context, lotID string) (api.LotManifest, error) {
+	var m api.LotManifest
+	return m, c.do(ctx, "POST", "/v1/lots/"+seg(lotID)+"/manifest", nil, &m)
+}
+
 // IssueFactory issues a factory identity for a device of a lot.
 func (c *Client) IssueFactory(ctx context.Context, lotID string, r api.IssueFactoryRequest) (api.FactoryIdentity, error) {
 	var f api.FactoryIdentity

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -319,7 +321,49 @@ func (e *env) lotCommand() *cobra.Command {
 		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
   hallmark lot list --manufacturer acme`,
 	}
-	cmd.AddCommand(e.lotCreateCmd(), e.lotListCmd(), e.lotShowCmd())
+	cmd.AddCommand(e.lotCreateCmd(), e.lotListCmd(), e.lotShowCmd(), e.lotManifestCmd())
+	return cmd
+}
+
+// lotManifestCmd is "hallmark lot manifest".
+func (e *env) lotManifestCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "manifest ID",
+		Short: "Sign a lot's device manifest for the operators of its devices",
+		Long: `Sign the device manifest of a lot with the manufacturer's build-record key: every device of the
+lot whose factory certificate is good, by serial and by the SHA-256 of its key. The DSSE
+envelope goes to --out (or stdout). An operator that runs Hallmark registers this deployment as
+a maker with the build-record key ("hallmark buildrecord keys") as --manifest-key, and imports
+the envelope with "hallmark maker manifest upload" (docs/external-makers.md). Only a principal of
+the lot's manufacturer may; the signature is audited.`,
+		Example: `  hallmark lot manifest lot_123 --out lot-123.manifest.json`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.SignLotManifest(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				_, err := e.stdout.Write(append(m.Envelope, '\n'))
+				return err
+			}
+			if err := os.WriteFile(out, m.Envelope, 0o644); err != nil {
+				return err
+			}
+			return e.emit(m, []string{m.SHA256}, func(w io.Writer) {
+				kv(w, "Lot", m.LotID)
+				kv(w, "Devices", strconv.Itoa(m.Devices))
+				kv(w, "SHA-256", m.SHA256)
+				kv(w, "Written to", out)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "write the envelope to this file instead of stdout")
 	return cmd
 }
 

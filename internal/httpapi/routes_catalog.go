@@ -16,6 +16,16 @@ func (s *Server) catalogRoutes() {
 	s.handle("GET", "/v1/lots", s.listLots)
 	s.handle("GET", "/v1/lots/{id}", s.getLot)
 	s.handle("POST", "/v1/lots/{id}/devices", s.issueFactory)
+	s.handle("POST", "/v1/lots/{id}/manifest", s.signLotManifest)
+}
+
+// signLotManifest signs the lot's device manifest with the manufacturer's build-record key.
+func (s *Server) signLotManifest(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	m, err := s.mfg.SignLotManifest(r.Context(), actor(p), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toLotManifest(m))
 }
 
 func (s *Server) createModel(w http.ResponseWriter, r *http.Request, p party.Principal) error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/pem"
+	"fmt"
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
@@ -101,4 +102,8 @@ func fromCreateOperationalHierarchyRequest(r api.CreateOperationalHierarchyReque
 
 func fromCreateSupportHierarchyRequest(r api.CreateSupportHierarchyRequest) support.CreateHierarchyRequest {
 	return support.CreateHierarchyRequest{OperatorID: r.OperatorID, Name: r.Name, Algorithm: keys.Algorithm(r.Algorithm)}
+}
+
+func toLotManifest(m manufacturing.LotManifest) api.LotManifest {
+	return api.LotManifest{LotID: m.Lot.ID, Devices: m.Devices, SHA256: fmt.Sprintf("%x", m.SHA256), Envelope: m.Envelope}
 }
