@@ -91,13 +91,25 @@ func TestExternalMakerHallmark(t *testing.T) {
 	ops := strings.Fields(o.CLI(oscar, "operational", "create-hierarchy", "--operator", "contoso", "--name", "contoso-ops", "-o", "id"))
 	o.CLI(oscar, "env", "create", "--operator", "contoso", "--name", "plant-1", "--site", "berlin", "--issuing-ca", ops[len(ops)-1],
 		"--trust-domain", "contoso.example", "--lifetime", "24h", "--max-age", "72h")
+	// M's build-record key signs the manifests it hands the operator; O requires them.
+	m.CLI("", "buildrecord", "key", "acme", "--out", path("m-brk.pem"))
 	makerID := strings.TrimSpace(o.CLI(oscar, "maker", "register", "--name", "acme", "--anchor", path("m-root.pem"), "--intermediate", path("m-issuing.pem"),
-		"--require-hardware-module-name", "--key-type", "ecdsa-p256", "-o", "id"))
+		"--manifest-key", path("m-brk.pem"), "--require-manifest", "--require-hardware-module-name", "--key-type", "ecdsa-p256", "-o", "id"))
 	devID := func(n int) string { return operational.ExternalDeviceID(makerID, devices[n-1].serial) }
 	est := o.ESTURL + "/plant-1"
 	oe := &devServer{info: DevInfo{TLSCAFile: o.TLSCert}} // for the curl helpers of est_test.go
+	var signed struct {
+		Devices int    `json:"devices"`
+		SHA256  string `json:"sha256"`
+	}
+	m.CLIJSON(alice, &signed, "lot", "manifest", "--manufacturer", "acme", lots["lot-001"], "--out", path("m-lot1.manifest.json"))
+	if signed.Devices != 2 {
+		t.Fatalf("M's manifest of lot-001 lists %d devices, want 2", signed.Devices)
+	}
+	o.CLI(oscar, "maker", "manifest", "upload", makerID, "--file", path("m-lot1.manifest.json"))
 
-	// Device 1 over EST with curl and openssl; device 3 with the device agent.
+	// Device 1 over EST with curl and openssl; device 3, of the lot the manifest does not
+	// list, is refused to the device agent until M signs a manifest of both lots.
 	estEnroll(t, oe, work, est, "simpleenroll", path("dev1.pem"), path("dev1.key"), "op1")
 	agent := func(n int) (string, error) {
 		cmd := exec.Command(bin, "agent", "--est", est, "--cacert", o.TLSCert, "--factory-cert", path(fmt.Sprintf("dev%d.pem", n)),
@@ -105,8 +117,21 @@ func TestExternalMakerHallmark(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	var ee *exec.ExitError
+	if out, err := agent(3); !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "manifest.device_not_listed") {
+		t.Fatalf("hallmark agent of device 3, not in M's manifest: %v\n%s; want exit 3 naming manifest.device_not_listed", err, out)
+	}
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // a manifest is dated to the second; the next must be later
+	m.CLIJSON(alice, &signed, "lot", "manifest", "--manufacturer", "acme", lots["lot-001"], lots["lot-002"], "--out", path("m-both.manifest.json"))
+	if signed.Devices != 3 {
+		t.Fatalf("M's manifest of both lots lists %d devices, want 3", signed.Devices)
+	}
+	o.CLI(oscar, "maker", "manifest", "upload", makerID, "--file", path("m-both.manifest.json"))
+	if _, errOut, err := o.CLIErr(oscar, "maker", "manifest", "upload", makerID, "--file", path("m-lot1.manifest.json")); err == nil || !strings.Contains(errOut, "409") && !strings.Contains(errOut, "older") {
+		t.Errorf("replaying M's older manifest: %v %s; want it refused", err, errOut)
+	}
 	if out, err := agent(3); err != nil {
-		t.Fatalf("hallmark agent of device 3: %v\n%s", err, out)
+		t.Fatalf("hallmark agent of device 3, once listed: %v\n%s", err, out)
 	}
 	type shown struct {
 		State    string `json:"state"`
@@ -157,7 +182,6 @@ func TestExternalMakerHallmark(t *testing.T) {
 		t.Errorf("device 1 onboarding again after M revoked it: %d %s", code, body)
 	}
 	out, err := agent(2)
-	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(out, "revoked") {
 		t.Errorf("hallmark agent of device 2, of the revoked lot: %v\n%s; want exit 3 naming the revocation", err, out)
 	}

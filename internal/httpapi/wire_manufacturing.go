@@ -104,6 +104,6 @@ func fromCreateSupportHierarchyRequest(r api.CreateSupportHierarchyRequest) supp
 	return support.CreateHierarchyRequest{OperatorID: r.OperatorID, Name: r.Name, Algorithm: keys.Algorithm(r.Algorithm)}
 }
 
-func toLotManifest(m manufacturing.LotManifest) api.LotManifest {
-	return api.LotManifest{LotID: m.Lot.ID, Devices: m.Devices, SHA256: fmt.Sprintf("%x", m.SHA256), Envelope: m.Envelope}
+func toSignedManifest(m manufacturing.Manifest) api.SignedManifest {
+	return api.SignedManifest{ManufacturerID: m.ManufacturerID, LotIDs: m.LotIDs, Devices: m.Devices, SHA256: fmt.Sprintf("%x", m.SHA256), Envelope: m.Envelope}
 }

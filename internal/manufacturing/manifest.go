@@ -12,94 +12,106 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/manifest"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// LotManifest is a lot's signed device manifest.
-type LotManifest struct {
-	Lot device.Lot
+// Manifest is a manufacturer's signed device manifest.
+type Manifest struct {
+	ManufacturerID string
+	LotIDs         []string
 	// Envelope is the DSSE envelope (JSON) that internal/manifest.VerifyDSSE reads: every
-	// device of the lot whose factory certificate is good, by serial and key.
+	// device of the lots whose factory certificate is good, by serial and key.
 	Envelope []byte
 	Devices  int
 	SHA256   [32]byte // of Envelope
 }
 
-// SignLotManifest signs, with the manufacturer's build-record key, the manifest of a lot: the
-// devices whose factory certificate is issued and not revoked, each by its serial and the
-// SHA-256 of its key's SubjectPublicKeyInfo, as a maker that does not run Hallmark hands one
-// to its operators (docs/external-makers.md). An operator that runs Hallmark registers the
-// build-record key (hallmark buildrecord keys) as the maker's manifest key and imports the
-// envelope. Only a principal of the lot's manufacturer may; the signature is audited
-// (lot.manifest.sign, with the devices and the envelope's SHA-256). Another party that sees
-// the lot is denied; one that does not, told it is not found.
-func (s *Service) SignLotManifest(ctx context.Context, a audit.Actor, lotID string) (LotManifest, error) {
-	var out LotManifest
+// MaxManifestLots bounds the lots one manifest lists.
+const MaxManifestLots = 100
+
+// SignManifest signs, with the manufacturer's build-record key, the device manifest of some
+// of its lots: the devices whose factory certificate is issued and not revoked, each by its
+// serial and the SHA-256 of its key's SubjectPublicKeyInfo, as a maker that does not run
+// Hallmark hands one to its operators (docs/external-makers.md). An operator's active manifest
+// is replaced by the next it imports, so one manifest names every lot shipped to it. An
+// operator that runs Hallmark registers the build-record key (hallmark buildrecord keys) as
+// the maker's manifest key and imports the envelope. Only a principal of the manufacturer may
+// (failure.Denied otherwise); a lot of another manufacturer is not found. The signature is
+// audited (manifest.sign, with the lots, the devices and the envelope's SHA-256).
+func (s *Service) SignManifest(ctx context.Context, a audit.Actor, mfrID string, lotIDs []string) (Manifest, error) {
+	out := Manifest{ManufacturerID: mfrID}
+	if a.PartyID != mfrID {
+		return out, failure.New(failure.Denied, "manufacturer %s: only its own principals sign its manifests, with its build-record key", mfrID)
+	}
+	if len(lotIDs) == 0 || len(lotIDs) > MaxManifestLots {
+		return out, failure.New(failure.Invalid, "a manifest lists 1 to %d lots, not %d", MaxManifestLots, len(lotIDs))
+	}
 	var entries []manifest.Entry
 	var mfrName string
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		l, err := tx.Catalog().GetLot(lotID)
+		p, err := requireManufacturer(tx, mfrID)
 		if err != nil {
 			return err
 		}
-		sight, err := governance.SightOf(tx, a, l.ManufacturerID)
-		if err != nil {
-			return err
-		}
-		if !sight.Lot(l) {
-			return failure.New(failure.NotFound, "lot %s: not found", lotID)
-		}
-		if a.PartyID != l.ManufacturerID {
-			return failure.New(failure.Denied, "lot %s: only its manufacturer %s signs its manifest, with its build-record key", lotID, l.ManufacturerID)
-		}
-		p, err := tx.Parties().GetParty(l.ManufacturerID)
-		if err != nil {
-			return err
-		}
-		out.Lot, mfrName = l, p.Name
-		for after := ""; ; {
-			page, err := tx.Devices().ListDevices(store.DeviceFilter{LotID: lotID, After: after, Limit: 1000})
+		mfrName = p.Name
+		seen := map[string]bool{}
+		for _, id := range lotIDs {
+			if seen[id] {
+				return failure.New(failure.Invalid, "lot %s is named twice", id)
+			}
+			seen[id] = true
+			l, err := tx.Catalog().GetLot(id)
+			if failure.Is(err, failure.NotFound) || err == nil && l.ManufacturerID != mfrID {
+				return failure.New(failure.NotFound, "lot %s: not a lot of %s", id, mfrID)
+			}
 			if err != nil {
 				return err
 			}
-			for _, d := range page {
-				e, ok, err := manifestEntry(tx, d)
+			out.LotIDs = append(out.LotIDs, id)
+			for after := ""; ; {
+				page, err := tx.Devices().ListDevices(store.DeviceFilter{LotID: id, After: after, Limit: 1000})
 				if err != nil {
 					return err
 				}
-				if ok {
-					entries = append(entries, e)
+				for _, d := range page {
+					e, ok, err := manifestEntry(tx, d)
+					if err != nil {
+						return err
+					}
+					if ok {
+						entries = append(entries, e)
+					}
 				}
+				if len(page) < 1000 {
+					break
+				}
+				after = page[len(page)-1].ID
 			}
-			if len(page) < 1000 {
-				return nil
-			}
-			after = page[len(page)-1].ID
 		}
+		return nil
 	})
 	if err != nil {
 		return out, err
 	}
 	if len(entries) == 0 {
-		return out, failure.New(failure.Invalid, "lot %s has no device with a good factory certificate: there is nothing to list", lotID)
+		return out, failure.New(failure.Invalid, "the lots have no device with a good factory certificate: there is nothing to list")
 	}
-	signer, err := s.buildRecordSigner(ctx, a, out.Lot.ManufacturerID)
+	signer, err := s.buildRecordSigner(ctx, a, mfrID)
 	if err != nil {
-		return out, fmt.Errorf("lot manifest: the build-record key: %w", err)
+		return out, fmt.Errorf("manifest: the build-record key: %w", err)
 	}
 	if out.Envelope, err = manifest.SignDSSE(mfrName, s.now(), entries, signer, rand.Reader); err != nil {
-		return out, fmt.Errorf("lot manifest: %w", err)
+		return out, fmt.Errorf("manifest: %w", err)
 	}
 	out.Devices, out.SHA256 = len(entries), sha256.Sum256(out.Envelope)
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.Audit().Append(s.event(a, "lot.manifest.sign", "lot:"+lotID, "lot:"+lotID,
-			map[string]any{"devices": out.Devices, "envelope_sha256": fmt.Sprintf("%x", out.SHA256)}))
+		_, err := tx.Audit().Append(s.event(a, "manifest.sign", "manufacturer:"+mfrID, "manufacturer:"+mfrID,
+			map[string]any{"lots": out.LotIDs, "devices": out.Devices, "envelope_sha256": fmt.Sprintf("%x", out.SHA256)}))
 		return err
 	})
 	if err != nil {
-		return LotManifest{}, fmt.Errorf("lot manifest: recording the signature: %w", err)
+		return Manifest{}, fmt.Errorf("manifest: recording the signature: %w", err)
 	}
 	return out, nil
 }
