@@ -51,9 +51,6 @@ schemas={
    "firmwareDigest":S("Digest"),"testResult":{"type":"string","enum":["pass","fail"]},"builtAt":dt}},
  "IssueFactory":{"type":"object","required":["csr","build_record"],"additionalProperties":False,"properties":{"csr":{"type":"string","description":"PKCS#10, PEM or base64 DER"},"build_record":S("BuildRecord")}},
  "Device":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"model_id":str_,"lot_id":str_,"serial":str_,"state":{"type":"string","enum":["registered","active","quarantined","suspended","released","factory-revoked"]},"custodian_id":str_,"factory_certificate":str_,"created_at":dt,"updated_at":dt}},
- "SignManifest":{"type":"object","required":["lot_ids"],"additionalProperties":False,"properties":{"lot_ids":{"type":"array","items":str_,"minItems":1,"maxItems":100}}},
- "SignedManifest":{"type":"object","properties":{"manufacturer_id":str_,"lot_ids":arr(str_),"devices":{"type":"integer"},"sha256":{"type":"string","description":"SHA-256 of the envelope, hex"},
-   "envelope":{"type":"object","description":"the DSSE envelope (payload type application/vnd.hallmark.manifest+json) that POST /v1/makers/{id}/manifests imports"}}},
  "FactoryIdentity":{"type":"object","properties":{"device":S("Device"),"certificate_pem":str_,"chain_pem":str_,"build_record":{"type":"string","contentEncoding":"base64","description":"the DSSE envelope (JSON), base64"},"build_record_sha256":str_}},
  "Certificate":{"type":"object","properties":{"serial":str_,"ca_id":str_,"device_id":str_,"profile":str_,"state":{"type":"string","enum":["reserved","issued","revoked"]},"not_before":dt,"not_after":dt,"created_at":dt,"issued_at":dt,"revoked_at":dt,"revocation_reason":{"type":"integer"}}},
  "DevicePage":{"type":"object","required":["items"],"description":"one page of devices, by id; next_after is set when the page is full: pass it as after","properties":{"items":arr(S("Device")),"next_after":str_}},
@@ -111,7 +108,6 @@ paths={
  "/v1/lots":{"post":op("Define a lot, optionally delegating its issuance to a contract manufacturer",201,S("Lot"),"CreateLot",errs=(400,401,403,404,409)),
    "get":op("List lots",200,page(S("Lot")),params=[q("manufacturer","manufacturer party id")],errs=(401,))},
  "/v1/lots/{id}":{"get":op("One lot",200,S("Lot"),params=[pid()],errs=(401,404))},
- "/v1/manufacturers/{id}/manifest":{"post":op("Sign the device manifest of some of the manufacturer's lots (their devices whose factory certificate is good, by serial and key) with its build-record key, for the operators that register this deployment as a maker (the manufacturer's principals only; audited)",200,S("SignedManifest"),"SignManifest",params=[pid()],errs=(400,401,403,404))},
  "/v1/lots/{id}/devices":{"post":op("Register a device of the lot and issue its factory identity: IDevID certificate plus signed build record (manufacturing/issue on the lot)",201,S("FactoryIdentity"),"IssueFactory",params=[pid()],errs=(400,401,403,404,409,413))},
  "/v1/devices":{"get":op("List devices the caller may see (maker, holder, auditor), by id, paginated",200,S("DevicePage"),
    params=[q("lot","lot id"),q("state","device state"),q("custodian","party id"),q("manufacturer","party id"),q("after","return ids after this one"),q("limit","1-1000")],errs=(400,401))},
@@ -346,6 +342,15 @@ schemas["GapsReport"]["properties"]["maker_sources"]={"type":"array","descriptio
     "since":{"type":"string","format":"date-time","description":"since when the source gives no fresh answer: the first failed fetch in a row, or the held CRL's nextUpdate"},
     "last_attempt":dt,"last_ok":dt,"held_until":{"type":"string","format":"date-time","description":"nextUpdate of the last good CRL, still used until then"},"why":str_}}}
 paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, CAs ending within 90 days without a successor, and revocation sources of registered makers that fail or are stale (auditors: all; others: their own scopes)"
+# a manufacturer's signed device manifest, for operators that register it as a maker (issue 15)
+schemas.update({
+ "SignManifest":{"type":"object","required":["lot_ids"],"additionalProperties":False,"properties":{"lot_ids":{"type":"array","items":str_,"minItems":1,"maxItems":100}}},
+ "SignedManifest":{"type":"object","properties":{"manufacturer_id":str_,"lot_ids":arr(str_),"devices":{"type":"integer"},"sha256":{"type":"string","description":"SHA-256 of the envelope, hex"},
+   "envelope":{"type":"object","description":"the DSSE envelope (payload type application/vnd.hallmark.manifest+json) that POST /v1/makers/{id}/manifests imports"}}},
+})
+paths.update({
+ "/v1/manufacturers/{id}/manifest":{"post":op("Sign the device manifest of some of the manufacturer's lots (their devices whose factory certificate is good, by serial and key) with its build-record key, for the operators that register this deployment as a maker (the manufacturer's principals only; audited)",200,S("SignedManifest"),"SignManifest",params=[pid()],errs=(400,401,403,404))},
+})
 def optional_body(o):
   o["requestBody"]["required"]=False
   return o
