@@ -117,6 +117,25 @@ type Lot struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
+// SignManifestRequest asks a manufacturer to sign the device manifest of some of its lots
+// (POST /v1/manufacturers/{id}/manifest).
+type SignManifestRequest struct {
+	LotIDs []string `json:"lot_ids"` // 1 to 100
+}
+
+// SignedManifest is a device manifest signed with the manufacturer's build-record key: what an
+// operator that registered this manufacturer as a maker imports (POST
+// /v1/makers/{id}/manifests).
+type SignedManifest struct {
+	ManufacturerID string   `json:"manufacturer_id"`
+	LotIDs         []string `json:"lot_ids"`
+	Devices        int      `json:"devices"` // listed: the lots' devices whose factory certificate is good
+	// SHA256 is the SHA-256 of Envelope, in hex.
+	SHA256 string `json:"sha256"`
+	// Envelope is the DSSE envelope (payload type application/vnd.hallmark.manifest+json).
+	Envelope json.RawMessage `json:"envelope"`
+}
+
 // CreateLotRequest defines a lot (POST /v1/lots).
 type CreateLotRequest struct {
 	ModelID     string `json:"model_id"`

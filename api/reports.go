@@ -275,6 +275,31 @@ type GapsReport struct {
 	Total        int            `json:"total"`
 	// CAExpiry are CAs in service ending within 90 days, or ended, without a successor.
 	CAExpiry []CAExpiryGap `json:"ca_expiry"`
+	// MakerSources are revocation sources of makers that do not run Hallmark whose last
+	// fetch failed, or that hold no CRL valid now.
+	MakerSources []MakerSourceGap `json:"maker_sources"`
+}
+
+// MakerSourceGap is a CRL distribution point or OCSP responder of a registered maker that
+// gives no usable answer, or (a CRL) whose last good CRL is past its nextUpdate: the status of
+// the maker's devices rests on an older answer, or on none, since Since.
+type MakerSourceGap struct {
+	MakerID    string `json:"maker_id"`
+	MakerName  string `json:"maker_name"`
+	OperatorID string `json:"operator_id"`
+	Kind       string `json:"kind"` // crl or ocsp
+	URL        string `json:"url"`
+	Issuer     string `json:"issuer"` // the subject of the maker's CA it answers for
+	// Outcome and Error are of the last fetch: ok, stale, bad_signature, oversized,
+	// unreachable, parse_error, invalid or responder_error.
+	Outcome     string    `json:"outcome"`
+	Error       string    `json:"error,omitempty"`
+	Since       time.Time `json:"since"`
+	LastAttempt time.Time `json:"last_attempt"`
+	// LastOK is the last good fetch; HeldUntil the nextUpdate of the CRL still in use.
+	LastOK    *time.Time `json:"last_ok,omitempty"`
+	HeldUntil *time.Time `json:"held_until,omitempty"`
+	Why       string     `json:"why"`
 }
 
 // UnownedDuty is a stage and duty over a scope that no party owns.

@@ -155,6 +155,12 @@ func (c *Client) GetLot(ctx context.Context, id string) (api.Lot, error) {
 	return l, c.do(ctx, "GET", "/v1/lots/"+seg(id), nil, &l)
 }
 
+// SignManifest has a manufacturer sign the device manifest of some of its lots.
+func (c *Client) SignManifest(ctx context.Context, manufacturerID string, lotIDs []string) (api.SignedManifest, error) {
+	var m api.SignedManifest
+	return m, c.do(ctx, "POST", "/v1/manufacturers/"+seg(manufacturerID)+"/manifest", api.SignManifestRequest{LotIDs: lotIDs}, &m)
+}
+
 // IssueFactory issues a factory identity for a device of a lot.
 func (c *Client) IssueFactory(ctx context.Context, lotID string, r api.IssueFactoryRequest) (api.FactoryIdentity, error) {
 	var f api.FactoryIdentity

@@ -480,6 +480,16 @@ func mxRows() []mxRow {
 				body, _, _ := f.issueBody(t, lot)
 				return mxReq{path: "/v1/lots/" + lot + "/devices", body: body, check: f.readBack(c.who, "/v1/devices/%s", "device.id", "custodian_id", c.party, "state", "registered", "lot_id", lot)}
 			}},
+		// A signed manifest is its manufacturer's word, with its build-record key: only the
+		// manufacturer's principals sign one, of its own lots.
+		{op: "POST /v1/manufacturers/{id}/manifest", own: mxOnly(mx200, mx403, "acme"), other: mxAll(mx403),
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				mfr, lot := "acme", f.lotA
+				if c.other {
+					mfr, lot = "initech", f.lotB
+				}
+				return mxReq{path: "/v1/manufacturers/" + mfr + "/manifest", body: map[string]any{"lot_ids": []string{lot}}, check: mxExpect("manufacturer_id", mfr)}
+			}},
 		{op: "GET /v1/devices", own: mxBy{mxSees, mxSees, mxSees, mxSees, mxHides, mxSees, mxHides, mxSees}, other: aSees,
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/devices", marker: f.deviceFor(c).ID}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,10 +207,53 @@ func (mw *makerWatch) round(ctx context.Context, w *makerstatus.Watcher, makerID
 	mw.mu.Lock()
 	mw.last = s
 	mw.mu.Unlock()
+	if err := mw.a.Makers.RecordSources(ctx, mw.sourceStates(ms, issuers, devices, makerID)); err != nil && ctx.Err() == nil {
+		mw.a.Log.Warn("makers: keeping the state of the makers' sources for the gaps report", "err", err)
+	}
 	if s.Unknown > 0 || s.CallbackErrors > 0 {
 		mw.a.Log.Warn("makers: status round left gaps", "devices", s.Devices, "unknown", s.Unknown, "revoked", s.Revoked, "callback_errors", s.CallbackErrors)
 	}
 	return mw.roundOf(s, issuers), nil
+}
+
+// sourceStates are the states of the sources a round used, by maker: the CRLs of each
+// maker's issuers and the OCSP responders of its devices, as the checker last found them.
+// Every maker the round covered gets an entry (none: nothing to keep), so a maker whose last
+// device left the watch set stops showing gaps.
+func (mw *makerWatch) sourceStates(ms []maker.Maker, issuers []makerstatus.Issuer, devices []makerstatus.Device, makerID string) map[string][]maker.SourceState {
+	type key struct {
+		src    makerstatus.Source
+		issuer string // subject
+	}
+	used := map[key]string{} // -> maker ID
+	makerOf := func(issuerID string) string { return issuerID[:strings.LastIndexByte(issuerID, '/')] }
+	subject := map[string]string{}
+	for _, is := range issuers {
+		subject[is.ID] = is.Cert.Subject.String()
+		for _, src := range is.CRLs {
+			used[key{src, subject[is.ID]}] = makerOf(is.ID)
+		}
+	}
+	for _, d := range devices {
+		for _, src := range d.OCSP {
+			used[key{src, subject[d.IssuerID]}] = makerOf(d.IssuerID)
+		}
+	}
+	out := map[string][]maker.SourceState{}
+	for _, m := range ms {
+		if makerID == "" || m.ID == makerID {
+			out[m.ID] = []maker.SourceState{}
+		}
+	}
+	for _, st := range mw.checker.Sources() {
+		id, ok := used[key{st.Source, st.Issuer}]
+		if !ok {
+			continue
+		}
+		out[id] = append(out[id], maker.SourceState{MakerID: id, Kind: string(st.Source.Kind), URL: st.Source.URL, Issuer: st.Issuer, Outcome: string(st.Outcome),
+			Err: st.Err, LastAttempt: st.LastAttempt, LastOK: st.LastOK, HeldUntil: st.HeldNext, FailingSince: st.FailingSince})
+	}
+	return out
 }
 
 // roundOf is the service's view of a round and of the sources of its issuers.

@@ -29,6 +29,8 @@ scopes and principals), one per line:
                  differs); set the approval rule's other_party to close it
   ca-expiry      a CA in service (not succeeded or retired) that ends within 90 days or has
                  ended: rotate it, or roll the root over ("hallmark report ca-expiry")
+  maker-source   a CRL or OCSP source of a registered maker whose last fetch failed, or whose
+                 last good CRL is past its nextUpdate, with since when ("hallmark maker check")
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps
@@ -82,6 +84,10 @@ func gapRows(r api.GapsReport) [][]string {
 	}
 	for _, c := range r.CAExpiry {
 		rows = append(rows, []string{"ca-expiry", "ca:" + c.CAID, c.Name + " (" + string(c.Role) + ") ends " + c.NotAfter.UTC().Format(time.RFC3339) + ": " + c.Why, c.PartyID})
+	}
+	for _, m := range r.MakerSources {
+		rows = append(rows, []string{"maker-source", "maker:" + m.MakerID, m.MakerName + ": " + m.Kind + " " + m.URL + " " + m.Outcome + " since " +
+			m.Since.UTC().Format(time.RFC3339) + ": " + m.Why, m.OperatorID})
 	}
 	return rows
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -324,7 +327,53 @@ func (e *env) lotCommand() *cobra.Command {
 		Example: `  hallmark lot create --model mdl_123 --name lot-7 --issuing-ca ca_456
   hallmark lot list --manufacturer acme`,
 	}
-	cmd.AddCommand(e.lotCreateCmd(), e.lotListCmd(), e.lotShowCmd())
+	cmd.AddCommand(e.lotCreateCmd(), e.lotListCmd(), e.lotShowCmd(), e.lotManifestCmd())
+	return cmd
+}
+
+// lotManifestCmd is "hallmark lot manifest".
+func (e *env) lotManifestCmd() *cobra.Command {
+	var out, mfr string
+	cmd := &cobra.Command{
+		Use:   "manifest LOT...",
+		Short: "Sign the device manifest of lots for the operators of their devices",
+		Long: `Sign the device manifest of one or more lots of --manufacturer with its build-record key: every
+device of the lots whose factory certificate is good, by serial and by the SHA-256 of its key.
+The DSSE envelope goes to --out (or stdout). An operator that runs Hallmark registers this
+deployment as a maker with the build-record key ("hallmark buildrecord keys") as
+--manifest-key, and imports the envelope with "hallmark maker manifest upload"
+(docs/external-makers.md). Each import replaces the operator's active manifest of the maker, so
+name every lot shipped to that operator. Only a principal of the manufacturer may; the
+signature is audited.`,
+		Example: `  hallmark lot manifest --manufacturer acme lot_123 lot_124 --out contoso.manifest.json`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			m, err := c.SignManifest(cmd.Context(), mfr, args)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				_, err := e.stdout.Write(append(m.Envelope, '\n'))
+				return err
+			}
+			if err := os.WriteFile(out, m.Envelope, 0o644); err != nil {
+				return err
+			}
+			return e.emit(m, []string{m.SHA256}, func(w io.Writer) {
+				kv(w, "Lots", strings.Join(m.LotIDs, " "))
+				kv(w, "Devices", strconv.Itoa(m.Devices))
+				kv(w, "SHA-256", m.SHA256)
+				kv(w, "Written to", out)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&mfr, "manufacturer", "", "manufacturer party ID")
+	cmd.Flags().StringVar(&out, "out", "", "write the envelope to this file instead of stdout")
+	required(cmd, "manufacturer")
 	return cmd
 }
 

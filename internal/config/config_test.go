@@ -65,7 +65,7 @@ func TestParseRefuses(t *testing.T) {
 		{"policy budget too small", `"policy": {"cost_budget": 10},`, "policy.cost_budget: must be between 1000 and 1000000"},
 		{"policy budget too large", `"policy": {"cost_budget": 50000000},`, "policy.cost_budget: must be between"},
 		{"policy cache negative", `"policy": {"cache_entries": -1},`, "policy.cache_entries: must be between 1 and 65536"},
-		{"maker watch too often", `"makers": {"watch_interval": "10s"},`, "makers.watch_interval: must be between 1m and 24h"},
+		{"maker watch too often", `"makers": {"watch_interval": "500ms"},`, "makers.watch_interval: must be between 1s and 24h"},
 		{"maker CRL timeout too long", `"makers": {"crl_timeout": "1h"},`, "makers.crl_timeout: must be between 1s and 5m"},
 		{"maker CRL limit too small", `"makers": {"max_crl_bytes": 100},`, "makers.max_crl_bytes: must be between"},
 		{"maker unknown key", `"makers": {"watch_every": "1h"},`, "watch_every"},

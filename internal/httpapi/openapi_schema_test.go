@@ -42,7 +42,7 @@ var openAPISchemas = map[string]any{
 	"FactoryRevoke": api.FactoryRevokeRequest{}, "FactoryRevokeResult": api.FactoryRevokeResult{},
 	"RevocationCascade": api.RevocationCascade{}, "InventoryReport": api.InventoryPage{}, "RotationReport": api.Rotation{},
 	"SummaryReport": api.Summary{}, "ExpiringReport": api.ExpiringReport{}, "DriftReport": api.DriftReport{},
-	"StandardsReport": api.StandardsReport{}, "GapsReport": api.GapsReport{}, "Approval": api.Approval{},
+	"StandardsReport": api.StandardsReport{}, "GapsReport": api.GapsReport{}, "Approval": api.Approval{}, "SignedManifest": api.SignedManifest{}, "SignManifest": api.SignManifestRequest{},
 	"Decision": api.Decision{}, "DecideResult": api.DecideResult{}, "ApprovalRule": api.ApprovalRule{},
 	"SetApprovalRule": api.SetApprovalRuleRequest{}, "SoDRule": api.SoDRule{}, "CreateSoDRule": api.SoDRuleRequest{},
 	"CreateSupportHierarchy": api.CreateSupportHierarchyRequest{}, "SupportRequest": api.SupportRequest{},

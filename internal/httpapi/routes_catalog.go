@@ -16,6 +16,21 @@ func (s *Server) catalogRoutes() {
 	s.handle("GET", "/v1/lots", s.listLots)
 	s.handle("GET", "/v1/lots/{id}", s.getLot)
 	s.handle("POST", "/v1/lots/{id}/devices", s.issueFactory)
+	s.handle("POST", "/v1/manufacturers/{id}/manifest", s.signManifest)
+}
+
+// signManifest signs the device manifest of some of the manufacturer's lots with its
+// build-record key.
+func (s *Server) signManifest(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var req api.SignManifestRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	m, err := s.mfg.SignManifest(r.Context(), actor(p), r.PathValue("id"), req.LotIDs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toSignedManifest(m))
 }
 
 func (s *Server) createModel(w http.ResponseWriter, r *http.Request, p party.Principal) error {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/pem"
+	"fmt"
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
@@ -101,4 +102,8 @@ func fromCreateOperationalHierarchyRequest(r api.CreateOperationalHierarchyReque
 
 func fromCreateSupportHierarchyRequest(r api.CreateSupportHierarchyRequest) support.CreateHierarchyRequest {
 	return support.CreateHierarchyRequest{OperatorID: r.OperatorID, Name: r.Name, Algorithm: keys.Algorithm(r.Algorithm)}
+}
+
+func toSignedManifest(m manufacturing.Manifest) api.SignedManifest {
+	return api.SignedManifest{ManufacturerID: m.ManufacturerID, LotIDs: m.LotIDs, Devices: m.Devices, SHA256: fmt.Sprintf("%x", m.SHA256), Envelope: m.Envelope}
 }

@@ -128,5 +128,9 @@ func toGapsReport(r reports.GapsReport) api.GapsReport {
 		SelfApproval: each(r.SelfApproval, func(s reports.SelfApproval) api.SelfApproval {
 			return api.SelfApproval{Scope: s.Scope, Kind: string(s.Kind), Duty: s.Duty, PartyID: s.PartyID}
 		}),
-		Total: r.Total, CAExpiry: each(r.CAExpiry, toCAExpiryGap)}
+		Total: r.Total, CAExpiry: each(r.CAExpiry, toCAExpiryGap),
+		MakerSources: each(r.MakerSources, func(g reports.MakerSourceGap) api.MakerSourceGap {
+			return api.MakerSourceGap{MakerID: g.MakerID, MakerName: g.MakerName, OperatorID: g.OperatorID, Kind: g.Kind, URL: g.URL, Issuer: g.Issuer,
+				Outcome: g.Outcome, Error: g.Error, Since: g.Since, LastAttempt: g.LastAttempt, LastOK: g.LastOK, HeldUntil: g.HeldUntil, Why: g.Why}
+		})}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
@@ -74,5 +75,31 @@ func TestCheckURL(t *testing.T) {
 		if err := CheckURL(u); (err == nil) != ok {
 			t.Errorf("CheckURL(%q) = %v", u, err)
 		}
+	}
+}
+
+func TestSourceStateGap(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	hour := time.Hour
+	for _, c := range []struct {
+		name  string
+		s     SourceState
+		now   time.Time
+		gap   bool
+		since time.Time
+	}{
+		{"crl ok and fresh", SourceState{Kind: "crl", Outcome: "ok", LastAttempt: t0, LastOK: t0, HeldUntil: t0.Add(hour)}, t0.Add(time.Minute), false, time.Time{}},
+		{"crl ok, held one past nextUpdate", SourceState{Kind: "crl", Outcome: "ok", LastAttempt: t0, LastOK: t0, HeldUntil: t0.Add(hour)}, t0.Add(2 * hour), true, t0.Add(hour)},
+		{"crl failing, good one still held", SourceState{Kind: "crl", Outcome: "unreachable", LastAttempt: t0.Add(hour), FailingSince: t0, HeldUntil: t0.Add(24 * hour)}, t0.Add(hour), true, t0},
+		{"ocsp ok", SourceState{Kind: "ocsp", Outcome: "ok", LastAttempt: t0, LastOK: t0}, t0.Add(48 * hour), false, time.Time{}},
+		{"ocsp bad signature, since unknown", SourceState{Kind: "ocsp", Outcome: "bad_signature", LastAttempt: t0}, t0, true, t0},
+		{"crl never held", SourceState{Kind: "crl", Outcome: "ok", LastAttempt: t0}, t0, true, t0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			gap, since := c.s.Gap(c.now)
+			if gap != c.gap || !since.Equal(c.since) {
+				t.Errorf("Gap = %v since %v, want %v since %v", gap, since, c.gap, c.since)
+			}
+		})
 	}
 }

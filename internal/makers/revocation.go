@@ -3,7 +3,9 @@ package makers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -152,4 +154,20 @@ func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (Revocatio
 		return res, fmt.Errorf("recording the maker's revocation of device %s: %w", r.DeviceID, err)
 	}
 	return res, err
+}
+
+// RecordSources keeps what a round of the status watcher found at each maker's sources, for
+// the gaps report: states maps a maker ID to its sources' states, which replace those kept.
+// A maker deleted since the round is skipped. No audit event: these are observations, not
+// decisions.
+func (s *Service) RecordSources(ctx context.Context, states map[string][]maker.SourceState) error {
+	ids := slices.Sorted(maps.Keys(states))
+	return s.c.Store.Update(ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.Makers().PutSourceStates(id, states[id]); err != nil && !failure.Is(err, failure.NotFound) {
+				return fmt.Errorf("keeping the source states of maker %s: %w", id, err)
+			}
+		}
+		return nil
+	})
 }

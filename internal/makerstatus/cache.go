@@ -246,8 +246,11 @@ func (s *states) record(obs Observer, k sourceKey, issuer *x509.Certificate, err
 	if err != nil {
 		st.Err = err.Err.Error()
 		st.Failures++
+		if st.FailingSince.IsZero() {
+			st.FailingSince = now
+		}
 	} else {
-		st.LastOK = now
+		st.LastOK, st.FailingSince = now, time.Time{}
 	}
 	if held != nil {
 		st.HeldThis, st.HeldNext, st.HeldEntries = held.thisUpdate, held.nextUpdate, len(held.entries)

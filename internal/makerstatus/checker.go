@@ -326,6 +326,9 @@ type SourceState struct {
 	Fetches, Failures   int64
 	HeldThis, HeldNext  time.Time // a CRL source: the validity of the CRL held, zero if none
 	HeldEntries         int
+	// FailingSince is the first fetch of the failures in a row that the last fetch ends
+	// (zero when the last fetch was OK).
+	FailingSince time.Time
 }
 
 // Gap reports whether the source needs attention at now: its last fetch failed, or (for a

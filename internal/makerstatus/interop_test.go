@@ -258,6 +258,8 @@ func TestForeignMakerStatus(t *testing.T) {
 		held(t)
 		if st := stateOf(ck, crl); st.Outcome != Oversized || !st.Gap(time.Now()) || !strings.Contains(st.Err, "Content-Length 52428800") {
 			t.Errorf("state = %+v", st)
+		} else if st.FailingSince.IsZero() || !st.FailingSince.Before(st.LastAttempt) || st.FailingSince.Before(st.LastOK) {
+			t.Errorf("after failures in a row, FailingSince = %v; want the first of them, after the last OK %v and before the last attempt %v", st.FailingSince, st.LastOK, st.LastAttempt)
 		}
 		// Without a Content-Length the body is counted while read and dropped past the limit.
 		stream := Source{KindCRL, m.base + "/stream/inter.crl"}
@@ -278,7 +280,7 @@ func TestForeignMakerStatus(t *testing.T) {
 		}
 		held(t)
 		st := stateOf(ck, crl)
-		if st.Gap(time.Now()) || st.HeldEntries != 1 || st.Failures != 3 {
+		if st.Gap(time.Now()) || st.HeldEntries != 1 || st.Failures != 3 || !st.FailingSince.IsZero() {
 			t.Errorf("state = %+v", st)
 		}
 	})

@@ -42,6 +42,9 @@ type GapsReport struct {
 	// CAExpiry are CAs in service ending within 90 days, or ended, without a successor
 	// (caexpiry.go).
 	CAExpiry []CAExpiryGap `json:"ca_expiry"`
+	// MakerSources are revocation sources of makers that do not run Hallmark that fail, or
+	// hold no fresh CRL (makersources.go).
+	MakerSources []MakerSourceGap `json:"maker_sources"`
 }
 
 // UnownedDuty is a (stage, duty) over a scope that no party owns.
@@ -111,7 +114,8 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 	}
 	now := s.now()
 	r := GapsReport{GeneratedAt: now, IdleAfter: o.IdleAfter.String(), Unowned: []UnownedDuty{}, Devices: []DevicesWithoutOwner{},
-		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{}}
+		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{},
+		MakerSources: []MakerSourceGap{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		all, err := governance.IsAuditor(tx, a)
 		if err != nil {
@@ -136,9 +140,12 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 		if err := r.caExpiry(tx, mine, now); err != nil {
 			return err
 		}
+		if err := r.makerSources(tx, mine, now); err != nil {
+			return err
+		}
 		return r.selfApproval(tx, w, mine)
 	})
-	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry)
+	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources)
 	return r, err
 }
 

@@ -46,4 +46,12 @@ type Makers interface {
 	// RevokeOrigin records the maker's revocation of a device's factory certificate;
 	// ErrConflict when it is already revoked.
 	RevokeOrigin(deviceID string, at time.Time, reason int, ev maker.Evidence) error
+
+	// PutSourceStates replaces what is kept of the maker's revocation sources with states
+	// (none: forget them). ErrNotFound when there is no such maker. They are observations,
+	// not identity state: the write needs no audit event in its transaction.
+	PutSourceStates(makerID string, states []maker.SourceState) error
+	// ListSourceStates returns the kept source states of the operator's makers ("" every
+	// operator's), by maker, kind and URL.
+	ListSourceStates(operatorID string) ([]maker.SourceState, error)
 }

@@ -336,7 +336,21 @@ schemas.update({
 })
 schemas["GapsReport"]["properties"]["ca_expiry"]={"type":"array","description":"CAs in service ending within 90 days, or ended, without a successor",
   "items":{"allOf":[S("CAExpiry"),{"type":"object","properties":{"why":str_}}]}}
-paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, and CAs ending within 90 days without a successor (auditors: all; others: their own scopes)"
+schemas["GapsReport"]["properties"]["maker_sources"]={"type":"array","description":"revocation sources of makers that do not run Hallmark whose last fetch failed, or that hold no CRL valid now",
+  "items":{"type":"object","properties":{"maker_id":str_,"maker_name":str_,"operator_id":str_,"kind":{"type":"string","enum":["crl","ocsp"]},"url":str_,"issuer":str_,
+    "outcome":{"type":"string","enum":["ok","stale","bad_signature","oversized","unreachable","parse_error","invalid","responder_error"]},"error":str_,
+    "since":{"type":"string","format":"date-time","description":"since when the source gives no fresh answer: the first failed fetch in a row, or the held CRL's nextUpdate"},
+    "last_attempt":dt,"last_ok":dt,"held_until":{"type":"string","format":"date-time","description":"nextUpdate of the last good CRL, still used until then"},"why":str_}}}
+paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, CAs ending within 90 days without a successor, and revocation sources of registered makers that fail or are stale (auditors: all; others: their own scopes)"
+# a manufacturer's signed device manifest, for operators that register it as a maker (issue 15)
+schemas.update({
+ "SignManifest":{"type":"object","required":["lot_ids"],"additionalProperties":False,"properties":{"lot_ids":{"type":"array","items":str_,"minItems":1,"maxItems":100}}},
+ "SignedManifest":{"type":"object","properties":{"manufacturer_id":str_,"lot_ids":arr(str_),"devices":{"type":"integer"},"sha256":{"type":"string","description":"SHA-256 of the envelope, hex"},
+   "envelope":{"type":"object","description":"the DSSE envelope (payload type application/vnd.hallmark.manifest+json) that POST /v1/makers/{id}/manifests imports"}}},
+})
+paths.update({
+ "/v1/manufacturers/{id}/manifest":{"post":op("Sign the device manifest of some of the manufacturer's lots (their devices whose factory certificate is good, by serial and key) with its build-record key, for the operators that register this deployment as a maker (the manufacturer's principals only; audited)",200,S("SignedManifest"),"SignManifest",params=[pid()],errs=(400,401,403,404))},
+})
 def optional_body(o):
   o["requestBody"]["required"]=False
   return o

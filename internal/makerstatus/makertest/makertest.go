@@ -63,6 +63,19 @@ type Maker struct {
 
 	OCSPRequests atomic.Int64 // OCSP requests answered
 	Streamed     atomic.Int64 // bytes the /stream/ handler wrote
+
+	opts Options
+}
+
+// Options shape the maker NewWith builds; the zero value is New's maker.
+type Options struct {
+	// OCSPOnly makes a maker that offers only OCSP: its device certificates name no CRL
+	// distribution point, and no CRL is published (CRLURL then serves 404).
+	OCSPOnly bool
+	// OCSPLive has the responder answer without nextUpdate (RFC 6960 2.4: newer information
+	// is always available), so a client caches nothing and a revocation in the index shows
+	// in the next answer. Otherwise answers carry a nextUpdate 60 minutes on.
+	OCSPLive bool
 }
 
 // OpenSSL runs openssl in the maker's directory within 60 s and returns its output.
@@ -184,8 +197,7 @@ extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = otherName:1.3.6.1.5.5.7.8.4;SEQUENCE:hmn{{N}}
-crlDistributionPoints = URI:{{CRL}}
-authorityInfoAccess = OCSP;URI:{{OCSP}}
+{{CDP}}authorityInfoAccess = OCSP;URI:{{OCSP}}
 [ hmn{{N}} ]
 hwType = OID:` + HWType + `
 hwSerialNum = FORMAT:HEX,OCTETSTRING:{{HEX}}
@@ -194,9 +206,12 @@ hwSerialNum = FORMAT:HEX,OCTETSTRING:{{HEX}}
 // New builds the maker with three devices, starts its CRL server and OCSP responder (both on
 // 127.0.0.1, until the end of the test), and publishes its first CRL, valid 7 days. It skips
 // the test without openssl (fails it under CI).
-func New(t testing.TB) *Maker {
+func New(t testing.TB) *Maker { return NewWith(t, Options{}) }
+
+// NewWith builds the maker as New does, shaped by o.
+func NewWith(t testing.TB, o Options) *Maker {
 	RequireOpenSSL(t)
-	m := &Maker{t: t, Dir: t.TempDir()}
+	m := &Maker{t: t, Dir: t.TempDir(), opts: o}
 	m.Served = m.Path("served")
 	for _, d := range []string{m.Served, m.Path("newcerts"), m.Path("impostor")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -216,7 +231,11 @@ func New(t testing.TB) *Maker {
 	cfg := strings.ReplaceAll(caConfig, "{{DIR}}", m.Dir)
 	m.Serials = []string{"AS-000001", "AS-000002", "AS-000003"}
 	for i, s := range m.Serials {
-		r := strings.NewReplacer("{{N}}", fmt.Sprint(i+1), "{{CRL}}", m.CRLURL, "{{OCSP}}", m.OCSPURL, "{{HEX}}", hex.EncodeToString([]byte(s)))
+		cdp := "crlDistributionPoints = URI:" + m.CRLURL + "\n"
+		if o.OCSPOnly {
+			cdp = ""
+		}
+		r := strings.NewReplacer("{{N}}", fmt.Sprint(i+1), "{{CDP}}", cdp, "{{OCSP}}", m.OCSPURL, "{{HEX}}", hex.EncodeToString([]byte(s)))
 		cfg += r.Replace(idevidSection)
 	}
 	Write(t, m.Path("ca.cnf"), cfg)
@@ -255,17 +274,21 @@ func New(t testing.TB) *Maker {
 	for i := range m.Serials {
 		m.Devices = append(m.Devices, m.Cert(fmt.Sprintf("dev%d.pem", i+1)))
 	}
-	m.PublishCRL("inter.crl")
+	if !o.OCSPOnly {
+		m.PublishCRL("inter.crl")
+	}
 	return m
 }
 
 // Revoke revokes device n (from 1) in the maker's index with an RFC 5280 reason name
 // (keyCompromise, ...), which the OCSP responder answers from at once, and publishes a new
-// CRL as inter.crl.
+// CRL as inter.crl (unless the maker is OCSPOnly).
 func (m *Maker) Revoke(n int, reason string) {
 	m.t.Helper()
 	m.OpenSSL("ca", "-config", "ca.cnf", "-revoke", fmt.Sprintf("dev%d.pem", n), "-crl_reason", reason)
-	m.PublishCRL("inter.crl")
+	if !m.opts.OCSPOnly {
+		m.PublishCRL("inter.crl")
+	}
 }
 
 // MakeCRL has openssl make a CRL (DER) with extra `openssl ca -gencrl` arguments.
@@ -353,8 +376,11 @@ func (m *Maker) respond(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", "ocsp", "-index", "index.txt", "-CA", "inter.pem", "-rsigner", "ocsp.pem", "-rkey", "ocsp.key",
-		"-nmin", "60", "-reqin", in, "-respout", out)
+	args := []string{"ocsp", "-index", "index.txt", "-CA", "inter.pem", "-rsigner", "ocsp.pem", "-rkey", "ocsp.key", "-reqin", in, "-respout", out}
+	if !m.opts.OCSPLive {
+		args = append(args, "-nmin", "60")
+	}
+	cmd := exec.CommandContext(ctx, "openssl", args...)
 	cmd.Dir = m.Dir
 	if b, err := cmd.CombinedOutput(); err != nil {
 		http.Error(w, fmt.Sprintf("openssl ocsp: %v: %s", err, b), http.StatusInternalServerError)

@@ -245,3 +245,55 @@ func (m makers) RevokeOrigin(deviceID string, at time.Time, reason int, ev maker
 		`UPDATE device_origins SET state = 'revoked', revoked_at = ?, reason = ?, evidence = ? WHERE device_id = ? AND state = 'good'`,
 		micros(at), reason, ev.JSON(), deviceID)
 }
+
+// PutSourceStates is exempt from the audit rule, as certs.Reserve is: the rows are what the
+// watcher observed of a maker's sources, not identity state, and each round writes them.
+func (m makers) PutSourceStates(makerID string, states []maker.SourceState) error {
+	if _, err := m.GetMaker(makerID); err != nil {
+		return err
+	}
+	was := m.t.changed
+	defer func() { m.t.changed = was }()
+	if _, err := m.t.exec(`DELETE FROM maker_sources WHERE maker_id = ?`, makerID); err != nil {
+		return err
+	}
+	for _, s := range states {
+		if _, err := m.t.exec(`INSERT INTO maker_sources (maker_id, kind, url, issuer, outcome, error, last_attempt, last_ok, held_until, failing_since)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, makerID, s.Kind, s.URL, s.Issuer, s.Outcome, s.Err, micros(s.LastAttempt), zeroNull(s.LastOK), zeroNull(s.HeldUntil),
+			zeroNull(s.FailingSince)); err != nil {
+			return fmt.Errorf("maker %s: source %s %s: %w", makerID, s.Kind, s.URL, err)
+		}
+	}
+	return nil
+}
+
+func scanSourceState(s interface{ Scan(...any) error }) (maker.SourceState, error) {
+	var v maker.SourceState
+	var attempt int64
+	var ok, held, failing sql.NullInt64
+	if err := s.Scan(&v.MakerID, &v.Kind, &v.URL, &v.Issuer, &v.Outcome, &v.Err, &attempt, &ok, &held, &failing); err != nil {
+		return v, err
+	}
+	v.LastAttempt, v.LastOK, v.HeldUntil, v.FailingSince = fromMicros(attempt), nullZero(ok), nullZero(held), nullZero(failing)
+	return v, nil
+}
+
+func (m makers) ListSourceStates(operatorID string) ([]maker.SourceState, error) {
+	return list(m.t, scanSourceState, `SELECT s.maker_id, s.kind, s.url, s.issuer, s.outcome, s.error, s.last_attempt, s.last_ok, s.held_until, s.failing_since
+FROM maker_sources s JOIN makers m ON m.id = s.maker_id WHERE (? = '' OR m.operator_id = ?) ORDER BY s.maker_id, s.kind, s.url, s.issuer`, operatorID, operatorID)
+}
+
+// zeroNull stores a zero time as NULL; nullZero reads NULL back as the zero time.
+func zeroNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
+
+func nullZero(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMicros(v.Int64)
+}

@@ -20,6 +20,7 @@ var makerTests = []struct {
 	{"MakersRoundTrip", testMakers},
 	{"ManifestActivationSupersedes", testManifests},
 	{"ExternalDevicesAndOrigins", testOrigins},
+	{"MakerSourceStates", testSourceStates},
 }
 
 func testCert(t *testing.T) *x509.Certificate {
@@ -284,4 +285,48 @@ func CheckUpgradedMakers(t *testing.T, s store.Store) {
 	if err == nil {
 		t.Error("a device of an unknown manufacturer was stored: the foreign keys did not survive the upgrade")
 	}
+}
+
+func testSourceStates(t *testing.T, s store.Store) {
+	seedParty(t, s, "op", party.Operator)
+	seedParty(t, s, "op2", party.Operator)
+	seedMaker(t, s, "mkr_1", "op", "acme")
+	seedMaker(t, s, "mkr_2", "op2", "acme")
+	failing := maker.SourceState{Kind: "crl", URL: "http://crl.example/a.crl", Issuer: "CN=Acme CA", Outcome: "unreachable", Err: "HTTP 404",
+		LastAttempt: t0.Add(time.Hour), LastOK: t0, HeldUntil: t0.Add(7 * 24 * time.Hour), FailingSince: t0.Add(time.Minute)}
+	ok := maker.SourceState{Kind: "ocsp", URL: "http://ocsp.example/", Issuer: "CN=Acme CA", Outcome: "ok", LastAttempt: t0, LastOK: t0}
+	// A write of observations alone needs no audit event in its transaction.
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.Makers().PutSourceStates("mkr_1", []maker.SourceState{ok, failing}) })
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.Makers().PutSourceStates("mkr_2", []maker.SourceState{ok}) })
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.Makers().PutSourceStates("mkr_none", []maker.SourceState{ok}) })
+	if !failure.Is(err, failure.NotFound) {
+		t.Errorf("source states of no maker: %v, want not found", err)
+	}
+	var got []maker.SourceState
+	if err := s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Makers().ListSourceStates("op"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	failing.MakerID, ok.MakerID = "mkr_1", "mkr_1"
+	if len(got) != 2 || !sameSource(got[0], failing) || !sameSource(got[1], ok) {
+		t.Fatalf("the operator's source states = %+v, want %+v and %+v", got, failing, ok)
+	}
+	if err := s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Makers().ListSourceStates(""); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("every operator's source states: %d, want 3", len(got))
+	}
+	// A round replaces the maker's states; none forgets them.
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.Makers().PutSourceStates("mkr_1", nil) })
+	if err := s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Makers().ListSourceStates("op"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("after an empty round: %+v, want none", got)
+	}
+}
+
+func sameSource(a, b maker.SourceState) bool {
+	return a.MakerID == b.MakerID && a.Kind == b.Kind && a.URL == b.URL && a.Issuer == b.Issuer && a.Outcome == b.Outcome && a.Err == b.Err &&
+		a.LastAttempt.Equal(b.LastAttempt) && a.LastOK.Equal(b.LastOK) && a.HeldUntil.Equal(b.HeldUntil) && a.FailingSince.Equal(b.FailingSince)
 }
