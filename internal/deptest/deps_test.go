@@ -96,6 +96,8 @@ var layers = map[string]string{
 	"internal/manifest":    "core",
 	"internal/policyinput": "core",
 	"internal/maker":       "core",
+	// RFC 8366 vouchers and RFC 8995 voucher requests: JSON, CMS and JWS, no I/O.
+	"internal/brski/voucher": "core",
 
 	"internal/deptest": "test",
 	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.
