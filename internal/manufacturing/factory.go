@@ -134,7 +134,7 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
 		DeviceSerial: rec.Serial, Organization: mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
 		PublicKey: req.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: factoryNotAfter(issuer),
-		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs,
+		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs, MASAURL: s.c.MASAURL,
 	})
 	if err != nil {
 		return FactoryIdentity{}, err

@@ -40,6 +40,9 @@ type Config struct {
 	// StatusURLs, when set, returns the OCSP and CRL URLs a factory certificate of CA c for
 	// device deviceID carries (nil: none).
 	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
+	// MASAURL, when set, is put in every factory certificate as id-pe-masa-url (RFC 8995
+	// section 2.3.2): the MASA of this deployment that registrars ask for vouchers.
+	MASAURL string
 }
 
 // Service is the manufacturing stage.
