@@ -34,8 +34,10 @@ var layers = map[string]string{
 	"internal/simulate": "tools",
 
 	// Adapters: protocols and observability at the edge.
-	"internal/httpapi":   "adapters",
-	"internal/est":       "adapters",
+	"internal/httpapi": "adapters",
+	"internal/est":     "adapters",
+	// BRSKI's well-known endpoints (registrar and MASA) and the registrar's MASA client.
+	"internal/brski":     "adapters",
 	"internal/status":    "adapters",
 	"internal/admission": "adapters",
 	// makerstatus fetches and checks other makers' CRLs and OCSP answers over HTTP.
@@ -74,6 +76,9 @@ var layers = map[string]string{
 	// refusals records refusals of authenticated callers as audit events (issue 17).
 	"internal/refusals": "services",
 	"internal/makers":   "services",
+	// The BRSKI MASA (custody decides) and registrar (RFC 8995).
+	"internal/brski/masa":      "services",
+	"internal/brski/registrar": "services",
 
 	"internal/party":       "core",
 	"internal/ownership":   "core",
