@@ -1,0 +1,218 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/brski/voucher"
+)
+
+// PledgeConfig is what a BRSKI pledge needs beyond Config (RFC 8995 section 5).
+type PledgeConfig struct {
+	// MASAAnchors are the maker's anchors the voucher's signature must chain to.
+	MASAAnchors *x509.CertPool
+	// Media is the voucher format asked for: voucher.MediaJWS (default) or voucher.MediaCMS.
+	Media string
+}
+
+// Voucher is what Bootstrap accepted.
+type Voucher struct {
+	Voucher    voucher.Voucher
+	DomainCert *x509.Certificate // the pinned domain certificate, now the EST trust anchor
+}
+
+// Bootstrap runs BRSKI (RFC 8995) against the registrar at ESTURL's host: it connects without
+// trusting the registrar yet (section 5.1, provisional TLS), signs a voucher request with the
+// IDevID naming the registrar's certificate and a fresh nonce (section 5.2), validates the
+// voucher against p.MASAAnchors, checks its serial number, nonce (or, nonceless, its
+// expiry) and that the registrar's TLS certificate chains to the pinned domain certificate
+// (section 5.6.1), reports the voucher status (section 5.7), and from then on trusts only
+// the pinned certificate for EST. A refusal by the registrar is a *RefusedError.
+func (a *Agent) Bootstrap(ctx context.Context, p PledgeConfig) (Voucher, error) {
+	if p.MASAAnchors == nil {
+		return Voucher{}, errors.New("agent: brski: no MASA anchor to validate vouchers with")
+	}
+	media := p.Media
+	if media == "" {
+		media = voucher.MediaJWS
+	}
+	idevid, err := a.c.Keystore.Factory()
+	if err != nil {
+		return Voucher{}, err
+	}
+	key, ok := idevid.PrivateKey.(crypto.Signer)
+	if !ok {
+		return Voucher{}, errors.New("agent: brski: the factory key cannot sign")
+	}
+	base, err := brskiBase(a.c.ESTURL)
+	if err != nil {
+		return Voucher{}, err
+	}
+	// Provisional TLS: the registrar is not trusted until the voucher pins its domain.
+	var seen []*x509.Certificate
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true, //nolint:gosec // RFC 8995 section 5.1: provisional until the voucher
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			seen = cs.PeerCertificates
+			return nil
+		}}}}
+	defer hc.CloseIdleConnections()
+	// Learn the registrar's certificate with a first, bodiless handshake.
+	if err := probe(ctx, hc, base); err != nil {
+		return Voucher{}, err
+	}
+	if len(seen) == 0 {
+		return Voucher{}, errors.New("agent: brski: the registrar presented no certificate")
+	}
+	registrarCert := seen[0]
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return Voucher{}, err
+	}
+	now := a.c.Now()
+	leaf := idevid.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(idevid.Certificate[0]); err != nil {
+			return Voucher{}, err
+		}
+	}
+	req := voucher.Request{CreatedOn: now, Assertion: voucher.Proximity, SerialNumber: leaf.Subject.SerialNumber, Nonce: nonce, ProximityRegistrarCert: registrarCert.Raw}
+	payload, err := req.Marshal()
+	if err != nil {
+		return Voucher{}, err
+	}
+	chain := []*x509.Certificate{leaf}
+	for _, der := range idevid.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			chain = append(chain, c)
+		}
+	}
+	signed, err := voucher.Sign(media, payload, voucher.Signer{Key: key, Chain: chain})
+	if err != nil {
+		return Voucher{}, err
+	}
+	body, vm, err := postBRSKI(ctx, hc, base+"/requestvoucher", media, signed)
+	if err != nil {
+		return Voucher{}, err
+	}
+	v, domain, err := a.checkVoucher(vm, body, p.MASAAnchors, leaf, nonce, seen, now)
+	status := map[string]any{"version": 1, "status": err == nil}
+	if err != nil {
+		status["reason"] = err.Error()
+	}
+	_, _, _ = postBRSKI(ctx, hc, base+"/voucher_status", "application/json", jsonBytes(status))
+	if err != nil {
+		return Voucher{}, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(domain)
+	a.c.RootCAs = pool
+	a.c.Log.Info("voucher accepted; EST now trusts the pinned domain certificate", "serial_number", v.SerialNumber, "pinned", domain.Subject.String(), "nonceless", len(v.Nonce) == 0)
+	return Voucher{Voucher: v, DomainCert: domain}, nil
+}
+
+// checkVoucher validates a voucher (RFC 8995 section 5.6.1).
+func (a *Agent) checkVoucher(media string, data []byte, anchors *x509.CertPool, idevid *x509.Certificate, nonce []byte, registrar []*x509.Certificate, now time.Time) (voucher.Voucher, *x509.Certificate, error) {
+	signed, err := voucher.Verify(media, data, voucher.VerifyOptions{Roots: anchors, Now: now})
+	if err != nil {
+		return voucher.Voucher{}, nil, fmt.Errorf("agent: brski: the voucher is not signed by the maker's MASA: %w", err)
+	}
+	v, err := voucher.Parse(signed.Payload)
+	if err != nil {
+		return voucher.Voucher{}, nil, fmt.Errorf("agent: brski: %w", err)
+	}
+	switch {
+	case v.SerialNumber != idevid.Subject.SerialNumber:
+		return v, nil, fmt.Errorf("agent: brski: the voucher is for serial %q, not this device's %q", v.SerialNumber, idevid.Subject.SerialNumber)
+	case len(v.Nonce) > 0 && !bytes.Equal(v.Nonce, nonce):
+		return v, nil, errors.New("agent: brski: the voucher's nonce is not this request's")
+	case len(v.Nonce) == 0 && v.ExpiresOn.IsZero():
+		return v, nil, errors.New("agent: brski: a voucher without nonce must expire (expires-on)")
+	case !v.ExpiresOn.IsZero() && !now.Before(v.ExpiresOn):
+		return v, nil, fmt.Errorf("agent: brski: the voucher expired at %s", v.ExpiresOn.Format(time.RFC3339))
+	}
+	domain, err := x509.ParseCertificate(v.PinnedDomainCert)
+	if err != nil {
+		return v, nil, fmt.Errorf("agent: brski: pinned-domain-cert: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(domain)
+	inter := x509.NewCertPool()
+	for _, c := range registrar[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := registrar[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now}); err != nil {
+		return v, nil, fmt.Errorf("agent: brski: the registrar's certificate does not chain to the pinned domain certificate: %w", err)
+	}
+	return v, domain, nil
+}
+
+// brskiBase is https://host[:port]/.well-known/brski for the EST URL's host.
+func brskiBase(estURL string) (string, error) {
+	u, err := url.Parse(estURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("agent: brski: EST URL %q is not https", estURL)
+	}
+	return "https://" + u.Host + "/.well-known/brski", nil
+}
+
+func probe(ctx context.Context, hc *http.Client, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+	if err != nil {
+		return err
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("agent: brski: reaching the registrar: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+	return res.Body.Close()
+}
+
+func postBRSKI(ctx context.Context, hc *http.Client, u, media string, body []byte) ([]byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", media)
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("agent: brski: %w", err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, voucher.MaxSize+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("agent: brski: reading the answer: %w", err)
+	}
+	op := u[strings.LastIndexByte(u, '/')+1:]
+	switch {
+	case res.StatusCode == http.StatusOK:
+	case res.StatusCode >= 400 && res.StatusCode < 500:
+		return nil, "", &RefusedError{Operation: op, Status: res.StatusCode, Reason: strings.TrimSpace(string(data))}
+	default:
+		return nil, "", fmt.Errorf("agent: brski: %s: HTTP %d: %s", op, res.StatusCode, strings.TrimSpace(string(data)))
+	}
+	mt := res.Header.Get("Content-Type")
+	return data, mt, nil
+}
+
+func jsonBytes(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// TrustEST makes the agent trust pool, and only it, for the EST server's TLS certificate: the
+// domain certificate an earlier voucher pinned.
+func (a *Agent) TrustEST(pool *x509.CertPool) { a.c.RootCAs = pool }
