@@ -25,6 +25,10 @@ type PledgeConfig struct {
 	MASAAnchors *x509.CertPool
 	// Media is the voucher format asked for: voucher.MediaJWS (default) or voucher.MediaCMS.
 	Media string
+	// Nonceless asks for a voucher without nonce, which the MASA bounds with expires-on: the
+	// kind a pledge at an air-gapped site is handed (RFC 8366 section 5.3). It must still be
+	// valid when the pledge checks it.
+	Nonceless bool
 }
 
 // Voucher is what Bootstrap accepted.
@@ -77,9 +81,12 @@ func (a *Agent) Bootstrap(ctx context.Context, p PledgeConfig) (Voucher, error) 
 		return Voucher{}, errors.New("agent: brski: the registrar presented no certificate")
 	}
 	registrarCert := seen[0]
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return Voucher{}, err
+	var nonce []byte
+	if !p.Nonceless {
+		nonce = make([]byte, 16)
+		if _, err := rand.Read(nonce); err != nil {
+			return Voucher{}, err
+		}
 	}
 	now := a.c.Now()
 	leaf := idevid.Leaf
@@ -136,7 +143,7 @@ func (a *Agent) checkVoucher(media string, data []byte, anchors *x509.CertPool, 
 	switch {
 	case v.SerialNumber != idevid.Subject.SerialNumber:
 		return v, nil, fmt.Errorf("agent: brski: the voucher is for serial %q, not this device's %q", v.SerialNumber, idevid.Subject.SerialNumber)
-	case len(v.Nonce) > 0 && !bytes.Equal(v.Nonce, nonce):
+	case !bytes.Equal(v.Nonce, nonce):
 		return v, nil, errors.New("agent: brski: the voucher's nonce is not this request's")
 	case len(v.Nonce) == 0 && v.ExpiresOn.IsZero():
 		return v, nil, errors.New("agent: brski: a voucher without nonce must expire (expires-on)")
