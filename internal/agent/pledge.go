@@ -223,3 +223,26 @@ func jsonBytes(v any) []byte {
 // TrustEST makes the agent trust pool, and only it, for the EST server's TLS certificate: the
 // domain certificate an earlier voucher pinned.
 func (a *Agent) TrustEST(pool *x509.CertPool) { a.c.RootCAs = pool }
+
+// ReportEnrollment tells the registrar how the enrollment after the voucher went (RFC 8995
+// section 5.9.4, enrollstatus): enrollErr nil is success. It needs the pinned domain
+// certificate (Bootstrap or TrustEST) and presents the factory identity.
+func (a *Agent) ReportEnrollment(ctx context.Context, enrollErr error) error {
+	idevid, err := a.c.Keystore.Factory()
+	if err != nil {
+		return err
+	}
+	base, err := brskiBase(a.c.ESTURL)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12, RootCAs: a.c.RootCAs, Certificates: []tls.Certificate{idevid}}}}
+	defer hc.CloseIdleConnections()
+	status := map[string]any{"version": 1, "status": enrollErr == nil}
+	if enrollErr != nil {
+		status["reason"] = enrollErr.Error()
+	}
+	_, _, err = postBRSKI(ctx, hc, base+"/enrollstatus", "application/json", jsonBytes(status))
+	return err
+}

@@ -163,6 +163,9 @@ func TestBRSKI(t *testing.T) {
 		if err != nil || res.Action != agent.Enrolled {
 			t.Fatalf("%s: enrolling after the voucher = %+v, %v", tc.media, res, err)
 		}
+		if err := a.ReportEnrollment(ctx, nil); err != nil {
+			t.Fatalf("%s: enrollstatus: %v", tc.media, err)
+		}
 	}
 	if n := count(auditActions(t, p.maker), "brski.masa.voucher"); n != 2 {
 		t.Errorf("the maker audited %d vouchers, want 2", n)
@@ -170,8 +173,11 @@ func TestBRSKI(t *testing.T) {
 	if n := count(auditActions(t, p.op), "brski.registrar.voucher"); n != 2 {
 		t.Errorf("the operator audited %d voucher requests, want 2", n)
 	}
-	if n := count(auditActions(t, p.op), "brski.registrar.voucher_status"); n != 2 {
-		t.Errorf("the operator audited %d voucher statuses, want 2", n)
+	opActions := auditActions(t, p.op)
+	for _, action := range []string{"brski.registrar.voucher_status", "brski.registrar.enrollstatus"} {
+		if n := count(opActions, action); n != 2 {
+			t.Errorf("the operator audited %d %s, want 2", n, action)
+		}
 	}
 
 	// A nonceless voucher for an air-gapped site carries an expiry; checked after it, the

@@ -123,6 +123,11 @@ func (e *env) runAgent(ctx context.Context, o agentFlags) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	res, err := a.Step(ctx)
+	if o.brski && (err == nil && res.Action == agent.Enrolled || err != nil) {
+		if rerr := a.ReportEnrollment(ctx, err); rerr != nil {
+			slog.New(slog.NewTextHandler(e.stderr, nil)).Warn("brski: enrollstatus not delivered", "error", rerr)
+		}
+	}
 	var refused *agent.RefusedError
 	switch {
 	case errors.As(err, &refused):

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -27,7 +28,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/strictjson"
 )
 
 // MASAClient sends a registrar voucher request to a MASA (RFC 8995 section 5.5) and returns
@@ -202,19 +202,18 @@ func ParseStatus(b []byte) (Status, error) {
 	if len(b) > MaxStatus {
 		return Status{}, failure.New(failure.TooLarge, "status telemetry above %d bytes", MaxStatus)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(b, &top); err != nil {
+	top, err := topMembers(b)
+	if err != nil {
 		return Status{}, failure.Wrap(failure.Invalid, err, "status telemetry")
 	}
 	rc := top["reason-context"]
-	delete(top, "reason-context")
-	stripped, _ := json.Marshal(top)
-	if err := strictjson.CheckKeys(stripped, statusKeys); err != nil {
-		return Status{}, failure.Wrap(failure.Invalid, err, "status telemetry")
-	}
 	var st Status
-	if err := json.Unmarshal(stripped, &st); err != nil {
-		return Status{}, failure.Wrap(failure.Invalid, err, "status telemetry")
+	for k, dst := range map[string]any{"version": &st.Version, "status": &st.Status, "reason": &st.Reason} {
+		if v, ok := top[k]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return Status{}, failure.Wrap(failure.Invalid, err, "status telemetry: "+k)
+			}
+		}
 	}
 	if _, ok := top["status"]; !ok || st.Version != 1 {
 		return Status{}, failure.New(failure.Invalid, "status telemetry needs version 1 and a status")
@@ -230,6 +229,41 @@ func ParseStatus(b []byte) (Status, error) {
 		return Status{}, failure.New(failure.Invalid, "reason is longer than 1024 characters")
 	}
 	return st, nil
+}
+
+// topMembers reads a JSON object's members, refusing a member not in statusKeys, spelled
+// otherwise or given twice, and anything after the object.
+func topMembers(b []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := tok.(string)
+		if !statusKeys[k] {
+			return nil, fmt.Errorf("unknown member %q", k)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("member %q given twice", k)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the object")
+	}
+	return out, nil
 }
 
 // Telemetry records a pledge's voucher status (kind "voucher_status") or enrollment status
