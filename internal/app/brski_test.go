@@ -257,6 +257,15 @@ func TestBRSKIRefusals(t *testing.T) {
 		t.Fatalf("an unknown registrar: %d %s, want 403", st, body)
 	}
 
+	// A device whose factory identity the maker revoked gets no voucher, custody or not.
+	rv := deliveredDevice(t, p.maker, p.dir, p.lotID, "lot-brski", "SN-RF4")
+	p.maker.must(t, 201, alice, "POST", "/v1/manufacturing/revocations", map[string]any{
+		"selector": map[string]string{"manufacturer_id": "acme", "device_id": rv.Device.ID}, "reason": "keyCompromise", "dry_run": false})
+	_, err = p.pledge("SN-RF4", time.Now).Bootstrap(ctx, agent.PledgeConfig{MASAAnchors: p.anchor})
+	if !errors.As(err, &refused) || refused.Status != http.StatusForbidden || !strings.Contains(refused.Reason, "revoked") {
+		t.Fatalf("a revoked device: %v, want 403 naming the revocation", err)
+	}
+
 	// A legitimate pledge still joins, within a generous bound.
 	deliveredDevice(t, p.maker, p.dir, p.lotID, "lot-brski", "SN-RF3")
 	good := p.pledge("SN-RF3", time.Now)

@@ -203,6 +203,11 @@ var rules = []rule{
 		Why:  "EST is a protocol adapter that declares the one interface it needs (Enroller) and knows no service",
 	},
 	{
+		From: []string{"internal/brski"},
+		Deny: []string{"@services", "@store", "@keys", "internal/device"},
+		Why:  "BRSKI's endpoints are a protocol adapter like EST: they declare the interfaces they need (Registrar, MASA) and know no service",
+	},
+	{
 		From: []string{"internal/metrics"},
 		Deny: []string{"internal/httpapi", "internal/est", "internal/status", "@keys"},
 		Why:  "the metrics adapter reads services through accessors; it serves nothing else",
