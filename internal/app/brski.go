@@ -163,7 +163,8 @@ func (a *App) devMASA(ctx context.Context, dir string, cfg *config.MASA) error {
 // mountBRSKI serves the MASA on mux when one is configured.
 func (a *App) mountMASA(mux *http.ServeMux) {
 	if a.brskiMASA != nil {
-		mux.Handle(brski.PathPrefix+"/", a.brskiMASA)
+		// Voucher requests are writes (they are audited): admitted on the API's limiter.
+		mux.Handle(brski.PathPrefix+"/", a.Admission.API.Wrap(a.brskiMASA, isWrite, refuseText))
 	}
 }
 

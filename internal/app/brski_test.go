@@ -266,6 +266,11 @@ func TestBRSKIRefusals(t *testing.T) {
 		t.Fatalf("a revoked device: %v, want 403 naming the revocation", err)
 	}
 
+	// Refusals of the registrar it serves are audited at the maker; the stranger's is not.
+	if n := count(auditActions(t, p.maker), "brski.masa.refuse"); n != 2 {
+		t.Errorf("the maker audited %d refusals, want 2 (no custody, revoked)", n)
+	}
+
 	// A legitimate pledge still joins, within a generous bound.
 	deliveredDevice(t, p.maker, p.dir, p.lotID, "lot-brski", "SN-RF3")
 	good := p.pledge("SN-RF3", time.Now)

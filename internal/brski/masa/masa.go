@@ -10,8 +10,10 @@
 // number, naming as proximity-registrar-cert a certificate with the registrar's key; (3) the
 // CustodyChecker says that party holds the device and the device is not factory-revoked.
 // The voucher carries the pledge's nonce, or, when the pledge sent none, an expires-on
-// NoncelessLifetime after now. Every answer, voucher or refusal, is audited in its own
-// transaction before it is returned; a request that cannot be audited gets no voucher.
+// NoncelessLifetime after now. Every answer to a registrar it serves, voucher or refusal, is
+// audited in its own transaction before it is returned (a request that cannot be audited
+// gets no voucher); a request no registrar it serves signed is refused without an audit
+// event, so that strangers cannot write to the audit log.
 package masa
 
 import (
@@ -109,13 +111,13 @@ func (s *Service) RequestVoucher(ctx context.Context, media string, body []byte)
 			return ans, nil
 		}
 	}
-	detail := map[string]any{"media": media, "refused": err.Error()}
-	a := audit.Actor{PrincipalID: "brski:unknown-registrar"}
-	if req.regCert != nil {
-		a = registrarActor(req)
-		detail["serial_number"] = req.outer.SerialNumber
+	if req.regCert == nil {
+		// Nobody this MASA serves: the refusal is answered and logged by the caller, not
+		// audited, so that strangers cannot write to the audit log.
+		return Answer{}, err
 	}
-	if aerr := s.audit(ctx, a, now, "brski.masa.refuse", "", detail); aerr != nil {
+	detail := map[string]any{"media": media, "refused": err.Error(), "serial_number": req.outer.SerialNumber}
+	if aerr := s.audit(ctx, registrarActor(req), now, "brski.masa.refuse", "", detail); aerr != nil {
 		return Answer{}, errors.Join(err, aerr)
 	}
 	return Answer{}, err
