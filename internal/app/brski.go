@@ -21,6 +21,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
+	"github.com/hallmark-id/hallmark/internal/maker"
+	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // masaEntry is the brski.MASA the MASA handler serves: masa.Service's answer unpacked.
@@ -88,9 +90,40 @@ func (a *App) setupRegistrar(cfg *config.Registrar, cert tls.Certificate) error 
 		return fmt.Errorf("brski.registrar: the EST certificate's key cannot sign")
 	}
 	s := registrar.New(registrar.Config{Store: a.Store, PartyID: cfg.Party, Signer: voucher.Signer{Key: key, Chain: chain},
-		MASA: &masaClient{caFile: cfg.MASACAFile, cert: cert}, DefaultMASAURL: cfg.DefaultMASAURL, Now: a.Now})
+		MASA: &masaClient{caFile: cfg.MASACAFile, cert: cert}, Makers: storeMakers{a}, MASAURLs: cfg.MASAURLs,
+		DefaultMASAURL: cfg.DefaultMASAURL, Now: a.Now})
 	a.brskiRegistrar = brski.RegistrarHandler(s, a.Log)
 	return nil
+}
+
+// storeMakers finds a pledge's registered maker in the store.
+type storeMakers struct{ a *App }
+
+var _ registrar.MakerFinder = storeMakers{}
+
+// MakerOf implements registrar.MakerFinder: the first of the operator's makers whose anchors
+// the chain verifies against, with the maker's intermediates, at the server's time.
+func (m storeMakers) MakerOf(ctx context.Context, operatorID string, chain []*x509.Certificate) (string, error) {
+	var makers []maker.Maker
+	if err := m.a.Store.View(ctx, func(tx store.Tx) (err error) {
+		makers, err = tx.Makers().ListMakers(operatorID)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	for _, mk := range makers {
+		roots, inter := x509.NewCertPool(), x509.NewCertPool()
+		for _, c := range mk.Anchors {
+			roots.AddCert(c)
+		}
+		for _, c := range append(append([]*x509.Certificate{}, mk.Intermediates...), chain[1:]...) {
+			inter.AddCert(c)
+		}
+		if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: m.a.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err == nil {
+			return mk.Name, nil
+		}
+	}
+	return "", nil
 }
 
 // masaClient reaches MASAs, reading the CAs their TLS certificates chain to at each request

@@ -27,21 +27,26 @@ import (
 // loopback, each with its own database, and the maker registered at the operator.
 type brskiPair struct {
 	maker, op *devServer
+	opDir     string
 	dir       string
 	lotID     string
 	anchor    *x509.CertPool // the maker's MASA certificate: what its pledges trust
 }
 
-func startBRSKIPair(t *testing.T) brskiPair {
+func startBRSKIPair(t *testing.T) brskiPair { return startBRSKIPairURL(t, "") }
+
+// startBRSKIPairURL is startBRSKIPair with the MASA URL the maker puts in its factory
+// certificates ("": its API's URL).
+func startBRSKIPairURL(t *testing.T, masaURL string) brskiPair {
 	t.Helper()
 	makerDir, opDir := t.TempDir(), t.TempDir()
 	// The operator first: the MASA pins the operator's domain CA, which the dev server makes.
 	// The registrar reads the MASA's TLS CA at each request, once the maker has made it.
 	op := startDevOpts(t, Options{DataDir: opDir, BRSKI: &config.BRSKI{Registrar: &config.Registrar{Party: "contoso", MASACAFile: filepath.Join(makerDir, "tls", "ca.pem")}}})
-	maker := startDevOpts(t, Options{DataDir: makerDir, BRSKI: &config.BRSKI{MASA: &config.MASA{
+	maker := startDevOpts(t, Options{DataDir: makerDir, BRSKI: &config.BRSKI{MASA: &config.MASA{URL: masaURL,
 		NoncelessLifetime: config.Duration{Duration: time.Hour},
 		Registrars:        []config.MASARegistrar{{Party: "contoso", DomainCAFile: op.info.TLSCAFile}}}}})
-	p := brskiPair{maker: maker, op: op, dir: t.TempDir()}
+	p := brskiPair{maker: maker, op: op, opDir: opDir, dir: t.TempDir()}
 	p.lotID = demoLot(t, maker, "lot-brski")
 	p.anchor = certPool(t, filepath.Join(makerDir, "brski", "masa.pem"))
 
@@ -305,4 +310,28 @@ func postBody(t *testing.T, hc *http.Client, url, media string, body []byte) (in
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// TestBRSKIMakerMASAURL: when the IDevID names a MASA that cannot be reached, the registrar's
+// configuration for the registered maker names the right one, and wins.
+func TestBRSKIMakerMASAURL(t *testing.T) {
+	requireTool(t, "openssl")
+	p := startBRSKIPairURL(t, "https://127.0.0.1:9/nowhere")
+	ctx := context.Background()
+	deliveredDevice(t, p.maker, p.dir, p.lotID, "lot-brski", "SN-MU1")
+	_, err := p.pledge("SN-MU1", time.Now).Bootstrap(ctx, agent.PledgeConfig{MASAAnchors: p.anchor})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502") || !strings.Contains(err.Error(), "reaching the MASA") {
+		t.Fatalf("a MASA that cannot be reached: %v, want 502", err)
+	}
+	// The operator names the maker's MASA for its registered maker and restarts.
+	p.op.stop()
+	p.op = startDevOpts(t, Options{DataDir: p.opDir, BRSKI: &config.BRSKI{Registrar: &config.Registrar{Party: "contoso",
+		MASACAFile: p.maker.info.TLSCAFile, MASAURLs: map[string]string{"acme-by-brski": p.maker.info.APIURL}}}})
+	a := p.pledge("SN-MU1", time.Now)
+	if _, err := a.Bootstrap(ctx, agent.PledgeConfig{MASAAnchors: p.anchor}); err != nil {
+		t.Fatalf("with the maker's MASA configured: %v", err)
+	}
+	if res, err := a.Step(ctx); err != nil || res.Action != agent.Enrolled {
+		t.Fatalf("enrolling: %+v, %v", res, err)
+	}
 }

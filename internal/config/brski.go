@@ -44,7 +44,12 @@ type MASARegistrar struct {
 type Registrar struct {
 	// Party is the operator the registrar acts for (its audit events' party).
 	Party string `json:"party"`
-	// DefaultMASAURL is the MASA asked for a pledge whose IDevID names none (id-pe-masa-url).
+	// MASAURLs names the MASA of registered makers (by the name they are registered under,
+	// docs/external-makers.md): a pledge whose IDevID chains to that maker's anchors is
+	// forwarded there, whatever its IDevID says.
+	MASAURLs map[string]string `json:"masa_urls,omitempty"`
+	// DefaultMASAURL is the MASA asked for a pledge that no masa_urls entry and no
+	// id-pe-masa-url in its IDevID names.
 	DefaultMASAURL string `json:"default_masa_url,omitempty"`
 	// MASACAFile is the PEM file of the CAs that MASAs' TLS certificates chain to (default:
 	// the system roots).
@@ -85,6 +90,11 @@ func (c *Config) validateBRSKI(bad func(key, format string, args ...any)) {
 		}
 		if r.Party == "" {
 			bad("brski.registrar.party", "name the operator the registrar acts for")
+		}
+		for name, u := range r.MASAURLs {
+			if name == "" || !validMASAURL(u) {
+				bad("brski.registrar.masa_urls", "maker %q: must be an https URL or host[:port][/path], got %q", name, u)
+			}
 		}
 		if r.DefaultMASAURL != "" && !validMASAURL(r.DefaultMASAURL) {
 			bad("brski.registrar.default_masa_url", "must be an https URL or host[:port][/path], got %q", r.DefaultMASAURL)

@@ -15,11 +15,11 @@ func withBRSKI(section string) []byte {
 func TestBRSKISection(t *testing.T) {
 	c, err := Parse(withBRSKI(`{"masa": {"url": "masa.example:8443", "certificate_file": "masa.pem", "key": "brski-masa",
 		"registrars": [{"party": "contoso", "domain_ca_file": "contoso-ca.pem"}]},
-		"registrar": {"party": "contoso", "default_masa_url": "https://masa.example", "masa_ca_file": "masa-ca.pem"}}`))
+		"registrar": {"party": "contoso", "masa_urls": {"acme": "masa.acme.example"}, "default_masa_url": "https://masa.example", "masa_ca_file": "masa-ca.pem"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BRSKI.MASA.NoncelessLifetime.Duration != 168*time.Hour || c.BRSKI.Registrar.Party != "contoso" || c.BRSKI.MASA.Registrars[0].DomainCAFile != "contoso-ca.pem" {
+	if c.BRSKI.MASA.NoncelessLifetime.Duration != 168*time.Hour || c.BRSKI.Registrar.Party != "contoso" || c.BRSKI.Registrar.MASAURLs["acme"] != "masa.acme.example" || c.BRSKI.MASA.Registrars[0].DomainCAFile != "contoso-ca.pem" {
 		t.Errorf("brski %+v %+v", c.BRSKI.MASA, c.BRSKI.Registrar)
 	}
 }
@@ -32,6 +32,7 @@ func TestBRSKISectionRefuses(t *testing.T) {
 		{"short nonceless lifetime", `{"masa": {"nonceless_lifetime": "1m", ` + masa + `}}`, "brski.masa.nonceless_lifetime"},
 		{"registrar without domain CA", `{"masa": {` + masa + `, "registrars": [{"party": "contoso"}]}}`, "needs party and domain_ca_file"},
 		{"registrar without party", `{"registrar": {}}`, "brski.registrar.party"},
+		{"http MASA of a maker", `{"registrar": {"party": "contoso", "masa_urls": {"acme": "http://masa.example"}}}`, `brski.registrar.masa_urls: maker "acme"`},
 		{"unknown key", `{"registrar": {"party": "contoso", "masa": "x"}}`, `unknown field "masa"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,6 +36,12 @@ type MASAClient interface {
 	RequestVoucher(ctx context.Context, url, media string, body []byte) (voucher []byte, answerMedia string, err error)
 }
 
+// MakerFinder names the registered maker (docs/external-makers.md) of the operator whose
+// anchors the IDevID chain, leaf first, verifies against; "" when none does.
+type MakerFinder interface {
+	MakerOf(ctx context.Context, operatorID string, chain []*x509.Certificate) (string, error)
+}
+
 // Config holds the collaborators.
 type Config struct {
 	Store store.Store // audit events
@@ -45,7 +51,11 @@ type Config struct {
 	// certificate, which pledges see and name as proximity-registrar-cert.
 	Signer voucher.Signer
 	MASA   MASAClient
-	// DefaultMASAURL is asked when the IDevID carries no id-pe-masa-url ("": refuse).
+	// Makers and MASAURLs name the MASA per registered maker; they win over the IDevID's
+	// id-pe-masa-url (RFC 8995 section 5.4 lets the registrar's configuration decide).
+	Makers   MakerFinder
+	MASAURLs map[string]string
+	// DefaultMASAURL is asked when neither MASAURLs nor the IDevID name a MASA ("": refuse).
 	DefaultMASAURL string
 	Now            func() time.Time
 }
@@ -102,7 +112,7 @@ func (s *Service) requestVoucher(ctx context.Context, media string, body []byte,
 	if !bytes.Equal(req.ProximityRegistrarCert, s.c.Signer.Chain[0].Raw) {
 		return nil, "", "", failure.New(failure.Invalid, "proximity-registrar-cert is not this registrar's certificate")
 	}
-	masaURL, err := s.masaURL(peer[0])
+	masaURL, err := s.masaURL(ctx, peer)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -149,9 +159,20 @@ func (s *Service) checkVoucher(media string, data []byte, req voucher.Request) e
 	return failure.New(failure.Unavailable, "the MASA's voucher pins a certificate that is not this registrar's")
 }
 
-// masaURL is the requestvoucher URL of the IDevID's MASA (RFC 8995 sections 2.3.2 and 5.4).
-func (s *Service) masaURL(idevid *x509.Certificate) (string, error) {
-	u, err := issuance.ParseMASAURL(idevid)
+// masaURL is the requestvoucher URL of the IDevID's MASA: the one configured for its
+// registered maker, else its id-pe-masa-url (RFC 8995 sections 2.3.2 and 5.4), else the
+// default.
+func (s *Service) masaURL(ctx context.Context, peer []*x509.Certificate) (string, error) {
+	if s.c.Makers != nil && len(s.c.MASAURLs) > 0 {
+		name, err := s.c.Makers.MakerOf(ctx, s.c.PartyID, peer)
+		if err != nil {
+			return "", fmt.Errorf("finding the pledge's maker: %w", err)
+		}
+		if u, ok := s.c.MASAURLs[name]; ok && name != "" {
+			return RequestVoucherURL(u)
+		}
+	}
+	u, err := issuance.ParseMASAURL(peer[0])
 	if err != nil {
 		return "", failure.Wrap(failure.Invalid, err, "the IDevID's MASA URL")
 	}
@@ -159,7 +180,7 @@ func (s *Service) masaURL(idevid *x509.Certificate) (string, error) {
 		u = s.c.DefaultMASAURL
 	}
 	if u == "" {
-		return "", failure.New(failure.Invalid, "the IDevID names no MASA (id-pe-masa-url) and this registrar has no default")
+		return "", failure.New(failure.Invalid, "no MASA is known for this pledge: its IDevID names none (id-pe-masa-url) and this registrar configures none for its maker")
 	}
 	return RequestVoucherURL(u)
 }
