@@ -64,22 +64,22 @@ func (a *Agent) Bootstrap(ctx context.Context, p PledgeConfig) (Voucher, error) 
 	if err != nil {
 		return Voucher{}, err
 	}
-	// Provisional TLS: the registrar is not trusted until the voucher pins its domain.
-	var seen []*x509.Certificate
-	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true, //nolint:gosec // RFC 8995 section 5.1: provisional until the voucher
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			seen = cs.PeerCertificates
-			return nil
-		}}}}
-	defer hc.CloseIdleConnections()
-	// Learn the registrar's certificate with a first, bodiless handshake.
-	if err := probe(ctx, hc, base); err != nil {
+	// Provisional TLS (section 5.1): the registrar is not trusted until the voucher pins its
+	// domain; a first handshake learns its certificate, which the request names.
+	seen, err := registrarChain(ctx, base, idevid)
+	if err != nil {
 		return Voucher{}, err
 	}
-	if len(seen) == 0 {
-		return Voucher{}, errors.New("agent: brski: the registrar presented no certificate")
+	pinned := func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 || !cs.PeerCertificates[0].Equal(seen[0]) {
+			return errors.New("agent: brski: the registrar changed its certificate during bootstrap")
+		}
+		return nil
 	}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true, //nolint:gosec // RFC 8995 section 5.1: provisional until the voucher
+		VerifyConnection: pinned}}}
+	defer hc.CloseIdleConnections()
 	registrarCert := seen[0]
 	var nonce []byte
 	if !p.Nonceless {
@@ -175,17 +175,30 @@ func brskiBase(estURL string) (string, error) {
 	return "https://" + u.Host + "/.well-known/brski", nil
 }
 
-func probe(ctx context.Context, hc *http.Client, base string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+// registrarChain makes a provisional TLS handshake with the registrar of base (an https URL)
+// and returns the chain it presented, leaf first.
+func registrarChain(ctx context.Context, base string, idevid tls.Certificate) ([]*x509.Certificate, error) {
+	u, err := url.Parse(base)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := hc.Do(req)
+	host := u.Host
+	if u.Port() == "" {
+		host += ":443"
+	}
+	d := tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{idevid}, InsecureSkipVerify: true}} //nolint:gosec // RFC 8995 section 5.1
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", host)
 	if err != nil {
-		return fmt.Errorf("agent: brski: reaching the registrar: %w", err)
+		return nil, fmt.Errorf("agent: brski: reaching the registrar: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
-	return res.Body.Close()
+	defer conn.Close()
+	chain := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(chain) == 0 {
+		return nil, errors.New("agent: brski: the registrar presented no certificate")
+	}
+	return chain, nil
 }
 
 func postBRSKI(ctx context.Context, hc *http.Client, u, media string, body []byte) ([]byte, string, error) {

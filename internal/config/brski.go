@@ -1,7 +1,13 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -108,4 +114,39 @@ func validMASAURL(s string) bool {
 	}
 	u, err := url.Parse(s)
 	return err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil
+}
+
+// LoadDevBRSKI reads the brski section a dev server takes from --dev-brski: the same strict
+// JSON as the "brski" section of a configuration, except that a MASA may leave out
+// certificate_file and key together (the dev server then makes its own MASA certificate).
+func LoadDevBRSKI(path string) (*BRSKI, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	b := &BRSKI{}
+	if err := dec.Decode(b); err != nil {
+		return nil, fmt.Errorf("%s: not valid: %w", path, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: not valid: data after the JSON object", path)
+	}
+	c := &Config{BRSKI: b, EST: &EST{}}
+	dev := b.MASA != nil && b.MASA.CertificateFile == "" && b.MASA.Key == ""
+	if dev {
+		b.MASA.CertificateFile, b.MASA.Key = "dev", "dev"
+	}
+	var errs []error
+	c.validateBRSKI(func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	})
+	if dev {
+		b.MASA.CertificateFile, b.MASA.Key = "", ""
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }

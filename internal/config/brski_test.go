@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +47,35 @@ func TestBRSKISectionRefuses(t *testing.T) {
 	// A registrar needs the EST listener it serves in front of.
 	if _, err := Parse([]byte(strings.Replace(good, "{\n", "{\n  \"brski\": {\"registrar\": {\"party\": \"contoso\"}},\n", 1))); err == nil || !strings.Contains(err.Error(), "needs the est listener") {
 		t.Fatalf("a registrar without EST: %v", err)
+	}
+}
+
+// TestLoadDevBRSKI: a dev MASA may leave its certificate to the dev server, but not half of
+// it; the rest is checked as in a configuration.
+func TestLoadDevBRSKI(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "brski.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b, err := LoadDevBRSKI(write(`{"masa": {"registrars": [{"party": "contoso", "domain_ca_file": "op/tls/ca.pem"}]}, "registrar": {"party": "contoso"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.MASA.CertificateFile != "" || b.MASA.NoncelessLifetime.Duration != 168*time.Hour || b.Registrar.Party != "contoso" {
+		t.Errorf("dev brski %+v %+v", b.MASA, b.Registrar)
+	}
+	for name, body := range map[string]string{
+		"half a certificate": `{"masa": {"certificate_file": "masa.pem"}}`,
+		"unknown key":        `{"masa": {}, "colour": "red"}`,
+		"no party":           `{"registrar": {}}`,
+		"trailing data":      `{} {}`,
+	} {
+		if _, err := LoadDevBRSKI(write(body)); err == nil {
+			t.Errorf("%s: loaded", name)
+		}
 	}
 }
