@@ -190,7 +190,7 @@ type RefusedError struct {
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("the MASA refused the voucher request (HTTP %d): %s", e.Status, e.Reason)
+	return fmt.Sprintf("refused by the MASA (HTTP %d): %s", e.Status, e.Reason)
 }
 
 // RequestVoucher POSTs a registrar voucher request to url and returns the voucher. A MASA's
@@ -225,7 +225,7 @@ func (c *Client) RequestVoucher(ctx context.Context, url, media string, body []b
 		if res.StatusCode == http.StatusForbidden || res.StatusCode == http.StatusNotFound {
 			kind = failure.Denied
 		}
-		return nil, "", failure.Wrap(kind, re, "MASA")
+		return nil, "", failure.Wrap(kind, re, "voucher request")
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, "", failure.New(failure.Unavailable, "the MASA answered HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))
