@@ -23,6 +23,13 @@ var layers = map[string]string{
 
 	"internal/config": "config",
 
+	// BRSKI (RFC 8995, docs/brski.md): vouchers and voucher requests (core: no I/O), the MASA
+	// and the registrar (services), their well-known endpoints and the MASA client (adapter).
+	"internal/brski/voucher":   "core",
+	"internal/brski/masa":      "services",
+	"internal/brski/registrar": "services",
+	"internal/brski":           "adapters",
+
 	// The REST API's wire types and the proof-of-possession message: public, standard library
 	// only, shared by the server's edge, the client and any outside program.
 	"api":       "wire",
@@ -34,10 +41,8 @@ var layers = map[string]string{
 	"internal/simulate": "tools",
 
 	// Adapters: protocols and observability at the edge.
-	"internal/httpapi": "adapters",
-	"internal/est":     "adapters",
-	// BRSKI's well-known endpoints (registrar and MASA) and the registrar's MASA client.
-	"internal/brski":     "adapters",
+	"internal/httpapi":   "adapters",
+	"internal/est":       "adapters",
 	"internal/status":    "adapters",
 	"internal/admission": "adapters",
 	// makerstatus fetches and checks other makers' CRLs and OCSP answers over HTTP.
@@ -72,10 +77,7 @@ var layers = map[string]string{
 	"internal/reports":       "services",
 	"internal/support":       "services",
 	"internal/leader":        "services",
-	// The BRSKI MASA (custody decides) and registrar (RFC 8995).
-	"internal/brski/masa":      "services",
-	"internal/brski/registrar": "services",
-	"internal/rotation":        "services",
+	"internal/rotation":      "services",
 	// refusals records refusals of authenticated callers as audit events (issue 17).
 	"internal/refusals": "services",
 	"internal/makers":   "services",
@@ -89,20 +91,18 @@ var layers = map[string]string{
 	"internal/buildrecord": "core",
 	"internal/csr":         "core",
 	"internal/oid":         "core",
-	// RFC 8366 vouchers and RFC 8995 voucher requests: JSON, CMS and JWS, no I/O.
-	"internal/brski/voucher": "core",
-	"internal/failure":       "core",
-	"internal/chainverify":   "core",
-	"internal/policy":        "core",
-	"internal/revocation":    "core",
-	"internal/environment":   "core",
-	"internal/strictjson":    "core",
-	"internal/approval":      "core",
-	"internal/grant":         "core",
-	"internal/certpem":       "core",
-	"internal/manifest":      "core",
-	"internal/policyinput":   "core",
-	"internal/maker":         "core",
+	"internal/failure":     "core",
+	"internal/chainverify": "core",
+	"internal/policy":      "core",
+	"internal/revocation":  "core",
+	"internal/environment": "core",
+	"internal/strictjson":  "core",
+	"internal/approval":    "core",
+	"internal/grant":       "core",
+	"internal/certpem":     "core",
+	"internal/manifest":    "core",
+	"internal/policyinput": "core",
+	"internal/maker":       "core",
 
 	"internal/deptest": "test",
 	// Test helpers that build outside parts (a maker's PKI with openssl) for tests only.
