@@ -197,3 +197,6 @@ func TestSignVerify(t *testing.T) {
 		})
 	}
 }
+
+// x509MarshalPKCS8 returns the PKCS#8 of a test PKI's leaf key.
+func x509MarshalPKCS8(p pki) ([]byte, error) { return x509.MarshalPKCS8PrivateKey(p.signer.Key) }
