@@ -84,6 +84,10 @@ type App struct {
 	consoleDevTokens string
 	// estIssuers is the EST listener's issuer set (issuers.go), nil until it listens.
 	estIssuers atomic.Pointer[issuerCache]
+	// brskiMASA and brskiRegistrar serve BRSKI (brski.go) when configured; masaURL is the
+	// id-pe-masa-url factory certificates carry ("" or nil: none).
+	brskiMASA, brskiRegistrar http.Handler
+	masaURL                   atomic.Pointer[string]
 }
 
 // Wiring is what Build needs.
@@ -210,7 +214,13 @@ func Build(w Wiring) (*App, error) {
 	} else if n > 0 {
 		w.Log.Warn("tokens from before this version now expire", "tokens", n, "expire_in", upgrade.String())
 	}
-	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For})
+	a.Manufacturing = manufacturing.New(manufacturing.Config{Store: w.Store, Authority: a.Authority, Keys: w.Keys, RootLife: w.RootLife, IssuingLife: w.IssuingLife, StatusURLs: a.StatusURLs.For,
+		MASAURL: func() string {
+			if u := a.masaURL.Load(); u != nil {
+				return *u
+			}
+			return ""
+		}})
 	a.Custody = custody.New(w.Store, w.Now)
 	a.Inventory = inventory.New(w.Store)
 	policies, err := policy.NewCache(w.PolicyBudget, w.PolicyCacheEntries)
@@ -277,6 +287,7 @@ func (a *App) Handler() http.Handler {
 	a.mountConsole(mux, v1)
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
 	a.mountStatus(mux)
+	a.mountMASA(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Which replica signs is visible to load balancers and operators (docs/operations.md).
 		role := "follower"

@@ -152,6 +152,10 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		ln.Close()
 		return err
 	}
+	if err := a.devBRSKI(ctx, dir, opts.BRSKI, "https://"+ln.Addr().String(), tc.Certificates[0]); err != nil {
+		ln.Close()
+		return err
+	}
 	// EST listens on the API's host: on a free port when the API took one, else on 8444.
 	estSrv, err := a.newESTServer(net.JoinHostPort(host, devPort(listen, devESTPort)), tc.Certificates, devESTLabel)
 	if err != nil {

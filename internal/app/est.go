@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/hallmark-id/hallmark/internal/brski"
 	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/operational"
 )
@@ -54,6 +55,10 @@ func (a *App) ESTHandler(defaultLabel string) http.Handler {
 	// Enrollments are admitted on EST's own limiter once their body is read; a refusal is the
 	// text answer RFC 7030 section 4.2.3 gives.
 	mux.Handle(est.PathPrefix+"/", a.Admission.EST.Wrap(h, func(r *http.Request) bool { return r.Method == http.MethodPost }, refuseText))
+	if a.brskiRegistrar != nil {
+		// BRSKI in front of EST (RFC 8995 section 5), on EST's limiter.
+		mux.Handle(brski.PathPrefix+"/", a.Admission.EST.Wrap(a.brskiRegistrar, func(r *http.Request) bool { return r.Method == http.MethodPost }, refuseText))
+	}
 	return a.Metrics.Instrument("est", mux, estRoute)
 }
 

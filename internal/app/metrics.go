@@ -72,6 +72,10 @@ func (s *MetricsServer) Close() error {
 // label: "/.well-known/est/{label}/simpleenroll", "/.well-known/est/cacerts"; "unmatched" for
 // anything else.
 func estRoute(r *http.Request) string {
+	switch r.URL.Path {
+	case "/.well-known/brski/requestvoucher", "/.well-known/brski/voucher_status", "/.well-known/brski/enrollstatus":
+		return r.URL.Path // BRSKI in front of EST (docs/brski.md)
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, est.PathPrefix+"/")
 	if !ok {
 		return "unmatched"

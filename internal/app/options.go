@@ -35,4 +35,9 @@ type Options struct {
 	// MakerWatch, with Dev, is the interval of the status watcher of makers that do not run
 	// Hallmark (default 1h; tests shorten it).
 	MakerWatch time.Duration
+	// BRSKI, with Dev, serves a MASA and/or a registrar (docs/brski.md). A MASA without
+	// certificate_file gets a self-signed dev MASA certificate in DIR/brski/masa.pem, and a
+	// MASA without url names the API's own URL; the registrar signs with the dev EST
+	// certificate. The CLI never sets it; --config takes it from the file.
+	BRSKI *config.BRSKI
 }

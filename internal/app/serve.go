@@ -72,6 +72,18 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
+	if b := cfg.BRSKI; b != nil {
+		if b.MASA != nil {
+			if err := a.setupMASA(ctx, b.MASA); err != nil {
+				return err
+			}
+		}
+		if b.Registrar != nil {
+			if err := a.setupRegistrar(b.Registrar, cert); err != nil {
+				return err
+			}
+		}
+	}
 	var estSrv *estServer
 	if cfg.EST != nil {
 		if estSrv, err = a.newESTServer(cfg.EST.Listen, []tls.Certificate{cert}, cfg.EST.DefaultLabel); err != nil {

@@ -51,3 +51,50 @@ func TestAgentRefusedExitsNonZero(t *testing.T) {
 		t.Error("a refused enrollment wrote an identity")
 	}
 }
+
+// TestAgentBRSKIRefused: with --brski, a registrar's refusal of the voucher request ends
+// `agent --once` with exit code 3 and its reason, pins nothing and enrolls nothing; without
+// --masa-anchor the flags are refused before anything is sent.
+func TestAgentBRSKIRefused(t *testing.T) {
+	var enrolls int
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/.well-known/brski/requestvoucher" && r.TLS != nil && len(r.TLS.PeerCertificates) == 1:
+			http.Error(w, "the MASA refused the voucher request (HTTP 403): party contoso does not hold device dev_x", http.StatusForbidden)
+		case strings.HasSuffix(r.URL.Path, "/simpleenroll"):
+			enrolls++
+			http.Error(w, "unexpected", http.StatusBadRequest)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.TLS.ClientAuth = 1 // tls.RequestClientCert
+	defer srv.Close()
+	dir := t.TempDir()
+	anchor := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	os.WriteFile(filepath.Join(dir, "masa.pem"), anchor, 0o600)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "SN-1", SerialNumber: "SN-1"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	kd, _ := x509.MarshalPKCS8PrivateKey(k)
+	os.WriteFile(filepath.Join(dir, "f.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "f.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
+	args := []string{"agent", "--once", "--brski", "--est", srv.URL + "/.well-known/est",
+		"--factory-cert", filepath.Join(dir, "f.pem"), "--factory-key", filepath.Join(dir, "f.key"), "--dir", filepath.Join(dir, "state")}
+
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), args, &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), "--masa-anchor") {
+		t.Fatalf("without --masa-anchor: exit %d, stderr %q; want %d", code, errb.String(), ExitUsage)
+	}
+	errb.Reset()
+	code := Run(context.Background(), append(args, "--masa-anchor", filepath.Join(dir, "masa.pem")), &out, &errb)
+	if code != ExitInvalid || !strings.Contains(errb.String(), "HTTP 403") || !strings.Contains(errb.String(), "does not hold") {
+		t.Fatalf("exit %d, stderr %q; want %d with the registrar's reason", code, errb.String(), ExitInvalid)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "domain-ca.pem")); err == nil {
+		t.Error("a refused voucher request pinned a domain certificate")
+	}
+	if enrolls != 0 {
+		t.Errorf("the agent enrolled %d times without a voucher", enrolls)
+	}
+}

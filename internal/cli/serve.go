@@ -10,6 +10,7 @@ type serveOptions struct {
 	DataDir, Listen, ConfigFile string
 	DevPostgresEnv              string
 	CPUProfile, MemProfile      string
+	DevBRSKI                    string
 }
 
 func (e *env) serveCommand() *cobra.Command {
@@ -32,6 +33,10 @@ one line starting "hallmark dev server ready:" that names the API, EST and conso
 console (stderr) leaves out the copy of each audit event that a deployment logs at INFO: under
 --dev those records are DEBUG; read the audit log with "hallmark audit".
 
+With --dev-brski FILE the demo also serves BRSKI (docs/brski.md): FILE holds what the "brski"
+section of a configuration holds; a MASA without certificate_file and key gets a dev MASA
+certificate in DATA/brski/masa.pem, and a MASA without url names the demo's API.
+
 Without --dev, --config names the strict JSON configuration; its "metrics" section turns on
 the metrics listener, its "status" section the plain-HTTP status listener.`,
 		Example: `  hallmark serve --dev
@@ -42,6 +47,9 @@ the metrics listener, its "status" section the plain-HTTP status listener.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !opts.Dev && opts.ConfigFile == "" {
 				return usagef("give --config FILE, or --dev for a local demo")
+			}
+			if opts.DevBRSKI != "" && !opts.Dev {
+				return usagef("--dev-brski is for --dev; a deployment has a \"brski\" section in --config")
 			}
 			if opts.DevPostgresEnv != "" && !opts.Dev {
 				return usagef("--dev-postgres-env is for --dev; a deployment names its database in --config")
@@ -55,6 +63,7 @@ the metrics listener, its "status" section the plain-HTTP status listener.`,
 	f.StringVar(&opts.Listen, "listen", "", "API listen address HOST:PORT (port 0 picks a free port)")
 	f.StringVar(&opts.ConfigFile, "config", "", "configuration file (JSON)")
 	f.StringVar(&opts.DevPostgresEnv, "dev-postgres-env", "", "with --dev: keep the demo's data in the PostgreSQL database whose URL is in this environment variable")
+	f.StringVar(&opts.DevBRSKI, "dev-brski", "", "with --dev: a JSON file holding a \"brski\" section (docs/brski.md): a MASA, a registrar, or both")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for BENCHMARKS.md)")
 	f.StringVar(&opts.MemProfile, "memprofile", "", "on a clean stop, write a profile of what is live on the heap to this file")
 	cmd.MarkFlagsMutuallyExclusive("dev", "config")

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-id/hallmark/internal/app"
+	"github.com/hallmark-id/hallmark/internal/config"
+	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
 func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
@@ -23,7 +25,15 @@ func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer pprof.StopCPUProfile() // on a clean stop (SIGINT/SIGTERM)
 	}
-	err := app.Serve(cmd.Context(), app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}, e.stdout, e.stderr)
+	opts := app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}
+	if o.DevBRSKI != "" {
+		b, err := config.LoadDevBRSKI(o.DevBRSKI)
+		if err != nil {
+			return failure.Wrap(failure.Invalid, err, "--dev-brski")
+		}
+		opts.BRSKI = b
+	}
+	err := app.Serve(cmd.Context(), opts, e.stdout, e.stderr)
 	if o.MemProfile != "" {
 		if perr := writeHeapProfile(o.MemProfile); perr != nil {
 			fmt.Fprintf(e.stderr, "hallmark: writing the heap profile: %v\n", perr)

@@ -77,6 +77,9 @@ type Config struct {
 	// Principals bounds the lifetimes of principal tokens (docs/governance.md, *Principals
 	// and tokens*).
 	Principals Principals `json:"principals"`
+	// BRSKI, when present, serves RFC 8995 bootstrapping: a MASA on the API listener, a
+	// registrar on the EST listener, or both (docs/brski.md).
+	BRSKI *BRSKI `json:"brski,omitempty"`
 }
 
 // Principals bounds the bearer tokens of principals.
@@ -596,6 +599,7 @@ func (c *Config) Validate() error {
 		bad("policy.cache_entries", "must be between 1 and 65536, got %d", n)
 	}
 	c.validateStatus(bad)
+	c.validateBRSKI(bad)
 	if d := c.Makers.WatchInterval.Duration; d < time.Second || d > 24*time.Hour {
 		bad("makers.watch_interval", "must be between 1s and 24h, got %s", d)
 	}

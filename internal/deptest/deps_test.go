@@ -23,6 +23,13 @@ var layers = map[string]string{
 
 	"internal/config": "config",
 
+	// BRSKI (RFC 8995, docs/brski.md): vouchers and voucher requests (core: no I/O), the MASA
+	// and the registrar (services), their well-known endpoints and the MASA client (adapter).
+	"internal/brski/voucher":   "core",
+	"internal/brski/masa":      "services",
+	"internal/brski/registrar": "services",
+	"internal/brski":           "adapters",
+
 	// The REST API's wire types and the proof-of-possession message: public, standard library
 	// only, shared by the server's edge, the client and any outside program.
 	"api":       "wire",
@@ -207,6 +214,11 @@ var rules = []rule{
 		From: []string{"internal/est"},
 		Deny: []string{"@services", "@store", "@keys", "internal/device"},
 		Why:  "EST is a protocol adapter that declares the one interface it needs (Enroller) and knows no service",
+	},
+	{
+		From: []string{"internal/brski"},
+		Deny: []string{"@services", "@store", "@keys", "internal/device"},
+		Why:  "BRSKI's endpoints are a protocol adapter like EST: they declare the interfaces they need (Registrar, MASA) and know no service",
 	},
 	{
 		From: []string{"internal/metrics"},

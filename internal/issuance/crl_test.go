@@ -178,3 +178,25 @@ func TestFactoryStatusPointers(t *testing.T) {
 		t.Error("an ldap CRL distribution point was accepted")
 	}
 }
+
+// TestFactoryMASAURL checks that a factory certificate carries id-pe-masa-url when given,
+// lints clean with it, reads back, and refuses a URL that is not https.
+func TestFactoryMASAURL(t *testing.T) {
+	h := newHierarchy(t, "ecdsa-p256")
+	p := factoryParams(newKey(t, "ecdsa-p256").Public())
+	p.MASAURL = "https://masa.hallmark.example:8443"
+	tmpl, err := FactoryTemplate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.issue(t, ProfileFactory, tmpl)
+	if u, err := ParseMASAURL(c); err != nil || u != p.MASAURL {
+		t.Fatalf("MASA URL %q, %v", u, err)
+	}
+	for _, bad := range []string{"http://masa.example", "https://", "masa example", "https://user@masa.example"} {
+		p.MASAURL = bad
+		if _, err := FactoryTemplate(p); err == nil {
+			t.Errorf("MASA URL %q accepted", bad)
+		}
+	}
+}

@@ -35,6 +35,9 @@ type FactoryParams struct {
 	// distribution point extensions (http or https URLs).
 	OCSPServer            []string
 	CRLDistributionPoints []string
+	// MASAURL, when given, becomes the id-pe-masa-url extension (RFC 8995 section 2.3.2): an
+	// https URL or a bare authority (host[:port][/path]), printable ASCII, at most 255 bytes.
+	MASAURL string
 }
 
 // FactoryTemplate returns the template of a factory (IEEE 802.1AR IDevID) certificate:
@@ -76,7 +79,65 @@ func FactoryTemplate(p FactoryParams) (*x509.Certificate, error) {
 		{Id: oid.ExtSubjectAltName, Value: san}, // non-critical: the subject is not empty (RFC 5280 section 4.2.1.6)
 		{Id: oid.BuildRecordDigest, Value: digest},
 	}
+	if p.MASAURL != "" {
+		ext, err := MASAURLExtension(p.MASAURL)
+		if err != nil {
+			return nil, err
+		}
+		t.ExtraExtensions = append(t.ExtraExtensions, ext)
+	}
 	return t, nil
+}
+
+// MASAURLExtension returns the non-critical id-pe-masa-url extension holding u as an
+// IA5String (RFC 8995 section 2.3.2). u is an https URL or a bare authority with an optional
+// path; anything else is failure.Invalid.
+func MASAURLExtension(u string) (pkix.Extension, error) {
+	if err := CheckMASAURL(u); err != nil {
+		return pkix.Extension{}, err
+	}
+	v, err := asn1.MarshalWithParams(u, "ia5")
+	if err != nil {
+		return pkix.Extension{}, failure.Wrap(failure.Invalid, err, "factory template: encoding the MASA URL")
+	}
+	return pkix.Extension{Id: oid.MASAURL, Value: v}, nil
+}
+
+// CheckMASAURL checks a MASA URL as MASAURLExtension takes it.
+func CheckMASAURL(u string) error {
+	if len(u) == 0 || len(u) > 255 {
+		return failure.New(failure.Invalid, "MASA URL must be 1 to 255 characters")
+	}
+	for i := 0; i < len(u); i++ {
+		if u[i] <= ' ' || u[i] > '~' {
+			return failure.New(failure.Invalid, "MASA URL %q has a character outside printable ASCII", u)
+		}
+	}
+	rest := u
+	if i := strings.Index(u, "://"); i >= 0 {
+		if u[:i] != "https" {
+			return failure.New(failure.Invalid, "MASA URL %q must be https (RFC 8995 section 2.3.2)", u)
+		}
+		rest = u[i+3:]
+	}
+	if host, _, _ := strings.Cut(rest, "/"); host == "" || strings.ContainsAny(host, "@?#") {
+		return failure.New(failure.Invalid, "MASA URL %q names no host", u)
+	}
+	return nil
+}
+
+// ParseMASAURL returns the id-pe-masa-url of cert, "" when it has none.
+func ParseMASAURL(cert *x509.Certificate) (string, error) {
+	for _, e := range cert.Extensions {
+		if e.Id.Equal(oid.MASAURL) {
+			var u string
+			if rest, err := asn1.UnmarshalWithParams(e.Value, &u, "ia5"); err != nil || len(rest) > 0 {
+				return "", failure.New(failure.Invalid, "the MASA URL extension is not an IA5String")
+			}
+			return u, CheckMASAURL(u)
+		}
+	}
+	return "", nil
 }
 
 // hardwareModuleName is HardwareModuleName ::= SEQUENCE { hwType OBJECT IDENTIFIER,

@@ -128,13 +128,17 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	d := device.Device{ID: party.NewID("dev"), ManufacturerID: mfr.ID, ModelID: model.ID, LotID: lot.ID, Serial: rec.Serial,
 		State: device.Registered, CustodianID: a.PartyID, CreatedAt: now, UpdatedAt: now}
 	var ocspURLs, crlURLs []string
+	masaURL := ""
+	if s.c.MASAURL != nil {
+		masaURL = s.c.MASAURL()
+	}
 	if s.c.StatusURLs != nil {
 		ocspURLs, crlURLs = s.c.StatusURLs(issuer, d.ID)
 	}
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
 		DeviceSerial: rec.Serial, Organization: mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
 		PublicKey: req.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: factoryNotAfter(issuer),
-		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs,
+		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs, MASAURL: masaURL,
 	})
 	if err != nil {
 		return FactoryIdentity{}, err

@@ -40,6 +40,10 @@ type Config struct {
 	// StatusURLs, when set, returns the OCSP and CRL URLs a factory certificate of CA c for
 	// device deviceID carries (nil: none).
 	StatusURLs func(c ca.CA, deviceID string) (ocsp, crl []string)
+	// MASAURL, when set, returns what every factory certificate carries as id-pe-masa-url
+	// (RFC 8995 section 2.3.2): the MASA of this deployment that registrars ask for vouchers
+	// ("": none). It is read at each issuance: a dev server learns its URL once it listens.
+	MASAURL func() string
 }
 
 // Service is the manufacturing stage.

@@ -48,6 +48,10 @@ var (
 var (
 	// OtherNameHardwareModuleName is id-on-hardwareModuleName (RFC 4108 section 5).
 	OtherNameHardwareModuleName = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 8, 4}
+	// MASAURL is id-pe-masa-url (RFC 8995 section 2.3.2): a non-critical IA5String naming the
+	// MASA a registrar asks for the device's voucher.
+	MASAURL = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 32}
+
 	// ExtSubjectAltName is id-ce-subjectAltName (RFC 5280 section 4.2.1.6).
 	ExtSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 )
