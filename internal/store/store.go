@@ -73,11 +73,13 @@ type Tx interface {
 	CRLs() CRLs       // lease.go
 	Reports() Reports // reports.go
 
-	Succession() Succession // rotation.go
-	KeyHistory() KeyHistory // rotation.go
-	Signin() Signin         // signin.go
-	Refusals() Refusals     // refusals.go
-	Makers() Makers         // makers.go
+	Succession() Succession   // rotation.go
+	KeyHistory() KeyHistory   // rotation.go
+	Signin() Signin           // signin.go
+	Refusals() Refusals       // refusals.go
+	Makers() Makers           // makers.go
+	ChangeRules() ChangeRules // changes.go
+	Waivers() Waivers         // changes.go
 }
 
 // Parties stores parties, principals, their tokens and break-glass access (principals.go).
