@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	s.lifecycleRoutes()
 	s.makerRoutes()
 	s.principalRoutes()
+	s.changeRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

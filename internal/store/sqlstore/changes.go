@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/waiver"
 )
@@ -114,4 +115,14 @@ func (w waivers) ListWaivers(f store.WaiverFilter) ([]waiver.Waiver, error) {
 		return v, err
 	}, `SELECT `+waiverCols+` FROM waivers WHERE (? = '' OR party_id = ?) AND (? = '' OR device_id = ?) AND not_after > ?
 		ORDER BY created_at DESC, id DESC LIMIT ?`, f.Party, f.Party, f.DeviceID, f.DeviceID, active, limit)
+}
+
+func (e envs) UpdateEnvironment(v environment.Environment) error {
+	services, err := json.Marshal(v.Services)
+	if err != nil {
+		return err
+	}
+	return e.t.execOne(fmt.Errorf("environment %s: %w", v.ID, store.ErrNotFound),
+		`UPDATE environments SET issuing_ca_id = ?, lifetime_seconds = ?, max_age_seconds = ?, services = ? WHERE id = ?`,
+		v.IssuingCAID, int64(time.Duration(v.Lifetime)/time.Second), int64(time.Duration(v.MaxAge)/time.Second), string(services), v.ID)
 }
