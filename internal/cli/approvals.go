@@ -342,6 +342,9 @@ func approvalDetail(w io.Writer, q api.Approval) {
 	if q.OtherParty {
 		needs = fmt.Sprintf("%d approval(s) by principals of %s (another party than the requester's)", q.Approvers, orDash(q.ApproverParty))
 	}
+	if len(q.Quorum) > 0 {
+		needs = quorumText(q) // changes.go
+	}
 	kv(w, "Needs", needs)
 	if q.Until != nil {
 		kv(w, "Access until", tsp(q.Until))
@@ -376,6 +379,9 @@ func pendingApprovalNote(w io.Writer, q api.Approval) {
 		state = fmt.Sprintf("%s (%d of %d approvals by %s; expires %s)", q.State, approvalsOf(q), q.Approvers, orDash(q.ApproverParty), ts(q.ExpiresAt))
 	}
 	kv(w, "Approval state", state)
+	if len(q.Quorum) > 0 {
+		kv(w, "Quorum", quorumText(q)) // changes.go
+	}
 	switch approval.State(q.State) {
 	case approval.Pending:
 		fmt.Fprintf(w, "\nWaiting for %d more approval(s) by principals of %s other than the requester, each with \"hallmark approval approve %s\".\n",

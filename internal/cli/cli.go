@@ -54,6 +54,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
+	if p, ok := pendingOf(err); ok { // a governed change waits for approval: not a failure
+		return e.emitPending(p.Approval)
+	}
 	if !e.started {
 		err = &usageError{err: err}
 	}
@@ -121,6 +124,7 @@ Exit codes: 0 ok, 1 internal or unknown error, 2 usage (bad command line), 3 inv
 		e.supportCommand(),
 		e.operationalCommand(),
 		e.envCommand(),
+		e.waiverCommand(), // changes.go
 		e.buildRecordCommand(),
 		e.transferCommand(),
 		e.auditCommand(),
