@@ -19,9 +19,16 @@ import (
 // approvalStates are the states a request can be listed by.
 var approvalStates = []approval.State{approval.Pending, approval.Approved, approval.Denied, approval.Expired, approval.Cancelled, approval.Executed}
 
-func approvalKindList() string {
-	s := make([]string, len(approval.Kinds))
-	for i, k := range approval.Kinds {
+func approvalKindList() string { return approvalKinds(approval.Kinds) }
+
+// requestKindList names every kind of request, governance changes (approval.ChangeKinds) too.
+func requestKindList() string {
+	return approvalKinds(append(slices.Clone(approval.Kinds), approval.ChangeKinds...))
+}
+
+func approvalKinds(ks []approval.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ", ")
@@ -74,7 +81,7 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 			if kind != "" {
 				k, err := approval.ParseKind(kind)
 				if err != nil {
-					return usagef("--kind must be one of %s, not %q", approvalKindList(), kind)
+					return usagef("--kind must be one of %s, not %q", requestKindList(), kind)
 				}
 				f.Kind = string(k)
 			}
@@ -103,7 +110,7 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 		},
 	}
 	lf := cmd.Flags()
-	lf.StringVar(&kind, "kind", "", "only requests of this kind: "+approvalKindList())
+	lf.StringVar(&kind, "kind", "", "only requests of this kind: "+requestKindList())
 	lf.StringVar(&f.Subject, "subject", "", "only requests about this subject, e.g. device:dev_123")
 	lf.StringVar(&state, "state", "", "only requests in this state: "+approvalStateList())
 	lf.IntVar(&f.Limit, "limit", 0, "at most this many requests (1-1000; default: the server's)")
@@ -259,8 +266,8 @@ rule they were made under.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := approval.ParseKind(args[0])
-			if err != nil {
-				return usagef("KIND must be one of %s, not %q", approvalKindList(), args[0])
+			if err != nil || k.IsChange() {
+				return usagef("KIND must be one of %s, not %q (a party's governance changes: hallmark party set-rule)", approvalKindList(), args[0])
 			}
 			if rr.Approvers < 1 || rr.Approvers > 2 {
 				return usagef("--approvers must be 1 or 2, not %d", rr.Approvers)

@@ -438,6 +438,9 @@ func (s *Service) setApprovalRuleTx(ctx context.Context, a audit.Actor, kind str
 	if err != nil {
 		return RuleView{}, nil, err
 	}
+	if k.IsChange() {
+		return RuleView{}, nil, failure.New(failure.Invalid, "%s is a governance change: each party sets its rule (PUT /v1/parties/{id}/change-rules/%s)", k, k)
+	}
 	exp, err := time.ParseDuration(r.Expiry)
 	if err != nil {
 		return RuleView{}, nil, failure.New(failure.Invalid, "expiry %q is not a duration such as 72h", r.Expiry)
