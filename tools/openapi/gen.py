@@ -294,7 +294,7 @@ schemas.update({
    "state":{"type":"string","enum":["good","revoked"]},"revoked_at":dt,"evidence":S("RevocationEvidence"),"created_at":dt}},
 })
 paths.update({
- "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca, onboard or manifest"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
+ "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca, onboard, manifest, or a governance change kind (policy-change, ownership-change, sod-change, approval-rule-change, duty-change, environment-change, waiver)"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
  "/v1/approvals/{id}":{"get":op("One approval request",200,S("Approval"),params=[pid()],errs=(401,404))},
  "/v1/approvals/{id}/decision":{"post":op("Approve or deny. The decider must be of the approver party, not the requester, not have decided already, and own the approve duty; an approved request's action runs at once",200,S("DecideResult"),"Decision",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/approvals/{id}/execute":{"post":op("Run the action of an approved request that did not run when it was approved",200,S("DecideResult"),params=[pid()],errs=(400,401,404,409))},
