@@ -129,19 +129,24 @@ type Approval struct {
 	Approvers  int                `json:"approvers"`
 	OtherParty bool               `json:"other_party"`
 	Decisions  []ApprovalDecision `json:"decisions"`
-	CreatedAt  time.Time          `json:"created_at"`
-	ExpiresAt  time.Time          `json:"expires_at"`
-	DecidedAt  *time.Time         `json:"decided_at,omitempty"`
-	ExecutedAt *time.Time         `json:"executed_at,omitempty"`
+	// Quorum, on a governance change, is the n-of-m approver groups that must approve it;
+	// Approvers is then their total.
+	Quorum     []ApprovalSeat `json:"quorum,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	ExpiresAt  time.Time      `json:"expires_at"`
+	DecidedAt  *time.Time     `json:"decided_at,omitempty"`
+	ExecutedAt *time.Time     `json:"executed_at,omitempty"`
 }
 
 // ApprovalDecision is one principal's approval or denial of an approval request.
 type ApprovalDecision struct {
-	PartyID     string    `json:"party_id"`
-	PrincipalID string    `json:"principal_id"`
-	Approve     bool      `json:"approve"`
-	Comment     string    `json:"comment,omitempty"`
-	At          time.Time `json:"at"`
+	PartyID     string `json:"party_id"`
+	PrincipalID string `json:"principal_id"`
+	Approve     bool   `json:"approve"`
+	Comment     string `json:"comment,omitempty"`
+	// Group is the approver group whose seat the decision took (governance changes).
+	Group string    `json:"group,omitempty"`
+	At    time.Time `json:"at"`
 }
 
 // Decision is what an approver says (POST /v1/approvals/{id}/decision).

@@ -89,7 +89,7 @@ func (c *Client) ListOwnership(ctx context.Context) ([]api.Cell, error) {
 // SetOwnership sets the owner of one cell.
 func (c *Client) SetOwnership(ctx context.Context, cell api.Cell) (api.Cell, error) {
 	var out api.Cell
-	return out, c.do(ctx, "PUT", "/v1/ownership", cell, &out)
+	return out, c.do(ctx, "PUT", "/v1/ownership", cell, &governed{&out})
 }
 
 // CreateHierarchy creates a manufacturing root CA and an issuing CA under it.

@@ -184,6 +184,21 @@ func (c *Client) send(ctx context.Context, method, path, contentType string, bod
 	switch o := out.(type) {
 	case nil:
 		return nil
+	case *governed:
+		if resp.StatusCode == http.StatusAccepted {
+			p := &Pending{}
+			if err := json.Unmarshal(data, &p.Approval); err != nil {
+				return fmt.Errorf("client: decoding the pending approval of %s %s: %w", method, path, err)
+			}
+			return p
+		}
+		if o.out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, o.out); err != nil {
+			return fmt.Errorf("client: decoding the response to %s %s: %w", method, path, err)
+		}
+		return nil
 	case *[]byte:
 		*o = data
 		return nil

@@ -62,7 +62,7 @@ func (c *Client) ApprovalRules(ctx context.Context) ([]api.ApprovalRule, error) 
 // Pending requests keep the rule they were made under.
 func (c *Client) SetApprovalRule(ctx context.Context, kind string, r api.SetApprovalRuleRequest) (api.ApprovalRule, error) {
 	var v api.ApprovalRule
-	return v, c.do(ctx, "PUT", "/v1/approval-rules/"+seg(kind), r, &v)
+	return v, c.do(ctx, "PUT", "/v1/approval-rules/"+seg(kind), r, &governed{&v})
 }
 
 // SoDRules lists the separation-of-duties rules.
@@ -74,12 +74,12 @@ func (c *Client) SoDRules(ctx context.Context) ([]api.SoDRule, error) {
 // refuses a rule some principal would already break.
 func (c *Client) AddSoDRule(ctx context.Context, r api.SoDRuleRequest) (api.SoDRule, error) {
 	var out api.SoDRule
-	return out, c.do(ctx, "POST", "/v1/sod-rules", r, &out)
+	return out, c.do(ctx, "POST", "/v1/sod-rules", r, &governed{&out})
 }
 
 // DeleteSoDRule removes a separation-of-duties rule (deployment administrators only).
 func (c *Client) DeleteSoDRule(ctx context.Context, id string) error {
-	return c.do(ctx, "DELETE", "/v1/sod-rules/"+seg(id), nil, nil)
+	return c.do(ctx, "DELETE", "/v1/sod-rules/"+seg(id), nil, &governed{})
 }
 
 // PrincipalDuties returns the duties a principal is limited to; none means every duty of its
@@ -95,7 +95,7 @@ func (c *Client) SetPrincipalDuties(ctx context.Context, principalID string, dut
 		duties = []string{}
 	}
 	var p api.Page[api.Pair]
-	err := c.do(ctx, "PUT", "/v1/principals/"+seg(principalID)+"/duties", api.SetDutiesRequest{Duties: duties}, &p)
+	err := c.do(ctx, "PUT", "/v1/principals/"+seg(principalID)+"/duties", api.SetDutiesRequest{Duties: duties}, &governed{&p})
 	if p.Items == nil {
 		p.Items = []api.Pair{}
 	}

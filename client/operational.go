@@ -51,7 +51,7 @@ func (c *Client) SetPolicy(ctx context.Context, envID, kind string, spec json.Ra
 	if !json.Valid(spec) {
 		return pv, invalidf("the %s policy is not JSON", kind)
 	}
-	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(kind), spec, &pv)
+	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(kind), spec, &governed{&pv})
 }
 
 // NewChallenge fetches a single-use challenge for a proof of key possession, bound to r's

@@ -273,6 +273,10 @@ func (a *App) wireApprovals() {
 	a.Governance.OnDenied(approval.Manifest, a.Makers.ManifestDenied)
 	a.Governance.OnApproved(approval.SupportGrant, a.Support.IssueApproved)
 	a.Governance.OnDenied(approval.SupportGrant, a.Support.Denied)
+	// Governed operational changes (issue 17); the governance service applies its own.
+	a.Governance.OnApproved(approval.PolicyChange, a.Operational.PolicyApproved)
+	a.Governance.OnApproved(approval.EnvironmentChange, a.Operational.EnvironmentApproved)
+	a.Governance.OnApproved(approval.Waiver, a.Operational.WaiverApproved)
 }
 
 // isWrite selects the requests admission limits: every write of the API. Reads are cheap and

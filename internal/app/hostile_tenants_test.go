@@ -251,7 +251,7 @@ func TestHostilePolicy(t *testing.T) {
 	s := startDev(t, dir)
 	envID := opEnv(t, s, "hostile-env", nil)
 	set := func(want int, rules []map[string]string) resp {
-		return s.must(t, want, oscar, "PUT", "/v1/environments/"+envID+"/policies/onboarding", map[string]any{"rules": rules})
+		return s.setPolicy(t, oscar, olivia, envID, "onboarding", map[string]any{"rules": rules}, want)
 	}
 	var costly []map[string]string
 	for i := range 64 {
@@ -274,7 +274,7 @@ func TestHostilePolicy(t *testing.T) {
 	for i := range 15 {
 		wordy = append(wordy, map[string]string{"name": fmt.Sprintf("wordy-%02d", i), "expr": long})
 	}
-	set(200, wordy)
+	set(202, wordy)
 	lot := demoLot(t, s, "lot-hostile")
 	deliveredDevice(t, s, dir, lot, "lot-hostile", "SN-HP1")
 	_, r := onboard(t, s, dir, envID, "SN-HP1", "hp1", 403)
@@ -287,6 +287,6 @@ func TestHostilePolicy(t *testing.T) {
 	}
 
 	// A legitimate policy: the device onboards.
-	set(200, []map[string]string{{"name": "test-passed", "expr": `build_record.test_result == "pass"`}})
+	set(202, []map[string]string{{"name": "test-passed", "expr": `build_record.test_result == "pass"`}})
 	onboard(t, s, dir, envID, "SN-HP1", "hp2", 201)
 }

@@ -232,7 +232,7 @@ func TestOperationalLifecycle(t *testing.T) {
 	strict := map[string]any{"rules": []map[string]string{
 		{"name": "firmware-matches", "expr": "facts.firmware_digest == build_record.firmware_digest", "message": "reported firmware differs from the build record"},
 	}}
-	s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", strict)
+	s.setPolicy(t, oscar, olivia, envID, "renewal", strict, 202)
 	_, r := renew(t, s, dir, "op2", "op3", map[string]any{"firmware_digest": strings.Repeat("ee", 32)}, 403)
 	if p := r.problem(t); !strings.Contains(p["detail"].(string), "firmware-matches") || !strings.Contains(p["detail"].(string), "v2") {
 		t.Errorf("denial = %v, want rule firmware-matches of policy v2", p)
@@ -412,7 +412,7 @@ func TestOnboardingRefusals(t *testing.T) {
 	}
 	// A policy that does not compile is refused and the environment keeps its version.
 	bad := map[string]any{"rules": []map[string]string{{"name": "broken", "expr": "device.state =="}}}
-	s.must(t, 400, oscar, "PUT", "/v1/environments/"+envID+"/policies/onboarding", bad)
+	s.setPolicy(t, oscar, olivia, envID, "onboarding", bad, 400)
 	s.must(t, 400, oscar, "POST", "/v1/environments", map[string]any{"operator_id": "contoso", "name": "bad-pol", "issuing_ca_id": "x", "trust_domain": "t", "lifetime": "24h", "max_age": "72h", "onboarding_policy": bad})
 	var env struct {
 		Onboarding struct{ Version int } `json:"onboarding_policy"`

@@ -314,7 +314,7 @@ func TestReportsTrendAndPolicyDrift(t *testing.T) {
 		{"name": "factory-not-revoked", "expr": "!factory.revoked"},
 		{"name": "hardware-c", "expr": `facts.hardware_revision == "C"`, "message": "hardware revision C only"},
 	}}
-	s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/onboarding", onb)
+	s.setPolicy(t, oscar, olivia, envID, "onboarding", onb, 202)
 	s.must(t, 200, oscar, "GET", "/v1/reports/drift", nil).json(t, &dr)
 	got := mine()
 	if p, ok := got[ids["SN-T1"]]; len(got) != 1 || !ok || p.PolicyKind != "onboarding" || p.AdmittedVersion != 1 || p.CurrentVersion != 2 ||
@@ -322,7 +322,7 @@ func TestReportsTrendAndPolicyDrift(t *testing.T) {
 		t.Errorf("after tightening onboarding: %+v, want only %s failing hardware-c", got, ids["SN-T1"])
 	}
 	ren := map[string]any{"rules": []map[string]string{{"name": "hardware-c", "expr": `facts.hardware_revision == "C"`}}}
-	s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", ren)
+	s.setPolicy(t, oscar, olivia, envID, "renewal", ren, 202)
 	s.must(t, 200, audrey, "GET", "/v1/reports/drift", nil).json(t, &dr)
 	got = mine()
 	if p, ok := got[ids["SN-T2"]]; len(got) != 2 || !ok || p.PolicyKind != "renewal" || p.AdmittedVersion != 1 || p.CurrentVersion != 2 {

@@ -36,14 +36,17 @@ var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest}
 
 // ParseKind validates a kind name.
 func ParseKind(s string) (Kind, error) {
-	if slices.Contains(Kinds, Kind(s)) {
+	if slices.Contains(Kinds, Kind(s)) || Kind(s).IsChange() {
 		return Kind(s), nil
 	}
-	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard or manifest", s)
+	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard, manifest or a governance change kind", s)
 }
 
 // Stage is the governance stage whose approve duty decides requests of this kind.
 func (k Kind) Stage() ownership.Stage {
+	if k.IsChange() {
+		return changeStage(k)
+	}
 	switch k {
 	case SupportGrant:
 		return ownership.Support
@@ -137,19 +140,24 @@ type Request struct {
 	Approvers          int             `json:"approvers"`
 	OtherParty         bool            `json:"other_party"`
 	Decisions          []Decision      `json:"decisions"`
-	CreatedAt          time.Time       `json:"created_at"`
-	ExpiresAt          time.Time       `json:"expires_at"`
-	DecidedAt          *time.Time      `json:"decided_at,omitempty"`
-	ExecutedAt         *time.Time      `json:"executed_at,omitempty"`
+	// Quorum, on a governance change, is the n-of-m groups that must approve it (NewChange);
+	// Approvers is then their total.
+	Quorum     []Seat     `json:"quorum,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	ExecutedAt *time.Time `json:"executed_at,omitempty"`
 }
 
 // Decision is one principal's approval or denial.
 type Decision struct {
-	PartyID     string    `json:"party_id"`
-	PrincipalID string    `json:"principal_id"`
-	Approve     bool      `json:"approve"`
-	Comment     string    `json:"comment,omitempty"`
-	At          time.Time `json:"at"`
+	PartyID     string `json:"party_id"`
+	PrincipalID string `json:"principal_id"`
+	Approve     bool   `json:"approve"`
+	Comment     string `json:"comment,omitempty"`
+	// Group is the approver group whose seat the decision took (governance changes).
+	Group string    `json:"group,omitempty"`
+	At    time.Time `json:"at"`
 }
 
 // MaxReason bounds the free text of a request or decision.
@@ -213,6 +221,9 @@ func (q *Request) Decide(d Decision, now time.Time) error {
 		if p.PrincipalID == d.PrincipalID {
 			return failure.New(failure.Conflict, "principal %s already decided approval %s", d.PrincipalID, q.ID)
 		}
+	}
+	if len(q.Quorum) > 0 {
+		return q.decideQuorum(d, now)
 	}
 	d.At = now
 	q.Decisions = append(q.Decisions, d)

@@ -20,9 +20,16 @@ import (
 // approvalStates are the states a request can be listed by.
 var approvalStates = []approval.State{approval.Pending, approval.Approved, approval.Denied, approval.Expired, approval.Cancelled, approval.Executed}
 
-func approvalKindList() string {
-	s := make([]string, len(approval.Kinds))
-	for i, k := range approval.Kinds {
+func approvalKindList() string { return approvalKinds(approval.Kinds) }
+
+// requestKindList names every kind of request, governance changes (approval.ChangeKinds) too.
+func requestKindList() string {
+	return approvalKinds(append(slices.Clone(approval.Kinds), approval.ChangeKinds...))
+}
+
+func approvalKinds(ks []approval.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ", ")
@@ -75,7 +82,7 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 			if kind != "" {
 				k, err := approval.ParseKind(kind)
 				if err != nil {
-					return usagef("--kind must be one of %s, not %q", approvalKindList(), kind)
+					return usagef("--kind must be one of %s, not %q", requestKindList(), kind)
 				}
 				f.Kind = string(k)
 			}
@@ -104,7 +111,7 @@ optionally only those of one --kind, --subject (e.g. device:dev_123, grant:sup_1
 		},
 	}
 	lf := cmd.Flags()
-	lf.StringVar(&kind, "kind", "", "only requests of this kind: "+approvalKindList())
+	lf.StringVar(&kind, "kind", "", "only requests of this kind: "+requestKindList())
 	lf.StringVar(&f.Subject, "subject", "", "only requests about this subject, e.g. device:dev_123")
 	lf.StringVar(&state, "state", "", "only requests in this state: "+approvalStateList())
 	lf.IntVar(&f.Limit, "limit", 0, "at most this many requests (1-1000; default: the server's)")
@@ -260,8 +267,8 @@ rule they were made under.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := approval.ParseKind(args[0])
-			if err != nil {
-				return usagef("KIND must be one of %s, not %q", approvalKindList(), args[0])
+			if err != nil || k.IsChange() {
+				return usagef("KIND must be one of %s, not %q (a party's governance changes: hallmark party set-rule)", approvalKindList(), args[0])
 			}
 			if rr.Approvers < 1 || rr.Approvers > 2 {
 				return usagef("--approvers must be 1 or 2, not %d", rr.Approvers)
@@ -356,6 +363,9 @@ func approvalDetail(w io.Writer, q api.Approval, names *principalNames) {
 	if q.OtherParty {
 		needs = fmt.Sprintf("%d approval(s) by principals of %s (another party than the requester's)", q.Approvers, orDash(q.ApproverParty))
 	}
+	if len(q.Quorum) > 0 {
+		needs = quorumText(q) // changes.go
+	}
 	kv(w, "Needs", needs)
 	if q.Until != nil {
 		kv(w, "Access until", tsp(q.Until))
@@ -390,6 +400,9 @@ func pendingApprovalNote(w io.Writer, q api.Approval) {
 		state = fmt.Sprintf("%s (%d of %d approvals by %s; expires %s)", q.State, approvalsOf(q), q.Approvers, orDash(q.ApproverParty), ts(q.ExpiresAt))
 	}
 	kv(w, "Approval state", state)
+	if len(q.Quorum) > 0 {
+		kv(w, "Quorum", quorumText(q)) // changes.go
+	}
 	switch approval.State(q.State) {
 	case approval.Pending:
 		fmt.Fprintf(w, "\nWaiting for %d more approval(s) by principals of %s other than the requester, each with \"hallmark approval approve %s\".\n",

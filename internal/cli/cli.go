@@ -55,6 +55,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
+	if p, ok := pendingOf(err); ok { // a governed change waits for approval: not a failure
+		return e.emitPending(p.Approval)
+	}
 	if !e.started {
 		err = &usageError{err: err}
 	}
@@ -124,6 +127,7 @@ trusted (give the CA that signed it with --cacert or HALLMARK_CACERT).`,
 		e.supportCommand(),
 		e.operationalCommand(),
 		e.envCommand(),
+		e.waiverCommand(), // changes.go
 		e.buildRecordCommand(),
 		e.transferCommand(),
 		e.auditCommand(),

@@ -28,7 +28,7 @@ only superseded by a new version; every issuance records the version it used.`,
   hallmark env show env_123
   hallmark env policy set env_123 --kind renewal --file renewal.json`,
 	}
-	cmd.AddCommand(e.envCreateCmd(), e.envListCmd(), e.envShowCmd(), e.envPolicyCmd())
+	cmd.AddCommand(e.envCreateCmd(), e.envListCmd(), e.envShowCmd(), e.envPolicyCmd(), e.envUpdateCmd()) // envUpdateCmd: changes.go
 	return cmd
 }
 
@@ -167,7 +167,7 @@ func (e *env) envPolicyCmd() *cobra.Command {
 Earlier versions stay on record with the decisions made under them.`,
 		Example: `  hallmark env policy set env_123 --kind onboarding --file onboarding.json`,
 	}
-	cmd.AddCommand(e.envPolicySetCmd())
+	cmd.AddCommand(e.envPolicySetCmd(), e.envPolicyDryRunCmd()) // envPolicyDryRunCmd: changes.go
 	return cmd
 }
 
@@ -179,7 +179,13 @@ func (e *env) envPolicySetCmd() *cobra.Command {
 		Long: `Store the policy document in --file (JSON: rules with CEL expressions, see docs/policies.md) as
 the next version of the environment's onboarding or renewal policy. The server compiles it first
 and refuses a policy that does not compile; nothing changes then. Prints the new version
-(-o id prints the version number alone).`,
+(-o id prints the version number alone).
+
+A policy change is governed under the operator's policy-change rule, by default one other
+principal of the same party (docs/governance.md): it then waits for approval, and the command
+prints the pending approval request instead (-o id: its ID) and exits 0; the version is stored
+when "hallmark approval approve ID" meets the rule. "hallmark env policy dry-run" shows first
+which devices a renewal policy would refuse.`,
 		Example: `  hallmark env policy set env_123 --kind renewal --file renewal.json
   V=$(hallmark env policy set env_123 --kind onboarding --file onboarding.json -o id)`,
 		Args: exactArgs(1),

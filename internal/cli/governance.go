@@ -48,7 +48,8 @@ func (e *env) partyCommand() *cobra.Command {
 		Example: `  hallmark party create --id acme --name "Acme Devices" --kind manufacturer
   hallmark party list`,
 	}
-	cmd.AddCommand(e.partyCreateCmd(), e.partyListCmd(), e.partyAccessCommand()) // partyAccessCommand: principals.go
+	cmd.AddCommand(e.partyCreateCmd(), e.partyListCmd(), e.partyAccessCommand())                     // partyAccessCommand: principals.go
+	cmd.AddCommand(e.partyRulesCmd(), e.partySetRuleCmd(), e.partyGroupsCmd(), e.partySetGroupCmd()) // changes.go
 	return cmd
 }
 

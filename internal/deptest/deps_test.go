@@ -104,6 +104,7 @@ var layers = map[string]string{
 	"internal/environment": "core",
 	"internal/strictjson":  "core",
 	"internal/approval":    "core",
+	"internal/waiver":      "core",
 	"internal/grant":       "core",
 	"internal/certpem":     "core",
 	"internal/manifest":    "core",

@@ -12,6 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -157,17 +158,20 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 			_, err = tx.Audit().Append(Event(audit.Actor{PartyID: a.PartyID, PrincipalID: a.PrincipalID}, now, "approval.expire", q.Kind.Stage(), q.Scope, q.Subject, map[string]any{"approval": q.ID}))
 			return err
 		}
-		chain, err := approvalChain(tx, q)
-		if err != nil {
-			return err
-		}
 		if err := q.Decide(approval.Decision{PartyID: a.PartyID, PrincipalID: a.PrincipalID, Approve: d.Approve, Comment: d.Comment}, now); err != nil {
 			return err
 		}
 		// The approve duty, with the principal-level checks, as of now: the matrix may have
-		// changed since the request was made.
-		if err := Require(tx, a, q.Kind.Stage(), ownership.Approve, chain); err != nil {
-			return err
+		// changed since the request was made. A governance change is decided by its quorum's
+		// seats instead (approval.NewChange), which Decide checked.
+		if !q.Kind.IsChange() {
+			chain, err := approvalChain(tx, q)
+			if err != nil {
+				return err
+			}
+			if err := Require(tx, a, q.Kind.Stage(), ownership.Approve, chain); err != nil {
+				return err
+			}
 		}
 		if err := tx.Approvals().UpdateApproval(q, approval.Pending); err != nil {
 			return err
@@ -205,7 +209,23 @@ func (s *Service) run(ctx context.Context, res *DecideResult) {
 		return
 	}
 	q := res.Request
-	if err := fn(ctx, audit.Actor{PartyID: q.RequesterParty, PrincipalID: q.RequesterPrincipal}, q); err != nil {
+	requester := audit.Actor{PartyID: q.RequesterParty, PrincipalID: q.RequesterPrincipal}
+	if q.Kind.IsChange() {
+		// A governance change applies with its proposer's authority as of now: an
+		// administrator's change needs the proposer still to be an enabled administrator.
+		var p party.Principal
+		err := s.st.View(ctx, func(tx store.Tx) (err error) { p, err = tx.Parties().GetPrincipal(q.RequesterPrincipal); return err })
+		switch {
+		case err != nil:
+			res.ExecError = fmt.Sprintf("reading the proposer %s: %v", q.RequesterPrincipal, err)
+			return
+		case p.DisabledAt != nil:
+			res.ExecError = fmt.Sprintf("the proposer %s is disabled: the change is not applied", p.ID)
+			return
+		}
+		requester.Admin = p.Admin
+	}
+	if err := fn(ctx, requester, q); err != nil {
 		res.ExecError = err.Error()
 		return
 	}
@@ -230,6 +250,11 @@ func (s *Service) Execute(ctx context.Context, a audit.Actor, id string) (Decide
 		// The action runs as its requester, so only the requester, or a principal that may
 		// decide such requests now, may set it off again: not any colleague of theirs.
 		if a.PrincipalID == q.RequesterPrincipal {
+			return nil
+		}
+		if q.Kind.IsChange() {
+			// Any principal of the party may set an approved change off again: it applies
+			// what the quorum approved, as its proposer, and nothing else.
 			return nil
 		}
 		chain, err := approvalChain(tx, q)
@@ -391,31 +416,60 @@ type RuleRequest struct {
 
 // SetApprovalRule sets the rule of one kind; administrators only. Pending requests keep the
 // rule they were made under.
+//
+// The change is governed (changes.go) under the actor's party's approval-rule-change rule when
+// one is stored.
 func (s *Service) SetApprovalRule(ctx context.Context, a audit.Actor, kind string, r RuleRequest) (RuleView, error) {
+	v, q, err := s.setApprovalRule(ctx, a, kind, r, "")
+	return v, pendingErr(q, err)
+}
+
+func (s *Service) setApprovalRule(ctx context.Context, a audit.Actor, kind string, r RuleRequest, approvalID string) (RuleView, *approval.Request, error) {
+	v, pending, err := s.setApprovalRuleTx(ctx, a, kind, r, approvalID)
+	q, err := pendingOf(pending, err)
+	return v, q, err
+}
+
+func (s *Service) setApprovalRuleTx(ctx context.Context, a audit.Actor, kind string, r RuleRequest, approvalID string) (RuleView, *approval.Request, error) {
 	if err := RequireAdmin(a, "changing approval rules"); err != nil {
-		return RuleView{}, err
+		return RuleView{}, nil, err
 	}
 	k, err := approval.ParseKind(kind)
 	if err != nil {
-		return RuleView{}, err
+		return RuleView{}, nil, err
+	}
+	if k.IsChange() {
+		return RuleView{}, nil, failure.New(failure.Invalid, "%s is a governance change: each party sets its rule (PUT /v1/parties/{id}/change-rules/%s)", k, k)
 	}
 	exp, err := time.ParseDuration(r.Expiry)
 	if err != nil {
-		return RuleView{}, failure.New(failure.Invalid, "expiry %q is not a duration such as 72h", r.Expiry)
+		return RuleView{}, nil, failure.New(failure.Invalid, "expiry %q is not a duration such as 72h", r.Expiry)
 	}
 	rule := approval.Rule{Kind: k, Approvers: r.Approvers, OtherParty: r.OtherParty, Expiry: exp}
 	if err := rule.Validate(); err != nil {
-		return RuleView{}, err
+		return RuleView{}, nil, err
 	}
 	now := s.now()
+	var pending *approval.Request
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		c := Change{Kind: approval.RuleChange, Subject: "approval-rule:" + string(k), Payload: map[string]any{"kind": k, "approval_rule": r}, ApprovalID: approvalID}
+		if _, ok, err := tx.ChangeRules().ChangeRule(a.PartyID, approval.RuleChange); err != nil {
+			return err
+		} else if !ok {
+			c.Rule = &approval.ChangeRule{} // no rule of the kind stored: applied at once, as before
+		}
+		q, apply, err := Govern(tx, a, now, c)
+		if err != nil || !apply {
+			pending = &q
+			return err
+		}
 		if err := tx.Approvals().SetRule(rule, a.PrincipalID, now); err != nil {
 			return err
 		}
-		_, err := tx.Audit().Append(Event(a, now, "approval.rule.set", k.Stage(), "", "approval-rule:"+string(k), RuleView{Rule: rule, Expiry: exp.String(), Stored: true}))
+		_, err = tx.Audit().Append(Event(a, now, "approval.rule.set", k.Stage(), "", "approval-rule:"+string(k), RuleView{Rule: rule, Expiry: exp.String(), Stored: true}))
 		return err
 	})
-	return RuleView{Rule: rule, Expiry: exp.String(), Stored: true}, err
+	return RuleView{Rule: rule, Expiry: exp.String(), Stored: true}, pending, err
 }
 
 // approvalChain resolves the scope a request was made over to its chain.

@@ -52,7 +52,9 @@ func New(c Config) *Service {
 	if c.MaxOverlap == 0 {
 		c.MaxOverlap = party.DefaultMaxOverlap
 	}
-	return &Service{st: c.Store, now: c.Now, tokenLifetime: c.TokenLifetime, maxOverlap: c.MaxOverlap}
+	s := &Service{st: c.Store, now: c.Now, tokenLifetime: c.TokenLifetime, maxOverlap: c.MaxOverlap}
+	s.registerChangeExecutors()
+	return s
 }
 
 // Actor returns the audit actor for a principal.

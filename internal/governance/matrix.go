@@ -3,6 +3,7 @@ package governance
 import (
 	"context"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
@@ -20,12 +21,20 @@ func (s *Service) ListCells(ctx context.Context) ([]ownership.Cell, error) {
 // SetCell assigns a cell (mayChangeCell says who may). A party may delegate a cell over a
 // lot or model it owns the same duty over (a manufacturer delegating issuance of one lot to
 // its contract manufacturer), and take such a delegation back.
+//
+// The change is governed (changes.go): under the party's ownership-change rule it may become a
+// pending proposal, returned as *Pending once committed.
 func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) error {
+	return pendingErr(s.setCell(ctx, a, c, "", ""))
+}
+
+func (s *Service) setCell(ctx context.Context, a audit.Actor, c ownership.Cell, reason, approvalID string) (*approval.Request, error) {
 	if err := validCell(c); err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now()
-	return s.st.Update(ctx, func(tx store.Tx) error {
+	var pending *approval.Request
+	err := s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Parties().GetParty(c.PartyID); err != nil {
 			return err
 		}
@@ -34,6 +43,12 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 			return err
 		}
 		if err := mayChangeCell(tx, a, c.Stage, c.Duty, chain); err != nil {
+			return err
+		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: c.Scope.String(), Subject: "cell:" + ownership.Key{Stage: c.Stage, Duty: c.Duty, Scope: c.Scope}.String(),
+			Reason: reason, Payload: map[string]any{"cell": c}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
 			return err
 		}
 		if err := tx.Ownership().SetCell(c, a.PrincipalID, now); err != nil {
@@ -45,16 +60,23 @@ func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) 
 		_, err = tx.Audit().Append(Event(a, now, "ownership.set", c.Stage, c.Scope.String(), c.Scope.String(), c))
 		return err
 	})
+	return pendingOf(pending, err)
 }
 
 // DeleteCell removes a cell: the scope then inherits from its parent, or, with no cell above
 // it, nobody owns the duty (a gap the governance report shows). mayChangeCell says who may.
+// The change is governed like SetCell's.
 func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key) error {
+	return pendingErr(s.deleteCell(ctx, a, k, "", ""))
+}
+
+func (s *Service) deleteCell(ctx context.Context, a audit.Actor, k ownership.Key, reason, approvalID string) (*approval.Request, error) {
 	if err := validCell(ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: "-"}); err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now()
-	return s.st.Update(ctx, func(tx store.Tx) error {
+	var pending *approval.Request
+	err := s.st.Update(ctx, func(tx store.Tx) error {
 		owner, found, err := tx.Ownership().Owner(k)
 		if err != nil {
 			return err
@@ -69,12 +91,19 @@ func (s *Service) DeleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 		if err := mayChangeCell(tx, a, k.Stage, k.Duty, chain); err != nil {
 			return err
 		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: k.Scope.String(), Subject: "cell:" + k.String(),
+			Reason: reason, Payload: map[string]any{"delete": true, "cell": ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope}}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
+			return err
+		}
 		if err := tx.Ownership().DeleteCell(k); err != nil {
 			return err
 		}
 		_, err = tx.Audit().Append(Event(a, now, "ownership.delete", k.Stage, k.Scope.String(), k.Scope.String(), map[string]any{"stage": k.Stage, "duty": k.Duty, "scope": k.Scope, "was": owner}))
 		return err
 	})
+	return pendingOf(pending, err)
 }
 
 // mayChangeCell says whether a may set or delete a cell over chain[0]:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
@@ -269,28 +270,46 @@ type SoDRuleRequest struct {
 
 // AddSoDRule adds a rule; administrators only. It is refused when a principal would already
 // break it, so a rule never starts life broken.
+// The change is governed (changes.go) under the actor's party's sod-change rule.
 func (s *Service) AddSoDRule(ctx context.Context, a audit.Actor, r SoDRuleRequest) (store.SoDRule, error) {
+	out, q, err := s.addSoDRule(ctx, a, r, "")
+	return out, pendingErr(q, err)
+}
+
+func (s *Service) addSoDRule(ctx context.Context, a audit.Actor, r SoDRuleRequest, approvalID string) (store.SoDRule, *approval.Request, error) {
+	out, pending, err := s.addSoDRuleTx(ctx, a, r, approvalID)
+	q, err := pendingOf(pending, err)
+	return out, q, err
+}
+
+func (s *Service) addSoDRuleTx(ctx context.Context, a audit.Actor, r SoDRuleRequest, approvalID string) (store.SoDRule, *approval.Request, error) {
 	var out store.SoDRule
+	var pending *approval.Request
 	if err := RequireAdmin(a, "changing separation-of-duties rules"); err != nil {
-		return out, err
+		return out, nil, err
 	}
 	if err := party.ValidSlug("rule id", r.ID); err != nil {
-		return out, err
+		return out, nil, err
 	}
 	pa, err := ownership.ParsePair(r.A)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
 	pb, err := ownership.ParsePair(r.B)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
 	if pa == pb {
-		return out, failure.New(failure.Invalid, "a rule keeps two different duties apart, not %s from itself", pa)
+		return out, nil, failure.New(failure.Invalid, "a rule keeps two different duties apart, not %s from itself", pa)
 	}
 	now := s.now()
 	out = store.SoDRule{ID: r.ID, A: pa, B: pb, By: a.PrincipalID, At: now}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Scope: "", Subject: "sod-rule:" + r.ID, Payload: map[string]any{"add": r}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
+			return err
+		}
 		if err := tx.Duties().CreateSoDRule(out); err != nil {
 			if failure.Is(err, failure.Conflict) {
 				return failure.New(failure.Conflict, "a rule with id %q exists", r.ID)
@@ -309,22 +328,41 @@ func (s *Service) AddSoDRule(ctx context.Context, a audit.Actor, r SoDRuleReques
 		_, err = tx.Audit().Append(Event(a, now, "sod.rule.add", "", "", "sod-rule:"+r.ID, out))
 		return err
 	})
-	return out, err
+	return out, pending, err
 }
 
 // DeleteSoDRule removes a rule; administrators only.
+// The change is governed like AddSoDRule's.
 func (s *Service) DeleteSoDRule(ctx context.Context, a audit.Actor, id string) error {
+	return pendingErr(s.deleteSoDRule(ctx, a, id, "", ""))
+}
+
+func (s *Service) deleteSoDRule(ctx context.Context, a audit.Actor, id, reason, approvalID string) (*approval.Request, error) {
 	if err := RequireAdmin(a, "changing separation-of-duties rules"); err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now()
-	return s.st.Update(ctx, func(tx store.Tx) error {
+	var pending *approval.Request
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		rules, err := tx.Duties().ListSoDRules()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(rules, func(r store.SoDRule) bool { return r.ID == id }) {
+			return failure.New(failure.NotFound, "no separation-of-duties rule %q", id)
+		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Subject: "sod-rule:" + id, Reason: reason, Payload: map[string]any{"delete": id}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
+			return err
+		}
 		if err := tx.Duties().DeleteSoDRule(id); err != nil {
 			return err
 		}
-		_, err := tx.Audit().Append(Event(a, now, "sod.rule.delete", "", "", "sod-rule:"+id, nil))
+		_, err = tx.Audit().Append(Event(a, now, "sod.rule.delete", "", "", "sod-rule:"+id, nil))
 		return err
 	})
+	return pendingOf(pending, err)
 }
 
 // PrincipalDuties returns the duties a principal is limited to (none: all its party's).
@@ -351,18 +389,26 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 // deployment administrator under break-glass, access.go), and never over its own limits.
 // The change is refused when it would break a separation-of-duties rule, and it is audited
 // (principal.duties) with the limits before and after.
+//
+// The change is governed (changes.go) under the actor's party's duty-change rule.
 func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
+	ps, q, err := s.setPrincipalDuties(ctx, a, principalID, duties, "", "")
+	return ps, pendingErr(q, err)
+}
+
+func (s *Service) setPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string, reason, approvalID string) ([]ownership.Pair, *approval.Request, error) {
 	ps := []ownership.Pair{}
 	for _, d := range duties {
 		p, err := ParseDutyLimit(d)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !slices.Contains(ps, p) {
 			ps = append(ps, p)
 		}
 	}
 	now := s.now()
+	var pending *approval.Request
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		p, err := principalOf(tx, principalID)
 		if err != nil {
@@ -370,6 +416,12 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		}
 		au, err := mayLimit(tx, a, p, now)
 		if err != nil {
+			return err
+		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.DutyChange, Scope: "party:" + p.PartyID, Subject: "principal:" + principalID, Reason: reason,
+			Payload: map[string]any{"principal": principalID, "duties": duties}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
 			return err
 		}
 		before, err := tx.Duties().PrincipalDuties(principalID)
@@ -389,7 +441,8 @@ func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, princip
 			au.detail(map[string]any{"duties": ps, "before": before, "admin": p.Admin})))
 		return err
 	})
-	return ps, err
+	q, err := pendingOf(pending, err)
+	return ps, q, err
 }
 
 // mayLimit says whether actor a may change the duty limits of principal p: an administrator of

@@ -19,13 +19,18 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"environment_id":"env_1","devices":["dev_1"],"reason":"firmware crash dump","not_after":"2026-11-29T12:00:00Z","csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIH...\n-----END CERTIFICATE REQUEST-----\n"}`,
 		`{"approve":true,"comment":"checked the repair report"}`,
 		`{"certificate":"-----BEGIN CERTIFICATE-----\nMII...\n-----END CERTIFICATE-----\n","device_id":"dev_1"}`,
+		`{"quorum":[{"group":"security-leads","approvals":2},{"group":"ops","approvals":1}],"expiry":"72h"}`,
+		`{"device_id":"dev_1","rule":"firmware-matches","reason":"field update scheduled","for":"72h"}`,
+		`{"lifetime":"12h","services":["telemetry","scada"],"reason":"new line"}`,
+		`{"policy":{"rules":[{"name":"ok","expr":"true"}]},"after":"dev_1","limit":500}`,
 		`{"a":1} {}`, `[]`, `null`, ``, `{"to":"x","extra":true}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		targets := []any{&api.CreateLotRequest{}, &api.OfferRequest{}, &api.Cell{}, &api.IssueFactoryRequest{},
-			&api.SupportRequest{}, &api.Decision{}, &api.SupportCheckRequest{}, &api.SetApprovalRuleRequest{}}
+			&api.SupportRequest{}, &api.Decision{}, &api.SupportCheckRequest{}, &api.SetApprovalRuleRequest{},
+			&api.SetChangeRuleRequest{}, &api.SetApproverGroupRequest{}, &api.WaiverRequest{}, &api.EnvironmentUpdate{}, &api.DryRunRequest{}}
 		for _, v := range targets {
 			err := DecodeJSON(strings.NewReader(string(body)), v)
 			if err != nil && failure.KindOf(err) == failure.Unclassified {

@@ -58,6 +58,9 @@ var openAPISchemas = map[string]any{
 	"MakerSource": api.MakerSource{}, "MakerCheck": api.MakerCheck{}, "RevocationEvidence": api.RevocationEvidence{}, "DeviceOrigin": api.DeviceOrigin{},
 	"PrincipalToken": api.PrincipalToken{}, "IssuedToken": api.IssuedToken{}, "RotateToken": api.RotateTokenRequest{},
 	"AccessRequest": api.AccessRequest{}, "Access": api.Access{}, "AccessDecision": api.AccessDecision{},
+	"ChangeRule": api.ChangeRule{}, "SetChangeRule": api.SetChangeRuleRequest{}, "ApproverGroup": api.ApproverGroup{},
+	"SetApproverGroup": api.SetApproverGroupRequest{}, "EnvironmentUpdate": api.EnvironmentUpdate{}, "WaiverRequest": api.WaiverRequest{},
+	"Waiver": api.Waiver{}, "DryRunRequest": api.DryRunRequest{}, "DryRunResult": api.DryRunResult{},
 }
 
 // openAPIDocuments are schemas that describe no api struct: an enumeration, and the policy

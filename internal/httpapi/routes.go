@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	s.makerRoutes()
 	s.voucherRoutes()
 	s.principalRoutes()
+	s.changeRoutes()
 }
 
 // openAPI is public: it serves this API's OpenAPI document.

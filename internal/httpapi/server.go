@@ -110,6 +110,12 @@ func (s *Server) handle(method, path string, h func(w http.ResponseWriter, r *ht
 			return
 		}
 		if err := h(w, r, p); err != nil {
+			// A governed change that became a pending proposal: accepted, not applied.
+			var pend *governance.Pending
+			if errors.As(err, &pend) {
+				_ = writeJSON(w, http.StatusAccepted, toApproval(pend.Request))
+				return
+			}
 			s.refused(r, p, err)
 			s.writeError(w, r, err)
 		}

@@ -53,11 +53,15 @@ func toApproval(q approval.Request) api.Approval {
 		RequesterPrincipal: q.RequesterPrincipal, ApproverParty: q.ApproverParty, Scope: q.Scope, Subject: q.Subject, Reason: q.Reason,
 		Until: q.Until, Payload: q.Payload, Approvers: q.Approvers, OtherParty: q.OtherParty,
 		Decisions: each(q.Decisions, toApprovalDecision), CreatedAt: q.CreatedAt, ExpiresAt: q.ExpiresAt, DecidedAt: q.DecidedAt,
-		ExecutedAt: q.ExecutedAt}
+		ExecutedAt: q.ExecutedAt, Quorum: each(q.Quorum, toApprovalSeat)}
+}
+
+func toApprovalSeat(s approval.Seat) api.ApprovalSeat {
+	return api.ApprovalSeat{Group: s.Group, Approvals: s.Approvals, Members: s.Members}
 }
 
 func toApprovalDecision(d approval.Decision) api.ApprovalDecision {
-	return api.ApprovalDecision{PartyID: d.PartyID, PrincipalID: d.PrincipalID, Approve: d.Approve, Comment: d.Comment, At: d.At}
+	return api.ApprovalDecision{PartyID: d.PartyID, PrincipalID: d.PrincipalID, Approve: d.Approve, Comment: d.Comment, Group: d.Group, At: d.At}
 }
 
 func fromDecision(d api.Decision) governance.Decision {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
@@ -163,24 +164,40 @@ func parseDuration(what, s string, lo, hi time.Duration) (time.Duration, error) 
 }
 
 // SetPolicy stores a new version of an environment's policy after compiling it.
+//
+// The change is governed (governance.Govern) under the operator's policy-change rule, by
+// default one other principal of the same party: it then becomes a pending proposal, returned
+// as *governance.Pending once committed, and the new version is stored when it is approved.
 func (s *Service) SetPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
+	pv, q, err := s.setPolicy(ctx, a, envID, kind, spec, "")
+	return pv, pendingErr(q, err)
+}
+
+func (s *Service) setPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage, approvalID string) (environment.PolicyVersion, *approval.Request, error) {
 	var pv environment.PolicyVersion
 	if kind != environment.Onboarding && kind != environment.Renewal {
-		return pv, failure.New(failure.Invalid, "policy kind %q is not onboarding or renewal", kind)
+		return pv, nil, failure.New(failure.Invalid, "policy kind %q is not onboarding or renewal", kind)
 	}
 	if len(spec) == 0 || string(spec) == "null" {
-		return pv, failure.New(failure.Invalid, "send the policy as {\"rules\": [...]}")
+		return pv, nil, failure.New(failure.Invalid, "send the policy as {\"rules\": [...]}")
 	}
 	spec, err := s.compileSpec(spec, kind)
 	if err != nil {
-		return pv, err
+		return pv, nil, err
 	}
+	var pending *approval.Request
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
 		e, err := tx.Environments().GetEnvironment(envID)
 		if err != nil {
 			return err
 		}
 		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(e)); err != nil {
+			return err
+		}
+		q, apply, err := governance.Govern(tx, a, s.now(), governance.Change{Kind: approval.PolicyChange, Scope: "environment:" + envID,
+			Subject: "environment:" + envID + "/policy:" + string(kind), Payload: policyChange{Environment: envID, Kind: kind, Spec: spec}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
 			return err
 		}
 		cur, err := tx.Environments().LatestPolicy(envID, kind)
@@ -191,10 +208,17 @@ func (s *Service) SetPolicy(ctx context.Context, a audit.Actor, envID string, ki
 		if err := tx.Environments().AddPolicy(pv); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(s.event(a, "policy.set", "environment:"+envID, "environment:"+envID, pv))
+		detail := any(pv)
+		if approvalID != "" {
+			detail = map[string]any{"policy": pv, "approval": approvalID}
+		}
+		_, err = tx.Audit().Append(s.event(a, "policy.set", "environment:"+envID, "environment:"+envID, detail))
 		return err
 	})
-	return pv, err
+	if err != nil {
+		return pv, nil, err
+	}
+	return pv, pending, nil
 }
 
 // GetEnvironment returns an environment with its current policies to its operator and auditors.

@@ -3,6 +3,8 @@ package operational
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -20,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/policyinput"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/waiver"
 )
 
 // RenewRequest renews an operational identity: it presents the current certificate and
@@ -86,6 +89,7 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 		rec        ca.Cert
 		factSerial string            // the factory certificate's serial, hex
 		fc         *x509.Certificate // the factory certificate
+		waivers    []waiver.Waiver   // active waivers of the device
 	)
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
@@ -127,39 +131,11 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 		if pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
 			return err
 		}
-		evs, err := tx.Evidence().ListEvidence(d.ID)
-		if err != nil {
+		if in, fc, factSerial, err = s.renewalInput(tx, d, env, rec, r.facts, now); err != nil {
 			return err
 		}
-		renewals := 0
-		for _, e := range evs {
-			if e.Kind == "renew" {
-				renewals++
-			}
-		}
-		op := &policy.Operational{Serial: rec.SerialHex, IssuedAt: *rec.IssuedAt, NotAfter: rec.NotAfter, Renewals: renewals, Age: now.Sub(*rec.IssuedAt)}
-		if d.External() {
-			// A device of a maker that does not run Hallmark: its factory certificate and
-			// the maker's word on it are in its origin; it has no build record.
-			o, m, err := makers.Origin(tx, d.ID)
-			if err != nil {
-				return err
-			}
-			fc, factSerial = o.Factory, o.FactorySerial
-			in = policyinput.External(now, d, m.Name, fc, false, env, r.facts, op)
-			in.Factory.Revoked = o.State == maker.Revoked
-		} else {
-			factRec, err := tx.Certificates().GetCert(mustSerial(d.FactoryCert))
-			if err != nil {
-				return err
-			}
-			if fc, err = parseDER(factRec.DER); err != nil {
-				return err
-			}
-			factSerial = factRec.SerialHex
-			if in, err = s.buildInput(tx, d, fc, factRec, env, r.facts, op); err != nil {
-				return err
-			}
+		if waivers, err = tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: d.ID, ActiveAt: &now}); err != nil {
+			return fmt.Errorf("reading the device's waivers: %w", err)
 		}
 		issuer, err = tx.CAs().GetCA(env.IssuingCAID)
 		return err
@@ -171,10 +147,76 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	if err != nil {
 		return out, err
 	}
-	if err := decide(prog.EvaluateContext(ctx, in), environment.Renewal); err != nil {
+	dec, waived := waiver.Apply(prog.EvaluateContext(ctx, in), waivers)
+	if err := decide(dec, environment.Renewal); err != nil {
 		return out, err
+	}
+	var before func(tx store.Tx) error
+	if len(waived) > 0 {
+		// A waived rule did deny: the renewal says so in the audit log, with the waivers.
+		before = func(tx store.Tx) error {
+			_, err := tx.Audit().Append(s.event(a, "waiver.honour", "environment:"+env.ID, "device:"+d.ID,
+				map[string]any{"rules": waived, "waivers": waiverIDs(waivers, waived), "policy_version": pv.Version, "certificate": rec.SerialHex}))
+			return err
+		}
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factSerial,
 		Protocol: r.protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "", nil)
+	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "", before)
+}
+
+// renewalInput builds the policy input of a renewal of device d in env, presenting its
+// operational certificate rec with facts, at now: the one builder renewal and a policy dry
+// run (DryRunPolicy) share. It returns the factory certificate and its serial (hex) too.
+func (s *Service) renewalInput(tx store.Tx, d device.Device, env environment.Environment, rec ca.Cert, facts environment.Facts, now time.Time) (policy.Input, *x509.Certificate, string, error) {
+	evs, err := tx.Evidence().ListEvidence(d.ID)
+	if err != nil {
+		return policy.Input{}, nil, "", err
+	}
+	renewals := 0
+	for _, e := range evs {
+		if e.Kind == "renew" {
+			renewals++
+		}
+	}
+	op := &policy.Operational{Serial: rec.SerialHex, NotAfter: rec.NotAfter, Renewals: renewals}
+	if rec.IssuedAt != nil {
+		op.IssuedAt, op.Age = *rec.IssuedAt, now.Sub(*rec.IssuedAt)
+	}
+	if d.External() {
+		// A device of a maker that does not run Hallmark: its factory certificate and the
+		// maker's word on it are in its origin; it has no build record.
+		o, m, err := makers.Origin(tx, d.ID)
+		if err != nil {
+			return policy.Input{}, nil, "", err
+		}
+		in := policyinput.External(now, d, m.Name, o.Factory, false, env, facts, op)
+		in.Factory.Revoked = o.State == maker.Revoked
+		return in, o.Factory, o.FactorySerial, nil
+	}
+	factRec, err := tx.Certificates().GetCert(mustSerial(d.FactoryCert))
+	if err != nil {
+		return policy.Input{}, nil, "", err
+	}
+	fc, err := parseDER(factRec.DER)
+	if err != nil {
+		return policy.Input{}, nil, "", err
+	}
+	in, err := s.buildInput(tx, d, fc, factRec, env, facts, op)
+	if err != nil {
+		return policy.Input{}, nil, "", err
+	}
+	in.Now = now
+	return in, fc, factRec.SerialHex, nil
+}
+
+// waiverIDs names the waivers that covered the rules waived.
+func waiverIDs(ws []waiver.Waiver, rules []string) []string {
+	var out []string
+	for _, w := range ws {
+		if slices.Contains(rules, w.Rule) {
+			out = append(out, w.ID)
+		}
+	}
+	return out
 }

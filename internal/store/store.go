@@ -73,11 +73,13 @@ type Tx interface {
 	CRLs() CRLs       // lease.go
 	Reports() Reports // reports.go
 
-	Succession() Succession // rotation.go
-	KeyHistory() KeyHistory // rotation.go
-	Signin() Signin         // signin.go
-	Refusals() Refusals     // refusals.go
-	Makers() Makers         // makers.go
+	Succession() Succession   // rotation.go
+	KeyHistory() KeyHistory   // rotation.go
+	Signin() Signin           // signin.go
+	Refusals() Refusals       // refusals.go
+	Makers() Makers           // makers.go
+	ChangeRules() ChangeRules // changes.go
+	Waivers() Waivers         // changes.go
 
 	CustodyVouchers() CustodyVouchers // custodyvouchers.go
 }
@@ -272,6 +274,9 @@ type Environments interface {
 	// AddPolicy stores a new version; ErrConflict when that version exists.
 	AddPolicy(p environment.PolicyVersion) error
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)
+	// UpdateEnvironment writes an environment's issuing CA, lifetime, max age and services;
+	// ErrNotFound when it does not exist.
+	UpdateEnvironment(e environment.Environment) error
 }
 
 // Challenge is a single-use nonce a device signs to prove possession of a key. It is bound

@@ -294,7 +294,7 @@ schemas.update({
    "state":{"type":"string","enum":["good","revoked"]},"revoked_at":dt,"evidence":S("RevocationEvidence"),"created_at":dt}},
 })
 paths.update({
- "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca, onboard or manifest"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
+ "/v1/approvals":{"get":op("Approval requests the caller's party asked for or decides (auditors: all), newest first; expiry is applied as of now",200,page(S("Approval")),params=[q("kind","support-grant, readmit, revoke-ca, onboard, manifest, or a governance change kind (policy-change, ownership-change, sod-change, approval-rule-change, duty-change, environment-change, waiver)"),q("subject","e.g. device:dev_abc"),q("state","pending, approved, ..."),q("limit","at most 1000")],errs=(400,401))},
  "/v1/approvals/{id}":{"get":op("One approval request",200,S("Approval"),params=[pid()],errs=(401,404))},
  "/v1/approvals/{id}/decision":{"post":op("Approve or deny. The decider must be of the approver party, not the requester, not have decided already, and own the approve duty; an approved request's action runs at once",200,S("DecideResult"),"Decision",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/approvals/{id}/execute":{"post":op("Run the action of an approved request that did not run when it was approved",200,S("DecideResult"),params=[pid()],errs=(400,401,404,409))},
@@ -442,4 +442,39 @@ paths.update({
  "/v1/custody/vouchers":{"get":op("The custody vouchers the caller's party exported or imported, newest first",200,page(S("CustodyVoucher")),errs=(401,))},
  "/v1/custody/vouchers/{id}":{"get":op("One custody voucher of the caller's party, with its file",200,S("CustodyVoucher"),params=[pid()],errs=(401,404))},
 })
+
+# --- governance changes under approval (issue 17, point 2; docs/governance.md) ---
+change_kinds_=["policy-change","ownership-change","sod-change","approval-rule-change","duty-change","environment-change","waiver"]
+kind_["enum"]=kind_["enum"]+[k for k in ["manifest"]+change_kinds_ if k not in kind_["enum"]]
+need_={"type":"object","properties":{"group":{"type":"string","description":"an approver group of the party, or * (any principal of the party other than the proposer)"},"approvals":{"type":"integer","minimum":1,"maximum":16}}}
+schemas["Approval"]["properties"]["quorum"]=arr({"type":"object","description":"a governance change's n-of-m seats","properties":{"group":str_,"approvals":int_,"members":arr(str_)}})
+schemas["Approval"]["properties"]["decisions"]["items"]["properties"]["group"]={"type":"string","description":"the approver group whose seat the decision took"}
+schemas.update({
+ "ChangeRule":{"type":"object","properties":{"party_id":str_,"kind":{"type":"string","enum":change_kinds_},"quorum":arr(need_),"expiry":str_,"stored":{"type":"boolean","description":"false: the built-in default (policy-change and waiver: 1 of *; others: none)"}}},
+ "SetChangeRule":{"type":"object","required":["quorum"],"additionalProperties":False,"properties":{"quorum":arr(need_),"expiry":{"type":"string","example":"72h"},"reason":str_}},
+ "ApproverGroup":{"type":"object","properties":{"party_id":str_,"name":str_,"members":arr({"type":"string","description":"principal id"})}},
+ "SetApproverGroup":{"type":"object","required":["members"],"additionalProperties":False,"properties":{"members":arr(str_),"reason":str_}},
+ "EnvironmentUpdate":{"type":"object","additionalProperties":False,"description":"absent fields keep their value","properties":{"lifetime":{"type":"string","example":"24h"},"max_age":{"type":"string","example":"720h"},"services":arr(str_),"issuing_ca_id":str_,"reason":str_}},
+ "WaiverRequest":{"type":"object","required":["device_id","rule","reason","for"],"additionalProperties":False,"properties":{"device_id":str_,"rule":{"type":"string","description":"a rule name of the device's environment's current renewal policy"},"reason":str_,"for":{"type":"string","example":"72h","description":"1m to 2160h, from approval"}}},
+ "Waiver":{"type":"object","properties":{"id":str_,"party_id":str_,"device_id":str_,"environment_id":str_,"rule":str_,"reason":str_,"approval_id":str_,"requested_by":str_,"not_after":dt,"created_at":dt,"active":b()}},
+ "DryRunRequest":{"type":"object","required":["policy"],"additionalProperties":False,"properties":{"policy":{"type":"object","description":"the proposed policy, as PUT .../policies/{kind} takes it"},"after":{"type":"string","description":"the next of the previous page"},"limit":{"type":"integer","minimum":1,"maximum":1000,"description":"default 500"}}},
+ "DryRunResult":{"type":"object","properties":{"environment_id":str_,"kind":str_,"evaluated":int_,"refused":arr({"type":"object","properties":{"device_id":str_,"serial":str_,
+   "failed":arr({"type":"object","properties":{"rule":str_,"message":str_,"error":str_}}),"waived":arr(str_)}}),"next":{"type":"string","description":"pass as after for the next page; absent on the last"}}},
+})
+pending_={"description":"the party's rule needs approval: the pending approval request; the change applies when approved","content":{"application/json":{"schema":S("Approval")}}}
+def governed(o):
+  o["responses"]["202"]=pending_
+  return o
+for path, method in [("/v1/environments/{id}/policies/{kind}","put"),("/v1/ownership","put"),("/v1/ownership","delete"),("/v1/sod-rules","post"),("/v1/sod-rules/{id}","delete"),("/v1/principals/{id}/duties","put"),("/v1/approval-rules/{kind}","put")]:
+  governed(paths[path][method])
+paths.update({
+ "/v1/parties/{id}/change-rules":{"get":op("The party's rule for every kind of governance change (its principals, deployment administrators, auditors)",200,page(S("ChangeRule")),params=[pid()],errs=(401,404))},
+ "/v1/parties/{id}/change-rules/{kind}":{"put":governed(op("Set the party's rule for one kind of change: n-of-m approvals over named approver groups (administrators of the party); itself governed under the party's approval-rule-change rule, or the rule it replaces",200,S("ChangeRule"),"SetChangeRule",params=[pid(),pid("kind")],errs=(400,401,403,404)))},
+ "/v1/parties/{id}/approver-groups":{"get":op("The party's approver groups",200,page(S("ApproverGroup")),params=[pid()],errs=(401,404))},
+ "/v1/parties/{id}/approver-groups/{name}":{"put":governed(op("Create or replace an approver group of the party's principals (administrators of the party); governed as an approval-rule-change",200,S("ApproverGroup"),"SetApproverGroup",params=[pid(),pid("name")],errs=(400,401,403,404)))},
+ "/v1/environments/{id}/policies/{kind}/dry-run":{"post":op("Evaluate a proposed renewal policy on one page of the environment's active devices, as their next renewal would be decided now: the devices it would refuse and the rules that would (the operator and auditors); nothing is stored",200,S("DryRunResult"),"DryRunRequest",params=[pid(),pid("kind")],errs=(400,401,404))},
+ "/v1/waivers":{"post":governed(op("Ask for a time-bound exception to one renewal policy rule for one device (operational/issue over its environment); governed under the operator's waiver rule, by default one other principal",201,S("Waiver"),"WaiverRequest",errs=(400,401,403,404))),
+   "get":op("The waivers report: waivers of the environments the caller's party operates (auditors: all), newest first",200,page(S("Waiver")),params=[q("device","one device's waivers"),q("active","true: only waivers that still hold")],errs=(401,))},
+})
+paths["/v1/environments/{id}"]["patch"]=governed(op("Change an environment's lifetime, max age, services or issuing CA (operational/issue over it); governed under the operator's environment-change rule and audited with the values before and after",200,S("EnvironmentView"),"EnvironmentUpdate",params=[pid()],errs=(400,401,403,404)))
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")

@@ -30,7 +30,7 @@ func (g govReads) DeviceCounts() ([]store.DeviceCount, error) {
 
 type approvals struct{ t *tx }
 
-const approvalCols = `id, kind, state, requester_party, requester_principal, approver_party, scope, subject, reason, until_at, payload, approvers, other_party, decisions, created_at, expires_at, decided_at, executed_at`
+const approvalCols = `id, kind, state, requester_party, requester_principal, approver_party, scope, subject, reason, until_at, payload, approvers, other_party, decisions, created_at, expires_at, decided_at, executed_at, quorum`
 
 func approvalArgs(r approval.Request) ([]any, error) {
 	dec, err := json.Marshal(r.Decisions)
@@ -41,20 +41,31 @@ func approvalArgs(r approval.Request) ([]any, error) {
 	if payload == "" {
 		payload = "{}"
 	}
+	quorum := []byte("[]")
+	if len(r.Quorum) > 0 {
+		if quorum, err = json.Marshal(r.Quorum); err != nil {
+			return nil, err
+		}
+	}
 	return []any{r.ID, string(r.Kind), string(r.State), r.RequesterParty, r.RequesterPrincipal, r.ApproverParty, r.Scope, r.Subject, r.Reason,
 		nullMicros(r.Until), payload, r.Approvers, boolInt(r.OtherParty), string(dec), micros(r.CreatedAt), micros(r.ExpiresAt),
-		nullMicros(r.DecidedAt), nullMicros(r.ExecutedAt)}, nil
+		nullMicros(r.DecidedAt), nullMicros(r.ExecutedAt), string(quorum)}, nil
 }
 
 func scanApproval(s interface{ Scan(...any) error }) (approval.Request, error) {
 	var r approval.Request
-	var kind, state, payload, dec string
+	var kind, state, payload, dec, quorum string
 	var until, decided, executed sql.NullInt64
 	var other int
 	var created, expires int64
 	if err := s.Scan(&r.ID, &kind, &state, &r.RequesterParty, &r.RequesterPrincipal, &r.ApproverParty, &r.Scope, &r.Subject, &r.Reason,
-		&until, &payload, &r.Approvers, &other, &dec, &created, &expires, &decided, &executed); err != nil {
+		&until, &payload, &r.Approvers, &other, &dec, &created, &expires, &decided, &executed, &quorum); err != nil {
 		return r, err
+	}
+	if quorum != "[]" {
+		if err := json.Unmarshal([]byte(quorum), &r.Quorum); err != nil {
+			return r, fmt.Errorf("approval %s: stored quorum: %w", r.ID, err)
+		}
 	}
 	r.Kind, r.State, r.OtherParty = approval.Kind(kind), approval.State(state), other != 0
 	r.Until, r.DecidedAt, r.ExecutedAt = fromNullMicros(until), fromNullMicros(decided), fromNullMicros(executed)
@@ -70,7 +81,7 @@ func (a approvals) CreateApproval(r approval.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.t.exec(`INSERT INTO approvals (`+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = a.t.exec(`INSERT INTO approvals (`+approvalCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return err
 }
 

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, heldTests...)    // held.go
 	tests = append(tests, makerTests...)   // makers.go
 	tests = append(tests, voucherTests...) // custodyvouchers.go
+	tests = append(tests, changeTests...)  // changes.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
