@@ -607,6 +607,8 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/audit/leaves?count=2&start=" + mxPick(c, "0", "5")}
 			}},
+		{op: "POST /v1/audit/reconcile", own: a403, other: a403,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/reconcile"} }},
 
 		// Operational CAs and environments: the operator's.
 		{op: "POST /v1/operational/hierarchies", own: mxOnly(mx201, mx403, "contoso"), other: mxAll(mx403),

@@ -60,3 +60,12 @@ func toInclusionProof(p auditlog.InclusionProof) api.InclusionProof {
 func toConsistencyProof(p auditlog.ConsistencyProof) api.ConsistencyProof {
 	return api.ConsistencyProof{From: p.From, To: p.To, FromRoot: p.FromRoot, ToRoot: p.ToRoot, Hashes: p.Hashes}
 }
+
+func toReconciliation(r auditlog.Reconciliation) api.Reconciliation {
+	return api.Reconciliation{At: r.At, AfterSeq: r.AfterSeq, Events: r.Events, LastSeq: r.LastSeq, Certificates: r.Certificates,
+		Devices: r.Devices, Uncovered: r.Uncovered, Disagreements: each(r.Disagreements, toDisagreement), Truncated: r.Truncated}
+}
+
+func toDisagreement(d auditlog.Disagreement) api.Disagreement {
+	return api.Disagreement{Kind: d.Kind, ID: d.ID, Row: d.Row, Log: d.Log, Seq: d.Seq}
+}

@@ -18,6 +18,8 @@ func TestWireDevicesCustodyAudit(t *testing.T) {
 	checkOut(t, toAuditEvent)
 	checkOut(t, toInclusionProof)
 	checkOut(t, toConsistencyProof)
+	checkOut(t, toReconciliation)
+	checkOut(t, toDisagreement)
 }
 
 // TestTransferDecisionsAreTheRoutes: the decision names in api are the service's.

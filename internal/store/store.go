@@ -78,6 +78,7 @@ type Tx interface {
 	Signin() Signin         // signin.go
 	Refusals() Refusals     // refusals.go
 	Makers() Makers         // makers.go
+	StateRows() StateRows   // reconcile.go
 }
 
 // Parties stores parties, principals, their tokens and break-glass access (principals.go).

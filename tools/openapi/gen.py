@@ -200,6 +200,21 @@ paths.update({
  "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
  "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
 })
+# --- reconciliation of state rows with the audit log (docs/audit.md) ---
+schemas.update({
+ "Disagreement":{"type":"object","description":"a row that says something the audit log does not","required":["kind","id","row","log"],"properties":{
+   "kind":{"type":"string","enum":["certificate","device"]},"id":{"type":"string","description":"serial (hex) or device ID"},
+   "row":{"type":"string","description":"what the row says"},"log":{"type":"string","description":"what the log says"},
+   "seq":{"type":"integer","description":"the last event that named it"}}},
+ "Reconciliation":{"type":"object","required":["at","after_seq","events","last_seq","certificates","devices","uncovered","disagreements"],"properties":{
+   "at":{"type":"string","format":"date-time"},"after_seq":{"type":"integer","description":"0: every event was read"},
+   "events":{"type":"integer"},"last_seq":{"type":"integer"},"certificates":{"type":"integer"},"devices":{"type":"integer"},
+   "uncovered":{"type":"integer","description":"certificate rows of CA profiles, which reconciliation does not cover"},
+   "disagreements":{"type":["array","null"],"items":S("Disagreement")},"truncated":{"type":"boolean"}}},
+})
+paths.update({
+ "/v1/audit/reconcile":{"post":op("Recompute every certificate's state from the audit events and list each row that disagrees; OCSP answers tryLater for those certificates (auditors)",200,S("Reconciliation"),errs=(400,401,403))},
+})
 # --- security reports (internal/reports) ---
 int_={"type":"integer"}
 cs_={"type":"object","properties":{"serial":str_,"state":str_,"not_after":dt}}
