@@ -2,12 +2,15 @@ package app
 
 import (
 	"database/sql"
+	"encoding/base64"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/hallmark-id/hallmark/internal/auditlog"
 )
 
 // reconcileResult is the body of POST /v1/audit/reconcile.
@@ -186,4 +189,52 @@ func pgPlaceholders(q string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// TestSignedReportThroughAPI (issue 17, point 7): ?signed=1 answers a DSSE envelope that
+// auditlog.VerifyReport checks with the public checkpoint key; a tampered one is refused; a
+// report the caller may not read is not signed for it; a bad value of signed is a 400.
+func TestSignedReportThroughAPI(t *testing.T) {
+	s := startDev(t, "")
+	demoLot(t, s, "lot-signed")
+	vs, err := auditlog.ParseVerifierKeys(s.call(t, "", "GET", "/v1/audit/keys", nil).Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		PayloadType string `json:"payloadType"`
+		Payload     string `json:"payload"`
+		Signatures  []struct {
+			KeyID string `json:"keyid"`
+			Sig   string `json:"sig"`
+		} `json:"signatures"`
+	}
+	r := s.must(t, 200, audrey, "GET", "/v1/reports/inventory?limit=5&signed=1", nil)
+	r.json(t, &env)
+	if env.PayloadType != auditlog.ReportPayloadType || len(env.Signatures) != 1 || !strings.HasPrefix(env.Signatures[0].KeyID, "hallmark-dev/audit+") {
+		t.Fatalf("signed inventory = %s", r.Body)
+	}
+	st, cp, err := auditlog.VerifyReport(r.Body, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Report != "inventory" || st.Query != "limit=5" || cp.Size == 0 || !strings.Contains(string(st.Body), `"items"`) {
+		t.Errorf("statement %+v at %+v", st, cp)
+	}
+	tampered := strings.Replace(string(r.Body), env.Payload, base64.StdEncoding.EncodeToString([]byte(strings.Replace(mustB64(t, env.Payload), `"limit=5"`, `"limit=6"`, 1))), 1)
+	if _, _, err := auditlog.VerifyReport([]byte(tampered), vs); err == nil {
+		t.Error("a tampered signed report verified")
+	}
+	s.must(t, 400, audrey, "GET", "/v1/reports/summary?signed=yes", nil)
+	s.must(t, 403, alice, "GET", "/v1/reports/standards?signed=1", nil) // standards: auditors and deployment administrators only
+	s.must(t, 401, "", "GET", "/v1/reports/summary?signed=1", nil)
+}
+
+func mustB64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

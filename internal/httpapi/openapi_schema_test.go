@@ -35,6 +35,7 @@ var openAPISchemas = map[string]any{
 	"IDPage": api.IDPage{}, "AuditEvent": api.AuditEvent{}, "InclusionProof": api.InclusionProof{},
 	"ConsistencyProof": api.ConsistencyProof{}, "LeafHashes": api.LeafHashes{},
 	"Reconciliation": api.Reconciliation{}, "Disagreement": api.Disagreement{},
+	"SignedReport": api.SignedReport{}, "DSSESignature": api.DSSESignature{},
 	"CreateOperationalHierarchy": api.CreateOperationalHierarchyRequest{}, "CreateEnvironment": api.CreateEnvironmentRequest{},
 	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{},
 	"Challenge": api.Challenge{}, "ChallengeRequest": api.ChallengeRequest{}, "Proof": api.Proof{}, "Facts": api.Facts{}, "Onboard": api.OnboardRequest{},

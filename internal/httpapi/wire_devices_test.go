@@ -20,6 +20,8 @@ func TestWireDevicesCustodyAudit(t *testing.T) {
 	checkOut(t, toConsistencyProof)
 	checkOut(t, toReconciliation)
 	checkOut(t, toDisagreement)
+	checkOut(t, toSignedReport)
+	checkOut(t, toDSSESignature)
 }
 
 // TestTransferDecisionsAreTheRoutes: the decision names in api are the service's.

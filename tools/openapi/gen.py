@@ -423,4 +423,16 @@ paths.update({
    "get":op("A maker's manifests, newest first",200,page(S("Manifest")),params=[pid()],errs=(401,404))},
  "/v1/makers/{id}/check":{"post":op("Run the revocation status watcher for this maker now: fetch its CRLs, check every device onboarded of it, suspend those it revoked (503 when this server runs no watcher)",200,S("MakerCheck"),params=[pid()],errs=(401,403,404))},
 })
+# --- signed reports (issue 17, point 7; docs/reports.md): ?signed=1 on every report ---
+schemas["SignedReport"]={"type":"object","required":["payloadType","payload","signatures"],
+  "description":"DSSE envelope (payloadType application/vnd.hallmark.report+json): the payload is {type, report, query, checkpoint, log_size_before, signed_at, body}, body being the report as the unsigned request returns it and checkpoint the signed audit checkpoint it was computed at; signed with the checkpoint key (keyid <origin>+<key hash>). Check it with hallmark report verify",
+  "properties":{"payloadType":{"type":"string"},"payload":{"type":"string","contentEncoding":"base64"},
+    "signatures":arr(S("DSSESignature"))}}
+schemas["DSSESignature"]={"type":"object","required":["keyid","sig"],"properties":{"keyid":{"type":"string"},"sig":{"type":"string","contentEncoding":"base64"}}}
+for path,item in paths.items():
+  if not path.startswith("/v1/reports/"): continue
+  o=item["get"]
+  o.setdefault("parameters",[]).append(q("signed","1: answer a SignedReport (DSSE envelope naming the audit checkpoint) instead of the report"))
+  c=o["responses"]["200"]["content"]["application/json"]
+  c["schema"]={"oneOf":[c["schema"],S("SignedReport")]}
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
