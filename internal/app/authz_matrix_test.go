@@ -36,6 +36,7 @@ import (
 func TestAuthorizationMatrix(t *testing.T) {
 	rows := append(append(append(mxRows(), mxRotationRows()...), mxRefusalRows()...), mxMakerRows()...)
 	rows = append(rows, mxPrincipalRows()...) // mxMakerRows: authz_matrix_makers_test.go
+	rows = append(rows, mxRepairRows()...)    // authz_matrix_repair_test.go
 	t.Run("every route has a row", func(t *testing.T) { mxRoutes(t, rows) })
 	s := startDev(t, "")
 	f := newMxFixture(t, s)

@@ -14,7 +14,13 @@ import (
 
 func toDeviceView(v inventory.DeviceView) api.DeviceView {
 	return api.DeviceView{Device: toDevice(v.Device), Certificates: each(v.Certificates, toCertificate), BuildRecord: v.BuildRecord,
-		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant), External: toDeviceOrigin(v)}
+		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant), External: toDeviceOrigin(v),
+		FactoryLineage: each(v.FactoryLineage, toFactoryLink)}
+}
+
+func toFactoryLink(l inventory.FactoryLink) api.FactoryLink {
+	return api.FactoryLink{Serial: l.Serial, State: l.State, Reason: l.Reason, IssuedAt: l.IssuedAt, RevokedAt: l.RevokedAt,
+		BuildRecordSHA256: l.BuildRecordSHA256, SupersededBy: l.SupersededBy, Current: l.Current}
 }
 
 func toCertificate(c ca.Cert) api.Certificate {

@@ -19,6 +19,7 @@ func TestWireDevicesCustodyAudit(t *testing.T) {
 	checkOut(t, toInclusionProof)
 	checkOut(t, toConsistencyProof)
 	checkOut(t, toReconciliation)
+	checkOut(t, toFactoryLink)
 	checkOut(t, toDisagreement)
 	checkOut(t, toSignedReport)
 	checkOut(t, toDSSESignature)

@@ -102,3 +102,13 @@ func fromCreateOperationalHierarchyRequest(r api.CreateOperationalHierarchyReque
 func fromCreateSupportHierarchyRequest(r api.CreateSupportHierarchyRequest) support.CreateHierarchyRequest {
 	return support.CreateHierarchyRequest{OperatorID: r.OperatorID, Name: r.Name, Algorithm: keys.Algorithm(r.Algorithm)}
 }
+
+// fromRepairRequest decodes the build record strictly, as fromIssueFactoryRequest does.
+func fromRepairRequest(r api.RepairRequest) (manufacturing.RepairRequest, error) {
+	f, err := fromIssueFactoryRequest(api.IssueFactoryRequest{CSR: r.CSR, BuildRecord: r.BuildRecord})
+	return manufacturing.RepairRequest{CSR: f.CSR, BuildRecord: f.BuildRecord, Reason: r.Reason}, err
+}
+
+func toRepairResult(r manufacturing.RepairResult) api.RepairResult {
+	return api.RepairResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
+}

@@ -255,7 +255,7 @@ paths.update({
 })
 # --- approvals, separation of duties, support grants (docs/governance.md) ---
 pair_={"type":"object","properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]}}}
-kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard"]}
+kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard","manifest","repair"]}
 schemas.update({
  "ReadmitRequest":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":str_}},
  "Approval":{"type":"object","properties":{"id":str_,"kind":kind_,"state":{"type":"string","enum":["pending","approved","denied","expired","cancelled","executed"]},
@@ -423,6 +423,17 @@ paths.update({
    "get":op("A maker's manifests, newest first",200,page(S("Manifest")),params=[pid()],errs=(401,404))},
  "/v1/makers/{id}/check":{"post":op("Run the revocation status watcher for this maker now: fetch its CRLs, check every device onboarded of it, suspend those it revoked (503 when this server runs no watcher)",200,S("MakerCheck"),params=[pid()],errs=(401,403,404))},
 })
+# --- repair (issue 17, point 3; docs/governance.md): a new build record and factory identity ---
+schemas["RepairRequest"]={"type":"object","required":["csr","build_record","reason"],"additionalProperties":False,"properties":{
+  "csr":{"type":"string","description":"PKCS#10, PEM or base64 DER; the key may be new"},"build_record":S("BuildRecord"),
+  "reason":{"type":"string","maxLength":1024,"description":"what was repaired, for the approvers and the audit log"}}}
+schemas["RepairResult"]={"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}}
+schemas["FactoryLink"]={"type":"object","description":"one factory identity of a device: the one it was made with, then one per repair","properties":{
+  "serial":{"type":"string"},"state":{"type":"string"},"revocation_reason":{"type":"string"},"issued_at":{"type":"string","format":"date-time"},
+  "revoked_at":{"type":"string","format":"date-time"},"build_record_sha256":{"type":"string","description":"the build record the certificate binds (hex)"},
+  "superseded_by":{"type":"string","description":"the factory identity that replaced this one"},"current":{"type":"boolean"}}}
+schemas["DeviceView"]["allOf"][1]["properties"]["factory_lineage"]=arr(S("FactoryLink"))
+paths["/v1/devices/{id}/repair"]={"post":op("Ask for a repaired device's new build record and factory identity (manufacturing/issue on its lot, by the party holding it; registered, released or quarantined devices). It waits for an approval (kind repair) by the party owning manufacturing/approve over the lot; once approved the old factory identity is revoked as superseded, the device carries the new one and keeps its lineage",202,S("RepairResult"),"RepairRequest",params=[pid()],errs=(400,401,403,404,409))}
 # --- signed reports (issue 17, point 7; docs/reports.md): ?signed=1 on every report ---
 schemas["SignedReport"]={"type":"object","required":["payloadType","payload","signatures"],
   "description":"DSSE envelope (payloadType application/vnd.hallmark.report+json): the payload is {type, report, query, checkpoint, log_size_before, signed_at, body}, body being the report as the unsigned request returns it and checkpoint the signed audit checkpoint it was computed at; signed with the checkpoint key (keyid <origin>+<key hash>). Check it with hallmark report verify",
