@@ -1,16 +1,19 @@
 package app
 
 import (
+	"context"
 	"database/sql"
 	"encoding/base64"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hallmark-id/hallmark/internal/auditlog"
+	"github.com/hallmark-id/hallmark/internal/simulate"
 )
 
 // reconcileResult is the body of POST /v1/audit/reconcile.
@@ -237,4 +240,48 @@ func mustB64(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestReconcileAgreesAfterAFleet: after a small fleet's manufacture, lot transfer, EST
+// onboarding and renewal (superseding every first certificate), a lot revocation with its
+// cascade, a runtime revocation and a re-admission lifting a hold, every row agrees with the
+// log: reconciliation reports nothing where nothing was edited.
+func TestReconcileAgreesAfterAFleet(t *testing.T) {
+	s := startDev(t, "")
+	ca, err := os.ReadFile(s.info.TLSCAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := simulate.Run(context.Background(), simulate.Config{APIURL: s.info.APIURL, ESTURL: s.info.ESTURL, CAPEM: ca, Tokens: s.tokens,
+		Devices: 6, Concurrency: 2, Renewals: 1, Deadline: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Refusals) != 0 {
+		t.Fatalf("refusals: %v", sum.Refusals)
+	}
+	var r reconcileResult
+	s.must(t, 200, audrey, "POST", "/v1/audit/reconcile", nil).json(t, &r)
+	if len(r.Disagreements) != 0 || r.Certificates < 12 || r.Devices < 6 {
+		t.Fatalf("after the fleet: %+v", r)
+	}
+
+	// Runtime revocation, a lot revocation's holds, and a re-admission lifting one.
+	dir := t.TempDir()
+	lotID := demoLot(t, s, "lot-agree")
+	envID := opEnv(t, s, "plant-agree", nil)
+	deliveredDevice(t, s, dir, lotID, "lot-agree", "SN-A1")
+	deliveredDevice(t, s, dir, lotID, "lot-agree", "SN-A2")
+	a1, _ := onboard(t, s, dir, envID, "SN-A1", "a1", 201)
+	onboard(t, s, dir, envID, "SN-A2", "a2", 201)
+	s.must(t, 201, alice, "POST", "/v1/manufacturing/revocations",
+		map[string]any{"selector": map[string]string{"manufacturer_id": "acme", "lot_id": lotID}, "reason": "keyCompromise", "dry_run": false})
+	var rd struct{ Approval struct{ ID string } }
+	s.must(t, 202, oscar, "POST", "/v1/devices/"+a1.Device.ID+"/readmit", map[string]string{"reason": "re-attested"}).json(t, &rd)
+	s.must(t, 200, olivia, "POST", "/v1/approvals/"+rd.Approval.ID+"/decision", map[string]any{"approve": true})
+	s.must(t, 200, oscar, "POST", "/v1/devices/"+a1.Device.ID+"/revoke", map[string]string{"reason": "keyCompromise"})
+	s.must(t, 200, audrey, "POST", "/v1/audit/reconcile", nil).json(t, &r)
+	if len(r.Disagreements) != 0 {
+		t.Fatalf("after revocations and a re-admission: %+v", r.Disagreements)
+	}
 }
