@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/revocation"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -20,8 +20,8 @@ import (
 // (logstate.go) and compares it with the rows, and checks each device's operational
 // certificate against it; ReconcileSince does the same for the certificates the events since
 // the last checkpoint name (bounded work, run at start). Both put the certificates whose rows
-// disagree into the Disputes set, which the OCSP responder reads: it never answers good for
-// them.
+// disagree into the Disputes set (disputes.go), which every replica's OCSP responder reads: it
+// never answers good for them.
 
 // Disagreement is one row that says something the log does not.
 type Disagreement struct {
@@ -55,57 +55,6 @@ type Reconciliation struct {
 // MaxDisagreements bounds the disagreements one reconciliation lists.
 const MaxDisagreements = 1000
 
-// Disputes is the set of certificates (serial hex) whose rows disagree with the audit log.
-// The OCSP responder asks Disputed for every answer, so it is one atomic load and, while the
-// set is empty (the normal case), nothing more; a reconciliation swaps in a new map.
-type Disputes struct {
-	m atomic.Pointer[map[string]struct{}]
-}
-
-// Disputed reports whether serial's row disagrees with the log at the last reconciliation.
-func (d *Disputes) Disputed(serial string) bool {
-	m := d.m.Load()
-	if m == nil || len(*m) == 0 {
-		return false
-	}
-	_, ok := (*m)[serial]
-	return ok
-}
-
-// Len is the number of disputed certificates.
-func (d *Disputes) Len() int {
-	if m := d.m.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}
-
-// update replaces the set (full) or settles the serials checked: those in bad are disputed,
-// the other checked ones are not.
-func (d *Disputes) update(full bool, checked []string, bad map[string]struct{}) {
-	for {
-		old := d.m.Load()
-		next := map[string]struct{}{}
-		if !full && old != nil {
-			for k := range *old {
-				next[k] = struct{}{}
-			}
-			for _, k := range checked {
-				delete(next, k)
-			}
-		}
-		for k := range bad {
-			next[k] = struct{}{}
-		}
-		if d.m.CompareAndSwap(old, &next) {
-			return
-		}
-	}
-}
-
-// Disputes is the set this service's reconciliations fill (for the OCSP responder).
-func (s *Service) Disputes() *Disputes { return &s.disputes }
-
 // Reconcile recomputes, for a (an auditor), every covered certificate's state from the whole
 // log and compares it with every certificate and device row; the Disputes set becomes the
 // certificates found to disagree.
@@ -115,7 +64,7 @@ func (s *Service) Reconcile(ctx context.Context, a audit.Actor) (Reconciliation,
 	}); err != nil {
 		return Reconciliation{}, err
 	}
-	return s.reconcile(ctx, true)
+	return s.reconcile(ctx, a, true)
 }
 
 // ReconcileSince compares the certificates that the events after the latest checkpoint name
@@ -123,13 +72,16 @@ func (s *Service) Reconcile(ctx context.Context, a audit.Actor) (Reconciliation,
 // disagree to the Disputes set. The server runs it at start: its work is bounded by the
 // events since the last checkpoint, not by the log.
 func (s *Service) ReconcileSince(ctx context.Context) (Reconciliation, error) {
-	return s.reconcile(ctx, false)
+	return s.reconcile(ctx, ReconcileActor, false)
 }
 
-func (s *Service) reconcile(ctx context.Context, full bool) (Reconciliation, error) {
+// ReconcileActor is who the start-up reconciliation's audit event names.
+var ReconcileActor = audit.Actor{PartyID: party.Deployment, PrincipalID: "hallmark:reconcile"}
+
+func (s *Service) reconcile(ctx context.Context, a audit.Actor, full bool) (Reconciliation, error) {
 	r := Reconciliation{At: s.now(), Disagreements: []Disagreement{}}
 	ls := NewLogState()
-	bad := map[string]struct{}{}
+	bad := map[string]Disagreement{}
 	var checked []string
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if !full {
@@ -162,7 +114,9 @@ func (s *Service) reconcile(ctx context.Context, full bool) (Reconciliation, err
 			return r, fmt.Errorf("auditlog: reconciling: %w", err)
 		}
 	}
-	s.disputes.update(full, checked, bad)
+	if err := s.record(ctx, a, full, checked, bad, r); err != nil {
+		return r, fmt.Errorf("auditlog: recording the disputed certificates: %w", err)
+	}
 	return r, nil
 }
 
@@ -215,7 +169,7 @@ func legacyHolds(tx store.Tx, ls *LogState, run string, seq int64) error {
 }
 
 // compareAll compares every certificate row and every device row with ls.
-func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]struct{}) error {
+func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Disagreement) error {
 	seen := make(map[string]struct{}, len(ls.Certs))
 	after := ""
 	for {
@@ -240,8 +194,9 @@ func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]str
 	}
 	for serial, lc := range ls.Certs {
 		if _, ok := seen[serial]; !ok {
-			r.add(Disagreement{Kind: "certificate", ID: serial, Row: "no row", Log: lc.String(), Seq: lc.Seq})
-			bad[serial] = struct{}{}
+			d := Disagreement{Kind: "certificate", ID: serial, Row: "no row", Log: lc.String(), Seq: lc.Seq}
+			r.add(d)
+			bad[serial] = d
 		}
 	}
 	dev := ""
@@ -262,7 +217,7 @@ func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]str
 }
 
 // compareNamed compares the rows of the given certificates with ls.
-func compareNamed(tx store.Tx, ls *LogState, serials []string, r *Reconciliation, bad map[string]struct{}) error {
+func compareNamed(tx store.Tx, ls *LogState, serials []string, r *Reconciliation, bad map[string]Disagreement) error {
 	for _, serial := range serials {
 		lc := ls.Certs[serial]
 		n, ok := ca.ParseSerialHex(serial)
@@ -272,8 +227,9 @@ func compareNamed(tx store.Tx, ls *LogState, serials []string, r *Reconciliation
 		}
 		c, err := tx.Certificates().GetCert(n)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !CoveredProfile(c.Profile) {
-			r.add(Disagreement{Kind: "certificate", ID: serial, Row: "no row", Log: lc.String(), Seq: lc.Seq})
-			bad[serial] = struct{}{}
+			d := Disagreement{Kind: "certificate", ID: serial, Row: "no row", Log: lc.String(), Seq: lc.Seq}
+			r.add(d)
+			bad[serial] = d
 			continue
 		} else if err != nil {
 			return fmt.Errorf("reading certificate %s: %w", serial, err)
@@ -286,22 +242,22 @@ func compareNamed(tx store.Tx, ls *LogState, serials []string, r *Reconciliation
 }
 
 // compareCert compares one certificate row with what the log says (logged false: nothing).
-func compareCert(row store.CertStateRow, lc LogCert, logged bool, r *Reconciliation, bad map[string]struct{}) {
+func compareCert(row store.CertStateRow, lc LogCert, logged bool, r *Reconciliation, bad map[string]Disagreement) {
 	rowText := stateText(row.State, reasonOf(row.Reason))
+	d := Disagreement{Kind: "certificate", ID: row.SerialHex, Row: rowText, Log: lc.String(), Seq: lc.Seq}
 	switch {
 	case !logged && row.State == ca.Reserved:
 		return // a reservation never signed: no event names it
 	case !logged:
-		r.add(Disagreement{Kind: "certificate", ID: row.SerialHex, Row: rowText, Log: "no event issued it"})
+		d.Log = "no event issued it"
 	case row.State == lc.State && (lc.State != ca.Revoked || reasonOf(row.Reason) == lc.Reason) &&
 		(lc.DeviceID == "" || lc.DeviceID == row.DeviceID):
 		return
 	case lc.DeviceID != "" && lc.DeviceID != row.DeviceID:
-		r.add(Disagreement{Kind: "certificate", ID: row.SerialHex, Row: "device " + row.DeviceID, Log: "device " + lc.DeviceID, Seq: lc.Seq})
-	default:
-		r.add(Disagreement{Kind: "certificate", ID: row.SerialHex, Row: rowText, Log: lc.String(), Seq: lc.Seq})
+		d.Row, d.Log = "device "+row.DeviceID, "device "+lc.DeviceID
 	}
-	bad[row.SerialHex] = struct{}{}
+	r.add(d)
+	bad[row.SerialHex] = d
 }
 
 // compareDevice checks that a device's operational certificate is one the log issued to it,
@@ -325,14 +281,14 @@ func compareDevice(d device.Device, ls *LogState, r *Reconciliation) {
 
 // recheck reads the events after r.LastSeq and compares again the certificates that
 // disagreed; device disagreements whose certificate changed since are dropped.
-func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, bad map[string]struct{}) (Reconciliation, map[string]struct{}, error) {
+func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, bad map[string]Disagreement) (Reconciliation, map[string]Disagreement, error) {
 	more := Reconciliation{AfterSeq: r.LastSeq}
 	prev := make(map[string]int64, len(ls.Certs))
 	for k, c := range ls.Certs {
 		prev[k] = c.Seq
 	}
 	var out []Disagreement
-	again := map[string]struct{}{}
+	again := map[string]Disagreement{}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if err := readEvents(tx, ls, &more); err != nil {
 			return err
@@ -363,11 +319,16 @@ func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, b
 	if err != nil {
 		return r, bad, err
 	}
-	for k := range bad {
-		if _, ok := again[k]; !ok {
-			if c, named := ls.Certs[k]; !named || c.Seq == prev[k] {
-				again[k] = struct{}{} // not re-read (beyond the listed ones): keep it disputed
-			}
+	rechecked := map[string]bool{}
+	for _, d := range r.Disagreements {
+		rechecked[d.ID] = d.Kind == "certificate"
+	}
+	for k, d := range bad {
+		if _, ok := again[k]; ok || rechecked[k] {
+			continue
+		}
+		if c, named := ls.Certs[k]; !named || c.Seq == prev[k] {
+			again[k] = d // beyond the listed ones, not re-read, and no event since: still disputed
 		}
 	}
 	r.Events += more.Events

@@ -32,3 +32,36 @@ func (r stateRows) CertStates(after string, limit int) ([]store.CertStateRow, er
 		return v, err
 	}, fmt.Sprintf(`SELECT serial, ca_id, device_id, profile, state, reason FROM certificates WHERE serial > ? ORDER BY serial LIMIT %d`, limit), after)
 }
+
+func (r stateRows) Disputes() ([]store.Dispute, error) {
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.Dispute, error) {
+		var d store.Dispute
+		var at int64
+		err := s.Scan(&d.Serial, &d.Row, &d.Log, &d.Seq, &at)
+		d.FoundAt = fromMicros(at)
+		return d, err
+	}, `SELECT serial, row_state, log_state, seq, found_at FROM audit_disputes ORDER BY serial`)
+}
+
+func (r stateRows) SetDisputes(full bool, cleared []string, disputes []store.Dispute) error {
+	if full {
+		if _, err := r.t.exec(`DELETE FROM audit_disputes`); err != nil {
+			return err
+		}
+	}
+	for _, serial := range cleared {
+		if _, err := r.t.exec(`DELETE FROM audit_disputes WHERE serial = ?`, serial); err != nil {
+			return err
+		}
+	}
+	for _, d := range disputes {
+		if _, err := r.t.exec(`DELETE FROM audit_disputes WHERE serial = ?`, d.Serial); err != nil {
+			return err
+		}
+		if _, err := r.t.exec(`INSERT INTO audit_disputes (serial, row_state, log_state, seq, found_at) VALUES (?, ?, ?, ?, ?)`,
+			d.Serial, d.Row, d.Log, d.Seq, micros(d.FoundAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ var reconcileTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"CertStatesPageBySerial", testCertStates},
+	{"DisputesAreReplacedOrSettled", testDisputes},
 }
 
 // testCertStates: StateRows pages every certificate row by serial text, with its state and
@@ -64,5 +65,49 @@ func testCertStates(t *testing.T, s store.Store) {
 		if got[i] != want[i] {
 			t.Errorf("row %d = %s, want %s", i, got[i], want[i])
 		}
+	}
+}
+
+// testDisputes: SetDisputes replaces (full) or settles (cleared, then added) the recorded
+// disputed certificates; Disputes lists them by serial.
+func testDisputes(t *testing.T, s store.Store) {
+	list := func() string {
+		var ds []store.Dispute
+		if err := s.View(ctx, func(tx store.Tx) (err error) { ds, err = tx.StateRows().Disputes(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		out := ""
+		for _, d := range ds {
+			out += d.Serial + "=" + d.Row + "/" + d.Log + " "
+		}
+		return out
+	}
+	set := func(full bool, cleared []string, ds ...store.Dispute) {
+		t.Helper()
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := tx.StateRows().SetDisputes(full, cleared, ds); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(ev("audit.reconcile"))
+			return err
+		})
+	}
+	d := func(serial, row string) store.Dispute {
+		return store.Dispute{Serial: serial, Row: row, Log: "revoked", Seq: 3, FoundAt: t0}
+	}
+	set(true, nil, d("a", "issued"), d("b", "issued"))
+	if got := list(); got != "a=issued/revoked b=issued/revoked " {
+		t.Fatalf("after a full set: %q", got)
+	}
+	set(false, []string{"a", "c"}, d("c", "no row"), d("b", "reserved"))
+	if got := list(); got != "b=reserved/revoked c=no row/revoked " {
+		t.Fatalf("after settling a and c: %q", got)
+	}
+	set(true, nil)
+	if got := list(); got != "" {
+		t.Fatalf("after a full set of none: %q", got)
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.StateRows().SetDisputes(true, nil, nil) }); err == nil {
+		t.Error("SetDisputes without an audit event committed")
 	}
 }
