@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -149,5 +150,43 @@ func TestSignedReports(t *testing.T) {
 	}
 	if code, _, _ := as("acme/alice", "report", "verify", "--file", signed); code != ExitUsage {
 		t.Errorf("verify without --key: exit %d, want %d", code, ExitUsage)
+	}
+}
+
+// TestAuditReconcileCommand: "audit reconcile" through the API prints the counts, exits 0
+// while every row agrees with the log, and lists an edited row with exit code 5.
+func TestAuditReconcileCommand(t *testing.T) {
+	info, tokens := startDevServer(t)
+	as := func(who string, args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append([]string{"--server", info.APIURL, "--token", tokens[who], "--cacert", info.TLSCAFile}, args...)...)
+	}
+	code, out, errs := as("auditco/audrey", "audit", "reconcile")
+	if code != 0 || !strings.Contains(out, "DISAGREE") {
+		t.Fatalf("reconcile of an untouched deployment: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := as("acme/alice", "audit", "reconcile"); code != ExitDenied {
+		t.Errorf("reconcile as a non-auditor: exit %d, want %d", code, ExitDenied)
+	}
+	db, err := sql.Open("sqlite", "file:"+info.Database+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A forged row: a factory certificate no event issued.
+	serial := "f00dcafe"
+	if _, err := db.Exec(`INSERT INTO certificates (serial, ca_id, profile, state, tbs, not_before, not_after, created_at) SELECT ?, id, 'factory', 'issued', x'01', 0, 1, 0 FROM cas LIMIT 1`, serial); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = as("auditco/audrey", "audit", "reconcile")
+	if code != ExitConflict || !strings.Contains(out, serial) || !strings.Contains(out, "no event issued it") || !strings.Contains(errs, "1 rows disagree") {
+		t.Errorf("reconcile after an edit: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = as("auditco/audrey", "audit", "reconcile", "-o", "json")
+	var r struct {
+		Disagreements []struct{ ID, Row, Log string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != ExitConflict || len(r.Disagreements) != 1 || r.Disagreements[0].ID != serial || r.Disagreements[0].Row != "issued" {
+		t.Errorf("reconcile -o json: exit %d, %+v (%v)", code, r, err)
 	}
 }
