@@ -46,3 +46,29 @@ type LeafHashes struct {
 	Start  uint64   `json:"start"`
 	Hashes [][]byte `json:"hashes"`
 }
+
+// Reconciliation is the result of POST /v1/audit/reconcile: every certificate's state
+// recomputed from the audit events and compared with the rows, and each device's operational
+// certificate checked against it. Disagreements lists each row that says something the log
+// does not; the OCSP responder answers tryLater for the certificates among them.
+type Reconciliation struct {
+	At            time.Time      `json:"at"`
+	AfterSeq      int64          `json:"after_seq"` // 0: every event was read
+	Events        int            `json:"events"`    // events read, up to LastSeq
+	LastSeq       int64          `json:"last_seq"`
+	Certificates  int            `json:"certificates"` // certificate rows compared
+	Devices       int            `json:"devices"`      // device rows compared
+	Uncovered     int            `json:"uncovered"`    // certificate rows of CA profiles, not covered
+	Disagreements []Disagreement `json:"disagreements"`
+	Truncated     bool           `json:"truncated,omitempty"` // more disagree than are listed (1000)
+}
+
+// Disagreement is one row that disagrees with the audit log: which row, what it says, what
+// the log says, and the last event that named it.
+type Disagreement struct {
+	Kind string `json:"kind"` // certificate or device
+	ID   string `json:"id"`   // serial (hex) or device ID
+	Row  string `json:"row"`
+	Log  string `json:"log"`
+	Seq  int64  `json:"seq,omitempty"`
+}

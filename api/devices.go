@@ -46,6 +46,22 @@ type DeviceView struct {
 	SupportGrants []Grant `json:"support_grants"`
 	// External is the origin of a device of a maker that does not run Hallmark.
 	External *DeviceOrigin `json:"external,omitempty"`
+	// FactoryLineage is the device's factory identities, oldest first: the one it was made
+	// with, then one per repair; every one but the current is revoked as superseded.
+	FactoryLineage []FactoryLink `json:"factory_lineage"`
+}
+
+// FactoryLink is one factory identity of a device in its factory lineage.
+type FactoryLink struct {
+	Serial    string     `json:"serial"`
+	State     string     `json:"state"`
+	Reason    string     `json:"revocation_reason,omitempty"`
+	IssuedAt  *time.Time `json:"issued_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// BuildRecordSHA256 is the digest (hex) of the build record the certificate binds.
+	BuildRecordSHA256 string `json:"build_record_sha256,omitempty"`
+	SupersededBy      string `json:"superseded_by,omitempty"`
+	Current           bool   `json:"current"`
 }
 
 // Certificate is one certificate Hallmark issued (or reserved a serial for).

@@ -213,3 +213,22 @@ type CreateSupportHierarchyRequest struct {
 	Name       string `json:"name"`
 	Algorithm  string `json:"algorithm,omitempty"` // as in CreateHierarchyRequest
 }
+
+// RepairRequest asks for a repaired device's new build record and factory identity
+// (POST /v1/devices/{id}/repair). It waits for an approval (kind repair); once approved, the
+// old factory identity is revoked as superseded and the device carries the new one.
+type RepairRequest struct {
+	// CSR is the device's PKCS#10 request, PEM or base64 DER; its key may be new.
+	CSR string `json:"csr"`
+	// BuildRecord is the repaired device's build record (a BuildRecord, JSON), kept raw as in
+	// IssueFactoryRequest; its serial must be the device's.
+	BuildRecord json.RawMessage `json:"build_record"`
+	// Reason says what was repaired, for the approvers and the audit log.
+	Reason string `json:"reason"`
+}
+
+// RepairResult is the device as it is now and the approval request its repair waits for.
+type RepairResult struct {
+	Device   Device    `json:"device"`
+	Approval *Approval `json:"approval"`
+}

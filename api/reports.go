@@ -355,3 +355,23 @@ type SelfApproval struct {
 	Duty    string `json:"duty"`
 	PartyID string `json:"party_id"`
 }
+
+// SignedReport is what a report route answers with ?signed=1: a DSSE envelope
+// (https://github.com/secure-systems-lab/dsse) of payloadType
+// application/vnd.hallmark.report+json, signed with the audit log's checkpoint key. Its
+// payload (base64) is a JSON statement {type, report, query, checkpoint, log_size_before,
+// signed_at, body}: body is the report as the unsigned request returns it, checkpoint the
+// signed audit checkpoint (a C2SP note) it was computed at. "hallmark report verify" checks it
+// offline with the checkpoint key history.
+type SignedReport struct {
+	PayloadType string          `json:"payloadType"`
+	Payload     string          `json:"payload"`
+	Signatures  []DSSESignature `json:"signatures"`
+}
+
+// DSSESignature is one signature of a DSSE envelope: keyid names the checkpoint key as
+// "<origin>+<key hash>"; sig is base64.
+type DSSESignature struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}

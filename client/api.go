@@ -286,3 +286,10 @@ func (c *Client) AuditEvents(ctx context.Context, after int64) ([]api.AuditEvent
 	}
 	return list[api.AuditEvent](ctx, c, withQuery("/v1/audit/events", "after", a))
 }
+
+// RepairDevice asks for a repaired device's new build record and factory identity; the
+// request waits for an approval (kind repair), which the result names.
+func (c *Client) RepairDevice(ctx context.Context, id string, r api.RepairRequest) (api.RepairResult, error) {
+	var res api.RepairResult
+	return res, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/repair", r, &res)
+}

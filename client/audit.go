@@ -46,3 +46,10 @@ func (c *Client) AuditLeafHashes(ctx context.Context, start uint64, n int) ([][]
 	err := c.do(ctx, "GET", withQuery("/v1/audit/leaves", "start", strconv.FormatUint(start, 10), "count", strconv.Itoa(n)), nil, &p)
 	return p.Hashes, err
 }
+
+// AuditReconcile recomputes state from the audit log on the server and lists the rows that
+// disagree (auditors only).
+func (c *Client) AuditReconcile(ctx context.Context) (api.Reconciliation, error) {
+	var r api.Reconciliation
+	return r, c.do(ctx, "POST", "/v1/audit/reconcile", nil, &r)
+}

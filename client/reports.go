@@ -81,3 +81,11 @@ func (c *Client) ReportGaps(ctx context.Context, idle string) (api.GapsReport, e
 	var r api.GapsReport
 	return r, c.do(ctx, "GET", withQuery("/v1/reports/gaps", "idle", idle), nil, &r)
 }
+
+// SignedReport returns report name (the last part of its path, e.g. "summary") with the query
+// kv (pairs; empty values are left out) as a DSSE envelope signed with the audit checkpoint
+// key (?signed=1).
+func (c *Client) SignedReport(ctx context.Context, name string, kv ...string) (api.SignedReport, error) {
+	var r api.SignedReport
+	return r, c.do(ctx, "GET", withQuery("/v1/reports/"+seg(name), append(kv, "signed", "1")...), nil, &r)
+}

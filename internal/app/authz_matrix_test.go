@@ -38,6 +38,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	rows = append(rows, mxPrincipalRows()...) // mxMakerRows: authz_matrix_makers_test.go
 	rows = append(rows, mxVoucherRows()...)   // authz_matrix_vouchers_test.go
 	rows = append(rows, mxChangeRows()...)    // authz_matrix_changes_test.go
+	rows = append(rows, mxRepairRows()...)    // authz_matrix_repair_test.go
 	t.Run("every route has a row", func(t *testing.T) { mxRoutes(t, rows) })
 	s := startDev(t, "")
 	f := newMxFixture(t, s)
@@ -619,6 +620,8 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/audit/leaves?count=2&start=" + mxPick(c, "0", "5")}
 			}},
+		{op: "POST /v1/audit/reconcile", own: a403, other: a403,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq { return mxReq{path: "/v1/audit/reconcile"} }},
 
 		// Operational CAs and environments: the operator's.
 		{op: "POST /v1/operational/hierarchies", own: mxOnly(mx201, mx403, "contoso"), other: mxAll(mx403),

@@ -53,6 +53,7 @@ func (a *App) buildStatus(c StatusConfig) {
 		CRLInterval: c.CRLInterval, CRLLifetime: c.CRLLifetime, OCSPLifetime: c.OCSPLifetime,
 		PollInterval: c.PollInterval, ResponderLife: c.ResponderLife, Leader: a.Leader,
 		CacheBytes: c.OCSPCacheBytes, FullCRLMinGap: c.FullCRLMinGap, RootCRLInterval: c.RootCRLInterval, RootCRLLifetime: c.RootCRLLifetime,
+		Disputes: a.AuditLog.Disputes(),
 	})
 	if err := a.Metrics.WatchStatus(func() metrics.StatusStats { return statusStats(a.Status.Stats()) }); err != nil {
 		a.Log.Error("metrics: status collector", "err", err)
@@ -62,7 +63,8 @@ func (a *App) buildStatus(c StatusConfig) {
 // statusStats turns the status service's figures into the metrics' terms.
 func statusStats(s status.Stats) metrics.StatusStats {
 	m := metrics.StatusStats{
-		OCSPAnswers: map[string]int64{"cache": s.OCSPCached, "signed": s.OCSPSigned},
+		OCSPAnswers: map[string]int64{"cache": s.OCSPCached, "signed": s.OCSPSigned, "disputed": s.OCSPDisputed},
+		Disputed:    s.Disputed,
 		CRLBuilds:   map[string]int64{"full": s.FullCRLBuilds, "partition": s.PartitionCRLBuilds},
 		CRLRequests: map[string]int64{"memory": s.CRLServedMemory, "build": s.CRLServedBuild, "store": s.CRLServedStore},
 	}
@@ -96,6 +98,7 @@ func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 	// started here.
 	go a.runChallengePurge(ctx, challengePurgeEvery)
 	go a.makerWatch.run(ctx) // makers.go: the status of makers that do not run Hallmark
+	a.reconcileAtStart(ctx)  // reconcile.go: before OCSP answers anything
 	return a.Status.Start(ctx)
 }
 

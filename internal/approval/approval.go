@@ -29,17 +29,18 @@ const (
 	RevokeCA     Kind = "revoke-ca"     // revoking every factory identity of an issuing CA
 	Onboard      Kind = "onboard"       // onboarding under a policy with require_approval
 	Manifest     Kind = "manifest"      // trusting an unsigned (CSV) device manifest of a maker
+	Repair       Kind = "repair"        // a new build record and factory identity for a repaired device
 )
 
 // Kinds lists every kind in a stable order.
-var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest}
+var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest, Repair}
 
 // ParseKind validates a kind name.
 func ParseKind(s string) (Kind, error) {
 	if slices.Contains(Kinds, Kind(s)) || Kind(s).IsChange() {
 		return Kind(s), nil
 	}
-	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard, manifest or a governance change kind", s)
+	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard, manifest, repair or a governance change kind", s)
 }
 
 // Stage is the governance stage whose approve duty decides requests of this kind.
@@ -50,7 +51,7 @@ func (k Kind) Stage() ownership.Stage {
 	switch k {
 	case SupportGrant:
 		return ownership.Support
-	case RevokeCA:
+	case RevokeCA, Repair:
 		return ownership.Manufacturing
 	}
 	return ownership.Operational
@@ -111,6 +112,7 @@ func DefaultRules() []Rule {
 		{Kind: RevokeCA, Approvers: 2, Expiry: 24 * time.Hour},
 		{Kind: Onboard, Approvers: 1, Expiry: 24 * time.Hour},
 		{Kind: Manifest, Approvers: 1, Expiry: 72 * time.Hour},
+		{Kind: Repair, Approvers: 1, Expiry: 72 * time.Hour},
 	}
 }
 

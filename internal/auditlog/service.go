@@ -58,6 +58,8 @@ type Service struct {
 	log    *slog.Logger
 	leader Leader
 	keys   keyState // the key that signs now (keys.go)
+
+	disputes Disputes // certificates whose rows disagree with the log (reconcile.go)
 }
 
 // New checks c and returns a Service.

@@ -74,7 +74,7 @@ func eventTable(w io.Writer, evs []api.AuditEvent) {
 
 // auditLogCommands are the tamper-evident log's subcommands of "hallmark audit".
 func (e *env) auditLogCommands() []*cobra.Command {
-	return append([]*cobra.Command{e.auditCheckpointCommand(), e.auditKeyCommand(), e.auditExportCommand(), e.auditVerifyCommand()}, e.auditKeyCommands()...)
+	return append([]*cobra.Command{e.auditCheckpointCommand(), e.auditKeyCommand(), e.auditExportCommand(), e.auditVerifyCommand(), e.auditReconcileCommand()}, e.auditKeyCommands()...)
 }
 
 func (e *env) auditCheckpointCommand() *cobra.Command {

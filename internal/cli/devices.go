@@ -27,6 +27,7 @@ leave.`,
 	cmd.AddCommand(e.deviceListCmd(), e.deviceShowCmd(), e.deviceCertCmd(), e.deviceBuildRecordCmd(),
 		e.deviceOnboardCmd(), e.deviceRenewCmd(), e.deviceRevokeCmd(), e.deviceReadmitCmd())
 	cmd.AddCommand(e.deviceLifecycleCommands()...)
+	cmd.AddCommand(e.deviceRepairCmd()) // repair.go
 	return cmd
 }
 
@@ -161,6 +162,7 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 			row(w, "  "+ts(l.At), l.FromID, l.ToID, l.TransferID)
 		}
 	}
+	factoryLineageTable(w, v.FactoryLineage) // repair.go
 	fmt.Fprintln(w, "\nLineage")
 	if len(v.Lineage) == 0 {
 		fmt.Fprintln(w, "  no operational certificates")

@@ -11,7 +11,7 @@ import (
 )
 
 func (e *env) reportGaps() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	var idle string
 	cmd := &cobra.Command{
 		Use:   "gaps",
@@ -41,6 +41,9 @@ Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 			if err != nil {
 				return err
 			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "gaps", "idle", idle)
+			}
 			r, err := c.ReportGaps(cmd.Context(), idle)
 			if err != nil {
 				return err
@@ -53,6 +56,7 @@ Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	cmd.Flags().StringVar(&idle, "idle", "", "list principals unused for longer than this: 90d (default) or a Go duration")
 	return cmd
 }

@@ -13,7 +13,7 @@ import (
 
 // reportRefusals is "hallmark report refusals": refusal audit events (issue 17).
 func (e *env) reportRefusals() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	var device, since string
 	var limit int
 	cmd := &cobra.Command{
@@ -44,6 +44,9 @@ principals'. With
 			if err != nil {
 				return err
 			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "refusals", refusalArgs(q)...)
+			}
 			r, err := c.ReportRefusals(cmd.Context(), q)
 			if err != nil {
 				return err
@@ -52,6 +55,7 @@ principals'. With
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	cmd.Flags().StringVar(&device, "device", "", "one device's refusal history")
 	cmd.Flags().StringVar(&since, "since", "", "how far back: 7d (the default), 24h, ...")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many events (1-1000; default 1000)")

@@ -26,18 +26,23 @@ deployment administrator sees no device, only Hallmark's own credentials (report
 --credentials, report ca-expiry) and the standards counts; any other party sees the devices it made or holds, and their operational stage
 (rotation, expiring, drift, the inventory's operational columns) only in environments it
 operates. A share with nothing to count prints as "no data". Every report prints as a table, as
-JSON (-o json) or as CSV (--csv); -o id prints the first column.`,
+JSON (-o json) or as CSV (--csv); -o id prints the first column. With --signed a report prints
+as evidence: a DSSE envelope signed with the audit checkpoint key that names the audit
+checkpoint the report was computed at; "hallmark report verify" checks it offline (the
+inventory signs its first page of 1000 devices).`,
 		Example: `  hallmark report summary
   hallmark report inventory --csv > inventory.csv
   hallmark report rotation
   hallmark report rotation --since 30d --every 1d --csv
   hallmark report expiring --within 24h -o json
   hallmark report drift --policy
-  hallmark report standards`,
+  hallmark report standards
+  hallmark report summary --signed > summary.dsse.json && hallmark report verify --file summary.dsse.json --key audit.vkey`,
 	}
 	cmd.AddCommand(e.reportSummary(), e.reportInventory(), e.reportRotation(), e.reportExpiring(), e.reportDrift(), e.reportStandards(), e.reportGaps())
 	cmd.AddCommand(e.reportCAExpiry()) // rotation.go
 	cmd.AddCommand(e.reportRefusals())
+	cmd.AddCommand(e.reportVerify()) // signed_reports.go
 	return cmd
 }
 
@@ -89,7 +94,7 @@ func shareOf(active int, share float64) string {
 func dur(d api.Duration) string { return time.Duration(d).String() }
 
 func (e *env) reportInventory() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "Every device with its factory and operational identity",
@@ -102,6 +107,9 @@ and device state. Follows the server's pages to the end.`,
 			c, err := e.client()
 			if err != nil {
 				return err
+			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "inventory")
 			}
 			items, err := c.ReportInventoryAll(cmd.Context())
 			if err != nil {
@@ -118,11 +126,12 @@ and device state. Follows the server's pages to the end.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	return cmd
 }
 
 func (e *env) reportSummary() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	cmd := &cobra.Command{
 		Use:   "summary",
 		Short: "Device counts by state, rotation compliance and certificates expiring within a day",
@@ -134,6 +143,9 @@ their environment's max_age, and the operational certificates that end within 24
 			c, err := e.client()
 			if err != nil {
 				return err
+			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "summary")
 			}
 			r, err := c.ReportSummary(cmd.Context())
 			if err != nil {
@@ -154,11 +166,12 @@ their environment's max_age, and the operational certificates that end within 24
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	return cmd
 }
 
 func (e *env) reportRotation() *cobra.Command {
-	var asCSV, overdue, creds bool
+	var asCSV, signed, overdue, creds bool
 	var since, every string
 	cmd := &cobra.Command{
 		Use:   "rotation",
@@ -190,6 +203,9 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 			if err != nil {
 				return err
 			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "rotation", "since", since, "every", every)
+			}
 			r, err := c.ReportRotation(cmd.Context(), trend)
 			if err != nil {
 				return err
@@ -213,6 +229,7 @@ all environments (ENVIRONMENT "all"), followed by one per environment with devic
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	cmd.Flags().BoolVar(&overdue, "overdue", false, "list the overdue identities")
 	cmd.Flags().BoolVar(&creds, "credentials", false, "list Hallmark's own credentials with an issue: principal tokens and CA certificates")
 	cmd.Flags().StringVar(&since, "since", "", "trend: how far back, such as 30d, 2w or 12h")
@@ -294,7 +311,7 @@ func rotationRows(envs []api.RotationEnv) [][]string {
 }
 
 func (e *env) reportExpiring() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	var within time.Duration
 	cmd := &cobra.Command{
 		Use:   "expiring",
@@ -311,6 +328,9 @@ environment and its operator; a negative REMAINING means already expired.`,
 			if err != nil {
 				return err
 			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "expiring", "within", within.String())
+			}
 			r, err := c.ReportExpiring(cmd.Context(), within)
 			if err != nil {
 				return err
@@ -325,12 +345,13 @@ environment and its operator; a negative REMAINING means already expired.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	cmd.Flags().DurationVar(&within, "within", 72*time.Hour, "window from now")
 	return cmd
 }
 
 func (e *env) reportDrift() *cobra.Command {
-	var asCSV, policyDrift bool
+	var asCSV, signed, policyDrift bool
 	cmd := &cobra.Command{
 		Use:   "drift",
 		Short: "Devices whose reported facts differ from their build record, or that their policy would no longer admit",
@@ -348,6 +369,9 @@ with the same facts, device situation and time, under the current version of the
 			c, err := e.client()
 			if err != nil {
 				return err
+			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "drift")
 			}
 			r, err := c.ReportDrift(cmd.Context())
 			if err != nil {
@@ -369,6 +393,7 @@ with the same facts, device situation and time, under the current version of the
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	cmd.Flags().BoolVar(&policyDrift, "policy", false, "list devices the current policy would no longer admit")
 	return cmd
 }
@@ -391,7 +416,7 @@ func policyDriftRows(items []api.PolicyDrift) [][]string {
 }
 
 func (e *env) reportStandards() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	cmd := &cobra.Command{
 		Use:   "standards",
 		Short: "OWASP NHI Top 10 and NIST CSF 2.0 mapping with live evidence",
@@ -407,6 +432,9 @@ cell or a deployment administrator (to whom devices are not named).`,
 			c, err := e.client()
 			if err != nil {
 				return err
+			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "standards")
 			}
 			r, err := c.ReportStandards(cmd.Context())
 			if err != nil {
@@ -432,6 +460,7 @@ cell or a deployment administrator (to whom devices are not named).`,
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	return cmd
 }
 

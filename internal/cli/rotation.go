@@ -204,7 +204,7 @@ history ("hallmark audit keys"). Needs a deployment administrator. Prints the ne
 
 // reportCAExpiry is "hallmark report ca-expiry".
 func (e *env) reportCAExpiry() *cobra.Command {
-	var asCSV bool
+	var asCSV, signed bool
 	cmd := &cobra.Command{
 		Use:   "ca-expiry",
 		Short: "CA certificates' ends, with warnings at 90, 30 and 7 days",
@@ -219,6 +219,9 @@ with a warning needs a rotation (issuing CA) or a rollover (root); "hallmark gap
 			if err != nil {
 				return err
 			}
+			if signed {
+				return e.printSigned(cmd.Context(), c, "ca-expiry")
+			}
 			r, err := c.ReportCAExpiry(cmd.Context())
 			if err != nil {
 				return err
@@ -231,5 +234,6 @@ with a warning needs a rotation (issuing CA) or a rollover (root); "hallmark gap
 		},
 	}
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "print CSV")
+	signedFlag(cmd, &signed)
 	return cmd
 }

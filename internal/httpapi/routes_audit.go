@@ -26,6 +26,25 @@ func (s *Server) auditRoutes() {
 	s.handle("GET", "/v1/audit/proofs/inclusion", s.inclusionProof)
 	s.handle("GET", "/v1/audit/proofs/consistency", s.consistencyProof)
 	s.handle("GET", "/v1/audit/leaves", s.leafHashes)
+	s.handle("POST", "/v1/audit/reconcile", s.reconcile)
+}
+
+// reconcile recomputes every certificate's state from the audit events and lists the rows
+// that disagree (auditors only); the OCSP responder answers tryLater for those certificates
+// from then on. The body may be left out.
+func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	a, err := s.auditLog()
+	if err != nil {
+		return err
+	}
+	if err := decodeOptional(r, &struct{}{}); err != nil {
+		return err
+	}
+	res, err := a.Reconcile(r.Context(), actor(p))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 200, toReconciliation(res))
 }
 
 // auditEvents lists up to auditlog.MaxEvents events after the sequence number in after (a

@@ -7,8 +7,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 )
 
-// catalogRoutes are models, lots and factory identities issued into a lot
-// (manufacturing.Service).
+// catalogRoutes are models, lots and factory identities issued into a lot, or again to a
+// repaired device (manufacturing.Service).
 func (s *Server) catalogRoutes() {
 	s.handle("POST", "/v1/models", s.createModel)
 	s.handle("GET", "/v1/models", s.listModels)
@@ -17,6 +17,7 @@ func (s *Server) catalogRoutes() {
 	s.handle("GET", "/v1/lots/{id}", s.getLot)
 	s.handle("POST", "/v1/lots/{id}/devices", s.issueFactory)
 	s.handle("POST", "/v1/manufacturers/{id}/manifest", s.signManifest)
+	s.handle("POST", "/v1/devices/{id}/repair", s.repairDevice)
 }
 
 // signManifest signs the device manifest of some of the manufacturer's lots with its
@@ -97,4 +98,22 @@ func (s *Server) issueFactory(w http.ResponseWriter, r *http.Request, p party.Pr
 		return err
 	}
 	return writeJSON(w, 201, toFactoryIdentity(out))
+}
+
+// repairDevice asks for a repaired device's new factory identity: 202 with the approval it
+// waits for (manufacturing.Repair); the approval's execution issues it.
+func (s *Server) repairDevice(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var body api.RepairRequest
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	req, err := fromRepairRequest(body)
+	if err != nil {
+		return err
+	}
+	out, err := s.mfg.Repair(r.Context(), actor(p), r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 202, toRepairResult(out))
 }

@@ -103,6 +103,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // handle registers an authenticated operation.
 func (s *Server) handle(method, path string, h func(w http.ResponseWriter, r *http.Request, p party.Principal) error) {
 	s.Spec = append(s.Spec, Route{method, path})
+	if name := reportName(method, path); name != "" {
+		h = s.reportHandler(name, h) // signed_reports.go: ?signed=1
+	}
 	s.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {

@@ -14,7 +14,13 @@ import (
 
 func toDeviceView(v inventory.DeviceView) api.DeviceView {
 	return api.DeviceView{Device: toDevice(v.Device), Certificates: each(v.Certificates, toCertificate), BuildRecord: v.BuildRecord,
-		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant), External: toDeviceOrigin(v)}
+		Custody: each(v.Custody, toCustodyLink), Lineage: each(v.Lineage, toEvidence), SupportGrants: each(v.SupportGrants, toGrant), External: toDeviceOrigin(v),
+		FactoryLineage: each(v.FactoryLineage, toFactoryLink)}
+}
+
+func toFactoryLink(l inventory.FactoryLink) api.FactoryLink {
+	return api.FactoryLink{Serial: l.Serial, State: l.State, Reason: l.Reason, IssuedAt: l.IssuedAt, RevokedAt: l.RevokedAt,
+		BuildRecordSHA256: l.BuildRecordSHA256, SupersededBy: l.SupersededBy, Current: l.Current}
 }
 
 func toCertificate(c ca.Cert) api.Certificate {
@@ -59,4 +65,13 @@ func toInclusionProof(p auditlog.InclusionProof) api.InclusionProof {
 
 func toConsistencyProof(p auditlog.ConsistencyProof) api.ConsistencyProof {
 	return api.ConsistencyProof{From: p.From, To: p.To, FromRoot: p.FromRoot, ToRoot: p.ToRoot, Hashes: p.Hashes}
+}
+
+func toReconciliation(r auditlog.Reconciliation) api.Reconciliation {
+	return api.Reconciliation{At: r.At, AfterSeq: r.AfterSeq, Events: r.Events, LastSeq: r.LastSeq, Certificates: r.Certificates,
+		Devices: r.Devices, Uncovered: r.Uncovered, Disagreements: each(r.Disagreements, toDisagreement), Truncated: r.Truncated}
+}
+
+func toDisagreement(d auditlog.Disagreement) api.Disagreement {
+	return api.Disagreement{Kind: d.Kind, ID: d.ID, Row: d.Row, Log: d.Log, Seq: d.Seq}
 }

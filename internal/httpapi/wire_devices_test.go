@@ -18,6 +18,11 @@ func TestWireDevicesCustodyAudit(t *testing.T) {
 	checkOut(t, toAuditEvent)
 	checkOut(t, toInclusionProof)
 	checkOut(t, toConsistencyProof)
+	checkOut(t, toReconciliation)
+	checkOut(t, toFactoryLink)
+	checkOut(t, toDisagreement)
+	checkOut(t, toSignedReport)
+	checkOut(t, toDSSESignature)
 }
 
 // TestTransferDecisionsAreTheRoutes: the decision names in api are the service's.

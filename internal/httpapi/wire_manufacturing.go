@@ -107,3 +107,13 @@ func fromCreateSupportHierarchyRequest(r api.CreateSupportHierarchyRequest) supp
 func toSignedManifest(m manufacturing.Manifest) api.SignedManifest {
 	return api.SignedManifest{ManufacturerID: m.ManufacturerID, LotIDs: m.LotIDs, Devices: m.Devices, SHA256: fmt.Sprintf("%x", m.SHA256), Envelope: m.Envelope}
 }
+
+// fromRepairRequest decodes the build record strictly, as fromIssueFactoryRequest does.
+func fromRepairRequest(r api.RepairRequest) (manufacturing.RepairRequest, error) {
+	f, err := fromIssueFactoryRequest(api.IssueFactoryRequest{CSR: r.CSR, BuildRecord: r.BuildRecord})
+	return manufacturing.RepairRequest{CSR: f.CSR, BuildRecord: f.BuildRecord, Reason: r.Reason}, err
+}
+
+func toRepairResult(r manufacturing.RepairResult) api.RepairResult {
+	return api.RepairResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
+}

@@ -25,6 +25,10 @@ func TestWireManufacturing(t *testing.T) {
 	full := filled[api.IssueFactoryRequest]()
 	full.BuildRecord, _ = json.Marshal(filled[api.BuildRecord]())
 	checkInWith(t, fromIssueFactoryRequest, []api.IssueFactoryRequest{{}, full}, "lot_id")
+	checkOut(t, toRepairResult)
+	repair := filled[api.RepairRequest]()
+	repair.BuildRecord, _ = json.Marshal(filled[api.BuildRecord]())
+	checkInWith(t, fromRepairRequest, []api.RepairRequest{{}, repair})
 }
 
 // TestIssueFactoryBuildRecordIsStrict: the raw build record is decoded as strictly as the body.

@@ -37,6 +37,8 @@ type DeviceView struct {
 	Custody      []device.CustodyLink `json:"custody"`
 	// Lineage is what each operational certificate was issued on.
 	Lineage []environment.Evidence `json:"lineage"`
+	// FactoryLineage is the device's factory identities, oldest first (lineage.go).
+	FactoryLineage []FactoryLink `json:"factory_lineage"`
 	// SupportGrants are the support grants that reach or reached the device (named, or by lot).
 	SupportGrants []grant.Grant `json:"support_grants"`
 	// Origin and Maker are set for a device of a maker that does not run Hallmark: where it
@@ -70,6 +72,7 @@ func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView
 			return err
 		}
 		v.Certificates, v.Lineage = []ca.Cert{}, []environment.Evidence{}
+		v.FactoryLineage = factoryLineage(certs, d.FactoryCert)
 		for _, c := range certs {
 			if ok, err := sight.Certificate(c); err != nil {
 				return err

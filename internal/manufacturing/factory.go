@@ -92,21 +92,8 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	if err := rec.Validate(); err != nil {
+	if err := checkRecord(rec, mfr, model, lot); err != nil {
 		return FactoryIdentity{}, err
-	}
-	for _, m := range []struct{ field, got, want string }{
-		{"manufacturer", rec.Manufacturer, mfr.ID},
-		{"model", rec.Model, model.Name},
-		{"lot", rec.Lot, lot.Name},
-		{"line", rec.Line, lot.Line},
-	} {
-		if m.got != m.want {
-			return FactoryIdentity{}, failure.New(failure.Invalid, "build record: %s is %q but lot %s says %q", m.field, m.got, lot.ID, m.want)
-		}
-	}
-	if rec.TestResult != "pass" {
-		return FactoryIdentity{}, failure.New(failure.Invalid, "build record: testResult is %q; only devices that passed get a factory identity", rec.TestResult)
 	}
 	signer, err := s.buildRecordSigner(ctx, a, mfr.ID)
 	if err != nil {
@@ -163,6 +150,28 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		return FactoryIdentity{}, err
 	}
 	return FactoryIdentity{Device: d, CertificatePEM: pemCert(cert.Raw), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), BuildRecord: envJSON, BuildRecordSHA: fmt.Sprintf("%x", digest)}, nil
+}
+
+// checkRecord checks a build record and that it names the lot's manufacturer, model, lot and
+// line, and a device that passed its tests.
+func checkRecord(rec buildrecord.Record, mfr party.Party, model device.Model, lot device.Lot) error {
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	for _, m := range []struct{ field, got, want string }{
+		{"manufacturer", rec.Manufacturer, mfr.ID},
+		{"model", rec.Model, model.Name},
+		{"lot", rec.Lot, lot.Name},
+		{"line", rec.Line, lot.Line},
+	} {
+		if m.got != m.want {
+			return failure.New(failure.Invalid, "build record: %s is %q but lot %s says %q", m.field, m.got, lot.ID, m.want)
+		}
+	}
+	if rec.TestResult != "pass" {
+		return failure.New(failure.Invalid, "build record: testResult is %q; only devices that passed get a factory identity", rec.TestResult)
+	}
+	return nil
 }
 
 // buildRecordSigner returns the manufacturer's build-record key, creating it on first use.

@@ -276,8 +276,11 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 		if err := b.SetDeviceStates(changes, now); err != nil {
 			return err
 		}
+		// The event names every certificate it changes, the held operational ones too
+		// (audit reconcile recomputes certificate state from it). Events written before
+		// "held" was added are still read: reconcile then takes the run's cascade items.
 		_, err = tx.Audit().Append(s.event(a, "factory.revoke", "revocation:"+runID, "revocation:"+runID,
-			map[string]any{"factory_certificates": revoked, "reason": reason.String()}))
+			map[string]any{"factory_certificates": revoked, "held": append([]string{}, held...), "reason": reason.String()}))
 		return err
 	}
 	run := s.c.Store.Update

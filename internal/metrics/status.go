@@ -14,6 +14,9 @@ type StatusStats struct {
 	// CRLRequests counts CRL requests by source: "memory" (served at once), "build" (waited
 	// for a build) or "store" (a follower served the leader's stored CRL).
 	CRLRequests map[string]int64
+	// Disputed is how many certificates' rows disagree with the audit log at the last
+	// reconciliation (OCSP answers them tryLater, counted in OCSPAnswers as "disputed").
+	Disputed int
 }
 
 // OCSPCacheTier is one tier of the OCSP answer cache.
@@ -35,7 +38,9 @@ var (
 	descOCSPCacheEvictions = prometheus.NewDesc("hallmark_ocsp_cache_evictions_total",
 		"Cached OCSP answers evicted to make room, by tier.", []string{"tier"}, nil)
 	descOCSPAnswers = prometheus.NewDesc("hallmark_ocsp_answers_total",
-		"OCSP answers given, by source: cache (signed earlier) or signed (for this request).", []string{"source"}, nil)
+		"OCSP answers given, by source: cache (signed earlier), signed (for this request) or disputed (tryLater: the certificate's row disagrees with the audit log).", []string{"source"}, nil)
+	descDisputed = prometheus.NewDesc("hallmark_audit_disputed_certificates",
+		"Certificates whose rows disagree with the audit log at the last reconciliation (audit reconcile); OCSP answers them tryLater.", nil, nil)
 	descCRLBuilds = prometheus.NewDesc("hallmark_crl_builds_total",
 		"CRLs built and signed by this replica, by crl: full or partition.", []string{"crl"}, nil)
 	descCRLRequests = prometheus.NewDesc("hallmark_crl_requests_total",
@@ -51,7 +56,7 @@ func (m *Registry) WatchStatus(read func() StatusStats) error {
 type statusCollector func() StatusStats
 
 func (statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOCSPCacheBytes, descOCSPCacheLimit, descOCSPCacheEntries, descOCSPCacheEvictions, descOCSPAnswers, descCRLBuilds, descCRLRequests} {
+	for _, d := range []*prometheus.Desc{descOCSPCacheBytes, descOCSPCacheLimit, descOCSPCacheEntries, descOCSPCacheEvictions, descOCSPAnswers, descCRLBuilds, descCRLRequests, descDisputed} {
 		ch <- d
 	}
 }
@@ -67,6 +72,7 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for src, n := range s.OCSPAnswers {
 		ch <- prometheus.MustNewConstMetric(descOCSPAnswers, prometheus.CounterValue, float64(n), src)
 	}
+	ch <- prometheus.MustNewConstMetric(descDisputed, prometheus.GaugeValue, float64(s.Disputed))
 	for crl, n := range s.CRLBuilds {
 		ch <- prometheus.MustNewConstMetric(descCRLBuilds, prometheus.CounterValue, float64(n), crl)
 	}

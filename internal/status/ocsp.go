@@ -134,6 +134,14 @@ func (s *Service) Respond(ctx context.Context, wantCA string, der []byte) ([]byt
 		return resp, maxAge(at, refresh, now)
 	}
 	k := cacheKey{cs: cs, serial: ca.SerialHex(req.Serial)}
+	// A certificate whose row disagrees with the audit log (the last reconciliation said so)
+	// gets tryLater (RFC 6960 section 2.3), never good, not even from the cache: the row may
+	// have been edited outside Hallmark. The check is one atomic load while no certificate is
+	// disputed, so the hot path stays a cache hit.
+	if s.c.Disputes != nil && s.c.Disputes.Disputed(k.serial) {
+		s.ocspDisputed.Add(1)
+		return respTryLater, 0
+	}
 	gen := s.cache.gen.Load() // before the look-up: a change after it keeps the answer out of the cache
 	v, cached := s.cache.get(k, req.CertID, sg, now, refresh)
 	if cached != nil && req.Nonce == nil {

@@ -83,6 +83,16 @@ type Config struct {
 	// Leader, when set, makes CRL signing the leader's alone (crlstore.go): the leader
 	// stores every CRL it signs and the other replicas serve the stored bytes.
 	Leader Leader
+	// Disputes, when set, names the certificates whose rows disagree with the audit log
+	// (auditlog.Disputes, filled by reconciliation): the responder answers tryLater for them.
+	Disputes Disputes
+}
+
+// Disputes says which certificates' rows disagree with the audit log; Disputed is called for
+// every OCSP answer and must be cheap.
+type Disputes interface {
+	Disputed(serialHex string) bool
+	Len() int
 }
 
 // Service is the OCSP responder and CRL distributor. It is safe for concurrent use.
@@ -100,6 +110,7 @@ type Service struct {
 	cache  *ocspCache
 
 	ocspCached, ocspSigned atomic.Int64    // answers served from the cache, answers signed
+	ocspDisputed           atomic.Int64    // tryLater answers for disputed certificates
 	crlBuilds              [2]atomic.Int64 // CRLs built: full, partition
 	crlServed              [3]atomic.Int64 // CRL requests by source: servedMemory, servedBuild, servedStore
 }

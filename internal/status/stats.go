@@ -15,6 +15,10 @@ type Stats struct {
 	// OCSPCached and OCSPSigned count answers served from the cache and answers signed
 	// (cache misses, requests with a nonce, unknown serials beyond the cache).
 	OCSPCached, OCSPSigned int64
+	// OCSPDisputed counts tryLater answers for certificates whose rows disagree with the
+	// audit log; Disputed is how many such certificates there are now.
+	OCSPDisputed int64
+	Disputed     int
 	// FullCRLBuilds and PartitionCRLBuilds count the CRLs this replica built and signed.
 	FullCRLBuilds, PartitionCRLBuilds int64
 	// CRLServedMemory counts CRL requests served at once from the CRL in memory;
@@ -31,10 +35,19 @@ func (s *Service) Stats() Stats {
 		OCSPCache:          []CacheStats{s.cache.known.stats(), s.cache.unknown.stats()},
 		OCSPCached:         s.ocspCached.Load(),
 		OCSPSigned:         s.ocspSigned.Load(),
+		OCSPDisputed:       s.ocspDisputed.Load(),
+		Disputed:           s.disputed(),
 		FullCRLBuilds:      s.crlBuilds[0].Load(),
 		PartitionCRLBuilds: s.crlBuilds[1].Load(),
 		CRLServedMemory:    s.crlServed[servedMemory].Load(),
 		CRLServedBuild:     s.crlServed[servedBuild].Load(),
 		CRLServedStore:     s.crlServed[servedStore].Load(),
 	}
+}
+
+func (s *Service) disputed() int {
+	if s.c.Disputes == nil {
+		return 0
+	}
+	return s.c.Disputes.Len()
 }

@@ -81,6 +81,8 @@ type Tx interface {
 	ChangeRules() ChangeRules // changes.go
 	Waivers() Waivers         // changes.go
 
+	StateRows() StateRows // reconcile.go
+
 	CustodyVouchers() CustodyVouchers // custodyvouchers.go
 }
 

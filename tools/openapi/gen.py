@@ -200,6 +200,21 @@ paths.update({
  "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
  "/v1/audit/leaves":{"get":op("Recorded leaf hashes from a leaf index, for exports (auditors)",200,S("LeafHashes"),params=[qi("start","first leaf index"),qi("count","at most 10000")],errs=(400,401,403))},
 })
+# --- reconciliation of state rows with the audit log (docs/audit.md) ---
+schemas.update({
+ "Disagreement":{"type":"object","description":"a row that says something the audit log does not","required":["kind","id","row","log"],"properties":{
+   "kind":{"type":"string","enum":["certificate","device"]},"id":{"type":"string","description":"serial (hex) or device ID"},
+   "row":{"type":"string","description":"what the row says"},"log":{"type":"string","description":"what the log says"},
+   "seq":{"type":"integer","description":"the last event that named it"}}},
+ "Reconciliation":{"type":"object","required":["at","after_seq","events","last_seq","certificates","devices","uncovered","disagreements"],"properties":{
+   "at":{"type":"string","format":"date-time"},"after_seq":{"type":"integer","description":"0: every event was read"},
+   "events":{"type":"integer"},"last_seq":{"type":"integer"},"certificates":{"type":"integer"},"devices":{"type":"integer"},
+   "uncovered":{"type":"integer","description":"certificate rows of CA profiles, which reconciliation does not cover"},
+   "disagreements":{"type":["array","null"],"items":S("Disagreement")},"truncated":{"type":"boolean"}}},
+})
+paths.update({
+ "/v1/audit/reconcile":{"post":op("Recompute every certificate's state from the audit events and list each row that disagrees; OCSP answers tryLater for those certificates (auditors)",200,S("Reconciliation"),errs=(400,401,403))},
+})
 # --- security reports (internal/reports) ---
 int_={"type":"integer"}
 cs_={"type":"object","properties":{"serial":str_,"state":str_,"not_after":dt}}
@@ -240,7 +255,7 @@ paths.update({
 })
 # --- approvals, separation of duties, support grants (docs/governance.md) ---
 pair_={"type":"object","properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]}}}
-kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard"]}
+kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard","manifest","repair"]}
 schemas.update({
  "ReadmitRequest":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":str_}},
  "Approval":{"type":"object","properties":{"id":str_,"kind":kind_,"state":{"type":"string","enum":["pending","approved","denied","expired","cancelled","executed"]},
@@ -477,4 +492,27 @@ paths.update({
    "get":op("The waivers report: waivers of the environments the caller's party operates (auditors: all), newest first",200,page(S("Waiver")),params=[q("device","one device's waivers"),q("active","true: only waivers that still hold")],errs=(401,))},
 })
 paths["/v1/environments/{id}"]["patch"]=governed(op("Change an environment's lifetime, max age, services or issuing CA (operational/issue over it); governed under the operator's environment-change rule and audited with the values before and after",200,S("EnvironmentView"),"EnvironmentUpdate",params=[pid()],errs=(400,401,403,404)))
+# --- repair (issue 17, point 3; docs/governance.md): a new build record and factory identity ---
+schemas["RepairRequest"]={"type":"object","required":["csr","build_record","reason"],"additionalProperties":False,"properties":{
+  "csr":{"type":"string","description":"PKCS#10, PEM or base64 DER; the key may be new"},"build_record":S("BuildRecord"),
+  "reason":{"type":"string","maxLength":1024,"description":"what was repaired, for the approvers and the audit log"}}}
+schemas["RepairResult"]={"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}}
+schemas["FactoryLink"]={"type":"object","description":"one factory identity of a device: the one it was made with, then one per repair","properties":{
+  "serial":{"type":"string"},"state":{"type":"string"},"revocation_reason":{"type":"string"},"issued_at":{"type":"string","format":"date-time"},
+  "revoked_at":{"type":"string","format":"date-time"},"build_record_sha256":{"type":"string","description":"the build record the certificate binds (hex)"},
+  "superseded_by":{"type":"string","description":"the factory identity that replaced this one"},"current":{"type":"boolean"}}}
+schemas["DeviceView"]["allOf"][1]["properties"]["factory_lineage"]=arr(S("FactoryLink"))
+paths["/v1/devices/{id}/repair"]={"post":op("Ask for a repaired device's new build record and factory identity (manufacturing/issue on its lot, by the party holding it; registered, released or quarantined devices). It waits for an approval (kind repair) by the party owning manufacturing/approve over the lot; once approved the old factory identity is revoked as superseded, the device carries the new one and keeps its lineage",202,S("RepairResult"),"RepairRequest",params=[pid()],errs=(400,401,403,404,409))}
+# --- signed reports (issue 17, point 7; docs/reports.md): ?signed=1 on every report ---
+schemas["SignedReport"]={"type":"object","required":["payloadType","payload","signatures"],
+  "description":"DSSE envelope (payloadType application/vnd.hallmark.report+json): the payload is {type, report, query, checkpoint, log_size_before, signed_at, body}, body being the report as the unsigned request returns it and checkpoint the signed audit checkpoint it was computed at; signed with the checkpoint key (keyid <origin>+<key hash>). Check it with hallmark report verify",
+  "properties":{"payloadType":{"type":"string"},"payload":{"type":"string","contentEncoding":"base64"},
+    "signatures":arr(S("DSSESignature"))}}
+schemas["DSSESignature"]={"type":"object","required":["keyid","sig"],"properties":{"keyid":{"type":"string"},"sig":{"type":"string","contentEncoding":"base64"}}}
+for path,item in paths.items():
+  if not path.startswith("/v1/reports/"): continue
+  o=item["get"]
+  o.setdefault("parameters",[]).append(q("signed","1: answer a SignedReport (DSSE envelope naming the audit checkpoint) instead of the report"))
+  c=o["responses"]["200"]["content"]["application/json"]
+  c["schema"]={"oneOf":[c["schema"],S("SignedReport")]}
 open(OUT,'w').write(json.dumps(doc,indent=1)+"\n")
