@@ -125,5 +125,9 @@ func (k *Console) decide(w http.ResponseWriter, r *http.Request, s *session) {
 		k.fail(w, r, s, http.StatusConflict, "Request "+id+" is "+res.Approval.State+" but its action did not run: "+res.ExecError)
 		return
 	}
+	if r.PostFormValue("return") == "support" {
+		http.Redirect(w, r, "/ui/support?decided="+url.QueryEscape(id), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/ui/approvals?decided="+url.QueryEscape(id), http.StatusSeeOther)
 }

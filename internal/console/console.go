@@ -104,6 +104,11 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("GET /ui/audit", k.signedIn(k.auditLog))
 	m.HandleFunc("GET /ui/audit/{seq}", k.signedIn(k.auditEvent))
 	m.HandleFunc("POST /ui/audit/checkpoint", k.signedIn(k.freshCheckpoint))
+	m.HandleFunc("GET /ui/revocations", k.signedIn(k.revocationPage))
+	m.HandleFunc("POST /ui/revocations", k.signedIn(k.revoke))
+	m.HandleFunc("GET /ui/support", k.signedIn(k.supportPage))
+	m.HandleFunc("POST /ui/support", k.signedIn(k.requestGrant))
+	m.HandleFunc("POST /ui/support/{id}/revoke", k.signedIn(k.revokeGrant))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})
