@@ -109,6 +109,8 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("GET /ui/support", k.signedIn(k.supportPage))
 	m.HandleFunc("POST /ui/support", k.signedIn(k.requestGrant))
 	m.HandleFunc("POST /ui/support/{id}/revoke", k.signedIn(k.revokeGrant))
+	m.HandleFunc("GET /ui/reports", k.signedIn(k.reportsPage))
+	m.HandleFunc("GET /ui/reports/{name}", k.signedIn(k.reportsPageOrCSV))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})
