@@ -111,6 +111,7 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("POST /ui/support/{id}/revoke", k.signedIn(k.revokeGrant))
 	m.HandleFunc("GET /ui/reports", k.signedIn(k.reportsPage))
 	m.HandleFunc("GET /ui/reports/{name}", k.signedIn(k.reportsPageOrCSV))
+	m.HandleFunc("GET /ui/policies", k.signedIn(k.policiesPage))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})

@@ -35,7 +35,7 @@ var openAPISchemas = map[string]any{
 	"IDPage": api.IDPage{}, "AuditEvent": api.AuditEvent{}, "InclusionProof": api.InclusionProof{},
 	"ConsistencyProof": api.ConsistencyProof{}, "LeafHashes": api.LeafHashes{},
 	"CreateOperationalHierarchy": api.CreateOperationalHierarchyRequest{}, "CreateEnvironment": api.CreateEnvironmentRequest{},
-	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{},
+	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{}, "PolicyVersionList": api.PolicyVersionList{},
 	"Challenge": api.Challenge{}, "ChallengeRequest": api.ChallengeRequest{}, "Proof": api.Proof{}, "Facts": api.Facts{}, "Onboard": api.OnboardRequest{},
 	"Renew": api.RenewRequest{}, "Identity": api.Identity{}, "Evidence": api.Evidence{}, "RuntimeRevoke": api.RevokeRequest{},
 	"ReadmitRequest": api.ReadmitRequest{}, "ReadmitResult": api.ReadmitResult{}, "FactorySelector": api.FactorySelector{},
