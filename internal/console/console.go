@@ -96,6 +96,8 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("GET /ui/signin", k.signInPage)
 	m.HandleFunc("POST /ui/signin", k.signIn)
 	m.HandleFunc("POST /ui/signout", k.signOut)
+	m.HandleFunc("POST /ui/signin/oidc", k.signInOIDC)
+	m.HandleFunc("GET "+callbackPath, k.signInCallback)
 	m.HandleFunc("GET /ui/{$}", k.signedIn(k.overview))
 	m.HandleFunc("GET /ui/devices", k.signedIn(k.inventory))
 	m.HandleFunc("GET /ui/devices/{id}", k.signedIn(k.device))
@@ -156,9 +158,10 @@ func RedirectRoot(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
-// apiClient is a client of the in-process API acting with token.
-func (k *Console) apiClient(token string) *client.Client {
-	c, err := client.New("http://hallmark.console", token, client.WithHTTPClient(&http.Client{Transport: inProcess{k.api}}), client.WithUserAgent("hallmark-console"))
+// apiClient is a client of the in-process API acting with token for the browser at remote
+// (its RemoteAddr).
+func (k *Console) apiClient(token, remote string) *client.Client {
+	c, err := client.New("http://hallmark.console", token, client.WithHTTPClient(&http.Client{Transport: inProcess{k.api, remote}}), client.WithUserAgent("hallmark-console"))
 	if err != nil {
 		panic(err) // the base URL is a constant that parses
 	}

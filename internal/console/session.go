@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -67,7 +66,7 @@ func (k *Console) signedIn(page func(http.ResponseWriter, *http.Request, *sessio
 			k.toSignIn(w, r)
 			return
 		}
-		s, err := k.open(r.Context(), c.Value)
+		s, err := k.open(r, c.Value)
 		if err != nil {
 			if status, _ := problemStatus(err); status == http.StatusUnauthorized {
 				setCookie(w, sessionCookie, "", -1)
@@ -95,9 +94,9 @@ func (k *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // open asks the API who the credential is.
-func (k *Console) open(ctx context.Context, token string) (*session, error) {
-	c := k.apiClient(token)
-	me, err := c.Whoami(ctx)
+func (k *Console) open(r *http.Request, token string) (*session, error) {
+	c := k.apiClient(token, r.RemoteAddr)
+	me, err := c.Whoami(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +132,20 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			k.fail(w, r, nil, http.StatusBadRequest, "There is no demo person "+as+" on this server.")
 			return
 		}
-		token = tokens[as]
+		// The dev sign-in of the API: a session of the demo person, as `hallmark signin
+		// --dev` gets (it answers browsers on loopback only).
+		sw, err := k.apiClient("", r.RemoteAddr).DevSignin(r.Context(), as)
+		if err != nil {
+			k.failAPI(w, r, nil, err)
+			return
+		}
+		token = sw.Token
 	}
 	if token == "" || len(token) > maxToken {
 		k.fail(w, r, nil, http.StatusBadRequest, "Give a principal token.")
 		return
 	}
-	s, err := k.open(r.Context(), token)
+	s, err := k.open(r, token)
 	if err != nil {
 		status, msg := problemStatus(err)
 		if status == http.StatusUnauthorized {
