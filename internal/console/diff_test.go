@@ -20,7 +20,7 @@ func sides(d []diffLine) (a, b []string) {
 
 func TestLineDiff(t *testing.T) {
 	for _, tc := range []struct {
-		name, a, b string
+		name, a, b     string
 		added, removed int
 	}{
 		{"same", "a\nb\nc", "a\nb\nc", 0, 0},
