@@ -12,17 +12,22 @@ import (
 // (internal/revocation); the API checks them again.
 var revocationReasons = []string{"keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation"}
 
-// revokeForm is the manufacturing revocation the person chose: one of a lot, a device or a
-// whole issuing CA of their own party, a reason and, for a whole CA, why.
+// revokeForm is the manufacturing revocation the person chose: a manufacturer (by default the
+// person's party; a party the maker delegated the revoke duty to names the maker), one of its
+// lots, devices or a whole issuing CA, a reason and, for a whole CA, why.
 type revokeForm struct {
+	Maker  string // the manufacturer whose factory identities these are
 	By     string // lot, device or ca
 	Value  string
 	Reason string
 	Why    string
 }
 
-func (f revokeForm) request(manufacturer string, dryRun bool) (api.FactoryRevokeRequest, string) {
-	sel := api.FactorySelector{ManufacturerID: manufacturer}
+func (f revokeForm) request(dryRun bool) (api.FactoryRevokeRequest, string) {
+	if f.Maker == "" || len(f.Maker) > 200 {
+		return api.FactoryRevokeRequest{}, "Name the manufacturer."
+	}
+	sel := api.FactorySelector{ManufacturerID: f.Maker}
 	switch f.By {
 	case "lot":
 		sel.LotID = f.Value
@@ -67,7 +72,7 @@ type revocationData struct {
 // the approval it needs and the page says whose.
 func (k *Console) revocationPage(w http.ResponseWriter, r *http.Request, s *session) {
 	d := k.revocationChoices(r, s)
-	d.Form = revokeForm{By: "lot", Reason: "keyCompromise"}
+	d.Form = revokeForm{Maker: s.me.PartyID, By: "lot", Reason: "keyCompromise"}
 	k.render(w, r, s, http.StatusOK, "revocation", "Manufacturing revocation", d)
 }
 
@@ -87,10 +92,10 @@ func (k *Console) revocationChoices(r *http.Request, s *session) revocationData 
 // API with the person's credential.
 func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	f := revokeForm{By: r.PostFormValue("by"), Value: strings.TrimSpace(r.PostFormValue("value")),
+	f := revokeForm{Maker: strings.TrimSpace(r.PostFormValue("maker")), By: r.PostFormValue("by"), Value: strings.TrimSpace(r.PostFormValue("value")),
 		Reason: r.PostFormValue("reason"), Why: strings.TrimSpace(r.PostFormValue("why"))}
 	execute := r.PostFormValue("action") == "execute"
-	req, bad := f.request(s.me.PartyID, !execute)
+	req, bad := f.request(!execute)
 	if bad != "" {
 		k.fail(w, r, s, http.StatusBadRequest, bad)
 		return

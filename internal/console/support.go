@@ -20,7 +20,6 @@ type grantRow struct {
 	Operator  string
 	Window    string // the window's length, "8h0m0s"
 	Left      string // time left of an active grant
-	Approval  *api.Approval
 	MayDecide bool // pending, and the person did not ask for it
 }
 
@@ -47,11 +46,13 @@ func (k *Console) supportPage(w http.ResponseWriter, r *http.Request, s *session
 	d.Environments, _ = s.api.ListEnvironments(ctx)
 	for _, g := range gs {
 		row := grantRow{SupportGrant: g, Requester: n.Principal(g.RequesterParty, g.RequesterPrincipal), Operator: n.Party(g.OperatorID),
-			Window: g.NotAfter.Sub(g.NotBefore).String(), Approval: g.Approval}
+			Window: g.NotAfter.Sub(g.NotBefore).String()}
 		if g.Status == "active" && now.Before(g.NotAfter) {
 			row.Left = g.NotAfter.Sub(now).Round(time.Minute).String()
 		}
-		row.MayDecide = g.Approval != nil && g.Approval.State == "pending" && g.RequesterPrincipal != s.me.ID
+		// The list carries no approval, only its ID: the operator's people (not the one who
+		// asked) are offered the decision, and the API decides whether they may.
+		row.MayDecide = g.State == "requested" && g.ApprovalID != "" && g.OperatorID == s.me.PartyID && g.RequesterPrincipal != s.me.ID
 		d.Grants = append(d.Grants, row)
 	}
 	switch q := r.URL.Query(); {
