@@ -20,7 +20,7 @@ type grantRow struct {
 	Operator  string
 	Window    string // the window's length, "8h0m0s"
 	Left      string // time left of an active grant
-	MayDecide bool // pending, and the person did not ask for it
+	MayDecide bool   // pending, and the person did not ask for it
 }
 
 type supportData struct {
