@@ -3,6 +3,7 @@ package console
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // sides rebuilds the two inputs of a diff.
@@ -82,6 +83,23 @@ func FuzzLineDiff(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSpan(t *testing.T) {
+	for d, want := range map[time.Duration]string{time.Hour: "1 h", 90 * time.Minute: "1 h 30 min", 59*time.Minute + 40*time.Second: "1 h",
+		26 * time.Hour: "1 d 2 h", 20 * time.Second: "under a minute", 45 * time.Minute: "45 min"} {
+		if got := span(d); got != want {
+			t.Errorf("span(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestSpecLines(t *testing.T) {
+	got := strings.Join(specLines([]byte(`{"rules":[{"name":"a","expr":"x \u0026\u0026 y"}]}`)), "\n")
+	want := "{\n  \"rules\": [\n    {\n      \"expr\": \"x && y\",\n      \"name\": \"a\"\n    }\n  ]\n}"
+	if got != want {
+		t.Fatalf("specLines:\n%s\nwant\n%s", got, want)
+	}
 }
 
 func TestCSVSafe(t *testing.T) {

@@ -34,8 +34,9 @@ func (n *names) Party(id string) string {
 	return id
 }
 
-// Principal is "name (party name)" for a principal of partyID, or the ID when the caller may
-// not list that party's principals.
+// Principal is "name (party name)" for a principal of partyID; when the caller may not list
+// that party's principals, "someone at party name" (a principal ID means nothing to a person),
+// or the ID when the party is unknown too.
 func (n *names) Principal(partyID, id string) string {
 	if id == "" {
 		return ""
@@ -53,6 +54,9 @@ func (n *names) Principal(partyID, id string) string {
 		if v, ok := n.principals[id]; ok {
 			return v
 		}
+	}
+	if partyID != "" {
+		return "someone at " + n.Party(partyID)
 	}
 	return id
 }

@@ -100,11 +100,22 @@ func (k *Console) policiesPage(w http.ResponseWriter, r *http.Request, s *sessio
 	k.render(w, r, s, http.StatusOK, "policies", "Policies", d)
 }
 
-// specLines is a policy document as indented JSON, one line per element.
+// specLines is a policy document in a canonical form, one line per element: indented JSON
+// with object keys sorted and no HTML escapes (so "&&" reads as written), so the diff shows
+// what changed in meaning, not in key order.
 func specLines(spec json.RawMessage) []string {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, spec, "", "  "); err != nil {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(spec))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
 		return strings.Split(string(spec), "\n")
 	}
-	return strings.Split(buf.String(), "\n")
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	e.SetIndent("", "  ")
+	if err := e.Encode(v); err != nil {
+		return strings.Split(string(spec), "\n")
+	}
+	return strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,9 +47,9 @@ func (k *Console) supportPage(w http.ResponseWriter, r *http.Request, s *session
 	d.Environments, _ = s.api.ListEnvironments(ctx)
 	for _, g := range gs {
 		row := grantRow{SupportGrant: g, Requester: n.Principal(g.RequesterParty, g.RequesterPrincipal), Operator: n.Party(g.OperatorID),
-			Window: g.NotAfter.Sub(g.NotBefore).String()}
+			Window: span(g.NotAfter.Sub(g.NotBefore))}
 		if g.Status == "active" && now.Before(g.NotAfter) {
-			row.Left = g.NotAfter.Sub(now).Round(time.Minute).String()
+			row.Left = span(g.NotAfter.Sub(now))
 		}
 		// The list carries no approval, only its ID: the operator's people (not the one who
 		// asked) are offered the decision, and the API decides whether they may.
@@ -64,6 +65,26 @@ func (k *Console) supportPage(w http.ResponseWriter, r *http.Request, s *session
 		d.Notice = "Request " + q.Get("decided") + " is decided."
 	}
 	k.render(w, r, s, http.StatusOK, "support", "Support grants", d)
+}
+
+// span is a duration as people write it: "1 h 30 min", "45 min", "2 d 4 h".
+func span(d time.Duration) string {
+	d = d.Round(time.Minute)
+	if d < time.Minute {
+		return "under a minute"
+	}
+	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	var parts []string
+	if days > 0 {
+		parts = append(parts, strconv.Itoa(days)+" d")
+	}
+	if h > 0 {
+		parts = append(parts, strconv.Itoa(h)+" h")
+	}
+	if m > 0 && days == 0 {
+		parts = append(parts, strconv.Itoa(m)+" min")
+	}
+	return strings.Join(parts, " ")
 }
 
 // requestGrant asks for a support grant with the engineer's CSR; nothing is issued before the
