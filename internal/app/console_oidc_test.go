@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
@@ -79,6 +82,24 @@ func TestConsoleOIDC(t *testing.T) {
 		signIn("oscar")
 		b.run("console", chromedp.WaitVisible(chromedp.CSS(`#whoami`)))
 		wantIn(t, "who", b.text(`#whoami`), "oscar · Contoso Utilities")
+		// Signing out ends the API session: the cookie's credential no longer works.
+		var token string
+		b.run("cookie", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base + "/ui/"}})
+			for _, c := range res.Cookies {
+				if c.Name == "__Host-hallmark_session" {
+					token = c.Value
+				}
+			}
+			return err
+		}))
+		if !strings.HasPrefix(token, "hms_") {
+			t.Fatalf("session cookie %q is not a session token", token)
+		}
+		s.tokens["oidc/oscar"] = token
+		s.must(t, 200, "oidc/oscar", "GET", "/v1/whoami", nil)
+		b.submit("sign out", chromedp.Click(chromedp.CSS(`.who button`)))
+		s.must(t, 401, "oidc/oscar", "GET", "/v1/whoami", nil)
 	})
 	t.Run("unbound account", func(t *testing.T) {
 		signIn("mallory")

@@ -90,5 +90,6 @@ func (k *Console) signInCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	k.log.Info("console sign-in", "principal_id", s.me.ID, "party_id", s.me.PartyID, "method", "oidc")
 	setCookie(w, sessionCookie, sw.Token, int(SessionLife.Seconds()))
+	setCookie(w, sidCookie, sw.Session.ID, int(SessionLife.Seconds()))
 	k.render(w, r, nil, http.StatusOK, "continue", "Signed in", continueData{URL: Prefix, What: "the console"})
 }

@@ -21,6 +21,9 @@ import (
 const (
 	sessionCookie = "__Host-hallmark_session"
 	preCookie     = "__Host-hallmark_pre"
+	// sidCookie names the API session a sign-in through OIDC or the dev sign-in made, so
+	// that signing out revokes it (a pasted principal token has none).
+	sidCookie = "__Host-hallmark_sid"
 )
 
 // maxToken bounds a credential pasted into the sign-in form.
@@ -125,7 +128,7 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusForbidden, "The sign-in form expired or was not sent from this console; reload it and try again.")
 		return
 	}
-	token := strings.TrimSpace(r.PostFormValue("token"))
+	token, sid := strings.TrimSpace(r.PostFormValue("token")), ""
 	if as := r.PostFormValue("as"); as != "" {
 		tokens, err := k.devTokenMap()
 		if err != nil || tokens[as] == "" {
@@ -139,7 +142,7 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			k.failAPI(w, r, nil, err)
 			return
 		}
-		token = sw.Token
+		token, sid = sw.Token, sw.Session.ID
 	}
 	if token == "" || len(token) > maxToken {
 		k.fail(w, r, nil, http.StatusBadRequest, "Give a principal token.")
@@ -157,6 +160,9 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	k.log.Info("console sign-in", "principal_id", s.me.ID, "party_id", s.me.PartyID)
 	setCookie(w, preCookie, "", -1)
 	setCookie(w, sessionCookie, token, int(SessionLife.Seconds()))
+	if sid != "" {
+		setCookie(w, sidCookie, sid, int(SessionLife.Seconds()))
+	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
@@ -166,8 +172,16 @@ func (k *Console) signOut(w http.ResponseWriter, r *http.Request) {
 			k.fail(w, r, nil, http.StatusForbidden, "The form's CSRF token is missing or wrong.")
 			return
 		}
+		// End the API session too, so the credential is worthless even if the cookie was
+		// copied.
+		if sid, err := r.Cookie(sidCookie); err == nil && sid.Value != "" && len(sid.Value) < 200 {
+			if _, err := k.apiClient(c.Value, r.RemoteAddr).RevokeSession(r.Context(), sid.Value); err != nil {
+				k.log.Warn("console: revoking the session at sign-out", "err", err)
+			}
+		}
 	}
 	setCookie(w, sessionCookie, "", -1)
+	setCookie(w, sidCookie, "", -1)
 	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
 }
 
