@@ -14,6 +14,7 @@ type names struct {
 	parties    map[string]string
 	principals map[string]string
 	listed     map[string]bool // parties whose principals were asked for
+	envs       map[string]string
 }
 
 func newNames(ctx context.Context, c *client.Client) *names {
@@ -57,6 +58,22 @@ func (n *names) Principal(partyID, id string) string {
 	}
 	if partyID != "" {
 		return "someone at " + n.Party(partyID)
+	}
+	return id
+}
+
+// Env is an environment's name, or its ID when the caller may not list it.
+func (n *names) Env(id string) string {
+	if n.envs == nil {
+		n.envs = map[string]string{}
+		if es, err := n.api.ListEnvironments(n.ctx); err == nil {
+			for _, e := range es {
+				n.envs[e.ID] = e.Name
+			}
+		}
+	}
+	if v := n.envs[id]; v != "" {
+		return v
 	}
 	return id
 }

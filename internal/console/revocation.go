@@ -49,7 +49,7 @@ func (f revokeForm) request(dryRun bool) (api.FactoryRevokeRequest, string) {
 
 // envGroup is what a revocation suspends in one environment.
 type envGroup struct {
-	Environment string
+	Environment string // its name where the person's party may list it, else its ID
 	Items       []api.Suspension
 }
 
@@ -107,8 +107,8 @@ func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d := k.revocationChoices(r, s)
 	d.Form, d.Result, d.Executed = f, &res, execute
-	d.ByEnv = byEnvironment(res.Suspended)
 	n := s.names(r.Context())
+	d.ByEnv = byEnvironment(res.Suspended, n.Env)
 	if res.Approval != nil {
 		row := approvalRow{Approval: *res.Approval, Requester: n.Principal(res.Approval.RequesterParty, res.Approval.RequesterPrincipal), Approver: n.Party(res.Approval.ApproverParty)}
 		row.Why = why(*res.Approval, api.ApprovalRule{}, n)
@@ -124,14 +124,14 @@ func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // byEnvironment groups suspensions by environment, in the environment's order.
-func byEnvironment(ss []api.Suspension) []envGroup {
+func byEnvironment(ss []api.Suspension, name func(string) string) []envGroup {
 	m := map[string][]api.Suspension{}
 	for _, x := range ss {
 		m[x.Environment] = append(m[x.Environment], x)
 	}
 	out := make([]envGroup, 0, len(m))
 	for e, items := range m {
-		out = append(out, envGroup{e, items})
+		out = append(out, envGroup{name(e), items})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Environment < out[j].Environment })
 	return out

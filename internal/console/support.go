@@ -19,6 +19,7 @@ type grantRow struct {
 	api.SupportGrant
 	Requester string
 	Operator  string
+	Env       string // the environment's name, or its ID
 	Window    string // the window's length, "8h0m0s"
 	Left      string // time left of an active grant
 	MayDecide bool   // pending, and the person did not ask for it
@@ -46,7 +47,7 @@ func (k *Console) supportPage(w http.ResponseWriter, r *http.Request, s *session
 	d := supportData{Windows: supportWindows}
 	d.Environments, _ = s.api.ListEnvironments(ctx)
 	for _, g := range gs {
-		row := grantRow{SupportGrant: g, Requester: n.Principal(g.RequesterParty, g.RequesterPrincipal), Operator: n.Party(g.OperatorID),
+		row := grantRow{SupportGrant: g, Env: n.Env(g.EnvironmentID), Requester: n.Principal(g.RequesterParty, g.RequesterPrincipal), Operator: n.Party(g.OperatorID),
 			Window: span(g.NotAfter.Sub(g.NotBefore))}
 		if g.Status == "active" && now.Before(g.NotAfter) {
 			row.Left = span(g.NotAfter.Sub(now))
