@@ -51,6 +51,12 @@ type PolicyVersion struct {
 	CreatedAt     time.Time       `json:"created_at"`
 }
 
+// PolicyVersionList is the stored versions of one policy of an environment, newest first
+// (GET /v1/environments/{id}/policies/{kind}; at most 200).
+type PolicyVersionList struct {
+	Items []PolicyVersion `json:"items"`
+}
+
 // CreateEnvironmentRequest defines an environment (POST /v1/environments). Lifetime, MaxAge
 // and SupportMaxWindow are Go durations ("24h"); a missing policy gets the default.
 type CreateEnvironmentRequest struct {

@@ -54,6 +54,14 @@ func (c *Client) SetPolicy(ctx context.Context, envID, kind string, spec json.Ra
 	return pv, c.do(ctx, "PUT", "/v1/environments/"+seg(envID)+"/policies/"+seg(kind), spec, &governed{&pv})
 }
 
+// PolicyVersions lists the stored versions of an environment's policy of kind
+// (api.PolicyOnboarding or api.PolicyRenewal), newest first.
+func (c *Client) PolicyVersions(ctx context.Context, envID, kind string) ([]api.PolicyVersion, error) {
+	var l api.PolicyVersionList
+	err := c.do(ctx, "GET", "/v1/environments/"+seg(envID)+"/policies/"+seg(kind), nil, &l)
+	return l.Items, err
+}
+
 // NewChallenge fetches a single-use challenge for a proof of key possession, bound to r's
 // purpose, environment (or certificate to renew) and CSR key.
 func (c *Client) NewChallenge(ctx context.Context, r api.ChallengeRequest) (api.Challenge, error) {

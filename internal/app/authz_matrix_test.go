@@ -644,6 +644,10 @@ func mxRows() []mxRow {
 			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
 				return mxReq{path: "/v1/environments/" + mxPick(c, f.envA, f.envB)}
 			}},
+		{op: "GET /v1/environments/{id}/policies/{kind}", own: mxBy{mx404, mx404, mx404, mx200, mx404, mx200, mx404, mx200}, other: a404,
+			req: func(t *testing.T, f *mxFixture, c mxCell) mxReq {
+				return mxReq{path: "/v1/environments/" + mxPick(c, f.envA, f.envB) + "/policies/onboarding", check: mxExpect("items.0.version", "1", "items.0.kind", "onboarding")}
+			}},
 		{op: "PUT /v1/environments/{id}/policies/{kind}",
 			// Refused with 403 naming the owner, though GET answers 404 to the same callers.
 			// Allowed, a policy change waits for one other principal of contoso (issue 17): the

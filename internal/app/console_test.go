@@ -95,6 +95,19 @@ func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// submit runs actions that load a new page (a click on a form's button) and waits until the
+// new page is there: the old page's body is marked first, and the wait is for a body without
+// the mark.
+func (b *browser) submit(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	mark := chromedp.Evaluate[bool](`(document.body.dataset.stale = "1", true)`)
+	all := append([]chromedp.Action[chromedp.Void]{chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Run(ctx, mark)
+		return err
+	})}, actions...)
+	b.run(what, append(all, chromedp.WaitVisible(chromedp.CSS(`body:not([data-stale]) main h1`)))...)
+}
+
 // text returns the text of the first element matching sel (waiting for it).
 func (b *browser) text(sel string) string {
 	b.t.Helper()
@@ -102,7 +115,8 @@ func (b *browser) text(sel string) string {
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
-		b.t.Fatalf("reading %s: %v", sel, err)
+		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : ""`))
+		b.t.Fatalf("reading %s: %v; the page says: %s", sel, err, page)
 	}
 	return s
 }

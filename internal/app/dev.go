@@ -186,6 +186,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "hallmark dev server\n  api:      %s/v1\n  est:      %s (bare path: environment %q)\n  status:   %s (OCSP, CRLs)\n  metrics:  %s\n  tls ca:   %s\n  tokens:   %s\n  dev.json: %s\n  use it:   eval \"$(hallmark dev env --data %s --as acme/alice)\"\n  sign in:  hallmark login --dev --party acme --person alice (DEV ONLY: no identity provider, loopback clients only)\n",
 		info.APIURL, info.ESTURL, devESTLabel, info.StatusURL, info.MetricsURL, tlsCA, tokenFile, filepath.Join(dir, "dev.json"), dir)
+	fmt.Fprintf(stdout, "  console:  %s/ui/ (sign in as a demo person; the browser must trust the tls ca above)\n", info.APIURL)
 	if err := a.StartStatus(ctx, info.StatusURL); err != nil {
 		return fmt.Errorf("dev: revocation status: %w", err)
 	}

@@ -73,7 +73,7 @@ func (k *Console) approvals(w http.ResponseWriter, r *http.Request, s *session) 
 
 // why says, in words, which separation-of-duties rules bind a request.
 func why(q api.Approval, rule api.ApprovalRule, n *names) []string {
-	out := []string{"The person who asked (" + n.Principal(q.RequesterParty, q.RequesterPrincipal) + ") may not decide it."}
+	out := []string{"The person who asked, " + n.Principal(q.RequesterParty, q.RequesterPrincipal) + ", may not decide it."}
 	who := "a principal"
 	if q.Approvers > 1 {
 		who = itoaWord(q.Approvers) + " distinct principals"
@@ -123,6 +123,10 @@ func (k *Console) decide(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	if res.ExecError != "" {
 		k.fail(w, r, s, http.StatusConflict, "Request "+id+" is "+res.Approval.State+" but its action did not run: "+res.ExecError)
+		return
+	}
+	if r.PostFormValue("return") == "support" {
+		http.Redirect(w, r, "/ui/support?decided="+url.QueryEscape(id), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/ui/approvals?decided="+url.QueryEscape(id), http.StatusSeeOther)

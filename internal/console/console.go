@@ -96,6 +96,8 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("GET /ui/signin", k.signInPage)
 	m.HandleFunc("POST /ui/signin", k.signIn)
 	m.HandleFunc("POST /ui/signout", k.signOut)
+	m.HandleFunc("POST /ui/signin/oidc", k.signInOIDC)
+	m.HandleFunc("GET "+callbackPath, k.signInCallback)
 	m.HandleFunc("GET /ui/{$}", k.signedIn(k.overview))
 	m.HandleFunc("GET /ui/devices", k.signedIn(k.inventory))
 	m.HandleFunc("GET /ui/devices/{id}", k.signedIn(k.device))
@@ -104,6 +106,14 @@ func New(c Config) (*Console, error) {
 	m.HandleFunc("GET /ui/audit", k.signedIn(k.auditLog))
 	m.HandleFunc("GET /ui/audit/{seq}", k.signedIn(k.auditEvent))
 	m.HandleFunc("POST /ui/audit/checkpoint", k.signedIn(k.freshCheckpoint))
+	m.HandleFunc("GET /ui/revocations", k.signedIn(k.revocationPage))
+	m.HandleFunc("POST /ui/revocations", k.signedIn(k.revoke))
+	m.HandleFunc("GET /ui/support", k.signedIn(k.supportPage))
+	m.HandleFunc("POST /ui/support", k.signedIn(k.requestGrant))
+	m.HandleFunc("POST /ui/support/{id}/revoke", k.signedIn(k.revokeGrant))
+	m.HandleFunc("GET /ui/reports", k.signedIn(k.reportsPage))
+	m.HandleFunc("GET /ui/reports/{name}", k.signedIn(k.reportsPageOrCSV))
+	m.HandleFunc("GET /ui/policies", k.signedIn(k.policiesPage))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})
@@ -148,9 +158,10 @@ func RedirectRoot(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
-// apiClient is a client of the in-process API acting with token.
-func (k *Console) apiClient(token string) *client.Client {
-	c, err := client.New("http://hallmark.console", token, client.WithHTTPClient(&http.Client{Transport: inProcess{k.api}}), client.WithUserAgent("hallmark-console"))
+// apiClient is a client of the in-process API acting with token for the browser at remote
+// (its RemoteAddr).
+func (k *Console) apiClient(token, remote string) *client.Client {
+	c, err := client.New("http://hallmark.console", token, client.WithHTTPClient(&http.Client{Transport: inProcess{k.api, remote}}), client.WithUserAgent("hallmark-console"))
 	if err != nil {
 		panic(err) // the base URL is a constant that parses
 	}

@@ -9,12 +9,18 @@ import (
 // inProcess is an http.RoundTripper that serves a request with the API handler in this
 // process: the console's calls take the API's whole path (authentication, admission,
 // authorisation, audit) without a network hop.
-type inProcess struct{ h http.Handler }
+// remote is the browser's address, passed on as the request's RemoteAddr so that the API's
+// per-client rules (the dev sign-in answers loopback clients only) see the real client.
+type inProcess struct {
+	h      http.Handler
+	remote string
+}
 
 func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	r = r.Clone(r.Context())
 	r.RequestURI = r.URL.RequestURI()
+	r.RemoteAddr = t.remote
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}

@@ -14,6 +14,7 @@ type names struct {
 	parties    map[string]string
 	principals map[string]string
 	listed     map[string]bool // parties whose principals were asked for
+	envs       map[string]string
 }
 
 func newNames(ctx context.Context, c *client.Client) *names {
@@ -34,8 +35,9 @@ func (n *names) Party(id string) string {
 	return id
 }
 
-// Principal is "name (party name)" for a principal of partyID, or the ID when the caller may
-// not list that party's principals.
+// Principal is "name (party name)" for a principal of partyID; when the caller may not list
+// that party's principals, "someone at party name" (a principal ID means nothing to a person),
+// or the ID when the party is unknown too.
 func (n *names) Principal(partyID, id string) string {
 	if id == "" {
 		return ""
@@ -53,6 +55,25 @@ func (n *names) Principal(partyID, id string) string {
 		if v, ok := n.principals[id]; ok {
 			return v
 		}
+	}
+	if partyID != "" {
+		return "someone at " + n.Party(partyID)
+	}
+	return id
+}
+
+// Env is an environment's name, or its ID when the caller may not list it.
+func (n *names) Env(id string) string {
+	if n.envs == nil {
+		n.envs = map[string]string{}
+		if es, err := n.api.ListEnvironments(n.ctx); err == nil {
+			for _, e := range es {
+				n.envs[e.ID] = e.Name
+			}
+		}
+	}
+	if v := n.envs[id]; v != "" {
+		return v
 	}
 	return id
 }

@@ -36,16 +36,32 @@ var funcs = template.FuncMap{
 		default:
 			return ""
 		}
-		if v.IsZero() {
-			return ""
+		return whenHTML(v)
+	},
+	// cell shows a report cell: an RFC 3339 instant as a <time> (the viewer's zone, UTC on
+	// hover), anything else as text.
+	"cell": func(c string) template.HTML {
+		if len(c) >= 20 && len(c) <= 35 && c[4] == '-' && c[10] == 'T' {
+			if t, err := time.Parse(time.RFC3339, c); err == nil {
+				return whenHTML(t)
+			}
 		}
-		u := v.UTC()
-		iso := template.HTMLEscapeString(u.Format(time.RFC3339))
-		text := template.HTMLEscapeString(u.Format("2006-01-02 15:04 UTC"))
-		return template.HTML(`<time class="local" datetime="` + iso + `" title="` + text + `">` + text + `</time>`)
+		return template.HTML(template.HTMLEscapeString(c))
 	},
 	"pct": func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"add": func(a, b int) int { return a + b },
+}
+
+// whenHTML renders an instant as a <time> element: UTC in the text and the title; the
+// script rewrites the text into the viewer's zone and keeps UTC on hover.
+func whenHTML(v time.Time) template.HTML {
+	if v.IsZero() {
+		return ""
+	}
+	u := v.UTC()
+	iso := template.HTMLEscapeString(u.Format(time.RFC3339))
+	text := template.HTMLEscapeString(u.Format("2006-01-02 15:04 UTC"))
+	return template.HTML(`<time class="local" datetime="` + iso + `" title="` + text + `">` + text + `</time>`)
 }
 
 // render writes a page; a template that fails to execute is a 500 with nothing half-written.

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,6 +21,9 @@ import (
 const (
 	sessionCookie = "__Host-hallmark_session"
 	preCookie     = "__Host-hallmark_pre"
+	// sidCookie names the API session a sign-in through OIDC or the dev sign-in made, so
+	// that signing out revokes it (a pasted principal token has none).
+	sidCookie = "__Host-hallmark_sid"
 )
 
 // maxToken bounds a credential pasted into the sign-in form.
@@ -67,7 +69,7 @@ func (k *Console) signedIn(page func(http.ResponseWriter, *http.Request, *sessio
 			k.toSignIn(w, r)
 			return
 		}
-		s, err := k.open(r.Context(), c.Value)
+		s, err := k.open(r, c.Value)
 		if err != nil {
 			if status, _ := problemStatus(err); status == http.StatusUnauthorized {
 				setCookie(w, sessionCookie, "", -1)
@@ -95,9 +97,9 @@ func (k *Console) toSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // open asks the API who the credential is.
-func (k *Console) open(ctx context.Context, token string) (*session, error) {
-	c := k.apiClient(token)
-	me, err := c.Whoami(ctx)
+func (k *Console) open(r *http.Request, token string) (*session, error) {
+	c := k.apiClient(token, r.RemoteAddr)
+	me, err := c.Whoami(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -126,20 +128,27 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, http.StatusForbidden, "The sign-in form expired or was not sent from this console; reload it and try again.")
 		return
 	}
-	token := strings.TrimSpace(r.PostFormValue("token"))
+	token, sid := strings.TrimSpace(r.PostFormValue("token")), ""
 	if as := r.PostFormValue("as"); as != "" {
 		tokens, err := k.devTokenMap()
 		if err != nil || tokens[as] == "" {
 			k.fail(w, r, nil, http.StatusBadRequest, "There is no demo person "+as+" on this server.")
 			return
 		}
-		token = tokens[as]
+		// The dev sign-in of the API: a session of the demo person, as `hallmark signin
+		// --dev` gets (it answers browsers on loopback only).
+		sw, err := k.apiClient("", r.RemoteAddr).DevSignin(r.Context(), as)
+		if err != nil {
+			k.failAPI(w, r, nil, err)
+			return
+		}
+		token, sid = sw.Token, sw.Session.ID
 	}
 	if token == "" || len(token) > maxToken {
 		k.fail(w, r, nil, http.StatusBadRequest, "Give a principal token.")
 		return
 	}
-	s, err := k.open(r.Context(), token)
+	s, err := k.open(r, token)
 	if err != nil {
 		status, msg := problemStatus(err)
 		if status == http.StatusUnauthorized {
@@ -151,6 +160,9 @@ func (k *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	k.log.Info("console sign-in", "principal_id", s.me.ID, "party_id", s.me.PartyID)
 	setCookie(w, preCookie, "", -1)
 	setCookie(w, sessionCookie, token, int(SessionLife.Seconds()))
+	if sid != "" {
+		setCookie(w, sidCookie, sid, int(SessionLife.Seconds()))
+	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
@@ -160,8 +172,16 @@ func (k *Console) signOut(w http.ResponseWriter, r *http.Request) {
 			k.fail(w, r, nil, http.StatusForbidden, "The form's CSRF token is missing or wrong.")
 			return
 		}
+		// End the API session too, so the credential is worthless even if the cookie was
+		// copied.
+		if sid, err := r.Cookie(sidCookie); err == nil && sid.Value != "" && len(sid.Value) < 200 {
+			if _, err := k.apiClient(c.Value, r.RemoteAddr).RevokeSession(r.Context(), sid.Value); err != nil {
+				k.log.Warn("console: revoking the session at sign-out", "err", err)
+			}
+		}
 	}
 	setCookie(w, sessionCookie, "", -1)
+	setCookie(w, sidCookie, "", -1)
 	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
 }
 

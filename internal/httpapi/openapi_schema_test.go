@@ -38,7 +38,7 @@ var openAPISchemas = map[string]any{
 	"SignedReport": api.SignedReport{}, "DSSESignature": api.DSSESignature{},
 	"RepairRequest": api.RepairRequest{}, "RepairResult": api.RepairResult{}, "FactoryLink": api.FactoryLink{},
 	"CreateOperationalHierarchy": api.CreateOperationalHierarchyRequest{}, "CreateEnvironment": api.CreateEnvironmentRequest{},
-	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{},
+	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{}, "PolicyVersionList": api.PolicyVersionList{},
 	"Challenge": api.Challenge{}, "ChallengeRequest": api.ChallengeRequest{}, "Proof": api.Proof{}, "Facts": api.Facts{}, "Onboard": api.OnboardRequest{},
 	"Renew": api.RenewRequest{}, "Identity": api.Identity{}, "Evidence": api.Evidence{}, "RuntimeRevoke": api.RevokeRequest{},
 	"ReadmitRequest": api.ReadmitRequest{}, "ReadmitResult": api.ReadmitResult{}, "FactorySelector": api.FactorySelector{},

@@ -23,6 +23,7 @@ func (s *Server) operationalRoutes() {
 	s.handle("GET", "/v1/environments", s.listEnvironments)
 	s.handle("GET", "/v1/environments/{id}", s.getEnvironment)
 	s.handle("PUT", "/v1/environments/{id}/policies/{kind}", s.setPolicy)
+	s.handle("GET", "/v1/environments/{id}/policies/{kind}", s.listPolicyVersions)
 	s.handle("POST", "/v1/challenges", s.newChallenge)
 	s.handle("POST", "/v1/environments/{id}/onboard", s.onboard)
 	s.handle("POST", "/v1/renewals", s.renew)
@@ -84,6 +85,20 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request, p party.Princ
 		return err
 	}
 	return writeJSON(w, 200, toPolicyVersion(pv))
+}
+
+// listPolicyVersions lists the stored versions of the environment's policy of the kind in the
+// path, newest first.
+func (s *Server) listPolicyVersions(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	vs, err := s.ops.PolicyVersions(r.Context(), actor(p), r.PathValue("id"), environment.PolicyKind(r.PathValue("kind")))
+	if err != nil {
+		return err
+	}
+	out := api.PolicyVersionList{Items: make([]api.PolicyVersion, 0, len(vs))}
+	for _, v := range vs {
+		out.Items = append(out.Items, toPolicyVersion(v))
+	}
+	return writeJSON(w, 200, out)
 }
 
 func (s *Server) newChallenge(w http.ResponseWriter, r *http.Request, p party.Principal) error {

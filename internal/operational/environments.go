@@ -248,6 +248,30 @@ func (s *Service) GetEnvironment(ctx context.Context, a audit.Actor, id string) 
 	return v, err
 }
 
+// PolicyVersions lists the stored versions of an environment's policy of one kind, newest
+// first (at most store.MaxPolicyVersions), to whoever may read the environment: its operator
+// and auditors. Anyone else gets not found, as for GetEnvironment.
+func (s *Service) PolicyVersions(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind) ([]environment.PolicyVersion, error) {
+	if kind != environment.Onboarding && kind != environment.Renewal {
+		return nil, failure.New(failure.Invalid, "policy kind %q is not onboarding or renewal", kind)
+	}
+	var out []environment.PolicyVersion
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		e, err := tx.Environments().GetEnvironment(envID)
+		if err != nil {
+			return err
+		}
+		if ok, err := governance.CanRead(tx, a, e.OperatorID); err != nil {
+			return err
+		} else if !ok {
+			return failure.New(failure.NotFound, "environment %s: not found", envID)
+		}
+		out, err = tx.Environments().PolicyVersions(envID, kind)
+		return err
+	})
+	return out, err
+}
+
 // ListEnvironments lists the caller's party's environments (all of them for auditors).
 func (s *Service) ListEnvironments(ctx context.Context, a audit.Actor) ([]environment.Environment, error) {
 	var out []environment.Environment

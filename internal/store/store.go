@@ -279,7 +279,13 @@ type Environments interface {
 	// UpdateEnvironment writes an environment's issuing CA, lifetime, max age and services;
 	// ErrNotFound when it does not exist.
 	UpdateEnvironment(e environment.Environment) error
+	// PolicyVersions lists the stored versions of an environment's policy of one kind, newest
+	// first, at most MaxPolicyVersions; none is an empty list, not an error.
+	PolicyVersions(envID string, kind environment.PolicyKind) ([]environment.PolicyVersion, error)
 }
+
+// MaxPolicyVersions bounds PolicyVersions.
+const MaxPolicyVersions = 200
 
 // Challenge is a single-use nonce a device signs to prove possession of a key. It is bound
 // to the principal that asked for it, a purpose (onboard or renew), an environment and the

@@ -86,6 +86,9 @@ async function checkProof() {
 
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
+  // A continue page (sign-in hand-overs) goes on by itself; without script, its link does.
+  const next = document.querySelector("a.continue[data-auto]");
+  if (next) location.assign(next.href);
   const b = document.getElementById("verify");
   if (b) { b.addEventListener("click", checkProof); checkProof(); }
 });

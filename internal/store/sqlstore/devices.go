@@ -107,9 +107,6 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 	if f.State != "" {
 		add("state = ?", string(f.State))
 	}
-	if f.VisibleTo != "" {
-		add("(manufacturer_id = ? OR custodian_id = ?)", f.VisibleTo, f.VisibleTo)
-	}
 	if f.EnvironmentID != "" {
 		add("environment_id = ?", f.EnvironmentID)
 	}
@@ -119,13 +116,27 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 	if f.After != "" {
 		add("id > ?", f.After)
 	}
-	q := `SELECT ` + deviceCols + ` FROM devices`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
+	}
+	if f.VisibleTo != "" {
+		// "made or holds" as one OR makes the database collect every device of the party and
+		// sort them before the first page. Instead each role walks its own index in id order
+		// (devices_manufacturer, devices_custodian) for one page with the other filters, and
+		// the two pages merge: the first limit ids of the union are among the first limit of
+		// each side. UNION drops a device on both sides (made and held by the party).
+		branch := func(role string) string {
+			return `SELECT * FROM (SELECT ` + deviceCols + ` FROM devices WHERE ` + strings.Join(append([]string{role + " = ?"}, where...), " AND ") +
+				fmt.Sprintf(" ORDER BY id LIMIT %d) AS ", limit) + role[:1]
+		}
+		q := branch("manufacturer_id") + " UNION " + branch("custodian_id") + fmt.Sprintf(" ORDER BY 1 LIMIT %d", limit)
+		both := append(append(append([]any{f.VisibleTo}, args...), f.VisibleTo), args...)
+		return list(d.t, scanDevice, q, both...)
+	}
+	q := `SELECT ` + deviceCols + ` FROM devices`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY id LIMIT %d", limit)
 	return list(d.t, scanDevice, q, args...)

@@ -113,6 +113,26 @@ func (e envs) LatestPolicy(envID string, kind environment.PolicyKind) (environme
 	return p, notFound(err, string(kind)+" policy of environment "+envID)
 }
 
+func (e envs) PolicyVersions(envID string, kind environment.PolicyKind) ([]environment.PolicyVersion, error) {
+	rows, err := e.t.query(`SELECT environment_id, kind, version, spec, created_by, created_at FROM policies WHERE environment_id = ? AND kind = ? ORDER BY version DESC LIMIT ?`, envID, string(kind), store.MaxPolicyVersions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []environment.PolicyVersion{}
+	for rows.Next() {
+		var p environment.PolicyVersion
+		var k, spec string
+		var at int64
+		if err := rows.Scan(&p.EnvironmentID, &k, &p.Version, &spec, &p.CreatedBy, &at); err != nil {
+			return nil, err
+		}
+		p.Kind, p.Spec, p.CreatedAt = environment.PolicyKind(k), json.RawMessage(spec), fromMicros(at)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 type challenges struct{ t *tx }
 
 const challengeCols = `id, nonce, purpose, principal_id, party_id, environment_id, key_sha256, created_at, expires_at, used_at`

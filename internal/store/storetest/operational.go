@@ -265,6 +265,13 @@ func testPolicyVersions(t *testing.T, s store.Store) {
 		if err != nil || p.Version != 2 {
 			t.Errorf("latest = %+v, %v", p, err)
 		}
+		vs, err := tx.Environments().PolicyVersions("env1", environment.Renewal)
+		if err != nil || len(vs) != 2 || vs[0].Version != 2 || vs[1].Version != 1 || string(vs[1].Spec) != `{"rules":[]}` || !vs[1].CreatedAt.Equal(t0) {
+			t.Errorf("versions = %+v, %v", vs, err)
+		}
+		if vs, err := tx.Environments().PolicyVersions("env1", environment.Onboarding); err != nil || len(vs) != 0 {
+			t.Errorf("onboarding versions = %+v, %v", vs, err)
+		}
 		got, err := tx.Environments().GetEnvironment("env1")
 		if err != nil || got.Lifetime != e.Lifetime || len(got.Services) != 1 {
 			t.Errorf("environment = %+v, %v", got, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ownership", testOwnership},
 		{"SerialsNeverRepeat", testSerials},
 		{"DeviceUpdateIsConditional", testDeviceUpdate},
+		{"DevicesVisibleToPaged", testDevicesVisibleTo},
 		{"ConcurrentTransfersOneWins", testConcurrentTransfers},
 		{"AuditOrder", testAuditOrder},
 		{"BulkWrites", testBulk},
@@ -276,6 +278,67 @@ func seedDevice(t *testing.T, s store.Store, ids ...string) {
 		_, err := tx.Audit().Append(ev("device.create"))
 		return err
 	})
+}
+
+// testDevicesVisibleTo checks the list of a party's devices (made or held) page by page, with
+// and without another filter: each page in id order, no device twice, none missing.
+func testDevicesVisibleTo(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2", "d3", "d4", "d5", "d6")
+	seedParty(t, s, "op", party.Operator)
+	for _, id := range []string{"d2", "d4", "d5"} {
+		mustUpdate(t, s, func(tx store.Tx) error {
+			d, err := tx.Devices().GetDevice(id)
+			if err != nil {
+				return err
+			}
+			next := d
+			next.CustodianID = "op"
+			if id == "d4" {
+				next.State = device.Active
+			}
+			if err := tx.Devices().UpdateDevice(next, d); err != nil {
+				return err
+			}
+			_, err = tx.Audit().Append(ev("custody.accept"))
+			return err
+		})
+	}
+	pages := func(f store.DeviceFilter) (ids []string) {
+		_ = s.View(ctx, func(tx store.Tx) error {
+			for range 10 {
+				l, err := tx.Devices().ListDevices(f)
+				if err != nil {
+					t.Errorf("ListDevices(%+v): %v", f, err)
+					return nil
+				}
+				for _, d := range l {
+					ids = append(ids, d.ID)
+				}
+				if len(l) < f.Limit {
+					return nil
+				}
+				f.After = l[len(l)-1].ID
+			}
+			t.Errorf("ListDevices(%+v) never ended", f)
+			return nil
+		})
+		return ids
+	}
+	for _, tc := range []struct {
+		f    store.DeviceFilter
+		want string
+	}{
+		{store.DeviceFilter{VisibleTo: "acme", Limit: 2}, "d1 d2 d3 d4 d5 d6"},
+		{store.DeviceFilter{VisibleTo: "op", Limit: 1}, "d2 d4 d5"},
+		{store.DeviceFilter{VisibleTo: "op", Limit: 2}, "d2 d4 d5"},
+		{store.DeviceFilter{VisibleTo: "op", State: device.Active, Limit: 2}, "d4"},
+		{store.DeviceFilter{VisibleTo: "acme", CustodianID: "acme", Limit: 5}, "d1 d3 d6"},
+		{store.DeviceFilter{VisibleTo: "nobody", Limit: 5}, ""},
+	} {
+		if got := strings.Join(pages(tc.f), " "); got != tc.want {
+			t.Errorf("pages of %+v = %q, want %q", tc.f, got, tc.want)
+		}
+	}
 }
 
 func testDeviceUpdate(t *testing.T, s store.Store) {
