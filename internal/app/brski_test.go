@@ -81,7 +81,6 @@ func startBRSKIPairURL(t *testing.T, masaURL string) brskiPair {
 	return p
 }
 
-
 // pledge is the device agent of serial, with no trust in the operator's EST server yet.
 func (p brskiPair) pledge(serial string, now func() time.Time) *agent.Agent {
 	return agent.New(agent.Config{
