@@ -219,7 +219,8 @@ func (c *Client) GetDevice(ctx context.Context, id string) (api.DeviceView, erro
 	return v, c.do(ctx, "GET", "/v1/devices/"+seg(id), nil, &v)
 }
 
-// DeviceCertificate returns one of a device's certificates as PEM; serial is lowercase hex.
+// DeviceCertificate returns one of a device's certificates as PEM; serial is hexadecimal as the
+// API writes it (lower case) or as openssl prints it (upper case, leading zeros, colons).
 func (c *Client) DeviceCertificate(ctx context.Context, id, serial string) ([]byte, error) {
 	var b []byte
 	return b, c.do(ctx, "GET", "/v1/devices/"+seg(id)+"/certificates/"+seg(serial), nil, &b)

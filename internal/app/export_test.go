@@ -32,3 +32,14 @@ func (h *DevHarness) CallWithToken(t *testing.T, token, method, path string) int
 	defer delete(h.s.tokens, "\x00raw")
 	return h.s.call(t, "\x00raw", method, path, nil).Status
 }
+
+// OnboardedDevice makes a device of acme's demo lot lotName (made by fabrikam's station,
+// handed to contoso) and has contoso's oscar onboard it into a new environment; it returns
+// the device's ID.
+func (h *DevHarness) OnboardedDevice(t *testing.T, lotName, serial string) string {
+	t.Helper()
+	dir := t.TempDir()
+	fi := deliveredDevice(t, h.s, dir, demoLot(t, h.s, lotName), lotName, serial)
+	onboard(t, h.s, dir, opEnv(t, h.s, "env-"+lotName, nil), serial, "op-"+serial, 201)
+	return fi.Device.ID
+}

@@ -45,6 +45,13 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	startedAt := time.Now()
+	if opts.Now != nil {
+		startedAt = opts.Now()
+	}
+	if err := checkCAKeys(ctx, st, kp, startedAt, keyPlace(cfg.Keys)); err != nil {
+		return err
+	}
 	a, err := Build(Wiring{Listeners: listenerLimits(cfg.Limits), Store: st, Keys: kp, Log: log, RootLife: cfg.Manufacturing.RootLifetime.Duration, IssuingLife: cfg.Manufacturing.IssuingLifetime.Duration,
 		AuditOrigin: cfg.Audit.Origin, LeaseTTL: cfg.Leader.LeaseTTL.Duration,
 		Status: StatusConfig{OCSPCacheBytes: cfg.Limits.OCSPCacheBytes, FullCRLMinGap: cfg.Limits.FullCRLMinInterval.Duration,

@@ -38,7 +38,8 @@ func (e *env) auditEventsCmd() *cobra.Command {
 		Short: "List audit events",
 		Long: `List up to 1000 audit events with a sequence number above --after, oldest first. Reading the
 audit log needs an audit cell (deployment administrators read no party's devices, which the
-log names). -o id prints sequence numbers.`,
+log names). The table shows principals by name where you may read them (their IDs otherwise);
+-o json keeps the IDs. -o id prints sequence numbers.`,
 		Example: `  hallmark audit events
   hallmark audit events --after "$(hallmark audit events -o id | tail -n 1)"`,
 		Args: cobra.NoArgs,
@@ -58,17 +59,18 @@ log names). -o id prints sequence numbers.`,
 			for i, ev := range evs {
 				ids[i] = strconv.FormatInt(ev.Seq, 10)
 			}
-			return e.emit(evs, ids, func(w io.Writer) { eventTable(w, evs) })
+			return e.emit(evs, ids, func(w io.Writer) { eventTable(w, evs, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 	cmd.Flags().Int64Var(&after, "after", 0, "only events with a sequence number above this")
 	return cmd
 }
 
-func eventTable(w io.Writer, evs []api.AuditEvent) {
+// eventTable shows each principal by name where the caller may read it (see principalNames).
+func eventTable(w io.Writer, evs []api.AuditEvent, names *principalNames) {
 	row(w, "SEQ", "AT", "PARTY", "PRINCIPAL", "ACTION", "STAGE", "SCOPE", "SUBJECT")
 	for _, ev := range evs {
-		row(w, ev.Seq, ts(ev.At), ev.PartyID, ev.PrincipalID, ev.Action, ev.Stage, ev.Scope, strings.TrimSpace(ev.Subject))
+		row(w, ev.Seq, ts(ev.At), ev.PartyID, names.name(ev.PrincipalID), ev.Action, ev.Stage, ev.Scope, strings.TrimSpace(ev.Subject))
 	}
 }
 

@@ -106,7 +106,8 @@ func (e *env) deviceShowCmd() *cobra.Command {
 		Long: `Show everything Hallmark knows of a device: its identity and state, every certificate issued
 to it, whether it has a build record, its custody chain (who handed it to whom) and its lineage:
 what each operational certificate was issued on (onboarding or renewal, the certificate presented
-as proof, the protocol, the policy version that allowed it, and who asked).`,
+as proof, the protocol, the policy version that allowed it, and who asked: by name where you may
+read the principal, by ID otherwise; -o json keeps the IDs).`,
 		Example: `  hallmark device show dev_123
   hallmark device show dev_123 -o json | jq .certificates`,
 		Args: exactArgs(1),
@@ -119,12 +120,14 @@ as proof, the protocol, the policy version that allowed it, and who asked).`,
 			if err != nil {
 				return err
 			}
-			return e.emit(v, []string{v.ID}, func(w io.Writer) { deviceDetail(w, v) })
+			return e.emit(v, []string{v.ID}, func(w io.Writer) { deviceDetail(w, v, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 }
 
-func deviceDetail(w io.Writer, v api.DeviceView) {
+// deviceDetail shows the lineage's principals by name where the caller may read them (see
+// principalNames).
+func deviceDetail(w io.Writer, v api.DeviceView, names *principalNames) {
 	fmt.Fprintln(w, "Device")
 	kv(w, "  ID", v.ID)
 	kv(w, "  Serial", v.Serial)
@@ -170,7 +173,7 @@ func deviceDetail(w io.Writer, v api.DeviceView) {
 		row(w, "  KIND", "SERIAL", "BASED ON", "ENVIRONMENT", "PROTOCOL", "POLICY", "PRINCIPAL", "AT")
 		for _, ev := range v.Lineage {
 			row(w, "  "+ev.Kind, certSerial(ev.Serial), certSerial(ev.BasedOn), ev.EnvironmentID, ev.Protocol,
-				fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), ev.PrincipalID, ts(ev.CreatedAt))
+				fmt.Sprintf("%s v%d", ev.PolicyKind, ev.PolicyVersion), names.name(ev.PrincipalID), ts(ev.CreatedAt))
 		}
 	}
 }

@@ -291,9 +291,9 @@ docs/governance.md, *Break-glass*.`,
 	return cmd
 }
 
-// emitAccess prints one break-glass request.
-func (e *env) emitAccess(a api.Access) error {
-	return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}) })
+// emitAccess prints one break-glass request; names shows the requester by name.
+func (e *env) emitAccess(a api.Access, names *principalNames) error {
+	return e.emit(a, []string{a.ID}, func(w io.Writer) { accessTable(w, []api.Access{a}, names) })
 }
 
 func (e *env) accessRequestCmd() *cobra.Command {
@@ -313,7 +313,7 @@ func (e *env) accessRequestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emitAccess(a)
+			return e.emitAccess(a, newPrincipalNames(cmd.Context(), c))
 		},
 	}
 	request.Flags().StringVar(&req.Reason, "reason", "", "why: the party's administrators read it")
@@ -326,7 +326,7 @@ func (e *env) accessListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "list PARTY",
 		Short:   "List a party's break-glass requests",
-		Long:    "List the break-glass requests concerning PARTY, newest first, with their state and window.",
+		Long:    "List the break-glass requests concerning PARTY, newest first, with their state and window. BY is the requester's\nname where you may read it (its ID otherwise); -o json keeps the IDs.",
 		Example: `  hallmark party access list acme`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -342,7 +342,7 @@ func (e *env) accessListCmd() *cobra.Command {
 			for i, a := range as {
 				ids[i] = a.ID
 			}
-			return e.emit(as, ids, func(w io.Writer) { accessTable(w, as) })
+			return e.emit(as, ids, func(w io.Writer) { accessTable(w, as, newPrincipalNames(cmd.Context(), c)) })
 		},
 	}
 }
@@ -365,7 +365,7 @@ func (e *env) accessDecideCmd(use string, approve bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emitAccess(a)
+			return e.emitAccess(a, newPrincipalNames(cmd.Context(), c))
 		},
 	}
 	c.Flags().StringVar(&comment, "comment", "", "a comment the requester and the party read")
@@ -388,14 +388,15 @@ func (e *env) accessEndCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.emitAccess(a)
+			return e.emitAccess(a, newPrincipalNames(cmd.Context(), c))
 		},
 	}
 }
 
-func accessTable(w io.Writer, as []api.Access) {
+// accessTable shows each requester by name where the caller may read it (see principalNames).
+func accessTable(w io.Writer, as []api.Access, names *principalNames) {
 	row(w, "ID", "PARTY", "BY", "STATE", "FOR", "REQUESTED", "UNTIL", "REASON")
 	for _, a := range as {
-		row(w, a.ID, a.PartyID, a.PrincipalID, a.State, a.Duration, ts(a.RequestedAt), tsp(a.Until), a.Reason)
+		row(w, a.ID, a.PartyID, names.name(a.PrincipalID), a.State, a.Duration, ts(a.RequestedAt), tsp(a.Until), a.Reason)
 	}
 }

@@ -1,6 +1,7 @@
 package custodyvouchers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,7 +64,10 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 			return failure.New(failure.Denied, "wrong addressee: the voucher's last link is addressed to key %s (%q), which is not a custody key of party %s (hallmark voucher key list); a voucher whose chain was cut short is addressed to an earlier holder",
 				ver.HolderKeyID, last.To, a.PartyID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return notMadeHere(tx, ver.Devices)
 	})
 	if err != nil {
 		return Imported{}, err
@@ -89,6 +93,9 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 			return err
 		}
 		if err := unseen(tx, links); err != nil {
+			return err
+		}
+		if err := notMadeHere(tx, ver.Devices); err != nil {
 			return err
 		}
 		for i, vd := range ver.Devices {
@@ -159,6 +166,33 @@ func verifyAgainst(v *custodyvoucher.Voucher, registered []maker.Maker, partyID 
 		return maker.Maker{}, nil, failure.New(failure.Invalid, "party %s has no maker registered with a build-record key (hallmark maker register --build-record-key): a custody voucher cannot be verified", partyID)
 	}
 	return maker.Maker{}, nil, errors.New("unreachable")
+}
+
+// notMadeHere refuses a voucher that brings a device this deployment made itself: one whose
+// factory certificate (the same DER) this deployment issued. Such a device is here already,
+// under its own manufacturer (handed-off after its export, or still registered or released if
+// the voucher was made elsewhere from its chain); creating it a second time as an external
+// device would give one device two identities. A voucher does not bring a device back to the
+// deployment that made it.
+func notMadeHere(tx store.Tx, devs []custodyvoucher.VerifiedDevice) error {
+	for _, vd := range devs {
+		c, err := tx.Certificates().GetCert(vd.Factory().SerialNumber)
+		if failure.Is(err, failure.NotFound) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("looking up the factory certificate of device %s: %w", vd.Serial, err)
+		}
+		if !bytes.Equal(c.DER, vd.Factory().Raw) {
+			continue // another CA's certificate of the same serial: not this one
+		}
+		d, err := tx.Devices().GetDevice(c.DeviceID)
+		if err != nil {
+			return fmt.Errorf("device %s of factory certificate %s: %w", c.DeviceID, ca.SerialHex(c.Serial), err)
+		}
+		return failure.New(failure.Conflict, "device %s of the voucher was made by this deployment (device %s, %s, of manufacturer %s): a custody voucher brings devices made elsewhere; a device cannot come back to the deployment that made it by voucher",
+			vd.Serial, d.ID, d.State, d.ManufacturerID)
+	}
+	return nil
 }
 
 // unseen refuses a voucher any link of which was imported here before: the same voucher

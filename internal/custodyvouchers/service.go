@@ -15,7 +15,8 @@
 //     importing party (its anchors, intermediates and build-record keys), the last link is
 //     addressed to a custody key registered to the importing party, no link of it was imported
 //     before (a replay, or a second hand-over of the same devices by one holder), no device is
-//     known here already, and the maker's CRL or OCSP does not say a factory certificate is
+//     known here already (as a maker's device, or as one this deployment made: a voucher does
+//     not bring a device back to the deployment that made it), and the maker's CRL or OCSP does not say a factory certificate is
 //     revoked (under the maker's fail mode, as onboarding asks).
 //   - Only principals that hold the custody/transfer duty export, import or register keys
 //     (governance.RequireCustody).

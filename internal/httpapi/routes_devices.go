@@ -73,13 +73,19 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, p party.Princ
 }
 
 // deviceCertificate serves one of the device's certificates as PEM (never a reserved one).
+// The serial may be written as the API writes it or as openssl prints it (see pathSerial);
+// the device is looked up first, so a party that cannot see it learns nothing from the serial.
 func (s *Server) deviceCertificate(w http.ResponseWriter, r *http.Request, p party.Principal) error {
 	v, err := s.inv.Get(r.Context(), actor(p), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	serial, ok := pathSerial(r.PathValue("serial"))
+	if !ok {
+		return failure.New(failure.Invalid, "serial %q is not a hexadecimal certificate serial of at most 20 octets (such as 0a1b2c or 0A:1B:2C)", r.PathValue("serial"))
+	}
 	for _, c := range v.Certificates {
-		if c.SerialHex == strings.ToLower(r.PathValue("serial")) && c.State != ca.Reserved {
+		if c.SerialHex == serial && c.State != ca.Reserved {
 			return writePEM(w, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.DER})))
 		}
 	}
@@ -171,4 +177,21 @@ func (s *Server) decideTransfer(w http.ResponseWriter, r *http.Request, p party.
 		return err
 	}
 	return writeJSON(w, 200, toTransfer(t))
+}
+
+// pathSerial turns a serial from a URL path into the API's form (ca.SerialHex: lower-case hex
+// without leading zeros). It accepts that form and openssl's: either case, leading zeros, and
+// colons between octets ("0A:1B"), at most 20 octets (RFC 5280 section 4.1.2.2) once the colons
+// and leading zeros are gone. It reports false for anything else, including the serial 0.
+func pathSerial(s string) (string, bool) {
+	s = strings.TrimLeft(strings.ReplaceAll(s, ":", ""), "0")
+	if s == "" || len(s) > 40 {
+		return "", false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return "", false
+		}
+	}
+	return strings.ToLower(s), true
 }

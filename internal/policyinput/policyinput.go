@@ -28,7 +28,9 @@ import (
 // whose factory certificate is factory with its issuance record factRec and whose verified
 // build record is rec, asking to be admitted to env, reporting facts, and holding (or, at
 // renewal, presenting) the operational identity op, nil if none. The factory certificate's
-// hardware type is empty when it names no hardwareModuleName.
+// hardware type is empty when it names no hardwareModuleName. d is never handed-off (exported
+// in a custody voucher): onboarding and renewal refuse such a device before building an input,
+// so no policy sees that state (docs/policies.md).
 func Build(now time.Time, d device.Device, model, lot string, factory *x509.Certificate, factRec ca.Cert, rec *buildrecord.Record,
 	env environment.Environment, facts environment.Facts, op *policy.Operational) policy.Input {
 	in := policy.Input{

@@ -206,13 +206,19 @@ func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devic
 		return nil, err
 	}
 	idle, lapsed := cred.count(IssueIdle), cred.count(IssueLapsed)
-	offCount := sum.OffboardedValid + idle + lapsed
-	offEv := Evidence{Count: offCount, Total: sum.Offboarded + cred.Tokens,
-		Note: "released, quarantined or factory-revoked devices still holding a valid operational certificate, valid principal tokens unused for 30 days, and principals whose tokens lapsed unrotated", Status: status(offCount)}
+	offCount := sum.OffboardedValid + sum.HandedOffValid + idle + lapsed
+	offEv := Evidence{Count: offCount, Total: sum.Offboarded + sum.HandedOff + cred.Tokens,
+		Note: "released, quarantined or factory-revoked devices and devices handed off to another deployment (custody voucher) still holding a valid operational certificate, valid principal tokens unused for 30 days, and principals whose tokens lapsed unrotated", Status: status(offCount)}
 	if devices {
 		offEv.Oldest = sum.OldestOffboardedValid
 		if sum.OldestOffboardedValid != "" {
 			offEv.name("device " + sum.OldestOffboardedValid + " (the oldest of its kind)")
+		}
+		if sum.OldestHandedOffValid != "" {
+			if offEv.Oldest == "" {
+				offEv.Oldest = sum.OldestHandedOffValid
+			}
+			offEv.name("device " + sum.OldestHandedOffValid + " (handed off: the oldest of its kind)")
 		}
 	}
 	offEv.name(cred.names(IssueIdle, IssueLapsed)...)

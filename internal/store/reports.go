@@ -86,6 +86,11 @@ type ReportSummary struct {
 	// OldestOffboardedValid the one among them that changed state first ("" if none).
 	Offboarded, OffboardedValid int
 	OldestOffboardedValid       string
+	// HandedOff counts devices exported in a custody voucher to another deployment
+	// (device.HandedOff), a bucket of their own beside Offboarded; HandedOffValid and
+	// OldestHandedOffValid are as for Offboarded.
+	HandedOff, HandedOffValid int
+	OldestHandedOffValid      string
 	// KeyCompromise counts certificates of these devices revoked for keyCompromise (1).
 	KeyCompromise int
 	// Issuances counts recorded operational issuances (evidence).

@@ -112,7 +112,7 @@ paths={
  "/v1/devices":{"get":op("List devices the caller may see (maker, holder, auditor), by id, paginated",200,S("DevicePage"),
    params=[q("lot","lot id"),q("state","device state"),q("custodian","party id"),q("manufacturer","party id"),q("after","return ids after this one"),q("limit","1-1000")],errs=(400,401))},
  "/v1/devices/{id}":{"get":op("A device with its certificates, build record and custody chain",200,S("DeviceView"),params=[pid()],errs=(401,404))},
- "/v1/devices/{id}/certificates/{serial}":{"get":op("One certificate of a device, PEM",200,pem,params=[pid(),pid("serial")],errs=(401,404),okctype="application/x-pem-file")},
+ "/v1/devices/{id}/certificates/{serial}":{"get":op("One certificate of a device, PEM",200,pem,params=[pid(),dict(pid("serial"),description="The certificate's serial in hexadecimal: as the API writes it (lower case, no leading zeros, e.g. a1b2) or as openssl prints it (upper case, leading zeros, optional colons between octets, e.g. 0A1B2C or 0A:1B:2C); every form names the same certificate. At most 20 octets; anything else is a 400.")],errs=(400,401,404),okctype="application/x-pem-file")},
  "/v1/devices/{id}/build-record":{"get":op("The device's signed build record (DSSE envelope)",200,{"type":"object"},params=[pid()],errs=(401,404))},
  "/v1/transfers":{"post":op("Offer custody of devices or of every device of a lot the caller holds (a principal limited to some duties needs custody/transfer); refused (409) while one of them is active, suspended or quarantined: its holder releases it first",201,S("Transfer"),"Offer",errs=(400,401,403,404,409,413)),
    "get":op("The caller's party's transfers, both directions",200,page(S("Transfer")),errs=(401,))},

@@ -117,22 +117,16 @@ func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportS
 	if err := rows.Err(); err != nil {
 		return out, err
 	}
-	off := []any{string(device.Released), string(device.Quarantined), string(device.FactoryRevoked)}
+	off := []device.State{device.Released, device.Quarantined, device.FactoryRevoked}
 	for _, s := range off {
-		out.Offboarded += out.ByState[device.State(s.(string))]
+		out.Offboarded += out.ByState[s]
 	}
-	// A valid operational certificate: any certificate of the device but its factory one
-	// that is issued and unexpired.
-	valid := `c.device_id = d.id AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ?`
-	offQ := `FROM devices d WHERE d.state IN (?, ?, ?) AND ` + where + ` AND EXISTS (SELECT 1 FROM certificates c WHERE ` + valid + `)`
-	offArgs := append(append(append([]any{}, off...), args...), micros(now))
-	if out.OffboardedValid, err = r.count(`SELECT COUNT(*) `+offQ, offArgs...); err != nil {
+	if out.OffboardedValid, out.OldestOffboardedValid, err = r.stillValid(where, args, now, off...); err != nil {
 		return out, err
 	}
-	if out.OffboardedValid > 0 {
-		if err := r.t.queryRow(`SELECT d.id `+offQ+` ORDER BY d.updated_at, d.id LIMIT 1`, offArgs...).Scan(&out.OldestOffboardedValid); err != nil {
-			return out, err
-		}
+	out.HandedOff = out.ByState[device.HandedOff]
+	if out.HandedOffValid, out.OldestHandedOffValid, err = r.stillValid(where, args, now, device.HandedOff); err != nil {
+		return out, err
 	}
 	if out.KeyCompromise, err = r.count(`SELECT COUNT(*) FROM certificates c JOIN devices d ON d.id = c.device_id WHERE c.reason = 1 AND `+where, args...); err != nil {
 		return out, err
@@ -143,6 +137,24 @@ func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportS
 	out.Reused, err = r.count(`SELECT COUNT(*) FROM (SELECT c.device_id FROM certificates c JOIN devices d ON d.id = c.device_id WHERE `+where+
 		` AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ? GROUP BY c.device_id HAVING COUNT(*) > 1) x`, append(args, micros(now))...)
 	return out, err
+}
+
+// stillValid counts the devices in scope (where, args) in one of states that still hold a
+// valid operational certificate at now (any certificate of the device but its factory one
+// that is issued and unexpired), and names the one among them that changed state first.
+func (r reportReads) stillValid(where string, args []any, now time.Time, states ...device.State) (n int, oldest string, err error) {
+	q := `FROM devices d WHERE d.state IN (?` + strings.Repeat(", ?", len(states)-1) + `) AND ` + where +
+		` AND EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ?)`
+	qArgs := make([]any, 0, len(states)+len(args)+1)
+	for _, s := range states {
+		qArgs = append(qArgs, string(s))
+	}
+	qArgs = append(append(qArgs, args...), micros(now))
+	if n, err = r.count(`SELECT COUNT(*) `+q, qArgs...); err != nil || n == 0 {
+		return n, "", err
+	}
+	err = r.t.queryRow(`SELECT d.id `+q+` ORDER BY d.updated_at, d.id LIMIT 1`, qArgs...).Scan(&oldest)
+	return n, oldest, err
 }
 
 // Certificates are joined on device and serial, not serial alone, so that the lookup is

@@ -19,6 +19,7 @@ var reportTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"Reports", testReports},
+	{"ReportsHandedOff", testReportsHandedOff},
 }
 
 // reportFleet builds, with max_age 2h in env1 (operated by op), as seen at t0+10h:
@@ -219,6 +220,42 @@ func testReports(t *testing.T, s store.Store) {
 		}
 		if ad, err := r.Admissions(all, "d1", 1); err != nil || len(ad) != 1 || ad[0].Device.ID != "d2" {
 			t.Errorf("admissions after d1 = %+v, %v", ad, err)
+		}
+		return nil
+	})
+}
+
+// testReportsHandedOff counts handed-off devices (exported in a custody voucher) in a bucket
+// of their own: d1 is handed off still holding its valid operational certificate 01 (ends at
+// 10h30), d4 handed off without one; d3 stays the one offboarded device.
+func testReportsHandedOff(t *testing.T, s store.Store) {
+	reportFleet(t, s)
+	now := t0.Add(10 * time.Hour)
+	for i, id := range []string{"d4", "d1"} {
+		if err := audited(t, s, func(tx store.Tx) error {
+			d, err := tx.Devices().GetDevice(id)
+			if err != nil {
+				return err
+			}
+			next := d
+			next.State, next.UpdatedAt = device.HandedOff, t0.Add(time.Duration(9+i)*time.Hour)
+			return tx.Devices().UpdateDevice(next, d)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		sum, err := tx.Reports().Summary(store.ReportScope{All: true}, now)
+		if err != nil || sum.Devices != 4 || sum.ByState[device.HandedOff] != 2 || sum.HandedOff != 2 || sum.HandedOffValid != 1 || sum.OldestHandedOffValid != "d1" ||
+			sum.Offboarded != 1 || sum.OffboardedValid != 0 || sum.OldestOffboardedValid != "" {
+			t.Errorf("summary = %+v, %v", sum, err)
+		}
+		// The maker (acme) still sees what it made; the holder that exported d4 (dist) too.
+		if sum, err := tx.Reports().Summary(store.ReportScope{PartyID: "dist"}, now); err != nil || sum.HandedOff != 1 || sum.HandedOffValid != 0 {
+			t.Errorf("summary of dist = %+v, %v", sum, err)
+		}
+		if sum, err := tx.Reports().Summary(store.ReportScope{PartyID: "other"}, now); err != nil || sum.HandedOff != 0 {
+			t.Errorf("summary of other = %+v, %v", sum, err)
 		}
 		return nil
 	})
