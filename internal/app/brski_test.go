@@ -81,19 +81,6 @@ func startBRSKIPairURL(t *testing.T, masaURL string) brskiPair {
 	return p
 }
 
-func certPool(t *testing.T, file string) *x509.CertPool {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		t.Fatalf("%s holds no certificate", file)
-	}
-	return pool
-}
-
 // pledge is the device agent of serial, with no trust in the operator's EST server yet.
 func (p brskiPair) pledge(serial string, now func() time.Time) *agent.Agent {
 	return agent.New(agent.Config{
