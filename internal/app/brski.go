@@ -67,6 +67,7 @@ func (a *App) setupMASA(ctx context.Context, cfg *config.MASA) error {
 		regs = append(regs, masa.Registrar{PartyID: r.Party, DomainCA: cas[0]})
 	}
 	s := masa.New(masa.Config{Store: a.Store, Signer: voucher.Signer{Key: key, Chain: chain}, Registrars: regs,
+		Custody:           masa.StoreCustody{Store: a.Store, Vouchers: a.Vouchers},
 		NoncelessLifetime: cfg.NoncelessLifetime.Duration, Now: a.Now})
 	a.brskiMASA = brski.MASAHandler(masaEntry{s}, a.Log)
 	a.masaURL.Store(&cfg.URL)
@@ -91,7 +92,7 @@ func (a *App) setupRegistrar(cfg *config.Registrar, cert tls.Certificate) error 
 	}
 	s := registrar.New(registrar.Config{Store: a.Store, PartyID: cfg.Party, Signer: voucher.Signer{Key: key, Chain: chain},
 		MASA: &masaClient{caFile: cfg.MASACAFile, cert: cert}, Makers: storeMakers{a}, MASAURLs: cfg.MASAURLs,
-		DefaultMASAURL: cfg.DefaultMASAURL, Now: a.Now})
+		DefaultMASAURL: cfg.DefaultMASAURL, Custody: a.Vouchers, Now: a.Now})
 	a.brskiRegistrar = brski.RegistrarHandler(s, a.Log)
 	return nil
 }

@@ -78,6 +78,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"external: maker sensors-inc", "Factory state:", "Revoked by the maker:", "keyCompromise at",
 		"overlap", "expired at", "needs an administrator of that party", "acme/ci-legacy",
 		"by oscar of contoso", "is now in state registered",
+		"serial_number=SN-T1", "external: maker acme", "Revoked by the maker:     keyCompromise",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)

@@ -3,7 +3,8 @@
 // requestvoucher (section 5.5), and the client a registrar uses to reach a MASA.
 //
 // Invariants: like internal/est, the handlers only translate between the wire and the
-// interface they declare (Registrar, MASA), which decides; bodies above voucher.MaxSize are
+// interface they declare (Registrar, MASA), which decides; bodies above voucher.MaxSize (at the
+// MASA, voucher.MaxRegistrarRequest, as they may carry a custody voucher) are
 // refused before they are read further; every refusal is a text/plain reason with a status
 // from the one map in status().
 package brski
@@ -43,7 +44,7 @@ type MASA interface {
 func RegistrarHandler(r Registrar, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathPrefix+"/requestvoucher", func(w http.ResponseWriter, req *http.Request) {
-		media, body, ok := readSigned(w, req, log)
+		media, body, ok := readSigned(w, req, log, voucher.MaxSize)
 		if !ok {
 			return
 		}
@@ -56,7 +57,7 @@ func RegistrarHandler(r Registrar, log *slog.Logger) http.Handler {
 	})
 	for _, kind := range []string{"voucher_status", "enrollstatus"} {
 		mux.HandleFunc("POST "+PathPrefix+"/"+kind, func(w http.ResponseWriter, req *http.Request) {
-			body, ok := readBody(w, req, log, "application/json")
+			body, ok := readBody(w, req, log, "application/json", voucher.MaxSize)
 			if !ok {
 				return
 			}
@@ -77,7 +78,7 @@ func RegistrarHandler(r Registrar, log *slog.Logger) http.Handler {
 func MASAHandler(m MASA, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathPrefix+"/requestvoucher", func(w http.ResponseWriter, req *http.Request) {
-		media, body, ok := readSigned(w, req, log)
+		media, body, ok := readSigned(w, req, log, voucher.MaxRegistrarRequest)
 		if !ok {
 			return
 		}
@@ -103,28 +104,28 @@ func peer(r *http.Request) []*x509.Certificate {
 
 // readSigned reads a signed voucher request: Content-Type voucher-cms+json or
 // voucher-jws+json (RFC 8995 section 5.2; draft-ietf-anima-jws-voucher).
-func readSigned(w http.ResponseWriter, r *http.Request, log *slog.Logger) (string, []byte, bool) {
+func readSigned(w http.ResponseWriter, r *http.Request, log *slog.Logger, max int) (string, []byte, bool) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != voucher.MediaCMS && mt != voucher.MediaJWS {
 		refuse(w, r, log, http.StatusUnsupportedMediaType, "a voucher request is "+voucher.MediaCMS+" or "+voucher.MediaJWS)
 		return "", nil, false
 	}
-	body, ok := readBody(w, r, log, mt)
+	body, ok := readBody(w, r, log, mt, max)
 	return mt, body, ok
 }
 
-func readBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, media string) ([]byte, bool) {
+func readBody(w http.ResponseWriter, r *http.Request, log *slog.Logger, media string, max int) ([]byte, bool) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != media {
 		refuse(w, r, log, http.StatusUnsupportedMediaType, "the body must be "+media)
 		return nil, false
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, voucher.MaxSize+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {
 		refuse(w, r, log, http.StatusBadRequest, "reading the body: "+err.Error())
 		return nil, false
 	}
-	if len(body) > voucher.MaxSize {
-		refuse(w, r, log, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is above %d bytes", voucher.MaxSize))
+	if len(body) > max {
+		refuse(w, r, log, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is above %d bytes", max))
 		return nil, false
 	}
 	return body, true

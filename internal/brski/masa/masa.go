@@ -8,7 +8,8 @@
 // names the registrar's party; (2) the pledge's own request inside it (prior-signed-voucher-
 // request) verifies with a factory certificate this deployment issued, for the same serial
 // number, naming as proximity-registrar-cert a certificate with the registrar's key; (3) the
-// CustodyChecker says that party holds the device and the device is not factory-revoked.
+// CustodyChecker says that party holds the device here, or that the registrar's key holds it
+// by the custody voucher the request carries, and the device is not factory-revoked.
 // The voucher carries the pledge's nonce, or, when the pledge sent none, an expires-on
 // NoncelessLifetime after now. Every answer to a registrar it serves, voucher or refusal, is
 // audited in its own transaction before it is returned (a request that cannot be audited
@@ -37,14 +38,32 @@ type Holding struct {
 	Serial      string
 	CustodianID string
 	State       device.State
+	// Holds is true when the query's party holds the device here, or its registrar's key holds
+	// it by a custody voucher that starts at this deployment's export of it.
+	Holds bool
+	// Source is "local" (this deployment's records) or "custody-voucher" (the voucher the
+	// registrar carried).
+	Source string
 }
 
-// CustodyChecker says who holds the device whose factory certificate is idevid. It is the
-// seam through which custody proven by an imported custody voucher (issue 18 point 1) can
-// answer as well as this deployment's own records (StoreCustody). A certificate it does not
-// know is failure.NotFound.
+// CustodyQuery asks whether a registrar may have a voucher for a device.
+type CustodyQuery struct {
+	// IDevID is the pledge's factory certificate.
+	IDevID *x509.Certificate
+	// PartyID is the party the registrar acts for, as configured here.
+	PartyID string
+	// Registrar is the certificate that signed the registrar voucher request; CustodyVoucher
+	// the custody voucher file it carried (voucher.CustodyVoucherLeaf), or nil.
+	Registrar      *x509.Certificate
+	CustodyVoucher []byte
+}
+
+// CustodyChecker says whether the registrar of q holds the device whose factory certificate
+// is q.IDevID: by this deployment's own records, or, for a device this deployment handed off
+// by a custody voucher, by the voucher the registrar carried (StoreCustody). A certificate it
+// does not know is failure.NotFound; a refusal is failure.Denied naming why.
 type CustodyChecker interface {
-	Holder(ctx context.Context, idevid *x509.Certificate) (Holding, error)
+	Holder(ctx context.Context, q CustodyQuery) (Holding, error)
 }
 
 // Registrar is a registrar this MASA serves: the party it acts for and the domain CA its
@@ -131,7 +150,7 @@ func registrarActor(r request) audit.Actor {
 // returns what it established so far along with an error.
 func (s *Service) verify(ctx context.Context, media string, body []byte, now time.Time) (request, error) {
 	var r request
-	outer, err := voucher.Verify(media, body, voucher.VerifyOptions{})
+	outer, err := voucher.Verify(media, body, voucher.VerifyOptions{MaxSize: voucher.MaxRegistrarRequest})
 	if err != nil {
 		return r, failure.Wrap(failure.Invalid, err, "registrar voucher request")
 	}
@@ -197,7 +216,7 @@ func (s *Service) registrar(sig voucher.Signed, now time.Time) (Registrar, bool)
 
 // issue checks custody and signs the voucher.
 func (s *Service) issue(ctx context.Context, media string, r request, now time.Time) (Answer, error) {
-	h, err := s.c.Custody.Holder(ctx, r.idevid)
+	h, err := s.c.Custody.Holder(ctx, CustodyQuery{IDevID: r.idevid, PartyID: r.reg.PartyID, Registrar: r.regCert, CustodyVoucher: r.outer.CustodyVoucher})
 	if err != nil {
 		return Answer{}, fmt.Errorf("reading custody: %w", err)
 	}
@@ -206,7 +225,7 @@ func (s *Service) issue(ctx context.Context, media string, r request, now time.T
 		return Answer{}, failure.New(failure.Invalid, "the certificate belongs to device serial %q, not %q", h.Serial, r.pledge.SerialNumber)
 	case h.State == device.FactoryRevoked:
 		return Answer{}, failure.New(failure.Denied, "device %s is factory-revoked", h.DeviceID)
-	case h.CustodianID != r.reg.PartyID:
+	case !h.Holds:
 		return Answer{}, failure.New(failure.Denied, "party %s does not hold device %s: no voucher for its registrar", r.reg.PartyID, h.DeviceID)
 	}
 	v := voucher.Voucher{CreatedOn: now, Assertion: voucher.Logged, SerialNumber: h.Serial, IDevIDIssuer: r.idevid.AuthorityKeyId,
@@ -222,7 +241,8 @@ func (s *Service) issue(ctx context.Context, media string, r request, now time.T
 	if err != nil {
 		return Answer{}, fmt.Errorf("signing the voucher: %w", err)
 	}
-	detail := map[string]any{"serial_number": h.Serial, "media": media, "nonceless": len(v.Nonce) == 0, "pinned_domain_cert": r.reg.DomainCA.Subject.String()}
+	detail := map[string]any{"serial_number": h.Serial, "media": media, "nonceless": len(v.Nonce) == 0, "pinned_domain_cert": r.reg.DomainCA.Subject.String(),
+		"custody": h.Source}
 	if !v.ExpiresOn.IsZero() {
 		detail["expires_on"] = v.ExpiresOn
 	}

@@ -42,6 +42,12 @@ type MakerFinder interface {
 	MakerOf(ctx context.Context, operatorID string, chain []*x509.Certificate) (string, error)
 }
 
+// CustodyVouchers finds the custody voucher by which the operator came to hold a device
+// (custodyvouchers.Service.CarriedVoucher): nil when it came otherwise.
+type CustodyVouchers interface {
+	CarriedVoucher(ctx context.Context, partyID string, factory *x509.Certificate) ([]byte, error)
+}
+
 // Config holds the collaborators.
 type Config struct {
 	Store store.Store // audit events
@@ -57,7 +63,11 @@ type Config struct {
 	MASAURLs map[string]string
 	// DefaultMASAURL is asked when neither MASAURLs nor the IDevID name a MASA ("": refuse).
 	DefaultMASAURL string
-	Now            func() time.Time
+	// Custody, when set, names the custody voucher the registrar voucher request carries
+	// (voucher.CustodyVoucherLeaf), so that a MASA of another deployment sees that this
+	// registrar's key holds the device (docs/brski.md).
+	Custody CustodyVouchers
+	Now     func() time.Time
 }
 
 // Service is the registrar.
@@ -118,6 +128,13 @@ func (s *Service) requestVoucher(ctx context.Context, media string, body []byte,
 	}
 	rvr := voucher.Request{CreatedOn: now, Assertion: req.Assertion, SerialNumber: req.SerialNumber, Nonce: req.Nonce,
 		IDevIDIssuer: peer[0].AuthorityKeyId, PriorSignedVoucherRequest: body}
+	if s.c.Custody != nil {
+		cv, err := s.c.Custody.CarriedVoucher(ctx, s.c.PartyID, peer[0])
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			return nil, "", masaURL, fmt.Errorf("finding the custody voucher of the pledge: %w", err)
+		}
+		rvr.CustodyVoucher = cv
+	}
 	payload, err := rvr.Marshal()
 	if err != nil {
 		return nil, "", masaURL, err
@@ -125,6 +142,10 @@ func (s *Service) requestVoucher(ctx context.Context, media string, body []byte,
 	out, err := voucher.Sign(media, payload, s.c.Signer)
 	if err != nil {
 		return nil, "", masaURL, fmt.Errorf("signing the registrar voucher request: %w", err)
+	}
+	if len(out) > voucher.MaxRegistrarRequest {
+		return nil, "", masaURL, failure.New(failure.TooLarge, "the signed registrar voucher request with its custody voucher is %d bytes, above the %d a MASA reads: hand devices on in custody vouchers of fewer devices",
+			len(out), voucher.MaxRegistrarRequest)
 	}
 	v, vm, err := s.c.MASA.RequestVoucher(ctx, masaURL, media, out)
 	if err != nil {

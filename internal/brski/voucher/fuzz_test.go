@@ -10,6 +10,11 @@ func seeds(f *testing.F) {
 	for _, n := range []string{"rfc8366-5.2-erratum6646.json", "rfc8366-5.2-original.json", "rfc8995-3.3-pledge.json", "rfc8995-3.3-registrar.json", "rfc8995-3.3-registrar-nonceless.json"} {
 		f.Add(read(f, n))
 	}
+	// A registrar voucher request carrying a custody voucher (docs/brski.md).
+	if rvr, err := (Request{CreatedOn: time.Now(), SerialNumber: "SN", PriorSignedVoucherRequest: []byte("{}"),
+		CustodyVoucher: []byte(`{"voucherType":"https://hallmark.dev/custody-voucher/v1","devices":[],"links":[]}`)}).Marshal(); err == nil {
+		f.Add(rvr)
+	}
 	p := newPKI(f, "masa")
 	payload, _ := Voucher{CreatedOn: time.Now(), Assertion: Logged, SerialNumber: "SN", PinnedDomainCert: p.root.Raw}.Marshal()
 	for _, m := range []string{MediaCMS, MediaJWS} {

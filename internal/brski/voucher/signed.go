@@ -53,6 +53,15 @@ type VerifyOptions struct {
 	// at Now; nil checks the signature only, and the caller judges Signer itself.
 	Roots *x509.CertPool
 	Now   time.Time
+	// MaxSize bounds the signed data (0: MaxSize; MaxRegistrarRequest for a registrar's).
+	MaxSize int
+}
+
+func (o VerifyOptions) max() int {
+	if o.MaxSize > 0 {
+		return o.MaxSize
+	}
+	return MaxSize
 }
 
 // Sign signs payload as media (MediaCMS or MediaJWS).
@@ -134,8 +143,8 @@ func eContentType(der []byte) (asn1.ObjectIdentifier, error) {
 // VerifyCMS verifies CMS SignedData: exactly one signer, eContentType
 // id-ct-animaJSONVoucher, the signature over the content, and with o.Roots its chain at o.Now.
 func VerifyCMS(der []byte, o VerifyOptions) (Signed, error) {
-	if len(der) > MaxSize {
-		return Signed{}, fmt.Errorf("voucher: %d bytes is more than %d", len(der), MaxSize)
+	if len(der) > o.max() {
+		return Signed{}, fmt.Errorf("voucher: %d bytes is more than %d", len(der), o.max())
 	}
 	ct, err := eContentType(der)
 	if err != nil {
@@ -235,8 +244,8 @@ func jwsAlg(pub crypto.PublicKey) (jose.SignatureAlgorithm, error) {
 // signature, typ voucher-jws+json when present, the signer the first x5c certificate, and
 // with o.Roots the x5c chain at o.Now.
 func VerifyJWS(data []byte, o VerifyOptions) (Signed, error) {
-	if len(data) > MaxSize {
-		return Signed{}, fmt.Errorf("voucher: %d bytes is more than %d", len(data), MaxSize)
+	if len(data) > o.max() {
+		return Signed{}, fmt.Errorf("voucher: %d bytes is more than %d", len(data), o.max())
 	}
 	if !json.Valid(data) {
 		return Signed{}, errors.New("voucher: JWS is not JSON (the compact serialization is not used for vouchers)")

@@ -24,6 +24,17 @@ import (
 // MaxSize bounds a JSON voucher or voucher request, and a signed one.
 const MaxSize = 64 << 10
 
+// MaxRegistrarRequest bounds a registrar voucher request, JSON or signed, which may carry a
+// custody voucher (CustodyVoucherLeaf); a pledge's request is bounded by MaxSize where it is
+// read.
+const MaxRegistrarRequest = 1 << 20
+
+// CustodyVoucherLeaf is the member of a registrar voucher request that carries the custody
+// voucher (docs/vouchers.md) proving that the registrar's key holds the device, for a MASA
+// whose deployment handed the device off (docs/brski.md). It is namespaced by its YANG module
+// as RFC 7951 section 4 asks of a member augmenting another module's container.
+const CustodyVoucherLeaf = "hallmark-custody-voucher:custody-voucher"
+
 // The top-level member names (RFC 8366 section 5.3, RFC 8995 section 3.2).
 const (
 	VoucherKey = "ietf-voucher:voucher"
@@ -67,6 +78,8 @@ type Request struct {
 	Nonce                     []byte
 	ProximityRegistrarCert    []byte // DER of the registrar's TLS server certificate
 	PriorSignedVoucherRequest []byte // the pledge's signed request, as received
+	// CustodyVoucher is the custody voucher file a registrar carries (CustodyVoucherLeaf).
+	CustodyVoucher []byte
 }
 
 // wire is the JSON body of either artifact.
@@ -82,6 +95,7 @@ type wire struct {
 	LastRenewalDate            string          `json:"last-renewal-date,omitempty"`
 	ProximityRegistrarCert     string          `json:"proximity-registrar-cert,omitempty"`
 	PriorSignedVoucherRequest  string          `json:"prior-signed-voucher-request,omitempty"`
+	CustodyVoucher             string          `json:"hallmark-custody-voucher:custody-voucher,omitempty"`
 }
 
 var voucherLeaves = map[string]bool{
@@ -92,7 +106,7 @@ var voucherLeaves = map[string]bool{
 
 var requestLeaves = map[string]bool{
 	RequestKey: true, "created-on": true, "expires-on": true, "assertion": true, "serial-number": true,
-	"idevid-issuer": true, "nonce": true, "proximity-registrar-cert": true, "prior-signed-voucher-request": true,
+	"idevid-issuer": true, "nonce": true, "proximity-registrar-cert": true, "prior-signed-voucher-request": true, CustodyVoucherLeaf: true,
 }
 
 // Marshal returns the JSON of v (RFC 8366 section 5.3) after Validate.
@@ -131,7 +145,7 @@ func (v Voucher) Validate() error {
 
 // Parse reads a voucher's JSON (RFC 8366 section 5.3).
 func Parse(data []byte) (Voucher, error) {
-	w, err := decode(data, VoucherKey, voucherLeaves)
+	w, err := decode(data, VoucherKey, voucherLeaves, MaxSize)
 	if err != nil {
 		return Voucher{}, err
 	}
@@ -170,6 +184,7 @@ func (r Request) Marshal() ([]byte, error) {
 		CreatedOn: stamp(r.CreatedOn), ExpiresOn: stamp(r.ExpiresOn), Assertion: string(r.Assertion),
 		SerialNumber: r.SerialNumber, IDevIDIssuer: b64(r.IDevIDIssuer), Nonce: b64(r.Nonce),
 		ProximityRegistrarCert: b64(r.ProximityRegistrarCert), PriorSignedVoucherRequest: b64(r.PriorSignedVoucherRequest),
+		CustodyVoucher: b64(r.CustodyVoucher),
 	}
 	return json.Marshal(map[string]wire{RequestKey: w})
 }
@@ -190,7 +205,7 @@ func (r Request) Validate() error {
 
 // ParseRequest reads a voucher request's JSON (RFC 8995 section 3.2).
 func ParseRequest(data []byte) (Request, error) {
-	w, err := decode(data, RequestKey, requestLeaves)
+	w, err := decode(data, RequestKey, requestLeaves, MaxRegistrarRequest)
 	if err != nil {
 		return Request{}, err
 	}
@@ -202,6 +217,7 @@ func ParseRequest(data []byte) (Request, error) {
 	r.Nonce = readBin(w.Nonce, "nonce", &errs)
 	r.ProximityRegistrarCert = readBin(w.ProximityRegistrarCert, "proximity-registrar-cert", &errs)
 	r.PriorSignedVoucherRequest = readBin(w.PriorSignedVoucherRequest, "prior-signed-voucher-request", &errs)
+	r.CustodyVoucher = readBin(w.CustodyVoucher, CustodyVoucherLeaf, &errs)
 	if err := errors.Join(errs...); err != nil {
 		return Request{}, err
 	}
@@ -211,10 +227,10 @@ func ParseRequest(data []byte) (Request, error) {
 	return r, nil
 }
 
-// decode reads {key: {leaves}} strictly.
-func decode(data []byte, key string, leaves map[string]bool) (wire, error) {
-	if len(data) > MaxSize {
-		return wire{}, fmt.Errorf("voucher: %d bytes is more than %d", len(data), MaxSize)
+// decode reads {key: {leaves}} strictly, of at most max bytes.
+func decode(data []byte, key string, leaves map[string]bool, max int) (wire, error) {
+	if len(data) > max {
+		return wire{}, fmt.Errorf("voucher: %d bytes is more than %d", len(data), max)
 	}
 	if err := strictjson.CheckKeys(data, leaves); err != nil {
 		return wire{}, fmt.Errorf("voucher: %w", err)
