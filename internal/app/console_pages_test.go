@@ -110,8 +110,8 @@ func TestConsolePages(t *testing.T) {
 	})
 
 	t.Run("policy diff", func(t *testing.T) {
-		s.must(t, 200, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", map[string]any{"rules": []map[string]string{
-			{"name": "device-active", "expr": `device.state == "active"`}, {"name": "not-quarantined", "expr": `device.state != "quarantined"`}}})
+		s.setPolicy(t, oscar, olivia, envID, "renewal", map[string]any{"rules": []map[string]string{
+			{"name": "device-active", "expr": `device.state == "active"`}, {"name": "not-quarantined", "expr": `device.state != "quarantined"`}}}, 202)
 		path := "/ui/policies?env=" + envID + "&kind=renewal"
 		// Refused: the maker's person cannot see the operator's environment.
 		b.signIn(alice)
