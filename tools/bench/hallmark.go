@@ -24,6 +24,7 @@ import (
 // synchronous=FULL and group commit, the audit Merkle tree, pre-issuance zlint, the demo
 // parties and CAs, HTTPS with the dev CA and EST on its own port.
 type hallmark struct {
+	label    string // the server's name in the report: "hallmark" when empty
 	proc     *process
 	info     devInfo
 	roots    *x509.CertPool
@@ -151,7 +152,12 @@ func (h *hallmark) setup(ctx context.Context) error {
 	return nil
 }
 
-func (h *hallmark) name() string    { return "hallmark" }
+func (h *hallmark) name() string {
+	if h.label != "" {
+		return h.label
+	}
+	return "hallmark"
+}
 func (h *hallmark) pid() int        { return h.proc.pid() }
 func (h *hallmark) tlsInfo() string { return h.conn }
 
