@@ -64,11 +64,11 @@ const (
 // hmFirmware is the firmware digest every device's build record and EST request carry.
 var hmFirmware = strings.Repeat("0f", 32)
 
-// startHallmark starts the dev server from bin in dir/hallmark-data on free loopback ports
-// and waits until dev.json names this process.
-func startHallmark(ctx context.Context, bin, dir string) (*hallmark, error) {
+// startHallmark starts the dev server from bin in dir/hallmark-data on free loopback ports,
+// with extra flags for serve, and waits until dev.json names this process.
+func startHallmark(ctx context.Context, bin, dir string, extra ...string) (*hallmark, error) {
 	data := filepath.Join(dir, "hallmark-data")
-	p, err := startProcess(dir, filepath.Join(dir, "hallmark.log"), nil, bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0")
+	p, err := startProcess(dir, filepath.Join(dir, "hallmark.log"), nil, bin, append([]string{"serve", "--dev", "--data", data, "--listen", "127.0.0.1:0"}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
