@@ -129,6 +129,7 @@ func (b *batcher) run(batch []*batchReq) {
 	}
 	committed := 0
 	var unprepared []string
+	txStmts := map[string]*sql.Stmt{}                            // statements bound to stx, shared by the batch's requests
 	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -140,7 +141,7 @@ func (b *batcher) run(batch []*batchReq) {
 			answer()
 			return
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts}
+		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts}
 		err := r.fn(t)
 		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {
@@ -182,7 +183,7 @@ func (b *batcher) run(batch []*batchReq) {
 func (b *batcher) exec(stx *sql.Tx, q string, unprepared *[]string) error {
 	ctx := context.Background()
 	if st := b.s.stmts.get(b.s.writer, q); st != nil {
-		_, err := stx.StmtContext(ctx, st).ExecContext(ctx)
+		_, err := stx.StmtContext(ctx, st).ExecContext(ctx) // once or twice per request: not kept
 		return err
 	}
 	if b.s.stmts != nil && len(*unprepared) < 64 {
