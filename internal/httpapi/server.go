@@ -189,12 +189,13 @@ func DecodeJSON(body io.Reader, v any) error {
 	return nil
 }
 
+// writeJSON writes v as compact JSON and a newline. Compact, not indented: clients parse it
+// (the CLI prints its own tables and --json), and indenting cost CPU and bytes on every
+// response (issue 21); `| jq .` pretty-prints it for a person.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return json.NewEncoder(w).Encode(v)
 }
 
 func writePEM(w http.ResponseWriter, pemText string) error {

@@ -102,13 +102,20 @@ func profileRegistry(p Profile) (lint.Registry, error) {
 // fail with a failure.Invalid error naming every failing lint and its details; Warn results
 // come back as "w_name: details", sorted by name.
 func (l *Linter) Lint(profile Profile, der []byte) (warnings []string, err error) {
+	_, warnings, err = l.lint(profile, der)
+	return warnings, err
+}
+
+// lint is Lint that also returns the certificate as zcrypto parsed it (nil if it does not
+// parse), so that prepare need not parse it a second time.
+func (l *Linter) lint(profile Profile, der []byte) (c *zx509.Certificate, warnings []string, err error) {
 	pl, ok := l.registries[profile]
 	if !ok {
-		return nil, failure.New(failure.Invalid, "lint: unknown profile %q", profile)
+		return nil, nil, failure.New(failure.Invalid, "lint: unknown profile %q", profile)
 	}
-	c, err := zx509.ParseCertificate(der)
+	c, err = zx509.ParseCertificate(der)
 	if err != nil {
-		return nil, failure.Wrap(failure.Invalid, err, "lint: certificate does not parse")
+		return nil, nil, failure.Wrap(failure.Invalid, err, "lint: certificate does not parse")
 	}
 	var failed []string
 	for _, cl := range pl.lints {
@@ -123,9 +130,9 @@ func (l *Linter) Lint(profile Profile, der []byte) (warnings []string, err error
 	slices.Sort(warnings)
 	if len(failed) > 0 {
 		slices.Sort(failed)
-		return warnings, failure.New(failure.Invalid, "lint: %s certificate fails %s", profile, strings.Join(failed, "; "))
+		return c, warnings, failure.New(failure.Invalid, "lint: %s certificate fails %s", profile, strings.Join(failed, "; "))
 	}
-	return warnings, nil
+	return c, warnings, nil
 }
 
 // resultLine is "name" or "name: details".

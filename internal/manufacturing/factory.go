@@ -56,6 +56,7 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		model  device.Model
 		mfr    party.Party
 		issuer ca.CA
+		brKey  ca.SigningKey // the manufacturer's current build-record key; KeyID "" if none yet
 	)
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -72,6 +73,11 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 			return err
 		}
 		if issuer, err = tx.CAs().GetCA(lot.IssuingCAID); err != nil {
+			return err
+		}
+		// Read here rather than in a read transaction of its own: fresh on every request, so a
+		// rotation by any replica takes effect from the next request on every replica.
+		if brKey, err = tx.CAs().SigningKey(mfr.ID, BuildRecordPurpose); err != nil && !failure.Is(err, failure.NotFound) {
 			return err
 		}
 		if rec.Serial == "" {
@@ -95,7 +101,12 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err := checkRecord(rec, mfr, model, lot); err != nil {
 		return FactoryIdentity{}, err
 	}
-	signer, err := s.buildRecordSigner(ctx, a, mfr.ID)
+	var signer crypto.Signer
+	if brKey.KeyID != "" {
+		signer, err = s.brSigner(ctx, brKey.KeyID)
+	} else {
+		signer, err = s.buildRecordSigner(ctx, a, mfr.ID)
+	}
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
@@ -174,7 +185,22 @@ func checkRecord(rec buildrecord.Record, mfr party.Party, model device.Model, lo
 	return nil
 }
 
+// brSigner returns the signer of build-record key keyID, from brSigners or the key provider.
+func (s *Service) brSigner(ctx context.Context, keyID string) (crypto.Signer, error) {
+	if v, ok := s.brSigners.Load(keyID); ok {
+		return v.(crypto.Signer), nil
+	}
+	signer, err := s.c.Keys.Signer(ctx, keyID)
+	if err != nil {
+		return nil, fmt.Errorf("loading build-record key %s: %w", keyID, err)
+	}
+	s.brSigners.Store(keyID, signer)
+	return signer, nil
+}
+
 // buildRecordSigner returns the manufacturer's build-record key, creating it on first use.
+// IssueFactory calls it only when its own read found no key: once a manufacturer has one,
+// issuance neither takes keysMu nor opens a read transaction for it.
 func (s *Service) buildRecordSigner(ctx context.Context, a audit.Actor, mfrID string) (crypto.Signer, error) {
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()

@@ -48,6 +48,7 @@ type world struct {
 	auth   *authority.Authority
 	gov    *governance.Service
 	svc    *manufacturing.Service
+	keys   string // the key provider's folder
 	now    time.Time
 	actors map[string]audit.Actor
 }
@@ -68,7 +69,7 @@ func newWorld(t *testing.T) *world {
 	if linterErr != nil {
 		t.Fatal(linterErr)
 	}
-	w := &world{st: st, now: time.Now().UTC().Truncate(time.Second), actors: map[string]audit.Actor{}}
+	w := &world{st: st, keys: filepath.Join(dir, "keys"), now: time.Now().UTC().Truncate(time.Second), actors: map[string]audit.Actor{}}
 	clock := func() time.Time { return w.now }
 	w.auth = authority.New(authority.Config{Store: st, Keys: kp, Linter: linter, Now: clock, Rand: rand.Reader})
 	w.gov = governance.New(governance.Config{Store: st, Now: clock})
@@ -98,6 +99,19 @@ func newWorld(t *testing.T) *world {
 		w.actors[name] = governance.Actor(p)
 	}
 	return w
+}
+
+// replica is a second manufacturing service over w's database and key folder, with its own
+// authority, key provider and caches: another `hallmark serve` of the same deployment.
+func (w *world) replica(t *testing.T) *manufacturing.Service {
+	t.Helper()
+	kp, err := keyfile.New(w.keys, keys.Secret("manufacturing-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return w.now }
+	auth := authority.New(authority.Config{Store: w.st, Keys: kp, Linter: linter, Now: clock, Rand: rand.Reader})
+	return manufacturing.New(manufacturing.Config{Store: w.st, Authority: auth, Keys: kp, RootLife: 10 * 365 * 24 * time.Hour, IssuingLife: 5 * 365 * 24 * time.Hour})
 }
 
 // line is an acme hierarchy with model "sensor" and lot "lot-1" (line "a"), its issuance

@@ -87,6 +87,9 @@ func (s *Service) RotateBuildRecordKey(ctx context.Context, a audit.Actor, mfrID
 		}))
 		return err
 	})
+	if err == nil {
+		s.brSigners.Delete(old.KeyID) // no longer current here; other replicas read the new row
+	}
 	return v, err
 }
 

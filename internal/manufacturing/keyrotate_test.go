@@ -6,6 +6,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/manufacturing"
 )
 
 // TestRotateBuildRecordKey: after a rotation new records are signed by the new key, the key
@@ -71,5 +72,56 @@ func TestRotateBuildRecordKey(t *testing.T) {
 	}
 	if _, err := w.svc.BuildRecordKeys(ctx, "globex"); !failure.Is(err, failure.NotFound) {
 		t.Fatalf("the key history of a manufacturer without keys = %v, want not found", err)
+	}
+}
+
+// TestRotationSeenByEveryReplica: a replica caches the build-record signer it used, and a
+// rotation made by another replica still takes effect on it from its very next issuance (the
+// bound: no request after the rotation committed is signed with the old key), because which
+// key is current is read from the database on every issuance.
+func TestRotationSeenByEveryReplica(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, false)
+	other := w.replica(t)
+	keyOf := func(fi manufacturing.FactoryIdentity) string {
+		t.Helper()
+		env, err := buildrecord.ParseEnvelope(fi.BuildRecord)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := w.svc.BuildRecordKeySetPEM(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs, err := buildrecord.ParsePublicKeysPEM([]byte(set))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := buildrecord.VerifyKeys(env, pubs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.KeyID
+	}
+	issueOn := func(svc *manufacturing.Service, serial string) manufacturing.FactoryIdentity {
+		t.Helper()
+		_, c := csrPEM(t)
+		fi, err := svc.IssueFactory(ctx, w.actors["alice"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c, BuildRecord: w.record(serial)})
+		if err != nil {
+			t.Fatalf("issuing %s: %v", serial, err)
+		}
+		return fi
+	}
+	first := issueOn(other, "SN-1") // makes the key; the replica caches its signer
+	if again := issueOn(other, "SN-2"); keyOf(again) != keyOf(first) {
+		t.Fatal("two issuances without a rotation used different keys")
+	}
+	next, err := w.svc.RotateBuildRecordKey(ctx, w.actors["alice"], "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := issueOn(other, "SN-3")
+	if got := keyOf(after); got != next.DSSEKeyID || got == keyOf(first) {
+		t.Fatalf("the replica signed after the rotation with key %s, want the new key %s", got, next.DSSEKeyID)
 	}
 }

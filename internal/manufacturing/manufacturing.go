@@ -50,6 +50,10 @@ type Config struct {
 type Service struct {
 	c      Config
 	keysMu sync.Mutex // serialises creation of build-record signing keys
+	// brSigners caches build-record signers by key ID (string -> crypto.Signer). A key ID
+	// names one key for ever, so an entry never goes stale on any replica; which key is
+	// current is read from the store on every issuance. A rotation drops the old key's entry.
+	brSigners sync.Map
 }
 
 // New returns a Service.

@@ -24,6 +24,7 @@ import (
 // synchronous=FULL and group commit, the audit Merkle tree, pre-issuance zlint, the demo
 // parties and CAs, HTTPS with the dev CA and EST on its own port.
 type hallmark struct {
+	label    string // the server's name in the report: "hallmark" when empty
 	proc     *process
 	info     devInfo
 	roots    *x509.CertPool
@@ -63,11 +64,11 @@ const (
 // hmFirmware is the firmware digest every device's build record and EST request carry.
 var hmFirmware = strings.Repeat("0f", 32)
 
-// startHallmark starts the dev server from bin in dir/hallmark-data on free loopback ports
-// and waits until dev.json names this process.
-func startHallmark(ctx context.Context, bin, dir string) (*hallmark, error) {
+// startHallmark starts the dev server from bin in dir/hallmark-data on free loopback ports,
+// with extra flags for serve, and waits until dev.json names this process.
+func startHallmark(ctx context.Context, bin, dir string, extra ...string) (*hallmark, error) {
 	data := filepath.Join(dir, "hallmark-data")
-	p, err := startProcess(dir, filepath.Join(dir, "hallmark.log"), nil, bin, "serve", "--dev", "--data", data, "--listen", "127.0.0.1:0")
+	p, err := startProcess(dir, filepath.Join(dir, "hallmark.log"), nil, bin, append([]string{"serve", "--dev", "--data", data, "--listen", "127.0.0.1:0"}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,12 @@ func (h *hallmark) setup(ctx context.Context) error {
 	return nil
 }
 
-func (h *hallmark) name() string    { return "hallmark" }
+func (h *hallmark) name() string {
+	if h.label != "" {
+		return h.label
+	}
+	return "hallmark"
+}
 func (h *hallmark) pid() int        { return h.proc.pid() }
 func (h *hallmark) tlsInfo() string { return h.conn }
 

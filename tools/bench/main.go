@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -55,6 +56,8 @@ type options struct {
 	keep     bool
 	deadline time.Duration
 	servers  []string
+	baseline string // a second Hallmark checkout, run as server hallmark-base
+	profile  string // folder for the Hallmark servers' CPU profiles
 }
 
 var allServers = []string{"hallmark", "step-ca", "cfssl"}
@@ -76,6 +79,18 @@ func main() {
 	}
 }
 
+// profileArgs are the serve flags that make Hallmark server name write its CPU profile into
+// dir (none when dir is ""), after copying its binary bin there for pprof.
+func profileArgs(dir, name, bin string) []string {
+	if dir == "" {
+		return nil
+	}
+	if b, err := os.ReadFile(bin); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, name+".bin"), b, 0o755)
+	}
+	return []string{"--cpuprofile", filepath.Join(dir, name+".cpu")}
+}
+
 // parseFlags reads and checks the flags; -quick overrides rounds, clients and requests.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{}
@@ -89,6 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, 4 clients, 20 requests (figures not fit to quote)")
 	fs.StringVar(&o.repo, "repo", "", "the Hallmark repository to build (default: found above the current folder)")
+	fs.StringVar(&o.profile, "profile", "", "have each Hallmark server write a CPU profile of its whole run to this folder (NAME.cpu; `go tool pprof -top BINARY FILE`); the binaries are kept beside them")
+	fs.StringVar(&o.baseline, "baseline", "", "also build the Hallmark checkout in this folder and run it as server hallmark-base, beside the others (before/after in one run)")
 	fs.StringVar(&o.peers, "peers", defaultPeerDir(), "folder the peers are installed into and reused from")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (servers' data and logs)")
 	fs.DurationVar(&o.deadline, "deadline", 2*time.Hour, "stop the whole run after this long")
@@ -164,6 +181,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 		return nil, err
 	}
 	info.commit = commit
+	var baseBin string
+	if o.baseline != "" {
+		baseDir := filepath.Join(tmp, "base")
+		if err := os.MkdirAll(baseDir, 0o755); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stderr, "building the baseline hallmark from %s\n", o.baseline)
+		if baseBin, info.baseCommit, err = buildHallmark(ctx, o.baseline, baseDir); err != nil {
+			return nil, err
+		}
+		o.servers = append(o.servers, "hallmark-base")
+	}
 	if slices.Contains(o.servers, "step-ca") || slices.Contains(o.servers, "cfssl") {
 		if err := installPeers(ctx, o.peers, stderr); err != nil {
 			return nil, err
@@ -195,10 +224,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 		var s server
 		switch name {
 		case "hallmark":
-			h, err := startHallmark(ctx, bin, tmp)
+			h, err := startHallmark(ctx, bin, tmp, profileArgs(o.profile, "hallmark", bin)...)
 			if err != nil {
 				return nil, err
 			}
+			s, stops = h, append(stops, h.proc.stop)
+		case "hallmark-base":
+			h, err := startHallmark(ctx, baseBin, filepath.Dir(baseBin), profileArgs(o.profile, "hallmark-base", baseBin)...)
+			if err != nil {
+				return nil, err
+			}
+			h.label = "hallmark-base"
 			s, stops = h, append(stops, h.proc.stop)
 		case "step-ca":
 			p, err := startStepCA(ctx, o.peers, tmp)

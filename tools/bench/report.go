@@ -21,6 +21,7 @@ type runInfo struct {
 	memory             string
 	loadStart, loadEnd string
 	commit             string
+	baseCommit         string // of -baseline, when set
 	rounds             int
 	clients            []int
 	requests           int
@@ -206,7 +207,11 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 	fmt.Fprintf(w, "- Machine: %s, %d logical CPUs (/proc/cpuinfo), %s RAM, Linux %s, %s. Load average (1, 5, 15 min) %s at the start, %s at the end. "+
 		"Client and servers share the machine.\n", info.cpuModel, info.cpus, info.memory, info.kernel, goVersion(), info.loadStart, info.loadEnd)
 	for _, s := range info.servers {
-		fmt.Fprintf(w, "- %s: %s TLS: %s.\n", s.name(), serverNote(s.name(), info.commit), s.tlsInfo())
+		note := serverNote(s.name(), info.commit)
+		if s.name() == "hallmark-base" {
+			note = "the -baseline checkout, set up as hallmark: " + serverNote("hallmark", info.baseCommit)
+		}
+		fmt.Fprintf(w, "- %s: %s TLS: %s.\n", s.name(), note, s.tlsInfo())
 	}
 	fmt.Fprintln(w, "- Figures: req/s = certificates issued ÷ wall time of the cell; p50 and p99 of the successful requests as the client saw them; "+
 		"CPU-ms/cert = the server process's utime+stime (/proc/PID/stat, in 10 ms ticks: \"< x\" when a cell used less than one) during the cell ÷ certificates issued; peak RSS = VmHWM (/proc/PID/status), "+

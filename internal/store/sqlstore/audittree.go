@@ -30,12 +30,19 @@ var _ store.AuditTree = auditTree{}
 var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
 // treeExec writes tree rows without marking the transaction as an identity change: the tree
-// is part of the audit record, not state the audit rule guards.
+// is part of the audit record, not state the audit rule guards. Its statements go through the
+// prepared-statement cache like exec's: an audited write runs three or more of them.
 func (t *tx) treeExec(query string, args ...any) error {
 	if !t.writable {
 		return errors.New("store: audit tree write in a read-only transaction")
 	}
-	_, err := t.tx.ExecContext(t.ctx, t.d.Rebind(query), args...)
+	q := t.d.Rebind(query)
+	var err error
+	if st := t.stmt(q); st != nil {
+		_, err = st.ExecContext(t.ctx, args...)
+	} else {
+		_, err = t.tx.ExecContext(t.ctx, q, args...)
+	}
 	return err
 }
 

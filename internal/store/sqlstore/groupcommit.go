@@ -129,18 +129,19 @@ func (b *batcher) run(batch []*batchReq) {
 	}
 	committed := 0
 	var unprepared []string
+	txStmts := map[string]*sql.Stmt{}                            // statements bound to stx, shared by the batch's requests
 	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := stx.ExecContext(ctx, "SAVEPOINT hm_batch"); err != nil {
+		if err := b.exec(stx, "SAVEPOINT hm_batch", &unprepared); err != nil {
 			b.abort(stx, batch, results, i, err)
 			answer()
 			return
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts}
+		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts}
 		err := r.fn(t)
 		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {
@@ -148,7 +149,7 @@ func (b *batcher) run(batch []*batchReq) {
 		}
 		if err != nil {
 			results[i] = err
-			if _, rerr := stx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT hm_batch"); rerr != nil {
+			if rerr := b.exec(stx, "ROLLBACK TO SAVEPOINT hm_batch", &unprepared); rerr != nil {
 				b.abort(stx, batch, results, i+1, rerr)
 				answer()
 				return
@@ -156,7 +157,7 @@ func (b *batcher) run(batch []*batchReq) {
 		} else {
 			committed++
 		}
-		if _, err := stx.ExecContext(ctx, "RELEASE SAVEPOINT hm_batch"); err != nil {
+		if err := b.exec(stx, "RELEASE SAVEPOINT hm_batch", &unprepared); err != nil {
 			b.abort(stx, batch, results, i+1, err)
 			answer()
 			return
@@ -175,6 +176,21 @@ func (b *batcher) run(batch []*batchReq) {
 		}
 	}
 	answer()
+}
+
+// exec runs one of the batch's own statements (the savepoints) in stx, prepared when the
+// statement cache has it, else as text, noting it in unprepared for the cache.
+func (b *batcher) exec(stx *sql.Tx, q string, unprepared *[]string) error {
+	ctx := context.Background()
+	if st := b.s.stmts.get(b.s.writer, q); st != nil {
+		_, err := stx.StmtContext(ctx, st).ExecContext(ctx) // once or twice per request: not kept
+		return err
+	}
+	if b.s.stmts != nil && len(*unprepared) < 64 {
+		*unprepared = append(*unprepared, q)
+	}
+	_, err := stx.ExecContext(ctx, q)
+	return err
 }
 
 // abort rolls the whole batch back after a savepoint itself failed: every request that had not

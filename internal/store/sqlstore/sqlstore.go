@@ -211,6 +211,10 @@ type tx struct {
 	writable   bool
 	changed    bool // an identity-state write happened
 	audited    bool // an audit event was appended
+
+	// txStmts are the cached statements bound to tx, by query (stmtcache.go); the requests of
+	// one group-commit batch share them, as they share tx.
+	txStmts map[string]*sql.Stmt
 }
 
 func (t *tx) Parties() store.Parties           { return parties{t} }

@@ -85,8 +85,19 @@ func (t *tx) stmt(q string) *sql.Stmt {
 	if t.stmts == nil {
 		return nil
 	}
+	if st, ok := t.txStmts[q]; ok {
+		return st
+	}
 	if st := t.stmts.get(t.db, q); st != nil {
-		return t.tx.StmtContext(t.ctx, st)
+		// Tx.StmtContext allocates a statement bound to the transaction each time; keep it for
+		// the rest of the transaction (and of the batch: groupcommit.go), where the audit
+		// tree's inserts and every request of a batch run the same statements again.
+		ts := t.tx.StmtContext(t.ctx, st)
+		if t.txStmts == nil {
+			t.txStmts = map[string]*sql.Stmt{}
+		}
+		t.txStmts[q] = ts
+		return ts
 	}
 	if len(t.unprepared) < 64 {
 		t.unprepared = append(t.unprepared, q)
