@@ -1,0 +1,73 @@
+package app
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/api"
+)
+
+// TestGovernancePuppetApprover: a party administrator could create a principal without
+// approval and use it to approve its own governance change. Now, through the API, a decision
+// by a principal the proposer made (or gave a token that still works) is refused with 403,
+// naming the rule, and audited as a refusal; an independent principal's approval applies it.
+func TestGovernancePuppetApprover(t *testing.T) {
+	requireTool(t, "openssl")
+	var skew atomic.Int64
+	s := startDevWith(t, "", func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) })
+	envID := opEnv(t, s, "puppet-env", nil)
+	version := func() int {
+		var v api.EnvironmentView
+		s.must(t, 200, oscar, "GET", "/v1/environments/"+envID, nil).json(t, &v)
+		return v.Renewal.Version
+	}
+	// contoso's administrator makes a second administrator, lead; lead makes bob.
+	lead, _ := addPrincipal(t, s, "contoso", "lead", true)
+	var bob struct{ ID, Token string }
+	s.must(t, 201, lead, "POST", "/v1/principals", map[string]any{"party_id": "contoso", "name": "bob"}).json(t, &bob)
+	s.tokens["contoso/bob"] = bob.Token
+
+	var q api.Approval
+	policy := map[string]any{"rules": []map[string]string{{"name": "ok", "expr": "true"}}}
+	s.must(t, 202, lead, "PUT", "/v1/environments/"+envID+"/policies/renewal", policy).json(t, &q)
+	p := s.must(t, 403, "contoso/bob", "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}).problem(t)
+	if d, _ := p["detail"].(string); !strings.Contains(d, "approval:independent-approver") || !strings.Contains(d, "independent of the proposer") {
+		t.Fatalf("bob's approval of lead's change = %v, want a refusal naming approval:independent-approver", p)
+	}
+	if v := version(); v != 1 {
+		t.Fatalf("a refused decision applied the policy: renewal v%d", v)
+	}
+
+	// A token lead mints for oscar makes oscar lead's puppet too, while it works.
+	ids := principalIDs(t, s, "contoso")
+	var nt struct{ Token string }
+	s.must(t, 201, lead, "POST", "/v1/principals/"+ids[oscar]+"/tokens", map[string]any{"overlap": "0s"}).json(t, &nt)
+	s.tokens[oscar] = nt.Token
+	s.must(t, 403, oscar, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true})
+
+	// olivia was made by contoso's first administrator, not by lead: her approval applies it.
+	var res api.DecideResult
+	s.must(t, 200, olivia, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}).json(t, &res)
+	if !res.Executed || res.Approval.State != "executed" {
+		t.Fatalf("olivia's approval = %+v", res)
+	}
+	if v := version(); v != 2 {
+		t.Fatalf("approved policy change: renewal v%d, want 2", v)
+	}
+
+	// The refusals are audit events naming the rule.
+	skew.Add(int64(61 * time.Second))
+	var all api.RefusalReport
+	waitFor(t, "the refusal events", func() bool {
+		s.must(t, 200, audrey, "GET", "/v1/reports/refusals", nil).json(t, &all)
+		n := 0
+		for _, r := range all.Items {
+			if r.Rule == "approval:independent-approver" {
+				n++
+			}
+		}
+		return n == 2
+	})
+}
