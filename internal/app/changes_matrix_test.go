@@ -69,7 +69,7 @@ func TestGovernedCellsSoDAndDuties(t *testing.T) {
 	if r := s.must(t, 200, audrey, "GET", "/v1/sod-rules", nil); strings.Contains(string(r.Body), "support-vs-audit") {
 		t.Fatalf("a pending SoD rule applied: %s", r.Body)
 	}
-	s.must(t, 404, oscar, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}) // another party: not even seen
+	s.must(t, 404, oscar, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true})     // another party: not even seen
 	s.must(t, 403, "*/root2", "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}) // its proposer
 	approve(deployAdmin, q)
 	if r := s.must(t, 200, audrey, "GET", "/v1/sod-rules", nil); !strings.Contains(string(r.Body), "support-vs-audit") {
