@@ -71,3 +71,68 @@ func TestGovernancePuppetApprover(t *testing.T) {
 		return n == 2
 	})
 }
+
+// TestGovernanceStaleProposal: an approved old proposal applied over a newer policy version
+// (or environment settings) with nothing checking what it was based on. Now two proposals
+// made against the same base are both approved; the first applies, the second is refused at
+// execution with a conflict naming approval:stale-base, stays approved and unexecuted (its
+// execution answers 409), and the refusal is audited. Nothing of it applies.
+func TestGovernanceStaleProposal(t *testing.T) {
+	requireTool(t, "openssl")
+	s := startDev(t, "")
+	envID := opEnv(t, s, "stale-env", nil)
+	env := func() api.EnvironmentView {
+		var v api.EnvironmentView
+		s.must(t, 200, oscar, "GET", "/v1/environments/"+envID, nil).json(t, &v)
+		return v
+	}
+	approveStale := func(first, second api.Approval) {
+		t.Helper()
+		var res api.DecideResult
+		s.must(t, 200, olivia, "POST", "/v1/approvals/"+first.ID+"/decision", map[string]any{"approve": true}).json(t, &res)
+		if !res.Executed {
+			t.Fatalf("first proposal = %+v", res)
+		}
+		s.must(t, 200, olivia, "POST", "/v1/approvals/"+second.ID+"/decision", map[string]any{"approve": true}).json(t, &res)
+		if res.Executed || res.Approval.State != "approved" || !strings.Contains(res.ExecError, "approval:stale-base") {
+			t.Fatalf("second proposal from the same base = %+v, want approved, unexecuted, refused by approval:stale-base", res)
+		}
+		p := s.must(t, 409, oscar, "POST", "/v1/approvals/"+second.ID+"/execute", nil).problem(t)
+		if d, _ := p["detail"].(string); !strings.Contains(d, "proposed against") {
+			t.Fatalf("executing the stale proposal = %v", p)
+		}
+		var q api.Approval
+		s.must(t, 200, oscar, "GET", "/v1/approvals/"+second.ID, nil).json(t, &q)
+		if q.State != "approved" || q.ExecutedAt != nil {
+			t.Fatalf("stale proposal after its refusal = %+v", q)
+		}
+		n := 0
+		for _, e := range auditEvents(t, s) {
+			if e.Action == "approval.execute.refused" && strings.Contains(string(e.Detail), second.ID) && strings.Contains(string(e.Detail), "approval:stale-base") {
+				n++
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d approval.execute.refused events for %s, want 2 (the decision and the execute)", n, second.ID)
+		}
+	}
+
+	// Policy versions: both proposed against v1.
+	var p1, p2 api.Approval
+	s.must(t, 202, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", map[string]any{"rules": []map[string]string{{"name": "one", "expr": "true"}}}).json(t, &p1)
+	s.must(t, 202, oscar, "PUT", "/v1/environments/"+envID+"/policies/renewal", map[string]any{"rules": []map[string]string{{"name": "two", "expr": "true"}}}).json(t, &p2)
+	approveStale(p1, p2)
+	if v := env().Renewal; v.Version != 2 || !strings.Contains(string(v.Spec), `"one"`) {
+		t.Fatalf("renewal policy = v%d %s, want v2 of the first proposal", v.Version, v.Spec)
+	}
+
+	// Environment settings: both proposed against the same settings.
+	s.must(t, 200, admin, "PUT", "/v1/parties/contoso/change-rules/environment-change", map[string]any{"quorum": []map[string]any{{"group": "*", "approvals": 1}}})
+	var e1, e2 api.Approval
+	s.must(t, 202, oscar, "PATCH", "/v1/environments/"+envID, map[string]any{"lifetime": "12h"}).json(t, &e1)
+	s.must(t, 202, oscar, "PATCH", "/v1/environments/"+envID, map[string]any{"services": []string{"scada"}}).json(t, &e2)
+	approveStale(e1, e2)
+	if v := env(); time.Duration(v.Lifetime) != 12*time.Hour || len(v.Services) == 1 && v.Services[0] == "scada" {
+		t.Fatalf("environment = %+v, want the first update only", v.Environment)
+	}
+}
