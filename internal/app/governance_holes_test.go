@@ -136,3 +136,47 @@ func TestGovernanceStaleProposal(t *testing.T) {
 		t.Fatalf("environment = %+v, want the first update only", v.Environment)
 	}
 }
+
+// TestRevocationLotHiddenFromStrangers: a manufacturing revocation naming a lot answered
+// "lot X is not a lot of Y" (400) to any caller, telling a stranger that the lot exists and who
+// made it. Now a caller that may not see the lot (globex, a support vendor; contoso, which
+// holds none of its devices) gets exactly the answer for a lot that does not exist, whatever
+// manufacturer the selector names; the owner still gets the helpful 400.
+func TestRevocationLotHiddenFromStrangers(t *testing.T) {
+	s := startDev(t, "")
+	lotID := demoLot(t, s, "lot-hidden")
+	const missing = "lot_doesnotexist00"
+	revoke := func(who string, want int, mfr, lot string) map[string]any {
+		t.Helper()
+		return s.must(t, want, who, "POST", "/v1/manufacturing/revocations", map[string]any{
+			"selector": map[string]string{"manufacturer_id": mfr, "lot_id": lot}, "reason": "keyCompromise", "dry_run": true}).problem(t)
+	}
+	same := func(got, want map[string]any) bool {
+		for _, k := range []string{"type", "title", "status"} {
+			if got[k] != want[k] {
+				return false
+			}
+		}
+		g, _ := got["detail"].(string)
+		w, _ := want["detail"].(string)
+		return strings.ReplaceAll(g, lotID, missing) == w
+	}
+	for _, who := range []string{eve, oscar} {
+		for _, mfr := range []string{"globex", "acme", "contoso"} {
+			hidden, absent := revoke(who, 404, mfr, lotID), revoke(who, 404, mfr, missing)
+			if !same(hidden, absent) {
+				t.Errorf("%s naming acme's lot under %s: %v; a lot that does not exist: %v", who, mfr, hidden, absent)
+			}
+			if d, _ := hidden["detail"].(string); strings.Contains(d, "acme") {
+				t.Errorf("%s is told who made the lot: %v", who, hidden)
+			}
+		}
+	}
+	// The owner, who sees the lot, is told what is wrong with its selector.
+	if p := revoke(alice, 400, "globex", lotID); !strings.Contains(p["detail"].(string), "is not a lot of globex") {
+		t.Errorf("the owner's selector naming another maker = %v", p)
+	}
+	if p := revoke(alice, 404, "acme", missing); !strings.Contains(p["detail"].(string), "not found") {
+		t.Errorf("the owner naming a lot that does not exist = %v", p)
+	}
+}
