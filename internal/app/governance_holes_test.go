@@ -11,7 +11,8 @@ import (
 
 // TestGovernancePuppetApprover: a party administrator could create a principal without
 // approval and use it to approve its own governance change. Now, through the API, a decision
-// by a principal the proposer made (or gave a token that still works) is refused with 403,
+// by a principal the proposer made (or gave a token that still works), directly or through a
+// principal it made, is refused with 403,
 // naming the rule, and audited as a refusal; an independent principal's approval applies it.
 func TestGovernancePuppetApprover(t *testing.T) {
 	requireTool(t, "openssl")
@@ -25,9 +26,12 @@ func TestGovernancePuppetApprover(t *testing.T) {
 	}
 	// contoso's administrator makes a second administrator, lead; lead makes bob.
 	lead, _ := addPrincipal(t, s, "contoso", "lead", true)
-	var bob struct{ ID, Token string }
-	s.must(t, 201, lead, "POST", "/v1/principals", map[string]any{"party_id": "contoso", "name": "bob"}).json(t, &bob)
+	var bob, carl struct{ ID, Token string }
+	s.must(t, 201, lead, "POST", "/v1/principals", map[string]any{"party_id": "contoso", "name": "bob", "admin": true}).json(t, &bob)
 	s.tokens["contoso/bob"] = bob.Token
+	// bob, an administrator lead made, makes carl: carl is lead's puppet too, one step removed.
+	s.must(t, 201, "contoso/bob", "POST", "/v1/principals", map[string]any{"party_id": "contoso", "name": "carl"}).json(t, &carl)
+	s.tokens["contoso/carl"] = carl.Token
 
 	var q api.Approval
 	policy := map[string]any{"rules": []map[string]string{{"name": "ok", "expr": "true"}}}
@@ -35,6 +39,10 @@ func TestGovernancePuppetApprover(t *testing.T) {
 	p := s.must(t, 403, "contoso/bob", "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}).problem(t)
 	if d, _ := p["detail"].(string); !strings.Contains(d, "approval:independent-approver") || !strings.Contains(d, "independent of the proposer") {
 		t.Fatalf("bob's approval of lead's change = %v, want a refusal naming approval:independent-approver", p)
+	}
+	p = s.must(t, 403, "contoso/carl", "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}).problem(t)
+	if d, _ := p["detail"].(string); !strings.Contains(d, carl.ID+" <- "+bob.ID+" <- ") {
+		t.Fatalf("carl's approval of lead's change = %v, want a refusal naming the chain through bob", p)
 	}
 	if v := version(); v != 1 {
 		t.Fatalf("a refused decision applied the policy: renewal v%d", v)
@@ -68,7 +76,7 @@ func TestGovernancePuppetApprover(t *testing.T) {
 				n++
 			}
 		}
-		return n == 2
+		return n == 3
 	})
 }
 
