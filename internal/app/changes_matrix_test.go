@@ -23,34 +23,37 @@ func TestGovernedCellsSoDAndDuties(t *testing.T) {
 	}
 	anyOther := map[string]any{"quorum": []map[string]any{{"group": "*", "approvals": 1}}}
 
-	// Ownership cells of contoso: its administrator proposes, olivia approves.
-	s.must(t, 200, admin, "PUT", "/v1/parties/contoso/change-rules/ownership-change", anyOther)
+	// Ownership cells of contoso: an administrator proposes, olivia approves. It is a second
+	// administrator, gov: the first one made olivia, so she may not approve its changes
+	// (approval:independent-approver).
+	gov, _ := addPrincipal(t, s, "contoso", "gov", true)
+	s.must(t, 200, gov, "PUT", "/v1/parties/contoso/change-rules/ownership-change", anyOther)
 	cell := map[string]any{"stage": "operational", "duty": "revoke", "scope": map[string]string{"kind": "environment", "id": envID}, "party_id": "contoso"}
 	var q api.Approval
-	s.must(t, 202, admin, "PUT", "/v1/ownership", cell).json(t, &q)
+	s.must(t, 202, gov, "PUT", "/v1/ownership", cell).json(t, &q)
 	if q.Kind != "ownership-change" || !strings.Contains(q.Subject, envID) {
 		t.Fatalf("cell change = %+v", q)
 	}
 	if r := s.must(t, 200, oscar, "GET", "/v1/ownership", nil); strings.Contains(string(r.Body), envID) {
 		t.Fatal("a pending cell change applied")
 	}
-	s.must(t, 403, admin, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true})
+	s.must(t, 403, gov, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true})
 	approve(olivia, q)
 	if r := s.must(t, 200, oscar, "GET", "/v1/ownership", nil); !strings.Contains(string(r.Body), envID) {
 		t.Fatal("the approved cell is not in the matrix")
 	}
 
 	// Principal duties of contoso.
-	s.must(t, 200, admin, "PUT", "/v1/parties/contoso/change-rules/duty-change", anyOther)
+	s.must(t, 200, gov, "PUT", "/v1/parties/contoso/change-rules/duty-change", anyOther)
 	ids := principalIDs(t, s, "contoso")
-	s.must(t, 202, admin, "PUT", "/v1/principals/"+ids[oscar]+"/duties", map[string]any{"duties": []string{"operational/issue", "operational/renew"}}).json(t, &q)
+	s.must(t, 202, gov, "PUT", "/v1/principals/"+ids[oscar]+"/duties", map[string]any{"duties": []string{"operational/issue", "operational/renew"}}).json(t, &q)
 	var duties api.Page[map[string]string]
-	s.must(t, 200, admin, "GET", "/v1/principals/"+ids[oscar]+"/duties", nil).json(t, &duties)
+	s.must(t, 200, gov, "GET", "/v1/principals/"+ids[oscar]+"/duties", nil).json(t, &duties)
 	if len(duties.Items) != 0 {
 		t.Fatalf("a pending duty change applied: %+v", duties.Items)
 	}
 	approve(olivia, q)
-	s.must(t, 200, admin, "GET", "/v1/principals/"+ids[oscar]+"/duties", nil).json(t, &duties)
+	s.must(t, 200, gov, "GET", "/v1/principals/"+ids[oscar]+"/duties", nil).json(t, &duties)
 	if len(duties.Items) != 2 {
 		t.Fatalf("duties after approval = %+v", duties.Items)
 	}
@@ -62,12 +65,13 @@ func TestGovernedCellsSoDAndDuties(t *testing.T) {
 	s.tokens["*/root2"] = root2.Token
 	s.must(t, 200, deployAdmin, "PUT", "/v1/parties/*/change-rules/sod-change", anyOther)
 	rule := map[string]string{"id": "support-vs-audit", "a": "support/issue", "b": "operational/audit"}
-	s.must(t, 202, deployAdmin, "POST", "/v1/sod-rules", rule).json(t, &q)
+	s.must(t, 202, "*/root2", "POST", "/v1/sod-rules", rule).json(t, &q) // root2 proposes: deployAdmin made it, so it may not approve deployAdmin's changes
 	if r := s.must(t, 200, audrey, "GET", "/v1/sod-rules", nil); strings.Contains(string(r.Body), "support-vs-audit") {
 		t.Fatalf("a pending SoD rule applied: %s", r.Body)
 	}
-	s.must(t, 404, oscar, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}) // another party: not even seen
-	approve("*/root2", q)
+	s.must(t, 404, oscar, "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true})     // another party: not even seen
+	s.must(t, 403, "*/root2", "POST", "/v1/approvals/"+q.ID+"/decision", map[string]any{"approve": true}) // its proposer
+	approve(deployAdmin, q)
 	if r := s.must(t, 200, audrey, "GET", "/v1/sod-rules", nil); !strings.Contains(string(r.Body), "support-vs-audit") {
 		t.Fatal("the approved SoD rule is not listed")
 	}

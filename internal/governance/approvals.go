@@ -161,6 +161,13 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 		if err := q.Decide(approval.Decision{PartyID: a.PartyID, PrincipalID: a.PrincipalID, Approve: d.Approve, Comment: d.Comment}, now); err != nil {
 			return err
 		}
+		// A governance change is never decided by a principal its proposer made or gave a
+		// working credential (a puppet): IndependentApprover.
+		if q.Kind.IsChange() {
+			if err := IndependentApprover(tx, q.RequesterPrincipal, a.PrincipalID, now); err != nil {
+				return err
+			}
+		}
 		// The approve duty, with the principal-level checks, as of now: the matrix may have
 		// changed since the request was made. A governance change is decided by its quorum's
 		// seats instead (approval.NewChange), which Decide checked.
@@ -227,10 +234,27 @@ func (s *Service) run(ctx context.Context, res *DecideResult) {
 	}
 	if err := fn(ctx, requester, q); err != nil {
 		res.ExecError = err.Error()
+		if q.Kind.IsChange() {
+			if aerr := s.auditExecRefusal(ctx, requester, q, err); aerr != nil {
+				res.ExecError += "; recording the refusal in the audit log failed: " + aerr.Error()
+			}
+		}
 		return
 	}
 	res.Executed = true
 	_ = s.st.View(ctx, func(tx store.Tx) (err error) { res.Request, err = tx.Approvals().GetApproval(q.ID); return err })
+}
+
+// auditExecRefusal records that an approved change was not applied (its transaction rolled
+// back): action approval.execute.refused, with the error and the rule it names. The request
+// stays approved and unexecuted.
+func (s *Service) auditExecRefusal(ctx context.Context, requester audit.Actor, q approval.Request, cause error) error {
+	now := s.now()
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Audit().Append(Event(requester, now, "approval.execute.refused", q.Kind.Stage(), q.Scope, q.Subject,
+			map[string]any{"approval": q.ID, "kind": q.Kind, "error": cause.Error(), "rule": failure.RuleOf(cause)}))
+		return err
+	})
 }
 
 // Execute runs the action of an approved request that was not carried out when it was

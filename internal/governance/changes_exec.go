@@ -122,3 +122,30 @@ func pendingErr(q *approval.Request, err error) error {
 	}
 	return err
 }
+
+// RuleStaleBase names the rule that refuses to apply an approved change whose base changed.
+const RuleStaleBase = "approval:stale-base"
+
+// StaleBaseError refuses to apply an approved change because what it was proposed against
+// (a policy's version, an environment's settings) changed since: applying it would silently
+// undo or override the newer state. It is a conflict that names its rule.
+type StaleBaseError struct{ Msg string }
+
+func (e *StaleBaseError) Error() string { return e.Msg }
+
+// FailureKind classifies the refusal as a conflict (409).
+func (e *StaleBaseError) FailureKind() failure.Kind { return failure.Conflict }
+
+// FailureRule names the rule that failed.
+func (e *StaleBaseError) FailureRule() string { return RuleStaleBase }
+
+// CheckBase refuses to apply approval approvalID when base, what the change was proposed
+// against (empty: a proposal from before bases were recorded, not checked), differs from now,
+// the same thing as of the applying transaction. what names it, e.g. "renewal policy version".
+func CheckBase(approvalID, what, base, now string) error {
+	if approvalID == "" || base == "" || base == now {
+		return nil
+	}
+	return &StaleBaseError{Msg: fmt.Sprintf("approval %s was proposed against %s %s, which is now %s: the change is not applied (rule %s); propose it again against the current state",
+		approvalID, what, base, now, RuleStaleBase)}
+}

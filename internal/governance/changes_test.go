@@ -14,7 +14,13 @@ import (
 // group cannot approve it.
 func TestGovernedDutyChange(t *testing.T) {
 	w := newWorld(t)
-	acmeAdmin := w.admins["acme"]
+	// The proposer is a second administrator: acme's first one made alice, bob and carol, so
+	// none of them could approve its changes (IndependentApprover; see TestApproverIndependence).
+	p2, _, err0 := w.svc.CreatePrincipal(ctx, w.admins["acme"], governance.CreatePrincipalRequest{PartyID: "acme", Name: "admin2", Admin: true})
+	if err0 != nil {
+		t.Fatal(err0)
+	}
+	acmeAdmin := governance.Actor(p2)
 	pendingOf := func(err error) approval.Request {
 		t.Helper()
 		var p *governance.Pending

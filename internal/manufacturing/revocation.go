@@ -356,9 +356,22 @@ func (s *Service) authorizeRevocation(tx store.Tx, a audit.Actor, sel store.Fact
 	chain := governance.ManufacturerChain(sel.ManufacturerID)
 	switch {
 	case sel.LotID != "":
+		// A caller that may not see the lot (governance.CatalogSight) is told what it would be
+		// told of a lot that does not exist: not that it exists, nor whose it is.
+		notFound := failure.New(failure.NotFound, "lot %s: not found", sel.LotID)
 		l, err := tx.Catalog().GetLot(sel.LotID)
+		if failure.Is(err, failure.NotFound) {
+			return notFound
+		}
 		if err != nil {
 			return err
+		}
+		sight, err := governance.SightOf(tx, a, l.ManufacturerID)
+		if err != nil {
+			return err
+		}
+		if !sight.Lot(l) {
+			return notFound
 		}
 		if l.ManufacturerID != sel.ManufacturerID {
 			return failure.New(failure.Invalid, "lot %s is not a lot of %s", l.ID, sel.ManufacturerID)

@@ -87,8 +87,10 @@ func TestRevokeFactoryRefusals(t *testing.T) {
 		{"no manufacturer", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.Invalid, "manufacturer_id is required"},
 		{"every device of a maker", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme"}, Reason: "keyCompromise"}, failure.Invalid, "issuing-CA revocation"},
 		{"inverted window", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", IssuedFrom: w.now, IssuedTo: w.now.Add(-time.Hour)}, Reason: "keyCompromise"}, failure.Invalid, "before issued_to"},
-		{"another maker", "gina", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no}, failure.Denied, "owned by acme"},
-		{"another maker's selector", "gina", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "globex", LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.Invalid, "is not a lot of globex"},
+		// A maker that may not see acme's lot is told it does not exist, whatever the selector.
+		{"another maker", "gina", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no}, failure.NotFound, "lot " + l.lot.ID + ": not found"},
+		{"another maker's selector", "gina", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "globex", LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.NotFound, "lot " + l.lot.ID + ": not found"},
+		{"a selector naming another maker", "bob", manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "globex", LotID: l.lot.ID}, Reason: "keyCompromise"}, failure.Invalid, "is not a lot of globex"},
 		{"issue delegate", "cindy", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no}, failure.Denied, "manufacturing/revoke"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

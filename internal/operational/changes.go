@@ -2,6 +2,8 @@ package operational
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -29,6 +31,8 @@ type policyChange struct {
 	Environment string                 `json:"environment"`
 	Kind        environment.PolicyKind `json:"kind"`
 	Spec        json.RawMessage        `json:"spec"`
+	// Base is the policy version the proposal was made against.
+	Base string `json:"base_version,omitempty"`
 }
 
 // pendingErr turns a committed proposal into *governance.Pending.
@@ -45,7 +49,7 @@ func (s *Service) PolicyApproved(ctx context.Context, a audit.Actor, q approval.
 	if err := json.Unmarshal(q.Payload, &p); err != nil {
 		return fmt.Errorf("approval %s: decoding the policy: %w", q.ID, err)
 	}
-	_, _, err := s.setPolicy(ctx, a, p.Environment, p.Kind, p.Spec, q.ID)
+	_, _, err := s.setPolicy(ctx, a, p.Environment, p.Kind, p.Spec, q.ID, p.Base)
 	return err
 }
 
@@ -66,11 +70,15 @@ type EnvironmentUpdate struct {
 // before and after). Certificates already issued keep their lifetime; the next issuance uses
 // the new settings.
 func (s *Service) UpdateEnvironment(ctx context.Context, a audit.Actor, envID string, u EnvironmentUpdate) (EnvironmentView, error) {
-	v, q, err := s.updateEnvironment(ctx, a, envID, u, "")
+	v, q, err := s.updateEnvironment(ctx, a, envID, u, "", "")
 	return v, pendingErr(q, err)
 }
 
-func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID string, u EnvironmentUpdate, approvalID string) (EnvironmentView, *approval.Request, error) {
+// updateEnvironment applies, or proposes, an environment update. approvalID and base are set
+// only by EnvironmentApproved: base is the digest of the settings the proposal was made
+// against (settingsDigest; "" for a proposal from before bases were recorded), and settings
+// changed since refuse the update (governance.CheckBase: 409, nothing applied).
+func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID string, u EnvironmentUpdate, approvalID, base string) (EnvironmentView, *approval.Request, error) {
 	var v EnvironmentView
 	if u.Lifetime == "" && u.MaxAge == "" && u.Services == nil && u.IssuingCAID == "" {
 		return v, nil, failure.New(failure.Invalid, "name at least one of lifetime, max_age, services, issuing_ca_id")
@@ -108,6 +116,13 @@ func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID st
 			return err
 		}
 		before := e
+		digest, err := settingsDigest(e)
+		if err != nil {
+			return err
+		}
+		if err := governance.CheckBase(approvalID, "environment settings", base, digest); err != nil {
+			return err
+		}
 		if life != 0 {
 			e.Lifetime = environment.Duration(life)
 		}
@@ -137,7 +152,7 @@ func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID st
 			e.IssuingCAID = u.IssuingCAID
 		}
 		q, apply, err := governance.Govern(tx, a, now, governance.Change{Kind: approval.EnvironmentChange, Scope: "environment:" + envID,
-			Subject: "environment:" + envID, Reason: u.Reason, Payload: map[string]any{"environment": envID, "update": u}, ApprovalID: approvalID})
+			Subject: "environment:" + envID, Reason: u.Reason, Payload: map[string]any{"environment": envID, "update": u, "base": digest}, ApprovalID: approvalID})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -168,15 +183,27 @@ func settings(e environment.Environment) map[string]any {
 	return map[string]any{"lifetime": e.Lifetime, "max_age": e.MaxAge, "services": e.Services, "issuing_ca_id": e.IssuingCAID}
 }
 
+// settingsDigest is a short digest of what an environment update may change: the base an
+// environment-change proposal records, to refuse it once the settings changed since.
+func settingsDigest(e environment.Environment) (string, error) {
+	b, err := json.Marshal(settings(e))
+	if err != nil {
+		return "", fmt.Errorf("encoding the environment's settings: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:8]), nil
+}
+
 // EnvironmentApproved applies the update an approved environment-change request proposed.
 func (s *Service) EnvironmentApproved(ctx context.Context, a audit.Actor, q approval.Request) error {
 	var p struct {
 		Environment string            `json:"environment"`
 		Update      EnvironmentUpdate `json:"update"`
+		Base        string            `json:"base"`
 	}
 	if err := json.Unmarshal(q.Payload, &p); err != nil {
 		return fmt.Errorf("approval %s: decoding the update: %w", q.ID, err)
 	}
-	_, _, err := s.updateEnvironment(ctx, a, p.Environment, p.Update, q.ID)
+	_, _, err := s.updateEnvironment(ctx, a, p.Environment, p.Update, q.ID, p.Base)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -169,11 +170,15 @@ func parseDuration(what, s string, lo, hi time.Duration) (time.Duration, error) 
 // default one other principal of the same party: it then becomes a pending proposal, returned
 // as *governance.Pending once committed, and the new version is stored when it is approved.
 func (s *Service) SetPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage) (environment.PolicyVersion, error) {
-	pv, q, err := s.setPolicy(ctx, a, envID, kind, spec, "")
+	pv, q, err := s.setPolicy(ctx, a, envID, kind, spec, "", "")
 	return pv, pendingErr(q, err)
 }
 
-func (s *Service) setPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage, approvalID string) (environment.PolicyVersion, *approval.Request, error) {
+// setPolicy stores, or proposes, a policy version. approvalID and base are set only by
+// PolicyApproved: base is the version the proposal was made against ("" for a proposal from
+// before bases were recorded), and a newer version stored since refuses the change
+// (governance.CheckBase: 409, nothing applied).
+func (s *Service) setPolicy(ctx context.Context, a audit.Actor, envID string, kind environment.PolicyKind, spec json.RawMessage, approvalID, base string) (environment.PolicyVersion, *approval.Request, error) {
 	var pv environment.PolicyVersion
 	if kind != environment.Onboarding && kind != environment.Renewal {
 		return pv, nil, failure.New(failure.Invalid, "policy kind %q is not onboarding or renewal", kind)
@@ -194,14 +199,17 @@ func (s *Service) setPolicy(ctx context.Context, a audit.Actor, envID string, ki
 		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(e)); err != nil {
 			return err
 		}
-		q, apply, err := governance.Govern(tx, a, s.now(), governance.Change{Kind: approval.PolicyChange, Scope: "environment:" + envID,
-			Subject: "environment:" + envID + "/policy:" + string(kind), Payload: policyChange{Environment: envID, Kind: kind, Spec: spec}, ApprovalID: approvalID})
-		if err != nil || !apply {
-			pending = &q
-			return err
-		}
 		cur, err := tx.Environments().LatestPolicy(envID, kind)
 		if err != nil {
+			return err
+		}
+		if err := governance.CheckBase(approvalID, string(kind)+" policy version", base, strconv.Itoa(cur.Version)); err != nil {
+			return err
+		}
+		q, apply, err := governance.Govern(tx, a, s.now(), governance.Change{Kind: approval.PolicyChange, Scope: "environment:" + envID,
+			Subject: "environment:" + envID + "/policy:" + string(kind), Payload: policyChange{Environment: envID, Kind: kind, Spec: spec, Base: strconv.Itoa(cur.Version)}, ApprovalID: approvalID})
+		if err != nil || !apply {
+			pending = &q
 			return err
 		}
 		pv = environment.PolicyVersion{EnvironmentID: envID, Kind: kind, Version: cur.Version + 1, Spec: spec, CreatedBy: a.PrincipalID, CreatedAt: s.now()}

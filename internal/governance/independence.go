@@ -1,0 +1,106 @@
+package governance
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// RuleIndependentApprover names the rule that refuses a decision on a governance change by a
+// principal its proposer made: see IndependentApprover.
+const RuleIndependentApprover = "approval:independent-approver"
+
+// lineageDepth and lineageNodes bound the walk up the lineage of a decider.
+const (
+	lineageDepth = 8
+	lineageNodes = 256
+)
+
+// NotIndependentError refuses a decision by a principal descended from the proposer. It is a
+// denial that names its rule, so the refusal is audited with it (internal/refusals).
+type NotIndependentError struct{ Msg string }
+
+func (e *NotIndependentError) Error() string { return e.Msg }
+
+// FailureKind classifies the refusal as denied.
+func (e *NotIndependentError) FailureKind() failure.Kind { return failure.Denied }
+
+// FailureRule names the rule that failed.
+func (e *NotIndependentError) FailureRule() string { return RuleIndependentApprover }
+
+// IndependentApprover refuses decider as an approver of proposer's change when proposer is
+// in decider's lineage as of now. A principal's parents are the principal that created it and
+// the principals that minted its tokens still valid at now (a token it minted itself adds
+// nobody); its lineage is its parents, their parents, and so on, up to lineageDepth steps and
+// lineageNodes principals. Whoever created a principal or minted a token of it held that
+// credential once, so a principal in its lineage may be acting through it: a party
+// administrator who creates a principal (or gives one a token) cannot use it to approve its
+// own change. Principals deleted since break the chain at them.
+func IndependentApprover(tx store.Tx, proposer, decider string, now time.Time) error {
+	type node struct {
+		id   string
+		path []string // decider ... id
+	}
+	seen := map[string]bool{decider: true}
+	level := []node{{id: decider, path: []string{decider}}}
+	for depth := 0; depth < lineageDepth && len(level) > 0; depth++ {
+		var next []node
+		for _, n := range level {
+			parents, err := parentsOf(tx, n.id, now)
+			if err != nil {
+				return err
+			}
+			for _, p := range parents {
+				path := append(append([]string{}, n.path...), p)
+				if p == proposer {
+					return &NotIndependentError{Msg: fmt.Sprintf("principal %s may not decide a change proposed by %s, who made it or gave it a credential that still works (%s): an approver must be independent of the proposer (rule %s)",
+						decider, proposer, strings.Join(path, " <- "), RuleIndependentApprover)}
+				}
+				if seen[p] || len(seen) >= lineageNodes {
+					continue
+				}
+				seen[p] = true
+				next = append(next, node{id: p, path: path})
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// parentsOf returns who created principal id and who minted its tokens valid at now, less id
+// itself; nothing when the principal no longer exists.
+func parentsOf(tx store.Tx, id string, now time.Time) ([]string, error) {
+	p, err := tx.Parties().GetPrincipal(id)
+	if failure.Is(err, failure.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading principal %s: %w", id, err)
+	}
+	var out []string
+	add := func(x string) {
+		if x != "" && x != id {
+			for _, y := range out {
+				if y == x {
+					return
+				}
+			}
+			out = append(out, x)
+		}
+	}
+	add(p.CreatedBy)
+	toks, err := tx.Parties().ListTokens(store.TokenFilter{PrincipalID: id, LiveAt: now, Limit: 64})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tokens of %s: %w", id, err)
+	}
+	for _, t := range toks {
+		if t.Token.Valid(now) {
+			add(t.Token.CreatedBy)
+		}
+	}
+	return out, nil
+}
