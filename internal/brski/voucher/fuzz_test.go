@@ -7,7 +7,8 @@ import (
 
 // seeds are the RFC examples and a signed voucher in each medium.
 func seeds(f *testing.F) {
-	for _, n := range []string{"rfc8366-5.2-erratum6646.json", "rfc8366-5.2-original.json", "rfc8995-3.3-pledge.json", "rfc8995-3.3-registrar.json", "rfc8995-3.3-registrar-nonceless.json"} {
+	for _, n := range []string{"rfc8366-5.2-erratum6646.json", "rfc8366-5.2-original.json", "rfc8995-3.3-pledge.json", "rfc8995-3.3-registrar.json", "rfc8995-3.3-registrar-nonceless.json",
+		"jws-voucher-08-A.1-pledge-request.json", "jws-voucher-08-A.3-voucher.json"} {
 		f.Add(read(f, n))
 	}
 	// A registrar voucher request carrying a custody voucher (docs/brski.md).
