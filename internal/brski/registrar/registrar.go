@@ -250,6 +250,11 @@ func ParseStatus(b []byte) (Status, error) {
 	}
 	rc := top["reason-context"]
 	var st Status
+	// The drafts before RFC 8995 wrote version as the string "1" (draft -42, Figure 15);
+	// pledges built against them still do, so both forms are read.
+	if v, ok := top["version"]; ok && string(v) == `"1"` {
+		top["version"] = json.RawMessage("1")
+	}
 	for k, dst := range map[string]any{"version": &st.Version, "status": &st.Status, "reason": &st.Reason} {
 		if v, ok := top[k]; ok {
 			if err := json.Unmarshal(v, dst); err != nil {

@@ -5,7 +5,12 @@ import (
 	"testing"
 )
 
-// rfc8995Status is the voucher status telemetry example of RFC 8995 section 5.7.
+// rfc8995Status is the voucher status telemetry example of RFC 8995 section 5.7, as written
+// from memory: the published text was not found here (docs/brski.md). draft42Status is the
+// same example as draft-ietf-anima-bootstrapping-keyinfra-42 Figure 15 writes it, with the
+// version as a string.
+const draft42Status = `{"version":"1","status":false,"reason":"Informative human readable message","reason-context":{"additional":"JSON"}}`
+
 const rfc8995Status = `{
   "version": 1,
   "status": false,
@@ -18,9 +23,13 @@ func TestParseStatus(t *testing.T) {
 	if err != nil || st.Version != 1 || st.Status || st.Reason != "Informative human-readable message" || len(st.ReasonContext) == 0 {
 		t.Fatalf("the RFC example: %+v, %v", st, err)
 	}
+	if st, err := ParseStatus([]byte(draft42Status)); err != nil || st.Version != 1 || st.Status || st.Reason != "Informative human readable message" {
+		t.Fatalf("draft -42's example: %+v, %v", st, err)
+	}
 	for name, doc := range map[string]string{
 		"no status":          `{"version": 1}`,
 		"version 2":          `{"version": 2, "status": true}`,
+		"version string 2":   `{"version": "2", "status": true}`,
 		"unknown member":     `{"version": 1, "status": true, "colour": "red"}`,
 		"duplicate member":   `{"version": 1, "status": true, "status": false}`,
 		"context not object": `{"version": 1, "status": true, "reason-context": "x"}`,
