@@ -56,7 +56,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 	script := "set -euo pipefail\n" + walkthrough(t, filepath.Join(root, "README.md"))
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HALLMARK_SERVER=", "HALLMARK_TOKEN=", "HALLMARK_CACERT=")
+	// hallmark login keeps its session in the user's config folder: a folder of the test's.
+	cmd.Env = append(os.Environ(), "HALLMARK_SERVER=", "HALLMARK_TOKEN=", "HALLMARK_CACERT=", "XDG_CONFIG_HOME="+t.TempDir())
 	// The walkthrough starts a web server in the background (the other maker's CRL); its
 	// process group ends with the test, even when the walkthrough fails before it stops it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -78,6 +79,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"external: maker sensors-inc", "Factory state:", "Revoked by the maker:", "keyCompromise at",
 		"overlap", "expired at", "needs an administrator of that party", "acme/ci-legacy",
 		"by oscar of contoso", "is now in state registered",
+		"a dev sign-in", "signed out, exit",
 		"serial_number=SN-T1", "external: maker acme", "Revoked by the maker:     keyCompromise",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -213,6 +213,9 @@ func (e *env) logoutCommand() *cobra.Command {
 			if !ok {
 				return invalidf("no live saved session for %s", server)
 			}
+			// The session revokes itself with its own token, whatever --token or
+			// HALLMARK_TOKEN names: another principal may not revoke it.
+			e.token = s.Token
 			c, err := e.client()
 			if err != nil {
 				return err
