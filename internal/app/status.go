@@ -98,6 +98,7 @@ func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 	// started here.
 	go a.runChallengePurge(ctx, challengePurgeEvery)
 	go a.makerWatch.run(ctx) // makers.go: the status of makers that do not run Hallmark
+	go a.runReportSnapshots(ctx, a.SnapshotInterval) // snapshots.go: the console's reports
 	a.reconcileAtStart(ctx)  // reconcile.go: before OCSP answers anything
 	return a.Status.Start(ctx)
 }

@@ -1,0 +1,22 @@
+package store
+
+import "time"
+
+// ReportSnapshot is the console's reports for one party as the leader last computed them
+// (internal/app/snapshots.go), so that the overview and reports pages need not scan the fleet
+// on every request. Body is opaque to the store (JSON the console reads).
+type ReportSnapshot struct {
+	PartyID    string
+	ComputedAt time.Time
+	// AuditSize is the audit log's size (its last sequence number) when it was computed.
+	AuditSize uint64
+	Body      []byte
+}
+
+// ReportSnapshots keeps the latest snapshot per party (migration 0027_report_snapshots.sql).
+type ReportSnapshots interface {
+	// PutReportSnapshot replaces the party's snapshot.
+	PutReportSnapshot(s ReportSnapshot) error
+	// LatestReportSnapshot returns the party's snapshot; ErrNotFound when there is none.
+	LatestReportSnapshot(partyID string) (ReportSnapshot, error)
+}
