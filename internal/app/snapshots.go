@@ -26,9 +26,10 @@ const DefaultSnapshotInterval = time.Minute
 // sees everything, any other party what it made, holds or operates; reports.scopeOf), never by
 // the principal. So a snapshot is computed per party, as an actor of that party, and the
 // console shows a person only their own party's: it shows exactly what the live report would
-// have shown that party at the snapshot's time. A party whose reports fail (for example the
-// deployment scope, which ListParties does not return anyway) has no snapshot and its pages
-// stay live.
+// have shown that party at the snapshot's time, including the refusals (a report the party
+// may not read is stored as the API's problem, not computed). A party whose reports fail for
+// another reason keeps its previous snapshot, or none and its pages stay live; the deployment
+// scope (a deployment administrator) is not a listed party and has none.
 
 // runReportSnapshots computes a round of snapshots at once and then every interval after the
 // previous round ended, on the replica that leads only, until ctx ends.
@@ -130,5 +131,5 @@ func (r snapshotReader) LatestSnapshot(ctx context.Context, partyID string) (con
 		return console.Snapshot{}, false, fmt.Errorf("decoding the report snapshot of %s: %w", partyID, err)
 	}
 	return console.Snapshot{ComputedAt: row.ComputedAt, AuditSize: row.AuditSize, Summary: v.Summary, Expiring7: v.Expiring7,
-		Expiring30: v.Expiring30, Gaps: v.Gaps, Rotation: v.Rotation, Drift: v.Drift, Standards: v.Standards}, true, nil
+		Expiring30: v.Expiring30, Gaps: v.Gaps, Rotation: v.Rotation, Drift: v.Drift, Standards: v.Standards, Problems: v.Problems}, true, nil
 }

@@ -22,6 +22,9 @@ type Snapshot struct {
 	Rotation   api.Rotation // daily trend over 30 days
 	Drift      api.DriftReport
 	Standards  api.StandardsReport
+	// Problems are the reports the party may not read, by name (summary, expiring_7d,
+	// expiring_30d, gaps, rotation, drift, standards), as the API refused them.
+	Problems map[string]*api.Problem
 }
 
 // Snapshots reads the latest snapshot of a party; ok is false when there is none yet.
@@ -72,18 +75,39 @@ func (k *Console) source(r *http.Request, s *session) (reportSource, asOf) {
 // snapSource answers from a snapshot: the console asks only for the windows it stores.
 type snapSource struct{ s Snapshot }
 
-func (x snapSource) ReportSummary(context.Context) (api.Summary, error) { return x.s.Summary, nil }
+// problem is the stored refusal of a report, as an error; nil when it was computed.
+func (x snapSource) problem(name string) error {
+	if p := x.s.Problems[name]; p != nil {
+		return p
+	}
+	return nil
+}
+
+func (x snapSource) ReportSummary(context.Context) (api.Summary, error) {
+	return x.s.Summary, x.problem("summary")
+}
+
+// ReportExpiring answers the two windows the console asks for: 7 days (the overview) and
+// 30 days (the reports page).
 func (x snapSource) ReportExpiring(_ context.Context, within time.Duration) (api.ExpiringReport, error) {
 	if within <= 7*24*time.Hour {
-		return x.s.Expiring7, nil
+		return x.s.Expiring7, x.problem("expiring_7d")
 	}
-	return x.s.Expiring30, nil
+	return x.s.Expiring30, x.problem("expiring_30d")
 }
-func (x snapSource) ReportGaps(context.Context, string) (api.GapsReport, error) { return x.s.Gaps, nil }
+
+func (x snapSource) ReportGaps(context.Context, string) (api.GapsReport, error) {
+	return x.s.Gaps, x.problem("gaps")
+}
+
 func (x snapSource) ReportRotation(context.Context, client.TrendOptions) (api.Rotation, error) {
-	return x.s.Rotation, nil
+	return x.s.Rotation, x.problem("rotation")
 }
-func (x snapSource) ReportDrift(context.Context) (api.DriftReport, error) { return x.s.Drift, nil }
+
+func (x snapSource) ReportDrift(context.Context) (api.DriftReport, error) {
+	return x.s.Drift, x.problem("drift")
+}
+
 func (x snapSource) ReportStandards(context.Context) (api.StandardsReport, error) {
-	return x.s.Standards, nil
+	return x.s.Standards, x.problem("standards")
 }
