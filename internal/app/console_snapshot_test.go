@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/console"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
@@ -94,7 +95,7 @@ func TestConsoleReportSnapshots(t *testing.T) {
 		// The page and the stored row must be of the same round: a round may replace the row
 		// between the two reads, so read the row first and retry (bounded) when they differ.
 		for try := 0; ; try++ {
-			snap, ok, err := snaps.LatestSnapshot(ctx, c.party)
+			snap, ok, err := snaps.LatestSnapshot(ctx, c.party, console.SnapshotOverview)
 			if err != nil {
 				t.Fatal(err)
 			}

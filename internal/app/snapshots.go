@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/console"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
@@ -98,26 +99,70 @@ func (a *App) snapshotParty(ctx context.Context, fence func(store.Tx) error, par
 	if err != nil {
 		return fmt.Errorf("computing the reports: %w", err)
 	}
-	body, err := json.Marshal(v)
+	rows, err := snapshotParts(v)
 	if err != nil {
-		return fmt.Errorf("encoding the snapshot: %w", err)
+		return err
 	}
 	return a.Store.Update(ctx, func(tx store.Tx) error {
 		if err := fence(tx); err != nil {
 			return err
 		}
-		return tx.ReportSnapshots().PutReportSnapshot(store.ReportSnapshot{PartyID: partyID, ComputedAt: at, AuditSize: size, Body: body})
+		for part, body := range rows {
+			err := tx.ReportSnapshots().PutReportSnapshot(store.ReportSnapshot{PartyID: partyID, Part: part, ComputedAt: at, AuditSize: size, Body: body})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// snapshotParts splits the views into the parts the pages read (console.SnapshotOverview
+// and one per report), each encoded on its own: the overview reads a few counts and must not
+// decode every certificate the expiring report lists. The overview shows only the counts of
+// the certificates expiring within 7 days, so its part leaves out their list.
+func snapshotParts(v httpapi.ReportViews) (map[string][]byte, error) {
+	pick := func(names ...string) map[string]*api.Problem {
+		out := map[string]*api.Problem{}
+		for _, n := range names {
+			if p := v.Problems[n]; p != nil {
+				out[n] = p
+			}
+		}
+		return out
+	}
+	exp7 := v.Expiring7
+	exp7.Groups = append([]api.ExpiringGroup(nil), exp7.Groups...)
+	for i := range exp7.Groups {
+		exp7.Groups[i].Items = nil
+	}
+	parts := map[string]httpapi.ReportViews{
+		console.SnapshotOverview: {Summary: v.Summary, Expiring7: exp7, Gaps: v.Gaps, Problems: pick("summary", "expiring_7d", "gaps")},
+		"rotation":               {Rotation: v.Rotation, Problems: pick("rotation")},
+		"expiring":               {Expiring30: v.Expiring30, Problems: pick("expiring_30d")},
+		"drift":                  {Drift: v.Drift, Problems: pick("drift")},
+		"standards":              {Standards: v.Standards, Problems: pick("standards")},
+		"gaps":                   {Gaps: v.Gaps, Problems: pick("gaps")},
+	}
+	out := map[string][]byte{}
+	for name, p := range parts {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the snapshot's %s: %w", name, err)
+		}
+		out[name] = b
+	}
+	return out, nil
 }
 
 // snapshotReader serves the console the latest stored snapshot of a party.
 type snapshotReader struct{ st store.Store }
 
-func (r snapshotReader) LatestSnapshot(ctx context.Context, partyID string) (console.Snapshot, bool, error) {
+func (r snapshotReader) LatestSnapshot(ctx context.Context, partyID, part string) (console.Snapshot, bool, error) {
 	var row store.ReportSnapshot
 	err := r.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		row, err = tx.ReportSnapshots().LatestReportSnapshot(partyID)
+		row, err = tx.ReportSnapshots().LatestReportSnapshot(partyID, part)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -128,7 +173,7 @@ func (r snapshotReader) LatestSnapshot(ctx context.Context, partyID string) (con
 	}
 	var v httpapi.ReportViews
 	if err := json.Unmarshal(row.Body, &v); err != nil {
-		return console.Snapshot{}, false, fmt.Errorf("decoding the report snapshot of %s: %w", partyID, err)
+		return console.Snapshot{}, false, fmt.Errorf("decoding the report snapshot %s of %s: %w", part, partyID, err)
 	}
 	return console.Snapshot{ComputedAt: row.ComputedAt, AuditSize: row.AuditSize, Summary: v.Summary, Expiring7: v.Expiring7,
 		Expiring30: v.Expiring30, Gaps: v.Gaps, Rotation: v.Rotation, Drift: v.Drift, Standards: v.Standards, Problems: v.Problems}, true, nil

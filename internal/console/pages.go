@@ -53,7 +53,7 @@ type stateCount struct {
 func (k *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	d := overviewData{ExpiringDays: 7}
-	src, of := k.source(r, s)
+	src, of := k.source(r, s, SnapshotOverview)
 	d.AsOf = of
 	// The four parts are independent reads; on a large fleet each is a report over it, so
 	// they run at once and the page takes as long as the slowest, not their sum.

@@ -44,7 +44,7 @@ func (k *Console) reportsPage(w http.ResponseWriter, r *http.Request, s *session
 	if name == "" {
 		name = "rotation"
 	}
-	src, of := k.source(r, s)
+	src, of := k.source(r, s, name)
 	rep, err := k.build(r.Context(), s, src, name)
 	if err != nil {
 		k.failAPI(w, r, s, err)
@@ -75,7 +75,7 @@ func (k *Console) reportsPageOrCSV(w http.ResponseWriter, r *http.Request, s *se
 // reportCSV sends a report's rows as CSV (RFC 4180), as a download.
 func (k *Console) reportCSV(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
-	src, _ := k.source(r, s)
+	src, _ := k.source(r, s, name)
 	rep, err := k.build(r.Context(), s, src, name)
 	if err != nil {
 		k.failAPI(w, r, s, err)

@@ -27,9 +27,15 @@ type Snapshot struct {
 	Problems map[string]*api.Problem
 }
 
-// Snapshots reads the latest snapshot of a party; ok is false when there is none yet.
+// SnapshotOverview is the part of a snapshot the overview reads: Summary, Expiring7 (its
+// counts, without the list of certificates) and Gaps. Each report page reads the part named
+// as the report (rotation, expiring, drift, standards, gaps).
+const SnapshotOverview = "overview"
+
+// Snapshots reads the latest snapshot of a party, the given part only (the other fields are
+// zero); ok is false when there is none yet.
 type Snapshots interface {
-	LatestSnapshot(ctx context.Context, partyID string) (s Snapshot, ok bool, err error)
+	LatestSnapshot(ctx context.Context, partyID, part string) (s Snapshot, ok bool, err error)
 }
 
 // reportSource is where a page gets its reports: the API (live) or a snapshot.
@@ -49,10 +55,10 @@ type asOf struct {
 	LiveURL   string // the same page computed live
 }
 
-// source is the person's party's latest snapshot unless the request asks for live figures
+// source is the person's party's latest snapshot (of part) unless the request asks for live figures
 // (?live=1) or there is none yet (or it cannot be read), then the API. The party is the one
 // the API authenticated the session as (s.me), so a snapshot never shows another party's.
-func (k *Console) source(r *http.Request, s *session) (reportSource, asOf) {
+func (k *Console) source(r *http.Request, s *session, part string) (reportSource, asOf) {
 	live := *r.URL
 	q := live.Query()
 	q.Set("live", "1")
@@ -61,7 +67,7 @@ func (k *Console) source(r *http.Request, s *session) (reportSource, asOf) {
 	if k.snapshots == nil || r.URL.Query().Get("live") != "" {
 		return s.api, of
 	}
-	snap, ok, err := k.snapshots.LatestSnapshot(r.Context(), s.me.PartyID)
+	snap, ok, err := k.snapshots.LatestSnapshot(r.Context(), s.me.PartyID, part)
 	if err != nil {
 		k.log.Warn("console: reading the report snapshot", "party_id", s.me.PartyID, "err", err)
 	}
