@@ -17,7 +17,8 @@ type ReportSnapshot struct {
 }
 
 // ReportSnapshots keeps the latest snapshot per party and part (migration
-// 0027_report_snapshots.sql).
+// 0027_report_snapshots.sql). Snapshots are derived data, not identity state: writing one is
+// exempt from the audit rule, like a stored CRL.
 type ReportSnapshots interface {
 	// PutReportSnapshot replaces the party's snapshot of that part.
 	PutReportSnapshot(s ReportSnapshot) error
