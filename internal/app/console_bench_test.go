@@ -71,6 +71,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	// One round of report snapshots at start (snapshots.go) and none while the pages are
 	// timed: the overview and the reports pages read the snapshot, as they do once the leader
 	// has computed one; overview-live times the same page computed live (?live=1).
+	started := time.Now()
 	s := startDevOpts(b, Options{DataDir: dir, SnapshotInterval: 24 * time.Hour})
 	defer s.stop()
 	var fleet struct{ Lot, Env, Device string }
@@ -91,20 +92,30 @@ func BenchmarkConsolePages(b *testing.B) {
 		}
 		return body
 	}
-	// Wait for the first round of snapshots to reach the parties whose pages read them (by
-	// the stored rows: asking for the page would compute it live meanwhile).
+	// Wait for this server's first round of snapshots to be over (by the stored rows: asking for the page would compute it live meanwhile; and the
+	// rows of an earlier server, such as the one that built the fleet, do not count).
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "hallmark.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, p := range []string{"contoso", "auditco"} {
-		start, deadline := time.Now(), time.Now().Add(60*time.Minute)
+	var parties []string
+	if err := st.View(context.Background(), func(tx store.Tx) error {
+		ps, err := tx.Parties().ListParties()
+		for _, p := range ps {
+			parties = append(parties, p.ID)
+		}
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range parties { // every party's: the round is over before a page is timed
+		deadline := time.Now().Add(60 * time.Minute)
 		for {
-			_, ok, err := snapshotReader{st}.LatestSnapshot(context.Background(), p, "standards")
+			snap, ok, err := snapshotReader{st}.LatestSnapshot(context.Background(), p, "standards")
 			if err != nil {
 				b.Fatal(err)
 			}
-			if ok {
+			if ok && snap.ComputedAt.After(started) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -112,8 +123,8 @@ func BenchmarkConsolePages(b *testing.B) {
 			}
 			time.Sleep(time.Second)
 		}
-		b.Logf("the report snapshot of %s was there after %s", p, time.Since(start).Round(time.Second))
 	}
+	b.Logf("the first round of report snapshots (%d parties) was over %s after the server started", len(parties), time.Since(started).Round(time.Second))
 	st.Close()
 	// A second inventory page, from the middle of the fleet: keyset, so as fast as the first.
 	mid := "/ui/devices?after=" + url.QueryEscape(fmt.Sprintf("dev_b%08d", n/2))
