@@ -18,6 +18,9 @@ import (
 // configuration gives none (reports.snapshot_interval).
 const DefaultSnapshotInterval = time.Minute
 
+// snapshotFollowerPoll is how often a replica that does not lead checks whether it does.
+const snapshotFollowerPoll = 5 * time.Second
+
 // The console's report snapshots (issue 19, point 5). The overview and the reports pages are
 // reports over the whole fleet; on a large fleet one takes seconds, so the leader computes
 // them in the background and stores them, and every replica's console shows the latest with
@@ -33,19 +36,25 @@ const DefaultSnapshotInterval = time.Minute
 // scope (a deployment administrator) is not a listed party and has none.
 
 // runReportSnapshots computes a round of snapshots at once and then every interval after the
-// previous round ended, on the replica that leads only, until ctx ends.
+// previous round ended, on the replica that leads only (a follower checks every
+// snapshotFollowerPoll whether it has become the leader), until ctx ends.
 func (a *App) runReportSnapshots(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultSnapshotInterval
 	}
 	for {
-		if _, err := a.snapshotRound(ctx); err != nil && ctx.Err() == nil {
+		wait := every
+		if _, leading := a.Leader.Current(); !leading {
+			// A follower looks again soon: when it takes the lease it computes at once rather
+			// than an interval later.
+			wait = min(every, snapshotFollowerPoll)
+		} else if _, err := a.snapshotRound(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Warn("report snapshots: a round failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(every):
+		case <-time.After(wait):
 		}
 	}
 }
