@@ -82,6 +82,9 @@ type App struct {
 	Rotation *rotation.Service // CA rotation and rollover (docs/rotation.md)
 	// consoleDevTokens is the dev token file the console's sign-in offers (--dev only).
 	consoleDevTokens string
+	// SnapshotInterval is the pause between rounds of the console's report snapshots
+	// (snapshots.go; config reports.snapshot_interval; zero is DefaultSnapshotInterval).
+	SnapshotInterval time.Duration
 	// estIssuers is the EST listener's issuer set (issuers.go), nil until it listens.
 	estIssuers atomic.Pointer[issuerCache]
 	// brskiMASA and brskiRegistrar serve BRSKI (brski.go) when configured; masaURL is the

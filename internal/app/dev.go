@@ -124,6 +124,7 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	a.SnapshotInterval = opts.SnapshotInterval
 	listen := opts.Listen
 	if listen == "" {
 		listen = "127.0.0.1:8443"

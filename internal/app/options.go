@@ -40,4 +40,8 @@ type Options struct {
 	// MASA without url names the API's own URL; the registrar signs with the dev EST
 	// certificate. The CLI never sets it; --config takes it from the file.
 	BRSKI *config.BRSKI
+	// SnapshotInterval, with Dev, is the pause between rounds of the console's report
+	// snapshots (default DefaultSnapshotInterval; tests shorten it, benchmarks lengthen it).
+	// The CLI never sets it; --config takes reports.snapshot_interval from the file.
+	SnapshotInterval time.Duration
 }

@@ -67,6 +67,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	a.SnapshotInterval = cfg.Reports.SnapshotInterval.Duration
 	if cfg.Metrics.Listen != "" {
 		ms, err := a.ServeMetrics(cfg.Metrics.Listen, cfg.Metrics.Pprof)
 		if err != nil {

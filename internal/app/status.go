@@ -97,8 +97,9 @@ func (a *App) StartStatus(ctx context.Context, baseURL string) error {
 	// The leader also purges expired challenges (challenges.go); it rides on the election
 	// started here.
 	go a.runChallengePurge(ctx, challengePurgeEvery)
-	go a.makerWatch.run(ctx) // makers.go: the status of makers that do not run Hallmark
-	a.reconcileAtStart(ctx)  // reconcile.go: before OCSP answers anything
+	go a.makerWatch.run(ctx)                         // makers.go: the status of makers that do not run Hallmark
+	go a.runReportSnapshots(ctx, a.SnapshotInterval) // snapshots.go: the console's reports
+	a.reconcileAtStart(ctx)                          // reconcile.go: before OCSP answers anything
 	return a.Status.Start(ctx)
 }
 

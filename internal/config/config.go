@@ -80,6 +80,15 @@ type Config struct {
 	// BRSKI, when present, serves RFC 8995 bootstrapping: a MASA on the API listener, a
 	// registrar on the EST listener, or both (docs/brski.md).
 	BRSKI *BRSKI `json:"brski,omitempty"`
+	// Reports tunes the console's report snapshots (docs/console.md).
+	Reports Reports `json:"reports"`
+}
+
+// Reports tunes the report snapshots the console's overview and reports pages show.
+type Reports struct {
+	// SnapshotInterval is the pause between the leader's rounds of report snapshots, one per
+	// party (default 1m; 1s to 24h). The API's /v1/reports/* are always computed live.
+	SnapshotInterval Duration `json:"snapshot_interval"`
 }
 
 // Principals bounds the bearer tokens of principals.
@@ -398,6 +407,9 @@ func (c *Config) defaults() {
 	if c.Limits.BodyMemory == 0 {
 		c.Limits.BodyMemory = 64 << 20
 	}
+	if c.Reports.SnapshotInterval.Duration == 0 {
+		c.Reports.SnapshotInterval.Duration = time.Minute
+	}
 	if c.Leader.LeaseTTL.Duration == 0 {
 		c.Leader.LeaseTTL.Duration = 15 * time.Second
 	}
@@ -582,6 +594,9 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Limits.FullCRLMinInterval.Duration; d < time.Second || d > time.Hour {
 		bad("limits.full_crl_min_interval", "must be between 1s and 1h (the CRL interval), got %s", d)
+	}
+	if d := c.Reports.SnapshotInterval.Duration; d < time.Second || d > 24*time.Hour {
+		bad("reports.snapshot_interval", "must be between 1s and 24h, got %s", d)
 	}
 	if d := c.Leader.LeaseTTL.Duration; d < time.Second || d > 10*time.Minute {
 		bad("leader.lease_ttl", "must be between 1s and 10m, got %s", d)

@@ -51,6 +51,9 @@ type Config struct {
 	// DevTokens is the dev server's token file (party/name -> token); when set, the sign-in
 	// page offers its persons. Only `hallmark serve --dev` sets it.
 	DevTokens string
+	// Snapshots, when set, holds the report snapshots the overview and reports pages show
+	// (with their time) instead of computing the reports on every request.
+	Snapshots Snapshots
 	Log       *slog.Logger
 }
 
@@ -58,6 +61,7 @@ type Config struct {
 type Console struct {
 	api       http.Handler
 	devTokens string
+	snapshots Snapshots
 	log       *slog.Logger
 	pages     map[string]*template.Template
 	mux       *http.ServeMux
@@ -71,7 +75,7 @@ func New(c Config) (*Console, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	k := &Console{api: c.API, devTokens: c.DevTokens, log: c.Log, pages: map[string]*template.Template{}}
+	k := &Console{api: c.API, devTokens: c.DevTokens, snapshots: c.Snapshots, log: c.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ type overviewData struct {
 	Gaps         api.GapsReport
 	GapsErr      string
 	ExpiringDays int
+	AsOf         asOf
 }
 
 type stateCount struct {
@@ -47,18 +48,22 @@ type stateCount struct {
 
 // overview is the fleet at a glance: devices by state, rotation compliance, certificates
 // expiring soon, pending approvals and governance gaps, each as far as the party may see.
+// The fleet-wide parts come from the party's latest report snapshot when there is one (the
+// page says as of when); pending approvals are always read live.
 func (k *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	d := overviewData{ExpiringDays: 7}
+	src, of := k.source(r, s, SnapshotOverview)
+	d.AsOf = of
 	// The four parts are independent reads; on a large fleet each is a report over it, so
 	// they run at once and the page takes as long as the slowest, not their sum.
 	var wg sync.WaitGroup
 	var sumErr, expErr, pendErr, gapsErr error
 	var pending []api.Approval
-	wg.Go(func() { d.Summary, sumErr = s.api.ReportSummary(ctx) })
-	wg.Go(func() { d.Expiring, expErr = s.api.ReportExpiring(ctx, time.Duration(d.ExpiringDays)*24*time.Hour) })
+	wg.Go(func() { d.Summary, sumErr = src.ReportSummary(ctx) })
+	wg.Go(func() { d.Expiring, expErr = src.ReportExpiring(ctx, time.Duration(d.ExpiringDays)*24*time.Hour) })
 	wg.Go(func() { pending, pendErr = s.api.ListApprovals(ctx, client.ApprovalFilter{State: "pending"}) })
-	wg.Go(func() { d.Gaps, gapsErr = s.api.ReportGaps(ctx, "") })
+	wg.Go(func() { d.Gaps, gapsErr = src.ReportGaps(ctx, "") })
 	wg.Wait()
 	d.SummaryErr, d.ExpiringErr, d.PendingErr, d.GapsErr = sectionErr(sumErr), sectionErr(expErr), sectionErr(pendErr), sectionErr(gapsErr)
 	d.Pending = len(pending)

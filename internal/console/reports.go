@@ -34,6 +34,7 @@ var reportNames = []struct{ Name, Title string }{
 type reportsData struct {
 	Tabs   []struct{ Name, Title string }
 	Report report
+	AsOf   asOf
 }
 
 // reportsPage shows one report (rotation by default) with its chart, drawn on the server as
@@ -43,7 +44,8 @@ func (k *Console) reportsPage(w http.ResponseWriter, r *http.Request, s *session
 	if name == "" {
 		name = "rotation"
 	}
-	rep, err := k.build(r.Context(), s, name)
+	src, of := k.source(r, s, name)
+	rep, err := k.build(r.Context(), s, src, name)
 	if err != nil {
 		k.failAPI(w, r, s, err)
 		return
@@ -56,7 +58,7 @@ func (k *Console) reportsPage(w http.ResponseWriter, r *http.Request, s *session
 		rep.More = len(rep.Rows) - maxRows
 		rep.Rows = rep.Rows[:maxRows]
 	}
-	k.render(w, r, s, http.StatusOK, "reports", rep.Title, reportsData{Tabs: reportNames, Report: rep})
+	k.render(w, r, s, http.StatusOK, "reports", rep.Title, reportsData{Tabs: reportNames, Report: rep, AsOf: of})
 }
 
 // reportsPageOrCSV serves /ui/reports/NAME and /ui/reports/NAME.csv (one pattern: the mux
@@ -73,7 +75,8 @@ func (k *Console) reportsPageOrCSV(w http.ResponseWriter, r *http.Request, s *se
 // reportCSV sends a report's rows as CSV (RFC 4180), as a download.
 func (k *Console) reportCSV(w http.ResponseWriter, r *http.Request, s *session) {
 	name := r.PathValue("name")
-	rep, err := k.build(r.Context(), s, name)
+	src, _ := k.source(r, s, name)
+	rep, err := k.build(r.Context(), s, src, name)
 	if err != nil {
 		k.failAPI(w, r, s, err)
 		return
@@ -110,15 +113,16 @@ func numeric(s string) bool {
 	return err == nil
 }
 
-// build asks the API for one report; an unknown name is a zero report and no error.
-func (k *Console) build(ctx context.Context, s *session, name string) (report, error) {
+// build asks src (the API, or the party's snapshot) for one report; an unknown name is a zero
+// report and no error.
+func (k *Console) build(ctx context.Context, s *session, src reportSource, name string) (report, error) {
 	n := s.names(ctx)
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	itoa := strconv.Itoa
 	pc := func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) }
 	switch name {
 	case "rotation":
-		rot, err := s.api.ReportRotation(ctx, client.TrendOptions{Since: 30 * 24 * time.Hour, Every: 24 * time.Hour})
+		rot, err := src.ReportRotation(ctx, client.TrendOptions{Since: 30 * 24 * time.Hour, Every: 24 * time.Hour})
 		if err != nil {
 			return report{}, err
 		}
@@ -133,7 +137,7 @@ func (k *Console) build(ctx context.Context, s *session, name string) (report, e
 		rep.Chart = lineChart("Rotation compliance, daily over 30 days", pts)
 		return rep, nil
 	case "expiring":
-		ex, err := s.api.ReportExpiring(ctx, 30*24*time.Hour)
+		ex, err := src.ReportExpiring(ctx, 30*24*time.Hour)
 		if err != nil {
 			return report{}, err
 		}
@@ -150,7 +154,7 @@ func (k *Console) build(ctx context.Context, s *session, name string) (report, e
 		rep.Chart = barChart("Certificates ending within 30 days, per environment", bars)
 		return rep, nil
 	case "drift":
-		dr, err := s.api.ReportDrift(ctx)
+		dr, err := src.ReportDrift(ctx)
 		if err != nil {
 			return report{}, err
 		}
@@ -169,7 +173,7 @@ func (k *Console) build(ctx context.Context, s *session, name string) (report, e
 		rep.Chart = barChart("Drift by field", sortedBars(count))
 		return rep, nil
 	case "standards":
-		st, err := s.api.ReportStandards(ctx)
+		st, err := src.ReportStandards(ctx)
 		if err != nil {
 			return report{}, err
 		}
@@ -184,7 +188,7 @@ func (k *Console) build(ctx context.Context, s *session, name string) (report, e
 		rep.Chart = barChart("Standards rows by coverage and status", sortedBars(count))
 		return rep, nil
 	case "gaps":
-		g, err := s.api.ReportGaps(ctx, "")
+		g, err := src.ReportGaps(ctx, "")
 		if err != nil {
 			return report{}, err
 		}

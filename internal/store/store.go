@@ -84,6 +84,8 @@ type Tx interface {
 	StateRows() StateRows // reconcile.go
 
 	CustodyVouchers() CustodyVouchers // custodyvouchers.go
+
+	ReportSnapshots() ReportSnapshots // snapshots.go
 }
 
 // Parties stores parties, principals, their tokens and break-glass access (principals.go).

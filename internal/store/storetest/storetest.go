@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, voucherTests...)   // custodyvouchers.go
 	tests = append(tests, changeTests...)    // changes.go
 	tests = append(tests, reconcileTests...) // reconcile.go
+	tests = append(tests, snapshotTests...)  // snapshots.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
