@@ -49,6 +49,11 @@ func ParseURI(s string) (URI, error) {
 			return URI{}, failure.New(failure.Invalid, "keys/tpm: the key URI attribute %q is not supported (use name, device and storage-directory)", k)
 		}
 	}
+	for k, v := range map[string]string{"device": out.Device, "storage-directory": out.StorageDirectory} {
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return URI{}, failure.New(failure.Invalid, "keys/tpm: the key URI's %s holds a control character", k)
+		}
+	}
 	if out.Name == "" {
 		return URI{}, failure.New(failure.Invalid, "keys/tpm: the key URI names no key: give name=NAME, e.g. %s:name=acme-issuing-2026", Scheme)
 	}
