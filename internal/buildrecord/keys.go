@@ -70,6 +70,31 @@ func schemeFor(pub crypto.PublicKey) (scheme, error) {
 	return scheme{}, failure.New(failure.Invalid, "build record: %T keys are not supported; use ECDSA P-256, P-384 or Ed25519", pub)
 }
 
+// CheckKey reports whether pub is a key type DSSE envelopes here may be signed with (ECDSA
+// P-256 or P-384, Ed25519); failure.Invalid otherwise. Other DSSE formats of Hallmark (custody
+// vouchers) sign with the same keys and the same scheme, so they use CheckKey, SignPAE and
+// VerifyPAE rather than a copy of them.
+func CheckKey(pub crypto.PublicKey) error {
+	_, err := schemeFor(pub)
+	return err
+}
+
+// SignPAE signs data (a DSSE PAE) with signer: ECDSA over its SHA-256 or SHA-384 with an ASN.1
+// signature, Ed25519 over the data itself.
+func SignPAE(signer crypto.Signer, data []byte) ([]byte, error) {
+	sv, err := newSignerVerifier(signer)
+	if err != nil {
+		return nil, err
+	}
+	return sv.Sign(context.Background(), data)
+}
+
+// VerifyPAE reports whether sig is pub's signature over data (a DSSE PAE), as SignPAE makes it.
+func VerifyPAE(pub crypto.PublicKey, data, sig []byte) bool {
+	v, err := newVerifier(pub)
+	return err == nil && v.Verify(context.Background(), data, sig) == nil
+}
+
 // verifier is a dsse.Verifier for one public key.
 type verifier struct {
 	pub   crypto.PublicKey

@@ -2,18 +2,13 @@ package custodyvoucher
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"strings"
@@ -21,49 +16,17 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
-// scheme is how one key type signs a PAE: the hash applied first (0 for Ed25519).
-type scheme struct {
-	hash crypto.Hash
-	new  func() hash.Hash
-}
-
-// schemeOf accepts the build-record key types: ECDSA P-256, P-384 and Ed25519.
-func schemeOf(pub crypto.PublicKey) (scheme, error) {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return scheme{crypto.SHA256, sha256.New}, nil
-		case elliptic.P384():
-			return scheme{crypto.SHA384, sha512.New384}, nil
-		}
-		return scheme{}, failure.New(failure.Invalid, "custody voucher: ECDSA curve %s is not supported; use P-256 or P-384", k.Curve.Params().Name)
-	case ed25519.PublicKey:
-		if len(k) == ed25519.PublicKeySize {
-			return scheme{}, nil
-		}
+// schemeOf accepts the build-record key types (ECDSA P-256, P-384 and Ed25519): custody links
+// are signed with the same keys and scheme as build records (buildrecord.SignPAE).
+func schemeOf(pub crypto.PublicKey) error {
+	if err := buildrecord.CheckKey(pub); err != nil {
+		return failure.Wrap(failure.Invalid, err, "custody voucher")
 	}
-	return scheme{}, failure.New(failure.Invalid, "custody voucher: %T keys are not supported; use ECDSA P-256, P-384 or Ed25519", pub)
-}
-
-// verifyPAE checks sig over data (a DSSE PAE) with pub.
-func verifyPAE(pub crypto.PublicKey, data, sig []byte) bool {
-	s, err := schemeOf(pub)
-	if err != nil {
-		return false
-	}
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		h := s.new()
-		h.Write(data)
-		return ecdsa.VerifyASN1(k, h.Sum(nil), sig)
-	case ed25519.PublicKey:
-		return ed25519.Verify(k, data, sig)
-	}
-	return false
+	return nil
 }
 
 // signedBy reports whether env carries a valid signature by one of pubs over its payload, and
@@ -78,7 +41,7 @@ func signedBy(env *dsse.Envelope, payload []byte, pubs []crypto.PublicKey) (int,
 			}
 		}
 		for i, pub := range pubs {
-			if verifyPAE(pub, pae, sig) {
+			if buildrecord.VerifyPAE(pub, pae, sig) {
 				return i, true
 			}
 		}
@@ -93,8 +56,7 @@ func signLink(l *Link, signer crypto.Signer) (*dsse.Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the custody link: %w", err)
 	}
-	s, err := schemeOf(signer.Public())
-	if err != nil {
+	if err := schemeOf(signer.Public()); err != nil {
 		return nil, err
 	}
 	id, err := KeyID(signer.Public())
@@ -102,17 +64,11 @@ func signLink(l *Link, signer crypto.Signer) (*dsse.Envelope, error) {
 		return nil, err
 	}
 	pae := dsse.PAE(LinkPayloadType, payload)
-	digest := pae
-	if s.hash != 0 {
-		h := s.new()
-		h.Write(pae)
-		digest = h.Sum(nil)
-	}
-	sig, err := signer.Sign(rand.Reader, digest, s.hash)
+	sig, err := buildrecord.SignPAE(signer, pae)
 	if err != nil {
 		return nil, fmt.Errorf("signing the custody link: %w", err)
 	}
-	if !verifyPAE(signer.Public(), pae, sig) {
+	if !buildrecord.VerifyPAE(signer.Public(), pae, sig) {
 		return nil, errors.New("signing the custody link: the signature just made does not verify")
 	}
 	return &dsse.Envelope{PayloadType: LinkPayloadType, Payload: base64.StdEncoding.EncodeToString(payload),

@@ -214,7 +214,7 @@ func (l *Link) Addressee() (crypto.PublicKey, error) {
 	if _, err := buildrecord.KeyID(pub); err != nil {
 		return nil, err
 	}
-	if _, err := schemeOf(pub); err != nil {
+	if err := schemeOf(pub); err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("custody link %d: addresseeKey", l.Index))
 	}
 	return pub, nil
@@ -259,7 +259,7 @@ func KeyID(pub crypto.PublicKey) (string, error) { return buildrecord.KeyID(pub)
 
 // EncodeKey is a public key as a link's addresseeKey: base64 DER SubjectPublicKeyInfo.
 func EncodeKey(pub crypto.PublicKey) (string, error) {
-	if _, err := schemeOf(pub); err != nil {
+	if err := schemeOf(pub); err != nil {
 		return "", err
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
