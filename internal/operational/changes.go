@@ -11,7 +11,6 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
-	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -139,15 +138,8 @@ func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID st
 			}
 		}
 		if u.IssuingCAID != "" && u.IssuingCAID != e.IssuingCAID {
-			issuer, err := tx.CAs().GetCA(u.IssuingCAID)
-			if err != nil {
+			if err := checkIssuingCA(tx, u.IssuingCAID, e.OperatorID); err != nil {
 				return err
-			}
-			if issuer.PartyID != e.OperatorID || issuer.Stage != string(stage) || issuer.Role != ca.Issuing || issuer.KeyID == "" {
-				return failure.New(failure.Invalid, "CA %s is not an operational issuing CA of operator %s", issuer.ID, e.OperatorID)
-			}
-			if issuer.SuccessorID != "" {
-				return failure.New(failure.Invalid, "CA %s was succeeded by %s: name the successor", issuer.ID, issuer.SuccessorID)
 			}
 			e.IssuingCAID = u.IssuingCAID
 		}

@@ -114,15 +114,8 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 		if err := governance.Require(tx, a, stage, ownership.Issue, operatorChain(r.OperatorID)); err != nil {
 			return err
 		}
-		issuer, err := tx.CAs().GetCA(r.IssuingCAID)
-		if err != nil {
+		if err := checkIssuingCA(tx, r.IssuingCAID, r.OperatorID); err != nil {
 			return err
-		}
-		if issuer.PartyID != r.OperatorID || issuer.Stage != string(stage) || issuer.Role != ca.Issuing || issuer.KeyID == "" {
-			return failure.New(failure.Invalid, "CA %s is not an operational issuing CA of operator %s", issuer.ID, r.OperatorID)
-		}
-		if issuer.SuccessorID != "" {
-			return failure.New(failure.Invalid, "CA %s was succeeded by %s: name the successor", issuer.ID, issuer.SuccessorID)
 		}
 		if err := tx.Environments().CreateEnvironment(e); err != nil {
 			if failure.Is(err, failure.Conflict) {
@@ -295,4 +288,20 @@ func (s *Service) ListEnvironments(ctx context.Context, a audit.Actor) ([]enviro
 		return err
 	})
 	return out, err
+}
+
+// checkIssuingCA is the rule for an environment's issuing CA, at creation and update: an
+// operational issuing CA of the operator with a key, not succeeded by another.
+func checkIssuingCA(tx store.Tx, caID, operatorID string) error {
+	issuer, err := tx.CAs().GetCA(caID)
+	if err != nil {
+		return err
+	}
+	if issuer.PartyID != operatorID || issuer.Stage != string(stage) || issuer.Role != ca.Issuing || issuer.KeyID == "" {
+		return failure.New(failure.Invalid, "CA %s is not an operational issuing CA of operator %s", issuer.ID, operatorID)
+	}
+	if issuer.SuccessorID != "" {
+		return failure.New(failure.Invalid, "CA %s was succeeded by %s: name the successor", issuer.ID, issuer.SuccessorID)
+	}
+	return nil
 }
