@@ -110,11 +110,7 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	env, digest, err := buildrecord.Sign(ctx, &rec, req.PublicKey, signer)
-	if err != nil {
-		return FactoryIdentity{}, fmt.Errorf("signing the build record: %w", err)
-	}
-	envJSON, err := json.Marshal(env)
+	envJSON, digest, err := signRecord(ctx, &rec, req.PublicKey, signer)
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
@@ -183,6 +179,17 @@ func checkRecord(rec buildrecord.Record, mfr party.Party, model device.Model, lo
 		return failure.New(failure.Invalid, "build record: testResult is %q; only devices that passed get a factory identity", rec.TestResult)
 	}
 	return nil
+}
+
+// signRecord signs a build record for the device key pub, and returns its DSSE envelope as
+// stored and the digest the factory certificate carries.
+func signRecord(ctx context.Context, rec *buildrecord.Record, pub crypto.PublicKey, signer crypto.Signer) ([]byte, [32]byte, error) {
+	env, digest, err := buildrecord.Sign(ctx, rec, pub, signer)
+	if err != nil {
+		return nil, digest, fmt.Errorf("signing the build record: %w", err)
+	}
+	envJSON, err := json.Marshal(env)
+	return envJSON, digest, err
 }
 
 // brSigner returns the signer of build-record key keyID, from brSigners or the key provider.

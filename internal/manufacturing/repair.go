@@ -185,11 +185,7 @@ func (s *Service) RepairApproved(ctx context.Context, a audit.Actor, q approval.
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	env, digest, err := buildrecord.Sign(ctx, &rec, req.PublicKey, signer)
-	if err != nil {
-		return FactoryIdentity{}, fmt.Errorf("signing the build record: %w", err)
-	}
-	envJSON, err := json.Marshal(env)
+	envJSON, digest, err := signRecord(ctx, &rec, req.PublicKey, signer)
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
