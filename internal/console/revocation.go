@@ -47,10 +47,16 @@ func (f revokeForm) request(dryRun bool) (api.FactoryRevokeRequest, string) {
 	return api.FactoryRevokeRequest{Selector: sel, Reason: f.Reason, DryRun: &dryRun, Why: f.Why}, ""
 }
 
+// shownRows bounds the rows a revocation page lists per table: a lot of 10,000 devices made a
+// page of 20,000 rows (and most of its server time); the counts stay whole, and the full lists
+// come from the API (hallmark revocation create … -o json, a dry run).
+const shownRows = 200
+
 // envGroup is what a revocation suspends in one environment.
 type envGroup struct {
-	Environment string // its name where the person's party may list it, else its ID
-	Items       []api.Suspension
+	Environment string           // its name where the person's party may list it, else its ID
+	Count       int              // how many it suspends there
+	Items       []api.Suspension // the first shownRows of them
 }
 
 type revocationData struct {
@@ -59,6 +65,8 @@ type revocationData struct {
 	Lots      []api.Lot
 	CAs       []api.CA
 	Result    *api.FactoryRevokeResult
+	Factory   []api.FactoryCert // the first shownRows of Result.Factory
+	More      int               // how many of Result.Factory are not listed
 	ByEnv     []envGroup
 	Approval  *approvalRow
 	Cascade   *api.RevocationCascade
@@ -109,6 +117,8 @@ func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	d.Form, d.Result, d.Executed = f, &res, execute
 	n := s.names(r.Context())
 	d.ByEnv = byEnvironment(res.Suspended, n.Env)
+	d.Factory = res.Factory[:min(len(res.Factory), shownRows)]
+	d.More = len(res.Factory) - len(d.Factory)
 	if res.Approval != nil {
 		row := approvalRow{Approval: *res.Approval, Requester: n.Principal(res.Approval.RequesterParty, res.Approval.RequesterPrincipal), Approver: n.Party(res.Approval.ApproverParty)}
 		row.Why = why(*res.Approval, api.ApprovalRule{}, n)
@@ -131,7 +141,7 @@ func byEnvironment(ss []api.Suspension, name func(string) string) []envGroup {
 	}
 	out := make([]envGroup, 0, len(m))
 	for e, items := range m {
-		out = append(out, envGroup{name(e), items})
+		out = append(out, envGroup{name(e), len(items), items[:min(len(items), shownRows)]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Environment < out[j].Environment })
 	return out
