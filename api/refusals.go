@@ -17,7 +17,7 @@ type Refusal struct {
 	Count       int64     `json:"count"`
 	FirstAt     time.Time `json:"first_at"`
 	LastAt      time.Time `json:"last_at"`
-	Via         string    `json:"via"` // api or est
+	Via         string    `json:"via"` // api, est or brski (a voucher request from no registrar the MASA serves)
 	Operation   string    `json:"operation,omitempty"`
 	Certificate string    `json:"certificate,omitempty"` // the serial an EST client presented
 	Message     string    `json:"message,omitempty"`

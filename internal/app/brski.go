@@ -7,9 +7,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"github.com/hallmark-id/hallmark/internal/refusals"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/brski"
@@ -68,7 +70,7 @@ func (a *App) setupMASA(ctx context.Context, cfg *config.MASA) error {
 	}
 	s := masa.New(masa.Config{Store: a.Store, Signer: voucher.Signer{Key: key, Chain: chain}, Registrars: regs,
 		Custody:           masa.StoreCustody{Store: a.Store, Vouchers: a.Vouchers},
-		NoncelessLifetime: cfg.NoncelessLifetime.Duration, Now: a.Now})
+		NoncelessLifetime: cfg.NoncelessLifetime.Duration, Now: a.Now, Strangers: a.masaStranger})
 	a.brskiMASA = brski.MASAHandler(masaEntry{s}, a.Log)
 	a.masaURL.Store(&cfg.URL)
 	return nil
@@ -226,4 +228,20 @@ func (a *App) devBRSKI(ctx context.Context, dir string, b *config.BRSKI, apiURL 
 		}
 	}
 	return nil
+}
+
+// masaStranger records a voucher request the MASA refused before a registrar it serves was
+// known: counted at once and coalesced by the refusal recorder into one audit event per
+// signer, reason and window (no party: the signer is nobody this deployment knows).
+func (a *App) masaStranger(st masa.Stranger) {
+	reason, rule := refusals.Classify(st.Err)
+	signer := st.Signer
+	if signer == "" {
+		signer = "unverified"
+	}
+	if len(signer) > 128 {
+		signer = strings.ToValidUTF8(signer[:128], "")
+	}
+	a.Refusals.Record(refusals.Refusal{PrincipalID: "brski-stranger", Via: "brski", Reason: reason, Rule: rule,
+		Subject: "registrar:" + signer, Operation: "POST /.well-known/brski/requestvoucher", Message: st.Err.Error()})
 }

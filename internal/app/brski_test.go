@@ -246,8 +246,14 @@ func TestBRSKIRefusals(t *testing.T) {
 	}
 
 	// A registrar the MASA does not serve: a request signed by a device key, sent straight to it.
+	// It is not audited in a transaction of its own but counted at once by the refusal recorder,
+	// which coalesces it into one audit event per signer and window.
+	strangers := p.maker.metric(t, "hallmark_refusals_total", map[string]string{"reason": "denied"})
 	if st, body := postBody(t, p.maker.http, p.maker.info.APIURL+"/.well-known/brski/requestvoucher", voucher.MediaCMS, signed); st != http.StatusForbidden || !strings.Contains(body, "not signed by a registrar") {
 		t.Fatalf("an unknown registrar: %d %s, want 403", st, body)
+	}
+	if got := p.maker.metric(t, "hallmark_refusals_total", map[string]string{"reason": "denied"}); got != strangers+1 {
+		t.Errorf("hallmark_refusals_total{reason=denied} at the maker = %v after a stranger's request, want %v", got, strangers+1)
 	}
 
 	// A device whose factory identity the maker revoked gets no voucher, custody or not.
@@ -259,7 +265,8 @@ func TestBRSKIRefusals(t *testing.T) {
 		t.Fatalf("a revoked device: %v, want 403 naming the revocation", err)
 	}
 
-	// Refusals of the registrar it serves are audited at the maker; the stranger's is not.
+	// Refusals of the registrar it serves are audited at the maker at once; the stranger's only
+	// when its window ends.
 	if n := count(auditActions(t, p.maker), "brski.masa.refuse"); n != 2 {
 		t.Errorf("the maker audited %d refusals, want 2 (no custody, revoked)", n)
 	}

@@ -411,7 +411,7 @@ schemas.update({
  "Refusal":{"type":"object","properties":{"seq":{"type":"integer"},"at":dt,"party_id":str_,"principal_id":str_,"scope":str_,"subject":{"type":"string","example":"device:dev_abc"},
    "reason":{"type":"string","description":"not-owner, sod, policy, manifest, or a problem kind (denied, invalid, not-found, ...)"},
    "rule":{"type":"string","example":"ownership:operational/revoke"},"count":{"type":"integer"},"first_at":dt,"last_at":dt,
-   "via":{"type":"string","enum":["api","est"]},"operation":str_,"certificate":{"type":"string","description":"the serial an EST client presented"},"message":str_}},
+   "via":{"type":"string","enum":["api","est","brski"]},"operation":str_,"certificate":{"type":"string","description":"the serial an EST client presented"},"message":str_}},
  "RefusalReport":{"type":"object","properties":{"since":dt,"by_reason":arr({"type":"object","properties":{"reason":str_,"count":{"type":"integer"}}}),"items":arr(S("Refusal"))}},
 })
 paths.update({

@@ -13,8 +13,10 @@
 // The voucher carries the pledge's nonce, or, when the pledge sent none, an expires-on
 // NoncelessLifetime after now. Every answer to a registrar it serves, voucher or refusal, is
 // audited in its own transaction before it is returned (a request that cannot be audited
-// gets no voucher); a request no registrar it serves signed is refused without an audit
-// event, so that strangers cannot write to the audit log.
+// gets no voucher). A request no registrar it serves signed is not audited in a transaction of
+// its own, so that strangers cannot write to the audit log at their own rate: it is handed to
+// Config.Strangers, which the server wires to the refusal recorder (internal/refusals): counted
+// at once and coalesced into at most one audit event per signer and window.
 package masa
 
 import (
@@ -82,6 +84,16 @@ type Config struct {
 	// NoncelessLifetime is how long a voucher without nonce is valid (default 7 days).
 	NoncelessLifetime time.Duration
 	Now               func() time.Time
+	// Strangers, when set, is told of every request refused before a registrar this MASA
+	// serves was established: Signer is the subject of the certificate that signed it ("" when
+	// the request did not verify). It must not block.
+	Strangers func(Stranger)
+}
+
+// Stranger is a voucher request refused before its registrar was known.
+type Stranger struct {
+	Signer string
+	Err    error
 }
 
 // Service is the MASA.
@@ -114,6 +126,9 @@ type request struct {
 	idevid  *x509.Certificate
 	pledge  voucher.Request
 	outer   voucher.Request
+	// signer is the subject of the certificate that signed a request from no registrar this
+	// MASA serves, for the refusal's record.
+	signer string
 }
 
 // RequestVoucher answers a registrar voucher request signed as media (RFC 8995 section 5.5)
@@ -131,8 +146,11 @@ func (s *Service) RequestVoucher(ctx context.Context, media string, body []byte)
 		}
 	}
 	if req.regCert == nil {
-		// Nobody this MASA serves: the refusal is answered and logged by the caller, not
-		// audited, so that strangers cannot write to the audit log.
+		// Nobody this MASA serves: the refusal goes to the coalescing recorder, not to an audit
+		// transaction of its own, so that strangers cannot write to the audit log at will.
+		if s.c.Strangers != nil {
+			s.c.Strangers(Stranger{Signer: req.signer, Err: err})
+		}
 		return Answer{}, err
 	}
 	detail := map[string]any{"media": media, "refused": err.Error(), "serial_number": req.outer.SerialNumber}
@@ -156,7 +174,8 @@ func (s *Service) verify(ctx context.Context, media string, body []byte, now tim
 	}
 	reg, ok := s.registrar(outer, now)
 	if !ok {
-		return r, failure.New(failure.Denied, "the voucher request is not signed by a registrar this MASA serves (%q)", outer.Signer.Subject.String())
+		r.signer = outer.Signer.Subject.String()
+		return r, failure.New(failure.Denied, "the voucher request is not signed by a registrar this MASA serves (%q)", r.signer)
 	}
 	r.reg, r.regCert = reg, outer.Signer
 	if r.outer, err = voucher.ParseRequest(outer.Payload); err != nil {
