@@ -102,12 +102,15 @@ type Service struct {
 	cas    map[string]*caState // by CA ID
 	byHash map[string]*caState // by hash algorithm + issuer name hash + issuer key hash
 	loaded time.Time           // when cas was last read
-	wake   chan struct{}       // a CRL became dirty
-	pollC  chan struct{}       // poll the change feed now
-	cursor atomic.Int64        // the last change-feed Seq applied
-	pollMu sync.Mutex          // one Poll at a time, so the cursor only moves forward
-	epoch  atomic.Int64        // the leader term seen last (crlstore.go)
-	cache  *ocspCache
+	// reloadMu makes the reloads a miss triggers one at a time, so that a flood of requests
+	// for unknown CAs reads the CA list at most once per missReload.
+	reloadMu sync.Mutex
+	wake     chan struct{} // a CRL became dirty
+	pollC    chan struct{} // poll the change feed now
+	cursor   atomic.Int64  // the last change-feed Seq applied
+	pollMu   sync.Mutex    // one Poll at a time, so the cursor only moves forward
+	epoch    atomic.Int64  // the leader term seen last (crlstore.go)
+	cache    *ocspCache
 
 	ocspCached, ocspSigned atomic.Int64    // answers served from the cache, answers signed
 	ocspDisputed           atomic.Int64    // tryLater answers for disputed certificates
@@ -268,22 +271,25 @@ func (s *Service) loadCAs(ctx context.Context) error {
 	return nil
 }
 
-// caFor finds the CA a request names, reloading the CA list at most once a second when the
-// issuer is not known yet.
+// missReload is the least time between two reloads of the CA list that a request for an
+// unknown CA triggers. A CA created on any replica is therefore served from its first
+// request at most missReload after the last reload, and strangers asking for CAs that do not
+// exist cost at most one read of the CA list per missReload.
+const missReload = 100 * time.Millisecond
+
+// caFor finds the CA a request names, reloading the CA list (missReload) when the issuer is
+// not known yet.
 func (s *Service) caFor(ctx context.Context, r *Request) *caState {
 	k := hashKey(r.Hash.String(), r.NameHash, r.KeyHash)
-	s.mu.RLock()
-	cs, loaded := s.byHash[k], s.loaded
-	s.mu.RUnlock()
-	if cs == nil && s.c.Now().Sub(loaded) > time.Second {
-		if err := s.loadCAs(ctx); err != nil {
-			s.c.Log.Warn("status: loading CAs", "err", err)
-		}
+	find := func() *caState {
 		s.mu.RLock()
-		cs = s.byHash[k]
-		s.mu.RUnlock()
+		defer s.mu.RUnlock()
+		return s.byHash[k]
 	}
-	return cs
+	if cs := find(); cs != nil || !s.reloadCAs(ctx) {
+		return cs
+	}
+	return find()
 }
 
 // caNamed is caByID with the same reload rule.
@@ -294,13 +300,37 @@ func (s *Service) caNamed(ctx context.Context, id string) *caState {
 	return s.caByID(id)
 }
 
-// reloadCAs reloads the CA list unless it was loaded within the last second, and reports
-// whether it did.
+// reloadCAs reloads the CA list after a miss, and reports whether the list may have changed
+// since the miss: it did reload, or another request's reload finished while this one waited
+// for it. A request that finds the last reload younger than missReload waits for the next
+// one, so that a CA made just after a reload is not answered "unknown" (it waits at most
+// missReload plus one read).
 func (s *Service) reloadCAs(ctx context.Context) bool {
+	s.mu.RLock()
+	seen := s.loaded
+	s.mu.RUnlock()
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.mu.RLock()
 	loaded := s.loaded
 	s.mu.RUnlock()
-	return s.c.Now().Sub(loaded) > time.Second && s.loadCAs(ctx) == nil
+	if loaded.After(seen) {
+		return true // reloaded while this request waited
+	}
+	if wait := min(missReload, missReload-s.c.Now().Sub(loaded)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	if err := s.loadCAs(ctx); err != nil {
+		s.c.Log.Warn("status: loading CAs", "err", err)
+		return false
+	}
+	return true
 }
 
 // issuerKeys are the CertID hash keys (RFC 6960 section 4.1.1: hashes of the issuer's DN and

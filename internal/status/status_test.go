@@ -17,6 +17,8 @@ import (
 	"github.com/zmap/zlint/v3/lint"
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -291,6 +293,45 @@ func TestConcurrentAnswersAndChanges(t *testing.T) {
 	for _, c := range certs {
 		if r := f.answer(t, c); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
 			t.Errorf("%x: status %d reason %d, want revoked superseded", c.SerialNumber, r.Status, r.RevocationReason)
+		}
+	}
+}
+
+// TestNewCAServedAtOnce: a CA created just after the responder read its CA list (here: on
+// the same store, as another replica would) is served from its first request: the miss
+// waits for the next reload instead of answering "no such CA" until a second has passed.
+// Requests for a CA that does not exist still fail, and share reloads.
+func TestNewCAServedAtOnce(t *testing.T) {
+	f := newFixture(t)
+	_, fresh, err := f.auth.CreateHierarchy(ctx, authority.HierarchyRequest{PartyID: "acme", Organization: "Acme", Stage: "manufacturing", Name: "acme-fresh",
+		RootLife: 10 * 365 * 24 * time.Hour, IssuingLife: 5 * 365 * 24 * time.Hour}, func(tx store.Tx, c ca.CA) error {
+		_, err := tx.Audit().Append(ev("ca.create"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := f.svc.CRL(ctx, fresh.ID)
+	if err != nil {
+		t.Fatalf("the CRL of a CA created after the last load: %v", err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil || crl.CheckSignatureFrom(fresh.Cert) != nil {
+		t.Fatalf("the CRL of the new CA does not verify under it: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.svc.CRL(ctx, "ca-does-not-exist")
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err == nil {
+			t.Fatal("a CRL for a CA that does not exist")
 		}
 	}
 }
