@@ -401,6 +401,10 @@ func TestKeyRotationAPI(t *testing.T) {
 	if _, err := auditlog.OpenCheckpointKeys(cp, []note.Verifier{vs[0]}); err == nil {
 		t.Fatal("a checkpoint signed before the rotation verified with the new key alone")
 	}
+	// A GET never signs: the former ?new=1 is refused and names POST.
+	if body := string(s.must(t, 400, audrey, "GET", "/v1/audit/checkpoint?new=1", nil).Body); !strings.Contains(body, "POST /v1/audit/checkpoint") {
+		t.Errorf("GET ?new=1 answered %s; want a refusal naming POST", body)
+	}
 	latest := s.must(t, 200, audrey, "POST", "/v1/audit/checkpoint", nil).Body
 	if _, err := auditlog.OpenCheckpointKeys(latest, []note.Verifier{vs[0]}); err != nil {
 		t.Fatalf("a checkpoint after the rotation does not verify with the new key: %v", err)

@@ -129,9 +129,14 @@ func (s *Server) rotateAuditKey(w http.ResponseWriter, r *http.Request, p party.
 	return writeJSON(w, 201, toAuditKey(k))
 }
 
-// latestCheckpoint serves the latest signed checkpoint, or signs a new one with ?new=1.
+// latestCheckpoint serves the latest signed checkpoint. A GET never signs: ?new=, which once
+// did, is refused with a pointer to POST (a GET that writes can be replayed by caches,
+// prefetchers and cross-site links).
 func (s *Server) latestCheckpoint(w http.ResponseWriter, r *http.Request, p party.Principal) error {
-	return s.checkpoint(w, r, p, r.URL.Query().Get("new") == "1")
+	if r.URL.Query().Has("new") {
+		return failure.New(failure.Invalid, "GET /v1/audit/checkpoint only reads: sign a checkpoint of the current size with POST /v1/audit/checkpoint (hallmark audit checkpoint --new)")
+	}
+	return s.checkpoint(w, r, p, false)
 }
 
 // signCheckpoint signs and serves a checkpoint of the log as it is now.

@@ -195,7 +195,7 @@ schemas["AuditEvent"]["description"]="seq is the event's leaf index + 1 in the a
 qi=lambda n,d,req=False: {"name":n,"in":"query","required":req,"schema":{"type":"integer","minimum":0},"description":d}
 paths.update({
  "/v1/audit/key":{"get":op("The checkpoint verifier key, a note verifier key '<origin>+<hash>+<base64 Ed25519 key>' (public)",200,{"type":"string"},errs=(),public=True,okctype="text/plain")},
- "/v1/audit/checkpoint":{"get":op("The latest signed checkpoint of the audit tree; ?new=1 signs one of the current size first (auditors)",200,note_,params=[q("new","1: make a checkpoint of the current size")],errs=(401,403),okctype="text/plain"),
+ "/v1/audit/checkpoint":{"get":op("The latest signed checkpoint of the audit tree (auditors); a GET never signs (sign with POST; the former ?new=1 is refused with 400)",200,note_,errs=(400,401,403),okctype="text/plain"),
    "post":op("Sign a checkpoint of the current size now, or return the stored one of that size (auditors)",200,note_,errs=(401,403),okctype="text/plain")},
  "/v1/audit/proofs/inclusion":{"get":op("Inclusion proof of a leaf in the tree of a size (auditors)",200,S("InclusionProof"),params=[qi("index","leaf index (seq - 1)",True),qi("size","tree size; 0 or absent: the current size")],errs=(400,401,403))},
  "/v1/audit/proofs/consistency":{"get":op("Consistency proof between two tree sizes (auditors)",200,S("ConsistencyProof"),params=[qi("from","smaller tree size",True),qi("to","larger tree size; 0 or absent: the current size")],errs=(400,401,403))},
