@@ -69,7 +69,7 @@ func (a *App) buildMakers(c MakersConfig, now func() time.Time) (*makerWatch, er
 	if mw.watcher, err = makerstatus.NewWatcher(makerstatus.WatcherConfig{Checker: ck, Interval: c.WatchInterval, OnRevoked: mw.revoked}); err != nil {
 		return nil, fmt.Errorf("makers: %w", err)
 	}
-	if mw.onDemand, err = makerstatus.NewWatcher(makerstatus.WatcherConfig{Checker: ck, Interval: c.WatchInterval, Jitter: time.Nanosecond, OnRevoked: mw.revoked}); err != nil {
+	if mw.onDemand, err = makerstatus.NewWatcher(makerstatus.WatcherConfig{Checker: ck, Interval: c.WatchInterval, Jitter: time.Nanosecond, OnRevoked: mw.revoked, FreshOCSP: true}); err != nil {
 		return nil, fmt.Errorf("makers: %w", err)
 	}
 	if err := a.Metrics.WatchMakerStatus(mw.metrics); err != nil {

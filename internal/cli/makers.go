@@ -409,8 +409,9 @@ func (e *env) makerCheckCmd() *cobra.Command {
 		Short: "Check a maker's revocation status now",
 		Long: `Run the revocation status watcher for one maker now, as the leader does every
 makers.watch_interval: fetch its CRLs, check every device onboarded of it (by CRL, else by its
-OCSP responder), and suspend each device whose factory certificate the maker revoked. It prints
-what each source answered; a gap is a source whose last fetch failed or whose CRL is stale.`,
+OCSP responder, asked anew: no cached answer is used), and suspend each device whose factory
+certificate the maker revoked. It prints what each source answered; a gap is a source whose
+last fetch failed or whose CRL is stale.`,
 		Example: `  hallmark maker check mkr_123`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -167,14 +167,14 @@ func (oc *ocspCache) isDown(src Source, now time.Time, retry time.Duration) *Sou
 // ocspFor returns the answer of responder src about serial of issuer, fresh at now: a
 // cached one, or one asked for now. A responder that was unreachable less than RetryAfter
 // ago is not asked again; its error is returned.
-func (c *Checker) ocspFor(ctx context.Context, src Source, issuer *x509.Certificate, serial *big.Int) (*ocspAnswer, *SourceError) {
+func (c *Checker) ocspFor(ctx context.Context, src Source, issuer *x509.Certificate, serial *big.Int, fresh bool) (*ocspAnswer, *SourceError) {
 	now := c.c.Now()
 	sk := keyOf(src, issuer)
 	k := ocspKey{src: sk, serial: serialKey(serial)}
-	if a := c.ocsp.get(k); a != nil && a.fresh(now, c.c.ClockSkew) {
+	if a := c.ocsp.get(k); !fresh && a != nil && a.fresh(now, c.c.ClockSkew) {
 		return a, nil
 	}
-	if err := c.ocsp.isDown(src, now, c.c.RetryAfter); err != nil {
+	if err := c.ocsp.isDown(src, now, c.c.RetryAfter); !fresh && err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*ocspAnswer, *SourceError) {

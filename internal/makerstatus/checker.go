@@ -282,7 +282,7 @@ func (c *Checker) Check(ctx context.Context, q Query) (Result, error) {
 		if s.Kind != KindOCSP {
 			continue
 		}
-		a, err := c.ocspFor(ctx, s, q.Issuer, q.Device.SerialNumber)
+		a, err := c.ocspFor(ctx, s, q.Issuer, q.Device.SerialNumber, false)
 		if err != nil {
 			res.Problems = append(res.Problems, err)
 			continue

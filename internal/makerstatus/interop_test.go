@@ -345,6 +345,19 @@ func TestForeignMakerWatcher(t *testing.T) {
 	if s.ByOCSP != 3 || s.ByCRL != 0 || s.Revoked != 1 || s.Reported != 1 || s.OCSP[OK] != 3 {
 		t.Fatalf("OCSP round: %+v", s)
 	}
+	// The next periodic round answers from the cache (the answers carry a nextUpdate an hour
+	// on); a FreshOCSP watcher on the same checker (hallmark maker check) asks again for each.
+	asked := m.OCSPRequests.Load()
+	if s := w.Refresh(ctx, onlyOCSP, devices("acme-ocsp")); s.ByOCSP != 3 || s.Revoked != 1 || m.OCSPRequests.Load() != asked {
+		t.Fatalf("a second OCSP round: %+v, %d requests to the responder, want none", s, m.OCSPRequests.Load()-asked)
+	}
+	fresh, err := NewWatcher(WatcherConfig{Checker: ck, Jitter: time.Millisecond, FreshOCSP: true, OnRevoked: func(context.Context, RevokedDevice) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := fresh.Refresh(ctx, onlyOCSP, devices("acme-ocsp")); s.ByOCSP != 3 || s.Revoked != 1 || m.OCSPRequests.Load() != asked+3 {
+		t.Fatalf("a fresh OCSP round: %+v, %d requests to the responder, want 3", s, m.OCSPRequests.Load()-asked)
+	}
 	// A device of an unregistered issuer, and one whose responder is down, are gaps.
 	l := listen(t)
 	dead := []Source{{KindOCSP, "http://" + l.Addr().String()}}

@@ -58,6 +58,10 @@ type WatcherConfig struct {
 	// answer says is revoked. A device is reported once per Watcher; a call that returns an
 	// error is made again in the next round.
 	OnRevoked func(ctx context.Context, r RevokedDevice) error
+	// FreshOCSP asks every OCSP responder now, neither using a cached answer nor waiting out a
+	// responder's back-off (the answers are still cached for the periodic rounds): for a
+	// check an operator asked for (hallmark maker check), whose answer must be today's.
+	FreshOCSP bool
 }
 
 // Watcher refreshes the status of every device seen of every registered maker.
@@ -218,7 +222,7 @@ func (w *Watcher) askOCSP(ctx context.Context, d Device, is *Issuer, s *Summary,
 		if src.Kind != KindOCSP {
 			continue
 		}
-		a, err := w.c.Checker.ocspFor(ctx, src, is.Cert, d.Serial)
+		a, err := w.c.Checker.ocspFor(ctx, src, is.Cert, d.Serial, w.c.FreshOCSP)
 		mu.Lock()
 		if err != nil {
 			s.OCSP[err.Outcome]++
