@@ -22,6 +22,10 @@
 // /proc/PID/status, reset at the start of each cell). Client and servers share the machine,
 // so a busy machine lowers every rate; CPU per certificate is each server's own.
 //
+// With -postgres (auto: a private cluster made with initdb; or a server's URL) it also runs
+// hallmark-pg: -replicas `hallmark serve --config` processes on one fresh database, the
+// requests round-robin over them (replicas.go, postgres.go).
+//
 // Linux only (it reads /proc). Every server listens on 127.0.0.1 only and every loop is
 // bounded by a request count and -deadline.
 package main
