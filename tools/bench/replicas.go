@@ -468,8 +468,8 @@ func writeReplicaSection(w io.Writer, info runInfo, results []result) {
 	fmt.Fprintln(w)
 	if s0, s1 := r.stats0, r.stats1; s0.ok && s1.ok {
 		fmt.Fprintf(w, "- pg_stat_database, from the warm-up to the end: %d transactions committed, %d rolled back "+
-			"(not failures: a read that finds nothing ends with ROLLBACK, as the followers' check for a newer stored CRL does for each CA once a second; "+
-			"and a follower's failed try for the signing lease), %d deadlocks.\n",
+			"(not failures: a read that finds nothing ends with ROLLBACK, as most of the followers' checks for a newer stored CRL of each CA do, "+
+			"and so does a follower's try for the signing lease), %d deadlocks.\n",
 			s1.commits-s0.commits, s1.rollbacks-s0.rollbacks, s1.deadlocks-s0.deadlocks)
 	} else {
 		fmt.Fprintln(w, "- pg_stat_database: not read.")
