@@ -40,6 +40,10 @@ type replicaSet struct {
 	cur   *cellAcc      // the cell being prepared or run
 	cells []replicaCell // every cell, warm-up (round 0) included
 
+	// CPU-ms per second at rest before the warm-up (measureIdle); idleDB < 0: not measured.
+	idleReplicas, idleDB float64
+	idleFor              time.Duration
+
 	// What collect gathered at the end of the run.
 	stats0, stats1 pgStats
 	pgLevels       map[string]int
@@ -193,7 +197,39 @@ func startReplicaSet(ctx context.Context, o options, bin, tmp string, log io.Wri
 		return r, fmt.Errorf("hallmark-pg: a first issuance: %w", err)
 	}
 	r.stats0 = db.stats(ctx)
+	r.measureIdle(ctx, idleWindow)
 	return r, nil
+}
+
+// idleWindow is how long measureIdle watches the replicas and the database at rest.
+const idleWindow = 10 * time.Second
+
+// measureIdle reads the CPU the replicas and the database use with no request at all
+// (elections, change feeds, the followers' CRL checks, checkpoints): it runs in every cell
+// too, so a cell's CPU per certificate carries its share of it.
+func (r *replicaSet) measureIdle(ctx context.Context, d time.Duration) {
+	cpu := func() (total time.Duration) {
+		for _, p := range r.procs {
+			c, _ := processCPU(p.pid())
+			total += c
+		}
+		return total
+	}
+	c0, t0 := cpu(), time.Now()
+	db0, ok0 := r.db.cpu()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(d):
+	}
+	c1, el := cpu(), time.Since(t0)
+	db1, ok1 := r.db.cpu()
+	r.idleReplicas = float64((c1 - c0).Microseconds()) / 1000 / el.Seconds()
+	r.idleDB = -1
+	if ok0 && ok1 {
+		r.idleDB = float64((db1 - db0).Microseconds()) / 1000 / el.Seconds()
+	}
+	r.idleFor = el
 }
 
 // freeAddr is a free loopback HOST:PORT, or "" when none.
@@ -409,6 +445,15 @@ func writeReplicaSection(w io.Writer, info runInfo, results []result) {
 		}
 	}
 
+	if r.idleFor > 0 {
+		db := "not measured"
+		if r.idleDB >= 0 {
+			db = fmt.Sprintf("%.1f", r.idleDB)
+		}
+		fmt.Fprintf(w, "\nAt rest, for %s before the warm-up, the replicas used %.1f CPU-ms per second together and the database %s: "+
+			"that work (elections, change feeds, the followers' CRL checks) goes on during every cell and is in its CPU per certificate.\n",
+			r.idleFor.Round(time.Second), r.idleReplicas, db)
+	}
 	fmt.Fprintln(w, "\nhallmark-pg ÷ each other server, same run (req/s: above 1 is faster; p99 and CPU-ms/cert: below 1 is better; \"CPU, total\" counts the database's CPU too):")
 	fmt.Fprintln(w, "\n| scenario | clients | server | req/s | p99 | CPU-ms/cert, replicas | CPU, total |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
