@@ -33,6 +33,9 @@ type hallmark struct {
 	issuerID string // acme's manufacturing issuing CA
 	conn     string // the TLS connection a probe negotiated
 	idle     *http.Client
+	// apiURLs and estURLs, when set, are several replicas' API and EST bases: timed request
+	// i goes to [i % len] (round-robin); setup calls go to info's. Empty: info's only.
+	apiURLs, estURLs []string
 
 	mu    sync.Mutex
 	slots map[*slot]*hmSlot
@@ -229,8 +232,9 @@ func (h *hallmark) prepare(ctx context.Context, sc scenario, sl *slot, n int) (o
 		c := keepAliveClient(h.roots, sl.clients)
 		h.idle = c
 		hdr := http.Header{"Authorization": {"Bearer " + h.tokens[hmFactory]}, "Content-Type": {"application/json"}, "Accept": {"application/json"}}
-		u := h.info.APIURL + "/v1/lots/" + url.PathEscape(st.lotID) + "/devices"
+		path := "/v1/lots/" + url.PathEscape(st.lotID) + "/devices"
 		return func(ctx context.Context, i int) (int, error) {
+			u := pickURL(h.apiURLs, h.info.APIURL, i) + path
 			d, res, b, err := deferrable(ctx, func() (*http.Response, []byte, error) { return send(ctx, c, "POST", u, bodies[i], hdr) })
 			if err != nil {
 				return d, err
@@ -269,13 +273,13 @@ func (h *hallmark) prepare(ctx context.Context, sc scenario, sl *slot, n int) (o
 // estOp is one EST enrollment (RFC 7030 section 4.2) over a new mTLS connection: the device
 // presents from[i] and sends csrs[i]; the new identity is kept in into[i] when into is not nil.
 func (h *hallmark) estOp(operation string, csrs []*csrItem, from, into []*tls.Certificate) op {
-	u := h.info.ESTURL + "/" + operation
 	hdr := http.Header{"Content-Type": {"application/pkcs10"}, "Content-Transfer-Encoding": {"base64"},
 		"Hallmark-Firmware-Digest": {hmFirmware}, "Hallmark-Hardware-Revision": {"B"}}
 	return func(ctx context.Context, i int) (int, error) {
 		if from[i] == nil {
 			return 0, fmt.Errorf("%s: device %d has no identity (an earlier cell failed for it)", operation, i)
 		}
+		u := pickURL(h.estURLs, h.info.ESTURL, i) + "/" + operation
 		body := []byte(base64.StdEncoding.EncodeToString(csrs[i].der))
 		d, res, b, err := deferrable(ctx, func() (*http.Response, []byte, error) {
 			return send(ctx, oneShotClient(h.roots, from[i]), "POST", u, body, hdr)
@@ -300,6 +304,14 @@ func (h *hallmark) estOp(operation string, csrs []*csrItem, from, into []*tls.Ce
 		}
 		return d, err
 	}
+}
+
+// pickURL is urls[i % len(urls)], or def when urls is empty.
+func pickURL(urls []string, def string, i int) string {
+	if len(urls) == 0 {
+		return def
+	}
+	return urls[i%len(urls)]
 }
 
 // identityFromPEM makes a TLS client identity from a PEM chain (leaf first) and its key.

@@ -172,6 +172,10 @@ func runCell(ctx context.Context, s server, sc scenario, sl *slot, n int) result
 		wg   sync.WaitGroup
 	)
 	res.lat = make([]time.Duration, 0, n)
+	hooks, _ := s.(cellHooks) // a server of several processes measures them all (postgres.go)
+	if hooks != nil {
+		hooks.begin()
+	}
 	start := time.Now()
 	for range min(sl.clients, n) {
 		wg.Add(1)
@@ -206,6 +210,9 @@ func runCell(ctx context.Context, s server, sc scenario, sl *slot, n int) result
 		res.cpu = cpu1 - cpu0
 	}
 	res.peakRSS, _ = procStatusBytes(pid, "VmHWM")
+	if hooks != nil {
+		hooks.end(&res)
+	}
 	slices.Sort(res.lat)
 	return res
 }

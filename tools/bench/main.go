@@ -22,6 +22,10 @@
 // /proc/PID/status, reset at the start of each cell). Client and servers share the machine,
 // so a busy machine lowers every rate; CPU per certificate is each server's own.
 //
+// With -postgres (auto: a private cluster made with initdb; or a server's URL) it also runs
+// hallmark-pg: -replicas `hallmark serve --config` processes on one fresh database, the
+// requests round-robin over them (replicas.go, postgres.go).
+//
 // Linux only (it reads /proc). Every server listens on 127.0.0.1 only and every loop is
 // bounded by a request count and -deadline.
 package main
@@ -58,6 +62,8 @@ type options struct {
 	servers  []string
 	baseline string // a second Hallmark checkout, run as server hallmark-base
 	profile  string // folder for the Hallmark servers' CPU profiles
+	postgres string // "auto" or a server URL: also run hallmark-pg, replicas on PostgreSQL (postgres.go)
+	replicas int
 }
 
 var allServers = []string{"hallmark", "step-ca", "cfssl"}
@@ -107,6 +113,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.profile, "profile", "", "have each Hallmark server write a CPU profile of its whole run to this folder (NAME.cpu; `go tool pprof -top BINARY FILE`); the binaries are kept beside them")
 	fs.StringVar(&o.baseline, "baseline", "", "also build the Hallmark checkout in this folder and run it as server hallmark-base, beside the others (before/after in one run)")
 	fs.StringVar(&o.peers, "peers", defaultPeerDir(), "folder the peers are installed into and reused from")
+	fs.StringVar(&o.postgres, "postgres", "", "also run server hallmark-pg: -replicas `hallmark serve` processes on one fresh PostgreSQL database, made in this server (a URL) or in a private cluster started with initdb (auto)")
+	fs.IntVar(&o.replicas, "replicas", 3, "with -postgres: how many replicas; the clients' requests go to them round-robin")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (servers' data and logs)")
 	fs.DurationVar(&o.deadline, "deadline", 2*time.Hour, "stop the whole run after this long")
 	if err := fs.Parse(args); err != nil {
@@ -143,6 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-n must be 1 to 100000")
 	case o.warmup < 0 || o.warmup > 100000:
 		return o, errors.New("-warmup must be 0 to 100000")
+	case o.replicas < 1 || o.replicas > 16:
+		return o, errors.New("-replicas must be 1 to 16")
 	case o.deadline <= 0:
 		return o, errors.New("-deadline must be positive")
 	}
@@ -251,6 +261,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 		}
 		servers = append(servers, s)
 	}
+	if o.postgres != "" {
+		fmt.Fprintf(stderr, "starting hallmark-pg: %d replicas on PostgreSQL (%s)\n", o.replicas, redactURL(o.postgres))
+		pg, err := startReplicaSet(ctx, o, bin, tmp, stderr)
+		if pg != nil {
+			stops = append(stops, pg.stop)
+		}
+		if err != nil {
+			return nil, err
+		}
+		servers, info.pg = append(servers, pg), pg
+	}
 	info.servers = servers
 	info.loadStart = loadAvg()
 
@@ -286,6 +307,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 		}
 	}
 	info.loadEnd = loadAvg()
+	if info.pg != nil {
+		info.pg.collect(ctx)
+	}
 	info.elapsed = time.Since(info.started)
 
 	var report strings.Builder
@@ -320,6 +344,8 @@ func alive(s server) error {
 		p = v.proc
 	case *cfssl:
 		p = v.proc
+	case *replicaSet:
+		return v.alive()
 	}
 	if p == nil {
 		return nil

@@ -28,6 +28,7 @@ type runInfo struct {
 	warmup             int
 	quick              bool
 	servers            []server
+	pg                 *replicaSet // -postgres, else nil
 }
 
 // readMachine fills in the CPU model and count (/proc/cpuinfo), kernel and memory.
@@ -211,6 +212,9 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 		if s.name() == "hallmark-base" {
 			note = "the -baseline checkout, set up as hallmark: " + serverNote("hallmark", info.baseCommit)
 		}
+		if n, ok := s.(interface{ note(commit string) string }); ok {
+			note = n.note(info.commit)
+		}
 		fmt.Fprintf(w, "- %s: %s TLS: %s.\n", s.name(), note, s.tlsInfo())
 	}
 	fmt.Fprintln(w, "- Figures: req/s = certificates issued ÷ wall time of the cell; p50 and p99 of the successful requests as the client saw them; "+
@@ -263,6 +267,7 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 			}
 		}
 	}
+	writeReplicaSection(w, info, results)
 	fmt.Fprintln(w, "\n## Every cell")
 	fmt.Fprintln(w, "\nIn run order. \"order\" is the server's place in its round; \"load\" the 1-minute load average as the cell started.")
 	fmt.Fprintln(w, "\n| round | clients | scenario | order | server | req/s | p99 | CPU-ms/cert | peak RSS | ok | failed | deferred | load | first error |")
