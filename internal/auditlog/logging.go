@@ -34,7 +34,9 @@ func LogCommitted(st store.Store, log *slog.Logger) store.Store {
 // so the demo's console shows its banner and ready line, not its seed's events.
 func LogCommittedAt(st store.Store, log *slog.Logger, level slog.Level) store.Store {
 	return ObserveCommitted(st, func(ctx context.Context, e audit.Event) {
-		log.LogAttrs(ctx, level, LogMessage, LogAttrs(e)...)
+		if log.Enabled(ctx, level) { // the attributes cost allocations even when nothing is written
+			log.LogAttrs(ctx, level, LogMessage, LogAttrs(e)...)
+		}
 	})
 }
 
