@@ -101,22 +101,28 @@ func Sign(ctx context.Context, r *Record, devicePub crypto.PublicKey, signer cry
 	return env, sha256.Sum256(payload), nil
 }
 
+// inProcessSigner is a signer that says whether it computes signatures in this process with
+// Go's crypto library (internal/keys' software keys do).
+type inProcessSigner interface{ InProcess() bool }
+
 // needsSelfCheck reports whether Sign must verify the signature signer just made. It does for
-// every signer but Go's own software keys, *ecdsa.PrivateKey and ed25519.PrivateKey (what the
-// file key backend returns). A PKCS#11 token, a TPM, a remote or wrapped signer returns bytes
-// Hallmark did not compute: the wrong key in a slot, the wrong hash or padding mode, a truncated
-// or garbled answer; storing such a record would bind a certificate to a record no one can
-// verify, so the check stays for them. A Go software key signs here, in this process, with the
-// crypto library that would verify, using the private key whose public half the verifier
-// holds: the check could catch only a CPU or memory fault, at the price of a second P-256
-// operation per certificate as costly as the signature (BENCHMARKS.md, issue 21). Such a
-// fault is no likelier here than anywhere else in the process, and the record is verified
-// again wherever it is used: operational onboarding, custody vouchers, drift reports and
-// `hallmark buildrecord verify` all call VerifyKeys.
+// every signer but Go's own software keys: *ecdsa.PrivateKey, ed25519.PrivateKey, and a signer
+// reporting InProcess (the file key backend's). A PKCS#11 token, a TPM, a remote or wrapped
+// signer returns bytes Hallmark did not compute: the wrong key in a slot, the wrong hash or
+// padding mode, a truncated or garbled answer; storing such a record would bind a certificate
+// to a record no one can verify, so the check stays for them. A Go software key signs here, in
+// this process, with the crypto library that would verify, using the private key whose
+// public half the verifier holds: the check could catch only a CPU or memory fault, at the
+// price of a P-256 verification per certificate, costlier than the signature (BENCHMARKS.md,
+// issue 21). Such a fault is no likelier here than anywhere else in the process, and the
+// record is verified again wherever it is used: operational onboarding, custody vouchers,
+// drift reports and `hallmark buildrecord verify` all call VerifyKeys.
 func needsSelfCheck(signer crypto.Signer) bool {
-	switch signer.(type) {
+	switch s := signer.(type) {
 	case *ecdsa.PrivateKey, ed25519.PrivateKey:
 		return false
+	case inProcessSigner:
+		return !s.InProcess()
 	}
 	return true
 }

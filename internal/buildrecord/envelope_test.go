@@ -527,6 +527,9 @@ func TestSelfCheckOnlyForForeignSigners(t *testing.T) {
 			if !needsSelfCheck(failingSigner{Signer: s}) || !needsSelfCheck(lyingSigner{s}) {
 				t.Error("a wrapped signer is not checked")
 			}
+			if needsSelfCheck(reportingSigner{s, true}) || !needsSelfCheck(reportingSigner{s, false}) {
+				t.Error("InProcess is not what decides for a signer that reports it")
+			}
 			dev := deviceKey(t)
 			env, _ := mustSign(t, validRecord(), dev.Public(), s)
 			if _, err := Verify(env, s.Public()); err != nil {
@@ -535,3 +538,11 @@ func TestSelfCheckOnlyForForeignSigners(t *testing.T) {
 		})
 	}
 }
+
+// reportingSigner says whether it signs in process, as internal/keys' software keys do.
+type reportingSigner struct {
+	crypto.Signer
+	inProcess bool
+}
+
+func (r reportingSigner) InProcess() bool { return r.inProcess }
