@@ -148,3 +148,36 @@ func TestMultiplesOfG(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSmallKeyMatchesZlint: for any scalar d (folded into 1..2^16+2^15 when small is set, the
+// range where the windows meet) the key d*G, or -d*G, gets the same result and details from
+// smallKeyLint as from zlint's lint, on P-256.
+func FuzzSmallKeyMatchesZlint(f *testing.F) {
+	for _, s := range []struct {
+		d          uint64
+		neg, small bool
+	}{{1, false, true}, {1 << 15, true, true}, {1<<15 + 1, false, true}, {1 << 16, true, true}, {1<<16 + 1, false, true}, {12345678901, false, false}, {1<<64 - 1, true, false}} {
+		f.Add(s.d, s.neg, s.small)
+	}
+	zl := lint.GlobalRegistry().CertificateLints().ByName(smallKeyLintName)
+	ours := replaceSmallKeyLint([]*lint.CertificateLint{zl})[0]
+	conf := lint.NewEmptyConfig()
+	curve := elliptic.P256()
+	f.Fuzz(func(t *testing.T, d uint64, neg, small bool) {
+		if small {
+			d = d%(1<<16+1<<smallKeyTableBits) + 1
+		}
+		if d == 0 {
+			return // the point at infinity is no key
+		}
+		x, y := curve.ScalarBaseMult(new(big.Int).SetUint64(d).Bytes())
+		if neg {
+			y = new(big.Int).Sub(curve.Params().P, y)
+		}
+		c := &zx509.Certificate{PublicKeyAlgorithm: zx509.ECDSA, PublicKey: &ecdsa.PublicKey{Curve: curve, X: x, Y: y}, NotBefore: now}
+		got, ref := ours.Execute(c, conf), zl.Execute(c, conf)
+		if got.Status != ref.Status || got.Details != ref.Details {
+			t.Fatalf("d=%d negated=%t: %s %q, zlint gives %s %q", d, neg, got.Status, got.Details, ref.Status, ref.Details)
+		}
+	})
+}
