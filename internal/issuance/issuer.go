@@ -20,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
@@ -417,16 +420,17 @@ func (c *tbsCapture) SignMessage(_ io.Reader, msg []byte, _ crypto.SignerOpts) (
 // TBS with the throwaway key cost a P-256 signature per certificate for nothing.
 func throwawayCertificate(tbs, placeholder []byte) (der, sigAlgID []byte, err error) {
 	// TBSCertificate ::= SEQUENCE { version [0] EXPLICIT DEFAULT v1, serialNumber,
-	// signature AlgorithmIdentifier, ... }; encoding/asn1 leaves the fields after it unread.
-	var head struct {
-		Version   int `asn1:"optional,explicit,default:0,tag:0"`
-		Serial    asn1.RawValue
-		Signature asn1.RawValue
+	// signature AlgorithmIdentifier, ... }; the fields after signature are left unread.
+	in := cryptobyte.String(tbs)
+	var body cryptobyte.String
+	var alg cryptobyte.String
+	if !in.ReadASN1(&body, cbasn1.SEQUENCE) || !in.Empty() ||
+		!body.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		!body.SkipASN1(cbasn1.INTEGER) ||
+		!body.ReadASN1Element(&alg, cbasn1.SEQUENCE) {
+		return nil, nil, errors.New("the captured TBS does not parse")
 	}
-	if rest, err := asn1.Unmarshal(tbs, &head); err != nil || len(rest) != 0 || head.Signature.Tag != asn1.TagSequence {
-		return nil, nil, fmt.Errorf("the captured TBS does not parse: %v", err)
-	}
-	return certificateDER(tbs, head.Signature.FullBytes, placeholder), head.Signature.FullBytes, nil
+	return certificateDER(tbs, alg, placeholder), alg, nil
 }
 
 // certificateDER is the DER of Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
