@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -41,8 +43,9 @@ type Verified struct {
 
 // Sign validates r, encodes it as an in-toto statement about devicePub and signs it with signer
 // in a DSSE envelope. It returns the envelope and the SHA-256 of its payload, which the factory
-// certificate carries. signer must hold an ECDSA P-256, ECDSA P-384 or Ed25519 key; each
-// signature is checked against signer.Public() before Sign returns.
+// certificate carries. signer must hold an ECDSA P-256, ECDSA P-384 or Ed25519 key; unless
+// signer is one of Go's own in-process keys (needsSelfCheck), each signature is checked
+// against signer.Public() before Sign returns.
 func Sign(ctx context.Context, r *Record, devicePub crypto.PublicKey, signer crypto.Signer) (*dsse.Envelope, [32]byte, error) {
 	if r == nil {
 		return nil, [32]byte{}, failure.New(failure.Invalid, "build record: missing")
@@ -82,6 +85,9 @@ func Sign(ctx context.Context, r *Record, devicePub crypto.PublicKey, signer cry
 	if err != nil {
 		return nil, [32]byte{}, fmt.Errorf("signing the build record: %w", err)
 	}
+	if !needsSelfCheck(signer) {
+		return env, sha256.Sum256(payload), nil
+	}
 	pae := dsse.PAE(PayloadType, payload)
 	for _, s := range env.Signatures {
 		sig, err := base64.StdEncoding.DecodeString(s.Sig)
@@ -93,6 +99,32 @@ func Sign(ctx context.Context, r *Record, devicePub crypto.PublicKey, signer cry
 		}
 	}
 	return env, sha256.Sum256(payload), nil
+}
+
+// inProcessSigner is a signer that says whether it computes signatures in this process with
+// Go's crypto library (internal/keys' software keys do).
+type inProcessSigner interface{ InProcess() bool }
+
+// needsSelfCheck reports whether Sign must verify the signature signer just made. It does for
+// every signer but Go's own software keys: *ecdsa.PrivateKey, ed25519.PrivateKey, and a signer
+// reporting InProcess (the file key backend's). A PKCS#11 token, a TPM, a remote or wrapped
+// signer returns bytes Hallmark did not compute: the wrong key in a slot, the wrong hash or
+// padding mode, a truncated or garbled answer; storing such a record would bind a certificate
+// to a record no one can verify, so the check stays for them. A Go software key signs here, in
+// this process, with the crypto library that would verify, using the private key whose
+// public half the verifier holds: the check could catch only a CPU or memory fault, at the
+// price of a P-256 verification per certificate, costlier than the signature (BENCHMARKS.md,
+// issue 21). Such a fault is no likelier here than anywhere else in the process, and the
+// record is verified again wherever it is used: operational onboarding, custody vouchers,
+// drift reports and `hallmark buildrecord verify` all call VerifyKeys.
+func needsSelfCheck(signer crypto.Signer) bool {
+	switch s := signer.(type) {
+	case *ecdsa.PrivateKey, ed25519.PrivateKey:
+		return false
+	case inProcessSigner:
+		return !s.InProcess()
+	}
+	return true
 }
 
 // encodeStatement encodes st once, without HTML escaping, with no trailing newline.

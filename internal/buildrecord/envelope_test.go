@@ -513,3 +513,36 @@ func TestPublicKeyPEM(t *testing.T) {
 		})
 	}
 }
+
+// TestSelfCheckOnlyForForeignSigners: Sign skips checking the signature it just made only for
+// Go's own software keys; any other signer (here a wrapper, as an HSM or TPM signer is) is
+// checked, and a wrapped key that returns a wrong signature is refused (see "signer lies"
+// in TestSignRefuses), while the same key unwrapped signs a record that verifies.
+func TestSelfCheckOnlyForForeignSigners(t *testing.T) {
+	for name, s := range signingKeys(t) {
+		t.Run(name, func(t *testing.T) {
+			if needsSelfCheck(s) {
+				t.Errorf("%T: a Go software key is checked again", s)
+			}
+			if !needsSelfCheck(failingSigner{Signer: s}) || !needsSelfCheck(lyingSigner{s}) {
+				t.Error("a wrapped signer is not checked")
+			}
+			if needsSelfCheck(reportingSigner{s, true}) || !needsSelfCheck(reportingSigner{s, false}) {
+				t.Error("InProcess is not what decides for a signer that reports it")
+			}
+			dev := deviceKey(t)
+			env, _ := mustSign(t, validRecord(), dev.Public(), s)
+			if _, err := Verify(env, s.Public()); err != nil {
+				t.Fatalf("the record signed without the self-check does not verify: %v", err)
+			}
+		})
+	}
+}
+
+// reportingSigner says whether it signs in process, as internal/keys' software keys do.
+type reportingSigner struct {
+	crypto.Signer
+	inProcess bool
+}
+
+func (r reportingSigner) InProcess() bool { return r.inProcess }

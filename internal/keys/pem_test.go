@@ -242,6 +242,10 @@ func checkOpaque(t testing.TB, s crypto.Signer) {
 	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
 		t.Fatalf("signer is a bare %T; want an opaque signer", s)
 	}
+	// buildrecord.Sign relies on this to skip re-verifying a software key's signature.
+	if ip, ok := s.(interface{ InProcess() bool }); !ok || !ip.InProcess() {
+		t.Fatalf("signer %T does not report that it signs in process", s)
+	}
 }
 
 func pubName(pub crypto.PublicKey) string {

@@ -1,0 +1,245 @@
+package issuance
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"fmt"
+	"math/big"
+	"slices"
+	"sync"
+
+	zx509 "github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3/lint"
+)
+
+// smallKeyLintName is the zlint lint that smallKeyLint stands in for.
+const smallKeyLintName = "e_ecdsa_small_private_key"
+
+// smallKeyBits is the bound zlint's e_ecdsa_small_private_key checks by default, and the
+// only one Hallmark runs (its lint configuration is empty): a key is refused if its private
+// scalar d, or its negation modulo the group order, is in 1..2^16. TestSmallKeyMatchesZlint
+// fails if zlint's default changes.
+const smallKeyBits = 16
+
+// smallKeyTableBits sizes the table of known logarithms: j*G for 1 <= j <= 2^15. zlint's
+// own table has 2^12 entries and walks 18 giant steps per key (two walks of 9 additions
+// through crypto/elliptic, each with a field inversion: 80 µs per P-256 certificate, a fifth
+// of BenchmarkPrepareSign). With 2^15 entries a key needs 2 additions (see smallKeyLog); the
+// table is built once per curve and process on first use (multiplesOfG: about 90 ms of CPU
+// for P-256, 110 ms for P-384) and takes 2^15 * 12 bytes.
+const smallKeyTableBits = 15
+
+// smallKeyLint is e_ecdsa_small_private_key with a shorter search: the same keys are
+// refused (d or -d in 1..2^smallKeyBits), with the same result and details, so Linter runs
+// it under zlint's name and metadata in place of zlint's (TestSmallKeyMatchesZlint compares
+// both on small keys, their negations, the window edges and random keys).
+type smallKeyLint struct{}
+
+// CheckApplies is zlint's: every well-formed ECDSA key on its curve.
+func (smallKeyLint) CheckApplies(c *zx509.Certificate) bool {
+	key := ecdsaKeyOf(c)
+	return key != nil && key.Curve != nil && key.X != nil && key.Y != nil && key.Curve.IsOnCurve(key.X, key.Y)
+}
+
+// Execute reports the small private key, in zlint's words, or passes.
+func (smallKeyLint) Execute(c *zx509.Certificate) *lint.LintResult {
+	d := smallKeyLog(ecdsaKeyOf(c), smallKeyBits)
+	if d == nil {
+		return &lint.LintResult{Status: lint.Pass}
+	}
+	return &lint.LintResult{
+		Status: lint.Error,
+		Details: fmt.Sprintf("the ECDSA private key is %s, or its negation modulo the group order, and so can be trivially recovered by anyone",
+			d),
+	}
+}
+
+// replaceSmallKeyLint returns lints with zlint's e_ecdsa_small_private_key, if present,
+// replaced by smallKeyLint under the same metadata (name, source, effective dates).
+func replaceSmallKeyLint(lints []*lint.CertificateLint) []*lint.CertificateLint {
+	out := slices.Clone(lints)
+	for i, cl := range out {
+		if cl.Name == smallKeyLintName {
+			r := *cl
+			r.Lint = func() lint.CertificateLintInterface { return smallKeyLint{} }
+			out[i] = &r
+		}
+	}
+	return out
+}
+
+func ecdsaKeyOf(c *zx509.Certificate) *ecdsa.PublicKey {
+	if c.PublicKeyAlgorithm != zx509.ECDSA {
+		return nil
+	}
+	switch k := c.PublicKey.(type) {
+	case *zx509.AugmentedECDSA:
+		return k.Pub
+	case *ecdsa.PublicKey:
+		return k
+	}
+	return nil
+}
+
+// smallLogTable holds, for one curve, the low 64 bits of the X coordinate of j*G for
+// 1 <= j <= m, sorted, with j beside each; and the giant step S = 2m*G. A point and its
+// negation share X, so a hit at j means the point is j*G or -j*G.
+type smallLogTable struct {
+	once   sync.Once
+	xs     []uint64 // sorted
+	logs   []uint32 // logs[i] is the j of xs[i]
+	sx, sy *big.Int // S
+	snegY  *big.Int // -S's Y
+}
+
+var smallLogTables sync.Map // curve name -> *smallLogTable
+
+func smallLogTableFor(curve elliptic.Curve) *smallLogTable {
+	params := curve.Params()
+	v, _ := smallLogTables.LoadOrStore(params.Name, &smallLogTable{})
+	t := v.(*smallLogTable)
+	t.once.Do(func() {
+		const m = 1 << smallKeyTableBits
+		type entry struct {
+			x uint64
+			j uint32
+		}
+		xs, ys := multiplesOfG(curve, m)
+		entries := make([]entry, m)
+		for j := range m {
+			entries[j] = entry{xs[j].Uint64(), uint32(j + 1)}
+		}
+		slices.SortFunc(entries, func(a, b entry) int {
+			switch {
+			case a.x < b.x:
+				return -1
+			case a.x > b.x:
+				return 1
+			}
+			return int(a.j) - int(b.j)
+		})
+		t.xs, t.logs = make([]uint64, m), make([]uint32, m)
+		for i, e := range entries {
+			t.xs[i], t.logs[i] = e.x, e.j
+		}
+		t.sx, t.sy = curve.Double(xs[m-1], ys[m-1]) // 2 * m*G
+		t.snegY = new(big.Int).Sub(params.P, t.sy)
+	})
+	return t
+}
+
+// multiplesOfG returns the affine coordinates of j*G for j = 1..m, at index j-1. It adds
+// in blocks with one field inversion per block (Montgomery's trick) rather than one per
+// point as crypto/elliptic's Add does: from 1*G..k*G it makes (k+i)*G = i*G + k*G for
+// i = 1..k-1 together, and 2k*G by doubling. For m = 2^15 that took 87 ms of CPU on P-256
+// and 109 ms on P-384, against 165 ms and 623 ms with crypto/elliptic's Add. TestSmallKeyMatchesZlint checks the table
+// through its windows; TestMultiplesOfG checks points against ScalarBaseMult.
+func multiplesOfG(curve elliptic.Curve, m int) (xs, ys []*big.Int) {
+	params := curve.Params()
+	p := params.P
+	xs, ys = make([]*big.Int, 0, m), make([]*big.Int, 0, m)
+	xs, ys = append(xs, new(big.Int).Set(params.Gx)), append(ys, new(big.Int).Set(params.Gy))
+	prefix := make([]*big.Int, 0, m)
+	lambda, t := new(big.Int), new(big.Int)
+	for len(xs) < m {
+		k := len(xs)
+		xk, yk := xs[k-1], ys[k-1]
+		n := min(k-1, m-k) // the i of this block, beside the doubling
+		// prefix[i-1] = product of (x_i - x_k) for 1..i.
+		prefix = prefix[:0]
+		acc := big.NewInt(1)
+		for i := 1; i <= n; i++ {
+			d := new(big.Int).Sub(xs[i-1], xk)
+			acc = new(big.Int).Mul(acc, d.Mod(d, p))
+			acc.Mod(acc, p)
+			prefix = append(prefix, acc)
+		}
+		inv := new(big.Int).ModInverse(acc, p) // acc != 0: x_i != x_k for i != ±k
+		newX, newY := make([]*big.Int, n), make([]*big.Int, n)
+		for i := n; i >= 1; i-- {
+			// 1/(x_i - x_k) = inv * prefix[i-2]; then inv becomes 1/prefix[i-2].
+			d := new(big.Int).Sub(xs[i-1], xk)
+			invI := new(big.Int).Set(inv)
+			if i > 1 {
+				invI.Mul(invI, prefix[i-2]).Mod(invI, p)
+			}
+			inv.Mul(inv, d).Mod(inv, p)
+			// lambda = (y_i - y_k) / (x_i - x_k); x3 = lambda^2 - x_i - x_k;
+			// y3 = lambda (x_k - x3) - y_k.
+			lambda.Sub(ys[i-1], yk).Mul(lambda, invI).Mod(lambda, p)
+			x3 := new(big.Int).Mul(lambda, lambda)
+			x3.Sub(x3, xs[i-1]).Sub(x3, xk).Mod(x3, p)
+			y3 := t.Sub(xk, x3)
+			y3 = new(big.Int).Mul(lambda, y3)
+			y3.Sub(y3, yk).Mod(y3, p)
+			newX[i-1], newY[i-1] = x3, y3
+		}
+		xs, ys = append(xs, newX...), append(ys, newY...)
+		if len(xs) < m {
+			x2, y2 := curve.Double(xk, yk)
+			xs, ys = append(xs, x2), append(ys, y2)
+		}
+	}
+	return xs[:m], ys[:m]
+}
+
+// smallKeyLog returns d with 0 < d <= 2^bits such that d*G is pub or -pub, or nil if there
+// is none: the answer of zlint's smallDiscreteLog (the d is unique, as d and -d are the only
+// scalars of a point's X). pub must be a valid point of a named curve.
+//
+// The table (smallLogTable) recognizes the points c*G + k*G for |k| <= m around c = 0. The
+// other windows are centred at c = 2m, 4m, ...: pub - c*G is small when pub = d*G with d near
+// c, and pub + c*G when pub = -d*G. The windows [c-m, c+m] cover 1..2^bits for both signs in
+// 2 * ceil((2^bits - m) / 2m) additions, 2 for bits 16 and m = 2^15. A hit is a candidate
+// (the table keeps 64 bits of X, and the sign is unknown) and is confirmed by computing d*G.
+func smallKeyLog(pub *ecdsa.PublicKey, bits int) *big.Int {
+	params := pub.Curve.Params()
+	if params.Name == "" || params.Gx == nil {
+		return nil
+	}
+	t := smallLogTableFor(pub.Curve)
+	const m = 1 << smallKeyTableBits
+	limit := int64(1) << bits
+	if d := t.confirm(pub, pub.X, 0, limit); d != nil {
+		return d
+	}
+	minusX, minusY := pub.X, pub.Y // pub - c*G
+	plusX, plusY := pub.X, pub.Y   // pub + c*G
+	for c := int64(2 * m); c-m <= limit; c += 2 * m {
+		minusX, minusY = pub.Curve.Add(minusX, minusY, t.sx, t.snegY)
+		plusX, plusY = pub.Curve.Add(plusX, plusY, t.sx, t.sy)
+		// crypto/elliptic gives the point at infinity as (0, 0): pub is c*G or -c*G.
+		if minusX.Sign() == 0 && minusY.Sign() == 0 || plusX.Sign() == 0 && plusY.Sign() == 0 {
+			if c <= limit {
+				return big.NewInt(c)
+			}
+			return nil
+		}
+		if d := t.confirm(pub, minusX, c, limit); d != nil {
+			return d
+		}
+		if d := t.confirm(pub, plusX, c, limit); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// confirm looks x up in the table and returns the first candidate c+j or c-j, for a hit at j,
+// in 1..limit whose multiple of G has pub's X.
+func (t *smallLogTable) confirm(pub *ecdsa.PublicKey, x *big.Int, c, limit int64) *big.Int {
+	key := x.Uint64()
+	i, _ := slices.BinarySearch(t.xs, key)
+	for ; i < len(t.xs) && t.xs[i] == key; i++ {
+		j := int64(t.logs[i])
+		for _, d := range [...]int64{c - j, c + j} {
+			if d <= 0 || d > limit {
+				continue
+			}
+			if gx, _ := pub.Curve.ScalarBaseMult(big.NewInt(d).Bytes()); gx.Cmp(pub.X) == 0 {
+				return big.NewInt(d)
+			}
+		}
+	}
+	return nil
+}
