@@ -113,3 +113,90 @@ func TestGroupCommitSkipsEndedContexts(t *testing.T) {
 		t.Fatal("an update after Close succeeded")
 	}
 }
+
+// TestGroupCommitFallbackAfterOptimisticFailure holds the writer so that three write
+// transactions queue into one batch, one of which fails after writing. The batch first runs
+// without savepoints; the failure must roll it back and run it again with a savepoint per
+// request, so that the two others commit, the failing one's write is absent, and each caller
+// gets its own outcome.
+func TestGroupCommitFallbackAfterOptimisticFailure(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	boom := errors.New("boom")
+	create := func(id string, fail bool) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if err := tx.Parties().CreateParty(party.Party{ID: id, Name: "Party " + id, Kind: party.Operator, CreatedAt: time.Now()}); err != nil {
+				return err
+			}
+			if _, err := tx.Audit().Append(audit.Event{At: time.Now(), PartyID: id, PrincipalID: "x", Action: "party.create"}); err != nil {
+				return err
+			}
+			if fail {
+				return boom
+			}
+			return nil
+		}
+	}
+	want := 0
+	for attempt := 0; attempt < 20; attempt++ {
+		_, before := s.GroupCommitStats()
+		held, release := make(chan struct{}), make(chan struct{})
+		holder := make(chan error, 1)
+		go func() {
+			holder <- s.Update(ctx, func(tx store.Tx) error { close(held); <-release; return nil })
+		}()
+		<-held
+		ids := []string{fmt.Sprintf("a%02d", attempt), fmt.Sprintf("b%02d", attempt), fmt.Sprintf("c%02d", attempt)}
+		results := make([]error, len(ids))
+		var queued, wg sync.WaitGroup
+		for i, id := range ids {
+			queued.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				queued.Done()
+				results[i] = s.Update(ctx, create(id, i == 1))
+			}()
+		}
+		queued.Wait()
+		time.Sleep(20 * time.Millisecond) // let the three reach the writer's queue; not a timing assertion
+		close(release)
+		if err := <-holder; err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		for i, err := range results {
+			if i == 1 && !errors.Is(err, boom) {
+				t.Fatalf("failing transaction: %v, want its own error", err)
+			}
+			if i != 1 && err != nil {
+				t.Fatalf("transaction %s: %v", ids[i], err)
+			}
+		}
+		want += 2
+		err := s.View(ctx, func(tx store.Tx) error {
+			for i, id := range ids {
+				_, err := tx.Parties().GetParty(id)
+				if i == 1 && !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("party %s of the failed transaction: %v, want not found", id, err)
+				}
+				if i != 1 && err != nil {
+					t.Errorf("party %s: %v", id, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, after := s.GroupCommitStats(); after > before {
+			storetest.CheckAuditTree(t, s, want)
+			return
+		}
+	}
+	t.Fatal("in 20 attempts the three transactions never shared a batch that fell back")
+}
