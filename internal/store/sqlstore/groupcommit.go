@@ -170,11 +170,23 @@ func (b *batcher) begin(results []error) *sql.Tx {
 	return stx
 }
 
-// commit commits a batch in which some request succeeded (else rolls it back); a failed
-// COMMIT fails every request that had succeeded.
-func (b *batcher) commit(stx *sql.Tx, results []error, committed int) {
+// commit writes the batch's audit head and commits a batch in which some request succeeded
+// (else rolls it back); a failure there fails every request that had succeeded.
+func (b *batcher) commit(stx *sql.Tx, results []error, committed int, last *tx, unprepared *[]string) {
 	if committed == 0 {
 		_ = stx.Rollback()
+		return
+	}
+	last.unprepared = last.unprepared[:0] // already in *unprepared
+	err := last.flushAuditHead()
+	*unprepared = append(*unprepared, last.unprepared...)
+	if err != nil {
+		_ = stx.Rollback()
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("store: group commit: %w", err)
+			}
+		}
 		return
 	}
 	if err := stx.Commit(); err != nil {
@@ -198,13 +210,15 @@ func (b *batcher) runOptimistic(batch []*batchReq, results []error) bool {
 	committed := 0
 	var unprepared []string
 	txStmts := map[string]*sql.Stmt{}                            // statements bound to stx, shared by the batch's requests
+	head := &auditHead{}                                         // and the audit head
 	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
+	var t *tx
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts}
+		t = &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts, head: head}
 		err := r.fn(t)
 		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {
@@ -220,7 +234,7 @@ func (b *batcher) runOptimistic(batch []*batchReq, results []error) bool {
 		}
 		committed++
 	}
-	b.commit(stx, results, committed)
+	b.commit(stx, results, committed, t, &unprepared)
 	return true
 }
 
@@ -235,7 +249,9 @@ func (b *batcher) runIsolated(batch []*batchReq, results []error) {
 	committed := 0
 	var unprepared []string
 	txStmts := map[string]*sql.Stmt{}
+	head := &auditHead{}
 	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }()
+	var t *tx
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
@@ -245,7 +261,8 @@ func (b *batcher) runIsolated(batch []*batchReq, results []error) {
 			b.abort(stx, batch, results, i, err)
 			return
 		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts}
+		mark := head.mark()
+		t = &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts, head: head}
 		err := r.fn(t)
 		unprepared = append(unprepared, t.unprepared...)
 		if err == nil && t.changed && !t.audited {
@@ -253,7 +270,11 @@ func (b *batcher) runIsolated(batch []*batchReq, results []error) {
 		}
 		if err != nil {
 			results[i] = err
-			if rerr := b.exec(stx, "ROLLBACK TO SAVEPOINT hm_batch", &unprepared); rerr != nil {
+			rerr := b.exec(stx, "ROLLBACK TO SAVEPOINT hm_batch", &unprepared)
+			if rerr == nil {
+				rerr = head.reset(mark)
+			}
+			if rerr != nil {
 				b.abort(stx, batch, results, i+1, rerr)
 				return
 			}
@@ -265,7 +286,7 @@ func (b *batcher) runIsolated(batch []*batchReq, results []error) {
 			return
 		}
 	}
-	b.commit(stx, results, committed)
+	b.commit(stx, results, committed, t, &unprepared)
 }
 
 // exec runs one of the batch's own statements (the savepoints) in stx, prepared when the
