@@ -67,6 +67,17 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 		}
 		benchIssue(b, st)
 	})
+	b.Run("postgres-parallel64", func(b *testing.B) {
+		dsn := os.Getenv("HALLMARK_TEST_POSTGRES")
+		if dsn == "" {
+			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
+		}
+		st, err := postgres.Open(context.Background(), pgSchema(b, dsn))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIssueParallel(b, st, 64)
+	})
 }
 
 func benchIssue(b *testing.B, st store.Store) {
@@ -118,6 +129,11 @@ func benchIssueParallel(b *testing.B, st store.Store, clients int) {
 	b.ResetTimer()
 	start := time.Now()
 	cpu0 := processCPU(b)
+	gc, _ := st.(interface{ GroupCommitStats() (int64, int64) })
+	var batches0 int64
+	if gc != nil {
+		batches0, _ = gc.GroupCommitStats()
+	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1
@@ -131,6 +147,12 @@ func benchIssueParallel(b *testing.B, st store.Store, clients int) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
 	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	if gc != nil {
+		// Two write transactions per issuance (the reservation, then the certificate).
+		if batches, _ := gc.GroupCommitStats(); batches > batches0 {
+			b.ReportMetric(float64(2*b.N)/float64(batches-batches0), "writes/batch")
+		}
+	}
 }
 
 // processCPU is the CPU time (user and system) this process has used so far: with
