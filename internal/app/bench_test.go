@@ -13,7 +13,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,6 +49,13 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 		}
 		benchIssue(b, st)
 	})
+	b.Run("sqlite-parallel64", func(b *testing.B) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hallmark.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIssueParallel(b, st, 64)
+	})
 	b.Run("postgres", func(b *testing.B) {
 		dsn := os.Getenv("HALLMARK_TEST_POSTGRES")
 		if dsn == "" {
@@ -56,6 +66,17 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 			b.Fatal(err)
 		}
 		benchIssue(b, st)
+	})
+	b.Run("postgres-parallel64", func(b *testing.B) {
+		dsn := os.Getenv("HALLMARK_TEST_POSTGRES")
+		if dsn == "" {
+			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
+		}
+		st, err := postgres.Open(context.Background(), pgSchema(b, dsn))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchIssueParallel(b, st, 64)
 	})
 }
 
@@ -84,6 +105,64 @@ func benchIssue(b *testing.B, st store.Store) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
+}
+
+// benchIssueParallel is benchIssue with issuers running concurrently, clients goroutines in
+// all (b.SetParallelism), so that their write transactions share group commits as a server's
+// do under load.
+func benchIssueParallel(b *testing.B, st store.Store, clients int) {
+	ctx := context.Background()
+	defer st.Close()
+	a, acme, lot := benchLot(b, st)
+	csrs := make([]string, b.N)
+	for i := range csrs {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "d"}}, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		csrs[i] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	}
+	var next atomic.Int64
+	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	cpu0 := processCPU(b)
+	gc, _ := st.(interface{ GroupCommitStats() (int64, int64) })
+	var batches0 int64
+	if gc != nil {
+		batches0, _ = gc.GroupCommitStats()
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			rec := buildrecord.Record{Manufacturer: "acme", Model: "m", Lot: "l", Line: "a", FirmwareDigest: buildrecord.Digest{SHA256: strings.Repeat("0f", 32)},
+				TestResult: "pass", BuiltAt: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), Serial: fmt.Sprintf("SN-%08d", i)}
+			if _, err := a.Manufacturing.IssueFactory(ctx, acme, manufacturing.IssueFactoryRequest{LotID: lot.ID, CSR: csrs[i], BuildRecord: rec}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "certs/s")
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	if gc != nil {
+		// Two write transactions per issuance (the reservation, then the certificate).
+		if batches, _ := gc.GroupCommitStats(); batches > batches0 {
+			b.ReportMetric(float64(2*b.N)/float64(batches-batches0), "writes/batch")
+		}
+	}
+}
+
+// processCPU is the CPU time (user and system) this process has used so far: with
+// concurrent issuers, wall time per operation says little about cost.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchLot builds an App over st with a manufacturer, its CA hierarchy, a model and a lot.

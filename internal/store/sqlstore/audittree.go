@@ -18,7 +18,8 @@ import (
 //   - audit_nodes: every complete subtree above the leaves, written as it completes (on
 //     average one row per append);
 //   - audit_head: the counter that orders appenders, and the compact range [0, tree_size),
-//     from which the current root is one fold of at most 64 hashes.
+//     from which the current root is one fold of at most 64 hashes; a write transaction
+//     keeps it in memory and writes it once, at commit (auditHead).
 // Any root or proof then reads O(log n) stored hashes; nothing is recomputed.
 
 func (t *tx) AuditTree() store.AuditTree { return auditTree{t} }
@@ -76,24 +77,105 @@ func (t *tx) nodeWriter(errp *error) compact.VisitFn {
 	}
 }
 
-// appendAuditEvent appends e as the next event and leaf. The UPDATE of the one audit_head
-// row takes the index and holds the row until commit (PostgreSQL: a concurrent appender
-// waits, then fails with a serialization error and Update retries it), so indexes are dense
-// and in commit order.
+// auditHead is the audit_head row as a write transaction sees it, kept in memory from the
+// first audit append (or Head) of the transaction to its commit, which writes it back once
+// (flushAuditHead): the requests of one group-commit batch share it, so a batch of n appends
+// reads the row once and updates it once instead of twice per append. The order of appends
+// is still the order of the writer's one transaction (PostgreSQL: behind the write lock on
+// audit_head, WriteLocker), so indexes stay dense and in commit order.
+type auditHead struct {
+	broken error // a failed append left the range ahead of the stored rows
+	loaded bool
+	dirty  bool           // differs from the stored row
+	size   int64          // events appended, this transaction's included
+	r      *compact.Range // the tree over [0, size)
+}
+
+// auditHeadMark is an auditHead as it was before a request of a batch ran, to put back when
+// that request is rolled back to its savepoint.
+type auditHeadMark struct {
+	loaded, dirty bool
+	size          int64
+	hashes        [][]byte
+}
+
+func (h *auditHead) mark() auditHeadMark {
+	if !h.loaded {
+		return auditHeadMark{}
+	}
+	return auditHeadMark{loaded: true, dirty: h.dirty, size: h.size, hashes: append([][]byte(nil), h.r.Hashes()...)}
+}
+
+func (h *auditHead) reset(m auditHeadMark) error {
+	if !m.loaded {
+		*h = auditHead{}
+		return nil
+	}
+	r, err := rangeFactory.NewRange(0, uint64(m.size), m.hashes)
+	if err != nil {
+		return fmt.Errorf("store: restoring the audit head: %w", err)
+	}
+	*h = auditHead{loaded: true, dirty: m.dirty, size: m.size, r: r}
+	return nil
+}
+
+// loadAuditHead reads audit_head into t.head on first use, folding in any events written
+// before the tree existed.
+func (t *tx) loadAuditHead() (*auditHead, error) {
+	if t.head == nil {
+		t.head = &auditHead{}
+	}
+	h := t.head
+	if h.broken != nil {
+		return nil, h.broken
+	}
+	if h.loaded {
+		return h, nil
+	}
+	var size, treeSize int64
+	var raw []byte
+	if err := t.queryRow(`SELECT size, tree_size, compact_range FROM audit_head WHERE id = 1`).Scan(&size, &treeSize, &raw); err != nil {
+		return nil, fmt.Errorf("store: reading the audit tree head: %w", err)
+	}
+	r, err := t.foldPending(uint64(treeSize), raw, uint64(size))
+	if err != nil {
+		return nil, err
+	}
+	*h = auditHead{loaded: true, dirty: treeSize != size, size: size, r: r}
+	return h, nil
+}
+
+// flushAuditHead writes t.head back to audit_head when it changed; the transaction's owner
+// calls it last, before COMMIT.
+func (t *tx) flushAuditHead() error {
+	h := t.head
+	if h == nil {
+		return nil
+	}
+	if h.broken != nil {
+		return h.broken
+	}
+	if !h.dirty {
+		return nil
+	}
+	if err := t.treeExec(`UPDATE audit_head SET size = ?, tree_size = ?, compact_range = ? WHERE id = 1`, h.size, h.size, joinRange(h.r.Hashes())); err != nil {
+		return fmt.Errorf("store: updating the audit tree head: %w", err)
+	}
+	h.dirty = false
+	return nil
+}
+
+// appendAuditEvent appends e as the next event and leaf, and the tree nodes it completes;
+// audit_head is updated at commit (flushAuditHead).
 func (t *tx) appendAuditEvent(e audit.Event) (int64, error) {
 	if !t.writable {
 		return 0, fmt.Errorf("store: audit append in a read-only transaction")
 	}
-	var size, treeSize int64
-	var raw []byte
-	if err := t.queryRow(`UPDATE audit_head SET size = size + 1 WHERE id = 1 RETURNING size, tree_size, compact_range`).Scan(&size, &treeSize, &raw); err != nil {
+	h, err := t.loadAuditHead()
+	if err != nil {
 		return 0, fmt.Errorf("store: taking the next audit index: %w", err)
 	}
-	r, err := t.foldPending(uint64(treeSize), raw, uint64(size-1))
-	if err != nil {
-		return 0, err
-	}
-	e.Seq = size
+	e.Seq = h.size + 1
 	e.At = audit.StoredTime(e.At)
 	leaf, err := audit.LeafHash(e)
 	if err != nil {
@@ -104,16 +186,17 @@ func (t *tx) appendAuditEvent(e audit.Event) (int64, error) {
 		return 0, fmt.Errorf("store: appending audit event: %w", err)
 	}
 	var werr error
-	if err := r.Append(leaf, t.nodeWriter(&werr)); err != nil {
-		return 0, fmt.Errorf("store: appending audit leaf: %w", err)
+	if err := h.r.Append(leaf, t.nodeWriter(&werr)); err != nil {
+		werr = err
 	}
 	if werr != nil {
-		return 0, fmt.Errorf("store: storing audit tree nodes: %w", werr)
+		// The range may hold the leaf already: refuse every further use of this head, and a
+		// commit, until the caller's failure rolls it back (auditHead.reset, or the rollback).
+		h.broken = fmt.Errorf("store: storing audit tree nodes: %w", werr)
+		return 0, h.broken
 	}
-	if err := t.treeExec(`UPDATE audit_head SET tree_size = ?, compact_range = ? WHERE id = 1`, size, joinRange(r.Hashes())); err != nil {
-		return 0, fmt.Errorf("store: updating the audit tree head: %w", err)
-	}
-	return size, nil
+	h.size, h.dirty = e.Seq, true
+	return e.Seq, nil
 }
 
 // foldPending returns the compact range [0, upTo), folding in the leaves [treeSize, upTo)
@@ -163,20 +246,17 @@ func (t *tx) foldPending(treeSize uint64, raw []byte, upTo uint64) (*compact.Ran
 }
 
 func (a auditTree) Head() (store.TreeHead, error) {
-	var size, treeSize int64
-	var raw []byte
-	if err := a.t.queryRow(`SELECT size, tree_size, compact_range FROM audit_head WHERE id = 1`).Scan(&size, &treeSize, &raw); err != nil {
-		return store.TreeHead{}, fmt.Errorf("store: reading the audit tree head: %w", err)
-	}
-	if treeSize < size && a.t.writable {
-		r, err := a.t.foldPending(uint64(treeSize), raw, uint64(size))
+	if a.t.writable {
+		h, err := a.t.loadAuditHead()
 		if err != nil {
 			return store.TreeHead{}, err
 		}
-		if err := a.t.treeExec(`UPDATE audit_head SET tree_size = ?, compact_range = ? WHERE id = 1`, size, joinRange(r.Hashes())); err != nil {
-			return store.TreeHead{}, err
-		}
-		return store.TreeHead{Size: uint64(size), Range: r.Hashes()}, nil
+		return store.TreeHead{Size: uint64(h.size), Range: append([][]byte(nil), h.r.Hashes()...)}, nil
+	}
+	var treeSize int64
+	var raw []byte
+	if err := a.t.queryRow(`SELECT tree_size, compact_range FROM audit_head WHERE id = 1`).Scan(&treeSize, &raw); err != nil {
+		return store.TreeHead{}, fmt.Errorf("store: reading the audit tree head: %w", err)
 	}
 	hashes, err := splitRange(raw)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -13,11 +14,12 @@ import (
 // Group commit. SQLite has one writer, and with synchronous=FULL every commit waits for an
 // fsync; one issuance commits twice, so concurrent clients queue behind the disk, not the CPU.
 // With group commit, the write transactions that arrive while one commit is in flight are run
-// together in the next database transaction, each inside a savepoint of its own, and committed
-// with one fsync. Each caller still gets exactly its own outcome:
+// together in the next database transaction and committed with one fsync. Each caller still
+// gets exactly its own outcome:
 //
-//   - a function that fails (or changes state without an audit event) is rolled back to its
-//     savepoint and gets its error; the others in the batch are unaffected;
+//   - a function that fails (or changes state without an audit event) gets its error and none
+//     of its writes is committed; the others in the batch are unaffected (a batch first runs
+//     without savepoints, and again with one per request when a function failed: run);
 //   - a failed COMMIT fails every function of the batch (none of them committed);
 //   - nothing is acknowledged before the COMMIT that made it durable returned.
 //
@@ -47,6 +49,18 @@ type batcher struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+
+	careful            int          // batches still to run with savepoints straight away (writer goroutine only)
+	batches, fallbacks atomic.Int64 // batches run; optimistic runs that failed and ran again
+}
+
+// GroupCommitStats reports how many batches the group commit ran and how many of them ran
+// twice (an optimistic run that a failing function rolled back); zeros without group commit.
+func (s *Store) GroupCommitStats() (batches, fallbacks int64) {
+	if s.batch == nil {
+		return 0, 0
+	}
+	return s.batch.batches.Load(), s.batch.fallbacks.Load()
 }
 
 // EnableGroupCommit makes Update batch concurrent write transactions, at most max per
@@ -105,67 +119,74 @@ func (b *batcher) loop() {
 	}
 }
 
+// carefulBatches is how many batches run with savepoints straight away after one whose
+// optimistic run failed: a stream of failing requests (a client retrying a duplicate) then
+// costs a re-run once in a while, not in every batch.
+const carefulBatches = 8
+
 // run executes one batch in one transaction and answers every request.
+//
+// It first runs the batch optimistically, without savepoints: when every function succeeds,
+// as nearly all do, that is the same transaction less two statements per request and the
+// sub-journal of every page a savepoint first touches. When one fails, the whole transaction
+// is rolled back (nothing of it was committed or answered) and the batch runs again with a
+// savepoint per request (runIsolated), which gives each caller its own outcome. A function
+// may run twice: Update's contract already allows that (it retries).
 func (b *batcher) run(batch []*batchReq) {
 	results := make([]error, len(batch))
-	answer := func() {
-		for i, r := range batch {
-			r.done <- results[i]
-		}
+	b.batches.Add(1)
+	if b.careful > 0 {
+		b.careful--
+		b.runIsolated(batch, results)
+	} else if !b.runOptimistic(batch, results) {
+		b.fallbacks.Add(1)
+		b.careful = carefulBatches
+		clear(results)
+		b.runIsolated(batch, results)
 	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
+
+// begin starts a batch's transaction and takes the dialect's write lock; on failure every
+// request gets the error.
+func (b *batcher) begin(results []error) *sql.Tx {
 	ctx := context.Background()
 	stx, err := b.s.writer.BeginTx(ctx, b.s.txOpts)
 	if err != nil {
 		for i := range results {
 			results[i] = fmt.Errorf("store: begin: %w", err)
 		}
-		answer()
-		return
+		return nil
 	}
 	if err := b.s.writeLock(ctx, stx); err != nil {
-		b.abort(stx, batch, results, 0, err)
-		answer()
-		return
+		_ = stx.Rollback()
+		for i := range results {
+			results[i] = fmt.Errorf("store: group commit: %w", err)
+		}
+		return nil
 	}
-	committed := 0
-	var unprepared []string
-	txStmts := map[string]*sql.Stmt{}                            // statements bound to stx, shared by the batch's requests
-	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			results[i] = err
-			continue
-		}
-		if err := b.exec(stx, "SAVEPOINT hm_batch", &unprepared); err != nil {
-			b.abort(stx, batch, results, i, err)
-			answer()
-			return
-		}
-		t := &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts}
-		err := r.fn(t)
-		unprepared = append(unprepared, t.unprepared...)
-		if err == nil && t.changed && !t.audited {
-			err = store.ErrUnaudited
-		}
-		if err != nil {
-			results[i] = err
-			if rerr := b.exec(stx, "ROLLBACK TO SAVEPOINT hm_batch", &unprepared); rerr != nil {
-				b.abort(stx, batch, results, i+1, rerr)
-				answer()
-				return
-			}
-		} else {
-			committed++
-		}
-		if err := b.exec(stx, "RELEASE SAVEPOINT hm_batch", &unprepared); err != nil {
-			b.abort(stx, batch, results, i+1, err)
-			answer()
-			return
-		}
-	}
+	return stx
+}
+
+// commit writes the batch's audit head and commits a batch in which some request succeeded
+// (else rolls it back); a failure there fails every request that had succeeded.
+func (b *batcher) commit(stx *sql.Tx, results []error, committed int, last *tx, unprepared *[]string) {
 	if committed == 0 {
 		_ = stx.Rollback()
-		answer()
+		return
+	}
+	last.unprepared = last.unprepared[:0] // already in *unprepared
+	err := last.flushAuditHead()
+	*unprepared = append(*unprepared, last.unprepared...)
+	if err != nil {
+		_ = stx.Rollback()
+		for i := range results {
+			if results[i] == nil {
+				results[i] = fmt.Errorf("store: group commit: %w", err)
+			}
+		}
 		return
 	}
 	if err := stx.Commit(); err != nil {
@@ -175,7 +196,97 @@ func (b *batcher) run(batch []*batchReq) {
 			}
 		}
 	}
-	answer()
+}
+
+// runOptimistic runs the batch without savepoints. It reports false, having rolled back,
+// when a function failed and the batch held more than that one request; results are then
+// to be discarded. Otherwise the batch is done and results hold every outcome.
+func (b *batcher) runOptimistic(batch []*batchReq, results []error) bool {
+	stx := b.begin(results)
+	if stx == nil {
+		return true
+	}
+	ctx := context.Background()
+	committed := 0
+	var unprepared []string
+	txStmts := map[string]*sql.Stmt{}                            // statements bound to stx, shared by the batch's requests
+	head := &auditHead{}                                         // and the audit head
+	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }() // after the connection is released
+	var t *tx
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		t = &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts, head: head}
+		err := r.fn(t)
+		unprepared = append(unprepared, t.unprepared...)
+		if err == nil && t.changed && !t.audited {
+			err = store.ErrUnaudited
+		}
+		if err != nil {
+			_ = stx.Rollback()
+			if len(batch) == 1 {
+				results[i] = err // its own transaction: the rollback was its outcome
+				return true
+			}
+			return false
+		}
+		committed++
+	}
+	b.commit(stx, results, committed, t, &unprepared)
+	return true
+}
+
+// runIsolated runs the batch with each request inside a savepoint of its own: a function
+// that fails is rolled back to its savepoint and gets its error, the others are unaffected.
+func (b *batcher) runIsolated(batch []*batchReq, results []error) {
+	stx := b.begin(results)
+	if stx == nil {
+		return
+	}
+	ctx := context.Background()
+	committed := 0
+	var unprepared []string
+	txStmts := map[string]*sql.Stmt{}
+	head := &auditHead{}
+	defer func() { b.s.stmts.prepare(b.s.writer, unprepared) }()
+	var t *tx
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := b.exec(stx, "SAVEPOINT hm_batch", &unprepared); err != nil {
+			b.abort(stx, batch, results, i, err)
+			return
+		}
+		mark := head.mark()
+		t = &tx{tx: stx, ctx: ctx, d: b.s.d, writable: true, db: b.s.writer, stmts: b.s.stmts, caCerts: b.s.caCerts, txStmts: txStmts, head: head}
+		err := r.fn(t)
+		unprepared = append(unprepared, t.unprepared...)
+		if err == nil && t.changed && !t.audited {
+			err = store.ErrUnaudited
+		}
+		if err != nil {
+			results[i] = err
+			rerr := b.exec(stx, "ROLLBACK TO SAVEPOINT hm_batch", &unprepared)
+			if rerr == nil {
+				rerr = head.reset(mark)
+			}
+			if rerr != nil {
+				b.abort(stx, batch, results, i+1, rerr)
+				return
+			}
+		} else {
+			committed++
+		}
+		if err := b.exec(stx, "RELEASE SAVEPOINT hm_batch", &unprepared); err != nil {
+			b.abort(stx, batch, results, i+1, err)
+			return
+		}
+	}
+	b.commit(stx, results, committed, t, &unprepared)
 }
 
 // exec runs one of the batch's own statements (the savepoints) in stx, prepared when the

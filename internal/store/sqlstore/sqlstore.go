@@ -186,6 +186,10 @@ func (s *Store) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, write 
 		_ = stx.Rollback()
 		return store.ErrUnaudited
 	}
+	if err := t.flushAuditHead(); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
 	if err := stx.Commit(); err != nil {
 		return &commitError{err}
 	}
@@ -215,6 +219,9 @@ type tx struct {
 	// txStmts are the cached statements bound to tx, by query (stmtcache.go); the requests of
 	// one group-commit batch share them, as they share tx.
 	txStmts map[string]*sql.Stmt
+	// head is the audit head of a write transaction (audittree.go), shared like txStmts;
+	// nil until the first audit append.
+	head *auditHead
 }
 
 func (t *tx) Parties() store.Parties           { return parties{t} }
