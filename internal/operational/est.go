@@ -34,14 +34,24 @@ type EST struct {
 // unserved).
 func (s *Service) EST(defaultLabel string) *EST { return &EST{s: s, defaultLabel: defaultLabel} }
 
-// environment resolves a label (store.Environments.EnvironmentByLabel): an environment's ID,
-// or a name that environment claimed before any other did. A later environment of the same
-// name, another operator's, is reachable by its ID only, so it never changes where an
+// environment resolves a label in a read transaction of its own (see resolve).
+func (e *EST) environment(ctx context.Context, label string) (environment.Environment, error) {
+	var env environment.Environment
+	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		env, err = e.resolve(tx, label)
+		return err
+	})
+	return env, err
+}
+
+// resolve resolves a label in tx (store.Environments.EnvironmentByLabel): an environment's
+// ID, or a name that environment claimed before any other did. A later environment of the
+// same name, another operator's, is reachable by its ID only, so it never changes where an
 // existing label leads (issue 22). The bare path's default label is pinned to the
 // environment ID it first resolves to (at the first request, not at start-up: the named
 // environment may not exist yet); since a claim never moves, the pin never changes the
 // answer, it only holds it by ID. An unknown label is an *environment.LabelError.
-func (e *EST) environment(ctx context.Context, label string) (environment.Environment, error) {
+func (e *EST) resolve(tx store.Tx, label string) (environment.Environment, error) {
 	bare := label == ""
 	if bare {
 		if e.defaultLabel == "" {
@@ -52,11 +62,7 @@ func (e *EST) environment(ctx context.Context, label string) (environment.Enviro
 			label = *id
 		}
 	}
-	var env environment.Environment
-	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
-		env, err = tx.Environments().EnvironmentByLabel(label)
-		return err
-	})
+	env, err := tx.Environments().EnvironmentByLabel(label)
 	switch {
 	case failure.Is(err, failure.NotFound):
 		return environment.Environment{}, &environment.LabelError{Label: label, Msg: "no environment has this ID, or claimed this name as its EST label"}
@@ -90,28 +96,44 @@ func (e *EST) CACerts(ctx context.Context, label string) ([]*x509.Certificate, e
 
 // Enroll onboards the device whose factory chain peer is (leaf first, as the TLS client
 // presented it) with the PKCS#10 request csrDER, and returns its operational certificate.
+// The label, the operator's right to issue, the onboarding policy and whether peer[0] is this
+// deployment's own factory certificate are read in one transaction; refusals keep their
+// order (label, right, facts, chain, request).
 func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
-	env, err := e.environment(ctx, label)
-	if err != nil {
-		return nil, err
-	}
-	a := estActor(env, label)
-	env, pv, err := e.s.onboardingEnvironment(ctx, a, env.ID)
+	chain, chainErr := transportChain(peer, "the TLS client chain")
+	var (
+		env environment.Environment
+		pv  environment.PolicyVersion
+		a   audit.Actor
+		own bool
+	)
+	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		if env, err = e.resolve(tx, label); err != nil {
+			return err
+		}
+		a = estActor(env, label)
+		if pv, err = onboardingPolicy(tx, a, env); err != nil {
+			return err
+		}
+		if chainErr == nil {
+			own, err = ownFactory(tx, chain[0])
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := facts.Validate(); err != nil {
 		return nil, err
 	}
-	chain, err := transportChain(peer, "the TLS client chain")
-	if err != nil {
-		return nil, err
+	if chainErr != nil {
+		return nil, chainErr
 	}
 	req, err := csr.Parse(csrDER)
 	if err != nil {
 		return nil, err
 	}
-	id, err := e.s.onboard(ctx, a, onboarding{env: env, policy: pv, csr: req, chain: chain, facts: facts, protocol: "est"})
+	id, err := e.s.onboard(ctx, a, onboarding{env: env, policy: pv, csr: req, chain: chain, facts: facts, protocol: "est", own: own})
 	if err != nil {
 		return nil, err
 	}
@@ -119,21 +141,35 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 }
 
 // Reenroll renews the operational identity peer[0] with the PKCS#10 request csrDER. The
-// certificate must belong to the label's environment.
+// certificate must belong to the label's environment. The label and the certificate's
+// environment are read in one transaction; refusals keep their order (label, facts, chain,
+// environment, request).
 func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
-	env, err := e.environment(ctx, label)
+	chain, chainErr := transportChain(peer, "the TLS client chain")
+	var (
+		env      environment.Environment
+		otherEnv error // the certificate is of another environment's device
+	)
+	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		if env, err = e.resolve(tx, label); err != nil {
+			return err
+		}
+		if chainErr == nil {
+			otherEnv, err = sameEnvironment(tx, env, chain[0])
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := facts.Validate(); err != nil {
 		return nil, err
 	}
-	chain, err := transportChain(peer, "the TLS client chain")
-	if err != nil {
-		return nil, err
+	if chainErr != nil {
+		return nil, chainErr
 	}
-	if err := e.sameEnvironment(ctx, env, chain[0]); err != nil {
-		return nil, err
+	if otherEnv != nil {
+		return nil, otherEnv
 	}
 	req, err := csr.Parse(csrDER)
 	if err != nil {
@@ -146,25 +182,24 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 	return issuedCert(id)
 }
 
-// sameEnvironment refuses a certificate of a device onboarded in another environment; a
-// certificate unknown here is left to renew, which explains the refusal.
-func (e *EST) sameEnvironment(ctx context.Context, env environment.Environment, cur *x509.Certificate) error {
-	return e.s.c.Store.View(ctx, func(tx store.Tx) error {
-		rec, err := tx.Certificates().GetCert(cur.SerialNumber)
-		if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		d, err := tx.Devices().GetDevice(rec.DeviceID)
-		if err != nil {
-			return err
-		}
-		if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
-			return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name)
-		}
-		return nil
-	})
+// sameEnvironment returns a refusal (not an error of tx) for a certificate of a device
+// onboarded in another environment than env; a certificate unknown here is left to renew,
+// which explains the refusal.
+func sameEnvironment(tx store.Tx, env environment.Environment, cur *x509.Certificate) (refusal, err error) {
+	rec, err := tx.Certificates().GetCert(cur.SerialNumber)
+	if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	d, err := tx.Devices().GetDevice(rec.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
+		return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name), nil
+	}
+	return nil, nil
 }
 
 // issuedCert is the certificate an issuance returned.

@@ -62,6 +62,11 @@ type onboarding struct {
 	// proved it (EST's TLS handshake).
 	proof    *Proof
 	protocol string
+	// own is set by an entry point that already read, in the transaction that resolved the
+	// environment, that chain[0] is this deployment's own factory certificate (EST, which needs
+	// no proof first); onboard then does not classify it again. The onboarding transaction
+	// re-reads and re-checks the record either way.
+	own bool
 }
 
 // Onboard verifies the factory identity and, if the environment's onboarding policy allows
@@ -98,13 +103,19 @@ func (s *Service) onboardingEnvironment(ctx context.Context, a audit.Actor, envI
 		if env, err = tx.Environments().GetEnvironment(envID); err != nil {
 			return err
 		}
-		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
-			return err
-		}
-		pv, err = tx.Environments().LatestPolicy(env.ID, environment.Onboarding)
+		pv, err = onboardingPolicy(tx, a, env)
 		return err
 	})
 	return env, pv, err
+}
+
+// onboardingPolicy checks in tx that the caller may issue in env and returns env's onboarding
+// policy.
+func onboardingPolicy(tx store.Tx, a audit.Actor, env environment.Environment) (environment.PolicyVersion, error) {
+	if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
+		return environment.PolicyVersion{}, err
+	}
+	return tx.Environments().LatestPolicy(env.ID, environment.Onboarding)
 }
 
 // onboard is Onboard on a parsed request.
@@ -126,9 +137,11 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	if err != nil {
 		return out, err
 	}
-	ext, err := s.classify(ctx, env, r.chain)
-	if err != nil {
-		return out, err
+	var ext *external
+	if !r.own {
+		if ext, err = s.classify(ctx, env, r.chain); err != nil {
+			return out, err
+		}
 	}
 	if ext != nil {
 		return s.onboardExternal(ctx, a, r, prog, ext)
