@@ -153,7 +153,11 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 		issuer  ca.CA
 		factRec ca.Cert
 	)
-	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+	// Everything the decision needs is read in one read-only transaction: nothing is written
+	// until s.issue, whose transaction writes the device only if its state and custodian are
+	// still those read here (store.Devices.UpdateDevice), so reading in a write transaction
+	// would guard nothing more and would take a turn of the one writer.
+	err = s.c.Store.View(ctx, func(tx store.Tx) error {
 		anchors, err := s.anchors(tx, env.OperatorID)
 		if err != nil {
 			return err

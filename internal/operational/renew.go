@@ -91,7 +91,9 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 		fc         *x509.Certificate // the factory certificate
 		waivers    []waiver.Waiver   // active waivers of the device
 	)
-	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+	// One read-only transaction, as at onboarding (see onboard): s.issue writes the device only
+	// if its state and custodian are still those read here.
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
 		var err error
 		rec, err = tx.Certificates().GetCert(cur.SerialNumber)
 		if err != nil || rec.Profile != string(issuance.ProfileOperational) || string(rec.DER) != string(cur.Raw) {
