@@ -96,29 +96,37 @@ func (e *EST) CACerts(ctx context.Context, label string) ([]*x509.Certificate, e
 
 // Enroll onboards the device whose factory chain peer is (leaf first, as the TLS client
 // presented it) with the PKCS#10 request csrDER, and returns its operational certificate.
-// The label, the operator's right to issue, the onboarding policy and whether peer[0] is this
-// deployment's own factory certificate are read in one transaction; refusals keep their
-// order (label, right, facts, chain, request).
+// The TLS handshake proved possession of the factory key, so everything the decision needs
+// is read in one transaction: the label, the operator's right to issue, the onboarding
+// policy and, for this deployment's own factory certificate, what onboarding reads
+// (readOnboarding). A maker's device, whose chain ends at a registered anchor, goes the
+// onboarding's longer way. The label and the right are refused first, then the facts, the
+// chain and the request, then the device.
 func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
 	chain, chainErr := transportChain(peer, "the TLS client chain")
+	now := e.s.now()
 	var (
-		env environment.Environment
-		pv  environment.PolicyVersion
-		a   audit.Actor
-		own bool
+		r       = onboarding{chain: chain, facts: facts, protocol: "est"}
+		a       audit.Actor
+		rd      onboardRead
+		readErr error // a refusal of the device, given after those of the request
 	)
 	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
-		if env, err = e.resolve(tx, label); err != nil {
+		if r.env, err = e.resolve(tx, label); err != nil {
 			return err
 		}
-		a = estActor(env, label)
-		if pv, err = onboardingPolicy(tx, a, env); err != nil {
+		a = estActor(r.env, label)
+		if r.policy, err = onboardingPolicy(tx, a, r.env); err != nil {
 			return err
 		}
-		if chainErr == nil {
-			own, err = ownFactory(tx, chain[0])
+		if chainErr != nil {
+			return nil
 		}
-		return err
+		if r.own, err = ownFactory(tx, chain[0]); err != nil || !r.own {
+			return err
+		}
+		rd, readErr = e.s.readOnboarding(tx, r, now)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -129,11 +137,27 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 	if chainErr != nil {
 		return nil, chainErr
 	}
-	req, err := csr.Parse(csrDER)
+	if r.csr, err = csr.Parse(csrDER); err != nil {
+		return nil, err
+	}
+	if !r.own {
+		id, err := e.s.onboard(ctx, a, r)
+		if err != nil {
+			return nil, err
+		}
+		return issuedCert(id)
+	}
+	if err := ownKey(r); err != nil {
+		return nil, err
+	}
+	prog, err := e.s.program(ctx, r.policy)
 	if err != nil {
 		return nil, err
 	}
-	id, err := e.s.onboard(ctx, a, onboarding{env: env, policy: pv, csr: req, chain: chain, facts: facts, protocol: "est", own: own})
+	if readErr != nil {
+		return nil, readErr
+	}
+	id, err := e.s.finishOnboarding(ctx, a, r, prog, rd, now)
 	if err != nil {
 		return nil, err
 	}
@@ -141,23 +165,37 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 }
 
 // Reenroll renews the operational identity peer[0] with the PKCS#10 request csrDER. The
-// certificate must belong to the label's environment. The label and the certificate's
-// environment are read in one transaction; refusals keep their order (label, facts, chain,
-// environment, request).
+// certificate must belong to the label's environment. The TLS handshake proved possession
+// of its key, so everything the decision needs is read in one transaction: the label, the
+// certificate's environment and what a renewal reads (readRenewal). The label is refused
+// first, then the facts, the chain, the environment and the request, then the renewal.
 func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
 	chain, chainErr := transportChain(peer, "the TLS client chain")
+	now := e.s.now()
 	var (
 		env      environment.Environment
+		a        audit.Actor
 		otherEnv error // the certificate is of another environment's device
+		rr       renewRead
+		readErr  error // a refusal of the renewal, given after those of the request
 	)
+	r := renewal{facts: facts, protocol: "est"}
+	if chainErr == nil {
+		r.current = chain[0]
+	}
 	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
 		if env, err = e.resolve(tx, label); err != nil {
 			return err
 		}
-		if chainErr == nil {
-			otherEnv, err = sameEnvironment(tx, env, chain[0])
+		a = estActor(env, label)
+		if chainErr != nil {
+			return nil
 		}
-		return err
+		if otherEnv, err = sameEnvironment(tx, env, r.current); err != nil || otherEnv != nil {
+			return err
+		}
+		rr, readErr = e.s.readRenewal(tx, a, r, store.Challenge{}, now)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -171,11 +209,13 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 	if otherEnv != nil {
 		return nil, otherEnv
 	}
-	req, err := csr.Parse(csrDER)
-	if err != nil {
+	if r.csr, err = csr.Parse(csrDER); err != nil {
 		return nil, err
 	}
-	id, err := e.s.renew(ctx, estActor(env, label), renewal{csr: req, current: chain[0], facts: facts, protocol: "est"})
+	if readErr != nil {
+		return nil, readErr
+	}
+	id, err := e.s.finishRenewal(ctx, a, r, rr, now)
 	if err != nil {
 		return nil, err
 	}
