@@ -97,9 +97,9 @@ func (e *EST) CACerts(ctx context.Context, label string) ([]*x509.Certificate, e
 // Enroll onboards the device whose factory chain peer is (leaf first, as the TLS client
 // presented it) with the PKCS#10 request csrDER, and returns its operational certificate.
 // The TLS handshake proved possession of the factory key, so everything the decision needs
-// is read in one transaction: the label, the operator's right to issue, the onboarding
-// policy and, for this deployment's own factory certificate, what onboarding reads
-// (readOnboarding). A maker's device, whose chain ends at a registered anchor, goes the
+// is read in one transaction (on the writer's connection, see onboardRead): the label, the
+// operator's right to issue, the onboarding policy and, for this deployment's own factory
+// certificate, what onboarding reads (readOnboarding). A maker's device, whose chain ends at a registered anchor, goes the
 // onboarding's longer way. The label and the right are refused first, then the facts, the
 // chain and the request, then the device.
 func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
@@ -111,7 +111,7 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 		rd      onboardRead
 		readErr error // a refusal of the device, given after those of the request
 	)
-	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
 		if r.env, err = e.resolve(tx, label); err != nil {
 			return err
 		}
@@ -166,8 +166,9 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 
 // Reenroll renews the operational identity peer[0] with the PKCS#10 request csrDER. The
 // certificate must belong to the label's environment. The TLS handshake proved possession
-// of its key, so everything the decision needs is read in one transaction: the label, the
-// certificate's environment and what a renewal reads (readRenewal). The label is refused
+// of its key, so everything the decision needs is read in one transaction (on the writer's
+// connection, see onboardRead): the label, the certificate's environment and what a renewal
+// reads (readRenewal). The label is refused
 // first, then the facts, the chain, the environment and the request, then the renewal.
 func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
 	chain, chainErr := transportChain(peer, "the TLS client chain")
@@ -183,7 +184,7 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 	if chainErr == nil {
 		r.current = chain[0]
 	}
-	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
 		if env, err = e.resolve(tx, label); err != nil {
 			return err
 		}

@@ -155,11 +155,8 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	}
 	now := s.now()
 	var rd onboardRead
-	// Everything the decision needs is read in one read-only transaction: nothing is written
-	// until s.issue, whose transaction writes the device only if its state and custodian are
-	// still those read here (store.Devices.UpdateDevice), so reading in a write transaction
-	// would guard nothing more and would take a turn of the one writer.
-	err = s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+	// Everything the decision needs is read in one transaction (see onboardReads).
+	err = s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
 		rd, err = s.readOnboarding(tx, r, now)
 		return err
 	})
@@ -170,6 +167,14 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 }
 
 // onboardRead is what the onboarding of a device of this deployment decides on.
+//
+// The reads of an onboarding or a renewal run on the writer's connection (Store.Update),
+// though they write nothing: under a stream of issuances a read transaction of the reader
+// pool starts with an empty page cache (SQLite drops a connection's cache whenever the WAL
+// changed since its last transaction) and costs more CPU than the same reads on the
+// connection that made the changes, with the group commit's savepoint instead of a BEGIN and
+// COMMIT of its own. Nothing is written until s.issue, whose transaction writes the device
+// only if its state and custodian are still those read.
 type onboardRead struct {
 	d       device.Device
 	in      policy.Input

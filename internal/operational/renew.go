@@ -81,9 +81,8 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	}
 	now := s.now()
 	var rr renewRead
-	// One read-only transaction, as at onboarding (see onboard): s.issue writes the device only
-	// if its state and custodian are still those read here.
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+	// One transaction on the writer's connection, as at onboarding (see onboardRead).
+	err := s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
 		rr, err = s.readRenewal(tx, a, r, ch, now)
 		return err
 	})
