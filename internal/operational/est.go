@@ -34,14 +34,24 @@ type EST struct {
 // unserved).
 func (s *Service) EST(defaultLabel string) *EST { return &EST{s: s, defaultLabel: defaultLabel} }
 
-// environment resolves a label (store.Environments.EnvironmentByLabel): an environment's ID,
-// or a name that environment claimed before any other did. A later environment of the same
-// name, another operator's, is reachable by its ID only, so it never changes where an
+// environment resolves a label in a read transaction of its own (see resolve).
+func (e *EST) environment(ctx context.Context, label string) (environment.Environment, error) {
+	var env environment.Environment
+	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		env, err = e.resolve(tx, label)
+		return err
+	})
+	return env, err
+}
+
+// resolve resolves a label in tx (store.Environments.EnvironmentByLabel): an environment's
+// ID, or a name that environment claimed before any other did. A later environment of the
+// same name, another operator's, is reachable by its ID only, so it never changes where an
 // existing label leads (issue 22). The bare path's default label is pinned to the
 // environment ID it first resolves to (at the first request, not at start-up: the named
 // environment may not exist yet); since a claim never moves, the pin never changes the
 // answer, it only holds it by ID. An unknown label is an *environment.LabelError.
-func (e *EST) environment(ctx context.Context, label string) (environment.Environment, error) {
+func (e *EST) resolve(tx store.Tx, label string) (environment.Environment, error) {
 	bare := label == ""
 	if bare {
 		if e.defaultLabel == "" {
@@ -52,11 +62,7 @@ func (e *EST) environment(ctx context.Context, label string) (environment.Enviro
 			label = *id
 		}
 	}
-	var env environment.Environment
-	err := e.s.c.Store.View(ctx, func(tx store.Tx) (err error) {
-		env, err = tx.Environments().EnvironmentByLabel(label)
-		return err
-	})
+	env, err := tx.Environments().EnvironmentByLabel(label)
 	switch {
 	case failure.Is(err, failure.NotFound):
 		return environment.Environment{}, &environment.LabelError{Label: label, Msg: "no environment has this ID, or claimed this name as its EST label"}
@@ -90,28 +96,68 @@ func (e *EST) CACerts(ctx context.Context, label string) ([]*x509.Certificate, e
 
 // Enroll onboards the device whose factory chain peer is (leaf first, as the TLS client
 // presented it) with the PKCS#10 request csrDER, and returns its operational certificate.
+// The TLS handshake proved possession of the factory key, so everything the decision needs
+// is read in one transaction (on the writer's connection, see onboardRead): the label, the
+// operator's right to issue, the onboarding policy and, for this deployment's own factory
+// certificate, what onboarding reads (readOnboarding). A maker's device, whose chain ends at a registered anchor, goes the
+// onboarding's longer way. The label and the right are refused first, then the facts, the
+// chain and the request, then the device.
 func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
-	env, err := e.environment(ctx, label)
-	if err != nil {
-		return nil, err
-	}
-	a := estActor(env, label)
-	env, pv, err := e.s.onboardingEnvironment(ctx, a, env.ID)
+	chain, chainErr := transportChain(peer, "the TLS client chain")
+	now := e.s.now()
+	var (
+		r       = onboarding{chain: chain, facts: facts, protocol: "est"}
+		a       audit.Actor
+		rd      onboardRead
+		readErr error // a refusal of the device, given after those of the request
+	)
+	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+		if r.env, err = e.resolve(tx, label); err != nil {
+			return err
+		}
+		a = estActor(r.env, label)
+		if r.policy, err = onboardingPolicy(tx, a, r.env); err != nil {
+			return err
+		}
+		if chainErr != nil {
+			return nil
+		}
+		if r.own, err = ownFactory(tx, chain[0]); err != nil || !r.own {
+			return err
+		}
+		rd, readErr = e.s.readOnboarding(tx, r, now)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := facts.Validate(); err != nil {
 		return nil, err
 	}
-	chain, err := transportChain(peer, "the TLS client chain")
+	if chainErr != nil {
+		return nil, chainErr
+	}
+	if r.csr, err = csr.Parse(csrDER); err != nil {
+		return nil, err
+	}
+	if !r.own {
+		id, err := e.s.onboard(ctx, a, r)
+		if err != nil {
+			return nil, err
+		}
+		return issuedCert(id)
+	}
+	if err := ownKey(r); err != nil {
+		return nil, err
+	}
+	prog, err := e.s.program(ctx, r.policy)
 	if err != nil {
 		return nil, err
 	}
-	req, err := csr.Parse(csrDER)
-	if err != nil {
-		return nil, err
+	if readErr != nil {
+		return nil, readErr
 	}
-	id, err := e.s.onboard(ctx, a, onboarding{env: env, policy: pv, csr: req, chain: chain, facts: facts, protocol: "est"})
+	id, err := e.s.finishOnboarding(ctx, a, r, prog, rd, now)
 	if err != nil {
 		return nil, err
 	}
@@ -119,52 +165,82 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 }
 
 // Reenroll renews the operational identity peer[0] with the PKCS#10 request csrDER. The
-// certificate must belong to the label's environment.
+// certificate must belong to the label's environment. The TLS handshake proved possession
+// of its key, so everything the decision needs is read in one transaction (on the writer's
+// connection, see onboardRead): the label, the certificate's environment and what a renewal
+// reads (readRenewal). The label is refused
+// first, then the facts, the chain, the environment and the request, then the renewal.
 func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []*x509.Certificate, facts environment.Facts) (*x509.Certificate, error) {
-	env, err := e.environment(ctx, label)
+	chain, chainErr := transportChain(peer, "the TLS client chain")
+	now := e.s.now()
+	var (
+		env      environment.Environment
+		a        audit.Actor
+		otherEnv error // the certificate is of another environment's device
+		rr       renewRead
+		readErr  error // a refusal of the renewal, given after those of the request
+	)
+	r := renewal{facts: facts, protocol: "est"}
+	if chainErr == nil {
+		r.current = chain[0]
+	}
+	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+		if env, err = e.resolve(tx, label); err != nil {
+			return err
+		}
+		a = estActor(env, label)
+		if chainErr != nil {
+			return nil
+		}
+		if otherEnv, err = sameEnvironment(tx, env, r.current); err != nil || otherEnv != nil {
+			return err
+		}
+		rr, readErr = e.s.readRenewal(tx, a, r, store.Challenge{}, now)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := facts.Validate(); err != nil {
 		return nil, err
 	}
-	chain, err := transportChain(peer, "the TLS client chain")
-	if err != nil {
+	if chainErr != nil {
+		return nil, chainErr
+	}
+	if otherEnv != nil {
+		return nil, otherEnv
+	}
+	if r.csr, err = csr.Parse(csrDER); err != nil {
 		return nil, err
 	}
-	if err := e.sameEnvironment(ctx, env, chain[0]); err != nil {
-		return nil, err
+	if readErr != nil {
+		return nil, readErr
 	}
-	req, err := csr.Parse(csrDER)
-	if err != nil {
-		return nil, err
-	}
-	id, err := e.s.renew(ctx, estActor(env, label), renewal{csr: req, current: chain[0], facts: facts, protocol: "est"})
+	id, err := e.s.finishRenewal(ctx, a, r, rr, now)
 	if err != nil {
 		return nil, err
 	}
 	return issuedCert(id)
 }
 
-// sameEnvironment refuses a certificate of a device onboarded in another environment; a
-// certificate unknown here is left to renew, which explains the refusal.
-func (e *EST) sameEnvironment(ctx context.Context, env environment.Environment, cur *x509.Certificate) error {
-	return e.s.c.Store.View(ctx, func(tx store.Tx) error {
-		rec, err := tx.Certificates().GetCert(cur.SerialNumber)
-		if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		d, err := tx.Devices().GetDevice(rec.DeviceID)
-		if err != nil {
-			return err
-		}
-		if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
-			return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name)
-		}
-		return nil
-	})
+// sameEnvironment returns a refusal (not an error of tx) for a certificate of a device
+// onboarded in another environment than env; a certificate unknown here is left to renew,
+// which explains the refusal.
+func sameEnvironment(tx store.Tx, env environment.Environment, cur *x509.Certificate) (refusal, err error) {
+	rec, err := tx.Certificates().GetCert(cur.SerialNumber)
+	if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	d, err := tx.Devices().GetDevice(rec.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
+		return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name), nil
+	}
+	return nil, nil
 }
 
 // issuedCert is the certificate an issuance returned.

@@ -62,6 +62,10 @@ type onboarding struct {
 	// proved it (EST's TLS handshake).
 	proof    *Proof
 	protocol string
+	// own is set by an entry point that already read that chain[0] is this deployment's own
+	// factory certificate (EST, which needs no proof first); onboard then does not classify it
+	// again. The onboarding's reads re-read and re-check the record either way.
+	own bool
 }
 
 // Onboard verifies the factory identity and, if the environment's onboarding policy allows
@@ -98,13 +102,27 @@ func (s *Service) onboardingEnvironment(ctx context.Context, a audit.Actor, envI
 		if env, err = tx.Environments().GetEnvironment(envID); err != nil {
 			return err
 		}
-		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
-			return err
-		}
-		pv, err = tx.Environments().LatestPolicy(env.ID, environment.Onboarding)
+		pv, err = onboardingPolicy(tx, a, env)
 		return err
 	})
 	return env, pv, err
+}
+
+// onboardingPolicy checks in tx that the caller may issue in env and returns env's onboarding
+// policy.
+func onboardingPolicy(tx store.Tx, a audit.Actor, env environment.Environment) (environment.PolicyVersion, error) {
+	if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
+		return environment.PolicyVersion{}, err
+	}
+	return tx.Environments().LatestPolicy(env.ID, environment.Onboarding)
+}
+
+// ownKey refuses an onboarding whose CSR asks for the factory key.
+func ownKey(r onboarding) error {
+	if samePublicKey(r.csr.PublicKey, r.chain[0].PublicKey) {
+		return failure.New(failure.Invalid, "the CSR uses the factory key; an operational identity needs a key of its own")
+	}
+	return nil
 }
 
 // onboard is Onboard on a parsed request.
@@ -112,8 +130,8 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	var out Identity
 	env, pv := r.env, r.policy
 	factory, req := r.chain[0], r.csr
-	if samePublicKey(req.PublicKey, factory.PublicKey) {
-		return out, failure.New(failure.Invalid, "the CSR uses the factory key; an operational identity needs a key of its own")
+	if err := ownKey(r); err != nil {
+		return out, err
 	}
 	// Possession of the factory key comes first: until it is proven, the caller learns
 	// nothing of the device behind the certificate (its chain, revocation, custodian, state).
@@ -126,70 +144,101 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	if err != nil {
 		return out, err
 	}
-	ext, err := s.classify(ctx, env, r.chain)
-	if err != nil {
-		return out, err
+	var ext *external
+	if !r.own {
+		if ext, err = s.classify(ctx, env, r.chain); err != nil {
+			return out, err
+		}
 	}
 	if ext != nil {
 		return s.onboardExternal(ctx, a, r, prog, ext)
 	}
 	now := s.now()
-	var (
-		d       device.Device
-		in      policy.Input
-		issuer  ca.CA
-		factRec ca.Cert
-	)
-	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		anchors, err := s.anchors(tx, env.OperatorID)
-		if err != nil {
-			return err
-		}
-		if _, err := chainverify.Verify(factory, chainverify.Options{Anchors: anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
-			return err
-		}
-		if factRec, err = tx.Certificates().GetCert(factory.SerialNumber); err != nil || factRec.Profile != string(issuance.ProfileFactory) || string(factRec.DER) != string(factory.Raw) {
-			if err != nil && !failure.Is(err, failure.NotFound) {
-				return err
-			}
-			return failure.New(failure.Conflict, "the factory certificate %s changed meanwhile: try again", ca.SerialHex(factory.SerialNumber))
-		}
-		if factRec.State != ca.Issued {
-			return failure.New(failure.Denied, "the factory identity %s is revoked", factRec.SerialHex)
-		}
-		if d, err = heldForOnboarding(tx, factRec.DeviceID, env); err != nil {
-			return err
-		}
-		// At onboarding, operational is the device's current operational certificate, if it
-		// has one, so a policy can tell a lapsed device from one that still holds a valid
-		// identity.
-		op, err := currentOperational(tx, d)
-		if err != nil {
-			return err
-		}
-		if in, err = s.buildInput(tx, d, factory, factRec, env, r.facts, op); err != nil {
-			return err
-		}
-		if issuer, err = tx.CAs().GetCA(env.IssuingCAID); err != nil {
-			return err
-		}
-		return nil
+	var rd onboardRead
+	// Everything the decision needs is read in one transaction (see onboardReads).
+	err = s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+		rd, err = s.readOnboarding(tx, r, now)
+		return err
 	})
 	if err != nil {
 		return out, err
 	}
-	dec := prog.EvaluateContext(ctx, in)
+	return s.finishOnboarding(ctx, a, r, prog, rd, now)
+}
+
+// onboardRead is what the onboarding of a device of this deployment decides on.
+//
+// The reads of an onboarding or a renewal run on the writer's connection (Store.Update),
+// though they write nothing: under a stream of issuances a read transaction of the reader
+// pool starts with an empty page cache (SQLite drops a connection's cache whenever the WAL
+// changed since its last transaction) and costs more CPU than the same reads on the
+// connection that made the changes, with the group commit's savepoint instead of a BEGIN and
+// COMMIT of its own. Nothing is written until s.issue, whose transaction writes the device
+// only if its state and custodian are still those read.
+type onboardRead struct {
+	d       device.Device
+	in      policy.Input
+	issuer  ca.CA
+	factRec ca.Cert
+}
+
+// readOnboarding reads in tx what the onboarding r of this deployment's own factory
+// certificate r.chain[0] decides on at now: the chain verified to the manufacturer anchors,
+// the factory record (unchanged and not revoked), the device (held by the environment's
+// operator, in a state that lets it onboard), the policy input and the issuing CA.
+func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time) (onboardRead, error) {
+	var rd onboardRead
+	env, factory := r.env, r.chain[0]
+	anchors, err := s.anchors(tx, env.OperatorID)
+	if err != nil {
+		return rd, err
+	}
+	if _, err := chainverify.Verify(factory, chainverify.Options{Anchors: anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
+		return rd, err
+	}
+	if rd.factRec, err = tx.Certificates().GetCert(factory.SerialNumber); err != nil || rd.factRec.Profile != string(issuance.ProfileFactory) || string(rd.factRec.DER) != string(factory.Raw) {
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			return rd, err
+		}
+		return rd, failure.New(failure.Conflict, "the factory certificate %s changed meanwhile: try again", ca.SerialHex(factory.SerialNumber))
+	}
+	if rd.factRec.State != ca.Issued {
+		return rd, failure.New(failure.Denied, "the factory identity %s is revoked", rd.factRec.SerialHex)
+	}
+	if rd.d, err = heldForOnboarding(tx, rd.factRec.DeviceID, env); err != nil {
+		return rd, err
+	}
+	// At onboarding, operational is the device's current operational certificate, if it
+	// has one, so a policy can tell a lapsed device from one that still holds a valid
+	// identity.
+	op, err := currentOperational(tx, rd.d)
+	if err != nil {
+		return rd, err
+	}
+	if rd.in, err = s.buildInput(tx, rd.d, factory, rd.factRec, env, r.facts, op); err != nil {
+		return rd, err
+	}
+	rd.issuer, err = tx.CAs().GetCA(env.IssuingCAID)
+	return rd, err
+}
+
+// finishOnboarding evaluates the onboarding policy prog on what readOnboarding read (asking
+// for or consuming an operator's approval when the policy requires one) and issues.
+func (s *Service) finishOnboarding(ctx context.Context, a audit.Actor, r onboarding, prog *policy.Program, rd onboardRead, now time.Time) (Identity, error) {
+	env, pv, d := r.env, r.policy, rd.d
+	dec := prog.EvaluateContext(ctx, rd.in)
 	approvalID := ""
 	if dec.ApprovalRequired {
+		var err error
 		if approvalID, err = s.onboardApproval(ctx, a, env, d, dec.Version); err != nil {
-			return out, err
+			return Identity{}, err
 		}
 	} else if err := decide(dec, environment.Onboarding); err != nil {
-		return out, err
+		return Identity{}, err
 	}
-	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: factRec.SerialHex, FactorySerial: factRec.SerialHex,
+	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: rd.factRec.SerialHex, FactorySerial: rd.factRec.SerialHex,
 		Protocol: r.protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, factory, req.PublicKey, ev, "operational.onboard", approvalID, nil)
+	return s.issue(ctx, a, env, rd.issuer, d, r.chain[0], r.csr.PublicKey, ev, "operational.onboard", approvalID, nil)
 }
 
 // ApprovalRetry is how long a device is told to wait before asking again while its onboarding

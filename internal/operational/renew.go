@@ -80,76 +80,100 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 		}
 	}
 	now := s.now()
-	var (
-		d          device.Device
-		env        environment.Environment
-		pv         environment.PolicyVersion
-		in         policy.Input
-		issuer     ca.CA
-		rec        ca.Cert
-		factSerial string            // the factory certificate's serial, hex
-		fc         *x509.Certificate // the factory certificate
-		waivers    []waiver.Waiver   // active waivers of the device
-	)
-	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
-		var err error
-		rec, err = tx.Certificates().GetCert(cur.SerialNumber)
-		if err != nil || rec.Profile != string(issuance.ProfileOperational) || string(rec.DER) != string(cur.Raw) {
-			if err != nil && !failure.Is(err, failure.NotFound) {
-				return err
-			}
-			return failure.New(failure.Invalid, "current_certificate is not an operational certificate issued by this deployment")
-		}
-		if d, err = tx.Devices().GetDevice(rec.DeviceID); err != nil {
-			return err
-		}
-		if env, err = tx.Environments().GetEnvironment(d.EnvironmentID); err != nil {
-			return err
-		}
-		// The proof was made for the environment its challenge named: the device's own.
-		if r.proof != nil && ch.EnvironmentID != env.ID {
-			s.refusals[refusedMismatch].Add(1)
-			return errNoProof(PurposeRenew)
-		}
-		if err := governance.Require(tx, a, stage, ownership.Renew, EnvChain(env)); err != nil {
-			return err
-		}
-		switch {
-		case d.CustodianID != env.OperatorID: // custody ends trust: it renews only where it is held
-			return failure.New(failure.Denied, "device %s is no longer held by operator %s: it cannot renew in environment %s", d.ID, env.OperatorID, env.ID)
-		case d.OperationalCert != rec.SerialHex:
-			return failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
-		case rec.State == ca.Revoked && rec.Reason != nil && *rec.Reason == int(revocation.CertificateHold):
-			return failure.New(failure.Denied, "operational certificate %s is suspended by a manufacturing revocation: it cannot renew until an operator re-admits the device", rec.SerialHex)
-		case rec.State != ca.Issued:
-			return failure.New(failure.Denied, "operational certificate %s is revoked", rec.SerialHex)
-		case !now.Before(rec.NotAfter):
-			return failure.New(failure.Denied, "operational certificate %s expired at %s: the device must onboard again with its factory identity", rec.SerialHex, rec.NotAfter.Format(time.RFC3339))
-		case d.State != device.Active:
-			return failure.New(failure.Denied, "device %s is %s and cannot renew", d.ID, d.State)
-		}
-		if pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
-			return err
-		}
-		if in, fc, factSerial, err = s.renewalInput(tx, d, env, rec, r.facts, now); err != nil {
-			return err
-		}
-		if waivers, err = tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: d.ID, ActiveAt: &now}); err != nil {
-			return fmt.Errorf("reading the device's waivers: %w", err)
-		}
-		issuer, err = tx.CAs().GetCA(env.IssuingCAID)
+	var rr renewRead
+	// One transaction on the writer's connection, as at onboarding (see onboardRead).
+	err := s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+		rr, err = s.readRenewal(tx, a, r, ch, now)
 		return err
 	})
 	if err != nil {
 		return out, err
 	}
+	return s.finishRenewal(ctx, a, r, rr, now)
+}
+
+// renewRead is what a renewal decides on.
+type renewRead struct {
+	d          device.Device
+	env        environment.Environment
+	pv         environment.PolicyVersion
+	in         policy.Input
+	issuer     ca.CA
+	rec        ca.Cert
+	factSerial string            // the factory certificate's serial, hex
+	fc         *x509.Certificate // the factory certificate
+	waivers    []waiver.Waiver   // active waivers of the device
+}
+
+// readRenewal reads in tx what the renewal r decides on at now and refuses it when the
+// certificate is not the device's current, valid operational certificate, the device is not
+// active and held where it renews, or a cannot renew there. ch is the challenge of r.proof.
+func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Challenge, now time.Time) (renewRead, error) {
+	var rr renewRead
+	cur := r.current
+	var err error
+	rr.rec, err = tx.Certificates().GetCert(cur.SerialNumber)
+	if err != nil || rr.rec.Profile != string(issuance.ProfileOperational) || string(rr.rec.DER) != string(cur.Raw) {
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			return rr, err
+		}
+		return rr, failure.New(failure.Invalid, "current_certificate is not an operational certificate issued by this deployment")
+	}
+	rec := rr.rec
+	if rr.d, err = tx.Devices().GetDevice(rec.DeviceID); err != nil {
+		return rr, err
+	}
+	d := rr.d
+	if rr.env, err = tx.Environments().GetEnvironment(d.EnvironmentID); err != nil {
+		return rr, err
+	}
+	env := rr.env
+	// The proof was made for the environment its challenge named: the device's own.
+	if r.proof != nil && ch.EnvironmentID != env.ID {
+		s.refusals[refusedMismatch].Add(1)
+		return rr, errNoProof(PurposeRenew)
+	}
+	if err := governance.Require(tx, a, stage, ownership.Renew, EnvChain(env)); err != nil {
+		return rr, err
+	}
+	switch {
+	case d.CustodianID != env.OperatorID: // custody ends trust: it renews only where it is held
+		return rr, failure.New(failure.Denied, "device %s is no longer held by operator %s: it cannot renew in environment %s", d.ID, env.OperatorID, env.ID)
+	case d.OperationalCert != rec.SerialHex:
+		return rr, failure.New(failure.Conflict, "certificate %s was superseded by %s: renew with the current certificate", rec.SerialHex, d.OperationalCert)
+	case rec.State == ca.Revoked && rec.Reason != nil && *rec.Reason == int(revocation.CertificateHold):
+		return rr, failure.New(failure.Denied, "operational certificate %s is suspended by a manufacturing revocation: it cannot renew until an operator re-admits the device", rec.SerialHex)
+	case rec.State != ca.Issued:
+		return rr, failure.New(failure.Denied, "operational certificate %s is revoked", rec.SerialHex)
+	case !now.Before(rec.NotAfter):
+		return rr, failure.New(failure.Denied, "operational certificate %s expired at %s: the device must onboard again with its factory identity", rec.SerialHex, rec.NotAfter.Format(time.RFC3339))
+	case d.State != device.Active:
+		return rr, failure.New(failure.Denied, "device %s is %s and cannot renew", d.ID, d.State)
+	}
+	if rr.pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
+		return rr, err
+	}
+	if rr.in, rr.fc, rr.factSerial, err = s.renewalInput(tx, d, env, rec, r.facts, now); err != nil {
+		return rr, err
+	}
+	if rr.waivers, err = tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: d.ID, ActiveAt: &now}); err != nil {
+		return rr, fmt.Errorf("reading the device's waivers: %w", err)
+	}
+	rr.issuer, err = tx.CAs().GetCA(env.IssuingCAID)
+	return rr, err
+}
+
+// finishRenewal evaluates the renewal policy, with the device's waivers, on what
+// readRenewal read and issues.
+func (s *Service) finishRenewal(ctx context.Context, a audit.Actor, r renewal, rr renewRead, now time.Time) (Identity, error) {
+	env, pv, d, rec, waivers := rr.env, rr.pv, rr.d, rr.rec, rr.waivers
 	prog, err := s.program(ctx, pv)
 	if err != nil {
-		return out, err
+		return Identity{}, err
 	}
-	dec, waived := waiver.Apply(prog.EvaluateContext(ctx, in), waivers)
+	dec, waived := waiver.Apply(prog.EvaluateContext(ctx, rr.in), waivers)
 	if err := decide(dec, environment.Renewal); err != nil {
-		return out, err
+		return Identity{}, err
 	}
 	var before func(tx store.Tx) error
 	if len(waived) > 0 {
@@ -160,9 +184,9 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 			return err
 		}
 	}
-	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: factSerial,
+	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "renew", BasedOn: rec.SerialHex, FactorySerial: rr.factSerial,
 		Protocol: r.protocol, PolicyKind: environment.Renewal, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	return s.issue(ctx, a, env, issuer, d, fc, req.PublicKey, ev, "operational.renew", "", before)
+	return s.issue(ctx, a, env, rr.issuer, d, rr.fc, r.csr.PublicKey, ev, "operational.renew", "", before)
 }
 
 // renewalInput builds the policy input of a renewal of device d in env, presenting its
