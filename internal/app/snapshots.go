@@ -48,8 +48,12 @@ func (a *App) runReportSnapshots(ctx context.Context, every time.Duration) {
 			// A follower looks again soon: when it takes the lease it computes at once rather
 			// than an interval later.
 			wait = min(every, snapshotFollowerPoll)
-		} else if _, err := a.snapshotRound(ctx); err != nil && ctx.Err() == nil {
-			a.Log.Warn("report snapshots: a round failed", "err", err)
+		} else {
+			start := time.Now()
+			if _, err := a.snapshotRound(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Warn("report snapshots: a round failed", "err", err)
+			}
+			wait = snapshotPause(every, time.Since(start))
 		}
 		select {
 		case <-ctx.Done():
@@ -57,6 +61,18 @@ func (a *App) runReportSnapshots(ctx context.Context, every time.Duration) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// snapshotDuty bounds the share of time the leader spends computing snapshots: after a round
+// that took d, the next starts no sooner than d*(1/snapshotDuty - 1) later. On a large fleet a
+// round takes long (64 s at 1,000,000 devices), and a fixed one-minute pause would keep about
+// half a core busy with snapshots for good.
+const snapshotDuty = 0.2
+
+// snapshotPause is the pause after a round that took took: the configured interval, or longer
+// so that rounds take at most snapshotDuty of the time.
+func snapshotPause(every, took time.Duration) time.Duration {
+	return max(every, time.Duration(float64(took)*(1/snapshotDuty-1)))
 }
 
 // snapshotRound stores a fresh snapshot for every party when this replica leads, each write
