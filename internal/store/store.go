@@ -157,8 +157,9 @@ type Devices interface {
 	GetDevice(id string) (device.Device, error)
 	DeviceBySerial(manufacturerID, serial string) (device.Device, error)
 	ListDevices(f DeviceFilter) ([]device.Device, error)
-	// UpdateDevice writes d if the stored device still has the state and custodian given in
-	// expect; otherwise it returns ErrConflict and writes nothing.
+	// UpdateDevice writes d if the stored device still has the state, custodian and
+	// operational certificate given in expect (so of two concurrent renewals of one
+	// certificate only the first commits); otherwise it returns ErrConflict and writes nothing.
 	UpdateDevice(d device.Device, expect device.Device) error
 }
 

@@ -19,6 +19,38 @@ var custodyTests = []struct {
 	{"LotTransferTakesHeldDevices", testLotTransfer},
 	{"TransferDevicesPage", testTransferDevicesPage},
 	{"MovedCountMismatchNamesDevice", testMoveMismatch},
+	{"UpdateDeviceChecksOperationalCert", testUpdateDeviceOperationalCert},
+}
+
+// testUpdateDeviceOperationalCert: an update based on a device read before another update
+// replaced its operational certificate is refused (two renewals of one certificate: only the
+// first commits), and writes nothing.
+func testUpdateDeviceOperationalCert(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1")
+	var read device.Device
+	if err := s.View(ctx, func(tx store.Tx) (err error) { read, err = tx.Devices().GetDevice("d1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	renew := func(serial string) error {
+		return audited(t, s, func(tx store.Tx) error {
+			next := read
+			next.OperationalCert = serial
+			return tx.Devices().UpdateDevice(next, read)
+		})
+	}
+	if err := renew("0a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := renew("0b"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a second update from the same read: %v, want ErrConflict", err)
+	}
+	var got device.Device
+	if err := s.View(ctx, func(tx store.Tx) (err error) { got, err = tx.Devices().GetDevice("d1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got.OperationalCert != "0a" {
+		t.Fatalf("operational certificate %q, want the first update's 0a", got.OperationalCert)
+	}
 }
 
 // giveDevice hands a device to another party outside any transfer.
