@@ -2,7 +2,6 @@ package governance
 
 import (
 	"context"
-	"time"
 
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -18,8 +17,6 @@ type CachedReads interface {
 	// ViewCached is View, with the ownership, duty, party, catalog, CA and signing-key reads
 	// served from the cache where it holds them.
 	ViewCached(ctx context.Context, fn func(store.Tx) error) error
-	// Staleness is the bound (negative: nothing is cached).
-	Staleness() time.Duration
 }
 
 // ViewCached runs fn in a read transaction of st, through st's cache when st has one

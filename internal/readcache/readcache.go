@@ -60,7 +60,7 @@ type Cache struct {
 	staleness time.Duration
 	max       int
 
-	refresh sync.Mutex // one epoch read at a time; the others wait for it
+	refresh sync.Mutex // one epoch read at a time; the others read through meanwhile
 
 	mu      sync.Mutex
 	epoch   int64     // the last epoch observed
@@ -151,11 +151,12 @@ func (c *Cache) fresh(ctx context.Context) (gen uint64, ok bool) {
 	if gen, ok := c.current(); ok {
 		return gen, true
 	}
-	c.refresh.Lock()
-	defer c.refresh.Unlock()
-	if gen, ok := c.current(); ok { // another request read it while this one waited
-		return gen, true
+	// One reading at a time; a request that finds one under way reads through rather than
+	// queue behind it (a slow database would otherwise line every request up).
+	if !c.refresh.TryLock() {
+		return 0, false
 	}
+	defer c.refresh.Unlock()
 	began := time.Now()
 	var e int64
 	err := c.Store.View(ctx, func(tx store.Tx) (err error) { e, err = tx.Epochs().Epoch(store.GovernanceEpoch); return err })
