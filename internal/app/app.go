@@ -33,6 +33,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/metrics"
 	"github.com/hallmark-id/hallmark/internal/operational"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/readcache"
 	"github.com/hallmark-id/hallmark/internal/refusals"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/rotation"
@@ -134,6 +135,9 @@ type Wiring struct {
 	// AuditEventLevel is the level of the log record copied from each committed audit
 	// event; zero is INFO. serve --dev uses DEBUG, which its console does not show.
 	AuditEventLevel slog.Level
+	// CacheStaleness bounds the per-replica cache of authentication and authorization reads
+	// (store.cache_staleness; zero: readcache.DefaultStaleness; negative: no cache).
+	CacheStaleness time.Duration
 }
 
 // PrincipalLimits are config principals: the longest token lifetime, the longest overlap of a
@@ -170,6 +174,9 @@ func Build(w Wiring) (*App, error) {
 	// counted.
 	m := metrics.New(w.Log)
 	w.Store = auditlog.ObserveCommitted(auditlog.LogCommittedAt(w.Store, w.Log, w.AuditEventLevel), m.AuditCommitted)
+	// Outermost, so that every write of every service passes its Update (which drops the
+	// cache when the write moved the governance epoch) and governance.CachedReads finds it.
+	w.Store = readcache.New(w.Store, readcache.Config{Staleness: w.CacheStaleness})
 	a := &App{Store: w.Store, Keys: w.Keys, Log: w.Log, Now: w.Now, Metrics: m}
 	if w.AuditOrigin == "" {
 		w.AuditOrigin = "hallmark/audit"

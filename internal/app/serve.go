@@ -63,7 +63,7 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Makers: MakersConfig{WatchInterval: cfg.Makers.WatchInterval.Duration, Status: makerstatus.Config{CRLTimeout: cfg.Makers.CRLTimeout.Duration,
 			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}},
 		Principals: PrincipalLimits{TokenLifetime: cfg.Principals.TokenLifetime.Duration, MaxOverlap: cfg.Principals.MaxOverlap.Duration,
-			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}})
+			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}, CacheStaleness: cfg.Store.CacheStaleness.Duration})
 	if err != nil {
 		return err
 	}

@@ -234,6 +234,13 @@ type Store struct {
 	// (postgres://user:password@host:5432/db?sslmode=verify-full), so that a password never
 	// sits in the configuration file.
 	DSNEnv string `json:"dsn_env"`
+	// CacheStaleness bounds how long a replica may answer authentication and authorization
+	// reads (tokens, principals, ownership cells, duties, SoD rules, and the lot, model,
+	// party, CA and key factory issuance reads) from its cache after another replica, or SQL
+	// run by hand, changed them: default 250ms, at most 10s; negative turns the cache off
+	// (every request reads the database). Changes made through a replica show on that
+	// replica's next request whatever this is (internal/readcache, docs/operations.md).
+	CacheStaleness Duration `json:"cache_staleness"`
 }
 
 // DSN reads the PostgreSQL connection URL from the environment variable DSNEnv names.
@@ -503,6 +510,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("store.driver", "%q is not supported (use \"sqlite\" or \"postgres\")", c.Store.Driver)
+	}
+	if d := c.Store.CacheStaleness.Duration; d > 10*time.Second {
+		bad("store.cache_staleness", "must be at most 10s (negative: no cache), got %s", d)
 	}
 	c.validateKeys(bad) // keys.go
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") || c.TLS.CertFile == "" {

@@ -45,6 +45,7 @@ func TestParseRefuses(t *testing.T) {
 		{"bad listen", `"listen": "nowhere",`, "listen: must be HOST:PORT"},
 		{"http public url", `"public_url": "http://x",`, "public_url: must be an https:// URL"},
 		{"bad driver", `"store": {"driver": "mysql", "path": "x"},`, `store.driver: "mysql" is not supported`},
+		{"cache staleness over 10s", `"store": {"driver": "sqlite", "path": "x", "cache_staleness": "1m"},`, "store.cache_staleness: must be at most 10s"},
 		{"bad duration", `"manufacturing": {"root_lifetime": "forever"},`, "duration"},
 		{"short lease", `"leader": {"lease_ttl": "100ms"},`, "leader.lease_ttl: must be between 1s and 10m"},
 		{"no slots", `"limits": {"slots": -1},`, "limits.slots: must be between 1 and 4096"},

@@ -73,16 +73,26 @@ func Event(a audit.Actor, now time.Time, action string, stage ownership.Stage, s
 
 // Authenticate resolves a bearer token to its principal (with TokenID set). A token
 // authenticates while it is neither revoked nor expired (nor, after a rotation, past its
-// overlap) and its principal is enabled; the store is read on every call, with no cache, so a
-// revocation committed by any replica refuses the token's next request on every replica.
+// overlap) and its principal is enabled; expiry and overlap are judged against now on every
+// call. When the store caches (CachedReads, as the server's does: internal/readcache), the
+// token row may come from the cache: a revocation, rotation or disabling committed through
+// this process refuses the token's next request; one committed through another replica (or
+// by hand in SQL) refuses every request that starts more than the cache's staleness bound
+// (store.cache_staleness, 250 ms by default) after its commit. Without a cache the store is
+// read on every call.
 func (s *Service) Authenticate(ctx context.Context, token string) (party.Principal, error) {
 	h := party.HashToken(token)
 	var p party.Principal
 	var tok party.Token
-	err := s.st.View(ctx, func(tx store.Tx) (err error) {
-		p, tok, err = tx.Parties().TokenByHash(h[:])
-		return err
-	})
+	var err error
+	if c, ok := s.st.(CachedReads); ok {
+		p, tok, err = c.CachedToken(ctx, h[:])
+	} else {
+		err = s.st.View(ctx, func(tx store.Tx) (err error) {
+			p, tok, err = tx.Parties().TokenByHash(h[:])
+			return err
+		})
+	}
 	if err != nil {
 		if failure.Is(err, failure.NotFound) {
 			return party.Principal{}, failure.New(failure.Unauthenticated, "the bearer token is not valid")

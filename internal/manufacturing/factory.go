@@ -58,7 +58,11 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		issuer ca.CA
 		brKey  ca.SigningKey // the manufacturer's current build-record key; KeyID "" if none yet
 	)
-	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+	// Through the store's cache when it has one (governance.ViewCached): the lot, the
+	// ownership cells, the principal's duties and the SoD rules, the model, the party, the CA
+	// and the build-record key are read from it; the serial check below always reads the
+	// database.
+	err := governance.ViewCached(ctx, s.c.Store, func(tx store.Tx) error {
 		var err error
 		if lot, err = tx.Catalog().GetLot(r.LotID); err != nil {
 			return err
@@ -75,8 +79,10 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		if issuer, err = tx.CAs().GetCA(lot.IssuingCAID); err != nil {
 			return err
 		}
-		// Read here rather than in a read transaction of its own: fresh on every request, so a
-		// rotation by any replica takes effect from the next request on every replica.
+		// Read here rather than in a read transaction of its own. Through the cache, a rotation
+		// by this replica takes effect from its next request, and by another replica within
+		// the cache's staleness bound (a key ID names one key for ever, so a cached ID never
+		// signs with another key).
 		if brKey, err = tx.CAs().SigningKey(mfr.ID, BuildRecordPurpose); err != nil && !failure.Is(err, failure.NotFound) {
 			return err
 		}

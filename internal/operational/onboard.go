@@ -97,7 +97,9 @@ func (s *Service) Onboard(ctx context.Context, a audit.Actor, r OnboardRequest, 
 func (s *Service) onboardingEnvironment(ctx context.Context, a audit.Actor, envID string) (environment.Environment, environment.PolicyVersion, error) {
 	var env environment.Environment
 	var pv environment.PolicyVersion
-	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+	// The ownership cells come from the store's cache when it has one (governance.ViewCached);
+	// the environment and its policy are read from the database.
+	err := governance.ViewCached(ctx, s.c.Store, func(tx store.Tx) error {
 		var err error
 		if env, err = tx.Environments().GetEnvironment(envID); err != nil {
 			return err

@@ -86,6 +86,8 @@ type Tx interface {
 	CustodyVouchers() CustodyVouchers // custodyvouchers.go
 
 	ReportSnapshots() ReportSnapshots // snapshots.go
+
+	Epochs() Epochs // epochs.go
 }
 
 // Parties stores parties, principals, their tokens and break-glass access (principals.go).

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, reconcileTests...) // reconcile.go
 	tests = append(tests, snapshotTests...)  // snapshots.go
 	tests = append(tests, groupCommitTests...)
+	tests = append(tests, epochTests...) // epochs.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

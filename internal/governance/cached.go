@@ -1,0 +1,30 @@
+package governance
+
+import (
+	"context"
+
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// CachedReads is implemented by a store that keeps the reads authentication and authorization
+// repeat on every request (internal/readcache wraps the server's store with it). Its reads may
+// lag a change made through another replica by at most Staleness; a change made through this
+// store shows at once.
+type CachedReads interface {
+	// CachedToken is Parties().TokenByHash, with no transaction when the token is cached.
+	CachedToken(ctx context.Context, hash []byte) (party.Principal, party.Token, error)
+	// ViewCached is View, with the ownership, duty, party, catalog, CA and signing-key reads
+	// served from the cache where it holds them.
+	ViewCached(ctx context.Context, fn func(store.Tx) error) error
+}
+
+// ViewCached runs fn in a read transaction of st, through st's cache when st has one
+// (CachedReads), otherwise as st.View. Use it for reads that decide who may act, where a
+// change made through another replica may take Staleness to show.
+func ViewCached(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
+	if c, ok := st.(CachedReads); ok {
+		return c.ViewCached(ctx, fn)
+	}
+	return st.View(ctx, fn)
+}

@@ -1,0 +1,158 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+var epochTests = []struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}{
+	{"GovernanceEpochMovesWithEveryWriter", testEpochWriters},
+}
+
+func epochNow(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	var e int64
+	if err := s.View(ctx, func(tx store.Tx) (err error) { e, err = tx.Epochs().Epoch(store.GovernanceEpoch); return err }); err != nil {
+		t.Fatalf("reading the governance epoch: %v", err)
+	}
+	return e
+}
+
+// testEpochWriters runs every store method that changes what authentication, authorization
+// or the cached catalog reads see, each in its own audited transaction, and checks that the
+// governance epoch moved with it (and that the transaction saw its own move); a rolled-back
+// change and a recorded use do not move it. A writer added later must be added here.
+func testEpochWriters(t *testing.T, s store.Store) {
+	der := SelfSignedForTest(t)
+	exp := t0.Add(time.Hour)
+	cell := ownership.Cell{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Lot, ID: "lot1"}, PartyID: "acme"}
+	key := ownership.Key{Stage: cell.Stage, Duty: cell.Duty, Scope: cell.Scope}
+	pair := ownership.Pair{Stage: ownership.Manufacturing, Duty: ownership.Issue}
+	steps := []struct {
+		name string
+		fn   func(tx store.Tx) error
+	}{
+		{"CreateParty", func(tx store.Tx) error {
+			if err := tx.Parties().CreateParty(party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer, CreatedAt: t0}); err != nil {
+				return err
+			}
+			return tx.Parties().CreateParty(party.Party{ID: "other", Name: "Other", Kind: party.Manufacturer, CreatedAt: t0})
+		}},
+		{"CreatePrincipal", func(tx store.Tx) error {
+			return tx.Parties().CreatePrincipal(party.Principal{ID: "prn1", PartyID: "acme", Name: "line1", Kind: party.Service, CreatedAt: t0})
+		}},
+		{"CreateToken", func(tx store.Tx) error {
+			return tx.Parties().CreateToken(party.Token{ID: "tok1", PrincipalID: "prn1", CreatedAt: t0, ExpiresAt: &exp}, []byte("hash-1-of-32-bytes-xxxxxxxxxxxxx"))
+		}},
+		{"CreateToken2", func(tx store.Tx) error {
+			return tx.Parties().CreateToken(party.Token{ID: "tok2", PrincipalID: "prn1", CreatedAt: t0, ExpiresAt: &exp}, []byte("hash-2-of-32-bytes-xxxxxxxxxxxxx"))
+		}},
+		{"SupersedeTokens", func(tx store.Tx) error {
+			_, err := tx.Parties().SupersedeTokens("prn1", "tok2", t0, t0.Add(time.Minute))
+			return err
+		}},
+		{"RevokeToken", func(tx store.Tx) error { return tx.Parties().RevokeToken("tok2", t0) }},
+		{"SetDisabled", func(tx store.Tx) error { at := t0; return tx.Parties().SetDisabled("prn1", &at) }},
+		{"SetEnabled", func(tx store.Tx) error { return tx.Parties().SetDisabled("prn1", nil) }},
+		{"SetPrincipalDuties", func(tx store.Tx) error {
+			return tx.Duties().SetPrincipalDuties("prn1", []ownership.Pair{pair})
+		}},
+		{"CreateSoDRule", func(tx store.Tx) error {
+			return tx.Duties().CreateSoDRule(store.SoDRule{ID: "r1", A: pair, B: ownership.Pair{Stage: ownership.Manufacturing, Duty: ownership.Audit}, By: "x", At: t0})
+		}},
+		{"DeleteSoDRule", func(tx store.Tx) error { return tx.Duties().DeleteSoDRule("r1") }},
+		{"SetCell", func(tx store.Tx) error { return tx.Ownership().SetCell(cell, "x", t0) }},
+		{"SetCellAgain", func(tx store.Tx) error { c := cell; c.PartyID = "other"; return tx.Ownership().SetCell(c, "x", t0) }},
+		{"DeleteCell", func(tx store.Tx) error { return tx.Ownership().DeleteCell(key) }},
+		{"CreateCA", func(tx store.Tx) error {
+			if err := tx.CAs().CreateCA(ca.CA{ID: "ca1", PartyID: "acme", Stage: "manufacturing", Role: ca.Root, Name: "root", KeyID: "k", CertDER: der, CreatedAt: t0}); err != nil {
+				return err
+			}
+			return tx.CAs().CreateCA(ca.CA{ID: "ca2", PartyID: "acme", Stage: "manufacturing", Role: ca.Root, Name: "root2", KeyID: "k2", CertDER: der, CreatedAt: t0})
+		}},
+		{"CreateModel", func(tx store.Tx) error {
+			return tx.Catalog().CreateModel(device.Model{ID: "m1", ManufacturerID: "acme", Name: "m", HardwareType: "1.3.6.1.4.1.99999.1", CreatedAt: t0})
+		}},
+		{"CreateLot", func(tx store.Tx) error {
+			return tx.Catalog().CreateLot(device.Lot{ID: "lot1", ManufacturerID: "acme", ModelID: "m1", Name: "l", Line: "a", IssuingCAID: "ca1", CreatedAt: t0})
+		}},
+		{"Succeed", func(tx store.Tx) error {
+			_, _, err := tx.Succession().Succeed("ca1", "ca2", t0, t0.Add(time.Hour))
+			return err
+		}},
+		{"RetireCA", func(tx store.Tx) error { return tx.CAs().RetireCA("ca1", t0) }},
+		{"CreateSigningKey", func(tx store.Tx) error {
+			return tx.CAs().CreateSigningKey(ca.SigningKey{ID: "sk1", PartyID: "acme", Purpose: "build-record", KeyID: "brk-1", PublicKeyDER: []byte{1}, CreatedAt: t0})
+		}},
+		{"RotateSigningKey", func(tx store.Tx) error {
+			return tx.KeyHistory().RotateSigningKey(ca.SigningKey{ID: "sk2", PartyID: "acme", Purpose: "build-record", KeyID: "brk-2", PublicKeyDER: []byte{2}, CreatedAt: t0.Add(time.Second)})
+		}},
+		{"DeletePrincipal", func(tx store.Tx) error { return tx.Parties().DeletePrincipal("prn1") }},
+	}
+	for _, st := range steps {
+		before := epochNow(t, s)
+		var inside int64
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := st.fn(tx); err != nil {
+				return err
+			}
+			var err error
+			if inside, err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
+				return err
+			}
+			_, err = tx.Audit().Append(ev("epoch." + st.name))
+			return err
+		})
+		after := epochNow(t, s)
+		if after <= before {
+			t.Errorf("%s: the governance epoch stayed at %d", st.name, before)
+		}
+		if inside != after {
+			t.Errorf("%s: the transaction saw epoch %d, committed %d", st.name, inside, after)
+		}
+	}
+
+	// A recorded use is not a change.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Parties().CreatePrincipal(party.Principal{ID: "prn2", PartyID: "acme", Name: "line2", Kind: party.Service, CreatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.Parties().CreateToken(party.Token{ID: "tok3", PrincipalID: "prn2", CreatedAt: t0, ExpiresAt: &exp}, []byte("hash-3-of-32-bytes-xxxxxxxxxxxxx")); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("principal.create"))
+		return err
+	})
+	before := epochNow(t, s)
+	if err := s.TouchToken(ctx, "prn2", "tok3", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchPrincipal(ctx, "prn2", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if after := epochNow(t, s); after != before {
+		t.Errorf("recording a use moved the governance epoch from %d to %d", before, after)
+	}
+	// A change that rolls back leaves it where it was.
+	errStop := store.ErrConflict
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Parties().SetDisabled("prn2", &t0); err != nil {
+			return err
+		}
+		return errStop
+	}); err != errStop {
+		t.Fatalf("rolled-back update: %v", err)
+	}
+	if after := epochNow(t, s); after != before {
+		t.Errorf("a rolled-back change moved the governance epoch from %d to %d", before, after)
+	}
+}
