@@ -61,7 +61,7 @@ func toFactoryRevokeResult(r manufacturing.RevokeResult) api.FactoryRevokeResult
 		Suspended: each(r.Suspended, func(s manufacturing.Suspension) api.Suspension { return api.Suspension(s) }),
 		Skipped:   r.Skipped, Approval: ptr(r.Approval, toApproval),
 		Counts: api.RevokeCounts{Factory: r.Counts.Factory, Suspended: r.Counts.Suspended,
-			Environments: nonNil(each(r.Counts.Environments, func(e manufacturing.EnvironmentCount) api.EnvironmentCount { return api.EnvironmentCount(e) }))}}
+			Environments: each(r.Counts.Environments, func(e manufacturing.EnvironmentCount) api.EnvironmentCount { return api.EnvironmentCount(e) })}}
 }
 
 func toRevocationRun(r manufacturing.RevocationRun) api.RevocationRun {
