@@ -215,7 +215,8 @@ type FactoryPreview struct {
 	// Skipped counts the selected factory certificates that are not issued (already revoked).
 	Skipped int
 	// Suspend counts, by the device's environment ID, the issued factory certificates whose
-	// device's operational certificate is issued and unexpired at the given time (a device
+	// device's operational certificate (a certificate of that device, as issuance records it)
+	// is issued and unexpired at the given time (a device
 	// with two such factory certificates counts twice, as the dry run lists it twice).
 	// Environments with none are absent.
 	Suspend map[string]int

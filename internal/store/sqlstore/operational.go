@@ -293,7 +293,11 @@ WHERE %s ORDER BY c.serial LIMIT %d`, from, strings.Join(where, " AND "), limit)
 // FactoryPreview counts in three queries over the selection, each walking it once (for a lot,
 // by devices_lot and certificates_report): the counts grouped by environment, the first
 // issued factory certificates, and the first suspensions of each environment (a window
-// function). The operational certificate is joined by its primary key, as DeviceTargets does.
+// function). The operational certificate is joined by its device and serial, which finds it in
+// the covering index certificates_report: joined by its serial alone, SQLite read each one from
+// the table, and the counts and suspensions of a 10,000-device lot took 4 to 8 times longer on
+// the 1,000,000-device benchmark database. A device's operational certificate is always a
+// certificate of that device (issuance records it with the device's ID).
 func (c certs) FactoryPreview(sel store.FactorySelector, at time.Time, limit int) (store.FactoryPreview, error) {
 	out := store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
 	if limit <= 0 || limit > 10000 {
@@ -306,7 +310,7 @@ func (c certs) FactoryPreview(sel store.FactorySelector, at time.Time, limit int
   SUM(CASE WHEN c.state = ? THEN 1 ELSE 0 END),
   SUM(CASE WHEN c.state = ? THEN 0 ELSE 1 END),
   SUM(CASE WHEN c.state = ? AND o.state = ? AND o.not_after > ? THEN 1 ELSE 0 END)
-FROM %s LEFT JOIN certificates o ON o.serial = d.operational_cert AND d.operational_cert <> ''
+FROM %s LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND d.operational_cert <> ''
 WHERE %s GROUP BY d.environment_id`, from, cond), append([]any{issued, issued, issued, issued, live}, args...)...)
 	if err != nil {
 		return out, fmt.Errorf("counting the selection: %w", err)
@@ -346,7 +350,7 @@ WHERE %s AND c.state = ? ORDER BY c.serial LIMIT %d`, from, cond, limit), append
 	}, fmt.Sprintf(`SELECT p.device_id, p.op_serial, p.environment_id FROM (
   SELECT d.id AS device_id, d.operational_cert AS op_serial, d.environment_id AS environment_id, c.serial AS serial,
     ROW_NUMBER() OVER (PARTITION BY d.environment_id ORDER BY c.serial) AS rn
-  FROM %s JOIN certificates o ON o.serial = d.operational_cert
+  FROM %s JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert
   WHERE %s AND c.state = ? AND d.operational_cert <> '' AND o.state = ? AND o.not_after > ?) p
 WHERE p.rn <= ? ORDER BY p.serial`, from, cond), append(append([]any{}, args...), issued, issued, live, limit)...)
 	if err != nil {
