@@ -115,6 +115,10 @@ type FactoryRevokeRequest struct {
 	DryRun   *bool           `json:"dry_run,omitempty"`
 	// Why is the justification an approval request shows its approvers (whole-CA revocations).
 	Why string `json:"why,omitempty"`
+	// Limit, in a dry run, lists at most Limit factory identities and at most Limit
+	// suspensions per environment (1 to 10,000); the counts stay whole. 0 lists every one.
+	// Refused when dry_run is false.
+	Limit int `json:"limit,omitempty"`
 }
 
 // FactoryRevokeResult lists what a manufacturing revocation did or, in a dry run, would do.
@@ -125,8 +129,24 @@ type FactoryRevokeResult struct {
 	Factory   []FactoryCert `json:"factory"`   // factory identities revoked (or to be)
 	Suspended []Suspension  `json:"suspended"` // operational identities suspended (or to be)
 	Skipped   int           `json:"already_revoked"`
+	// Counts are whole: with a dry run's limit, Factory and Suspended list only the first.
+	Counts RevokeCounts `json:"counts"`
 	// Approval is the request a whole-CA revocation waits for; nothing was revoked yet.
 	Approval *Approval `json:"approval,omitempty"`
+}
+
+// RevokeCounts is how many factory identities a manufacturing revocation revoked (or would)
+// and how many operational identities it suspended (or would), in all and per environment.
+type RevokeCounts struct {
+	Factory      int                `json:"factory"`
+	Suspended    int                `json:"suspended"`
+	Environments []EnvironmentCount `json:"environments"` // by environment ID; only those with suspensions
+}
+
+// EnvironmentCount is how many operational identities of one environment a revocation suspends.
+type EnvironmentCount struct {
+	EnvironmentID string `json:"environment_id"`
+	Suspended     int    `json:"suspended"`
 }
 
 // FactoryCert is a selected factory certificate with its device.

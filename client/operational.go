@@ -98,7 +98,7 @@ func (c *Client) ReadmitDevice(ctx context.Context, id string, r api.ReadmitRequ
 
 // RevokeFactory revokes factory identities (the manufacturing path). Unless r.DryRun points to
 // false it is a dry run: the result lists what would be revoked and suspended, and nothing
-// changes.
+// changes; with r.Limit it lists only the first rows, and res.Counts stays whole.
 func (c *Client) RevokeFactory(ctx context.Context, r api.FactoryRevokeRequest) (api.FactoryRevokeResult, error) {
 	var res api.FactoryRevokeResult
 	err := c.do(ctx, "POST", "/v1/manufacturing/revocations", r, &res)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hallmark-id/hallmark/api"
 )
 
 // opEnv makes the demo operator's environment on its seeded operational CA.
@@ -304,6 +306,14 @@ func TestOperationalLifecycle(t *testing.T) {
 	if !dry.DryRun || len(dry.Factory) != 2 || len(dry.Suspended) != 1 || dry.Suspended[0].DeviceID != fi.Device.ID {
 		t.Fatalf("dry run = %+v", dry)
 	}
+	// With a limit (what the console asks for): the first rows, the whole dry run's counts.
+	var limited api.FactoryRevokeResult
+	s.must(t, 200, alice, "POST", "/v1/manufacturing/revocations", map[string]any{"selector": sel["selector"], "reason": "keyCompromise", "limit": 1}).json(t, &limited)
+	if c := limited.Counts; !limited.DryRun || len(limited.Factory) != 1 || limited.Factory[0].DeviceID != dry.Factory[0].DeviceID || c.Factory != 2 || c.Suspended != 1 ||
+		len(c.Environments) != 1 || c.Environments[0] != (api.EnvironmentCount{EnvironmentID: envID, Suspended: 1}) || len(limited.Suspended) != 1 || limited.Suspended[0].DeviceID != fi.Device.ID {
+		t.Fatalf("limited dry run = %+v, want the first of 2 factory identities and the 1 suspension in %s", limited, envID)
+	}
+	s.must(t, 400, alice, "POST", "/v1/manufacturing/revocations", map[string]any{"selector": sel["selector"], "reason": "keyCompromise", "limit": 1, "dry_run": false})
 	s.must(t, 200, oscar, "GET", "/v1/devices/"+fi.Device.ID, nil).json(t, &d)
 	if d.State != "active" {
 		t.Fatalf("the dry run changed the device: %s", d.State)

@@ -409,6 +409,34 @@ func TestRevocationDryRunAndExecute(t *testing.T) {
 		t.Fatalf("execute -o id: exit %d %q", code, out)
 	}
 
+	// --limit asks for the first rows with whole counts, in a dry run only.
+	limited := fakeServer(t, map[string]http.HandlerFunc{
+		"POST /v1/manufacturing/revocations": func(w http.ResponseWriter, r *http.Request) {
+			var b map[string]any
+			json.NewDecoder(r.Body).Decode(&b)
+			if b["limit"] != float64(1) || b["dry_run"] != true {
+				t.Errorf("limited dry run body %v", b)
+			}
+			reply(200, `{"dry_run":true,"reason":"keyCompromise","factory":[{"serial":"5f3a","device_id":"dev_1","lot_id":"lot_1","state":"issued"}],
+				"suspended":[{"device_id":"dev_1","serial":"7b","environment_id":"env_1"}],"already_revoked":0,
+				"counts":{"factory":3,"suspended":2,"environments":[{"environment_id":"env_1","suspended":1},{"environment_id":"env_2","suspended":1}]}}`)(w, r)
+		},
+	})
+	code, out, stderr = run(t, append(append(base, "--limit", "1"), limited...)...)
+	if code != 0 {
+		t.Fatalf("limited dry run: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"Would revoke 3 factory identities (the first 1 listed)", "Would suspend 2 operational identities (the first 1 listed)", "env_2: 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("limited dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	n := len(bodies)
+	code, _, stderr = run(t, append(append(base, "--limit", "1", "--execute"), srv...)...)
+	if code != ExitUsage || !strings.Contains(stderr, "dry run only") || len(bodies) != n {
+		t.Fatalf("--limit with --execute: exit %d, %s, %d requests", code, stderr, len(bodies)-n)
+	}
+
 	// A reason the CLI does not know is the server's to refuse.
 	bad := []string{"revocation", "create", "--manufacturer", "acme", "--device", "dev_1", "--reason", "sunspots"}
 	code, _, stderr = run(t, append(bad, srv...)...)

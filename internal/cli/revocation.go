@@ -40,7 +40,9 @@ them for --reason: unspecified, keyCompromise, cACompromise, affiliationChanged,
 cessationOfOperation.
 
 Without --execute this is a dry run: it lists the factory identities that would be revoked and
-the operational identities that would be suspended, and changes nothing. With --execute it
+the operational identities that would be suspended, and changes nothing; --limit N lists only the
+first N factory identities and the first N suspensions of each environment, with whole counts
+(cheaper for a large lot). With --execute it
 revokes them, suspends the operational identities issued on them, and prints the revocation
 run's ID (-o id prints it alone); "hallmark revocation show" lists what the run did.
 
@@ -69,6 +71,7 @@ type factoryRevokeFlags struct {
 	sel                   api.FactorySelector
 	from, to, reason, why string
 	execute               bool
+	limit                 int
 }
 
 func (o *factoryRevokeFlags) add(cmd *cobra.Command) {
@@ -83,6 +86,7 @@ func (o *factoryRevokeFlags) add(cmd *cobra.Command) {
 	f.StringVar(&o.reason, "reason", "", "RFC 5280 revocation reason, e.g. keyCompromise")
 	f.BoolVar(&o.execute, "execute", false, "revoke for real (default: a dry run that changes nothing)")
 	f.StringVar(&o.why, "why", "", "justification shown to the approvers of a whole-CA revocation")
+	f.IntVar(&o.limit, "limit", 0, "in a dry run, list only the first N factory identities and N suspensions per environment, with whole counts (0: every one; at most 10000)")
 	required(cmd, "manufacturer", "reason")
 	cmd.MarkFlagsOneRequired("device", "lot", "line", "issuing-ca", "issued-from", "issued-to")
 }
@@ -104,11 +108,17 @@ func (e *env) revokeFactory(ctx context.Context, o factoryRevokeFlags) error {
 		*t.dst = v
 	}
 	dry := !o.execute
+	if o.limit != 0 && o.execute {
+		return usagef("--limit applies to a dry run only: drop it or --execute")
+	}
+	if o.limit < 0 || o.limit > 10000 {
+		return usagef("--limit must be between 1 and 10000, not %d", o.limit)
+	}
 	c, err := e.client()
 	if err != nil {
 		return err
 	}
-	res, err := c.RevokeFactory(ctx, api.FactoryRevokeRequest{Selector: o.sel, Reason: o.reason, DryRun: &dry, Why: o.why})
+	res, err := c.RevokeFactory(ctx, api.FactoryRevokeRequest{Selector: o.sel, Reason: o.reason, DryRun: &dry, Why: o.why, Limit: o.limit})
 	if err != nil {
 		return err
 	}
@@ -166,14 +176,17 @@ func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	}
 	kv(w, "Reason", res.Reason)
 	kv(w, "Already revoked", res.Skipped)
-	fmt.Fprintf(w, "\n%s %d factory identities\n", verb, len(res.Factory))
+	fmt.Fprintf(w, "\n%s %d factory identities%s\n", verb, max(res.Counts.Factory, len(res.Factory)), firstOf(len(res.Factory), res.Counts.Factory))
 	if len(res.Factory) > 0 {
 		row(w, "  SERIAL", "DEVICE", "LOT")
 		for _, f := range res.Factory {
 			row(w, "  "+certSerial(f.Serial), f.DeviceID, f.LotID)
 		}
 	}
-	fmt.Fprintf(w, "\n%s %d operational identities\n", susp, len(res.Suspended))
+	fmt.Fprintf(w, "\n%s %d operational identities%s\n", susp, max(res.Counts.Suspended, len(res.Suspended)), firstOf(len(res.Suspended), res.Counts.Suspended))
+	for _, c := range res.Counts.Environments {
+		fmt.Fprintf(w, "  %s: %d\n", c.EnvironmentID, c.Suspended)
+	}
 	if len(res.Suspended) > 0 {
 		row(w, "  SERIAL", "DEVICE", "ENVIRONMENT")
 		for _, s := range res.Suspended {
@@ -183,6 +196,15 @@ func revokeResultTable(w io.Writer, res api.FactoryRevokeResult) {
 	if res.DryRun {
 		fmt.Fprintf(w, "\n%s\n", dryRunNote)
 	}
+}
+
+// firstOf notes a list that --limit shortened (whole is the server's count; a server older
+// than the counts sends none, and then the list is whole).
+func firstOf(listed, whole int) string {
+	if listed >= whole {
+		return ""
+	}
+	return fmt.Sprintf(" (the first %d listed)", listed)
 }
 
 // cascadeDetail prints a revocation run; names turns principal IDs into names (nil: IDs).

@@ -44,12 +44,18 @@ func (f revokeForm) request(dryRun bool) (api.FactoryRevokeRequest, string) {
 	if len(f.Why) > maxComment {
 		return api.FactoryRevokeRequest{}, "The justification is longer than 2000 characters."
 	}
-	return api.FactoryRevokeRequest{Selector: sel, Reason: f.Reason, DryRun: &dryRun, Why: f.Why}, ""
+	req := api.FactoryRevokeRequest{Selector: sel, Reason: f.Reason, DryRun: &dryRun, Why: f.Why}
+	if dryRun {
+		// The API counts the dry run whole and lists only what the page shows.
+		req.Limit = shownRows
+	}
+	return req, ""
 }
 
 // shownRows bounds the rows a revocation page lists per table: a lot of 10,000 devices made a
-// page of 20,000 rows (and most of its server time); the counts stay whole, and the full lists
-// come from the API (hallmark revocation create … -o json, a dry run).
+// page of 20,000 rows (and most of its server time). A dry run asks the API for only these
+// rows (its limit) with whole counts; the full lists come from the API without a limit
+// (hallmark revocation create … -o json, a dry run).
 const shownRows = 200
 
 // envGroup is what a revocation suspends in one environment.
@@ -65,8 +71,8 @@ type revocationData struct {
 	Lots      []api.Lot
 	CAs       []api.CA
 	Result    *api.FactoryRevokeResult
-	Factory   []api.FactoryCert // the first shownRows of Result.Factory
-	More      int               // how many of Result.Factory are not listed
+	Factory   []api.FactoryCert // the first shownRows of the factory identities
+	More      int               // how many factory identities are not listed
 	ByEnv     []envGroup
 	Approval  *approvalRow
 	Cascade   *api.RevocationCascade
@@ -116,9 +122,9 @@ func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	d := k.revocationChoices(r, s)
 	d.Form, d.Result, d.Executed = f, &res, execute
 	n := s.names(r.Context())
-	d.ByEnv = byEnvironment(res.Suspended, n.Env)
+	d.ByEnv = byEnvironment(res.Counts, res.Suspended, n.Env)
 	d.Factory = res.Factory[:min(len(res.Factory), shownRows)]
-	d.More = len(res.Factory) - len(d.Factory)
+	d.More = res.Counts.Factory - len(d.Factory)
 	if res.Approval != nil {
 		row := approvalRow{Approval: *res.Approval, Requester: n.Principal(res.Approval.RequesterParty, res.Approval.RequesterPrincipal), Approver: n.Party(res.Approval.ApproverParty)}
 		row.Why = why(*res.Approval, api.ApprovalRule{}, n)
@@ -133,15 +139,17 @@ func (k *Console) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	k.render(w, r, s, http.StatusOK, "revocation", "Manufacturing revocation", d)
 }
 
-// byEnvironment groups suspensions by environment, in the environment's order.
-func byEnvironment(ss []api.Suspension, name func(string) string) []envGroup {
+// byEnvironment groups suspensions by environment, in the environment's order, with each
+// environment's whole count (counts; ss may list only the first of each).
+func byEnvironment(counts api.RevokeCounts, ss []api.Suspension, name func(string) string) []envGroup {
 	m := map[string][]api.Suspension{}
 	for _, x := range ss {
 		m[x.Environment] = append(m[x.Environment], x)
 	}
-	out := make([]envGroup, 0, len(m))
-	for e, items := range m {
-		out = append(out, envGroup{name(e), len(items), items[:min(len(items), shownRows)]})
+	out := make([]envGroup, 0, len(counts.Environments))
+	for _, c := range counts.Environments {
+		items := m[c.EnvironmentID]
+		out = append(out, envGroup{name(c.EnvironmentID), c.Suspended, items[:min(len(items), shownRows)]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Environment < out[j].Environment })
 	return out

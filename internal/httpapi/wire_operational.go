@@ -50,7 +50,7 @@ func toFactorySelector(s manufacturing.FactorySelector) api.FactorySelector {
 }
 
 func fromFactoryRevokeRequest(r api.FactoryRevokeRequest) manufacturing.RevokeRequest {
-	return manufacturing.RevokeRequest{Selector: fromFactorySelector(r.Selector), Reason: r.Reason, DryRun: r.DryRun, Why: r.Why}
+	return manufacturing.RevokeRequest{Selector: fromFactorySelector(r.Selector), Reason: r.Reason, DryRun: r.DryRun, Why: r.Why, Limit: r.Limit}
 }
 
 func toFactoryRevokeResult(r manufacturing.RevokeResult) api.FactoryRevokeResult {
@@ -59,7 +59,9 @@ func toFactoryRevokeResult(r manufacturing.RevokeResult) api.FactoryRevokeResult
 			return api.FactoryCert{Serial: c.Serial, DeviceID: c.DeviceID, LotID: c.LotID, State: string(c.State)}
 		}),
 		Suspended: each(r.Suspended, func(s manufacturing.Suspension) api.Suspension { return api.Suspension(s) }),
-		Skipped:   r.Skipped, Approval: ptr(r.Approval, toApproval)}
+		Skipped:   r.Skipped, Approval: ptr(r.Approval, toApproval),
+		Counts: api.RevokeCounts{Factory: r.Counts.Factory, Suspended: r.Counts.Suspended,
+			Environments: each(r.Counts.Environments, func(e manufacturing.EnvironmentCount) api.EnvironmentCount { return api.EnvironmentCount(e) })}}
 }
 
 func toRevocationRun(r manufacturing.RevocationRun) api.RevocationRun {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -30,6 +32,9 @@ type (
 	RevocationRun = store.RevocationRun
 	// CascadeItem is one certificate a run revoked or suspended.
 	CascadeItem = store.CascadeItem
+	// Suspension is one cascade item: an operational identity issued on an affected factory
+	// identity.
+	Suspension = store.Suspension
 )
 
 // RevokeRequest revokes factory identities selected by device, lot, line, time window or
@@ -40,10 +45,18 @@ type RevokeRequest struct {
 	DryRun   *bool                 `json:"dry_run,omitempty"`
 	// Why is the justification an approval request shows its approvers (whole-CA revocations).
 	Why string `json:"why,omitempty"`
+	// Limit, in a dry run, lists at most Limit factory identities and at most Limit
+	// suspensions per environment; the counts (RevokeResult.Counts, Skipped) stay whole and
+	// are counted by the store without reading every row. 0 lists every one; a revocation
+	// that is not a dry run lists every one and refuses a limit.
+	Limit int `json:"limit,omitempty"`
 	// ApprovalID names the approved request a whole-CA revocation runs under; it is set by the
 	// approval's executor, not by callers.
 	ApprovalID string `json:"-"`
 }
+
+// MaxRevokeLimit bounds RevokeRequest.Limit.
+const MaxRevokeLimit = 10000
 
 // RevokeResult lists what a revocation did or, in a dry run, would do.
 type RevokeResult struct {
@@ -53,22 +66,48 @@ type RevokeResult struct {
 	Factory   []store.FactoryCert `json:"factory"`   // factory identities revoked (or to be)
 	Suspended []Suspension        `json:"suspended"` // operational identities suspended (or to be)
 	Skipped   int                 `json:"already_revoked"`
+	// Counts are whole: with a dry run's limit, Factory and Suspended list only the first.
+	Counts RevokeCounts `json:"counts"`
 	// Approval is the request a whole-CA revocation waits for; nothing was revoked yet.
 	Approval *approval.Request `json:"approval,omitempty"`
+}
+
+// RevokeCounts is how many factory identities a revocation revoked (or would) and how many
+// operational identities it suspended (or would), in all and per environment.
+type RevokeCounts struct {
+	Factory      int                `json:"factory"`
+	Suspended    int                `json:"suspended"`
+	Environments []EnvironmentCount `json:"environments"` // by environment ID; only those with suspensions
+}
+
+// EnvironmentCount is how many operational identities of one environment a revocation suspends.
+type EnvironmentCount struct {
+	EnvironmentID string `json:"environment_id"`
+	Suspended     int    `json:"suspended"`
+}
+
+// countsOf counts a revocation's whole lists.
+func countsOf(factory []store.FactoryCert, suspended []Suspension) RevokeCounts {
+	by := map[string]int{}
+	for _, x := range suspended {
+		by[x.Environment]++
+	}
+	return RevokeCounts{Factory: len(factory), Suspended: len(suspended), Environments: environmentCounts(by)}
+}
+
+func environmentCounts(by map[string]int) []EnvironmentCount {
+	out := make([]EnvironmentCount, 0, len(by))
+	for e, n := range by {
+		out = append(out, EnvironmentCount{EnvironmentID: e, Suspended: n})
+	}
+	slices.SortFunc(out, func(a, b EnvironmentCount) int { return strings.Compare(a.EnvironmentID, b.EnvironmentID) })
+	return out
 }
 
 // WholeCA reports whether a selector names every factory identity of an issuing CA: nothing
 // narrower than the CA. Such a revocation needs an approval (approval.RevokeCA).
 func WholeCA(sel store.FactorySelector) bool {
 	return sel.IssuingCAID != "" && sel.DeviceID == "" && sel.LotID == "" && sel.Line == "" && sel.IssuedFrom.IsZero() && sel.IssuedTo.IsZero()
-}
-
-// Suspension is one cascade item: an operational identity issued on an affected factory
-// identity.
-type Suspension struct {
-	DeviceID    string `json:"device_id"`
-	Serial      string `json:"serial"`
-	Environment string `json:"environment_id"`
 }
 
 // chunk bounds one transaction of a large revocation, so that a lot of 100,000 devices does
@@ -90,7 +129,8 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 	if err != nil {
 		return RevokeResult{}, err
 	}
-	res := RevokeResult{DryRun: r.DryRun == nil || *r.DryRun, Reason: reason.String(), Factory: []store.FactoryCert{}, Suspended: []Suspension{}}
+	res := RevokeResult{DryRun: r.DryRun == nil || *r.DryRun, Reason: reason.String(), Factory: []store.FactoryCert{}, Suspended: []Suspension{},
+		Counts: RevokeCounts{Environments: []EnvironmentCount{}}}
 	sel := r.Selector
 	if sel.ManufacturerID == "" {
 		return res, failure.New(failure.Invalid, "selector.manufacturer_id is required")
@@ -101,10 +141,19 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 	if !sel.IssuedFrom.IsZero() && !sel.IssuedTo.IsZero() && !sel.IssuedFrom.Before(sel.IssuedTo) {
 		return res, failure.New(failure.Invalid, "selector.issued_from must be before issued_to")
 	}
+	if r.Limit < 0 || r.Limit > MaxRevokeLimit {
+		return res, failure.New(failure.Invalid, "limit must be between 1 and %d (0: every row)", MaxRevokeLimit)
+	}
+	if r.Limit > 0 && !res.DryRun {
+		return res, failure.New(failure.Invalid, "limit applies to a dry run only: a revocation lists everything it changed")
+	}
 	if err := s.c.Store.View(ctx, func(tx store.Tx) error { return s.authorizeRevocation(tx, a, sel) }); err != nil {
 		return res, err
 	}
 	now := s.now()
+	if r.Limit > 0 {
+		return res, s.preview(ctx, sel, now, r.Limit, &res)
+	}
 	if !res.DryRun && WholeCA(sel) && r.ApprovalID == "" {
 		err := s.c.Store.Update(ctx, func(tx store.Tx) error {
 			if err := s.authorizeRevocation(tx, a, sel); err != nil {
@@ -170,6 +219,7 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 			break
 		}
 	}
+	res.Counts = countsOf(res.Factory, res.Suspended)
 	if !res.DryRun {
 		err := s.c.Store.Update(ctx, func(tx store.Tx) error {
 			if err := tx.Revocations().FinishRun(res.RunID, s.now()); err != nil {
@@ -184,6 +234,25 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 		}
 	}
 	return res, nil
+}
+
+// preview is a dry run with a limit: the store counts the selection and reads only the first
+// rows (store.Certificates.FactoryPreview), which match the whole dry run's counts and the
+// start of its lists (the storetest conformance suite and this package's tests compare them).
+func (s *Service) preview(ctx context.Context, sel store.FactorySelector, now time.Time, limit int, res *RevokeResult) error {
+	var p store.FactoryPreview
+	if err := s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		p, err = tx.Certificates().FactoryPreview(sel, now, limit)
+		return err
+	}); err != nil {
+		return fmt.Errorf("dry run preview: %w", err)
+	}
+	res.Factory, res.Suspended, res.Skipped = p.Factory, p.Suspended, p.Skipped
+	res.Counts = RevokeCounts{Factory: p.Revoke, Environments: environmentCounts(p.Suspend)}
+	for _, n := range p.Suspend {
+		res.Counts.Suspended += n
+	}
+	return nil
 }
 
 // revokeChunk revokes (or, in a dry run, lists) one page in one transaction, set-based: one

@@ -2,6 +2,7 @@ package manufacturing_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,4 +117,51 @@ func TestRevokeFactoryRefusals(t *testing.T) {
 	if s := w.certState(t, fi.Device.FactoryCert); s != ca.Issued {
 		t.Fatalf("the factory certificate is %s before any approval", s)
 	}
+}
+
+// TestRevokeFactoryLimit: a dry run with a limit lists the start of the whole dry run's lists
+// with its counts; a limit out of range, or on a revocation that is not a dry run, is refused
+// and changes nothing.
+func TestRevokeFactoryLimit(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, false)
+	fis := []manufacturing.FactoryIdentity{w.issue(t, "alice", l, "SN-1"), w.issue(t, "alice", l, "SN-2"), w.issue(t, "alice", l, "SN-3"), w.issue(t, "alice", l, "SN-4")}
+	byLot := store.FactorySelector{ManufacturerID: "acme", LotID: l.lot.ID}
+	no := false
+	if _, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: store.FactorySelector{ManufacturerID: "acme", DeviceID: fis[2].Device.ID}, Reason: "keyCompromise", DryRun: &no}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise"})
+	if err != nil || len(full.Factory) != 3 || full.Skipped != 1 || full.Counts.Factory != 3 || full.Counts.Suspended != 0 || full.Counts.Environments == nil {
+		t.Fatalf("full dry run = %+v, %v; want 3 to revoke, 1 already revoked, counted", full, err)
+	}
+	for _, limit := range []int{1, 2, 3, 100} {
+		got, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: limit})
+		if err != nil || !got.DryRun || got.Counts.Factory != full.Counts.Factory || got.Counts.Suspended != full.Counts.Suspended || got.Skipped != full.Skipped ||
+			!slices.Equal(got.Factory, full.Factory[:min(limit, len(full.Factory))]) || len(got.Suspended) != 0 || got.Reason != full.Reason {
+			t.Fatalf("limit %d: %+v, %v; want the first of %+v", limit, got, err, full)
+		}
+	}
+	before := w.events(t)
+	for _, tc := range []struct {
+		name string
+		req  manufacturing.RevokeRequest
+		msg  string
+	}{
+		{"negative", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: -1}, "limit must be between"},
+		{"too large", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: manufacturing.MaxRevokeLimit + 1}, "limit must be between"},
+		{"not a dry run", manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: 10, DryRun: &no}, "dry run only"},
+	} {
+		_, err := w.svc.RevokeFactory(ctx, w.actors["bob"], tc.req)
+		wantErr(t, err, failure.Invalid, tc.msg)
+	}
+	if got := w.events(t); got != before {
+		t.Fatalf("refused limits appended %d audit events", got-before)
+	}
+	if s := w.certState(t, fis[0].Device.FactoryCert); s != ca.Issued {
+		t.Fatalf("after refused limits the factory certificate is %s", s)
+	}
+	// The limit goes through the same authorisation as every revocation.
+	_, err = w.svc.RevokeFactory(ctx, w.actors["gina"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: 1})
+	wantErr(t, err, failure.NotFound, "lot "+l.lot.ID+": not found")
 }

@@ -181,6 +181,10 @@ type Certificates interface {
 	// FactoryCerts selects factory certificates of one manufacturer, ordered by serial,
 	// after the given serial.
 	FactoryCerts(sel FactorySelector, afterSerial string, limit int) ([]FactoryCert, error)
+	// FactoryPreview is what a manufacturing revocation of sel at the given time would do, as
+	// its dry run (FactoryCerts, then DeviceTargets) finds it, counted by the store: whole
+	// counts and only the first limit rows of each list (limit <= 0 or over 10,000: 10,000).
+	FactoryPreview(sel FactorySelector, at time.Time, limit int) (FactoryPreview, error)
 	// KeyBoundElsewhere reports whether a certificate signed for a device other than
 	// deviceID (issued, or revoked since; a reservation never signed does not count) carries
 	// the public key whose SubjectPublicKeyInfo hashes to keySHA256 (ca.Cert.KeySHA256).
@@ -205,6 +209,33 @@ type FactoryCert struct {
 	DeviceID string       `json:"device_id"`
 	LotID    string       `json:"lot_id"`
 	State    ca.CertState `json:"state"`
+}
+
+// FactoryPreview is a manufacturing revocation's dry run without its every row.
+type FactoryPreview struct {
+	// Revoke counts the selected factory certificates that are issued: those it revokes.
+	Revoke int
+	// Skipped counts the selected factory certificates that are not issued (already revoked).
+	Skipped int
+	// Suspend counts, by the device's environment ID, the issued factory certificates whose
+	// device's operational certificate (a certificate of that device, as issuance records it)
+	// is issued and unexpired at the given time (a device
+	// with two such factory certificates counts twice, as the dry run lists it twice).
+	// Environments with none are absent.
+	Suspend map[string]int
+	// Factory is the first limit issued factory certificates, by serial.
+	Factory []FactoryCert
+	// Suspended is the first limit suspensions of each environment, by factory serial (the
+	// order of the dry run's whole list, of which it is a subsequence).
+	Suspended []Suspension
+}
+
+// Suspension is an operational identity issued on a selected factory identity: what a
+// manufacturing revocation suspends.
+type Suspension struct {
+	DeviceID    string `json:"device_id"`
+	Serial      string `json:"serial"`
+	Environment string `json:"environment_id"`
 }
 
 // BuildRecord is a stored signed build record.

@@ -157,11 +157,14 @@ schemas.update({
  "ReadmitResult":{"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}},
  "RuntimeRevoke":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":{"type":"string","enum":["unspecified","keyCompromise","affiliationChanged","superseded","cessationOfOperation","privilegeWithdrawn"]}}},
  "FactorySelector":{"type":"object","required":["manufacturer_id"],"additionalProperties":False,"properties":{"manufacturer_id":str_,"device_id":str_,"lot_id":str_,"line":str_,"issuing_ca_id":str_,"issued_from":dt,"issued_to":dt}},
- "FactoryRevoke":{"type":"object","required":["selector","reason"],"additionalProperties":False,"properties":{"selector":S("FactorySelector"),"reason":{"type":"string","enum":["unspecified","keyCompromise","cACompromise","affiliationChanged","superseded","cessationOfOperation"]},"dry_run":{"type":"boolean","default":True},"why":{"type":"string","description":"the justification a whole-CA revocation's approval request shows its approvers"}}},
+ "FactoryRevoke":{"type":"object","required":["selector","reason"],"additionalProperties":False,"properties":{"selector":S("FactorySelector"),"reason":{"type":"string","enum":["unspecified","keyCompromise","cACompromise","affiliationChanged","superseded","cessationOfOperation"]},"dry_run":{"type":"boolean","default":True},"why":{"type":"string","description":"the justification a whole-CA revocation's approval request shows its approvers"},
+   "limit":{"type":"integer","minimum":0,"maximum":10000,"description":"dry run only: list at most this many factory identities and this many suspensions per environment; counts stay whole (0: every row)"}}},
  "RevocationCascade":{"type":"object","properties":{"items":arr({"type":"object","properties":{"run_id":str_,"serial":str_,"device_id":str_,"action":{"type":"string","enum":["factory-revoked","operational-suspended"]},"at":dt}}),
    "run":{"type":"object","properties":{"id":str_,"manufacturer_id":str_,"selector":S("FactorySelector"),"reason":{"type":"integer","description":"RFC 5280 CRLReason code"},"requested_by":str_,"created_at":dt,"finished_at":dt}}}},
  "FactoryRevokeResult":{"type":"object","properties":{"dry_run":b(),"run_id":str_,"reason":str_,"factory":arr({"type":"object","properties":{"serial":str_,"device_id":str_,"lot_id":str_,"state":str_}}),
    "suspended":arr({"type":"object","properties":{"device_id":str_,"serial":str_,"environment_id":str_}}),"already_revoked":{"type":"integer"},
+   "counts":{"type":"object","description":"whole counts, also when a dry run's limit shortened the lists","properties":{"factory":{"type":"integer"},"suspended":{"type":"integer"},
+     "environments":arr({"type":"object","properties":{"environment_id":str_,"suspended":{"type":"integer"}}})}},
    "approval":{"$ref":"#/components/schemas/Approval","description":"the approval a whole-CA revocation waits for (202); nothing was revoked yet"}}},
 })
 schemas["DeviceView"]["allOf"][1]["properties"]["lineage"]=arr(S("Evidence"))

@@ -238,7 +238,9 @@ func (c certs) Unhold(serial *big.Int) error {
 		string(ca.Issued), ca.SerialHex(serial), string(ca.Revoked), certificateHold)
 }
 
-func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) ([]store.FactoryCert, error) {
+// factorySelection is the FROM and WHERE of a manufacturing revocation's selection: factory
+// certificates (c) of sel's devices (d) and their lots (l), reserved ones left out.
+func factorySelection(sel store.FactorySelector) (from string, where []string, args []any) {
 	// With a lot, the maker is checked on the lot's row: given d.manufacturer_id, SQLite
 	// walked every device of the maker (devices_manufacturer) instead of the lot's
 	// (devices_lot), 2.4 s against 0.04 s for a lot of 10,000 in a fleet of 1,000,000.
@@ -246,8 +248,8 @@ func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) 
 	if sel.LotID != "" {
 		mfr = "l.manufacturer_id = ?"
 	}
-	where := []string{"c.profile = 'factory'", mfr, "c.state <> ?", "c.serial > ?"}
-	args := []any{sel.ManufacturerID, string(ca.Reserved), after}
+	where = []string{"c.profile = 'factory'", mfr, "c.state <> ?"}
+	args = []any{sel.ManufacturerID, string(ca.Reserved)}
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if sel.DeviceID != "" {
 		add("d.id = ?", sel.DeviceID)
@@ -267,17 +269,95 @@ func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) 
 	if !sel.IssuedTo.IsZero() {
 		add("c.issued_at < ?", micros(sel.IssuedTo))
 	}
+	return "certificates c JOIN devices d ON d.id = c.device_id JOIN lots l ON l.id = d.lot_id", where, args
+}
+
+func scanFactoryCert(s interface{ Scan(...any) error }) (store.FactoryCert, error) {
+	var f store.FactoryCert
+	var state string
+	err := s.Scan(&f.Serial, &f.DeviceID, &f.LotID, &state)
+	f.State = ca.CertState(state)
+	return f, err
+}
+
+func (c certs) FactoryCerts(sel store.FactorySelector, after string, limit int) ([]store.FactoryCert, error) {
+	from, where, args := factorySelection(sel)
+	where, args = append(where, "c.serial > ?"), append(args, after)
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
-	return list(c.t, func(s interface{ Scan(...any) error }) (store.FactoryCert, error) {
-		var f store.FactoryCert
-		var state string
-		err := s.Scan(&f.Serial, &f.DeviceID, &f.LotID, &state)
-		f.State = ca.CertState(state)
-		return f, err
-	}, fmt.Sprintf(`SELECT c.serial, d.id, d.lot_id, c.state FROM certificates c JOIN devices d ON d.id = c.device_id JOIN lots l ON l.id = d.lot_id
-WHERE %s ORDER BY c.serial LIMIT %d`, strings.Join(where, " AND "), limit), args...)
+	return list(c.t, scanFactoryCert, fmt.Sprintf(`SELECT c.serial, d.id, d.lot_id, c.state FROM %s
+WHERE %s ORDER BY c.serial LIMIT %d`, from, strings.Join(where, " AND "), limit), args...)
+}
+
+// FactoryPreview counts in three queries over the selection, each walking it once (for a lot,
+// by devices_lot and certificates_report): the counts grouped by environment, the first
+// issued factory certificates, and the first suspensions of each environment (a window
+// function). The operational certificate is joined by its device and serial, which finds it in
+// the covering index certificates_report: joined by its serial alone, SQLite read each one from
+// the table, and the counts and suspensions of a 10,000-device lot took 4 to 8 times longer on
+// the 1,000,000-device benchmark database. A device's operational certificate is always a
+// certificate of that device (issuance records it with the device's ID).
+func (c certs) FactoryPreview(sel store.FactorySelector, at time.Time, limit int) (store.FactoryPreview, error) {
+	out := store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	from, where, args := factorySelection(sel)
+	cond := strings.Join(where, " AND ")
+	issued, live := string(ca.Issued), micros(at)
+	rows, err := c.t.query(fmt.Sprintf(`SELECT d.environment_id,
+  SUM(CASE WHEN c.state = ? THEN 1 ELSE 0 END),
+  SUM(CASE WHEN c.state = ? THEN 0 ELSE 1 END),
+  SUM(CASE WHEN c.state = ? AND o.state = ? AND o.not_after > ? THEN 1 ELSE 0 END)
+FROM %s LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND d.operational_cert <> ''
+WHERE %s GROUP BY d.environment_id`, from, cond), append([]any{issued, issued, issued, issued, live}, args...)...)
+	if err != nil {
+		return out, fmt.Errorf("counting the selection: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var env string
+		var revoke, skipped, suspend int64
+		if err := rows.Scan(&env, &revoke, &skipped, &suspend); err != nil {
+			return out, fmt.Errorf("counting the selection: %w", err)
+		}
+		out.Revoke += int(revoke)
+		out.Skipped += int(skipped)
+		if suspend > 0 {
+			out.Suspend[env] = int(suspend)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("counting the selection: %w", err)
+	}
+	rows.Close()
+	if out.Revoke == 0 {
+		return out, nil
+	}
+	factory, err := list(c.t, scanFactoryCert, fmt.Sprintf(`SELECT c.serial, d.id, d.lot_id, c.state FROM %s
+WHERE %s AND c.state = ? ORDER BY c.serial LIMIT %d`, from, cond, limit), append(append([]any{}, args...), issued)...)
+	if err != nil {
+		return out, fmt.Errorf("listing the first factory certificates: %w", err)
+	}
+	out.Factory = append(out.Factory, factory...)
+	if len(out.Suspend) == 0 {
+		return out, nil
+	}
+	susp, err := list(c.t, func(s interface{ Scan(...any) error }) (store.Suspension, error) {
+		var v store.Suspension
+		return v, s.Scan(&v.DeviceID, &v.Serial, &v.Environment)
+	}, fmt.Sprintf(`SELECT p.device_id, p.op_serial, p.environment_id FROM (
+  SELECT d.id AS device_id, d.operational_cert AS op_serial, d.environment_id AS environment_id, c.serial AS serial,
+    ROW_NUMBER() OVER (PARTITION BY d.environment_id ORDER BY c.serial) AS rn
+  FROM %s JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert
+  WHERE %s AND c.state = ? AND d.operational_cert <> '' AND o.state = ? AND o.not_after > ?) p
+WHERE p.rn <= ? ORDER BY p.serial`, from, cond), append(append([]any{}, args...), issued, issued, live, limit)...)
+	if err != nil {
+		return out, fmt.Errorf("listing the first suspensions: %w", err)
+	}
+	out.Suspended = append(out.Suspended, susp...)
+	return out, nil
 }
 
 type revocations struct{ t *tx }
