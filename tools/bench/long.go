@@ -165,12 +165,22 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 			s := sample(issued.Load(), time.Since(start))
 			samples = append(samples, s)
 			fmt.Fprintln(stderr, longProgress(prev, s, o.long, failed.Load()))
+			if o.profile != "" && metricsURL != "" && prev.issued*10 < int64(o.long) && s.issued*10 >= int64(o.long) {
+				if err := saveLiveHeap(ctx, metricsURL, filepath.Join(o.profile, "hallmark-long-10pct.heap")); err != nil {
+					fmt.Fprintf(stderr, "heap profile at 10%%: %v\n", err)
+				}
+			}
 		}
 	}
 	end := sample(issued.Load(), time.Since(start))
 	samples = append(samples, end)
 	fmt.Fprintln(stderr, longProgress(samples[len(samples)-2], end, o.long, failed.Load()))
 	loadEnd := loadAvg()
+	if o.profile != "" && metricsURL != "" {
+		if err := saveLiveHeap(ctx, metricsURL, filepath.Join(o.profile, "hallmark-long-end.heap")); err != nil {
+			fmt.Fprintf(stderr, "heap profile at the end: %v\n", err)
+		}
+	}
 	dbBytes := dirBytes(filepath.Join(tmp, "hallmark-data"), "hallmark.db")
 	h.idle.CloseIdleConnections()
 	h.proc.stop() // a clean stop, so that --memprofile writes the heap profile
@@ -188,8 +198,10 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 		fmt.Fprintf(stdout, "First failure: %s\n", cell(firstErr))
 	}
 	if o.profile != "" {
-		fmt.Fprintf(stdout, "Heap profile at the stop: %s (go tool pprof -sample_index=inuse_space -top %s %s).\n",
-			filepath.Join(o.profile, "hallmark-long.heap"), filepath.Join(o.profile, "hallmark-long.bin"), filepath.Join(o.profile, "hallmark-long.heap"))
+		bin, p := filepath.Join(o.profile, "hallmark-long.bin"), func(n string) string { return filepath.Join(o.profile, "hallmark-long"+n+".heap") }
+		fmt.Fprintf(stdout, "Heap profiles of the running server in %s: hallmark-long-10pct.heap and hallmark-long-end.heap (what is live after a collection); "+
+			"what grew between them: go tool pprof -sample_index=inuse_space -top -base %s %s %s. Allocations over the whole run, at the stop: %s.\n",
+			o.profile, p("-10pct"), bin, p("-end"), p(""))
 	}
 	if failed.Load() >= longMaxFailures {
 		return fmt.Errorf("stopped after %d failed issuances; first: %s", failed.Load(), firstErr)
@@ -309,6 +321,31 @@ func cpuPerCertMS(s longSample) float64 {
 		return 0
 	}
 	return float64(s.cpu.Microseconds()) / 1000 / float64(s.issued)
+}
+
+// saveLiveHeap writes the running server's heap profile, taken after a collection, from the
+// pprof handlers the dev server serves beside its metrics, to path.
+func saveLiveHeap(ctx context.Context, metricsURL, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	u := strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/heap?gc=1"
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", u, res.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // devMetricsURL reads the metrics URL the dev server wrote to dev.json.
