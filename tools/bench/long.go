@@ -105,6 +105,9 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	loadStart := loadAvg()
+	// The readings after the run still happen when it was interrupted (SIGINT): the table
+	// then covers what was issued.
+	measure := context.WithoutCancel(ctx)
 	sample := func(issued int64, at time.Duration) longSample {
 		s := longSample{at: at, issued: issued, load1: loadAvg1()}
 		s.rss, _ = procStatusBytes(pid, "VmRSS")
@@ -113,7 +116,7 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 			s.cpu = c - cpu0
 		}
 		if metricsURL != "" {
-			s.heap = readGoHeap(ctx, h.idle, metricsURL)
+			s.heap = readGoHeap(measure, h.idle, metricsURL)
 		}
 		return s
 	}
@@ -177,7 +180,7 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 	fmt.Fprintln(stderr, longProgress(samples[len(samples)-2], end, o.long, failed.Load()))
 	loadEnd := loadAvg()
 	if o.profile != "" && metricsURL != "" {
-		if err := saveLiveHeap(ctx, metricsURL, filepath.Join(o.profile, "hallmark-long-end.heap")); err != nil {
+		if err := saveLiveHeap(measure, metricsURL, filepath.Join(o.profile, "hallmark-long-end.heap")); err != nil {
 			fmt.Fprintf(stderr, "heap profile at the end: %v\n", err)
 		}
 	}
@@ -186,12 +189,12 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 	h.proc.stop() // a clean stop, so that --memprofile writes the heap profile
 	stopped = true
 
-	fmt.Fprintf(stdout, "# Hallmark memory through %d factory issuances\n\n", o.long)
+	fmt.Fprintf(stdout, "# Hallmark memory through %d factory issuances (of %d asked)\n\n", end.issued, o.long)
 	fmt.Fprintf(stdout, "%s UTC, %s elapsed. CPU: %s, %d logical CPUs; %s; Linux %s; %s. Hallmark %s. Load average %s at the start, %s at the end. "+
 		"%d clients over HTTPS keep-alive, lots of at most %d devices.\n\n",
 		info.started.UTC().Format("2006-01-02 15:04"), end.at.Round(time.Second), info.cpuModel, info.cpus, info.memory, info.kernel, goVersion(), commit,
 		loadStart, loadEnd, clients, longLotSize)
-	writeLongTable(stdout, samples, int64(o.long))
+	writeLongTable(stdout, samples, end.issued)
 	fmt.Fprintf(stdout, "\nIssued %d, failed %d. Server CPU %.2f ms per certificate over the run. SQLite database with its WAL at the end: %s.\n",
 		end.issued, failed.Load(), cpuPerCertMS(end), fmtMiB(dbBytes))
 	if firstErr != "" {
@@ -282,8 +285,9 @@ func longProgress(prev, s longSample, n int, failed int64) string {
 	return line + fmt.Sprintf("  load %.2f", s.load1)
 }
 
-// writeLongTable writes the server's memory at the first samples past 10% and 50% of n, at
-// the end, and its peak.
+// writeLongTable writes the server's memory at the first samples past 10% and 50% of n (the
+// certificates issued in the whole run, fewer than -long if it was interrupted), at the end,
+// and its peak.
 func writeLongTable(w io.Writer, samples []longSample, n int64) {
 	fmt.Fprintln(w, "| point | issued | elapsed | VmRSS | VmHWM (peak so far) | Go heap in use | Go heap allocated | Go sys | GCs | server CPU-ms/cert | load |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
