@@ -141,6 +141,9 @@ func runLong(ctx context.Context, o options, stdout, stderr io.Writer) (err erro
 					return
 				}
 				if err := issue(work, int(i)); err != nil {
+					if work.Err() != nil {
+						return // interrupted (or stopped): not a failure of the server
+					}
 					mu.Lock()
 					if firstErr == "" {
 						firstErr = err.Error()
