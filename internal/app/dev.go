@@ -92,6 +92,10 @@ func serveDev(ctx context.Context, opts Options, stdout, stderr io.Writer) error
 		return fmt.Errorf("dev: creating %s: %w", dir, err)
 	}
 	log := newLogger(stderr, "info", "text")
+	if opts.TuneGC {
+		limit, percent := devMemory(opts.Limits)
+		tuneGC(log, limit, percent)
+	}
 	var kp keys.Provider = opts.DevKeys
 	if kp == nil {
 		pass, err := devPassphrase(dir)

@@ -44,4 +44,9 @@ type Options struct {
 	// snapshots (default DefaultSnapshotInterval; tests shorten it, benchmarks lengthen it).
 	// The CLI never sets it; --config takes reports.snapshot_interval from the file.
 	SnapshotInterval time.Duration
+	// TuneGC sets the process's memory limit and GC percent from limits.memory_limit and
+	// limits.gc_percent (with Dev, their defaults or those of Limits), unless GOMEMLIMIT or
+	// GOGC is in the environment. The CLI sets it; tests that run a server inside their own
+	// process leave it off so as not to change their collector.
+	TuneGC bool
 }

@@ -35,6 +35,9 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		cfg.Listen = opts.Listen
 	}
 	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if opts.TuneGC {
+		tuneGC(log, cfg.Limits.MemoryLimit, cfg.Limits.GCPercent)
+	}
 	kp, keysCloser, err := openKeys(cfg, log)
 	if err != nil {
 		return err

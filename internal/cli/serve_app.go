@@ -25,7 +25,7 @@ func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		defer pprof.StopCPUProfile() // on a clean stop (SIGINT/SIGTERM)
 	}
-	opts := app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile}
+	opts := app.Options{Dev: o.Dev, DataDir: o.DataDir, DevPostgresEnv: o.DevPostgresEnv, Listen: o.Listen, ConfigFile: o.ConfigFile, TuneGC: true}
 	if o.DevBRSKI != "" {
 		b, err := config.LoadDevBRSKI(o.DevBRSKI)
 		if err != nil {

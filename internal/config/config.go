@@ -202,7 +202,28 @@ type Limits struct {
 	// FullCRLMinInterval is the least time between two rebuilds, for changes, of the full
 	// CRL of a partitioned CA while it is fetched (default 1m); fetches never rebuild it.
 	FullCRLMinInterval Duration `json:"full_crl_min_interval"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (runtime/debug
+	// SetMemoryLimit): the collector works harder as the process nears it. Default 128 MiB
+	// plus OCSPCacheBytes (192 MiB with the default cache); at least 64 MiB and
+	// OCSPCacheBytes + 32 MiB. GOMEMLIMIT in the environment overrides it.
+	MemoryLimit int64 `json:"memory_limit"`
+	// GCPercent is the collector's heap growth target (GOGC) below MemoryLimit: a collection
+	// starts when the heap has grown by this percentage of what the last one left live.
+	// Default DefaultGCPercent; 10 to 10000, or -1 for collections at MemoryLimit only. GOGC
+	// in the environment overrides it.
+	GCPercent int `json:"gc_percent"`
 }
+
+// DefaultGCPercent is limits.gc_percent's default: with a live heap of tens of MiB it
+// collects a third as often as Go's 100 and stays well under the default memory limit
+// (BENCHMARKS.md, *Memory through a million issuances*).
+const DefaultGCPercent = 300
+
+// DefaultOCSPCacheBytes is limits.ocsp_cache_bytes's default, 64 MiB.
+const DefaultOCSPCacheBytes = 64 << 20
+
+// DefaultMemoryLimit is limits.memory_limit's default for an OCSP cache of ocspCacheBytes.
+func DefaultMemoryLimit(ocspCacheBytes int64) int64 { return 128<<20 + ocspCacheBytes }
 
 // Signin tunes sign-in with OpenID Connect (docs/signin.md).
 type Signin struct {
@@ -424,10 +445,16 @@ func (c *Config) defaults() {
 		c.Signin.SessionTTL.Duration = 8 * time.Hour
 	}
 	if c.Limits.OCSPCacheBytes == 0 {
-		c.Limits.OCSPCacheBytes = 64 << 20
+		c.Limits.OCSPCacheBytes = DefaultOCSPCacheBytes
 	}
 	if c.Limits.FullCRLMinInterval.Duration == 0 {
 		c.Limits.FullCRLMinInterval.Duration = time.Minute
+	}
+	if c.Limits.MemoryLimit == 0 {
+		c.Limits.MemoryLimit = DefaultMemoryLimit(c.Limits.OCSPCacheBytes)
+	}
+	if c.Limits.GCPercent == 0 {
+		c.Limits.GCPercent = DefaultGCPercent
 	}
 	if c.Manufacturing.RootLifetime.Duration == 0 {
 		c.Manufacturing.RootLifetime.Duration = 30 * 365 * 24 * time.Hour
@@ -604,6 +631,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Limits.FullCRLMinInterval.Duration; d < time.Second || d > time.Hour {
 		bad("limits.full_crl_min_interval", "must be between 1s and 1h (the CRL interval), got %s", d)
+	}
+	if n, least := c.Limits.MemoryLimit, max(64<<20, c.Limits.OCSPCacheBytes+32<<20); n < least || n > 1<<40 {
+		bad("limits.memory_limit", "must be between %d bytes (64 MiB, and limits.ocsp_cache_bytes + 32 MiB) and 2^40, got %d", least, n)
+	}
+	if p := c.Limits.GCPercent; p != -1 && (p < 10 || p > 10000) {
+		bad("limits.gc_percent", "must be between 10 and 10000, or -1 to collect only at limits.memory_limit, got %d", p)
 	}
 	if d := c.Reports.SnapshotInterval.Duration; d < time.Second || d > 24*time.Hour {
 		bad("reports.snapshot_interval", "must be between 1s and 24h, got %s", d)

@@ -64,6 +64,9 @@ type options struct {
 	profile  string // folder for the Hallmark servers' CPU profiles
 	postgres string // "auto" or a server URL: also run hallmark-pg, replicas on PostgreSQL (postgres.go)
 	replicas int
+	// The memory run (long.go).
+	long      int
+	longEvery time.Duration
 }
 
 var allServers = []string{"hallmark", "step-ca", "cfssl"}
@@ -94,7 +97,7 @@ func profileArgs(dir, name, bin string) []string {
 	if b, err := os.ReadFile(bin); err == nil {
 		_ = os.WriteFile(filepath.Join(dir, name+".bin"), b, 0o755)
 	}
-	return []string{"--cpuprofile", filepath.Join(dir, name+".cpu")}
+	return []string{"--cpuprofile", filepath.Join(dir, name+".cpu"), "--memprofile", filepath.Join(dir, name+".heap")}
 }
 
 // parseFlags reads and checks the flags; -quick overrides rounds, clients and requests.
@@ -110,7 +113,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, 4 clients, 20 requests (figures not fit to quote)")
 	fs.StringVar(&o.repo, "repo", "", "the Hallmark repository to build (default: found above the current folder)")
-	fs.StringVar(&o.profile, "profile", "", "have each Hallmark server write a CPU profile of its whole run to this folder (NAME.cpu; `go tool pprof -top BINARY FILE`); the binaries are kept beside them")
+	fs.StringVar(&o.profile, "profile", "", "have each Hallmark server write a CPU profile of its whole run to this folder (NAME.cpu; `go tool pprof -top BINARY FILE`) and a heap profile at its stop (NAME.heap); the binaries are kept beside them")
+	fs.IntVar(&o.long, "long", 0, "instead of the comparison: the memory run, N factory issuances to Hallmark alone from the highest -clients count, sampling its RSS and Go heap (long.go)")
+	fs.DurationVar(&o.longEvery, "long-every", 5*time.Second, "with -long: the interval between samples and progress lines")
 	fs.StringVar(&o.baseline, "baseline", "", "also build the Hallmark checkout in this folder and run it as server hallmark-base, beside the others (before/after in one run)")
 	fs.StringVar(&o.peers, "peers", defaultPeerDir(), "folder the peers are installed into and reused from")
 	fs.StringVar(&o.postgres, "postgres", "", "also run server hallmark-pg: -replicas `hallmark serve` processes on one fresh PostgreSQL database, made in this server (a URL) or in a private cluster started with initdb (auto)")
@@ -155,6 +160,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-replicas must be 1 to 16")
 	case o.deadline <= 0:
 		return o, errors.New("-deadline must be positive")
+	case o.long < 0 || o.long > 100_000_000 || o.longEvery < 100*time.Millisecond:
+		return o, errors.New("-long must be 0 to 100000000 and -long-every at least 100ms")
 	}
 	return o, nil
 }
@@ -163,6 +170,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // measured cells; progress goes to stderr. The temporary folder is removed unless -keep, or
 // the run failed (its logs help).
 func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []result, err error) {
+	if o.long > 0 {
+		return nil, runLong(ctx, o, stdout, stderr)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.deadline)
 	defer cancel()
 	info := runInfo{started: time.Now(), rounds: o.rounds, clients: o.clients, requests: o.requests, warmup: o.warmup, quick: o.quick}
