@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -97,7 +98,22 @@ func profileArgs(dir, name, bin string) []string {
 	if b, err := os.ReadFile(bin); err == nil {
 		_ = os.WriteFile(filepath.Join(dir, name+".bin"), b, 0o755)
 	}
-	return []string{"--cpuprofile", filepath.Join(dir, name+".cpu"), "--memprofile", filepath.Join(dir, name+".heap")}
+	args := []string{"--cpuprofile", filepath.Join(dir, name+".cpu")}
+	if serveHas(bin, "--memprofile") {
+		args = append(args, "--memprofile", filepath.Join(dir, name+".heap"))
+	}
+	return args
+}
+
+// serveHas reports whether bin's serve command documents flag. A -baseline checkout from
+// before --memprofile existed gets only a CPU profile instead of failing to start. A binary
+// that cannot be run is assumed to have it (the start then reports the real error).
+func serveHas(bin, flag string) bool {
+	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return true
+	}
+	return strings.Contains(string(out), flag)
 }
 
 // parseFlags reads and checks the flags; -quick overrides rounds, clients and requests.
