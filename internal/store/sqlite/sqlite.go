@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"runtime"
+	"time"
 
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -99,6 +101,33 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	st := sqlstore.New(w, r, dialect{}, nil)
 	// One writer: batch concurrent write transactions into one commit (sqlstore/groupcommit.go).
 	st.EnableGroupCommit(GroupCommitMax)
+	st.SetMaintenance(time.Second, func(ctx context.Context, w *sql.DB) error { return resetWAL(ctx, w, path+"-wal", WALResetBytes) })
 	st.EnableStmtCache()
 	return st, nil
+}
+
+// WALResetBytes is the size of the write-ahead log past which the writer resets it (resetWAL).
+var WALResetBytes int64 = 64 << 20
+
+// resetWAL checkpoints the write-ahead log at walPath and truncates it to nothing once it is
+// larger than limit. SQLite's own checkpoint after a commit (PASSIVE, every 1,000 pages) copies
+// what it can into the database but can start the log over only when no reader still uses
+// it; under a steady stream of read transactions that moment never comes, and the log grew to
+// about 4 GB over a million issuances, every read searching its index. TRUNCATE waits (busy
+// timeout) until readers have moved to the latest snapshot, which takes the length of a read
+// transaction, and blocks writers meanwhile: it runs on the writer's own connection between
+// batches (sqlstore.SetMaintenance), so it holds back at most the next batch.
+func resetWAL(ctx context.Context, w *sql.DB, walPath string, limit int64) error {
+	fi, err := os.Stat(walPath)
+	if err != nil || fi.Size() <= limit {
+		return nil // no log yet, or small enough
+	}
+	var busy, logPages, done int
+	if err := w.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done); err != nil {
+		return fmt.Errorf("sqlite: checkpoint of a %d-byte write-ahead log: %w", fi.Size(), err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("sqlite: checkpoint of a %d-byte write-ahead log did not finish (readers held it; %d of %d pages copied)", fi.Size(), done, logPages)
+	}
+	return nil
 }

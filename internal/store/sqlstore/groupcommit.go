@@ -116,6 +116,7 @@ func (b *batcher) loop() {
 			}
 		}
 		b.run(batch)
+		b.s.maintain()
 	}
 }
 

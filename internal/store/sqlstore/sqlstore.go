@@ -58,6 +58,8 @@ type Store struct {
 	txOpts *sql.TxOptions
 	// batch, when set, groups concurrent write transactions (groupcommit.go).
 	batch *batcher
+	// maint, when set, is the dialect's upkeep of the writer (maintain.go).
+	maint *maintenance
 	// stmts, when set, caches prepared statements (stmtcache.go).
 	stmts *stmtCache
 	// caCerts keeps CA certificates parsed (cacerts.go).

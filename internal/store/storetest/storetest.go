@@ -55,13 +55,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, snapshotTests...)  // snapshots.go
 	tests = append(tests, groupCommitTests...)
 	tests = append(tests, epochTests...)          // epochs.go
-	tests = append(tests, refusalTests...)        // refusals.go
-	tests = append(tests, heldTests...)           // held.go
-	tests = append(tests, makerTests...)          // makers.go
-	tests = append(tests, voucherTests...)        // custodyvouchers.go
-	tests = append(tests, changeTests...)         // changes.go
-	tests = append(tests, reconcileTests...)      // reconcile.go
-	tests = append(tests, snapshotTests...)       // snapshots.go
 	tests = append(tests, factoryPreviewTests...) // factorypreview.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
