@@ -1,6 +1,7 @@
 package app
 
 import (
+	"database/sql"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -168,6 +169,29 @@ func TestReports(t *testing.T) {
 	s.must(t, 200, oscar, "GET", "/v1/reports/drift", nil).json(t, &dr)
 	if len(dr.Items) != 1 || dr.Items[0].DeviceID != ids["SN-R2"] || dr.Items[0].Field != "firmware_digest" || dr.Items[0].Reported != strings.Repeat("aa", 32) || dr.Checked < 3 {
 		t.Errorf("drift: %+v", dr)
+	}
+	// The report remembers which records verified (by their bytes and the key history); a
+	// record changed in the database since is a new digest and is checked again.
+	if strings.HasPrefix(s.info.Database, "postgres") {
+		t.Log("the stored build record is tampered with in SQLite only")
+	} else {
+		db, err := sql.Open("sqlite", "file:"+s.info.Database+"?_pragma=busy_timeout(10000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := db.Exec(`UPDATE build_records SET envelope = CAST(replace(CAST(envelope AS TEXT), '"sig":"M', '"sig":"N') AS BLOB) WHERE device_id = ?`, ids["SN-R3"])
+		if n, _ := res.RowsAffected(); err != nil || n != 1 {
+			t.Fatalf("tampering with SN-R3's build record: %v (%d rows)", err, n)
+		}
+		db.Close()
+		s.must(t, 200, oscar, "GET", "/v1/reports/drift", nil).json(t, &dr)
+		tampered := false
+		for _, it := range dr.Items {
+			tampered = tampered || (it.DeviceID == ids["SN-R3"] && it.Field == "build_record" && strings.Contains(it.Reported, "does not verify"))
+		}
+		if !tampered {
+			t.Errorf("a build record changed after the first report is not reported: %+v", dr)
+		}
 	}
 
 	// Standards: every OWASP NHI risk, live evidence, auditors only.

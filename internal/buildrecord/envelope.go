@@ -239,11 +239,29 @@ func VerifyKeys(env *dsse.Envelope, pubs []crypto.PublicKey) (*Verified, error) 
 	if err != nil || len(accepted) == 0 {
 		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build record: no valid signature by key %s", strings.Join(ids, " or ")))
 	}
+	return decodeVerified(payload, accepted[0].KeyID)
+}
+
+// Reverify decodes env as VerifyKeys did when it verified the same envelope bytes before,
+// without checking the signature again: for a caller that keeps, keyed by a digest of the
+// envelope's bytes and of the key history, which envelopes verified (the drift report, which
+// reads every device's record each round). Everything else VerifyKeys checks is checked;
+// KeyID is left empty. Never call it on bytes that were not verified: it proves nothing.
+func Reverify(env *dsse.Envelope) (*Verified, error) {
+	payload, err := checkEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	return decodeVerified(payload, "")
+}
+
+// decodeVerified decodes and checks the statement of a verified payload.
+func decodeVerified(payload []byte, keyID string) (*Verified, error) {
 	st, err := parseStatement(payload)
 	if err != nil {
 		return nil, err
 	}
-	out := &Verified{Record: st.Predicate, PayloadDigest: sha256.Sum256(payload), KeyID: accepted[0].KeyID}
+	out := &Verified{Record: st.Predicate, PayloadDigest: sha256.Sum256(payload), KeyID: keyID}
 	if _, err := hex.Decode(out.SubjectKeySHA256[:], []byte(st.Subject[0].Digest.SHA256)); err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "build record: subject[0].digest.sha256")
 	}

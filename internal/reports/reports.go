@@ -35,6 +35,8 @@ type Service struct {
 	now func() time.Time
 	// tokenLifetime is the deployment's longest principal token lifetime (credentials.go).
 	tokenLifetime time.Duration
+	// verified remembers which build records verified under which key history (verified.go).
+	verified *verifiedSet
 }
 
 // New returns a Service; now defaults to time.Now in UTC.
@@ -42,7 +44,7 @@ func New(st store.Store, now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime}
+	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime, verified: newVerifiedSet(maxVerified)}
 }
 
 // SetTokenLifetime sets the longest principal token lifetime the credential checks hold

@@ -231,7 +231,7 @@ func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devic
 	c["lifecycle"] = Evidence{Count: sum.ByState[device.Active], Total: sum.Devices, Note: "active devices of all registered devices", Status: "ok"}
 
 	dr := DriftReport{Items: []Drift{}, Policy: []PolicyDrift{}}
-	if err := drift(tx, sc, &dr); err != nil {
+	if err := drift(tx, sc, &dr, s.verified); err != nil {
 		return nil, err
 	}
 	n := len(dr.Items) + len(dr.Policy)
