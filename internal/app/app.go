@@ -304,7 +304,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/v1/", v1)
 	a.mountConsole(mux, v1)
 	// Revocation status is public and signed; RFC 5280/6960 clients fetch it without tokens.
-	a.mountStatus(mux)
+	h := a.mountStatus(mux)
 	a.mountMASA(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Which replica signs is visible to load balancers and operators (docs/operations.md).
@@ -321,5 +321,5 @@ func (a *App) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return a.Metrics.Instrument("api", mux, nil)
+	return a.Metrics.Instrument("api", h, nil)
 }

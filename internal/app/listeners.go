@@ -11,6 +11,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/est"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
 	"github.com/hallmark-id/hallmark/internal/metrics"
+	"github.com/hallmark-id/hallmark/internal/status"
 )
 
 // Limiters are the admission limiters, one per surface: a flood of OCSP requests or of slow
@@ -87,21 +88,19 @@ func (a *App) gate(name string) *handshakeGate {
 	return g
 }
 
-// mountStatus serves OCSP and CRLs on mux through the status limiter.
-func (a *App) mountStatus(mux *http.ServeMux) {
+// mountStatus serves OCSP and CRLs on mux through the status limiter. It returns mux's
+// handler with OCSP routed ahead of it (status.OCSPFirst): serve that, not mux.
+func (a *App) mountStatus(mux *http.ServeMux) http.Handler {
 	st := a.Admission.Status.Wrap(a.StatusHandler(), func(*http.Request) bool { return true }, refuseStatus)
-	mux.Handle("/ocsp", st)
-	mux.Handle("/ocsp/", st)
 	mux.Handle("/crl/", st)
 	mux.Handle("/ca/", st) // CA certificates, the caIssuers target
+	return status.OCSPFirst(st, mux)
 }
 
 // StatusOnlyHandler is the whole HTTP surface of the status listener: OCSP and CRLs, counted
 // by a.Metrics as "status".
 func (a *App) StatusOnlyHandler() http.Handler {
-	mux := http.NewServeMux()
-	a.mountStatus(mux)
-	return a.Metrics.Instrument("status", mux, nil)
+	return a.Metrics.Instrument("status", a.mountStatus(http.NewServeMux()), nil)
 }
 
 // OCSP responses without a body (RFC 6960 section 4.2.1): tryLater for a request shed, and

@@ -27,6 +27,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/keys"
 	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
+	"github.com/hallmark-id/hallmark/internal/status"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
@@ -63,15 +64,15 @@ func statusServerKeys(t *testing.T, kp keys.Provider) (*devServer, *App) {
 	if err := a.devSeed(ctx, tokenFile); err != nil {
 		t.Fatal(err)
 	}
+	// Status without the admission limiter, routed as a.Handler routes it (OCSP first).
 	mux := http.NewServeMux()
 	mux.Handle("/", a.Handler())
-	for _, p := range []string{"/ocsp", "/ocsp/", "/crl/"} {
-		mux.Handle(p, a.StatusHandler())
-	}
-	srv := httptest.NewServer(mux)
+	mux.Handle("/crl/", a.StatusHandler())
+	h := status.OCSPFirst(a.StatusHandler(), mux)
+	srv := httptest.NewServer(h)
 	if os.Getenv("HALLMARK_STATUS_TLS") != "" { // the dev server's case: status on the HTTPS API URL
 		srv.Close()
-		srv = httptest.NewTLSServer(mux)
+		srv = httptest.NewTLSServer(h)
 	}
 	t.Cleanup(srv.Close)
 	if err := a.StartStatus(ctx, srv.URL); err != nil {
@@ -334,6 +335,17 @@ func TestStatusWithOpenSSL(t *testing.T) {
 			first = body
 		} else if !bytes.Equal(first, body) {
 			t.Error("the second GET was signed again instead of served from the cache")
+		}
+	}
+
+	// Raw base64 may hold "//" (its alphabet has '/'): the routers of the API and status
+	// listeners must not clean it away with a redirect. Here an undecodable one: answered
+	// malformedRequest in place, not moved.
+	for name, h := range map[string]http.Handler{"api": a.Handler(), "status": a.StatusOnlyHandler()} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, strings.TrimPrefix(url, s.info.APIURL)+"/MEQ//QzBB", nil))
+		if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), []byte{0x30, 0x03, 0x0a, 0x01, 0x01}) {
+			t.Errorf("%s listener, GET with // in its base64: %d %x, want 200 and malformedRequest", name, rec.Code, rec.Body.Bytes())
 		}
 	}
 

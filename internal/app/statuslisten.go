@@ -36,10 +36,10 @@ func (a *App) ServeStatus(addr string) (*StatusServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	a.mountStatus(mux) // the status surface's own admission limiter, as on the TLS listeners
+	// The status surface's own admission limiter, as on the TLS listeners.
+	h := a.mountStatus(http.NewServeMux())
 	s := &StatusServer{URL: "http://" + ln.Addr().String(), done: make(chan struct{}), srv: &http.Server{
-		Handler:           a.Metrics.Instrument("status_http", mux, nil),
+		Handler:           a.Metrics.Instrument("status_http", h, nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

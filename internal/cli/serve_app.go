@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -33,12 +34,29 @@ func (e *env) serve(cmd *cobra.Command, o serveOptions) error {
 		}
 		opts.BRSKI = b
 	}
-	err := app.Serve(cmd.Context(), opts, e.stdout, e.stderr)
-	if o.MemProfile != "" {
+	if o.MemProfile == "" {
+		return app.Serve(cmd.Context(), opts, e.stdout, e.stderr)
+	}
+	// The heap profile is written when the stop is asked for and before the server tears
+	// down, so that it shows what the running server held; written after, it showed an
+	// emptied heap. Serve stops only once it is written.
+	ctx, stop := context.WithCancel(context.WithoutCancel(cmd.Context()))
+	defer stop()
+	served, written := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(written)
+		select {
+		case <-cmd.Context().Done():
+		case <-served:
+		}
 		if perr := writeHeapProfile(o.MemProfile); perr != nil {
 			fmt.Fprintf(e.stderr, "hallmark: writing the heap profile: %v\n", perr)
 		}
-	}
+		stop()
+	}()
+	err := app.Serve(ctx, opts, e.stdout, e.stderr)
+	close(served)
+	<-written
 	return err
 }
 

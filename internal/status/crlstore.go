@@ -82,40 +82,96 @@ func (s *Service) storeCRL(ctx context.Context, cs *caState, cr *crlState, doc *
 // the CRL to serve (nil when the leader has stored none yet).
 func (s *Service) followCRL(ctx context.Context, cs *caState, cr *crlState) (*crlDoc, error) {
 	cr.followedAt.Store(time.Now().UnixNano())
-	cur := cr.doc.Load()
+	var (
+		v     store.StoredCRL
+		found bool
+	)
+	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) {
+		v, found, err = latestCRL(tx, cs, cr)
+		return err
+	})
+	if err != nil {
+		return cr.doc.Load(), fmt.Errorf("status: the stored CRL of %s: %w", cs.c.ID, err)
+	}
+	if !found {
+		return cr.doc.Load(), nil
+	}
+	return cr.install(v), nil
+}
+
+// latestCRL reads cr's stored CRL if it is newer than the one in memory.
+func latestCRL(tx store.Tx, cs *caState, cr *crlState) (store.StoredCRL, bool, error) {
 	var after int64
-	if cur != nil {
+	if cur := cr.doc.Load(); cur != nil {
 		after = cur.number
 	}
-	var v store.StoredCRL
-	err := s.c.Store.View(ctx, func(tx store.Tx) (err error) { v, err = tx.CRLs().LatestCRL(crlKey(cs, cr), after); return err })
+	v, err := tx.CRLs().LatestCRL(crlKey(cs, cr), after)
 	if errors.Is(err, store.ErrNotFound) {
-		return cur, nil
+		return v, false, nil
 	}
-	if err != nil {
-		return cur, fmt.Errorf("status: the stored CRL of %s: %w", cs.c.ID, err)
-	}
+	return v, err == nil, err
+}
+
+// install makes v the CRL cr serves, and returns it.
+func (cr *crlState) install(v store.StoredCRL) *crlDoc {
 	sum := sha256.Sum256(v.DER)
 	doc := &crlDoc{der: v.DER, number: v.Number, thisUpdate: v.ThisUpdate, nextUpdate: v.NextUpdate, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 	cr.doc.Store(doc)
 	cr.builtAt.Store(time.Now().UnixNano())
-	return doc, nil
+	return doc
 }
 
-// followCRLs refreshes, at most once per CRLMinGap each, the CRLs a follower serves.
+// followCRLs refreshes the CRLs a follower serves: once any of them was last read CRLMinGap
+// ago, all of them, in one read transaction. Read one at a time, as they fall due, a follower
+// with a few CAs of many partitions ran tens of read transactions a second at rest.
 func (s *Service) followCRLs(ctx context.Context, list []*caState) {
+	type follow struct {
+		cs    *caState
+		cr    *crlState
+		v     store.StoredCRL
+		found bool
+	}
+	var (
+		todo []follow
+		due  bool
+	)
 	for _, cs := range list {
-		crls := []*crlState{&cs.crl}
+		todo = append(todo, follow{cs: cs, cr: &cs.crl})
 		for i := range cs.parts {
-			crls = append(crls, &cs.parts[i])
+			todo = append(todo, follow{cs: cs, cr: &cs.parts[i]})
 		}
-		for _, cr := range crls {
-			if time.Since(time.Unix(0, cr.followedAt.Load())) < s.c.CRLMinGap {
-				continue
+	}
+	for _, f := range todo {
+		if time.Since(time.Unix(0, f.cr.followedAt.Load())) >= s.c.CRLMinGap {
+			due = true
+			break
+		}
+	}
+	if !due {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, f := range todo {
+		f.cr.followedAt.Store(now)
+	}
+	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		for i := range todo {
+			var err error
+			if todo[i].v, todo[i].found, err = latestCRL(tx, todo[i].cs, todo[i].cr); err != nil {
+				return fmt.Errorf("CA %s partition %d: %w", todo[i].cs.c.ID, todo[i].cr.part, err)
 			}
-			if _, err := s.followCRL(ctx, cs, cr); err != nil && ctx.Err() == nil {
-				s.c.Log.Warn("status: reading a stored CRL", "ca_id", cs.c.ID, "partition", cr.part, "err", err)
-			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.c.Log.Warn("status: reading the stored CRLs", "err", err)
+		}
+		return
+	}
+	for _, f := range todo {
+		if f.found {
+			f.cr.install(f.v)
 		}
 	}
 }

@@ -29,7 +29,25 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("/ocsp/", s.serveOCSP)
 	mux.HandleFunc("/crl/", s.serveCRL)
 	mux.HandleFunc("/ca/", s.serveCACert)
-	return mux
+	return OCSPFirst(http.HandlerFunc(s.serveOCSP), mux)
+}
+
+// OCSPFirst sends a request for "/ocsp" or below it to ocsp with its path as it came, and any
+// other to rest. RFC 6960 appendix A.1 puts a GET's request in its path as base64, whose
+// alphabet has '/': about one request in fifty holds "//", which http.ServeMux cleans away
+// with a redirect to a path that no longer decodes. A client that percent-encodes, as the
+// appendix asks, never meets this; one that does not (many do not) must be answered too.
+// r.Pattern is set to the pattern a ServeMux would have matched ("/ocsp" or "/ocsp/"), which
+// request metrics name the route by.
+func OCSPFirst(ocsp, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/ocsp" || strings.HasPrefix(p, "/ocsp/") {
+			r.Pattern = p[:min(len(p), len("/ocsp/"))]
+			ocsp.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
 }
 
 // serveOCSP implements RFC 6960 appendix A.1: POST with an application/ocsp-request body, or
