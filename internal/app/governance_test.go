@@ -6,10 +6,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/agent"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -745,5 +747,34 @@ func TestWholeCARevocationRetiresTheCA(t *testing.T) {
 	s.must(t, 200, alice, "GET", "/v1/devices/"+first.Device.ID, nil).json(t, &view)
 	if view.Certificates[0].State != "revoked" {
 		t.Fatalf("the CA's certificate is %s", view.Certificates[0].State)
+	}
+	// The CA's own certificate is revoked at its root, for cACompromise: the root's CRL lists
+	// it once the status service has followed the change.
+	var all struct {
+		Items []api.CA `json:"items"`
+	}
+	s.must(t, 200, alice, "GET", "/v1/cas", nil).json(t, &all)
+	rootID := ""
+	for _, c := range all.Items {
+		if c.ID == caID {
+			rootID = c.ParentID
+		}
+	}
+	issuingCert := parsePEMCert(t, string(s.must(t, 200, alice, "GET", "/v1/cas/"+caID+"/certificate", nil).Body))
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		rl, err := x509.ParseRevocationList(s.must(t, 200, "", "GET", "/crl/"+rootID+".crl", nil).Body)
+		if err != nil {
+			t.Fatalf("the root's CRL: %v", err)
+		}
+		listed := slices.IndexFunc(rl.RevokedCertificateEntries, func(e x509.RevocationListEntry) bool { return e.SerialNumber.Cmp(issuingCert.SerialNumber) == 0 })
+		if listed >= 0 {
+			if code := rl.RevokedCertificateEntries[listed].ReasonCode; code != 2 {
+				t.Errorf("the root's CRL lists the retired CA for reason %d, want 2 (cACompromise)", code)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the root %s's CRL does not list the retired CA %s within 15 s", rootID, caID)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package manufacturing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -411,7 +412,20 @@ func (s *Service) RevokeApproved(ctx context.Context, a audit.Actor, q approval.
 		if err := tx.CAs().RetireCA(c.ID, now); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(s.event(a, "ca.retire", "manufacturer:"+c.PartyID, "ca:"+c.ID, map[string]any{"approval": q.ID, "reason": r.Reason}))
+		details := map[string]any{"approval": q.ID, "reason": r.Reason}
+		if serial, code, ok := caCertRevocation(c, r.Reason); ok {
+			// The CA's own certificate goes on its root's CRL and OCSP too: a relying party
+			// that checks the chain at the root learns of the retirement without asking about
+			// each device certificate.
+			// A conflict is a certificate already revoked (or one the root never recorded).
+			switch err := tx.Certificates().Revoke(serial, int(code), now); {
+			case err == nil:
+				details["ca_certificate"], details["ca_certificate_reason"] = ca.SerialHex(serial), code.String()
+			case !errors.Is(err, store.ErrConflict):
+				return fmt.Errorf("revoking the certificate of CA %s at its root: %w", c.ID, err)
+			}
+		}
+		_, err = tx.Audit().Append(s.event(a, "ca.retire", "manufacturer:"+c.PartyID, "ca:"+c.ID, details))
 		return err
 	}); err != nil {
 		return RevokeResult{}, err
@@ -509,4 +523,22 @@ func (s *Service) Cascade(ctx context.Context, a audit.Actor, runID string) (sto
 		return err
 	})
 	return run, items, err
+}
+
+// caCertRevocation is how a whole-CA revocation revokes the CA's own certificate at its
+// parent: the certificate's serial and the reason, with keyCompromise given as cACompromise
+// (RFC 5280 section 5.3.1 keeps keyCompromise for end entities). ok is false for a CA
+// without a parent here (a root, or an anchor of an outside maker).
+func caCertRevocation(c ca.CA, reason string) (serial *big.Int, code revocation.Reason, ok bool) {
+	if c.ParentID == "" || c.Cert == nil {
+		return nil, 0, false
+	}
+	code, err := revocation.Parse(revocation.Manufacturing, reason)
+	if err != nil {
+		code = revocation.Unspecified
+	}
+	if code == revocation.KeyCompromise {
+		code = revocation.CACompromise
+	}
+	return c.Cert.SerialNumber, code, true
 }
