@@ -17,8 +17,13 @@ import (
 // responder asks for every answer: one atomic load and, while the set is empty (the normal
 // case), nothing more.
 type Disputes struct {
-	m atomic.Pointer[map[string]struct{}]
+	m   atomic.Pointer[map[string]struct{}]
+	gen atomic.Uint64 // moves whenever the set's contents change
 }
+
+// Generation moves whenever the set's contents change: the CRL builder rebuilds then, since
+// CRLs list disputed certificates on hold.
+func (d *Disputes) Generation() uint64 { return d.gen.Load() }
 
 // Disputed reports whether serial's row disagrees with the log at the last reconciliation.
 func (d *Disputes) Disputed(serial string) bool {
@@ -43,7 +48,9 @@ func (d *Disputes) set(serials []string) {
 	for _, s := range serials {
 		m[s] = struct{}{}
 	}
-	d.m.Store(&m)
+	if old := d.m.Swap(&m); old == nil || !maps.Equal(*old, m) {
+		d.gen.Add(1)
+	}
 }
 
 // Disputes is the set this replica's OCSP responder reads.

@@ -88,6 +88,8 @@ type eventDetail struct {
 	FactoryCerts []string `json:"factory_certificates"`
 	Held         []string `json:"held"`
 	Suspended    string   `json:"suspended"`
+	CACert       string   `json:"ca_certificate"`
+	CACertReason string   `json:"ca_certificate_reason"`
 }
 
 // Apply folds one event in. An event that changes no certificate is ignored; a detail that
@@ -143,6 +145,10 @@ func (s *LogState) Apply(e audit.Event) {
 		revoked(d.Suspended, int(revocation.CertificateHold))
 	case "ocsp.responder.issue":
 		issued(strings.TrimPrefix(e.Subject, "certificate:"), "")
+	case "ca.retire":
+		// A whole-CA revocation revokes the CA's own certificate at its root (CA profiles
+		// are not reconciled, CoveredProfile, but the log still says what it vouches for).
+		revoked(d.CACert, reasonCode(d.CACertReason))
 	}
 }
 
@@ -169,7 +175,7 @@ func certAction(a string) bool {
 	switch a {
 	case "factory.issue", "support.issue", "factory.repair", "operational.onboard", "operational.renew",
 		"operational.revoke", "support.revoke", "operational.readmit", "operational.release",
-		"operational.decommission", "factory.revoke", "factory.revoke.external", "ocsp.responder.issue":
+		"operational.decommission", "factory.revoke", "factory.revoke.external", "ocsp.responder.issue", "ca.retire":
 		return true
 	}
 	return false

@@ -21,7 +21,7 @@ var knownSites = map[string]int{
 	"makers/revocation.go":        1, // factory.revoke.external: suspended
 	"manufacturing/factory.go":    1, // factory.issue
 	"manufacturing/repair.go":     2, // factory.repair: certificate, superseded
-	"manufacturing/revocation.go": 2, // factory.revoke: factory_certificates, held
+	"manufacturing/revocation.go": 3, // factory.revoke: factory_certificates, held; ca.retire: ca_certificate
 	"operational/issue.go":        2, // operational.onboard, .renew: serial, superseded
 	"operational/lifecycle.go":    2, // operational.revoke, operational.readmit
 	"operational/release.go":      1, // operational.release, .decommission

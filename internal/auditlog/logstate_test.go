@@ -28,11 +28,13 @@ func TestLogStateFoldsEvents(t *testing.T) {
 		ev(10, "ocsp.responder.issue", "certificate:r1", map[string]any{}),
 		ev(11, "device.note", "device:d1", map[string]any{"certificate": "o2"}), // not a state change
 		ev(12, "operational.revoke", "device:d1", "not an object"),              // unreadable: ignored
+		ev(13, "ca.retire", "ca:ca1", map[string]any{"ca_certificate": "c1", "ca_certificate_reason": "cACompromise"}),
+		ev(14, "ca.retire", "ca:ca2", map[string]any{"approval": "apr_1"}), // a root: no certificate revoked
 	} {
 		ls.Apply(e)
 	}
 	want := map[string]string{"f1": "revoked (keyCompromise)", "o1": "revoked (superseded)", "o2": "revoked (cessationOfOperation)",
-		"f9": "revoked (cACompromise)", "s1": "revoked (privilegeWithdrawn)", "r1": "issued"}
+		"f9": "revoked (cACompromise)", "s1": "revoked (privilegeWithdrawn)", "r1": "issued", "c1": "revoked (cACompromise)"}
 	for serial, w := range want {
 		if got := ls.Certs[serial].String(); got != w {
 			t.Errorf("%s: %s, want %s", serial, got, w)

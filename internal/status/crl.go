@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -66,6 +69,7 @@ func (cs *caState) onDemand(cr *crlState) bool { return cr.part < 0 && len(cs.pa
 func (s *Service) crlLoop(ctx context.Context) {
 	t := time.NewTicker(max(s.c.CRLMinGap/4, 50*time.Millisecond)) // a dirty CRL waits at most CRLMinGap and a quarter
 	defer t.Stop()
+	var disputesSeen uint64 // the disputed set's generation the CRLs were last marked for
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,6 +86,14 @@ func (s *Service) crlLoop(ctx context.Context) {
 		if !s.leading() { // a follower serves the leader's stored CRLs (crlstore.go)
 			s.followCRLs(ctx, list)
 			continue
+		}
+		if d := s.c.Disputes; d != nil {
+			if g := d.Generation(); g != disputesSeen {
+				disputesSeen = g
+				for _, cs := range list {
+					cs.markAllDirty()
+				}
+			}
 		}
 		named := s.c.URLs.Base() != ""
 		started := time.Now()
@@ -305,10 +317,17 @@ func (s *Service) build(ctx context.Context, cs *caState, cr *crlState) (*crlDoc
 		return nil
 	}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		entries, arena = entries[:0], arena[:0] // a retried transaction starts over
+		var err error
 		if cr.part >= 0 {
-			return tx.Status().EachRevokedInPartition(cs.c.ID, cr.part, now, add)
+			err = tx.Status().EachRevokedInPartition(cs.c.ID, cr.part, now, add)
+		} else {
+			err = tx.Status().EachRevoked(cs.c.ID, now, add)
 		}
-		return tx.Status().EachRevoked(cs.c.ID, now, add)
+		if err != nil {
+			return err
+		}
+		return disputedEntries(tx, cs, cr, now, add)
 	})
 	if err != nil {
 		cr.dirty.Store(true)
@@ -349,6 +368,44 @@ func (s *Service) build(ctx context.Context, cs *caState, cr *crlState) (*crlDoc
 	s.c.Log.Debug("status: CRL built", "ca_id", cs.c.ID, "partition", cr.part, "number", number, "entries", len(entries), "bytes", len(der), "ms", time.Since(started).Milliseconds())
 	return doc, nil
 }
+
+// disputedEntries adds to a CRL of cs the certificates whose rows disagree with the audit log
+// (the disputes the last reconciliation recorded) and that the CRL covers: unexpired, of this
+// CA and, for a partition CRL, of its partition. Each is listed on hold (certificateHold,
+// revoked at the time the dispute was found), the CRL's counterpart of the OCSP responder's
+// tryLater: a row edited outside Hallmark, to revoke or to un-revoke, must not be vouched
+// for as good, and a hold is removed from a later CRL (RFC 5280 section 5.3.1) once the
+// dispute is settled. A row that says revoked is listed as it says. Disputes are rare, and
+// none is the normal case: one indexed read of an empty table.
+func disputedEntries(tx store.Tx, cs *caState, cr *crlState, now time.Time, add func(store.RevokedEntry) error) error {
+	ds, err := tx.StateRows().Disputes()
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	for _, d := range ds {
+		serial, ok := new(big.Int).SetString(d.Serial, 16)
+		if !ok {
+			return fmt.Errorf("disputed serial %q is not hex", d.Serial)
+		}
+		c, err := tx.Certificates().GetCert(serial)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a row deleted: nothing a CRL of its serial can say that it does not
+		}
+		if err != nil {
+			return fmt.Errorf("disputed certificate %s: %w", d.Serial, err)
+		}
+		if c.CAID != cs.c.ID || (cr.part >= 0 && c.CRLPartition != cr.part) || !c.NotAfter.After(now) || c.State == ca.Revoked {
+			continue
+		}
+		if err := add(store.RevokedEntry{SerialHex: c.SerialHex, RevokedAt: d.FoundAt, Reason: reasonCertificateHold}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reasonCertificateHold is RFC 5280's CRLReason certificateHold.
+const reasonCertificateHold = 6
 
 // appendHex appends the bytes of a hex serial (odd length allowed: Hallmark's serial text
 // has no leading zero).

@@ -93,6 +93,9 @@ type Config struct {
 type Disputes interface {
 	Disputed(serialHex string) bool
 	Len() int
+	// Generation moves whenever the set changes; CRLs list disputed certificates on hold
+	// (disputedEntries), so the CRL builder rebuilds every CRL when it moves.
+	Generation() uint64
 }
 
 // Service is the OCSP responder and CRL distributor. It is safe for concurrent use.
@@ -210,11 +213,16 @@ func (s *Service) Changed(caID string, serials ...*big.Int) {
 		hex[i] = ca.SerialHex(n)
 	}
 	s.cache.drop(cs, hex...)
+	cs.markAllDirty() // the serials' partitions are not known here
+	s.kick()
+}
+
+// markAllDirty marks the CA's full CRL and every partition CRL dirty.
+func (cs *caState) markAllDirty() {
 	cs.crl.dirty.Store(true)
 	for i := range cs.parts {
-		cs.parts[i].dirty.Store(true) // the serials' partitions are not known here
+		cs.parts[i].dirty.Store(true)
 	}
-	s.kick()
 }
 
 func (s *Service) kick() {
