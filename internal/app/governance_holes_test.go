@@ -188,3 +188,48 @@ func TestRevocationLotHiddenFromStrangers(t *testing.T) {
 		t.Errorf("the owner naming a lot that does not exist = %v", p)
 	}
 }
+
+// TestPuppetApproverOfOperationalRequest: the two-person rule of an operational request (here
+// a whole-CA revocation, which needs two approvers) cannot be met by a principal the
+// requester made: its decision is refused with 403 naming approval:independent-approver, and
+// nothing runs; two independent approvers still run it.
+func TestPuppetApproverOfOperationalRequest(t *testing.T) {
+	requireTool(t, "openssl")
+	s := startDev(t, "")
+	var cas items
+	s.must(t, 200, alice, "GET", "/v1/cas", nil).json(t, &cas)
+	caID := ""
+	for _, c := range cas.Items {
+		if c.Role == "issuing" {
+			caID = c.ID
+		}
+	}
+	// acme's administrator makes lead; lead makes pup, an administrator of acme too.
+	lead, _ := addPrincipal(t, s, "acme", "lead", true)
+	var pup struct{ ID, Token string }
+	s.must(t, 201, lead, "POST", "/v1/principals", map[string]any{"party_id": "acme", "name": "pup", "admin": true}).json(t, &pup)
+	s.tokens["acme/pup"] = pup.Token
+	var res struct {
+		Approval *api.Approval `json:"approval"`
+	}
+	s.must(t, 202, lead, "POST", "/v1/manufacturing/revocations", map[string]any{"selector": map[string]string{"manufacturer_id": "acme", "issuing_ca_id": caID},
+		"reason": "cACompromise", "dry_run": false}).json(t, &res)
+	if res.Approval == nil {
+		t.Fatal("the whole-CA revocation did not wait for approval")
+	}
+	p := s.must(t, 403, "acme/pup", "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true}).problem(t)
+	if d, _ := p["detail"].(string); !strings.Contains(d, "approval:independent-approver") || !strings.Contains(d, pup.ID+" <- ") {
+		t.Fatalf("pup's approval of lead's whole-CA revocation = %v, want a refusal naming approval:independent-approver", p)
+	}
+	var q api.Approval
+	s.must(t, 200, alice, "GET", "/v1/approvals/"+res.Approval.ID, nil).json(t, &q)
+	if q.State != "pending" || len(q.Decisions) != 0 {
+		t.Fatalf("after the refused decision the request is %s with %d decisions, want pending with none", q.State, len(q.Decisions))
+	}
+	s.must(t, 200, bob, "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true})
+	var dec api.DecideResult
+	s.must(t, 200, carol, "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true}).json(t, &dec)
+	if !dec.Executed {
+		t.Fatalf("two independent approvals: %+v", dec)
+	}
+}

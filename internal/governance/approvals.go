@@ -161,12 +161,11 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 		if err := q.Decide(approval.Decision{PartyID: a.PartyID, PrincipalID: a.PrincipalID, Approve: d.Approve, Comment: d.Comment}, now); err != nil {
 			return err
 		}
-		// A governance change is never decided by a principal its proposer made or gave a
-		// working credential (a puppet): IndependentApprover.
-		if q.Kind.IsChange() {
-			if err := IndependentApprover(tx, q.RequesterPrincipal, a.PrincipalID, now); err != nil {
-				return err
-			}
+		// No request is decided by a principal its requester made or gave a working
+		// credential (a puppet): IndependentApprover. Two people must mean two holders of
+		// credentials, for a re-admission or a whole-CA revocation as for a governance change.
+		if err := IndependentApprover(tx, q.RequesterPrincipal, a.PrincipalID, now); err != nil {
+			return err
 		}
 		// The approve duty, with the principal-level checks, as of now: the matrix may have
 		// changed since the request was made. A governance change is decided by its quorum's
