@@ -3,8 +3,10 @@ package manufacturing_test
 import (
 	"crypto"
 	"crypto/x509"
+	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -12,8 +14,11 @@ import (
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/readcache"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -130,5 +135,58 @@ func TestIssueFactoryRefusals(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIssueFactoryDuplicateSerialCached: through the server's read cache, which serves every
+// read of a factory issuance but the serial check, a serial taken is still refused as a
+// conflict, in the reservation's transaction: no certificate is reserved or issued, and no
+// device or audit event is added. The same request with a free serial then succeeds.
+func TestIssueFactoryDuplicateSerialCached(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, true)
+	cached := readcache.New(w.st, readcache.Config{Staleness: time.Hour})
+	kp, err := keyfile.New(w.keys, keys.Secret("manufacturing-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := manufacturing.New(manufacturing.Config{Store: cached, Authority: w.auth, Keys: kp, RootLife: time.Hour, IssuingLife: time.Hour})
+	_, c := csrPEM(t)
+	first, err := svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c, BuildRecord: w.record("SN-0001")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+w.dbPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	certs, devices, events := count(`SELECT COUNT(*) FROM certificates`), count(`SELECT COUNT(*) FROM devices`), w.events(t)
+
+	_, c2 := csrPEM(t)
+	_, err = svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c2, BuildRecord: w.record("SN-0001")})
+	wantErr(t, err, failure.Conflict, `serial "SN-0001"`)
+	if n := count(`SELECT COUNT(*) FROM certificates`); n != certs {
+		t.Errorf("the refused issuance left %d certificate rows (reserved or issued), want %d", n, certs)
+	}
+	if n := count(`SELECT COUNT(*) FROM devices`); n != devices {
+		t.Errorf("the refused issuance left %d devices, want %d", n, devices)
+	}
+	if n := w.events(t); n != events {
+		t.Errorf("the refused issuance appended %d audit events", n-events)
+	}
+	if st := w.certState(t, first.Device.FactoryCert); st != ca.Issued {
+		t.Errorf("the first device's certificate is %s", st)
+	}
+	if _, err := svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c2, BuildRecord: w.record("SN-0002")}); err != nil {
+		t.Fatalf("a free serial after the refusal: %v", err)
 	}
 }
