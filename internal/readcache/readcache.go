@@ -20,6 +20,9 @@
 //     entries are capped at MaxEntries, all dropped when full.
 //   - Whether a token is still valid (expiry, revocation, overlap) is judged by the caller
 //     against now on every request: the cache keeps the row, not the verdict.
+//   - ViewCacheFirst answers from the cache alone only when every read its function made was
+//     one the cache serves and holds; any other read drops that answer and the function runs
+//     again in a read transaction. Its answers are ViewCached's, without the transaction.
 package readcache
 
 import (
