@@ -105,6 +105,12 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if brKey.KeyID != "" {
 		signer, err = s.brSigner(ctx, brKey.KeyID)
 	} else {
+		// The manufacturer's first issuance creates its key (audited): a taken serial is
+		// refused before that, so that the refusal changes nothing. Later issuances leave the
+		// check to the reservation.
+		if err := s.c.Store.View(ctx, func(tx store.Tx) error { return serialFree(tx, mfr.ID, rec.Serial) }); err != nil {
+			return FactoryIdentity{}, err
+		}
 		signer, err = s.buildRecordSigner(ctx, a, mfr.ID)
 	}
 	if err != nil {

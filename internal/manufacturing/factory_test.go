@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/certpem"
@@ -188,5 +189,33 @@ func TestIssueFactoryDuplicateSerialCached(t *testing.T) {
 	}
 	if _, err := svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c2, BuildRecord: w.record("SN-0002")}); err != nil {
 		t.Fatalf("a free serial after the refusal: %v", err)
+	}
+}
+
+// TestIssueFactoryDuplicateSerialBeforeFirstKey: a manufacturer's first issuance creates its
+// build-record key; when its serial is taken (here by a device stored directly), the refusal
+// comes before the key, so nothing is created.
+func TestIssueFactoryDuplicateSerialBeforeFirstKey(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, true)
+	if err := w.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Devices().CreateDevice(device.Device{ID: "dev-taken", ManufacturerID: "acme", ModelID: l.model.ID, LotID: l.lot.ID, Serial: "SN-0001",
+			State: device.Registered, CustodianID: "cm", CreatedAt: w.now, UpdatedAt: w.now}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(audit.Event{At: w.now, PartyID: "acme", Action: "test.device"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	events := w.events(t)
+	_, c := csrPEM(t)
+	_, err := w.svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c, BuildRecord: w.record("SN-0001")})
+	wantErr(t, err, failure.Conflict, `serial "SN-0001"`)
+	if _, err := w.svc.BuildRecordKeyPEM(ctx, "acme"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("the refused issuance left a build-record key (%v)", err)
+	}
+	if n := w.events(t); n != events {
+		t.Errorf("the refused issuance appended %d audit events", n-events)
 	}
 }
