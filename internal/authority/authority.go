@@ -98,8 +98,21 @@ func (a *Authority) Issuer(ctx context.Context, c ca.CA) (*issuance.Issuer, erro
 // It must append the audit event.
 type Finalize func(tx store.Tx, cert *x509.Certificate) error
 
+// Check refuses an issuance in the transaction that reserves its serial, before anything is
+// signed: an error leaves nothing reserved, and Issue returns it wrapped (its failure kind
+// kept). It must only read.
+type Check func(tx store.Tx) error
+
 // Issue runs the cycle for one certificate signed by issuer CA c.
 func (a *Authority) Issue(ctx context.Context, c ca.CA, profile issuance.Profile, tmpl *x509.Certificate, deviceID string, fin Finalize) (*x509.Certificate, error) {
+	return a.IssueChecked(ctx, c, profile, tmpl, deviceID, nil, fin)
+}
+
+// IssueChecked is Issue with check (nil: none) run in the reservation's transaction. It lets
+// a caller refuse on a read that would otherwise need a read transaction of its own before
+// the cycle (factory issuance's serial check), at no cost of a signature: the reservation
+// precedes signing.
+func (a *Authority) IssueChecked(ctx context.Context, c ca.CA, profile issuance.Profile, tmpl *x509.Certificate, deviceID string, check Check, fin Finalize) (*x509.Certificate, error) {
 	is, err := a.Issuer(ctx, c)
 	if err != nil {
 		return nil, err
@@ -108,11 +121,12 @@ func (a *Authority) Issue(ctx context.Context, c ca.CA, profile issuance.Profile
 	if err != nil {
 		return nil, fmt.Errorf("preparing the %s certificate: %w", profile, err)
 	}
-	return a.complete(ctx, c, p, deviceID, func() (*x509.Certificate, error) { return is.Sign(p) }, fin)
+	return a.complete(ctx, c, p, deviceID, check, func() (*x509.Certificate, error) { return is.Sign(p) }, fin)
 }
 
-// complete reserves, signs and stores a prepared certificate of CA c.
-func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared, deviceID string, sign func() (*x509.Certificate, error), fin Finalize) (*x509.Certificate, error) {
+// complete reserves, signs and stores a prepared certificate of CA c; check (nil: none) runs
+// in the reservation's transaction.
+func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared, deviceID string, check Check, sign func() (*x509.Certificate, error), fin Finalize) (*x509.Certificate, error) {
 	now := a.c.Now()
 	part, err := a.crlPartition(c, deviceID)
 	if err != nil {
@@ -128,6 +142,11 @@ func (a *Authority) complete(ctx context.Context, c ca.CA, p *issuance.Prepared,
 		}
 		if err := keyFree(tx, rec); err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(tx); err != nil {
+				return err
+			}
 		}
 		return tx.Certificates().Reserve(rec)
 	}); err != nil {
@@ -250,7 +269,7 @@ func (a *Authority) CreateHierarchy(ctx context.Context, r HierarchyRequest, fin
 	if err != nil {
 		return root, issuing, fmt.Errorf("preparing the root certificate: %w", err)
 	}
-	rootCert, err := a.complete(ctx, root, p, "", func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, rootKey) }, func(tx store.Tx, cert *x509.Certificate) error {
+	rootCert, err := a.complete(ctx, root, p, "", nil, func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, rootKey) }, func(tx store.Tx, cert *x509.Certificate) error {
 		root.Cert, root.CertDER = cert, cert.Raw
 		if err := tx.CAs().CreateCA(root); err != nil {
 			return err

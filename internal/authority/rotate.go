@@ -186,7 +186,7 @@ func (a *Authority) Rollover(ctx context.Context, r SuccessionRequest, rec Recor
 	if err != nil {
 		return out, fmt.Errorf("preparing the new root certificate: %w", err)
 	}
-	cert, err := a.complete(ctx, next, p, "", func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, key) }, func(tx store.Tx, cert *x509.Certificate) error {
+	cert, err := a.complete(ctx, next, p, "", nil, func() (*x509.Certificate, error) { return issuance.SignSelfSigned(p, key) }, func(tx store.Tx, cert *x509.Certificate) error {
 		next.Cert, next.CertDER = cert, cert.Raw
 		if err := tx.CAs().CreateCA(next); err != nil {
 			return err

@@ -28,3 +28,22 @@ func ViewCached(ctx context.Context, st store.Store, fn func(store.Tx) error) er
 	}
 	return st.View(ctx, fn)
 }
+
+// CacheFirstReads is implemented by a store whose cache can answer a read-only function with
+// no transaction at all when it holds every row the function reads (readcache.Cache).
+type CacheFirstReads interface {
+	// ViewCacheFirst is ViewCached, but fn first runs against the cache alone; only when it
+	// reads something the cache does not hold does it run again in a read transaction. fn may
+	// run twice, so it must only read and set its own variables.
+	ViewCacheFirst(ctx context.Context, fn func(store.Tx) error) error
+}
+
+// ViewCacheFirst is ViewCached through st's ViewCacheFirst when st has one (CacheFirstReads):
+// a request whose reads are all cached opens no transaction. fn may run twice (it must only
+// read and set its own variables), and its reads are as fresh as ViewCached's.
+func ViewCacheFirst(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
+	if c, ok := st.(CacheFirstReads); ok {
+		return c.ViewCacheFirst(ctx, fn)
+	}
+	return ViewCached(ctx, st, fn)
+}

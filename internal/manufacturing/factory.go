@@ -58,11 +58,13 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		issuer ca.CA
 		brKey  ca.SigningKey // the manufacturer's current build-record key; KeyID "" if none yet
 	)
-	// Through the store's cache when it has one (governance.ViewCached): the lot, the
+	// Through the store's cache when it has one (governance.ViewCacheFirst): the lot, the
 	// ownership cells, the principal's duties and the SoD rules, the model, the party, the CA
-	// and the build-record key are read from it; the serial check below always reads the
-	// database.
-	err := governance.ViewCached(ctx, s.c.Store, func(tx store.Tx) error {
+	// and the build-record key are read from it, and when it holds them all no read
+	// transaction is opened. The serial check is not here but in the reservation's
+	// transaction (serialFree): it reads the database, and a duplicate is still refused
+	// before the CA signs anything.
+	err := governance.ViewCacheFirst(ctx, s.c.Store, func(tx store.Tx) error {
 		var err error
 		if lot, err = tx.Catalog().GetLot(r.LotID); err != nil {
 			return err
@@ -86,14 +88,6 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		if brKey, err = tx.CAs().SigningKey(mfr.ID, BuildRecordPurpose); err != nil && !failure.Is(err, failure.NotFound) {
 			return err
 		}
-		if rec.Serial == "" {
-			return nil
-		}
-		if _, err := tx.Devices().DeviceBySerial(mfr.ID, rec.Serial); err == nil {
-			return failure.New(failure.Conflict, "manufacturer %s already has a device with serial %q", mfr.ID, rec.Serial)
-		} else if !failure.Is(err, failure.NotFound) {
-			return err
-		}
 		return nil
 	})
 	if err != nil {
@@ -111,6 +105,12 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if brKey.KeyID != "" {
 		signer, err = s.brSigner(ctx, brKey.KeyID)
 	} else {
+		// The manufacturer's first issuance creates its key (audited): a taken serial is
+		// refused before that, so that the refusal changes nothing. Later issuances leave the
+		// check to the reservation.
+		if err := s.c.Store.View(ctx, func(tx store.Tx) error { return serialFree(tx, mfr.ID, rec.Serial) }); err != nil {
+			return FactoryIdentity{}, err
+		}
 		signer, err = s.buildRecordSigner(ctx, a, mfr.ID)
 	}
 	if err != nil {
@@ -143,7 +143,9 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 	if err != nil {
 		return FactoryIdentity{}, err
 	}
-	cert, err := s.c.Authority.Issue(ctx, issuer, issuance.ProfileFactory, tmpl, d.ID, func(tx store.Tx, cert *x509.Certificate) error {
+	cert, err := s.c.Authority.IssueChecked(ctx, issuer, issuance.ProfileFactory, tmpl, d.ID, func(tx store.Tx) error {
+		return serialFree(tx, mfr.ID, rec.Serial)
+	}, func(tx store.Tx, cert *x509.Certificate) error {
 		d.FactoryCert = ca.SerialHex(cert.SerialNumber)
 		if err := tx.Devices().CreateDevice(d); err != nil {
 			if failure.Is(err, failure.Conflict) {
@@ -163,6 +165,19 @@ func (s *Service) IssueFactory(ctx context.Context, a audit.Actor, r IssueFactor
 		return FactoryIdentity{}, err
 	}
 	return FactoryIdentity{Device: d, CertificatePEM: pemCert(cert.Raw), ChainPEM: s.c.Authority.ChainPEM(ctx, issuer), BuildRecord: envJSON, BuildRecordSHA: fmt.Sprintf("%x", digest)}, nil
+}
+
+// serialFree refuses (failure.Conflict) a serial the manufacturer already gave a device. It
+// runs where the serial is reserved, so a duplicate leaves nothing reserved and is never
+// signed; the devices table's unique index refuses a duplicate stored since, in the final
+// transaction.
+func serialFree(tx store.Tx, mfrID, serial string) error {
+	if _, err := tx.Devices().DeviceBySerial(mfrID, serial); err == nil {
+		return failure.New(failure.Conflict, "manufacturer %s already has a device with serial %q", mfrID, serial)
+	} else if !failure.Is(err, failure.NotFound) {
+		return fmt.Errorf("checking serial %q: %w", serial, err)
+	}
+	return nil
 }
 
 // checkRecord checks a build record and that it names the lot's manufacturer, model, lot and

@@ -3,17 +3,23 @@ package manufacturing_test
 import (
 	"crypto"
 	"crypto/x509"
+	"database/sql"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/certpem"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
+	"github.com/hallmark-id/hallmark/internal/keys"
+	keyfile "github.com/hallmark-id/hallmark/internal/keys/file"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/readcache"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -130,5 +136,86 @@ func TestIssueFactoryRefusals(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIssueFactoryDuplicateSerialCached: through the server's read cache, which serves every
+// read of a factory issuance but the serial check, a serial taken is still refused as a
+// conflict, in the reservation's transaction: no certificate is reserved or issued, and no
+// device or audit event is added. The same request with a free serial then succeeds.
+func TestIssueFactoryDuplicateSerialCached(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, true)
+	cached := readcache.New(w.st, readcache.Config{Staleness: time.Hour})
+	kp, err := keyfile.New(w.keys, keys.Secret("manufacturing-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := manufacturing.New(manufacturing.Config{Store: cached, Authority: w.auth, Keys: kp, RootLife: time.Hour, IssuingLife: time.Hour})
+	_, c := csrPEM(t)
+	first, err := svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c, BuildRecord: w.record("SN-0001")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+w.dbPath+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	certs, devices, events := count(`SELECT COUNT(*) FROM certificates`), count(`SELECT COUNT(*) FROM devices`), w.events(t)
+
+	_, c2 := csrPEM(t)
+	_, err = svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c2, BuildRecord: w.record("SN-0001")})
+	wantErr(t, err, failure.Conflict, `serial "SN-0001"`)
+	if n := count(`SELECT COUNT(*) FROM certificates`); n != certs {
+		t.Errorf("the refused issuance left %d certificate rows (reserved or issued), want %d", n, certs)
+	}
+	if n := count(`SELECT COUNT(*) FROM devices`); n != devices {
+		t.Errorf("the refused issuance left %d devices, want %d", n, devices)
+	}
+	if n := w.events(t); n != events {
+		t.Errorf("the refused issuance appended %d audit events", n-events)
+	}
+	if st := w.certState(t, first.Device.FactoryCert); st != ca.Issued {
+		t.Errorf("the first device's certificate is %s", st)
+	}
+	if _, err := svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c2, BuildRecord: w.record("SN-0002")}); err != nil {
+		t.Fatalf("a free serial after the refusal: %v", err)
+	}
+}
+
+// TestIssueFactoryDuplicateSerialBeforeFirstKey: a manufacturer's first issuance creates its
+// build-record key; when its serial is taken (here by a device stored directly), the refusal
+// comes before the key, so nothing is created.
+func TestIssueFactoryDuplicateSerialBeforeFirstKey(t *testing.T) {
+	w := newWorld(t)
+	l := w.line(t, true)
+	if err := w.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Devices().CreateDevice(device.Device{ID: "dev-taken", ManufacturerID: "acme", ModelID: l.model.ID, LotID: l.lot.ID, Serial: "SN-0001",
+			State: device.Registered, CustodianID: "cm", CreatedAt: w.now, UpdatedAt: w.now}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(audit.Event{At: w.now, PartyID: "acme", Action: "test.device"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	events := w.events(t)
+	_, c := csrPEM(t)
+	_, err := w.svc.IssueFactory(ctx, w.actors["cindy"], manufacturing.IssueFactoryRequest{LotID: l.lot.ID, CSR: c, BuildRecord: w.record("SN-0001")})
+	wantErr(t, err, failure.Conflict, `serial "SN-0001"`)
+	if _, err := w.svc.BuildRecordKeyPEM(ctx, "acme"); !failure.Is(err, failure.NotFound) {
+		t.Errorf("the refused issuance left a build-record key (%v)", err)
+	}
+	if n := w.events(t); n != events {
+		t.Errorf("the refused issuance appended %d audit events", n-events)
 	}
 }

@@ -45,6 +45,7 @@ var (
 // (gina), contract manufacturer cm (cindy) and operator op (oscar).
 type world struct {
 	st     store.Store
+	dbPath string // the SQLite file under st
 	auth   *authority.Authority
 	gov    *governance.Service
 	svc    *manufacturing.Service
@@ -69,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	if linterErr != nil {
 		t.Fatal(linterErr)
 	}
-	w := &world{st: st, keys: filepath.Join(dir, "keys"), now: time.Now().UTC().Truncate(time.Second), actors: map[string]audit.Actor{}}
+	w := &world{st: st, dbPath: filepath.Join(dir, "hallmark.db"), keys: filepath.Join(dir, "keys"), now: time.Now().UTC().Truncate(time.Second), actors: map[string]audit.Actor{}}
 	clock := func() time.Time { return w.now }
 	w.auth = authority.New(authority.Config{Store: st, Keys: kp, Linter: linter, Now: clock, Rand: rand.Reader})
 	w.gov = governance.New(governance.Config{Store: st, Now: clock})

@@ -20,11 +20,15 @@
 //     entries are capped at MaxEntries, all dropped when full.
 //   - Whether a token is still valid (expiry, revocation, overlap) is judged by the caller
 //     against now on every request: the cache keeps the row, not the verdict.
+//   - ViewCacheFirst answers from the cache alone only when every read its function made was
+//     one the cache serves and holds; any other read drops that answer and the function runs
+//     again in a read transaction. Its answers are ViewCached's, without the transaction.
 package readcache
 
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -270,17 +274,75 @@ func (c *Cache) ViewCached(ctx context.Context, fn func(store.Tx) error) error {
 	return c.Store.View(ctx, func(tx store.Tx) error { return fn(cachedTx{Tx: tx, c: c, gen: gen}) })
 }
 
-type cachedTx struct {
-	store.Tx
-	c   *Cache
-	gen uint64
+// ViewCacheFirst is ViewCached that first runs fn against the cache alone, with no
+// transaction: when every read fn makes is one ViewCached serves from the cache and the cache
+// holds it, fn's result stands and no transaction is opened (a request whose reads are all
+// cached costs no database round trip). Otherwise (a read the cache does not hold, or any
+// other read) that run's result is dropped and fn runs again in ViewCached, which fills the
+// cache. So fn may run twice: it must only read and set its own variables. The reads it gets
+// are those ViewCached would give, within the same Staleness bound.
+func (c *Cache) ViewCacheFirst(ctx context.Context, fn func(store.Tx) error) error {
+	if gen, ok := c.fresh(ctx); ok {
+		if err, served := c.cacheOnly(gen, fn); served {
+			return err
+		}
+	}
+	return c.ViewCached(ctx, fn)
 }
 
-func (t cachedTx) Ownership() store.Ownership { return cachedOwnership{t.Tx.Ownership(), t} }
-func (t cachedTx) Duties() store.Duties       { return cachedDuties{t.Tx.Duties(), t} }
-func (t cachedTx) Parties() store.Parties     { return cachedParties{t.Tx.Parties(), t} }
-func (t cachedTx) Catalog() store.Catalog     { return cachedCatalog{t.Tx.Catalog(), t} }
-func (t cachedTx) CAs() store.CAs             { return cachedCAs{t.Tx.CAs(), t} }
+// errNotCached is what a cached read returns in a cache-only run (ViewCacheFirst) when the
+// cache does not hold the row; the run's result is then dropped whatever fn made of it.
+var errNotCached = errors.New("readcache: not in the cache")
+
+// cacheOnly runs fn with a cachedTx that has no transaction under it, and reports whether
+// every read fn made was served by the cache. A read that is not one the cache serves reaches
+// the missing transaction and panics; the panic is taken as such a read, and the caller runs
+// fn again in a real transaction, where a fault of fn's own panics again, unhidden.
+func (c *Cache) cacheOnly(gen uint64, fn func(store.Tx) error) (err error, served bool) {
+	var missed bool
+	defer func() {
+		if recover() != nil {
+			err, served = nil, false
+		}
+	}()
+	err = fn(cachedTx{c: c, gen: gen, missed: &missed})
+	return err, !missed
+}
+
+// cachedTx serves the cached reads from c and the others from Tx. In a cache-only run
+// (missed non-nil), Tx is nil and a cached read the cache lacks sets *missed.
+type cachedTx struct {
+	store.Tx
+	c      *Cache
+	gen    uint64
+	missed *bool
+}
+
+// miss reports whether a read the cache lacks must fail the run, recording it.
+func (t cachedTx) miss() bool {
+	if t.missed == nil {
+		return false
+	}
+	*t.missed = true
+	return true
+}
+
+// inner returns get(t.Tx), or the zero value in a cache-only run.
+func inner[T any](t cachedTx, get func(store.Tx) T) T {
+	var zero T
+	if t.Tx == nil {
+		return zero
+	}
+	return get(t.Tx)
+}
+
+func (t cachedTx) Ownership() store.Ownership {
+	return cachedOwnership{inner(t, store.Tx.Ownership), t}
+}
+func (t cachedTx) Duties() store.Duties   { return cachedDuties{inner(t, store.Tx.Duties), t} }
+func (t cachedTx) Parties() store.Parties { return cachedParties{inner(t, store.Tx.Parties), t} }
+func (t cachedTx) Catalog() store.Catalog { return cachedCatalog{inner(t, store.Tx.Catalog), t} }
+func (t cachedTx) CAs() store.CAs         { return cachedCAs{inner(t, store.Tx.CAs), t} }
 
 // lookup reads m[k] under c.mu.
 func lookup[K comparable, V any](c *Cache, m func() map[K]V, k K) (V, bool) {
@@ -300,6 +362,9 @@ func (o cachedOwnership) Owner(k ownership.Key) (string, bool, error) {
 	if e, ok := lookup(c, func() map[ownership.Key]cellEntry { return c.cells }, k); ok {
 		return e.owner, e.found, nil
 	}
+	if o.t.miss() {
+		return "", false, errNotCached
+	}
 	owner, found, err := o.Ownership.Owner(k)
 	if err == nil {
 		c.put(o.t.gen, func() { c.cells[k] = cellEntry{owner, found} })
@@ -317,6 +382,9 @@ func (d cachedDuties) PrincipalDuties(principalID string) ([]ownership.Pair, err
 	if v, ok := lookup(c, func() map[string][]ownership.Pair { return c.duties }, principalID); ok {
 		return slices.Clone(v), nil
 	}
+	if d.t.miss() {
+		return nil, errNotCached
+	}
 	v, err := d.Duties.PrincipalDuties(principalID)
 	if err == nil {
 		kept := slices.Clone(v)
@@ -332,6 +400,9 @@ func (d cachedDuties) ListSoDRules() ([]store.SoDRule, error) {
 	c.mu.Unlock()
 	if ok {
 		return slices.Clone(rules), nil
+	}
+	if d.t.miss() {
+		return nil, errNotCached
 	}
 	v, err := d.Duties.ListSoDRules()
 	if err == nil {
@@ -351,6 +422,9 @@ func (p cachedParties) GetParty(id string) (party.Party, error) {
 	if v, ok := lookup(c, func() map[string]party.Party { return c.parties }, id); ok {
 		return v, nil
 	}
+	if p.t.miss() {
+		return party.Party{}, errNotCached
+	}
 	v, err := p.Parties.GetParty(id)
 	if err == nil {
 		c.put(p.t.gen, func() { c.parties[id] = v })
@@ -367,6 +441,9 @@ func (p cachedParties) TokenByHash(hash []byte) (party.Principal, party.Token, e
 	copy(k[:], hash)
 	if e, ok := lookup(c, func() map[[sha256.Size]byte]tokenEntry { return c.tokens }, k); ok {
 		return e.p, e.tok, nil
+	}
+	if p.t.miss() {
+		return party.Principal{}, party.Token{}, errNotCached
 	}
 	v, tok, err := p.Parties.TokenByHash(hash)
 	if err == nil {
@@ -385,6 +462,9 @@ func (g cachedCatalog) GetLot(id string) (device.Lot, error) {
 	if v, ok := lookup(c, func() map[string]device.Lot { return c.lots }, id); ok {
 		return v, nil
 	}
+	if g.t.miss() {
+		return device.Lot{}, errNotCached
+	}
 	v, err := g.Catalog.GetLot(id)
 	if err == nil {
 		c.put(g.t.gen, func() { c.lots[id] = v })
@@ -396,6 +476,9 @@ func (g cachedCatalog) GetModel(id string) (device.Model, error) {
 	c := g.t.c
 	if v, ok := lookup(c, func() map[string]device.Model { return c.models }, id); ok {
 		return v, nil
+	}
+	if g.t.miss() {
+		return device.Model{}, errNotCached
 	}
 	v, err := g.Catalog.GetModel(id)
 	if err == nil {
@@ -414,6 +497,9 @@ func (a cachedCAs) GetCA(id string) (ca.CA, error) {
 	if v, ok := lookup(c, func() map[string]ca.CA { return c.cas }, id); ok {
 		return v, nil
 	}
+	if a.t.miss() {
+		return ca.CA{}, errNotCached
+	}
 	v, err := a.CAs.GetCA(id)
 	if err == nil {
 		c.put(a.t.gen, func() { c.cas[id] = v })
@@ -426,6 +512,9 @@ func (a cachedCAs) SigningKey(partyID, purpose string) (ca.SigningKey, error) {
 	k := [2]string{partyID, purpose}
 	if e, ok := lookup(c, func() map[[2]string]keyEntry { return c.keys }, k); ok {
 		return e.k, e.err
+	}
+	if a.t.miss() {
+		return ca.SigningKey{}, errNotCached
 	}
 	v, err := a.CAs.SigningKey(partyID, purpose)
 	if err == nil || failure.Is(err, failure.NotFound) {

@@ -219,3 +219,63 @@ func TestFullAndOff(t *testing.T) {
 		t.Error("a cache turned off served a token from memory")
 	}
 }
+
+// ViewCacheFirst answers from the cache alone, with no transaction, once the cache holds every
+// row fn reads; a row it lacks, or a read it does not serve, runs fn again in a transaction
+// with the same answers ViewCached gives; and a change through the cache shows at once.
+func TestViewCacheFirst(t *testing.T) {
+	st := replicas(t, 1)[0]
+	seed(t, st)
+	c := readcache.New(st, readcache.Config{Staleness: time.Hour})
+	runs := 0
+	readOwner := func() (string, error) {
+		var o string
+		err := c.ViewCacheFirst(ctx, func(tx store.Tx) (err error) {
+			runs++
+			o, _, err = tx.Ownership().Owner(key)
+			return err
+		})
+		return o, err
+	}
+	if o, err := readOwner(); err != nil || o != "acme" || runs != 2 {
+		t.Fatalf("first read: owner %q, %v after %d runs; want acme after a cache-only run and a transaction", o, err, runs)
+	}
+	runs = 0
+	if o, err := readOwner(); err != nil || o != "acme" || runs != 1 {
+		t.Fatalf("cached read: owner %q, %v after %d runs; want acme from the cache alone", o, err, runs)
+	}
+
+	// A read the cache does not serve (a principal) falls through to a transaction.
+	var p party.Principal
+	if err := c.ViewCacheFirst(ctx, func(tx store.Tx) (err error) {
+		if _, _, err = tx.Ownership().Owner(key); err != nil {
+			return err
+		}
+		p, err = tx.Parties().GetPrincipal("prn1")
+		return err
+	}); err != nil || p.ID != "prn1" {
+		t.Fatalf("uncached read: principal %q, %v", p.ID, err)
+	}
+	// A row the cache does not hold is read, and a missing one is still NotFound.
+	if err := c.ViewCacheFirst(ctx, func(tx store.Tx) error { _, err := tx.Catalog().GetLot("lot-nope"); return err }); !failure.Is(err, failure.NotFound) {
+		t.Fatalf("unknown lot: %v, want NotFound", err)
+	}
+
+	update(t, c, moveCell)
+	if o, err := readOwner(); err != nil || o != "fabrikam" {
+		t.Fatalf("after moving the cell through the cache: owner %q, %v", o, err)
+	}
+
+	// No transaction: with the database closed, the cached answer still comes, and a
+	// transaction cannot be opened.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runs = 0
+	if o, err := readOwner(); err != nil || o != "fabrikam" || runs != 1 {
+		t.Fatalf("with the database closed: owner %q, %v after %d runs; want the cached answer", o, err, runs)
+	}
+	if err := c.ViewCached(ctx, func(tx store.Tx) error { _, _, err := tx.Ownership().Owner(key); return err }); err == nil {
+		t.Fatal("ViewCached opened a transaction on a closed database")
+	}
+}
