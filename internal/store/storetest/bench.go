@@ -9,7 +9,10 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -67,7 +70,7 @@ func BenchIssuanceWrites(b *testing.B, s store.Store, clients int) {
 	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU(b)
+	cpu0, io0 := processCPU(b), processIO()
 	gc, _ := s.(interface{ GroupCommitStats() (int64, int64) })
 	var batches0 int64
 	if gc != nil {
@@ -111,6 +114,11 @@ func BenchIssuanceWrites(b *testing.B, s store.Store, clients int) {
 		}
 	})
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	if io := processIO(); io0 != nil && io != nil {
+		b.ReportMetric(float64(io["wchar"]-io0["wchar"])/float64(b.N), "written-B/op")
+		b.ReportMetric(float64(io["syscw"]-io0["syscw"])/float64(b.N), "writes/op")
+		b.ReportMetric(float64(io["rchar"]-io0["rchar"])/float64(b.N), "read-B/op")
+	}
 	if gc != nil {
 		if batches, _ := gc.GroupCommitStats(); batches > batches0 {
 			b.ReportMetric(float64(2*b.N)/float64(batches-batches0), "writes/batch")
@@ -140,6 +148,23 @@ func benchSeed(b *testing.B, s store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// processIO is this process's I/O counters (/proc/self/io: bytes and calls of read and write
+// system calls, the database's and its log's); nil where there is no such file.
+func processIO() map[string]int64 {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return nil
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			m[k] = n
+		}
+	}
+	return m
 }
 
 // processCPU is the CPU time (user and system) this process has used so far.
