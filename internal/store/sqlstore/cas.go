@@ -6,6 +6,9 @@ import (
 	"math/big"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -107,10 +110,31 @@ func (c certs) Reserve(v ca.Cert) error {
 	return err
 }
 
+// MarkIssued stores der for a reserved serial. When der is a certificate, the row's TBS must be
+// exactly der's tbsCertificate (else ErrConflict, nothing written), and the column is then
+// emptied: der holds those bytes, and keeping both doubled the row and the bytes every
+// issuance writes to the log (scanCert reads the TBS back out of der).
 func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
-	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", ca.SerialHex(serial), store.ErrConflict),
+	hex := ca.SerialHex(serial)
+	if tbs := tbsOf(der); tbs != nil {
+		return c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),
+			`UPDATE certificates SET state = ?, der = ?, issued_at = ?, tbs = ? WHERE serial = ? AND state = ? AND tbs = ?`,
+			string(ca.Issued), der, micros(at), []byte{}, hex, string(ca.Reserved), tbs)
+	}
+	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", hex, store.ErrConflict),
 		`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ?`,
-		string(ca.Issued), der, micros(at), ca.SerialHex(serial), string(ca.Reserved))
+		string(ca.Issued), der, micros(at), hex, string(ca.Reserved))
+}
+
+// tbsOf returns the tbsCertificate element of a DER certificate (RFC 5280 section 4.1), a
+// slice of der, or nil when der is not one.
+func tbsOf(der []byte) []byte {
+	in := cryptobyte.String(der)
+	var cert, tbs cryptobyte.String
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !in.Empty() || !cert.ReadASN1Element(&tbs, cbasn1.SEQUENCE) || len(tbs) == 0 {
+		return nil
+	}
+	return tbs
 }
 
 const certCols = `serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, revoked_at, reason, crl_partition`
@@ -123,6 +147,9 @@ func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
 	var issued, revoked, reason sql.NullInt64
 	if err := s.Scan(&v.SerialHex, &v.CAID, &dev, &v.Profile, &state, &v.TBS, &v.DER, &nb, &na, &at, &issued, &revoked, &reason, &v.CRLPartition); err != nil {
 		return v, err
+	}
+	if len(v.TBS) == 0 {
+		v.TBS = tbsOf(v.DER) // emptied by MarkIssued: der holds it
 	}
 	v.Serial, _ = new(big.Int).SetString(v.SerialHex, 16)
 	v.DeviceID, v.State = dev.String, ca.CertState(state)
