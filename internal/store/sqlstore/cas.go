@@ -110,16 +110,15 @@ func (c certs) Reserve(v ca.Cert) error {
 	return err
 }
 
-// MarkIssued stores der for a reserved serial. When der is a certificate, the row's TBS must be
-// exactly der's tbsCertificate (else ErrConflict, nothing written), and the column is then
-// emptied: der holds those bytes, and keeping both doubled the row and the bytes every
-// issuance writes to the log (scanCert reads the TBS back out of der).
+// MarkIssued stores der for a reserved serial. When der is a certificate, the row's TBS (the
+// record of intent) must be exactly der's tbsCertificate, checked in the same UPDATE; else
+// ErrConflict and nothing is written.
 func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
 	hex := ca.SerialHex(serial)
 	if tbs := tbsOf(der); tbs != nil {
 		return c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),
-			`UPDATE certificates SET state = ?, der = ?, issued_at = ?, tbs = ? WHERE serial = ? AND state = ? AND tbs = ?`,
-			string(ca.Issued), der, micros(at), []byte{}, hex, string(ca.Reserved), tbs)
+			`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ? AND tbs = ?`,
+			string(ca.Issued), der, micros(at), hex, string(ca.Reserved), tbs)
 	}
 	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", hex, store.ErrConflict),
 		`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ?`,
@@ -147,9 +146,6 @@ func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
 	var issued, revoked, reason sql.NullInt64
 	if err := s.Scan(&v.SerialHex, &v.CAID, &dev, &v.Profile, &state, &v.TBS, &v.DER, &nb, &na, &at, &issued, &revoked, &reason, &v.CRLPartition); err != nil {
 		return v, err
-	}
-	if len(v.TBS) == 0 {
-		v.TBS = tbsOf(v.DER) // emptied by MarkIssued: der holds it
 	}
 	v.Serial, _ = new(big.Int).SetString(v.SerialHex, 16)
 	v.DeviceID, v.State = dev.String, ca.CertState(state)

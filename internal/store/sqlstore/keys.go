@@ -56,7 +56,7 @@ func backfillPageOnce(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
 		return 0, fmt.Errorf("backfilling key hashes: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it does nothing
-	rows, err := tx.QueryContext(ctx, d.Rebind(fmt.Sprintf(`SELECT serial, tbs, der FROM certificates WHERE key_sha256 IS NULL ORDER BY serial LIMIT %d`, backfillPage)))
+	rows, err := tx.QueryContext(ctx, d.Rebind(fmt.Sprintf(`SELECT serial, tbs FROM certificates WHERE key_sha256 IS NULL ORDER BY serial LIMIT %d`, backfillPage)))
 	if err != nil {
 		return 0, fmt.Errorf("backfilling key hashes: %w", err)
 	}
@@ -67,13 +67,10 @@ func backfillPageOnce(ctx context.Context, db *sql.DB, d Dialect) (int, error) {
 	var todo []row
 	for rows.Next() {
 		var r row
-		var tbs, der []byte
-		if err := rows.Scan(&r.serial, &tbs, &der); err != nil {
+		var tbs []byte
+		if err := rows.Scan(&r.serial, &tbs); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("backfilling key hashes: %w", err)
-		}
-		if len(tbs) == 0 {
-			tbs = tbsOf(der) // emptied at issuance (MarkIssued)
 		}
 		if r.key, err = ca.TBSKeySHA256(tbs); err != nil {
 			r.key = []byte{}

@@ -19,9 +19,9 @@ var tbsTests = []struct {
 	{"IssuedCertKeepsItsTBS", testIssuedTBS},
 }
 
-// testIssuedTBS: a store may keep the to-be-signed bytes only inside the DER once a certificate
-// is issued, but GetCert and ListDeviceCerts still return them, byte for byte; and a DER whose
-// tbsCertificate is not the one reserved is refused (conflict), changing nothing.
+// testIssuedTBS: an issued certificate keeps the to-be-signed bytes reserved, byte for byte,
+// and a DER whose tbsCertificate is not the one reserved is refused (conflict), changing
+// nothing.
 func testIssuedTBS(t *testing.T, s store.Store) {
 	seedCA(t, s)
 	der := SelfSignedForTest(t)
