@@ -169,7 +169,8 @@ type Devices interface {
 type Certificates interface {
 	// Reserve records a serial and its to-be-signed bytes before signing.
 	Reserve(c ca.Cert) error
-	// MarkIssued stores the signed certificate for a reserved serial.
+	// MarkIssued stores the signed certificate for a reserved serial. When der parses as a
+	// certificate, its tbsCertificate must be the reserved TBS (else ErrConflict).
 	MarkIssued(serial *big.Int, der []byte, at time.Time) error
 	GetCert(serial *big.Int) (ca.Cert, error)
 	ListDeviceCerts(deviceID string) ([]ca.Cert, error)

@@ -30,3 +30,14 @@ func TestReopenKeepsSchema(t *testing.T) {
 		s.Close()
 	}
 }
+
+// BenchmarkIssuanceWrites is the store's part of a factory issuance at 64 clients (group
+// commit): go test -run '^$' -bench IssuanceWrites -benchtime 5000x ./internal/store/sqlite/
+func BenchmarkIssuanceWrites(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hallmark.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	storetest.BenchIssuanceWrites(b, st, 64)
+}

@@ -15,12 +15,15 @@ import (
 
 // The audit Merkle tree (store.AuditTree). Layout (migration 0004_audit_tree.sql):
 //   - audit_events.leaf_hash: level 0, leaf i is the event with seq i+1;
-//   - audit_nodes: every complete subtree above the leaves, written as it completes (on
-//     average one row per append);
+//   - audit_nodes: every complete subtree of level storedNodeLevel or above, written as it
+//     completes (one row per 2^(storedNodeLevel-1) appends on average); a node of a lower
+//     level is recomputed from its at most 2^(storedNodeLevel-1) leaves when asked for.
+//     Databases written before kept every level; those rows are simply not read;
 //   - audit_head: the counter that orders appenders, and the compact range [0, tree_size),
 //     from which the current root is one fold of at most 64 hashes; a write transaction
 //     keeps it in memory and writes it once, at commit (auditHead).
-// Any root or proof then reads O(log n) stored hashes; nothing is recomputed.
+// Any root or proof then reads O(log n) stored hashes, and at most 2^(storedNodeLevel-1)
+// leaf hashes (one index range) for each node below storedNodeLevel.
 
 func (t *tx) AuditTree() store.AuditTree { return auditTree{t} }
 
@@ -66,11 +69,17 @@ func joinRange(h [][]byte) []byte {
 	return b
 }
 
-// nodeWriter stores the complete subtrees a compact range reports (leaves are stored with
-// their events).
+// storedNodeLevel is the lowest level of the tree stored in audit_nodes (issue 21). Storing
+// every level took one INSERT per audit event, seven eighths of them for levels 1 to 3; a node
+// of those levels is the fold of at most 8 leaf hashes, which a proof reads in one range of
+// the audit_events primary key instead of one row of audit_nodes.
+const storedNodeLevel = 4
+
+// nodeWriter stores the complete subtrees of level storedNodeLevel and above that a compact
+// range reports (leaves are stored with their events; lower levels are recomputed: Nodes).
 func (t *tx) nodeWriter(errp *error) compact.VisitFn {
 	return func(id compact.NodeID, hash []byte) {
-		if id.Level == 0 || *errp != nil {
+		if id.Level < storedNodeLevel || *errp != nil {
 			return
 		}
 		*errp = t.treeExec(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`, int64(id.Level), int64(id.Index), hash)
@@ -272,6 +281,8 @@ func (a auditTree) Nodes(ids []store.TreeNode) ([][]byte, error) {
 		var err error
 		if id.Level == 0 {
 			err = a.t.queryRow(`SELECT leaf_hash FROM audit_events WHERE seq = ? AND leaf_hash IS NOT NULL`, int64(id.Index)+1).Scan(&h)
+		} else if id.Level < storedNodeLevel {
+			h, err = a.foldLeaves(id.Level, id.Index)
 		} else {
 			err = a.t.queryRow(`SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?`, int64(id.Level), int64(id.Index)).Scan(&h)
 		}
@@ -281,6 +292,26 @@ func (a auditTree) Nodes(ids []store.TreeNode) ([][]byte, error) {
 		out[i] = h
 	}
 	return out, nil
+}
+
+// foldLeaves computes the node (level, index) of a level below storedNodeLevel from its
+// 2^level leaves; sql.ErrNoRows when the subtree is not complete.
+func (a auditTree) foldLeaves(level uint8, index uint64) ([]byte, error) {
+	n := 1 << level
+	hs, err := a.LeafHashes(index<<level, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) < n {
+		return nil, sql.ErrNoRows
+	}
+	for len(hs) > 1 {
+		for i := 0; i < len(hs)/2; i++ {
+			hs[i] = rfc6962.DefaultHasher.HashChildren(hs[2*i], hs[2*i+1])
+		}
+		hs = hs[:len(hs)/2]
+	}
+	return hs[0], nil
 }
 
 func (a auditTree) LeafHashes(start uint64, n int) ([][]byte, error) {

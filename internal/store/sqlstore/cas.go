@@ -6,6 +6,9 @@ import (
 	"math/big"
 	"time"
 
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -107,10 +110,30 @@ func (c certs) Reserve(v ca.Cert) error {
 	return err
 }
 
+// MarkIssued stores der for a reserved serial. When der is a certificate, the row's TBS (the
+// record of intent) must be exactly der's tbsCertificate, checked in the same UPDATE; else
+// ErrConflict and nothing is written.
 func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
-	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", ca.SerialHex(serial), store.ErrConflict),
+	hex := ca.SerialHex(serial)
+	if tbs := tbsOf(der); tbs != nil {
+		return c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),
+			`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ? AND tbs = ?`,
+			string(ca.Issued), der, micros(at), hex, string(ca.Reserved), tbs)
+	}
+	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", hex, store.ErrConflict),
 		`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ?`,
-		string(ca.Issued), der, micros(at), ca.SerialHex(serial), string(ca.Reserved))
+		string(ca.Issued), der, micros(at), hex, string(ca.Reserved))
+}
+
+// tbsOf returns the tbsCertificate element of a DER certificate (RFC 5280 section 4.1), a
+// slice of der, or nil when der is not one.
+func tbsOf(der []byte) []byte {
+	in := cryptobyte.String(der)
+	var cert, tbs cryptobyte.String
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !in.Empty() || !cert.ReadASN1Element(&tbs, cbasn1.SEQUENCE) || len(tbs) == 0 {
+		return nil
+	}
+	return tbs
 }
 
 const certCols = `serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, revoked_at, reason, crl_partition`

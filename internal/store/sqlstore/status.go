@@ -14,19 +14,20 @@ type status struct{ t *tx }
 
 var _ store.Status = status{}
 
-// EachRevoked walks the covering index certificates_status (ca_id, state, crl_partition,
-// serial, revoked_at, reason, not_after): the full CRL of a CA is one index range scan,
-// without table lookups.
+// EachRevoked walks the covering partial index certificates_revoked (ca_id, crl_partition,
+// serial, revoked_at, reason, not_after, state WHERE state = 'revoked', migration 0028): the full
+// CRL of a CA is one index range scan, without table lookups. The state is a literal, not a
+// parameter: a planner uses a partial index only for a query whose WHERE implies the index's.
 func (s status) EachRevoked(caID string, now time.Time, fn func(store.RevokedEntry) error) error {
-	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = ? AND not_after > ? ORDER BY crl_partition, serial`,
-		caID, fn, caID, string(ca.Revoked), micros(now))
+	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = '`+string(ca.Revoked)+`' AND not_after > ? ORDER BY crl_partition, serial`,
+		caID, fn, caID, micros(now))
 }
 
 // EachRevokedInPartition is EachRevoked narrowed to one partition: one range scan of the
 // same index.
 func (s status) EachRevokedInPartition(caID string, partition int, now time.Time, fn func(store.RevokedEntry) error) error {
-	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = ? AND crl_partition = ? AND not_after > ? ORDER BY serial`,
-		caID, fn, caID, string(ca.Revoked), partition, micros(now))
+	return s.eachRevoked(`SELECT serial, revoked_at, reason, not_after FROM certificates WHERE ca_id = ? AND state = '`+string(ca.Revoked)+`' AND crl_partition = ? AND not_after > ? ORDER BY serial`,
+		caID, fn, caID, partition, micros(now))
 }
 
 func (s status) eachRevoked(q, caID string, fn func(store.RevokedEntry) error, args ...any) error {

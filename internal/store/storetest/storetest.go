@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, groupCommitTests...)
 	tests = append(tests, epochTests...)          // epochs.go
 	tests = append(tests, factoryPreviewTests...) // factorypreview.go
+	tests = append(tests, tbsTests...)            // tbs.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
