@@ -230,8 +230,8 @@ func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devic
 	c["inventory"] = Evidence{Count: sum.Devices, Total: sum.Devices, Note: "devices in the inventory", Status: "ok"}
 	c["lifecycle"] = Evidence{Count: sum.ByState[device.Active], Total: sum.Devices, Note: "active devices of all registered devices", Status: "ok"}
 
-	dr := DriftReport{Items: []Drift{}, Policy: []PolicyDrift{}}
-	if err := drift(tx, sc, &dr, s.verified); err != nil {
+	dr := DriftReport{GeneratedAt: s.now(), Items: []Drift{}, Policy: []PolicyDrift{}, PolicyChecked: true}
+	if err := s.driftIn(tx, sc, &dr); err != nil {
 		return nil, err
 	}
 	n := len(dr.Items) + len(dr.Policy)
