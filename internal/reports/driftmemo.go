@@ -18,14 +18,16 @@ import (
 // every round. Two memories make a round cost what changed rather than the fleet:
 //
 //   - Per scope, the last report with the change mark it was read under (driftMark: the audit
-//     tree's size and the governance epoch, read first in the report's transaction). Every
+//     tree's size, the governance and build-records epochs, read first in the report's transaction). Every
 //     change Hallmark makes is audited in its own transaction (the store refuses an unaudited
 //     change, store.ErrUnaudited), and the tree's size moves with every committed event, so an
 //     unchanged mark means unchanged inputs: the report is the last one, with a new
-//     GeneratedAt. The governance epoch moves also with SQL run by hand on the signing keys,
-//     models and lots (its triggers, migration 0027). A report older than driftRecheck is read
-//     again all the same, so a row changed by hand in SQL, outside any audited transaction, is
-//     seen within driftRecheck.
+//     GeneratedAt. The governance epoch and the build-records epoch move also with SQL run by
+//     hand on the signing keys, models and lots (migration 0027's triggers) and on the build
+//     records (0029's): a record rewritten in the database is read and verified again in the
+//     next report. A report older than driftRecheck is read again all the same, so a row of
+//     another table changed by hand in SQL, outside any audited transaction, is seen within
+//     driftRecheck.
 //   - Per device, what the device added to a report (driftMemo), under a digest of everything
 //     that went into it: the row the store returned (the device, its evidence, the certificate
 //     before, the factory certificate's bytes and state, the newest build record's bytes), the
@@ -50,8 +52,9 @@ const maxDriftScopes = 4096
 
 // driftMark is what a report was read under; an equal mark means equal inputs.
 type driftMark struct {
-	auditSize  uint64
-	governance int64
+	auditSize    uint64
+	governance   int64
+	buildRecords int64
 }
 
 func readDriftMark(tx store.Tx) (driftMark, error) {
@@ -63,7 +66,11 @@ func readDriftMark(tx store.Tx) (driftMark, error) {
 	if err != nil {
 		return driftMark{}, err
 	}
-	return driftMark{auditSize: h.Size, governance: g}, nil
+	b, err := tx.Epochs().Epoch(store.BuildRecordsEpoch)
+	if err != nil {
+		return driftMark{}, err
+	}
+	return driftMark{auditSize: h.Size, governance: g, buildRecords: b}, nil
 }
 
 // lastDrift is a scope's last report and when and under what mark it was read.
