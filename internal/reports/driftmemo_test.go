@@ -8,7 +8,10 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"math/big"
+	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -23,6 +26,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/postgres"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // TestDriftIncremental: a Service that remembers its drift reports answers, after every kind
@@ -31,16 +36,91 @@ import (
 // exactly what a new Service computes from scratch; an unchanged round reads no device row;
 // a changed one decodes only the devices whose inputs changed.
 func TestDriftIncremental(t *testing.T) {
-	ctx := context.Background()
-	const n = 300
-	path := filepath.Join(t.TempDir(), "hallmark.db")
-	st, err := buildFleet(ctx, path, n)
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "hallmark.db")
+		st, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testDriftIncremental(t, st, func(deviceID string) error {
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return tamper(db, `UPDATE build_records SET envelope = CAST(replace(CAST(envelope AS TEXT), '"sig":"M', '"sig":"N') AS BLOB) WHERE device_id = ?`, deviceID)
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := freshPostgres(t)
+		st, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testDriftIncremental(t, st, func(deviceID string) error {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return tamper(db, `UPDATE build_records SET envelope = convert_to(replace(convert_from(envelope, 'UTF8'), '"sig":"M', '"sig":"N'), 'UTF8') WHERE device_id = $1`, deviceID)
+		})
+	})
+}
+
+// tamper runs an UPDATE by hand that must change one row.
+func tamper(db *sql.DB, q, deviceID string) error {
+	res, err := db.Exec(q, deviceID)
+	if err != nil {
+		return err
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return fmt.Errorf("%d rows changed, not 1", k)
+	}
+	return nil
+}
+
+// freshPostgres returns a DSN of an empty schema of HALLMARK_TEST_POSTGRES's server, dropped
+// when the test ends; it skips the test without the variable.
+func freshPostgres(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("HALLMARK_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES to a server URL")
+	}
+	db, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	schema := fmt.Sprintf("hm_reports_%d", time.Now().UnixNano())
+	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		db.Close()
+		t.Fatalf("creating schema: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		db.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func testDriftIncremental(t *testing.T, st store.Store, tamperRecord func(deviceID string) error) {
+	ctx := context.Background()
+	const n = 300
+	if err := fillFleet(ctx, st, n); err != nil {
+		t.Fatal(err)
+	}
 	// Party aud audits the deployment, so it sees the whole fleet.
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err := st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.Parties().CreateParty(party.Party{ID: "aud", Name: "Aud", Kind: party.Auditor, CreatedAt: benchNow}); err != nil {
 			return err
 		}
@@ -169,15 +249,9 @@ func TestDriftIncremental(t *testing.T) {
 
 	// A record rewritten by hand in SQL, outside any transaction of Hallmark's: the
 	// build-records epoch moves (migration 0029), and the next report checks it again.
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
+	if err := tamperRecord("dev-0000019"); err != nil {
+		t.Fatalf("tampering with a build record: %v", err)
 	}
-	res, err := db.Exec(`UPDATE build_records SET envelope = CAST(replace(CAST(envelope AS TEXT), '"sig":"M', '"sig":"N') AS BLOB) WHERE device_id = ?`, "dev-0000019")
-	if k, _ := res.RowsAffected(); err != nil || k != 1 {
-		t.Fatalf("tampering with a build record: %v (%d rows)", err, k)
-	}
-	db.Close()
 	got := round("tampered")
 	expect("tampered", 0, 3, rows, exactly(1))
 	caught := false
