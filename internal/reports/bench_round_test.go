@@ -35,7 +35,7 @@ var roundAuditor sync.Once
 //	HALLMARK_BENCH_DEVICES=20000 go test -run '^$' -bench SnapshotRound ./internal/reports/
 func BenchmarkSnapshotRound(b *testing.B) {
 	st := benchStore(b)
-	ctx := context.Background()
+	ctx := snapshotContext(context.Background())
 	n := benchDevices()
 	roundAuditor.Do(func() {
 		err := st.Update(ctx, func(tx store.Tx) error {

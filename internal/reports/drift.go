@@ -78,21 +78,22 @@ func (s *Service) Drift(ctx context.Context, a audit.Actor) (DriftReport, error)
 		if err != nil {
 			return err
 		}
-		return s.driftIn(tx, sc, &out)
+		return s.driftIn(ctx, tx, sc, &out)
 	})
 	return out, err
 }
 
-// driftIn fills out (made with its GeneratedAt) with scope sc's drift, from the scope's last
-// report when nothing changed since it was read, else by reading the rows (driftmemo.go).
-func (s *Service) driftIn(tx store.Tx, sc store.ReportScope, out *DriftReport) error {
+// driftIn fills out (made with its GeneratedAt) with scope sc's drift: for a caller that
+// accepts it (ReuseUnchanged), the scope's last report when nothing changed since it was read;
+// else by reading the rows (driftmemo.go).
+func (s *Service) driftIn(ctx context.Context, tx store.Tx, sc store.ReportScope, out *DriftReport) error {
 	// The mark first: rows read after it are at least as new.
 	mark, err := readDriftMark(tx)
 	if err != nil {
 		return err
 	}
 	at := out.GeneratedAt
-	if last, ok := s.drift.last(sc, mark, at); ok {
+	if last, ok := s.drift.last(sc, mark, at); ok && reusing(ctx) {
 		s.drift.reused.Add(1)
 		last.GeneratedAt = at
 		*out = last

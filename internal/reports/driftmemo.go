@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -17,7 +18,8 @@ import (
 // few aggregate statements), and the console's snapshot rounds ask every party for it in
 // every round. Two memories make a round cost what changed rather than the fleet:
 //
-//   - Per scope, the last report with the change mark it was read under (driftMark: the audit
+//   - Per scope, for callers that accept it (ReuseUnchanged: the snapshot rounds), the last
+//     report with the change mark it was read under (driftMark: the audit
 //     tree's size, the governance and build-records epochs, read first in the report's transaction). Every
 //     change Hallmark makes is audited in its own transaction (the store refuses an unaudited
 //     change, store.ErrUnaudited), and the tree's size moves with every committed event, so an
@@ -38,6 +40,22 @@ import (
 // Neither changes a report's content: a digest names every input of a device's findings, and
 // device() is a function of them alone (no clock: a policy is evaluated at the admission's
 // time).
+
+type reuseKey struct{}
+
+// ReuseUnchanged returns a context under which the drift report (alone, or inside the
+// standards mapping) may be the scope's last one when its change mark has not moved since it
+// was read, less than driftRecheck ago: for background callers, the console's snapshot
+// rounds. Without it (the API's /v1/reports/*, live and exact) the rows are always read, and
+// only the per-device memory applies, which compares every byte read.
+func ReuseUnchanged(ctx context.Context) context.Context {
+	return context.WithValue(ctx, reuseKey{}, true)
+}
+
+func reusing(ctx context.Context) bool {
+	v, _ := ctx.Value(reuseKey{}).(bool)
+	return v
+}
 
 // driftRecheck bounds how long a report is reused without reading the rows again.
 const driftRecheck = 15 * time.Minute
