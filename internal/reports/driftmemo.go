@@ -61,8 +61,9 @@ func reusing(ctx context.Context) bool {
 const driftRecheck = 15 * time.Minute
 
 // maxDriftMemo bounds the per-device memory: 1,048,576 digests of 16 bytes with a byte of
-// flags each, about 32 MiB at most with the map's overhead (about 30 bytes a device), plus
-// the findings of the devices that have some. When full it is emptied, as verifiedSet is.
+// flags each in two generations (driftMemo), 38 MiB when full with 1% of the devices holding a
+// finding (measured: about 38 bytes a device with the maps' overhead). A fleet of up to
+// 524,288 devices is remembered whole; of a larger one, the devices read most recently.
 const maxDriftMemo = 1 << 20
 
 // maxDriftScopes bounds the reports remembered per scope (one per party asking).
@@ -154,12 +155,23 @@ func (c *driftCache) work() DriftWork {
 
 // driftMemo remembers what a device added to a report by the digest of its inputs. The
 // common finding (checked and evaluated, nothing found) is a byte of flags; a device with
-// findings keeps them in found.
+// findings keeps them in found. Two generations bound it: when the current one holds max/2
+// digests it becomes the previous one (the one before is dropped), and a digest found in the
+// previous one moves to the current: the digests of devices still read stay, those of
+// devices changed since (their old inputs) age out.
 type driftMemo struct {
-	mu    sync.Mutex
-	max   int
+	mu        sync.Mutex
+	max       int
+	cur, prev memoGen
+}
+
+type memoGen struct {
 	flags map[[16]byte]uint8
 	found map[[16]byte]deviceDrift
+}
+
+func newMemoGen() memoGen {
+	return memoGen{flags: map[[16]byte]uint8{}, found: map[[16]byte]deviceDrift{}}
 }
 
 const (
@@ -169,18 +181,29 @@ const (
 )
 
 func newDriftMemo(max int) *driftMemo {
-	return &driftMemo{max: max, flags: map[[16]byte]uint8{}, found: map[[16]byte]deviceDrift{}}
+	return &driftMemo{max: max, cur: newMemoGen(), prev: newMemoGen()}
 }
 
 func (m *driftMemo) get(k [16]byte) (deviceDrift, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	f, ok := m.flags[k]
+	if d, ok := m.cur.get(k); ok {
+		return d, true
+	}
+	d, ok := m.prev.get(k)
+	if ok {
+		m.putLocked(k, d)
+	}
+	return d, ok
+}
+
+func (g memoGen) get(k [16]byte) (deviceDrift, bool) {
+	f, ok := g.flags[k]
 	if !ok {
 		return deviceDrift{}, false
 	}
 	if f&memoFound != 0 {
-		return m.found[k], true
+		return g.found[k], true
 	}
 	return deviceDrift{checked: f&memoChecked != 0, evaluated: f&memoEvaluated != 0}, true
 }
@@ -188,9 +211,12 @@ func (m *driftMemo) get(k [16]byte) (deviceDrift, bool) {
 func (m *driftMemo) put(k [16]byte, d deviceDrift) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.flags) >= m.max {
-		clear(m.flags)
-		clear(m.found)
+	m.putLocked(k, d)
+}
+
+func (m *driftMemo) putLocked(k [16]byte, d deviceDrift) {
+	if len(m.cur.flags) >= m.max/2 {
+		m.prev, m.cur = m.cur, newMemoGen()
 	}
 	var f uint8
 	if d.checked {
@@ -201,9 +227,9 @@ func (m *driftMemo) put(k [16]byte, d deviceDrift) {
 	}
 	if len(d.items) > 0 || d.policy != nil {
 		f |= memoFound
-		m.found[k] = d
+		m.cur.found[k] = d
 	}
-	m.flags[k] = f
+	m.cur.flags[k] = f
 }
 
 // digest names every input of device(ad): the row, the manufacturer's key history and, when
