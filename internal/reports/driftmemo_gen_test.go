@@ -17,7 +17,7 @@ func TestDriftMemoGenerations(t *testing.T) {
 	if d, ok := m.get(key('b')); !ok || !reflect.DeepEqual(d, found) {
 		t.Fatalf("b: %+v %v", d, ok)
 	}
-	m.put(key('c'), plain) // the current generation is full: a and b become the previous one
+	m.put(key('c'), plain)                                             // the current generation is full: a and b become the previous one
 	if d, ok := m.get(key('a')); !ok || !reflect.DeepEqual(d, plain) { // read again: moves to the current one
 		t.Fatalf("a: %+v %v", d, ok)
 	}
