@@ -17,8 +17,10 @@ func TestDriftMemoGenerations(t *testing.T) {
 	if d, ok := m.get(key('b')); !ok || !reflect.DeepEqual(d, found) {
 		t.Fatalf("b: %+v %v", d, ok)
 	}
-	m.put(key('c'), plain)                                             // the current generation is full: a and b become the previous one
-	if d, ok := m.get(key('a')); !ok || !reflect.DeepEqual(d, plain) { // read again: moves to the current one
+	// The current generation is full: a and b become the previous one; a, read again, moves
+	// to the current one.
+	m.put(key('c'), plain)
+	if d, ok := m.get(key('a')); !ok || !reflect.DeepEqual(d, plain) {
 		t.Fatalf("a: %+v %v", d, ok)
 	}
 	m.put(key('d'), plain) // c and a become the previous generation; b is dropped
