@@ -75,29 +75,34 @@ func buildFleet(ctx context.Context, path string, n int) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	return st, fillFleet(ctx, st, n)
+}
+
+// fillFleet writes benchStore's fleet of n devices into an empty store.
+func fillFleet(ctx context.Context, st store.Store, n int) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench factory"}, NotBefore: benchNow.Add(-365 * 24 * time.Hour), NotAfter: benchNow.Add(365 * 24 * time.Hour)}
 	factoryDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pubDER, err := x509.MarshalPKIXPublicKey(key.Public())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	firmware := fmt.Sprintf("%064x", 15)
 	rec := &buildrecord.Record{Manufacturer: "acme", Model: "m", HardwareRevision: "B", Serial: "SN-1", Lot: "l", FirmwareDigest: buildrecord.Digest{SHA256: firmware},
 		TestResult: buildrecord.TestPass, BuiltAt: benchNow.Add(-30 * 24 * time.Hour)}
 	env, digest, err := buildrecord.Sign(ctx, rec, key.Public(), key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	envelope, err := json.Marshal(env)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ev := audit.Event{At: benchNow, PartyID: "p", PrincipalID: "x", Action: "bench"}
 	// The default onboarding policy but for build-record-names-device: the fleet shares one
@@ -151,7 +156,7 @@ func buildFleet(ctx context.Context, path string, n int) (store.Store, error) {
 		return err
 	})
 	if err != nil {
-		return st, err
+		return err
 	}
 	serial := int64(0x1000)
 	next := func() *big.Int { serial++; return big.NewInt(serial) }
@@ -215,10 +220,10 @@ func buildFleet(ctx context.Context, path string, n int) (store.Store, error) {
 			return err
 		})
 		if err != nil {
-			return st, err
+			return err
 		}
 	}
-	return st, nil
+	return nil
 }
 
 func operatorOf(env int) string {

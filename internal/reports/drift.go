@@ -78,10 +78,37 @@ func (s *Service) Drift(ctx context.Context, a audit.Actor) (DriftReport, error)
 		if err != nil {
 			return err
 		}
-		return drift(tx, sc, &out, s.verified)
+		return s.driftIn(ctx, tx, sc, &out)
 	})
 	return out, err
 }
+
+// driftIn fills out (made with its GeneratedAt) with scope sc's drift: for a caller that
+// accepts it (ReuseUnchanged), the scope's last report when nothing changed since it was read;
+// else by reading the rows (driftmemo.go).
+func (s *Service) driftIn(ctx context.Context, tx store.Tx, sc store.ReportScope, out *DriftReport) error {
+	// The mark first: rows read after it are at least as new.
+	mark, err := readDriftMark(tx)
+	if err != nil {
+		return err
+	}
+	at := out.GeneratedAt
+	if last, ok := s.drift.last(sc, mark, at); ok && reusing(ctx) {
+		s.drift.reused.Add(1)
+		last.GeneratedAt = at
+		*out = last
+		return nil
+	}
+	s.drift.read.Add(1)
+	if err := drift(tx, sc, out, s.verified, s.drift); err != nil {
+		return err
+	}
+	s.drift.keep(sc, mark, at, *out)
+	return nil
+}
+
+// DriftWork returns what the Service's drift reports did so far (driftmemo.go).
+func (s *Service) DriftWork() DriftWork { return s.drift.work() }
 
 // driftState is what a drift run caches: manufacturers' build-record keys, environments and
 // their current compiled policies.
@@ -90,6 +117,7 @@ type driftState struct {
 	keys     map[string]keyOrErr
 	envs     map[string]*envPolicies
 	verified *verifiedSet // the Service's, shared by every report
+	cache    *driftCache  // the Service's per-device memory and counters; nil: none
 }
 
 type keyOrErr struct {
@@ -99,8 +127,9 @@ type keyOrErr struct {
 }
 
 type envPolicies struct {
-	env      environment.Environment
-	programs map[environment.PolicyKind]*policy.Program
+	env         environment.Environment
+	programs    map[environment.PolicyKind]*policy.Program
+	fingerprint [32]byte // the environment and its current policies (envFingerprint)
 }
 
 // drift pages through the devices with evidence, in one statement per page. Each page's
@@ -108,8 +137,8 @@ type envPolicies struct {
 // checked in parallel (a build-record signature check and a policy evaluation each, most of a
 // report's time: 72% of it was the signature checks alone), and their findings are added in
 // page order, so the report is the same as a serial run's.
-func drift(tx store.Tx, sc store.ReportScope, out *DriftReport, verified *verifiedSet) error {
-	st := &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}, verified: verified}
+func drift(tx store.Tx, sc store.ReportScope, out *DriftReport, verified *verifiedSet, cache *driftCache) error {
+	st := &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}, verified: verified, cache: cache}
 	after := ""
 	found := make([]deviceDrift, driftPage)
 	for {
@@ -121,7 +150,7 @@ func drift(tx store.Tx, sc store.ReportScope, out *DriftReport, verified *verifi
 			return err
 		}
 		found = found[:len(page)]
-		inParallel(len(page), func(i int) { found[i] = st.device(&page[i]) })
+		inParallel(len(page), func(i int) { found[i] = st.remembered(&page[i]) })
 		for i := range found {
 			f := &found[i]
 			if f.checked {
@@ -186,6 +215,27 @@ func (st *driftState) load(page []store.Admission) error {
 		}
 	}
 	return nil
+}
+
+// remembered is device(ad) from the per-device memory when its inputs' digest is known, else
+// computed and remembered.
+func (st *driftState) remembered(ad *store.Admission) deviceDrift {
+	if st.cache == nil {
+		return st.device(ad)
+	}
+	st.cache.rows.Add(1)
+	k, ok := st.digest(ad)
+	if ok {
+		if d, ok := st.cache.memo.get(k); ok {
+			return d
+		}
+	}
+	st.cache.decoded.Add(1)
+	d := st.device(ad)
+	if ok {
+		st.cache.memo.put(k, d)
+	}
+	return d
 }
 
 // device checks one device against the caches load filled; it reads no store and changes no
@@ -310,6 +360,7 @@ func (st *driftState) env(id string) (*envPolicies, error) {
 		return nil, err
 	}
 	ep := &envPolicies{env: e, programs: map[environment.PolicyKind]*policy.Program{}}
+	var pvs []environment.PolicyVersion
 	for _, kind := range []environment.PolicyKind{environment.Onboarding, environment.Renewal} {
 		pv, err := st.tx.Environments().LatestPolicy(id, kind)
 		if failure.Is(err, failure.NotFound) {
@@ -327,7 +378,9 @@ func (st *driftState) env(id string) (*envPolicies, error) {
 			return nil, fmt.Errorf("stored %s policy v%d of %s: %w", kind, pv.Version, id, err)
 		}
 		ep.programs[kind] = prog
+		pvs = append(pvs, pv)
 	}
+	ep.fingerprint = envFingerprint(e, pvs)
 	st.envs[id] = ep
 	return ep, nil
 }

@@ -37,6 +37,8 @@ type Service struct {
 	tokenLifetime time.Duration
 	// verified remembers which build records verified under which key history (verified.go).
 	verified *verifiedSet
+	// drift remembers drift reports per scope and per device (driftmemo.go).
+	drift *driftCache
 }
 
 // New returns a Service; now defaults to time.Now in UTC.
@@ -44,7 +46,7 @@ func New(st store.Store, now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime, verified: newVerifiedSet(maxVerified)}
+	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime, verified: newVerifiedSet(maxVerified), drift: newDriftCache()}
 }
 
 // SetTokenLifetime sets the longest principal token lifetime the credential checks hold

@@ -134,7 +134,7 @@ func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsRep
 		if !auditor && !governance.IsDeploymentAdmin(a) {
 			return failure.New(failure.Denied, "the standards report is for auditors and deployment administrators")
 		}
-		checks, err := s.checks(tx, store.ReportScope{All: true, PartyID: a.PartyID}, now, auditor)
+		checks, err := s.checks(ctx, tx, store.ReportScope{All: true, PartyID: a.PartyID}, now, auditor)
 		if err != nil {
 			return err
 		}
@@ -163,7 +163,7 @@ func status(offenders int) string {
 
 // checks computes every live check with aggregate queries; devices says whether device IDs
 // may be named.
-func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devices bool) (map[string]Evidence, error) {
+func (s *Service) checks(ctx context.Context, tx store.Tx, sc store.ReportScope, now time.Time, devices bool) (map[string]Evidence, error) {
 	c := map[string]Evidence{}
 	var rot Rotation
 	if err := rot.compute(tx, sc, now); err != nil {
@@ -230,8 +230,8 @@ func (s *Service) checks(tx store.Tx, sc store.ReportScope, now time.Time, devic
 	c["inventory"] = Evidence{Count: sum.Devices, Total: sum.Devices, Note: "devices in the inventory", Status: "ok"}
 	c["lifecycle"] = Evidence{Count: sum.ByState[device.Active], Total: sum.Devices, Note: "active devices of all registered devices", Status: "ok"}
 
-	dr := DriftReport{Items: []Drift{}, Policy: []PolicyDrift{}}
-	if err := drift(tx, sc, &dr, s.verified); err != nil {
+	dr := DriftReport{GeneratedAt: s.now(), Items: []Drift{}, Policy: []PolicyDrift{}, PolicyChecked: true}
+	if err := s.driftIn(ctx, tx, sc, &dr); err != nil {
 		return nil, err
 	}
 	n := len(dr.Items) + len(dr.Policy)

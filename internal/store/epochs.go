@@ -13,3 +13,7 @@ type Epochs interface {
 	// (including its own changes); ErrNotFound when there is no such epoch.
 	Epoch(name string) (int64, error)
 }
+
+// BuildRecordsEpoch names the epoch that moves, in the same transaction, with every change to
+// the build records (migration 0029's triggers), by Hallmark or by hand in SQL.
+const BuildRecordsEpoch = "build_records"

@@ -1,0 +1,4 @@
+package reports
+
+// DriftRecheck is driftRecheck, for the tests of package reports_test.
+const DriftRecheck = driftRecheck
