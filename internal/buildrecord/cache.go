@@ -10,7 +10,8 @@ import (
 // VerifiedCache remembers what VerifyKeys returned for an envelope's exact bytes under an
 // exact key history, so that a record read again unchanged (a device's renewal after its
 // onboarding, both reading its one build record) is not verified again. The key of an entry
-// (CacheKey) is a SHA-256 over every key of the history, in order, and the envelope's bytes:
+// (CacheKey) is a SHA-256 over the history's digest (HistoryDigest: every key, in order) and
+// the envelope's bytes:
 // a changed byte of the envelope, a new, removed or reordered key is another key, which
 // misses and verifies. Only successful verifications are remembered; a refusal is computed
 // again each time.
@@ -51,10 +52,9 @@ func NewVerifiedCache(maxEntries, maxBytes int) *VerifiedCache {
 	return &VerifiedCache{maxEntries: maxEntries, maxBytes: maxBytes, m: make(map[[32]byte]*Verified)}
 }
 
-// CacheKey names envelope's bytes verified under the key history keysDER (each key's PKIX
-// DER, in the history's order). Each key is prefixed by its length, so no two histories
-// share a key.
-func CacheKey(envelope []byte, keysDER [][]byte) [32]byte {
+// HistoryDigest names a key history: a SHA-256 over its keys' PKIX DER, in the history's
+// order, each prefixed by its length, so that no two histories share a digest.
+func HistoryDigest(keysDER [][]byte) [32]byte {
 	h := sha256.New()
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(keysDER)))
@@ -64,6 +64,16 @@ func CacheKey(envelope []byte, keysDER [][]byte) [32]byte {
 		h.Write(n[:])
 		h.Write(k)
 	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// CacheKey names envelope's bytes verified under the key history whose HistoryDigest is
+// history.
+func CacheKey(envelope []byte, history [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write(history[:])
 	h.Write(envelope)
 	var out [32]byte
 	h.Sum(out[:0])

@@ -9,19 +9,19 @@ import (
 func TestVerifiedCacheKeys(t *testing.T) {
 	env := []byte(`{"payloadType":"x","payload":"e30=","signatures":[{"sig":"MEUC"}]}`)
 	k1, k2 := []byte{0x30, 1, 2}, []byte{0x30, 3, 4}
-	base := CacheKey(env, [][]byte{k1, k2})
-	if CacheKey(append([]byte(nil), env...), [][]byte{append([]byte(nil), k1...), k2}) != base {
+	base := CacheKey(env, HistoryDigest([][]byte{k1, k2}))
+	if CacheKey(append([]byte(nil), env...), HistoryDigest([][]byte{append([]byte(nil), k1...), k2})) != base {
 		t.Fatal("the same envelope and history name two keys")
 	}
 	changed := append([]byte(nil), env...)
 	changed[len(changed)-5] ^= 1
 	others := map[string][32]byte{
-		"envelope changed":  CacheKey(changed, [][]byte{k1, k2}),
-		"key added":         CacheKey(env, [][]byte{k1, k2, {0x30}}),
-		"key removed":       CacheKey(env, [][]byte{k1}),
-		"keys reordered":    CacheKey(env, [][]byte{k2, k1}),
-		"keys merged":       CacheKey(env, [][]byte{append(append([]byte(nil), k1...), k2...)}),
-		"key into envelope": CacheKey(append(append([]byte(nil), k2...), env...), [][]byte{k1}),
+		"envelope changed":  CacheKey(changed, HistoryDigest([][]byte{k1, k2})),
+		"key added":         CacheKey(env, HistoryDigest([][]byte{k1, k2, {0x30}})),
+		"key removed":       CacheKey(env, HistoryDigest([][]byte{k1})),
+		"keys reordered":    CacheKey(env, HistoryDigest([][]byte{k2, k1})),
+		"keys merged":       CacheKey(env, HistoryDigest([][]byte{append(append([]byte(nil), k1...), k2...)})),
+		"key into envelope": CacheKey(append(append([]byte(nil), k2...), env...), HistoryDigest([][]byte{k1})),
 	}
 	for name, k := range others {
 		if k == base {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -123,9 +124,46 @@ func (s *Service) verifyRecord(envelope []byte, history []ca.SigningKey) (*build
 	for i, k := range history {
 		ders[i] = k.PublicKeyDER
 	}
-	key := buildrecord.CacheKey(envelope, ders)
+	hd := buildrecord.HistoryDigest(ders)
+	key := buildrecord.CacheKey(envelope, hd)
 	if v, ok := s.records.Get(key); ok {
 		return v, nil
+	}
+	ks, err := s.keySet(hd, history)
+	if err != nil {
+		return nil, err
+	}
+	envl, err := buildrecord.ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	v, err := ks.Verify(envl)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
+	}
+	s.records.Add(key, v, len(envelope))
+	return v, nil
+}
+
+// maxKeySets bounds keySets: a deployment has a few manufacturers, each with one history at
+// a time; when full the memory is emptied.
+const maxKeySets = 256
+
+// keySets remembers key histories parsed and prepared for verification, by their
+// buildrecord.HistoryDigest: the same keys in the same order are the same digest, any change
+// another.
+type keySets struct {
+	mu sync.Mutex
+	m  map[[32]byte]*buildrecord.KeySet
+}
+
+// keySet returns history, whose digest is hd, parsed and prepared for verification.
+func (s *Service) keySet(hd [32]byte, history []ca.SigningKey) (*buildrecord.KeySet, error) {
+	s.keys.mu.Lock()
+	ks := s.keys.m[hd]
+	s.keys.mu.Unlock()
+	if ks != nil {
+		return ks, nil
 	}
 	pubs := make([]crypto.PublicKey, 0, len(history))
 	for _, k := range history {
@@ -135,16 +173,17 @@ func (s *Service) verifyRecord(envelope []byte, history []ca.SigningKey) (*build
 		}
 		pubs = append(pubs, pub)
 	}
-	envl, err := buildrecord.ParseEnvelope(envelope)
-	if err != nil {
-		return nil, err
-	}
-	v, err := buildrecord.VerifyKeys(envl, pubs)
+	ks, err := buildrecord.NewKeySet(pubs)
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
 	}
-	s.records.Add(key, v, len(envelope))
-	return v, nil
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	if s.keys.m == nil || len(s.keys.m) >= maxKeySets {
+		s.keys.m = make(map[[32]byte]*buildrecord.KeySet)
+	}
+	s.keys.m[hd] = ks
+	return ks, nil
 }
 
 // decide turns a denial into an error naming the rules that failed.

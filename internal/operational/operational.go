@@ -67,6 +67,8 @@ type Service struct {
 	// key history, so that a renewal does not verify its device's unchanged record again
 	// (inputRead).
 	records *buildrecord.VerifiedCache
+	// keys remembers the makers' key histories, parsed (issue.go).
+	keys keySets
 }
 
 // New returns a Service.
