@@ -223,21 +223,45 @@ func Verify(env *dsse.Envelope, pub crypto.PublicKey) (*Verified, error) {
 // verifies with the retired key and one signed after with the new key. Verified.KeyID names
 // the key that verified.
 func VerifyKeys(env *dsse.Envelope, pubs []crypto.PublicKey) (*Verified, error) {
-	payload, err := checkEnvelope(env)
+	if _, err := checkEnvelope(env); err != nil {
+		return nil, err
+	}
+	ks, err := NewKeySet(pubs)
 	if err != nil {
 		return nil, err
 	}
+	return ks.Verify(env)
+}
+
+// KeySet is a key history prepared once for many verifications: each key's verifier and keyid
+// computed once. It is immutable and safe for concurrent use.
+type KeySet struct {
+	vs  []dsse.Verifier
+	ids []string
+}
+
+// NewKeySet prepares pubs (1 to MaxKeys keys; duplicates count once) as VerifyKeys takes them.
+func NewKeySet(pubs []crypto.PublicKey) (*KeySet, error) {
 	vs, ids, err := verifiers(pubs)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := dsse.NewEnvelopeVerifier(vs...)
+	return &KeySet{vs: vs, ids: ids}, nil
+}
+
+// Verify is VerifyKeys with the key history ks.
+func (ks *KeySet) Verify(env *dsse.Envelope) (*Verified, error) {
+	payload, err := checkEnvelope(env)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := dsse.NewEnvelopeVerifier(ks.vs...)
 	if err != nil {
 		return nil, err
 	}
 	accepted, err := ev.Verify(context.Background(), env)
 	if err != nil || len(accepted) == 0 {
-		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build record: no valid signature by key %s", strings.Join(ids, " or ")))
+		return nil, failure.Wrap(failure.Invalid, err, fmt.Sprintf("build record: no valid signature by key %s", strings.Join(ks.ids, " or ")))
 	}
 	return decodeVerified(payload, accepted[0].KeyID)
 }

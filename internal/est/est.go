@@ -230,7 +230,7 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request, lbl string, ren
 		h.fail(w, r, lbl, err)
 		return
 	}
-	h.log.Info("est issued", "op", reqName(r), "label", lbl, "peer", peerName(r), "serial", fmt.Sprintf("%x", cert.SerialNumber))
+	h.log.Info("est issued", "op", reqName(r), "label", lbl, "peer", peerName(r), "serial", cert.SerialNumber.Text(16))
 	writeP7(w, "application/pkcs7-mime; smime-type=certs-only", []*x509.Certificate{cert})
 }
 
@@ -344,5 +344,9 @@ func peerName(r *http.Request) string {
 		return ""
 	}
 	c := r.TLS.PeerCertificates[0]
-	return fmt.Sprintf("%s (serial %x)", c.Subject, c.SerialNumber)
+	serial := "<nil>"
+	if c.SerialNumber != nil {
+		serial = c.SerialNumber.Text(16)
+	}
+	return c.Subject.String() + " (serial " + serial + ")"
 }

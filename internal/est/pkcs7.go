@@ -7,7 +7,6 @@ package est
 // tests check the encoding against outside parsers.
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -16,43 +15,68 @@ import (
 	"strings"
 )
 
-var (
-	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-)
-
-// tlv encodes one DER element around the concatenated parts.
-func tlv(class, tag int, compound bool, parts ...[]byte) []byte {
-	b, err := asn1.Marshal(asn1.RawValue{Class: class, Tag: tag, IsCompound: compound, Bytes: bytes.Join(parts, nil)})
-	if err != nil {
-		panic("est: encoding DER: " + err.Error()) // only on lengths no certificate reaches
-	}
-	return b
-}
+var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
 
 // CertsOnly encodes certificates as a degenerate CMS SignedData, the "certs-only" Simple PKI
 // Response of RFC 5272 section 4.1 that RFC 7030 sections 4.1.3 and 4.2.3 return: version 1,
 // no digest algorithms, encapsulated content of type id-data with no content, the
 // certificates, and no signers (RFC 5652 section 5.1). The certificates keep their order.
 func CertsOnly(certs []*x509.Certificate) []byte {
-	oid := func(o asn1.ObjectIdentifier) []byte {
-		b, _ := asn1.Marshal(o)
-		return b
-	}
-	var raw [][]byte
+	n := 0
 	for _, c := range certs {
-		raw = append(raw, c.Raw)
+		n += len(c.Raw)
 	}
-	version, _ := asn1.Marshal(1)
-	emptySet := tlv(asn1.ClassUniversal, asn1.TagSet, true)
-	signedData := tlv(asn1.ClassUniversal, asn1.TagSequence, true,
-		version,
-		emptySet, // digestAlgorithms
-		tlv(asn1.ClassUniversal, asn1.TagSequence, true, oid(oidData)), // encapContentInfo
-		tlv(asn1.ClassContextSpecific, 0, true, raw...),                // certificates [0] IMPLICIT
-		emptySet, // signerInfos
-	)
-	return tlv(asn1.ClassUniversal, asn1.TagSequence, true, oid(oidSignedData), tlv(asn1.ClassContextSpecific, 0, true, signedData))
+	// The fixed fields of the SignedData, then the [0] IMPLICIT certificates, then signerInfos.
+	head := []byte{
+		0x02, 0x01, 0x01, // version 1
+		0x31, 0x00, // digestAlgorithms: empty SET
+		0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, // encapContentInfo: id-data, no content
+	}
+	tail := []byte{0x31, 0x00} // signerInfos: empty SET
+	certsLen := derHeaderLen(n) + n
+	sdLen := len(head) + certsLen + len(tail)
+	sdTLV := derHeaderLen(sdLen) + sdLen
+	explicit := derHeaderLen(sdTLV) + sdTLV
+	oidSD := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02} // id-signedData
+	outer := len(oidSD) + explicit
+	out := make([]byte, 0, derHeaderLen(outer)+outer)
+	out = appendDERHeader(out, 0x30, outer) // ContentInfo SEQUENCE
+	out = append(out, oidSD...)
+	out = appendDERHeader(out, 0xa0, sdTLV) // [0] EXPLICIT content
+	out = appendDERHeader(out, 0x30, sdLen) // SignedData SEQUENCE
+	out = append(out, head...)
+	out = appendDERHeader(out, 0xa0, n) // certificates [0] IMPLICIT SET OF
+	for _, c := range certs {
+		out = append(out, c.Raw...)
+	}
+	return append(out, tail...)
+}
+
+// derHeaderLen is the length of the DER tag and length octets of an element whose content is
+// n bytes (a one-octet tag).
+func derHeaderLen(n int) int {
+	if n <= 0x7f {
+		return 2
+	}
+	h := 2
+	for ; n > 0; n >>= 8 {
+		h++
+	}
+	return h
+}
+
+// appendDERHeader appends a one-octet tag and the DER length octets of n.
+func appendDERHeader(b []byte, tag byte, n int) []byte {
+	b = append(b, tag)
+	if n <= 0x7f {
+		return append(b, byte(n))
+	}
+	k := derHeaderLen(n) - 2
+	b = append(b, 0x80|byte(k))
+	for i := k - 1; i >= 0; i-- {
+		b = append(b, byte(n>>(8*i)))
+	}
+	return b
 }
 
 // ParseCertsOnly reads the certificates of a certs-only CMS SignedData (DER). It accepts any

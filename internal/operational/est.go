@@ -154,8 +154,8 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 	if err != nil {
 		return nil, err
 	}
-	if readErr != nil {
-		return nil, readErr
+	if err := checkOnboarding(r, rd, readErr, now); err != nil {
+		return nil, err
 	}
 	id, err := e.s.finishOnboarding(ctx, a, r, prog, rd, now)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -28,53 +29,161 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// buildInput gathers the documented policy inputs, verifying the build record on the way.
+// buildInput gathers the documented policy inputs, verifying the build record on the way,
+// all in tx (readInput, then inputRead.input).
 func (s *Service) buildInput(tx store.Tx, d device.Device, factory *x509.Certificate, factRec ca.Cert, env environment.Environment, facts environment.Facts, op *policy.Operational) (policy.Input, error) {
-	br, err := tx.BuildRecords().LatestBuildRecord(d.ID)
+	ir, err := readInput(tx, d, factory, factRec, env, facts, op)
 	if err != nil {
 		return policy.Input{}, err
 	}
+	return s.input(ir)
+}
+
+// inputRead is what a policy input is built from, as read in a transaction: the device's
+// newest build record, its manufacturer's build-record key history and the catalog's names.
+// The checks that cost CPU and read nothing (the record's signature, its statement, its
+// binding to the factory certificate) are Service.input's, which an onboarding or a renewal
+// runs after its read transaction, outside the store's one writer: the decision is on the
+// rows that transaction read, as when the checks ran inside it.
+type inputRead struct {
+	d        device.Device
+	factory  *x509.Certificate
+	factRec  ca.Cert
+	env      environment.Environment
+	facts    environment.Facts
+	op       *policy.Operational
+	envelope []byte
+	history  []ca.SigningKey
+	model    string
+	lot      string
+	// done, when set, is the input itself (a maker's device, which has no build record).
+	done *policy.Input
+	// now, when set, is the input's Now (a renewal's time).
+	now time.Time
+}
+
+// readInput reads in tx what the policy input of d presenting factory is built from.
+func readInput(tx store.Tx, d device.Device, factory *x509.Certificate, factRec ca.Cert, env environment.Environment, facts environment.Facts, op *policy.Operational) (inputRead, error) {
+	ir := inputRead{d: d, factory: factory, factRec: factRec, env: env, facts: facts, op: op}
+	br, err := tx.BuildRecords().LatestBuildRecord(d.ID)
+	if err != nil {
+		return ir, err
+	}
+	ir.envelope = br.Envelope
 	// The manufacturer's key history: a record signed before a key rotation verifies with
 	// the key that signed it, which its keyid names.
-	history, err := tx.KeyHistory().SigningKeys(d.ManufacturerID, "build-record")
-	if err != nil {
-		return policy.Input{}, fmt.Errorf("the manufacturer's build-record keys: %w", err)
+	if ir.history, err = tx.KeyHistory().SigningKeys(d.ManufacturerID, "build-record"); err != nil {
+		return ir, fmt.Errorf("the manufacturer's build-record keys: %w", err)
 	}
-	if len(history) == 0 {
-		return policy.Input{}, fmt.Errorf("the manufacturer's build-record key: %w", store.ErrNotFound)
+	if len(ir.history) == 0 {
+		return ir, fmt.Errorf("the manufacturer's build-record key: %w", store.ErrNotFound)
+	}
+	model, err := tx.Catalog().GetModel(d.ModelID)
+	if err != nil {
+		return ir, err
+	}
+	lot, err := tx.Catalog().GetLot(d.LotID)
+	if err != nil {
+		return ir, err
+	}
+	ir.model, ir.lot = model.Name, lot.Name
+	return ir, nil
+}
+
+// input verifies the build record ir read under the manufacturer's key history and its
+// binding to the factory certificate, and builds the policy input. A record whose exact
+// bytes verified under the exact same key history before is taken from s.records
+// (buildrecord.VerifiedCache) instead of being verified again; any other is verified.
+func (s *Service) input(ir inputRead) (policy.Input, error) {
+	if ir.done != nil {
+		return *ir.done, nil
+	}
+	v, err := s.verifyRecord(ir.envelope, ir.history)
+	if err != nil {
+		return policy.Input{}, err
+	}
+	digest, err := issuance.BuildRecordDigestOf(ir.factory)
+	if err != nil {
+		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the factory certificate names no build record")
+	}
+	if err := buildrecord.CheckBinding(v, ir.factory.PublicKey, digest); err != nil {
+		return policy.Input{}, err
+	}
+	in := policyinput.Build(s.now(), ir.d, ir.model, ir.lot, ir.factory, ir.factRec, v.Record, ir.env, ir.facts, ir.op)
+	if !ir.now.IsZero() {
+		in.Now = ir.now
+	}
+	return in, nil
+}
+
+// verifyRecord verifies a build record's envelope under a manufacturer's key history, or
+// finds that the same bytes verified under the same history before (s.records). The
+// *buildrecord.Verified it returns is shared with the cache: read only.
+func (s *Service) verifyRecord(envelope []byte, history []ca.SigningKey) (*buildrecord.Verified, error) {
+	ders := make([][]byte, len(history))
+	for i, k := range history {
+		ders[i] = k.PublicKeyDER
+	}
+	hd := buildrecord.HistoryDigest(ders)
+	key := buildrecord.CacheKey(envelope, hd)
+	if v, ok := s.records.Get(key); ok {
+		return v, nil
+	}
+	ks, err := s.keySet(hd, history)
+	if err != nil {
+		return nil, err
+	}
+	envl, err := buildrecord.ParseEnvelope(envelope)
+	if err != nil {
+		return nil, err
+	}
+	v, err := ks.Verify(envl)
+	if err != nil {
+		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
+	}
+	s.records.Add(key, v, len(envelope))
+	return v, nil
+}
+
+// maxKeySets bounds keySets: a deployment has a few manufacturers, each with one history at
+// a time; when full the memory is emptied.
+const maxKeySets = 256
+
+// keySets remembers key histories parsed and prepared for verification, by their
+// buildrecord.HistoryDigest: the same keys in the same order are the same digest, any change
+// another.
+type keySets struct {
+	mu sync.Mutex
+	m  map[[32]byte]*buildrecord.KeySet
+}
+
+// keySet returns history, whose digest is hd, parsed and prepared for verification.
+func (s *Service) keySet(hd [32]byte, history []ca.SigningKey) (*buildrecord.KeySet, error) {
+	s.keys.mu.Lock()
+	ks := s.keys.m[hd]
+	s.keys.mu.Unlock()
+	if ks != nil {
+		return ks, nil
 	}
 	pubs := make([]crypto.PublicKey, 0, len(history))
 	for _, k := range history {
 		pub, err := x509.ParsePKIXPublicKey(k.PublicKeyDER)
 		if err != nil {
-			return policy.Input{}, fmt.Errorf("build-record key %s: %w", k.ID, err)
+			return nil, fmt.Errorf("build-record key %s: %w", k.ID, err)
 		}
 		pubs = append(pubs, pub)
 	}
-	envl, err := buildrecord.ParseEnvelope(br.Envelope)
+	ks, err := buildrecord.NewKeySet(pubs)
 	if err != nil {
-		return policy.Input{}, err
+		return nil, failure.Wrap(failure.Invalid, err, "the build record does not verify")
 	}
-	v, err := buildrecord.VerifyKeys(envl, pubs)
-	if err != nil {
-		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the build record does not verify")
+	s.keys.mu.Lock()
+	defer s.keys.mu.Unlock()
+	if s.keys.m == nil || len(s.keys.m) >= maxKeySets {
+		s.keys.m = make(map[[32]byte]*buildrecord.KeySet)
 	}
-	digest, err := issuance.BuildRecordDigestOf(factory)
-	if err != nil {
-		return policy.Input{}, failure.Wrap(failure.Invalid, err, "the factory certificate names no build record")
-	}
-	if err := buildrecord.CheckBinding(v, factory.PublicKey, digest); err != nil {
-		return policy.Input{}, err
-	}
-	model, err := tx.Catalog().GetModel(d.ModelID)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	lot, err := tx.Catalog().GetLot(d.LotID)
-	if err != nil {
-		return policy.Input{}, err
-	}
-	return policyinput.Build(s.now(), d, model.Name, lot.Name, factory, factRec, v.Record, env, facts, op), nil
+	s.keys.m[hd] = ks
+	return ks, nil
 }
 
 // decide turns a denial into an error naming the rules that failed.

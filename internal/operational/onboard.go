@@ -156,13 +156,20 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 		return s.onboardExternal(ctx, a, r, prog, ext)
 	}
 	now := s.now()
-	var rd onboardRead
-	// Everything the decision needs is read in one transaction (see onboardReads).
-	err = s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
-		rd, err = s.readOnboarding(tx, r, now)
-		return err
+	var (
+		rd      onboardRead
+		readErr error
+	)
+	// Everything the decision needs is read in one transaction (see onboardRead), and checked
+	// after it (checkOnboarding, finishOnboarding).
+	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		rd, readErr = s.readOnboarding(tx, r, now)
+		return nil
 	})
 	if err != nil {
+		return out, err
+	}
+	if err := checkOnboarding(r, rd, readErr, now); err != nil {
 		return out, err
 	}
 	return s.finishOnboarding(ctx, a, r, prog, rd, now)
@@ -177,27 +184,50 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 // connection that made the changes, with the group commit's savepoint instead of a BEGIN and
 // COMMIT of its own. Nothing is written until s.issue, whose transaction writes the device
 // only if its state and custodian are still those read.
+//
+// That transaction only reads: the checks that cost CPU and read nothing, the factory chain's
+// signatures (checkOnboarding) and the build record's (Service.input), run after it, on the
+// rows it read, so the store's single writer is not held by them. The decision is the one
+// the same checks inside the transaction would make: they are pure functions of what it read
+// and of now.
 type onboardRead struct {
 	d       device.Device
-	in      policy.Input
+	in      inputRead // verified and built by finishOnboarding
 	issuer  ca.CA
 	factRec ca.Cert
+	// anchors are the certificates the factory chain may end at; anchored says they were
+	// read (checkOnboarding verifies the chain to them).
+	anchors  []*x509.Certificate
+	anchored bool
+}
+
+// checkOnboarding verifies the factory chain r presented to the anchors readOnboarding read,
+// at now, and then gives readErr, readOnboarding's refusal: the chain is refused first, as
+// when it was verified first inside the reads.
+func checkOnboarding(r onboarding, rd onboardRead, readErr error, now time.Time) error {
+	if !rd.anchored {
+		return readErr
+	}
+	if _, err := chainverify.Verify(r.chain[0], chainverify.Options{Anchors: rd.anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
+		return err
+	}
+	return readErr
 }
 
 // readOnboarding reads in tx what the onboarding r of this deployment's own factory
-// certificate r.chain[0] decides on at now: the chain verified to the manufacturer anchors,
-// the factory record (unchanged and not revoked), the device (held by the environment's
-// operator, in a state that lets it onboard), the policy input and the issuing CA.
+// certificate r.chain[0] decides on at now: the manufacturer anchors (the chain is verified to
+// them by checkOnboarding, after tx), the factory record (unchanged and not revoked), the
+// device (held by the environment's operator, in a state that lets it onboard), what the
+// policy input is built from and the issuing CA. Its error is a refusal that
+// checkOnboarding gives after the chain's.
 func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time) (onboardRead, error) {
 	var rd onboardRead
 	env, factory := r.env, r.chain[0]
-	anchors, err := s.anchors(tx, env.OperatorID)
-	if err != nil {
+	var err error
+	if rd.anchors, err = s.anchors(tx, env.OperatorID); err != nil {
 		return rd, err
 	}
-	if _, err := chainverify.Verify(factory, chainverify.Options{Anchors: anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
-		return rd, err
-	}
+	rd.anchored = true
 	if rd.factRec, err = tx.Certificates().GetCert(factory.SerialNumber); err != nil || rd.factRec.Profile != string(issuance.ProfileFactory) || string(rd.factRec.DER) != string(factory.Raw) {
 		if err != nil && !failure.Is(err, failure.NotFound) {
 			return rd, err
@@ -217,18 +247,23 @@ func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time) (onbo
 	if err != nil {
 		return rd, err
 	}
-	if rd.in, err = s.buildInput(tx, rd.d, factory, rd.factRec, env, r.facts, op); err != nil {
+	if rd.in, err = readInput(tx, rd.d, factory, rd.factRec, env, r.facts, op); err != nil {
 		return rd, err
 	}
 	rd.issuer, err = tx.CAs().GetCA(env.IssuingCAID)
 	return rd, err
 }
 
-// finishOnboarding evaluates the onboarding policy prog on what readOnboarding read (asking
-// for or consuming an operator's approval when the policy requires one) and issues.
+// finishOnboarding verifies the device's build record (Service.input) and evaluates the
+// onboarding policy prog on what readOnboarding read (asking for or consuming an operator's
+// approval when the policy requires one) and issues. checkOnboarding passed before.
 func (s *Service) finishOnboarding(ctx context.Context, a audit.Actor, r onboarding, prog *policy.Program, rd onboardRead, now time.Time) (Identity, error) {
 	env, pv, d := r.env, r.policy, rd.d
-	dec := prog.EvaluateContext(ctx, rd.in)
+	in, err := s.input(rd.in)
+	if err != nil {
+		return Identity{}, err
+	}
+	dec := prog.EvaluateContext(ctx, in)
 	approvalID := ""
 	if dec.ApprovalRequired {
 		var err error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -62,6 +63,12 @@ type Service struct {
 	refusals map[string]*atomic.Int64
 	// manifests keeps the makers' parsed active manifests (external.go).
 	manifests manifestCache
+	// records remembers the build records that verified, by their bytes and their maker's
+	// key history, so that a renewal does not verify its device's unchanged record again
+	// (inputRead).
+	records *buildrecord.VerifiedCache
+	// keys remembers the makers' key histories, parsed (issue.go).
+	keys keySets
 }
 
 // New returns a Service.
@@ -81,7 +88,7 @@ func New(c Config) *Service {
 	if c.MaxLiveChallenges <= 0 {
 		c.MaxLiveChallenges = DefaultMaxLiveChallenges
 	}
-	return &Service{c: c, refusals: newRefusalCounters()}
+	return &Service{c: c, refusals: newRefusalCounters(), records: buildrecord.NewVerifiedCache(0, 0)}
 }
 
 const stage = ownership.Operational

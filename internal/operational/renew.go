@@ -97,7 +97,7 @@ type renewRead struct {
 	d          device.Device
 	env        environment.Environment
 	pv         environment.PolicyVersion
-	in         policy.Input
+	in         inputRead // verified and built by finishRenewal, outside the read transaction
 	issuer     ca.CA
 	rec        ca.Cert
 	factSerial string            // the factory certificate's serial, hex
@@ -153,7 +153,7 @@ func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Ch
 	if rr.pv, err = tx.Environments().LatestPolicy(env.ID, environment.Renewal); err != nil {
 		return rr, err
 	}
-	if rr.in, rr.fc, rr.factSerial, err = s.renewalInput(tx, d, env, rec, r.facts, now); err != nil {
+	if rr.in, rr.fc, rr.factSerial, err = readRenewalInput(tx, d, env, rec, r.facts, now); err != nil {
 		return rr, err
 	}
 	if rr.waivers, err = tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: d.ID, ActiveAt: &now}); err != nil {
@@ -163,15 +163,19 @@ func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Ch
 	return rr, err
 }
 
-// finishRenewal evaluates the renewal policy, with the device's waivers, on what
-// readRenewal read and issues.
+// finishRenewal verifies the device's build record (Service.input), evaluates the renewal
+// policy, with the device's waivers, on what readRenewal read and issues.
 func (s *Service) finishRenewal(ctx context.Context, a audit.Actor, r renewal, rr renewRead, now time.Time) (Identity, error) {
 	env, pv, d, rec, waivers := rr.env, rr.pv, rr.d, rr.rec, rr.waivers
+	in, err := s.input(rr.in)
+	if err != nil {
+		return Identity{}, err
+	}
 	prog, err := s.program(ctx, pv)
 	if err != nil {
 		return Identity{}, err
 	}
-	dec, waived := waiver.Apply(prog.EvaluateContext(ctx, rr.in), waivers)
+	dec, waived := waiver.Apply(prog.EvaluateContext(ctx, in), waivers)
 	if err := decide(dec, environment.Renewal); err != nil {
 		return Identity{}, err
 	}
@@ -191,11 +195,26 @@ func (s *Service) finishRenewal(ctx context.Context, a audit.Actor, r renewal, r
 
 // renewalInput builds the policy input of a renewal of device d in env, presenting its
 // operational certificate rec with facts, at now: the one builder renewal and a policy dry
-// run (DryRunPolicy) share. It returns the factory certificate and its serial (hex) too.
+// run (DryRunPolicy) share, all in tx (readRenewalInput, then Service.input). It returns the
+// factory certificate and its serial (hex) too.
 func (s *Service) renewalInput(tx store.Tx, d device.Device, env environment.Environment, rec ca.Cert, facts environment.Facts, now time.Time) (policy.Input, *x509.Certificate, string, error) {
-	evs, err := tx.Evidence().ListEvidence(d.ID)
+	ir, fc, serial, err := readRenewalInput(tx, d, env, rec, facts, now)
 	if err != nil {
 		return policy.Input{}, nil, "", err
+	}
+	in, err := s.input(ir)
+	if err != nil {
+		return policy.Input{}, nil, "", err
+	}
+	return in, fc, serial, nil
+}
+
+// readRenewalInput reads in tx what the policy input of a renewal is built from (see
+// renewalInput and inputRead).
+func readRenewalInput(tx store.Tx, d device.Device, env environment.Environment, rec ca.Cert, facts environment.Facts, now time.Time) (inputRead, *x509.Certificate, string, error) {
+	evs, err := tx.Evidence().ListEvidence(d.ID)
+	if err != nil {
+		return inputRead{}, nil, "", err
 	}
 	renewals := 0
 	for _, e := range evs {
@@ -212,26 +231,26 @@ func (s *Service) renewalInput(tx store.Tx, d device.Device, env environment.Env
 		// maker's word on it are in its origin; it has no build record.
 		o, m, err := makers.Origin(tx, d.ID)
 		if err != nil {
-			return policy.Input{}, nil, "", err
+			return inputRead{}, nil, "", err
 		}
 		in := policyinput.External(now, d, m.Name, o.Factory, false, env, facts, op)
 		in.Factory.Revoked = o.State == maker.Revoked
-		return in, o.Factory, o.FactorySerial, nil
+		return inputRead{done: &in}, o.Factory, o.FactorySerial, nil
 	}
 	factRec, err := tx.Certificates().GetCert(mustSerial(d.FactoryCert))
 	if err != nil {
-		return policy.Input{}, nil, "", err
+		return inputRead{}, nil, "", err
 	}
 	fc, err := parseDER(factRec.DER)
 	if err != nil {
-		return policy.Input{}, nil, "", err
+		return inputRead{}, nil, "", err
 	}
-	in, err := s.buildInput(tx, d, fc, factRec, env, facts, op)
+	ir, err := readInput(tx, d, fc, factRec, env, facts, op)
 	if err != nil {
-		return policy.Input{}, nil, "", err
+		return inputRead{}, nil, "", err
 	}
-	in.Now = now
-	return in, fc, factRec.SerialHex, nil
+	ir.now = now
+	return ir, fc, factRec.SerialHex, nil
 }
 
 // waiverIDs names the waivers that covered the rules waived.
