@@ -234,7 +234,11 @@ func operatorOf(env int) string {
 }
 
 func issue(tx store.Tx, serial *big.Int, deviceID, profile string, at, end time.Time, der []byte) error {
-	if err := tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: "ca1", DeviceID: deviceID, Profile: profile, TBS: []byte{1}, NotBefore: at, NotAfter: end, CreatedAt: at}); err != nil {
+	tbs := []byte{1} // the store checks a certificate's TBS against its reservation's
+	if c, err := x509.ParseCertificate(der); err == nil {
+		tbs = c.RawTBSCertificate
+	}
+	if err := tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: "ca1", DeviceID: deviceID, Profile: profile, TBS: tbs, NotBefore: at, NotAfter: end, CreatedAt: at}); err != nil {
 		return err
 	}
 	return tx.Certificates().MarkIssued(serial, der, at)

@@ -14,6 +14,7 @@ type Epochs interface {
 	Epoch(name string) (int64, error)
 }
 
-// BuildRecordsEpoch names the epoch that moves, in the same transaction, with every change to
-// the build records (migration 0029's triggers), by Hallmark or by hand in SQL.
+// BuildRecordsEpoch names the epoch that moves, in the same transaction, with every update or
+// delete of a stored build record (migration 0029's triggers), by hand in SQL included.
+// Inserts leave it alone: each one Hallmark makes is audited, so the audit tree's size moves.
 const BuildRecordsEpoch = "build_records"

@@ -2,14 +2,11 @@
 -- change to build_records. The drift report is reused while nothing it reads changed
 -- (internal/reports/driftmemo.go): Hallmark's own changes are all audited, so the audit tree's
 -- size says so, but a record rewritten by hand in SQL is not; this trigger makes such a
--- record read (and its signature checked) again in the next report. One build record is
--- written per factory issuance, so this is one small update per factory certificate.
+-- record read (and its signature checked) again in the next report. Only updates and deletes
+-- move it: Hallmark never changes a stored record, and every record it inserts (one per
+-- factory certificate) comes with an audit event, so an insert trigger would only add a write
+-- to every issuance. A record inserted by hand is read at the report's periodic full re-read.
 INSERT INTO cache_epochs (name, epoch) VALUES ('build_records', 1);
-
-CREATE TRIGGER build_records_epoch_insert AFTER INSERT ON build_records
-BEGIN
-  UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'build_records';
-END;
 
 CREATE TRIGGER build_records_epoch_update AFTER UPDATE ON build_records
 BEGIN
