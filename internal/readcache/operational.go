@@ -20,8 +20,9 @@ type policyKey struct {
 	kind environment.PolicyKind
 }
 
-// waiverSnapshotMax is the most waivers one snapshot keeps; the snapshot read asks for this
-// many and, when it gets them all, takes the list as possibly cut short and keeps no list.
+// waiverSnapshotMax is the most waivers one snapshot keeps (less when MaxEntries is smaller):
+// the snapshot read asks for that many and, when it gets them all, takes the list as possibly
+// cut short and keeps only the note that there were too many.
 const waiverSnapshotMax = 512
 
 // waiverSnapshot is every waiver active at `at` (not_after after it), newest first, as
@@ -187,11 +188,12 @@ func (w cachedWaivers) ListWaivers(f store.WaiverFilter) ([]waiver.Waiver, error
 	if snap != nil && !snap.complete {
 		return w.Waivers.ListWaivers(f)
 	}
-	all, err := w.Waivers.ListWaivers(store.WaiverFilter{ActiveAt: f.ActiveAt, Limit: waiverSnapshotMax})
+	most := min(waiverSnapshotMax, c.max)
+	all, err := w.Waivers.ListWaivers(store.WaiverFilter{ActiveAt: f.ActiveAt, Limit: most})
 	if err != nil {
 		return nil, err
 	}
-	snap = &waiverSnapshot{at: at, complete: len(all) < waiverSnapshotMax}
+	snap = &waiverSnapshot{at: at, complete: len(all) < most}
 	if snap.complete {
 		snap.all = all
 	}
