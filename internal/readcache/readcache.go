@@ -1,9 +1,10 @@
 // Package readcache keeps, in each process, the reads that every request repeats: a bearer
 // token with its principal, ownership cells, a principal's duty limits, the
-// separation-of-duties rules, and the catalog rows factory issuance reads (lot, model, party,
-// CA, signing key). It is correct across replicas through the governance epoch
-// (store.GovernanceEpoch), a counter that database triggers move in the same transaction as
-// any change to those rows (migration 0027).
+// separation-of-duties rules, the catalog rows factory issuance reads (lot, model, party,
+// CA, signing key), and the rows EST enrollment and renewal read (environment, its EST label
+// and latest policies, active waivers, a build-record key history). It is correct across
+// replicas through the governance epoch (store.GovernanceEpoch), a counter that database
+// triggers move in the same transaction as any change to those rows (migrations 0027, 0030).
 //
 // Invariants:
 //   - An entry is a read made after the cache observed the epoch it is filed under; when the
@@ -16,8 +17,10 @@
 //     a commit that moved it drops the cache before Update returns: this process's own changes
 //     are seen by its next request, with no wait.
 //   - Only reads that found something, or that found no ownership cell or signing key, are
-//     kept (an unknown token or lot is read again every time, so guessing fills nothing); the
-//     entries are capped at MaxEntries, all dropped when full.
+//     kept (an unknown token, lot or EST label is read again every time, so guessing fills
+//     nothing); the entries are capped at MaxEntries, all dropped when full. Waivers are kept
+//     as one snapshot of every waiver active at a time (see cachedWaivers), counted as one
+//     entry per waiver.
 //   - Whether a token is still valid (expiry, revocation, overlap) is judged by the caller
 //     against now on every request: the cache keeps the row, not the verdict.
 //   - ViewCacheFirst answers from the cache alone only when every read its function made was
@@ -36,6 +39,7 @@ import (
 
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
@@ -82,6 +86,12 @@ type Cache struct {
 	parties map[string]party.Party
 	cas     map[string]ca.CA
 	keys    map[[2]string]keyEntry
+	// The EST path's reads (operational.go).
+	envs     map[string]environment.Environment // by ID
+	labels   map[string]environment.Environment // by EST label
+	policies map[policyKey]environment.PolicyVersion
+	history  map[[2]string][]ca.SigningKey // KeyHistory().SigningKeys, never empty
+	waivers  *waiverSnapshot               // nil: not read under this generation
 }
 
 type tokenEntry struct {
@@ -129,6 +139,11 @@ func (c *Cache) clear() {
 	c.parties = map[string]party.Party{}
 	c.cas = map[string]ca.CA{}
 	c.keys = map[[2]string]keyEntry{}
+	c.envs = map[string]environment.Environment{}
+	c.labels = map[string]environment.Environment{}
+	c.policies = map[policyKey]environment.PolicyVersion{}
+	c.history = map[[2]string][]ca.SigningKey{}
+	c.waivers = nil
 }
 
 // observe records epoch e, read by a read that began at began (zero: a write transaction's
@@ -181,17 +196,20 @@ func (c *Cache) current() (uint64, bool) {
 
 // put files one entry under gen, unless the entries were dropped since gen; when full, it
 // drops everything first.
-func (c *Cache) put(gen uint64, add func()) {
+func (c *Cache) put(gen uint64, add func()) { c.putN(gen, 1, add) }
+
+// putN is put for an entry that counts as n entries (n >= 1); one larger than MaxEntries is
+// not kept.
+func (c *Cache) putN(gen uint64, n int, add func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen != c.gen || n > c.max {
 		return
 	}
-	if c.n >= c.max {
+	if c.n+n > c.max {
 		c.clear()
-		gen = c.gen
 	}
-	c.n++
+	c.n += n
 	add()
 }
 
@@ -263,8 +281,9 @@ func (c *Cache) TouchToken(ctx context.Context, principalID, tokenID string, at 
 
 // ViewCached runs fn in a read transaction in which these reads come from the cache when it
 // holds them: Ownership().Owner, Duties().PrincipalDuties and ListSoDRules, Parties().GetParty
-// and TokenByHash, Catalog().GetLot and GetModel, CAs().GetCA and SigningKey. Every other read
-// goes to the transaction. Use it where a read up to Staleness old (as of another replica's
+// and TokenByHash, Catalog().GetLot and GetModel, CAs().GetCA and SigningKey,
+// Environments().GetEnvironment, EnvironmentByLabel and LatestPolicy, KeyHistory().SigningKeys,
+// and Waivers().ListWaivers with an ActiveAt. Every other read goes to the transaction. Use it where a read up to Staleness old (as of another replica's
 // change) is acceptable, as it is for authorization.
 func (c *Cache) ViewCached(ctx context.Context, fn func(store.Tx) error) error {
 	gen, ok := c.fresh(ctx)

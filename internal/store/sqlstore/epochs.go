@@ -2,7 +2,8 @@ package sqlstore
 
 import "github.com/hallmark-id/hallmark/internal/store"
 
-// Epochs reads cache_epochs (migration 0027), whose triggers move the governance epoch.
+// Epochs reads cache_epochs (migration 0027), whose triggers (migrations 0027 and 0030) move
+// the governance epoch.
 func (t *tx) Epochs() store.Epochs { return epochs{t} }
 
 type epochs struct{ t *tx }

@@ -1,14 +1,17 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/waiver"
 )
 
 var epochTests = []struct {
@@ -16,6 +19,7 @@ var epochTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"GovernanceEpochMovesWithEveryWriter", testEpochWriters},
+	{"GovernanceEpochMovesWithEnvironmentWriters", testEpochEnvironmentWriters},
 }
 
 func epochNow(t *testing.T, s store.Store) int64 {
@@ -154,5 +158,109 @@ func testEpochWriters(t *testing.T, s store.Store) {
 	}
 	if after := epochNow(t, s); after != before {
 		t.Errorf("a rolled-back change moved the governance epoch from %d to %d", before, after)
+	}
+}
+
+// epochStep is one audited change that must move the governance epoch.
+type epochStep struct {
+	name string
+	fn   func(tx store.Tx) error
+}
+
+// checkEpochSteps runs each step in its own audited transaction and checks that the
+// governance epoch moved with it, and that the transaction saw its own move.
+func checkEpochSteps(t *testing.T, s store.Store, steps []epochStep) {
+	t.Helper()
+	for _, st := range steps {
+		before := epochNow(t, s)
+		var inside int64
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := st.fn(tx); err != nil {
+				return err
+			}
+			var err error
+			if inside, err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
+				return err
+			}
+			_, err = tx.Audit().Append(ev("epoch." + st.name))
+			return err
+		})
+		after := epochNow(t, s)
+		if after <= before {
+			t.Errorf("%s: the governance epoch stayed at %d", st.name, before)
+		}
+		if inside != after {
+			t.Errorf("%s: the transaction saw epoch %d, committed %d", st.name, inside, after)
+		}
+	}
+}
+
+// testEpochEnvironmentWriters: every writer of what EST enrollment and renewal read through
+// the cache (environments, EST labels, policies, waivers, a key history) moves the governance
+// epoch (migration 0030), and reading them does not.
+func testEpochEnvironmentWriters(t *testing.T, s store.Store) {
+	der := SelfSignedForTest(t)
+	env := environment.Environment{ID: "env1", OperatorID: "op", Name: "plant", IssuingCAID: "ca1", TrustDomain: "td",
+		Lifetime: environment.Duration(time.Hour), MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Parties().CreateParty(party.Party{ID: "op", Name: "Op", Kind: party.Operator, CreatedAt: t0}); err != nil {
+			return err
+		}
+		for _, id := range []string{"ca1", "ca2"} {
+			if err := tx.CAs().CreateCA(ca.CA{ID: id, PartyID: "op", Stage: "operational", Role: ca.Root, Name: id, KeyID: id, CertDER: der, CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Audit().Append(ev("seed"))
+		return err
+	})
+	checkEpochSteps(t, s, []epochStep{
+		{"CreateEnvironment", func(tx store.Tx) error { return tx.Environments().CreateEnvironment(env) }},
+		{"ClaimESTName", func(tx store.Tx) error { _, err := tx.Environments().ClaimESTName("plant", "env1", t0); return err }},
+		{"UpdateEnvironment", func(tx store.Tx) error {
+			e := env
+			e.Lifetime = environment.Duration(2 * time.Hour)
+			return tx.Environments().UpdateEnvironment(e)
+		}},
+		{"AddPolicy", func(tx store.Tx) error {
+			return tx.Environments().AddPolicy(environment.PolicyVersion{EnvironmentID: "env1", Kind: environment.Renewal, Version: 1, Spec: json.RawMessage(`{"rules":[]}`), CreatedBy: "x", CreatedAt: t0})
+		}},
+		{"CreateWaiver", func(tx store.Tx) error {
+			return tx.Waivers().CreateWaiver(waiver.Waiver{ID: "w1", PartyID: "op", DeviceID: "d1", EnvironmentID: "env1", Rule: "fw", Reason: "r", ApprovalID: "a1", RequestedBy: "u", NotAfter: t0.Add(time.Hour), CreatedAt: t0})
+		}},
+		{"CreateSigningKey", func(tx store.Tx) error {
+			return tx.CAs().CreateSigningKey(ca.SigningKey{ID: "sk1", PartyID: "op", Purpose: "build-record", KeyID: "brk-1", PublicKeyDER: []byte{1}, CreatedAt: t0})
+		}},
+		{"RotateSigningKey", func(tx store.Tx) error {
+			return tx.KeyHistory().RotateSigningKey(ca.SigningKey{ID: "sk2", PartyID: "op", Purpose: "build-record", KeyID: "brk-2", PublicKeyDER: []byte{2}, CreatedAt: t0.Add(time.Second)})
+		}},
+		{"SucceedMovesEnvironment", func(tx store.Tx) error {
+			_, envs, err := tx.Succession().Succeed("ca1", "ca2", t0, t0.Add(time.Hour))
+			if err == nil && envs != 1 {
+				t.Errorf("Succeed moved %d environments, want 1", envs)
+			}
+			return err
+		}},
+	})
+
+	// Reading them is not a change.
+	before := epochNow(t, s)
+	if err := s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Environments().EnvironmentByLabel("plant"); err != nil {
+			return err
+		}
+		if _, err := tx.Environments().LatestPolicy("env1", environment.Renewal); err != nil {
+			return err
+		}
+		if _, err := tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: "d1", ActiveAt: &t0}); err != nil {
+			return err
+		}
+		_, err := tx.KeyHistory().SigningKeys("op", "build-record")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after := epochNow(t, s); after != before {
+		t.Errorf("reading moved the governance epoch from %d to %d", before, after)
 	}
 }
