@@ -47,3 +47,20 @@ func ViewCacheFirst(ctx context.Context, st store.Store, fn func(store.Tx) error
 	}
 	return ViewCached(ctx, st, fn)
 }
+
+// WriterReads is implemented by a store whose cache can serve the reads of a read-only
+// function run on the writer's connection (readcache.Cache.ReadOnWriter).
+type WriterReads interface {
+	ReadOnWriter(ctx context.Context, fn func(store.Tx) error) error
+}
+
+// ReadOnWriter runs fn, which must only read, in a write transaction of st: through st's
+// cache when it has one (WriterReads), so the environment, policy, waiver, key-history,
+// catalog and governance reads come from it (up to Staleness old as of another replica's
+// change), otherwise as st.Update.
+func ReadOnWriter(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
+	if c, ok := st.(WriterReads); ok {
+		return c.ReadOnWriter(ctx, fn)
+	}
+	return st.Update(ctx, fn)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -111,7 +112,7 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 		rd      onboardRead
 		readErr error // a refusal of the device, given after those of the request
 	)
-	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+	err := governance.ReadOnWriter(ctx, e.s.c.Store, func(tx store.Tx) (err error) {
 		if r.env, err = e.resolve(tx, label); err != nil {
 			return err
 		}
@@ -184,7 +185,7 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 	if chainErr == nil {
 		r.current = chain[0]
 	}
-	err := e.s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+	err := governance.ReadOnWriter(ctx, e.s.c.Store, func(tx store.Tx) (err error) {
 		if env, err = e.resolve(tx, label); err != nil {
 			return err
 		}

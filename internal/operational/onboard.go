@@ -162,7 +162,7 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	)
 	// Everything the decision needs is read in one transaction (see onboardRead), and checked
 	// after it (checkOnboarding, finishOnboarding).
-	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+	err = governance.ReadOnWriter(ctx, s.c.Store, func(tx store.Tx) error {
 		rd, readErr = s.readOnboarding(tx, r, now)
 		return nil
 	})
@@ -177,8 +177,10 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 
 // onboardRead is what the onboarding of a device of this deployment decides on.
 //
-// The reads of an onboarding or a renewal run on the writer's connection (Store.Update),
-// though they write nothing: under a stream of issuances a read transaction of the reader
+// The reads of an onboarding or a renewal run on the writer's connection
+// (governance.ReadOnWriter: a write transaction, with the environment, policy, waiver,
+// key-history and catalog reads served from the store's cache where it holds them), though
+// they write nothing: under a stream of issuances a read transaction of the reader
 // pool starts with an empty page cache (SQLite drops a connection's cache whenever the WAL
 // changed since its last transaction) and costs more CPU than the same reads on the
 // connection that made the changes, with the group commit's savepoint instead of a BEGIN and

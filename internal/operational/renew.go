@@ -82,7 +82,7 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	now := s.now()
 	var rr renewRead
 	// One transaction on the writer's connection, as at onboarding (see onboardRead).
-	err := s.c.Store.Update(ctx, func(tx store.Tx) (err error) {
+	err := governance.ReadOnWriter(ctx, s.c.Store, func(tx store.Tx) (err error) {
 		rr, err = s.readRenewal(tx, a, r, ch, now)
 		return err
 	})

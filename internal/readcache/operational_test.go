@@ -461,3 +461,50 @@ func TestESTWaiversAnswerAsTheStore(t *testing.T) {
 		check("many")
 	})
 }
+
+// ReadOnWriter serves the cached reads from the cache and keeps what it reads through only
+// when the write transaction holds no change the cache has not seen committed.
+func TestReadOnWriter(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		st, db := b.open(t, 1)
+		seedEST(t, st[0])
+		onWriter := func(c *readcache.Cache) estView {
+			t.Helper()
+			var v estView
+			if err := c.ReadOnWriter(ctx, func(tx store.Tx) (err error) { v, err = readEST(tx); return err }); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		lifetime := func(seconds int) {
+			t.Helper()
+			if _, err := db.Exec(fmt.Sprintf(`UPDATE environments SET lifetime_seconds = %d WHERE id = 'env1'`, seconds)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Filled on the writer: a change by hand (which moves the epoch) is not seen by a
+		// replica with an hour's bound, so the second read came from the cache.
+		c := readcache.New(st[0], readcache.Config{Staleness: time.Hour})
+		if v := onWriter(c); !isOld(v) {
+			t.Fatalf("first read: %+v", v)
+		}
+		lifetime(7200)
+		if v := onWriter(c); v.Lifetime != time.Hour {
+			t.Errorf("the second read on the writer did not come from the cache: lifetime %s", v.Lifetime)
+		}
+		// A transaction whose epoch is not the one the cache observed keeps nothing: here a
+		// new cache observed the epoch, then a change by hand moved it.
+		fresh := readcache.New(st[0], readcache.Config{Staleness: time.Hour})
+		if err := fresh.ViewCached(ctx, func(store.Tx) error { return nil }); err != nil { // observes the epoch, caches nothing
+			t.Fatal(err)
+		}
+		lifetime(10800)
+		if v := onWriter(fresh); v.Lifetime != 3*time.Hour {
+			t.Fatalf("read through: lifetime %s, want 3h", v.Lifetime)
+		}
+		lifetime(14400)
+		if v := onWriter(fresh); v.Lifetime != 4*time.Hour {
+			t.Errorf("a read made under an epoch the cache had not observed was kept: lifetime %s, want 4h", v.Lifetime)
+		}
+	})
+}

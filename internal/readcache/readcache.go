@@ -293,6 +293,40 @@ func (c *Cache) ViewCached(ctx context.Context, fn func(store.Tx) error) error {
 	return c.Store.View(ctx, func(tx store.Tx) error { return fn(cachedTx{Tx: tx, c: c, gen: gen}) })
 }
 
+// ReadOnWriter runs fn, which must only read, in a write transaction (the writer's
+// connection), with the reads ViewCached serves from the cache served from it where it holds
+// them. It is for read phases that cost less on the writer's warm connection than in the
+// reader pool (operational's onboarding and renewal reads, see onboardRead there).
+//
+// A group-commit transaction may also hold other requests' writes, not yet committed, which
+// the cache must never keep. So what the cache lacks is kept only when the transaction's
+// governance epoch is the one the cache last observed committed: every write to a cached
+// table moves the epoch (its triggers), so then the transaction holds none. Otherwise the
+// reads go through the transaction and nothing is kept.
+func (c *Cache) ReadOnWriter(ctx context.Context, fn func(store.Tx) error) error {
+	gen, ok := c.fresh(ctx)
+	if !ok {
+		return c.Store.Update(ctx, fn)
+	}
+	return c.Store.Update(ctx, func(tx store.Tx) error {
+		e, err := tx.Epochs().Epoch(store.GovernanceEpoch)
+		if err != nil {
+			return fmt.Errorf("reading the governance epoch: %w", err)
+		}
+		fill := noFill
+		c.mu.Lock()
+		if e == c.epoch && gen == c.gen {
+			fill = gen
+		}
+		c.mu.Unlock()
+		return fn(cachedTx{Tx: tx, c: c, gen: fill})
+	})
+}
+
+// noFill is a generation the cache never reaches (it would take 2^64 drops): a cachedTx with
+// it reads from the cache and keeps nothing (putN refuses another generation's entries).
+const noFill = ^uint64(0)
+
 // ViewCacheFirst is ViewCached that first runs fn against the cache alone, with no
 // transaction: when every read fn makes is one ViewCached serves from the cache and the cache
 // holds it, fn's result stands and no transaction is opened (a request whose reads are all
