@@ -11,7 +11,7 @@ import (
 
 // stateChanges are the calls outside the store that change a certificate's state: issue
 // (through the authority), revoke, hold, unhold.
-var stateChanges = regexp.MustCompile(`Certificates\(\)\.Revoke\(|\.Unhold\(|\.RevokeMany\(|\.HoldMany\(|Authority\.Issue\(|\ba\.Issue\(ctx`)
+var stateChanges = regexp.MustCompile(`Certificates\(\)\.Revoke\(|\.Unhold\(|\.RevokeMany\(|\.HoldMany\(|Authority\.Issue(Checked)?\(|\ba\.Issue\(ctx`)
 
 // knownSites counts those calls per file, as logstate.go reads their audit events. The CA
 // profiles (authority.go, rotate.go) are not covered (CoveredProfile).
