@@ -2,8 +2,8 @@ package est
 
 // A certs-only response (RFC 7030 section 4.1.3, RFC 5652 section 5) is a degenerate
 // SignedData: version 1, no digest algorithms, no content, the certificates, no signers. It
-// is a fixed shape of a few DER elements, written here with encoding/asn1 rather than pulling
-// in a general CMS library for it; TestCertsOnlyRoundTrip and the openssl and estclient interop
+// is a fixed shape of a few DER elements, written here with x/crypto's cryptobyte rather than
+// pulling in a general CMS library for it; TestCertsOnlyRoundTrip and the openssl and estclient interop
 // tests check the encoding against outside parsers.
 
 import (
@@ -13,9 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+var (
+	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+)
 
 // CertsOnly encodes certificates as a degenerate CMS SignedData, the "certs-only" Simple PKI
 // Response of RFC 5272 section 4.1 that RFC 7030 sections 4.1.3 and 4.2.3 return: version 1,
@@ -26,57 +32,29 @@ func CertsOnly(certs []*x509.Certificate) []byte {
 	for _, c := range certs {
 		n += len(c.Raw)
 	}
-	// The fixed fields of the SignedData, then the [0] IMPLICIT certificates, then signerInfos.
-	head := []byte{
-		0x02, 0x01, 0x01, // version 1
-		0x31, 0x00, // digestAlgorithms: empty SET
-		0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01, // encapContentInfo: id-data, no content
-	}
-	tail := []byte{0x31, 0x00} // signerInfos: empty SET
-	certsLen := derHeaderLen(n) + n
-	sdLen := len(head) + certsLen + len(tail)
-	sdTLV := derHeaderLen(sdLen) + sdLen
-	explicit := derHeaderLen(sdTLV) + sdTLV
-	oidSD := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02} // id-signedData
-	outer := len(oidSD) + explicit
-	out := make([]byte, 0, derHeaderLen(outer)+outer)
-	out = appendDERHeader(out, 0x30, outer) // ContentInfo SEQUENCE
-	out = append(out, oidSD...)
-	out = appendDERHeader(out, 0xa0, sdTLV) // [0] EXPLICIT content
-	out = appendDERHeader(out, 0x30, sdLen) // SignedData SEQUENCE
-	out = append(out, head...)
-	out = appendDERHeader(out, 0xa0, n) // certificates [0] IMPLICIT SET OF
-	for _, c := range certs {
-		out = append(out, c.Raw...)
-	}
-	return append(out, tail...)
-}
-
-// derHeaderLen is the length of the DER tag and length octets of an element whose content is
-// n bytes (a one-octet tag).
-func derHeaderLen(n int) int {
-	if n <= 0x7f {
-		return 2
-	}
-	h := 2
-	for ; n > 0; n >>= 8 {
-		h++
-	}
-	return h
-}
-
-// appendDERHeader appends a one-octet tag and the DER length octets of n.
-func appendDERHeader(b []byte, tag byte, n int) []byte {
-	b = append(b, tag)
-	if n <= 0x7f {
-		return append(b, byte(n))
-	}
-	k := derHeaderLen(n) - 2
-	b = append(b, 0x80|byte(k))
-	for i := k - 1; i >= 0; i-- {
-		b = append(b, byte(n>>(8*i)))
-	}
-	return b
+	// 64 octets hold every element around the certificates.
+	b := cryptobyte.NewBuilder(make([]byte, 0, n+64))
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
+		b.AddASN1ObjectIdentifier(oidSignedData)
+		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { // [0] EXPLICIT content
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
+				b.AddASN1Int64(1)                                        // version
+				b.AddASN1(cbasn1.SET, func(*cryptobyte.Builder) {})      // digestAlgorithms: none
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // encapContentInfo: id-data, no content
+					b.AddASN1ObjectIdentifier(oidData)
+				})
+				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { // certificates [0] IMPLICIT
+					for _, c := range certs {
+						b.AddBytes(c.Raw)
+					}
+				})
+				b.AddASN1(cbasn1.SET, func(*cryptobyte.Builder) {}) // signerInfos: none
+			})
+		})
+	})
+	// The builder fails only on an element longer than 2^32 octets, which the certificates of
+	// one response cannot reach.
+	return b.BytesOrPanic()
 }
 
 // ParseCertsOnly reads the certificates of a certs-only CMS SignedData (DER). It accepts any

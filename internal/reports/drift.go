@@ -3,7 +3,6 @@ package reports
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -122,7 +121,7 @@ type driftState struct {
 
 type keyOrErr struct {
 	keys        []crypto.PublicKey // the manufacturer's key history, current first
-	fingerprint [32]byte           // SHA-256 over the keys' DER, for verifiedSet keys
+	fingerprint [32]byte           // buildrecord.HistoryDigest of the keys, for verifiedSet keys
 	err         error
 }
 
@@ -407,12 +406,11 @@ func (st *driftState) loadKey(mfr string) error {
 		}
 		k.keys = append(k.keys, pub)
 	}
-	h := sha256.New()
-	for _, sk := range history {
-		h.Write(sk.PublicKeyDER)
-		h.Write([]byte{0})
+	ders := make([][]byte, len(history))
+	for i, sk := range history {
+		ders[i] = sk.PublicKeyDER
 	}
-	h.Sum(k.fingerprint[:0])
+	k.fingerprint = buildrecord.HistoryDigest(ders)
 	if k.err != nil {
 		k.err = failure.Wrap(failure.Invalid, k.err, "the manufacturer's build-record key")
 	}
@@ -431,7 +429,7 @@ func (st *driftState) verify(ad *store.Admission) (*buildrecord.Record, error) {
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "the build record does not parse")
 	}
-	key := verifiedKey(ad.BuildRecord, k.fingerprint)
+	key := buildrecord.CacheKey(ad.BuildRecord, k.fingerprint)
 	if st.verified != nil && st.verified.has(key) {
 		v, err := buildrecord.Reverify(env)
 		if err != nil {

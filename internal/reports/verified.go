@@ -1,9 +1,6 @@
 package reports
 
-import (
-	"crypto/sha256"
-	"sync"
-)
+import "sync"
 
 // maxVerified bounds the verifiedSet: 262,144 digests, about 16 MiB with the map's overhead.
 const maxVerified = 1 << 18
@@ -38,15 +35,4 @@ func (v *verifiedSet) add(k [32]byte) {
 		clear(v.m)
 	}
 	v.m[k] = struct{}{}
-}
-
-// verifiedKey names an envelope's bytes verified under the key history whose fingerprint is
-// keys.
-func verifiedKey(envelope []byte, keys [32]byte) [32]byte {
-	h := sha256.New()
-	h.Write(keys[:])
-	h.Write(envelope)
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
 }
