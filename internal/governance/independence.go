@@ -38,7 +38,9 @@ func (e *NotIndependentError) FailureRule() string { return RuleIndependentAppro
 // lineageNodes principals. Whoever created a principal or minted a token of it held that
 // credential once, so a principal in its lineage may be acting through it: a party
 // administrator who creates a principal (or gives one a token) cannot use it to approve its
-// own change. Principals deleted since break the chain at them.
+// own change. A principal deleted since keeps its creator as a parent (its tokens went with
+// it): the store keeps every principal's creator after deletion (store.PrincipalLineage), so
+// deleting a principal in the middle of a chain does not launder the principals below it.
 func IndependentApprover(tx store.Tx, proposer, decider string, now time.Time) error {
 	type node struct {
 		id   string
@@ -72,11 +74,22 @@ func IndependentApprover(tx store.Tx, proposer, decider string, now time.Time) e
 }
 
 // parentsOf returns who created principal id and who minted its tokens valid at now, less id
-// itself; nothing when the principal no longer exists.
+// itself. For a principal that no longer exists it returns its recorded creator (a deleted
+// principal has no tokens left); nothing when no principal of that id was ever recorded.
 func parentsOf(tx store.Tx, id string, now time.Time) ([]string, error) {
 	p, err := tx.Parties().GetPrincipal(id)
 	if failure.Is(err, failure.NotFound) {
-		return nil, nil
+		l, err := tx.Parties().PrincipalLineage(id)
+		if failure.Is(err, failure.NotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the lineage of deleted principal %s: %w", id, err)
+		}
+		if l.CreatedBy == "" || l.CreatedBy == id {
+			return nil, nil
+		}
+		return []string{l.CreatedBy}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading principal %s: %w", id, err)

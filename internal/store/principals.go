@@ -42,6 +42,20 @@ type PrincipalStore interface {
 	// SetLegacyExpiry gives each of them the expiry at and says how many it changed.
 	LegacyTokens() (int, error)
 	SetLegacyExpiry(at time.Time) (int, error)
+
+	// PrincipalLineage returns who created principalID, kept after the principal is deleted
+	// (migration 0031: written with every principal, never changed or deleted);
+	// ErrNotFound when no principal of that id was ever recorded.
+	PrincipalLineage(principalID string) (PrincipalLineage, error)
+}
+
+// PrincipalLineage is a principal's creation as recorded when it was made: its party then and
+// the principal that created it ("" when none did, as for the bootstrap administrator).
+type PrincipalLineage struct {
+	PrincipalID string
+	PartyID     string
+	CreatedBy   string
+	CreatedAt   time.Time
 }
 
 // TokenFilter selects tokens; zero fields match everything.

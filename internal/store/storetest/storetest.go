@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, epochTests...)          // epochs.go
 	tests = append(tests, factoryPreviewTests...) // factorypreview.go
 	tests = append(tests, tbsTests...)            // tbs.go
+	tests = append(tests, lineageTests...)        // lineage.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
