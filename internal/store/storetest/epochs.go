@@ -41,10 +41,7 @@ func testEpochWriters(t *testing.T, s store.Store) {
 	cell := ownership.Cell{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Lot, ID: "lot1"}, PartyID: "acme"}
 	key := ownership.Key{Stage: cell.Stage, Duty: cell.Duty, Scope: cell.Scope}
 	pair := ownership.Pair{Stage: ownership.Manufacturing, Duty: ownership.Issue}
-	steps := []struct {
-		name string
-		fn   func(tx store.Tx) error
-	}{
+	steps := []epochStep{
 		{"CreateParty", func(tx store.Tx) error {
 			if err := tx.Parties().CreateParty(party.Party{ID: "acme", Name: "Acme", Kind: party.Manufacturer, CreatedAt: t0}); err != nil {
 				return err
@@ -102,28 +99,7 @@ func testEpochWriters(t *testing.T, s store.Store) {
 		}},
 		{"DeletePrincipal", func(tx store.Tx) error { return tx.Parties().DeletePrincipal("prn1") }},
 	}
-	for _, st := range steps {
-		before := epochNow(t, s)
-		var inside int64
-		mustUpdate(t, s, func(tx store.Tx) error {
-			if err := st.fn(tx); err != nil {
-				return err
-			}
-			var err error
-			if inside, err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
-				return err
-			}
-			_, err = tx.Audit().Append(ev("epoch." + st.name))
-			return err
-		})
-		after := epochNow(t, s)
-		if after <= before {
-			t.Errorf("%s: the governance epoch stayed at %d", st.name, before)
-		}
-		if inside != after {
-			t.Errorf("%s: the transaction saw epoch %d, committed %d", st.name, inside, after)
-		}
-	}
+	checkEpochSteps(t, s, steps)
 
 	// A recorded use is not a change.
 	mustUpdate(t, s, func(tx store.Tx) error {
