@@ -168,7 +168,10 @@ type cachedWaivers struct {
 // A query without an ActiveAt, or earlier than the snapshot, reads through; so does every
 // query when more than waiverSnapshotMax waivers are active (the snapshot keeps none).
 func (w cachedWaivers) ListWaivers(f store.WaiverFilter) ([]waiver.Waiver, error) {
-	if f.ActiveAt == nil {
+	// The snapshot answers the filter fields selectFor knows; a filter with any other field
+	// set (one added to store.WaiverFilter later) reads through rather than be answered wrong.
+	known := store.WaiverFilter{Party: f.Party, DeviceID: f.DeviceID, ActiveAt: f.ActiveAt, Limit: f.Limit}
+	if f.ActiveAt == nil || known != f {
 		if w.t.miss() {
 			return nil, errNotCached
 		}
