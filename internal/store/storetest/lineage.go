@@ -3,7 +3,6 @@ package storetest
 import (
 	"database/sql"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -95,10 +94,7 @@ func testLineageSurvivesDeletion(t *testing.T, s store.Store) {
 // "$1").
 func SeedBeforeLineage(t *testing.T, db *sql.DB, ph string) {
 	t.Helper()
-	for _, st := range []struct {
-		q   string
-		arg []byte
-	}{
+	execSeed(t, db, ph, []seedStmt{
 		{`INSERT INTO parties (id, name, kind, created_at) VALUES ('acme', 'Acme', 'manufacturer', 1)`, nil},
 		{`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at, created_by) VALUES ('prn_lead', 'acme', 'lead', 'person', 1, ?, 1000000, 'prn_root')`, []byte("lead")},
 		{`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at, created_by) VALUES ('prn_carl', 'acme', 'carl', 'person', 0, ?, 3000000, 'prn_bob')`, []byte("carl")},
@@ -110,18 +106,7 @@ func SeedBeforeLineage(t *testing.T, db *sql.DB, ph string) {
 		{`INSERT INTO audit_events (seq, at, party_id, principal_id, action, scope, subject) VALUES (6, 5000000, 'acme', 'prn_lead', 'principal.create', 'party:acme', 'principal:')`, nil},
 		// The events are the log's first, folded into the audit tree at the first write.
 		{`UPDATE audit_head SET size = (SELECT MAX(seq) FROM audit_events) WHERE id = 1`, nil},
-	} {
-		q := strings.Replace(st.q, "?", ph, 1)
-		var err error
-		if st.arg != nil {
-			_, err = db.Exec(q, st.arg)
-		} else {
-			_, err = db.Exec(q)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	})
 }
 
 // CheckLineageUpgrade checks a store opened on what SeedBeforeLineage wrote: the principals

@@ -27,27 +27,13 @@ const (
 func SeedBeforePrincipalTokens(t *testing.T, db *sql.DB, ph string) {
 	t.Helper()
 	h := func(tok string) []byte { v := party.HashToken(tok); return v[:] }
-	for _, st := range []struct {
-		q   string
-		arg []byte
-	}{
+	execSeed(t, db, ph, []seedStmt{
 		{`INSERT INTO parties (id, name, kind, created_at) VALUES ('ops', 'Ops', 'operator', 1), ('acme', 'Acme', 'manufacturer', 1)`, nil},
 		{`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at, last_used_at) VALUES ('prn_a', 'ops', 'admin', 'person', 1, ?, 1000000, 2000000)`, h(oldAdminToken)},
 		{`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at) VALUES ('prn_b', 'acme', 'admin', 'person', 1, ?, 1000000)`, h(oldAdmin2Token)},
 		{`INSERT INTO principals (id, party_id, name, kind, admin, token_hash, created_at) VALUES ('prn_u', 'ops', 'oscar', 'person', 0, ?, 1000000)`, h(oldUserToken)},
 		{`INSERT INTO principal_duties (principal_id, stage, duty) VALUES ('prn_u', 'operational', 'issue'), ('prn_a', 'operational', 'approve')`, nil},
-	} {
-		q := strings.Replace(st.q, "?", ph, 1)
-		var err error
-		if st.arg != nil {
-			_, err = db.Exec(q, st.arg)
-		} else {
-			_, err = db.Exec(q)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	})
 }
 
 // CheckPrincipalTokensUpgrade checks a store opened on what SeedBeforePrincipalTokens wrote.
@@ -94,4 +80,28 @@ func CheckPrincipalTokensUpgrade(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// seedStmt is one statement of an upgrade test's seed, with at most one argument.
+type seedStmt struct {
+	q   string
+	arg []byte
+}
+
+// execSeed runs an upgrade test's seed statements on db, in order; ph is the dialect's first
+// placeholder ("?" or "$1"), put for the statement's one "?".
+func execSeed(t *testing.T, db *sql.DB, ph string, stmts []seedStmt) {
+	t.Helper()
+	for _, st := range stmts {
+		q := strings.Replace(st.q, "?", ph, 1)
+		var err error
+		if st.arg != nil {
+			_, err = db.Exec(q, st.arg)
+		} else {
+			_, err = db.Exec(q)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
