@@ -186,6 +186,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // measured cells; progress goes to stderr. The temporary folder is removed unless -keep, or
 // the run failed (its logs help).
 func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []result, err error) {
+	if o.profile != "" {
+		// Each server opens its CPU profile in this folder as it starts; without the folder
+		// the first start fails.
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return nil, fmt.Errorf("-profile: %w", err)
+		}
+	}
 	if o.long > 0 {
 		return nil, runLong(ctx, o, stdout, stderr)
 	}
