@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,13 +12,9 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
-
-var roundAuditor sync.Once
 
 // BenchmarkSnapshotRound measures what one round of the console's report snapshots asks of the
 // reports service (internal/app/snapshots.go, through httpapi.ReportViews), on benchStore's
@@ -37,21 +32,6 @@ func BenchmarkSnapshotRound(b *testing.B) {
 	st := benchStore(b)
 	ctx := snapshotContext(context.Background())
 	n := benchDevices()
-	roundAuditor.Do(func() {
-		err := st.Update(ctx, func(tx store.Tx) error {
-			if err := tx.Parties().CreateParty(party.Party{ID: "aud", Name: "Aud", Kind: party.Auditor, CreatedAt: benchNow}); err != nil {
-				return err
-			}
-			if err := tx.Ownership().SetCell(ownership.Cell{Stage: ownership.Operational, Duty: ownership.Audit, Scope: ownership.DeploymentScope, PartyID: "aud"}, "x", benchNow); err != nil {
-				return err
-			}
-			_, err := tx.Audit().Append(audit.Event{At: benchNow, PartyID: "p", PrincipalID: "x", Action: "bench"})
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	})
 	actors := []audit.Actor{{PartyID: "aud", PrincipalID: "x"}, {PartyID: "op1", PrincipalID: "y"}, {PartyID: "op2", PrincipalID: "z"}, {PartyID: "acme", PrincipalID: "w"}}
 	drift := func(svc *reports.Service) error {
 		for _, a := range actors {

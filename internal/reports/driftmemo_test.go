@@ -22,8 +22,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
-	"github.com/hallmark-id/hallmark/internal/ownership"
-	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
@@ -119,20 +117,7 @@ func testDriftIncremental(t *testing.T, st store.Store, tamperRecord func(device
 	if err := fillFleet(ctx, st, n); err != nil {
 		t.Fatal(err)
 	}
-	// Party aud audits the deployment, so it sees the whole fleet.
-	err := st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.Parties().CreateParty(party.Party{ID: "aud", Name: "Aud", Kind: party.Auditor, CreatedAt: benchNow}); err != nil {
-			return err
-		}
-		if err := tx.Ownership().SetCell(ownership.Cell{Stage: ownership.Operational, Duty: ownership.Audit, Scope: ownership.DeploymentScope, PartyID: "aud"}, "x", benchNow); err != nil {
-			return err
-		}
-		_, err := tx.Audit().Append(audit.Event{At: benchNow, PartyID: "p", PrincipalID: "x", Action: "test"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// fillFleet made party aud the deployment's auditor: it sees the whole fleet.
 	now := benchNow
 	clock := func() time.Time { return now }
 	inc := reports.New(st, clock)
