@@ -34,6 +34,16 @@ type Change struct {
 	// Rule, when set, is the rule to decide under instead of the party's rule of Kind (an
 	// approval rule change with no rule of its own is decided under the rule it replaces).
 	Rule *approval.ChangeRule
+	// Base is the state of exactly what the change touches as of the caller's transaction
+	// (bases.go: a cell's owner, a rule, a group's members, "absent"). A proposal records it
+	// in its payload as "base"; when an executor applies the approval, Govern refuses it
+	// unless the recorded base equals Base as of the applying transaction (CheckBase). A
+	// proposal recorded before bases were (its payload has none) applies as it always did:
+	// CheckBase skips an empty base. Empty Base: the caller checks a base of its own (policy
+	// and environment changes) or has none (a waiver creates a new thing).
+	Base string
+	// BaseWhat names the base in a refusal, e.g. "cell manufacturing/issue@lot:l1 owned by".
+	BaseWhat string
 }
 
 // Govern decides, inside the caller's transaction, whether change c by a applies now (apply
@@ -41,8 +51,19 @@ type Change struct {
 // q is the pending request, created and audited here).
 func Govern(tx store.Tx, a audit.Actor, now time.Time, c Change) (q approval.Request, apply bool, err error) {
 	if c.ApprovalID != "" {
-		q, err = ConsumeApproval(tx, a, now, c.ApprovalID, c.Kind, c.Subject)
-		return q, err == nil, err
+		if q, err = ConsumeApproval(tx, a, now, c.ApprovalID, c.Kind, c.Subject); err != nil {
+			return q, false, err
+		}
+		if c.Base != "" {
+			base, err := recordedBase(q)
+			if err != nil {
+				return q, false, err
+			}
+			if err := CheckBase(c.ApprovalID, c.BaseWhat, base, c.Base); err != nil {
+				return q, false, err
+			}
+		}
+		return q, true, nil
 	}
 	rule := approval.ChangeRule{}
 	if c.Rule != nil {
@@ -63,7 +84,12 @@ func Govern(tx store.Tx, a audit.Actor, now time.Time, c Change) (q approval.Req
 		reason = fmt.Sprintf("%s of %s", c.Kind, c.Subject)
 	}
 	q = approval.Request{RequesterParty: a.PartyID, RequesterPrincipal: a.PrincipalID, Scope: c.Scope, Subject: c.Subject, Reason: reason}
-	if c.Payload != nil {
+	switch {
+	case c.Base != "":
+		if q.Payload, err = withBase(c.Payload, c.Base); err != nil {
+			return q, false, err
+		}
+	case c.Payload != nil:
 		if q.Payload, err = jsonOf(c.Payload); err != nil {
 			return q, false, err
 		}

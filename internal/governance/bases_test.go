@@ -1,0 +1,124 @@
+package governance_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-id/hallmark/internal/approval"
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// Stale bases (bases.go): a governance change approved after what it changes was changed
+// another way is refused at execution with a conflict naming approval:stale-base, stays
+// approved and unexecuted, is audited as approval.execute.refused, and changes nothing. The
+// tests make two proposals against one base, or change the subject between proposal and
+// approval, and approve the older proposal last.
+
+// governed makes partyID's changes of kinds wait for one other principal of the party (set
+// by admin, each applied at once: the rules they replace need nobody).
+func (w *world) governed(t *testing.T, admin audit.Actor, partyID string, kinds ...approval.Kind) {
+	t.Helper()
+	for _, k := range kinds {
+		r, err := w.svc.SetChangeRule(ctx, admin, partyID, string(k), governance.ChangeRuleRequest{Quorum: []approval.Need{{Group: approval.AnyPrincipal, Approvals: 1}}})
+		if err != nil || r.Applied == nil {
+			t.Fatalf("setting %s's %s rule: %+v, %v", partyID, k, r, err)
+		}
+	}
+}
+
+// proposer is a second administrator of partyID, made by its first one: the principals the
+// first one made may approve its changes (IndependentApprover).
+func (w *world) proposer(t *testing.T, partyID string) audit.Actor {
+	t.Helper()
+	p, _, err := w.svc.CreatePrincipal(ctx, w.admins[partyID], governance.CreatePrincipalRequest{PartyID: partyID, Name: "proposer", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return governance.Actor(p)
+}
+
+// pending fails unless err is a committed proposal, and returns it.
+func pending(t *testing.T, err error) approval.Request {
+	t.Helper()
+	var p *governance.Pending
+	if !errors.As(err, &p) || p.Request.State != approval.Pending {
+		t.Fatalf("got %v, want a pending proposal", err)
+	}
+	return p.Request
+}
+
+// approve approves id as by and fails unless the change was applied.
+func (w *world) approve(t *testing.T, by audit.Actor, id string) {
+	t.Helper()
+	if r, err := w.svc.Decide(ctx, by, id, governance.Decision{Approve: true}); err != nil || !r.Executed {
+		t.Fatalf("approving %s: %+v, %v", id, r, err)
+	}
+}
+
+// approveStale approves id as by and fails unless its execution is refused as stale, the
+// request stays approved, the refusal is audited naming the rule, and executing it again is
+// refused the same way.
+func (w *world) approveStale(t *testing.T, by audit.Actor, id string) {
+	t.Helper()
+	r, err := w.svc.Decide(ctx, by, id, governance.Decision{Approve: true})
+	if err != nil || r.Executed || r.Request.State != approval.Approved || !strings.Contains(r.ExecError, governance.RuleStaleBase) {
+		t.Fatalf("approving the stale %s = %+v, %v; want approved, unexecuted, refused by %s", id, r, err, governance.RuleStaleBase)
+	}
+	e := w.lastEvent(t)
+	if e.Action != "approval.execute.refused" || !strings.Contains(string(e.Detail), id) || !strings.Contains(string(e.Detail), `"rule":"`+governance.RuleStaleBase+`"`) {
+		t.Fatalf("last event %s %s, want approval.execute.refused of %s naming %s", e.Action, e.Detail, id, governance.RuleStaleBase)
+	}
+	_, err = w.svc.Execute(ctx, by, id)
+	wantErr(t, err, failure.Conflict, governance.RuleStaleBase)
+	if e := w.lastEvent(t); e.Action != "approval.execute.refused" {
+		t.Fatalf("executing the stale %s again: last event %s, want its refusal", id, e.Action)
+	}
+}
+
+// owner is who owns cell k in the matrix ("" for nobody).
+func (w *world) owner(t *testing.T, k ownership.Key) string {
+	t.Helper()
+	var o string
+	if err := w.st.View(ctx, func(tx store.Tx) (err error) { o, _, err = tx.Ownership().Owner(k); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestStaleCellChange: two proposals for one cell made against one owner; the first applies,
+// the second is refused. A delete proposed against one owner is refused once the cell was
+// given to another; proposed again against the current owner, it applies.
+func TestStaleCellChange(t *testing.T) {
+	w := newWorld(t)
+	w.governed(t, w.admins["acme"], "acme", approval.OwnershipChange)
+	acme := w.proposer(t, "acme")
+	k := ownership.Key{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Lot, ID: "l1"}}
+	cell := func(partyID string) ownership.Cell { return ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: partyID} }
+
+	toCM := pending(t, w.svc.SetCell(ctx, acme, cell("cm")))
+	toHQ := pending(t, w.svc.SetCell(ctx, acme, cell("hq")))
+	if !strings.Contains(string(toCM.Payload), `"base":"absent"`) {
+		t.Fatalf("the proposal's payload %s records no base", toCM.Payload)
+	}
+	w.approve(t, w.actors["alice"], toHQ.ID)
+	w.approveStale(t, w.actors["alice"], toCM.ID)
+	if o := w.owner(t, k); o != "hq" {
+		t.Fatalf("cell %s is owned by %q after the stale proposal, want hq", k, o)
+	}
+
+	del := pending(t, w.svc.DeleteCell(ctx, acme, k))
+	w.approve(t, w.actors["bob"], pending(t, w.svc.SetCell(ctx, acme, cell("cm"))).ID)
+	w.approveStale(t, w.actors["alice"], del.ID)
+	if o := w.owner(t, k); o != "cm" {
+		t.Fatalf("cell %s is owned by %q after the stale delete, want cm", k, o)
+	}
+	w.approve(t, w.actors["alice"], pending(t, w.svc.DeleteCell(ctx, acme, k)).ID)
+	if o := w.owner(t, k); o != "" {
+		t.Fatalf("cell %s is owned by %q after the delete, want nobody", k, o)
+	}
+}
