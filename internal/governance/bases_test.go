@@ -10,6 +10,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -98,7 +99,9 @@ func TestStaleCellChange(t *testing.T) {
 	w.governed(t, w.admins["acme"], "acme", approval.OwnershipChange)
 	acme := w.proposer(t, "acme")
 	k := ownership.Key{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Lot, ID: "l1"}}
-	cell := func(partyID string) ownership.Cell { return ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: partyID} }
+	cell := func(partyID string) ownership.Cell {
+		return ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: partyID}
+	}
 
 	toCM := pending(t, w.svc.SetCell(ctx, acme, cell("cm")))
 	toHQ := pending(t, w.svc.SetCell(ctx, acme, cell("hq")))
@@ -120,5 +123,66 @@ func TestStaleCellChange(t *testing.T) {
 	w.approve(t, w.actors["alice"], pending(t, w.svc.DeleteCell(ctx, acme, k)).ID)
 	if o := w.owner(t, k); o != "" {
 		t.Fatalf("cell %s is owned by %q after the delete, want nobody", k, o)
+	}
+}
+
+// deployment makes the deployment's changes of kinds wait for one other deployment
+// administrator, and returns two: a proposer and an approver.
+func (w *world) deployment(t *testing.T, kinds ...approval.Kind) (proposer, approver audit.Actor) {
+	t.Helper()
+	var ds []audit.Actor
+	for _, name := range []string{"dep-1", "dep-2"} {
+		p, _, err := w.svc.CreatePrincipal(ctx, admin, governance.CreatePrincipalRequest{PartyID: party.Deployment, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, governance.Actor(p))
+	}
+	w.governed(t, admin, party.Deployment, kinds...)
+	return ds[0], ds[1]
+}
+
+// sodRule is the rule id as stored ("" when absent).
+func (w *world) sodRule(t *testing.T, id string) string {
+	t.Helper()
+	rules, err := w.svc.SoDRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.ID == id {
+			return r.A.String() + " vs " + r.B.String()
+		}
+	}
+	return ""
+}
+
+// TestStaleSoDChange: a delete of a rule proposed against one rule is refused once the rule
+// was deleted and added again with other duties (it would delete a rule its approvers never
+// saw); an add proposed against an absent rule is refused once a rule of that id was added.
+func TestStaleSoDChange(t *testing.T) {
+	w := newWorld(t)
+	r1 := governance.SoDRuleRequest{ID: "r1", A: "manufacturing/issue", B: "operational/issue"}
+	if _, err := w.svc.AddSoDRule(ctx, admin, r1); err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := w.deployment(t, approval.SoDChange)
+
+	stale := pending(t, w.svc.DeleteSoDRule(ctx, d1, "r1"))
+	w.approve(t, d2, pending(t, w.svc.DeleteSoDRule(ctx, d1, "r1")).ID)
+	r1.B = "operational/revoke"
+	w.approve(t, d2, pending(t, errOnly(w.svc.AddSoDRule(ctx, d1, r1))).ID)
+	w.approveStale(t, d2, stale.ID)
+	if got := w.sodRule(t, "r1"); got != "manufacturing/issue vs operational/revoke" {
+		t.Fatalf("rule r1 after the stale delete = %q, want the newer rule", got)
+	}
+
+	r2 := governance.SoDRuleRequest{ID: "r2", A: "operational/issue", B: "support/issue"}
+	stale = pending(t, errOnly(w.svc.AddSoDRule(ctx, d1, r2)))
+	r2.B = "support/revoke"
+	w.approve(t, d2, pending(t, errOnly(w.svc.AddSoDRule(ctx, d1, r2))).ID)
+	w.approveStale(t, d2, stale.ID)
+	if got := w.sodRule(t, "r2"); got != "operational/issue vs support/revoke" {
+		t.Fatalf("rule r2 after the stale add = %q, want the one approved first", got)
 	}
 }
