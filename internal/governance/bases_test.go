@@ -186,3 +186,19 @@ func TestStaleSoDChange(t *testing.T) {
 		t.Fatalf("rule r2 after the stale add = %q, want the one approved first", got)
 	}
 }
+
+// TestStaleDutyChange: two proposals limiting one principal made against its unlimited
+// duties; the first applies, the second is refused and the principal keeps the first's.
+func TestStaleDutyChange(t *testing.T) {
+	w := newWorld(t)
+	w.governed(t, w.admins["acme"], "acme", approval.DutyChange)
+	acme := w.proposer(t, "acme")
+	carol := w.actors["carol"].PrincipalID
+
+	stale := pending(t, errOnly(w.svc.SetPrincipalDuties(ctx, acme, carol, []string{"manufacturing/issue"})))
+	w.approve(t, w.actors["alice"], pending(t, errOnly(w.svc.SetPrincipalDuties(ctx, acme, carol, []string{"manufacturing/revoke"}))).ID)
+	w.approveStale(t, w.actors["bob"], stale.ID)
+	if ds, err := w.svc.PrincipalDuties(ctx, acme, carol); err != nil || len(ds) != 1 || ds[0].String() != "manufacturing/revoke" {
+		t.Fatalf("carol's duties after the stale proposal = %v, %v; want manufacturing/revoke", ds, err)
+	}
+}

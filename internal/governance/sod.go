@@ -398,7 +398,9 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 // The change is refused when it would break a separation-of-duties rule, and it is audited
 // (principal.duties) with the limits before and after.
 //
-// The change is governed (changes.go) under the actor's party's duty-change rule.
+// The change is governed (changes.go) under the actor's party's duty-change rule. A proposal
+// records the principal's limits as they are as its base: once approved, it applies only if
+// they are still so (CheckBase).
 func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
 	ps, q, err := s.setPrincipalDuties(ctx, a, principalID, duties, "", "")
 	return ps, pendingErr(q, err)
@@ -426,8 +428,12 @@ func (s *Service) setPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		if err != nil {
 			return err
 		}
+		base, err := dutiesBase(tx, principalID)
+		if err != nil {
+			return err
+		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.DutyChange, Scope: "party:" + p.PartyID, Subject: "principal:" + principalID, Reason: reason,
-			Payload: map[string]any{"principal": principalID, "duties": duties}, ApprovalID: approvalID})
+			Payload: map[string]any{"principal": principalID, "duties": duties}, ApprovalID: approvalID, Base: base, BaseWhat: "the duties of principal " + principalID + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
