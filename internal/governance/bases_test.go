@@ -202,3 +202,72 @@ func TestStaleDutyChange(t *testing.T) {
 		t.Fatalf("carol's duties after the stale proposal = %v, %v; want manufacturing/revoke", ds, err)
 	}
 }
+
+// TestStaleRuleChange: approval rules and approver groups. Two proposals for one change rule,
+// one approver group, one deployment approval rule, each made against one base: the first
+// applies, the second is refused and the first's value stays.
+func TestStaleRuleChange(t *testing.T) {
+	w := newWorld(t)
+	w.governed(t, w.admins["acme"], "acme", approval.RuleChange)
+	acme := w.proposer(t, "acme")
+	alice, bob, carol := w.actors["alice"], w.actors["bob"], w.actors["carol"]
+
+	rule := func(n int) governance.ChangeRuleRequest {
+		return governance.ChangeRuleRequest{Quorum: []approval.Need{{Group: approval.AnyPrincipal, Approvals: n}}}
+	}
+	res, err := w.svc.SetChangeRule(ctx, acme, "acme", string(approval.DutyChange), rule(1))
+	if err != nil || res.Proposal == nil {
+		t.Fatalf("proposing a rule: %+v, %v", res, err)
+	}
+	stale := *res.Proposal
+	if res, err = w.svc.SetChangeRule(ctx, acme, "acme", string(approval.DutyChange), rule(2)); err != nil || res.Proposal == nil {
+		t.Fatalf("proposing a rule: %+v, %v", res, err)
+	}
+	w.approve(t, alice, res.Proposal.ID)
+	w.approveStale(t, bob, stale.ID)
+	rules, err := w.svc.ChangeRules(ctx, acme, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.Kind == approval.DutyChange && (len(r.Quorum) != 1 || r.Quorum[0].Approvals != 2) {
+			t.Fatalf("acme's duty-change rule after the stale proposal = %+v, want 2 of *", r)
+		}
+	}
+
+	group := func(members ...audit.Actor) governance.GroupRequest {
+		var r governance.GroupRequest
+		for _, m := range members {
+			r.Members = append(r.Members, m.PrincipalID)
+		}
+		return r
+	}
+	gres, err := w.svc.SetApproverGroup(ctx, acme, "acme", "leads", group(alice, bob))
+	if err != nil || gres.Proposal == nil {
+		t.Fatalf("proposing a group: %+v, %v", gres, err)
+	}
+	stale = *gres.Proposal
+	if gres, err = w.svc.SetApproverGroup(ctx, acme, "acme", "leads", group(alice, carol)); err != nil || gres.Proposal == nil {
+		t.Fatalf("proposing a group: %+v, %v", gres, err)
+	}
+	w.approve(t, bob, gres.Proposal.ID)
+	w.approveStale(t, carol, stale.ID)
+	gs, err := w.svc.ApproverGroups(ctx, acme, "acme")
+	if err != nil || len(gs) != 1 || strings.Join(gs[0].Members, ",") != alice.PrincipalID+","+carol.PrincipalID {
+		t.Fatalf("acme's groups after the stale proposal = %+v, %v; want leads of alice and carol", gs, err)
+	}
+
+	d1, d2 := w.deployment(t, approval.RuleChange)
+	staleRule := pending(t, errOnly(w.svc.SetApprovalRule(ctx, d1, string(approval.SupportGrant), governance.RuleRequest{Approvers: 1, OtherParty: true, Expiry: "24h"})))
+	w.approve(t, d2, pending(t, errOnly(w.svc.SetApprovalRule(ctx, d1, string(approval.SupportGrant), governance.RuleRequest{Approvers: 2, OtherParty: true, Expiry: "48h"}))).ID)
+	w.approveStale(t, d2, staleRule.ID)
+	ars, err := w.svc.ApprovalRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ars {
+		if r.Kind == approval.SupportGrant && (r.Approvers != 2 || r.Expiry != "48h0m0s") {
+			t.Fatalf("the support-grant rule after the stale proposal = %+v, want 2 approvers for 48h", r)
+		}
+	}
+}

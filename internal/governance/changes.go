@@ -234,7 +234,9 @@ type ChangeResult[T any] struct {
 
 // SetChangeRule sets a party's rule of one kind; an administrator of the party may. The rule
 // is validated strictly against the party's groups. The change is itself governed: under the
-// party's approval-rule-change rule when one is stored, else under the rule it replaces.
+// party's approval-rule-change rule when one is stored, else under the rule it replaces. A
+// proposal records the rule it replaces (quorum and expiry) as its base: once approved, it
+// applies only if that is still the rule (CheckBase).
 func (s *Service) SetChangeRule(ctx context.Context, a audit.Actor, partyID, kind string, r ChangeRuleRequest) (ChangeResult[ChangeRuleView], error) {
 	return s.setChangeRule(ctx, a, partyID, kind, r, "")
 }
@@ -271,8 +273,13 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 		if err := rule.Validate(groups, len(ps)); err != nil {
 			return err
 		}
+		base, err := changeRuleBase(tx, partyID, k)
+		if err != nil {
+			return err
+		}
 		c := Change{Kind: approval.RuleChange, Scope: "party:" + partyID, Subject: "change-rule:" + partyID + "/" + string(k), Reason: r.Reason,
-			Payload: map[string]any{"party": partyID, "kind": k, "rule": r}, ApprovalID: approvalID}
+			Payload: map[string]any{"party": partyID, "kind": k, "rule": r}, ApprovalID: approvalID,
+			Base: base, BaseWhat: "the " + string(k) + " rule of party " + partyID + ":"}
 		if _, ok, err := tx.ChangeRules().ChangeRule(partyID, approval.RuleChange); err != nil {
 			return err
 		} else if !ok {
@@ -335,7 +342,9 @@ type GroupRequest struct {
 // SetApproverGroup creates or replaces a party's approver group; an administrator of the party
 // may. Every member must be a principal of the party; a group a rule uses cannot shrink below
 // what the rule asks of it. The change is governed as an approval-rule-change, under the
-// party's rule of that kind when stored, else under its policy-change rule.
+// party's rule of that kind when stored, else under its policy-change rule. A proposal
+// records the group's members (or "absent") as its base: once approved, it applies only if
+// the group is still so (CheckBase).
 func (s *Service) SetApproverGroup(ctx context.Context, a audit.Actor, partyID, name string, r GroupRequest) (ChangeResult[approval.Group], error) {
 	return s.setApproverGroup(ctx, a, partyID, name, r, "")
 }
@@ -380,8 +389,13 @@ func (s *Service) setApproverGroup(ctx context.Context, a audit.Actor, partyID, 
 				}
 			}
 		}
+		base, err := groupBase(tx, partyID, name)
+		if err != nil {
+			return err
+		}
 		c := Change{Kind: approval.RuleChange, Scope: "party:" + partyID, Subject: "approver-group:" + partyID + "/" + name, Reason: r.Reason,
-			Payload: map[string]any{"party": partyID, "group": name, "members": members}, ApprovalID: approvalID}
+			Payload: map[string]any{"party": partyID, "group": name, "members": members}, ApprovalID: approvalID,
+			Base: base, BaseWhat: "approver group " + name + " of party " + partyID + ":"}
 		if _, ok, err := tx.ChangeRules().ChangeRule(partyID, approval.RuleChange); err != nil {
 			return err
 		} else if !ok {
