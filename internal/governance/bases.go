@@ -21,7 +21,7 @@ import (
 // absentBase is the base of a change to something that does not exist yet.
 const absentBase = "absent"
 
-// cellBase is the party that owns cell k now, or absentBase.
+// cellBase is cell k's owner now ("owned by acme"), or absentBase.
 func cellBase(tx store.Tx, k ownership.Key) (string, error) {
 	owner, found, err := tx.Ownership().Owner(k)
 	if err != nil {
@@ -30,8 +30,11 @@ func cellBase(tx store.Tx, k ownership.Key) (string, error) {
 	if !found {
 		return absentBase, nil
 	}
-	return owner, nil
+	return ownerBase(owner), nil
 }
+
+// ownerBase is the base of a cell that owner owns.
+func ownerBase(owner string) string { return "owned by " + owner }
 
 // sodRuleBase is rule id's two duties ("a vs b"), or absentBase.
 func sodRuleBase(rules []store.SoDRule, id string) string {

@@ -271,3 +271,28 @@ func TestStaleRuleChange(t *testing.T) {
 		}
 	}
 }
+
+// TestProposalWithoutBase: a proposal recorded before bases were (its payload has no "base")
+// applies as it always did, even over a newer state.
+func TestProposalWithoutBase(t *testing.T) {
+	w := newWorld(t)
+	w.governed(t, w.admins["acme"], "acme", approval.OwnershipChange)
+	acme := w.proposer(t, "acme")
+	k := ownership.Key{Stage: ownership.Manufacturing, Duty: ownership.Issue, Scope: ownership.Scope{Kind: ownership.Lot, ID: "l1"}}
+	toCM := pending(t, w.svc.SetCell(ctx, acme, ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: "cm"}))
+	// The same proposal as an older Hallmark stored it: the payload without its base.
+	legacy := toCM
+	legacy.ID = "apr-legacy"
+	legacy.Payload = []byte(strings.Replace(string(toCM.Payload), `"base":"absent",`, "", 1))
+	if string(legacy.Payload) == string(toCM.Payload) {
+		t.Fatalf("payload %s has no base to drop", toCM.Payload)
+	}
+	w.seed(t, func(tx store.Tx) error { return tx.Approvals().CreateApproval(legacy) })
+
+	w.approve(t, w.actors["alice"], pending(t, w.svc.SetCell(ctx, acme, ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope, PartyID: "hq"})).ID)
+	w.approve(t, w.actors["alice"], legacy.ID)
+	if o := w.owner(t, k); o != "cm" {
+		t.Fatalf("cell %s is owned by %q after the proposal without base, want cm", k, o)
+	}
+	w.approveStale(t, w.actors["bob"], toCM.ID)
+}

@@ -42,7 +42,7 @@ type Change struct {
 	// CheckBase skips an empty base. Empty Base: the caller checks a base of its own (policy
 	// and environment changes) or has none (a waiver creates a new thing).
 	Base string
-	// BaseWhat names the base in a refusal, e.g. "cell manufacturing/issue@lot:l1 owned by".
+	// BaseWhat names the base in a refusal, e.g. "cell manufacturing/issue on lot:l1:".
 	BaseWhat string
 }
 

@@ -53,7 +53,7 @@ func (s *Service) setCell(ctx context.Context, a audit.Actor, c ownership.Cell, 
 			return err
 		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: c.Scope.String(), Subject: "cell:" + k.String(),
-			Reason: reason, Payload: map[string]any{"cell": c}, ApprovalID: approvalID, Base: base, BaseWhat: "cell " + k.String() + " owned by"})
+			Reason: reason, Payload: map[string]any{"cell": c}, ApprovalID: approvalID, Base: base, BaseWhat: "cell " + k.String() + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -100,7 +100,7 @@ func (s *Service) deleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: k.Scope.String(), Subject: "cell:" + k.String(),
 			Reason: reason, Payload: map[string]any{"delete": true, "cell": ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope}}, ApprovalID: approvalID,
-			Base: owner, BaseWhat: "cell " + k.String() + " owned by"})
+			Base: ownerBase(owner), BaseWhat: "cell " + k.String() + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err

@@ -312,7 +312,7 @@ func (s *Service) addSoDRuleTx(ctx context.Context, a audit.Actor, r SoDRuleRequ
 			return fmt.Errorf("reading separation-of-duties rules: %w", err)
 		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Scope: "", Subject: "sod-rule:" + r.ID, Payload: map[string]any{"add": r}, ApprovalID: approvalID,
-			Base: sodRuleBase(rules, r.ID), BaseWhat: "separation-of-duties rule " + r.ID})
+			Base: sodRuleBase(rules, r.ID), BaseWhat: "separation-of-duties rule " + r.ID + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -359,7 +359,7 @@ func (s *Service) deleteSoDRule(ctx context.Context, a audit.Actor, id, reason, 
 			return failure.New(failure.NotFound, "no separation-of-duties rule %q", id)
 		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Subject: "sod-rule:" + id, Reason: reason, Payload: map[string]any{"delete": id}, ApprovalID: approvalID,
-			Base: sodRuleBase(rules, id), BaseWhat: "separation-of-duties rule " + id})
+			Base: sodRuleBase(rules, id), BaseWhat: "separation-of-duties rule " + id + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
