@@ -278,6 +278,20 @@ type GapsReport struct {
 	// MakerSources are revocation sources of makers that do not run Hallmark whose last
 	// fetch failed, or that hold no CRL valid now.
 	MakerSources []MakerSourceGap `json:"maker_sources"`
+	// ChangeRules are parties' change rules that no change can meet.
+	ChangeRules []ChangeRuleGap `json:"change_rules"`
+}
+
+// ChangeRuleGap is a party's rule for one kind of governance change that no change can meet:
+// whichever of the party's enabled principals proposes, the quorum needs more approvers than
+// the party holds besides the proposer and independent of it, so every such change is
+// refused (e.g. an operator with one principal cannot change its policies).
+type ChangeRuleGap struct {
+	PartyID string `json:"party_id"`
+	Kind    string `json:"kind"`   // a governance change kind, e.g. policy-change
+	Quorum  string `json:"quorum"` // e.g. "1 of *"
+	Stored  bool   `json:"stored"` // false: the built-in default rule
+	Why     string `json:"why"`
 }
 
 // MakerSourceGap is a CRL distribution point or OCSP responder of a registered maker that

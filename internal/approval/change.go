@@ -158,15 +158,34 @@ func (s Seat) has(principalID string) bool {
 // does a quorum the party's other principals cannot meet. others is the number of the party's
 // principals other than the proposer.
 func NewChange(r ChangeRule, id string, seats []Seat, others int, q Request, now time.Time) (Request, error) {
+	total, err := CheckSeats(r, seats, others, q.RequesterPrincipal)
+	if err != nil {
+		return q, err
+	}
+	q.ApproverParty = r.PartyID
+	q, err = New(Rule{Kind: r.Kind, Approvers: total, Expiry: r.Expiry}, id, q, now)
+	if err != nil {
+		return q, err
+	}
+	q.Quorum = seats
+	return q, nil
+}
+
+// CheckSeats says whether the seats of rule r can be filled for a change proposed by
+// proposer, and returns how many approvals they need in all: each seat needs that many of its
+// members other than the proposer (AnyPrincipal: of others, the party's possible approvers
+// besides the proposer), and the seats together that many distinct principals. A seat the
+// party cannot fill refuses the change (Denied); no seats at all is Invalid.
+func CheckSeats(r ChangeRule, seats []Seat, others int, proposer string) (int, error) {
 	if len(seats) == 0 {
-		return q, failure.New(failure.Invalid, "%s changes of party %s need no approval", r.Kind, r.PartyID)
+		return 0, failure.New(failure.Invalid, "%s changes of party %s need no approval", r.Kind, r.PartyID)
 	}
 	total, union := 0, map[string]bool{}
 	anyN := 0
 	for _, s := range seats {
 		eligible := 0
 		for _, m := range s.Members {
-			if m != q.RequesterPrincipal {
+			if m != proposer {
 				eligible++
 				union[m] = true
 			}
@@ -176,21 +195,15 @@ func NewChange(r ChangeRule, id string, seats []Seat, others int, q Request, now
 			anyN = s.Approvals
 		}
 		if eligible < s.Approvals {
-			return q, failure.New(failure.Denied, "the %s rule of party %s needs %d of %s, which has only %d approvers besides the proposer %s: a proposer never approves its own change",
-				r.Kind, r.PartyID, s.Approvals, s.Group, eligible, q.RequesterPrincipal)
+			return 0, failure.New(failure.Denied, "the %s rule of party %s needs %d of %s, which has only %d approvers besides the proposer %s: a proposer never approves its own change",
+				r.Kind, r.PartyID, s.Approvals, s.Group, eligible, proposer)
 		}
 		total += s.Approvals
 	}
 	if anyN == 0 && len(union) < total {
-		return q, failure.New(failure.Denied, "the %s rule of party %s needs %d distinct approvers, but its groups hold only %d besides the proposer", r.Kind, r.PartyID, total, len(union))
+		return 0, failure.New(failure.Denied, "the %s rule of party %s needs %d distinct approvers, but its groups hold only %d besides the proposer", r.Kind, r.PartyID, total, len(union))
 	}
-	q.ApproverParty = r.PartyID
-	q, err := New(Rule{Kind: r.Kind, Approvers: total, Expiry: r.Expiry}, id, q, now)
-	if err != nil {
-		return q, err
-	}
-	q.Quorum = seats
-	return q, nil
+	return total, nil
 }
 
 // decideQuorum records d on a request with a quorum: the principal takes the first seat it

@@ -31,6 +31,10 @@ scopes and principals), one per line:
                  ended: rotate it, or roll the root over ("hallmark report ca-expiry")
   maker-source   a CRL or OCSP source of a registered maker whose last fetch failed, or whose
                  last good CRL is past its nextUpdate, with since when ("hallmark maker check")
+  change-rule    a party's rule for a kind of governance change that no change can meet:
+                 whoever proposes, too few other principals independent of the proposer may
+                 approve (an operator with one principal cannot change its policies); add a
+                 principal, or relax the rule ("hallmark party rules")
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps
@@ -92,6 +96,9 @@ func gapRows(r api.GapsReport) [][]string {
 	for _, m := range r.MakerSources {
 		rows = append(rows, []string{"maker-source", "maker:" + m.MakerID, m.MakerName + ": " + m.Kind + " " + m.URL + " " + m.Outcome + " since " +
 			m.Since.UTC().Format(time.RFC3339) + ": " + m.Why, m.OperatorID})
+	}
+	for _, c := range r.ChangeRules {
+		rows = append(rows, []string{"change-rule", "party:" + c.PartyID, c.Kind + " needs " + c.Quorum + ": " + c.Why, c.PartyID})
 	}
 	return rows
 }

@@ -86,21 +86,22 @@ func TestReportGaps(t *testing.T) {
 			if got := r.URL.Query().Get("idle"); got != "" && got != "30d" {
 				t.Errorf("idle = %q", got)
 			}
-			reply(200, `{"idle_after":"720h0m0s","total":3,
+			reply(200, `{"idle_after":"720h0m0s","total":4,
 				"unowned":[{"scope":"lot:lot_1","stage":"manufacturing","duty":"revoke"}],
 				"devices_without_owner":[{"scope":"lot:lot_1","stage":"manufacturing","duty":"revoke","devices":2}],
 				"lifetimes":[],"support_grants":[],
 				"idle_principals":[{"principal_id":"prn_1","party_id":"northwind","name":"dana"}],
-				"self_approval":[]}`)(w, r)
+				"self_approval":[],
+				"change_rules":[{"party_id":"contoso","kind":"policy-change","quorum":"1 of *","stored":false,"why":"too few others may approve"}]}`)(w, r)
 		},
 	})
 	code, out, stderr := run(t, append([]string{"report", "gaps", "--idle", "30d"}, srv...)...)
 	if code != 0 || !strings.Contains(out, "manufacturing/revoke has no owner") || !strings.Contains(out, "2 devices without a manufacturing/revoke owner") ||
-		!strings.Contains(out, "dana: never used") || !strings.Contains(out, "3 gaps") {
+		!strings.Contains(out, "dana: never used") || !strings.Contains(out, "policy-change needs 1 of *: too few others may approve") || !strings.Contains(out, "4 gaps") {
 		t.Fatalf("gaps table: exit %d\n%s%s", code, out, stderr)
 	}
 	code, out, _ = run(t, append([]string{"report", "gaps", "--csv"}, srv...)...)
-	if code != 0 || !strings.HasPrefix(out, "GAP,SCOPE,DETAIL,PARTY\nunowned,lot:lot_1,") || strings.Count(out, "\n") != 4 {
+	if code != 0 || !strings.HasPrefix(out, "GAP,SCOPE,DETAIL,PARTY\nunowned,lot:lot_1,") || strings.Count(out, "\n") != 5 {
 		t.Fatalf("gaps csv: exit %d\n%s", code, out)
 	}
 	if code, _, _ := run(t, append([]string{"report", "gaps", "extra"}, srv...)...); code != ExitUsage {

@@ -441,7 +441,8 @@ type RuleRequest struct {
 // rule they were made under.
 //
 // The change is governed (changes.go) under the actor's party's approval-rule-change rule when
-// one is stored.
+// one is stored. A proposal records the rule it replaces as its base: once approved, it
+// applies only if that is still the rule (CheckBase).
 func (s *Service) SetApprovalRule(ctx context.Context, a audit.Actor, kind string, r RuleRequest) (RuleView, error) {
 	v, q, err := s.setApprovalRule(ctx, a, kind, r, "")
 	return v, pendingErr(q, err)
@@ -475,7 +476,12 @@ func (s *Service) setApprovalRuleTx(ctx context.Context, a audit.Actor, kind str
 	now := s.now()
 	var pending *approval.Request
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		c := Change{Kind: approval.RuleChange, Subject: "approval-rule:" + string(k), Payload: map[string]any{"kind": k, "approval_rule": r}, ApprovalID: approvalID}
+		base, err := approvalRuleBase(tx, k)
+		if err != nil {
+			return err
+		}
+		c := Change{Kind: approval.RuleChange, Subject: "approval-rule:" + string(k), Payload: map[string]any{"kind": k, "approval_rule": r}, ApprovalID: approvalID,
+			Base: base, BaseWhat: "the " + string(k) + " approval rule:"}
 		if _, ok, err := tx.ChangeRules().ChangeRule(a.PartyID, approval.RuleChange); err != nil {
 			return err
 		} else if !ok {

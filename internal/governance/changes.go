@@ -34,6 +34,16 @@ type Change struct {
 	// Rule, when set, is the rule to decide under instead of the party's rule of Kind (an
 	// approval rule change with no rule of its own is decided under the rule it replaces).
 	Rule *approval.ChangeRule
+	// Base is the state of exactly what the change touches as of the caller's transaction
+	// (bases.go: a cell's owner, a rule, a group's members, "absent"). A proposal records it
+	// in its payload as "base"; when an executor applies the approval, Govern refuses it
+	// unless the recorded base equals Base as of the applying transaction (CheckBase). A
+	// proposal recorded before bases were (its payload has none) applies as it always did:
+	// CheckBase skips an empty base. Empty Base: the caller checks a base of its own (policy
+	// and environment changes) or has none (a waiver creates a new thing).
+	Base string
+	// BaseWhat names the base in a refusal, e.g. "cell manufacturing/issue on lot:l1:".
+	BaseWhat string
 }
 
 // Govern decides, inside the caller's transaction, whether change c by a applies now (apply
@@ -41,8 +51,19 @@ type Change struct {
 // q is the pending request, created and audited here).
 func Govern(tx store.Tx, a audit.Actor, now time.Time, c Change) (q approval.Request, apply bool, err error) {
 	if c.ApprovalID != "" {
-		q, err = ConsumeApproval(tx, a, now, c.ApprovalID, c.Kind, c.Subject)
-		return q, err == nil, err
+		if q, err = ConsumeApproval(tx, a, now, c.ApprovalID, c.Kind, c.Subject); err != nil {
+			return q, false, err
+		}
+		if c.Base != "" {
+			base, err := recordedBase(q)
+			if err != nil {
+				return q, false, err
+			}
+			if err := CheckBase(c.ApprovalID, c.BaseWhat, base, c.Base); err != nil {
+				return q, false, err
+			}
+		}
+		return q, true, nil
 	}
 	rule := approval.ChangeRule{}
 	if c.Rule != nil {
@@ -63,7 +84,12 @@ func Govern(tx store.Tx, a audit.Actor, now time.Time, c Change) (q approval.Req
 		reason = fmt.Sprintf("%s of %s", c.Kind, c.Subject)
 	}
 	q = approval.Request{RequesterParty: a.PartyID, RequesterPrincipal: a.PrincipalID, Scope: c.Scope, Subject: c.Subject, Reason: reason}
-	if c.Payload != nil {
+	switch {
+	case c.Base != "":
+		if q.Payload, err = withBase(c.Payload, c.Base); err != nil {
+			return q, false, err
+		}
+	case c.Payload != nil:
 		if q.Payload, err = jsonOf(c.Payload); err != nil {
 			return q, false, err
 		}
@@ -208,7 +234,9 @@ type ChangeResult[T any] struct {
 
 // SetChangeRule sets a party's rule of one kind; an administrator of the party may. The rule
 // is validated strictly against the party's groups. The change is itself governed: under the
-// party's approval-rule-change rule when one is stored, else under the rule it replaces.
+// party's approval-rule-change rule when one is stored, else under the rule it replaces. A
+// proposal records the rule it replaces (quorum and expiry) as its base: once approved, it
+// applies only if that is still the rule (CheckBase).
 func (s *Service) SetChangeRule(ctx context.Context, a audit.Actor, partyID, kind string, r ChangeRuleRequest) (ChangeResult[ChangeRuleView], error) {
 	return s.setChangeRule(ctx, a, partyID, kind, r, "")
 }
@@ -245,8 +273,13 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 		if err := rule.Validate(groups, len(ps)); err != nil {
 			return err
 		}
+		base, err := changeRuleBase(tx, partyID, k)
+		if err != nil {
+			return err
+		}
 		c := Change{Kind: approval.RuleChange, Scope: "party:" + partyID, Subject: "change-rule:" + partyID + "/" + string(k), Reason: r.Reason,
-			Payload: map[string]any{"party": partyID, "kind": k, "rule": r}, ApprovalID: approvalID}
+			Payload: map[string]any{"party": partyID, "kind": k, "rule": r}, ApprovalID: approvalID,
+			Base: base, BaseWhat: "the " + string(k) + " rule of party " + partyID + ":"}
 		if _, ok, err := tx.ChangeRules().ChangeRule(partyID, approval.RuleChange); err != nil {
 			return err
 		} else if !ok {
@@ -309,7 +342,9 @@ type GroupRequest struct {
 // SetApproverGroup creates or replaces a party's approver group; an administrator of the party
 // may. Every member must be a principal of the party; a group a rule uses cannot shrink below
 // what the rule asks of it. The change is governed as an approval-rule-change, under the
-// party's rule of that kind when stored, else under its policy-change rule.
+// party's rule of that kind when stored, else under its policy-change rule. A proposal
+// records the group's members (or "absent") as its base: once approved, it applies only if
+// the group is still so (CheckBase).
 func (s *Service) SetApproverGroup(ctx context.Context, a audit.Actor, partyID, name string, r GroupRequest) (ChangeResult[approval.Group], error) {
 	return s.setApproverGroup(ctx, a, partyID, name, r, "")
 }
@@ -354,8 +389,13 @@ func (s *Service) setApproverGroup(ctx context.Context, a audit.Actor, partyID, 
 				}
 			}
 		}
+		base, err := groupBase(tx, partyID, name)
+		if err != nil {
+			return err
+		}
 		c := Change{Kind: approval.RuleChange, Scope: "party:" + partyID, Subject: "approver-group:" + partyID + "/" + name, Reason: r.Reason,
-			Payload: map[string]any{"party": partyID, "group": name, "members": members}, ApprovalID: approvalID}
+			Payload: map[string]any{"party": partyID, "group": name, "members": members}, ApprovalID: approvalID,
+			Base: base, BaseWhat: "approver group " + name + " of party " + partyID + ":"}
 		if _, ok, err := tx.ChangeRules().ChangeRule(partyID, approval.RuleChange); err != nil {
 			return err
 		} else if !ok {

@@ -42,6 +42,33 @@ func (e *NotIndependentError) FailureRule() string { return RuleIndependentAppro
 // it): the store keeps every principal's creator after deletion (store.PrincipalLineage), so
 // deleting a principal in the middle of a chain does not launder the principals below it.
 func IndependentApprover(tx store.Tx, proposer, decider string, now time.Time) error {
+	var found []string
+	err := walkLineage(tx, decider, now, func(p string, path []string) bool {
+		if p == proposer {
+			found = path
+			return false
+		}
+		return true
+	})
+	if err != nil || found == nil {
+		return err
+	}
+	return &NotIndependentError{Msg: fmt.Sprintf("principal %s may not decide a change proposed by %s, who made it or gave it a credential that still works (%s): an approver must be independent of the proposer (rule %s)",
+		decider, proposer, strings.Join(found, " <- "), RuleIndependentApprover)}
+}
+
+// lineageOf is the set of principals in id's lineage as of now (IndependentApprover): id may
+// not decide a change any of them proposed.
+func lineageOf(tx store.Tx, id string, now time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := walkLineage(tx, id, now, func(p string, _ []string) bool { out[p] = true; return true })
+	return out, err
+}
+
+// walkLineage walks decider's lineage breadth first, up to lineageDepth steps and
+// lineageNodes principals, calling visit with every parent it reaches and the path from
+// decider to it, until visit returns false.
+func walkLineage(tx store.Tx, decider string, now time.Time, visit func(parent string, path []string) bool) error {
 	type node struct {
 		id   string
 		path []string // decider ... id
@@ -57,9 +84,8 @@ func IndependentApprover(tx store.Tx, proposer, decider string, now time.Time) e
 			}
 			for _, p := range parents {
 				path := append(append([]string{}, n.path...), p)
-				if p == proposer {
-					return &NotIndependentError{Msg: fmt.Sprintf("principal %s may not decide a change proposed by %s, who made it or gave it a credential that still works (%s): an approver must be independent of the proposer (rule %s)",
-						decider, proposer, strings.Join(path, " <- "), RuleIndependentApprover)}
+				if !visit(p, path) {
+					return nil
 				}
 				if seen[p] || len(seen) >= lineageNodes {
 					continue

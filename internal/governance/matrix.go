@@ -23,7 +23,9 @@ func (s *Service) ListCells(ctx context.Context) ([]ownership.Cell, error) {
 // its contract manufacturer), and take such a delegation back.
 //
 // The change is governed (changes.go): under the party's ownership-change rule it may become a
-// pending proposal, returned as *Pending once committed.
+// pending proposal, returned as *Pending once committed. The proposal records the cell's
+// owner (or "absent") as its base: once approved, it applies only if the cell still has that
+// owner (CheckBase), so an approval never overrides a change made to the cell meanwhile.
 func (s *Service) SetCell(ctx context.Context, a audit.Actor, c ownership.Cell) error {
 	return pendingErr(s.setCell(ctx, a, c, "", ""))
 }
@@ -45,8 +47,13 @@ func (s *Service) setCell(ctx context.Context, a audit.Actor, c ownership.Cell, 
 		if err := mayChangeCell(tx, a, c.Stage, c.Duty, chain); err != nil {
 			return err
 		}
-		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: c.Scope.String(), Subject: "cell:" + ownership.Key{Stage: c.Stage, Duty: c.Duty, Scope: c.Scope}.String(),
-			Reason: reason, Payload: map[string]any{"cell": c}, ApprovalID: approvalID})
+		k := ownership.Key{Stage: c.Stage, Duty: c.Duty, Scope: c.Scope}
+		base, err := cellBase(tx, k)
+		if err != nil {
+			return err
+		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: c.Scope.String(), Subject: "cell:" + k.String(),
+			Reason: reason, Payload: map[string]any{"cell": c}, ApprovalID: approvalID, Base: base, BaseWhat: "cell " + k.String() + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -92,7 +99,8 @@ func (s *Service) deleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 			return err
 		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.OwnershipChange, Scope: k.Scope.String(), Subject: "cell:" + k.String(),
-			Reason: reason, Payload: map[string]any{"delete": true, "cell": ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope}}, ApprovalID: approvalID})
+			Reason: reason, Payload: map[string]any{"delete": true, "cell": ownership.Cell{Stage: k.Stage, Duty: k.Duty, Scope: k.Scope}}, ApprovalID: approvalID,
+			Base: ownerBase(owner), BaseWhat: "cell " + k.String() + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err

@@ -270,7 +270,9 @@ type SoDRuleRequest struct {
 
 // AddSoDRule adds a rule; administrators only. It is refused when a principal would already
 // break it, so a rule never starts life broken.
-// The change is governed (changes.go) under the actor's party's sod-change rule.
+// The change is governed (changes.go) under the actor's party's sod-change rule. A proposal
+// records the rule as it is (its two duties, or "absent") as its base: once approved, it
+// applies only if the rule is still so (CheckBase), like every governed change of a rule.
 func (s *Service) AddSoDRule(ctx context.Context, a audit.Actor, r SoDRuleRequest) (store.SoDRule, error) {
 	out, q, err := s.addSoDRule(ctx, a, r, "")
 	return out, pendingErr(q, err)
@@ -305,7 +307,12 @@ func (s *Service) addSoDRuleTx(ctx context.Context, a audit.Actor, r SoDRuleRequ
 	now := s.now()
 	out = store.SoDRule{ID: r.ID, A: pa, B: pb, By: a.PrincipalID, At: now}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Scope: "", Subject: "sod-rule:" + r.ID, Payload: map[string]any{"add": r}, ApprovalID: approvalID})
+		rules, err := tx.Duties().ListSoDRules()
+		if err != nil {
+			return fmt.Errorf("reading separation-of-duties rules: %w", err)
+		}
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Scope: "", Subject: "sod-rule:" + r.ID, Payload: map[string]any{"add": r}, ApprovalID: approvalID,
+			Base: sodRuleBase(rules, r.ID), BaseWhat: "separation-of-duties rule " + r.ID + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -351,7 +358,8 @@ func (s *Service) deleteSoDRule(ctx context.Context, a audit.Actor, id, reason, 
 		if !slices.ContainsFunc(rules, func(r store.SoDRule) bool { return r.ID == id }) {
 			return failure.New(failure.NotFound, "no separation-of-duties rule %q", id)
 		}
-		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Subject: "sod-rule:" + id, Reason: reason, Payload: map[string]any{"delete": id}, ApprovalID: approvalID})
+		q, apply, err := Govern(tx, a, now, Change{Kind: approval.SoDChange, Subject: "sod-rule:" + id, Reason: reason, Payload: map[string]any{"delete": id}, ApprovalID: approvalID,
+			Base: sodRuleBase(rules, id), BaseWhat: "separation-of-duties rule " + id + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err
@@ -390,7 +398,9 @@ func (s *Service) PrincipalDuties(ctx context.Context, a audit.Actor, principalI
 // The change is refused when it would break a separation-of-duties rule, and it is audited
 // (principal.duties) with the limits before and after.
 //
-// The change is governed (changes.go) under the actor's party's duty-change rule.
+// The change is governed (changes.go) under the actor's party's duty-change rule. A proposal
+// records the principal's limits as they are as its base: once approved, it applies only if
+// they are still so (CheckBase).
 func (s *Service) SetPrincipalDuties(ctx context.Context, a audit.Actor, principalID string, duties []string) ([]ownership.Pair, error) {
 	ps, q, err := s.setPrincipalDuties(ctx, a, principalID, duties, "", "")
 	return ps, pendingErr(q, err)
@@ -418,8 +428,12 @@ func (s *Service) setPrincipalDuties(ctx context.Context, a audit.Actor, princip
 		if err != nil {
 			return err
 		}
+		base, err := dutiesBase(tx, principalID)
+		if err != nil {
+			return err
+		}
 		q, apply, err := Govern(tx, a, now, Change{Kind: approval.DutyChange, Scope: "party:" + p.PartyID, Subject: "principal:" + principalID, Reason: reason,
-			Payload: map[string]any{"principal": principalID, "duties": duties}, ApprovalID: approvalID})
+			Payload: map[string]any{"principal": principalID, "duties": duties}, ApprovalID: approvalID, Base: base, BaseWhat: "the duties of principal " + principalID + ":"})
 		if err != nil || !apply {
 			pending = &q
 			return err

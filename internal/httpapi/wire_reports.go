@@ -132,5 +132,8 @@ func toGapsReport(r reports.GapsReport) api.GapsReport {
 		MakerSources: each(r.MakerSources, func(g reports.MakerSourceGap) api.MakerSourceGap {
 			return api.MakerSourceGap{MakerID: g.MakerID, MakerName: g.MakerName, OperatorID: g.OperatorID, Kind: g.Kind, URL: g.URL, Issuer: g.Issuer,
 				Outcome: g.Outcome, Error: g.Error, Since: g.Since, LastAttempt: g.LastAttempt, LastOK: g.LastOK, HeldUntil: g.HeldUntil, Why: g.Why}
+		}),
+		ChangeRules: each(r.ChangeRules, func(g reports.ChangeRuleGap) api.ChangeRuleGap {
+			return api.ChangeRuleGap{PartyID: g.PartyID, Kind: string(g.Kind), Quorum: g.Quorum, Stored: g.Stored, Why: g.Why}
 		})}
 }

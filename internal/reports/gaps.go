@@ -45,6 +45,8 @@ type GapsReport struct {
 	// MakerSources are revocation sources of makers that do not run Hallmark that fail, or
 	// hold no fresh CRL (makersources.go).
 	MakerSources []MakerSourceGap `json:"maker_sources"`
+	// ChangeRules are parties' change rules no change can meet (changerules.go).
+	ChangeRules []ChangeRuleGap `json:"change_rules"`
 }
 
 // UnownedDuty is a (stage, duty) over a scope that no party owns.
@@ -115,7 +117,7 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 	now := s.now()
 	r := GapsReport{GeneratedAt: now, IdleAfter: o.IdleAfter.String(), Unowned: []UnownedDuty{}, Devices: []DevicesWithoutOwner{},
 		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{},
-		MakerSources: []MakerSourceGap{}}
+		MakerSources: []MakerSourceGap{}, ChangeRules: []ChangeRuleGap{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		all, err := governance.IsAuditor(tx, a)
 		if err != nil {
@@ -143,9 +145,12 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 		if err := r.makerSources(tx, mine, now); err != nil {
 			return err
 		}
+		if err := r.changeRules(tx, w, mine, now); err != nil {
+			return err
+		}
 		return r.selfApproval(tx, w, mine)
 	})
-	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources)
+	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources) + len(r.ChangeRules)
 	return r, err
 }
 

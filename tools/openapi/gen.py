@@ -360,7 +360,10 @@ schemas["GapsReport"]["properties"]["maker_sources"]={"type":"array","descriptio
     "outcome":{"type":"string","enum":["ok","stale","bad_signature","oversized","unreachable","parse_error","invalid","responder_error"]},"error":str_,
     "since":{"type":"string","format":"date-time","description":"since when the source gives no fresh answer: the first failed fetch in a row, or the held CRL's nextUpdate"},
     "last_attempt":dt,"last_ok":dt,"held_until":{"type":"string","format":"date-time","description":"nextUpdate of the last good CRL, still used until then"},"why":str_}}}
-paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, CAs ending within 90 days without a successor, and revocation sources of registered makers that fail or are stale (auditors: all; others: their own scopes)"
+schemas["GapsReport"]["properties"]["change_rules"]={"type":"array","description":"parties' change rules that no change can meet: whichever enabled principal proposes, too few others independent of it may approve",
+  "items":{"type":"object","properties":{"party_id":str_,"kind":{"type":"string","description":"a governance change kind, e.g. policy-change"},
+    "quorum":{"type":"string","description":"the rule's quorum, e.g. 1 of *"},"stored":{"type":"boolean","description":"false: the built-in default rule"},"why":str_}}}
+paths["/v1/reports/gaps"]["get"]["summary"]="Governance gaps: unowned duties per scope, devices whose current stage has no renewal or revocation owner, environments over a lifetime maximum, support grants without an allowed bound, idle principals, approvals decided inside the acting party, CAs ending within 90 days without a successor, revocation sources of registered makers that fail or are stale, and change rules no change can meet (auditors: all; others: their own scopes)"
 # a manufacturer's signed device manifest, for operators that register it as a maker (issue 15)
 schemas.update({
  "SignManifest":{"type":"object","required":["lot_ids"],"additionalProperties":False,"properties":{"lot_ids":{"type":"array","items":str_,"minItems":1,"maxItems":100}}},
