@@ -215,9 +215,20 @@ func (k *Console) build(ctx context.Context, s *session, src reportSource, name 
 		for _, x := range g.CAExpiry {
 			rep.Rows = append(rep.Rows, []string{"CA expiry", x.Name, x.Why})
 		}
+		for _, x := range g.MakerSources {
+			detail := x.Kind + " " + x.URL + ": " + x.Outcome + " since " + ts(x.Since)
+			if x.Error != "" {
+				detail += " (" + x.Error + ")"
+			}
+			rep.Rows = append(rep.Rows, []string{"maker revocation source", x.MakerName, detail})
+		}
+		for _, x := range g.ChangeRules {
+			rep.Rows = append(rep.Rows, []string{"change rule no change can meet", n.Party(x.PartyID) + " " + x.Kind, x.Quorum + ": " + x.Why})
+		}
 		rep.Chart = barChart("Governance gaps by kind", sortedBars(map[string]int{
 			"unowned duties": len(g.Unowned), "devices without owner": len(g.Devices), "lifetimes": len(g.Lifetimes),
-			"support grants": len(g.Grants), "idle principals": len(g.Idle), "self-approval": len(g.SelfApproval), "CA expiry": len(g.CAExpiry)}))
+			"support grants": len(g.Grants), "idle principals": len(g.Idle), "self-approval": len(g.SelfApproval), "CA expiry": len(g.CAExpiry),
+			"maker sources": len(g.MakerSources), "change rules": len(g.ChangeRules)}))
 		return rep, nil
 	}
 	return report{}, nil
