@@ -33,14 +33,18 @@ func ViewCached(ctx context.Context, st store.Store, fn func(store.Tx) error) er
 // no transaction at all when it holds every row the function reads (readcache.Cache).
 type CacheFirstReads interface {
 	// ViewCacheFirst is ViewCached, but fn first runs against the cache alone; only when it
-	// reads something the cache does not hold does it run again in a read transaction. fn may
-	// run twice, so it must only read and set its own variables.
+	// reads something the cache does not hold (the read is refused with an error, whatever fn
+	// makes of it) does it run again in a read transaction. fn may run twice, so it must only
+	// read and set its own variables. A panic in fn propagates; it is never taken for a
+	// refused read.
 	ViewCacheFirst(ctx context.Context, fn func(store.Tx) error) error
 }
 
 // ViewCacheFirst is ViewCached through st's ViewCacheFirst when st has one (CacheFirstReads):
 // a request whose reads are all cached opens no transaction. fn may run twice (it must only
-// read and set its own variables), and its reads are as fresh as ViewCached's.
+// read and set its own variables), and its reads are as fresh as ViewCached's. An error fn
+// returns is the run's that stands (a refused cache-only run's error is never returned); a
+// panic in fn propagates, as it would from View.
 func ViewCacheFirst(ctx context.Context, st store.Store, fn func(store.Tx) error) error {
 	if c, ok := st.(CacheFirstReads); ok {
 		return c.ViewCacheFirst(ctx, fn)

@@ -54,6 +54,9 @@ type Service struct {
 	// names one key for ever, so an entry never goes stale on any replica; which key is
 	// current is read from the store on every issuance. A rotation drops the old key's entry.
 	brSigners sync.Map
+	// chunk and selectPage, when not 0, replace revokeChunkSize and revokePageSize (tests
+	// set them small to cross chunk and page boundaries with a few devices).
+	chunk, selectPage int
 }
 
 // New returns a Service.
@@ -68,6 +71,20 @@ func New(c Config) *Service {
 }
 
 func (s *Service) now() time.Time { return s.c.Authority.Now() }
+
+func (s *Service) chunkSize() int {
+	if s.chunk > 0 {
+		return s.chunk
+	}
+	return revokeChunkSize
+}
+
+func (s *Service) pageSize() int {
+	if s.selectPage > 0 {
+		return s.selectPage
+	}
+	return revokePageSize
+}
 
 const stage = ownership.Manufacturing
 

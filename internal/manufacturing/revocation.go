@@ -111,15 +111,17 @@ func WholeCA(sel store.FactorySelector) bool {
 	return sel.IssuingCAID != "" && sel.DeviceID == "" && sel.LotID == "" && sel.Line == "" && sel.IssuedFrom.IsZero() && sel.IssuedTo.IsZero()
 }
 
-// chunk bounds one transaction of a large revocation, so that a lot of 100,000 devices does
-// not hold the write lock for its whole run and an interrupted run resumes where it stopped.
-const chunk = 500
+// revokeChunkSize bounds one transaction of a large revocation, so that a lot of 100,000 devices
+// does not hold the write lock for its whole run and an interrupted run resumes where it
+// stopped (Service.chunk; tests make it smaller).
+const revokeChunkSize = 500
 
-// selectPage is how many factory certificates one selection query reads. The selection of a
-// lot costs about as much for one page as for all of it (it walks the lot's devices), so it is
-// read in large pages, each then revoked in transactions of chunk devices; each transaction
-// re-checks the state it changes, so a re-run still skips what is revoked.
-const selectPage = 10000
+// revokePageSize is how many factory certificates one selection query reads
+// (Service.selectPage; tests make it smaller). The selection of a lot costs about as much for
+// one page as for all of it (it walks the lot's devices), so it is read in large pages, each
+// then revoked in transactions of chunk devices; each transaction re-checks the state it
+// changes, so a re-run still skips what is revoked.
+const revokePageSize = 10000
 
 // RevokeFactory is the manufacturing revocation path. Every operational identity issued on an
 // affected factory identity is suspended (certificateHold) in the same transaction as the
@@ -198,6 +200,12 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 			return res, err
 		}
 	}
+	// listed holds the devices whose suspension the run already listed. A device with two
+	// issued factory certificates is suspended once: the real run re-reads each chunk's
+	// devices and finds the operational certificate held by an earlier chunk, but a dry run
+	// writes nothing between chunks, so it remembers here what it would have held.
+	listed := map[string]bool{}
+	chunk, selectPage := s.chunkSize(), s.pageSize()
 	after := ""
 	for {
 		var page []store.FactoryCert
@@ -212,7 +220,7 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 		}
 		after = page[len(page)-1].Serial
 		for part := page; len(part) > 0; part = part[min(chunk, len(part)):] {
-			if err := s.revokeChunk(ctx, a, res.RunID, part[:min(chunk, len(part))], reason, now, &res); err != nil {
+			if err := s.revokeChunk(ctx, a, res.RunID, part[:min(chunk, len(part))], reason, now, listed, &res); err != nil {
 				return res, err
 			}
 		}
@@ -259,8 +267,10 @@ func (s *Service) preview(ctx context.Context, sel store.FactorySelector, now ti
 // revokeChunk revokes (or, in a dry run, lists) one page in one transaction, set-based: one
 // query reads the page's devices with their operational certificates, then one statement per
 // kind of change writes the whole page (factory revocations, holds, cascade items, device
-// states).
-func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, page []store.FactoryCert, reason revocation.Reason, now time.Time, res *RevokeResult) error {
+// states). A device's operational certificate is suspended (or listed) once, at the device's
+// first issued factory certificate: in a dry run, listed holds the devices earlier chunks
+// listed, and the chunk adds its own once it succeeded.
+func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, page []store.FactoryCert, reason revocation.Reason, now time.Time, listed map[string]bool, res *RevokeResult) error {
 	// The result takes the page only once its transaction succeeded, so that a retried
 	// transaction does not count twice.
 	var factory []store.FactoryCert
@@ -284,7 +294,9 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 		}
 		byID := make(map[string]*current, len(targets))
 		for _, t := range targets {
-			byID[t.Device.ID] = &current{d: t.Device, opLive: t.Device.OperationalCert != "" && t.OperationalState == ca.Issued && now.Before(t.OperationalNotAfter)}
+			live := t.Device.OperationalCert != "" && t.OperationalState == ca.Issued && now.Before(t.OperationalNotAfter)
+			// The real run reads the hold an earlier chunk wrote; a dry run wrote none.
+			byID[t.Device.ID] = &current{d: t.Device, opLive: live && !(res.DryRun && listed[t.Device.ID])}
 		}
 		var revoked, held []string
 		var items []store.CascadeItem
@@ -304,6 +316,8 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 			susp := c.opLive
 			if susp {
 				suspended = append(suspended, Suspension{DeviceID: c.d.ID, Serial: c.d.OperationalCert, Environment: c.d.EnvironmentID})
+				// Its other factory certificates in this chunk find it held.
+				c.opLive = false
 			}
 			if res.DryRun {
 				continue
@@ -314,7 +328,6 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 				held = append(held, c.d.OperationalCert)
 				items = append(items, store.CascadeItem{RunID: runID, Serial: c.d.OperationalCert, DeviceID: c.d.ID, Action: "operational-suspended", At: now})
 				next = device.Suspended
-				c.opLive = false
 			} else if c.d.State != device.Quarantined && c.d.State != device.Suspended {
 				next = device.FactoryRevoked
 			}
@@ -363,6 +376,9 @@ func (s *Service) revokeChunk(ctx context.Context, a audit.Actor, runID string, 
 	res.Factory = append(res.Factory, factory...)
 	res.Suspended = append(res.Suspended, suspended...)
 	res.Skipped += skipped
+	for _, x := range suspended {
+		listed[x.DeviceID] = true
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package manufacturing_test
 
 import (
 	"errors"
+	"math/big"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/manufacturing"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -164,4 +167,118 @@ func TestRevokeFactoryLimit(t *testing.T) {
 	// The limit goes through the same authorisation as every revocation.
 	_, err = w.svc.RevokeFactory(ctx, w.actors["gina"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: 1})
 	wantErr(t, err, failure.NotFound, "lot "+l.lot.ID+": not found")
+}
+
+// TestRevokeFactoryTwoFactoryCertificates: a device with two issued factory certificates has
+// its operational identity suspended once, whether its two certificates fall in one chunk, in
+// two chunks or in two selection pages; the dry run lists exactly what the run then does,
+// and the counted dry run (a limit) counts the same.
+func TestRevokeFactoryTwoFactoryCertificates(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		chunk, page int
+	}{
+		{"one chunk", 0, 0},
+		{"one certificate a chunk", 1, 0},
+		{"two certificates a chunk", 2, 0},
+		{"one certificate a page", 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			manufacturing.SetRevocationPages(w.svc, tc.chunk, tc.page)
+			l := w.line(t, false)
+			fis := []manufacturing.FactoryIdentity{w.issue(t, "alice", l, "SN-1"), w.issue(t, "alice", l, "SN-2"), w.issue(t, "alice", l, "SN-3")}
+			// SN-1 and SN-2 have live operational identities; SN-1 has a second issued
+			// factory certificate (a record from before repairs revoked the one they replace).
+			w.storeCert(t, l, fis[0].Device.ID, 0xf1, "factory")
+			w.operate(t, fis[0].Device.ID, "env-a", w.storeCert(t, l, fis[0].Device.ID, 0xf2, "operational"))
+			w.operate(t, fis[1].Device.ID, "env-b", w.storeCert(t, l, fis[1].Device.ID, 0xf3, "operational"))
+			byLot := store.FactorySelector{ManufacturerID: "acme", LotID: l.lot.ID}
+
+			dry, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise"})
+			if err != nil || len(dry.Factory) != 4 || len(dry.Suspended) != 2 || dry.Counts.Suspended != 2 {
+				t.Fatalf("dry run = %+v, %v; want 4 factory certificates and 2 suspensions", dry, err)
+			}
+			if dry.Suspended[0].DeviceID == dry.Suspended[1].DeviceID {
+				t.Fatalf("the dry run suspends %s twice: %+v", dry.Suspended[0].DeviceID, dry.Suspended)
+			}
+			counted, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", Limit: 100})
+			if err != nil || !reflect.DeepEqual(counted.Counts, dry.Counts) || !reflect.DeepEqual(counted.Suspended, dry.Suspended) || !reflect.DeepEqual(counted.Factory, dry.Factory) {
+				t.Fatalf("counted dry run = %+v, %v; want the dry run's %+v", counted, err, dry)
+			}
+
+			no := false
+			run, err := w.svc.RevokeFactory(ctx, w.actors["bob"], manufacturing.RevokeRequest{Selector: byLot, Reason: "keyCompromise", DryRun: &no})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(run.Factory, dry.Factory) || !reflect.DeepEqual(run.Suspended, dry.Suspended) || !reflect.DeepEqual(run.Counts, dry.Counts) || run.Skipped != dry.Skipped {
+				t.Fatalf("the run did %+v; its dry run said %+v", run, dry)
+			}
+			_, items, err := w.svc.Cascade(ctx, w.actors["alice"], run.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := map[string]int{}
+			for _, it := range items {
+				if it.Action == "operational-suspended" {
+					held[it.DeviceID]++
+				}
+			}
+			if want := map[string]int{fis[0].Device.ID: 1, fis[1].Device.ID: 1}; !reflect.DeepEqual(held, want) {
+				t.Fatalf("the cascade suspended %v, want %v", held, want)
+			}
+			for _, x := range dry.Suspended {
+				if d := w.device(t, x.DeviceID); d.State != device.Suspended {
+					t.Fatalf("device %s is %s, want %s", x.DeviceID, d.State, device.Suspended)
+				}
+				if s := w.certState(t, x.Serial); s != ca.Revoked {
+					t.Fatalf("operational certificate %s is %s, want held", x.Serial, s)
+				}
+			}
+			if d := w.device(t, fis[2].Device.ID); d.State != device.FactoryRevoked {
+				t.Fatalf("device without an operational identity is %s, want %s", d.State, device.FactoryRevoked)
+			}
+		})
+	}
+}
+
+// storeCert records an issued certificate of device dev under l's issuing CA straight in the
+// store (its bytes are not a certificate: the revocation reads only the record).
+func (w *world) storeCert(t *testing.T, l line, dev string, serial int64, profile string) string {
+	t.Helper()
+	n := big.NewInt(serial)
+	if err := w.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Certificates().Reserve(ca.Cert{Serial: n, CAID: l.issuing.ID, DeviceID: dev, Profile: profile, TBS: []byte{byte(serial)}, NotBefore: w.now.Add(-time.Hour), NotAfter: w.now.Add(24 * time.Hour), CreatedAt: w.now}); err != nil {
+			return err
+		}
+		if err := tx.Certificates().MarkIssued(n, []byte{2}, w.now); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(governance.Event(admin, w.now, "test.certificate", ownership.Manufacturing, "lot:"+l.lot.ID, "device:"+dev, nil))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ca.SerialHex(n)
+}
+
+// operate places device dev in environment env with operational certificate op, active.
+func (w *world) operate(t *testing.T, dev, env, op string) {
+	t.Helper()
+	if err := w.st.Update(ctx, func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice(dev)
+		if err != nil {
+			return err
+		}
+		next := d
+		next.EnvironmentID, next.OperationalCert, next.State = env, op, device.Active
+		if err := tx.Devices().UpdateDevice(next, d); err != nil {
+			return err
+		}
+		_, err = tx.Audit().Append(governance.Event(admin, w.now, "test.operate", ownership.Manufacturing, "device:"+dev, "device:"+dev, nil))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

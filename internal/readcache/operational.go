@@ -58,12 +58,10 @@ func (s *waiverSnapshot) selectFor(f store.WaiverFilter, at int64) []waiver.Waiv
 }
 
 func (t cachedTx) Environments() store.Environments {
-	return cachedEnvironments{inner(t, store.Tx.Environments), t}
+	return cachedEnvironments{t.Tx.Environments(), t}
 }
-func (t cachedTx) KeyHistory() store.KeyHistory {
-	return cachedKeyHistory{inner(t, store.Tx.KeyHistory), t}
-}
-func (t cachedTx) Waivers() store.Waivers { return cachedWaivers{inner(t, store.Tx.Waivers), t} }
+func (t cachedTx) KeyHistory() store.KeyHistory { return cachedKeyHistory{t.Tx.KeyHistory(), t} }
+func (t cachedTx) Waivers() store.Waivers       { return cachedWaivers{t.Tx.Waivers(), t} }
 
 // cloneEnv returns e with a Services of its own, so that a caller cannot change the cache.
 func cloneEnv(e environment.Environment) environment.Environment {

@@ -24,8 +24,9 @@
 //   - Whether a token is still valid (expiry, revocation, overlap) is judged by the caller
 //     against now on every request: the cache keeps the row, not the verdict.
 //   - ViewCacheFirst answers from the cache alone only when every read its function made was
-//     one the cache serves and holds; any other read drops that answer and the function runs
-//     again in a read transaction. Its answers are ViewCached's, without the transaction.
+//     one the cache serves and holds; any other read is refused (errNotCached, never a panic),
+//     which drops that answer, and the function runs again in a read transaction. Its answers
+//     are ViewCached's, without the transaction.
 package readcache
 
 import (
@@ -35,6 +36,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -331,9 +333,11 @@ const noFill = ^uint64(0)
 // transaction: when every read fn makes is one ViewCached serves from the cache and the cache
 // holds it, fn's result stands and no transaction is opened (a request whose reads are all
 // cached costs no database round trip). Otherwise (a read the cache does not hold, or any
-// other read) that run's result is dropped and fn runs again in ViewCached, which fills the
-// cache. So fn may run twice: it must only read and set its own variables. The reads it gets
-// are those ViewCached would give, within the same Staleness bound.
+// other read) the cache-only run's reads return errNotCached, that run's result is dropped,
+// whatever fn made of the refusal, and fn runs again in ViewCached, which fills the cache. So
+// fn may run twice: it must only read and set its own variables. The reads it gets are those
+// ViewCached would give, within the same Staleness bound. A panic in fn is fn's own: it is
+// not taken for a refusal and propagates from the cache-only run.
 func (c *Cache) ViewCacheFirst(ctx context.Context, fn func(store.Tx) error) error {
 	if gen, ok := c.fresh(ctx); ok {
 		if err, served := c.cacheOnly(gen, fn); served {
@@ -343,32 +347,44 @@ func (c *Cache) ViewCacheFirst(ctx context.Context, fn func(store.Tx) error) err
 	return c.ViewCached(ctx, fn)
 }
 
-// errNotCached is what a cached read returns in a cache-only run (ViewCacheFirst) when the
-// cache does not hold the row; the run's result is then dropped whatever fn made of it.
+// errNotCached is what a read returns in a cache-only run (ViewCacheFirst) when the cache
+// does not hold the row, or does not serve that read at all (refusingTx); the run's result is
+// then dropped whatever fn made of it.
 var errNotCached = errors.New("readcache: not in the cache")
 
-// cacheOnly runs fn with a cachedTx that has no transaction under it, and reports whether
-// every read fn made was served by the cache. A read that is not one the cache serves reaches
-// the missing transaction and panics; the panic is taken as such a read, and the caller runs
-// fn again in a real transaction, where a fault of fn's own panics again, unhidden.
+//go:generate go run gen_refuse.go
+
+// refusingTx is the transaction under a cache-only run: every method of every sub-store it
+// returns records the refusal in missed and returns errNotCached, with zero values, never
+// touching a database (refuse.go, generated from store.Tx, defines them).
+type refusingTx struct{ missed *atomic.Bool }
+
+var _ store.Tx = refusingTx{}
+
+func (r refusingTx) refuse() error {
+	r.missed.Store(true)
+	return errNotCached
+}
+
+// zero is T's zero value: what a refused read returns besides errNotCached.
+func zero[T any]() (v T) { return v }
+
+// cacheOnly runs fn with a cachedTx over a refusingTx, and reports whether every read fn made
+// was served by the cache: any read the cache lacks or does not serve refused (errNotCached)
+// and recorded the refusal, so the result stands only when nothing was refused.
 func (c *Cache) cacheOnly(gen uint64, fn func(store.Tx) error) (err error, served bool) {
-	var missed bool
-	defer func() {
-		if recover() != nil {
-			err, served = nil, false
-		}
-	}()
-	err = fn(cachedTx{c: c, gen: gen, missed: &missed})
-	return err, !missed
+	var missed atomic.Bool
+	err = fn(cachedTx{Tx: refusingTx{missed: &missed}, c: c, gen: gen, missed: &missed})
+	return err, !missed.Load()
 }
 
 // cachedTx serves the cached reads from c and the others from Tx. In a cache-only run
-// (missed non-nil), Tx is nil and a cached read the cache lacks sets *missed.
+// (missed non-nil), Tx is a refusingTx and a cached read the cache lacks sets *missed.
 type cachedTx struct {
 	store.Tx
 	c      *Cache
 	gen    uint64
-	missed *bool
+	missed *atomic.Bool
 }
 
 // miss reports whether a read the cache lacks must fail the run, recording it.
@@ -376,26 +392,15 @@ func (t cachedTx) miss() bool {
 	if t.missed == nil {
 		return false
 	}
-	*t.missed = true
+	t.missed.Store(true)
 	return true
 }
 
-// inner returns get(t.Tx), or the zero value in a cache-only run.
-func inner[T any](t cachedTx, get func(store.Tx) T) T {
-	var zero T
-	if t.Tx == nil {
-		return zero
-	}
-	return get(t.Tx)
-}
-
-func (t cachedTx) Ownership() store.Ownership {
-	return cachedOwnership{inner(t, store.Tx.Ownership), t}
-}
-func (t cachedTx) Duties() store.Duties   { return cachedDuties{inner(t, store.Tx.Duties), t} }
-func (t cachedTx) Parties() store.Parties { return cachedParties{inner(t, store.Tx.Parties), t} }
-func (t cachedTx) Catalog() store.Catalog { return cachedCatalog{inner(t, store.Tx.Catalog), t} }
-func (t cachedTx) CAs() store.CAs         { return cachedCAs{inner(t, store.Tx.CAs), t} }
+func (t cachedTx) Ownership() store.Ownership { return cachedOwnership{t.Tx.Ownership(), t} }
+func (t cachedTx) Duties() store.Duties       { return cachedDuties{t.Tx.Duties(), t} }
+func (t cachedTx) Parties() store.Parties     { return cachedParties{t.Tx.Parties(), t} }
+func (t cachedTx) Catalog() store.Catalog     { return cachedCatalog{t.Tx.Catalog(), t} }
+func (t cachedTx) CAs() store.CAs             { return cachedCAs{t.Tx.CAs(), t} }
 
 // lookup reads m[k] under c.mu.
 func lookup[K comparable, V any](c *Cache, m func() map[K]V, k K) (V, bool) {

@@ -279,3 +279,55 @@ func TestViewCacheFirst(t *testing.T) {
 		t.Fatal("ViewCached opened a transaction on a closed database")
 	}
 }
+
+// ViewCacheFirst re-runs a function in a transaction when the cache refused one of its reads,
+// even when the function made nothing of the refusal's error (here, took it for "no such
+// principal"), and a panic of the function's own propagates from its first run, not taken
+// for a read the cache does not serve.
+func TestViewCacheFirstRefusalAndPanic(t *testing.T) {
+	st := replicas(t, 1)[0]
+	seed(t, st)
+	c := readcache.New(st, readcache.Config{Staleness: time.Hour})
+	runs := 0
+	var found bool
+	if err := c.ViewCacheFirst(ctx, func(tx store.Tx) error {
+		runs++
+		_, err := tx.Parties().GetPrincipal("prn1")
+		found = err == nil
+		return nil
+	}); err != nil || !found || runs != 2 {
+		t.Fatalf("a read the cache does not serve, its error dropped: found %v, %v after %d runs; want found after a refused run and a transaction", found, err, runs)
+	}
+
+	// Even with every read cached, the panic is fn's, and fn runs once.
+	if err := c.ViewCacheFirst(ctx, func(tx store.Tx) error { _, _, err := tx.Ownership().Owner(key); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(tx store.Tx) error
+	}{
+		{"after a cached read", func(tx store.Tx) error {
+			if _, _, err := tx.Ownership().Owner(key); err != nil {
+				return err
+			}
+			panic("fn's own fault")
+		}},
+		{"after a refused read", func(tx store.Tx) error {
+			_, _ = tx.Parties().GetPrincipal("prn1")
+			panic("fn's own fault")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs := 0
+			p := func() (p any) {
+				defer func() { p = recover() }()
+				_ = c.ViewCacheFirst(ctx, func(tx store.Tx) error { runs++; return tc.fn(tx) })
+				return nil
+			}()
+			if p != "fn's own fault" || runs != 1 {
+				t.Fatalf("panic %v after %d runs; want fn's own panic from its first run", p, runs)
+			}
+		})
+	}
+}

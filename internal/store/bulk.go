@@ -15,7 +15,7 @@ type Bulk interface {
 	// DeviceTargets returns the devices with these IDs, each with the state and end of its
 	// current operational certificate (if it has one), in no particular order. A device that
 	// does not exist is missing from the result; one whose operational certificate does not
-	// exist is ErrNotFound.
+	// exist, or is not an operational certificate of that device, is ErrNotFound.
 	DeviceTargets(deviceIDs []string) ([]DeviceTarget, error)
 	// RevokeMany is Revoke for many serials (hex) with one reason; ErrConflict unless every
 	// one of them could be revoked (the caller then fails its transaction).

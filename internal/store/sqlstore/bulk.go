@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,41 +44,76 @@ func anys(ss []string) []any {
 	return out
 }
 
+// DeviceTargets joins each device's operational certificate by the device, its serial and the
+// operational profile (which the covering index certificates_report serves), so that a device
+// row naming another device's certificate, or a factory certificate, is never read as its live
+// operational certificate: like a missing certificate, it is ErrNotFound, named by
+// operationalMismatch.
 func (b bulk) DeviceTargets(ids []string) ([]store.DeviceTarget, error) {
 	var out []store.DeviceTarget
 	err := batches(ids, maxParams, func(ids []string) error {
-		rows, err := b.t.query(`SELECT d.id, COALESCE(d.manufacturer_id, ''), COALESCE(d.model_id, ''), COALESCE(d.lot_id, ''), d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at, o.serial, o.state, o.not_after
-FROM devices d LEFT JOIN certificates o ON o.serial = d.operational_cert AND d.operational_cert <> ''
-WHERE d.id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
-		if err != nil {
+		bad, err := b.deviceTargets(ids, &out)
+		if err != nil || bad == nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var v store.DeviceTarget
-			var state string
-			var at, up int64
-			var opSerial, opState sql.NullString
-			var opEnd sql.NullInt64
-			d := &v.Device
-			if err := rows.Scan(&d.ID, &d.ManufacturerID, &d.ModelID, &d.LotID, &d.Serial, &state, &d.CustodianID, &d.FactoryCert, &d.EnvironmentID, &d.OperationalCert, &at, &up, &opSerial, &opState, &opEnd); err != nil {
-				return err
-			}
-			d.State, d.CreatedAt, d.UpdatedAt = device.State(state), fromMicros(at), fromMicros(up)
-			if d.OperationalCert != "" {
-				if !opSerial.Valid {
-					return fmt.Errorf("operational certificate %s of device %s: %w", d.OperationalCert, d.ID, store.ErrNotFound)
-				}
-				v.OperationalState = ca.CertState(opState.String)
-				if opEnd.Valid {
-					v.OperationalNotAfter = fromMicros(opEnd.Int64)
-				}
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+		return b.operationalMismatch(*bad)
 	})
 	return out, err
+}
+
+// deviceTargets appends the devices of one batch to out; bad is the first device whose
+// operational certificate the join did not find.
+func (b bulk) deviceTargets(ids []string, out *[]store.DeviceTarget) (bad *device.Device, err error) {
+	rows, err := b.t.query(`SELECT d.id, COALESCE(d.manufacturer_id, ''), COALESCE(d.model_id, ''), COALESCE(d.lot_id, ''), d.serial, d.state, d.custodian_id, d.factory_cert, d.environment_id, d.operational_cert, d.created_at, d.updated_at, o.serial, o.state, o.not_after
+FROM devices d LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = ? AND d.operational_cert <> ''
+WHERE d.id IN (`+placeholders(len(ids))+`)`, append([]any{operationalProfile}, anys(ids)...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v store.DeviceTarget
+		var state string
+		var at, up int64
+		var opSerial, opState sql.NullString
+		var opEnd sql.NullInt64
+		d := &v.Device
+		if err := rows.Scan(&d.ID, &d.ManufacturerID, &d.ModelID, &d.LotID, &d.Serial, &state, &d.CustodianID, &d.FactoryCert, &d.EnvironmentID, &d.OperationalCert, &at, &up, &opSerial, &opState, &opEnd); err != nil {
+			return nil, err
+		}
+		d.State, d.CreatedAt, d.UpdatedAt = device.State(state), fromMicros(at), fromMicros(up)
+		if d.OperationalCert != "" {
+			if !opSerial.Valid {
+				return d, rows.Close()
+			}
+			v.OperationalState = ca.CertState(opState.String)
+			if opEnd.Valid {
+				v.OperationalNotAfter = fromMicros(opEnd.Int64)
+			}
+		}
+		*out = append(*out, v)
+	}
+	return nil, rows.Err()
+}
+
+// operationalProfile is the profile of the certificates a device row names as its operational
+// certificate (issuance.ProfileOperational; the store does not import issuance).
+const operationalProfile = "operational"
+
+// operationalMismatch says why the operational certificate device d names was not joined:
+// there is none of that serial, or it belongs to another device or is not operational.
+func (b bulk) operationalMismatch(d device.Device) error {
+	var owner sql.NullString
+	var profile string
+	err := b.t.queryRow(`SELECT device_id, profile FROM certificates WHERE serial = ?`, d.OperationalCert).Scan(&owner, &profile)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("operational certificate %s of device %s: %w", d.OperationalCert, d.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("reading operational certificate %s of device %s: %w", d.OperationalCert, d.ID, err)
+	}
+	return fmt.Errorf("operational certificate %s of device %s: the store holds it as a %s certificate of device %q, not this device's operational certificate: %w",
+		d.OperationalCert, d.ID, profile, owner.String, store.ErrNotFound)
 }
 
 // updateAll runs an UPDATE whose last arguments are the serials, batch by batch, and requires

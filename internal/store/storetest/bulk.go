@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,20 +18,10 @@ import (
 func testBulk(t *testing.T, s store.Store) {
 	seedDevice(t, s, "d1", "d2")
 	a, b := big.NewInt(0xa1), big.NewInt(0xb2)
-	issued(t, s, a)
+	issuedTo(t, s, a, "d1", "operational")
 	issued(t, s, b)
 	ah, bh := ca.SerialHex(a), ca.SerialHex(b)
-	if err := audited(t, s, func(tx store.Tx) error {
-		d, err := tx.Devices().GetDevice("d1")
-		if err != nil {
-			return err
-		}
-		next := d
-		next.OperationalCert = ah
-		return tx.Devices().UpdateDevice(next, d)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setOperationalCert(t, s, "d1", ah)
 	_ = s.View(ctx, func(tx store.Tx) error {
 		got, err := tx.Bulk().DeviceTargets([]string{"d1", "d2", "nope"})
 		if err != nil || len(got) != 2 {
@@ -111,4 +102,76 @@ func testBulk(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// issuedTo is issued for a certificate of device dev with the given profile.
+func issuedTo(t *testing.T, s store.Store, serial *big.Int, dev, profile string) {
+	t.Helper()
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: "ca1", DeviceID: dev, Profile: profile, TBS: []byte{1}, NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0})
+	})
+	if err := audited(t, s, func(tx store.Tx) error { return tx.Certificates().MarkIssued(serial, []byte{2}, t0) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setOperationalCert makes serial (hex) the operational certificate device dev's row names.
+func setOperationalCert(t *testing.T, s store.Store, dev, serial string) {
+	t.Helper()
+	if err := audited(t, s, func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice(dev)
+		if err != nil {
+			return err
+		}
+		next := d
+		next.OperationalCert = serial
+		return tx.Devices().UpdateDevice(next, d)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testDeviceTargetsOwnOperational: DeviceTargets takes as a device's operational certificate
+// only an operational certificate of that device. A row naming another device's certificate,
+// its own factory certificate, a certificate of no device or a serial the store does not hold
+// is refused with ErrNotFound naming the device and the certificate, never read as live.
+func testDeviceTargetsOwnOperational(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2", "d3")
+	own, other, factory, orphan := big.NewInt(0xc1), big.NewInt(0xc2), big.NewInt(0xc3), big.NewInt(0xc4)
+	issuedTo(t, s, own, "d1", "operational")
+	issuedTo(t, s, other, "d2", "operational")
+	issuedTo(t, s, factory, "d3", "factory")
+	issued(t, s, orphan) // a certificate of no device
+	setOperationalCert(t, s, "d1", ca.SerialHex(own))
+	targets := func(ids ...string) ([]store.DeviceTarget, error) {
+		var out []store.DeviceTarget
+		err := s.View(ctx, func(tx store.Tx) (err error) { out, err = tx.Bulk().DeviceTargets(ids); return err })
+		return out, err
+	}
+	got, err := targets("d1", "d2", "d3")
+	if err != nil || len(got) != 3 {
+		t.Fatalf("targets = %+v, %v; want three", got, err)
+	}
+	for _, g := range got {
+		if g.Device.ID == "d1" && (g.OperationalState != ca.Issued || !g.OperationalNotAfter.Equal(t0.Add(time.Hour))) {
+			t.Fatalf("d1 = %+v; want its issued operational certificate", g)
+		}
+	}
+	for _, tc := range []struct {
+		name, dev, serial, msg string
+	}{
+		{"another device's operational certificate", "d3", ca.SerialHex(other), `device "d2"`},
+		{"its own factory certificate", "d3", ca.SerialHex(factory), "factory certificate"},
+		{"a certificate of no device", "d2", ca.SerialHex(orphan), `device ""`},
+		{"a serial the store does not hold", "d2", "dead", "operational certificate dead of device d2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setOperationalCert(t, s, tc.dev, tc.serial)
+			defer setOperationalCert(t, s, tc.dev, "")
+			got, err := targets("d1", tc.dev)
+			if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), tc.serial) || !strings.Contains(err.Error(), tc.dev) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("targets = %+v, %v; want ErrNotFound naming %s, %s and %q", got, err, tc.dev, tc.serial, tc.msg)
+			}
+		})
+	}
 }

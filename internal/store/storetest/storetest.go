@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentTransfersOneWins", testConcurrentTransfers},
 		{"AuditOrder", testAuditOrder},
 		{"BulkWrites", testBulk},
+		{"DeviceTargetsOwnOperational", testDeviceTargetsOwnOperational},
 	}
 	tests = append(tests, operationalTests...)
 	tests = append(tests, statusTests...)
