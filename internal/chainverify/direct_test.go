@@ -132,3 +132,24 @@ func TestDirectAgrees(t *testing.T) {
 		t.Errorf("only %d cases took the direct path; the comparison says little", taken)
 	}
 }
+
+// BenchmarkVerifyRemembered is BenchmarkVerify's EST shape (the leaf under a registered
+// issuing CA) with and without the handshake's signature remembered.
+func BenchmarkVerifyRemembered(b *testing.B) {
+	f := newFactory(b)
+	leaf := issue(b, deviceTemplate("ACME-BENCH"), f.issuing, nil)
+	for _, bc := range []struct {
+		name string
+		memo SignatureMemo
+	}{{"plain", nil}, {"remembered", remembered(leaf.cert, f.issuing.cert)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			o := Options{Anchors: []*x509.Certificate{f.root.cert, f.issuing.cert}, Now: testNow, Signatures: bc.memo}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Verify(leaf.cert, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
