@@ -4,7 +4,11 @@
 //
 // Path building, signatures, validity periods, basic constraints and path length, name
 // constraints, policies and extended key usage nesting are crypto/x509's
-// (Certificate.Verify); this package never builds paths by hand. On each chain x509 returns, it
+// (Certificate.Verify); this package never builds paths by hand. The one exception to "x509
+// checks it all" is direct.go: a leaf issued directly by an anchor whose signature on it is
+// remembered (Options.Signatures) has that one-link chain checked without the signature, by
+// x509 on each certificate alone, and only when nothing in it needs x509's path processing;
+// it never refuses. On each chain x509 returns, it
 // then applies the RFC 5280 profile rules that x509.Verify is lax about and that matter for a
 // device identity (see rules.go): the leaf is not a CA, serials are positive and at most 20
 // octets, key identifiers are present and agree, CA certificates carry keyCertSign, critical
