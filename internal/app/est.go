@@ -77,7 +77,9 @@ func (a *App) newESTServer(addr string, certs []tls.Certificate, defaultLabel st
 	if err != nil {
 		return nil, err
 	}
-	issuers := newIssuerCache(a.Store, a.Log)
+	// The handshake's signature checks are remembered for the enrollment's factory chain
+	// check, which then does not compute the same signature again (chainverify's direct path).
+	issuers := newIssuerCache(a.Store, a.Log, a.Operational.Signatures())
 	a.estIssuers.Store(issuers)
 	return &estServer{ln: ln, tc: est.TLSConfig(certs, issuers), h: a.ESTHandler(defaultLabel)}, nil
 }

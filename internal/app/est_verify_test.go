@@ -55,7 +55,9 @@ func TestESTRenewalRecordChecked(t *testing.T) {
 
 // TestESTEnrollChainChecked: the factory chain is verified at every EST enrollment (after the
 // read transaction, on the anchors it read), with the server's time, though the TLS layer only
-// checked that a known CA signed it. At a time after the factory certificate's notAfter the
+// checked that a known CA signed it. The handshake remembers that signature
+// (operational.Service.Signatures), so the chain check does not compute it again, but every
+// other check still runs: at a time after the factory certificate's notAfter the
 // enrollment is refused as a chain refusal and nothing changes; at the right time the same
 // device enrolls.
 func TestESTEnrollChainChecked(t *testing.T) {

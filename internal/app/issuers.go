@@ -32,6 +32,9 @@ type issuerCache struct {
 	load func(context.Context) ([]*x509.Certificate, error)
 	now  func() time.Time
 	log  *slog.Logger
+	// sig checks the handshake's signatures and remembers those that verified, for the
+	// enrollment's factory chain check (operational.Service.Signatures); nil: x509 alone.
+	sig est.SignatureChecker
 
 	mu    sync.Mutex // one read at a time
 	snap  atomic.Pointer[issuerSnap]
@@ -54,9 +57,9 @@ const (
 var _ est.Issuers = (*issuerCache)(nil)
 
 // newIssuerCache reads the CAs and makers of st once (a failure is logged and retried at the first
-// handshake).
-func newIssuerCache(st store.Store, log *slog.Logger) *issuerCache {
-	c := &issuerCache{now: time.Now, log: log, load: func(ctx context.Context) ([]*x509.Certificate, error) {
+// handshake). Its signature checks go through sig (nil: x509 alone).
+func newIssuerCache(st store.Store, log *slog.Logger, sig est.SignatureChecker) *issuerCache {
+	c := &issuerCache{now: time.Now, log: log, sig: sig, load: func(ctx context.Context) ([]*x509.Certificate, error) {
 		var out []*x509.Certificate
 		err := st.View(ctx, func(tx store.Tx) error {
 			cas, err := tx.CAs().ListCAs("")
@@ -125,7 +128,7 @@ func (c *issuerCache) refresh(seen *issuerSnap, wait bool) *issuerSnap {
 	if err != nil {
 		c.log.Warn("est: reading the deployment's CAs failed; client certificates are refused until a read succeeds", "err", err)
 	} else {
-		s.set = est.NewIssuerSet(cas)
+		s.set = est.NewCheckedIssuerSet(cas, c.sig)
 	}
 	c.snap.Store(s)
 	return s

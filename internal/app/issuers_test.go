@@ -71,7 +71,7 @@ func TestIssuerCache(t *testing.T) {
 	}
 	admin := bootstrapPartyAdmin(t, a, party.Party{ID: "contoso", Name: "Contoso", Kind: party.Operator})
 
-	c := newIssuerCache(a.Store, quiet)
+	c := newIssuerCache(a.Store, quiet, nil)
 	now := time.Now()
 	c.now = func() time.Time { return now }
 	var reads atomic.Int64

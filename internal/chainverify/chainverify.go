@@ -4,7 +4,11 @@
 //
 // Path building, signatures, validity periods, basic constraints and path length, name
 // constraints, policies and extended key usage nesting are crypto/x509's
-// (Certificate.Verify); this package never builds paths by hand. On each chain x509 returns, it
+// (Certificate.Verify); this package never builds paths by hand. The one exception to "x509
+// checks it all" is direct.go: a leaf issued directly by an anchor whose signature on it is
+// remembered (Options.Signatures) has that one-link chain checked without the signature, by
+// x509 on each certificate alone, and only when nothing in it needs x509's path processing;
+// it never refuses. On each chain x509 returns, it
 // then applies the RFC 5280 profile rules that x509.Verify is lax about and that matter for a
 // device identity (see rules.go): the leaf is not a CA, serials are positive and at most 20
 // octets, key identifiers are present and agree, CA certificates carry keyCertSign, critical
@@ -42,6 +46,11 @@ type Options struct {
 	// means x509.ExtKeyUsageClientAuth; x509.ExtKeyUsageAny accepts any, as in
 	// x509.VerifyOptions.
 	KeyUsages []x509.ExtKeyUsage
+	// Signatures, when set, holds signatures already checked for the exact bytes of both
+	// certificates (the EST handshake's): a leaf issued directly by an anchor whose signature
+	// it holds is verified without computing that signature again (direct). Every other check
+	// runs as without it, and the answer is the same.
+	Signatures SignatureMemo
 }
 
 // Verify verifies leaf, a device's factory certificate, to one of o.Anchors at o.Now and
@@ -87,10 +96,14 @@ func Verify(leaf *x509.Certificate, o Options) ([]*x509.Certificate, error) {
 	if err := checkLeaf(leaf); err != nil {
 		return nil, err
 	}
+	now := o.Now.Truncate(time.Second)
+	if chain := direct(leaf, o, anchored, usages, now); chain != nil && checkChain(chain) == nil {
+		return chain, nil
+	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: inters,
-		CurrentTime:   o.Now.Truncate(time.Second),
+		CurrentTime:   now,
 		KeyUsages:     usages,
 	})
 	if err != nil {

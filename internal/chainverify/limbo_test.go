@@ -187,7 +187,9 @@ func findLimbo() (string, []string) {
 	}
 }
 
-func TestLimbo(t *testing.T) {
+// loadLimbo reads the suite, or skips t when it is not found.
+func loadLimbo(t *testing.T) []limboCase {
+	t.Helper()
 	path, tried := findLimbo()
 	if path == "" {
 		msg := "limbo: x509-limbo suite not found (set HALLMARK_LIMBO or provide ../shared/testdata/x509-limbo/limbo.json); looked in " + strings.Join(tried, ", ")
@@ -213,6 +215,11 @@ func TestLimbo(t *testing.T) {
 		t.Fatalf("limbo: schema version %d, want 1", suite.Version)
 	}
 	t.Logf("limbo: %d testcases from %s", len(suite.Testcases), path)
+	return suite.Testcases
+}
+
+func TestLimbo(t *testing.T) {
+	cases := loadLimbo(t)
 
 	type outcome struct {
 		id, reason string
@@ -224,7 +231,7 @@ func TestLimbo(t *testing.T) {
 		results     = map[string]bool{}   // id → agrees
 		whys        = map[string]string{} // id → Verify's reason
 	)
-	for _, tc := range suite.Testcases {
+	for _, tc := range cases {
 		if reason := limboSkip(tc); reason != "" {
 			skipReasons[reason]++
 			continue
@@ -297,14 +304,23 @@ func limboSkip(tc limboCase) string {
 
 // runLimboCase verifies tc's peer certificate and returns SUCCESS or FAILURE and why.
 func runLimboCase(tc limboCase) (result, why string) {
-	fail := func(format string, args ...any) (string, string) {
-		return "FAILURE", fmt.Sprintf(format, args...)
+	leaf, o, err := limboOptions(tc)
+	if err == nil {
+		_, err = Verify(leaf, o)
 	}
+	if err != nil {
+		return "FAILURE", err.Error()
+	}
+	return "SUCCESS", "Verify accepted the chain"
+}
+
+// limboOptions is tc's peer certificate and the Options that verify it as tc asks.
+func limboOptions(tc limboCase) (*x509.Certificate, Options, error) {
+	var o Options
 	leaf, err := limboCert(tc.PeerCertificate)
 	if err != nil {
-		return fail("peer certificate: %v", err)
+		return nil, o, fmt.Errorf("peer certificate: %w", err)
 	}
-	var o Options
 	// A certificate crypto/x509 cannot parse cannot be in a chain: drop it, as a relying
 	// party that receives it would.
 	for _, p := range tc.TrustedCerts {
@@ -320,7 +336,7 @@ func runLimboCase(tc limboCase) (result, why string) {
 	o.Now = limboFallbackTime
 	if tc.ValidationTime != nil {
 		if o.Now, err = time.Parse(time.RFC3339Nano, *tc.ValidationTime); err != nil {
-			return fail("validation time: %v", err)
+			return nil, o, fmt.Errorf("validation time: %w", err)
 		}
 	}
 	// An empty extended_key_usage list constrains nothing.
@@ -330,15 +346,12 @@ func runLimboCase(tc limboCase) (result, why string) {
 		for _, e := range tc.ExtendedKeyUsage {
 			u, ok := limboEKU[e]
 			if !ok {
-				return fail("unknown extended key usage %q", e)
+				return nil, o, fmt.Errorf("unknown extended key usage %q", e)
 			}
 			o.KeyUsages = append(o.KeyUsages, u)
 		}
 	}
-	if _, err := Verify(leaf, o); err != nil {
-		return fail("%v", err)
-	}
-	return "SUCCESS", "Verify accepted the chain"
+	return leaf, o, nil
 }
 
 var limboEKU = map[string]x509.ExtKeyUsage{

@@ -102,6 +102,7 @@ var layers = map[string]string{
 	"internal/oid":         "core",
 	"internal/failure":     "core",
 	"internal/chainverify": "core",
+	"internal/sigmemo":     "core",
 	"internal/policy":      "core",
 	"internal/revocation":  "core",
 	"internal/environment": "core",

@@ -52,13 +52,26 @@ const (
 type IssuerSet struct {
 	bySubject map[string][]*x509.Certificate
 	n         int
+	sig       SignatureChecker // nil: x509.Certificate.CheckSignatureFrom
 }
 
 var _ Issuers = (*IssuerSet)(nil)
 
+// SignatureChecker checks child's signature by parent as x509.Certificate.CheckSignatureFrom
+// does, every time, and may remember the successes for a later check of the same bytes in the
+// same request (sigmemo.Memo: the Enroller's factory chain verification).
+type SignatureChecker interface {
+	CheckSignatureFrom(child, parent *x509.Certificate) error
+}
+
 // NewIssuerSet returns the set of cas; nil entries are skipped.
 func NewIssuerSet(cas []*x509.Certificate) *IssuerSet {
-	s := &IssuerSet{bySubject: make(map[string][]*x509.Certificate, len(cas))}
+	return NewCheckedIssuerSet(cas, nil)
+}
+
+// NewCheckedIssuerSet is NewIssuerSet whose signature checks go through sig (nil: none).
+func NewCheckedIssuerSet(cas []*x509.Certificate, sig SignatureChecker) *IssuerSet {
+	s := &IssuerSet{bySubject: make(map[string][]*x509.Certificate, len(cas)), sig: sig}
 	for _, c := range cas {
 		if c == nil || len(c.Raw) == 0 {
 			continue
@@ -85,9 +98,13 @@ func (s *IssuerSet) Issued(chain []*x509.Certificate) error {
 	}
 	presented := chain[1:min(len(chain), MaxChain)]
 	checks := 0
+	check := func(c, by *x509.Certificate) error { return c.CheckSignatureFrom(by) }
+	if s.sig != nil {
+		check = s.sig.CheckSignatureFrom
+	}
 	signed := func(c, by *x509.Certificate) bool {
 		checks++
-		return checks <= maxSignatures && c.CheckSignatureFrom(by) == nil
+		return checks <= maxSignatures && check(c, by) == nil
 	}
 	cur := leaf
 	for range MaxChain {

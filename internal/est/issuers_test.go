@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hallmark-id/hallmark/internal/sigmemo"
 )
 
 // knownCA is the CA that server's Issuers knows.
@@ -103,6 +105,46 @@ func TestIssuerSet(t *testing.T) {
 	}
 	if err := set.Issued(chain); err == nil {
 		t.Fatal("a chain of strangers passed")
+	}
+}
+
+// TestIssuerSetRemembers: with a memo, Issued gives the same answers and leaves in it the
+// signatures that verified, and only those, for the Enroller's chain check of the same request.
+func TestIssuerSetRemembers(t *testing.T) {
+	root := knownCA()
+	inter := newCA(&root, "presented intermediate", nil)
+	forged := newCA(nil, "known CA", nil)
+	memo := sigmemo.New(0)
+	set := NewCheckedIssuerSet([]*x509.Certificate{root.Leaf}, memo)
+	direct := issued(t, root, "m1", time.Now().Add(time.Hour)).Leaf
+	viaInter := issued(t, inter, "m2", time.Now().Add(time.Hour)).Leaf
+	stranger := issued(t, forged, "m3", time.Now().Add(time.Hour)).Leaf
+	if err := set.Issued([]*x509.Certificate{direct}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Issued([]*x509.Certificate{viaInter, inter.Leaf}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Issued([]*x509.Certificate{stranger, forged.Leaf}); err == nil {
+		t.Fatal("the known CA's name on another key passed")
+	}
+	for _, c := range []struct {
+		name          string
+		child, parent *x509.Certificate
+		want          bool
+	}{
+		{"leaf under the known CA", direct, root.Leaf, true},
+		{"leaf under the presented intermediate", viaInter, inter.Leaf, true},
+		{"intermediate under the known CA", inter.Leaf, root.Leaf, true},
+		{"forged leaf under the known CA", stranger, root.Leaf, false},
+		// A true signature, though the chain was refused: the memo holds facts about bytes,
+		// not verdicts on chains.
+		{"forged leaf under its own CA", stranger, forged.Leaf, true},
+		{"its CA under the known CA", forged.Leaf, root.Leaf, false},
+	} {
+		if got := memo.Checked(c.child, c.parent); got != c.want {
+			t.Errorf("%s: remembered %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 

@@ -123,10 +123,12 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 		if chainErr != nil {
 			return nil
 		}
-		if r.own, err = ownFactory(tx, chain[0]); err != nil || !r.own {
+		var rec ca.Cert
+		if rec, r.own, err = ownFactory(tx, chain[0]); err != nil || !r.own {
 			return err
 		}
-		rd, readErr = e.s.readOnboarding(tx, r, now)
+		// The record ownFactory read is the one readOnboarding checks: the same transaction.
+		rd, readErr = e.s.readOnboarding(tx, r, now, &rec)
 		return nil
 	})
 	if err != nil {
@@ -155,7 +157,7 @@ func (e *EST) Enroll(ctx context.Context, label string, csrDER []byte, peer []*x
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOnboarding(r, rd, readErr, now); err != nil {
+	if err := e.s.checkOnboarding(r, rd, readErr, now); err != nil {
 		return nil, err
 	}
 	id, err := e.s.finishOnboarding(ctx, a, r, prog, rd, now)
@@ -193,10 +195,12 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 		if chainErr != nil {
 			return nil
 		}
-		if otherEnv, err = sameEnvironment(tx, env, r.current); err != nil || otherEnv != nil {
+		var known *heldCert
+		if otherEnv, known, err = sameEnvironment(tx, env, r.current); err != nil || otherEnv != nil {
 			return err
 		}
-		rr, readErr = e.s.readRenewal(tx, a, r, store.Challenge{}, now)
+		// The rows sameEnvironment read are the ones readRenewal checks: the same transaction.
+		rr, readErr = e.s.readRenewal(tx, a, r, store.Challenge{}, now, known)
 		return nil
 	})
 	if err != nil {
@@ -226,22 +230,23 @@ func (e *EST) Reenroll(ctx context.Context, label string, csrDER []byte, peer []
 
 // sameEnvironment returns a refusal (not an error of tx) for a certificate of a device
 // onboarded in another environment than env; a certificate unknown here is left to renew,
-// which explains the refusal.
-func sameEnvironment(tx store.Tx, env environment.Environment, cur *x509.Certificate) (refusal, err error) {
+// which explains the refusal. Otherwise it returns the certificate's record and its device
+// as tx read them, for readRenewal in the same transaction (nil when either is unknown).
+func sameEnvironment(tx store.Tx, env environment.Environment, cur *x509.Certificate) (refusal error, known *heldCert, err error) {
 	rec, err := tx.Certificates().GetCert(cur.SerialNumber)
 	if failure.Is(err, failure.NotFound) || err == nil && rec.DeviceID == "" {
-		return nil, nil
+		return nil, nil, nil
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d, err := tx.Devices().GetDevice(rec.DeviceID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d.EnvironmentID != "" && d.EnvironmentID != env.ID {
-		return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name), nil
+		return failure.New(failure.Denied, "certificate %s belongs to a device of another environment than %q: re-enroll at that environment's label", ca.SerialHex(cur.SerialNumber), env.Name), nil, nil
 	}
-	return nil, nil
+	return nil, &heldCert{rec: rec, d: d}, nil
 }
 
 // issuedCert is the certificate an issuance returned.

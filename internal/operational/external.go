@@ -54,7 +54,7 @@ func (s *Service) classify(ctx context.Context, env environment.Environment, cha
 	factory := chain[0]
 	var out *external
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		if own, err := ownFactory(tx, factory); own || err != nil {
+		if _, own, err := ownFactory(tx, factory); own || err != nil {
 			return err
 		}
 		anchors, err := s.anchors(tx, env.OperatorID)
@@ -88,16 +88,16 @@ func (s *Service) classify(ctx context.Context, env environment.Environment, cha
 }
 
 // ownFactory reports whether factory is, byte for byte, a factory certificate this deployment
-// issued and recorded; an error only when the record cannot be read.
-func ownFactory(tx store.Tx, factory *x509.Certificate) (bool, error) {
+// issued and recorded, and returns that record; an error only when the record cannot be read.
+func ownFactory(tx store.Tx, factory *x509.Certificate) (ca.Cert, bool, error) {
 	rec, err := tx.Certificates().GetCert(factory.SerialNumber)
 	switch {
 	case err == nil:
-		return rec.Profile == string(issuance.ProfileFactory) && string(rec.DER) == string(factory.Raw), nil
+		return rec, rec.Profile == string(issuance.ProfileFactory) && string(rec.DER) == string(factory.Raw), nil
 	case failure.Is(err, failure.NotFound):
-		return false, nil
+		return ca.Cert{}, false, nil
 	}
-	return false, err
+	return ca.Cert{}, false, err
 }
 
 // ExternalDeviceID is the ID of the device record of a maker's device: the same for the

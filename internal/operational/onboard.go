@@ -163,13 +163,13 @@ func (s *Service) onboard(ctx context.Context, a audit.Actor, r onboarding) (Ide
 	// Everything the decision needs is read in one transaction (see onboardRead), and checked
 	// after it (checkOnboarding, finishOnboarding).
 	err = governance.ReadOnWriter(ctx, s.c.Store, func(tx store.Tx) error {
-		rd, readErr = s.readOnboarding(tx, r, now)
+		rd, readErr = s.readOnboarding(tx, r, now, nil)
 		return nil
 	})
 	if err != nil {
 		return out, err
 	}
-	if err := checkOnboarding(r, rd, readErr, now); err != nil {
+	if err := s.checkOnboarding(r, rd, readErr, now); err != nil {
 		return out, err
 	}
 	return s.finishOnboarding(ctx, a, r, prog, rd, now)
@@ -205,12 +205,13 @@ type onboardRead struct {
 
 // checkOnboarding verifies the factory chain r presented to the anchors readOnboarding read,
 // at now, and then gives readErr, readOnboarding's refusal: the chain is refused first, as
-// when it was verified first inside the reads.
-func checkOnboarding(r onboarding, rd onboardRead, readErr error, now time.Time) error {
+// when it was verified first inside the reads. A signature the EST handshake of this request
+// checked on the same bytes is not computed again (Signatures); every other check runs.
+func (s *Service) checkOnboarding(r onboarding, rd onboardRead, readErr error, now time.Time) error {
 	if !rd.anchored {
 		return readErr
 	}
-	if _, err := chainverify.Verify(r.chain[0], chainverify.Options{Anchors: rd.anchors, Intermediates: r.chain[1:], Now: now}); err != nil {
+	if _, err := chainverify.Verify(r.chain[0], chainverify.Options{Anchors: rd.anchors, Intermediates: r.chain[1:], Now: now, Signatures: s.sigs}); err != nil {
 		return err
 	}
 	return readErr
@@ -221,8 +222,9 @@ func checkOnboarding(r onboarding, rd onboardRead, readErr error, now time.Time)
 // them by checkOnboarding, after tx), the factory record (unchanged and not revoked), the
 // device (held by the environment's operator, in a state that lets it onboard), what the
 // policy input is built from and the issuing CA. Its error is a refusal that
-// checkOnboarding gives after the chain's.
-func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time) (onboardRead, error) {
+// checkOnboarding gives after the chain's. known, when set, is the factory record as tx read
+// it already (EST's ownFactory, earlier in the same transaction): it is not read again.
+func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time, known *ca.Cert) (onboardRead, error) {
 	var rd onboardRead
 	env, factory := r.env, r.chain[0]
 	var err error
@@ -230,7 +232,12 @@ func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time) (onbo
 		return rd, err
 	}
 	rd.anchored = true
-	if rd.factRec, err = tx.Certificates().GetCert(factory.SerialNumber); err != nil || rd.factRec.Profile != string(issuance.ProfileFactory) || string(rd.factRec.DER) != string(factory.Raw) {
+	if known != nil {
+		rd.factRec = *known
+	} else {
+		rd.factRec, err = tx.Certificates().GetCert(factory.SerialNumber)
+	}
+	if err != nil || rd.factRec.Profile != string(issuance.ProfileFactory) || string(rd.factRec.DER) != string(factory.Raw) {
 		if err != nil && !failure.Is(err, failure.NotFound) {
 			return rd, err
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/policy"
+	"github.com/hallmark-id/hallmark/internal/sigmemo"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
@@ -69,6 +70,8 @@ type Service struct {
 	records *buildrecord.VerifiedCache
 	// keys remembers the makers' key histories, parsed (issue.go).
 	keys keySets
+	// sigs remembers certificate signatures that verified (Signatures).
+	sigs *sigmemo.Memo
 }
 
 // New returns a Service.
@@ -88,8 +91,15 @@ func New(c Config) *Service {
 	if c.MaxLiveChallenges <= 0 {
 		c.MaxLiveChallenges = DefaultMaxLiveChallenges
 	}
-	return &Service{c: c, refusals: newRefusalCounters(), records: buildrecord.NewVerifiedCache(0, 0)}
+	return &Service{c: c, refusals: newRefusalCounters(), records: buildrecord.NewVerifiedCache(0, 0), sigs: sigmemo.New(0)}
 }
+
+// Signatures is the memory of certificate signatures that verified which the factory chain
+// check of an onboarding consults (chainverify.Options.Signatures). The EST listener's TLS
+// handshake fills it (est.NewCheckedIssuerSet), so that the factory certificate's signature,
+// checked there, is not computed again by the same enrollment; every other check of the chain
+// still runs (chainverify's direct path).
+func (s *Service) Signatures() *sigmemo.Memo { return s.sigs }
 
 const stage = ownership.Operational
 

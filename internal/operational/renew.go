@@ -83,7 +83,7 @@ func (s *Service) renew(ctx context.Context, a audit.Actor, r renewal) (Identity
 	var rr renewRead
 	// One transaction on the writer's connection, as at onboarding (see onboardRead).
 	err := governance.ReadOnWriter(ctx, s.c.Store, func(tx store.Tx) (err error) {
-		rr, err = s.readRenewal(tx, a, r, ch, now)
+		rr, err = s.readRenewal(tx, a, r, ch, now, nil)
 		return err
 	})
 	if err != nil {
@@ -105,14 +105,26 @@ type renewRead struct {
 	waivers    []waiver.Waiver   // active waivers of the device
 }
 
+// heldCert is a certificate's record and its device, as a transaction read them.
+type heldCert struct {
+	rec ca.Cert
+	d   device.Device
+}
+
 // readRenewal reads in tx what the renewal r decides on at now and refuses it when the
 // certificate is not the device's current, valid operational certificate, the device is not
 // active and held where it renews, or a cannot renew there. ch is the challenge of r.proof.
-func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Challenge, now time.Time) (renewRead, error) {
+// known, when set, is r.current's record and device as tx read them already (EST's
+// sameEnvironment, earlier in the same transaction): they are not read again.
+func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Challenge, now time.Time, known *heldCert) (renewRead, error) {
 	var rr renewRead
 	cur := r.current
 	var err error
-	rr.rec, err = tx.Certificates().GetCert(cur.SerialNumber)
+	if known != nil {
+		rr.rec = known.rec
+	} else {
+		rr.rec, err = tx.Certificates().GetCert(cur.SerialNumber)
+	}
 	if err != nil || rr.rec.Profile != string(issuance.ProfileOperational) || string(rr.rec.DER) != string(cur.Raw) {
 		if err != nil && !failure.Is(err, failure.NotFound) {
 			return rr, err
@@ -120,7 +132,9 @@ func (s *Service) readRenewal(tx store.Tx, a audit.Actor, r renewal, ch store.Ch
 		return rr, failure.New(failure.Invalid, "current_certificate is not an operational certificate issued by this deployment")
 	}
 	rec := rr.rec
-	if rr.d, err = tx.Devices().GetDevice(rec.DeviceID); err != nil {
+	if known != nil && known.rec.DeviceID == rec.DeviceID {
+		rr.d = known.d
+	} else if rr.d, err = tx.Devices().GetDevice(rec.DeviceID); err != nil {
 		return rr, err
 	}
 	d := rr.d
