@@ -12,6 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/maker"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/revocation"
@@ -75,7 +76,10 @@ type RevocationResult struct {
 // marked factory-revoked), a revocation run with its cascade items (factory-revoked,
 // operational-suspended) is recorded, and the audit event names the maker's CRL or OCSP
 // answer. It is recorded for the maker's operator by WatcherPrincipal. A second call for the
-// same device changes nothing.
+// same device changes nothing. Only the device's own operational certificate is put on hold:
+// when the certificate its row names belongs to another device or is not operational, the
+// store is inconsistent and the whole transaction is refused (not found, naming the device,
+// the serial, the certificate's device and profile), holding nothing.
 func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (RevocationResult, error) {
 	var res RevocationResult
 	now := s.c.Now()
@@ -116,6 +120,10 @@ func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (Revocatio
 			op, err := tx.Certificates().GetCert(n)
 			if err != nil {
 				return err
+			}
+			if op.DeviceID != d.ID || op.Profile != string(issuance.ProfileOperational) {
+				return fmt.Errorf("operational certificate %s of device %s: the store holds it as a %s certificate of device %q, not this device's operational certificate: %w",
+					d.OperationalCert, d.ID, op.Profile, op.DeviceID, store.ErrNotFound)
 			}
 			if live = op.State == ca.Issued && now.Before(op.NotAfter); live {
 				if err := tx.Certificates().Revoke(n, int(revocation.CertificateHold), now); err != nil {
