@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
-	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/maker"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/revocation"
@@ -113,20 +111,12 @@ func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (Revocatio
 		next.UpdatedAt = now
 		live := false
 		if d.OperationalCert != "" {
-			n, ok := new(big.Int).SetString(d.OperationalCert, 16)
-			if !ok {
-				return fmt.Errorf("device %s: operational certificate serial %q", d.ID, d.OperationalCert)
-			}
-			op, err := tx.Certificates().GetCert(n)
+			op, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
 			if err != nil {
 				return err
 			}
-			if op.DeviceID != d.ID || op.Profile != string(issuance.ProfileOperational) {
-				return fmt.Errorf("operational certificate %s of device %s: the store holds it as a %s certificate of device %q, not this device's operational certificate: %w",
-					d.OperationalCert, d.ID, op.Profile, op.DeviceID, store.ErrNotFound)
-			}
 			if live = op.State == ca.Issued && now.Before(op.NotAfter); live {
-				if err := tx.Certificates().Revoke(n, int(revocation.CertificateHold), now); err != nil {
+				if err := tx.Certificates().Revoke(op.Serial, int(revocation.CertificateHold), now); err != nil {
 					return err
 				}
 				if err := tx.Revocations().AddItem(store.CascadeItem{RunID: res.RunID, Serial: d.OperationalCert, DeviceID: d.ID, Action: "operational-suspended", At: now}); err != nil {
