@@ -1,0 +1,75 @@
+package app
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sqlite3 runs one statement on the dev server's database with the sqlite3 shell, as an
+// outside writer would, and returns its output trimmed.
+func sqlite3(t *testing.T, s *devServer, stmt string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, s.dir, "sqlite3", "-cmd", ".timeout 10000", filepath.Join(s.dir, "hallmark.db"), stmt))
+}
+
+// TestOperationalActsOnOwnCertificateOnly: a runtime revocation, a release and a
+// re-onboarding act on the operational certificate the device's row names only when it is the
+// device's own operational certificate. With the row made (by an outside writer) to name
+// another device's operational certificate, or the device's own factory certificate, each is
+// refused as not found naming the device and the serial, and the certificate named stays
+// issued, the device active. Once the row names its own certificate again, the revocation
+// goes through.
+func TestOperationalActsOnOwnCertificateOnly(t *testing.T) {
+	requireTool(t, "openssl")
+	requireTool(t, "sqlite3")
+	s := startDev(t, "")
+	dir := t.TempDir()
+	lotID := demoLot(t, s, "lot-own")
+	envID := opEnv(t, s, "plant-own", nil)
+	f1 := deliveredDevice(t, s, dir, lotID, "lot-own", "SN-OWN1")
+	deliveredDevice(t, s, dir, lotID, "lot-own", "SN-OWN2")
+	id1, _ := onboard(t, s, dir, envID, "SN-OWN1", "own1", 201)
+	id2, _ := onboard(t, s, dir, envID, "SN-OWN2", "own2", 201)
+	d1, own, other, factory := id1.Device.ID, id1.Device.OperationalCert, id2.Device.OperationalCert, f1.Device.FactoryCert
+	state := func(serial string) string {
+		return sqlite3(t, s, "SELECT state FROM certificates WHERE serial = '"+serial+"'")
+	}
+	for _, tc := range []struct{ name, names string }{
+		{"another device's operational certificate", other},
+		{"its own factory certificate", factory},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sqlite3(t, s, "UPDATE devices SET operational_cert = '"+tc.names+"' WHERE id = '"+d1+"'")
+			for _, step := range []struct {
+				what string
+				call func() resp
+			}{
+				{"runtime revocation", func() resp {
+					return s.call(t, oscar, "POST", "/v1/devices/"+d1+"/revoke", map[string]string{"reason": "keyCompromise"})
+				}},
+				{"release", func() resp { return s.call(t, oscar, "POST", "/v1/devices/"+d1+"/release", map[string]string{}) }},
+				{"re-onboarding", func() resp { _, r := onboard(t, s, dir, envID, "SN-OWN1", "own1-again", 404); return r }},
+			} {
+				r := step.call()
+				if r.Status != 404 || !strings.Contains(string(r.Body), d1) || !strings.Contains(string(r.Body), tc.names) {
+					t.Errorf("%s: %d %s; want 404 naming %s and %s", step.what, r.Status, r.Body, d1, tc.names)
+				}
+				if st := state(tc.names); st != "issued" {
+					t.Errorf("after the %s the certificate named is %s, want issued", step.what, st)
+				}
+			}
+			if st := sqlite3(t, s, "SELECT state FROM devices WHERE id = '"+d1+"'"); st != "active" {
+				t.Errorf("device %s is %s after the refusals, want active", d1, st)
+			}
+		})
+	}
+	sqlite3(t, s, "UPDATE devices SET operational_cert = '"+own+"' WHERE id = '"+d1+"'")
+	s.must(t, 200, oscar, "POST", "/v1/devices/"+d1+"/revoke", map[string]string{"reason": "keyCompromise"})
+	if st := state(own); st != "revoked" {
+		t.Errorf("d1's own certificate is %s after its revocation, want revoked", st)
+	}
+	if st := state(other); st != "issued" {
+		t.Errorf("the other device's certificate is %s after d1's revocation, want issued", st)
+	}
+}
