@@ -73,3 +73,46 @@ func TestOperationalActsOnOwnCertificateOnly(t *testing.T) {
 		t.Errorf("the other device's certificate is %s after d1's revocation, want issued", st)
 	}
 }
+
+// TestRepairSupersedesOwnFactoryCertificateOnly: an approved repair revokes as superseded
+// only the device's own factory certificate. With the device's row made (by an outside
+// writer) to name another device's factory certificate, the approved repair is not carried
+// out: its execution error names the device and the serial, the other device's factory
+// certificate stays issued, and the device keeps the factory certificate its row names.
+func TestRepairSupersedesOwnFactoryCertificateOnly(t *testing.T) {
+	requireTool(t, "openssl")
+	requireTool(t, "sqlite3")
+	s := startDev(t, "")
+	dir := t.TempDir()
+	lotID := demoLot(t, s, "lot-rep-own-cert")
+	one := issueFactory(t, s, dir, lotID, "lot-rep-own-cert", "SN-RO1")
+	two := issueFactory(t, s, dir, lotID, "lot-rep-own-cert", "SN-RO2")
+	id, other := one.Device.ID, two.Device.FactoryCert
+	sqlite3(t, s, "UPDATE devices SET factory_cert = '"+other+"' WHERE id = '"+id+"'")
+	var res struct {
+		Approval struct {
+			ID            string
+			ApproverParty string `json:"approver_party"`
+		} `json:"approval"`
+	}
+	s.must(t, 202, station, "POST", "/v1/devices/"+id+"/repair", map[string]any{"csr": newCSR(t, dir, "SN-RO1-new"), "build_record": record("SN-RO1", "lot-rep-own-cert"),
+		"reason": "replaced the radio module"}).json(t, &res)
+	approver := map[string]string{"acme": bob, "fabrikam": station}[res.Approval.ApproverParty]
+	if approver == "" || approver == station {
+		t.Fatalf("approver party %q: want one with another principal than the requester", res.Approval.ApproverParty)
+	}
+	var dec struct {
+		Executed  bool   `json:"executed"`
+		ExecError string `json:"execution_error"`
+	}
+	s.must(t, 200, approver, "POST", "/v1/approvals/"+res.Approval.ID+"/decision", map[string]any{"approve": true, "comment": "repair report checked"}).json(t, &dec)
+	if dec.Executed || !strings.Contains(dec.ExecError, id) || !strings.Contains(dec.ExecError, other) {
+		t.Errorf("decision = %+v; want the repair not carried out, naming %s and %s", dec, id, other)
+	}
+	if st := sqlite3(t, s, "SELECT state FROM certificates WHERE serial = '"+other+"'"); st != "issued" {
+		t.Errorf("the other device's factory certificate is %s, want issued", st)
+	}
+	if fc := sqlite3(t, s, "SELECT factory_cert FROM devices WHERE id = '"+id+"'"); fc != other {
+		t.Errorf("the device's row names factory certificate %s after the refused repair, want %s as before", fc, other)
+	}
+}
