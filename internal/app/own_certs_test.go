@@ -1,6 +1,11 @@
 package app
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,5 +119,38 @@ func TestRepairSupersedesOwnFactoryCertificateOnly(t *testing.T) {
 	}
 	if fc := sqlite3(t, s, "SELECT factory_cert FROM devices WHERE id = '"+id+"'"); fc != other {
 		t.Errorf("the device's row names factory certificate %s after the refused repair, want %s as before", fc, other)
+	}
+}
+
+// TestVoucherExportCarriesOwnFactoryCertificateOnly: a custody voucher carries the device's
+// own factory certificate only. With the device's row made (by an outside writer) to name
+// another device's factory certificate, the export is refused as not found naming the device
+// and the serial, and changes nothing: no audit event, the device is not handed off.
+func TestVoucherExportCarriesOwnFactoryCertificateOnly(t *testing.T) {
+	requireTool(t, "openssl")
+	requireTool(t, "sqlite3")
+	s := startDev(t, "")
+	dir := t.TempDir()
+	lotID := demoLot(t, s, "lot-vouch-own")
+	one := issueFactory(t, s, dir, lotID, "lot-vouch-own", "SN-VO1")
+	two := issueFactory(t, s, dir, lotID, "lot-vouch-own", "SN-VO2")
+	id, other := one.Device.ID, two.Device.FactoryCert
+	sqlite3(t, s, "UPDATE devices SET factory_cert = '"+other+"' WHERE id = '"+id+"'")
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(k.Public())
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	before := auditCount(t, s)
+	r := s.must(t, 404, station, "POST", "/v1/custody/vouchers/export", map[string]any{"device_ids": []string{id}, "to": "contoso", "to_key_pem": keyPEM})
+	if !strings.Contains(string(r.Body), id) || !strings.Contains(string(r.Body), other) {
+		t.Errorf("refusal %s does not name %s and %s", r.Body, id, other)
+	}
+	if n := auditCount(t, s); n != before {
+		t.Errorf("the refused export changed the audit log: %d events, had %d", n, before)
+	}
+	if st := sqlite3(t, s, "SELECT state FROM devices WHERE id = '"+id+"'"); st == "handed-off" {
+		t.Errorf("the device is %s after the refused export", st)
 	}
 }
