@@ -102,11 +102,10 @@ func (s *Service) CarriedCustody(ctx context.Context, factory *x509.Certificate,
 // the root of d's factory chain, the CAs below it, and the manufacturer's build-record keys.
 func ownTrust(tx store.Tx, d device.Device) (custodyvoucher.Trust, error) {
 	var t custodyvoucher.Trust
-	serial, ok := ca.ParseSerialHex(d.FactoryCert)
-	if !ok {
+	if _, ok := ca.ParseSerialHex(d.FactoryCert); !ok {
 		return t, failure.New(failure.Conflict, "device %s has no factory certificate", d.ID)
 	}
-	cert, err := tx.Certificates().GetCert(serial)
+	cert, err := store.OwnCert(tx, d.ID, d.FactoryCert, store.FactoryProfile)
 	if err != nil {
 		return t, err
 	}

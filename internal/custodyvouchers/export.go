@@ -174,11 +174,11 @@ func exportable(tx store.Tx, a audit.Actor, id string) (device.Device, error) {
 // voucherDevice reads what a voucher carries of d: its factory chain (the certificate, then
 // its CAs up to, not including, the root) and its latest build record.
 func voucherDevice(tx store.Tx, d device.Device) (custodyvoucher.Device, error) {
-	serial, ok := ca.ParseSerialHex(d.FactoryCert)
-	if !ok {
+	if _, ok := ca.ParseSerialHex(d.FactoryCert); !ok {
 		return custodyvoucher.Device{}, failure.New(failure.Conflict, "device %s has no factory certificate", d.ID)
 	}
-	cert, err := tx.Certificates().GetCert(serial)
+	// Only the device's own factory certificate is carried (store.OwnCert).
+	cert, err := store.OwnCert(tx, d.ID, d.FactoryCert, store.FactoryProfile)
 	if err != nil {
 		return custodyvoucher.Device{}, err
 	}

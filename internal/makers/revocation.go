@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
 	"time"
 
@@ -75,7 +74,10 @@ type RevocationResult struct {
 // marked factory-revoked), a revocation run with its cascade items (factory-revoked,
 // operational-suspended) is recorded, and the audit event names the maker's CRL or OCSP
 // answer. It is recorded for the maker's operator by WatcherPrincipal. A second call for the
-// same device changes nothing.
+// same device changes nothing. Only the device's own operational certificate is put on hold:
+// when the certificate its row names belongs to another device or is not operational, the
+// store is inconsistent and the whole transaction is refused (not found, naming the device,
+// the serial, the certificate's device and profile), holding nothing.
 func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (RevocationResult, error) {
 	var res RevocationResult
 	now := s.c.Now()
@@ -109,16 +111,12 @@ func (s *Service) RecordRevocation(ctx context.Context, r Revocation) (Revocatio
 		next.UpdatedAt = now
 		live := false
 		if d.OperationalCert != "" {
-			n, ok := new(big.Int).SetString(d.OperationalCert, 16)
-			if !ok {
-				return fmt.Errorf("device %s: operational certificate serial %q", d.ID, d.OperationalCert)
-			}
-			op, err := tx.Certificates().GetCert(n)
+			op, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
 			if err != nil {
 				return err
 			}
 			if live = op.State == ca.Issued && now.Before(op.NotAfter); live {
-				if err := tx.Certificates().Revoke(n, int(revocation.CertificateHold), now); err != nil {
+				if err := tx.Certificates().Revoke(op.Serial, int(revocation.CertificateHold), now); err != nil {
 					return err
 				}
 				if err := tx.Revocations().AddItem(store.CascadeItem{RunID: res.RunID, Serial: d.OperationalCert, DeviceID: d.ID, Action: "operational-suspended", At: now}); err != nil {

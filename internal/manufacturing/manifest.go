@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"math/big"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
@@ -118,13 +117,13 @@ func (s *Service) SignManifest(ctx context.Context, a audit.Actor, mfrID string,
 
 // manifestEntry is a device's manifest entry, if its factory certificate is good.
 func manifestEntry(tx store.Tx, d device.Device) (manifest.Entry, bool, error) {
-	serial, ok := new(big.Int).SetString(d.FactoryCert, 16)
-	if !ok || d.State == device.FactoryRevoked {
+	if _, ok := ca.ParseSerialHex(d.FactoryCert); !ok || d.State == device.FactoryRevoked {
 		return manifest.Entry{}, false, nil
 	}
-	c, err := tx.Certificates().GetCert(serial)
+	// The key listed is that of the device's own factory certificate only (store.OwnCert).
+	c, err := store.OwnCert(tx, d.ID, d.FactoryCert, store.FactoryProfile)
 	if err != nil {
-		return manifest.Entry{}, false, fmt.Errorf("device %s: factory certificate %s: %w", d.ID, d.FactoryCert, err)
+		return manifest.Entry{}, false, err
 	}
 	if c.State != ca.Issued {
 		return manifest.Entry{}, false, nil

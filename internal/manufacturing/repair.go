@@ -219,13 +219,14 @@ func (s *Service) RepairApproved(ctx context.Context, a audit.Actor, q approval.
 			return err
 		}
 		superseded := ""
-		if old, ok := ca.ParseSerialHex(cur.d.FactoryCert); ok && cur.d.FactoryCert != "" {
-			c, err := tx.Certificates().GetCert(old)
+		if _, ok := ca.ParseSerialHex(cur.d.FactoryCert); ok {
+			// Only the device's own factory certificate is superseded (store.OwnCert).
+			c, err := store.OwnCert(tx, cur.d.ID, cur.d.FactoryCert, store.FactoryProfile)
 			if err != nil {
 				return err
 			}
 			if c.State == ca.Issued {
-				if err := tx.Certificates().Revoke(old, int(revocation.Superseded), now); err != nil {
+				if err := tx.Certificates().Revoke(c.Serial, int(revocation.Superseded), now); err != nil {
 					return err
 				}
 				superseded = c.SerialHex

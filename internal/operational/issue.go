@@ -271,7 +271,7 @@ func (s *Service) issue(ctx context.Context, a audit.Actor, env environment.Envi
 		// revoked as superseded, so a later runtime revocation or suspension covers every
 		// certificate the device's keys could still use.
 		if d.OperationalCert != "" {
-			old, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+			old, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
 			if err != nil {
 				return err
 			}

@@ -21,7 +21,9 @@ type RevokeRequest struct {
 }
 
 // Revoke revokes the device's current operational certificate and quarantines the device.
-// Its factory identity is untouched, so it can be re-admitted after repair.
+// Its factory identity is untouched, so it can be re-admitted after repair. The certificate
+// its row names must be its own operational certificate (store.OwnCert); any other is refused
+// as not found and nothing is revoked.
 func (s *Service) Revoke(ctx context.Context, a audit.Actor, deviceID string, r RevokeRequest) (device.Device, error) {
 	reason, err := revocation.Parse(revocation.Runtime, r.Reason)
 	if err != nil {
@@ -37,7 +39,11 @@ func (s *Service) Revoke(ctx context.Context, a audit.Actor, deviceID string, r 
 		if d.State != device.Active && d.State != device.Suspended {
 			return failure.New(failure.Conflict, "device %s is %s: only an active or suspended device has an operational identity to revoke", d.ID, d.State)
 		}
-		if err := tx.Certificates().Revoke(mustSerial(d.OperationalCert), int(reason), now); err != nil {
+		cur, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
+		if err != nil {
+			return err
+		}
+		if err := tx.Certificates().Revoke(cur.Serial, int(reason), now); err != nil {
 			return err
 		}
 		next = d
@@ -97,7 +103,8 @@ func (s *Service) Readmit(ctx context.Context, a audit.Actor, deviceID string, r
 // ReadmitApproved re-admits a device under an approved request, consuming it in the same
 // transaction. A quarantined device (its operational certificate revoked for good) returns to
 // the onboarding path; a suspended device (its certificate on hold by a manufacturing
-// revocation) has the hold lifted and is active again.
+// revocation) has the hold lifted and is active again: only its own operational certificate
+// (store.OwnCert), any other is refused as not found.
 func (s *Service) ReadmitApproved(ctx context.Context, a audit.Actor, q approval.Request) (device.Device, error) {
 	now := s.now()
 	var next device.Device
@@ -116,7 +123,11 @@ func (s *Service) ReadmitApproved(ctx context.Context, a audit.Actor, q approval
 		case device.Quarantined:
 			next.State, next.OperationalCert = device.Registered, ""
 		case device.Suspended:
-			if err := tx.Certificates().Unhold(mustSerial(d.OperationalCert)); err != nil {
+			cur, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
+			if err != nil {
+				return err
+			}
+			if err := tx.Certificates().Unhold(cur.Serial); err != nil {
 				return err
 			}
 			next.State = device.Active

@@ -394,7 +394,7 @@ func currentOperational(tx store.Tx, d device.Device) (*policy.Operational, erro
 	if d.OperationalCert == "" {
 		return nil, nil
 	}
-	cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+	cur, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,8 @@ type ReleaseRequest struct {
 // (here or elsewhere) only with its factory identity, which stays untouched. It needs the
 // operational/revoke duty over the device's environment, whose operator must hold the device.
 // An active, suspended or quarantined device is released; custody refuses to move any other
-// (custody.Service.Offer).
+// (custody.Service.Offer). Only the device's own operational certificate is revoked: a row
+// naming another certificate is refused as not found (store.OwnCert) and changes nothing.
 func (s *Service) Release(ctx context.Context, a audit.Actor, deviceID string, r ReleaseRequest) (device.Device, error) {
 	return s.end(ctx, a, deviceID, r, "operational.release")
 }
@@ -53,7 +54,7 @@ func (s *Service) end(ctx context.Context, a audit.Actor, deviceID string, r Rel
 		}
 		revoked := false
 		if d.OperationalCert != "" {
-			cur, err := tx.Certificates().GetCert(mustSerial(d.OperationalCert))
+			cur, err := store.OwnCert(tx, d.ID, d.OperationalCert, store.OperationalProfile)
 			if err != nil {
 				return err
 			}

@@ -251,7 +251,7 @@ func readRenewalInput(tx store.Tx, d device.Device, env environment.Environment,
 		in.Factory.Revoked = o.State == maker.Revoked
 		return inputRead{done: &in}, o.Factory, o.FactorySerial, nil
 	}
-	factRec, err := tx.Certificates().GetCert(mustSerial(d.FactoryCert))
+	factRec, err := store.OwnCert(tx, d.ID, d.FactoryCert, store.FactoryProfile)
 	if err != nil {
 		return inputRead{}, nil, "", err
 	}

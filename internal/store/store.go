@@ -145,7 +145,8 @@ type DeviceFilter struct {
 	LotID          string
 	EnvironmentID  string
 	State          device.State
-	// ExpiringBefore keeps devices whose current operational certificate ends before it.
+	// ExpiringBefore keeps devices whose current operational certificate ends before it: the
+	// certificate the device row names, when it is an operational certificate of that device.
 	ExpiringBefore time.Time
 	// VisibleTo, when set, keeps devices this party made or holds.
 	VisibleTo string

@@ -111,7 +111,10 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 		add("environment_id = ?", f.EnvironmentID)
 	}
 	if !f.ExpiringBefore.IsZero() {
-		add("EXISTS (SELECT 1 FROM certificates c WHERE c.serial = devices.operational_cert AND c.not_after < ?)", micros(f.ExpiringBefore))
+		// Only the device's own operational certificate counts (as in DeviceTargets): a row
+		// naming another device's certificate, or a factory one, is not expiring by it. The
+		// covering index certificates_report serves the lookup.
+		add("EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = devices.id AND c.serial = devices.operational_cert AND c.profile = ? AND c.not_after < ?)", operationalProfile, micros(f.ExpiringBefore))
 	}
 	if f.After != "" {
 		add("id > ?", f.After)

@@ -175,3 +175,42 @@ func testDeviceTargetsOwnOperational(t *testing.T, s store.Store) {
 		})
 	}
 }
+
+// testDevicesExpiringOwnOperational: the devices list filtered by ExpiringBefore keeps a
+// device by its own operational certificate only. A device whose row names another device's
+// expiring operational certificate, or its own expiring factory certificate, is not listed as
+// expiring; the device owning the certificate is.
+func testDevicesExpiringOwnOperational(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2", "d3")
+	own, factory := big.NewInt(0xd1), big.NewInt(0xd3)
+	issuedTo(t, s, own, "d1", "operational") // ends at t0+1h
+	issuedTo(t, s, factory, "d3", "factory")
+	setOperationalCert(t, s, "d1", ca.SerialHex(own))
+	setOperationalCert(t, s, "d2", ca.SerialHex(own))
+	setOperationalCert(t, s, "d3", ca.SerialHex(factory))
+	for _, tc := range []struct {
+		name string
+		f    store.DeviceFilter
+	}{
+		{"every device", store.DeviceFilter{ExpiringBefore: t0.Add(2 * time.Hour)}},
+		{"a manufacturer's", store.DeviceFilter{ExpiringBefore: t0.Add(2 * time.Hour), ManufacturerID: "acme"}},
+		{"visible to a party", store.DeviceFilter{ExpiringBefore: t0.Add(2 * time.Hour), VisibleTo: "acme"}},
+	} {
+		var got []string
+		if err := s.View(ctx, func(tx store.Tx) error {
+			l, err := tx.Devices().ListDevices(tc.f)
+			for _, d := range l {
+				got = append(got, d.ID)
+			}
+			return err
+		}); err != nil || len(got) != 1 || got[0] != "d1" {
+			t.Errorf("%s expiring before t0+2h: %v, %v; want d1 alone", tc.name, got, err)
+		}
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if l, err := tx.Devices().ListDevices(store.DeviceFilter{ExpiringBefore: t0.Add(time.Hour)}); err != nil || len(l) != 0 {
+			t.Errorf("expiring before t0+1h: %+v, %v; want none (d1's certificate ends at t0+1h)", l, err)
+		}
+		return nil
+	})
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditOrder", testAuditOrder},
 		{"BulkWrites", testBulk},
 		{"DeviceTargetsOwnOperational", testDeviceTargetsOwnOperational},
+		{"DevicesExpiringOwnOperational", testDevicesExpiringOwnOperational},
 	}
 	tests = append(tests, operationalTests...)
 	tests = append(tests, statusTests...)
