@@ -135,24 +135,35 @@ func seatsOf(tx store.Tx, r approval.ChangeRule, proposer string) ([]approval.Se
 			}
 		}
 	}
-	seats := make([]approval.Seat, 0, len(r.Quorum))
+	seats, missing := resolveSeats(r, groups, func(id string) bool { return enabled[id] })
+	if missing != "" {
+		return nil, 0, failure.New(failure.Invalid, "the %s rule of party %s names approver group %q, which no longer exists", r.Kind, r.PartyID, missing)
+	}
+	return seats, others, nil
+}
+
+// resolveSeats turns a rule's needs into seats whose members are the groups' members that
+// may approve (may); missing is the first group the rule names that does not exist ("" when
+// none), in which case seats is nil.
+func resolveSeats(r approval.ChangeRule, groups map[string]approval.Group, may func(string) bool) (seats []approval.Seat, missing string) {
+	seats = make([]approval.Seat, 0, len(r.Quorum))
 	for _, n := range r.Quorum {
 		s := approval.Seat{Group: n.Group, Approvals: n.Approvals}
 		if n.Group != approval.AnyPrincipal {
 			g, ok := groups[n.Group]
 			if !ok {
-				return nil, 0, failure.New(failure.Invalid, "the %s rule of party %s names approver group %q, which no longer exists", r.Kind, r.PartyID, n.Group)
+				return nil, n.Group
 			}
 			s.Members = []string{}
 			for _, m := range g.Members {
-				if enabled[m] {
+				if may(m) {
 					s.Members = append(s.Members, m)
 				}
 			}
 		}
 		seats = append(seats, s)
 	}
-	return seats, others, nil
+	return seats, ""
 }
 
 // ChangeRuleView is a rule with its expiry as text.

@@ -103,22 +103,9 @@ func unmeetable(r approval.ChangeRule, groups map[string]approval.Group, enabled
 	}
 	var first error
 	for _, p := range enabled {
-		seats := make([]approval.Seat, 0, len(r.Quorum))
-		for _, n := range r.Quorum {
-			s := approval.Seat{Group: n.Group, Approvals: n.Approvals}
-			if n.Group != approval.AnyPrincipal {
-				g, ok := groups[n.Group]
-				if !ok {
-					return fmt.Sprintf("the rule names approver group %q, which no longer exists", n.Group)
-				}
-				s.Members = []string{}
-				for _, m := range g.Members {
-					if slices.Contains(independent[p], m) {
-						s.Members = append(s.Members, m)
-					}
-				}
-			}
-			seats = append(seats, s)
+		seats, missing := resolveSeats(r, groups, func(m string) bool { return slices.Contains(independent[p], m) })
+		if missing != "" {
+			return fmt.Sprintf("the rule names approver group %q, which no longer exists", missing)
 		}
 		_, err := approval.CheckSeats(r, seats, len(independent[p]), p)
 		if err == nil {
