@@ -280,6 +280,29 @@ type GapsReport struct {
 	MakerSources []MakerSourceGap `json:"maker_sources"`
 	// ChangeRules are parties' change rules that no change can meet.
 	ChangeRules []ChangeRuleGap `json:"change_rules"`
+	// Handover are enabled principals of parties whose only working tokens a deployment
+	// administrator minted: the hand-over was never completed by a rotation of the party's.
+	Handover []HandoverGap `json:"handover"`
+}
+
+// HandoverGap is an enabled principal of a party whose only working tokens were minted by a
+// deployment administrator (its first administrator's token, or one minted under
+// break-glass): the deployment administrator, who was shown the token, holds a working token
+// of a party it does not belong to until the party rotates it or it expires.
+type HandoverGap struct {
+	PartyID     string `json:"party_id"`
+	PrincipalID string `json:"principal_id"`
+	Name        string `json:"name"`
+	Admin       bool   `json:"admin"`
+	// TokenID, MintedBy, MintedAt and ExpiresAt are of the hand-over token that works longest.
+	TokenID   string    `json:"token_id"`
+	MintedBy  string    `json:"minted_by"` // the deployment administrator's principal ID
+	MintedAt  time.Time `json:"minted_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Auditor is set when the party owns an audit cell over the deployment scope: whoever holds
+	// the token reads every device.
+	Auditor bool   `json:"auditor"`
+	Why     string `json:"why"`
 }
 
 // ChangeRuleGap is a party's rule for one kind of governance change that no change can meet:

@@ -12,7 +12,8 @@ import (
 // TestConsoleGapsPageListsEveryGap: the console's governance-gaps page has a row for every gap
 // the REST report counts in its total, of every kind (it once counted change-rule and maker
 // gaps in its total without listing them). The change-rule gap: a party whose duty-change
-// rule asks for one more principal's approval, whose only other principal is then disabled.
+// rule asks for one more principal's approval, whose only other principal is then disabled;
+// the hand-over gap: that party's first administrator never rotated its token.
 func TestConsoleGapsPageListsEveryGap(t *testing.T) {
 	s := startDev(t, t.TempDir())
 	admin := newParty(t, s, "solo", "Solo Operator", "operator")
@@ -44,5 +45,9 @@ func TestConsoleGapsPageListsEveryGap(t *testing.T) {
 	}
 	if !strings.Contains(tbody, "change rule no change can meet") {
 		t.Fatal("the gaps page lists no change-rule gap")
+	}
+	// solo's first administrator still holds the token the deployment administrator minted.
+	if len(rep.Handover) == 0 || !strings.Contains(tbody, "hand-over token not rotated by the party") {
+		t.Fatalf("the gaps page lists no hand-over gap (%d in the report)", len(rep.Handover))
 	}
 }

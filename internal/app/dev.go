@@ -282,6 +282,11 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 		if err != nil {
 			return err
 		}
+		// It completes the hand-over at once, as a party should: its own rotation ends the
+		// short-lived token the deployment administrator was shown.
+		if tok, err = a.Governance.RotateToken(ctx, governance.Actor(padm), padm.ID, governance.RotateRequest{}); err != nil {
+			return fmt.Errorf("the hand-over of %s/admin: %w", dp.id, err)
+		}
 		tokens[dp.id+"/admin"] = tok.Secret
 		for _, pr := range dp.principals {
 			p, tok, err := a.Governance.CreatePrincipal(ctx, governance.Actor(padm), governance.CreatePrincipalRequest{PartyID: dp.id, Name: pr.name, Kind: pr.kind, Admin: pr.admin})

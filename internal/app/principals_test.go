@@ -65,6 +65,11 @@ func TestPrincipalTokens(t *testing.T) {
 	ids := principalIDs(t, s, "fabrikam", "acme")
 	fab := "fabrikam/admin"
 	st := ids[station]
+	// The dev seed's party administrators rotated their hand-over tokens: not this test's.
+	seeded := map[string]int{}
+	for _, e := range auditEvents(t, s) {
+		seeded[e.Action]++
+	}
 
 	toks := tokensOf(t, s, fab, st)
 	if len(toks) != 1 || toks[0].State != "active" || toks[0].ExpiresAt == nil {
@@ -206,8 +211,8 @@ func TestPrincipalTokens(t *testing.T) {
 		seen[e.Action]++
 	}
 	for action, want := range map[string]int{"principal.token.rotate": 3, "principal.token.revoke": 1, "principal.disable": 2, "principal.enable": 2, "principal.delete": 2} {
-		if seen[action] != want {
-			t.Errorf("%d audit events %s, want %d", seen[action], action, want)
+		if seen[action]-seeded[action] != want {
+			t.Errorf("%d audit events %s, want %d", seen[action]-seeded[action], action, want)
 		}
 	}
 	var detail struct {

@@ -15,7 +15,7 @@ func (e *env) reportGaps() *cobra.Command {
 	var idle string
 	cmd := &cobra.Command{
 		Use:   "gaps",
-		Short: "Governance gaps: duties nobody owns, ownerless devices, unbounded grants, idle principals",
+		Short: "Governance gaps: duties nobody owns, ownerless devices, unbounded grants, idle principals, hand-overs",
 		Long: `List every governance gap this caller may see (auditors: the deployment; others: their own
 scopes and principals), one per line:
 
@@ -35,6 +35,10 @@ scopes and principals), one per line:
                  whoever proposes, too few other principals independent of the proposer may
                  approve (an operator with one principal cannot change its policies); add a
                  principal, or relax the rule ("hallmark party rules")
+  handover       a principal of a party whose only working tokens a deployment administrator
+                 minted (its first administrator's, or under break-glass): the hand-over was
+                 never completed; the party rotates the token ("hallmark principal token
+                 rotate"). A party that audits the deployment is listed first, and to everyone
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps
@@ -99,6 +103,10 @@ func gapRows(r api.GapsReport) [][]string {
 	}
 	for _, c := range r.ChangeRules {
 		rows = append(rows, []string{"change-rule", "party:" + c.PartyID, c.Kind + " needs " + c.Quorum + ": " + c.Why, c.PartyID})
+	}
+	for _, h := range r.Handover {
+		rows = append(rows, []string{"handover", "principal:" + h.PrincipalID, h.Name + ": minted " + h.MintedAt.UTC().Format(time.RFC3339) + " by " + h.MintedBy +
+			", works until " + h.ExpiresAt.UTC().Format(time.RFC3339) + ": " + h.Why, h.PartyID})
 	}
 	return rows
 }

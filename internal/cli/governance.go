@@ -156,7 +156,9 @@ Every token expires (--token-lifetime, at most the deployment's maximum); rotate
 An administrator of the party creates its principals. A deployment administrator creates
 deployment administrators (--party '*'), the first administrator (--admin) of a party that has
 none that can sign in, and others only under an approved break-glass request ("hallmark party
-access").
+access"). A token a deployment administrator mints for a party's principal is a hand-over
+token: it lives at most 72h (--token-lifetime may shorten it), and "hallmark report gaps"
+lists it until the party rotates it ("hallmark principal token rotate PARTY/NAME").
 
 With -o id the principal's ID goes to stdout and the token to stderr; -o json includes it
 in the "token" member.`,

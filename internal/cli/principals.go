@@ -146,7 +146,7 @@ token's ID goes to stdout and the token to stderr; -o json includes it in the "t
 		}),
 	}
 	rotate.Flags().StringVar(&rot.Overlap, "overlap", "", "how long the current tokens keep working beside the new one, e.g. 24h (default: they stop now)")
-	rotate.Flags().StringVar(&rot.Lifetime, "lifetime", "", "the new token's lifetime, e.g. 720h (default: the deployment's maximum, 90 days unless configured)")
+	rotate.Flags().StringVar(&rot.Lifetime, "lifetime", "", "the new token's lifetime, e.g. 720h (default: the deployment's maximum, 90 days unless configured; a deployment administrator under break-glass: at most and by default 72h)")
 	rotate.Flags().StringVar(&tokenOut, "token-out", "", "write the new token to this file (mode 0600) instead of printing it")
 	return rotate
 }

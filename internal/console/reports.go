@@ -225,10 +225,14 @@ func (k *Console) build(ctx context.Context, s *session, src reportSource, name 
 		for _, x := range g.ChangeRules {
 			rep.Rows = append(rep.Rows, []string{"change rule no change can meet", n.Party(x.PartyID) + " " + x.Kind, x.Quorum + ": " + x.Why})
 		}
+		for _, x := range g.Handover {
+			rep.Rows = append(rep.Rows, []string{"hand-over token not rotated by the party", x.Name + " (" + n.Party(x.PartyID) + ")",
+				"minted " + ts(x.MintedAt) + ", works until " + ts(x.ExpiresAt) + ": " + x.Why})
+		}
 		rep.Chart = barChart("Governance gaps by kind", sortedBars(map[string]int{
 			"unowned duties": len(g.Unowned), "devices without owner": len(g.Devices), "lifetimes": len(g.Lifetimes),
 			"support grants": len(g.Grants), "idle principals": len(g.Idle), "self-approval": len(g.SelfApproval), "CA expiry": len(g.CAExpiry),
-			"maker sources": len(g.MakerSources), "change rules": len(g.ChangeRules)}))
+			"maker sources": len(g.MakerSources), "change rules": len(g.ChangeRules), "hand-overs": len(g.Handover)}))
 		return rep, nil
 	}
 	return report{}, nil

@@ -77,7 +77,9 @@ type CreatePrincipalRequest struct {
 	Name    string              `json:"name"`
 	Kind    party.PrincipalKind `json:"kind"`
 	Admin   bool                `json:"admin"`
-	// TokenLifetime is the first token's lifetime, a Go duration; "": the deployment maximum.
+	// TokenLifetime is the first token's lifetime, a Go duration; "": the deployment maximum
+	// (for a hand-over token, one a deployment administrator mints for a party's principal:
+	// party.HandoverTokenLifetime, also its bound).
 	TokenLifetime string `json:"token_lifetime,omitempty"`
 }
 
@@ -125,7 +127,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 	if err != nil {
 		return party.Principal{}, nt, err
 	}
-	if life, err = party.CheckLifetime(life, s.tokenLifetime); err != nil {
+	if life, err = s.tokenLife(a, r.PartyID, life); err != nil {
 		return party.Principal{}, nt, err
 	}
 	now := s.now()
@@ -151,7 +153,8 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 			return err
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.create", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
-			"name": p.Name, "kind": p.Kind, "admin": p.Admin, "first_admin": first, "token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt})))
+			"name": p.Name, "kind": p.Kind, "admin": p.Admin, "first_admin": first, "token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt,
+			"handover": Handover(a, p.PartyID)})))
 		return err
 	})
 	if err != nil {
@@ -187,6 +190,29 @@ func (s *Service) mayCreate(tx store.Tx, a audit.Actor, r CreatePrincipalRequest
 		return au, false, deniedManage(a, r.PartyID, "creating a principal")
 	}
 	return au, false, nil
+}
+
+// Handover reports whether a token a mints for a principal of partyID is a hand-over token: a
+// deployment administrator minting one of a party's (its first administrator's, or any under
+// break-glass). The deployment administrator is shown it, so it holds a working token of a
+// party it does not belong to until the party rotates it; such a token lives at most
+// party.HandoverTokenLifetime, and the gaps report lists it until then.
+func Handover(a audit.Actor, partyID string) bool {
+	return IsDeploymentAdmin(a) && partyID != party.Deployment
+}
+
+// tokenLife validates the lifetime asked for a token a mints for a principal of partyID (0:
+// the default): at most the deployment's maximum, and for a hand-over token at most
+// party.HandoverTokenLifetime, which is also its default.
+func (s *Service) tokenLife(a audit.Actor, partyID string, asked time.Duration) (time.Duration, error) {
+	if !Handover(a, partyID) {
+		return party.CheckLifetime(asked, s.tokenLifetime)
+	}
+	bound := min(s.tokenLifetime, party.HandoverTokenLifetime)
+	if asked > bound {
+		return 0, failure.New(failure.Invalid, "a token a deployment administrator mints for a principal of party %s is a hand-over token: it lives at most %s, not %s; the party rotates it for a longer one (hallmark principal token rotate)", partyID, bound, asked)
+	}
+	return party.CheckLifetime(asked, bound)
 }
 
 // mint stores a new token of principalID valid for life and returns its secret.
@@ -275,7 +301,8 @@ type RotateRequest struct {
 	// Overlap is how long the principal's current tokens keep working beside the new one
 	// ("" or "0s": they stop now), at most the deployment's maximum overlap.
 	Overlap string `json:"overlap,omitempty"`
-	// Lifetime of the new token; "": the deployment maximum.
+	// Lifetime of the new token; "": the deployment maximum (a hand-over token: at most and by
+	// default party.HandoverTokenLifetime).
 	Lifetime string `json:"lifetime,omitempty"`
 }
 
@@ -291,11 +318,11 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 	if err := party.CheckOverlap(overlap, s.maxOverlap); err != nil {
 		return nt, err
 	}
-	life, err := parseDuration("lifetime", r.Lifetime)
+	asked, err := parseDuration("lifetime", r.Lifetime)
 	if err != nil {
 		return nt, err
 	}
-	if life, err = party.CheckLifetime(life, s.tokenLifetime); err != nil {
+	if _, err = party.CheckLifetime(asked, s.tokenLifetime); err != nil {
 		return nt, err
 	}
 	now := s.now()
@@ -307,6 +334,10 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 		if p.DisabledAt != nil {
 			return failure.New(failure.Conflict, "principal %s is disabled: enable it before giving it a token", p.ID)
 		}
+		life, err := s.tokenLife(a, p.PartyID, asked)
+		if err != nil {
+			return err
+		}
 		if nt, err = mint(tx, a, p.ID, now, life); err != nil {
 			return err
 		}
@@ -315,7 +346,8 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 			return fmt.Errorf("ending the superseded tokens: %w", err)
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.token.rotate", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
-			"token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt, "superseded": n, "overlap": overlap.String(), "overlap_until": now.Add(overlap)})))
+			"token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt, "superseded": n, "overlap": overlap.String(), "overlap_until": now.Add(overlap),
+			"handover": Handover(a, p.PartyID)})))
 		return err
 	})
 	if err != nil {

@@ -135,5 +135,9 @@ func toGapsReport(r reports.GapsReport) api.GapsReport {
 		}),
 		ChangeRules: each(r.ChangeRules, func(g reports.ChangeRuleGap) api.ChangeRuleGap {
 			return api.ChangeRuleGap{PartyID: g.PartyID, Kind: string(g.Kind), Quorum: g.Quorum, Stored: g.Stored, Why: g.Why}
+		}),
+		Handover: each(r.Handover, func(g reports.HandoverGap) api.HandoverGap {
+			return api.HandoverGap{PartyID: g.PartyID, PrincipalID: g.PrincipalID, Name: g.Name, Admin: g.Admin, TokenID: g.TokenID,
+				MintedBy: g.MintedBy, MintedAt: g.MintedAt, ExpiresAt: g.ExpiresAt, Auditor: g.Auditor, Why: g.Why}
 		})}
 }

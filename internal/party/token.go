@@ -67,6 +67,11 @@ const (
 	MaxTokenLifetime     = 366 * 24 * time.Hour
 	// DefaultMaxOverlap bounds how long a rotated token keeps working beside its successor.
 	DefaultMaxOverlap = 7 * 24 * time.Hour
+	// HandoverTokenLifetime bounds, and is the default of, a hand-over token: one a deployment
+	// administrator mints for a principal of a party (a party's first administrator, or any
+	// token under break-glass). The deployment administrator is shown it and hands it over; the
+	// party rotates it to end that (docs/governance.md, *Roles*).
+	HandoverTokenLifetime = 72 * time.Hour
 )
 
 // CheckLifetime validates a requested token lifetime against the deployment maximum; zero

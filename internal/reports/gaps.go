@@ -47,6 +47,9 @@ type GapsReport struct {
 	MakerSources []MakerSourceGap `json:"maker_sources"`
 	// ChangeRules are parties' change rules no change can meet (changerules.go).
 	ChangeRules []ChangeRuleGap `json:"change_rules"`
+	// Handover are principals whose only working tokens a deployment administrator minted
+	// (handover.go).
+	Handover []HandoverGap `json:"handover"`
 }
 
 // UnownedDuty is a (stage, duty) over a scope that no party owns.
@@ -117,7 +120,7 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 	now := s.now()
 	r := GapsReport{GeneratedAt: now, IdleAfter: o.IdleAfter.String(), Unowned: []UnownedDuty{}, Devices: []DevicesWithoutOwner{},
 		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{},
-		MakerSources: []MakerSourceGap{}, ChangeRules: []ChangeRuleGap{}}
+		MakerSources: []MakerSourceGap{}, ChangeRules: []ChangeRuleGap{}, Handover: []HandoverGap{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		all, err := governance.IsAuditor(tx, a)
 		if err != nil {
@@ -148,9 +151,12 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 		if err := r.changeRules(tx, w, mine, now); err != nil {
 			return err
 		}
+		if err := r.handovers(tx, w, mine, governance.IsDeploymentAdmin(a), now); err != nil {
+			return err
+		}
 		return r.selfApproval(tx, w, mine)
 	})
-	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources) + len(r.ChangeRules)
+	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources) + len(r.ChangeRules) + len(r.Handover)
 	return r, err
 }
 

@@ -1,0 +1,121 @@
+package reports
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/ownership"
+	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
+)
+
+// HandoverGap is an enabled principal of a party whose only working tokens were minted by a
+// deployment administrator (governance.Handover): the party never completed the hand-over by
+// a rotation of its own, so the deployment administrator that was shown the token still holds
+// a working token of a party it does not belong to, until ExpiresAt.
+type HandoverGap struct {
+	PartyID     string `json:"party_id"`
+	PrincipalID string `json:"principal_id"`
+	Name        string `json:"name"`
+	Admin       bool   `json:"admin"`
+	// TokenID, MintedBy, MintedAt and ExpiresAt are of the hand-over token that works longest.
+	TokenID   string    `json:"token_id"`
+	MintedBy  string    `json:"minted_by"`
+	MintedAt  time.Time `json:"minted_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Auditor is set when the party owns an audit cell over the deployment scope: whoever
+	// holds the token reads every device.
+	Auditor bool   `json:"auditor"`
+	Why     string `json:"why"`
+}
+
+// handovers lists the principals in hand-over. The minter's party comes from the principal
+// lineage (kept after a principal is deleted), so a token minted by a deployment
+// administrator since removed still counts. A row shows to the party, to auditors and to
+// deployment administrators (who list every party's token records anyway); a row of a party
+// that audits the deployment shows to every caller, since that party reads every party's
+// devices.
+func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, deployAdmin bool, now time.Time) error {
+	toks, err := tx.Parties().ListTokens(store.TokenFilter{LiveAt: now})
+	if err != nil {
+		return fmt.Errorf("listing the working tokens: %w", err)
+	}
+	minterParty := map[string]string{}
+	partyOf := func(id string) (string, error) {
+		if v, ok := minterParty[id]; ok {
+			return v, nil
+		}
+		l, err := tx.Parties().PrincipalLineage(id)
+		if err != nil && !failure.Is(err, failure.NotFound) {
+			return "", fmt.Errorf("reading who minted a token: %w", err)
+		}
+		minterParty[id] = l.PartyID // "" for bootstrap, legacy and unknown minters
+		return l.PartyID, nil
+	}
+	type state struct {
+		p    party.Principal
+		own  bool // holds a working token the deployment did not mint
+		best party.Token
+	}
+	by := map[string]*state{}
+	var order []string
+	for _, pt := range toks {
+		p, t := pt.Principal, pt.Token
+		if p.PartyID == party.Deployment || p.DisabledAt != nil || !t.Valid(now) {
+			continue
+		}
+		s, ok := by[p.ID]
+		if !ok {
+			s = &state{p: p}
+			by[p.ID] = s
+			order = append(order, p.ID)
+		}
+		mp, err := partyOf(t.CreatedBy)
+		if err != nil {
+			return err
+		}
+		if mp != party.Deployment {
+			s.own = true
+			continue
+		}
+		if s.best.ID == "" || t.ExpiresAt.After(*s.best.ExpiresAt) {
+			s.best = t
+		}
+	}
+	auditors := map[string]bool{}
+	for _, st := range []ownership.Stage{ownership.Manufacturing, ownership.Operational, ownership.Support} {
+		if p, ok := w.cells[ownership.Key{Stage: st, Duty: ownership.Audit, Scope: ownership.DeploymentScope}]; ok {
+			auditors[p] = true
+		}
+	}
+	for _, id := range order {
+		s := by[id]
+		if s.own || s.best.ID == "" {
+			continue
+		}
+		aud := auditors[s.p.PartyID]
+		if !mine(s.p.PartyID) && !deployAdmin && !aud {
+			continue
+		}
+		rotate := "hallmark principal token rotate " + s.p.PartyID + "/" + s.p.Name
+		why := "hand-over token not rotated by the party: the deployment administrator that minted it was shown it, and it works until it expires unless the party rotates it (" + rotate + ")"
+		if aud {
+			why = "hand-over token not rotated by the party, and the party audits the deployment (an audit cell over the deployment scope): whoever holds the token, the deployment administrator that minted it included, reads every device; rotate it at once (" + rotate + ")"
+		}
+		r.Handover = append(r.Handover, HandoverGap{PartyID: s.p.PartyID, PrincipalID: s.p.ID, Name: s.p.Name, Admin: s.p.Admin, TokenID: s.best.ID,
+			MintedBy: s.best.CreatedBy, MintedAt: s.best.CreatedAt, ExpiresAt: *s.best.ExpiresAt, Auditor: aud, Why: why})
+	}
+	sort.SliceStable(r.Handover, func(i, j int) bool {
+		a, b := r.Handover[i], r.Handover[j]
+		if a.Auditor != b.Auditor {
+			return a.Auditor
+		}
+		if a.PartyID != b.PartyID {
+			return a.PartyID < b.PartyID
+		}
+		return a.Name < b.Name
+	})
+	return nil
+}
