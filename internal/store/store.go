@@ -186,6 +186,9 @@ type Certificates interface {
 	// FactoryPreview is what a manufacturing revocation of sel at the given time would do, as
 	// its dry run (FactoryCerts, then DeviceTargets) finds it, counted by the store: whole
 	// counts and only the first limit rows of each list (limit <= 0 or over 10,000: 10,000).
+	// Where DeviceTargets refuses a device of an issued selected factory certificate (its row
+	// names an operational certificate that is not its own operational certificate), the
+	// revocation stops, and so does the preview: ErrNotFound naming the device.
 	FactoryPreview(sel FactorySelector, at time.Time, limit int) (FactoryPreview, error)
 	// KeyBoundElsewhere reports whether a certificate signed for a device other than
 	// deviceID (issued, or revoked since; a reservation never signed does not count) carries
@@ -219,11 +222,11 @@ type FactoryPreview struct {
 	Revoke int
 	// Skipped counts the selected factory certificates that are not issued (already revoked).
 	Skipped int
-	// Suspend counts, by the device's environment ID, the issued factory certificates whose
-	// device's operational certificate (a certificate of that device, as issuance records it)
-	// is issued and unexpired at the given time (a device
-	// with two such factory certificates counts twice, as the dry run lists it twice).
-	// Environments with none are absent.
+	// Suspend counts, by the device's environment ID, the devices of issued selected factory
+	// certificates whose operational certificate (their own, of the operational profile, as
+	// DeviceTargets reads it) is issued and unexpired at the given time: a device with two such
+	// factory certificates counts once, as the revocation suspends it once. Environments with
+	// none are absent.
 	Suspend map[string]int
 	// Factory is the first limit issued factory certificates, by serial.
 	Factory []FactoryCert

@@ -96,9 +96,15 @@ WHERE d.id IN (`+placeholders(len(ids))+`)`, append([]any{operationalProfile}, a
 	return nil, rows.Err()
 }
 
-// operationalProfile is the profile of the certificates a device row names as its operational
-// certificate (issuance.ProfileOperational; the store does not import issuance).
-const operationalProfile = "operational"
+// operationalProfile and factoryProfile are the profiles of the certificates a device row
+// names as its operational and factory certificates (issuance.ProfileOperational and
+// issuance.ProfileFactory; the store does not import issuance). Reads join a row's certificate
+// by the device, its serial and this profile, as the paths that act on it do (store.OwnCert,
+// DeviceTargets).
+const (
+	operationalProfile = store.OperationalProfile
+	factoryProfile     = store.FactoryProfile
+)
 
 // operationalMismatch says why the operational certificate device d names was not joined:
 // there is none of that serial, or it belongs to another device or is not operational.

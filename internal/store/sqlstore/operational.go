@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/grant"
 	"github.com/hallmark-id/hallmark/internal/store"
@@ -293,13 +294,21 @@ WHERE %s ORDER BY c.serial LIMIT %d`, from, strings.Join(where, " AND "), limit)
 // FactoryPreview counts in three queries over the selection, each walking it once (for a lot,
 // by devices_lot and certificates_report): the counts grouped by environment, the first
 // issued factory certificates, and the first suspensions of each environment (a window
-// function). The operational certificate is joined by its device and serial, which finds it in
-// the covering index certificates_report: joined by its serial alone, SQLite read each one from
-// the table, and the counts and suspensions of a 10,000-device lot took 4 to 8 times longer on
-// the 1,000,000-device benchmark database. A device's operational certificate is always a
-// certificate of that device (issuance records it with the device's ID). A device with two
-// issued factory certificates in the selection is suspended once, listed at the first of them
-// in serial order, as the revocation does.
+// function). The operational certificate is joined by its device, serial and profile, as
+// DeviceTargets joins it for the revocation, which finds it in the covering index
+// certificates_report (device_id, serial, profile, ...): joined by its serial alone, SQLite
+// read each one from the table, and the counts and suspensions of a 10,000-device lot took 4 to
+// 8 times longer on the 1,000,000-device benchmark database. A device with two issued factory
+// certificates in the selection is suspended once, listed at the first of them in serial order,
+// as the revocation does.
+//
+// A selected device with an issued factory certificate whose row names an operational
+// certificate the join does not find (none of that serial, another device's, or one of
+// another profile, such as its own factory certificate) makes the preview fail with
+// ErrNotFound naming the first such device (by factory serial) and what the store holds: the
+// revocation, dry run or real, reads that device through DeviceTargets, which refuses it, so
+// the run stops there (a real run having revoked the pages before it). A preview that listed
+// the device, with or without a suspension, would promise a run that cannot happen.
 func (c certs) FactoryPreview(sel store.FactorySelector, at time.Time, limit int) (store.FactoryPreview, error) {
 	out := store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
 	if limit <= 0 || limit > 10000 {
@@ -308,24 +317,28 @@ func (c certs) FactoryPreview(sel store.FactorySelector, at time.Time, limit int
 	from, where, args := factorySelection(sel)
 	cond := strings.Join(where, " AND ")
 	issued, live := string(ca.Issued), micros(at)
+	ownOp := `certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '` + operationalProfile + `'`
 	rows, err := c.t.query(fmt.Sprintf(`SELECT d.environment_id,
   SUM(CASE WHEN c.state = ? THEN 1 ELSE 0 END),
   SUM(CASE WHEN c.state = ? THEN 0 ELSE 1 END),
-  COUNT(DISTINCT CASE WHEN c.state = ? AND o.state = ? AND o.not_after > ? THEN d.id END)
-FROM %s LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND d.operational_cert <> ''
-WHERE %s GROUP BY d.environment_id`, from, cond), append([]any{issued, issued, issued, issued, live}, args...)...)
+  COUNT(DISTINCT CASE WHEN c.state = ? AND o.state = ? AND o.not_after > ? THEN d.id END),
+  COUNT(CASE WHEN o.serial IS NULL AND d.operational_cert <> '' AND c.state = ? THEN 1 END)
+FROM %s LEFT JOIN %s AND d.operational_cert <> ''
+WHERE %s GROUP BY d.environment_id`, from, ownOp, cond), append([]any{issued, issued, issued, issued, live, issued}, args...)...)
 	if err != nil {
 		return out, fmt.Errorf("counting the selection: %w", err)
 	}
 	defer rows.Close()
+	var unmatched int64
 	for rows.Next() {
 		var env string
-		var revoke, skipped, suspend int64
-		if err := rows.Scan(&env, &revoke, &skipped, &suspend); err != nil {
+		var revoke, skipped, suspend, bad int64
+		if err := rows.Scan(&env, &revoke, &skipped, &suspend, &bad); err != nil {
 			return out, fmt.Errorf("counting the selection: %w", err)
 		}
 		out.Revoke += int(revoke)
 		out.Skipped += int(skipped)
+		unmatched += bad
 		if suspend > 0 {
 			out.Suspend[env] = int(suspend)
 		}
@@ -334,6 +347,15 @@ WHERE %s GROUP BY d.environment_id`, from, cond), append([]any{issued, issued, i
 		return out, fmt.Errorf("counting the selection: %w", err)
 	}
 	rows.Close()
+	if unmatched > 0 {
+		var d device.Device
+		if err := c.t.queryRow(fmt.Sprintf(`SELECT d.id, d.operational_cert FROM %s LEFT JOIN %s
+WHERE %s AND c.state = ? AND d.operational_cert <> '' AND o.serial IS NULL ORDER BY c.serial LIMIT 1`, from, ownOp, cond),
+			append(append([]any{}, args...), issued)...).Scan(&d.ID, &d.OperationalCert); err != nil {
+			return store.FactoryPreview{}, fmt.Errorf("finding a device whose operational certificate is not its own: %w", err)
+		}
+		return store.FactoryPreview{}, fmt.Errorf("the revocation would stop at device %s: %w", d.ID, bulk(c).operationalMismatch(d))
+	}
 	if out.Revoke == 0 {
 		return out, nil
 	}
@@ -352,10 +374,10 @@ WHERE %s AND c.state = ? ORDER BY c.serial LIMIT %d`, from, cond, limit), append
 	}, fmt.Sprintf(`SELECT p.device_id, p.op_serial, p.environment_id FROM (
   SELECT d.id AS device_id, d.operational_cert AS op_serial, d.environment_id AS environment_id, MIN(c.serial) AS serial,
     ROW_NUMBER() OVER (PARTITION BY d.environment_id ORDER BY MIN(c.serial)) AS rn
-  FROM %s JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert
+  FROM %s JOIN %s
   WHERE %s AND c.state = ? AND d.operational_cert <> '' AND o.state = ? AND o.not_after > ?
   GROUP BY d.id, d.operational_cert, d.environment_id) p
-WHERE p.rn <= ? ORDER BY p.serial`, from, cond), append(append([]any{}, args...), issued, issued, live, limit)...)
+WHERE p.rn <= ? ORDER BY p.serial`, from, ownOp, cond), append(append([]any{}, args...), issued, issued, live, limit)...)
 	if err != nil {
 		return out, fmt.Errorf("listing the first suspensions: %w", err)
 	}

@@ -72,8 +72,8 @@ const reportDeviceCols = `d.id, COALESCE(d.manufacturer_id, ''), COALESCE(d.mode
 func (r reportReads) Inventory(sc store.ReportScope, after string, limit int) ([]store.InventoryItem, error) {
 	where, args := scopeSQL(sc)
 	q := fmt.Sprintf(`SELECT %s, %s, %s FROM devices d
-LEFT JOIN certificates f ON f.device_id = d.id AND f.serial = d.factory_cert
-LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND d.operational_cert <> ''
+LEFT JOIN certificates f ON f.device_id = d.id AND f.serial = d.factory_cert AND f.profile = '`+factoryProfile+`'
+LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '`+operationalProfile+`' AND d.operational_cert <> ''
 WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("f"), certInfoCols("o"), where, pageLimit(limit))
 	return list(r.t, func(s interface{ Scan(...any) error }) (store.InventoryItem, error) {
 		var it store.InventoryItem
@@ -159,13 +159,17 @@ func (r reportReads) stillValid(where string, args []any, now time.Time, states 
 
 // Certificates are joined on device and serial, not serial alone, so that the lookup is
 // answered by the index certificates_report (migration 0011) without reading the row, which
-// holds the TBS and DER.
+// holds the TBS and DER. The join also names the profile the row names the certificate as
+// (operational_cert: operationalProfile, factory_cert: factoryProfile), which that index holds
+// as its third column: a row naming its own factory certificate, or another device's
+// certificate, as its operational one has no operational certificate in any report, as it has
+// none for the paths that act on it (store.OwnCert, DeviceTargets).
 
 // rotationFrom joins active devices in scope with their environment and current operational
 // certificate o; issuedExpr is when o was issued (its not-before when the time is unknown).
 const (
 	rotationFrom = `FROM devices d JOIN environments e ON e.id = d.environment_id
-LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND d.operational_cert <> ''
+LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '` + operationalProfile + `' AND d.operational_cert <> ''
 WHERE d.state = 'active' AND `
 	issuedExpr = `COALESCE(o.issued_at, o.not_before)`
 )
@@ -237,7 +241,7 @@ GROUP BY p.t, i.environment_id ORDER BY p.t, i.environment_id`
 	}, q, append(pts, args...)...)
 }
 
-const expiringFrom = `FROM devices d JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert
+const expiringFrom = `FROM devices d JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '` + operationalProfile + `'
 WHERE d.operational_cert <> '' AND o.state = 'issued' AND o.not_after < ? AND `
 
 func (r reportReads) ExpiringCounts(sc store.ReportScope, before time.Time) ([]store.ExpiringCount, error) {
@@ -281,7 +285,7 @@ JOIN models m ON m.id = d.model_id
 JOIN lots l ON l.id = d.lot_id
 LEFT JOIN certificates p ON p.serial = (CASE WHEN ev.kind = 'renew' THEN ev.based_on ELSE
   (SELECT q.serial FROM evidence q WHERE q.device_id = d.id AND q.created_at < ev.created_at ORDER BY q.created_at DESC, q.serial DESC LIMIT 1) END)
-LEFT JOIN certificates f ON f.device_id = d.id AND f.serial = d.factory_cert
+LEFT JOIN certificates f ON f.device_id = d.id AND f.serial = d.factory_cert AND f.profile = '`+factoryProfile+`'
 WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p"), where, pageLimit(limit))
 	return list(r.t, func(s interface{ Scan(...any) error }) (store.Admission, error) {
 		var a store.Admission

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"errors"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ var factoryPreviewTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"FactoryPreviewMatchesTheDryRun", testFactoryPreview},
+	{"FactoryPreviewRefusesWhatTheRunRefuses", testFactoryPreviewRefusesWhatTheRunRefuses},
 }
 
 // testFactoryPreview: the counted dry run (Certificates.FactoryPreview) gives the counts of
@@ -130,15 +133,27 @@ func preview(t *testing.T, s store.Store, sel store.FactorySelector, at time.Tim
 // unexpired, is suspended, once (at the device's first issued factory certificate).
 func fullDryRun(t *testing.T, s store.Store, sel store.FactorySelector, at time.Time) store.FactoryPreview {
 	t.Helper()
+	out, err := dryRun(s, sel, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// dryRun is fullDryRun returning its error. Like the revocation, it reads through DeviceTargets
+// only the devices of issued factory certificates, and fails where DeviceTargets refuses one.
+func dryRun(s store.Store, sel store.FactorySelector, at time.Time) (store.FactoryPreview, error) {
 	out := store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
-	if err := s.View(ctx, func(tx store.Tx) error {
+	err := s.View(ctx, func(tx store.Tx) error {
 		fs, err := tx.Certificates().FactoryCerts(sel, "", 10000)
 		if err != nil {
 			return err
 		}
 		var ids []string
 		for _, f := range fs {
-			ids = append(ids, f.DeviceID)
+			if f.State == ca.Issued {
+				ids = append(ids, f.DeviceID)
+			}
 		}
 		targets, err := tx.Bulk().DeviceTargets(ids)
 		if err != nil {
@@ -163,10 +178,8 @@ func fullDryRun(t *testing.T, s store.Store, sel store.FactorySelector, at time.
 			}
 		}
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	})
+	return out, err
 }
 
 // firstPerEnvironment keeps the first limit suspensions of each environment, in order.
@@ -180,4 +193,66 @@ func firstPerEnvironment(ss []store.Suspension, limit int) []store.Suspension {
 		}
 	}
 	return out
+}
+
+// testFactoryPreviewRefusesWhatTheRunRefuses: a manufacturing revocation reads the devices of
+// its issued factory certificates through DeviceTargets, which refuses a device whose row names
+// an operational certificate that is not its own operational certificate; the run stops there.
+// The counted preview says so too (ErrNotFound naming the device and what the store holds)
+// rather than count the device as one to suspend, or as one with nothing to suspend. A device
+// whose selected factory certificates are all revoked already is not read by the run, and the
+// preview does not refuse it either.
+func testFactoryPreviewRefusesWhatTheRunRefuses(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2", "d3")
+	f1, f2, f3 := big.NewInt(0x1001), big.NewInt(0x1002), big.NewInt(0x1003)
+	o1 := big.NewInt(0x2001)
+	issuedTo(t, s, f1, "d1", "factory")
+	issuedTo(t, s, f2, "d2", "factory")
+	issuedTo(t, s, f3, "d3", "factory")
+	issuedTo(t, s, o1, "d1", "operational")
+	setOperationalCert(t, s, "d1", ca.SerialHex(o1))
+	byLot := store.FactorySelector{ManufacturerID: "acme", LotID: "l1"}
+	at := t0.Add(30 * time.Minute)
+	if got := preview(t, s, byLot, at, 10); got.Revoke != 3 || !reflect.DeepEqual(got.Suspend, map[string]int{"": 1}) {
+		t.Fatalf("consistent lot: preview %+v; want 3 to revoke, d1 suspended", got)
+	}
+	for _, tc := range []struct {
+		name, dev, serial, msg string
+	}{
+		{"its own factory certificate", "d2", ca.SerialHex(f2), "factory certificate"},
+		{"another device's operational certificate", "d3", ca.SerialHex(o1), `device "d1"`},
+		{"a serial the store does not hold", "d2", "dead", "operational certificate dead of device d2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setOperationalCert(t, s, tc.dev, tc.serial)
+			defer setOperationalCert(t, s, tc.dev, "")
+			if _, err := dryRun(s, byLot, at); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the dry run = %v; want ErrNotFound (DeviceTargets refuses %s)", err, tc.dev)
+			}
+			for _, sel := range []store.FactorySelector{byLot, {ManufacturerID: "acme", DeviceID: tc.dev}, {ManufacturerID: "acme", IssuingCAID: "ca1"}} {
+				var p store.FactoryPreview
+				err := s.View(ctx, func(tx store.Tx) (err error) { p, err = tx.Certificates().FactoryPreview(sel, at, 10); return err })
+				if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), tc.dev) || !strings.Contains(err.Error(), tc.serial) || !strings.Contains(err.Error(), tc.msg) {
+					t.Errorf("%+v: preview = %+v, %v; want ErrNotFound naming %s, %s and %q", sel, p, err, tc.dev, tc.serial, tc.msg)
+				}
+			}
+			// The device outside the selection does not stop it.
+			if got := preview(t, s, store.FactorySelector{ManufacturerID: "acme", DeviceID: "d1"}, at, 10); got.Revoke != 1 || !reflect.DeepEqual(got.Suspend, map[string]int{"": 1}) {
+				t.Errorf("d1 alone: preview %+v; want 1 to revoke, 1 to suspend", got)
+			}
+		})
+	}
+	// d2's factory certificate revoked already: the run skips it without reading d2.
+	if err := audited(t, s, func(tx store.Tx) error { return tx.Certificates().Revoke(f2, 1, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	setOperationalCert(t, s, "d2", ca.SerialHex(f2))
+	full, err := dryRun(s, byLot, at)
+	if err != nil {
+		t.Fatalf("the dry run with d2's factory certificate revoked: %v", err)
+	}
+	got := preview(t, s, byLot, at, 10)
+	if got.Revoke != 2 || got.Skipped != 1 || !reflect.DeepEqual(got.Suspend, full.Suspend) || !reflect.DeepEqual(got.Factory, full.Factory) || !reflect.DeepEqual(got.Suspended, full.Suspended) {
+		t.Errorf("preview with d2's factory certificate revoked = %+v; the dry run's %+v", got, full)
+	}
 }
