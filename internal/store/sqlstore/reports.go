@@ -28,7 +28,7 @@ func scopeSQL(sc store.ReportScope) (string, []any) {
 		return "1 = 1", nil
 	}
 	if sc.Operational {
-		return "(d.custodian_id = ? AND d.environment_id IN (SELECT e.id FROM environments e WHERE e.operator_id = ?))", []any{sc.PartyID, sc.PartyID}
+		return "(d.custodian_id = ? AND d.environment_id <> '' AND d.environment_id IN (SELECT e.id FROM environments e WHERE e.operator_id = ?))", []any{sc.PartyID, sc.PartyID}
 	}
 	return "(d.manufacturer_id = ? OR d.custodian_id = ?)", []any{sc.PartyID, sc.PartyID}
 }
@@ -167,10 +167,15 @@ func (r reportReads) stillValid(where string, args []any, now time.Time, states 
 
 // rotationFrom joins active devices in scope with their environment and current operational
 // certificate o; issuedExpr is when o was issued (its not-before when the time is unknown).
+//
+// A device joined to an environment has a non-empty environment_id; saying so lets the
+// planner walk the partial index devices_environment (migration 0032, onboarded devices only)
+// in environment order for the grouped counts, and an operational scope's environments.
+// scopeSQL's operational scope says it for the same reason.
 const (
 	rotationFrom = `FROM devices d JOIN environments e ON e.id = d.environment_id
 LEFT JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '` + operationalProfile + `' AND d.operational_cert <> ''
-WHERE d.state = 'active' AND `
+WHERE d.environment_id <> '' AND d.state = 'active' AND `
 	issuedExpr = `COALESCE(o.issued_at, o.not_before)`
 )
 

@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, factoryPreviewTests...) // factorypreview.go
 	tests = append(tests, tbsTests...)            // tbs.go
 	tests = append(tests, lineageTests...)        // lineage.go
+
+	tests = append(tests, environmentIndexTests...) // environmentindex.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
