@@ -16,6 +16,11 @@ type PrincipalToken struct {
 	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	SupersededBy string     `json:"superseded_by,omitempty"`
+	// Handover marks a hand-over token: minted by a deployment administrator for a principal
+	// of a party, or in a request authenticated by a hand-over token. It lives at most 72h,
+	// and its principal is a handover gap until the party mints it a token otherwise
+	// (docs/governance.md, Roles).
+	Handover bool `json:"handover,omitempty"`
 }
 
 // RotateTokenRequest asks for a new token of a principal (POST /v1/principals/{id}/tokens).

@@ -283,7 +283,9 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 			return err
 		}
 		// It completes the hand-over at once, as a party should: its own rotation ends the
-		// short-lived token the deployment administrator was shown.
+		// short-lived token the deployment administrator was shown. It acts as its dev sign-in
+		// would, not with that token (its actor has no TokenID), so the new token, and the
+		// tokens of the principals it makes below, are not hand-over tokens.
 		if tok, err = a.Governance.RotateToken(ctx, governance.Actor(padm), padm.ID, governance.RotateRequest{}); err != nil {
 			return fmt.Errorf("the hand-over of %s/admin: %w", dp.id, err)
 		}

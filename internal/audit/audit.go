@@ -25,6 +25,11 @@ type Actor struct {
 	PartyID     string
 	PrincipalID string
 	Admin       bool
+	// TokenID is the principal token the request authenticated with; "" for a sign-in
+	// session (the party's own identity provider) and for actors the server makes itself.
+	// Minting a token in a request authenticated by a hand-over token makes another
+	// hand-over token (internal/governance, Handover).
+	TokenID string
 }
 
 // Detail marshals d for Event.Detail; it panics only on values that cannot be JSON, which is a

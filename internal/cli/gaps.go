@@ -35,10 +35,12 @@ scopes and principals), one per line:
                  whoever proposes, too few other principals independent of the proposer may
                  approve (an operator with one principal cannot change its policies); add a
                  principal, or relax the rule ("hallmark party rules")
-  handover       a principal of a party whose only working tokens a deployment administrator
-                 minted (its first administrator's, or under break-glass): the hand-over was
-                 never completed; the party rotates the token ("hallmark principal token
-                 rotate"). A party that audits the deployment is listed first, and to everyone
+  handover       a principal of a party whose only working tokens are hand-over tokens (a
+                 deployment administrator minted them, its first administrator's or under
+                 break-glass, or they were minted with a hand-over token): the hand-over was
+                 never completed; the party rotates the token signed in ("hallmark login") or
+                 as another administrator holding none ("hallmark principal token rotate"). A
+                 party that audits the deployment is listed first, and to everyone
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps

@@ -157,8 +157,10 @@ An administrator of the party creates its principals. A deployment administrator
 deployment administrators (--party '*'), the first administrator (--admin) of a party that has
 none that can sign in, and others only under an approved break-glass request ("hallmark party
 access"). A token a deployment administrator mints for a party's principal is a hand-over
-token: it lives at most 72h (--token-lifetime may shorten it), and "hallmark report gaps"
-lists it until the party rotates it ("hallmark principal token rotate PARTY/NAME").
+token, and so is one minted with a hand-over token (by this command or a rotation): it lives
+at most 72h (--token-lifetime may shorten it), and "hallmark report gaps" lists it until the
+party rotates it signed in ("hallmark login"), or as another administrator that holds no
+hand-over token ("hallmark principal token rotate PARTY/NAME").
 
 With -o id the principal's ID goes to stdout and the token to stderr; -o json includes it
 in the "token" member.`,

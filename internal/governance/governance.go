@@ -57,9 +57,10 @@ func New(c Config) *Service {
 	return s
 }
 
-// Actor returns the audit actor for a principal.
+// Actor returns the audit actor for a principal, with the token it authenticated with
+// (p.TokenID, set by Authenticate only).
 func Actor(p party.Principal) audit.Actor {
-	return audit.Actor{PartyID: p.PartyID, PrincipalID: p.ID, Admin: p.Admin}
+	return audit.Actor{PartyID: p.PartyID, PrincipalID: p.ID, Admin: p.Admin, TokenID: p.TokenID}
 }
 
 // Event builds an audit event for actor at now.

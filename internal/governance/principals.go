@@ -127,7 +127,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 	if err != nil {
 		return party.Principal{}, nt, err
 	}
-	if life, err = s.tokenLife(a, r.PartyID, life); err != nil {
+	if _, err = party.CheckLifetime(life, s.tokenLifetime); err != nil {
 		return party.Principal{}, nt, err
 	}
 	now := s.now()
@@ -143,18 +143,25 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 			return err
 		}
 		p.AccessID = au.accessID
+		ho, err := handoverIn(tx, a, r.PartyID)
+		if err != nil {
+			return err
+		}
+		if life, err = s.tokenLife(r.PartyID, ho, life); err != nil {
+			return err
+		}
 		if err := tx.Parties().CreatePrincipal(p); err != nil {
 			if failure.Is(err, failure.Conflict) {
 				return failure.New(failure.Conflict, "party %s already has a principal named %q", r.PartyID, r.Name)
 			}
 			return err
 		}
-		if nt, err = mint(tx, a, p.ID, now, life); err != nil {
+		if nt, err = mint(tx, a, p.ID, now, life, ho); err != nil {
 			return err
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.create", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
 			"name": p.Name, "kind": p.Kind, "admin": p.Admin, "first_admin": first, "token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt,
-			"handover": Handover(a, p.PartyID)})))
+			"handover": ho, "auth_token": a.TokenID})))
 		return err
 	})
 	if err != nil {
@@ -192,34 +199,59 @@ func (s *Service) mayCreate(tx store.Tx, a audit.Actor, r CreatePrincipalRequest
 	return au, false, nil
 }
 
-// Handover reports whether a token a mints for a principal of partyID is a hand-over token: a
-// deployment administrator minting one of a party's (its first administrator's, or any under
-// break-glass). The deployment administrator is shown it, so it holds a working token of a
-// party it does not belong to until the party rotates it; such a token lives at most
-// party.HandoverTokenLifetime, and the gaps report lists it until then.
+// Handover reports whether a token a mints for a principal of partyID is a hand-over token
+// by who mints it: a deployment administrator minting one of a party's (its first
+// administrator's, or any under break-glass). The deployment administrator is shown it, so it
+// holds a working token of a party it does not belong to until the party rotates it; such a
+// token lives at most party.HandoverTokenLifetime, and the gaps report lists it until then.
+// handoverIn adds the tokens minted with one (inherited).
 func Handover(a audit.Actor, partyID string) bool {
 	return IsDeploymentAdmin(a) && partyID != party.Deployment
 }
 
-// tokenLife validates the lifetime asked for a token a mints for a principal of partyID (0:
-// the default): at most the deployment's maximum, and for a hand-over token at most
-// party.HandoverTokenLifetime, which is also its default.
-func (s *Service) tokenLife(a audit.Actor, partyID string, asked time.Duration) (time.Duration, error) {
-	if !Handover(a, partyID) {
+// handoverIn reports whether a token a mints in tx for a principal of partyID is a hand-over
+// token: Handover, or a authenticated with a hand-over token (a.TokenID). Whoever held that
+// token is shown the new one, whether a rotation of its own principal's tokens or the first
+// token of a principal it creates, so the new one inherits the hand-over. Only a request
+// authenticated otherwise (a non-hand-over token of the party, or a sign-in session through
+// the party's identity provider, which has no TokenID) mints a token that ends it.
+func handoverIn(tx store.Tx, a audit.Actor, partyID string) (bool, error) {
+	if Handover(a, partyID) {
+		return true, nil
+	}
+	if a.TokenID == "" {
+		return false, nil
+	}
+	t, err := tx.Parties().GetToken(a.TokenID)
+	if err != nil {
+		return false, fmt.Errorf("reading the token the request authenticated with: %w", err)
+	}
+	if t.PrincipalID != a.PrincipalID {
+		return false, fmt.Errorf("the request's token %s is not of its principal %s", t.ID, a.PrincipalID)
+	}
+	return t.Handover, nil
+}
+
+// tokenLife validates the lifetime asked for a token minted for a principal of partyID (0:
+// the default): at most the deployment's maximum, and for a hand-over token (handover) at
+// most party.HandoverTokenLifetime, which is also its default.
+func (s *Service) tokenLife(partyID string, handover bool, asked time.Duration) (time.Duration, error) {
+	if !handover {
 		return party.CheckLifetime(asked, s.tokenLifetime)
 	}
 	bound := min(s.tokenLifetime, party.HandoverTokenLifetime)
 	if asked > bound {
-		return 0, failure.New(failure.Invalid, "a token a deployment administrator mints for a principal of party %s is a hand-over token: it lives at most %s, not %s; the party rotates it for a longer one (hallmark principal token rotate)", partyID, bound, asked)
+		return 0, failure.New(failure.Invalid, "this token of a principal of party %s is a hand-over token (a deployment administrator mints it, or the request authenticated with a hand-over token): it lives at most %s, not %s; the party ends the hand-over with a rotation authenticated otherwise (docs/governance.md, Roles)", partyID, bound, asked)
 	}
 	return party.CheckLifetime(asked, bound)
 }
 
-// mint stores a new token of principalID valid for life and returns its secret.
-func mint(tx store.Tx, a audit.Actor, principalID string, now time.Time, life time.Duration) (NewToken, error) {
+// mint stores a new token of principalID valid for life, a hand-over token if handover, and
+// returns its secret.
+func mint(tx store.Tx, a audit.Actor, principalID string, now time.Time, life time.Duration, handover bool) (NewToken, error) {
 	secret, hash := party.NewToken()
 	exp := now.Add(life)
-	t := party.Token{ID: party.NewID("tok"), PrincipalID: principalID, CreatedAt: now, CreatedBy: a.PrincipalID, ExpiresAt: &exp}
+	t := party.Token{ID: party.NewID("tok"), PrincipalID: principalID, CreatedAt: now, CreatedBy: a.PrincipalID, ExpiresAt: &exp, Handover: handover}
 	if err := tx.Parties().CreateToken(t, hash[:]); err != nil {
 		return NewToken{}, fmt.Errorf("storing the token: %w", err)
 	}
@@ -334,11 +366,15 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 		if p.DisabledAt != nil {
 			return failure.New(failure.Conflict, "principal %s is disabled: enable it before giving it a token", p.ID)
 		}
-		life, err := s.tokenLife(a, p.PartyID, asked)
+		ho, err := handoverIn(tx, a, p.PartyID)
 		if err != nil {
 			return err
 		}
-		if nt, err = mint(tx, a, p.ID, now, life); err != nil {
+		life, err := s.tokenLife(p.PartyID, ho, asked)
+		if err != nil {
+			return err
+		}
+		if nt, err = mint(tx, a, p.ID, now, life, ho); err != nil {
 			return err
 		}
 		n, err := tx.Parties().SupersedeTokens(p.ID, nt.Token.ID, now, now.Add(overlap))
@@ -347,7 +383,7 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.token.rotate", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
 			"token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt, "superseded": n, "overlap": overlap.String(), "overlap_until": now.Add(overlap),
-			"handover": Handover(a, p.PartyID)})))
+			"handover": ho, "auth_token": a.TokenID})))
 		return err
 	})
 	if err != nil {

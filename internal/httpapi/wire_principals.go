@@ -10,7 +10,8 @@ import (
 
 func toPrincipalToken(t governance.TokenView) api.PrincipalToken {
 	return api.PrincipalToken{ID: t.ID, PrincipalID: t.PrincipalID, State: string(t.State), CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy,
-		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, SupersededBy: t.SupersededBy}
+		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, RevokedAt: t.RevokedAt, SupersededBy: t.SupersededBy,
+		Handover: t.Handover}
 }
 
 func toIssuedToken(t governance.NewToken) api.IssuedToken {

@@ -23,6 +23,10 @@ type Token struct {
 	// SupersededBy is the token that replaced this one in a rotation; the rotation moved
 	// ExpiresAt to the end of its overlap.
 	SupersededBy string `json:"superseded_by,omitempty"`
+	// Handover marks a hand-over token: one a deployment administrator minted for a principal
+	// of a party, or one minted in a request authenticated by a hand-over token (whoever held
+	// that token holds this one). It lives at most HandoverTokenLifetime (migration 0033).
+	Handover bool `json:"handover,omitempty"`
 }
 
 // TokenState is where a token is in its life at a given instant.

@@ -5,22 +5,23 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/ownership"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// HandoverGap is an enabled principal of a party whose only working tokens were minted by a
-// deployment administrator (governance.Handover): the party never completed the hand-over by
-// a rotation of its own, so the deployment administrator that was shown the token still holds
-// a working token of a party it does not belong to, until ExpiresAt.
+// HandoverGap is an enabled principal of a party whose only working tokens are hand-over
+// tokens (party.Token.Handover: minted by a deployment administrator, or in a request
+// authenticated by a hand-over token): the party never completed the hand-over by a rotation
+// authenticated otherwise, so the deployment administrator that was shown the first token may
+// still hold a working token of a party it does not belong to, until ExpiresAt.
 type HandoverGap struct {
 	PartyID     string `json:"party_id"`
 	PrincipalID string `json:"principal_id"`
 	Name        string `json:"name"`
 	Admin       bool   `json:"admin"`
-	// TokenID, MintedBy, MintedAt and ExpiresAt are of the hand-over token that works longest.
+	// TokenID, MintedBy, MintedAt and ExpiresAt are of the hand-over token that works longest
+	// (MintedBy is the principal itself when it rotated with a hand-over token).
 	TokenID   string    `json:"token_id"`
 	MintedBy  string    `json:"minted_by"`
 	MintedAt  time.Time `json:"minted_at"`
@@ -31,9 +32,9 @@ type HandoverGap struct {
 	Why     string `json:"why"`
 }
 
-// handovers lists the principals in hand-over. The minter's party comes from the principal
-// lineage (kept after a principal is deleted), so a token minted by a deployment
-// administrator since removed still counts. A row shows to the party, to auditors and to
+// handovers lists the principals in hand-over, from the flag each token was minted with
+// (migration 0033 set it on older tokens a deployment administrator minted for a party's
+// principal, reading the minter's party from the lineage). A row shows to the party, to auditors and to
 // deployment administrators (who list every party's token records anyway); a row of a party
 // that audits the deployment shows to every caller, since that party reads every party's
 // devices.
@@ -42,21 +43,9 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 	if err != nil {
 		return fmt.Errorf("listing the working tokens: %w", err)
 	}
-	minterParty := map[string]string{}
-	partyOf := func(id string) (string, error) {
-		if v, ok := minterParty[id]; ok {
-			return v, nil
-		}
-		l, err := tx.Parties().PrincipalLineage(id)
-		if err != nil && !failure.Is(err, failure.NotFound) {
-			return "", fmt.Errorf("reading who minted a token: %w", err)
-		}
-		minterParty[id] = l.PartyID // "" for bootstrap, legacy and unknown minters
-		return l.PartyID, nil
-	}
 	type state struct {
 		p    party.Principal
-		own  bool // holds a working token the deployment did not mint
+		own  bool // holds a working token that is not a hand-over token
 		best party.Token
 	}
 	by := map[string]*state{}
@@ -72,11 +61,7 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 			by[p.ID] = s
 			order = append(order, p.ID)
 		}
-		mp, err := partyOf(t.CreatedBy)
-		if err != nil {
-			return err
-		}
-		if mp != party.Deployment {
+		if !t.Handover {
 			s.own = true
 			continue
 		}
@@ -100,9 +85,10 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 			continue
 		}
 		rotate := "hallmark principal token rotate " + s.p.PartyID + "/" + s.p.Name
-		why := "hand-over token not rotated by the party: the deployment administrator that minted it was shown it, and it works until it expires unless the party rotates it (" + rotate + ")"
+		how := "; a rotation made with the hand-over token (or any token minted with it) is a hand-over token too, since whoever holds it is shown the new one: rotate it signed in through the party's identity provider (hallmark login), or as another administrator of the party that holds no hand-over token (" + rotate + ")"
+		why := "hand-over token not rotated by the party: the deployment administrator that minted it was shown it, and it works until it expires unless the party rotates it" + how
 		if aud {
-			why = "hand-over token not rotated by the party, and the party audits the deployment (an audit cell over the deployment scope): whoever holds the token, the deployment administrator that minted it included, reads every device; rotate it at once (" + rotate + ")"
+			why = "hand-over token not rotated by the party, and the party audits the deployment (an audit cell over the deployment scope): whoever holds the token, the deployment administrator that minted it included, reads every device; rotate it at once" + how
 		}
 		r.Handover = append(r.Handover, HandoverGap{PartyID: s.p.PartyID, PrincipalID: s.p.ID, Name: s.p.Name, Admin: s.p.Admin, TokenID: s.best.ID,
 			MintedBy: s.best.CreatedBy, MintedAt: s.best.CreatedAt, ExpiresAt: *s.best.ExpiresAt, Auditor: aud, Why: why})

@@ -101,22 +101,24 @@ func (p parties) DeletePrincipal(id string) error {
 	return p.t.execOne(store.ErrNotFound, `DELETE FROM principals WHERE id = ?`, id)
 }
 
-const tokenCols = `t.id, t.principal_id, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.revoked_at, t.superseded_by`
+const tokenCols = `t.id, t.principal_id, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.revoked_at, t.superseded_by, t.handover`
 
 func scanToken(s interface{ Scan(...any) error }) (party.Token, error) {
 	var v party.Token
 	var at int64
 	var exp, used, revoked sql.NullInt64
-	if err := s.Scan(&v.ID, &v.PrincipalID, &at, &v.CreatedBy, &exp, &used, &revoked, &v.SupersededBy); err != nil {
+	var handover int
+	if err := s.Scan(&v.ID, &v.PrincipalID, &at, &v.CreatedBy, &exp, &used, &revoked, &v.SupersededBy, &handover); err != nil {
 		return v, err
 	}
 	v.CreatedAt, v.ExpiresAt, v.LastUsedAt, v.RevokedAt = fromMicros(at), fromNullMicros(exp), fromNullMicros(used), fromNullMicros(revoked)
+	v.Handover = handover == 1
 	return v, nil
 }
 
 func (p parties) CreateToken(v party.Token, hash []byte) error {
-	_, err := p.t.exec(`INSERT INTO principal_tokens (id, principal_id, token_hash, created_at, created_by, expires_at, superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		v.ID, v.PrincipalID, hash, micros(v.CreatedAt), v.CreatedBy, nullMicros(v.ExpiresAt), v.SupersededBy)
+	_, err := p.t.exec(`INSERT INTO principal_tokens (id, principal_id, token_hash, created_at, created_by, expires_at, superseded_by, handover) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.PrincipalID, hash, micros(v.CreatedAt), v.CreatedBy, nullMicros(v.ExpiresAt), v.SupersededBy, boolInt(v.Handover))
 	return err
 }
 
@@ -124,13 +126,14 @@ func (p parties) TokenByHash(hash []byte) (party.Principal, party.Token, error) 
 	var tok party.Token
 	var exp, used, revoked sql.NullInt64
 	var at int64
-	v, err := scanPrincipal(p.t.queryRow(`SELECT `+principalCols+`, t.id, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.revoked_at, t.superseded_by
+	var handover int
+	v, err := scanPrincipal(p.t.queryRow(`SELECT `+principalCols+`, t.id, t.created_at, t.created_by, t.expires_at, t.last_used_at, t.revoked_at, t.superseded_by, t.handover
 FROM principal_tokens t JOIN principals p ON p.id = t.principal_id WHERE t.token_hash = ?`, hash),
-		&tok.ID, &at, &tok.CreatedBy, &exp, &used, &revoked, &tok.SupersededBy)
+		&tok.ID, &at, &tok.CreatedBy, &exp, &used, &revoked, &tok.SupersededBy, &handover)
 	if err != nil {
 		return v, tok, notFound(err, "token")
 	}
-	tok.PrincipalID, tok.CreatedAt = v.ID, fromMicros(at)
+	tok.PrincipalID, tok.CreatedAt, tok.Handover = v.ID, fromMicros(at), handover == 1
 	tok.ExpiresAt, tok.LastUsedAt, tok.RevokedAt = fromNullMicros(exp), fromNullMicros(used), fromNullMicros(revoked)
 	return v, tok, nil
 }
@@ -170,11 +173,13 @@ func (p parties) ListTokens(f store.TokenFilter) ([]store.PrincipalToken, error)
 		var v party.Token
 		var at int64
 		var exp, used, revoked sql.NullInt64
-		pr, err := scanPrincipalAfter(rows, &v.ID, &v.PrincipalID, &at, &v.CreatedBy, &exp, &used, &revoked, &v.SupersededBy)
+		var handover int
+		pr, err := scanPrincipalAfter(rows, &v.ID, &v.PrincipalID, &at, &v.CreatedBy, &exp, &used, &revoked, &v.SupersededBy, &handover)
 		if err != nil {
 			return nil, err
 		}
 		v.CreatedAt, v.ExpiresAt, v.LastUsedAt, v.RevokedAt = fromMicros(at), fromNullMicros(exp), fromNullMicros(used), fromNullMicros(revoked)
+		v.Handover = handover == 1
 		out = append(out, store.PrincipalToken{Token: v, Principal: pr})
 	}
 	return out, rows.Err()
