@@ -135,16 +135,18 @@ func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportS
 		return out, err
 	}
 	out.Reused, err = r.count(`SELECT COUNT(*) FROM (SELECT c.device_id FROM certificates c JOIN devices d ON d.id = c.device_id WHERE `+where+
-		` AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ? GROUP BY c.device_id HAVING COUNT(*) > 1) x`, append(args, micros(now))...)
+		` AND c.profile = '`+operationalProfile+`' AND c.state = 'issued' AND c.not_after > ? GROUP BY c.device_id HAVING COUNT(*) > 1) x`, append(args, micros(now))...)
 	return out, err
 }
 
 // stillValid counts the devices in scope (where, args) in one of states that still hold a
-// valid operational certificate at now (any certificate of the device but its factory one
-// that is issued and unexpired), and names the one among them that changed state first.
+// valid operational certificate at now (an operational certificate of the device, issued and
+// unexpired; a second factory certificate is not one), and names the one among them that
+// changed state first. Like Reused, it reads certificates_report alone (device, profile,
+// state, not_after).
 func (r reportReads) stillValid(where string, args []any, now time.Time, states ...device.State) (n int, oldest string, err error) {
 	q := `FROM devices d WHERE d.state IN (?` + strings.Repeat(", ?", len(states)-1) + `) AND ` + where +
-		` AND EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.serial <> d.factory_cert AND c.state = 'issued' AND c.not_after > ?)`
+		` AND EXISTS (SELECT 1 FROM certificates c WHERE c.device_id = d.id AND c.profile = '` + operationalProfile + `' AND c.state = 'issued' AND c.not_after > ?)`
 	qArgs := make([]any, 0, len(states)+len(args)+1)
 	for _, s := range states {
 		qArgs = append(qArgs, string(s))

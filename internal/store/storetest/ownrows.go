@@ -136,3 +136,44 @@ func testReportsOwnCertificates(t *testing.T, s store.Store) {
 		})
 	}
 }
+
+// testSummaryCountsOperationalOnly: the summary's "still valid" and "reused" count operational
+// certificates only. d1, quarantined, holds no operational certificate but three issued
+// factory certificates (its row names the first; the two others are an inconsistency): it
+// holds no valid operational certificate, and reuses none. d2, quarantined, holds one
+// operational certificate: it is the one still valid.
+func testSummaryCountsOperationalOnly(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1", "d2")
+	serials := map[string]string{}
+	for i, c := range []struct{ name, dev, profile string }{
+		{"f1", "d1", "factory"}, {"f1b", "d1", "factory"}, {"f1c", "d1", "factory"}, {"f2", "d2", "factory"}, {"o2", "d2", "operational"},
+	} {
+		n := big.NewInt(int64(0xf1 + i))
+		issuedTo(t, s, n, c.dev, c.profile)
+		serials[c.name] = ca.SerialHex(n)
+	}
+	for _, r := range []struct{ dev, factory, op string }{{"d1", "f1", ""}, {"d2", "f2", "o2"}} {
+		if err := audited(t, s, func(tx store.Tx) error {
+			d, err := tx.Devices().GetDevice(r.dev)
+			if err != nil {
+				return err
+			}
+			next := d
+			next.State, next.FactoryCert, next.OperationalCert = device.Quarantined, serials[r.factory], serials[r.op]
+			return tx.Devices().UpdateDevice(next, d)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		sum, err := tx.Reports().Summary(store.ReportScope{All: true}, t0.Add(30*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Offboarded != 2 || sum.OffboardedValid != 1 || sum.OldestOffboardedValid != "d2" || sum.Reused != 0 {
+			t.Errorf("summary: offboarded %d, still valid %d (oldest %q), reused %d; want 2, 1 (d2), 0: factory certificates are no operational ones",
+				sum.Offboarded, sum.OffboardedValid, sum.OldestOffboardedValid, sum.Reused)
+		}
+		return nil
+	})
+}

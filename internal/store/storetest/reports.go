@@ -20,7 +20,8 @@ var reportTests = []struct {
 }{
 	{"Reports", testReports},
 	{"ReportsHandedOff", testReportsHandedOff},
-	{"ReportsOwnCertificates", testReportsOwnCertificates}, // ownrows.go
+	{"ReportsOwnCertificates", testReportsOwnCertificates},             // ownrows.go
+	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
 }
 
 // reportFleet builds, with max_age 2h in env1 (operated by op), as seen at t0+10h:
