@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,12 +160,23 @@ func reconcileEdits(t *testing.T, o Options, open func(*testing.T, *devServer) *
 	ocsp(s, "r1", "r1.pem: revoked")
 
 	// An edit while the server is down: the reconciliation at start (events since the last
-	// checkpoint) finds it before OCSP answers. A restart signs a checkpoint at once and the
-	// next a minute later, so the revocation below, made right after a restart, is after the
-	// last checkpoint.
+	// checkpoint) finds it before OCSP answers. A restart signs a checkpoint at once when the
+	// log grew since the last one, and the next a minute later, so a revocation made after
+	// the restart's first checkpoint is after the last checkpoint. The log grows here (one
+	// audited principal) after a checkpoint of size signed, and the revocation waits until
+	// the restarted server has signed a larger one: made before it, that checkpoint could
+	// cover the revocation and the reconciliation at start would not look at it.
+	signed := noteSize(t, s.must(t, 200, audrey, "POST", "/v1/audit/checkpoint", nil).Body)
+	s.must(t, 201, "admin", "POST", "/v1/principals", map[string]any{"party_id": "*", "name": "rec-grow"})
 	s.stop()
 	o.DataDir = s.dir
 	s = startDevOpts(t, o)
+	for deadline := time.Now().Add(90 * time.Second); noteSize(t, s.must(t, 200, audrey, "GET", "/v1/audit/checkpoint", nil).Body) <= signed; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted server signed no checkpoint past size %d within 90 s", signed)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	s.must(t, 200, oscar, "POST", "/v1/devices/"+id2.Device.ID+"/revoke", map[string]string{"reason": "keyCompromise"})
 	s.stop()
 	edit(s, `UPDATE certificates SET state = 'issued', revoked_at = NULL, reason = NULL WHERE serial = ?`, id2.Device.OperationalCert)
@@ -284,4 +296,18 @@ func TestReconcileAgreesAfterAFleet(t *testing.T) {
 	if len(r.Disagreements) != 0 {
 		t.Fatalf("after revocations and a re-admission: %+v", r.Disagreements)
 	}
+}
+
+// noteSize is the tree size a signed checkpoint note states (its second line).
+func noteSize(t *testing.T, note []byte) uint64 {
+	t.Helper()
+	lines := strings.SplitN(string(note), "\n", 3)
+	if len(lines) < 3 {
+		t.Fatalf("checkpoint %q has no size line", note)
+	}
+	n, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		t.Fatalf("checkpoint size %q: %v", lines[1], err)
+	}
+	return n
 }
