@@ -1,13 +1,10 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
@@ -15,26 +12,11 @@ import (
 // onboarded devices; the devices of an older database are still found by environment, and
 // the factory ones are still there.
 func TestUpgradeEnvironmentIndex(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlstore.Migrate(ctx, db, dialect{}, before(t, migrations, "0032"), "migrations"); err != nil {
-		t.Fatal(err)
-	}
-	storetest.SeedBeforeEnvironmentIndex(t, db, "?")
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := upgradedFrom(t, "0032", storetest.SeedBeforeEnvironmentIndex)
 	storetest.CheckEnvironmentIndexUpgrade(t, s)
 	s.Close()
 
-	db, err = sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,9 @@
 package sqlite
 
 import (
-	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
-	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
@@ -14,26 +11,11 @@ import (
 // lineage, and a principal deleted before it the creator its principal.create audit event
 // names; the lineage refuses to be changed or deleted, even by hand.
 func TestUpgradeRecordsLineage(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlstore.Migrate(ctx, db, dialect{}, before(t, migrations, "0031"), "migrations"); err != nil {
-		t.Fatal(err)
-	}
-	storetest.SeedBeforeLineage(t, db, "?")
-	db.Close()
-
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := upgradedFrom(t, "0031", storetest.SeedBeforeLineage)
 	storetest.CheckLineageUpgrade(t, s)
 	s.Close()
 
-	db, err = sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}
