@@ -30,8 +30,14 @@ func TestHandoverTokenIsShortLived(t *testing.T) {
 	s.must(t, 201, deployAdmin, "POST", "/v1/parties", map[string]any{"id": "initech", "name": "Initech", "kind": "manufacturer"})
 
 	before := auditCount(t, s)
+	refusedBefore := s.metric(t, "hallmark_refusals_total", map[string]string{"reason": "invalid"})
 	for _, life := range []string{"73h", "720h"} {
 		refused(t, s.call(t, deployAdmin, "POST", "/v1/principals", map[string]any{"party_id": "initech", "name": "admin", "admin": true, "token_lifetime": life}), 400, "hand-over token")
+	}
+	// Each is recorded as a refusal of rule token:handover-lifetime (its audit event is
+	// written when the refusal window ends, TestRefusalsAudited).
+	if got := s.metric(t, "hallmark_refusals_total", map[string]string{"reason": "invalid"}); got != refusedBefore+2 {
+		t.Errorf("hallmark_refusals_total{reason=invalid} = %v, want %v: the refused hand-overs are not recorded", got, refusedBefore+2)
 	}
 	var ps items
 	s.must(t, 200, deployAdmin, "GET", "/v1/parties/initech/principals", nil).json(t, &ps)

@@ -241,7 +241,7 @@ func (s *Service) tokenLife(partyID string, handover bool, asked time.Duration) 
 	}
 	bound := min(s.tokenLifetime, party.HandoverTokenLifetime)
 	if asked > bound {
-		return 0, failure.New(failure.Invalid, "this token of a principal of party %s is a hand-over token (a deployment administrator mints it, or the request authenticated with a hand-over token): it lives at most %s, not %s; the party ends the hand-over with a rotation authenticated otherwise (docs/governance.md, Roles)", partyID, bound, asked)
+		return 0, &HandoverLifetimeError{Msg: fmt.Sprintf("this token of a principal of party %s is a hand-over token (a deployment administrator mints it, or the request authenticated with a hand-over token): it lives at most %s, not %s; the party ends the hand-over with a rotation authenticated otherwise (docs/governance.md, Roles; rule %s)", partyID, bound, asked, RuleHandoverLifetime)}
 	}
 	return party.CheckLifetime(asked, bound)
 }
@@ -569,3 +569,19 @@ func (s *Service) UpgradeTokens(ctx context.Context, lifetime time.Duration) (in
 	})
 	return n, err
 }
+
+// RuleHandoverLifetime names the rule that bounds a hand-over token's lifetime.
+const RuleHandoverLifetime = "token:handover-lifetime"
+
+// HandoverLifetimeError refuses a hand-over token asked for longer than its bound: bad input
+// (400) that names the rule it breaks, so the refusal is recorded (refusals.Classify) as
+// every refusal of a governance rule is.
+type HandoverLifetimeError struct{ Msg string }
+
+func (e *HandoverLifetimeError) Error() string { return e.Msg }
+
+// FailureKind makes it a 400.
+func (e *HandoverLifetimeError) FailureKind() failure.Kind { return failure.Invalid }
+
+// FailureRule names the rule for the refusals report.
+func (e *HandoverLifetimeError) FailureRule() string { return RuleHandoverLifetime }
