@@ -22,9 +22,9 @@ var environmentIndexTests = []struct {
 	{"DevicesByEnvironmentPaged", testDevicesByEnvironment},
 }
 
-// devicesOfEnvironment lists the devices of filter f page by page (f.Limit a page) and
-// returns their ids in order.
-func devicesOfEnvironment(t *testing.T, s store.Store, f store.DeviceFilter) string {
+// pagedDeviceIDs lists the devices of filter f page by page (f.Limit a page, at most 20
+// pages) and returns their ids in order, separated by spaces.
+func pagedDeviceIDs(t *testing.T, s store.Store, f store.DeviceFilter) string {
 	t.Helper()
 	var ids []string
 	_ = s.View(ctx, func(tx store.Tx) error {
@@ -91,13 +91,13 @@ func testDevicesByEnvironment(t *testing.T, s store.Store) {
 		// No environment filter: the factory devices are all there.
 		{store.DeviceFilter{State: device.Registered, Limit: 2}, "d1 d4 d7"},
 	} {
-		if got := devicesOfEnvironment(t, s, tc.f); got != tc.want {
+		if got := pagedDeviceIDs(t, s, tc.f); got != tc.want {
 			t.Errorf("pages of %+v = %q, want %q", tc.f, got, tc.want)
 		}
 	}
 	// d6 leaves env_a (its environment is cleared): it is no longer listed there.
 	moveDevice(t, s, "d6", "", "op", device.Registered)
-	if got := devicesOfEnvironment(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 2}); got != "d2 d5" {
+	if got := pagedDeviceIDs(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 2}); got != "d2 d5" {
 		t.Errorf("env_a after d6 left = %q, want %q", got, "d2 d5")
 	}
 }
@@ -124,14 +124,14 @@ func SeedBeforeEnvironmentIndex(t *testing.T, db *sql.DB, ph string) {
 // there, and a device onboarded after the upgrade joins its environment's list.
 func CheckEnvironmentIndexUpgrade(t *testing.T, s store.Store) {
 	t.Helper()
-	if got := devicesOfEnvironment(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 1}); got != "d2 d3" {
+	if got := pagedDeviceIDs(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 1}); got != "d2 d3" {
 		t.Errorf("env_a after the upgrade = %q, want %q", got, "d2 d3")
 	}
-	if got := devicesOfEnvironment(t, s, store.DeviceFilter{LotID: "l1", State: device.Registered, Limit: 5}); got != "d1 d4" {
+	if got := pagedDeviceIDs(t, s, store.DeviceFilter{LotID: "l1", State: device.Registered, Limit: 5}); got != "d1 d4" {
 		t.Errorf("factory devices after the upgrade = %q, want %q", got, "d1 d4")
 	}
 	moveDevice(t, s, "d4", "env_a", "op", device.Active)
-	if got := devicesOfEnvironment(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 2}); got != "d2 d3 d4" {
+	if got := pagedDeviceIDs(t, s, store.DeviceFilter{EnvironmentID: "env_a", Limit: 2}); got != "d2 d3 d4" {
 		t.Errorf("env_a after d4's onboarding = %q, want %q", got, "d2 d3 d4")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,27 +312,6 @@ func testDevicesVisibleTo(t *testing.T, s store.Store) {
 			return err
 		})
 	}
-	pages := func(f store.DeviceFilter) (ids []string) {
-		_ = s.View(ctx, func(tx store.Tx) error {
-			for range 10 {
-				l, err := tx.Devices().ListDevices(f)
-				if err != nil {
-					t.Errorf("ListDevices(%+v): %v", f, err)
-					return nil
-				}
-				for _, d := range l {
-					ids = append(ids, d.ID)
-				}
-				if len(l) < f.Limit {
-					return nil
-				}
-				f.After = l[len(l)-1].ID
-			}
-			t.Errorf("ListDevices(%+v) never ended", f)
-			return nil
-		})
-		return ids
-	}
 	for _, tc := range []struct {
 		f    store.DeviceFilter
 		want string
@@ -345,7 +323,7 @@ func testDevicesVisibleTo(t *testing.T, s store.Store) {
 		{store.DeviceFilter{VisibleTo: "acme", CustodianID: "acme", Limit: 5}, "d1 d3 d6"},
 		{store.DeviceFilter{VisibleTo: "nobody", Limit: 5}, ""},
 	} {
-		if got := strings.Join(pages(tc.f), " "); got != tc.want {
+		if got := pagedDeviceIDs(t, s, tc.f); got != tc.want {
 			t.Errorf("pages of %+v = %q, want %q", tc.f, got, tc.want)
 		}
 	}
