@@ -101,6 +101,12 @@ func ParseURI(s string) (URI, error) {
 			}
 		}
 	}
+	// The bound holds for the canonical form too, which is what Hallmark records and parses
+	// again: it percent-encodes every byte outside RFC 3986's unreserved set, so a URI that
+	// writes '@', ':' or '=' plainly can grow up to three times when formatted.
+	if n := len(u.String()); n > MaxURILen {
+		return URI{}, failure.New(failure.Invalid, "keys/pkcs11: key URI is %d bytes long in canonical form (every reserved byte percent-encoded), more than %d", n, MaxURILen)
+	}
 	return u, nil
 }
 
