@@ -3,6 +3,7 @@ package storetest
 import (
 	"database/sql"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ var trustDomainTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"TrustDomainsAreClaimedOnce", testTrustDomainClaims},
+	{"ConcurrentTrustDomainClaimsOneWins", testConcurrentTrustDomainClaims},
 }
 
 // testTrustDomainClaims: the first claim of a domain holds it, whoever claims it again (the
@@ -67,6 +69,42 @@ func testTrustDomainClaims(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testConcurrentTrustDomainClaims: two operators' environments claim one new domain at once;
+// both transactions commit, and both see the one claim that holds, of one of them.
+func testConcurrentTrustDomainClaims(t *testing.T, s store.Store) {
+	seedParty(t, s, "op", party.Operator)
+	seedParty(t, s, "op2", party.Operator)
+	seedCA(t, s)
+	ops := []string{"op", "op2"}
+	got := make([]environment.TrustDomainClaim, len(ops))
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		wg.Go(func() {
+			errs[i] = audited(t, s, func(tx store.Tx) error {
+				id := "env_" + op
+				e := environment.Environment{ID: id, OperatorID: op, Name: id, IssuingCAID: "ca1", TrustDomain: "race.example", Lifetime: environment.Duration(time.Hour),
+					MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}
+				if err := tx.Environments().CreateEnvironment(e); err != nil {
+					return err
+				}
+				var err error
+				got[i], err = tx.Environments().ClaimTrustDomain("race.example", op, id, t0)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s's claim: %v", ops[i], err)
+		}
+	}
+	if got[0].OperatorID == "" || !sameClaim(got[0], got[1]) || got[0].EnvironmentID != "env_"+got[0].OperatorID {
+		t.Errorf("concurrent claims saw %+v and %+v; want one claim, of one of them", got[0], got[1])
+	}
 }
 
 func sameClaim(a, b environment.TrustDomainClaim) bool {
