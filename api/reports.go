@@ -283,6 +283,22 @@ type GapsReport struct {
 	// Handover are enabled principals of parties whose only working tokens a deployment
 	// administrator minted: the hand-over was never completed by a rotation of the party's.
 	Handover []HandoverGap `json:"handover"`
+	// TrustDomains are environments whose SPIFFE trust domain another operator holds: both
+	// named it before trust domains were claimed.
+	TrustDomains []TrustDomainGap `json:"trust_domains"`
+}
+
+// TrustDomainGap is an environment whose SPIFFE trust domain another operator holds (the
+// first to name it): its SPIFFE IDs are in that operator's domain. The environment's operator
+// sees the environment, not the holder; the holder sees the domain, not the environment;
+// auditors see both.
+type TrustDomainGap struct {
+	TrustDomain   string `json:"trust_domain"`
+	EnvironmentID string `json:"environment_id,omitempty"`
+	Name          string `json:"name,omitempty"`
+	OperatorID    string `json:"operator_id,omitempty"`
+	HolderID      string `json:"holder_id,omitempty"` // the operator that holds the domain
+	Why           string `json:"why"`
 }
 
 // HandoverGap is an enabled principal of a party whose only working tokens were minted by a

@@ -39,7 +39,9 @@ func (e *env) envCreateCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Define an environment",
 		Long: `Define an environment of an operator. --issuing-ca is the operational issuing CA that signs its
-devices' certificates; --trust-domain is the SPIFFE trust domain of their identities. --lifetime
+devices' certificates; --trust-domain is the SPIFFE trust domain of their identities: the first
+operator whose environment names a trust domain holds it for good, so it must be new or already
+the operator's (another operator's is refused, 409, rule environment:trust-domain-owned). --lifetime
 is the lifetime of each operational certificate and --max-age the longest a device may go on
 renewing before it must onboard again (Go durations: 24h, 90m). --support-max-window bounds the
 window of vendor support grants in the environment (default 8h; see "hallmark support request").

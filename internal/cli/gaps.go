@@ -41,6 +41,11 @@ scopes and principals), one per line:
                  never completed; the party rotates the token signed in ("hallmark login") or
                  as another administrator holding none ("hallmark principal token rotate"). A
                  party that audits the deployment is listed first, and to everyone
+  trust-domain   an environment whose SPIFFE trust domain another operator holds: both named
+                 it before trust domains were claimed, and the first to name it holds it; its
+                 SPIFFE IDs are in the holder's domain. Shown to the environment's operator
+                 (without the holder) and to the holder (without the environment); create an
+                 environment in a trust domain of your own and onboard the devices there
 
 Exit status is 0 whatever the report holds; use -o json and count in a script.`,
 		Example: `  hallmark report gaps
@@ -109,6 +114,13 @@ func gapRows(r api.GapsReport) [][]string {
 	for _, h := range r.Handover {
 		rows = append(rows, []string{"handover", "principal:" + h.PrincipalID, h.Name + ": minted " + h.MintedAt.UTC().Format(time.RFC3339) + " by " + h.MintedBy +
 			", works until " + h.ExpiresAt.UTC().Format(time.RFC3339) + ": " + h.Why, h.PartyID})
+	}
+	for _, d := range r.TrustDomains {
+		scope, party := "trust-domain:"+d.TrustDomain, d.HolderID
+		if d.EnvironmentID != "" {
+			scope, party = "environment:"+d.EnvironmentID, d.OperatorID
+		}
+		rows = append(rows, []string{"trust-domain", scope, d.Why, party})
 	}
 	return rows
 }

@@ -229,10 +229,18 @@ func (k *Console) build(ctx context.Context, s *session, src reportSource, name 
 			rep.Rows = append(rep.Rows, []string{"hand-over token not rotated by the party", x.Name + " (" + n.Party(x.PartyID) + ")",
 				"minted " + ts(x.MintedAt) + ", works until " + ts(x.ExpiresAt) + ": " + x.Why})
 		}
+		for _, x := range g.TrustDomains {
+			subject := x.TrustDomain
+			if x.Name != "" {
+				subject = x.Name + " (" + x.TrustDomain + ")"
+			}
+			rep.Rows = append(rep.Rows, []string{"trust domain held by another operator", subject, x.Why})
+		}
 		rep.Chart = barChart("Governance gaps by kind", sortedBars(map[string]int{
 			"unowned duties": len(g.Unowned), "devices without owner": len(g.Devices), "lifetimes": len(g.Lifetimes),
 			"support grants": len(g.Grants), "idle principals": len(g.Idle), "self-approval": len(g.SelfApproval), "CA expiry": len(g.CAExpiry),
-			"maker sources": len(g.MakerSources), "change rules": len(g.ChangeRules), "hand-overs": len(g.Handover)}))
+			"maker sources": len(g.MakerSources), "change rules": len(g.ChangeRules), "hand-overs": len(g.Handover),
+			"trust domains": len(g.TrustDomains)}))
 		return rep, nil
 	}
 	return report{}, nil

@@ -81,3 +81,14 @@ type Evidence struct {
 	Facts         json.RawMessage `json:"facts,omitempty"`
 	CreatedAt     time.Time       `json:"created_at"`
 }
+
+// TrustDomainClaim is an operator's claim on a SPIFFE trust domain: the first operator whose
+// environment named the domain holds it, for good. Environments of that operator may name it;
+// another operator's may not (an environment from before claims may, and is a gap).
+type TrustDomainClaim struct {
+	Name       string `json:"name"`
+	OperatorID string `json:"operator_id"`
+	// EnvironmentID is the environment whose creation claimed the domain.
+	EnvironmentID string    `json:"environment_id"`
+	ClaimedAt     time.Time `json:"claimed_at"`
+}

@@ -139,5 +139,8 @@ func toGapsReport(r reports.GapsReport) api.GapsReport {
 		Handover: each(r.Handover, func(g reports.HandoverGap) api.HandoverGap {
 			return api.HandoverGap{PartyID: g.PartyID, PrincipalID: g.PrincipalID, Name: g.Name, Admin: g.Admin, TokenID: g.TokenID,
 				MintedBy: g.MintedBy, MintedAt: g.MintedAt, ExpiresAt: g.ExpiresAt, Auditor: g.Auditor, Why: g.Why}
+		}),
+		TrustDomains: each(r.TrustDomains, func(g reports.TrustDomainGap) api.TrustDomainGap {
+			return api.TrustDomainGap{TrustDomain: g.TrustDomain, EnvironmentID: g.EnvironmentID, Name: g.Name, OperatorID: g.OperatorID, HolderID: g.HolderID, Why: g.Why}
 		})}
 }

@@ -52,7 +52,10 @@ type EnvironmentView struct {
 	ESTLabel string `json:"est_label"`
 }
 
-// CreateEnvironment defines an environment with version 1 of both policies.
+// CreateEnvironment defines an environment with version 1 of both policies. Its trust domain
+// must be new or held by its operator (claimTrustDomain): another operator's is refused with
+// TrustDomainOwnedError (409, rule environment:trust-domain-owned), and nothing is stored.
+// No later change moves an environment's trust domain.
 func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r CreateEnvironmentRequest) (EnvironmentView, error) {
 	var v EnvironmentView
 	if err := party.ValidSlug("environment name", r.Name); err != nil {
@@ -121,6 +124,11 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 			if failure.Is(err, failure.Conflict) {
 				return failure.New(failure.Conflict, "operator %s already has an environment named %q", r.OperatorID, r.Name)
 			}
+			return err
+		}
+		// The first operator whose environment names a trust domain holds it for good;
+		// another operator's environment naming it is refused (trustdomain.go).
+		if err := claimTrustDomain(tx, e); err != nil {
 			return err
 		}
 		// The first environment of a name claims it as its EST label for good; a later one,

@@ -315,6 +315,9 @@ func (r refuseEnvironments) AddPolicy(environment.PolicyVersion) error { return 
 func (r refuseEnvironments) ClaimESTName(string, string, time.Time) (bool, error) {
 	return zero[bool](), refusingTx(r).refuse()
 }
+func (r refuseEnvironments) ClaimTrustDomain(string, string, string, time.Time) (environment.TrustDomainClaim, error) {
+	return zero[environment.TrustDomainClaim](), refusingTx(r).refuse()
+}
 func (r refuseEnvironments) CreateEnvironment(environment.Environment) error {
 	return refusingTx(r).refuse()
 }
@@ -332,6 +335,9 @@ func (r refuseEnvironments) LatestPolicy(string, environment.PolicyKind) (enviro
 }
 func (r refuseEnvironments) ListEnvironments(string) ([]environment.Environment, error) {
 	return zero[[]environment.Environment](), refusingTx(r).refuse()
+}
+func (r refuseEnvironments) ListTrustDomains() ([]environment.TrustDomainClaim, error) {
+	return zero[[]environment.TrustDomainClaim](), refusingTx(r).refuse()
 }
 func (r refuseEnvironments) PolicyVersions(string, environment.PolicyKind) ([]environment.PolicyVersion, error) {
 	return zero[[]environment.PolicyVersion](), refusingTx(r).refuse()

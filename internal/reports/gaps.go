@@ -50,6 +50,9 @@ type GapsReport struct {
 	// Handover are principals whose only working tokens a deployment administrator minted
 	// (handover.go).
 	Handover []HandoverGap `json:"handover"`
+	// TrustDomains are environments whose SPIFFE trust domain another operator holds
+	// (trustdomains.go).
+	TrustDomains []TrustDomainGap `json:"trust_domains"`
 }
 
 // UnownedDuty is a (stage, duty) over a scope that no party owns.
@@ -120,7 +123,7 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 	now := s.now()
 	r := GapsReport{GeneratedAt: now, IdleAfter: o.IdleAfter.String(), Unowned: []UnownedDuty{}, Devices: []DevicesWithoutOwner{},
 		Lifetimes: []LifetimeGap{}, Grants: []GrantGap{}, Idle: []IdlePrincipal{}, SelfApproval: []SelfApproval{}, CAExpiry: []CAExpiryGap{},
-		MakerSources: []MakerSourceGap{}, ChangeRules: []ChangeRuleGap{}, Handover: []HandoverGap{}}
+		MakerSources: []MakerSourceGap{}, ChangeRules: []ChangeRuleGap{}, Handover: []HandoverGap{}, TrustDomains: []TrustDomainGap{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		all, err := governance.IsAuditor(tx, a)
 		if err != nil {
@@ -154,9 +157,12 @@ func (s *Service) Gaps(ctx context.Context, a audit.Actor, o GapsOptions) (GapsR
 		if err := r.handovers(tx, w, mine, governance.IsDeploymentAdmin(a), now); err != nil {
 			return err
 		}
+		if err := r.trustDomains(tx, w, mine); err != nil {
+			return err
+		}
 		return r.selfApproval(tx, w, mine)
 	})
-	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources) + len(r.ChangeRules) + len(r.Handover)
+	r.Total = len(r.Unowned) + len(r.Devices) + len(r.Lifetimes) + len(r.Grants) + len(r.Idle) + len(r.SelfApproval) + len(r.CAExpiry) + len(r.MakerSources) + len(r.ChangeRules) + len(r.Handover) + len(r.TrustDomains)
 	return r, err
 }
 

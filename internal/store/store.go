@@ -314,6 +314,12 @@ type Environments interface {
 	// ESTName returns the name envID claimed as its EST label; "" when it holds none (its
 	// name was claimed before it, so EST reaches it by ID only).
 	ESTName(envID string) (string, error)
+	// ClaimTrustDomain claims SPIFFE trust domain name for operatorID, by its environment
+	// envID, unless it is claimed already, and returns the claim that holds it (the new one,
+	// or the earlier one, of this operator or another). A claim is never moved or released.
+	ClaimTrustDomain(name, operatorID, envID string, at time.Time) (environment.TrustDomainClaim, error)
+	// ListTrustDomains returns every trust domain claim, by name.
+	ListTrustDomains() ([]environment.TrustDomainClaim, error)
 	// AddPolicy stores a new version; ErrConflict when that version exists.
 	AddPolicy(p environment.PolicyVersion) error
 	LatestPolicy(envID string, kind environment.PolicyKind) (environment.PolicyVersion, error)

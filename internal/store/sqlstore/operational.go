@@ -89,6 +89,28 @@ func (e envs) ESTName(envID string) (string, error) {
 	return name, err
 }
 
+func (e envs) ClaimTrustDomain(name, operatorID, envID string, at time.Time) (environment.TrustDomainClaim, error) {
+	if _, err := e.t.exec(`INSERT INTO trust_domains (name, operator_id, environment_id, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`, name, operatorID, envID, micros(at)); err != nil {
+		return environment.TrustDomainClaim{}, fmt.Errorf("claiming trust domain %s: %w", name, err)
+	}
+	c, err := scanTrustDomain(e.t.queryRow(`SELECT `+trustDomainCols+` FROM trust_domains WHERE name = ?`, name))
+	return c, notFound(err, "trust domain "+name)
+}
+
+func (e envs) ListTrustDomains() ([]environment.TrustDomainClaim, error) {
+	return list(e.t, scanTrustDomain, `SELECT `+trustDomainCols+` FROM trust_domains ORDER BY name`)
+}
+
+const trustDomainCols = `name, operator_id, environment_id, claimed_at`
+
+func scanTrustDomain(s interface{ Scan(...any) error }) (environment.TrustDomainClaim, error) {
+	var c environment.TrustDomainClaim
+	var at int64
+	err := s.Scan(&c.Name, &c.OperatorID, &c.EnvironmentID, &at)
+	c.ClaimedAt = fromMicros(at)
+	return c, err
+}
+
 // envColsOf is envCols qualified by a table alias.
 func envColsOf(alias string) string {
 	cols := strings.Split(envCols, ", ")

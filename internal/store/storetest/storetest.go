@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, lineageTests...)        // lineage.go
 
 	tests = append(tests, environmentIndexTests...) // environmentindex.go
+	tests = append(tests, trustDomainTests...)      // trustdomains.go
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)

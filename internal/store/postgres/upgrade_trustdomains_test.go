@@ -1,0 +1,25 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+
+	"github.com/hallmark-id/hallmark/internal/store/storetest"
+)
+
+// TestUpgradeClaimsTrustDomains: migration 0036 gives each trust domain the environments
+// already name to the operator of the environment that named it first (by ID on a tie), a
+// domain two operators share included, and a claim after it finds those claims.
+func TestUpgradeClaimsTrustDomains(t *testing.T) {
+	ctx := context.Background()
+	db, dsn := migratedBefore(t, "0036")
+	storetest.SeedBeforeTrustDomains(t, db, "$1")
+	db.Close()
+
+	s, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.CheckTrustDomainsUpgrade(t, s)
+}
