@@ -48,6 +48,12 @@ func TestTrustDomainHeldByFirstOperator(t *testing.T) {
 		t.Errorf("hallmark_refusals_total{reason=conflict} = %v, want %v", got, before+1)
 	}
 
+	// Spellings of A's domain with an empty label are not names of their own.
+	for _, spelling := range []string{"contoso.example.", ".contoso.example", "contoso..example"} {
+		spoof["trust_domain"] = spelling
+		s.must(t, 400, tom, "POST", "/v1/environments", spoof)
+	}
+
 	// Nothing of the attempt is stored: the name is free, and B's environment in a domain of
 	// its own is accepted.
 	var envs struct{ Items []api.Environment }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/approval"
@@ -70,6 +71,12 @@ func (s *Service) CreateEnvironment(ctx context.Context, a audit.Actor, r Create
 	}
 	if !trustDomain.MatchString(r.TrustDomain) {
 		return v, failure.New(failure.Invalid, "trust_domain %q is not a SPIFFE trust domain name (lowercase letters, digits, dots, hyphens, underscores)", r.TrustDomain)
+	}
+	// Trust domains are claimed by exact name, and "a.example." or "a..example" name for many
+	// relying parties the domain "a.example" does: an empty label would let a second operator
+	// claim a spelling of a domain another holds.
+	if strings.HasPrefix(r.TrustDomain, ".") || strings.HasSuffix(r.TrustDomain, ".") || strings.Contains(r.TrustDomain, "..") {
+		return v, failure.New(failure.Invalid, "trust_domain %q has an empty label: it must not start or end with a dot or hold two in a row", r.TrustDomain)
 	}
 	if _, err := url.Parse("spiffe://" + r.TrustDomain + "/env/" + r.Name); err != nil {
 		return v, failure.New(failure.Invalid, "trust_domain %q does not form a SPIFFE ID", r.TrustDomain)
