@@ -251,7 +251,7 @@ func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time, known
 	}
 	// Only the device's current factory certificate onboards it: one that a repair's new
 	// identity superseded is refused even while it is unrevoked and unexpired (rule
-	// factory:current, recorded as a refusal), before anything else of the device is told.
+	// factory:not-current, recorded as a refusal), before anything else of the device is told.
 	if err = store.CurrentFactory(rd.d, rd.factRec.SerialHex); err != nil {
 		return rd, err
 	}

@@ -42,7 +42,7 @@ func OwnCert(tx Tx, deviceID, serial, profile string) (ca.Cert, error) {
 // certificate only (the one its row names, device.Device.FactoryCert): a factory certificate
 // of the device that another one superseded (a repair's new identity) onboards, enrolls and
 // gets a voucher nowhere, whether or not it is revoked and expired.
-const RuleCurrentFactory = "factory:current"
+const RuleCurrentFactory = "factory:not-current"
 
 // NotCurrentFactoryError refuses a factory certificate of a device that is not the device's
 // current one. Its message names both serials; it names RuleCurrentFactory, so that the
