@@ -133,7 +133,8 @@ type Wiring struct {
 	// Principals bounds principal tokens (config principals); zero fields take the defaults.
 	Principals PrincipalLimits
 	// AuditEventLevel is the level of the log record copied from each committed audit
-	// event; zero is INFO. serve --dev uses DEBUG, which its console does not show.
+	// event; zero is INFO. serve --config takes it from log.audit_level (default DEBUG);
+	// serve --dev uses DEBUG, which its console does not show.
 	AuditEventLevel slog.Level
 	// CacheStaleness bounds the per-replica cache of authentication and authorization reads
 	// (store.cache_staleness; zero: readcache.DefaultStaleness; negative: no cache).

@@ -66,7 +66,8 @@ func Serve(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 		Makers: MakersConfig{WatchInterval: cfg.Makers.WatchInterval.Duration, Status: makerstatus.Config{CRLTimeout: cfg.Makers.CRLTimeout.Duration,
 			OCSPTimeout: cfg.Makers.OCSPTimeout.Duration, MaxCRLBytes: cfg.Makers.MaxCRLBytes}},
 		Principals: PrincipalLimits{TokenLifetime: cfg.Principals.TokenLifetime.Duration, MaxOverlap: cfg.Principals.MaxOverlap.Duration,
-			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}, CacheStaleness: cfg.Store.CacheStaleness.Duration})
+			UpgradeTokenLifetime: cfg.Principals.UpgradeTokenLifetime.Duration}, CacheStaleness: cfg.Store.CacheStaleness.Duration,
+		AuditEventLevel: auditEventLevel(cfg.Log.AuditLevel)})
 	if err != nil {
 		return err
 	}
@@ -191,6 +192,15 @@ func (a *App) run(ctx context.Context, servers ...served) error {
 		a.Log.Info("stopped", attrs...)
 	}
 	return first
+}
+
+// auditEventLevel is the level of the log record copied from each committed audit event
+// (log.audit_level, which config validates: "info", else debug).
+func auditEventLevel(name string) slog.Level {
+	if name == "info" {
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }
 
 func newLogger(w io.Writer, level, format string) *slog.Logger {

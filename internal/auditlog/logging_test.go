@@ -106,3 +106,51 @@ func testObserveCommitted(t *testing.T, raw store.Store) {
 		t.Errorf("Size = %d, %v; want 2", n, err)
 	}
 }
+
+// capture is a slog.Handler that keeps the records at or above its level.
+type capture struct {
+	level slog.Level
+	recs  *[]slog.Record
+}
+
+func (c capture) Enabled(_ context.Context, l slog.Level) bool { return l >= c.level }
+func (c capture) Handle(_ context.Context, r slog.Record) error {
+	*c.recs = append(*c.recs, r)
+	return nil
+}
+func (c capture) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c capture) WithGroup(string) slog.Handler      { return c }
+
+// TestLogCommittedAtLevel: the record of a committed event has the level asked for, and a
+// logger that does not log that level gets no record.
+func TestLogCommittedAtLevel(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		at, logger slog.Level
+		want       int
+	}{
+		{"debug record, info logger", slog.LevelDebug, slog.LevelInfo, 0},
+		{"debug record, debug logger", slog.LevelDebug, slog.LevelDebug, 1},
+		{"info record, info logger", slog.LevelInfo, slog.LevelInfo, 1},
+		{"info record, warn logger", slog.LevelInfo, slog.LevelWarn, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := openSQLite(t, filepath.Join(t.TempDir(), "h.db"))
+			defer raw.Close()
+			var recs []slog.Record
+			st := auditlog.LogCommittedAt(raw, slog.New(capture{level: tc.logger, recs: &recs}), tc.at)
+			if err := st.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.Audit().Append(audit.Event{At: t0, PartyID: "acme", PrincipalID: "prn_1", Action: "factory.issue"})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != tc.want {
+				t.Fatalf("%d records, want %d", len(recs), tc.want)
+			}
+			if tc.want == 1 && (recs[0].Level != tc.at || recs[0].Message != auditlog.LogMessage) {
+				t.Errorf("record %s %q, want %s %q", recs[0].Level, recs[0].Message, tc.at, auditlog.LogMessage)
+			}
+		})
+	}
+}

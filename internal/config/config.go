@@ -323,6 +323,10 @@ type TLS struct {
 type Log struct {
 	Level  string `json:"level"`  // debug, info, warn, error
 	Format string `json:"format"` // json or text
+	// AuditLevel is the level of the record copied to the log from each committed audit event
+	// (auditlog.LogCommittedAt): debug (the default: one line per certificate is too many for
+	// a fleet's log at info) or info (for a SIEM that takes the audit events from the log).
+	AuditLevel string `json:"audit_level"`
 }
 
 // Audit configures signed checkpoints of the audit log.
@@ -399,6 +403,9 @@ func (c *Config) defaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
+	}
+	if c.Log.AuditLevel == "" {
+		c.Log.AuditLevel = "debug"
 	}
 	if c.Audit.CheckpointInterval.Duration == 0 {
 		c.Audit.CheckpointInterval.Duration = 10 * time.Minute
@@ -552,6 +559,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "%q is not json or text", c.Log.Format)
+	}
+	if c.Log.AuditLevel != "debug" && c.Log.AuditLevel != "info" {
+		bad("log.audit_level", "%q is not debug or info", c.Log.AuditLevel)
 	}
 	if c.EST != nil {
 		if _, _, err := net.SplitHostPort(c.EST.Listen); err != nil {

@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 || c.Leader.LeaseTTL.Seconds() != 15 {
+	if c.Keys.PassphraseEnv != "HALLMARK_KEY_PASSPHRASE" || c.Log.Format != "json" || c.Log.AuditLevel != "debug" || c.Manufacturing.RootLifetime.Hours() != 30*365*24 || c.Leader.LeaseTTL.Seconds() != 15 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if p := c.Principals; p.TokenLifetime.Hours() != 90*24 || p.MaxOverlap.Hours() != 7*24 || p.UpgradeTokenLifetime.Hours() != 30*24 {
@@ -42,6 +42,7 @@ func TestParseRefuses(t *testing.T) {
 		name, edit, want string
 	}{
 		{"unknown key", `"listen": "127.0.0.1:8443", "lisen": "x",`, `unknown field "lisen"`},
+		{"audit level warn", `"log": {"audit_level": "warn"},`, `log.audit_level: "warn" is not debug or info`},
 		{"bad listen", `"listen": "nowhere",`, "listen: must be HOST:PORT"},
 		{"http public url", `"public_url": "http://x",`, "public_url: must be an https:// URL"},
 		{"bad driver", `"store": {"driver": "mysql", "path": "x"},`, `store.driver: "mysql" is not supported`},

@@ -198,10 +198,16 @@ func (s *Service) RepairApproved(ctx context.Context, a audit.Actor, q approval.
 	if s.c.StatusURLs != nil {
 		ocspURLs, crlURLs = s.c.StatusURLs(t.issuer, t.d.ID)
 	}
+	// The new identity names the MASA as every factory certificate issued now does, so that
+	// the repaired device bootstraps by BRSKI as it did before.
+	masaURL := ""
+	if s.c.MASAURL != nil {
+		masaURL = s.c.MASAURL()
+	}
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{
 		DeviceSerial: rec.Serial, Organization: t.mfr.Name, HardwareType: hwType, BuildRecordDigest: digest,
 		PublicKey: req.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: factoryNotAfter(t.issuer),
-		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs,
+		OCSPServer: ocspURLs, CRLDistributionPoints: crlURLs, MASAURL: masaURL,
 	})
 	if err != nil {
 		return FactoryIdentity{}, err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base32"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -154,8 +155,12 @@ func (s *Service) onboardExternal(ctx context.Context, a audit.Actor, r onboardi
 			return err
 		default:
 			if !o.Factory.Equal(factory) {
-				return failure.New(failure.Conflict, "device %s of maker %s was onboarded with another factory certificate (serial %s): it presents serial %s",
-					serial, m.Name, o.FactorySerial, ca.SerialHex(factory.SerialNumber))
+				// The origin's certificate is the device's current one: another (a maker's
+				// re-issue, or another device of the same serial) is refused naming the rule,
+				// so that the refusal is recorded as at a device of this deployment.
+				return &store.NotCurrentFactoryError{Kind: failure.Conflict, Msg: fmt.Sprintf(
+					"device %s of maker %s was onboarded with another factory certificate (serial %s): it presents serial %s (rule %s)",
+					serial, m.Name, o.FactorySerial, ca.SerialHex(factory.SerialNumber), store.RuleCurrentFactory)}
 			}
 			if o.State == maker.Revoked {
 				return failure.New(failure.Denied, "the factory identity %s of device %s was revoked by maker %s%s", o.FactorySerial, o.DeviceID, m.Name, evidenceText(o.Evidence))

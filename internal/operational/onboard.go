@@ -246,7 +246,16 @@ func (s *Service) readOnboarding(tx store.Tx, r onboarding, now time.Time, known
 	if rd.factRec.State != ca.Issued {
 		return rd, failure.New(failure.Denied, "the factory identity %s is revoked", rd.factRec.SerialHex)
 	}
-	if rd.d, err = heldForOnboarding(tx, rd.factRec.DeviceID, env); err != nil {
+	if rd.d, err = tx.Devices().GetDevice(rd.factRec.DeviceID); err != nil {
+		return rd, err
+	}
+	// Only the device's current factory certificate onboards it: one that a repair's new
+	// identity superseded is refused even while it is unrevoked and unexpired (rule
+	// factory:not-current, recorded as a refusal), before anything else of the device is told.
+	if err = store.CurrentFactory(rd.d, rd.factRec.SerialHex); err != nil {
+		return rd, err
+	}
+	if err = held(rd.d, env); err != nil {
 		return rd, err
 	}
 	// At onboarding, operational is the device's current operational certificate, if it
@@ -375,16 +384,22 @@ func (s *Service) anchors(tx store.Tx, operatorID string) ([]*x509.Certificate, 
 }
 
 // heldForOnboarding reads device id and checks that env's operator holds it and that its
-// state lets it onboard: what onboarding of internal and external devices both require.
+// state lets it onboard (held).
 func heldForOnboarding(tx store.Tx, id string, env environment.Environment) (device.Device, error) {
 	d, err := tx.Devices().GetDevice(id)
 	if err != nil {
 		return d, err
 	}
+	return d, held(d, env)
+}
+
+// held checks that env's operator holds d and that d's state lets it onboard: what
+// onboarding of internal and external devices both require.
+func held(d device.Device, env environment.Environment) error {
 	if d.CustodianID != env.OperatorID {
-		return d, failure.New(failure.Denied, "device %s is held by %s, not by operator %s: transfer custody first", d.ID, d.CustodianID, env.OperatorID)
+		return failure.New(failure.Denied, "device %s is held by %s, not by operator %s: transfer custody first", d.ID, d.CustodianID, env.OperatorID)
 	}
-	return d, onboardable(d)
+	return onboardable(d)
 }
 
 // currentOperational is d's current operational certificate as a policy sees it, or nil

@@ -52,8 +52,9 @@ func (c StoreCustody) Holder(ctx context.Context, q CustodyQuery) (Holding, erro
 		if err != nil {
 			return err
 		}
-		if d.FactoryCert != rec.SerialHex {
-			return failure.New(failure.Denied, "certificate %s is not device %s's current factory certificate", rec.SerialHex, d.ID)
+		// A factory certificate a repair superseded gets no voucher, revoked or not.
+		if err := store.CurrentFactory(d, rec.SerialHex); err != nil {
+			return err
 		}
 		h = Holding{DeviceID: d.ID, Serial: d.Serial, CustodianID: d.CustodianID, State: d.State, Source: "local"}
 		h.Holds = d.State != device.HandedOff && d.CustodianID == q.PartyID

@@ -154,6 +154,9 @@ func (s *Service) RequestVoucher(ctx context.Context, media string, body []byte)
 		return Answer{}, err
 	}
 	detail := map[string]any{"media": media, "refused": err.Error(), "serial_number": req.outer.SerialNumber}
+	if rule := failure.RuleOf(err); rule != "" {
+		detail["rule"] = rule // e.g. factory:not-current: a superseded factory certificate
+	}
 	if aerr := s.audit(ctx, registrarActor(req), now, "brski.masa.refuse", "", detail); aerr != nil {
 		return Answer{}, errors.Join(err, aerr)
 	}
