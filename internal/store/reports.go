@@ -47,6 +47,14 @@ type Reports interface {
 	// factory certificate, its newest build record and its model and lot names. Devices
 	// without evidence are skipped.
 	Admissions(sc ReportScope, after string, limit int) ([]Admission, error)
+	// NextTimeChange returns the earliest instant at or after after at which an answer of
+	// Summary, Rotation, Overdue, ExpiringCounts or Expiring (before = now + one of windows)
+	// may change, for any scope, with the passing of time alone, no row changing: the
+	// not_after of an operational certificate, less zero or one of windows, or the issue
+	// time of an active device's current operational certificate plus its environment's
+	// max_age. ok is false when no such instant lies ahead. It reads the whole fleet, so its
+	// callers ask it once per unchanged fleet (internal/reports, timememo.go).
+	NextTimeChange(after time.Time, windows []time.Duration) (next time.Time, ok bool, err error)
 }
 
 // ReportScope is what a party may see in reports: everything (All) or the devices PartyID

@@ -312,3 +312,23 @@ WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p
 		return a, nil
 	}, q, append(args, after)...)
 }
+
+// NextTimeChange is the smallest of one MIN per window over the operational certificates and
+// one over the rotation join; each is at or after after, so the certificates' scan can start
+// at after + window.
+func (r reportReads) NextTimeChange(after time.Time, windows []time.Duration) (time.Time, bool, error) {
+	parts := []string{`SELECT MIN(` + issuedExpr + ` + e.max_age_seconds * 1000000) AS t ` + rotationFrom + issuedExpr + ` + e.max_age_seconds * 1000000 >= CAST(? AS BIGINT)`}
+	args := []any{micros(after)}
+	for _, w := range append([]time.Duration{0}, windows...) {
+		parts = append(parts, `SELECT MIN(c.not_after) - CAST(? AS BIGINT) AS t FROM certificates c WHERE c.profile = '`+operationalProfile+`' AND c.not_after >= CAST(? AS BIGINT)`)
+		args = append(args, w.Microseconds(), micros(after.Add(w)))
+	}
+	var next sql.NullInt64
+	if err := r.t.queryRow(`SELECT MIN(x.t) FROM (`+strings.Join(parts, "\nUNION ALL\n")+`) x`, args...).Scan(&next); err != nil {
+		return time.Time{}, false, err
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next.Int64), true, nil
+}

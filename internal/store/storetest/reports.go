@@ -22,6 +22,34 @@ var reportTests = []struct {
 	{"ReportsHandedOff", testReportsHandedOff},
 	{"ReportsOwnCertificates", testReportsOwnCertificates},             // ownrows.go
 	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
+	{"NextTimeChange", testNextTimeChange},
+}
+
+// testNextTimeChange: on reportFleet (max_age 2h; operational certificates ending at 6h, 7h,
+// 8h and 10h30m; active devices' current certificates issued at 7h and 9h), the next instant
+// a report may change with time alone is the soonest of the ends, the ends less a window and
+// the issue times plus max_age, at or after the given instant; none after the last.
+func testNextTimeChange(t *testing.T, s store.Store) {
+	reportFleet(t, s)
+	h := func(x float64) time.Time { return t0.Add(time.Duration(x * float64(time.Hour))) }
+	for _, c := range []struct {
+		after, want float64 // want < 0: none
+	}{
+		{0, 5},      // 6h less the window
+		{6, 6},      // at or after: 6h itself
+		{8.5, 9},    // d2's certificate of 7h, plus max_age
+		{9.25, 9.5}, // 10h30m less the window
+		{10.6, 11},  // d1's certificate of 9h, plus max_age
+		{11.1, -1},
+	} {
+		_ = s.View(ctx, func(tx store.Tx) error {
+			next, ok, err := tx.Reports().NextTimeChange(h(c.after), []time.Duration{time.Hour})
+			if err != nil || ok != (c.want >= 0) || (ok && !next.Equal(h(c.want))) {
+				t.Errorf("NextTimeChange(%vh) = %v, %v, %v; want %vh", c.after, next, ok, err, c.want)
+			}
+			return nil
+		})
+	}
 }
 
 // reportFleet builds, with max_age 2h in env1 (operated by op), as seen at t0+10h:
