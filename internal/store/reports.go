@@ -47,13 +47,16 @@ type Reports interface {
 	// factory certificate, its newest build record and its model and lot names. Devices
 	// without evidence are skipped.
 	Admissions(sc ReportScope, after string, limit int) ([]Admission, error)
-	// NextTimeChange returns the earliest instant at or after after at which an answer of
-	// Summary, Rotation, Overdue, ExpiringCounts or Expiring (before = now + one of windows)
-	// may change, for any scope, with the passing of time alone, no row changing: the
-	// not_after of an operational certificate, less zero or one of windows, or the issue
-	// time of an active device's current operational certificate plus its environment's
-	// max_age. ok is false when no such instant lies ahead. It reads the whole fleet, so its
-	// callers ask it once per unchanged fleet (internal/reports, timememo.go).
+	// NextTimeChange returns the earliest instant after after (to the microsecond) at which an
+	// answer of Summary, Rotation, Overdue, ExpiringCounts or Expiring (before = now + one of
+	// windows) may differ, for any scope, from its answer at after with the passing of time
+	// alone, no row changing: every answer at an instant in [after, next) is the one at after.
+	// The instants are an operational certificate's not_after (where not_after > now
+	// turns), its not_after less a window plus 1µs (where not_after < now + window turns), and
+	// the issue time of an active device's current operational certificate plus its
+	// environment's max_age (where compliance turns). ok is false when no such instant lies
+	// ahead. It reads the whole fleet, so its callers ask it once per unchanged fleet
+	// (internal/reports, timememo.go).
 	NextTimeChange(after time.Time, windows []time.Duration) (next time.Time, ok bool, err error)
 }
 

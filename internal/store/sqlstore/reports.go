@@ -313,15 +313,19 @@ WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p
 	}, q, append(args, after)...)
 }
 
-// NextTimeChange is the smallest of one MIN per window over the operational certificates and
-// one over the rotation join; each is at or after after, so the certificates' scan can start
-// at after + window.
+// NextTimeChange is the smallest of one MIN over the certificates' ends, one per window and
+// one over the rotation join, each after after.
 func (r reportReads) NextTimeChange(after time.Time, windows []time.Duration) (time.Time, bool, error) {
-	parts := []string{`SELECT MIN(` + issuedExpr + ` + e.max_age_seconds * 1000000) AS t ` + rotationFrom + issuedExpr + ` + e.max_age_seconds * 1000000 >= CAST(? AS BIGINT)`}
-	args := []any{micros(after)}
-	for _, w := range append([]time.Duration{0}, windows...) {
+	a := micros(after)
+	parts := []string{
+		`SELECT MIN(` + issuedExpr + ` + e.max_age_seconds * 1000000) AS t ` + rotationFrom + issuedExpr + ` + e.max_age_seconds * 1000000 > CAST(? AS BIGINT)`,
+		`SELECT MIN(c.not_after) AS t FROM certificates c WHERE c.profile = '` + operationalProfile + `' AND c.not_after > CAST(? AS BIGINT)`,
+	}
+	args := []any{a, a}
+	for _, w := range windows {
+		// not_after < now + w turns at now = not_after - w + 1µs, after after when not_after >= after + w.
 		parts = append(parts, `SELECT MIN(c.not_after) - CAST(? AS BIGINT) AS t FROM certificates c WHERE c.profile = '`+operationalProfile+`' AND c.not_after >= CAST(? AS BIGINT)`)
-		args = append(args, w.Microseconds(), micros(after.Add(w)))
+		args = append(args, w.Microseconds()-1, a+w.Microseconds())
 	}
 	var next sql.NullInt64
 	if err := r.t.queryRow(`SELECT MIN(x.t) FROM (`+strings.Join(parts, "\nUNION ALL\n")+`) x`, args...).Scan(&next); err != nil {

@@ -1,0 +1,238 @@
+package reports_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/audit"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/reports"
+	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/postgres"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+)
+
+// TestTimedReportsIncremental: a Service that remembers its summary, expiring and rotation
+// reports (a snapshot round's caller, ReuseUnchanged) answers, at every step of a fleet's life
+// (nothing changing; time passing across certificates' ends, the expiring windows and
+// rotation's max_age with no row changing; a renewal, a revocation with quarantine, a new
+// device, its onboarding, a custody transfer, an environment's max_age changed), for each of
+// four parties, exactly what a new Service computes from the store at the same instant; and it
+// does reuse reports, so the comparison covers the reuse.
+func TestTimedReportsIncremental(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testTimedReportsIncremental(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), freshPostgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testTimedReportsIncremental(t, st)
+	})
+}
+
+func testTimedReportsIncremental(t *testing.T, st store.Store) {
+	ctx := context.Background()
+	// fillFleet: 40 devices in env-0..9 (max_age 24h), current certificates issued 0 to 35 hours
+	// before benchNow and ending 24 hours after issue; every 20th quarantined.
+	if err := fillFleet(ctx, st, 40); err != nil {
+		t.Fatal(err)
+	}
+	now := benchNow.Add(10 * time.Minute) // the fleet's instants are on whole hours (and 1µs after)
+	clock := func() time.Time { return now }
+	inc := reports.New(st, clock)
+	reuse := reports.ReuseUnchanged(ctx)
+	actors := []audit.Actor{{PartyID: "aud", PrincipalID: "x"}, {PartyID: "op1", PrincipalID: "y"}, {PartyID: "op2", PrincipalID: "z"}, {PartyID: "acme", PrincipalID: "w"}}
+	trend := reports.TrendOptions{Since: 30 * 24 * time.Hour, Every: 24 * time.Hour}
+	// views are every report of svc's under ctx, by party and report, as JSON.
+	views := func(svc *reports.Service, ctx context.Context) map[string]string {
+		out := map[string]string{}
+		put := func(name string, v any, err error) {
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			b, _ := json.Marshal(v)
+			out[name] = string(b)
+		}
+		for _, a := range actors {
+			s, err := svc.Summary(ctx, a)
+			put(a.PartyID+" summary", s, err)
+			for _, w := range []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour} {
+				e, err := svc.Expiring(ctx, a, w)
+				put(fmt.Sprintf("%s expiring %v", a.PartyID, w), e, err)
+			}
+			r, err := svc.Rotation(ctx, a, trend)
+			put(a.PartyID+" rotation", r, err)
+		}
+		return out
+	}
+	// step compares the remembering Service with a new one; reused says whether every report
+	// must have been reused (true), computed again (false), or either (nil).
+	step := func(name string, reused *bool) {
+		t.Helper()
+		before := inc.TimedWork()
+		got, want := views(inc, reuse), views(reports.New(st, clock), ctx)
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: %s differs from a full computation:\n got %s\nwant %s", name, k, got[k], w)
+			}
+		}
+		after := inc.TimedWork()
+		n := int64(len(actors) * 4)
+		switch {
+		case reused == nil:
+		case *reused && after.Reused-before.Reused != n:
+			t.Errorf("%s: %d of %d reports reused, want all", name, after.Reused-before.Reused, n)
+		case !*reused && after.Computed-before.Computed != n:
+			t.Errorf("%s: %d of %d reports computed, want all", name, after.Computed-before.Computed, n)
+		}
+	}
+	yes, no := true, false
+	serial := int64(1) << 40
+	change := func(name string, fn func(tx store.Tx) error) {
+		t.Helper()
+		err := st.Update(ctx, func(tx store.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "p", PrincipalID: "x", Action: "test." + name})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// renew gives device id a new operational certificate issued now and ending after life.
+	renew := func(id string, life time.Duration) {
+		t.Helper()
+		change("renew", func(tx store.Tx) error {
+			d, err := tx.Devices().GetDevice(id)
+			if err != nil {
+				return err
+			}
+			serial++
+			s := big.NewInt(serial)
+			if err := issue(tx, s, id, "operational", now, now.Add(life), []byte{1}); err != nil {
+				return err
+			}
+			if err := tx.Evidence().CreateEvidence(environment.Evidence{Serial: ca.SerialHex(s), DeviceID: id, EnvironmentID: d.EnvironmentID, Kind: "renew", BasedOn: d.OperationalCert,
+				FactorySerial: d.FactoryCert, Protocol: "est", PolicyKind: environment.Renewal, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
+				return err
+			}
+			next := d
+			next.OperationalCert, next.UpdatedAt = ca.SerialHex(s), now
+			return tx.Devices().UpdateDevice(next, d)
+		})
+	}
+
+	step("first round", &no)
+	step("unchanged", &yes)
+	now = now.Add(time.Minute)
+	step("a minute later, nothing ends", &yes)
+	now = benchNow.Add(90 * time.Minute) // dev-23's certificate ended at +1h; dev-12's issue plus max_age passed
+	step("time alone crossed an end", &no)
+	step("unchanged again", &yes)
+
+	renew("dev-0000001", 10*24*time.Hour) // ends in 10 days: in the 7-day window in 3 days
+	renew("dev-0000002", 40*24*time.Hour) // in the 30-day window in 10 days
+	renew("dev-0000003", 36*time.Hour)    // in the summary's 24-hour window in 12 hours
+	step("renewed", &no)
+	change("revoke", func(tx store.Tx) error { // dev-0000004 revoked and quarantined
+		d, err := tx.Devices().GetDevice("dev-0000004")
+		if err != nil {
+			return err
+		}
+		n, _ := new(big.Int).SetString(d.OperationalCert, 16)
+		if err := tx.Certificates().Revoke(n, 1, now); err != nil {
+			return err
+		}
+		next := d
+		next.State, next.UpdatedAt = device.Quarantined, now
+		return tx.Devices().UpdateDevice(next, d)
+	})
+	step("revoked", &no)
+	change("register", func(tx store.Tx) error {
+		serial++
+		d := device.Device{ID: "dev-new", ManufacturerID: "acme", ModelID: "m1", LotID: "l1", Serial: "SN-new", State: device.Registered, CustodianID: "acme",
+			FactoryCert: ca.SerialHex(big.NewInt(serial)), CreatedAt: now, UpdatedAt: now}
+		if err := tx.Devices().CreateDevice(d); err != nil {
+			return err
+		}
+		return issue(tx, big.NewInt(serial), d.ID, "factory", now, now.Add(365*24*time.Hour), []byte{1})
+	})
+	step("factory issuance", &no)
+	change("onboard", func(tx store.Tx) error {
+		d, err := tx.Devices().GetDevice("dev-new")
+		if err != nil {
+			return err
+		}
+		serial++
+		s := big.NewInt(serial)
+		if err := issue(tx, s, d.ID, "operational", now, now.Add(48*time.Hour), []byte{1}); err != nil {
+			return err
+		}
+		if err := tx.Evidence().CreateEvidence(environment.Evidence{Serial: ca.SerialHex(s), DeviceID: d.ID, EnvironmentID: "env-3", Kind: "onboard", BasedOn: d.FactoryCert,
+			FactorySerial: d.FactoryCert, Protocol: "est", PolicyKind: environment.Onboarding, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{}`), CreatedAt: now}); err != nil {
+			return err
+		}
+		next := d
+		next.State, next.CustodianID, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, "op1", "env-3", ca.SerialHex(s), now
+		return tx.Devices().UpdateDevice(next, d)
+	})
+	step("onboarded", &no)
+	change("transfer", func(tx store.Tx) error { // dev-0000005 (env-5, op2) passes to op1: out of op2's operational scope
+		d, err := tx.Devices().GetDevice("dev-0000005")
+		if err != nil {
+			return err
+		}
+		next := d
+		next.CustodianID, next.UpdatedAt = "op1", now
+		return tx.Devices().UpdateDevice(next, d)
+	})
+	step("custody transferred", &no)
+	change("max-age", func(tx store.Tx) error {
+		e, err := tx.Environments().GetEnvironment("env-1")
+		if err != nil {
+			return err
+		}
+		e.MaxAge = environment.Duration(48 * time.Hour)
+		return tx.Environments().UpdateEnvironment(e)
+	})
+	step("max_age doubled", &no)
+	step("unchanged after changes", &yes)
+
+	// Time alone from here: each jump crosses one kind of instant and nothing else.
+	now = benchNow.Add(2 * time.Hour) // after the max_age change the crossings are env-1's own
+	step("time: an hour on", nil)
+	now = benchNow.Add(26 * time.Hour) // every fleet certificate has ended, the renewals' issue plus max_age passed
+	step("time: past the fleet's ends", nil)
+	step("unchanged late", &yes)
+	now = benchNow.Add(90*time.Minute + 24*time.Hour + 11*time.Hour) // dev-3's 36h end within 24h from now+1h... not yet
+	step("time: before the 24-hour window", nil)
+	now = benchNow.Add(90*time.Minute + 12*time.Hour + time.Minute + 24*time.Hour)
+	step("time: dev-3 in the summary's 24-hour window", nil)
+	now = benchNow.Add(90*time.Minute + 3*24*time.Hour + time.Minute) // dev-1 enters the 7-day window
+	step("time: dev-1 in the 7-day window", nil)
+	now = benchNow.Add(90*time.Minute + 10*24*time.Hour + time.Minute) // dev-2 enters the 30-day window
+	step("time: dev-2 in the 30-day window", nil)
+	step("unchanged at the end", &yes)
+	now = now.Add(-time.Hour) // a clock set back
+	step("clock set back", &no)
+	if w := inc.TimedWork(); w.Reused == 0 || w.Computed == 0 {
+		t.Errorf("work = %+v: the test did not exercise both paths", w)
+	}
+}
