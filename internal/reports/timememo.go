@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,8 @@ import (
 //     device changes category as time passes with no row changing. Before a remembered report
 //     is reused for the first time, store.Reports.NextTimeChange names the first instant at or
 //     after the one it was computed at where any such comparison, for any device of any scope,
-//     can change its answer; the report is reused only before that instant.
+//     can change its answer; the report is reused only before that instant. That read is
+//     shared by the reports of a round (timeline): one per round while the mark stands.
 //
 // What depends on now alone (GeneratedAt, an expiring certificate's remaining time, an overdue
 // identity's age) is computed again from the remembered times. The rotation trend and the
@@ -55,14 +57,70 @@ const maxTimedReports = 4 * maxDriftScopes
 type TimedWork struct {
 	Reused   int64 // answered from the remembered report
 	Computed int64 // computed from the store
+	// Timelines counts the NextTimeChange reads.
+	Timelines int64
 }
 
-// timedCache holds the remembered reports and the counters.
+// timedCache holds the remembered reports, the last timeline and the counters.
 type timedCache struct {
-	mu sync.Mutex
-	m  map[timedKey]timedEntry
+	mu   sync.Mutex
+	m    map[timedKey]timedEntry
+	line timeline
 
-	reused, computed atomic.Int64
+	reused, computed, timelines atomic.Int64
+}
+
+// timeline is a NextTimeChange read: under mark, after from, with windows. For an instant at
+// between from and next nothing changes in (from, at], so the next change after at is next:
+// it serves every report computed under mark at such an instant with windows among its own.
+type timeline struct {
+	read    bool
+	mark    driftMark
+	from    time.Time
+	windows []time.Duration
+	next    time.Time
+	none    bool
+}
+
+// roundWindows are the windows a snapshot round asks for (the summary's day, the console's
+// expiring reports), read together so that one timeline serves the round.
+var roundWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+
+// nextChange returns a bound on the next instant after at where a report read under mark with
+// windows may change with the time alone (none: there is none): the last timeline's when it
+// serves, else a new one read in tx.
+func (c *timedCache) nextChange(tx store.Tx, mark driftMark, at time.Time, windows []time.Duration) (next time.Time, none bool, err error) {
+	c.mu.Lock()
+	l := c.line
+	c.mu.Unlock()
+	if l.read && l.mark == mark && !at.Before(l.from) && (l.none || at.Before(l.next)) && covers(l.windows, windows) {
+		return l.next, l.none, nil
+	}
+	ws := append([]time.Duration{}, roundWindows...)
+	for _, w := range windows {
+		if !covers(ws, []time.Duration{w}) {
+			ws = append(ws, w)
+		}
+	}
+	c.timelines.Add(1)
+	next, found, err := tx.Reports().NextTimeChange(at, ws)
+	if err != nil {
+		return next, false, err
+	}
+	c.mu.Lock()
+	c.line = timeline{read: true, mark: mark, from: at, windows: ws, next: next, none: !found}
+	c.mu.Unlock()
+	return next, !found, nil
+}
+
+// covers says whether every one of ws is in have.
+func covers(have, ws []time.Duration) bool {
+	for _, w := range ws {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func newTimedCache() *timedCache { return &timedCache{m: map[timedKey]timedEntry{}} }
@@ -85,7 +143,7 @@ func (c *timedCache) put(k timedKey, e timedEntry) {
 
 // TimedWork returns what the remembered reports did so far.
 func (s *Service) TimedWork() TimedWork {
-	return TimedWork{Reused: s.timed.reused.Load(), Computed: s.timed.computed.Load()}
+	return TimedWork{Reused: s.timed.reused.Load(), Computed: s.timed.computed.Load(), Timelines: s.timed.timelines.Load()}
 }
 
 // timedReport returns key's report at now in tx, whose change mark (read first in tx) is mark:
@@ -99,12 +157,12 @@ func timedReport[T any](ctx context.Context, s *Service, tx store.Tx, key timedK
 	}
 	if e, ok := s.timed.get(key); ok && e.mark == mark && !now.Before(e.at) && now.Sub(e.at) < driftRecheck {
 		if !e.checked {
-			next, found, err := tx.Reports().NextTimeChange(e.at, windows)
+			next, none, err := s.timed.nextChange(tx, mark, e.at, windows)
 			if err != nil {
 				var zero T
 				return zero, err
 			}
-			e.checked, e.none, e.next = true, !found, next
+			e.checked, e.none, e.next = true, none, next
 			s.timed.put(key, e)
 		}
 		if e.none || now.Before(e.next) {

@@ -97,6 +97,8 @@ func testTimedReportsIncremental(t *testing.T, st store.Store) {
 		case reused == nil:
 		case *reused && after.Reused-before.Reused != n:
 			t.Errorf("%s: %d of %d reports reused, want all", name, after.Reused-before.Reused, n)
+		case *reused && after.Timelines-before.Timelines > 1:
+			t.Errorf("%s: %d timelines read, want at most one a round", name, after.Timelines-before.Timelines)
 		case !*reused && after.Computed-before.Computed != n:
 			t.Errorf("%s: %d of %d reports computed, want all", name, after.Computed-before.Computed, n)
 		}
@@ -250,6 +252,40 @@ func testTimedReportsIncremental(t *testing.T, st store.Store) {
 		step(c.name, nil)
 	}
 	step("unchanged at the end", &yes)
+
+	// A timeline read under one mark serves no report of another: the round above read one
+	// whose next instant is weeks ahead; a renewal then brings one within the hour.
+	renew("dev-0000007", 7*24*time.Hour+time.Hour+11*time.Minute)
+	crossing := now.Add(time.Hour + 11*time.Minute)
+	now = now.Add(time.Minute)
+	step("renewed late", &no)
+	now = crossing.Add(time.Minute)
+	step("the late renewal enters the 7-day window", nil)
+
+	// A timeline read after an instant serves no report computed before it: op1's summary,
+	// asked alone before dev-13 enters the 24-hour window, then the auditor's, asked twice
+	// after it (the second reads a timeline), then op1's again.
+	renew("dev-0000013", 24*time.Hour+37*time.Minute)
+	crossing = now.Add(37 * time.Minute)
+	summary := func(svc *reports.Service, ctx context.Context, party string) string {
+		t.Helper()
+		v, err := svc.Summary(ctx, audit.Actor{PartyID: party, PrincipalID: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	now = crossing.Add(-7 * time.Minute)
+	summary(inc, reuse, "op1")
+	now = crossing.Add(time.Minute)
+	summary(inc, reuse, "aud")
+	now = crossing.Add(2 * time.Minute)
+	summary(inc, reuse, "aud")
+	if got, want := summary(inc, reuse, "op1"), summary(reports.New(st, clock), ctx, "op1"); got != want {
+		t.Errorf("op1's summary computed before an instant, asked after it:\n got %s\nwant %s", got, want)
+	}
+
 	now = now.Add(-time.Hour) // a clock set back
 	step("clock set back", &no)
 	if w := inc.TimedWork(); w.Reused == 0 || w.Computed == 0 {
