@@ -22,14 +22,15 @@ import (
 //   - no answer of a time comparison: these reports compare times with now (a certificate's
 //     end with now and with now plus a window, an issue time plus max_age with now), so a
 //     device changes category as time passes with no row changing. Before a remembered report
-//     is reused for the first time, store.Reports.NextTimeChange names the first instant at or
-//     after the one it was computed at where any such comparison, for any device of any scope,
+//     is reused for the first time, store.Reports.NextTimeChange names the first instant after
+//     the one it was computed at where any such comparison, for any device of any scope,
 //     can change its answer; the report is reused only before that instant. That read is
 //     shared by the reports of a round (timeline): one per round while the mark stands.
 //
 // What depends on now alone (GeneratedAt, an expiring certificate's remaining time, an overdue
 // identity's age) is computed again from the remembered times. The rotation trend and the
-// credentials are always read. Without ReuseUnchanged (the API's /v1/reports/*) nothing is
+// credentials are always read. A round after a change computes these reports as before, plus
+// the mark's three reads. Without ReuseUnchanged (the API's /v1/reports/*) nothing is
 // remembered or reused.
 
 // timedKey names a remembered report.
