@@ -143,3 +143,27 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkNextTimeChange measures the read a snapshot round adds when no row changed but an
+// instant may have passed (timememo.go): one NextTimeChange with the round's windows over
+// benchStore's fleet, to set against a round's cost in the same run.
+//
+//	HALLMARK_BENCH_DEVICES=20000 go test -run '^$' -bench 'NextTimeChange|SnapshotRound/full/minute' ./internal/reports/
+func BenchmarkNextTimeChange(b *testing.B) {
+	st := benchStore(b)
+	ctx := context.Background()
+	windows := []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+	var cpu time.Duration
+	for b.Loop() {
+		before := processCPU(b)
+		err := st.View(ctx, func(tx store.Tx) error {
+			_, _, err := tx.Reports().NextTimeChange(benchNow, windows)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU(b) - before
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
