@@ -556,6 +556,9 @@ func (r refuseReports) ExpiringCounts(store.ReportScope, time.Time) ([]store.Exp
 func (r refuseReports) Inventory(store.ReportScope, string, int) ([]store.InventoryItem, error) {
 	return zero[[]store.InventoryItem](), refusingTx(r).refuse()
 }
+func (r refuseReports) NextTimeChange(time.Time, []time.Duration) (time.Time, bool, error) {
+	return zero[time.Time](), zero[bool](), refusingTx(r).refuse()
+}
 func (r refuseReports) Overdue(store.ReportScope, time.Time, int) ([]store.OverdueDevice, error) {
 	return zero[[]store.OverdueDevice](), refusingTx(r).refuse()
 }

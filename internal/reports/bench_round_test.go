@@ -25,7 +25,9 @@ import (
 // the leader keeps one: "unchanged" rounds change nothing between them, "1pct" rounds renew
 // 1% of the fleet (new certificate, evidence and device row, audited) before each round,
 // outside the timer. cpu-ns/op is the process's CPU (user + system) over the timed rounds:
-// the drift report checks devices on every CPU.
+// the drift report checks devices on every CPU. "minute" rounds change no row but are a
+// minute apart, as the console's are (the fleet's certificates end on whole hours, so most
+// such rounds cross no end, window or max_age).
 //
 //	HALLMARK_BENCH_DEVICES=20000 go test -run '^$' -bench SnapshotRound ./internal/reports/
 func BenchmarkSnapshotRound(b *testing.B) {
@@ -103,15 +105,19 @@ func BenchmarkSnapshotRound(b *testing.B) {
 		name string
 		fn   func(*reports.Service) error
 	}{{"drift", drift}, {"full", full}} {
-		for _, change := range []string{"unchanged", "1pct"} {
+		for _, change := range []string{"unchanged", "minute", "1pct"} {
 			b.Run(round.name+"/"+change, func(b *testing.B) {
-				svc := reports.New(st, func() time.Time { return benchNow })
+				now := benchNow
+				svc := reports.New(st, func() time.Time { return now })
 				if err := round.fn(svc); err != nil { // the round before the first timed one
 					b.Fatal(err)
 				}
 				var cpu time.Duration
 				b.ResetTimer()
 				for b.Loop() {
+					if change == "minute" {
+						now = now.Add(time.Minute)
+					}
 					if change == "1pct" {
 						b.StopTimer()
 						renew()
@@ -136,4 +142,28 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkNextTimeChange measures the read a snapshot round adds when no row changed but an
+// instant may have passed (timememo.go): one NextTimeChange with the round's windows over
+// benchStore's fleet, to set against a round's cost in the same run.
+//
+//	HALLMARK_BENCH_DEVICES=20000 go test -run '^$' -bench 'NextTimeChange|SnapshotRound/full/minute' ./internal/reports/
+func BenchmarkNextTimeChange(b *testing.B) {
+	st := benchStore(b)
+	ctx := context.Background()
+	windows := []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+	var cpu time.Duration
+	for b.Loop() {
+		before := processCPU(b)
+		err := st.View(ctx, func(tx store.Tx) error {
+			_, _, err := tx.Reports().NextTimeChange(benchNow, windows)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU(b) - before
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

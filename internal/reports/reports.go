@@ -39,6 +39,8 @@ type Service struct {
 	verified *verifiedSet
 	// drift remembers drift reports per scope and per device (driftmemo.go).
 	drift *driftCache
+	// timed remembers the summary, expiring and rotation reports per scope (timememo.go).
+	timed *timedCache
 }
 
 // New returns a Service; now defaults to time.Now in UTC.
@@ -46,7 +48,7 @@ func New(st store.Store, now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime, verified: newVerifiedSet(maxVerified), drift: newDriftCache()}
+	return &Service{st: st, now: now, tokenLifetime: party.DefaultTokenLifetime, verified: newVerifiedSet(maxVerified), drift: newDriftCache(), timed: newTimedCache()}
 }
 
 // SetTokenLifetime sets the longest principal token lifetime the credential checks hold
@@ -306,11 +308,19 @@ func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOption
 		return out, err
 	}
 	err = s.st.View(ctx, func(tx store.Tx) error {
+		mark, err := markFor(ctx, tx)
+		if err != nil {
+			return err
+		}
 		sc, err := opScopeOf(tx, a)
 		if err != nil {
 			return err
 		}
-		if err := out.compute(tx, sc, now); err != nil {
+		compute := func() (Rotation, error) {
+			r := out
+			return r, r.compute(tx, sc, now)
+		}
+		if out, err = timedReport(ctx, s, tx, timedKey{kind: "rotation", scope: sc}, mark, now, nil, compute, refreshRotation); err != nil {
 			return err
 		}
 		credParty := a.PartyID
@@ -326,6 +336,29 @@ func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOption
 		return err
 	})
 	return out, err
+}
+
+// refreshRotation is r at now: its overdue identities' ages from their issue times, in copies
+// of its lists.
+func refreshRotation(r Rotation, now time.Time) Rotation {
+	r.GeneratedAt = now
+	r.Environments = append([]RotationEnv{}, r.Environments...)
+	r.Overdue = append([]Overdue{}, r.Overdue...)
+	for i, o := range r.Overdue {
+		if !o.IssuedAt.IsZero() {
+			r.Overdue[i].Age = Duration(now.Sub(o.IssuedAt).Truncate(time.Second))
+		}
+	}
+	return r
+}
+
+// markFor is the change mark of tx when ctx accepts remembered reports (ReuseUnchanged), read
+// before anything else of the report; the zero mark otherwise (not read).
+func markFor(ctx context.Context, tx store.Tx) (driftMark, error) {
+	if !reusing(ctx) {
+		return driftMark{}, nil
+	}
+	return readDriftMark(tx)
 }
 
 func (out *Rotation) compute(tx store.Tx, sc store.ReportScope, now time.Time) error {
@@ -447,12 +480,42 @@ func (s *Service) Expiring(ctx context.Context, a audit.Actor, within time.Durat
 		return ExpiringReport{}, failure.New(failure.Invalid, "within must be positive, such as 72h")
 	}
 	now := s.now()
-	out := ExpiringReport{GeneratedAt: now, Within: Duration(within), Groups: []ExpiringGroup{}}
+	var out ExpiringReport
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		mark, err := markFor(ctx, tx)
+		if err != nil {
+			return err
+		}
 		sc, err := opScopeOf(tx, a)
 		if err != nil {
 			return err
 		}
+		out, err = timedReport(ctx, s, tx, timedKey{kind: "expiring", scope: sc, window: within}, mark, now, []time.Duration{within},
+			func() (ExpiringReport, error) { return expiring(tx, sc, now, within) }, refreshExpiring)
+		return err
+	})
+	return out, err
+}
+
+// refreshExpiring is r at now: its certificates' remaining times from their ends, in copies of
+// its lists.
+func refreshExpiring(r ExpiringReport, now time.Time) ExpiringReport {
+	r.GeneratedAt = now
+	r.Groups = append([]ExpiringGroup{}, r.Groups...)
+	for i := range r.Groups {
+		g := &r.Groups[i]
+		g.Items = append([]Expiring{}, g.Items...)
+		for j := range g.Items {
+			g.Items[j].Remaining = Duration(g.Items[j].NotAfter.Sub(now).Truncate(time.Second))
+		}
+	}
+	return r
+}
+
+// expiring computes the expiring report of scope sc at now.
+func expiring(tx store.Tx, sc store.ReportScope, now time.Time, within time.Duration) (ExpiringReport, error) {
+	out := ExpiringReport{GeneratedAt: now, Within: Duration(within), Groups: []ExpiringGroup{}}
+	err := func() error {
 		end := now.Add(within)
 		counts, err := tx.Reports().ExpiringCounts(sc, end)
 		if err != nil {
@@ -495,7 +558,7 @@ func (s *Service) Expiring(ctx context.Context, a audit.Actor, within time.Durat
 			return out.Groups[i].EnvironmentID < out.Groups[j].EnvironmentID
 		})
 		return nil
-	})
+	}()
 	return out, err
 }
 
@@ -516,12 +579,38 @@ type Summary struct {
 // certificates expiring within a day; every figure is one aggregate query.
 func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
 	now := s.now()
-	out := Summary{GeneratedAt: now, ByState: map[string]int{}}
+	var out Summary
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		mark, err := markFor(ctx, tx)
+		if err != nil {
+			return err
+		}
 		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err
 		}
+		out, err = timedReport(ctx, s, tx, timedKey{kind: "summary", scope: sc}, mark, now, []time.Duration{24 * time.Hour},
+			func() (Summary, error) { return summaryOf(tx, sc, now) }, refreshSummary)
+		return err
+	})
+	return out, err
+}
+
+// refreshSummary is r at now, with a copy of its map.
+func refreshSummary(r Summary, now time.Time) Summary {
+	r.GeneratedAt = now
+	by := make(map[string]int, len(r.ByState))
+	for k, v := range r.ByState {
+		by[k] = v
+	}
+	r.ByState = by
+	return r
+}
+
+// summaryOf computes the summary of scope sc at now.
+func summaryOf(tx store.Tx, sc store.ReportScope, now time.Time) (Summary, error) {
+	out := Summary{GeneratedAt: now, ByState: map[string]int{}}
+	err := func() error {
 		sum, err := tx.Reports().Summary(sc, now)
 		if err != nil {
 			return err
@@ -546,7 +635,7 @@ func (s *Service) Summary(ctx context.Context, a audit.Actor) (Summary, error) {
 			out.Expiring24h += c.Count
 		}
 		return err
-	})
+	}()
 	return out, err
 }
 

@@ -47,6 +47,17 @@ type Reports interface {
 	// factory certificate, its newest build record and its model and lot names. Devices
 	// without evidence are skipped.
 	Admissions(sc ReportScope, after string, limit int) ([]Admission, error)
+	// NextTimeChange returns the earliest instant after after (to the microsecond) at which an
+	// answer of Summary, Rotation, Overdue, ExpiringCounts or Expiring (before = now + one of
+	// windows) may differ, for any scope, from its answer at after with the passing of time
+	// alone, no row changing: every answer at an instant in [after, next) is the one at after.
+	// The instants are an operational certificate's not_after (where not_after > now
+	// turns), its not_after less a window plus 1µs (where not_after < now + window turns), and
+	// the issue time of an active device's current operational certificate plus its
+	// environment's max_age (where compliance turns). ok is false when no such instant lies
+	// ahead. It reads the whole fleet, so its callers ask it once per unchanged fleet
+	// (internal/reports, timememo.go).
+	NextTimeChange(after time.Time, windows []time.Duration) (next time.Time, ok bool, err error)
 }
 
 // ReportScope is what a party may see in reports: everything (All) or the devices PartyID

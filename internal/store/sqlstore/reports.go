@@ -312,3 +312,27 @@ WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p
 		return a, nil
 	}, q, append(args, after)...)
 }
+
+// NextTimeChange is the smallest of one MIN over the certificates' ends, one per window and
+// one over the rotation join, each after after.
+func (r reportReads) NextTimeChange(after time.Time, windows []time.Duration) (time.Time, bool, error) {
+	a := micros(after)
+	parts := []string{
+		`SELECT MIN(` + issuedExpr + ` + e.max_age_seconds * 1000000) AS t ` + rotationFrom + issuedExpr + ` + e.max_age_seconds * 1000000 > CAST(? AS BIGINT)`,
+		`SELECT MIN(c.not_after) AS t FROM certificates c WHERE c.profile = '` + operationalProfile + `' AND c.not_after > CAST(? AS BIGINT)`,
+	}
+	args := []any{a, a}
+	for _, w := range windows {
+		// not_after < now + w turns at now = not_after - w + 1µs, after after when not_after >= after + w.
+		parts = append(parts, `SELECT MIN(c.not_after) - CAST(? AS BIGINT) AS t FROM certificates c WHERE c.profile = '`+operationalProfile+`' AND c.not_after >= CAST(? AS BIGINT)`)
+		args = append(args, w.Microseconds()-1, a+w.Microseconds())
+	}
+	var next sql.NullInt64
+	if err := r.t.queryRow(`SELECT MIN(x.t) FROM (`+strings.Join(parts, "\nUNION ALL\n")+`) x`, args...).Scan(&next); err != nil {
+		return time.Time{}, false, err
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next.Int64), true, nil
+}

@@ -22,6 +22,38 @@ var reportTests = []struct {
 	{"ReportsHandedOff", testReportsHandedOff},
 	{"ReportsOwnCertificates", testReportsOwnCertificates},             // ownrows.go
 	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
+	{"NextTimeChange", testNextTimeChange},
+}
+
+// testNextTimeChange: on reportFleet (max_age 2h; operational certificates ending at 6h, 7h,
+// 8h and 10h30m; active devices' current certificates issued at 7h and 9h), the next instant
+// a report may change with time alone, with a window of 1h, is the soonest after the given
+// one of: an end, an end less the window plus 1µs, an issue time plus max_age; none after the
+// last.
+func testNextTimeChange(t *testing.T, s store.Store) {
+	reportFleet(t, s)
+	h := func(x float64) time.Time { return t0.Add(time.Duration(x * float64(time.Hour))) }
+	us := time.Microsecond
+	for _, c := range []struct {
+		after float64
+		want  time.Time // zero: none
+	}{
+		{0, h(5).Add(us)},   // 6h less the window
+		{6, h(6).Add(us)},   // 7h less the window; 6h itself is not after 6h
+		{8.5, h(9)},         // d2's certificate of 7h, plus max_age
+		{9, h(9.5).Add(us)}, // 10h30m less the window; 9h itself is not after 9h
+		{9.25, h(9.5).Add(us)},
+		{10.6, h(11)}, // d1's certificate of 9h, plus max_age
+		{11.1, time.Time{}},
+	} {
+		_ = s.View(ctx, func(tx store.Tx) error {
+			next, ok, err := tx.Reports().NextTimeChange(h(c.after), []time.Duration{time.Hour})
+			if err != nil || ok != !c.want.IsZero() || (ok && !next.Equal(c.want)) {
+				t.Errorf("NextTimeChange(%vh) = %v, %v, %v; want %v", c.after, next, ok, err, c.want)
+			}
+			return nil
+		})
+	}
 }
 
 // reportFleet builds, with max_age 2h in env1 (operated by op), as seen at t0+10h:
