@@ -275,25 +275,40 @@ func (r reportReads) Expiring(sc store.ReportScope, before time.Time, limit int)
 		append([]any{micros(before)}, args...)...)
 }
 
+// prevCertCols selects the CertInfo of the certificate p of Admissions, its serial NULL (no
+// previous certificate: nullCert.info is nil) unless p is the device's own operational
+// certificate.
+var prevCertCols = strings.Replace(certInfoCols("p"), "p.serial",
+	"CASE WHEN p.device_id = d.id AND p.profile = '"+operationalProfile+"' THEN p.serial END", 1)
+
 func (r reportReads) Admissions(sc store.ReportScope, after string, limit int) ([]store.Admission, error) {
 	where, args := scopeSQL(sc)
-	// ev is the evidence of the device's current operational certificate (or, when it has
-	// none, its newest); p the certificate before it: the one renewed, or the device's
-	// previous issuance.
+	// ev is the device's own evidence (device and serial, never the serial alone) of its
+	// current operational certificate or, when it has none, its newest; p the device's own
+	// operational certificate before it: the one renewed, or its previous issuance.
+	//
+	// x and y find the serial of ev among the device's own evidence; ev is then that row, found
+	// by its serial (the primary key), which y and x already tied to the device: naming the
+	// device in ev's join too would make SQLite find it through evidence_own and then the
+	// table, one more index probe a row. x is answered by evidence_own (migration 0034)
+	// alone. p is found by its serial (the primary key) and taken only when the row read is
+	// the device's own operational certificate (prevSerialCol): the row is read anyway for
+	// the revocation time, and naming the device in the join makes PostgreSQL find it by the
+	// device alone, reading every certificate of the device.
 	q := fmt.Sprintf(`SELECT %s, m.name, l.name, ev.kind, ev.policy_kind, ev.policy_version, ev.facts, ev.created_at, ev.serial, %s,
   (SELECT COUNT(*) FROM evidence r WHERE r.device_id = d.id AND r.kind = 'renew' AND r.created_at < ev.created_at),
   f.der, f.state,
   (SELECT b.envelope FROM build_records b WHERE b.device_id = d.id ORDER BY b.created_at DESC, b.id DESC LIMIT 1)
 FROM devices d
 JOIN evidence ev ON ev.serial = COALESCE(
-  (SELECT x.serial FROM evidence x WHERE x.serial = d.operational_cert),
+  (SELECT x.serial FROM evidence x WHERE x.device_id = d.id AND x.serial = d.operational_cert),
   (SELECT y.serial FROM evidence y WHERE y.device_id = d.id ORDER BY y.created_at DESC, y.serial DESC LIMIT 1))
 JOIN models m ON m.id = d.model_id
 JOIN lots l ON l.id = d.lot_id
 LEFT JOIN certificates p ON p.serial = (CASE WHEN ev.kind = 'renew' THEN ev.based_on ELSE
   (SELECT q.serial FROM evidence q WHERE q.device_id = d.id AND q.created_at < ev.created_at ORDER BY q.created_at DESC, q.serial DESC LIMIT 1) END)
 LEFT JOIN certificates f ON f.device_id = d.id AND f.serial = d.factory_cert AND f.profile = '`+factoryProfile+`'
-WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, certInfoCols("p"), where, pageLimit(limit))
+WHERE %s AND d.id > ? ORDER BY d.id LIMIT %d`, reportDeviceCols, prevCertCols, where, pageLimit(limit))
 	return list(r.t, func(s interface{ Scan(...any) error }) (store.Admission, error) {
 		var a store.Admission
 		var p nullCert
