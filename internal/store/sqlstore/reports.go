@@ -227,12 +227,16 @@ func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]stor
 	// replaced it (LEAD); at instant t the current certificate is the issuance with
 	// at <= t < next_at. A certificate revoked by t (for any reason but being superseded,
 	// which happens at next_at) no longer counts: the device was quarantined, suspended or
-	// offboarded.
+	// offboarded. An issuance is the device's evidence of an operational certificate of its
+	// own (device and serial, never the serial alone): evidence naming another device's
+	// certificate is no issuance of the device, and that certificate's revocation says
+	// nothing of it.
 	q := `WITH pts (t) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT)), ", len(at)), ", ") + `),
 iss AS (
   SELECT ev.environment_id, ev.created_at AS at, c.revoked_at,
          LEAD(ev.created_at) OVER (PARTITION BY ev.device_id ORDER BY ev.created_at, ev.serial) AS next_at
-  FROM evidence ev JOIN certificates c ON c.serial = ev.serial JOIN devices d ON d.id = ev.device_id
+  FROM evidence ev JOIN certificates c ON c.device_id = ev.device_id AND c.serial = ev.serial AND c.profile = '` + operationalProfile + `'
+  JOIN devices d ON d.id = ev.device_id
   WHERE ` + where + `
 )
 SELECT p.t, i.environment_id, COUNT(*), COUNT(CASE WHEN i.at > p.t - e.max_age_seconds * 1000000 THEN 1 END)

@@ -104,6 +104,31 @@ func checkOwnAdmissions(t *testing.T, s store.Store, serials map[string]string) 
 	}
 }
 
+// testTrendOwnEvidence: the rotation trend counts a device's issuances from its own evidence of
+// its own operational certificates. In ownEvidenceFleet, d2's evidence of a2 names d1's
+// certificate: at t0+1h30m d2 held no certificate of its own (its b1 came at t0+2h), so only
+// d1 (a1, issued at t0, compliant with max age 2h) counts; at t0+2h30m both do, d1 overdue.
+func testTrendOwnEvidence(t *testing.T, s store.Store) {
+	ownEvidenceFleet(t, s)
+	at := []time.Time{t0.Add(90 * time.Minute), t0.Add(150 * time.Minute)}
+	want := []store.TrendCount{{At: at[0], EnvironmentID: "env1", Active: 1, Compliant: 1}, {At: at[1], EnvironmentID: "env1", Active: 2, Compliant: 1}}
+	for _, sc := range []store.ReportScope{{All: true}, {PartyID: "op"}, {PartyID: "op", Operational: true}} {
+		_ = s.View(ctx, func(tx store.Tx) error {
+			got, err := tx.Reports().RotationTrend(sc, at)
+			if err != nil || len(got) != len(want) {
+				t.Errorf("%+v: trend = %+v, %v; want %+v", sc, got, err, want)
+				return nil
+			}
+			for i := range want {
+				if g := got[i]; !g.At.Equal(want[i].At) || g.EnvironmentID != want[i].EnvironmentID || g.Active != want[i].Active || g.Compliant != want[i].Compliant {
+					t.Errorf("%+v: trend[%d] = %+v; want %+v", sc, i, g, want[i])
+				}
+			}
+			return nil
+		})
+	}
+}
+
 // ownEvidenceSerials are the serials of ownEvidenceFleet by name.
 var ownEvidenceSerials = map[string]int64{"a1": 0xa1, "a2": 0xa2, "b1": 0xb1}
 

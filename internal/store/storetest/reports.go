@@ -23,6 +23,7 @@ var reportTests = []struct {
 	{"ReportsOwnCertificates", testReportsOwnCertificates},             // ownrows.go
 	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
 	{"AdmissionsOwnEvidence", testAdmissionsOwnEvidence},               // ownevidence.go
+	{"TrendOwnEvidence", testTrendOwnEvidence},                         // ownevidence.go
 }
 
 // reportFleet builds, with max_age 2h in env1 (operated by op), as seen at t0+10h:
