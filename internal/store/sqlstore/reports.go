@@ -211,6 +211,15 @@ ORDER BY CASE WHEN o.serial IS NULL THEN 0 ELSE 1 END, %s, d.id LIMIT %d`, issue
 // maxTrendPoints bounds RotationTrend.
 const maxTrendPoints = 1000
 
+// ownTrendCert holds when RotationTrend's certificate c is the own operational certificate of
+// the device of its evidence ev. It is a boolean CASE so that neither planner reads it as a
+// join condition: SQLite uses no index for it, and PostgreSQL estimates it at one half of the
+// rows, where the device and serial as join conditions multiply two selectivities of one row.
+// Not "CASE ... THEN 1 ELSE 0 END = 1": PostgreSQL estimates an equality on an expression
+// at 0.5% and takes the same nested loop on devices (EXPLAIN (ANALYZE, BUFFERS): 56,577
+// buffers against 3,528 on a 20,000-device fleet).
+const ownTrendCert = `CASE WHEN c.device_id = ev.device_id AND c.profile = '` + operationalProfile + `' THEN TRUE ELSE FALSE END`
+
 func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]store.TrendCount, error) {
 	if len(at) == 0 {
 		return nil, nil
@@ -218,6 +227,18 @@ func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]stor
 	if len(at) > maxTrendPoints {
 		return nil, fmt.Errorf("store: %d trend points; the limit is %d", len(at), maxTrendPoints)
 	}
+	q, args := rotationTrendQuery(sc, at)
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.TrendCount, error) {
+		var c store.TrendCount
+		var t int64
+		err := s.Scan(&t, &c.EnvironmentID, &c.Active, &c.Compliant)
+		c.At = fromMicros(t)
+		return c, err
+	}, q, args...)
+}
+
+// rotationTrendQuery is RotationTrend's SQL and its arguments.
+func rotationTrendQuery(sc store.ReportScope, at []time.Time) (string, []any) {
 	where, args := scopeSQL(sc)
 	pts := make([]any, len(at))
 	for i, t := range at {
@@ -231,25 +252,25 @@ func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]stor
 	// own (device and serial, never the serial alone): evidence naming another device's
 	// certificate is no issuance of the device, and that certificate's revocation says
 	// nothing of it.
+	//
+	// c is found by its serial (the primary key) and the row read is kept only when it is the
+	// device's own operational certificate (ownTrendCert), a filter after the join rather than
+	// a join condition: with the device in the join, SQLite drove the join from a full scan of
+	// certificates (the rows with TBS and DER migration 0011 keeps the reports off) and
+	// PostgreSQL, underestimating the rows, looked up devices row by row (16 times the buffers
+	// on a 20,000-device fleet).
 	q := `WITH pts (t) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT)), ", len(at)), ", ") + `),
 iss AS (
   SELECT ev.environment_id, ev.created_at AS at, c.revoked_at,
          LEAD(ev.created_at) OVER (PARTITION BY ev.device_id ORDER BY ev.created_at, ev.serial) AS next_at
-  FROM evidence ev JOIN certificates c ON c.device_id = ev.device_id AND c.serial = ev.serial AND c.profile = '` + operationalProfile + `'
-  JOIN devices d ON d.id = ev.device_id
-  WHERE ` + where + `
+  FROM evidence ev JOIN certificates c ON c.serial = ev.serial JOIN devices d ON d.id = ev.device_id
+  WHERE ` + ownTrendCert + ` AND ` + where + `
 )
 SELECT p.t, i.environment_id, COUNT(*), COUNT(CASE WHEN i.at > p.t - e.max_age_seconds * 1000000 THEN 1 END)
 FROM pts p JOIN iss i ON i.at <= p.t AND (i.next_at IS NULL OR i.next_at > p.t) AND (i.revoked_at IS NULL OR i.revoked_at > p.t)
 JOIN environments e ON e.id = i.environment_id
 GROUP BY p.t, i.environment_id ORDER BY p.t, i.environment_id`
-	return list(r.t, func(s interface{ Scan(...any) error }) (store.TrendCount, error) {
-		var c store.TrendCount
-		var t int64
-		err := s.Scan(&t, &c.EnvironmentID, &c.Active, &c.Compliant)
-		c.At = fromMicros(t)
-		return c, err
-	}, q, append(pts, args...)...)
+	return q, append(pts, args...)
 }
 
 const expiringFrom = `FROM devices d JOIN certificates o ON o.device_id = d.id AND o.serial = d.operational_cert AND o.profile = '` + operationalProfile + `'
