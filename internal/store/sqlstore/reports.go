@@ -317,7 +317,7 @@ func (r reportReads) Admissions(sc store.ReportScope, after string, limit int) (
 	// device in ev's join too would make SQLite find it through evidence_own and then the
 	// table, one more index probe a row. x is answered by evidence_own (migration 0034)
 	// alone. p is found by its serial (the primary key) and taken only when the row read is
-	// the device's own operational certificate (prevSerialCol): the row is read anyway for
+	// the device's own operational certificate (prevCertCols): the row is read anyway for
 	// the revocation time, and naming the device in the join makes PostgreSQL find it by the
 	// device alone, reading every certificate of the device.
 	q := fmt.Sprintf(`SELECT %s, m.name, l.name, ev.kind, ev.policy_kind, ev.policy_version, ev.facts, ev.created_at, ev.serial, %s,
