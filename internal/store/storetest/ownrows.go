@@ -123,14 +123,14 @@ func testReportsOwnCertificates(t *testing.T, s store.Store) {
 			if err != nil || len(ad) != 2 {
 				t.Fatalf("%+v: admissions = %+v, %v; want d1 and d3", sc, ad, err)
 			}
-			// d3's row names its operational o3 as its factory certificate: it has none. (Its
-			// admission evidence is found by the serial its row names, not checked against the
-			// device: checking it reads each evidence row, 13 to 35% more time for the query.)
+			// d3's row names its operational o3 as its factory certificate: it has none. Its row
+			// names d1's o1 as its operational certificate, whose evidence is d1's: d3's
+			// admission is its own newest evidence, of o3 (ownevidence.go).
 			if a := ad[0]; a.Device.ID != "d1" || a.Serial != serials["o1"] || a.FactoryState != ca.Issued {
 				t.Errorf("%+v: admission of d1 = %s %s factory %q; want %s, factory issued", sc, a.Device.ID, a.Serial, a.FactoryState, serials["o1"])
 			}
-			if a := ad[1]; a.Device.ID != "d3" || a.FactoryState != "" || a.FactoryDER != nil {
-				t.Errorf("%+v: admission of d3 = factory %q, %d bytes; want no factory certificate", sc, a.FactoryState, len(a.FactoryDER))
+			if a := ad[1]; a.Device.ID != "d3" || a.Serial != serials["o3"] || a.FactoryState != "" || a.FactoryDER != nil {
+				t.Errorf("%+v: admission of d3 = %s, factory %q, %d bytes; want its own %s, no factory certificate", sc, a.Serial, a.FactoryState, len(a.FactoryDER), serials["o3"])
 			}
 			return nil
 		})

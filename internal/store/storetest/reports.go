@@ -22,6 +22,8 @@ var reportTests = []struct {
 	{"ReportsHandedOff", testReportsHandedOff},
 	{"ReportsOwnCertificates", testReportsOwnCertificates},             // ownrows.go
 	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
+	{"AdmissionsOwnEvidence", testAdmissionsOwnEvidence},               // ownevidence.go
+	{"TrendOwnEvidence", testTrendOwnEvidence},                         // ownevidence.go
 	{"NextTimeChange", testNextTimeChange},
 }
 

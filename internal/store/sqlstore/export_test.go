@@ -1,0 +1,4 @@
+package sqlstore
+
+// RotationTrendQuery exposes rotationTrendQuery to the plan tests of package sqlstore_test.
+var RotationTrendQuery = rotationTrendQuery

@@ -1,0 +1,65 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
+)
+
+// TestRotationTrendPlanSQLite: on SQLite, the rotation trend finds each evidence row's
+// certificate by its serial and never scans the certificates table, whose rows hold TBS and
+// DER (migration 0011). With the device and profile as join conditions, SQLite drove the join
+// from a full scan of certificates. SQLite without ANALYZE statistics plans from the schema
+// alone, so an empty database has the plan of a fleet's.
+func TestRotationTrendPlanSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hallmark.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := []time.Time{time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	for _, sc := range []store.ReportScope{{All: true}, {PartyID: "op"}, {PartyID: "op", Operational: true}} {
+		q, args := sqlstore.RotationTrendQuery(sc, at)
+		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%+v: %v", sc, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		searched := false
+		for _, d := range plan {
+			if d == "SCAN c" || strings.HasPrefix(d, "SCAN c ") || strings.HasPrefix(d, "SCAN certificates") {
+				t.Errorf("%+v: the trend scans certificates (%q); plan:\n%s", sc, d, strings.Join(plan, "\n"))
+			}
+			if strings.HasPrefix(d, "SEARCH c USING ") && strings.HasSuffix(d, "(serial=?)") {
+				searched = true
+			}
+		}
+		if !searched {
+			t.Errorf("%+v: the trend finds no certificate by its serial alone; plan:\n%s", sc, strings.Join(plan, "\n"))
+		}
+	}
+}
