@@ -102,48 +102,27 @@ type certs struct{ t *tx }
 
 // Reserve is the one write exempt from the audit rule: the reserved row is itself the record
 // of intent that a later audited transaction completes. It records the CRL partition too.
-//
-// The row goes to certificate_intents (migration 0037), a narrow table of the reservations
-// not yet signed, so that the certificate's row and its index entries are written once, by
-// MarkIssued. A serial certificates already holds is refused (ErrConflict) as a second
-// reservation of it is.
 func (c certs) Reserve(v ca.Cert) error {
-	hex := ca.SerialHex(v.Serial)
-	var one int
-	switch err := c.t.queryRow(`SELECT 1 FROM certificates WHERE serial = ?`, hex).Scan(&one); {
-	case err == nil:
-		return fmt.Errorf("serial %s: %w: a record with the same key exists", hex, store.ErrConflict)
-	case err != sql.ErrNoRows:
-		return fmt.Errorf("checking serial %s: %w", hex, err)
-	}
 	wasChanged := c.t.changed
-	_, err := c.t.exec(`INSERT INTO certificate_intents (serial, ca_id, device_id, profile, tbs, not_before, not_after, created_at, crl_partition, key_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		hex, v.CAID, nullString(v.DeviceID), v.Profile, v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition, nullBytes(v.KeySHA256))
+	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at, crl_partition, key_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition, nullBytes(v.KeySHA256))
 	c.t.changed = wasChanged
 	return err
 }
 
-// MarkIssued stores der for a reserved serial: it writes the certificate's row from its
-// reservation and deletes the reservation, in the caller's transaction. When der is a
-// certificate, the reservation's TBS (the record of intent) must be exactly der's
-// tbsCertificate, checked in the same INSERT; else ErrConflict and nothing is written.
+// MarkIssued stores der for a reserved serial. When der is a certificate, the row's TBS (the
+// record of intent) must be exactly der's tbsCertificate, checked in the same UPDATE; else
+// ErrConflict and nothing is written.
 func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
 	hex := ca.SerialHex(serial)
-	const insert = `INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, der, not_before, not_after, created_at, issued_at, crl_partition, key_sha256)
-SELECT serial, ca_id, device_id, profile, ?, tbs, ?, not_before, not_after, created_at, ?, crl_partition, key_sha256 FROM certificate_intents WHERE serial = ?`
-	var err error
 	if tbs := tbsOf(der); tbs != nil {
-		err = c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),
-			insert+` AND tbs = ?`, string(ca.Issued), der, micros(at), hex, tbs)
-	} else {
-		err = c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", hex, store.ErrConflict),
-			insert, string(ca.Issued), der, micros(at), hex)
+		return c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),
+			`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ? AND tbs = ?`,
+			string(ca.Issued), der, micros(at), hex, string(ca.Reserved), tbs)
 	}
-	if err != nil {
-		return err
-	}
-	_, err = c.t.exec(`DELETE FROM certificate_intents WHERE serial = ?`, hex)
-	return err
+	return c.t.execOne(fmt.Errorf("certificate %s is not reserved: %w", hex, store.ErrConflict),
+		`UPDATE certificates SET state = ?, der = ?, issued_at = ? WHERE serial = ? AND state = ?`,
+		string(ca.Issued), der, micros(at), hex, string(ca.Reserved))
 }
 
 // tbsOf returns the tbsCertificate element of a DER certificate (RFC 5280 section 4.1), a
@@ -179,24 +158,13 @@ func scanCert(s interface{ Scan(...any) error }) (ca.Cert, error) {
 	return v, nil
 }
 
-// intentCols are certCols as a reservation (certificate_intents) has them: reserved, with
-// no DER and no issue or revocation.
-const intentCols = `serial, ca_id, device_id, profile, '` + string(ca.Reserved) + `', tbs, NULL, not_before, not_after, created_at, NULL, NULL, NULL, crl_partition`
-
-// GetCert reads a certificate, or the reservation of a serial not yet signed.
 func (c certs) GetCert(serial *big.Int) (ca.Cert, error) {
-	hex := ca.SerialHex(serial)
-	v, err := scanCert(c.t.queryRow(`SELECT `+certCols+` FROM certificates WHERE serial = ?`, hex))
-	if err == sql.ErrNoRows {
-		v, err = scanCert(c.t.queryRow(`SELECT `+intentCols+` FROM certificate_intents WHERE serial = ?`, hex))
-	}
-	return v, notFound(err, "certificate "+hex)
+	v, err := scanCert(c.t.queryRow(`SELECT `+certCols+` FROM certificates WHERE serial = ?`, ca.SerialHex(serial)))
+	return v, notFound(err, "certificate "+ca.SerialHex(serial))
 }
 
-// ListDeviceCerts lists a device's certificates and its reservations not yet signed.
 func (c certs) ListDeviceCerts(deviceID string) ([]ca.Cert, error) {
-	rows, err := c.t.query(`SELECT `+certCols+` FROM certificates WHERE device_id = ?
-UNION ALL SELECT `+intentCols+` FROM certificate_intents WHERE device_id = ? ORDER BY 10, 1`, deviceID, deviceID)
+	rows, err := c.t.query(`SELECT `+certCols+` FROM certificates WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
 	if err != nil {
 		return nil, err
 	}

@@ -30,8 +30,7 @@ func (r stateRows) CertStates(after string, limit int) ([]store.CertStateRow, er
 			v.Reason = &n
 		}
 		return v, err
-	}, fmt.Sprintf(`SELECT serial, ca_id, device_id, profile, state, reason FROM certificates WHERE serial > ?
-UNION ALL SELECT serial, ca_id, device_id, profile, '`+string(ca.Reserved)+`', NULL FROM certificate_intents WHERE serial > ? ORDER BY 1 LIMIT %d`, limit), after, after)
+	}, fmt.Sprintf(`SELECT serial, ca_id, device_id, profile, state, reason FROM certificates WHERE serial > ? ORDER BY serial LIMIT %d`, limit), after)
 }
 
 func (r stateRows) Disputes() ([]store.Dispute, error) {
