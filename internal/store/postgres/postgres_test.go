@@ -25,7 +25,7 @@ const EnvDSN = "HALLMARK_TEST_POSTGRES"
 var schemaSeq atomic.Int64
 
 // freshDSN creates an empty schema for one test and returns a DSN that uses it.
-func freshDSN(t *testing.T) string {
+func freshDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvDSN)
 	if base == "" {
@@ -88,4 +88,32 @@ func TestConcurrentMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIssuanceWrites is the store's part of a factory issuance at 64 clients on
+// PostgreSQL, with the write-ahead log it generates per issuance (wal-B/op: the server's WAL
+// position before and after, so on a server nothing else writes to):
+// HALLMARK_TEST_POSTGRES=... go test -run '^$' -bench IssuanceWrites -benchtime 5000x ./internal/store/postgres/
+func BenchmarkIssuanceWrites(b *testing.B) {
+	dsn := freshDSN(b)
+	st, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	lsn := func() int64 {
+		var n int64
+		if err := db.QueryRow(`SELECT (pg_current_wal_lsn() - '0/0')::bigint`).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	before := lsn()
+	storetest.BenchIssuanceWrites(b, st, 64)
+	b.ReportMetric(float64(lsn()-before)/float64(b.N), "wal-B/op")
 }

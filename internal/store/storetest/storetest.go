@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, epochTests...)          // epochs.go
 	tests = append(tests, factoryPreviewTests...) // factorypreview.go
 	tests = append(tests, tbsTests...)            // tbs.go
+	tests = append(tests, reservationTests...)    // reservations.go
 	tests = append(tests, lineageTests...)        // lineage.go
 
 	tests = append(tests, environmentIndexTests...) // environmentindex.go
