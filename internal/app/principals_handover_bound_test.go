@@ -22,6 +22,8 @@ import (
 //     revokes it (audited);
 //   - a rotation with the hand-over token ends no later than it, a longer one refused
 //     (token:handover-lifetime), so rotating with it does not prolong the hand-over.
+//
+// The gaps report's hand-over row says how near the party is to the bound.
 func TestHandoverBound(t *testing.T) {
 	clock := &skewClock{}
 	s := startDevWith(t, t.TempDir(), clock.now)
@@ -79,6 +81,10 @@ func TestHandoverBound(t *testing.T) {
 		t.Fatalf("the revocation is audited as %v", acts)
 	}
 	second := first("hooli", "admin2")
+	// The gaps report shows the new hand-over and how near the party is to the bound.
+	if h, ok := handoverRows(t, s, "hooli/admin2")[second.ID]; !ok || !strings.Contains(h.Why, "at most 3 times in 30 days: it created 3 principals of the party in the last 30 days") {
+		t.Fatalf("the hand-over gap of hooli's new administrator: %+v (listed %v)", h, ok)
+	}
 
 	// Rotating with the hand-over token does not prolong it.
 	end := second.TokenExpiresAt.Truncate(time.Microsecond) // as stored
