@@ -1,7 +1,9 @@
 package governance_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store"
 )
 
 // handoverWorld is newWorld with a stored deployment administrator (the lineage reads a
@@ -184,5 +187,36 @@ func TestHandoverCannotApproveBreakGlass(t *testing.T) {
 	}
 	if got, err := w.svc.DecideAccess(ctx, a1, again.ID, false, ""); err != nil || got.State != party.AccessDenied {
 		t.Fatalf("denying with the hand-over token: %+v, %v", got, err)
+	}
+}
+
+// rerunStore runs every write function once in a transaction it rolls back, then for real: as
+// group commit does when another function of the batch failed (sqlstore/groupcommit.go), and
+// as Update's contract allows. It injects that re-run into the real SQLite store.
+type rerunStore struct{ store.Store }
+
+var errRollback = errors.New("rolled back by the test")
+
+func (s rerunStore) Update(c context.Context, fn func(store.Tx) error) error {
+	if err := s.Store.Update(c, func(tx store.Tx) error { _ = fn(tx); return errRollback }); !errors.Is(err, errRollback) {
+		return err
+	}
+	return s.Store.Update(c, fn)
+}
+
+// TestHandoverRefusalSurvivesRerun: a refused hand-over lifetime stays refused when the write
+// function runs a second time. CreatePrincipal used to store the refused first run's lifetime
+// (zero) in the variable the second run read, which then minted the default 72h token and
+// answered 201 to a 73h request (seen once in a full internal/app run under load).
+func TestHandoverRefusalSurvivesRerun(t *testing.T) {
+	w, d := handoverWorld(t)
+	svc := governance.New(governance.Config{Store: rerunStore{w.st}, Now: w.clock.Now})
+	for _, life := range []string{"73h", "720h"} {
+		before := w.events(t)
+		_, _, err := svc.CreatePrincipal(ctx, d, governance.CreatePrincipalRequest{PartyID: "initech", Name: "admin", Admin: true, TokenLifetime: life})
+		wantRule(t, w, before, err, failure.Invalid, governance.RuleHandoverLifetime, "hand-over token")
+	}
+	if _, nt, err := svc.CreatePrincipal(ctx, d, governance.CreatePrincipalRequest{PartyID: "initech", Name: "admin", Admin: true, TokenLifetime: "2h"}); err != nil || !nt.Token.ExpiresAt.Equal(w.clock.Now().Add(2*time.Hour)) {
+		t.Fatalf("a 2h hand-over run twice: %+v, %v", nt.Token, err)
 	}
 }

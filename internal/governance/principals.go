@@ -123,11 +123,11 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 	if r.PartyID == party.Deployment {
 		r.Admin = true
 	}
-	life, err := parseDuration("token_lifetime", r.TokenLifetime)
+	asked, err := parseDuration("token_lifetime", r.TokenLifetime)
 	if err != nil {
 		return party.Principal{}, nt, err
 	}
-	if _, err = party.CheckLifetime(life, s.tokenLifetime); err != nil {
+	if _, err = party.CheckLifetime(asked, s.tokenLifetime); err != nil {
 		return party.Principal{}, nt, err
 	}
 	now := s.now()
@@ -147,7 +147,10 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 		if err != nil {
 			return err
 		}
-		if life, err = s.tokenLife(r.PartyID, ho, life, now); err != nil {
+		// A local: Update may run this function twice (a retry, or group commit's re-run of a
+		// batch), and a refused first run must not leave life changed for the second.
+		life, err := s.tokenLife(r.PartyID, ho, asked, now)
+		if err != nil {
 			return err
 		}
 		if first {
