@@ -40,6 +40,8 @@ scopes and principals), one per line:
                  break-glass, or they were minted with a hand-over token): the hand-over was
                  never completed; the party rotates the token signed in ("hallmark login") or
                  as another administrator holding none ("hallmark principal token rotate"). A
+                 token minted with a hand-over token ends no later than it, and the party gets
+                 a new first administrator at most 3 times in 30 days, which the row counts. A
                  party that audits the deployment is listed first, and to everyone
   trust-domain   an environment whose SPIFFE trust domain another operator holds: both named
                  it before trust domains were claimed, and the first to name it holds it; its

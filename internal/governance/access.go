@@ -2,6 +2,7 @@ package governance
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -141,6 +142,11 @@ func (s *Service) DecideAccess(ctx context.Context, a audit.Actor, id string, ap
 		if st := acc.At(now).State; st != party.AccessPending {
 			return failure.New(failure.Conflict, "break-glass request %s is %s, not pending", id, st)
 		}
+		if approve {
+			if err := approvesOwn(tx, a, acc); err != nil {
+				return err
+			}
+		}
 		acc.DecidedBy, acc.DecidedAt, acc.Comment, acc.State = a.PrincipalID, &now, comment, party.AccessDenied
 		action := "party.access.deny"
 		if approve {
@@ -193,4 +199,17 @@ func (s *Service) accessFor(tx store.Tx, a audit.Actor, id string) (party.Access
 		return acc, failure.New(failure.NotFound, "break-glass request %s not found", id)
 	}
 	return acc, nil
+}
+
+// approvesOwn refuses the approval of acc made with a hand-over token (RuleHandoverDecide):
+// whoever was shown the token, the deployment administrator that minted it included, could
+// otherwise open a break-glass window for itself and mint a fresh hand-over in it. The party
+// approves signed in through its identity provider or with a token of its own; denying stays
+// open to every administrator of the party.
+func approvesOwn(tx store.Tx, a audit.Actor, acc party.Access) error {
+	ho, err := handoverIn(tx, a, acc.PartyID)
+	if err != nil || !ho.on {
+		return err
+	}
+	return &HandoverDecideError{Msg: fmt.Sprintf("break-glass request %s is approved by an administrator of party %s signed in through the party's identity provider or with a token of the party's own, not with a hand-over token (the deployment administrator that minted it was shown it); complete the hand-over first (docs/governance.md, Roles; rule %s)", acc.ID, acc.PartyID, RuleHandoverDecide)}
 }

@@ -123,11 +123,11 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 	if r.PartyID == party.Deployment {
 		r.Admin = true
 	}
-	life, err := parseDuration("token_lifetime", r.TokenLifetime)
+	asked, err := parseDuration("token_lifetime", r.TokenLifetime)
 	if err != nil {
 		return party.Principal{}, nt, err
 	}
-	if _, err = party.CheckLifetime(life, s.tokenLifetime); err != nil {
+	if _, err = party.CheckLifetime(asked, s.tokenLifetime); err != nil {
 		return party.Principal{}, nt, err
 	}
 	now := s.now()
@@ -147,8 +147,16 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 		if err != nil {
 			return err
 		}
-		if life, err = s.tokenLife(r.PartyID, ho, life); err != nil {
+		// A local: Update may run this function twice (a retry, or group commit's re-run of a
+		// batch), and a refused first run must not leave life changed for the second.
+		life, err := s.tokenLife(r.PartyID, ho, asked, now)
+		if err != nil {
 			return err
+		}
+		if first {
+			if ho.recent, err = boundHandover(tx, r.PartyID, now); err != nil {
+				return err
+			}
 		}
 		if err := tx.Parties().CreatePrincipal(p); err != nil {
 			if failure.Is(err, failure.Conflict) {
@@ -156,12 +164,12 @@ func (s *Service) CreatePrincipal(ctx context.Context, a audit.Actor, r CreatePr
 			}
 			return err
 		}
-		if nt, err = mint(tx, a, p.ID, now, life, ho); err != nil {
+		if nt, err = mint(tx, a, p.ID, now, life, ho.on); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(Event(a, now, "principal.create", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
+		_, err = tx.Audit().Append(Event(a, now, "principal.create", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(ho.detail(map[string]any{
 			"name": p.Name, "kind": p.Kind, "admin": p.Admin, "first_admin": first, "token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt,
-			"handover": ho, "auth_token": a.TokenID})))
+			"handover": ho.on, "auth_token": a.TokenID}))))
 		return err
 	})
 	if err != nil {
@@ -209,39 +217,57 @@ func Handover(a audit.Actor, partyID string) bool {
 	return IsDeploymentAdmin(a) && partyID != party.Deployment
 }
 
-// handoverIn reports whether a token a mints in tx for a principal of partyID is a hand-over
-// token: Handover, or a authenticated with a hand-over token (a.TokenID). Whoever held that
-// token is shown the new one, whether a rotation of its own principal's tokens or the first
-// token of a principal it creates, so the new one inherits the hand-over. Only a request
+// handoverIn says whether a token a mints in tx for a principal of partyID is a hand-over
+// token: Handover (a new hand-over, origin), or a authenticated with a hand-over token
+// (a.TokenID; inherited, and ending no later than that token, until). Whoever held that token
+// is shown the new one, whether a rotation of its own principal's tokens or the first token of
+// a principal it creates, so the new one inherits the hand-over and its end: rotating with it
+// never outlives the hand-over the deployment administrator minted. Only a request
 // authenticated otherwise (a non-hand-over token of the party, or a sign-in session through
 // the party's identity provider, which has no TokenID) mints a token that ends it.
-func handoverIn(tx store.Tx, a audit.Actor, partyID string) (bool, error) {
+func handoverIn(tx store.Tx, a audit.Actor, partyID string) (handover, error) {
 	if Handover(a, partyID) {
-		return true, nil
+		return handover{on: true, origin: true}, nil
 	}
 	if a.TokenID == "" {
-		return false, nil
+		return handover{}, nil
 	}
 	t, err := tx.Parties().GetToken(a.TokenID)
 	if err != nil {
-		return false, fmt.Errorf("reading the token the request authenticated with: %w", err)
+		return handover{}, fmt.Errorf("reading the token the request authenticated with: %w", err)
 	}
 	if t.PrincipalID != a.PrincipalID {
-		return false, fmt.Errorf("the request's token %s is not of its principal %s", t.ID, a.PrincipalID)
+		return handover{}, fmt.Errorf("the request's token %s is not of its principal %s", t.ID, a.PrincipalID)
 	}
-	return t.Handover, nil
+	if !t.Handover || t.ExpiresAt == nil {
+		return handover{on: t.Handover}, nil
+	}
+	return handover{on: true, until: *t.ExpiresAt}, nil
 }
 
-// tokenLife validates the lifetime asked for a token minted for a principal of partyID (0:
-// the default): at most the deployment's maximum, and for a hand-over token (handover) at
-// most party.HandoverTokenLifetime, which is also its default.
-func (s *Service) tokenLife(partyID string, handover bool, asked time.Duration) (time.Duration, error) {
-	if !handover {
+// tokenLife validates the lifetime asked for a token minted at now for a principal of
+// partyID (0: the default): at most the deployment's maximum, and for a hand-over token at
+// most party.HandoverTokenLifetime, which is also its default, and, for one minted with a
+// hand-over token, no later than that token ends (the default then).
+func (s *Service) tokenLife(partyID string, ho handover, asked time.Duration, now time.Time) (time.Duration, error) {
+	if !ho.on {
 		return party.CheckLifetime(asked, s.tokenLifetime)
 	}
 	bound := min(s.tokenLifetime, party.HandoverTokenLifetime)
 	if asked > bound {
 		return 0, &HandoverLifetimeError{Msg: fmt.Sprintf("this token of a principal of party %s is a hand-over token (a deployment administrator mints it, or the request authenticated with a hand-over token): it lives at most %s, not %s; the party ends the hand-over with a rotation authenticated otherwise (docs/governance.md, Roles; rule %s)", partyID, bound, asked, RuleHandoverLifetime)}
+	}
+	if !ho.until.IsZero() {
+		left := min(ho.until.Sub(now), bound)
+		if left <= 0 {
+			return 0, &HandoverLifetimeError{Msg: fmt.Sprintf("the hand-over token this request authenticated with ended at %s: it mints no token of a principal of party %s (rule %s)", ho.until.UTC().Format(time.RFC3339), partyID, RuleHandoverLifetime)}
+		}
+		if asked > left {
+			return 0, &HandoverLifetimeError{Msg: fmt.Sprintf("this token of a principal of party %s is minted with a hand-over token, which ends at %s: it ends no later, so it lives at most %s, not %s; the party ends the hand-over with a rotation authenticated otherwise (docs/governance.md, Roles; rule %s)", partyID, ho.until.UTC().Format(time.RFC3339), left.Truncate(time.Second), asked, RuleHandoverLifetime)}
+		}
+		if asked == 0 {
+			return left, nil
+		}
 	}
 	return party.CheckLifetime(asked, bound)
 }
@@ -370,11 +396,11 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 		if err != nil {
 			return err
 		}
-		life, err := s.tokenLife(p.PartyID, ho, asked)
+		life, err := s.tokenLife(p.PartyID, ho, asked, now)
 		if err != nil {
 			return err
 		}
-		if nt, err = mint(tx, a, p.ID, now, life, ho); err != nil {
+		if nt, err = mint(tx, a, p.ID, now, life, ho.on); err != nil {
 			return err
 		}
 		n, err := tx.Parties().SupersedeTokens(p.ID, nt.Token.ID, now, now.Add(overlap))
@@ -383,7 +409,7 @@ func (s *Service) RotateToken(ctx context.Context, a audit.Actor, principalID st
 		}
 		_, err = tx.Audit().Append(Event(a, now, "principal.token.rotate", "", "party:"+p.PartyID, "principal:"+p.ID, au.detail(map[string]any{
 			"token": nt.Token.ID, "expires_at": nt.Token.ExpiresAt, "superseded": n, "overlap": overlap.String(), "overlap_until": now.Add(overlap),
-			"handover": ho, "auth_token": a.TokenID})))
+			"handover": ho.on, "auth_token": a.TokenID})))
 		return err
 	})
 	if err != nil {

@@ -76,6 +76,15 @@ const (
 	// token under break-glass). The deployment administrator is shown it and hands it over; the
 	// party rotates it to end that (docs/governance.md, *Roles*).
 	HandoverTokenLifetime = 72 * time.Hour
+	// HandoverLimit and HandoverWindow bound how often a deployment administrator may give a
+	// party a first administrator (a new hand-over): at most HandoverLimit principals of the
+	// party created by a deployment administrator (first administrators, and any created under
+	// break-glass) in the HandoverWindow before, counted from the principal lineage, which
+	// keeps deleted principals (migration 0031). Without it, a party whose hand-over expires
+	// unrotated could be given a new one every HandoverTokenLifetime for ever, and a deployment
+	// administrator keep acting as a party it does not belong to (docs/governance.md, *Roles*).
+	HandoverLimit  = 3
+	HandoverWindow = 30 * 24 * time.Hour
 )
 
 // CheckLifetime validates a requested token lifetime against the deployment maximum; zero

@@ -472,6 +472,9 @@ func (r refuseParties) CreateParty(party.Party) error          { return refusing
 func (r refuseParties) CreatePrincipal(party.Principal) error  { return refusingTx(r).refuse() }
 func (r refuseParties) CreateToken(party.Token, []uint8) error { return refusingTx(r).refuse() }
 func (r refuseParties) DeletePrincipal(string) error           { return refusingTx(r).refuse() }
+func (r refuseParties) DeploymentCreations(string, time.Time) ([]time.Time, error) {
+	return zero[[]time.Time](), refusingTx(r).refuse()
+}
 func (r refuseParties) GetAccess(string) (party.Access, error) {
 	return zero[party.Access](), refusingTx(r).refuse()
 }

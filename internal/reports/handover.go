@@ -37,7 +37,9 @@ type HandoverGap struct {
 // principal, reading the minter's party from the lineage). A row shows to the party, to auditors and to
 // deployment administrators (who list every party's token records anyway); a row of a party
 // that audits the deployment shows to every caller, since that party reads every party's
-// devices.
+// devices. Each row's Why also says how near the party is to the bound on new hand-overs
+// (party.HandoverLimit in party.HandoverWindow, counted from the lineage as internal/governance
+// counts it when it refuses one).
 func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, deployAdmin bool, now time.Time) error {
 	toks, err := tx.Parties().ListTokens(store.TokenFilter{LiveAt: now})
 	if err != nil {
@@ -75,6 +77,7 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 			auditors[p] = true
 		}
 	}
+	made := map[string]int{} // principals a deployment administrator created, by party
 	for _, id := range order {
 		s := by[id]
 		if s.own || s.best.ID == "" {
@@ -90,6 +93,15 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 		if aud {
 			why = "hand-over token not rotated by the party, and the party audits the deployment (an audit cell over the deployment scope): whoever holds the token, the deployment administrator that minted it included, reads every device; rotate it at once" + how
 		}
+		if _, ok := made[s.p.PartyID]; !ok {
+			at, err := tx.Parties().DeploymentCreations(s.p.PartyID, now.Add(-party.HandoverWindow))
+			if err != nil {
+				return fmt.Errorf("counting the hand-overs of party %s: %w", s.p.PartyID, err)
+			}
+			made[s.p.PartyID] = len(at)
+		}
+		why += fmt.Sprintf("; if it ends unrotated, the deployment administrator may give the party a new first administrator only while no principal of it holds a working hand-over token, and at most %d times in %d days: it created %d principals of the party in the last %d days (docs/governance.md, Roles)",
+			party.HandoverLimit, days(party.HandoverWindow), made[s.p.PartyID], days(party.HandoverWindow))
 		r.Handover = append(r.Handover, HandoverGap{PartyID: s.p.PartyID, PrincipalID: s.p.ID, Name: s.p.Name, Admin: s.p.Admin, TokenID: s.best.ID,
 			MintedBy: s.best.CreatedBy, MintedAt: s.best.CreatedAt, ExpiresAt: *s.best.ExpiresAt, Auditor: aud, Why: why})
 	}
@@ -105,3 +117,5 @@ func (r *GapsReport) handovers(tx store.Tx, w world, mine func(string) bool, dep
 	})
 	return nil
 }
+
+func days(d time.Duration) int { return int(d / (24 * time.Hour)) }

@@ -47,6 +47,12 @@ type PrincipalStore interface {
 	// (migration 0031: written with every principal, never changed or deleted);
 	// ErrNotFound when no principal of that id was ever recorded.
 	PrincipalLineage(principalID string) (PrincipalLineage, error)
+	// DeploymentCreations returns, oldest first, when each principal of partyID that a
+	// deployment administrator (a principal whose lineage party is party.Deployment) created
+	// at or after since was created, deleted principals included: read from the lineage, so
+	// deleting a principal does not take it out of the count (the hand-over bound,
+	// party.HandoverLimit). At most 1000.
+	DeploymentCreations(partyID string, since time.Time) ([]time.Time, error)
 }
 
 // PrincipalLineage is a principal's creation as recorded when it was made: its party then and

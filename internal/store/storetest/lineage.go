@@ -18,6 +18,7 @@ var lineageTests = []struct {
 	fn   func(t *testing.T, s store.Store)
 }{
 	{"LineageSurvivesDeletion", testLineageSurvivesDeletion},
+	{"DeploymentCreations", testDeploymentCreations},
 }
 
 // testLineageSurvivesDeletion: creating a principal records its party, creator and creation
@@ -84,6 +85,58 @@ func testLineageSurvivesDeletion(t *testing.T, s store.Store) {
 		t.Errorf("a new principal took the id of deleted bob")
 	}
 	check("after a refused reuse of its id")
+}
+
+// testDeploymentCreations: DeploymentCreations lists, oldest first, the principals of one
+// party that a deployment administrator created since a time, deleted ones included; not
+// those its own administrators created, not another party's, not older ones, and not a
+// principal whose creator was never recorded.
+func testDeploymentCreations(t *testing.T, s store.Store) {
+	seedParty(t, s, "acme", party.Manufacturer)
+	seedParty(t, s, "globex", party.Operator)
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	addPrincipal(t, s, party.Principal{ID: "prn_root", PartyID: party.Deployment, Name: "root", Kind: party.Person, Admin: true, CreatedAt: t0})
+	for _, p := range []party.Principal{
+		{ID: "prn_a1", PartyID: "acme", Name: "a1", Admin: true, CreatedAt: at(1), CreatedBy: "prn_root"},
+		{ID: "prn_a2", PartyID: "acme", Name: "a2", CreatedAt: at(2), CreatedBy: "prn_a1"},     // by the party
+		{ID: "prn_a3", PartyID: "acme", Name: "a3", CreatedAt: at(5), CreatedBy: "prn_root"},   // deleted below
+		{ID: "prn_a4", PartyID: "acme", Name: "a4", CreatedAt: at(4), CreatedBy: "prn_ghost"},  // creator never recorded
+		{ID: "prn_g1", PartyID: "globex", Name: "g1", CreatedAt: at(3), CreatedBy: "prn_root"}, // another party
+	} {
+		p.Kind = party.Person
+		addPrincipal(t, s, p)
+	}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Parties().DeletePrincipal("prn_a3"); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("principal.delete"))
+		return err
+	})
+	for _, c := range []struct {
+		party string
+		since time.Time
+		want  []time.Time
+	}{
+		{"acme", t0, []time.Time{at(1), at(5)}},
+		{"acme", at(1), []time.Time{at(1), at(5)}},
+		{"acme", at(2), []time.Time{at(5)}},
+		{"acme", at(6), nil},
+		{"globex", t0, []time.Time{at(3)}},
+		{"initech", t0, nil},
+	} {
+		_ = s.View(ctx, func(tx store.Tx) error {
+			got, err := tx.Parties().DeploymentCreations(c.party, c.since)
+			ok := err == nil && len(got) == len(c.want)
+			for i := 0; ok && i < len(got); i++ {
+				ok = got[i].Equal(c.want[i])
+			}
+			if !ok {
+				t.Errorf("DeploymentCreations(%s, %s) = %v, %v; want %v", c.party, c.since, got, err, c.want)
+			}
+			return nil
+		})
+	}
 }
 
 // SeedBeforeLineage writes, into a database migrated to just before 0031, two principals
