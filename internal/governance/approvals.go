@@ -476,6 +476,7 @@ func (s *Service) setApprovalRuleTx(ctx context.Context, a audit.Actor, kind str
 	now := s.now()
 	var pending *approval.Request
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		base, err := approvalRuleBase(tx, k)
 		if err != nil {
 			return err

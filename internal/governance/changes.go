@@ -270,6 +270,7 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 	rule := approval.ChangeRule{PartyID: partyID, Kind: k, Quorum: r.Quorum, Expiry: exp}
 	now := s.now()
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		out = ChangeResult[ChangeRuleView]{} // Update may run this function again: an earlier run's proposal or result is not this run's
 		if err := mayGovernParty(tx, a, partyID); err != nil {
 			return err
 		}
@@ -380,6 +381,7 @@ func (s *Service) setApproverGroup(ctx context.Context, a audit.Actor, partyID, 
 	g := approval.Group{PartyID: partyID, Name: name, Members: members}
 	now := s.now()
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		out = ChangeResult[approval.Group]{} // Update may run this function again: an earlier run's proposal or result is not this run's
 		if err := mayGovernParty(tx, a, partyID); err != nil {
 			return err
 		}
