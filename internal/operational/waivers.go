@@ -58,6 +58,7 @@ func (s *Service) requestWaiver(ctx context.Context, a audit.Actor, r waiverChan
 	now := s.now()
 	var pending *approval.Request
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		w, pending = waiver.Waiver{}, nil // Update may run this function again: nothing of an earlier run is this run's
 		d, err := tx.Devices().GetDevice(r.DeviceID)
 		if err != nil {
 			return err
