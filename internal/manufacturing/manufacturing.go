@@ -253,6 +253,9 @@ func (s *Service) CreateModel(ctx context.Context, a audit.Actor, r CreateModelR
 	}
 	m := device.Model{ID: party.NewID("mdl"), ManufacturerID: r.ManufacturerID, Name: r.Name, HardwareType: r.HardwareType, CreatedAt: s.now()}
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		// Numbered afresh in each run: Update may run this function again (a retry after another
+		// model took the number, group commit's re-run), and an earlier run's number is stale.
+		m.HardwareType = r.HardwareType
 		if _, err := requireManufacturer(tx, r.ManufacturerID); err != nil {
 			return err
 		}
