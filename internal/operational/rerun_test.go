@@ -2,17 +2,24 @@ package operational
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/internal/approval"
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/authority"
+	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/governance"
+	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
+	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
 // rerunStore runs every write function once in a transaction it rolls back, then for real:
@@ -49,5 +56,92 @@ func TestChallengeRefusalCountedOnce(t *testing.T) {
 		if _, refused := s.PossessionCounts(); refused[refusedDuty] != int64(i) {
 			t.Fatalf("after %d refusals, %s counts %d", i, refusedDuty, refused[refusedDuty])
 		}
+	}
+}
+
+// governedOnceStore runs every write function first in a transaction it rolls back, in which
+// every change rule asks for one other principal's approval (as if a rule had been set then
+// and removed before the retry), then for real. The first run proposes, the second applies.
+type governedOnceStore struct{ store.Store }
+
+func (s governedOnceStore) Update(c context.Context, fn func(store.Tx) error) error {
+	if err := s.Store.Update(c, func(tx store.Tx) error { _ = fn(governedTx{tx}); return errFirstRun }); !errors.Is(err, errFirstRun) {
+		return err
+	}
+	return s.Store.Update(c, fn)
+}
+
+type governedTx struct{ store.Tx }
+
+func (t governedTx) ChangeRules() store.ChangeRules { return quorumRules{t.Tx.ChangeRules()} }
+
+type quorumRules struct{ store.ChangeRules }
+
+func (quorumRules) ChangeRule(partyID string, k approval.Kind) (approval.ChangeRule, bool, error) {
+	return approval.ChangeRule{PartyID: partyID, Kind: k, Quorum: []approval.Need{{Group: approval.AnyPrincipal, Approvals: 1}}, Expiry: 72 * time.Hour}, true, nil
+}
+
+// TestAppliedEnvironmentChangeSurvivesProposingRun: an environment update or policy that its
+// write function proposed in an earlier run and applied in the run that committed is answered
+// as applied. Both used to keep the earlier run's proposal outside the function and answered
+// "pending approval", naming an approval request that was rolled back.
+func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	gov := governance.New(governance.Config{Store: st, Now: clock})
+	deploy := audit.Actor{PartyID: party.Deployment, PrincipalID: "prn-root", Admin: true}
+	if _, err := gov.CreateParty(ctx, deploy, governance.CreatePartyRequest{ID: "op", Name: "Operator", Kind: party.Operator}); err != nil {
+		t.Fatal(err)
+	}
+	adm, _, err := gov.CreatePrincipal(ctx, deploy, governance.CreatePrincipalRequest{PartyID: "op", Name: "admin", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := governance.Actor(adm)
+	oscar, _, err := gov.CreatePrincipal(ctx, a, governance.CreatePrincipalRequest{PartyID: "op", Name: "oscar", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	olivia, _, err := gov.CreatePrincipal(ctx, a, governance.CreatePrincipalRequest{PartyID: "op", Name: "olivia"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Policy changes of op apply at once in the committing run (by default they ask for an
+	// approval, so that this rule change itself needs olivia's).
+	res, err := gov.SetChangeRule(ctx, governance.Actor(oscar), "op", string(approval.PolicyChange), governance.ChangeRuleRequest{})
+	if err != nil || res.Proposal == nil {
+		t.Fatalf("proposing op's policy-change rule: %+v, %v", res, err)
+	}
+	if d, err := gov.Decide(ctx, governance.Actor(olivia), res.Proposal.ID, governance.Decision{Approve: true}); err != nil || !d.Executed {
+		t.Fatalf("approving op's policy-change rule: %+v, %v", d, err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CAs().CreateCA(ca.CA{ID: "ca1", PartyID: "op", Stage: string(stage), Role: ca.Issuing, Name: "op", KeyID: "k", CertDER: storetest.SelfSignedForTest(t), CreatedAt: now}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "op", PrincipalID: "test", Action: "test.seed"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	real := New(Config{Store: st, Authority: authority.New(authority.Config{Store: st, Now: clock})})
+	env, err := real.CreateEnvironment(ctx, a, CreateEnvironmentRequest{OperatorID: "op", Name: "plant", IssuingCAID: "ca1", TrustDomain: "plant.example", Lifetime: "24h", MaxAge: "720h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := governedOnceStore{st}
+	s := New(Config{Store: gs, Authority: authority.New(authority.Config{Store: gs, Now: clock})})
+	life := "48h"
+	if v, err := s.UpdateEnvironment(ctx, a, env.Environment.ID, EnvironmentUpdate{Lifetime: life}); err != nil || time.Duration(v.Environment.Lifetime) != 48*time.Hour {
+		t.Errorf("UpdateEnvironment, proposed in a first run and applied in the second: %v, %v; want applied", v.Environment.Lifetime, err)
+	}
+	if pv, err := s.SetPolicy(ctx, a, env.Environment.ID, environment.Renewal, json.RawMessage(`{"rules":[{"name":"always","expr":"true"}]}`)); err != nil || pv.Version != 2 {
+		t.Errorf("SetPolicy, proposed in a first run and applied in the second: version %d, %v; want version 2 applied", pv.Version, err)
 	}
 }
