@@ -13,6 +13,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/authority"
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/governance"
@@ -81,9 +82,9 @@ func (quorumRules) ChangeRule(partyID string, k approval.Kind) (approval.ChangeR
 	return approval.ChangeRule{PartyID: partyID, Kind: k, Quorum: []approval.Need{{Group: approval.AnyPrincipal, Approvals: 1}}, Expiry: 72 * time.Hour}, true, nil
 }
 
-// TestAppliedEnvironmentChangeSurvivesProposingRun: an environment update or policy that its
+// TestAppliedEnvironmentChangeSurvivesProposingRun: an environment update, policy or waiver that its
 // write function proposed in an earlier run and applied in the run that committed is answered
-// as applied. Both used to keep the earlier run's proposal outside the function and answered
+// as applied. Each used to keep the earlier run's proposal outside the function and answered
 // "pending approval", naming an approval request that was rolled back.
 func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
 	ctx := context.Background()
@@ -112,14 +113,16 @@ func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Policy changes of op apply at once in the committing run (by default they ask for an
-	// approval, so that this rule change itself needs olivia's).
-	res, err := gov.SetChangeRule(ctx, governance.Actor(oscar), "op", string(approval.PolicyChange), governance.ChangeRuleRequest{})
-	if err != nil || res.Proposal == nil {
-		t.Fatalf("proposing op's policy-change rule: %+v, %v", res, err)
-	}
-	if d, err := gov.Decide(ctx, governance.Actor(olivia), res.Proposal.ID, governance.Decision{Approve: true}); err != nil || !d.Executed {
-		t.Fatalf("approving op's policy-change rule: %+v, %v", d, err)
+	// Policy changes and waivers of op apply at once in the committing run (by default they
+	// ask for an approval, so that these rule changes themselves need olivia's).
+	for _, k := range []approval.Kind{approval.PolicyChange, approval.Waiver} {
+		res, err := gov.SetChangeRule(ctx, governance.Actor(oscar), "op", string(k), governance.ChangeRuleRequest{})
+		if err != nil || res.Proposal == nil {
+			t.Fatalf("proposing op's %s rule: %+v, %v", k, res, err)
+		}
+		if d, err := gov.Decide(ctx, governance.Actor(olivia), res.Proposal.ID, governance.Decision{Approve: true}); err != nil || !d.Executed {
+			t.Fatalf("approving op's %s rule: %+v, %v", k, d, err)
+		}
 	}
 	if err := st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CAs().CreateCA(ca.CA{ID: "ca1", PartyID: "op", Stage: string(stage), Role: ca.Issuing, Name: "op", KeyID: "k", CertDER: storetest.SelfSignedForTest(t), CreatedAt: now}); err != nil {
@@ -143,5 +146,17 @@ func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
 	}
 	if pv, err := s.SetPolicy(ctx, a, env.Environment.ID, environment.Renewal, json.RawMessage(`{"rules":[{"name":"always","expr":"true"}]}`)); err != nil || pv.Version != 2 {
 		t.Errorf("SetPolicy, proposed in a first run and applied in the second: version %d, %v; want version 2 applied", pv.Version, err)
+	}
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Devices().CreateDevice(device.Device{ID: "dev1", Serial: "S1", State: device.Registered, CustodianID: "op", EnvironmentID: env.Environment.ID, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "op", PrincipalID: "test", Action: "test.seed"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := s.RequestWaiver(ctx, a, WaiverRequest{DeviceID: "dev1", Rule: "always", Reason: "a test", For: "24h"}); err != nil || w.ID == "" {
+		t.Errorf("RequestWaiver, proposed in a first run and applied in the second: %+v, %v; want granted", w, err)
 	}
 }
