@@ -82,11 +82,17 @@ func (quorumRules) ChangeRule(partyID string, k approval.Kind) (approval.ChangeR
 	return approval.ChangeRule{PartyID: partyID, Kind: k, Quorum: []approval.Need{{Group: approval.AnyPrincipal, Approvals: 1}}, Expiry: 72 * time.Hour}, true, nil
 }
 
-// TestAppliedEnvironmentChangeSurvivesProposingRun: an environment update, policy or waiver that its
-// write function proposed in an earlier run and applied in the run that committed is answered
-// as applied. Each used to keep the earlier run's proposal outside the function and answered
-// "pending approval", naming an approval request that was rolled back.
-func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
+// opWorld is an operator op (administrators admin and oscar, principal olivia) whose policy
+// changes and waivers apply at once, with an operational issuing CA and an environment.
+type opWorld struct {
+	st    store.Store
+	now   time.Time
+	clock func() time.Time
+	a     audit.Actor // op's admin
+	env   EnvironmentView
+}
+
+func newOpWorld(t *testing.T) opWorld {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "hallmark.db"))
 	if err != nil {
@@ -138,6 +144,17 @@ func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return opWorld{st: st, now: now, clock: clock, a: a, env: env}
+}
+
+// TestAppliedEnvironmentChangeSurvivesProposingRun: an environment update, policy or waiver that its
+// write function proposed in an earlier run and applied in the run that committed is answered
+// as applied. Each used to keep the earlier run's proposal outside the function and answered
+// "pending approval", naming an approval request that was rolled back.
+func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
+	ctx := context.Background()
+	w := newOpWorld(t)
+	st, now, clock, a, env := w.st, w.now, w.clock, w.a, w.env
 	gs := governedOnceStore{st}
 	s := New(Config{Store: gs, Authority: authority.New(authority.Config{Store: gs, Now: clock})})
 	life := "48h"
@@ -158,5 +175,53 @@ func TestAppliedEnvironmentChangeSurvivesProposingRun(t *testing.T) {
 	}
 	if w, err := s.RequestWaiver(ctx, a, WaiverRequest{DeviceID: "dev1", Rule: "always", Reason: "a test", For: "24h"}); err != nil || w.ID == "" {
 		t.Errorf("RequestWaiver, proposed in a first run and applied in the second: %+v, %v; want granted", w, err)
+	}
+}
+
+// approvedOnceStore runs every write function first in a transaction it rolls back, in which
+// the newest approval request of every subject reads as approved (as if it had been approved,
+// then withdrawn or used before the retry) over scope, then for real.
+type approvedOnceStore struct {
+	store.Store
+	scope string
+}
+
+func (s approvedOnceStore) Update(c context.Context, fn func(store.Tx) error) error {
+	if err := s.Store.Update(c, func(tx store.Tx) error { _ = fn(approvedTx{tx, s.scope}); return errFirstRun }); !errors.Is(err, errFirstRun) {
+		return err
+	}
+	return s.Store.Update(c, fn)
+}
+
+type approvedTx struct {
+	store.Tx
+	scope string
+}
+
+func (t approvedTx) Approvals() store.Approvals { return approvedList{t.Tx.Approvals(), t.scope} }
+
+type approvedList struct {
+	store.Approvals
+	scope string
+}
+
+func (l approvedList) ListApprovals(f store.ApprovalFilter) ([]approval.Request, error) {
+	return []approval.Request{{ID: "apr-first-run", Kind: f.Kind, State: approval.Approved, Subject: f.Subject, Scope: l.scope}}, nil
+}
+
+// TestOnboardApprovalNotKeptFromEarlierRun: an onboarding waits for an approval when the run
+// that commits finds none approved, whatever an earlier run of the write function found. It
+// used to keep the earlier run's "approved" flag, and onboarded the device on the pending
+// request the committing run had just made.
+func TestOnboardApprovalNotKeptFromEarlierRun(t *testing.T) {
+	ctx := context.Background()
+	w := newOpWorld(t)
+	as := approvedOnceStore{w.st, "environment:" + w.env.Environment.ID}
+	s := New(Config{Store: as, Authority: authority.New(authority.Config{Store: as, Now: w.clock})})
+	d := device.Device{ID: "dev2", Serial: "S2", State: device.Registered, CustodianID: "op"}
+	id, err := s.onboardApproval(ctx, w.a, w.env.Environment, d, 1)
+	var pe *failure.PendingError
+	if !errors.As(err, &pe) || id != "" {
+		t.Fatalf("onboarding approval, approved in a first run only: %q, %v; want a pending request", id, err)
 	}
 }
