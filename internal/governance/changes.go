@@ -212,6 +212,8 @@ func mayGovernParty(tx store.Tx, a audit.Actor, partyID string) error {
 func (s *Service) ChangeRules(ctx context.Context, a audit.Actor, partyID string) ([]ChangeRuleView, error) {
 	var out []ChangeRuleView
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		if err := mayReadParty(tx, a, partyID); err != nil {
 			return err
 		}
@@ -324,6 +326,8 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 func (s *Service) ApproverGroups(ctx context.Context, a audit.Actor, partyID string) ([]approval.Group, error) {
 	var out []approval.Group
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		if err := mayReadParty(tx, a, partyID); err != nil {
 			return err
 		}

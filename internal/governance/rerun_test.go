@@ -93,3 +93,28 @@ func TestAppliedChangeSurvivesProposingRun(t *testing.T) {
 		}
 	}
 }
+
+// rereadStore runs every read function twice, dropping the first run's outcome, as View does
+// after a connection lost in the middle of a read.
+type rereadStore struct{ store.Store }
+
+func (s rereadStore) View(c context.Context, fn func(store.Tx) error) error {
+	_ = s.Store.View(c, fn)
+	return s.Store.View(c, fn)
+}
+
+// TestListsSurviveReread: a list read again after a lost connection is the list once. The
+// read functions used to append to lists outside them, so a second run listed each item twice.
+func TestListsSurviveReread(t *testing.T) {
+	w := newWorld(t)
+	svc := governance.New(governance.Config{Store: rereadStore{w.st}, Now: w.clock.Now})
+	acme := w.admins["acme"]
+	rules, err := svc.ChangeRules(ctx, acme, "acme")
+	if err != nil || len(rules) != len(approval.ChangeKinds) {
+		t.Errorf("ChangeRules read twice: %d rules, %v; want %d", len(rules), err, len(approval.ChangeKinds))
+	}
+	all, err := svc.ApprovalRules(ctx)
+	if err != nil || len(all) != len(approval.Kinds) {
+		t.Errorf("ApprovalRules read twice: %d rules, %v; want %d", len(all), err, len(approval.Kinds))
+	}
+}

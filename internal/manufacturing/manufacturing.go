@@ -356,6 +356,8 @@ func (s *Service) CreateLot(ctx context.Context, a audit.Actor, r CreateLotReque
 func (s *Service) ListModels(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Model, error) {
 	out := []device.Model{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []device.Model{}
 		sight, err := governance.SightOf(tx, a, manufacturerID)
 		if err != nil {
 			return err
@@ -376,6 +378,8 @@ func (s *Service) ListModels(ctx context.Context, a audit.Actor, manufacturerID 
 func (s *Service) ListLots(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Lot, error) {
 	out := []device.Lot{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []device.Lot{}
 		sight, err := governance.SightOf(tx, a, manufacturerID)
 		if err != nil {
 			return err

@@ -138,6 +138,8 @@ func (s *Service) ListWaivers(ctx context.Context, a audit.Actor, deviceID strin
 	now := s.now()
 	out := []WaiverView{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []WaiverView{}
 		f := store.WaiverFilter{DeviceID: deviceID}
 		auditor, err := governance.IsAuditor(tx, a)
 		if err != nil {
