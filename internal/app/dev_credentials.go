@@ -56,6 +56,7 @@ func (a *App) devCredentialMix(ctx context.Context) error {
 	}
 	var uses []use
 	err := a.Store.Update(ctx, func(tx store.Tx) error {
+		uses = uses[:0] // Update may run this function again: an earlier run's tokens were rolled back
 		var names []string
 		for _, c := range devCredentials {
 			var creator string

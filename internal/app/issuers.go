@@ -62,6 +62,8 @@ func newIssuerCache(st store.Store, log *slog.Logger, sig est.SignatureChecker) 
 	c := &issuerCache{now: time.Now, log: log, sig: sig, load: func(ctx context.Context) ([]*x509.Certificate, error) {
 		var out []*x509.Certificate
 		err := st.View(ctx, func(tx store.Tx) error {
+			// Store.View may run this function again (after a lost connection): start over.
+			out = nil
 			cas, err := tx.CAs().ListCAs("")
 			if err != nil {
 				return err

@@ -85,6 +85,8 @@ func (a *App) snapshotRound(ctx context.Context) (int, error) {
 	}
 	var parties []string
 	err := a.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		parties = nil
 		ps, err := tx.Parties().ListParties()
 		for _, p := range ps {
 			parties = append(parties, p.ID)

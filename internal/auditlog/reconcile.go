@@ -84,6 +84,9 @@ func (s *Service) reconcile(ctx context.Context, a audit.Actor, full bool) (Reco
 	bad := map[string]Disagreement{}
 	var checked []string
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		r, ls, checked = Reconciliation{At: r.At, Disagreements: []Disagreement{}}, NewLogState(), nil
+		clear(bad)
 		if !full {
 			c, err := tx.AuditTree().LatestCheckpoint()
 			if err != nil && !errors.Is(err, store.ErrNotFound) {

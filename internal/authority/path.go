@@ -33,6 +33,8 @@ func (a *Authority) Path(ctx context.Context, id string) ([]*x509.Certificate, e
 	}
 	root := chain[len(chain)-1].ID
 	err = a.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = out[:len(chain)-1]
 		seen := map[string]bool{root: true}
 		added := map[string]bool{}
 		queue := []string{root}

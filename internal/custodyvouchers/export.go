@@ -69,6 +69,8 @@ func (s *Service) Export(ctx context.Context, a audit.Actor, r ExportRequest) (E
 		signer crypto.Signer
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		devs, mfrID = nil, ""
 		if err := requireHolder(tx, a); err != nil {
 			return err
 		}

@@ -106,6 +106,8 @@ func (s *Service) ListAccess(ctx context.Context, a audit.Actor, partyID string)
 	var out []party.Access
 	now := s.now()
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		if _, err := tx.Parties().GetParty(partyID); err != nil {
 			return err
 		}

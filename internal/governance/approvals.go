@@ -376,6 +376,9 @@ type ApprovalFilter = store.ApprovalFilter
 func (s *Service) ListApprovals(ctx context.Context, a audit.Actor, f store.ApprovalFilter) ([]approval.Request, error) {
 	var out []approval.Request
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		f := f
+		out = nil
 		auditor, err := IsAuditor(tx, a)
 		if err != nil {
 			return err
@@ -415,6 +418,8 @@ type RuleView struct {
 func (s *Service) ApprovalRules(ctx context.Context) ([]RuleView, error) {
 	var out []RuleView
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		for _, k := range approval.Kinds {
 			r, ok, err := tx.Approvals().Rule(k)
 			if err != nil {
@@ -476,6 +481,7 @@ func (s *Service) setApprovalRuleTx(ctx context.Context, a audit.Actor, kind str
 	now := s.now()
 	var pending *approval.Request
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		base, err := approvalRuleBase(tx, k)
 		if err != nil {
 			return err

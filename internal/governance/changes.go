@@ -212,6 +212,8 @@ func mayGovernParty(tx store.Tx, a audit.Actor, partyID string) error {
 func (s *Service) ChangeRules(ctx context.Context, a audit.Actor, partyID string) ([]ChangeRuleView, error) {
 	var out []ChangeRuleView
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		if err := mayReadParty(tx, a, partyID); err != nil {
 			return err
 		}
@@ -270,6 +272,7 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 	rule := approval.ChangeRule{PartyID: partyID, Kind: k, Quorum: r.Quorum, Expiry: exp}
 	now := s.now()
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		out = ChangeResult[ChangeRuleView]{} // Update may run this function again: an earlier run's proposal or result is not this run's
 		if err := mayGovernParty(tx, a, partyID); err != nil {
 			return err
 		}
@@ -323,6 +326,8 @@ func (s *Service) setChangeRule(ctx context.Context, a audit.Actor, partyID, kin
 func (s *Service) ApproverGroups(ctx context.Context, a audit.Actor, partyID string) ([]approval.Group, error) {
 	var out []approval.Group
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = nil
 		if err := mayReadParty(tx, a, partyID); err != nil {
 			return err
 		}
@@ -380,6 +385,7 @@ func (s *Service) setApproverGroup(ctx context.Context, a audit.Actor, partyID, 
 	g := approval.Group{PartyID: partyID, Name: name, Members: members}
 	now := s.now()
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		out = ChangeResult[approval.Group]{} // Update may run this function again: an earlier run's proposal or result is not this run's
 		if err := mayGovernParty(tx, a, partyID); err != nil {
 			return err
 		}

@@ -37,6 +37,7 @@ func (s *Service) setCell(ctx context.Context, a audit.Actor, c ownership.Cell, 
 	now := s.now()
 	var pending *approval.Request
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		if _, err := tx.Parties().GetParty(c.PartyID); err != nil {
 			return err
 		}
@@ -84,6 +85,7 @@ func (s *Service) deleteCell(ctx context.Context, a audit.Actor, k ownership.Key
 	now := s.now()
 	var pending *approval.Request
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		owner, found, err := tx.Ownership().Owner(k)
 		if err != nil {
 			return err

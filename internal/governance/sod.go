@@ -307,6 +307,7 @@ func (s *Service) addSoDRuleTx(ctx context.Context, a audit.Actor, r SoDRuleRequ
 	now := s.now()
 	out = store.SoDRule{ID: r.ID, A: pa, B: pb, By: a.PrincipalID, At: now}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		rules, err := tx.Duties().ListSoDRules()
 		if err != nil {
 			return fmt.Errorf("reading separation-of-duties rules: %w", err)
@@ -351,6 +352,7 @@ func (s *Service) deleteSoDRule(ctx context.Context, a audit.Actor, id, reason, 
 	now := s.now()
 	var pending *approval.Request
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		rules, err := tx.Duties().ListSoDRules()
 		if err != nil {
 			return err
@@ -420,6 +422,7 @@ func (s *Service) setPrincipalDuties(ctx context.Context, a audit.Actor, princip
 	now := s.now()
 	var pending *approval.Request
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		p, err := principalOf(tx, principalID)
 		if err != nil {
 			return err

@@ -51,6 +51,8 @@ type DeviceView struct {
 func (s *Service) Get(ctx context.Context, a audit.Actor, id string) (DeviceView, error) {
 	var v DeviceView
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		v = DeviceView{}
 		d, err := tx.Devices().GetDevice(id)
 		if err != nil {
 			return err
@@ -140,6 +142,9 @@ func redact(sight *governance.OperationalSight, d device.Device) (device.Device,
 func (s *Service) List(ctx context.Context, a audit.Actor, f store.DeviceFilter) ([]device.Device, error) {
 	var out []device.Device
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		f := f
+		out = nil
 		sight, err := governance.OperationalSightOf(tx, a)
 		if err != nil {
 			return err

@@ -117,12 +117,15 @@ func (s *Service) ImportManifest(ctx context.Context, a audit.Actor, makerID str
 	} else {
 		mf.State = maker.ManifestPending
 	}
+	// signed, not mf.State, picks the branch: the function sets mf.State, and Update may run it
+	// again (a retry, group commit's re-run), after a run that failed between its two writes.
+	signed := mf.State == maker.ManifestActive
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
 		if err := requireOwner(tx, a, m.OperatorID); err != nil {
 			return err
 		}
 		detail := map[string]any{"maker": m.ID, "manifest": mf.ID, "format": mf.Format, "sha256": hexSum(mf.SHA256), "entries": mf.Entries}
-		if mf.State == maker.ManifestActive {
+		if signed {
 			if cur, err := tx.Makers().ActiveManifest(m.ID); err == nil && cur.IssuedAt != nil && !set.IssuedAt.After(*cur.IssuedAt) {
 				return failure.New(failure.Conflict, "the signed manifest was issued at %s, not after the active one (%s, issued %s): a maker's older manifest is not taken back",
 					set.IssuedAt.Format("2006-01-02T15:04:05Z07:00"), cur.ID, cur.IssuedAt.Format("2006-01-02T15:04:05Z07:00"))

@@ -27,6 +27,8 @@ func (s *Service) WatchSet(ctx context.Context) ([]maker.Maker, []maker.Origin, 
 	var makers []maker.Maker
 	var origins []maker.Origin
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		origins = nil
 		var err error
 		if makers, err = tx.Makers().ListMakers(""); err != nil {
 			return err

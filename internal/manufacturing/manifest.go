@@ -49,6 +49,8 @@ func (s *Service) SignManifest(ctx context.Context, a audit.Actor, mfrID string,
 	var entries []manifest.Entry
 	var mfrName string
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out.LotIDs, entries = nil, nil
 		p, err := requireManufacturer(tx, mfrID)
 		if err != nil {
 			return err

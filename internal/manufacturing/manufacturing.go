@@ -253,6 +253,9 @@ func (s *Service) CreateModel(ctx context.Context, a audit.Actor, r CreateModelR
 	}
 	m := device.Model{ID: party.NewID("mdl"), ManufacturerID: r.ManufacturerID, Name: r.Name, HardwareType: r.HardwareType, CreatedAt: s.now()}
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		// Numbered afresh in each run: Update may run this function again (a retry after another
+		// model took the number, group commit's re-run), and an earlier run's number is stale.
+		m.HardwareType = r.HardwareType
 		if _, err := requireManufacturer(tx, r.ManufacturerID); err != nil {
 			return err
 		}
@@ -353,6 +356,8 @@ func (s *Service) CreateLot(ctx context.Context, a audit.Actor, r CreateLotReque
 func (s *Service) ListModels(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Model, error) {
 	out := []device.Model{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []device.Model{}
 		sight, err := governance.SightOf(tx, a, manufacturerID)
 		if err != nil {
 			return err
@@ -373,6 +378,8 @@ func (s *Service) ListModels(ctx context.Context, a audit.Actor, manufacturerID 
 func (s *Service) ListLots(ctx context.Context, a audit.Actor, manufacturerID string) ([]device.Lot, error) {
 	out := []device.Lot{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []device.Lot{}
 		sight, err := governance.SightOf(tx, a, manufacturerID)
 		if err != nil {
 			return err

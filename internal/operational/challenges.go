@@ -119,8 +119,11 @@ func (s *Service) NewChallenge(ctx context.Context, a audit.Actor, r ChallengeRe
 	now := s.now()
 	c := store.Challenge{ID: party.NewID("chl"), Nonce: nonce, Purpose: string(in.purpose), PrincipalID: a.PrincipalID, PartyID: a.PartyID,
 		KeySHA256: in.keyHash, CreatedAt: now, ExpiresAt: now.Add(ChallengeLife)}
+	// The refusal is counted once Update returned: it may run this function more than once.
+	var refused string
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
-		env, err := s.challengeEnvironment(tx, a, in)
+		refused = ""
+		env, err := s.challengeEnvironment(tx, a, in, &refused)
 		if err != nil {
 			return err
 		}
@@ -130,11 +133,14 @@ func (s *Service) NewChallenge(ctx context.Context, a audit.Actor, r ChallengeRe
 			return err
 		}
 		if n >= s.c.MaxLiveChallenges {
-			s.refusals[refusedLimit].Add(1)
+			refused = refusedLimit
 			return failure.New(failure.Denied, "principal %s holds %d challenges issued in the last %s, the limit (limits.challenges): wait for the oldest to expire", a.PrincipalID, n, ChallengeLife)
 		}
 		return tx.Challenges().CreateChallenge(c)
 	})
+	if err != nil && refused != "" {
+		s.refusals[refused].Add(1)
+	}
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -144,15 +150,15 @@ func (s *Service) NewChallenge(ctx context.Context, a audit.Actor, r ChallengeRe
 }
 
 // challengeEnvironment is the environment a challenge is for, once the caller's duty over it
-// is checked.
-func (s *Service) challengeEnvironment(tx store.Tx, a audit.Actor, in challengeInput) (environment.Environment, error) {
+// is checked. A refusal sets *refused to its reason (counted by the caller).
+func (s *Service) challengeEnvironment(tx store.Tx, a audit.Actor, in challengeInput, refused *string) (environment.Environment, error) {
 	if in.purpose == PurposeOnboard {
 		env, err := tx.Environments().GetEnvironment(in.envID)
 		if err != nil {
 			return env, err
 		}
 		if err := governance.Require(tx, a, stage, ownership.Issue, EnvChain(env)); err != nil {
-			s.refusals[refusedDuty].Add(1)
+			*refused = refusedDuty
 			return env, err
 		}
 		return env, nil
@@ -160,7 +166,7 @@ func (s *Service) challengeEnvironment(tx store.Tx, a audit.Actor, in challengeI
 	// Renewal: whether the certificate exists or belongs elsewhere is not the caller's to
 	// learn, so both are one answer.
 	none := func() (environment.Environment, error) {
-		s.refusals[refusedDuty].Add(1)
+		*refused = refusedDuty
 		return environment.Environment{}, failure.New(failure.NotFound, "no operational certificate %s that you may renew", in.serial.Text(16))
 	}
 	rec, err := tx.Certificates().GetCert(in.serial)

@@ -107,6 +107,7 @@ func (s *Service) updateEnvironment(ctx context.Context, a audit.Actor, envID st
 	now := s.now()
 	var pending *approval.Request
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		pending = nil // Update may run this function again: a proposal of an earlier run is not this run's
 		e, err := tx.Environments().GetEnvironment(envID)
 		if err != nil {
 			return err

@@ -67,6 +67,8 @@ func (s *Service) DryRunPolicy(ctx context.Context, a audit.Actor, envID string,
 	}
 	now := s.now()
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out.Evaluated, out.Refused, out.Next = 0, []DryRunRefusal{}, ""
 		env, err := tx.Environments().GetEnvironment(envID)
 		if err != nil {
 			return err

@@ -200,6 +200,7 @@ func (s *Service) setPolicy(ctx context.Context, a audit.Actor, envID string, ki
 	}
 	var pending *approval.Request
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		pv, pending = environment.PolicyVersion{}, nil // Update may run this function again: nothing of an earlier run is this run's
 		e, err := tx.Environments().GetEnvironment(envID)
 		if err != nil {
 			return err

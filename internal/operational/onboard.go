@@ -309,6 +309,7 @@ func (s *Service) onboardApproval(ctx context.Context, a audit.Actor, env enviro
 	var q approval.Request
 	var ready bool
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		q, ready = approval.Request{}, false // Update may run this function again: an earlier run's approved request is not this run's
 		last, found, err := governance.LatestApproval(tx, approval.Onboard, subject, now)
 		if err != nil {
 			return err

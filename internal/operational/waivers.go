@@ -58,6 +58,7 @@ func (s *Service) requestWaiver(ctx context.Context, a audit.Actor, r waiverChan
 	now := s.now()
 	var pending *approval.Request
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		w, pending = waiver.Waiver{}, nil // Update may run this function again: nothing of an earlier run is this run's
 		d, err := tx.Devices().GetDevice(r.DeviceID)
 		if err != nil {
 			return err
@@ -137,6 +138,8 @@ func (s *Service) ListWaivers(ctx context.Context, a audit.Actor, deviceID strin
 	now := s.now()
 	out := []WaiverView{}
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out = []WaiverView{}
 		f := store.WaiverFilter{DeviceID: deviceID}
 		auditor, err := governance.IsAuditor(tx, a)
 		if err != nil {

@@ -71,6 +71,8 @@ func (r *Reader) Report(ctx context.Context, a audit.Actor, q Query) (Report, er
 	}
 	out := Report{Since: q.Since, Entries: []Entry{}, ByReason: []ReasonCount{}}
 	err := r.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out.Entries, out.ByReason = []Entry{}, []ReasonCount{}
 		f := store.RefusalFilter{Since: q.Since, Limit: q.Limit}
 		auditor, err := governance.IsAuditor(tx, a)
 		if err != nil {

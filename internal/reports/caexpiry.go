@@ -45,6 +45,8 @@ func (s *Service) CAExpiry(ctx context.Context, a audit.Actor) (CAExpiryReport, 
 	now := s.now()
 	out := CAExpiryReport{GeneratedAt: now, Items: []CAExpiry{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out.Items, out.Warnings = []CAExpiry{}, 0
 		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err

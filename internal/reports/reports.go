@@ -93,6 +93,8 @@ func (s *Service) Inventory(ctx context.Context, a audit.Actor, after string, li
 	}
 	page := InventoryPage{Items: []InventoryRow{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		page = InventoryPage{Items: []InventoryRow{}}
 		sc, err := scopeOf(tx, a)
 		if err != nil {
 			return err

@@ -127,6 +127,8 @@ func (s *Service) StandardsFor(ctx context.Context, a audit.Actor) (StandardsRep
 	now := s.now()
 	out := StandardsReport{GeneratedAt: now, Rows: []StandardsRow{}}
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		// Store.View may run this function again (after a lost connection): start over.
+		out.Rows = []StandardsRow{}
 		auditor, err := governance.IsAuditor(tx, a)
 		if err != nil {
 			return err

@@ -37,6 +37,16 @@ var (
 // Store runs transactions.
 type Store interface {
 	// Update runs fn in a read-write transaction and commits when fn returns nil.
+	//
+	// fn may run more than once for one call: Update retries it after a conflict the
+	// database expects to clear (SQLite busy, PostgreSQL serialization failure) or a
+	// connection lost before the commit, and group commit runs a whole batch again when one
+	// of its functions failed, each run in a transaction that is rolled back and may see
+	// other writes. So fn must start from scratch on every run: it must not read a variable
+	// from outside that an earlier run changed, and whatever it leaves outside for the caller
+	// (results, slices, counters, flags, fields of a captured struct) must be reset at its
+	// start or written whole by the run that returned nil. Effects outside the database
+	// (metrics, caches, logs) belong after Update returns, not in fn.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
