@@ -342,6 +342,7 @@ func (s *Service) ListTokens(ctx context.Context, a audit.Actor, principalID str
 	var out []TokenView
 	now := s.now()
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		out = nil // View retries after a lost connection: start over
 		if _, err := target(tx, a, principalID); err != nil {
 			return err
 		}

@@ -117,4 +117,11 @@ func TestListsSurviveReread(t *testing.T) {
 	if err != nil || len(all) != len(approval.Kinds) {
 		t.Errorf("ApprovalRules read twice: %d rules, %v; want %d", len(all), err, len(approval.Kinds))
 	}
+	once, err := governance.New(governance.Config{Store: w.st, Now: w.clock.Now}).ListTokens(ctx, acme, acme.PrincipalID)
+	if err != nil || len(once) == 0 {
+		t.Fatalf("ListTokens: %d tokens, %v; the administrator holds at least one", len(once), err)
+	}
+	if twice, err := svc.ListTokens(ctx, acme, acme.PrincipalID); err != nil || len(twice) != len(once) {
+		t.Errorf("ListTokens read twice: %d tokens, %v; want %d", len(twice), err, len(once))
+	}
 }
