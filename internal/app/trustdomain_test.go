@@ -116,7 +116,7 @@ func TestTrustDomainHeldByFirstOperator(t *testing.T) {
 }
 
 // TestTrustDomainSharedBeforeClaims: an environment of another operator that named a domain
-// before trust domains were claimed (written as migration 0036 found it: a row with no claim
+// before trust domains were claimed (written as migration 0035 found it: a row with no claim
 // of its own) keeps working, and the gaps report lists it as a trust-domain gap: to its
 // operator without the holder, to the holder without the environment, to auditors whole.
 func TestTrustDomainSharedBeforeClaims(t *testing.T) {
@@ -163,7 +163,7 @@ func TestTrustDomainSharedBeforeClaims(t *testing.T) {
 }
 
 // legacyEnvironment writes an environment row straight into the dev server's SQLite database,
-// as one created before migration 0036 stands after it: no claim of its own, its domain held
+// as one created before migration 0035 stands after it: no claim of its own, its domain held
 // by the operator that named it first. It returns the ID.
 func legacyEnvironment(t *testing.T, s *devServer, id, operator, name, issuingCA, domain string) string {
 	t.Helper()

@@ -8,7 +8,7 @@ import (
 )
 
 // TrustDomainGap is an environment whose SPIFFE trust domain another operator holds: both
-// named it before trust domains were claimed (migration 0036), which gave the domain to the
+// named it before trust domains were claimed (migration 0035), which gave the domain to the
 // operator whose environment named it first. The environment keeps issuing, so its devices'
 // and support engineers' SPIFFE IDs are in the holder's domain, and a relying party that
 // trusts the holder's domain accepts them. New environments cannot do this (rule

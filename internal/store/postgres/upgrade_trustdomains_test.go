@@ -7,12 +7,12 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
 
-// TestUpgradeClaimsTrustDomains: migration 0036 gives each trust domain the environments
+// TestUpgradeClaimsTrustDomains: migration 0035 gives each trust domain the environments
 // already name to the operator of the environment that named it first (by ID on a tie), a
 // domain two operators share included, and a claim after it finds those claims.
 func TestUpgradeClaimsTrustDomains(t *testing.T) {
 	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0036")
+	db, dsn := migratedBefore(t, "0035")
 	storetest.SeedBeforeTrustDomains(t, db, "$1")
 	db.Close()
 

@@ -12,7 +12,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store"
 )
 
-// SPIFFE trust domains owned per operator (migration 0036): the first operator whose
+// SPIFFE trust domains owned per operator (migration 0035): the first operator whose
 // environment names a domain claims it for good.
 
 var trustDomainTests = []struct {
@@ -111,7 +111,7 @@ func sameClaim(a, b environment.TrustDomainClaim) bool {
 	return a.Name == b.Name && a.OperatorID == b.OperatorID && a.EnvironmentID == b.EnvironmentID && a.ClaimedAt.Equal(b.ClaimedAt)
 }
 
-// SeedBeforeTrustDomains writes, into a database migrated to just before 0036 (ph is the
+// SeedBeforeTrustDomains writes, into a database migrated to just before 0035 (ph is the
 // dialect's first placeholder), environments of three operators: shared.example named first by
 // op2's env_b1 (at 1 s), then by op's env_a1 and env_a2; tie.example named by op3's env_t2 and
 // op's env_t1 at the same instant; solo.example by op's env_s only.
