@@ -89,6 +89,7 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 	}
 	ids := make([]string, len(ver.Devices))
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		ids = make([]string, len(ver.Devices)) // filled anew by every run
 		if err := requireHolder(tx, a); err != nil {
 			return err
 		}

@@ -198,6 +198,7 @@ func testDevicesExpiringOwnOperational(t *testing.T, s store.Store) {
 	} {
 		var got []string
 		if err := s.View(ctx, func(tx store.Tx) error {
+			got = nil // a read may run again
 			l, err := tx.Devices().ListDevices(tc.f)
 			for _, d := range l {
 				got = append(got, d.ID)

@@ -28,6 +28,7 @@ func pagedDeviceIDs(t *testing.T, s store.Store, f store.DeviceFilter) string {
 	t.Helper()
 	var ids []string
 	_ = s.View(ctx, func(tx store.Tx) error {
+		ids = nil // a read may run again
 		for range 20 {
 			l, err := tx.Devices().ListDevices(f)
 			if err != nil {

@@ -64,6 +64,7 @@ func testEachRevoked(t *testing.T, s store.Store) {
 	}
 	var got []store.RevokedEntry
 	_ = s.View(ctx, func(tx store.Tx) error {
+		got = nil // a read may run again
 		return tx.Status().EachRevoked("ca1", t0, func(e store.RevokedEntry) error { got = append(got, e); return nil })
 	})
 	if len(got) != 2 || got[0].SerialHex != "20" || got[0].Reason != 1 || !got[0].RevokedAt.Equal(t0) || got[1].SerialHex != "5" || got[1].Reason != 6 {
