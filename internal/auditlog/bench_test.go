@@ -3,10 +3,8 @@ package auditlog_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +18,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/auditlog"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 )
 
@@ -38,24 +37,7 @@ func benchEvent(i int) audit.Event {
 }
 
 func pgStore(b testing.TB) store.Store {
-	dsn := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if dsn == "" {
-		b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	schema := fmt.Sprintf("hm_bench_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); db.Close() })
-	u, _ := url.Parse(dsn)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String())
+	st, err := postgres.Open(ctx, pgtest.SchemaDSN(b, "hm_bench"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,6 +59,7 @@ var layers = map[string]string{
 	"internal/store/sqlite":    "stores",
 	"internal/store/postgres":  "stores",
 	"internal/store/storetest": "storetest",
+	"internal/store/pgtest":    "storetest", // an empty PostgreSQL schema for tests
 	// readcache wraps a store with the per-replica cache of authentication and authorization
 	// reads, kept correct across replicas by the governance epoch (issue 21).
 	"internal/readcache": "stores",

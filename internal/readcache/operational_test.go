@@ -4,12 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/readcache"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
@@ -59,46 +57,19 @@ func openSQLite(t testing.TB, n int) ([]store.Store, *sql.DB) {
 	return out, db
 }
 
-var schemaSeq atomic.Int64
-
 func openPostgres(t testing.TB, n int) ([]store.Store, *sql.DB) {
 	t.Helper()
-	base := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES to a server URL")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("hm_rc_%d_%d", time.Now().UnixNano(), schemaSeq.Add(1))
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil || !strings.HasPrefix(base, "postgres") {
-		t.Fatal("HALLMARK_TEST_POSTGRES must be a postgres:// URL")
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := pgtest.SchemaDSN(t, "hm_rc")
 	var out []store.Store
 	for range n {
-		s, err := postgres.Open(ctx, u.String())
+		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
 		out = append(out, s)
 	}
-	db, err := sql.Open("pgx", u.String())
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

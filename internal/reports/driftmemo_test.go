@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
@@ -84,31 +83,7 @@ func tamper(db *sql.DB, q, deviceID string) error {
 // when the test ends; it skips the test without the variable.
 func freshPostgres(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES to a server URL")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("hm_reports_%d", time.Now().UnixNano())
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		db.Close()
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.SchemaDSN(t, "hm_reports")
 }
 
 func testDriftIncremental(t *testing.T, st store.Store, tamperRecord func(deviceID string) error) {

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 )
@@ -31,32 +30,9 @@ import (
 // hold 383 pages; "THEN 1 ELSE 0 END = 1" for ownTrendCert read 8,114. Buffers count work, not
 // time.
 func TestRotationTrendBuffersPostgres(t *testing.T) {
-	base := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES to a server URL")
-	}
+	dsn := pgtest.SchemaDSN(t, "hm_trendplan")
 	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("hm_trendplan_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String())
+	st, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +41,7 @@ func TestRotationTrendBuffersPostgres(t *testing.T) {
 	if err := trendFleet(ctx, st, t0, 2000); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("pgx", u.String())
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +52,7 @@ func TestRotationTrendBuffersPostgres(t *testing.T) {
 	// pages is what the trend's tables and their indexes hold.
 	var pages int64
 	if err := db.QueryRow(`SELECT SUM(pg_total_relation_size(c.oid) / current_setting('block_size')::bigint) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relname IN ('evidence', 'certificates', 'devices', 'environments')`, schema).Scan(&pages); err != nil {
+WHERE n.nspname = current_schema() AND c.relname IN ('evidence', 'certificates', 'devices', 'environments')`).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
 	var at []time.Time
