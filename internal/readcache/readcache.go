@@ -249,8 +249,8 @@ func (c *Cache) Update(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // unmovedEpochs is a write transaction's store.Epochs that can tell that the transaction has
-// made no write an epoch trigger follows (sqlstore: a factory issuance's reservation and
-// completion), so that no epoch moved since it began. It must never report true after such a
+// made no write an epoch trigger follows (sqlstore: what factory issuance, EST enrollment
+// and renewal write), so that no epoch moved since it began. It must never report true after such a
 // write (storetest's EpochsUnmoved).
 type unmovedEpochs interface{ Unmoved() bool }
 

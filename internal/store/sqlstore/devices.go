@@ -149,6 +149,7 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 }
 
 func (d devices) UpdateDevice(v, expect device.Device) error {
+	defer d.t.noEpochWrite()()
 	return d.t.execOne(fmt.Errorf("device %s changed meanwhile: %w", v.ID, store.ErrConflict),
 		`UPDATE devices SET state = ?, custodian_id = ?, factory_cert = ?, environment_id = ?, operational_cert = ?, updated_at = ? WHERE id = ? AND state = ? AND custodian_id = ? AND operational_cert = ?`,
 		string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.UpdatedAt), v.ID, string(expect.State), expect.CustodianID, expect.OperationalCert)

@@ -17,8 +17,9 @@ func (e epochs) Epoch(name string) (int64, error) {
 // Unmoved reports that this transaction has made no write that an epoch trigger follows, so
 // that every epoch is still what the transaction found (readcache's Update then need not read
 // it). It is conservative: every write through exec counts, except those of the statements
-// that write only tables no epoch trigger is on (noEpochWrite: a certificate's reservation and
-// completion, a new device, a new build record); writes outside exec are to such tables too
+// that write only tables no epoch trigger is on (noEpochWrite: a certificate's reservation,
+// completion and revocation, a new or updated device, a new build record, new evidence: what
+// factory issuance, EST enrollment and renewal write); writes outside exec are to such tables too
 // (the audit tree, leases, CRL numbers, report snapshots). storetest's EpochsUnmoved checks
 // both directions on each dialect.
 func (e epochs) Unmoved() bool { return !e.t.epochWrite }

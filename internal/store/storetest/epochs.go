@@ -263,8 +263,9 @@ func testEpochEnvironmentWriters(t *testing.T, s store.Store) {
 
 // testEpochsUnmoved: a write transaction whose writes are only those of a factory issuance (a
 // certificate's reservation, its completion, a new device, a new build record, the audit event)
-// moves no epoch, and a store that tells (unmovedEpochs) says so; one more write that moves the
-// governance epoch, in the same transaction, makes it say moved. Both directions matter:
+// or of EST enrollment and renewal (a device update, a revocation, evidence) moves no epoch,
+// and a store that tells (unmovedEpochs) says so; one more write that moves the governance
+// epoch, in the same transaction, makes it say moved. Both directions matter:
 // readcache skips its epoch read on "unmoved", so a wrong "unmoved" would leave this process's
 // own change out of its cache for up to the staleness bound.
 func testEpochsUnmoved(t *testing.T, s store.Store) {
@@ -307,7 +308,35 @@ func testEpochsUnmoved(t *testing.T, s store.Store) {
 			_, err := tx.Audit().Append(ev("factory.issue"))
 			return err
 		}},
+		// What EST enrollment and renewal write besides: the device moves to its environment,
+		// the certificate it replaces is revoked as superseded, and evidence is recorded.
+		{"UpdateDeviceRevokeCreateEvidence", func(tx store.Tx) error {
+			d := device.Device{ID: "d2", ManufacturerID: "acme", ModelID: "m1", LotID: "l1", Serial: "SN-unmoved", State: device.Registered, CustodianID: "acme", FactoryCert: "51"}
+			next := d
+			next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, "env1", "51", t0
+			if err := tx.Devices().UpdateDevice(next, d); err != nil {
+				return err
+			}
+			if err := tx.Certificates().Revoke(serial, 4, t0); err != nil {
+				return err
+			}
+			if err := tx.Evidence().CreateEvidence(environment.Evidence{Serial: "51", DeviceID: "d2", EnvironmentID: "env1", Kind: "onboard", FactorySerial: "f",
+				Protocol: "est", PolicyKind: environment.Onboarding, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{}`), CreatedAt: t0}); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(ev("device.enroll"))
+			return err
+		}},
 	}
+	seedParty(t, s, "op", party.Operator)
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Environments().CreateEnvironment(environment.Environment{ID: "env1", OperatorID: "op", Name: "plant", IssuingCAID: "ca1", TrustDomain: "td",
+			Lifetime: environment.Duration(time.Hour), MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("environment.create"))
+		return err
+	})
 	told := false
 	for _, st := range steps {
 		before := epochs()
