@@ -15,7 +15,8 @@
 //     every request that starts more than Staleness after the commit (the bound).
 //   - A write transaction through this store (Update) reads the epoch before it commits, and
 //     a commit that moved it drops the cache before Update returns: this process's own changes
-//     are seen by its next request, with no wait.
+//     are seen by its next request, with no wait. A transaction the store knows made no write
+//     an epoch trigger follows (unmovedEpochs) skips the read: its commit moved nothing.
 //   - Only reads that found something, or that found no ownership cell or signing key, are
 //     kept (an unknown token, lot or EST label is read again every time, so guessing fills
 //     nothing); the entries are capped at MaxEntries, all dropped when full. Waivers are kept
@@ -216,26 +217,42 @@ func (c *Cache) putN(gen uint64, n int, add func()) {
 }
 
 // Update runs fn in a write transaction and reads the epoch in it before the commit: when the
-// commit moved it, the cache is dropped before Update returns.
+// commit moved it, the cache is dropped before Update returns. When the store can tell that fn
+// made no write an epoch trigger follows (unmovedEpochs), the epoch is not read: the commit
+// cannot have moved it, and what another replica moved meanwhile is fresh's to see within
+// Staleness, as for every read.
 func (c *Cache) Update(ctx context.Context, fn func(store.Tx) error) error {
 	var e int64
+	var read bool
 	err := c.Store.Update(ctx, func(tx store.Tx) error {
+		read = false // a retried run starts over
 		if err := fn(tx); err != nil {
 			return err
 		}
+		ep := tx.Epochs()
+		if u, ok := ep.(unmovedEpochs); ok && u.Unmoved() {
+			return nil
+		}
 		var err error
-		if e, err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
+		if e, err = ep.Epoch(store.GovernanceEpoch); err != nil {
 			return fmt.Errorf("reading the governance epoch: %w", err)
 		}
+		read = true
 		return nil
 	})
-	if err == nil {
+	if err == nil && read {
 		c.mu.Lock()
 		c.observe(e, time.Time{})
 		c.mu.Unlock()
 	}
 	return err
 }
+
+// unmovedEpochs is a write transaction's store.Epochs that can tell that the transaction has
+// made no write an epoch trigger follows (sqlstore: what factory issuance, EST enrollment
+// and renewal write), so that no epoch moved since it began. It must never report true after such a
+// write (storetest's EpochsUnmoved).
+type unmovedEpochs interface{ Unmoved() bool }
 
 // CachedToken returns the token whose secret hashes to hash, with its principal, as
 // store.PrincipalStore.TokenByHash does; from the cache when it holds it, with no

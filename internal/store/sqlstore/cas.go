@@ -103,6 +103,7 @@ type certs struct{ t *tx }
 // Reserve is the one write exempt from the audit rule: the reserved row is itself the record
 // of intent that a later audited transaction completes. It records the CRL partition too.
 func (c certs) Reserve(v ca.Cert) error {
+	defer c.t.noEpochWrite()()
 	wasChanged := c.t.changed
 	_, err := c.t.exec(`INSERT INTO certificates (serial, ca_id, device_id, profile, state, tbs, not_before, not_after, created_at, crl_partition, key_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ca.SerialHex(v.Serial), v.CAID, nullString(v.DeviceID), v.Profile, string(ca.Reserved), v.TBS, micros(v.NotBefore), micros(v.NotAfter), micros(v.CreatedAt), v.CRLPartition, nullBytes(v.KeySHA256))
@@ -114,6 +115,7 @@ func (c certs) Reserve(v ca.Cert) error {
 // record of intent) must be exactly der's tbsCertificate, checked in the same UPDATE; else
 // ErrConflict and nothing is written.
 func (c certs) MarkIssued(serial *big.Int, der []byte, at time.Time) error {
+	defer c.t.noEpochWrite()() // certificates' trigger appends to status_changes only
 	hex := ca.SerialHex(serial)
 	if tbs := tbsOf(der); tbs != nil {
 		return c.t.execOne(fmt.Errorf("certificate %s is not reserved with the to-be-signed bytes it holds: %w", hex, store.ErrConflict),

@@ -63,6 +63,7 @@ func (c catalog) ListLots(mfr string) ([]device.Lot, error) {
 type devices struct{ t *tx }
 
 func (d devices) CreateDevice(v device.Device) error {
+	defer d.t.noEpochWrite()()
 	_, err := d.t.exec(`INSERT INTO devices (id, manufacturer_id, model_id, lot_id, serial, state, custodian_id, factory_cert, environment_id, operational_cert, created_at, updated_at) VALUES (?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.ID, v.ManufacturerID, v.ModelID, v.LotID, v.Serial, string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.CreatedAt), micros(v.UpdatedAt))
 	return err
@@ -148,6 +149,7 @@ func (d devices) ListDevices(f store.DeviceFilter) ([]device.Device, error) {
 }
 
 func (d devices) UpdateDevice(v, expect device.Device) error {
+	defer d.t.noEpochWrite()()
 	return d.t.execOne(fmt.Errorf("device %s changed meanwhile: %w", v.ID, store.ErrConflict),
 		`UPDATE devices SET state = ?, custodian_id = ?, factory_cert = ?, environment_id = ?, operational_cert = ?, updated_at = ? WHERE id = ? AND state = ? AND custodian_id = ? AND operational_cert = ?`,
 		string(v.State), v.CustodianID, v.FactoryCert, v.EnvironmentID, v.OperationalCert, micros(v.UpdatedAt), v.ID, string(expect.State), expect.CustodianID, expect.OperationalCert)
@@ -156,6 +158,7 @@ func (d devices) UpdateDevice(v, expect device.Device) error {
 type buildRecords struct{ t *tx }
 
 func (b buildRecords) CreateBuildRecord(r store.BuildRecord) error {
+	defer b.t.noEpochWrite()() // build_records' epoch triggers follow updates and deletes only
 	_, err := b.t.exec(`INSERT INTO build_records (id, device_id, payload_sha256, envelope, created_at) VALUES (?, ?, ?, ?, ?)`,
 		r.ID, r.DeviceID, r.PayloadSHA256, r.Envelope, micros(r.CreatedAt))
 	return err

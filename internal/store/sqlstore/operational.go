@@ -219,6 +219,7 @@ func (c challenges) PurgeChallenges(now time.Time, limit int) ([]store.Challenge
 type evidence struct{ t *tx }
 
 func (e evidence) CreateEvidence(v environment.Evidence) error {
+	defer e.t.noEpochWrite()()
 	facts := string(v.Facts)
 	if facts == "" {
 		facts = "{}"
@@ -245,6 +246,7 @@ func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) 
 const certificateHold = 6
 
 func (c certs) Revoke(serial *big.Int, reason int, at time.Time) error {
+	defer c.t.noEpochWrite()() // certificates' trigger appends to status_changes only
 	none := fmt.Errorf("certificate %s is not issued or already revoked: %w", ca.SerialHex(serial), store.ErrConflict)
 	if reason == certificateHold {
 		return c.t.execOne(none, `UPDATE certificates SET state = ?, revoked_at = ?, reason = ? WHERE serial = ? AND state = ?`,

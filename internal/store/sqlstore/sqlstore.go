@@ -216,6 +216,8 @@ type tx struct {
 	unprepared []string
 	writable   bool
 	changed    bool // an identity-state write happened
+	// epochWrite: a write that an epoch trigger may follow happened (epochs.go, Unmoved).
+	epochWrite bool
 	audited    bool // an audit event was appended
 
 	// txStmts are the cached statements bound to tx, by query (stmtcache.go); the requests of
@@ -241,7 +243,7 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if !t.writable {
 		return nil, errors.New("store: write in a read-only transaction")
 	}
-	t.changed = true
+	t.changed, t.epochWrite = true, true
 	q := t.d.Rebind(query)
 	var res sql.Result
 	var err error

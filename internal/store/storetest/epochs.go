@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"math/big"
 	"testing"
 	"time"
 
@@ -20,6 +22,21 @@ var epochTests = []struct {
 }{
 	{"GovernanceEpochMovesWithEveryWriter", testEpochWriters},
 	{"GovernanceEpochMovesWithEnvironmentWriters", testEpochEnvironmentWriters},
+	{"EpochsUnmoved", testEpochsUnmoved},
+}
+
+// unmovedEpochs is the optional side of store.Epochs that readcache uses to skip its epoch
+// read in a write transaction (readcache.unmovedEpochs).
+type unmovedEpochs interface{ Unmoved() bool }
+
+// unmoved reports what tx's Epochs says of the transaction so far; ok is false when the store
+// does not tell.
+func unmoved(tx store.Tx) (v, ok bool) {
+	u, ok := tx.Epochs().(unmovedEpochs)
+	if !ok {
+		return false, false
+	}
+	return u.Unmoved(), true
 }
 
 func epochNow(t *testing.T, s store.Store) int64 {
@@ -154,6 +171,9 @@ func checkEpochSteps(t *testing.T, s store.Store, steps []epochStep) {
 			if err := st.fn(tx); err != nil {
 				return err
 			}
+			if v, ok := unmoved(tx); ok && v {
+				t.Errorf("%s: the transaction's epochs say unmoved after it moved the governance epoch", st.name)
+			}
 			var err error
 			if inside, err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
 				return err
@@ -239,4 +259,119 @@ func testEpochEnvironmentWriters(t *testing.T, s store.Store) {
 	if after := epochNow(t, s); after != before {
 		t.Errorf("reading moved the governance epoch from %d to %d", before, after)
 	}
+}
+
+// testEpochsUnmoved: a write transaction whose writes are only those of a factory issuance (a
+// certificate's reservation, its completion, a new device, a new build record, the audit event)
+// or of EST enrollment and renewal (a device update, a revocation, evidence) moves no epoch,
+// and a store that tells (unmovedEpochs) says so; one more write that moves the governance
+// epoch, in the same transaction, makes it say moved. Both directions matter:
+// readcache skips its epoch read on "unmoved", so a wrong "unmoved" would leave this process's
+// own change out of its cache for up to the staleness bound.
+func testEpochsUnmoved(t *testing.T, s store.Store) {
+	seedDevice(t, s, "d1")
+	der := SelfSignedForTest(t)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := big.NewInt(0x51)
+	epochs := func() [2]int64 {
+		var v [2]int64
+		if err := s.View(ctx, func(tx store.Tx) (err error) {
+			if v[0], err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
+				return err
+			}
+			v[1], err = tx.Epochs().Epoch(store.BuildRecordsEpoch)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	steps := []epochStep{
+		{"Reserve", func(tx store.Tx) error {
+			return tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: "ca1", DeviceID: "d2", Profile: "factory", TBS: cert.RawTBSCertificate,
+				NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0, KeySHA256: []byte("key-of-32-bytes-xxxxxxxxxxxxxxxx")})
+		}},
+		{"MarkIssuedCreateDeviceCreateBuildRecord", func(tx store.Tx) error {
+			if err := tx.Certificates().MarkIssued(serial, der, t0); err != nil {
+				return err
+			}
+			if err := tx.Devices().CreateDevice(device.Device{ID: "d2", ManufacturerID: "acme", ModelID: "m1", LotID: "l1", Serial: "SN-unmoved",
+				State: device.Registered, CustodianID: "acme", FactoryCert: "51", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			if err := tx.BuildRecords().CreateBuildRecord(store.BuildRecord{ID: "br1", DeviceID: "d2", PayloadSHA256: make([]byte, 32), Envelope: []byte("{}"), CreatedAt: t0}); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(ev("factory.issue"))
+			return err
+		}},
+		// What EST enrollment and renewal write besides: the device moves to its environment,
+		// the certificate it replaces is revoked as superseded, and evidence is recorded.
+		{"UpdateDeviceRevokeCreateEvidence", func(tx store.Tx) error {
+			d := device.Device{ID: "d2", ManufacturerID: "acme", ModelID: "m1", LotID: "l1", Serial: "SN-unmoved", State: device.Registered, CustodianID: "acme", FactoryCert: "51"}
+			next := d
+			next.State, next.EnvironmentID, next.OperationalCert, next.UpdatedAt = device.Active, "env1", "51", t0
+			if err := tx.Devices().UpdateDevice(next, d); err != nil {
+				return err
+			}
+			if err := tx.Certificates().Revoke(serial, 4, t0); err != nil {
+				return err
+			}
+			if err := tx.Evidence().CreateEvidence(environment.Evidence{Serial: "51", DeviceID: "d2", EnvironmentID: "env1", Kind: "onboard", FactorySerial: "f",
+				Protocol: "est", PolicyKind: environment.Onboarding, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{}`), CreatedAt: t0}); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(ev("device.enroll"))
+			return err
+		}},
+	}
+	seedParty(t, s, "op", party.Operator)
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Environments().CreateEnvironment(environment.Environment{ID: "env1", OperatorID: "op", Name: "plant", IssuingCAID: "ca1", TrustDomain: "td",
+			Lifetime: environment.Duration(time.Hour), MaxAge: environment.Duration(2 * time.Hour), Services: []string{}, CreatedAt: t0}); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("environment.create"))
+		return err
+	})
+	told := false
+	for _, st := range steps {
+		before := epochs()
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := st.fn(tx); err != nil {
+				return err
+			}
+			v, ok := unmoved(tx)
+			told = ok
+			if ok && !v {
+				t.Errorf("%s: the transaction's epochs say moved; it wrote nothing an epoch trigger follows", st.name)
+			}
+			return nil
+		})
+		if after := epochs(); after != before {
+			t.Errorf("%s moved the epochs from %v to %v", st.name, before, after)
+		}
+	}
+	if !told {
+		return // the store does not tell: nothing more to check
+	}
+	// After a write that moves the governance epoch, the same transaction is not unmoved,
+	// whatever unmoved writes follow it.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Catalog().CreateModel(device.Model{ID: "m2", ManufacturerID: "acme", Name: "m2", HardwareType: "1.2.3", CreatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.Devices().CreateDevice(device.Device{ID: "d3", ManufacturerID: "acme", ModelID: "m2", LotID: "l1", Serial: "SN-moved",
+			State: device.Registered, CustodianID: "acme", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		if v, _ := unmoved(tx); v {
+			t.Errorf("after CreateModel and CreateDevice the transaction's epochs say unmoved")
+		}
+		_, err := tx.Audit().Append(ev("model.create"))
+		return err
+	})
 }
