@@ -8,11 +8,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/hallmark-id/hallmark/internal/custodyvoucher"
 	"github.com/hallmark-id/hallmark/internal/custodyvouchers"
 	"github.com/hallmark-id/hallmark/internal/failure"
+	"github.com/hallmark-id/hallmark/internal/store"
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
@@ -106,5 +108,17 @@ func TestCustodyOf(t *testing.T) {
 	}
 	if _, err := atOperator.CustodyOf(ctx, custodyvouchers.CustodyQuery{Factory: cert(kept.CertificatePEM), PartyID: "contoso"}); !failure.Is(err, failure.NotFound) {
 		t.Errorf("a device the operator never saw: %v, want not found", err)
+	}
+
+	// A factory certificate a repair replaced no longer names the device: the MASA's custody
+	// question about it is refused under the current-factory rule, and the current one answers
+	// (repairedDevice hands the device to contoso).
+	old, cur := repairedDevice(t, a, dir, lot, "lot-c", "SN-C3")
+	_, err = atMaker.CustodyOf(ctx, custodyvouchers.CustodyQuery{Factory: cert(old.CertificatePEM), PartyID: "contoso"})
+	if !failure.Is(err, failure.Denied) || !strings.Contains(err.Error(), store.RuleCurrentFactory) {
+		t.Errorf("custody by the replaced factory certificate: %v, want denied under %s", err, store.RuleCurrentFactory)
+	}
+	if got, err := atMaker.CustodyOf(ctx, custodyvouchers.CustodyQuery{Factory: cert(cur.CertificatePEM), PartyID: "contoso"}); err != nil || !got.Holds || got.DeviceID != cur.Device.ID {
+		t.Errorf("custody by the current factory certificate: %+v, %v; want held by contoso", got, err)
 	}
 }

@@ -40,11 +40,7 @@ func (s *Service) CarriedCustody(ctx context.Context, factory *x509.Certificate,
 		devID  string
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
-		id, err := deviceOf(tx, factory)
-		if err != nil {
-			return err
-		}
-		d, err := tx.Devices().GetDevice(id)
+		d, err := deviceOf(tx, factory)
 		if err != nil {
 			return err
 		}

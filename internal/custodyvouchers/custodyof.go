@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 
+	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
 	"github.com/hallmark-id/hallmark/internal/failure"
 	"github.com/hallmark-id/hallmark/internal/issuance"
@@ -62,11 +63,7 @@ func (s *Service) CustodyOf(ctx context.Context, q CustodyQuery) (CustodyAnswer,
 	}
 	var out CustodyAnswer
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		id, err := deviceOf(tx, q.Factory)
-		if err != nil {
-			return err
-		}
-		d, err := tx.Devices().GetDevice(id)
+		d, err := deviceOf(tx, q.Factory)
 		if err != nil {
 			return err
 		}
@@ -98,33 +95,42 @@ func (s *Service) CustodyOf(ctx context.Context, q CustodyQuery) (CustodyAnswer,
 	return out, err
 }
 
-// deviceOf finds the device whose factory certificate is f: one this deployment issued, or
-// the origin of an external device (made elsewhere, onboarded or imported here).
-func deviceOf(tx store.Tx, f *x509.Certificate) (string, error) {
+// deviceOf finds the device whose current factory certificate is f: one this deployment
+// issued, or the origin of an external device (made elsewhere, onboarded or imported here). A
+// factory certificate this deployment issued that a repair has since replaced is refused
+// (store.CurrentFactory): it no longer names the device, so its key answers for nothing.
+func deviceOf(tx store.Tx, f *x509.Certificate) (device.Device, error) {
 	rec, err := tx.Certificates().GetCert(f.SerialNumber)
 	if err == nil && rec.Profile == string(issuance.ProfileFactory) && string(rec.DER) == string(f.Raw) && rec.DeviceID != "" {
-		return rec.DeviceID, nil
+		d, err := tx.Devices().GetDevice(rec.DeviceID)
+		if err != nil {
+			return device.Device{}, err
+		}
+		if err := store.CurrentFactory(d, ca.SerialHex(f.SerialNumber)); err != nil {
+			return device.Device{}, err
+		}
+		return d, nil
 	} else if err != nil && !failure.Is(err, failure.NotFound) {
-		return "", err
+		return device.Device{}, err
 	}
 	registered, err := tx.Makers().ListMakers("")
 	if err != nil {
-		return "", err
+		return device.Device{}, err
 	}
 	for _, m := range registered {
 		// An external device is found by serial, the way onboarding names it; its origin must
-		// keep this very certificate.
+		// keep this very certificate (an origin holds only the device's current one).
 		_, hw, _ := issuance.ParseHardwareModuleName(f)
 		serial := maker.DeviceSerial(f, hw)
 		o, err := tx.Makers().OriginBySerial(m.ID, serial)
 		if failure.Is(err, failure.NotFound) {
 			continue
 		} else if err != nil {
-			return "", err
+			return device.Device{}, err
 		}
 		if o.Factory.Equal(f) {
-			return o.DeviceID, nil
+			return tx.Devices().GetDevice(o.DeviceID)
 		}
 	}
-	return "", failure.New(failure.NotFound, "no device of this deployment has factory certificate %s (serial %s)", f.Subject, f.SerialNumber.Text(16))
+	return device.Device{}, failure.New(failure.NotFound, "no device of this deployment has factory certificate %s (serial %s)", f.Subject, f.SerialNumber.Text(16))
 }
