@@ -331,6 +331,7 @@ func (a *App) devSeed(ctx context.Context, tokenFile string) error {
 func (a *App) devActor(ctx context.Context, partyID, name string) audit.Actor {
 	var out audit.Actor
 	_ = a.Store.View(ctx, func(tx store.Tx) error {
+		out = audit.Actor{} // a read may run again
 		ps, err := tx.Parties().ListPrincipals(partyID)
 		for _, p := range ps {
 			if p.Name == name {

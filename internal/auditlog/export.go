@@ -131,15 +131,16 @@ func (s *Service) LeafHashes(ctx context.Context, start uint64, n int) ([][]byte
 		if err != nil {
 			return err
 		}
+		// Set whole on every path: a read may run again.
+		out = [][]byte{}
 		if start >= head.Size {
-			out = [][]byte{}
 			return nil
 		}
-		n = int(min(uint64(n), head.Size-start))
-		out = make([][]byte, n)
+		k := int(min(uint64(n), head.Size-start))
+		out = make([][]byte, k)
 		// Read past holes: LeafHashes stops at one, so ask again after it.
-		for i := 0; i < n; {
-			got, err := tx.AuditTree().LeafHashes(start+uint64(i), n-i)
+		for i := 0; i < k; {
+			got, err := tx.AuditTree().LeafHashes(start+uint64(i), k-i)
 			if err != nil {
 				return err
 			}

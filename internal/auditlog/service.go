@@ -130,6 +130,7 @@ func (s *Service) checkpoint(ctx context.Context, fence func(store.Tx) error, al
 	}
 	var out []byte
 	err = s.st.Update(ctx, func(tx store.Tx) error {
+		out = nil // Update may run this again
 		if fence != nil {
 			if err := fence(tx); err != nil {
 				return err

@@ -63,6 +63,7 @@ func (s *Service) Offer(ctx context.Context, a audit.Actor, r OfferRequest) (dev
 	now := s.now()
 	t := device.Transfer{ID: party.NewID("xfr"), FromID: a.PartyID, ToID: r.To, State: device.Offered, Note: r.Note, OfferedBy: a.PrincipalID, OfferedAt: now}
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		t.DeviceCount = 0 // counted afresh in each run: Update may run this again
 		if _, err := tx.Parties().GetParty(r.To); err != nil {
 			return err
 		}

@@ -40,6 +40,7 @@ func (s *Service) CarriedCustody(ctx context.Context, factory *x509.Certificate,
 		devID  string
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		export = store.VoucherRecord{} // a read may run again
 		d, err := deviceOf(tx, factory)
 		if err != nil {
 			return err

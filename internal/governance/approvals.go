@@ -140,6 +140,8 @@ func (s *Service) Decide(ctx context.Context, a audit.Actor, id string, d Decisi
 	var res DecideResult
 	var expired bool
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		// Update may run this again: an earlier run's outcome (expired, say) is not this one's.
+		res, expired = DecideResult{}, false
 		q, err := tx.Approvals().GetApproval(id)
 		if err != nil {
 			return err

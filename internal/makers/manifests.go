@@ -121,6 +121,9 @@ func (s *Service) ImportManifest(ctx context.Context, a audit.Actor, makerID str
 	// again (a retry, group commit's re-run), after a run that failed between its two writes.
 	signed := mf.State == maker.ManifestActive
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
+		// Stored pending in every run, then activated when signed: activation supersedes the
+		// active one.
+		mf.State = maker.ManifestPending
 		if err := requireOwner(tx, a, m.OperatorID); err != nil {
 			return err
 		}
@@ -132,7 +135,6 @@ func (s *Service) ImportManifest(ctx context.Context, a audit.Actor, makerID str
 			} else if err != nil && !failure.Is(err, failure.NotFound) {
 				return err
 			}
-			mf.State = maker.ManifestPending // stored pending, then activated: activation supersedes the active one
 			if err := tx.Makers().AddManifest(mf); err != nil {
 				return err
 			}

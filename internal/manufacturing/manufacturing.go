@@ -207,19 +207,20 @@ func (s *Service) RegisterAnchor(ctx context.Context, a audit.Actor, r RegisterA
 func (s *Service) ListCAs(ctx context.Context, a audit.Actor, partyID string) ([]ca.CA, error) {
 	var out []ca.CA
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
-		if partyID == "" {
+		of := partyID // the parameter stays as asked: a read may run again
+		if of == "" {
 			if ok, err := governance.IsAuditor(tx, a); err != nil {
 				return err
 			} else if !ok {
-				partyID = a.PartyID
+				of = a.PartyID
 			}
-		} else if ok, err := governance.CanRead(tx, a, partyID); err != nil {
+		} else if ok, err := governance.CanRead(tx, a, of); err != nil {
 			return err
 		} else if !ok {
-			return failure.New(failure.Denied, "party %s may not list the CAs of party %s", a.PartyID, partyID)
+			return failure.New(failure.Denied, "party %s may not list the CAs of party %s", a.PartyID, of)
 		}
 		var err error
-		out, err = tx.CAs().ListCAs(partyID)
+		out, err = tx.CAs().ListCAs(of)
 		return err
 	})
 	return out, err

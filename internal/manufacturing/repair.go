@@ -71,6 +71,7 @@ func (s *Service) Repair(ctx context.Context, a audit.Actor, deviceID string, r 
 	}
 	now := s.now()
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		out = RepairResult{} // Update may run this again
 		t, err := s.checkRepair(tx, a, deviceID)
 		if err != nil {
 			return err

@@ -159,6 +159,7 @@ func (s *Service) RevokeFactory(ctx context.Context, a audit.Actor, r RevokeRequ
 	}
 	if !res.DryRun && WholeCA(sel) && r.ApprovalID == "" {
 		err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+			res.Approval = nil // Update may run this again
 			if err := s.authorizeRevocation(tx, a, sel); err != nil {
 				return err
 			}
@@ -416,6 +417,7 @@ func (s *Service) RevokeApproved(ctx context.Context, a audit.Actor, q approval.
 	now := s.now()
 	var retiredAt time.Time
 	if err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		retiredAt = now // or when it was retired already
 		c, err := tx.CAs().GetCA(r.Selector.IssuingCAID)
 		if err != nil {
 			return err
@@ -424,7 +426,6 @@ func (s *Service) RevokeApproved(ctx context.Context, a audit.Actor, q approval.
 			retiredAt = *c.RetiredAt
 			return nil
 		}
-		retiredAt = now
 		if err := tx.CAs().RetireCA(c.ID, now); err != nil {
 			return err
 		}

@@ -55,6 +55,7 @@ func (s *Service) classify(ctx context.Context, env environment.Environment, cha
 	factory := chain[0]
 	var out *external
 	err := s.c.Store.View(ctx, func(tx store.Tx) error {
+		out = nil // a read may run again
 		if _, own, err := ownFactory(tx, factory); own || err != nil {
 			return err
 		}
@@ -143,6 +144,9 @@ func (s *Service) onboardExternal(ctx context.Context, a audit.Actor, r onboardi
 		issuer ca.CA
 	)
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		// A read may run again, and find the origin another onboarding made meanwhile: what
+		// an earlier run found or planned is not this one's.
+		create, d = false, device.Device{}
 		var err error
 		o, err = tx.Makers().OriginBySerial(m.ID, serial)
 		switch {

@@ -77,6 +77,7 @@ func (s *Service) Readmit(ctx context.Context, a audit.Actor, deviceID string, r
 	now := s.now()
 	var out ReadmitResult
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		out = ReadmitResult{} // Update may run this again
 		d, env, err := s.heldDevice(tx, a, deviceID, ownership.Issue)
 		if err != nil {
 			return err

@@ -224,6 +224,7 @@ func (s *Service) DevSignIn(ctx context.Context, person string) (Issued, error) 
 	}
 	var out Issued
 	err := s.c.Store.Update(ctx, func(tx store.Tx) error {
+		out = Issued{} // Update may run this again
 		ps, err := tx.Parties().ListPrincipals(partyID)
 		if err != nil {
 			return err

@@ -493,10 +493,11 @@ func (s *Service) List(ctx context.Context, a audit.Actor, f store.GrantFilter) 
 		if err != nil {
 			return err
 		}
+		filter := f // the caller's filter stays as asked: a read may run again
 		if !auditor {
-			f.Party = a.PartyID
+			filter.Party = a.PartyID
 		}
-		gs, err := tx.SupportGrants().ListGrants(f)
+		gs, err := tx.SupportGrants().ListGrants(filter)
 		if err != nil {
 			return err
 		}
@@ -534,6 +535,7 @@ func (s *Service) Check(ctx context.Context, a audit.Actor, r CheckRequest) (gra
 	now := s.now()
 	var out grant.Reach
 	err = s.c.Store.View(ctx, func(tx store.Tx) error {
+		out = grant.Reach{} // a read may run again
 		rec, err := tx.Certificates().GetCert(cert.SerialNumber)
 		if err != nil || rec.Profile != string(issuance.ProfileSupport) || string(rec.DER) != string(cert.Raw) {
 			if err != nil && !failure.Is(err, failure.NotFound) {

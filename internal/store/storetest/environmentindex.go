@@ -28,22 +28,23 @@ func pagedDeviceIDs(t *testing.T, s store.Store, f store.DeviceFilter) string {
 	t.Helper()
 	var ids []string
 	_ = s.View(ctx, func(tx store.Tx) error {
-		ids = nil // a read may run again
+		ids = nil // a read may run again, from the first page
+		page := f
 		for range 20 {
-			l, err := tx.Devices().ListDevices(f)
+			l, err := tx.Devices().ListDevices(page)
 			if err != nil {
-				t.Errorf("ListDevices(%+v): %v", f, err)
+				t.Errorf("ListDevices(%+v): %v", page, err)
 				return nil
 			}
 			for _, d := range l {
 				ids = append(ids, d.ID)
 			}
-			if len(l) < f.Limit {
+			if len(l) < page.Limit {
 				return nil
 			}
-			f.After = l[len(l)-1].ID
+			page.After = l[len(l)-1].ID
 		}
-		t.Errorf("ListDevices(%+v) never ended", f)
+		t.Errorf("ListDevices(%+v) never ended", page)
 		return nil
 	})
 	return strings.Join(ids, " ")

@@ -278,11 +278,13 @@ func testEpochsUnmoved(t *testing.T, s store.Store) {
 	serial := big.NewInt(0x51)
 	epochs := func() [2]int64 {
 		var v [2]int64
-		if err := s.View(ctx, func(tx store.Tx) (err error) {
-			if v[0], err = tx.Epochs().Epoch(store.GovernanceEpoch); err != nil {
+		if err := s.View(ctx, func(tx store.Tx) error {
+			g, err := tx.Epochs().Epoch(store.GovernanceEpoch)
+			if err != nil {
 				return err
 			}
-			v[1], err = tx.Epochs().Epoch(store.BuildRecordsEpoch)
+			b, err := tx.Epochs().Epoch(store.BuildRecordsEpoch)
+			v = [2]int64{g, b}
 			return err
 		}); err != nil {
 			t.Fatal(err)

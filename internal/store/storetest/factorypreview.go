@@ -143,8 +143,10 @@ func fullDryRun(t *testing.T, s store.Store, sel store.FactorySelector, at time.
 // dryRun is fullDryRun returning its error. Like the revocation, it reads through DeviceTargets
 // only the devices of issued factory certificates, and fails where DeviceTargets refuses one.
 func dryRun(s store.Store, sel store.FactorySelector, at time.Time) (store.FactoryPreview, error) {
-	out := store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
+	var out store.FactoryPreview
 	err := s.View(ctx, func(tx store.Tx) error {
+		// A read may run again: it counts from nothing each time.
+		out = store.FactoryPreview{Suspend: map[string]int{}, Factory: []store.FactoryCert{}, Suspended: []store.Suspension{}}
 		fs, err := tx.Certificates().FactoryCerts(sel, "", 10000)
 		if err != nil {
 			return err
