@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -13,19 +12,9 @@ import (
 // onboarded devices; the devices of an older database are still found by environment, and
 // the factory ones are still there.
 func TestUpgradeEnvironmentIndex(t *testing.T) {
-	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0032")
-	storetest.SeedBeforeEnvironmentIndex(t, db, "$1")
-	db.Close()
-
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dsn := upgradedFrom(t, "0032", storetest.SeedBeforeEnvironmentIndex)
 	storetest.CheckEnvironmentIndexUpgrade(t, s)
-	s.Close()
-
-	db, err = sql.Open("pgx", dsn)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"strings"
 	"testing"
@@ -13,19 +12,9 @@ import (
 // before it, each device's admission is read from its own evidence (evidence naming another
 // device's certificate is not attributed to it), and evidence recorded after it is found.
 func TestUpgradeEvidenceOwn(t *testing.T) {
-	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0034")
-	storetest.SeedBeforeEvidenceOwn(t, db, "$1")
-	db.Close()
-
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dsn := upgradedFrom(t, "0034", storetest.SeedBeforeEvidenceOwn)
 	storetest.CheckEvidenceOwnUpgrade(t, s)
-	s.Close()
-
-	db, err = sql.Open("pgx", dsn)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

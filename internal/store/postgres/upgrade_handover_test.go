@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"testing"
 
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
@@ -11,15 +10,6 @@ import (
 // minted for a party's principals (one since deleted included) as hand-over tokens, and no
 // other; a token stored after it keeps its flag.
 func TestUpgradeMarksHandoverTokens(t *testing.T) {
-	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0033")
-	storetest.SeedBeforeHandover(t, db, "$1")
-	db.Close()
-
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := upgradedFrom(t, "0033", storetest.SeedBeforeHandover)
 	storetest.CheckHandoverUpgrade(t, s)
 }

@@ -3,15 +3,12 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"io/fs"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/sqlstore"
 )
 
@@ -22,34 +19,8 @@ import (
 // the test is skipped.
 func migratedBefore(t *testing.T, version string) (*sql.DB, string) {
 	t.Helper()
-	base := os.Getenv("HALLMARK_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("hm_upgrade_%s_%d", version, time.Now().UnixNano())
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", base); err == nil {
-			a.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	db, err := sql.Open("pgx", u.String())
+	dsn := pgtest.SchemaDSN(t, "hm_upgrade_"+version)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +38,23 @@ func migratedBefore(t *testing.T, version string) (*sql.DB, string) {
 	if err := sqlstore.Migrate(context.Background(), db, dialect{}, old, "migrations"); err != nil {
 		t.Fatal(err)
 	}
-	return db, u.String()
+	return db, dsn
+}
+
+// upgradedFrom is an upgrade test's database of the release before version, seeded by seed
+// (with "$1" as the first placeholder), then opened by this release, which migrates it. The
+// store is closed when the test ends; the DSN reaches the upgraded schema.
+func upgradedFrom(t *testing.T, version string, seed func(t *testing.T, db *sql.DB, ph string)) (*sqlstore.Store, string) {
+	t.Helper()
+	db, dsn := migratedBefore(t, version)
+	seed(t, db, "$1")
+	db.Close()
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dsn
 }
 
 // migrationNamed is the number of the migration whose file name ends in suffix, so a test

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"database/sql"
 	"testing"
 
@@ -12,19 +11,9 @@ import (
 // lineage, and a principal deleted before it the creator its principal.create audit event
 // names; the lineage refuses to be changed or deleted, even by hand.
 func TestUpgradeRecordsLineage(t *testing.T) {
-	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0031")
-	storetest.SeedBeforeLineage(t, db, "$1")
-	db.Close()
-
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dsn := upgradedFrom(t, "0031", storetest.SeedBeforeLineage)
 	storetest.CheckLineageUpgrade(t, s)
-	s.Close()
-
-	db, err = sql.Open("pgx", dsn)
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

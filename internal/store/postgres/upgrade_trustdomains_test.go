@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"testing"
 
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
@@ -11,15 +10,6 @@ import (
 // already name to the operator of the environment that named it first (by ID on a tie), a
 // domain two operators share included, and a claim after it finds those claims.
 func TestUpgradeClaimsTrustDomains(t *testing.T) {
-	ctx := context.Background()
-	db, dsn := migratedBefore(t, "0035")
-	storetest.SeedBeforeTrustDomains(t, db, "$1")
-	db.Close()
-
-	s, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := upgradedFrom(t, "0035", storetest.SeedBeforeTrustDomains)
 	storetest.CheckTrustDomainsUpgrade(t, s)
 }
