@@ -61,7 +61,7 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 		if dsn == "" {
 			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
 		}
-		st, err := postgres.Open(context.Background(), pgSchema(b, dsn))
+		st, err := postgres.Open(context.Background(), pgSchema(b))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -72,7 +72,7 @@ func BenchmarkFactoryIssuance(b *testing.B) {
 		if dsn == "" {
 			b.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES")
 		}
-		st, err := postgres.Open(context.Background(), pgSchema(b, dsn))
+		st, err := postgres.Open(context.Background(), pgSchema(b))
 		if err != nil {
 			b.Fatal(err)
 		}

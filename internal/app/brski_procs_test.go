@@ -101,7 +101,7 @@ func TestBRSKITwoDeployments(t *testing.T) {
 	var oEnv []string
 	if base := os.Getenv("HALLMARK_TEST_POSTGRES"); base != "" {
 		oSections["store"] = map[string]any{"driver": "postgres", "dsn_env": "HALLMARK_TEST_DATABASE_URL"}
-		oEnv = append(oEnv, "HALLMARK_TEST_DATABASE_URL="+pgSchema(t, base))
+		oEnv = append(oEnv, "HALLMARK_TEST_DATABASE_URL="+pgSchema(t))
 	}
 	o := startProcess(t, bin, procSpec{Name: "operator", Config: procConfig("plant-1", oSections), Env: oEnv, Bootstrap: &procParty{ID: "contoso", Name: "Contoso Utilities", Kind: "operator"}})
 	work := t.TempDir()

@@ -27,7 +27,7 @@ func TestServeWithConfig(t *testing.T) {
 		if base == "" {
 			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 		}
-		t.Setenv("HALLMARK_TEST_DATABASE_URL", pgSchema(t, base))
+		t.Setenv("HALLMARK_TEST_DATABASE_URL", pgSchema(t))
 		serveWithConfig(t, map[string]any{"driver": "postgres", "dsn_env": "HALLMARK_TEST_DATABASE_URL"})
 	})
 }

@@ -49,7 +49,7 @@ func TestKillNine(t *testing.T) {
 		if base == "" {
 			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 		}
-		killLoop(t, newCluster(t, "postgres", pgSchema(t, base)))
+		killLoop(t, newCluster(t, "postgres", pgSchema(t)))
 	})
 }
 
@@ -262,7 +262,7 @@ func TestLostConnection(t *testing.T) {
 		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 	}
 	app := fmt.Sprintf("hm-lost-%d", time.Now().UnixNano())
-	c := newCluster(t, "postgres", pgURL(pgSchema(t, base), "application_name", app))
+	c := newCluster(t, "postgres", pgURL(pgSchema(t), "application_name", app))
 	r := c.add()
 	r.start()
 	lot := mustLot(t, c, r, "lot-lost")

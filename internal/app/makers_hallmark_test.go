@@ -39,7 +39,7 @@ func TestExternalMakerHallmark(t *testing.T) {
 	var oEnv []string
 	if base := os.Getenv("HALLMARK_TEST_POSTGRES"); base != "" {
 		oSections["store"] = map[string]any{"driver": "postgres", "dsn_env": "HALLMARK_TEST_DATABASE_URL"}
-		oEnv = append(oEnv, "HALLMARK_TEST_DATABASE_URL="+pgSchema(t, base))
+		oEnv = append(oEnv, "HALLMARK_TEST_DATABASE_URL="+pgSchema(t))
 	}
 	o := startProcess(t, bin, procSpec{Name: "operator", Config: procConfig("", oSections), Env: oEnv, Bootstrap: &procParty{ID: "contoso", Name: "Contoso Utilities", Kind: "operator"}})
 	if len(oEnv) > 0 {

@@ -1,36 +1,11 @@
 package app
 
 import (
-	"database/sql"
-	"fmt"
-	"strings"
 	"testing"
-	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 )
 
-func execPG(dsn, stmt string) error {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Exec(stmt)
-	return err
-}
-
-// pgSchema makes an empty schema on the test server at base and returns a URL that uses it.
-func pgSchema(tb testing.TB, base string) string {
-	tb.Helper()
-	schema := fmt.Sprintf("t_%d", time.Now().UnixNano())
-	if err := execPG(base, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = execPG(base, "DROP SCHEMA "+schema+" CASCADE") })
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+// pgSchema makes an empty schema on the HALLMARK_TEST_POSTGRES server and returns a URL that
+// uses it; the schema is dropped when tb ends.
+func pgSchema(tb testing.TB) string { return pgtest.SchemaDSN(tb, "t") }

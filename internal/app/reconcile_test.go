@@ -49,7 +49,7 @@ func TestReconcileCatchesEditedRows(t *testing.T) {
 		if base == "" {
 			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 		}
-		dsn := pgSchema(t, base)
+		dsn := pgSchema(t)
 		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", dsn)
 		reconcileEdits(t, Options{DataDir: t.TempDir(), DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL"}, func(t *testing.T, _ *devServer) *sql.DB {
 			db, err := sql.Open("pgx", dsn)

@@ -27,7 +27,7 @@ func TestReplicas(t *testing.T) {
 	if base == "" {
 		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 	}
-	c := newCluster(t, "postgres", pgSchema(t, base))
+	c := newCluster(t, "postgres", pgSchema(t))
 	db := c.db()
 	for range 3 {
 		c.add().start()

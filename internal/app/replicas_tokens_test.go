@@ -19,7 +19,7 @@ func TestReplicasRefuseARevokedToken(t *testing.T) {
 	if base == "" {
 		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 	}
-	c := newCluster(t, "postgres", pgSchema(t, base))
+	c := newCluster(t, "postgres", pgSchema(t))
 	for range 3 {
 		c.add().start()
 	}
@@ -74,7 +74,7 @@ func TestReplicasSeeAChangedOwnershipCell(t *testing.T) {
 	if base == "" {
 		t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 	}
-	c := newCluster(t, "postgres", pgSchema(t, base))
+	c := newCluster(t, "postgres", pgSchema(t))
 	for range 3 {
 		c.add().start()
 	}

@@ -19,7 +19,7 @@ func TestSimulateSmallFleet(t *testing.T) {
 		if base == "" {
 			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
 		}
-		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", pgSchema(t, base))
+		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", pgSchema(t))
 		s := startDevOpts(t, Options{DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL"})
 		if !strings.HasPrefix(s.info.Database, "postgres") {
 			t.Fatalf("dev.json names database %q, want the PostgreSQL store", s.info.Database)

@@ -3,17 +3,13 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
 	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hallmark-id/hallmark/internal/store"
+	"github.com/hallmark-id/hallmark/internal/store/pgtest"
 	"github.com/hallmark-id/hallmark/internal/store/postgres"
 	"github.com/hallmark-id/hallmark/internal/store/storetest"
 )
@@ -22,39 +18,8 @@ import (
 // sets it. Without it the PostgreSQL side is skipped, and says so.
 const EnvDSN = "HALLMARK_TEST_POSTGRES"
 
-var schemaSeq atomic.Int64
-
 // freshDSN creates an empty schema for one test and returns a DSN that uses it.
-func freshDSN(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(EnvDSN)
-	if base == "" {
-		t.Skipf("PostgreSQL side skipped: set %s to a server URL (.ci/run starts one)", EnvDSN)
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema := fmt.Sprintf("hm_%d_%d", time.Now().UnixNano(), schemaSeq.Add(1))
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil || !strings.HasPrefix(base, "postgres") {
-		t.Fatalf("%s must be a postgres:// URL", EnvDSN)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func freshDSN(t testing.TB) string { return pgtest.SchemaDSN(t, "hm") }
 
 func TestContract(t *testing.T) {
 	if os.Getenv(EnvDSN) == "" {
