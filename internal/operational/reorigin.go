@@ -330,7 +330,9 @@ func (s *Service) checkReorigin(ctx context.Context, a audit.Actor, deviceID, ce
 	// maker's anchor, valid now.
 	ext, err := s.classify(ctx, c.env, chain)
 	if err != nil {
-		if failure.RuleOf(err) != "" || failure.Is(err, failure.Unavailable) {
+		// chainverify and classify refuse a chain as invalid; anything else (the store, a
+		// rule of its own) is told as it is, not as a refused chain.
+		if failure.RuleOf(err) != "" || !failure.Is(err, failure.Invalid) {
 			return c, err
 		}
 		return c, refuseOrigin(failure.Denied, RuleOriginChain, err, "the new factory certificate %s of device %s is not one a registered maker issued and valid now: %v", ca.SerialHex(factory.SerialNumber), c.d.ID, err)
