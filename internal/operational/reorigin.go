@@ -31,12 +31,14 @@ import (
 // repair, a new key, the old one expiring), the device's custodian asks to make the new one
 // current. The new certificate is checked as a first onboarding checks it (the chain to the
 // maker's registered anchor, the maker's policy, its CRL or OCSP answer, its manifest when
-// required) and must name the same device (maker.DeviceSerial); then, as a re-admission does,
-// the request waits for an approval (approval.Reorigin) by the party that owns
-// operational/approve over the device's environment. On approval, the checks run again and
-// the origin holds the new certificate, in one transaction with the audit event
-// device.reorigin that keeps the old one. Nothing else of the device changes: its operational
-// certificates stay as they are; its next onboarding or renewal presents the new certificate.
+// required) and must name the same device (maker.DeviceSerial, and the same hwType) and be no
+// older than the current one; then, as a re-admission does, the request waits for an approval
+// (approval.Reorigin) by the party that owns operational/approve over the device's
+// environment. On approval, the checks run again and the origin holds the new certificate
+// (store.Makers.ReplaceOriginFactory, over the certificate the approvers saw), in one
+// transaction with the audit event device.reorigin that keeps the old one. Nothing else of
+// the device changes: its operational certificates stay as they are; its next onboarding
+// presents the new certificate, and its renewals' policy sees it.
 
 // The rules a reorigin is refused by (OriginRefusal), each recorded as a refusal.
 const (
@@ -51,7 +53,8 @@ const (
 	RuleOriginChain = "origin:chain"
 	// RuleOriginMaker: the certificate is another maker's (or this deployment's).
 	RuleOriginMaker = "origin:other-maker"
-	// RuleOriginDevice: the certificate names another device serial than the origin's.
+	// RuleOriginDevice: the certificate names another device serial than the origin's, or
+	// another model (hardwareModuleName hwType).
 	RuleOriginDevice = "origin:other-device"
 	// RuleOriginRevoked: the maker revoked the certificate (its CRL or OCSP answer).
 	RuleOriginRevoked = "origin:revoked"
