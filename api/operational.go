@@ -94,6 +94,21 @@ type ReadmitResult struct {
 	Approval *Approval `json:"approval,omitempty"`
 }
 
+// ReoriginRequest asks to make a maker's re-issued factory certificate the current one of a
+// maker's device (POST /v1/devices/{id}/origin).
+type ReoriginRequest struct {
+	// Certificate is the new factory certificate, optionally followed by its chain, PEM.
+	Certificate string `json:"certificate"`
+	// Reason is why the maker re-issued it, for the approvers and the audit log.
+	Reason string `json:"reason"`
+}
+
+// ReoriginResult is the device and the approval request the reorigin waits for.
+type ReoriginResult struct {
+	Device   Device    `json:"device"`
+	Approval *Approval `json:"approval,omitempty"`
+}
+
 // FactorySelector picks factory certificates for a manufacturing revocation; zero fields
 // match everything of the manufacturer.
 type FactorySelector struct {

@@ -96,6 +96,13 @@ func (c *Client) ReadmitDevice(ctx context.Context, id string, r api.ReadmitRequ
 	return res, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/readmit", r, &res)
 }
 
+// ReoriginDevice asks to make a maker's re-issued factory certificate the current one of a
+// maker's device; the result carries the approval it waits for.
+func (c *Client) ReoriginDevice(ctx context.Context, id string, r api.ReoriginRequest) (api.ReoriginResult, error) {
+	var res api.ReoriginResult
+	return res, c.do(ctx, "POST", "/v1/devices/"+seg(id)+"/origin", r, &res)
+}
+
 // RevokeFactory revokes factory identities (the manufacturing path). Unless r.DryRun points to
 // false it is a dry run: the result lists what would be revoked and suspended, and nothing
 // changes; with r.Limit it lists only the first rows, and res.Counts stays whole.

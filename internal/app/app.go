@@ -284,6 +284,10 @@ func (a *App) wireApprovals() {
 		_, err := a.Manufacturing.RepairApproved(ctx, as, q)
 		return err
 	})
+	a.Governance.OnApproved(approval.Reorigin, func(ctx context.Context, as audit.Actor, q approval.Request) error {
+		_, err := a.Operational.ReoriginApproved(ctx, as, q)
+		return err
+	})
 	a.Governance.OnApproved(approval.Manifest, a.Makers.ManifestApproved)
 	a.Governance.OnDenied(approval.Manifest, a.Makers.ManifestDenied)
 	a.Governance.OnApproved(approval.SupportGrant, a.Support.IssueApproved)

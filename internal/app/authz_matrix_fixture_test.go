@@ -115,6 +115,11 @@ type mxFixture struct {
 	makers map[string]*mxMaker
 	// vouchers exported by party (authz_matrix_vouchers_test.go), made at first use.
 	vouchers map[string]string
+	// contoso's Go maker and a device of it with a re-issued certificate
+	// (authz_matrix_reorigin_test.go), made at first use.
+	reoriginMaker  *mxExtMaker
+	reoriginShared mxDev
+	reoriginCert   string
 }
 
 func (f *mxFixture) name(prefix string) string {

@@ -39,6 +39,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	rows = append(rows, mxVoucherRows()...)   // authz_matrix_vouchers_test.go
 	rows = append(rows, mxChangeRows()...)    // authz_matrix_changes_test.go
 	rows = append(rows, mxRepairRows()...)    // authz_matrix_repair_test.go
+	rows = append(rows, mxReoriginRows()...)  // authz_matrix_reorigin_test.go
 	t.Run("every route has a row", func(t *testing.T) { mxRoutes(t, rows) })
 	s := startDev(t, "")
 	f := newMxFixture(t, s)

@@ -30,17 +30,18 @@ const (
 	Onboard      Kind = "onboard"       // onboarding under a policy with require_approval
 	Manifest     Kind = "manifest"      // trusting an unsigned (CSV) device manifest of a maker
 	Repair       Kind = "repair"        // a new build record and factory identity for a repaired device
+	Reorigin     Kind = "reorigin"      // a maker's re-issued factory certificate for a maker's device
 )
 
 // Kinds lists every kind in a stable order.
-var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest, Repair}
+var Kinds = []Kind{SupportGrant, Readmit, RevokeCA, Onboard, Manifest, Repair, Reorigin}
 
 // ParseKind validates a kind name.
 func ParseKind(s string) (Kind, error) {
 	if slices.Contains(Kinds, Kind(s)) || Kind(s).IsChange() {
 		return Kind(s), nil
 	}
-	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard, manifest, repair or a governance change kind", s)
+	return "", failure.New(failure.Invalid, "approval kind %q is not support-grant, readmit, revoke-ca, onboard, manifest, repair, reorigin or a governance change kind", s)
 }
 
 // Stage is the governance stage whose approve duty decides requests of this kind.
@@ -113,6 +114,7 @@ func DefaultRules() []Rule {
 		{Kind: Onboard, Approvers: 1, Expiry: 24 * time.Hour},
 		{Kind: Manifest, Approvers: 1, Expiry: 72 * time.Hour},
 		{Kind: Repair, Approvers: 1, Expiry: 72 * time.Hour},
+		{Kind: Reorigin, Approvers: 1, Expiry: 72 * time.Hour},
 	}
 }
 

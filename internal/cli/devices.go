@@ -27,7 +27,8 @@ leave.`,
 	cmd.AddCommand(e.deviceListCmd(), e.deviceShowCmd(), e.deviceCertCmd(), e.deviceBuildRecordCmd(),
 		e.deviceOnboardCmd(), e.deviceRenewCmd(), e.deviceRevokeCmd(), e.deviceReadmitCmd())
 	cmd.AddCommand(e.deviceLifecycleCommands()...)
-	cmd.AddCommand(e.deviceRepairCmd()) // repair.go
+	cmd.AddCommand(e.deviceRepairCmd())   // repair.go
+	cmd.AddCommand(e.deviceReoriginCmd()) // reorigin.go
 	return cmd
 }
 

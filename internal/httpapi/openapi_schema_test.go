@@ -36,7 +36,7 @@ var openAPISchemas = map[string]any{
 	"ConsistencyProof": api.ConsistencyProof{}, "LeafHashes": api.LeafHashes{},
 	"Reconciliation": api.Reconciliation{}, "Disagreement": api.Disagreement{},
 	"SignedReport": api.SignedReport{}, "DSSESignature": api.DSSESignature{},
-	"RepairRequest": api.RepairRequest{}, "RepairResult": api.RepairResult{}, "FactoryLink": api.FactoryLink{},
+	"RepairRequest": api.RepairRequest{}, "ReoriginRequest": api.ReoriginRequest{}, "ReoriginResult": api.ReoriginResult{}, "RepairResult": api.RepairResult{}, "FactoryLink": api.FactoryLink{},
 	"CreateOperationalHierarchy": api.CreateOperationalHierarchyRequest{}, "CreateEnvironment": api.CreateEnvironmentRequest{},
 	"Environment": api.Environment{}, "EnvironmentView": api.EnvironmentView{}, "PolicyVersion": api.PolicyVersion{}, "PolicyVersionList": api.PolicyVersionList{},
 	"Challenge": api.Challenge{}, "ChallengeRequest": api.ChallengeRequest{}, "Proof": api.Proof{}, "Facts": api.Facts{}, "Onboard": api.OnboardRequest{},

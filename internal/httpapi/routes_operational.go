@@ -29,6 +29,7 @@ func (s *Server) operationalRoutes() {
 	s.handle("POST", "/v1/renewals", s.renew)
 	s.handle("POST", "/v1/devices/{id}/revoke", s.revokeDevice)
 	s.handle("POST", "/v1/devices/{id}/readmit", s.readmitDevice)
+	s.handle("POST", "/v1/devices/{id}/origin", s.reoriginDevice)
 	s.handle("POST", "/v1/manufacturing/revocations", s.revokeFactory)
 	s.handle("GET", "/v1/manufacturing/revocations/{id}", s.revocationCascade)
 }
@@ -164,6 +165,20 @@ func (s *Server) readmitDevice(w http.ResponseWriter, r *http.Request, p party.P
 	}
 	// Re-admission waits for an approval: 202 with the request to decide.
 	return writeJSON(w, 202, toReadmitResult(res))
+}
+
+// reoriginDevice answers 202: a maker's re-issued factory certificate becomes the device's
+// current one once approved.
+func (s *Server) reoriginDevice(w http.ResponseWriter, r *http.Request, p party.Principal) error {
+	var req api.ReoriginRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	res, err := s.ops.Reorigin(r.Context(), actor(p), r.PathValue("id"), fromReoriginRequest(req))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, 202, toReoriginResult(res))
 }
 
 // revokeFactory answers 200 for a dry run, 201 when it revoked, and 202 when a whole-CA

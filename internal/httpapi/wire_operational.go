@@ -41,6 +41,14 @@ func toReadmitResult(r operational.ReadmitResult) api.ReadmitResult {
 	return api.ReadmitResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
 }
 
+func fromReoriginRequest(r api.ReoriginRequest) operational.ReoriginRequest {
+	return operational.ReoriginRequest{Certificate: r.Certificate, Reason: r.Reason}
+}
+
+func toReoriginResult(r operational.ReoriginResult) api.ReoriginResult {
+	return api.ReoriginResult{Device: toDevice(r.Device), Approval: ptr(r.Approval, toApproval)}
+}
+
 func fromFactorySelector(s api.FactorySelector) manufacturing.FactorySelector {
 	return manufacturing.FactorySelector(s)
 }

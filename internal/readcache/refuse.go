@@ -438,6 +438,7 @@ func (r refuseMakers) OriginOf(string) (maker.Origin, error) {
 func (r refuseMakers) PutSourceStates(string, []maker.SourceState) error {
 	return refusingTx(r).refuse()
 }
+func (r refuseMakers) ReplaceOriginFactory(maker.Origin, string) error { return refusingTx(r).refuse() }
 func (r refuseMakers) RevokeOrigin(string, time.Time, int, maker.Evidence) error {
 	return refusingTx(r).refuse()
 }

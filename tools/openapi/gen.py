@@ -260,7 +260,7 @@ paths.update({
 })
 # --- approvals, separation of duties, support grants (docs/governance.md) ---
 pair_={"type":"object","properties":{"stage":{"type":"string","enum":["manufacturing","operational","support"]},"duty":{"type":"string","enum":["issue","renew","revoke","audit","approve"]}}}
-kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard","manifest","repair"]}
+kind_={"type":"string","enum":["support-grant","readmit","revoke-ca","onboard","manifest","repair","reorigin"]}
 schemas.update({
  "ReadmitRequest":{"type":"object","required":["reason"],"additionalProperties":False,"properties":{"reason":str_}},
  "Approval":{"type":"object","properties":{"id":str_,"kind":kind_,"state":{"type":"string","enum":["pending","approved","denied","expired","cancelled","executed"]},
@@ -518,6 +518,12 @@ schemas["FactoryLink"]={"type":"object","description":"one factory identity of a
   "superseded_by":{"type":"string","description":"the factory identity that replaced this one"},"current":{"type":"boolean"}}}
 schemas["DeviceView"]["allOf"][1]["properties"]["factory_lineage"]=arr(S("FactoryLink"))
 paths["/v1/devices/{id}/repair"]={"post":op("Ask for a repaired device's new build record and factory identity (manufacturing/issue on its lot, by the party holding it; registered, released or quarantined devices). It waits for an approval (kind repair) by the party owning manufacturing/approve over the lot; once approved the old factory identity is revoked as superseded, the device carries the new one and keeps its lineage",202,S("RepairResult"),"RepairRequest",params=[pid()],errs=(400,401,403,404,409))}
+# --- reorigin (docs/external-makers.md): a maker's re-issued factory certificate for its device ---
+schemas["ReoriginRequest"]={"type":"object","required":["certificate","reason"],"additionalProperties":False,"properties":{
+  "certificate":{"type":"string","description":"the maker's new factory certificate of the device, PEM, optionally followed by its chain"},
+  "reason":{"type":"string","maxLength":1024,"description":"why the maker re-issued it (repair, new key, expiry), for the approvers and the audit log"}}}
+schemas["ReoriginResult"]={"type":"object","properties":{"device":S("Device"),"approval":S("Approval")}}
+paths["/v1/devices/{id}/origin"]={"post":op("Ask to make a maker's re-issued factory certificate the current one of a maker's device (operational/issue over its environment, by the custodian). The certificate is checked as a first onboarding checks it (chain to the maker's registered anchor, valid now, the maker's policy, CRL/OCSP, manifest) and must name the same device serial and model and be no older than the current certificate; refusals name a rule origin:* (409 origin:pending-other while a request for another certificate waits). It waits for an approval (kind reorigin) by the party owning operational/approve; once approved the checks run again and, over the certificate the approvers saw (else origin:stale), the origin holds the new certificate (audit event device.reorigin keeps the old one; a refusal then is device.reorigin.refused); nothing else changes",202,S("ReoriginResult"),"ReoriginRequest",params=[pid()],errs=(400,401,403,404,409))}
 # --- signed reports (issue 17, point 7; docs/reports.md): ?signed=1 on every report ---
 schemas["SignedReport"]={"type":"object","required":["payloadType","payload","signatures"],
   "description":"DSSE envelope (payloadType application/vnd.hallmark.report+json): the payload is {type, report, query, checkpoint, log_size_before, signed_at, body}, body being the report as the unsigned request returns it and checkpoint the signed audit checkpoint it was computed at; signed with the checkpoint key (keyid <origin>+<key hash>). Check it with hallmark report verify",

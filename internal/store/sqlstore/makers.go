@@ -246,6 +246,13 @@ func (m makers) RevokeOrigin(deviceID string, at time.Time, reason int, ev maker
 		micros(at), reason, ev.JSON(), deviceID)
 }
 
+func (m makers) ReplaceOriginFactory(o maker.Origin, oldSerial string) error {
+	return m.t.execOne(fmt.Errorf("device %s: its origin no longer holds factory certificate %s, or it has no origin: %w", o.DeviceID, oldSerial, store.ErrConflict),
+		`UPDATE device_origins SET factory_serial = ?, factory_der = ?, issuer_der = ?, spki_sha256 = ?, state = 'good', revoked_at = NULL, reason = NULL, evidence = ''
+WHERE device_id = ? AND factory_serial = ?`,
+		o.FactorySerial, o.Factory.Raw, o.Issuer.Raw, o.SPKISHA256[:], o.DeviceID, oldSerial)
+}
+
 // PutSourceStates is exempt from the audit rule, as certs.Reserve is: the rows are what the
 // watcher observed of a maker's sources, not identity state, and each round writes them.
 func (m makers) PutSourceStates(makerID string, states []maker.SourceState) error {

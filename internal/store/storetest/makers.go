@@ -230,6 +230,35 @@ func testOrigins(t *testing.T, s store.Store) {
 	if !failure.Is(err, failure.Conflict) {
 		t.Errorf("revoking twice: %v, want a conflict", err)
 	}
+
+	// The maker re-issues the device's factory certificate: the origin holds the new one, its
+	// factory state is good again, and the rest stays; only over the certificate it holds.
+	c2 := testCert(t)
+	o2 := o
+	o2.Factory, o2.Issuer, o2.FactorySerial, o2.SPKISHA256 = c2, c, "02", maker.SPKISHA256(c2)
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, "03") })
+	if !failure.Is(err, failure.Conflict) {
+		t.Errorf("replacing a certificate the origin does not hold: %v, want a conflict", err)
+	}
+	mustUpdate(t, s, func(tx store.Tx) error {
+		if err := tx.Makers().ReplaceOriginFactory(o2, "01"); err != nil {
+			return err
+		}
+		_, err := tx.Audit().Append(ev("device.reorigin"))
+		return err
+	})
+	_ = s.View(ctx, func(tx store.Tx) error {
+		got, err := tx.Makers().OriginOf("dev_x")
+		if err != nil || !got.Factory.Equal(c2) || !got.Issuer.Equal(c) || got.FactorySerial != "02" || got.SPKISHA256 != o2.SPKISHA256 ||
+			got.State != maker.Good || got.RevokedAt != nil || got.Reason != nil || got.Evidence != nil || got.Serial != "AS-1" || got.MakerID != "mkr_1" || !got.CreatedAt.Equal(t0) {
+			t.Errorf("origin after the re-issue = %+v, %v", got, err)
+		}
+		return nil
+	})
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, "01") })
+	if !failure.Is(err, failure.Conflict) {
+		t.Errorf("replacing the superseded certificate again: %v, want a conflict", err)
+	}
 }
 
 // UpgradeMakersSeed fills a database at schema 0013 for CheckUpgradedMakers: a manufacturer
