@@ -39,11 +39,7 @@ func TestReoriginMakerDevice(t *testing.T) {
 		reoriginMakerDevice(t, s, &skew)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("HALLMARK_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
-		}
-		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", pgSchema(t, base))
+		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", pgSchema(t))
 		var skew atomic.Int64
 		s := startDevOpts(t, Options{DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL", Now: func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }})
 		if !strings.HasPrefix(s.info.Database, "postgres") {
