@@ -608,7 +608,7 @@ func TestGovernanceGaps(t *testing.T) {
 		}
 		return false
 	}
-	if !selfApproved("revoke-ca", "acme") || !selfApproved("readmit", "contoso") {
+	if !selfApproved("revoke-ca", "acme") || !selfApproved("readmit", "contoso") || !selfApproved("reorigin", "contoso") {
 		t.Fatalf("self approval not reported: %+v", g.SelfApproval)
 	}
 

@@ -120,6 +120,10 @@ func TestRepairSupersedesOwnFactoryCertificateOnly(t *testing.T) {
 	if fc := sqlite3(t, s, "SELECT factory_cert FROM devices WHERE id = '"+id+"'"); fc != other {
 		t.Errorf("the device's row names factory certificate %s after the refused repair, want %s as before", fc, other)
 	}
+	// The refusal is audited, as every approved action that does not run is.
+	if n := sqlite3(t, s, "SELECT COUNT(*) FROM audit_events WHERE action = 'approval.execute.refused' AND subject = 'device:"+id+"' AND detail LIKE '%"+res.Approval.ID+"%' AND detail LIKE '%\"kind\":\"repair\"%'"); n != "1" {
+		t.Errorf("approval.execute.refused events of the refused repair: %s, want 1", n)
+	}
 }
 
 // TestVoucherExportCarriesOwnFactoryCertificateOnly: a custody voucher carries the device's

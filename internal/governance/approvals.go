@@ -218,27 +218,16 @@ func (s *Service) run(ctx context.Context, res *DecideResult) {
 	}
 	q := res.Request
 	requester := audit.Actor{PartyID: q.RequesterParty, PrincipalID: q.RequesterPrincipal}
-	if q.Kind.IsChange() {
-		// A governance change applies with its proposer's authority as of now: an
-		// administrator's change needs the proposer still to be an enabled administrator.
-		var p party.Principal
-		err := s.st.View(ctx, func(tx store.Tx) (err error) { p, err = tx.Parties().GetPrincipal(q.RequesterPrincipal); return err })
-		switch {
-		case err != nil:
-			res.ExecError = fmt.Sprintf("reading the proposer %s: %v", q.RequesterPrincipal, err)
-			return
-		case p.DisabledAt != nil:
-			res.ExecError = fmt.Sprintf("the proposer %s is disabled: the change is not applied", p.ID)
-			return
-		}
-		requester.Admin = p.Admin
+	err := s.asProposer(ctx, q, &requester)
+	if err == nil {
+		err = fn(ctx, requester, q)
 	}
-	if err := fn(ctx, requester, q); err != nil {
+	if err != nil {
+		// Whatever the kind, an approved action that did not run is a refusal: it is
+		// recorded, and the request stays approved and unexecuted.
 		res.ExecError = err.Error()
-		if q.Kind.IsChange() {
-			if aerr := s.auditExecRefusal(ctx, requester, q, err); aerr != nil {
-				res.ExecError += "; recording the refusal in the audit log failed: " + aerr.Error()
-			}
+		if aerr := s.auditExecRefusal(ctx, requester, q, err); aerr != nil {
+			res.ExecError += "; recording the refusal in the audit log failed: " + aerr.Error()
 		}
 		return
 	}
@@ -246,9 +235,28 @@ func (s *Service) run(ctx context.Context, res *DecideResult) {
 	_ = s.st.View(ctx, func(tx store.Tx) (err error) { res.Request, err = tx.Approvals().GetApproval(q.ID); return err })
 }
 
-// auditExecRefusal records that an approved change was not applied (its transaction rolled
-// back): action approval.execute.refused, with the error and the rule it names. The request
-// stays approved and unexecuted.
+// asProposer gives a governance change its proposer's authority as of now: an administrator's
+// change needs the proposer still to be an enabled administrator (requester.Admin is set from
+// the proposer's row). Other kinds run as their requester, unchanged.
+func (s *Service) asProposer(ctx context.Context, q approval.Request, requester *audit.Actor) error {
+	if !q.Kind.IsChange() {
+		return nil
+	}
+	var p party.Principal
+	if err := s.st.View(ctx, func(tx store.Tx) (err error) { p, err = tx.Parties().GetPrincipal(q.RequesterPrincipal); return err }); err != nil {
+		return fmt.Errorf("reading the proposer %s: %w", q.RequesterPrincipal, err)
+	}
+	if p.DisabledAt != nil {
+		return failure.New(failure.Conflict, "the proposer %s is disabled: the change is not applied", p.ID)
+	}
+	requester.Admin = p.Admin
+	return nil
+}
+
+// auditExecRefusal records that an approved request's action did not run (its transaction
+// rolled back, or a governance change's proposer may no longer propose it): action
+// approval.execute.refused, with the kind, the error and the rule it names. The request stays
+// approved and unexecuted.
 func (s *Service) auditExecRefusal(ctx context.Context, requester audit.Actor, q approval.Request, cause error) error {
 	now := s.now()
 	return s.st.Update(ctx, func(tx store.Tx) error {

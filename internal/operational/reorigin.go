@@ -189,24 +189,10 @@ type reoriginPayload struct {
 // ReoriginApproved carries out an approved reorigin: the checks run again at now, and the
 // origin takes the new certificate over the one the approvers saw, consuming the approval,
 // with the audit event device.reorigin naming both certificates, in one transaction. When it
-// is refused, nothing changes, the approval stays approved and unexecuted, and the audit
-// event device.reorigin.refused says why (the approver is told too: execution_error).
+// is refused, nothing changes and the approval stays approved and unexecuted; governance
+// records the refusal (approval.execute.refused, naming the rule) as for every approved
+// action that does not run, and tells the approver (execution_error).
 func (s *Service) ReoriginApproved(ctx context.Context, a audit.Actor, q approval.Request) (device.Device, error) {
-	d, cause := s.reoriginApproved(ctx, a, q)
-	if cause == nil {
-		return d, nil
-	}
-	detail := map[string]any{"approval": q.ID, "error": cause.Error(), "rule": failure.RuleOf(cause), "reason": failure.KindOf(cause).String()}
-	if err := s.c.Store.Update(ctx, func(tx store.Tx) error {
-		_, err := tx.Audit().Append(s.event(a, "device.reorigin.refused", q.Scope, q.Subject, detail))
-		return err
-	}); err != nil {
-		return d, fmt.Errorf("%w (recording the refusal in the audit log failed too: %v)", cause, err)
-	}
-	return d, cause
-}
-
-func (s *Service) reoriginApproved(ctx context.Context, a audit.Actor, q approval.Request) (device.Device, error) {
 	var p reoriginPayload
 	if err := json.Unmarshal(q.Payload, &p); err != nil {
 		return device.Device{}, fmt.Errorf("reading the reorigin request of approval %s: %w", q.ID, err)

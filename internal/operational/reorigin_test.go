@@ -184,7 +184,7 @@ func (w *reoriginWorld) events(t *testing.T, action string) []audit.Event {
 // A certificate the maker revoked after the request is refused at approval; an approved
 // request that could not run, set off again after another reorigin changed the origin, is
 // refused as stale (the compare-and-set); each such refusal changes nothing, leaves the
-// approval approved and unexecuted, and is recorded as device.reorigin.refused naming its
+// approval approved and unexecuted, and is recorded as approval.execute.refused naming its
 // rule. A denied request changes nothing either. Every write function runs twice (a rolled
 // back run first), and each reorigin that ran is recorded once.
 func TestReoriginApprovalChecksAgain(t *testing.T) {
@@ -219,10 +219,10 @@ func TestReoriginApprovalChecksAgain(t *testing.T) {
 	if got := w.current(t); got != first {
 		t.Errorf("after the refused approval the origin holds %s, want %s", got, first)
 	}
-	refused := w.events(t, "device.reorigin.refused")
+	refused := w.events(t, "approval.execute.refused")
 	if len(refused) != 1 || refused[0].Subject != "device:"+w.devID || !strings.Contains(string(refused[0].Detail), `"rule":"`+RuleOriginRevoked+`"`) ||
-		!strings.Contains(string(refused[0].Detail), res.Approval.ID) {
-		t.Fatalf("device.reorigin.refused events after the revoked approval: %+v", refused)
+		!strings.Contains(string(refused[0].Detail), res.Approval.ID) || !strings.Contains(string(refused[0].Detail), `"kind":"reorigin"`) {
+		t.Fatalf("approval.execute.refused events after the revoked approval: %+v", refused)
 	}
 
 	// The maker takes its revocation back (a mistake), but meanwhile the operator asked for
@@ -247,8 +247,8 @@ func TestReoriginApprovalChecksAgain(t *testing.T) {
 	if got := w.current(t); got != "30" {
 		t.Errorf("after the stale approval the origin holds %s, want 30", got)
 	}
-	if refused := w.events(t, "device.reorigin.refused"); len(refused) != 2 || !strings.Contains(string(refused[1].Detail), `"rule":"`+RuleOriginStale+`"`) {
-		t.Errorf("device.reorigin.refused events after the stale approval: %+v", refused)
+	if refused := w.events(t, "approval.execute.refused"); len(refused) != 2 || !strings.Contains(string(refused[1].Detail), `"rule":"`+RuleOriginStale+`"`) {
+		t.Errorf("approval.execute.refused events after the stale approval: %+v", refused)
 	}
 
 	// A denied request changes nothing and runs nothing.

@@ -421,8 +421,16 @@ func (r *GapsReport) selfApproval(tx store.Tx, w world, mine func(string) bool) 
 			}
 		}
 	}
+	// A repair is asked for with manufacturing/issue over the device's lot.
+	for _, l := range w.lots {
+		if err := check(approval.Repair, ownership.Manufacturing, ownership.Issue, governance.LotChain(l)); err != nil {
+			return err
+		}
+	}
+	// A re-admission, an onboarding and a maker device's reorigin are asked for with
+	// operational/issue over the device's environment.
 	for _, e := range w.envs {
-		for _, k := range []approval.Kind{approval.Readmit, approval.Onboard} {
+		for _, k := range []approval.Kind{approval.Readmit, approval.Onboard, approval.Reorigin} {
 			if err := check(k, ownership.Operational, ownership.Issue, envChain(e)); err != nil {
 				return err
 			}
