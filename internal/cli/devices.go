@@ -290,17 +290,7 @@ it is now and the approval's ID; -o id prints the approval's ID alone.`,
 			if err != nil {
 				return err
 			}
-			var ids []string
-			if res.Approval != nil {
-				ids = []string{res.Approval.ID}
-			}
-			return e.emit(res, ids, func(w io.Writer) {
-				deviceStateTable(w, res.Device)
-				if res.Approval != nil {
-					fmt.Fprintln(w)
-					pendingApprovalNote(w, *res.Approval)
-				}
-			})
+			return e.emitDeviceApproval(res, res.Device, res.Approval)
 		},
 	}
 	cmd.Flags().StringVar(&readmitReason, "reason", "", "why the device may be trusted again (shown to the approvers)")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hallmark-id/hallmark/api"
 )
 
 // emit prints v in the chosen format: as JSON, as ids one a line, or through table.
@@ -110,4 +112,21 @@ func readInput(flag, file string) ([]byte, error) {
 		return nil, invalidf("reading --%s: %v", flag, err)
 	}
 	return b, nil
+}
+
+// emitDeviceApproval writes res, the answer to an action on a device that may wait for an
+// approval (re-admission, repair, reorigin): the device's state and, when one is asked for, the
+// pending approval, whose ID is what -o id prints.
+func (e *env) emitDeviceApproval(res any, d api.Device, q *api.Approval) error {
+	var ids []string
+	if q != nil {
+		ids = []string{q.ID}
+	}
+	return e.emit(res, ids, func(w io.Writer) {
+		deviceStateTable(w, d)
+		if q != nil {
+			fmt.Fprintln(w)
+			pendingApprovalNote(w, *q)
+		}
+	})
 }

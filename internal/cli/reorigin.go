@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"io"
-
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-id/hallmark/api"
@@ -52,17 +49,7 @@ cancel it first). -o id prints the approval's ID.`,
 			if err != nil {
 				return err
 			}
-			var ids []string
-			if res.Approval != nil {
-				ids = []string{res.Approval.ID}
-			}
-			return e.emit(res, ids, func(w io.Writer) {
-				deviceStateTable(w, res.Device)
-				if res.Approval != nil {
-					fmt.Fprintln(w)
-					pendingApprovalNote(w, *res.Approval)
-				}
-			})
+			return e.emitDeviceApproval(res, res.Device, res.Approval)
 		},
 	}
 	cmd.Flags().StringVar(&certFile, "cert", "", "the maker's new factory certificate of the device (PEM file, optionally followed by its chain)")

@@ -51,17 +51,7 @@ pending returns that request; -o id prints the approval's ID.`,
 			if err != nil {
 				return err
 			}
-			var ids []string
-			if res.Approval != nil {
-				ids = []string{res.Approval.ID}
-			}
-			return e.emit(res, ids, func(w io.Writer) {
-				deviceStateTable(w, res.Device)
-				if res.Approval != nil {
-					fmt.Fprintln(w)
-					pendingApprovalNote(w, *res.Approval)
-				}
-			})
+			return e.emitDeviceApproval(res, res.Device, res.Approval)
 		},
 	}
 	cmd.Flags().StringVar(&csrFile, "csr", "", "the repaired device's CSR (PEM or DER file)")
