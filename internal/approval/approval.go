@@ -253,10 +253,11 @@ func (q *Request) approvals() int {
 	return n
 }
 
-// Cancel withdraws a pending request; only its requester's party may.
+// Cancel withdraws a pending request, or an approved one whose action has not run (an
+// executed one is done); only its requester's party may.
 func (q *Request) Cancel(partyID string, now time.Time) error {
-	if q.Expire(now) || q.State != Pending {
-		return failure.New(failure.Conflict, "approval %s is %s, not pending", q.ID, q.State)
+	if q.Expire(now) || q.State != Pending && q.State != Approved {
+		return failure.New(failure.Conflict, "approval %s is %s: only a pending request, or an approved one whose action has not run, is cancelled", q.ID, q.State)
 	}
 	if partyID != q.RequesterParty {
 		return failure.New(failure.Denied, "only party %s, which asked for approval %s, may cancel it", q.RequesterParty, q.ID)

@@ -206,8 +206,8 @@ Onboarding approvals are not executed: the device enrolls again and the approval
 func (e *env) approvalCancelCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "cancel ID",
-		Short:   "Withdraw a pending approval request",
-		Long:    `Withdraw a pending request your party asked for; the action it asked for will not happen.`,
+		Short:   "Withdraw a pending approval request, or an approved one whose action did not run",
+		Long:    `Withdraw a request your party asked for that is pending, or approved but not carried out (its action was refused when it ran, or the server stopped first); the action it asked for will not happen.`,
 		Example: `  hallmark approval cancel apr-0123456789abcdef`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -324,13 +324,17 @@ func (s *Service) Cancel(ctx context.Context, a audit.Actor, id string) (approva
 		if a.PartyID != q.RequesterParty && a.PartyID != q.ApproverParty {
 			return failure.New(failure.NotFound, "approval %s not found", id)
 		}
+		// An approved request whose action did not run (refused when it ran, or the server
+		// stopped) may be withdrawn too: otherwise it would wait, approved, for anyone entitled
+		// to execute it, however long after the approvers looked.
+		was := q.State
 		if err := q.Cancel(a.PartyID, now); err != nil {
 			return err
 		}
-		if err := tx.Approvals().UpdateApproval(q, approval.Pending); err != nil {
+		if err := tx.Approvals().UpdateApproval(q, was); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(Event(a, now, "approval.cancel", q.Kind.Stage(), q.Scope, q.Subject, map[string]any{"approval": q.ID}))
+		_, err = tx.Audit().Append(Event(a, now, "approval.cancel", q.Kind.Stage(), q.Scope, q.Subject, map[string]any{"approval": q.ID, "was": was}))
 		return err
 	})
 	if err == nil {

@@ -120,6 +120,20 @@ func TestStaleCellChange(t *testing.T) {
 	if o := w.owner(t, k); o != "cm" {
 		t.Fatalf("cell %s is owned by %q after the stale delete, want cm", k, o)
 	}
+	// An approved request whose action did not run is withdrawn by its requester's party,
+	// audited with the state it had; then it is not executed, and not cancelled twice.
+	if q, err := w.svc.Cancel(ctx, acme, del.ID); err != nil || q.State != approval.Cancelled {
+		t.Fatalf("cancelling the approved stale delete: %+v, %v; want cancelled", q, err)
+	}
+	if e := w.lastEvent(t); e.Action != "approval.cancel" || !strings.Contains(string(e.Detail), `"was":"approved"`) {
+		t.Fatalf("last event %s %s, want approval.cancel of an approved request", e.Action, e.Detail)
+	}
+	if _, err := w.svc.Execute(ctx, acme, del.ID); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("executing the cancelled delete: %v, want a conflict", err)
+	}
+	if _, err := w.svc.Cancel(ctx, acme, del.ID); !failure.Is(err, failure.Conflict) {
+		t.Fatalf("cancelling the cancelled delete again: %v, want a conflict", err)
+	}
 	w.approve(t, w.actors["alice"], pending(t, w.svc.DeleteCell(ctx, acme, k)).ID)
 	if o := w.owner(t, k); o != "" {
 		t.Fatalf("cell %s is owned by %q after the delete, want nobody", k, o)

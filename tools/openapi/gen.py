@@ -318,7 +318,7 @@ paths.update({
  "/v1/approvals/{id}":{"get":op("One approval request",200,S("Approval"),params=[pid()],errs=(401,404))},
  "/v1/approvals/{id}/decision":{"post":op("Approve or deny. The decider must be of the approver party, not the requester, not have decided already, and own the approve duty; an approved request's action runs at once",200,S("DecideResult"),"Decision",params=[pid()],errs=(400,401,403,404,409))},
  "/v1/approvals/{id}/execute":{"post":op("Run the action of an approved request that did not run when it was approved",200,S("DecideResult"),params=[pid()],errs=(400,401,404,409))},
- "/v1/approvals/{id}/cancel":{"post":op("Withdraw a pending request (the requester's party)",200,S("Approval"),params=[pid()],errs=(401,403,404,409))},
+ "/v1/approvals/{id}/cancel":{"post":op("Withdraw a pending request, or an approved one whose action did not run (the requester's party)",200,S("Approval"),params=[pid()],errs=(401,403,404,409))},
  "/v1/approval-rules":{"get":op("The rule of every kind of request: approvers, other party, expiry",200,page(S("ApprovalRule")),errs=(401,))},
  "/v1/approval-rules/{kind}":{"put":op("Set the rule of one kind (deployment administrators); pending requests keep theirs",200,S("ApprovalRule"),"SetApprovalRule",params=[pid("kind")],errs=(400,401,403))},
  "/v1/sod-rules":{"get":op("Separation-of-duties rules",200,page(S("SoDRule")),errs=(401,)),
