@@ -402,38 +402,39 @@ func (r *GapsReport) idle(tx store.Tx, w world, mine func(string) bool, now time
 // selfApproval finds, for each kind of approval whose rule does not ask for another party, the
 // scopes where the party owning the approved duty also owns its approval.
 func (r *GapsReport) selfApproval(tx store.Tx, w world, mine func(string) bool) error {
-	check := func(k approval.Kind, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) error {
+	// Each kind's rule is read once, not once per scope: a deployment has many lots.
+	otherParty := map[approval.Kind]bool{}
+	for _, k := range []approval.Kind{approval.RevokeCA, approval.Repair, approval.Readmit, approval.Onboard, approval.Reorigin} {
 		rule, err := governance.RuleFor(tx, k)
-		if err != nil || rule.OtherParty {
+		if err != nil {
 			return err
+		}
+		otherParty[k] = rule.OtherParty
+	}
+	check := func(k approval.Kind, stage ownership.Stage, duty ownership.Duty, chain ownership.Chain) {
+		if otherParty[k] {
+			return
 		}
 		actor, ok1 := w.owner(stage, duty, chain)
 		approver, ok2 := w.owner(k.Stage(), ownership.Approve, chain)
 		if ok1 && ok2 && actor == approver && mine(actor) {
 			r.SelfApproval = append(r.SelfApproval, SelfApproval{Scope: chain[0].String(), Kind: k, Duty: string(stage) + "/" + string(duty), PartyID: actor})
 		}
-		return nil
 	}
 	for _, p := range w.parties {
 		if p.Kind == party.Manufacturer {
-			if err := check(approval.RevokeCA, ownership.Manufacturing, ownership.Revoke, governance.ManufacturerChain(p.ID)); err != nil {
-				return err
-			}
+			check(approval.RevokeCA, ownership.Manufacturing, ownership.Revoke, governance.ManufacturerChain(p.ID))
 		}
 	}
 	// A repair is asked for with manufacturing/issue over the device's lot.
 	for _, l := range w.lots {
-		if err := check(approval.Repair, ownership.Manufacturing, ownership.Issue, governance.LotChain(l)); err != nil {
-			return err
-		}
+		check(approval.Repair, ownership.Manufacturing, ownership.Issue, governance.LotChain(l))
 	}
 	// A re-admission, an onboarding and a maker device's reorigin are asked for with
 	// operational/issue over the device's environment.
 	for _, e := range w.envs {
 		for _, k := range []approval.Kind{approval.Readmit, approval.Onboard, approval.Reorigin} {
-			if err := check(k, ownership.Operational, ownership.Issue, envChain(e)); err != nil {
-				return err
-			}
+			check(k, ownership.Operational, ownership.Issue, envChain(e))
 		}
 	}
 	return nil
