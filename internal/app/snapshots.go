@@ -96,13 +96,32 @@ func (a *App) snapshotRound(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("listing parties: %w", err)
 	}
+	// One round context for all the parties: the round's drift reports share one read of the
+	// fleet (reports.SnapshotRound), and a report whose inputs have not changed since the last
+	// round is that round's (reports.ReuseUnchanged).
+	actors := make([]audit.Actor, len(parties))
+	for i, id := range parties {
+		actors[i] = audit.Actor{PartyID: id}
+	}
+	rctx := reports.SnapshotRound(ctx, actors)
+	// The time and the audit log's size are read once, before any report: every snapshot of
+	// the round reflects at least the events up to that size, its drift part included, which
+	// may come from the round's first party's read.
+	at := time.Now().UTC()
+	if a.Now != nil {
+		at = a.Now().UTC()
+	}
+	size, err := a.AuditLog.Size(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the audit log size: %w", err)
+	}
 	n := 0
 	var errs []error
 	for _, id := range parties {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if err := a.snapshotParty(ctx, term.Fence, id); err != nil {
+		if err := a.snapshotParty(rctx, term.Fence, id, at, size); err != nil {
 			errs = append(errs, fmt.Errorf("party %s: %w", id, err))
 			continue
 		}
@@ -112,20 +131,10 @@ func (a *App) snapshotRound(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// snapshotParty computes and stores one party's snapshot. The audit log's size is read first,
-// so the snapshot reflects at least the events up to that size.
-func (a *App) snapshotParty(ctx context.Context, fence func(store.Tx) error, partyID string) error {
-	at := time.Now().UTC()
-	if a.Now != nil {
-		at = a.Now().UTC()
-	}
-	size, err := a.AuditLog.Size(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the audit log size: %w", err)
-	}
-	// A drift report whose inputs have not changed since the last round is that round's
-	// (reports.ReuseUnchanged): an unchanged fleet costs a round a few reads, not the fleet.
-	v, err := a.API.ReportViews(reports.ReuseUnchanged(ctx), audit.Actor{PartyID: partyID})
+// snapshotParty computes and stores one party's snapshot, under its round's context
+// (reports.SnapshotRound), stamped with the round's start at and the audit log's size then.
+func (a *App) snapshotParty(ctx context.Context, fence func(store.Tx) error, partyID string, at time.Time, size uint64) error {
+	v, err := a.API.ReportViews(ctx, audit.Actor{PartyID: partyID})
 	if err != nil {
 		return fmt.Errorf("computing the reports: %w", err)
 	}

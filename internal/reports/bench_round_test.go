@@ -32,10 +32,11 @@ import (
 //	HALLMARK_BENCH_DEVICES=20000 go test -run '^$' -bench SnapshotRound ./internal/reports/
 func BenchmarkSnapshotRound(b *testing.B) {
 	st := benchStore(b)
-	ctx := snapshotContext(context.Background())
+	ctx := context.Background()
 	n := benchDevices()
 	actors := []audit.Actor{{PartyID: "aud", PrincipalID: "x"}, {PartyID: "op1", PrincipalID: "y"}, {PartyID: "op2", PrincipalID: "z"}, {PartyID: "acme", PrincipalID: "w"}}
 	drift := func(svc *reports.Service) error {
+		ctx := snapshotContext(ctx, actors)
 		for _, a := range actors {
 			if _, err := svc.Drift(ctx, a); err != nil {
 				return err
@@ -44,6 +45,7 @@ func BenchmarkSnapshotRound(b *testing.B) {
 		return nil
 	}
 	full := func(svc *reports.Service) error {
+		ctx := snapshotContext(ctx, actors)
 		for _, a := range actors {
 			if _, err := svc.Summary(ctx, a); err != nil {
 				return err

@@ -86,6 +86,13 @@ func (s *Service) Drift(ctx context.Context, a audit.Actor) (DriftReport, error)
 // accepts it (ReuseUnchanged), the scope's last report when nothing changed since it was read;
 // else by reading the rows (driftmemo.go).
 func (s *Service) driftIn(ctx context.Context, tx store.Tx, sc store.ReportScope, out *DriftReport) error {
+	sc = normalScope(sc)
+	round := roundOf(ctx)
+	if rep, ok := round.report(sc); ok {
+		s.drift.shared.Add(1)
+		*out = rep
+		return nil
+	}
 	// The mark first: rows read after it are at least as new.
 	mark, err := readDriftMark(tx)
 	if err != nil {
@@ -98,8 +105,19 @@ func (s *Service) driftIn(ctx context.Context, tx store.Tx, sc store.ReportScope
 		*out = last
 		return nil
 	}
+	if round != nil {
+		shared, err := s.share(tx, round, sc, mark, at)
+		if err != nil {
+			return err
+		}
+		if shared {
+			rep, _ := round.report(sc)
+			*out = rep
+			return nil
+		}
+	}
 	s.drift.read.Add(1)
-	if err := drift(tx, sc, out, s.verified, s.drift); err != nil {
+	if err := s.newDriftState(tx).pass(sc, func(_ *store.Admission, f *deviceDrift) { out.add(f) }); err != nil {
 		return err
 	}
 	s.drift.keep(sc, mark, at, *out)
@@ -131,17 +149,36 @@ type envPolicies struct {
 	fingerprint [32]byte // the environment and its current policies (envFingerprint)
 }
 
-// drift pages through the devices with evidence, in one statement per page. Each page's
-// manufacturer keys and environments are read first, in the transaction; then its devices are
-// checked in parallel (a build-record signature check and a policy evaluation each, most of a
-// report's time: 72% of it was the signature checks alone), and their findings are added in
-// page order, so the report is the same as a serial run's.
-func drift(tx store.Tx, sc store.ReportScope, out *DriftReport, verified *verifiedSet, cache *driftCache) error {
-	st := &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}, verified: verified, cache: cache}
+// newDriftState is a drift run in tx with the Service's memories.
+func (s *Service) newDriftState(tx store.Tx) *driftState {
+	return &driftState{tx: tx, keys: map[string]keyOrErr{}, envs: map[string]*envPolicies{}, verified: s.verified, cache: s.drift}
+}
+
+// add adds one device's findings to the report.
+func (r *DriftReport) add(f *deviceDrift) {
+	if f.checked {
+		r.Checked++
+	}
+	r.Items = append(r.Items, f.items...)
+	if f.evaluated {
+		r.PolicyEvaluated++
+	}
+	if f.policy != nil {
+		r.Policy = append(r.Policy, *f.policy)
+	}
+}
+
+// pass pages through the devices with evidence of scope sc, in one statement per page, and
+// gives each device's findings to fold, in device order. Each page's manufacturer keys and
+// environments are read first, in the transaction; then its devices are checked in parallel
+// (a build-record signature check and a policy evaluation each, most of a report's time: 72%
+// of it was the signature checks alone), and folded in page order, so a report is the same
+// as a serial run's.
+func (st *driftState) pass(sc store.ReportScope, fold func(*store.Admission, *deviceDrift)) error {
 	after := ""
 	found := make([]deviceDrift, driftPage)
 	for {
-		page, err := tx.Reports().Admissions(sc, after, driftPage)
+		page, err := st.tx.Reports().Admissions(sc, after, driftPage)
 		if err != nil {
 			return err
 		}
@@ -151,17 +188,7 @@ func drift(tx store.Tx, sc store.ReportScope, out *DriftReport, verified *verifi
 		found = found[:len(page)]
 		inParallel(len(page), func(i int) { found[i] = st.remembered(&page[i]) })
 		for i := range found {
-			f := &found[i]
-			if f.checked {
-				out.Checked++
-			}
-			out.Items = append(out.Items, f.items...)
-			if f.evaluated {
-				out.PolicyEvaluated++
-			}
-			if f.policy != nil {
-				out.Policy = append(out.Policy, *f.policy)
-			}
+			fold(&page[i], &found[i])
 			found[i] = deviceDrift{}
 		}
 		if len(page) < driftPage {

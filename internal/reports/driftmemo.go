@@ -102,6 +102,7 @@ type lastDrift struct {
 // DriftWork counts what the drift reports of a Service did, for tests and benchmarks.
 type DriftWork struct {
 	Reused  int64 // reports answered from the last one (unchanged mark)
+	Shared  int64 // reports answered from their snapshot round's shared read (driftround.go)
 	Read    int64 // reports read from the store
 	Rows    int64 // device rows read
 	Decoded int64 // devices computed (build record decoded and verified, policy evaluated)
@@ -113,7 +114,7 @@ type driftCache struct {
 	scopes map[store.ReportScope]lastDrift
 	memo   *driftMemo
 
-	reused, read, rows, decoded atomic.Int64
+	reused, shared, read, rows, decoded atomic.Int64
 }
 
 func newDriftCache() *driftCache {
@@ -150,7 +151,7 @@ func (r DriftReport) clone() DriftReport {
 
 // Work returns the counts of the drift reports so far.
 func (c *driftCache) work() DriftWork {
-	return DriftWork{Reused: c.reused.Load(), Read: c.read.Load(), Rows: c.rows.Load(), Decoded: c.decoded.Load()}
+	return DriftWork{Reused: c.reused.Load(), Shared: c.shared.Load(), Read: c.read.Load(), Rows: c.rows.Load(), Decoded: c.decoded.Load()}
 }
 
 // driftMemo remembers what a device added to a report by the digest of its inputs. The
