@@ -37,9 +37,12 @@ import (
 //     and the current policy versions. A report read again (the mark moved) still reads every
 //     row, but decodes, verifies and evaluates only the devices whose digest is new.
 //
-// Neither changes a report's content: a digest names every input of a device's findings, and
-// device() is a function of them alone (no clock: a policy is evaluated at the admission's
-// time).
+// A third, per snapshot round (driftround.go), makes the reports a round asks for after the
+// mark moved one read of the fleet, not one per party.
+//
+// None of them changes a report's content: a digest names every input of a device's
+// findings, and device() is a function of them alone (no clock: a policy is evaluated at the
+// admission's time).
 
 type reuseKey struct{}
 
