@@ -220,7 +220,7 @@ func (s *Service) ReoriginApproved(ctx context.Context, a audit.Actor, q approva
 		if _, err := governance.ConsumeApproval(tx, a, now, q.ID, approval.Reorigin, "device:"+d.ID); err != nil {
 			return err
 		}
-		if err := tx.Makers().ReplaceOriginFactory(c.next, c.origin.FactorySerial); failure.Is(err, failure.Conflict) {
+		if err := tx.Makers().ReplaceOriginFactory(c.next, c.origin.Factory.Raw); failure.Is(err, failure.Conflict) {
 			return refuseOrigin(failure.Conflict, RuleOriginStale, err, "device %s: %v", d.ID, err)
 		} else if err != nil {
 			return fmt.Errorf("replacing the factory certificate of device %s: %w", d.ID, err)

@@ -438,7 +438,9 @@ func (r refuseMakers) OriginOf(string) (maker.Origin, error) {
 func (r refuseMakers) PutSourceStates(string, []maker.SourceState) error {
 	return refusingTx(r).refuse()
 }
-func (r refuseMakers) ReplaceOriginFactory(maker.Origin, string) error { return refusingTx(r).refuse() }
+func (r refuseMakers) ReplaceOriginFactory(maker.Origin, []uint8) error {
+	return refusingTx(r).refuse()
+}
 func (r refuseMakers) RevokeOrigin(string, time.Time, int, maker.Evidence) error {
 	return refusingTx(r).refuse()
 }
@@ -570,6 +572,9 @@ func (r refuseReports) Rotation(store.ReportScope, time.Time) ([]store.RotationC
 	return zero[[]store.RotationCount](), refusingTx(r).refuse()
 }
 func (r refuseReports) RotationTrend(store.ReportScope, []time.Time) ([]store.TrendCount, error) {
+	return zero[[]store.TrendCount](), refusingTx(r).refuse()
+}
+func (r refuseReports) RotationTrendByHolder([]time.Time) ([]store.TrendCount, error) {
 	return zero[[]store.TrendCount](), refusingTx(r).refuse()
 }
 func (r refuseReports) Summary(store.ReportScope, time.Time) (store.ReportSummary, error) {

@@ -48,10 +48,11 @@ type Makers interface {
 	RevokeOrigin(deviceID string, at time.Time, reason int, ev maker.Evidence) error
 	// ReplaceOriginFactory makes o's factory certificate (Factory, Issuer, FactorySerial,
 	// SPKISHA256) the current one of device o.DeviceID, whose origin must still hold the
-	// certificate of serial oldSerial (hex), and sets its factory state good (the maker's
-	// revocation of the old certificate is not the new one's). Nothing else of the origin
-	// changes. ErrConflict when the origin holds another certificate or there is none.
-	ReplaceOriginFactory(o maker.Origin, oldSerial string) error
+	// certificate old (its DER, byte for byte: a serial alone does not name a certificate of
+	// a maker that reuses one), and sets its factory state good (the maker's revocation of
+	// the old certificate is not the new one's). Nothing else of the origin changes.
+	// ErrConflict when the origin holds another certificate or there is none.
+	ReplaceOriginFactory(o maker.Origin, old []byte) error
 
 	// PutSourceStates replaces what is kept of the maker's revocation sources with states
 	// (none: forget them). ErrNotFound when there is no such maker. They are observations,

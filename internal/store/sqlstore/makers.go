@@ -246,11 +246,14 @@ func (m makers) RevokeOrigin(deviceID string, at time.Time, reason int, ev maker
 		micros(at), reason, ev.JSON(), deviceID)
 }
 
-func (m makers) ReplaceOriginFactory(o maker.Origin, oldSerial string) error {
-	return m.t.execOne(fmt.Errorf("device %s: its origin no longer holds factory certificate %s, or it has no origin: %w", o.DeviceID, oldSerial, store.ErrConflict),
+func (m makers) ReplaceOriginFactory(o maker.Origin, old []byte) error {
+	if len(old) == 0 {
+		return fmt.Errorf("device %s: replacing its factory certificate names no certificate to replace: %w", o.DeviceID, store.ErrConflict)
+	}
+	return m.t.execOne(fmt.Errorf("device %s: its origin no longer holds the factory certificate it was to replace, or it has no origin: %w", o.DeviceID, store.ErrConflict),
 		`UPDATE device_origins SET factory_serial = ?, factory_der = ?, issuer_der = ?, spki_sha256 = ?, state = 'good', revoked_at = NULL, reason = NULL, evidence = ''
-WHERE device_id = ? AND factory_serial = ?`,
-		o.FactorySerial, o.Factory.Raw, o.Issuer.Raw, o.SPKISHA256[:], o.DeviceID, oldSerial)
+WHERE device_id = ? AND factory_der = ?`,
+		o.FactorySerial, o.Factory.Raw, o.Issuer.Raw, o.SPKISHA256[:], o.DeviceID, old)
 }
 
 // PutSourceStates is exempt from the audit rule, as certs.Reserve is: the rows are what the

@@ -236,12 +236,17 @@ func testOrigins(t *testing.T, s store.Store) {
 	c2 := testCert(t)
 	o2 := o
 	o2.Factory, o2.Issuer, o2.FactorySerial, o2.SPKISHA256 = c2, c, "02", maker.SPKISHA256(c2)
-	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, "03") })
+	// Another certificate of the same serial (01) is not the one the origin holds.
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, testCert(t).Raw) })
 	if !failure.Is(err, failure.Conflict) {
-		t.Errorf("replacing a certificate the origin does not hold: %v, want a conflict", err)
+		t.Errorf("replacing a certificate of the same serial the origin does not hold: %v, want a conflict", err)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, nil) })
+	if !failure.Is(err, failure.Conflict) {
+		t.Errorf("replacing no certificate: %v, want a conflict", err)
 	}
 	mustUpdate(t, s, func(tx store.Tx) error {
-		if err := tx.Makers().ReplaceOriginFactory(o2, "01"); err != nil {
+		if err := tx.Makers().ReplaceOriginFactory(o2, o.Factory.Raw); err != nil {
 			return err
 		}
 		_, err := tx.Audit().Append(ev("device.reorigin"))
@@ -255,7 +260,7 @@ func testOrigins(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, "01") })
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().ReplaceOriginFactory(o2, o.Factory.Raw) })
 	if !failure.Is(err, failure.Conflict) {
 		t.Errorf("replacing the superseded certificate again: %v, want a conflict", err)
 	}
