@@ -34,6 +34,7 @@ type driftRound struct {
 	mu      sync.Mutex
 	read    bool                              // the shared read ran (or was found not to apply)
 	reports map[store.ReportScope]DriftReport // by normalized scope
+	trends  map[TrendOptions]roundTrend
 }
 
 // SnapshotRound returns a context for one round of report snapshots asked for by actors (one
@@ -41,7 +42,7 @@ type driftRound struct {
 // of the fleet (see above). Make a new one for every round: a round's reports are of the
 // state at its first ask, and a context kept across rounds would keep answering with them.
 func SnapshotRound(ctx context.Context, actors []audit.Actor) context.Context {
-	r := &driftRound{actors: append([]audit.Actor(nil), actors...), reports: map[store.ReportScope]DriftReport{}}
+	r := &driftRound{actors: append([]audit.Actor(nil), actors...), reports: map[store.ReportScope]DriftReport{}, trends: map[TrendOptions]roundTrend{}}
 	return context.WithValue(ReuseUnchanged(ctx), roundKey{}, r)
 }
 
@@ -93,16 +94,16 @@ func (s *Service) share(tx store.Tx, r *driftRound, sc store.ReportScope, mark d
 			return false, err
 		}
 		asked = normalScope(asked)
-		if _, ok := scopes[asked]; ok || (!asked.All && asked.PartyID == "") {
-			continue // known, or no party to filter by: such a scope reads on its own
+		if _, ok := scopes[asked]; ok {
+			continue
 		}
-		f := &scopeFilter{}
-		if asked.Operational {
-			if f.envs, err = ownEnvironments(tx, asked); err != nil {
-				return false, err
-			}
+		f, ok, err := filterOf(tx, asked)
+		if err != nil {
+			return false, err
 		}
-		scopes[asked] = f
+		if ok {
+			scopes[asked] = f
+		}
 	}
 	if _, ok := scopes[sc]; !ok {
 		return false, nil // not a scope of the round's parties: its own read
@@ -140,12 +141,82 @@ type scopeFilter struct {
 
 func (f *scopeFilter) holds(sc store.ReportScope, ad *store.Admission) bool {
 	d := &ad.Device
+	return f.holdsDevice(sc, d.ManufacturerID, d.CustodianID, d.EnvironmentID)
+}
+
+// holdsDevice: whether a device of this maker, custodian and current environment is in sc.
+func (f *scopeFilter) holdsDevice(sc store.ReportScope, manufacturer, custodian, env string) bool {
 	switch {
 	case sc.All:
 		return true
 	case sc.Operational:
-		return d.CustodianID == sc.PartyID && d.EnvironmentID != "" && f.envs[d.EnvironmentID]
+		return custodian == sc.PartyID && env != "" && f.envs[env]
 	default:
-		return d.ManufacturerID == sc.PartyID || d.CustodianID == sc.PartyID
+		return manufacturer == sc.PartyID || custodian == sc.PartyID
 	}
+}
+
+// filterOf is the filter of scope sc, read in tx; false for a scope that cannot be filtered
+// in Go (a party's with no party), which reads on its own.
+func filterOf(tx store.Tx, sc store.ReportScope) (*scopeFilter, bool, error) {
+	if sc.All {
+		return &scopeFilter{}, true, nil
+	}
+	if sc.PartyID == "" {
+		return nil, false, nil
+	}
+	f := &scopeFilter{}
+	if sc.Operational {
+		envs, err := ownEnvironments(tx, sc)
+		if err != nil {
+			return nil, false, err
+		}
+		f.envs = envs
+	}
+	return f, true, nil
+}
+
+// roundTrend is a round's read of the rotation trend of the whole fleet split by holder, at
+// the instants of the options it was read for.
+type roundTrend struct {
+	at     []time.Time
+	counts []store.TrendCount
+}
+
+// trend is the rotation trend of scope sc for options o in a snapshot round: the round's one
+// read of the whole fleet's trend by holder for o (made at the first ask, at that ask's
+// instants at), summed over the holders sc holds. It returns the instants it is of, which
+// are the first ask's. A scope the round cannot filter reads on its own, at at.
+func (r *driftRound) trend(tx store.Tx, sc store.ReportScope, o TrendOptions, at []time.Time) ([]TrendPoint, error) {
+	f, ok, err := filterOf(tx, normalScope(sc))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return trendOf(tx, sc, at)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rt, ok := r.trends[o]
+	if !ok {
+		counts, err := tx.Reports().RotationTrendByHolder(at)
+		if err != nil {
+			return nil, err
+		}
+		rt = roundTrend{at: append([]time.Time(nil), at...), counts: counts}
+		r.trends[o] = rt
+	}
+	var mine []store.TrendCount // by instant and environment, as RotationTrend orders them
+	for _, c := range rt.counts {
+		if h := c.Holder; h == nil || !f.holdsDevice(sc, h.ManufacturerID, h.CustodianID, h.EnvironmentID) {
+			continue
+		}
+		if n := len(mine); n > 0 && mine[n-1].At.Equal(c.At) && mine[n-1].EnvironmentID == c.EnvironmentID {
+			mine[n-1].Active += c.Active
+			mine[n-1].Compliant += c.Compliant
+			continue
+		}
+		mine = append(mine, store.TrendCount{At: c.At, EnvironmentID: c.EnvironmentID, Active: c.Active, Compliant: c.Compliant})
+	}
+	return trendPoints(mine, rt.at), nil
 }

@@ -19,13 +19,13 @@ import (
 	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
-// TestSnapshotRoundDrift: in a snapshot round (reports.SnapshotRound), the drift reports of
-// every party and the auditor's standards mapping come from one read of the fleet, and each
-// is the report its own read makes: the scope filter in Go agrees with the store's SQL on
-// devices held by a party other than their environment's operator, held by their maker, and
-// held in no environment. A round after a change reads once again; a round after none reads
-// nothing.
-func TestSnapshotRoundDrift(t *testing.T) {
+// TestSnapshotRoundSharedReads: in a snapshot round (reports.SnapshotRound), the drift reports
+// of every party and the auditor's standards mapping come from one read of the fleet, the
+// rotation trends of every party from one read of the trend by holder, and each is the report
+// its own read makes: the scope filter in Go agrees with the store's SQL on devices held by a
+// party other than their environment's operator, held by their maker, and held in no
+// environment. A round after a change reads once again; a round after none reads nothing.
+func TestSnapshotRoundSharedReads(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) {
 		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
 		if err != nil {
@@ -113,6 +113,24 @@ func testSnapshotRoundDrift(t *testing.T, st store.Store) {
 				g, _ := json.Marshal(got)
 				w, _ := json.Marshal(want)
 				t.Fatalf("%s: %s's drift in the round differs from its own read:\n got %.800s\nwant %.800s", step, a.PartyID, g, w)
+			}
+			for _, o := range []reports.TrendOptions{{Since: 30 * 24 * time.Hour, Every: 24 * time.Hour}, {Since: 48 * time.Hour, Every: 3 * time.Hour}} {
+				gotRot, err := svc.Rotation(rctx, a, o)
+				if err != nil {
+					t.Fatalf("%s: rotation for %s: %v", step, a.PartyID, err)
+				}
+				wantRot, err := fresh.Rotation(ctx, a, o)
+				if err != nil {
+					t.Fatalf("%s: rotation of its own read for %s: %v", step, a.PartyID, err)
+				}
+				if !reflect.DeepEqual(gotRot, wantRot) {
+					g, _ := json.Marshal(gotRot.Trend)
+					w, _ := json.Marshal(wantRot.Trend)
+					t.Fatalf("%s: %s's rotation in the round differs from its own read; trends:\n got %.1200s\nwant %.1200s", step, a.PartyID, g, w)
+				}
+				if o.Every == 3*time.Hour && a.PartyID == "aud" && gotRot.Trend[len(gotRot.Trend)-1].Active == 0 {
+					t.Fatalf("%s: the trend counts no device to compare: %+v", step, gotRot.Trend)
+				}
 			}
 			if a.PartyID == "aud" {
 				gotStd, err := svc.StandardsFor(rctx, a)

@@ -332,7 +332,11 @@ func (s *Service) Rotation(ctx context.Context, a audit.Actor, trend TrendOption
 		if out.Credentials, err = credentials(tx, credParty, credParty, s.tokenLifetime, now); err != nil {
 			return err
 		}
-		if at != nil {
+		switch round := roundOf(ctx); {
+		case at == nil:
+		case round != nil: // a snapshot round's parties share one read of the trend
+			out.Trend, err = round.trend(tx, sc, trend, at)
+		default:
 			out.Trend, err = trendOf(tx, sc, at)
 		}
 		return err
@@ -409,6 +413,11 @@ func trendOf(tx store.Tx, sc store.ReportScope, at []time.Time) ([]TrendPoint, e
 	if err != nil {
 		return nil, err
 	}
+	return trendPoints(counts, at), nil
+}
+
+// trendPoints makes the trend at instants at of counts ordered by instant and environment.
+func trendPoints(counts []store.TrendCount, at []time.Time) []TrendPoint {
 	points := make([]TrendPoint, len(at))
 	idx := make(map[int64]int, len(at))
 	for i, t := range at {
@@ -428,7 +437,7 @@ func trendOf(tx store.Tx, sc store.ReportScope, at []time.Time) ([]TrendPoint, e
 	for i := range points {
 		points[i].Share = share(points[i].Compliant, points[i].Active)
 	}
-	return points, nil
+	return points
 }
 
 func share(n, of int) float64 {

@@ -35,6 +35,11 @@ type Reports interface {
 	// was issued after t − max_age of its environment. Results are ordered by instant and
 	// environment; instants and environments with no device are missing. At most 1000 instants.
 	RotationTrend(sc ReportScope, at []time.Time) ([]TrendCount, error)
+	// RotationTrendByHolder is RotationTrend of the whole fleet with each count split further
+	// by the device's maker, custodian and current environment (TrendCount.Holder): what a
+	// caller needs to sum any scope's trend from one read (a snapshot round's parties).
+	// Ordered by instant and environment.
+	RotationTrendByHolder(at []time.Time) ([]TrendCount, error)
 	// ExpiringCounts counts, per environment, the current issued operational certificates
 	// that end before the given time.
 	ExpiringCounts(sc ReportScope, before time.Time) ([]ExpiringCount, error)
@@ -132,6 +137,14 @@ type TrendCount struct {
 	EnvironmentID string
 	Active        int
 	Compliant     int
+	Holder        *TrendHolder // RotationTrendByHolder's split; nil from RotationTrend
+}
+
+// TrendHolder is who holds the devices of a RotationTrendByHolder count: the fields of the
+// devices a report scope is decided on (the environment is the device's current one, which a
+// scope follows, not the issuance's, which the count is of).
+type TrendHolder struct {
+	ManufacturerID, CustodianID, EnvironmentID string
 }
 
 // ExpiringCount is the number of expiring certificates of one environment.

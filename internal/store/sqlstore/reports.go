@@ -237,9 +237,38 @@ func (r reportReads) RotationTrend(sc store.ReportScope, at []time.Time) ([]stor
 	}, q, args...)
 }
 
+func (r reportReads) RotationTrendByHolder(at []time.Time) ([]store.TrendCount, error) {
+	if len(at) == 0 {
+		return nil, nil
+	}
+	if len(at) > maxTrendPoints {
+		return nil, fmt.Errorf("store: %d trend points; the limit is %d", len(at), maxTrendPoints)
+	}
+	q, args := rotationTrendQueryBy(store.ReportScope{All: true}, at, true)
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.TrendCount, error) {
+		c := store.TrendCount{Holder: &store.TrendHolder{}}
+		var t int64
+		err := s.Scan(&t, &c.EnvironmentID, &c.Holder.ManufacturerID, &c.Holder.CustodianID, &c.Holder.EnvironmentID, &c.Active, &c.Compliant)
+		c.At = fromMicros(t)
+		return c, err
+	}, q, args...)
+}
+
 // rotationTrendQuery is RotationTrend's SQL and its arguments.
 func rotationTrendQuery(sc store.ReportScope, at []time.Time) (string, []any) {
+	return rotationTrendQueryBy(sc, at, false)
+}
+
+// rotationTrendQueryBy is RotationTrend's SQL and its arguments, split by holder too
+// (RotationTrendByHolder) when byHolder.
+func rotationTrendQueryBy(sc store.ReportScope, at []time.Time, byHolder bool) (string, []any) {
 	where, args := scopeSQL(sc)
+	holderCols, holderSel, holderGroup := "", "", ""
+	if byHolder {
+		holderCols = ", d.manufacturer_id, d.custodian_id, d.environment_id AS device_env"
+		holderSel = ", i.manufacturer_id, i.custodian_id, i.device_env"
+		holderGroup = holderSel
+	}
 	pts := make([]any, len(at))
 	for i, t := range at {
 		pts[i] = micros(t)
@@ -261,15 +290,15 @@ func rotationTrendQuery(sc store.ReportScope, at []time.Time) (string, []any) {
 	// on a 20,000-device fleet).
 	q := `WITH pts (t) AS (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT)), ", len(at)), ", ") + `),
 iss AS (
-  SELECT ev.environment_id, ev.created_at AS at, c.revoked_at,
+  SELECT ev.environment_id, ev.created_at AS at, c.revoked_at` + holderCols + `,
          LEAD(ev.created_at) OVER (PARTITION BY ev.device_id ORDER BY ev.created_at, ev.serial) AS next_at
   FROM evidence ev JOIN certificates c ON c.serial = ev.serial JOIN devices d ON d.id = ev.device_id
   WHERE ` + ownTrendCert + ` AND ` + where + `
 )
-SELECT p.t, i.environment_id, COUNT(*), COUNT(CASE WHEN i.at > p.t - e.max_age_seconds * 1000000 THEN 1 END)
+SELECT p.t, i.environment_id` + holderSel + `, COUNT(*), COUNT(CASE WHEN i.at > p.t - e.max_age_seconds * 1000000 THEN 1 END)
 FROM pts p JOIN iss i ON i.at <= p.t AND (i.next_at IS NULL OR i.next_at > p.t) AND (i.revoked_at IS NULL OR i.revoked_at > p.t)
 JOIN environments e ON e.id = i.environment_id
-GROUP BY p.t, i.environment_id ORDER BY p.t, i.environment_id`
+GROUP BY p.t, i.environment_id` + holderGroup + ` ORDER BY p.t, i.environment_id`
 	return q, append(pts, args...)
 }
 

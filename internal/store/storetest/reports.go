@@ -227,6 +227,28 @@ func testReports(t *testing.T, s store.Store) {
 		if trend, err := r.RotationTrend(store.ReportScope{PartyID: "other"}, []time.Time{now}); err != nil || len(trend) != 0 {
 			t.Errorf("trend of other = %+v, %v", trend, err)
 		}
+		// The same trend split by holder: each count names the devices' maker, custodian and
+		// current environment, and the counts sum to the whole fleet's.
+		by, err := r.RotationTrendByHolder([]time.Time{h(4), h(6.5), h(8.5), now})
+		sums := map[[2]string]store.TrendCount{}
+		for _, c := range by {
+			if c.Holder == nil || c.Holder.ManufacturerID == "" || c.Holder.CustodianID == "" {
+				t.Errorf("trend by holder: a count without its holder: %+v", c)
+				continue
+			}
+			k := [2]string{c.At.String(), c.EnvironmentID}
+			s := sums[k]
+			s.Active, s.Compliant = s.Active+c.Active, s.Compliant+c.Compliant
+			sums[k] = s
+		}
+		if err != nil || len(sums) != len(want) {
+			t.Errorf("trend by holder = %+v, %v; want the sums of %+v", by, err, want)
+		}
+		for _, w := range want {
+			if s := sums[[2]string{w.At.String(), w.EnvironmentID}]; s.Active != w.Active || s.Compliant != w.Compliant {
+				t.Errorf("trend by holder at %s in %s sums to %+v, want %+v", w.At, w.EnvironmentID, s, w)
+			}
+		}
 		// Expiring: d2's lapsed current certificate and d1's, soonest first.
 		cnt, err := r.ExpiringCounts(all, now.Add(time.Hour))
 		if err != nil || len(cnt) != 1 || cnt[0] != (store.ExpiringCount{EnvironmentID: "env1", Count: 2}) {
