@@ -114,7 +114,7 @@ type SoDRuleRequest struct {
 type Approval struct {
 	ID    string `json:"id"`
 	Kind  string `json:"kind"`
-	State string `json:"state"` // pending, approved, denied, expired, cancelled or executed
+	State string `json:"state"` // pending, approved, denied, expired (undecided, or approved and unused by execute_by), cancelled or executed
 	// RequesterParty and RequesterPrincipal asked; ApproverParty owns the approve duty over
 	// Scope.
 	RequesterParty     string `json:"requester_party"`
@@ -131,11 +131,14 @@ type Approval struct {
 	Decisions  []ApprovalDecision `json:"decisions"`
 	// Quorum, on a governance change, is the n-of-m approver groups that must approve it;
 	// Approvers is then their total.
-	Quorum     []ApprovalSeat `json:"quorum,omitempty"`
-	CreatedAt  time.Time      `json:"created_at"`
-	ExpiresAt  time.Time      `json:"expires_at"`
-	DecidedAt  *time.Time     `json:"decided_at,omitempty"`
-	ExecutedAt *time.Time     `json:"executed_at,omitempty"`
+	Quorum    []ApprovalSeat `json:"quorum,omitempty"`
+	CreatedAt time.Time      `json:"created_at"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	DecidedAt *time.Time     `json:"decided_at,omitempty"`
+	// ExecuteBy, on an approved request, is when it lapses (state expired) unless its action
+	// has run: as long after the approval as the request had to be decided in.
+	ExecuteBy  *time.Time `json:"execute_by,omitempty"`
+	ExecutedAt *time.Time `json:"executed_at,omitempty"`
 }
 
 // ApprovalDecision is one principal's approval or denial of an approval request.

@@ -7,11 +7,13 @@
 //
 // Invariants: the requester never approves their own request; no principal decides twice; a
 // request is decided once (approved, denied, expired or cancelled) and an approved request is
-// consumed at most once, by the action it approved, in the same transaction as that action.
+// consumed at most once, by the action it approved, in the same transaction as that action,
+// and only before its ExecuteBy: an approval left unused lapses.
 package approval
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -62,7 +64,7 @@ func (k Kind) Stage() ownership.Stage {
 type State string
 
 // States. Pending is the only undecided state; Approved becomes Executed when the action
-// it approved consumes it.
+// it approved consumes it, or Expired when it has not by its ExecuteBy.
 const (
 	Pending   State = "pending"
 	Approved  State = "approved"
@@ -188,7 +190,12 @@ func New(r Rule, id string, q Request, now time.Time) (Request, error) {
 	return q, nil
 }
 
-// Expire moves a pending request past its expiry to Expired and reports whether it did.
+// Expire moves a request past its time to Expired and reports whether it did: a pending
+// request past its expiry (DecidedAt becomes the expiry), and an approved one whose action
+// did not run by ExecuteBy (DecidedAt stays the approval's time). An approval is leave to act
+// now, as the approvers saw the request, not a standing permission: one left unused (its
+// action refused when it ran, the server stopped first, or a device that has not come back
+// to enroll) lapses as an undecided request does.
 func (q *Request) Expire(now time.Time) bool {
 	if q.State == Pending && !now.Before(q.ExpiresAt) {
 		q.State = Expired
@@ -196,7 +203,48 @@ func (q *Request) Expire(now time.Time) bool {
 		q.DecidedAt = &t
 		return true
 	}
+	if by, ok := q.ExecuteBy(); ok && !now.Before(by) {
+		q.State = Expired
+		return true
+	}
 	return false
+}
+
+// RuleLapsed names the refusal of an approved request used at or after its ExecuteBy.
+const RuleLapsed = "approval:lapsed"
+
+// LapsedError is that refusal.
+type LapsedError struct {
+	ID             string
+	ApprovedAt, By time.Time
+}
+
+func (e *LapsedError) Error() string {
+	return fmt.Sprintf("approval %s was approved at %s and lapsed unused at %s: ask for approval again", e.ID, e.ApprovedAt.Format(time.RFC3339), e.By.Format(time.RFC3339))
+}
+
+// FailureKind classifies the refusal: the request is no longer in a state to be used.
+func (e *LapsedError) FailureKind() failure.Kind { return failure.Conflict }
+
+// FailureRule names the rule.
+func (e *LapsedError) FailureRule() string { return RuleLapsed }
+
+// Lapsed returns a *LapsedError when q is approved and its ExecuteBy is not after now.
+func (q *Request) Lapsed(now time.Time) error {
+	if by, ok := q.ExecuteBy(); ok && !now.Before(by) {
+		return &LapsedError{ID: q.ID, ApprovedAt: *q.DecidedAt, By: by}
+	}
+	return nil
+}
+
+// ExecuteBy is when an approved request lapses unless its action has run: as long after its
+// approval as it had to be decided in (ExpiresAt − CreatedAt, its rule's expiry then). ok is
+// false for a request that is not approved.
+func (q *Request) ExecuteBy() (time.Time, bool) {
+	if q.State != Approved || q.DecidedAt == nil {
+		return time.Time{}, false
+	}
+	return q.DecidedAt.Add(q.ExpiresAt.Sub(q.CreatedAt)), true
 }
 
 // Decide records one decision. It refuses the requester, a principal who already decided, a
@@ -271,6 +319,10 @@ func (q *Request) Cancel(partyID string, now time.Time) error {
 func (q *Request) Consume(k Kind, subject string, now time.Time) error {
 	if q.Kind != k || q.Subject != subject {
 		return failure.New(failure.Invalid, "approval %s approves %s of %s, not %s of %s", q.ID, q.Kind, q.Subject, k, subject)
+	}
+	if err := q.Lapsed(now); err != nil {
+		q.Expire(now)
+		return err
 	}
 	switch q.State {
 	case Approved:

@@ -374,6 +374,9 @@ func approvalDetail(w io.Writer, q api.Approval, names *principalNames) {
 	if q.DecidedAt != nil {
 		kv(w, "Decided", tsp(q.DecidedAt))
 	}
+	if q.ExecuteBy != nil {
+		kv(w, "Execute by", tsp(q.ExecuteBy))
+	}
 	if q.ExecutedAt != nil {
 		kv(w, "Executed", tsp(q.ExecutedAt))
 	}

@@ -218,7 +218,12 @@ func (s *Service) run(ctx context.Context, res *DecideResult) {
 	}
 	q := res.Request
 	requester := audit.Actor{PartyID: q.RequesterParty, PrincipalID: q.RequesterPrincipal}
-	err := s.asProposer(ctx, q, &requester)
+	// An approval left unused past its ExecuteBy is not set off again (approval.Expire): the
+	// action does not start, and the refusal is recorded as any other.
+	err := q.Lapsed(s.now())
+	if err == nil {
+		err = s.asProposer(ctx, q, &requester)
+	}
 	if err == nil {
 		err = fn(ctx, requester, q)
 	}

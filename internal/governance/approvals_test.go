@@ -2,6 +2,7 @@ package governance_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,72 @@ func TestApprovalRules(t *testing.T) {
 	res, err := w.svc.Decide(ctx, w.actors["bob"], q.ID, governance.Decision{Approve: true})
 	if err != nil || res.Request.State != approval.Approved || res.Executed {
 		t.Fatalf("one approval under the new rule: %+v, %v; want approved, no executor", res, err)
+	}
+}
+
+// TestApprovedRequestLapses: an approved request whose action failed is set off again while it
+// is fresh, but not after its ExecuteBy (as long after the approval as it had to be decided
+// in): the action does not start, the refusal is recorded under approval:lapsed, the request
+// reads expired, and its requester's party can no longer withdraw it.
+func TestApprovedRequestLapses(t *testing.T) {
+	w := newWorld(t)
+	fail := true
+	var ran int
+	w.svc.OnApproved(approval.RevokeCA, func(ctx context.Context, requester audit.Actor, q approval.Request) error {
+		ran++
+		if fail {
+			return failure.New(failure.Conflict, "the CA is busy")
+		}
+		return w.st.Update(ctx, func(tx store.Tx) error {
+			_, err := governance.ConsumeApproval(tx, requester, w.clock.Now(), q.ID, approval.RevokeCA, q.Subject)
+			return err
+		})
+	})
+	approve := func(subject string) approval.Request {
+		t.Helper()
+		q := w.request(t, subject)
+		yes := governance.Decision{Approve: true}
+		if _, err := w.svc.Decide(ctx, w.actors["bob"], q.ID, yes); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.svc.Decide(ctx, w.actors["carol"], q.ID, yes)
+		if err != nil || res.Executed || res.Request.State != approval.Approved {
+			t.Fatalf("approving %s: %+v, %v; want approved, its action failed", subject, res, err)
+		}
+		return res.Request
+	}
+	fresh := approve("ca:fresh")
+	by, ok := fresh.ExecuteBy()
+	if !ok || !by.Equal(w.clock.Now().Add(24*time.Hour)) {
+		t.Fatalf("ExecuteBy = %s, %v; want 24 h after the approval", by, ok)
+	}
+	w.clock.Add(23 * time.Hour)
+	fail = false
+	if res, err := w.svc.Execute(ctx, w.actors["alice"], fresh.ID); err != nil || !res.Executed || res.Request.State != approval.Executed {
+		t.Fatalf("setting off a fresh approval again: %+v, %v", res, err)
+	}
+
+	fail = true
+	stale := approve("ca:stale")
+	w.clock.Add(24 * time.Hour)
+	fail, ran = false, 0
+	res, err := w.svc.Execute(ctx, w.actors["alice"], stale.ID)
+	wantErr(t, err, failure.Conflict, "lapsed unused")
+	if ran != 0 || res.Executed {
+		t.Fatalf("a lapsed approval's action ran %d times (executed %v)", ran, res.Executed)
+	}
+	if ev := w.lastEvent(t); ev.Action != "approval.execute.refused" || !strings.Contains(string(ev.Detail), approval.RuleLapsed) {
+		t.Fatalf("the refusal recorded %s %s; want approval.execute.refused naming %s", ev.Action, ev.Detail, approval.RuleLapsed)
+	}
+	if q, err := w.svc.GetApproval(ctx, w.actors["alice"], stale.ID); err != nil || q.State != approval.Expired || q.ExecutedAt != nil {
+		t.Fatalf("the lapsed approval reads %+v, %v; want expired, never executed", q, err)
+	}
+	wantErr(t, errOnly(w.svc.Cancel(ctx, w.actors["alice"], stale.ID)), failure.Conflict, "expired")
+	err = w.st.Update(ctx, func(tx store.Tx) error {
+		_, err := governance.ConsumeApproval(tx, w.actors["alice"], w.clock.Now(), stale.ID, approval.RevokeCA, stale.Subject)
+		return err
+	})
+	if failure.RuleOf(err) != approval.RuleLapsed {
+		t.Fatalf("consuming a lapsed approval: %v; want %s", err, approval.RuleLapsed)
 	}
 }

@@ -49,11 +49,15 @@ func fromSoDRuleRequest(r api.SoDRuleRequest) governance.SoDRuleRequest {
 }
 
 func toApproval(q approval.Request) api.Approval {
-	return api.Approval{ID: q.ID, Kind: string(q.Kind), State: string(q.State), RequesterParty: q.RequesterParty,
+	out := api.Approval{ID: q.ID, Kind: string(q.Kind), State: string(q.State), RequesterParty: q.RequesterParty,
 		RequesterPrincipal: q.RequesterPrincipal, ApproverParty: q.ApproverParty, Scope: q.Scope, Subject: q.Subject, Reason: q.Reason,
 		Until: q.Until, Payload: q.Payload, Approvers: q.Approvers, OtherParty: q.OtherParty,
 		Decisions: each(q.Decisions, toApprovalDecision), CreatedAt: q.CreatedAt, ExpiresAt: q.ExpiresAt, DecidedAt: q.DecidedAt,
 		ExecutedAt: q.ExecutedAt, Quorum: each(q.Quorum, toApprovalSeat)}
+	if by, ok := q.ExecuteBy(); ok {
+		out.ExecuteBy = &by
+	}
+	return out
 }
 
 func toApprovalSeat(s approval.Seat) api.ApprovalSeat {
