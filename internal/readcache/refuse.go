@@ -553,6 +553,9 @@ type refuseReports refusingTx
 func (r refuseReports) Admissions(store.ReportScope, string, int) ([]store.Admission, error) {
 	return zero[[]store.Admission](), refusingTx(r).refuse()
 }
+func (r refuseReports) DeviceStates(store.ReportScope) (map[device.State]int, error) {
+	return zero[map[device.State]int](), refusingTx(r).refuse()
+}
 func (r refuseReports) Expiring(store.ReportScope, time.Time, int) ([]store.ExpiringCert, error) {
 	return zero[[]store.ExpiringCert](), refusingTx(r).refuse()
 }

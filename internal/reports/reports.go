@@ -622,12 +622,14 @@ func refreshSummary(r Summary, now time.Time) Summary {
 func summaryOf(tx store.Tx, sc store.ReportScope, now time.Time) (Summary, error) {
 	out := Summary{GeneratedAt: now, ByState: map[string]int{}}
 	err := func() error {
-		sum, err := tx.Reports().Summary(sc, now)
+		// The state counts alone: the certificate facts Reports.Summary also counts are the
+		// standards checks' (they were 83% of this report's store time, for nothing shown).
+		by, err := tx.Reports().DeviceStates(sc)
 		if err != nil {
 			return err
 		}
-		out.Devices = sum.Devices
-		for st, n := range sum.ByState {
+		for st, n := range by {
+			out.Devices += n
 			out.ByState[string(st)] = n
 		}
 		op := sc

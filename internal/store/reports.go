@@ -22,6 +22,9 @@ type Reports interface {
 	// Summary counts the devices in scope by state and the certificate facts the standards
 	// checks need, as of now.
 	Summary(sc ReportScope, now time.Time) (ReportSummary, error)
+	// DeviceStates counts the devices in scope by state: Summary's first statement alone, for
+	// the summary report, which shows the counts and none of the certificate facts.
+	DeviceStates(sc ReportScope) (map[device.State]int, error)
 	// Rotation counts, per environment, the active devices and those whose current
 	// operational certificate was issued after now minus the environment's max_age.
 	Rotation(sc ReportScope, now time.Time) ([]RotationCount, error)

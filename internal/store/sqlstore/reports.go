@@ -97,8 +97,8 @@ func (r reportReads) count(q string, args ...any) (int, error) {
 	return n, err
 }
 
-func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportSummary, error) {
-	out := store.ReportSummary{ByState: map[device.State]int{}}
+func (r reportReads) DeviceStates(sc store.ReportScope) (map[device.State]int, error) {
+	out := map[device.State]int{}
 	where, args := scopeSQL(sc)
 	rows, err := r.t.query(`SELECT d.state, COUNT(*) FROM devices d WHERE `+where+` GROUP BY d.state`, args...)
 	if err != nil {
@@ -111,11 +111,21 @@ func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportS
 		if err := rows.Scan(&st, &n); err != nil {
 			return out, err
 		}
-		out.ByState[device.State(st)] = n
-		out.Devices += n
+		out[device.State(st)] = n
 	}
-	if err := rows.Err(); err != nil {
+	return out, rows.Err()
+}
+
+func (r reportReads) Summary(sc store.ReportScope, now time.Time) (store.ReportSummary, error) {
+	out := store.ReportSummary{ByState: map[device.State]int{}}
+	where, args := scopeSQL(sc)
+	by, err := r.DeviceStates(sc)
+	if err != nil {
 		return out, err
+	}
+	out.ByState = by
+	for _, n := range by {
+		out.Devices += n
 	}
 	off := []device.State{device.Released, device.Quarantined, device.FactoryRevoked}
 	for _, s := range off {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"maps"
 	"math/big"
 	"testing"
 	"time"
@@ -314,6 +315,16 @@ func testReportsHandedOff(t *testing.T, s store.Store) {
 		}
 		if sum, err := tx.Reports().Summary(store.ReportScope{PartyID: "other"}, now); err != nil || sum.HandedOff != 0 {
 			t.Errorf("summary of other = %+v, %v", sum, err)
+		}
+		// DeviceStates is the summary's state counts alone, scope by scope.
+		for _, sc := range []store.ReportScope{{All: true}, {PartyID: "dist"}, {PartyID: "acme"}, {PartyID: "other"}} {
+			sum, err := tx.Reports().Summary(sc, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if by, err := tx.Reports().DeviceStates(sc); err != nil || !maps.Equal(by, sum.ByState) {
+				t.Errorf("device states of %+v = %v, %v; want the summary's %v", sc, by, err, sum.ByState)
+			}
 		}
 		return nil
 	})
