@@ -121,20 +121,7 @@ func testDriftIncremental(t *testing.T, st store.Store, tamperRecord func(device
 		}
 		return out
 	}
-	// change runs fn in an audited transaction, as every change of Hallmark's is.
-	change := func(fn func(tx store.Tx) error) {
-		t.Helper()
-		err := st.Update(ctx, func(tx store.Tx) error {
-			if err := fn(tx); err != nil {
-				return err
-			}
-			_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "p", PrincipalID: "x", Action: "test"})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	change := func(fn func(tx store.Tx) error) { t.Helper(); auditedChange(t, st, now, fn) }
 	// expect checks the work since the last call: reports reused and read, rows, devices decoded.
 	last := inc.DriftWork()
 	expect := func(step string, reused, read, rows int64, decoded func(int64) bool) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -15,8 +14,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/store/postgres"
-	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // TestSnapshotRoundSharedReads: in a snapshot round (reports.SnapshotRound), the drift reports
@@ -25,26 +22,9 @@ import (
 // its own read makes: the scope filter in Go agrees with the store's SQL on devices held by a
 // party other than their environment's operator, held by their maker, and held in no
 // environment. A round after a change reads once again; a round after none reads nothing.
-func TestSnapshotRoundSharedReads(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testSnapshotRoundDrift(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(context.Background(), freshPostgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testSnapshotRoundDrift(t, st)
-	})
-}
+func TestSnapshotRoundSharedReads(t *testing.T) { onStores(t, testSnapshotRoundSharedReads) }
 
-func testSnapshotRoundDrift(t *testing.T, st store.Store) {
+func testSnapshotRoundSharedReads(t *testing.T, st store.Store) {
 	ctx := context.Background()
 	const n = 200
 	if err := fillFleet(ctx, st, n); err != nil {
@@ -52,20 +32,7 @@ func testSnapshotRoundDrift(t *testing.T, st store.Store) {
 	}
 	now := benchNow
 	clock := func() time.Time { return now }
-	// change runs fn in an audited transaction, as every change of Hallmark's is.
-	change := func(fn func(tx store.Tx) error) {
-		t.Helper()
-		err := st.Update(ctx, func(tx store.Tx) error {
-			if err := fn(tx); err != nil {
-				return err
-			}
-			_, err := tx.Audit().Append(audit.Event{At: now, PartyID: "p", PrincipalID: "x", Action: "test"})
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	change := func(fn func(tx store.Tx) error) { t.Helper(); auditedChange(t, st, now, fn) }
 	// Devices whose custodian is not their environment's operator (fillFleet's all are):
 	// dev-1 (env-1, op1's, with drift of its facts) held by op2, dev-2 held by its maker,
 	// dev-3 held by op1 in no environment; and dev-6 (env-6, op2's) held by op1.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +13,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/store/postgres"
-	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // TestDriftReadsOwnEvidence: the drift report judges a device on its own evidence. Device A is
@@ -23,24 +20,7 @@ import (
 // drift from the build record; device C renews on the same facts, recorded as its own. C's
 // drift is reported; A was not admitted on those facts, and B's current certificate is not
 // that one: no item, no policy entry names A's certificate.
-func TestDriftReadsOwnEvidence(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testDriftReadsOwnEvidence(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(context.Background(), freshPostgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testDriftReadsOwnEvidence(t, st)
-	})
-}
+func TestDriftReadsOwnEvidence(t *testing.T) { onStores(t, testDriftReadsOwnEvidence) }
 
 func testDriftReadsOwnEvidence(t *testing.T, st store.Store) {
 	ctx := context.Background()

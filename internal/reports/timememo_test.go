@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 	"github.com/hallmark-id/hallmark/internal/environment"
 	"github.com/hallmark-id/hallmark/internal/reports"
 	"github.com/hallmark-id/hallmark/internal/store"
-	"github.com/hallmark-id/hallmark/internal/store/postgres"
-	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 // TestTimedReportsIncremental: a Service that remembers its summary, expiring and rotation
@@ -26,24 +23,7 @@ import (
 // device, its onboarding, a custody transfer, an environment's max_age changed), for each of
 // four parties, exactly what a new Service computes from the store at the same instant; and it
 // does reuse reports, so the comparison covers the reuse.
-func TestTimedReportsIncremental(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hallmark.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testTimedReportsIncremental(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := postgres.Open(context.Background(), freshPostgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testTimedReportsIncremental(t, st)
-	})
-}
+func TestTimedReportsIncremental(t *testing.T) { onStores(t, testTimedReportsIncremental) }
 
 func testTimedReportsIncremental(t *testing.T, st store.Store) {
 	ctx := context.Background()
