@@ -368,8 +368,9 @@ func TestCPUModel(t *testing.T) {
 	}
 }
 
-// The report states each figure, Hallmark's ratio to each peer from the same run, and says
-// which scenario a peer does not support.
+// The report states each figure, Hallmark's ratio to each peer from the same run, says
+// which scenario a peer does not support, and gives each server's whole-run CPU per
+// certificate.
 func TestWriteReport(t *testing.T) {
 	lat := func(ms int) []time.Duration {
 		out := make([]time.Duration, 100)
@@ -388,7 +389,8 @@ func TestWriteReport(t *testing.T) {
 		{server: "cfssl", sc: renew, round: 1, clients: 4, unsupported: true},
 	}
 	info := runInfo{started: time.Now(), cpuModel: "Test CPU", cpus: 2, rounds: 1, clients: []int{4}, requests: 100, warmup: 10, commit: "abc1234",
-		servers: []server{&hallmark{conn: "TLS 1.3"}, &stepCA{conn: "TLS 1.3"}, &cfssl{conn: "TLS 1.3"}}}
+		servers:  []server{&hallmark{conn: "TLS 1.3"}, &stepCA{conn: "TLS 1.3"}, &cfssl{conn: "TLS 1.3"}},
+		wholeRun: map[string]wholeRunCPU{"hallmark": {cpu: time.Second, certs: 800}, "step-ca": {cpu: 1200 * time.Millisecond, certs: 1600}}}
 	var b strings.Builder
 	writeReport(&b, info, results)
 	out := b.String()
@@ -400,6 +402,9 @@ func TestWriteReport(t *testing.T) {
 		"| 4 | cfssl | 0.25× | 4.00× | 4.00× | 1.00× |",
 		"| 4 | step-ca | 0.50× | 2.00× | 3.00× | 1.00× |", // renewal: 3.0 vs 1.0 CPU-ms per cert
 		"| 4 | cfssl | no such endpoint | | | |",
+		// whole run: 1.25 ms a certificate against step-ca's 0.75; cfssl was not read
+		"| hallmark | 1.00 s | 800 | 1.25 |  |",
+		"| step-ca | 1.20 s | 1600 | 0.75 | 1.67× |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q\n%s", want, out)

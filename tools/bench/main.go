@@ -20,7 +20,10 @@
 // Per cell it records requests per second, p50 and p99 latency, the server's CPU time per
 // certificate (utime+stime from /proc/PID/stat) and its peak RSS (VmHWM from
 // /proc/PID/status, reset at the start of each cell). Client and servers share the machine,
-// so a busy machine lowers every rate; CPU per certificate is each server's own.
+// so a busy machine lowers every rate; CPU per certificate is each server's own. Per server
+// it also records the CPU from the first timed cell to the last over the certificates it
+// issued ("Whole run"): the per-cell figures leave out what a server does while the others
+// are measured, such as Hallmark's report snapshots (BENCHMARKS.md, issue 21's fifth round).
 //
 // With -postgres (auto: a private cluster made with initdb; or a server's URL) it also runs
 // hallmark-pg: -replicas `hallmark serve --config` processes on one fresh database, the
@@ -320,6 +323,19 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 			}
 		}
 	}
+	// Each server's CPU from the first timed cell to the last: what the per-cell figures leave
+	// out is the work a server does while the others are measured (background work, such as
+	// Hallmark's report snapshots, CRL builds and checkpoints). A replica set is left out: its
+	// database is shared, and the per-cell figures already sum its processes.
+	runCPU0 := map[string]time.Duration{}
+	for _, s := range servers {
+		if _, ok := s.(*replicaSet); ok {
+			continue
+		}
+		if c, err := processCPU(s.pid()); err == nil {
+			runCPU0[s.name()] = c
+		}
+	}
 	for r := range o.rounds {
 		order := rotate(servers, r)
 		for _, sl := range slots[r] {
@@ -340,6 +356,24 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 		}
 	}
 	info.loadEnd = loadAvg()
+	info.wholeRun = map[string]wholeRunCPU{}
+	for _, s := range servers {
+		c0, ok := runCPU0[s.name()]
+		if !ok {
+			continue
+		}
+		c1, err := processCPU(s.pid())
+		if err != nil {
+			continue
+		}
+		w := wholeRunCPU{cpu: c1 - c0}
+		for _, res := range results {
+			if res.server == s.name() {
+				w.certs += res.ok
+			}
+		}
+		info.wholeRun[s.name()] = w
+	}
 	if info.pg != nil {
 		info.pg.collect(ctx)
 	}

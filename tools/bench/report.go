@@ -29,6 +29,44 @@ type runInfo struct {
 	quick              bool
 	servers            []server
 	pg                 *replicaSet // -postgres, else nil
+	// wholeRun is each single-process server's CPU over the timed rounds and the certificates
+	// it issued in them.
+	wholeRun map[string]wholeRunCPU
+}
+
+// wholeRunCPU is a server's CPU from the first timed cell to the last, and its certificates.
+type wholeRunCPU struct {
+	cpu   time.Duration
+	certs int
+}
+
+// writeWholeRun writes the whole-run CPU per certificate of each server, with Hallmark's
+// ratio to each of the others.
+func writeWholeRun(w io.Writer, info runInfo) {
+	if len(info.wholeRun) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n## Whole run\n\nEach server's CPU (utime+stime, /proc) from the first timed cell to the last, ÷ the certificates it issued in its cells. The per-cell figures count a server's CPU only during its own cells; this one also counts what it did while the other servers were measured: background work (Hallmark's report snapshots, CRL builds and checkpoints, and any peer's). A replica set is left out (its database is shared).\n\n")
+	fmt.Fprintln(w, "| server | CPU | certificates | CPU-ms/cert, whole run | hallmark ÷ server |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- |")
+	per := func(x wholeRunCPU) float64 {
+		if x.certs == 0 {
+			return 0
+		}
+		return float64(x.cpu.Microseconds()) / 1000 / float64(x.certs)
+	}
+	h, hok := info.wholeRun["hallmark"]
+	for _, s := range info.servers {
+		x, ok := info.wholeRun[s.name()]
+		if !ok {
+			continue
+		}
+		ratio := ""
+		if hok && s.name() != "hallmark" && per(x) > 0 {
+			ratio = fmt.Sprintf("%.2f×", per(h)/per(x))
+		}
+		fmt.Fprintf(w, "| %s | %.2f s | %d | %.2f | %s |\n", s.name(), x.cpu.Seconds(), x.certs, per(x), ratio)
+	}
 }
 
 // readMachine fills in the CPU model and count (/proc/cpuinfo), kernel and memory.
@@ -268,6 +306,7 @@ func writeReport(w io.Writer, info runInfo, results []result) {
 		}
 	}
 	writeReplicaSection(w, info, results)
+	writeWholeRun(w, info)
 	fmt.Fprintln(w, "\n## Every cell")
 	fmt.Fprintln(w, "\nIn run order. \"order\" is the server's place in its round; \"load\" the 1-minute load average as the cell started.")
 	fmt.Fprintln(w, "\n| round | clients | scenario | order | server | req/s | p99 | CPU-ms/cert | peak RSS | ok | failed | deferred | load | first error |")
