@@ -134,7 +134,7 @@ func (s *Service) share(tx store.Tx, r *driftRound, sc store.ReportScope, mark d
 
 // scopeFilter decides in Go what scopeSQL decides in the store: whether a device read for the
 // whole fleet is in a scope. envs are the environments an operational scope's party operates.
-// TestSnapshotRoundDrift holds the two to the same answer, scope by scope.
+// TestSnapshotRoundSharedReads holds the two to the same answer, scope by scope.
 type scopeFilter struct {
 	envs map[string]bool
 }
