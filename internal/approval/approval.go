@@ -203,7 +203,7 @@ func (q *Request) Expire(now time.Time) bool {
 		q.DecidedAt = &t
 		return true
 	}
-	if by, ok := q.ExecuteBy(); ok && !now.Before(by) {
+	if q.Lapsed(now) != nil {
 		q.State = Expired
 		return true
 	}
