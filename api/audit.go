@@ -48,9 +48,11 @@ type LeafHashes struct {
 }
 
 // Reconciliation is the result of POST /v1/audit/reconcile: every certificate's state
-// recomputed from the audit events and compared with the rows, and each device's operational
-// certificate checked against it. Disagreements lists each row that says something the log
-// does not; the OCSP responder answers tryLater for the certificates among them.
+// recomputed from the audit events and compared with the rows, each device's operational
+// certificate checked against it, and each maker's device's origin (its maker, the factory
+// certificate it holds, whether the maker revoked it) compared with the events that wrote it.
+// Disagreements lists each row that says something the log does not; the OCSP responder
+// answers tryLater for the certificates among them.
 type Reconciliation struct {
 	At            time.Time      `json:"at"`
 	AfterSeq      int64          `json:"after_seq"` // 0: every event was read
@@ -58,6 +60,7 @@ type Reconciliation struct {
 	LastSeq       int64          `json:"last_seq"`
 	Certificates  int            `json:"certificates"` // certificate rows compared
 	Devices       int            `json:"devices"`      // device rows compared
+	Origins       int            `json:"origins"`      // origin rows of makers' devices compared
 	Uncovered     int            `json:"uncovered"`    // certificate rows of CA profiles, not covered
 	Disagreements []Disagreement `json:"disagreements"`
 	Truncated     bool           `json:"truncated,omitempty"` // more disagree than are listed (1000)
@@ -66,8 +69,8 @@ type Reconciliation struct {
 // Disagreement is one row that disagrees with the audit log: which row, what it says, what
 // the log says, and the last event that named it.
 type Disagreement struct {
-	Kind string `json:"kind"` // certificate or device
-	ID   string `json:"id"`   // serial (hex) or device ID
+	Kind string `json:"kind"` // certificate, device or origin
+	ID   string `json:"id"`   // serial (hex), or device ID (device, origin)
 	Row  string `json:"row"`
 	Log  string `json:"log"`
 	Seq  int64  `json:"seq,omitempty"`

@@ -22,6 +22,7 @@ type reconcileResult struct {
 	Events        int `json:"events"`
 	Certificates  int `json:"certificates"`
 	Devices       int `json:"devices"`
+	Origins       int `json:"origins"`
 	Disagreements []struct {
 		Kind, ID, Row, Log string
 		Seq                int64

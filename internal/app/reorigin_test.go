@@ -234,6 +234,14 @@ hwSerialNum = FORMAT:HEX,OCTETSTRING:%s
 		t.Fatalf("onboarding with the re-issued certificate after the reorigin: %d %s", r.Status, r.Body)
 	}
 	notCurrent("the old certificate after the reorigin", onboardWith("dev1", "ext1-old"), first, second)
+
+	// The log vouches for the origin the reorigin wrote: audit reconcile compares it with the
+	// onboarding's and the reorigin's events and finds nothing.
+	var rec reconcileResult
+	s.must(t, 200, audrey, "POST", "/v1/audit/reconcile", nil).json(t, &rec)
+	if len(rec.Disagreements) != 0 || rec.Origins == 0 {
+		t.Errorf("reconcile after the reorigin = %+v, want the origins compared and no disagreement", rec)
+	}
 }
 
 // originOf is the origin of a maker's device as GET /v1/devices/{id} shows it.

@@ -63,6 +63,12 @@ func TestCustodyOf(t *testing.T) {
 		DeviceIDs []string `json:"device_ids"`
 	}
 	b.must(t, 201, oscar, "POST", "/v1/custody/vouchers/import", []byte(exp.File)).json(t, &imp)
+	// The import's event names each origin it wrote and its certificate: the log vouches for them.
+	var rec reconcileResult
+	b.must(t, 200, audrey, "POST", "/v1/audit/reconcile", nil).json(t, &rec)
+	if len(rec.Disagreements) != 0 || rec.Origins != 1 {
+		t.Errorf("reconcile after the voucher import = %+v, want its origin compared and no disagreement", rec)
+	}
 
 	cert := func(p string) *x509.Certificate {
 		blk, _ := pem.Decode([]byte(p))

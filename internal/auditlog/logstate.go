@@ -67,6 +67,8 @@ func CoveredProfile(p string) bool {
 // LogState folds audit events, in order, into the certificate states they vouch for.
 type LogState struct {
 	Certs map[string]LogCert // by serial (hex)
+	// Origins are the origins of makers' devices, by device ID (originstate.go).
+	Origins map[string]LogOrigin
 	// Legacy lists the revocation runs whose factory.revoke events predate the "held" list;
 	// the caller adds their holds from the runs' cascade items (ApplyHold).
 	Legacy map[string]int64 // run ID → the seq of the run's last such event
@@ -74,7 +76,7 @@ type LogState struct {
 
 // NewLogState returns an empty LogState.
 func NewLogState() *LogState {
-	return &LogState{Certs: map[string]LogCert{}, Legacy: map[string]int64{}}
+	return &LogState{Certs: map[string]LogCert{}, Origins: map[string]LogOrigin{}, Legacy: map[string]int64{}}
 }
 
 // eventDetail is the union of the detail fields the state-changing events use.
@@ -92,10 +94,12 @@ type eventDetail struct {
 	CACertReason string   `json:"ca_certificate_reason"`
 }
 
-// Apply folds one event in. An event that changes no certificate is ignored; a detail that
-// is not the JSON its action writes is ignored too (it names nothing this can read), and
-// reconciliation then reports the certificate's row.
+// Apply folds one event in: the certificates it changes, and the origin it writes
+// (applyOrigin). An event that changes neither is ignored; a detail that is not the JSON its
+// action writes is ignored too (it names nothing this can read), and reconciliation then
+// reports the certificate's row.
 func (s *LogState) Apply(e audit.Event) {
+	s.applyOrigin(e)
 	if !certAction(e.Action) {
 		return
 	}

@@ -34,6 +34,30 @@ var knownSites = map[string]int{
 // LogState.Apply must read them, or reconciliation reports the rows it changes as disputed
 // (and OCSP answers tryLater for them). Add the event to Apply, then the site here.
 func TestEveryStateChangeIsRead(t *testing.T) {
+	checkSites(t, stateChanges, knownSites, "changes certificate state", "logstate.go", "LogState.Apply")
+}
+
+// originChanges are the calls outside the store that write a maker's device's origin.
+var originChanges = regexp.MustCompile(`Makers\(\)\.(CreateOrigin|RevokeOrigin|ReplaceOriginFactory)\(`)
+
+// knownOriginSites counts those calls per file, as originstate.go reads their audit events.
+var knownOriginSites = map[string]int{
+	"custodyvouchers/import.go": 1, // custody.voucher.import: origins
+	"makers/revocation.go":      1, // factory.revoke.external
+	"operational/external.go":   1, // operational.onboard.external: first, factory_certificate, factory_sha256
+	"operational/reorigin.go":   1, // device.reorigin: new_factory_certificate, new_sha256
+}
+
+// TestEveryOriginChangeIsRead is TestEveryStateChangeIsRead for origins: code that writes an
+// origin at a place originstate.go does not know makes reconciliation report the row.
+func TestEveryOriginChangeIsRead(t *testing.T) {
+	checkSites(t, originChanges, knownOriginSites, "writes origins", "originstate.go", "LogState.applyOrigin")
+}
+
+// checkSites counts the matches of re in the Go files outside internal/store and its tests,
+// per file, and fails where they differ from known.
+func checkSites(t *testing.T, re *regexp.Regexp, known map[string]int, what, file, fn string) {
+	t.Helper()
 	root := filepath.Join("..")
 	got := map[string]int{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -55,7 +79,7 @@ func TestEveryStateChangeIsRead(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if n := len(stateChanges.FindAll(b, -1)); n > 0 {
+		if n := len(re.FindAll(b, -1)); n > 0 {
 			got[rel] = n
 		}
 		return nil
@@ -64,13 +88,13 @@ func TestEveryStateChangeIsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	for f, n := range got {
-		if knownSites[f] != n {
-			t.Errorf("internal/%s changes certificate state at %d places, logstate.go knows %d: name the certificates in the event, read them in LogState.Apply, and update knownSites", f, n, knownSites[f])
+		if known[f] != n {
+			t.Errorf("internal/%s %s at %d places, %s knows %d: name what changes in the event, read it in %s, and update the known sites", f, what, n, file, known[f], fn)
 		}
 	}
-	for f, n := range knownSites {
+	for f, n := range known {
 		if got[f] == 0 {
-			t.Errorf("internal/%s no longer changes certificate state (knownSites says %d): update knownSites and LogState.Apply", f, n)
+			t.Errorf("internal/%s no longer %s (the known sites say %d): update them and %s", f, what, n, fn)
 		}
 	}
 }

@@ -2,8 +2,11 @@ package auditlog
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,16 +20,17 @@ import (
 
 // Reconciliation: the audit log covers events, and the rows that OCSP and the API serve are
 // derived from them. Reconcile recomputes every covered certificate's state from the events
-// (logstate.go) and compares it with the rows, and checks each device's operational
-// certificate against it; ReconcileSince does the same for the certificates the events since
+// (logstate.go) and compares it with the rows, checks each device's operational certificate
+// against it, and compares each maker's device's origin with the events that wrote it
+// (originstate.go); ReconcileSince does the same for the certificates the events since
 // the last checkpoint name (bounded work, run at start). Both put the certificates whose rows
 // disagree into the Disputes set (disputes.go), which every replica's OCSP responder reads: it
 // never answers good for them.
 
 // Disagreement is one row that says something the log does not.
 type Disagreement struct {
-	Kind string `json:"kind"` // "certificate" or "device"
-	ID   string `json:"id"`   // the certificate's serial (hex) or the device's ID
+	Kind string `json:"kind"` // "certificate", "device" or "origin"
+	ID   string `json:"id"`   // the certificate's serial (hex), or the device's ID (device, origin)
 	Row  string `json:"row"`  // what the row says
 	Log  string `json:"log"`  // what the log says
 	Seq  int64  `json:"seq,omitempty"`
@@ -41,10 +45,12 @@ type Reconciliation struct {
 	// Events is how many events were read, up to sequence number LastSeq.
 	Events  int   `json:"events"`
 	LastSeq int64 `json:"last_seq"`
-	// Certificates and Devices count the rows compared; Uncovered the certificate rows of
-	// profiles reconciliation does not cover (CoveredProfile).
+	// Certificates, Devices and Origins count the rows compared (devices and origins by a
+	// full reconciliation only); Uncovered the certificate rows of profiles reconciliation
+	// does not cover (CoveredProfile).
 	Certificates  int            `json:"certificates"`
 	Devices       int            `json:"devices"`
+	Origins       int            `json:"origins"`
 	Uncovered     int            `json:"uncovered"`
 	Disagreements []Disagreement `json:"disagreements"`
 	// Truncated says more than MaxDisagreements rows disagree; the first are listed, every
@@ -214,9 +220,56 @@ func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Dis
 			compareDevice(d, ls, r)
 		}
 		if len(ds) < 1000 {
-			return nil
+			break
 		}
 	}
+	return compareOrigins(tx, ls, r)
+}
+
+// compareOrigins compares every origin row of a maker's device with what the log says of it
+// (originstate.go), and reports the origins the log recorded that have no row.
+func compareOrigins(tx store.Tx, ls *LogState, r *Reconciliation) error {
+	seen := make(map[string]bool, len(ls.Origins))
+	after := ""
+	for {
+		rows, err := tx.StateRows().OriginStates(after, 1000)
+		if err != nil {
+			return fmt.Errorf("reading origins after %q: %w", after, err)
+		}
+		for _, row := range rows {
+			after = row.DeviceID
+			seen[row.DeviceID] = true
+			r.Origins++
+			lo, ok := ls.Origins[row.DeviceID]
+			compareOrigin(row, lo, ok, r)
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(ls.Origins)) {
+		if !seen[id] {
+			lo := ls.Origins[id]
+			r.add(Disagreement{Kind: "origin", ID: id, Row: "no row", Log: lo.String(), Seq: lo.Seq})
+		}
+	}
+	return nil
+}
+
+// compareOrigin compares one origin row with what the log says (logged false: nothing). A
+// certificate the log names only by serial, or not at all (events written before the
+// reconciliation of origins), is compared as far as it is named.
+func compareOrigin(row store.OriginStateRow, lo LogOrigin, logged bool, r *Reconciliation) {
+	sha := hex.EncodeToString(row.FactorySHA256[:])
+	d := Disagreement{Kind: "origin", ID: row.DeviceID, Row: originText(row.MakerID, lower(row.FactorySerial), sha, row.State), Log: lo.String(), Seq: lo.Seq}
+	switch {
+	case !logged:
+		d.Log = "no event recorded this origin"
+	case row.MakerID == lo.Maker && (lo.Serial == "" || lo.Serial == lower(row.FactorySerial)) &&
+		(lo.SHA256 == "" || lo.SHA256 == sha) && row.State == string(lo.State):
+		return
+	}
+	r.add(d)
 }
 
 // compareNamed compares the rows of the given certificates with ls.
@@ -308,14 +361,24 @@ func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, b
 		}
 		out = chk.Disagreements
 		for _, d := range r.Disagreements {
-			if d.Kind != "device" {
-				continue
+			c := Reconciliation{}
+			switch d.Kind {
+			case "device":
+				if dv, err := tx.Devices().GetDevice(d.ID); err == nil {
+					compareDevice(dv, ls, &c)
+				}
+			case "origin":
+				row, err := tx.StateRows().OriginState(d.ID)
+				if err == nil {
+					lo, ok := ls.Origins[d.ID]
+					compareOrigin(row, lo, ok, &c)
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("reading the origin of device %s: %w", d.ID, err)
+				} else if lo, ok := ls.Origins[d.ID]; ok {
+					c.add(Disagreement{Kind: "origin", ID: d.ID, Row: "no row", Log: lo.String(), Seq: lo.Seq})
+				}
 			}
-			if dv, err := tx.Devices().GetDevice(d.ID); err == nil {
-				c := Reconciliation{}
-				compareDevice(dv, ls, &c)
-				out = append(out, c.Disagreements...)
-			}
+			out = append(out, c.Disagreements...)
 		}
 		return nil
 	})

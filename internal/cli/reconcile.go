@@ -13,10 +13,12 @@ import (
 func (e *env) auditReconcileCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "reconcile",
-		Short: "Compare every certificate's and device's state with the audit log",
+		Short: "Compare every certificate's, device's and maker origin's state with the audit log",
 		Long: `Recompute every certificate's state (issued, revoked with its reason, held) from the audit
 events and compare it with the certificate rows; check each device's operational certificate
-against it. Each row that disagrees is listed: which row, what it says, what the log says and
+against it; compare the origin of each device of a maker that does not run Hallmark (its
+maker, the factory certificate it holds, by serial and SHA-256, and whether the maker revoked
+it) with the events that wrote it. Each row that disagrees is listed: which row, what it says, what the log says and
 the last event that named it. The OCSP responder answers tryLater for the certificates that
 disagree until a reconciliation finds them in agreement again. Certificates of CA profiles
 (issuing-ca, cross-ca) are not covered. Needs an audit cell. Exits 5 when a row disagrees.`,
@@ -48,13 +50,13 @@ disagree until a reconciliation finds them in agreement again. Certificates of C
 }
 
 func reconcileTable(w io.Writer, r api.Reconciliation) {
-	row(w, "EVENTS", "LAST SEQ", "CERTIFICATES", "DEVICES", "NOT COVERED", "DISAGREE")
+	row(w, "EVENTS", "LAST SEQ", "CERTIFICATES", "DEVICES", "ORIGINS", "NOT COVERED", "DISAGREE")
 	n := len(r.Disagreements)
 	more := ""
 	if r.Truncated {
 		more = "+"
 	}
-	row(w, r.Events, r.LastSeq, r.Certificates, r.Devices, r.Uncovered, fmt.Sprint(n)+more)
+	row(w, r.Events, r.LastSeq, r.Certificates, r.Devices, r.Origins, r.Uncovered, fmt.Sprint(n)+more)
 	if n == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package custodyvouchers
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,8 +89,10 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 		links[i] = store.VoucherLink{Hash: ver.Hashes[i], Previous: l.Previous, VoucherID: rec.ID, Position: i, AddresseeKeyID: mustKeyID(kid)}
 	}
 	ids := make([]string, len(ver.Devices))
+	var origins []map[string]any
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
 		ids = make([]string, len(ver.Devices)) // filled anew by every run
+		origins = make([]map[string]any, len(ver.Devices))
 		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
@@ -118,6 +121,8 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 				return fmt.Errorf("device %s: %w", vd.Serial, err)
 			}
 			ids[i] = d.ID
+			// The certificate each origin holds, for the reconciliation of origins with the log.
+			origins[i] = map[string]any{"device": d.ID, "factory_certificate": o.FactorySerial, "factory_sha256": hexOf(sha256.Sum256(o.Factory.Raw))}
 		}
 		if err := tx.CustodyVouchers().AddVoucher(rec, ids, links); err != nil {
 			return err
@@ -127,7 +132,7 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 			chain[i] = map[string]any{"from": l.From, "to": l.To, "sender_key": l.SenderKeyID, "issued_at": l.IssuedAt, "hash": ver.Hashes[i]}
 		}
 		_, err := tx.Audit().Append(s.event(a, "custody.voucher.import", "custody-voucher:"+rec.ID, map[string]any{
-			"maker": m.ID, "maker_name": m.Name, "devices": ids, "links": chain, "addressee_key": ver.HolderKeyID, "sha256": hexOf(rec.SHA256)}))
+			"maker": m.ID, "maker_name": m.Name, "devices": ids, "origins": origins, "links": chain, "addressee_key": ver.HolderKeyID, "sha256": hexOf(rec.SHA256)}))
 		return err
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ func toConsistencyProof(p auditlog.ConsistencyProof) api.ConsistencyProof {
 
 func toReconciliation(r auditlog.Reconciliation) api.Reconciliation {
 	return api.Reconciliation{At: r.At, AfterSeq: r.AfterSeq, Events: r.Events, LastSeq: r.LastSeq, Certificates: r.Certificates,
-		Devices: r.Devices, Uncovered: r.Uncovered, Disagreements: each(r.Disagreements, toDisagreement), Truncated: r.Truncated}
+		Devices: r.Devices, Origins: r.Origins, Uncovered: r.Uncovered, Disagreements: each(r.Disagreements, toDisagreement), Truncated: r.Truncated}
 }
 
 func toDisagreement(d auditlog.Disagreement) api.Disagreement {

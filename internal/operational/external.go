@@ -195,7 +195,7 @@ func (s *Service) onboardExternal(ctx context.Context, a audit.Actor, r onboardi
 	}
 	ev := environment.Evidence{DeviceID: d.ID, EnvironmentID: env.ID, Kind: "onboard", BasedOn: o.FactorySerial, FactorySerial: o.FactorySerial,
 		Protocol: r.protocol, PolicyKind: environment.Onboarding, PolicyVersion: pv.Version, PrincipalID: a.PrincipalID, Facts: mustJSON(r.facts), CreatedAt: now}
-	detail := map[string]any{"maker": m.ID, "maker_name": m.Name, "device_serial": serial, "factory_certificate": o.FactorySerial,
+	detail := map[string]any{"maker": m.ID, "maker_name": m.Name, "device_serial": serial, "factory_certificate": o.FactorySerial, "factory_sha256": certSHA256(o.Factory),
 		"issuer": ext.issuer.Subject.String(), "manifest": manifestID, "manifest_listed": listed, "revocation_mode": m.Policy.Mode(), "first": create}
 	if warning != "" {
 		detail["revocation_warning"] = warning

@@ -28,6 +28,22 @@ type StateRows interface {
 	// recorded one; otherwise the serials in cleared are deleted first and disputes added (or
 	// replaced).
 	SetDisputes(full bool, cleared []string, disputes []Dispute) error
+	// OriginStates returns up to limit (1-1000; otherwise 1000) origin rows of makers'
+	// devices, revoked ones included, whose device ID sorts after after, ordered by device ID.
+	OriginStates(after string, limit int) ([]OriginStateRow, error)
+	// OriginState returns one device's origin row; ErrNotFound when it has none.
+	OriginState(deviceID string) (OriginStateRow, error)
+}
+
+// OriginStateRow is the origin row of a maker's device (internal/maker.Origin), as the audit
+// log's reconciliation compares it with the log: which maker made the device, which factory
+// certificate its origin holds, and whether the maker revoked it.
+type OriginStateRow struct {
+	DeviceID      string
+	MakerID       string
+	FactorySerial string   // hex
+	FactorySHA256 [32]byte // of the factory certificate's DER
+	State         string   // the factory state: maker.Good or maker.Revoked, as the row says
 }
 
 // Dispute is a certificate whose row disagreed with the audit log at a reconciliation.

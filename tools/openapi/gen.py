@@ -208,17 +208,18 @@ paths.update({
 # --- reconciliation of state rows with the audit log (docs/audit.md) ---
 schemas.update({
  "Disagreement":{"type":"object","description":"a row that says something the audit log does not","required":["kind","id","row","log"],"properties":{
-   "kind":{"type":"string","enum":["certificate","device"]},"id":{"type":"string","description":"serial (hex) or device ID"},
+   "kind":{"type":"string","enum":["certificate","device","origin"]},"id":{"type":"string","description":"serial (hex), or device ID (device, origin)"},
    "row":{"type":"string","description":"what the row says"},"log":{"type":"string","description":"what the log says"},
    "seq":{"type":"integer","description":"the last event that named it"}}},
- "Reconciliation":{"type":"object","required":["at","after_seq","events","last_seq","certificates","devices","uncovered","disagreements"],"properties":{
+ "Reconciliation":{"type":"object","required":["at","after_seq","events","last_seq","certificates","devices","origins","uncovered","disagreements"],"properties":{
    "at":{"type":"string","format":"date-time"},"after_seq":{"type":"integer","description":"0: every event was read"},
    "events":{"type":"integer"},"last_seq":{"type":"integer"},"certificates":{"type":"integer"},"devices":{"type":"integer"},
+   "origins":{"type":"integer","description":"origin rows of makers' devices compared (a full reconciliation)"},
    "uncovered":{"type":"integer","description":"certificate rows of CA profiles, which reconciliation does not cover"},
    "disagreements":{"type":["array","null"],"items":S("Disagreement")},"truncated":{"type":"boolean"}}},
 })
 paths.update({
- "/v1/audit/reconcile":{"post":op("Recompute every certificate's state from the audit events and list each row that disagrees; OCSP answers tryLater for those certificates (auditors)",200,S("Reconciliation"),errs=(400,401,403))},
+ "/v1/audit/reconcile":{"post":op("Recompute every certificate's state and every maker's device's origin from the audit events and list each row that disagrees; OCSP answers tryLater for those certificates (auditors)",200,S("Reconciliation"),errs=(400,401,403))},
 })
 # --- security reports (internal/reports) ---
 int_={"type":"integer"}

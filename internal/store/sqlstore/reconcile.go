@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 
@@ -64,4 +65,26 @@ func (r stateRows) SetDisputes(full bool, cleared []string, disputes []store.Dis
 		}
 	}
 	return nil
+}
+
+const originStateCols = `device_id, maker_id, factory_serial, factory_der, state`
+
+func scanOriginState(s interface{ Scan(...any) error }) (store.OriginStateRow, error) {
+	var v store.OriginStateRow
+	var der []byte
+	err := s.Scan(&v.DeviceID, &v.MakerID, &v.FactorySerial, &der, &v.State)
+	v.FactorySHA256 = sha256.Sum256(der)
+	return v, err
+}
+
+func (r stateRows) OriginStates(after string, limit int) ([]store.OriginStateRow, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return list(r.t, scanOriginState, fmt.Sprintf(`SELECT `+originStateCols+` FROM device_origins WHERE device_id > ? ORDER BY device_id LIMIT %d`, limit), after)
+}
+
+func (r stateRows) OriginState(deviceID string) (store.OriginStateRow, error) {
+	v, err := scanOriginState(r.t.queryRow(`SELECT `+originStateCols+` FROM device_origins WHERE device_id = ?`, deviceID))
+	return v, notFound(err, "origin of device "+deviceID)
 }

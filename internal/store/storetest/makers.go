@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"slices"
 	"testing"
@@ -208,6 +209,7 @@ func testOrigins(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	checkOriginState(t, s, "dev_x", "mkr_1", "01", c, maker.Good)
 	evd := maker.Evidence{Kind: "crl", URL: "http://crl.example/a.crl", ThisUpdate: t0, NextUpdate: t0.Add(time.Hour), Reason: "keyCompromise", RevokedAt: t0}
 	mustUpdate(t, s, func(tx store.Tx) error {
 		if err := tx.Makers().RevokeOrigin("dev_x", t0.Add(time.Minute), 1, evd); err != nil {
@@ -226,6 +228,7 @@ func testOrigins(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+	checkOriginState(t, s, "dev_x", "mkr_1", "01", c, maker.Revoked) // reconciliation reads revoked origins too
 	err = s.Update(ctx, func(tx store.Tx) error { return tx.Makers().RevokeOrigin("dev_x", t0, 1, evd) })
 	if !failure.Is(err, failure.Conflict) {
 		t.Errorf("revoking twice: %v, want a conflict", err)
@@ -264,6 +267,30 @@ func testOrigins(t *testing.T, s store.Store) {
 	if !failure.Is(err, failure.Conflict) {
 		t.Errorf("replacing the superseded certificate again: %v, want a conflict", err)
 	}
+	checkOriginState(t, s, "dev_x", "mkr_1", "02", c2, maker.Good)
+}
+
+// checkOriginState checks what StateRows, which reconciliation reads, says of device's
+// origin: alone, and in the pages of every origin.
+func checkOriginState(t *testing.T, s store.Store, device, makerID, serial string, factory *x509.Certificate, state maker.FactoryState) {
+	t.Helper()
+	want := store.OriginStateRow{DeviceID: device, MakerID: makerID, FactorySerial: serial, FactorySHA256: sha256.Sum256(factory.Raw), State: string(state)}
+	_ = s.View(ctx, func(tx store.Tx) error {
+		if got, err := tx.StateRows().OriginState(device); err != nil || got != want {
+			t.Errorf("OriginState(%s) = %+v, %v; want %+v", device, got, err, want)
+		}
+		if _, err := tx.StateRows().OriginState("nope"); !failure.Is(err, failure.NotFound) {
+			t.Errorf("OriginState of a device without an origin: %v, want not found", err)
+		}
+		rows, err := tx.StateRows().OriginStates("", 1)
+		if err != nil || len(rows) != 1 || rows[0] != want {
+			t.Errorf("OriginStates first page = %+v, %v; want %+v", rows, err, want)
+		}
+		if rows, err := tx.StateRows().OriginStates(device, 1); err != nil || len(rows) != 0 {
+			t.Errorf("OriginStates after %s = %+v, %v; want none", device, rows, err)
+		}
+		return nil
+	})
 }
 
 // UpgradeMakersSeed fills a database at schema 0013 for CheckUpgradedMakers: a manufacturer

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-id/hallmark/internal/makerstatus/makertest"
+	"github.com/hallmark-id/hallmark/internal/operational"
+)
+
+// TestReconcileCatchesEditedOrigins, on SQLite and on PostgreSQL: the origin of a maker's
+// device (a maker that does not run Hallmark, plain openssl) is compared with the events that
+// wrote it. Untouched, audit reconcile finds nothing. Its row edited in the database to hold
+// another certificate of the maker (which would let that certificate's key onboard the
+// device), another serial, another registered maker or another factory state is reported as an
+// "origin" disagreement naming what the row and the log say; put back, it reconciles again.
+func TestReconcileCatchesEditedOrigins(t *testing.T) {
+	requireTool(t, "openssl")
+	t.Run("sqlite", func(t *testing.T) {
+		s := startDevOpts(t, Options{DataDir: t.TempDir()})
+		reconcileOrigins(t, s, func() (*sql.DB, error) {
+			return sql.Open("sqlite", "file:"+s.info.Database+"?_pragma=busy_timeout(10000)")
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv("HALLMARK_TEST_POSTGRES") == "" {
+			t.Skip("PostgreSQL side skipped: set HALLMARK_TEST_POSTGRES (.ci/run starts a server)")
+		}
+		dsn := pgSchema(t)
+		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", dsn)
+		s := startDevOpts(t, Options{DataDir: t.TempDir(), DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL"})
+		reconcileOrigins(t, s, func() (*sql.DB, error) { return sql.Open("pgx", dsn) })
+	})
+}
+
+func reconcileOrigins(t *testing.T, s *devServer, open func() (*sql.DB, error)) {
+	mk := makertest.New(t)
+	dir := t.TempDir()
+	makerID := registerMaker(t, s, mk, "acme-sensors", nil)
+	otherMaker := registerMaker(t, s, makertest.New(t), "other-sensors", nil)
+	envID := demoEnvID(t, s)
+	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1"); r.Status != 201 {
+		t.Fatalf("onboarding device 1: %d %s", r.Status, r.Body)
+	}
+	devID := operational.ExternalDeviceID(makerID, mk.Serials[0])
+	db, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	edit := func(stmt string, args ...any) {
+		t.Helper()
+		if strings.HasPrefix(s.info.Database, "postgres") {
+			stmt = pgPlaceholders(stmt)
+		}
+		res, err := db.Exec(stmt, append(args, devID)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s changed %d rows, want 1", stmt, n)
+		}
+	}
+	reconcile := func() reconcileResult {
+		t.Helper()
+		var r reconcileResult
+		s.must(t, 200, audrey, "POST", "/v1/audit/reconcile", nil).json(t, &r)
+		return r
+	}
+	clean := func(when string) {
+		t.Helper()
+		r := reconcile()
+		if len(r.Disagreements) != 0 || r.Origins != 1 {
+			t.Fatalf("reconcile %s = %+v, want 1 origin and no disagreement", when, r)
+		}
+	}
+	first := mk.Devices[0]
+	sum := sha256.Sum256(first.Raw)
+	serial, sha := fmt.Sprintf("%x", first.SerialNumber), hex.EncodeToString(sum[:])
+	clean("of the untouched origin")
+
+	other := mk.Devices[1] // another device's certificate of the same maker
+	otherSum := sha256.Sum256(other.Raw)
+	for _, tc := range []struct {
+		name, set, undo string
+		arg, back       any
+		row             string // what the disagreement must say of the row
+	}{
+		{"another certificate", "factory_der = ?", "factory_der = ?", other.Raw, first.Raw, hex.EncodeToString(otherSum[:])},
+		{"another serial", "factory_serial = ?", "factory_serial = ?", "ff01", serial, "factory certificate ff01"},
+		{"another maker", "maker_id = ?", "maker_id = ?", otherMaker, makerID, "maker " + otherMaker},
+		{"revoked", "state = ?", "state = ?", "revoked", "good", ", revoked"},
+	} {
+		edit(`UPDATE device_origins SET `+tc.set+` WHERE device_id = ?`, tc.arg)
+		r := reconcile()
+		if len(r.Disagreements) != 1 {
+			t.Fatalf("%s: reconcile = %+v, want one disagreement", tc.name, r)
+		}
+		d := r.Disagreements[0]
+		if d.Kind != "origin" || d.ID != devID || !strings.Contains(d.Row, tc.row) || !strings.Contains(d.Log, "factory certificate "+serial+" (sha256 "+sha+"), good") || d.Seq == 0 {
+			t.Errorf("%s: disagreement %+v, want an origin of %s whose row says %q and whose log names the onboarded certificate", tc.name, d, devID, tc.row)
+		}
+		edit(`UPDATE device_origins SET `+tc.undo+` WHERE device_id = ?`, tc.back)
+		clean("after putting back " + tc.name)
+	}
+}
