@@ -177,29 +177,22 @@ func legacyHolds(tx store.Tx, ls *LogState, run string, seq int64) error {
 	}
 }
 
-// compareAll compares every certificate row and every device row with ls.
+// compareAll compares every certificate row, every device row and every origin row with ls.
 func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Disagreement) error {
 	seen := make(map[string]struct{}, len(ls.Certs))
-	after := ""
-	for {
-		rows, err := tx.StateRows().CertStates(after, 1000)
-		if err != nil {
-			return fmt.Errorf("reading certificates after %q: %w", after, err)
+	err := eachPage("certificates", tx.StateRows().CertStates, func(row store.CertStateRow) string {
+		seen[row.SerialHex] = struct{}{}
+		if !CoveredProfile(row.Profile) {
+			r.Uncovered++
+			return row.SerialHex
 		}
-		for _, row := range rows {
-			after = row.SerialHex
-			seen[row.SerialHex] = struct{}{}
-			if !CoveredProfile(row.Profile) {
-				r.Uncovered++
-				continue
-			}
-			r.Certificates++
-			lc, ok := ls.Certs[row.SerialHex]
-			compareCert(row, lc, ok, r, bad)
-		}
-		if len(rows) < 1000 {
-			break
-		}
+		r.Certificates++
+		lc, ok := ls.Certs[row.SerialHex]
+		compareCert(row, lc, ok, r, bad)
+		return row.SerialHex
+	})
+	if err != nil {
+		return err
 	}
 	for serial, lc := range ls.Certs {
 		if _, ok := seen[serial]; !ok {
@@ -208,44 +201,52 @@ func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Dis
 			bad[serial] = d
 		}
 	}
-	dev := ""
-	for {
-		ds, err := tx.Devices().ListDevices(store.DeviceFilter{After: dev, Limit: 1000})
-		if err != nil {
-			return fmt.Errorf("reading devices after %q: %w", dev, err)
-		}
-		for _, d := range ds {
-			dev = d.ID
-			r.Devices++
-			compareDevice(d, ls, r)
-		}
-		if len(ds) < 1000 {
-			break
-		}
+	devices := func(after string, limit int) ([]device.Device, error) {
+		return tx.Devices().ListDevices(store.DeviceFilter{After: after, Limit: limit})
+	}
+	if err := eachPage("devices", devices, func(d device.Device) string {
+		r.Devices++
+		compareDevice(d, ls, r)
+		return d.ID
+	}); err != nil {
+		return err
 	}
 	return compareOrigins(tx, ls, r)
+}
+
+// pageSize is how many rows a reconciliation reads at a time.
+const pageSize = 1000
+
+// eachPage calls fn for every row read reads, a page at a time in key order; fn returns the
+// row's key, which the next page starts after.
+func eachPage[T any](what string, read func(after string, limit int) ([]T, error), fn func(T) string) error {
+	after := ""
+	for {
+		rows, err := read(after, pageSize)
+		if err != nil {
+			return fmt.Errorf("reading %s after %q: %w", what, after, err)
+		}
+		for _, row := range rows {
+			after = fn(row)
+		}
+		if len(rows) < pageSize {
+			return nil
+		}
+	}
 }
 
 // compareOrigins compares every origin row of a maker's device with what the log says of it
 // (originstate.go), and reports the origins the log recorded that have no row.
 func compareOrigins(tx store.Tx, ls *LogState, r *Reconciliation) error {
 	seen := make(map[string]bool, len(ls.Origins))
-	after := ""
-	for {
-		rows, err := tx.StateRows().OriginStates(after, 1000)
-		if err != nil {
-			return fmt.Errorf("reading origins after %q: %w", after, err)
-		}
-		for _, row := range rows {
-			after = row.DeviceID
-			seen[row.DeviceID] = true
-			r.Origins++
-			lo, ok := ls.Origins[row.DeviceID]
-			compareOrigin(row, lo, ok, r)
-		}
-		if len(rows) < 1000 {
-			break
-		}
+	if err := eachPage("origins", tx.StateRows().OriginStates, func(row store.OriginStateRow) string {
+		seen[row.DeviceID] = true
+		r.Origins++
+		lo, ok := ls.Origins[row.DeviceID]
+		compareOrigin(row, lo, ok, r)
+		return row.DeviceID
+	}); err != nil {
+		return err
 	}
 	for _, id := range slices.Sorted(maps.Keys(ls.Origins)) {
 		if !seen[id] {
