@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hallmark-id/hallmark/internal/makerstatus/makertest"
 	"github.com/hallmark-id/hallmark/internal/operational"
@@ -19,11 +21,14 @@ import (
 // another certificate of the maker (which would let that certificate's key onboard the
 // device), another serial, another registered maker or another factory state is reported as an
 // "origin" disagreement naming what the row and the log say; put back, it reconciles again.
+// While a full reconciliation holds its origin disputed, the device does not onboard (rule
+// origin:disputed, recorded as a refusal).
 func TestReconcileCatchesEditedOrigins(t *testing.T) {
 	requireTool(t, "openssl")
 	t.Run("sqlite", func(t *testing.T) {
-		s := startDevOpts(t, Options{DataDir: t.TempDir()})
-		reconcileOrigins(t, s, func() (*sql.DB, error) {
+		var skew atomic.Int64
+		s := startDevOpts(t, Options{DataDir: t.TempDir(), Now: skewed(&skew)})
+		reconcileOrigins(t, s, &skew, func() (*sql.DB, error) {
 			return sql.Open("sqlite", "file:"+s.info.Database+"?_pragma=busy_timeout(10000)")
 		})
 	})
@@ -33,12 +38,18 @@ func TestReconcileCatchesEditedOrigins(t *testing.T) {
 		}
 		dsn := pgSchema(t)
 		t.Setenv("HALLMARK_TEST_DEV_DATABASE_URL", dsn)
-		s := startDevOpts(t, Options{DataDir: t.TempDir(), DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL"})
-		reconcileOrigins(t, s, func() (*sql.DB, error) { return sql.Open("pgx", dsn) })
+		var skew atomic.Int64
+		s := startDevOpts(t, Options{DataDir: t.TempDir(), DevPostgresEnv: "HALLMARK_TEST_DEV_DATABASE_URL", Now: skewed(&skew)})
+		reconcileOrigins(t, s, &skew, func() (*sql.DB, error) { return sql.Open("pgx", dsn) })
 	})
 }
 
-func reconcileOrigins(t *testing.T, s *devServer, open func() (*sql.DB, error)) {
+// skewed is a clock skew ahead of the wall clock.
+func skewed(skew *atomic.Int64) func() time.Time {
+	return func() time.Time { return time.Now().UTC().Add(time.Duration(skew.Load())) }
+}
+
+func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func() (*sql.DB, error)) {
 	mk := makertest.New(t)
 	dir := t.TempDir()
 	makerID := registerMaker(t, s, mk, "acme-sensors", nil)
@@ -107,5 +118,31 @@ func reconcileOrigins(t *testing.T, s *devServer, open func() (*sql.DB, error)) 
 		}
 		edit(`UPDATE device_origins SET `+tc.undo+` WHERE device_id = ?`, tc.back)
 		clean("after putting back " + tc.name)
+	}
+
+	// A disputed origin does not onboard: the device, decommissioned so that it may onboard
+	// again, is refused while its row (here only its serial column, which onboarding does not
+	// compare) disagrees with the log, naming the rule and recorded as a refusal; once put back
+	// and reconciled, it onboards.
+	s.must(t, 200, oscar, "POST", "/v1/devices/"+devID+"/decommission", map[string]any{"note": "back to the maker"})
+	edit(`UPDATE device_origins SET factory_serial = ? WHERE device_id = ?`, "ff01")
+	if r := reconcile(); len(r.Disagreements) != 1 {
+		t.Fatalf("reconcile of the edited serial = %+v, want one disagreement", r)
+	}
+	r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-disputed")
+	if r.Status != 409 || !strings.Contains(string(r.Body), operational.RuleOriginDisputed) || !strings.Contains(string(r.Body), devID) {
+		t.Fatalf("onboarding a device whose origin is disputed: %d %s, want 409 naming %s and the device", r.Status, r.Body, operational.RuleOriginDisputed)
+	}
+	skew.Add(int64(61 * time.Second)) // past the refusal recorder's window, which then writes its event
+	if f := refusalsOf(t, s, operational.RuleOriginDisputed, "api")["api"]; f.Count != 1 {
+		t.Errorf("refusal of the disputed origin = %+v, want one", f)
+	}
+	edit(`UPDATE device_origins SET factory_serial = ? WHERE device_id = ?`, serial)
+	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-still"); r.Status != 409 || !strings.Contains(string(r.Body), operational.RuleOriginDisputed) {
+		t.Fatalf("onboarding after the row was put back, before a reconciliation: %d %s, want the dispute to stand", r.Status, r.Body)
+	}
+	clean("after putting back the serial")
+	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-again"); r.Status != 201 {
+		t.Fatalf("onboarding once the origin reconciles: %d %s, want 201", r.Status, r.Body)
 	}
 }

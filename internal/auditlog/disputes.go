@@ -58,12 +58,18 @@ func (s *Service) Disputes() *Disputes { return &s.disputes }
 
 // record stores a reconciliation's disputed certificates: with full they replace the recorded
 // ones; otherwise the checked serials are settled (disputed when in bad, cleared when not).
-// The store is written, with an "audit.reconcile" event, only when the set changes, so a
-// reconciliation that finds nothing new leaves the log as it was.
-func (s *Service) record(ctx context.Context, a audit.Actor, full bool, checked []string, bad map[string]Disagreement, r Reconciliation) error {
+// A full reconciliation's disputed origins (origins, by device ID) replace the recorded ones;
+// a partial one compares no origin and leaves them. The store is written, with an
+// "audit.reconcile" event, only when a set changes, so a reconciliation that finds nothing
+// new leaves the log as it was.
+func (s *Service) record(ctx context.Context, a audit.Actor, full bool, checked []string, bad, origins map[string]Disagreement, r Reconciliation) error {
 	var next []string
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		prev, err := tx.StateRows().Disputes()
+		if err != nil {
+			return err
+		}
+		originsAdded, originsCleared, err := originDisputeChanges(tx, full, origins)
 		if err != nil {
 			return err
 		}
@@ -93,7 +99,7 @@ func (s *Service) record(ctx context.Context, a audit.Actor, full bool, checked 
 				added = append(added, k)
 			}
 		}
-		if len(added) == 0 && len(cleared) == 0 {
+		if len(added) == 0 && len(cleared) == 0 && len(originsAdded) == 0 && len(originsCleared) == 0 {
 			return nil
 		}
 		ds := make([]store.Dispute, 0, len(bad))
@@ -104,9 +110,21 @@ func (s *Service) record(ctx context.Context, a audit.Actor, full bool, checked 
 		if err := tx.StateRows().SetDisputes(full, checked, ds); err != nil {
 			return err
 		}
-		_, err = tx.Audit().Append(audit.Event{At: r.At, PartyID: a.PartyID, PrincipalID: a.PrincipalID, Action: "audit.reconcile",
-			Detail: audit.Detail(map[string]any{"full": full, "after_seq": r.AfterSeq, "last_seq": r.LastSeq, "certificates": r.Certificates,
-				"disputed": len(next), "added": first(added, 100), "cleared": first(cleared, 100)})})
+		detail := map[string]any{"full": full, "after_seq": r.AfterSeq, "last_seq": r.LastSeq, "certificates": r.Certificates,
+			"disputed": len(next), "added": first(added, 100), "cleared": first(cleared, 100)}
+		if origins != nil {
+			rows := make([]store.OriginDispute, 0, len(origins))
+			for _, id := range slices.Sorted(maps.Keys(origins)) {
+				d := origins[id]
+				rows = append(rows, store.OriginDispute{DeviceID: id, Row: d.Row, Log: d.Log, Seq: d.Seq, FoundAt: r.At})
+			}
+			if err := tx.StateRows().SetOriginDisputes(rows); err != nil {
+				return err
+			}
+			detail["origins"], detail["origins_disputed"] = r.Origins, len(origins)
+			detail["origins_added"], detail["origins_cleared"] = first(originsAdded, 100), first(originsCleared, 100)
+		}
+		_, err = tx.Audit().Append(audit.Event{At: r.At, PartyID: a.PartyID, PrincipalID: a.PrincipalID, Action: "audit.reconcile", Detail: audit.Detail(detail)})
 		return err
 	})
 	if err != nil {
@@ -114,6 +132,31 @@ func (s *Service) record(ctx context.Context, a audit.Actor, full bool, checked 
 	}
 	s.disputes.set(next)
 	return nil
+}
+
+// originDisputeChanges compares a full reconciliation's disputed origins with the recorded ones:
+// the devices added and cleared (none when origins is nil, a partial reconciliation).
+func originDisputeChanges(tx store.Tx, full bool, origins map[string]Disagreement) (added, cleared []string, err error) {
+	if !full || origins == nil {
+		return nil, nil, nil
+	}
+	prev, err := tx.StateRows().OriginDisputes()
+	if err != nil {
+		return nil, nil, err
+	}
+	was := map[string]bool{}
+	for _, d := range prev {
+		was[d.DeviceID] = true
+		if _, ok := origins[d.DeviceID]; !ok {
+			cleared = append(cleared, d.DeviceID)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(origins)) {
+		if !was[id] {
+			added = append(added, id)
+		}
+	}
+	return added, cleared, nil
 }
 
 func first(s []string, n int) []string {

@@ -88,11 +88,16 @@ func (s *Service) reconcile(ctx context.Context, a audit.Actor, full bool) (Reco
 	r := Reconciliation{At: s.now(), Disagreements: []Disagreement{}}
 	ls := NewLogState()
 	bad := map[string]Disagreement{}
+	var origins map[string]Disagreement // disputed origins, by device ID; nil unless full
+	if full {
+		origins = map[string]Disagreement{}
+	}
 	var checked []string
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		// Store.View may run this function again (after a lost connection): start over.
 		r, ls, checked = Reconciliation{At: r.At, Disagreements: []Disagreement{}}, NewLogState(), nil
 		clear(bad)
+		clear(origins)
 		if !full {
 			c, err := tx.AuditTree().LatestCheckpoint()
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -104,7 +109,7 @@ func (s *Service) reconcile(ctx context.Context, a audit.Actor, full bool) (Reco
 			return err
 		}
 		if full {
-			return compareAll(tx, ls, &r, bad)
+			return compareAll(tx, ls, &r, bad, origins)
 		}
 		for serial := range ls.Certs {
 			checked = append(checked, serial)
@@ -119,11 +124,11 @@ func (s *Service) reconcile(ctx context.Context, a audit.Actor, full bool) (Reco
 		// Reads are not one snapshot on every store: a change committed during the read may
 		// show in its row but not in the events read. Read the events since, and keep what
 		// still disagrees.
-		if r, bad, err = s.recheck(ctx, ls, r, bad); err != nil {
+		if r, bad, origins, err = s.recheck(ctx, ls, r, bad, origins); err != nil {
 			return r, fmt.Errorf("auditlog: reconciling: %w", err)
 		}
 	}
-	if err := s.record(ctx, a, full, checked, bad, r); err != nil {
+	if err := s.record(ctx, a, full, checked, bad, origins, r); err != nil {
 		return r, fmt.Errorf("auditlog: recording the disputed certificates: %w", err)
 	}
 	return r, nil
@@ -177,8 +182,9 @@ func legacyHolds(tx store.Tx, ls *LogState, run string, seq int64) error {
 	}
 }
 
-// compareAll compares every certificate row, every device row and every origin row with ls.
-func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Disagreement) error {
+// compareAll compares every certificate row, every device row and every origin row with ls;
+// the certificates that disagree go into bad, the origins into origins.
+func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad, origins map[string]Disagreement) error {
 	seen := make(map[string]struct{}, len(ls.Certs))
 	err := eachPage("certificates", tx.StateRows().CertStates, func(row store.CertStateRow) string {
 		seen[row.SerialHex] = struct{}{}
@@ -211,7 +217,7 @@ func compareAll(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Dis
 	}); err != nil {
 		return err
 	}
-	return compareOrigins(tx, ls, r)
+	return compareOrigins(tx, ls, r, origins)
 }
 
 // pageSize is how many rows a reconciliation reads at a time.
@@ -236,31 +242,38 @@ func eachPage[T any](what string, read func(after string, limit int) ([]T, error
 }
 
 // compareOrigins compares every origin row of a maker's device with what the log says of it
-// (originstate.go), and reports the origins the log recorded that have no row.
-func compareOrigins(tx store.Tx, ls *LogState, r *Reconciliation) error {
+// (originstate.go), and reports the origins the log recorded that have no row; those that
+// disagree go into bad, by device ID.
+func compareOrigins(tx store.Tx, ls *LogState, r *Reconciliation, bad map[string]Disagreement) error {
 	seen := make(map[string]bool, len(ls.Origins))
 	if err := eachPage("origins", tx.StateRows().OriginStates, func(row store.OriginStateRow) string {
 		seen[row.DeviceID] = true
 		r.Origins++
 		lo, ok := ls.Origins[row.DeviceID]
-		compareOrigin(row, lo, ok, r)
+		compareOrigin(row, lo, ok, r, bad)
 		return row.DeviceID
 	}); err != nil {
 		return err
 	}
 	for _, id := range slices.Sorted(maps.Keys(ls.Origins)) {
 		if !seen[id] {
-			lo := ls.Origins[id]
-			r.add(Disagreement{Kind: "origin", ID: id, Row: "no row", Log: lo.String(), Seq: lo.Seq})
+			noOriginRow(id, ls.Origins[id], r, bad)
 		}
 	}
 	return nil
 }
 
+// noOriginRow reports an origin the log recorded that has no row.
+func noOriginRow(id string, lo LogOrigin, r *Reconciliation, bad map[string]Disagreement) {
+	d := Disagreement{Kind: "origin", ID: id, Row: "no row", Log: lo.String(), Seq: lo.Seq}
+	r.add(d)
+	bad[id] = d
+}
+
 // compareOrigin compares one origin row with what the log says (logged false: nothing). A
 // certificate the log names only by serial, or not at all (events written before the
 // reconciliation of origins), is compared as far as it is named.
-func compareOrigin(row store.OriginStateRow, lo LogOrigin, logged bool, r *Reconciliation) {
+func compareOrigin(row store.OriginStateRow, lo LogOrigin, logged bool, r *Reconciliation, bad map[string]Disagreement) {
 	sha := hex.EncodeToString(row.FactorySHA256[:])
 	d := Disagreement{Kind: "origin", ID: row.DeviceID, Row: originText(row.MakerID, lower(row.FactorySerial), sha, row.State), Log: lo.String(), Seq: lo.Seq}
 	switch {
@@ -271,6 +284,7 @@ func compareOrigin(row store.OriginStateRow, lo LogOrigin, logged bool, r *Recon
 		return
 	}
 	r.add(d)
+	bad[row.DeviceID] = d
 }
 
 // compareNamed compares the rows of the given certificates with ls.
@@ -336,9 +350,10 @@ func compareDevice(d device.Device, ls *LogState, r *Reconciliation) {
 	}
 }
 
-// recheck reads the events after r.LastSeq and compares again the certificates that
-// disagreed; device disagreements whose certificate changed since are dropped.
-func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, bad map[string]Disagreement) (Reconciliation, map[string]Disagreement, error) {
+// recheck reads the events after r.LastSeq and compares again the certificates and origins
+// that disagreed (origins nil: none were compared); device disagreements whose certificate
+// changed since are dropped.
+func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, bad, origins map[string]Disagreement) (Reconciliation, map[string]Disagreement, map[string]Disagreement, error) {
 	more := Reconciliation{AfterSeq: r.LastSeq}
 	prev := make(map[string]int64, len(ls.Certs))
 	for k, c := range ls.Certs {
@@ -346,7 +361,13 @@ func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, b
 	}
 	var out []Disagreement
 	again := map[string]Disagreement{}
+	var originsAgain map[string]Disagreement
+	if origins != nil {
+		originsAgain = map[string]Disagreement{}
+	}
 	err := s.st.View(ctx, func(tx store.Tx) error {
+		clear(again)
+		clear(originsAgain)
 		if err := readEvents(tx, ls, &more); err != nil {
 			return err
 		}
@@ -362,29 +383,34 @@ func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, b
 		}
 		out = chk.Disagreements
 		for _, d := range r.Disagreements {
-			c := Reconciliation{}
-			switch d.Kind {
-			case "device":
-				if dv, err := tx.Devices().GetDevice(d.ID); err == nil {
-					compareDevice(dv, ls, &c)
-				}
-			case "origin":
-				row, err := tx.StateRows().OriginState(d.ID)
-				if err == nil {
-					lo, ok := ls.Origins[d.ID]
-					compareOrigin(row, lo, ok, &c)
-				} else if !errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("reading the origin of device %s: %w", d.ID, err)
-				} else if lo, ok := ls.Origins[d.ID]; ok {
-					c.add(Disagreement{Kind: "origin", ID: d.ID, Row: "no row", Log: lo.String(), Seq: lo.Seq})
-				}
+			if d.Kind != "device" {
+				continue
 			}
-			out = append(out, c.Disagreements...)
+			if dv, err := tx.Devices().GetDevice(d.ID); err == nil {
+				c := Reconciliation{}
+				compareDevice(dv, ls, &c)
+				out = append(out, c.Disagreements...)
+			}
 		}
+		// Every disputed origin, not only the listed ones: the set is recorded whole.
+		c := Reconciliation{}
+		for _, id := range slices.Sorted(maps.Keys(origins)) {
+			row, err := tx.StateRows().OriginState(id)
+			lo, logged := ls.Origins[id]
+			switch {
+			case err == nil:
+				compareOrigin(row, lo, logged, &c, originsAgain)
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("reading the origin of device %s: %w", id, err)
+			case logged:
+				noOriginRow(id, lo, &c, originsAgain)
+			}
+		}
+		out = append(out, c.Disagreements...)
 		return nil
 	})
 	if err != nil {
-		return r, bad, err
+		return r, bad, origins, err
 	}
 	rechecked := map[string]bool{}
 	for _, d := range r.Disagreements {
@@ -400,8 +426,11 @@ func (s *Service) recheck(ctx context.Context, ls *LogState, r Reconciliation, b
 	}
 	r.Events += more.Events
 	r.LastSeq = more.LastSeq
+	if len(out) > MaxDisagreements {
+		out, r.Truncated = out[:MaxDisagreements], true
+	}
 	r.Disagreements = append([]Disagreement{}, out...)
-	return r, again, nil
+	return r, again, originsAgain, nil
 }
 
 func (r *Reconciliation) add(d Disagreement) {

@@ -158,6 +158,15 @@ func (s *Service) onboardExternal(ctx context.Context, a audit.Actor, r onboardi
 		case err != nil:
 			return err
 		default:
+			// An origin whose row disagrees with the audit log is not trusted to say which
+			// certificate is the device's: an edited row could name one whose key is not the
+			// device's. First, so that the refusal names the dispute, not its effect.
+			if disputed, err := tx.StateRows().OriginDisputed(o.DeviceID); err != nil {
+				return err
+			} else if disputed {
+				return refuseOrigin(failure.Conflict, RuleOriginDisputed, nil,
+					"the origin of device %s of maker %s disagrees with the audit log (hallmark audit reconcile lists what its row and the log say): it does not onboard until a full reconciliation finds the origin in agreement again", o.DeviceID, m.Name)
+			}
 			if !o.Factory.Equal(factory) {
 				// The origin's certificate is the device's current one: another (a maker's
 				// re-issue, or another device of the same serial) is refused naming the rule,

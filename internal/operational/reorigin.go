@@ -73,6 +73,10 @@ const (
 	// RuleOriginStale: the device's origin no longer holds the certificate the request was
 	// checked (or approved) against: another reorigin got there first.
 	RuleOriginStale = "origin:stale"
+	// RuleOriginDisputed: the device's origin disagreed with the audit log at the last full
+	// reconciliation (hallmark audit reconcile): onboarding refuses the device until a full
+	// reconciliation finds its origin in agreement again.
+	RuleOriginDisputed = "origin:disputed"
 )
 
 // OriginRefusal refuses a reorigin by one of the rules above; Err, when set, is the check

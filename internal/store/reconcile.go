@@ -33,6 +33,23 @@ type StateRows interface {
 	OriginStates(after string, limit int) ([]OriginStateRow, error)
 	// OriginState returns one device's origin row; ErrNotFound when it has none.
 	OriginState(deviceID string) (OriginStateRow, error)
+	// OriginDisputes returns every recorded disputed origin (migration 0036), by device ID.
+	OriginDisputes() ([]OriginDispute, error)
+	// SetOriginDisputes replaces the recorded disputed origins with disputes: only a full
+	// reconciliation compares origins, so its result is the whole set.
+	SetOriginDisputes(disputes []OriginDispute) error
+	// OriginDisputed reports whether device's origin is among the recorded disputed ones.
+	OriginDisputed(deviceID string) (bool, error)
+}
+
+// OriginDispute is a maker's device whose origin row disagreed with the audit log at a full
+// reconciliation.
+type OriginDispute struct {
+	DeviceID string    `json:"device_id"`
+	Row      string    `json:"row"`
+	Log      string    `json:"log"`
+	Seq      int64     `json:"seq,omitempty"`
+	FoundAt  time.Time `json:"found_at"`
 }
 
 // OriginStateRow is the origin row of a maker's device (internal/maker.Origin), as the audit

@@ -88,3 +88,34 @@ func (r stateRows) OriginState(deviceID string) (store.OriginStateRow, error) {
 	v, err := scanOriginState(r.t.queryRow(`SELECT `+originStateCols+` FROM device_origins WHERE device_id = ?`, deviceID))
 	return v, notFound(err, "origin of device "+deviceID)
 }
+
+func (r stateRows) OriginDisputes() ([]store.OriginDispute, error) {
+	return list(r.t, func(s interface{ Scan(...any) error }) (store.OriginDispute, error) {
+		var d store.OriginDispute
+		var at int64
+		err := s.Scan(&d.DeviceID, &d.Row, &d.Log, &d.Seq, &at)
+		d.FoundAt = fromMicros(at)
+		return d, err
+	}, `SELECT device_id, row_state, log_state, seq, found_at FROM origin_disputes ORDER BY device_id`)
+}
+
+func (r stateRows) SetOriginDisputes(disputes []store.OriginDispute) error {
+	if _, err := r.t.exec(`DELETE FROM origin_disputes`); err != nil {
+		return err
+	}
+	for _, d := range disputes {
+		if _, err := r.t.exec(`INSERT INTO origin_disputes (device_id, row_state, log_state, seq, found_at) VALUES (?, ?, ?, ?, ?)`,
+			d.DeviceID, d.Row, d.Log, d.Seq, micros(d.FoundAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r stateRows) OriginDisputed(deviceID string) (bool, error) {
+	var n int
+	if err := r.t.queryRow(`SELECT COUNT(*) FROM origin_disputes WHERE device_id = ?`, deviceID).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}

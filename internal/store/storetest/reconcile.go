@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"math/big"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ var reconcileTests = []struct {
 }{
 	{"CertStatesPageBySerial", testCertStates},
 	{"DisputesAreReplacedOrSettled", testDisputes},
+	{"OriginDisputesAreReplaced", testOriginDisputes},
 }
 
 // testCertStates: StateRows pages every certificate row by serial text, with its state and
@@ -109,5 +112,57 @@ func testDisputes(t *testing.T, s store.Store) {
 	}
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.StateRows().SetDisputes(true, nil, nil) }); err == nil {
 		t.Error("SetDisputes without an audit event committed")
+	}
+}
+
+// testOriginDisputes: SetOriginDisputes replaces the recorded disputed origins, which
+// OriginDisputes lists by device and OriginDisputed answers for one device; it needs an audit
+// event like every change of state.
+func testOriginDisputes(t *testing.T, s store.Store) {
+	set := func(ds ...store.OriginDispute) {
+		t.Helper()
+		mustUpdate(t, s, func(tx store.Tx) error {
+			if err := tx.StateRows().SetOriginDisputes(ds); err != nil {
+				return err
+			}
+			_, err := tx.Audit().Append(ev("audit.reconcile"))
+			return err
+		})
+	}
+	check := func(when string, want ...string) {
+		t.Helper()
+		_ = s.View(ctx, func(tx store.Tx) error {
+			ds, err := tx.StateRows().OriginDisputes()
+			var got []string
+			for _, d := range ds {
+				got = append(got, d.DeviceID+"="+d.Row+"/"+d.Log)
+				if !d.FoundAt.Equal(t0) || d.Seq != 7 {
+					t.Errorf("%s: dispute %+v, want found at t0, seq 7", when, d)
+				}
+			}
+			if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s: disputed origins %v, %v; want %v", when, got, err, want)
+			}
+			for _, id := range []string{"dev_a", "dev_b", "dev_c"} {
+				disputed, err := tx.StateRows().OriginDisputed(id)
+				if err != nil || disputed != slices.ContainsFunc(want, func(w string) bool { return strings.HasPrefix(w, id+"=") }) {
+					t.Errorf("%s: OriginDisputed(%s) = %v, %v", when, id, disputed, err)
+				}
+			}
+			return nil
+		})
+	}
+	d := func(id, row string) store.OriginDispute {
+		return store.OriginDispute{DeviceID: id, Row: row, Log: "maker m, good", Seq: 7, FoundAt: t0}
+	}
+	check("at first")
+	set(d("dev_b", "maker m, revoked"), d("dev_a", "no row"))
+	check("after a set", "dev_a=no row/maker m, good", "dev_b=maker m, revoked/maker m, good")
+	set(d("dev_c", "maker n, good"))
+	check("after a second set", "dev_c=maker n, good/maker m, good")
+	set()
+	check("after a set of none")
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.StateRows().SetOriginDisputes(nil) }); err == nil {
+		t.Error("SetOriginDisputes without an audit event committed")
 	}
 }
