@@ -642,22 +642,22 @@ func (r refuseStateRows) CertStates(string, int) ([]store.CertStateRow, error) {
 func (r refuseStateRows) Disputes() ([]store.Dispute, error) {
 	return zero[[]store.Dispute](), refusingTx(r).refuse()
 }
-func (r refuseStateRows) OriginState(string) (store.OriginStateRow, error) {
-	return zero[store.OriginStateRow](), refusingTx(r).refuse()
+func (r refuseStateRows) OriginDisputed(string) (bool, error) {
+	return zero[bool](), refusingTx(r).refuse()
 }
 func (r refuseStateRows) OriginDisputes() ([]store.OriginDispute, error) {
 	return zero[[]store.OriginDispute](), refusingTx(r).refuse()
 }
-func (r refuseStateRows) SetOriginDisputes([]store.OriginDispute) error {
-	return refusingTx(r).refuse()
-}
-func (r refuseStateRows) OriginDisputed(string) (bool, error) {
-	return zero[bool](), refusingTx(r).refuse()
+func (r refuseStateRows) OriginState(string) (store.OriginStateRow, error) {
+	return zero[store.OriginStateRow](), refusingTx(r).refuse()
 }
 func (r refuseStateRows) OriginStates(string, int) ([]store.OriginStateRow, error) {
 	return zero[[]store.OriginStateRow](), refusingTx(r).refuse()
 }
 func (r refuseStateRows) SetDisputes(bool, []string, []store.Dispute) error {
+	return refusingTx(r).refuse()
+}
+func (r refuseStateRows) SetOriginDisputes([]store.OriginDispute) error {
 	return refusingTx(r).refuse()
 }
 
