@@ -89,10 +89,9 @@ func (s *Service) Import(ctx context.Context, a audit.Actor, file []byte) (Impor
 		links[i] = store.VoucherLink{Hash: ver.Hashes[i], Previous: l.Previous, VoucherID: rec.ID, Position: i, AddresseeKeyID: mustKeyID(kid)}
 	}
 	ids := make([]string, len(ver.Devices))
-	var origins []map[string]any
 	err = s.c.Store.Update(ctx, func(tx store.Tx) error {
 		ids = make([]string, len(ver.Devices)) // filled anew by every run
-		origins = make([]map[string]any, len(ver.Devices))
+		origins := make([]map[string]any, len(ver.Devices))
 		if err := requireHolder(tx, a); err != nil {
 			return err
 		}
