@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,7 +124,11 @@ func (s *TPM) Restart() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
-		if fi, err := os.Stat(s.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		// The socket file exists from swtpm's bind, before it listens: a connection in
+		// between is refused (CI saw one). So wait until a connection is accepted; swtpm
+		// takes the client that closes at once as one that disconnected.
+		if c, err := net.DialTimeout("unix", s.Socket, time.Second); err == nil {
+			_ = c.Close()
 			return
 		}
 		select {
