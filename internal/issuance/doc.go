@@ -16,8 +16,9 @@
 //     its signature verifies under the CA certificate.
 //   - A Prepared is spent by its first Sign call, successful or not, and only the Issuer that
 //     made it can sign it: a serial is never signed twice.
-//   - Serials carry at least 127 bits from the caller's random source, are positive, non-zero,
-//     and fit in 16 octets (RFC 5280 section 4.1.2.2).
+//   - Serials are 127 bits long: the certificate's notBefore in seconds, then 88 bits from the
+//     caller's random source (NewSerial). They are positive, non-zero and fit in 16 octets (RFC
+//     5280 section 4.1.2.2).
 //   - Templates are RFC 5280 profiles with explicit subject key identifiers (RFC 7093 method 1);
 //     the builders refuse empty or inconsistent parameters with failure.Invalid.
 //   - Lint and template failures are failure.Invalid; other errors are internal.

@@ -349,37 +349,47 @@ func TestNewIssuerRefuses(t *testing.T) {
 
 func TestNewSerial(t *testing.T) {
 	const n = 10000
+	at := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
 	seen := make(map[string]bool, n)
-	min := new(big.Int).Lsh(big.NewInt(1), 64)
-	short := 0
-	for range n {
-		s, err := NewSerial(rand.Reader)
+	var prev *big.Int
+	for i := range n {
+		nb := at.Add(time.Duration(i/100) * time.Second) // 100 serials a second
+		s, err := NewSerial(nb, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Sign() <= 0 || s.BitLen() > 127 {
-			t.Fatalf("serial %x out of range", s)
+		if s.BitLen() != 127 {
+			t.Fatalf("serial %x is %d bits long, want 127", s, s.BitLen())
 		}
-		if s.Cmp(min) < 0 {
-			t.Fatalf("serial %x below 2^64", s)
+		if got := new(big.Int).Rsh(s, 88).Int64(); got != 1<<38|nb.Unix() {
+			t.Fatalf("serial %x leads with %x, want the 2nd bit and %d seconds", s, got, nb.Unix())
 		}
-		if s.BitLen() < 120 {
-			short++
+		if prev != nil && i%100 == 0 && s.Cmp(prev) <= 0 {
+			t.Fatalf("serial %x of a later second is not above %x", s, prev)
 		}
+		if len(s.Text(16)) != 32 {
+			t.Fatalf("serial %x: hex text of %d characters, want 32", s, len(s.Text(16)))
+		}
+		prev = s
 		k := s.String()
 		if seen[k] {
 			t.Fatalf("serial %x repeated", s)
 		}
 		seen[k] = true
 	}
-	// P(bit length < 120) = 2^-7 per serial: about 78 in 10,000.
-	if short > 200 {
-		t.Errorf("%d of %d serials shorter than 120 bits", short, n)
+	// The random part is the source's: 11 octets taken as they come.
+	r := bytes.NewReader(append(make([]byte, 0, 11), []byte("hallmark-88")...))
+	s, err := NewSerial(at, r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := NewSerial(bytes.NewReader(make([]byte, 1000))); err == nil {
+	if got := s.Bytes()[5:]; string(got) != "hallmark-88" {
+		t.Errorf("random part %q, want the source's %q", got, "hallmark-88")
+	}
+	if _, err := NewSerial(at, bytes.NewReader(make([]byte, 1000))); err == nil {
 		t.Error("NewSerial accepted a source of zeros")
 	}
-	if _, err := NewSerial(bytes.NewReader([]byte{1, 2})); err == nil {
+	if _, err := NewSerial(at, bytes.NewReader([]byte{1, 2})); err == nil {
 		t.Error("NewSerial accepted a short read")
 	}
 }

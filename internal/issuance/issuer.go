@@ -34,24 +34,48 @@ var (
 )
 
 // serialBytes is the length of a serial: 16 octets with the top bit cleared, so the DER
-// INTEGER needs no leading zero and the value carries 127 random bits.
+// INTEGER needs no leading zero.
 const serialBytes = 16
 
-// NewSerial returns a positive, non-zero serial of 127 bits read from rand (RFC 5280 section
-// 4.1.2.2; the CA/B Forum asks for 64). It retries the rare all-zero draw a few times and
-// fails if rand keeps returning zeros.
-func NewSerial(rand io.Reader) (*big.Int, error) {
+// serialTimeBits is how many of a serial's leading bits, after its top two (0 and 1), count
+// seconds since 1970: 38 bits, until the year 10680. The other serialRandomBytes octets are
+// random.
+const (
+	serialTimeBits    = 38
+	serialRandomBytes = 11 // 88 bits
+)
+
+// NewSerial returns a serial for a certificate whose validity starts at notBefore (RFC 5280
+// section 4.1.2.2): 127 bits long, the 2nd bit set, then notBefore in seconds since 1970 (38
+// bits), then 88 bits read from rand, more than the CA/B Forum's 64 bits of CSPRNG output.
+// It fails if rand fails or its 88 bits are all zero eight draws in a row (a broken source).
+//
+// Why the time leads: a serial is the key of the certificates table's unique index, of its
+// index by CA and profile, and of the evidence table. Purely random keys land every new
+// certificate on a random leaf page of each of those B-trees, so one group commit writes a
+// page per certificate and index, and a large fleet's indexes fall out of the page cache. Keys
+// that grow with time land on the indexes' right edges, which a commit's certificates share
+// (BENCHMARKS.md, issue 21's seventh round). The time says nothing the certificate's
+// notBefore does not, and the serial stays unpredictable through its random part. The 2nd bit
+// keeps every serial 127 bits long, so its hex text (ca.SerialHex, n.Text(16)) has one length and sorts as
+// the numbers do.
+func NewSerial(notBefore time.Time, rand io.Reader) (*big.Int, error) {
 	if rand == nil {
 		return nil, errors.New("serial: no random source")
 	}
+	secs := uint64(max(notBefore.Unix(), 0)) & (1<<serialTimeBits - 1)
 	b := make([]byte, serialBytes)
+	lead := uint64(1)<<serialTimeBits | secs // 39 bits, below the top bit of 40
+	for i := range serialBytes - serialRandomBytes {
+		b[i] = byte(lead >> (8 * (serialBytes - serialRandomBytes - 1 - i)))
+	}
 	for range 8 {
-		if _, err := io.ReadFull(rand, b); err != nil {
+		r := b[serialBytes-serialRandomBytes:]
+		if _, err := io.ReadFull(rand, r); err != nil {
 			return nil, fmt.Errorf("serial: reading randomness: %w", err)
 		}
-		b[0] &= 0x7f
-		if s := new(big.Int).SetBytes(b); s.Sign() > 0 {
-			return s, nil
+		if slices.ContainsFunc(r, func(c byte) bool { return c != 0 }) {
+			return new(big.Int).SetBytes(b), nil
 		}
 	}
 	return nil, errors.New("serial: the random source returns only zeros")
@@ -331,7 +355,7 @@ func prepare(profile Profile, tmpl, parent *x509.Certificate, alg keyAlg, l *Lin
 	if err := csr.CheckKey(tmpl.PublicKey); err != nil {
 		return nil, fmt.Errorf("prepare: subject %w", err)
 	}
-	serial, err := NewSerial(rand)
+	serial, err := NewSerial(tmpl.NotBefore, rand)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
@@ -47,7 +48,7 @@ func TestLintMatchesZlint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tm.SerialNumber, _ = NewSerial(rand.Reader)
+		tm.SerialNumber, _ = NewSerial(time.Now(), rand.Reader)
 		edit(tm)
 		der, err := x509.CreateCertificate(rand.Reader, tm, parent, tm.PublicKey, h.issuingKey)
 		if err != nil {

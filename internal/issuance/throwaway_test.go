@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"testing"
+	"time"
 )
 
 // TestThrowawayCertificate: for every CA key type, x509.CreateCertificate hands tbsCapture
@@ -23,7 +24,7 @@ func TestThrowawayCertificate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tm.SerialNumber, err = NewSerial(rand.Reader); err != nil {
+			if tm.SerialNumber, err = NewSerial(time.Now(), rand.Reader); err != nil {
 				t.Fatal(err)
 			}
 			throwaway, placeholder, err := linter(t).throwaway.getWithSig(h.issuer.alg, rand.Reader)

@@ -75,7 +75,9 @@ func dsn(path string, immediate bool) string {
 }
 
 // writerPragmas size the writer for issuance (issue 21), where every certificate lands on
-// random leaf pages of a dozen indexes (serials, device and record IDs are random):
+// random leaf pages of a dozen indexes (its key hash; and, before issue 21's seventh round, its
+// serial and its device's and records' IDs, which now grow with time: issuance.NewSerial,
+// party.NewID):
 //
 //   - cache_size(-16384): a 16 MiB page cache instead of SQLite's 2 MiB. The writer's cache
 //     is never dropped (no other connection writes), so the index pages it touches stay in
