@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/makerstatus/makertest"
 	"github.com/hallmark-id/hallmark/internal/operational"
 )
@@ -21,8 +22,8 @@ import (
 // another certificate of the maker (which would let that certificate's key onboard the
 // device), another serial, another registered maker or another factory state is reported as an
 // "origin" disagreement naming what the row and the log say; put back, it reconciles again.
-// While a full reconciliation holds its origin disputed, the device does not onboard (rule
-// origin:disputed, recorded as a refusal).
+// While a full reconciliation holds its origin disputed, the device neither renews nor onboards
+// (rule origin:disputed, recorded as a refusal).
 func TestReconcileCatchesEditedOrigins(t *testing.T) {
 	requireTool(t, "openssl")
 	t.Run("sqlite", func(t *testing.T) {
@@ -55,9 +56,13 @@ func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func(
 	makerID := registerMaker(t, s, mk, "acme-sensors", nil)
 	otherMaker := registerMaker(t, s, makertest.New(t), "other-sensors", nil)
 	envID := demoEnvID(t, s)
-	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1"); r.Status != 201 {
+	r := onboardExternal(t, s, dir, mk, envID, 1, "ext1")
+	if r.Status != 201 {
 		t.Fatalf("onboarding device 1: %d %s", r.Status, r.Body)
 	}
+	var onboarded identity
+	r.json(t, &onboarded)
+	writeFile(t, dir, "ext1.pem", onboarded.CertificatePEM)
 	devID := operational.ExternalDeviceID(makerID, mk.Serials[0])
 	db, err := open()
 	if err != nil {
@@ -120,6 +125,25 @@ func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func(
 		clean("after putting back " + tc.name)
 	}
 
+	// A disputed origin does not renew: the renewal policy reads the origin's certificate and
+	// factory state. Refused naming the rule and the device while disputed, still refused once
+	// the row is put back but before a reconciliation, it renews once reconciled.
+	edit(`UPDATE device_origins SET state = ? WHERE device_id = ?`, "revoked")
+	if r := reconcile(); len(r.Disagreements) != 1 {
+		t.Fatalf("reconcile of the edited state = %+v, want one disagreement", r)
+	}
+	edit(`UPDATE device_origins SET state = ? WHERE device_id = ?`, "good") // the edit an attacker would hide behind
+	_, rr := renew(t, s, dir, "ext1", "ext1-disputed-renewal", nil, 409)
+	if !strings.Contains(string(rr.Body), operational.RuleOriginDisputed) || !strings.Contains(string(rr.Body), devID) {
+		t.Fatalf("renewing a device whose origin is disputed: %d %s, want 409 naming %s and the device", rr.Status, rr.Body, operational.RuleOriginDisputed)
+	}
+	skew.Add(int64(61 * time.Second)) // past the refusal recorder's window, which then writes its event
+	if f := refusalOf(t, s, operational.RuleOriginDisputed, "POST /v1/renewals"); f.Count != 1 || f.Via != "api" || !strings.Contains(f.Message, devID) {
+		t.Errorf("refusal of the disputed origin's renewal = %+v, want one renewal of device %s", f, devID)
+	}
+	clean("after putting back the state")
+	renew(t, s, dir, "ext1", "ext1-renewed", nil, 201)
+
 	// A disputed origin does not onboard: the device, decommissioned so that it may onboard
 	// again, is refused while its row (here only its serial column, which onboarding does not
 	// compare) disagrees with the log, naming the rule and recorded as a refusal; once put back
@@ -129,13 +153,13 @@ func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func(
 	if r := reconcile(); len(r.Disagreements) != 1 {
 		t.Fatalf("reconcile of the edited serial = %+v, want one disagreement", r)
 	}
-	r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-disputed")
+	r = onboardExternal(t, s, dir, mk, envID, 1, "ext1-disputed")
 	if r.Status != 409 || !strings.Contains(string(r.Body), operational.RuleOriginDisputed) || !strings.Contains(string(r.Body), devID) {
 		t.Fatalf("onboarding a device whose origin is disputed: %d %s, want 409 naming %s and the device", r.Status, r.Body, operational.RuleOriginDisputed)
 	}
 	skew.Add(int64(61 * time.Second)) // past the refusal recorder's window, which then writes its event
-	if f := refusalsOf(t, s, operational.RuleOriginDisputed, "api")["api"]; f.Count != 1 {
-		t.Errorf("refusal of the disputed origin = %+v, want one", f)
+	if f := refusalOf(t, s, operational.RuleOriginDisputed, "POST /v1/environments/{id}/onboard"); f.Count != 1 || f.Via != "api" || !strings.Contains(f.Message, devID) {
+		t.Errorf("refusal of the disputed origin's onboarding = %+v, want one onboarding", f)
 	}
 	edit(`UPDATE device_origins SET factory_serial = ? WHERE device_id = ?`, serial)
 	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-still"); r.Status != 409 || !strings.Contains(string(r.Body), operational.RuleOriginDisputed) {
@@ -145,4 +169,22 @@ func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func(
 	if r := onboardExternal(t, s, dir, mk, envID, 1, "ext1-again"); r.Status != 201 {
 		t.Fatalf("onboarding once the origin reconciles: %d %s, want 201", r.Status, r.Body)
 	}
+}
+
+// refusalOf waits for the refusal event of rule and operation in the refusals report.
+func refusalOf(t *testing.T, s *devServer, rule, operation string) api.Refusal {
+	t.Helper()
+	var out api.Refusal
+	waitFor(t, "the refusal event of rule "+rule+" at "+operation, func() bool {
+		var rep api.RefusalReport
+		s.must(t, 200, audrey, "GET", "/v1/reports/refusals", nil).json(t, &rep)
+		for _, f := range rep.Items {
+			if f.Rule == rule && f.Operation == operation {
+				out = f
+				return true
+			}
+		}
+		return false
+	})
+	return out
 }

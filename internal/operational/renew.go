@@ -247,6 +247,15 @@ func readRenewalInput(tx store.Tx, d device.Device, env environment.Environment,
 		if err != nil {
 			return inputRead{}, nil, "", err
 		}
+		// The policy reads the origin's certificate and factory state: an origin whose row
+		// disagrees with the audit log (an edited state could hide the maker's revocation) is
+		// not trusted to say them, as at onboarding.
+		if disputed, err := tx.StateRows().OriginDisputed(d.ID); err != nil {
+			return inputRead{}, nil, "", err
+		} else if disputed {
+			return inputRead{}, nil, "", refuseOrigin(failure.Conflict, RuleOriginDisputed, nil,
+				"the origin of device %s of maker %s disagrees with the audit log (hallmark audit reconcile lists what its row and the log say): it does not renew until a full reconciliation finds the origin in agreement again", d.ID, m.Name)
+		}
 		in := policyinput.External(now, d, m.Name, o.Factory, false, env, facts, op)
 		in.Factory.Revoked = o.State == maker.Revoked
 		return inputRead{done: &in}, o.Factory, o.FactorySerial, nil

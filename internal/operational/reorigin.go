@@ -74,8 +74,8 @@ const (
 	// checked (or approved) against: another reorigin got there first.
 	RuleOriginStale = "origin:stale"
 	// RuleOriginDisputed: the device's origin disagreed with the audit log at the last full
-	// reconciliation (hallmark audit reconcile): onboarding refuses the device until a full
-	// reconciliation finds its origin in agreement again.
+	// reconciliation (hallmark audit reconcile): onboarding and renewal refuse the device until
+	// a full reconciliation finds its origin in agreement again.
 	RuleOriginDisputed = "origin:disputed"
 )
 
