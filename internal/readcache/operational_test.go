@@ -152,6 +152,7 @@ type estView struct {
 	Renewal  environment.PolicyVersion
 	Keys     []ca.SigningKey
 	Waivers  []waiver.Waiver
+	CAs      []ca.CA
 	Lifetime time.Duration
 }
 
@@ -174,6 +175,9 @@ func readEST(tx store.Tx) (estView, error) {
 	if v.Waivers, err = tx.Waivers().ListWaivers(store.WaiverFilter{DeviceID: "d1", ActiveAt: &at}); err != nil {
 		return v, err
 	}
+	if v.CAs, err = tx.CAs().ListCAs(""); err != nil {
+		return v, err
+	}
 	v.Lifetime = time.Duration(v.Env.Lifetime)
 	return v, nil
 }
@@ -190,7 +194,7 @@ func viewEST(t testing.TB, c *readcache.Cache) estView {
 func auditEvent() audit.Event { return audit.Event{At: time.Now(), PartyID: "op", Action: "test"} }
 
 // changeEST changes every row readEST reads: a new renewal policy, a longer lifetime, a second
-// waiver of d1, and a rotated build-record key.
+// waiver of d1, a rotated build-record key, and a second CA.
 func changeEST(tx store.Tx) error {
 	if err := tx.Environments().AddPolicy(policyV(environment.Renewal, 2)); err != nil {
 		return err
@@ -206,15 +210,23 @@ func changeEST(tx store.Tx) error {
 	if err := tx.Waivers().CreateWaiver(waiverFor("w2", "d1", "age", waiverAt.Add(-time.Minute))); err != nil {
 		return err
 	}
-	return tx.KeyHistory().RotateSigningKey(ca.SigningKey{ID: "sk3", PartyID: "acme", Purpose: "build-record", KeyID: "brk-3", PublicKeyDER: []byte{3}, CreatedAt: waiverAt.Add(-time.Minute)})
+	if err := tx.KeyHistory().RotateSigningKey(ca.SigningKey{ID: "sk3", PartyID: "acme", Purpose: "build-record", KeyID: "brk-3", PublicKeyDER: []byte{3}, CreatedAt: waiverAt.Add(-time.Minute)}); err != nil {
+		return err
+	}
+	c, err := tx.CAs().GetCA("ca1")
+	if err != nil {
+		return err
+	}
+	c.ID, c.Name, c.Stage = "ca2", "maker root", "manufacturing"
+	return tx.CAs().CreateCA(c)
 }
 
 // isOld and isNew tell the state before changeEST from the one after it, on every read.
 func isOld(v estView) bool {
-	return v.Renewal.Version == 1 && v.Lifetime == time.Hour && time.Duration(v.ByLabel.Lifetime) == time.Hour && len(v.Waivers) == 1 && len(v.Keys) == 2
+	return v.Renewal.Version == 1 && v.Lifetime == time.Hour && time.Duration(v.ByLabel.Lifetime) == time.Hour && len(v.Waivers) == 1 && len(v.Keys) == 2 && len(v.CAs) == 1
 }
 func isNew(v estView) bool {
-	return v.Renewal.Version == 2 && v.Lifetime == 3*time.Hour && time.Duration(v.ByLabel.Lifetime) == 3*time.Hour && len(v.Waivers) == 2 && len(v.Keys) == 3
+	return v.Renewal.Version == 2 && v.Lifetime == 3*time.Hour && time.Duration(v.ByLabel.Lifetime) == 3*time.Hour && len(v.Waivers) == 2 && len(v.Keys) == 3 && len(v.CAs) == 2 && v.CAs[1].Name == "maker root"
 }
 
 // A change to the environment, its policy, its waivers or the key history made through
@@ -348,6 +360,7 @@ func TestESTTablesChangedBySQL(t *testing.T) {
 			`UPDATE retired_signing_keys SET key_id = 'brk-00' WHERE id = 'sk0'`,
 			`DELETE FROM retired_signing_keys WHERE id = 'sk0'`,
 			`DELETE FROM waivers WHERE id = 'w1'`,
+			`UPDATE cas SET name = 'by hand' WHERE id = 'ca1'`,
 		} {
 			if b.name == "postgres" {
 				q = strings.ReplaceAll(q, `X'00'`, `'\x00'::bytea`)
@@ -362,7 +375,7 @@ func TestESTTablesChangedBySQL(t *testing.T) {
 		}
 		time.Sleep(bound)
 		v := viewEST(t, c)
-		if v.Lifetime != 2*time.Hour || v.Renewal.CreatedBy != "by-hand" || len(v.Waivers) != 0 {
+		if v.Lifetime != 2*time.Hour || v.Renewal.CreatedBy != "by-hand" || len(v.Waivers) != 0 || len(v.CAs) != 1 || v.CAs[0].Name != "by hand" {
 			t.Errorf("changes by hand not seen %s after they committed: %+v", bound, v)
 		}
 	})

@@ -2,7 +2,7 @@
 // token with its principal, ownership cells, a principal's duty limits, the
 // separation-of-duties rules, the catalog rows factory issuance reads (lot, model, party,
 // CA, signing key), and the rows EST enrollment and renewal read (environment, its EST label
-// and latest policies, active waivers, a build-record key history). It is correct across
+// and latest policies, active waivers, a build-record key history, the list of CAs). It is correct across
 // replicas through the governance epoch (store.GovernanceEpoch), a counter that database
 // triggers move in the same transaction as any change to those rows (migrations 0027, 0030).
 //
@@ -88,6 +88,7 @@ type Cache struct {
 	models  map[string]device.Model
 	parties map[string]party.Party
 	cas     map[string]ca.CA
+	caLists map[string][]ca.CA // ListCAs, by party ("" for all)
 	keys    map[[2]string]keyEntry
 	// The EST path's reads (operational.go).
 	envs     map[string]environment.Environment // by ID
@@ -141,6 +142,7 @@ func (c *Cache) clear() {
 	c.models = map[string]device.Model{}
 	c.parties = map[string]party.Party{}
 	c.cas = map[string]ca.CA{}
+	c.caLists = map[string][]ca.CA{}
 	c.keys = map[[2]string]keyEntry{}
 	c.envs = map[string]environment.Environment{}
 	c.labels = map[string]environment.Environment{}
@@ -578,6 +580,26 @@ func (a cachedCAs) GetCA(id string) (ca.CA, error) {
 	v, err := a.CAs.GetCA(id)
 	if err == nil {
 		c.put(a.t.gen, func() { c.cas[id] = v })
+	}
+	return v, err
+}
+
+// ListCAs is cached per party as GetCA is per CA: the same table, under the same epoch. EST
+// enrollment lists the manufacturing anchors on every request (operational.Service.anchors),
+// which read and scanned every CA row on the writer's connection. The list is copied out and
+// in, so that no caller's changes reach the cache.
+func (a cachedCAs) ListCAs(partyID string) ([]ca.CA, error) {
+	c := a.t.c
+	if v, ok := lookup(c, func() map[string][]ca.CA { return c.caLists }, partyID); ok {
+		return slices.Clone(v), nil
+	}
+	if a.t.miss() {
+		return nil, errNotCached
+	}
+	v, err := a.CAs.ListCAs(partyID)
+	if err == nil {
+		kept := slices.Clone(v)
+		c.putN(a.t.gen, max(1, len(kept)), func() { c.caLists[partyID] = kept })
 	}
 	return v, err
 }
