@@ -226,15 +226,9 @@ func (s *Service) renewalInput(tx store.Tx, d device.Device, env environment.Env
 // readRenewalInput reads in tx what the policy input of a renewal is built from (see
 // renewalInput and inputRead).
 func readRenewalInput(tx store.Tx, d device.Device, env environment.Environment, rec ca.Cert, facts environment.Facts, now time.Time) (inputRead, *x509.Certificate, string, error) {
-	evs, err := tx.Evidence().ListEvidence(d.ID)
+	renewals, err := tx.Evidence().CountRenewals(d.ID)
 	if err != nil {
 		return inputRead{}, nil, "", err
-	}
-	renewals := 0
-	for _, e := range evs {
-		if e.Kind == "renew" {
-			renewals++
-		}
 	}
 	op := &policy.Operational{Serial: rec.SerialHex, NotAfter: rec.NotAfter, Renewals: renewals}
 	if rec.IssuedAt != nil {

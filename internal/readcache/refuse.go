@@ -358,6 +358,9 @@ func (r refusingTx) Evidence() store.Evidence { return refuseEvidence(r) }
 // refuseEvidence refuses every method of store.Evidence.
 type refuseEvidence refusingTx
 
+func (r refuseEvidence) CountRenewals(string) (int, error) {
+	return zero[int](), refusingTx(r).refuse()
+}
 func (r refuseEvidence) CreateEvidence(environment.Evidence) error { return refusingTx(r).refuse() }
 func (r refuseEvidence) ListEvidence(string) ([]environment.Evidence, error) {
 	return zero[[]environment.Evidence](), refusingTx(r).refuse()

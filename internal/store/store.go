@@ -381,6 +381,9 @@ type Challenges interface {
 type Evidence interface {
 	CreateEvidence(e environment.Evidence) error
 	ListEvidence(deviceID string) ([]environment.Evidence, error)
+	// CountRenewals is how many of the device's evidence rows are of kind renew, read from
+	// an index of those alone (every renewal counts them for its policy).
+	CountRenewals(deviceID string) (int, error)
 }
 
 // RevocationRun is one manufacturing revocation request.

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -40,4 +41,19 @@ func BenchmarkIssuanceWrites(b *testing.B) {
 	}
 	defer st.Close()
 	storetest.BenchIssuanceWrites(b, st, 64)
+}
+
+// BenchmarkRenewalCount is what a renewal reads to count a device's earlier renewals, by how
+// many it made: go test -run '^$' -bench RenewalCount ./internal/store/sqlite/
+func BenchmarkRenewalCount(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("renewals=%d", n), func(b *testing.B) {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hallmark.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			storetest.BenchRenewalCount(b, st, n)
+		})
+	}
 }

@@ -240,6 +240,14 @@ func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) 
 	}, `SELECT serial, device_id, environment_id, kind, based_on, superseded, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
 }
 
+func (e evidence) CountRenewals(deviceID string) (int, error) {
+	var n int
+	// The kind is written out, not bound: only then may the store use evidence_renewals,
+	// whose rows are those of kind renew (migration 0037).
+	err := e.t.queryRow(`SELECT COUNT(*) FROM evidence WHERE device_id = ? AND kind = 'renew'`, deviceID).Scan(&n)
+	return n, err
+}
+
 // Revoke and Unhold live here with the rest of the revocation state.
 
 // certificateHold is RFC 5280's reason code 6, the one revocation that can be lifted.

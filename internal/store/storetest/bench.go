@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/ca"
 	"github.com/hallmark-id/hallmark/internal/device"
+	"github.com/hallmark-id/hallmark/internal/environment"
+	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/party"
 	"github.com/hallmark-id/hallmark/internal/store"
 )
@@ -28,9 +31,10 @@ import (
 // BenchIssuanceWrites measures the store's part of a factory issuance alone, clients at a
 // time: the reservation (a key check and the TBS, one write transaction), then the
 // certificate, its device, a build record and an audit event (a second one), with real
-// certificates of random serials. It reports the process's CPU per issuance (cpu-ns/op) and
-// the write transactions per group commit, so a change to the schema or the writer can be
-// measured without the signing, linting and HTTP around it.
+// certificates whose serials are made as the issuer makes them (issuance.NewSerial). It
+// reports the process's CPU per issuance (cpu-ns/op) and the write transactions per group
+// commit, so a change to the schema or the writer can be measured without the signing,
+// linting and HTTP around it.
 func BenchIssuanceWrites(b *testing.B, s store.Store, clients int) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -45,7 +49,7 @@ func BenchIssuanceWrites(b *testing.B, s store.Store, clients int) {
 	}
 	issues := make([]issue, b.N)
 	for i := range issues {
-		serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+		serial, err := issuance.NewSerial(time.Now(), rand.Reader) // as the issuer makes them
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -174,4 +178,67 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchRenewalCount measures what a renewal reads to count the renewals of a device that has
+// made renewals of them before (and one onboarding): "count" is CountRenewals, which reads the
+// index of renewals alone (migration 0037); "list" is ListEvidence and a count of its rows of
+// kind renew, what every renewal read before, facts included.
+func BenchRenewalCount(b *testing.B, s store.Store, renewals int) {
+	benchSeed(b, s)
+	const dev = "dev_bench"
+	facts := json.RawMessage(`{"firmware_digest":"` + strings.Repeat("0f", 32) + `","hardware_revision":"B"}`)
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Devices().CreateDevice(device.Device{ID: dev, ManufacturerID: "acme", ModelID: "m1", LotID: "l1", Serial: "SN-1", State: device.Active,
+			CustodianID: "acme", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		for i := range renewals + 1 {
+			serial := big.NewInt(int64(1000 + i))
+			if err := tx.Certificates().Reserve(ca.Cert{Serial: serial, CAID: "ca1", DeviceID: dev, Profile: store.OperationalProfile, TBS: []byte{1},
+				NotBefore: t0, NotAfter: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+				return err
+			}
+			kind := "renew"
+			if i == 0 {
+				kind = "onboard"
+			}
+			if err := tx.Evidence().CreateEvidence(environment.Evidence{Serial: ca.SerialHex(serial), DeviceID: dev, EnvironmentID: "env1", Kind: kind,
+				FactorySerial: "f", Protocol: "est", PolicyKind: environment.Renewal, PolicyVersion: 1, PrincipalID: "x", Facts: facts,
+				CreatedAt: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Audit().Append(ev("bench.seed"))
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	read := func(b *testing.B, count func(store.Tx) (int, error)) {
+		for b.Loop() {
+			var n int
+			if err := s.View(ctx, func(tx store.Tx) (err error) { n, err = count(tx); return err }); err != nil {
+				b.Fatal(err)
+			}
+			if n != renewals {
+				b.Fatalf("counted %d renewals, want %d", n, renewals)
+			}
+		}
+	}
+	b.Run("count", func(b *testing.B) {
+		read(b, func(tx store.Tx) (int, error) { return tx.Evidence().CountRenewals(dev) })
+	})
+	b.Run("list", func(b *testing.B) {
+		read(b, func(tx store.Tx) (int, error) {
+			evs, err := tx.Evidence().ListEvidence(dev)
+			n := 0
+			for _, e := range evs {
+				if e.Kind == "renew" {
+					n++
+				}
+			}
+			return n, err
+		})
+	})
 }

@@ -194,3 +194,51 @@ func CheckEvidenceOwnUpgrade(t *testing.T, s store.Store) {
 		return nil
 	})
 }
+
+// testCountRenewals: CountRenewals counts a device's evidence of kind renew and nothing else
+// (not its onboardings, not another device's renewals), as ListEvidence would.
+func testCountRenewals(t *testing.T, s store.Store) {
+	serials := ownEvidenceFleet(t, s)
+	count := func(dev string) int {
+		t.Helper()
+		var n int
+		if err := s.View(ctx, func(tx store.Tx) (err error) { n, err = tx.Evidence().CountRenewals(dev); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	listed := func(dev string) (n int) {
+		t.Helper()
+		var evs []environment.Evidence
+		if err := s.View(ctx, func(tx store.Tx) (err error) { evs, err = tx.Evidence().ListEvidence(dev); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Kind == "renew" {
+				n++
+			}
+		}
+		return n
+	}
+	for dev, want := range map[string]int{"d1": 0, "d2": 1, "d9": 0} {
+		if got := count(dev); got != want || got != listed(dev) {
+			t.Errorf("CountRenewals(%s) = %d, want %d (ListEvidence has %d)", dev, got, want, listed(dev))
+		}
+	}
+	// Two more renewals of d1 and an onboarding-kind row of d2 move only d1's count.
+	for i, e := range []struct{ dev, kind string }{{"d1", "renew"}, {"d1", "renew"}, {"d2", "onboard"}} {
+		n := big.NewInt(ownEvidenceSerials["b1"] + 100 + int64(i))
+		issuedTo(t, s, n, e.dev, store.OperationalProfile)
+		if err := audited(t, s, func(tx store.Tx) error {
+			return tx.Evidence().CreateEvidence(environment.Evidence{Serial: ca.SerialHex(n), DeviceID: e.dev, EnvironmentID: "env1", Kind: e.kind, BasedOn: serials["a1"],
+				FactorySerial: "f", Protocol: "api", PolicyKind: environment.Renewal, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{}`), CreatedAt: t0.Add(time.Duration(3+i) * time.Hour)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for dev, want := range map[string]int{"d1": 2, "d2": 1} {
+		if got := count(dev); got != want || got != listed(dev) {
+			t.Errorf("after more evidence, CountRenewals(%s) = %d, want %d (ListEvidence has %d)", dev, got, want, listed(dev))
+		}
+	}
+}

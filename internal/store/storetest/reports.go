@@ -25,6 +25,7 @@ var reportTests = []struct {
 	{"SummaryCountsOperationalOnly", testSummaryCountsOperationalOnly}, // ownrows.go
 	{"AdmissionsOwnEvidence", testAdmissionsOwnEvidence},               // ownevidence.go
 	{"TrendOwnEvidence", testTrendOwnEvidence},                         // ownevidence.go
+	{"CountRenewals", testCountRenewals},                               // ownevidence.go
 	{"NextTimeChange", testNextTimeChange},
 }
 
