@@ -57,8 +57,8 @@ const (
 // that grow with time land on the indexes' right edges, which a commit's certificates share
 // (BENCHMARKS.md, issue 21's seventh round). The time says nothing the certificate's
 // notBefore does not, and the serial stays unpredictable through its random part. The 2nd bit
-// keeps every serial 127 bits long, so its hex text (ca.SerialHex, n.Text(16)) has one length and sorts as
-// the numbers do.
+// keeps every serial 127 bits long, so its hex text (ca.SerialHex, n.Text(16)) has one length
+// and sorts as the numbers do.
 func NewSerial(notBefore time.Time, rand io.Reader) (*big.Int, error) {
 	if rand == nil {
 		return nil, errors.New("serial: no random source")

@@ -2,9 +2,10 @@
 // token with its principal, ownership cells, a principal's duty limits, the
 // separation-of-duties rules, the catalog rows factory issuance reads (lot, model, party,
 // CA, signing key), and the rows EST enrollment and renewal read (environment, its EST label
-// and latest policies, active waivers, a build-record key history, the list of CAs). It is correct across
-// replicas through the governance epoch (store.GovernanceEpoch), a counter that database
-// triggers move in the same transaction as any change to those rows (migrations 0027, 0030).
+// and latest policies, active waivers, a build-record key history, the list of CAs). It is
+// correct across replicas through the governance epoch (store.GovernanceEpoch), a counter that
+// database triggers move in the same transaction as any change to those rows (migrations
+// 0027, 0030).
 //
 // Invariants:
 //   - An entry is a read made after the cache observed the epoch it is filed under; when the
