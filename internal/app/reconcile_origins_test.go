@@ -126,13 +126,14 @@ func reconcileOrigins(t *testing.T, s *devServer, skew *atomic.Int64, open func(
 	}
 
 	// A disputed origin does not renew: the renewal policy reads the origin's certificate and
-	// factory state. Refused naming the rule and the device while disputed, still refused once
-	// the row is put back but before a reconciliation, it renews once reconciled.
+	// factory state. The dispute stands from a full reconciliation that found the row edited
+	// until the next that finds it in agreement: refused naming the rule and the device in
+	// between (here once the row is put back, before a reconciliation), it renews after.
 	edit(`UPDATE device_origins SET state = ? WHERE device_id = ?`, "revoked")
 	if r := reconcile(); len(r.Disagreements) != 1 {
 		t.Fatalf("reconcile of the edited state = %+v, want one disagreement", r)
 	}
-	edit(`UPDATE device_origins SET state = ? WHERE device_id = ?`, "good") // the edit an attacker would hide behind
+	edit(`UPDATE device_origins SET state = ? WHERE device_id = ?`, "good")
 	_, rr := renew(t, s, dir, "ext1", "ext1-disputed-renewal", nil, 409)
 	if !strings.Contains(string(rr.Body), operational.RuleOriginDisputed) || !strings.Contains(string(rr.Body), devID) {
 		t.Fatalf("renewing a device whose origin is disputed: %d %s, want 409 naming %s and the device", rr.Status, rr.Body, operational.RuleOriginDisputed)
