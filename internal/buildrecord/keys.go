@@ -19,13 +19,14 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/failure"
 )
 
 // SubjectKeyDigest returns the SHA-256 of pub's DER SubjectPublicKeyInfo: the digest of a build
 // record's subject.
 func SubjectKeyDigest(pub crypto.PublicKey) ([32]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	der, err := csr.SPKI(pub)
 	if err != nil {
 		return [32]byte{}, failure.Wrap(failure.Invalid, err, "build record: unusable device public key")
 	}
@@ -35,7 +36,7 @@ func SubjectKeyDigest(pub crypto.PublicKey) ([32]byte, error) {
 // KeyID returns the keyid Hallmark puts in build record signatures: the lowercase hex SHA-256
 // of the signing key's DER SubjectPublicKeyInfo.
 func KeyID(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	der, err := csr.SPKI(pub)
 	if err != nil {
 		return "", failure.Wrap(failure.Invalid, err, "build record: unusable signing public key")
 	}

@@ -224,18 +224,11 @@ func base(pub crypto.PublicKey, notBefore, notAfter time.Time) (*x509.Certificat
 // SubjectKeyID returns the key identifier of RFC 7093 section 2 method 1: the leftmost 160
 // bits of the SHA-256 of the subjectPublicKey BIT STRING value.
 func SubjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	bits, err := csr.PublicKeyBits(pub)
 	if err != nil {
 		return nil, failure.Wrap(failure.Invalid, err, "subject key identifier: unsupported public key")
 	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(spki.PublicKey.Bytes)
+	h := sha256.Sum256(bits)
 	return h[:20], nil
 }
 
