@@ -56,17 +56,18 @@ type Linter struct {
 	throwaway   throwawayKeys
 }
 
-// profileLints are the certificate lints of a profile's registry (profileRegistry), taken once.
-// Lint runs lints itself rather than through zlint.LintCertificateEx, which on every call
-// sorts the names of every lint in the registry (certificate, CRL and OCSP) to size a results
-// map, 8% of the CPU of BenchmarkPrepareSign in a profile, for nothing Hallmark reads. The
-// lints run and the result each gives are the same: Execute is the call LintCertificateEx
-// makes for each lint (TestLintMatchesZlint). One lint is Hallmark's own code under zlint's
-// name: e_ecdsa_small_private_key, which finds the same keys with 2 elliptic-curve additions
-// per key instead of 18 (smallkey.go, TestSmallKeyMatchesZlint).
+// profileLints are the certificate lints of a profile's registry (profileRegistry), taken once
+// and prepared to run (certLint, lintrun.go). Lint runs lints itself rather than through
+// zlint.LintCertificateEx, which on every call sorts the names of every lint in the registry
+// (certificate, CRL and OCSP) to size a results map, 8% of the CPU of BenchmarkPrepareSign in
+// a profile, for nothing Hallmark reads; and rather than through each lint's Execute, which
+// builds and configures every configurable lint anew for every certificate (certLint says
+// what that costs). The lints run and the result each gives are the same
+// (TestLintMatchesZlint). One lint is Hallmark's own code under zlint's name:
+// e_ecdsa_small_private_key, which finds the same keys with 2 elliptic-curve additions per
+// key instead of 18 (smallkey.go, TestSmallKeyMatchesZlint).
 type profileLints struct {
-	lints []*lint.CertificateLint
-	conf  lint.Configuration
+	lints []certLint
 }
 
 // NewLinter builds the per-profile registries once.
@@ -77,7 +78,15 @@ func NewLinter() (*Linter, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.registries[p] = profileLints{lints: replaceSmallKeyLint(reg.CertificateLints().Lints()), conf: reg.GetConfiguration()}
+		var pl profileLints
+		for _, cl := range replaceSmallKeyLint(reg.CertificateLints().Lints()) {
+			r, err := newCertLint(cl, reg.GetConfiguration())
+			if err != nil {
+				return nil, fmt.Errorf("lint registry for %s: %w", p, err)
+			}
+			pl.lints = append(pl.lints, r)
+		}
+		l.registries[p] = pl
 	}
 	var err error
 	if l.crlRegistry, err = lint.GlobalRegistry().Filter(lint.FilterOptions{IncludeSources: baseSources}); err != nil {
@@ -120,8 +129,9 @@ func (l *Linter) lint(profile Profile, der []byte) (c *zx509.Certificate, warnin
 		return nil, nil, failure.Wrap(failure.Invalid, err, "lint: certificate does not parse")
 	}
 	var failed []string
-	for _, cl := range pl.lints {
-		r := cl.Execute(c, pl.conf) // a lint that panics gives a Fatal result
+	for i := range pl.lints {
+		cl := &pl.lints[i]
+		r := cl.run(c) // a lint that panics gives a Fatal result
 		switch r.Status {
 		case lint.Error, lint.Fatal:
 			failed = append(failed, resultLine(cl.Name, r))
