@@ -146,20 +146,20 @@ func (s *Service) dryRunDevice(ctx context.Context, tx store.Tx, prog *policy.Pr
 	return r, true
 }
 
-// lastFacts returns the facts the device reported at its newest issuance.
+// lastFacts returns the facts the device reported at its newest issuance (none for a device
+// without evidence). It reads that one evidence row: a dry run pages through an environment's
+// fleet, and reading each device's whole history (every renewal's row, facts included) made
+// it slower the longer the fleet had lived.
 func lastFacts(tx store.Tx, deviceID string) (environment.Facts, error) {
 	var f environment.Facts
-	evs, err := tx.Evidence().ListEvidence(deviceID)
+	newest, err := tx.Evidence().LatestEvidence(deviceID)
+	if failure.Is(err, failure.NotFound) {
+		return f, nil
+	}
 	if err != nil {
 		return f, err
 	}
-	var newest *environment.Evidence
-	for i := range evs {
-		if newest == nil || evs[i].CreatedAt.After(newest.CreatedAt) {
-			newest = &evs[i]
-		}
-	}
-	if newest != nil && len(newest.Facts) > 0 {
+	if len(newest.Facts) > 0 {
 		if err := json.Unmarshal(newest.Facts, &f); err != nil {
 			return f, err
 		}

@@ -362,6 +362,9 @@ func (r refuseEvidence) CountRenewals(string) (int, error) {
 	return zero[int](), refusingTx(r).refuse()
 }
 func (r refuseEvidence) CreateEvidence(environment.Evidence) error { return refusingTx(r).refuse() }
+func (r refuseEvidence) LatestEvidence(string) (environment.Evidence, error) {
+	return zero[environment.Evidence](), refusingTx(r).refuse()
+}
 func (r refuseEvidence) ListEvidence(string) ([]environment.Evidence, error) {
 	return zero[[]environment.Evidence](), refusingTx(r).refuse()
 }

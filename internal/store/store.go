@@ -384,6 +384,10 @@ type Evidence interface {
 	// CountRenewals is how many of the device's evidence rows are of kind renew, read from
 	// an index of those alone (every renewal counts them for its policy).
 	CountRenewals(deviceID string) (int, error)
+	// LatestEvidence is the device's evidence row created last (of rows created at the same
+	// time, the one with the lowest serial, the first of them ListEvidence lists), read as one
+	// row from the (device_id, created_at) index; ErrNotFound when the device has none.
+	LatestEvidence(deviceID string) (environment.Evidence, error)
 }
 
 // RevocationRun is one manufacturing revocation request.

@@ -229,15 +229,28 @@ func (e evidence) CreateEvidence(v environment.Evidence) error {
 	return err
 }
 
+const evidenceCols = `serial, device_id, environment_id, kind, based_on, superseded, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at`
+
+func scanEvidence(s interface{ Scan(...any) error }) (environment.Evidence, error) {
+	var v environment.Evidence
+	var pk, facts string
+	var at int64
+	err := s.Scan(&v.Serial, &v.DeviceID, &v.EnvironmentID, &v.Kind, &v.BasedOn, &v.Superseded, &v.FactorySerial, &v.Protocol, &pk, &v.PolicyVersion, &v.PrincipalID, &facts, &at)
+	v.PolicyKind, v.Facts, v.CreatedAt = environment.PolicyKind(pk), json.RawMessage(facts), fromMicros(at)
+	return v, err
+}
+
 func (e evidence) ListEvidence(deviceID string) ([]environment.Evidence, error) {
-	return list(e.t, func(s interface{ Scan(...any) error }) (environment.Evidence, error) {
-		var v environment.Evidence
-		var pk, facts string
-		var at int64
-		err := s.Scan(&v.Serial, &v.DeviceID, &v.EnvironmentID, &v.Kind, &v.BasedOn, &v.Superseded, &v.FactorySerial, &v.Protocol, &pk, &v.PolicyVersion, &v.PrincipalID, &facts, &at)
-		v.PolicyKind, v.Facts, v.CreatedAt = environment.PolicyKind(pk), json.RawMessage(facts), fromMicros(at)
-		return v, err
-	}, `SELECT serial, device_id, environment_id, kind, based_on, superseded, factory_serial, protocol, policy_kind, policy_version, principal_id, facts, created_at FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
+	return list(e.t, scanEvidence, `SELECT `+evidenceCols+` FROM evidence WHERE device_id = ? ORDER BY created_at, serial`, deviceID)
+}
+
+// latestEvidenceQuery reads the newest row from the (device_id, created_at) index,
+// evidence_device (TestLatestEvidencePlanSQLite).
+const latestEvidenceQuery = `SELECT ` + evidenceCols + ` FROM evidence WHERE device_id = ? ORDER BY created_at DESC, serial LIMIT 1`
+
+func (e evidence) LatestEvidence(deviceID string) (environment.Evidence, error) {
+	v, err := scanEvidence(e.t.queryRow(latestEvidenceQuery, deviceID))
+	return v, notFound(err, "evidence of device "+deviceID)
 }
 
 func (e evidence) CountRenewals(deviceID string) (int, error) {

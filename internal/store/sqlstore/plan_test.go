@@ -63,3 +63,39 @@ func TestRotationTrendPlanSQLite(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestEvidencePlanSQLite: LatestEvidence (the dry run's last facts of a device) reads the
+// device's entries of the evidence_device index, newest first, never the whole table.
+func TestLatestEvidencePlanSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hallmark.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+sqlstore.LatestEvidenceQuery, "dev_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) == 0 || plan[0] != "SEARCH evidence USING INDEX evidence_device (device_id=?)" {
+		t.Errorf("LatestEvidence does not search evidence_device by device; plan:\n%s", strings.Join(plan, "\n"))
+	}
+}

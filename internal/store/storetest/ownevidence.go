@@ -3,8 +3,10 @@ package storetest
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"testing"
 	"time"
 
@@ -241,4 +243,63 @@ func testCountRenewals(t *testing.T, s store.Store) {
 			t.Errorf("after more evidence, CountRenewals(%s) = %d, want %d (ListEvidence has %d)", dev, got, want, listed(dev))
 		}
 	}
+}
+
+// testLatestEvidence: LatestEvidence is the device's evidence row created last, of rows
+// created at the same time the first ListEvidence lists (the lowest serial), and ErrNotFound
+// for a device without evidence; it is what the dry run read from ListEvidence before.
+func testLatestEvidence(t *testing.T, s store.Store) {
+	serials := ownEvidenceFleet(t, s)
+	latest := func(dev string) (environment.Evidence, error) {
+		t.Helper()
+		var e environment.Evidence
+		err := s.View(ctx, func(tx store.Tx) (err error) { e, err = tx.Evidence().LatestEvidence(dev); return err })
+		return e, err
+	}
+	// fromList is the row the dry run picked from the whole list: the first with the latest time.
+	fromList := func(dev string) (newest environment.Evidence, ok bool) {
+		t.Helper()
+		var evs []environment.Evidence
+		if err := s.View(ctx, func(tx store.Tx) (err error) { evs, err = tx.Evidence().ListEvidence(dev); return err }); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if !ok || e.CreatedAt.After(newest.CreatedAt) {
+				newest, ok = e, true
+			}
+		}
+		return newest, ok
+	}
+	check := func(when, dev, wantSerial string) {
+		t.Helper()
+		got, err := latest(dev)
+		want, ok := fromList(dev)
+		switch {
+		case wantSerial == "":
+			if !errors.Is(err, store.ErrNotFound) || ok {
+				t.Errorf("%s: LatestEvidence(%s) = %+v, %v; want ErrNotFound (the list has a row: %t)", when, dev, got, err, ok)
+			}
+		case err != nil:
+			t.Errorf("%s: LatestEvidence(%s): %v", when, dev, err)
+		case got.Serial != wantSerial || !reflect.DeepEqual(got, want):
+			t.Errorf("%s: LatestEvidence(%s) = %+v, want serial %s and the list's %+v", when, dev, got, wantSerial, want)
+		}
+	}
+	check("fleet", "d1", serials["a1"])
+	check("fleet", "d2", serials["b1"])
+	check("fleet", "d9", "")
+	// Two renewals of d1 at the same later time, the higher serial stored first: the lower one
+	// is the latest, as the list's order has it.
+	for _, off := range []int64{201, 200} {
+		n := big.NewInt(ownEvidenceSerials["b1"] + off)
+		issuedTo(t, s, n, "d1", store.OperationalProfile)
+		if err := audited(t, s, func(tx store.Tx) error {
+			return tx.Evidence().CreateEvidence(environment.Evidence{Serial: ca.SerialHex(n), DeviceID: "d1", EnvironmentID: "env1", Kind: "renew", BasedOn: serials["a1"],
+				FactorySerial: "f", Protocol: "api", PolicyKind: environment.Renewal, PolicyVersion: 1, PrincipalID: "x", Facts: json.RawMessage(`{"hardware_revision":"d1-Z"}`), CreatedAt: t0.Add(5 * time.Hour)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after two renewals at one time", "d1", ca.SerialHex(big.NewInt(ownEvidenceSerials["b1"]+200)))
+	check("after two renewals at one time", "d2", serials["b1"])
 }

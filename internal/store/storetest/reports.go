@@ -26,6 +26,7 @@ var reportTests = []struct {
 	{"AdmissionsOwnEvidence", testAdmissionsOwnEvidence},               // ownevidence.go
 	{"TrendOwnEvidence", testTrendOwnEvidence},                         // ownevidence.go
 	{"CountRenewals", testCountRenewals},                               // ownevidence.go
+	{"LatestEvidence", testLatestEvidence},                             // ownevidence.go
 	{"NextTimeChange", testNextTimeChange},
 }
 
