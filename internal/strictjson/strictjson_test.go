@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,7 +66,11 @@ func FuzzCheckKeys(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		addKeys(f, payload)
+		keys, err := keysOf(payload)
+		if err != nil {
+			f.Fatal(err)
+		}
+		maps.Copy(fuzzKnown, keys)
 		f.Add(payload)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -76,18 +81,19 @@ func FuzzCheckKeys(f *testing.F) {
 	})
 }
 
-// addKeys adds every object key of the JSON document data to fuzzKnown.
-func addKeys(f *testing.F, data []byte) {
+// keysOf is the set of every object key of the JSON document data.
+func keysOf(data []byte) (map[string]bool, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		f.Fatal(err)
+		return nil, err
 	}
+	keys := map[string]bool{}
 	var walk func(any)
 	walk = func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
 			for k, x := range t {
-				fuzzKnown[k] = true
+				keys[k] = true
 				walk(x)
 			}
 		case []any:
@@ -97,6 +103,7 @@ func addKeys(f *testing.F, data []byte) {
 		}
 	}
 	walk(v)
+	return keys, nil
 }
 
 // BenchmarkCheckKeys reads a build-record statement (1 KiB) with CheckKeys and with the
@@ -110,26 +117,10 @@ func BenchmarkCheckKeys(b *testing.B) {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		b.Fatal(err)
 	}
-	known := map[string]bool{}
-	var v any
-	if err := json.Unmarshal(env.Payload, &v); err != nil {
+	known, err := keysOf(env.Payload)
+	if err != nil {
 		b.Fatal(err)
 	}
-	var walk func(any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, x := range t {
-				known[k] = true
-				walk(x)
-			}
-		case []any:
-			for _, x := range t {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
 	for _, c := range []struct {
 		name  string
 		check func([]byte, map[string]bool) error
