@@ -53,16 +53,11 @@ func (dialect) IsRetryable(err error) bool {
 // GroupCommitMax bounds how many write transactions share one commit.
 const GroupCommitMax = 64
 
-// dsn's temp_store(MEMORY) keeps the statement and savepoint sub-journals in memory: by
-// default SQLite spills one to a temporary file past 64 KiB and keeps writing it there (two
-// write system calls per page), which a group-commit batch of savepoints passes. A
-// sub-journal only undoes a statement or savepoint inside an open transaction; durability is
-// the WAL's, unchanged.
-//
-// The writer (immediate) also gets writerPragmas.
+// dsn is the connection string of the writer (immediate: it also gets writerPragmas) or of a
+// reader.
 func dsn(path string, immediate bool) string {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
 		q.Add("_pragma", p)
 	}
 	if immediate {
@@ -89,6 +84,15 @@ func dsn(path string, immediate bool) string {
 //     memory run (300,000 factory issuances over HTTPS): peak RSS 159, 155 and 190 MiB, mean
 //     RSS over its second half 120, 135 and 157 MiB, for 8, 16 and 32 MiB. 16 MiB saves about
 //     half the reads 32 MiB saves over 8, and about 20 MiB less memory than 32 MiB.
+//   - temp_store(MEMORY) keeps the statement and savepoint sub-journals in memory: by
+//     default SQLite spills one to a temporary file past 64 KiB and keeps writing it there
+//     (two write system calls per page), which a group-commit batch of savepoints passes. A
+//     sub-journal only undoes a statement or savepoint inside an open transaction; durability
+//     is the WAL's, unchanged. The readers keep SQLite's default, temporary files: on them it
+//     also held in memory, without a bound, what a report query sorts, groups or windows over
+//     the whole fleet in a snapshot round. Through a million factory issuances the server's
+//     peak RSS was 259 MiB with it on the readers and 159 MiB without, at the same CPU per
+//     certificate (BENCHMARKS.md, issue 21's eighth round).
 //   - wal_autocheckpoint(10000): SQLite's passive checkpoint after a commit runs once the log
 //     holds 10,000 pages (about 40 MiB) instead of 1,000. A page written again between two
 //     checkpoints (an index page, the audit head, a table's last page) is copied into the
@@ -99,7 +103,7 @@ func dsn(path string, immediate bool) string {
 // 32 MiB) against SQLite's defaults: per issuance 0.70x the bytes written, 0.13x the bytes
 // read, 0.84x the CPU. synchronous(FULL) and the WAL are unchanged: what a commit makes
 // durable is the same.
-var writerPragmas = []string{"cache_size(-16384)", "wal_autocheckpoint(10000)"}
+var writerPragmas = []string{"cache_size(-16384)", "temp_store(MEMORY)", "wal_autocheckpoint(10000)"}
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
