@@ -15,8 +15,8 @@ import (
 
 // TestSmallKeyMatchesZlint: smallKeyLint gives the result and details of zlint's
 // e_ecdsa_small_private_key for keys d*G and -d*G on P-256 and P-384: every d at the edges
-// of the table and of its windows (m = 2^15, centre 2m) and of the bound 2^16, d
-// spread over 1..2^16+2^15, and random keys. For d in 1..2^16 both must find d itself.
+// of the table (m = 2^16, the bound itself) and beyond it, d spread over 1..2^16+2^15, and
+// random keys. For d in 1..2^16 both must find d itself.
 func TestSmallKeyMatchesZlint(t *testing.T) {
 	zl := lint.GlobalRegistry().CertificateLints().ByName(smallKeyLintName)
 	if zl == nil {
@@ -94,6 +94,49 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 				check("random key "+big.NewInt(int64(i)).String(), k.X, k.Y, 0)
 			}
 		})
+	}
+}
+
+// TestSmallKeyLogWindows: with a bound beyond the table (2^18 against m = 2^16) the search
+// walks its windows, centred at 2m and 4m; every d at their edges and centres, and spread
+// over 1..2^18+m, is found for d*G and -d*G when d <= 2^18, and nothing beyond.
+func TestSmallKeyLogWindows(t *testing.T) {
+	const bits, m = 18, 1 << smallKeyTableBits
+	curve := elliptic.P256()
+	var ds []int64
+	for _, c := range []int64{0, 2 * m, 4 * m, 6 * m} {
+		for k := int64(-2); k <= 2; k++ {
+			for _, base := range []int64{c - m, c, c + m} {
+				if d := base + k; d > 0 {
+					ds = append(ds, d)
+				}
+			}
+		}
+	}
+	for d := int64(1); d <= 1<<bits+m; d += 7919 {
+		ds = append(ds, d)
+	}
+	ds = append(ds, 1<<bits, 1<<bits+1)
+	p := curve.Params()
+	for _, d := range ds {
+		x, y := curve.ScalarBaseMult(big.NewInt(d).Bytes())
+		want := d
+		if d > 1<<bits {
+			want = 0
+		}
+		for _, neg := range []bool{false, true} {
+			py := y
+			if neg {
+				py = new(big.Int).Sub(p.P, y)
+			}
+			var found int64
+			if got := smallKeyLog(&ecdsa.PublicKey{Curve: curve, X: x, Y: py}, bits); got != nil {
+				found = got.Int64()
+			}
+			if found != want {
+				t.Fatalf("d=%d negated=%t: found %d, want %d", d, neg, found, want)
+			}
+		}
 	}
 }
 
