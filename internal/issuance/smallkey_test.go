@@ -33,16 +33,7 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 	conf := lint.NewEmptyConfig()
 
 	const m = 1 << smallKeyTableBits
-	var ds []int64
-	for _, c := range []int64{0, 2 * m, 4 * m, 6 * m} {
-		for k := int64(-3); k <= 3; k++ {
-			for _, base := range []int64{c - m, c, c + m} {
-				if d := base + k; d > 0 {
-					ds = append(ds, d)
-				}
-			}
-		}
-	}
+	ds := windowEdges(m, 3)
 	ds = append(ds, 1<<16-1, 1<<16, 1<<16+1, 1<<16+2)
 	for d := int64(1); d <= 40; d++ {
 		ds = append(ds, d)
@@ -103,16 +94,7 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 func TestSmallKeyLogWindows(t *testing.T) {
 	const bits, m = 18, 1 << smallKeyTableBits
 	curve := elliptic.P256()
-	var ds []int64
-	for _, c := range []int64{0, 2 * m, 4 * m, 6 * m} {
-		for k := int64(-2); k <= 2; k++ {
-			for _, base := range []int64{c - m, c, c + m} {
-				if d := base + k; d > 0 {
-					ds = append(ds, d)
-				}
-			}
-		}
-	}
+	ds := windowEdges(m, 2)
 	for d := int64(1); d <= 1<<bits+m; d += 7919 {
 		ds = append(ds, d)
 	}
@@ -138,6 +120,22 @@ func TestSmallKeyLogWindows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// windowEdges returns every positive d within k of the centre and the edges of the search's
+// first four windows for a table of m points: c-m, c and c+m for c = 0, 2m, 4m and 6m.
+func windowEdges(m, k int64) []int64 {
+	var ds []int64
+	for _, c := range []int64{0, 2 * m, 4 * m, 6 * m} {
+		for j := -k; j <= k; j++ {
+			for _, base := range []int64{c - m, c, c + m} {
+				if d := base + j; d > 0 {
+					ds = append(ds, d)
+				}
+			}
+		}
+	}
+	return ds
 }
 
 // TestSmallKeyLintRefusesIssuance: Prepare refuses a factory certificate for a device key
