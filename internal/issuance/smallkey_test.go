@@ -15,7 +15,7 @@ import (
 
 // TestSmallKeyMatchesZlint: smallKeyLint gives the result and details of zlint's
 // e_ecdsa_small_private_key for keys d*G and -d*G on P-256 and P-384: every d at the edges
-// of the table (m = 2^16, the bound itself) and beyond it, d spread over 1..2^16+2^15, and
+// of the table (m = 2^16, the bound itself) and beyond it, d spread over 1..2^16+m, and
 // random keys. For d in 1..2^16 both must find d itself.
 func TestSmallKeyMatchesZlint(t *testing.T) {
 	zl := lint.GlobalRegistry().CertificateLints().ByName(smallKeyLintName)
@@ -190,9 +190,9 @@ func TestMultiplesOfG(t *testing.T) {
 	}
 }
 
-// FuzzSmallKeyMatchesZlint: for any scalar d (folded into 1..2^16+2^15 when small is set, the
-// range where the windows meet) the key d*G, or -d*G, gets the same result and details from
-// smallKeyLint as from zlint's lint, on P-256.
+// FuzzSmallKeyMatchesZlint: for any scalar d (folded into 1..2^16+m when small is set, m the
+// table's size: the table's range and past the bound) the key d*G, or -d*G, gets the same
+// result and details from smallKeyLint as from zlint's lint, on P-256.
 func FuzzSmallKeyMatchesZlint(f *testing.F) {
 	for _, s := range []struct {
 		d          uint64
