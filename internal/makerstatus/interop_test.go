@@ -109,8 +109,10 @@ func TestForeignMakerStatus(t *testing.T) {
 		if r.Status != Good || len(r.Evidence) != 2 || len(r.Problems) != 0 {
 			t.Fatalf("result = %+v", r)
 		}
-		if e := r.Evidence[1]; e.Source != ocsp || e.Status != Good || !e.Nonce || e.NextUpdate.Sub(e.ThisUpdate) != time.Hour {
-			t.Errorf("OCSP evidence = %+v; want good, nonce echoed, nextUpdate 60 minutes on", e)
+		// openssl ocsp reads the clock once for thisUpdate and again for nextUpdate (-nmin 60),
+		// so on a loaded machine the two can straddle a second: seen once under -race.
+		if e := r.Evidence[1]; e.Source != ocsp || e.Status != Good || !e.Nonce || e.NextUpdate.Sub(e.ThisUpdate) < time.Hour || e.NextUpdate.Sub(e.ThisUpdate) > time.Hour+2*time.Second {
+			t.Errorf("OCSP evidence = %+v; want good, nonce echoed, nextUpdate 60 minutes on (up to 2 s more)", e)
 		}
 		if ok, err := r.Decide(FailClosed); !ok || err != nil {
 			t.Errorf("Decide = %v, %v", ok, err)
