@@ -22,15 +22,15 @@ const smallKeyLintName = "e_ecdsa_small_private_key"
 const smallKeyBits = 16
 
 // smallKeyTableBits sizes the table of known logarithms: j*G for 1 <= j <= 2^16, the whole
-// range smallKeyBits asks about, so a key needs one look-up and no point addition
-// (smallKeyLog). zlint's own table has 2^12 entries and walks 18 giant steps per key (two
-// walks of 9 additions through crypto/elliptic, each with a field inversion: 80 µs per P-256
-// certificate, a fifth of BenchmarkPrepareSign). A table of 2^15 entries still needed two
+// range smallKeyBits asks about, so a key needs one look-up (smallKeyLog). zlint's own table
+// has 2^12 entries and walks 18 giant steps per key (two walks of 9 additions through
+// crypto/elliptic, each with a field inversion: 80 µs per P-256 certificate, a fifth of
+// BenchmarkPrepareSign). A table of 2^15 entries still needed a window on each side, two
 // additions through crypto/elliptic per key: BenchmarkLint's factory certificate went from
 // 107.4 to 103.5 µs without them. The table is built once per curve and process on first
 // use (multiplesOfG: 137 ms of CPU for P-256 and 178 ms for P-384, against 70 and 88 ms for
 // 2^15 entries) and takes 2^16 * 12 bytes.
-const smallKeyTableBits = 16
+const smallKeyTableBits = smallKeyBits
 
 // smallKeyLint is e_ecdsa_small_private_key with a shorter search: the same keys are
 // refused (d or -d in 1..2^smallKeyBits), with the same result and details, so Linter runs
@@ -46,7 +46,7 @@ func (smallKeyLint) CheckApplies(c *zx509.Certificate) bool {
 
 // Execute reports the small private key, in zlint's words, or passes.
 func (smallKeyLint) Execute(c *zx509.Certificate) *lint.LintResult {
-	d := smallKeyLog(ecdsaKeyOf(c), smallKeyBits)
+	d := smallKeyLog(ecdsaKeyOf(c))
 	if d == nil {
 		return &lint.LintResult{Status: lint.Pass}
 	}
@@ -85,21 +85,18 @@ func ecdsaKeyOf(c *zx509.Certificate) *ecdsa.PublicKey {
 }
 
 // smallLogTable holds, for one curve, the low 64 bits of the X coordinate of j*G for
-// 1 <= j <= m, sorted, with j beside each; and the giant step S = 2m*G. A point and its
-// negation share X, so a hit at j means the point is j*G or -j*G.
+// 1 <= j <= m, sorted, with j beside each. A point and its negation share X, so a hit at j
+// means the point is j*G or -j*G.
 type smallLogTable struct {
-	once   sync.Once
-	xs     []uint64 // sorted
-	logs   []uint32 // logs[i] is the j of xs[i]
-	sx, sy *big.Int // S
-	snegY  *big.Int // -S's Y
+	once sync.Once
+	xs   []uint64 // sorted
+	logs []uint32 // logs[i] is the j of xs[i]
 }
 
 var smallLogTables sync.Map // curve name -> *smallLogTable
 
 func smallLogTableFor(curve elliptic.Curve) *smallLogTable {
-	params := curve.Params()
-	v, _ := smallLogTables.LoadOrStore(params.Name, &smallLogTable{})
+	v, _ := smallLogTables.LoadOrStore(curve.Params().Name, &smallLogTable{})
 	t := v.(*smallLogTable)
 	t.once.Do(func() {
 		const m = 1 << smallKeyTableBits
@@ -107,7 +104,7 @@ func smallLogTableFor(curve elliptic.Curve) *smallLogTable {
 			x uint64
 			j uint32
 		}
-		xs, ys := multiplesOfG(curve, m)
+		xs, _ := multiplesOfG(curve, m)
 		entries := make([]entry, m)
 		for j := range m {
 			entries[j] = entry{xs[j].Uint64(), uint32(j + 1)}
@@ -125,8 +122,6 @@ func smallLogTableFor(curve elliptic.Curve) *smallLogTable {
 		for i, e := range entries {
 			t.xs[i], t.logs[i] = e.x, e.j
 		}
-		t.sx, t.sy = curve.Double(xs[m-1], ys[m-1]) // 2 * m*G
-		t.snegY = new(big.Int).Sub(params.P, t.sy)
 	})
 	return t
 }
@@ -135,8 +130,9 @@ func smallLogTableFor(curve elliptic.Curve) *smallLogTable {
 // in blocks with one field inversion per block (Montgomery's trick) rather than one per
 // point as crypto/elliptic's Add does: from 1*G..k*G it makes (k+i)*G = i*G + k*G for
 // i = 1..k-1 together, and 2k*G by doubling. For m = 2^15 that took 87 ms of CPU on P-256
-// and 109 ms on P-384, against 165 ms and 623 ms with crypto/elliptic's Add. TestSmallKeyMatchesZlint checks the table
-// through its windows; TestMultiplesOfG checks points against ScalarBaseMult.
+// and 109 ms on P-384, against 165 ms and 623 ms with crypto/elliptic's Add.
+// TestSmallKeyMatchesZlint checks the table through the lint; TestMultiplesOfG checks points
+// against ScalarBaseMult.
 func multiplesOfG(curve elliptic.Curve, m int) (xs, ys []*big.Int) {
 	params := curve.Params()
 	p := params.P
@@ -186,65 +182,22 @@ func multiplesOfG(curve elliptic.Curve, m int) (xs, ys []*big.Int) {
 	return xs[:m], ys[:m]
 }
 
-// smallKeyLog returns d with 0 < d <= 2^bits such that d*G is pub or -pub, or nil if there
-// is none: the answer of zlint's smallDiscreteLog (the d is unique, as d and -d are the only
-// scalars of a point's X). pub must be a valid point of a named curve.
-//
-// The table (smallLogTable) recognizes the points c*G + k*G for |k| <= m around c = 0. The
-// other windows are centred at c = 2m, 4m, ...: pub - c*G is small when pub = d*G with d near
-// c, and pub + c*G when pub = -d*G. The windows [c-m, c+m] cover 1..2^bits for both signs in
-// 2 * ceil((2^bits - m) / 2m) additions: none for smallKeyBits, whose whole range the table
-// holds (TestSmallKeyLogWindows checks the windows with a wider bound). A hit is a candidate
-// (the table keeps 64 bits of X, and the sign is unknown) and is confirmed by computing d*G.
-func smallKeyLog(pub *ecdsa.PublicKey, bits int) *big.Int {
+// smallKeyLog returns d with 0 < d <= 2^smallKeyBits such that d*G is pub or -pub, or nil if
+// there is none: the answer of zlint's smallDiscreteLog (the d is unique, as d and -d are the
+// only scalars of a point's X). pub must be a valid point of a named curve. A hit in the
+// table is a candidate (it keeps 64 bits of X) and is confirmed by computing d*G.
+func smallKeyLog(pub *ecdsa.PublicKey) *big.Int {
 	params := pub.Curve.Params()
 	if params.Name == "" || params.Gx == nil {
 		return nil
 	}
 	t := smallLogTableFor(pub.Curve)
-	const m = 1 << smallKeyTableBits
-	limit := int64(1) << bits
-	if d := t.confirm(pub, pub.X, 0, limit); d != nil {
-		return d
-	}
-	minusX, minusY := pub.X, pub.Y // pub - c*G
-	plusX, plusY := pub.X, pub.Y   // pub + c*G
-	// The window around c covers c-m..c+m; the one before it ended at c-m, so a window is
-	// needed only while c-m < limit (none when the table reaches limit).
-	for c := int64(2 * m); c-m < limit; c += 2 * m {
-		minusX, minusY = pub.Curve.Add(minusX, minusY, t.sx, t.snegY)
-		plusX, plusY = pub.Curve.Add(plusX, plusY, t.sx, t.sy)
-		// crypto/elliptic gives the point at infinity as (0, 0): pub is c*G or -c*G.
-		if minusX.Sign() == 0 && minusY.Sign() == 0 || plusX.Sign() == 0 && plusY.Sign() == 0 {
-			if c <= limit {
-				return big.NewInt(c)
-			}
-			return nil
-		}
-		if d := t.confirm(pub, minusX, c, limit); d != nil {
-			return d
-		}
-		if d := t.confirm(pub, plusX, c, limit); d != nil {
-			return d
-		}
-	}
-	return nil
-}
-
-// confirm looks x up in the table and returns the first candidate c+j or c-j, for a hit at j,
-// in 1..limit whose multiple of G has pub's X.
-func (t *smallLogTable) confirm(pub *ecdsa.PublicKey, x *big.Int, c, limit int64) *big.Int {
-	key := x.Uint64()
+	key := pub.X.Uint64()
 	i, _ := slices.BinarySearch(t.xs, key)
 	for ; i < len(t.xs) && t.xs[i] == key; i++ {
-		j := int64(t.logs[i])
-		for _, d := range [...]int64{c - j, c + j} {
-			if d <= 0 || d > limit {
-				continue
-			}
-			if gx, _ := pub.Curve.ScalarBaseMult(big.NewInt(d).Bytes()); gx.Cmp(pub.X) == 0 {
-				return big.NewInt(d)
-			}
+		d := big.NewInt(int64(t.logs[i]))
+		if gx, _ := pub.Curve.ScalarBaseMult(d.Bytes()); gx.Cmp(pub.X) == 0 {
+			return d
 		}
 	}
 	return nil

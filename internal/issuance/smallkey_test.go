@@ -16,7 +16,7 @@ import (
 // TestSmallKeyMatchesZlint: smallKeyLint gives the result and details of zlint's
 // e_ecdsa_small_private_key for keys d*G and -d*G on P-256 and P-384: every d at the edges
 // of the table (m = 2^16, the bound itself) and beyond it, d spread over 1..2^16+m, and
-// random keys. For d in 1..2^16 both must find d itself.
+// random keys. For d in 1..2^16 both must find d itself, and nothing beyond.
 func TestSmallKeyMatchesZlint(t *testing.T) {
 	zl := lint.GlobalRegistry().CertificateLints().ByName(smallKeyLintName)
 	if zl == nil {
@@ -33,10 +33,15 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 	conf := lint.NewEmptyConfig()
 
 	const m = 1 << smallKeyTableBits
-	ds := windowEdges(m, 3)
-	ds = append(ds, 1<<16-1, 1<<16, 1<<16+1, 1<<16+2)
+	var ds []int64
 	for d := int64(1); d <= 40; d++ {
 		ds = append(ds, d)
+	}
+	// The table's last entries and the first scalars past the bound, and further out.
+	for _, c := range []int64{m / 2, m, 3 * m / 2, 2 * m, 3 * m} {
+		for k := int64(-3); k <= 3; k++ {
+			ds = append(ds, c+k)
+		}
 	}
 
 	for _, tc := range []struct {
@@ -57,7 +62,7 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 					t.Fatalf("%s: %s %q, zlint gives %s %q", label, got.Status, got.Details, ref.Status, ref.Details)
 				}
 				var found int64
-				if d := smallKeyLog(&ecdsa.PublicKey{Curve: tc.curve, X: x, Y: y}, smallKeyBits); d != nil {
+				if d := smallKeyLog(&ecdsa.PublicKey{Curve: tc.curve, X: x, Y: y}); d != nil {
 					found = d.Int64()
 				}
 				if found != want {
@@ -88,54 +93,22 @@ func TestSmallKeyMatchesZlint(t *testing.T) {
 	}
 }
 
-// TestSmallKeyLogWindows: with a bound beyond the table (2^18 against m = 2^16) the search
-// walks its windows, centred at 2m and 4m; every d at their edges and centres, and spread
-// over 1..2^18+m, is found for d*G and -d*G when d <= 2^18, and nothing beyond.
-func TestSmallKeyLogWindows(t *testing.T) {
-	const bits, m = 18, 1 << smallKeyTableBits
+// TestSmallKeyLogConfirms: the table keeps 64 bits of X, so a hit is only a candidate. An X
+// that shares its low 64 bits with 5*G's (5*G's X plus 2^64: no point a key could have, as no
+// valid one is known to collide) finds nothing, because smallKeyLog computes 5*G to confirm.
+func TestSmallKeyLogConfirms(t *testing.T) {
 	curve := elliptic.P256()
-	ds := windowEdges(m, 2)
-	for d := int64(1); d <= 1<<bits+m; d += 7919 {
-		ds = append(ds, d)
+	x, y := curve.ScalarBaseMult(big.NewInt(5).Bytes())
+	if d := smallKeyLog(&ecdsa.PublicKey{Curve: curve, X: x, Y: y}); d == nil || d.Int64() != 5 {
+		t.Fatalf("5*G: found %v, want 5", d)
 	}
-	ds = append(ds, 1<<bits, 1<<bits+1)
-	p := curve.Params()
-	for _, d := range ds {
-		x, y := curve.ScalarBaseMult(big.NewInt(d).Bytes())
-		want := d
-		if d > 1<<bits {
-			want = 0
-		}
-		for _, neg := range []bool{false, true} {
-			py := y
-			if neg {
-				py = new(big.Int).Sub(p.P, y)
-			}
-			var found int64
-			if got := smallKeyLog(&ecdsa.PublicKey{Curve: curve, X: x, Y: py}, bits); got != nil {
-				found = got.Int64()
-			}
-			if found != want {
-				t.Fatalf("d=%d negated=%t: found %d, want %d", d, neg, found, want)
-			}
-		}
+	near := new(big.Int).Add(x, new(big.Int).Lsh(big.NewInt(1), 64))
+	if near.Uint64() != x.Uint64() {
+		t.Fatal("the test's X does not share the low 64 bits")
 	}
-}
-
-// windowEdges returns every positive d within k of the centre and the edges of the search's
-// first four windows for a table of m points: c-m, c and c+m for c = 0, 2m, 4m and 6m.
-func windowEdges(m, k int64) []int64 {
-	var ds []int64
-	for _, c := range []int64{0, 2 * m, 4 * m, 6 * m} {
-		for j := -k; j <= k; j++ {
-			for _, base := range []int64{c - m, c, c + m} {
-				if d := base + j; d > 0 {
-					ds = append(ds, d)
-				}
-			}
-		}
+	if d := smallKeyLog(&ecdsa.PublicKey{Curve: curve, X: near, Y: y}); d != nil {
+		t.Fatalf("an X sharing 5*G's low 64 bits: found %v, want nothing", d)
 	}
-	return ds
 }
 
 // TestSmallKeyLintRefusesIssuance: Prepare refuses a factory certificate for a device key
