@@ -218,16 +218,9 @@ func (h *hallmark) prepare(ctx context.Context, sc scenario, sl *slot, n int) (o
 		h.mu.Lock()
 		h.slots[sl] = st
 		h.mu.Unlock()
-		bodies := make([][]byte, n)
-		built := time.Now().UTC().Format(time.RFC3339)
-		for i, it := range sl.csrs[factory][:n] {
-			rec := map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": it.serial, "lot": sl.name(),
-				"line": "line-bench", "firmwareDigest": map[string]string{"sha256": hmFirmware}, "testResult": "pass", "builtAt": built}
-			b, err := json.Marshal(map[string]any{"csr": it.pem, "build_record": rec})
-			if err != nil {
-				return nil, err
-			}
-			bodies[i] = b
+		bodies, err := factoryBodies(sl, n)
+		if err != nil {
+			return nil, err
 		}
 		c := keepAliveClient(h.roots, sl.clients)
 		h.idle = c
@@ -396,4 +389,21 @@ func parseCertsOnly(der []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("certs-only: %w", err)
 	}
 	return certs, nil
+}
+
+// factoryBodies are the factory issuance requests of slot sl's first n factory CSRs: the CSR
+// and a build record for the bench lot (Hallmark's and the floor's, the same bytes).
+func factoryBodies(sl *slot, n int) ([][]byte, error) {
+	bodies := make([][]byte, n)
+	built := time.Now().UTC().Format(time.RFC3339)
+	for i, it := range sl.csrs[factory][:n] {
+		rec := map[string]any{"manufacturer": "acme", "model": "sensor-x", "hardwareRevision": "B", "serial": it.serial, "lot": sl.name(),
+			"line": "line-bench", "firmwareDigest": map[string]string{"sha256": hmFirmware}, "testResult": "pass", "builtAt": built}
+		b, err := json.Marshal(map[string]any{"csr": it.pem, "build_record": rec})
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+	}
+	return bodies, nil
 }

@@ -73,7 +73,10 @@ type options struct {
 	longEvery time.Duration
 }
 
-var allServers = []string{"hallmark", "step-ca", "cfssl"}
+var allServers = []string{"hallmark", "step-ca", "cfssl", "floor"}
+
+// defaultServers are those a run without -servers compares: Hallmark and the peers.
+var defaultServers = []string{"hallmark", "step-ca", "cfssl"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -125,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	clients := fs.String("clients", "4,16,64", "client counts, comma-separated: each is a closed loop of that many concurrent clients")
-	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run, comma-separated (hallmark, step-ca, cfssl)")
+	servers := fs.String("servers", strings.Join(defaultServers, ","), "servers to run, comma-separated (hallmark, step-ca, cfssl, floor); floor is tools/floor, factory issuance with only the guarantees' work (not run by default)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the servers' order rotates each round")
 	fs.IntVar(&o.requests, "n", 1000, "requests per server, scenario, round and client count")
 	fs.IntVar(&o.warmup, "warmup", 100, "requests per server and scenario at the highest client count before the first round (not reported; 0 for none)")
@@ -294,6 +297,23 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (results []re
 				return nil, err
 			}
 			s, stops = p, append(stops, p.proc.stop)
+		case "floor":
+			fbin, err := buildFloor(ctx, repo, tmp)
+			if err != nil {
+				return nil, err
+			}
+			var extra []string
+			if o.profile != "" {
+				extra = []string{"-cpuprofile", filepath.Join(o.profile, "floor.cpu")}
+				if b, err := os.ReadFile(fbin); err == nil {
+					_ = os.WriteFile(filepath.Join(o.profile, "floor.bin"), b, 0o755)
+				}
+			}
+			p, err := startFloor(ctx, fbin, tmp, extra...)
+			if err != nil {
+				return nil, err
+			}
+			s, stops = p, append(stops, p.proc.stop)
 		}
 		servers = append(servers, s)
 	}
@@ -410,6 +430,8 @@ func alive(s server) error {
 	case *stepCA:
 		p = v.proc
 	case *cfssl:
+		p = v.proc
+	case *floor:
 		p = v.proc
 	case *replicaSet:
 		return v.alive()
