@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,13 +14,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// floor is tools/floor: factory issuance doing only the work Hallmark's guarantees require,
-// with Hallmark's own code for that work (its package comment lists it). It runs beside the
-// others so that the guarantees' cost on this stack is measured in the same run as step-ca's
-// and Hallmark's. It has factory issuance only; enrollment and renewal are not supported.
+// floor is tools/floor: factory issuance, EST onboarding and EST renewal doing only the work
+// Hallmark's guarantees require, with Hallmark's own code for that work (its package comment
+// lists it). It runs beside the others so that the guarantees' cost on this stack is measured
+// in the same run as step-ca's and Hallmark's.
 type floor struct {
 	proc  *process
 	url   string
@@ -26,6 +29,14 @@ type floor struct {
 	roots *x509.CertPool
 	conn  string
 	idle  *http.Client
+	mu    sync.Mutex
+	slots map[*slot]*floorSlot
+}
+
+// floorSlot holds a slot's identities: the factory cell's, which the enrollment cell presents,
+// and the enrollment cell's, which the renewal cell presents.
+type floorSlot struct {
+	factory, enrolled []*tls.Certificate
 }
 
 // buildFloor builds ./tools/floor from the repository at repo into dir.
@@ -57,7 +68,7 @@ func startFloor(ctx context.Context, bin, dir string, extra ...string) (*floor, 
 	if err != nil {
 		return nil, err
 	}
-	s := &floor{proc: p, url: "https://" + addr}
+	s := &floor{proc: p, url: "https://" + addr, slots: map[*slot]*floorSlot{}}
 	err = waitReady(ctx, p, time.Minute, func() error {
 		if s.roots == nil {
 			b, err := os.ReadFile(filepath.Join(d, "token"))
@@ -93,14 +104,29 @@ func (s *floor) name() string    { return "floor" }
 func (s *floor) pid() int        { return s.proc.pid() }
 func (s *floor) tlsInfo() string { return s.conn }
 
-// prepare builds the same request bodies Hallmark's factory cell sends (a CSR and a build
-// record) over kept-alive connections; the floor has no EST.
+// prepare builds the same requests Hallmark's cells send: factory issuance (a CSR and a build
+// record) over kept-alive connections, and EST enrollment and renewal over a new mTLS
+// connection per device, presenting the identity the slot's previous cell issued.
 func (s *floor) prepare(ctx context.Context, sc scenario, sl *slot, n int) (op, error) {
 	if s.idle != nil {
 		s.idle.CloseIdleConnections()
 	}
-	if sc != factory {
-		return nil, errUnsupported
+	s.mu.Lock()
+	st := s.slots[sl]
+	if sc == factory {
+		st = &floorSlot{factory: make([]*tls.Certificate, n), enrolled: make([]*tls.Certificate, n)}
+		s.slots[sl] = st
+	}
+	s.mu.Unlock()
+	if st == nil {
+		return nil, errors.New("the slot's factory cell did not run")
+	}
+	estHdr := http.Header{"Content-Type": {"application/pkcs10"}, "Content-Transfer-Encoding": {"base64"}}
+	switch sc {
+	case enroll:
+		return estRequest(s.roots, func(int) string { return s.url + "/.well-known/est/simpleenroll" }, "simpleenroll", estHdr, sl.csrs[enroll], st.factory, st.enrolled), nil
+	case renew:
+		return estRequest(s.roots, func(int) string { return s.url + "/.well-known/est/simplereenroll" }, "simplereenroll", estHdr, sl.csrs[renew], st.enrolled, nil), nil
 	}
 	bodies, err := factoryBodies(sl, n)
 	if err != nil {
@@ -124,7 +150,8 @@ func (s *floor) prepare(ctx context.Context, sc scenario, sl *slot, n int) (op, 
 		if err := json.Unmarshal(b, &fi); err != nil {
 			return d, fmt.Errorf("floor issuance: decoding the answer: %w", err)
 		}
-		_, err = identityFromPEM(fi.Cert+fi.Chain, sl.csrs[factory][i].key)
+		id, err := identityFromPEM(fi.Cert+fi.Chain, sl.csrs[factory][i].key)
+		st.factory[i] = id
 		return d, err
 	}, nil
 }

@@ -263,19 +263,27 @@ func (h *hallmark) prepare(ctx context.Context, sc scenario, sl *slot, n int) (o
 	return nil, errUnsupported
 }
 
-// estOp is one EST enrollment (RFC 7030 section 4.2) over a new mTLS connection: the device
-// presents from[i] and sends csrs[i]; the new identity is kept in into[i] when into is not nil.
+// estOp is one EST enrollment (RFC 7030 section 4.2) over a new mTLS connection to Hallmark:
+// the device presents from[i] and sends csrs[i]; the new identity is kept in into[i] when into
+// is not nil.
 func (h *hallmark) estOp(operation string, csrs []*csrItem, from, into []*tls.Certificate) op {
 	hdr := http.Header{"Content-Type": {"application/pkcs10"}, "Content-Transfer-Encoding": {"base64"},
 		"Hallmark-Firmware-Digest": {hmFirmware}, "Hallmark-Hardware-Revision": {"B"}}
+	return estRequest(h.roots, func(i int) string { return pickURL(h.estURLs, h.info.ESTURL, i) + "/" + operation }, operation, hdr, csrs, from, into)
+}
+
+// estRequest is one EST enrollment (RFC 7030 section 4.2) over a new mTLS connection to
+// urlOf(i): the device presents from[i] and sends csrs[i] with hdr; the new identity is kept
+// in into[i] when into is not nil.
+func estRequest(roots *x509.CertPool, urlOf func(int) string, operation string, hdr http.Header, csrs []*csrItem, from, into []*tls.Certificate) op {
 	return func(ctx context.Context, i int) (int, error) {
 		if from[i] == nil {
 			return 0, fmt.Errorf("%s: device %d has no identity (an earlier cell failed for it)", operation, i)
 		}
-		u := pickURL(h.estURLs, h.info.ESTURL, i) + "/" + operation
+		u := urlOf(i)
 		body := []byte(base64.StdEncoding.EncodeToString(csrs[i].der))
 		d, res, b, err := deferrable(ctx, func() (*http.Response, []byte, error) {
-			return send(ctx, oneShotClient(h.roots, from[i]), "POST", u, body, hdr)
+			return send(ctx, oneShotClient(roots, from[i]), "POST", u, body, hdr)
 		})
 		if err != nil {
 			return d, fmt.Errorf("%s: %w", operation, err)

@@ -128,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	clients := fs.String("clients", "4,16,64", "client counts, comma-separated: each is a closed loop of that many concurrent clients")
-	servers := fs.String("servers", strings.Join(defaultServers, ","), "servers to run, comma-separated (hallmark, step-ca, cfssl, floor); floor is tools/floor, factory issuance with only the guarantees' work (not run by default)")
+	servers := fs.String("servers", strings.Join(defaultServers, ","), "servers to run, comma-separated (hallmark, step-ca, cfssl, floor); floor is tools/floor, issuance with only the guarantees' work (not run by default)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; the servers' order rotates each round")
 	fs.IntVar(&o.requests, "n", 1000, "requests per server, scenario, round and client count")
 	fs.IntVar(&o.warmup, "warmup", 100, "requests per server and scenario at the highest client count before the first round (not reported; 0 for none)")

@@ -338,10 +338,10 @@ func serverNote(name, commit string) string {
 		return cfsslVersion + ", `go install`ed; `cfssl serve` with a P-256 issuing CA under a P-256 root, 24 h signing profile, " +
 			"no database and no linting (its defaults); default logging to a file."
 	case "floor":
-		return "`tools/floor` from commit " + commit + ": factory issuance with only the work Hallmark's guarantees require, done by Hallmark's own code " +
-			"(strict JSON, CSR proof of possession, DSSE build record, zlint before signing, TBS compared and signature verified after), " +
-			"a record of intent and a completion with its audit leaf and Merkle nodes, group-committed on SQLite (WAL, synchronous=FULL); " +
-			"no authorization, policy, catalog, status URLs, metrics or background work. An instrument, not a server to run."
+		return "`tools/floor` from commit " + commit + ": factory issuance, EST onboarding and renewal with only the work Hallmark's guarantees require, done by Hallmark's own code " +
+			"(strict JSON, CSR proof of possession, DSSE build record signed and, on onboarding, verified, zlint before signing, TBS compared and signature verified after), " +
+			"the presented certificate checked against the stored one, a record of intent and a completion with its audit leaf and Merkle nodes, group-committed on SQLite (WAL, synchronous=FULL); " +
+			"no authorization, catalog, custody, policy, metrics or background work. An instrument, not a server to run."
 	}
 	return ""
 }

@@ -1,17 +1,19 @@
 // Command floor is a measuring instrument for issue 21, not a product: an HTTPS server that
-// issues factory certificates doing only the work Hallmark's guarantees require, with the code
-// Hallmark does that work with, and nothing else. tools/bench runs it beside Hallmark and the
-// peers (-servers floor) so that the cost of the guarantees alone, on this stack, is measured
-// in the same run as step-ca's and Hallmark's, rather than added up from a profile.
+// issues factory certificates, and operational certificates over EST, doing only the work
+// Hallmark's guarantees require, with the code Hallmark does that work with, and nothing else.
+// tools/bench runs it beside Hallmark and the peers (-servers floor) so that the cost of the
+// guarantees alone, on this stack, is measured in the same run as step-ca's and Hallmark's,
+// rather than added up from a profile.
 //
-// Per certificate it does what Hallmark's factory issuance does that a guarantee needs:
+// Per factory certificate it does what Hallmark's factory issuance does that a guarantee needs:
 //
 //   - TLS 1.3 on a kept-alive connection, a bearer token compared in constant time, and the
 //     request decoded with Hallmark's strict JSON decoder (httpapi.DecodeJSON);
 //   - the CSR parsed and its proof of possession verified (csr.ParseText);
 //   - the build record validated and signed as a DSSE envelope (buildrecord.Sign);
-//   - the factory template built, linted with zlint before signing, the TBS recorded, signed,
-//     parsed back, compared and verified (issuance.Issuer's Prepare and Sign);
+//   - the factory template built, with status URLs of Hallmark's form so that the certificate
+//     is the same, linted with zlint before signing, the TBS recorded, signed, parsed back,
+//     compared and verified (issuance.Issuer's Prepare and Sign);
 //   - a record of intent written durably before signing: one transaction that refuses a key
 //     bound to another device and a serial the manufacturer already used, and reserves the
 //     certificate;
@@ -19,13 +21,13 @@
 //     the build record and an audit event with its RFC 6962 leaf and the Merkle tree's new
 //     nodes;
 //   - both transactions group-committed on SQLite (modernc.org/sqlite, WAL, synchronous=FULL,
-//     Hallmark's writer pragmas);
+//     Hallmark's writer pragmas and batching);
 //   - the answer, with the certificate, its chain and the envelope, as JSON.
 //
-// Everything else Hallmark does per request is left out: principals, parties and ownership,
-// lots and models, policy, custody, CRL partitions and status URLs, metrics, rate limits, the
-// read cache, leadership, snapshots and background work. So it is the floor of factory
-// issuance on this stack, not a server anyone should run.
+// EST onboarding and renewal are in est.go. Everything else Hallmark does per request is left
+// out: principals, parties and ownership, lots and models, custody and environments, policy,
+// evidence, metrics, rate limits, the read cache, leadership, snapshots and background work.
+// So it is the floor of issuance on this stack, not a server anyone should run.
 package main
 
 import (
@@ -35,6 +37,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
@@ -117,6 +120,7 @@ func run(ctx context.Context, addr, dir string) error {
 		return err
 	}
 	defer s.db.Close()
+	defer s.readers.Close()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -124,7 +128,7 @@ func run(ctx context.Context, addr, dir string) error {
 	s.statusBase = "http://" + l.Addr().String()
 	srv := &http.Server{
 		Handler:           s,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS13},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS13, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: s.clientCAs()},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { <-ctx.Done(); srv.Close() }()
@@ -138,9 +142,13 @@ func run(ctx context.Context, addr, dir string) error {
 
 type server struct {
 	db       *sql.DB
-	issuer   *issuance.Issuer
+	issuer   *issuance.Issuer // the factory issuing CA
 	caCert   *x509.Certificate
 	chainPEM string
+	opIssuer *issuance.Issuer // the operational issuing CA (EST)
+	opCert   *x509.Certificate
+	brPub    crypto.PublicKey
+	readers  *sql.DB // Hallmark's reader pool (internal/store/sqlite): EST's look-ups
 	brKey    crypto.Signer
 	token    []byte
 	hwType   asn1.ObjectIdentifier
@@ -174,6 +182,14 @@ func newServer(dir string) (*server, tls.Certificate, error) {
 	if err != nil {
 		return nil, tc, err
 	}
+	opKey, opCert, err := makeCA(root, rootKey, "floor operational CA", now)
+	if err != nil {
+		return nil, tc, err
+	}
+	opIs, err := issuance.NewIssuer(opCert, opKey, l)
+	if err != nil {
+		return nil, tc, err
+	}
 	brKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, tc, err
@@ -202,12 +218,17 @@ func newServer(dir string) (*server, tls.Certificate, error) {
 	if err != nil {
 		return nil, tc, err
 	}
+	readers, err := openReaders(filepath.Join(dir, "floor.db"))
+	if err != nil {
+		db.Close()
+		return nil, tc, err
+	}
 	chain := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})) + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))
 	tree, err := rangeFactory.NewRange(0, 0, nil)
 	if err != nil {
 		return nil, tc, err
 	}
-	return &server{db: db, issuer: is, caCert: caCert, chainPEM: chain, brKey: brKey, token: token,
+	return &server{db: db, readers: readers, issuer: is, caCert: caCert, chainPEM: chain, opIssuer: opIs, opCert: opCert, brKey: brKey, brPub: brKey.Public(), token: token,
 		hwType: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, writes: make(chan *write, 256), prepared: prepared, tree: tree}, tc, nil
 }
 
@@ -247,7 +268,8 @@ const schema = `
 CREATE TABLE IF NOT EXISTS certificates (serial TEXT PRIMARY KEY, key_sha256 BLOB NOT NULL, device_id TEXT NOT NULL,
   state INTEGER NOT NULL, tbs BLOB NOT NULL, der BLOB);
 CREATE INDEX IF NOT EXISTS certificates_key ON certificates (key_sha256, device_id);
-CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, serial TEXT NOT NULL UNIQUE, factory_cert TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, serial TEXT NOT NULL UNIQUE, factory_cert TEXT NOT NULL,
+  factory_sha256 BLOB NOT NULL, operational_cert TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS build_records (device_id TEXT PRIMARY KEY, payload_sha256 BLOB NOT NULL, envelope BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_events (seq INTEGER PRIMARY KEY, leaf BLOB NOT NULL, leaf_hash BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
@@ -260,11 +282,42 @@ const (
 	qFree        = "SELECT EXISTS (SELECT 1 FROM certificates WHERE key_sha256 = ? AND device_id <> ?), EXISTS (SELECT 1 FROM devices WHERE serial = ?)"
 	qReserve     = "INSERT INTO certificates (serial, key_sha256, device_id, tbs, state) VALUES (?, ?, ?, ?, 0)"
 	qIssued      = "UPDATE certificates SET der = ?, state = 1 WHERE serial = ? AND state = 0"
-	qDevice      = "INSERT INTO devices (id, serial, factory_cert) VALUES (?, ?, ?)"
+	qDevice      = "INSERT INTO devices (id, serial, factory_cert, factory_sha256) VALUES (?, ?, ?, ?)"
 	qBuildRecord = "INSERT INTO build_records (device_id, payload_sha256, envelope) VALUES (?, ?, ?)"
+	qKeyFree     = "SELECT EXISTS (SELECT 1 FROM certificates WHERE key_sha256 = ? AND device_id <> ?)"
+	qOperational = "UPDATE devices SET operational_cert = ? WHERE id = ? AND operational_cert = ?"
+	qSupersede   = "UPDATE certificates SET state = 2 WHERE serial = ? AND state = 1"
 )
 
-var statements = []string{qAuditEvent, qAuditNode, qFree, qReserve, qIssued, qDevice, qBuildRecord}
+var statements = []string{qAuditEvent, qAuditNode, qFree, qReserve, qIssued, qDevice, qBuildRecord, qKeyFree, qOperational, qSupersede}
+
+// EST's look-ups, on the reader pool: the presented certificate must be the one stored for
+// its serial, issued and (for renewal) the device's current operational certificate.
+const (
+	qOnboard = `SELECT c.device_id, d.factory_sha256, d.operational_cert, b.payload_sha256, b.envelope FROM certificates c
+  JOIN devices d ON d.id = c.device_id JOIN build_records b ON b.device_id = c.device_id
+  WHERE c.serial = ? AND c.state = 1 AND c.der = ? AND d.factory_cert = c.serial`
+	qRenewal = `SELECT c.device_id, d.factory_cert, d.factory_sha256 FROM certificates c JOIN devices d ON d.id = c.device_id
+  WHERE c.serial = ? AND c.state = 1 AND c.der = ? AND d.operational_cert = c.serial`
+)
+
+// openReaders opens Hallmark's reader pool on path: every connection kept open.
+func openReaders(path string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0)*2)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db, nil
+}
+
+func sha256Of(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 
 // openDB opens the one writing connection with Hallmark's pragmas (internal/store/sqlite) and
 // prepares the writer's statements on it (the connection is the transaction's once one is
@@ -456,10 +509,24 @@ func (s *server) appendAudit(tx *wtx, e audit.Event) error {
 var errKeyBound = errors.New("this public key is already bound to another device")
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/sign" {
-		http.Error(w, "POST /sign only", http.StatusNotFound)
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
+	switch r.URL.Path {
+	case "/sign":
+		s.factory(w, r)
+	case "/.well-known/est/simpleenroll":
+		s.est(w, r, false)
+	case "/.well-known/est/simplereenroll":
+		s.est(w, r, true)
+	default:
+		http.Error(w, "no such endpoint", http.StatusNotFound)
+	}
+}
+
+// factory is factory issuance (issue) behind a bearer token.
+func (s *server) factory(w http.ResponseWriter, r *http.Request) {
 	const prefix = "Bearer "
 	h := r.Header.Get("Authorization")
 	if len(h) <= len(prefix) || h[:len(prefix)] != prefix || subtle.ConstantTimeCompare([]byte(h[len(prefix):]), s.token) != 1 {
@@ -556,7 +623,7 @@ func (s *server) issue(ctx context.Context, body io.Reader) (*api.FactoryIdentit
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return fmt.Errorf("certificate %s was not reserved (%d, %v)", serial, n, err)
 		}
-		if _, err := tx.exec(qDevice, devID, rec.Serial, serial); err != nil {
+		if _, err := tx.exec(qDevice, devID, rec.Serial, serial, sha256Of(cert.Raw)); err != nil {
 			return err
 		}
 		if _, err := tx.exec(qBuildRecord, devID, digest[:], envJSON); err != nil {

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -19,13 +21,15 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/est"
 )
 
 // TestFloorIssues shows that the instrument does the work it claims, on real SQLite over real
 // TLS on loopback: a certificate that chains to its CA and carries the device's key, the rows
 // of the record of intent and of the completion with the audit leaf, and the refusals the
 // reservation makes before anything is signed (a key bound to another device, a serial in
-// use), which leave nothing behind.
+// use), which leave nothing behind; then EST onboarding with the factory certificate and
+// renewal with the operational one, which supersedes it.
 func TestFloorIssues(t *testing.T) {
 	s, _, err := newServer(t.TempDir())
 	if err != nil {
@@ -35,7 +39,9 @@ func TestFloorIssues(t *testing.T) {
 	s.statusBase = "http://127.0.0.1:8080"
 	go s.writer()
 	t.Cleanup(func() { close(s.writes) })
-	ts := httptest.NewTLSServer(s)
+	ts := httptest.NewUnstartedServer(s)
+	ts.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: s.clientCAs()}
+	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	c := ts.Client()
 	c.Timeout = 30 * time.Second
@@ -151,5 +157,67 @@ func TestFloorIssues(t *testing.T) {
 	}
 	if s.treeSize != 1 {
 		t.Errorf("audit tree size %d, want 1", s.treeSize)
+	}
+
+	// EST: onboarding with the factory certificate, renewal with the operational one.
+	estPost := func(op string, id tls.Certificate, k *ecdsa.PrivateKey) (int, *x509.Certificate, string) {
+		t.Helper()
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := ts.Client().Transport.(*http.Transport).Clone()
+		tr.TLSClientConfig.Certificates = []tls.Certificate{id}
+		ec := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+		res, err := ec.Post(ts.URL+"/.well-known/est/"+op, "application/pkcs10", strings.NewReader(base64.StdEncoding.EncodeToString(der)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != http.StatusOK {
+			return res.StatusCode, nil, string(b)
+		}
+		p7, err := base64.StdEncoding.DecodeString(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs, err := est.ParseCertsOnly(p7)
+		if err != nil || len(certs) != 1 {
+			t.Fatalf("%s answer: %d certificates, %v", op, len(certs), err)
+		}
+		return res.StatusCode, certs[0], ""
+	}
+	factoryID := tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
+	opKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, msg := estPost("simplereenroll", factoryID, opKey); code != http.StatusForbidden {
+		t.Errorf("renewal with the factory certificate: HTTP %d %s, want 403", code, msg)
+	}
+	code, op1, msg := estPost("simpleenroll", factoryID, opKey)
+	if code != http.StatusOK {
+		t.Fatalf("onboarding: HTTP %d %s", code, msg)
+	}
+	if err := op1.CheckSignatureFrom(s.opCert); err != nil || !op1.PublicKey.(*ecdsa.PublicKey).Equal(&opKey.PublicKey) {
+		t.Errorf("the operational certificate is not the operational CA's for the CSR's key (%v)", err)
+	}
+	code, op2, msg := estPost("simplereenroll", tls.Certificate{Certificate: [][]byte{op1.Raw}, PrivateKey: opKey}, opKey)
+	if code != http.StatusOK {
+		t.Fatalf("renewal: HTTP %d %s", code, msg)
+	}
+	if code, _, msg := estPost("simplereenroll", tls.Certificate{Certificate: [][]byte{op1.Raw}, PrivateKey: opKey}, opKey); code != http.StatusBadRequest || !strings.Contains(msg, "not this device's current") {
+		t.Errorf("renewal with the superseded certificate: HTTP %d %s, want 400", code, msg)
+	}
+	var current string
+	if err := s.db.QueryRow("SELECT operational_cert FROM devices").Scan(&current); err != nil || current != ca.SerialHex(op2.SerialNumber) {
+		t.Errorf("the device's current certificate is %s (%v), want the renewed %s", current, err, ca.SerialHex(op2.SerialNumber))
+	}
+	if got := count("SELECT count(*) FROM audit_events"); got != 3 {
+		t.Errorf("%d audit events after factory issuance, onboarding and renewal, want 3", got)
 	}
 }
