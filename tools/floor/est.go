@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
@@ -28,8 +29,9 @@ import (
 // EST enrollment and renewal (RFC 7030 simpleenroll and simplereenroll) over mutual TLS,
 // doing what Hallmark's guarantees require of them and nothing else:
 //
-//   - the TLS client certificate chains to the factory CA (enrollment) or the operational CA
-//     (renewal), Go's verification in the handshake;
+//   - the TLS client certificate is signed by the factory CA (enrollment) or the operational
+//     CA (renewal), checked in the handshake by Hallmark's own filter (est.TLSConfig with an
+//     est.IssuerSet: the signature and the CA flag), and is within its validity period;
 //   - it is the certificate stored for its serial, issued, and the device's factory
 //     certificate (enrollment) or current operational certificate (renewal): one read;
 //   - on enrollment, the device's stored build record is verified (its DSSE signature, and its
@@ -51,27 +53,29 @@ const maxESTBody = est.MaxBody
 // environment is a day).
 const operationalLifetime = 24 * time.Hour
 
-// clientCAs are the anchors a TLS client certificate may chain to: the factory and operational
-// issuing CAs.
-func (s *server) clientCAs() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(s.caCert)
-	p.AddCert(s.opCert)
-	return p
+// tlsConfig is Hallmark's EST listener configuration (est.TLSConfig): a client certificate is
+// requested, and one that the factory or operational CA did not sign fails the handshake.
+func (s *server) tlsConfig(certs []tls.Certificate) *tls.Config {
+	return est.TLSConfig(certs, est.NewIssuerSet([]*x509.Certificate{s.caCert, s.opCert}))
 }
 
 func (s *server) est(w http.ResponseWriter, r *http.Request, renew bool) {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		http.Error(w, "present a client certificate issued by this CA", http.StatusUnauthorized)
 		return
 	}
-	chain := r.TLS.VerifiedChains[0]
+	// The handshake checked that one of the two CAs signed it; the CAs' names differ.
+	peer := r.TLS.PeerCertificates[0]
 	want := s.caCert
 	if renew {
 		want = s.opCert
 	}
-	if !bytes.Equal(chain[len(chain)-1].Raw, want.Raw) {
+	if !bytes.Equal(peer.RawIssuer, want.RawSubject) {
 		http.Error(w, "the client certificate is not from the expected CA", http.StatusForbidden)
+		return
+	}
+	if now := time.Now(); now.Before(peer.NotBefore) || now.After(peer.NotAfter) {
+		http.Error(w, "the client certificate is not valid now", http.StatusForbidden)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxESTBody))
@@ -84,7 +88,7 @@ func (s *server) est(w http.ResponseWriter, r *http.Request, renew bool) {
 		http.Error(w, "the body is not base64", http.StatusBadRequest)
 		return
 	}
-	cert, err := s.enroll(r.Context(), chain[0], der, renew)
+	cert, err := s.enroll(r.Context(), peer, der, renew)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

@@ -128,7 +128,7 @@ func run(ctx context.Context, addr, dir string) error {
 	s.statusBase = "http://" + l.Addr().String()
 	srv := &http.Server{
 		Handler:           s,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS13, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: s.clientCAs()},
+		TLSConfig:         s.tlsConfig([]tls.Certificate{tlsCert}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { <-ctx.Done(); srv.Close() }()

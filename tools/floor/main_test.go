@@ -40,7 +40,7 @@ func TestFloorIssues(t *testing.T) {
 	go s.writer()
 	t.Cleanup(func() { close(s.writes) })
 	ts := httptest.NewUnstartedServer(s)
-	ts.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: s.clientCAs()}
+	ts.TLS = s.tlsConfig(nil)
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	c := ts.Client()
