@@ -55,7 +55,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -69,7 +68,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
-	_ "modernc.org/sqlite"
 
 	"github.com/hallmark-id/hallmark/api"
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -79,6 +77,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/httpapi"
 	"github.com/hallmark-id/hallmark/internal/issuance"
 	"github.com/hallmark-id/hallmark/internal/party"
+	"github.com/hallmark-id/hallmark/internal/store/sqlite"
 )
 
 func main() {
@@ -301,13 +300,10 @@ const (
   WHERE c.serial = ? AND c.state = 1 AND c.der = ? AND d.operational_cert = c.serial`
 )
 
-// openReaders opens Hallmark's reader pool on path: every connection kept open.
+// openReaders opens Hallmark's reader pool on path (sqlite.DSN, sqlite.Open's pool size): every
+// connection kept open.
 func openReaders(path string) (*sql.DB, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlite.DSN(path, false))
 	if err != nil {
 		return nil, err
 	}
@@ -319,17 +315,12 @@ func openReaders(path string) (*sql.DB, error) {
 
 func sha256Of(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
 
-// openDB opens the one writing connection with Hallmark's pragmas (internal/store/sqlite) and
-// prepares the writer's statements on it (the connection is the transaction's once one is
-// open, so nothing can be prepared on the side then).
+// openDB opens the one writing connection with Hallmark's settings (sqlite.DSN: WAL,
+// synchronous=FULL, immediate transactions and the writer's pragmas) and prepares the writer's
+// statements on it (the connection is the transaction's once one is open, so nothing can be
+// prepared on the side then).
 func openDB(path string) (*sql.DB, map[string]*sql.Stmt, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)",
-		"cache_size(-16384)", "temp_store(MEMORY)", "wal_autocheckpoint(10000)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqlite.DSN(path, true))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -410,8 +401,8 @@ const floorCAID = "ca-floor0000000000000"
 
 var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-// groupMax is Hallmark's sqlite.GroupCommitMax.
-const groupMax = 64
+// groupMax is Hallmark's.
+const groupMax = sqlite.GroupCommitMax
 
 // writer is the group commit: it takes what is waiting (up to groupMax, after one yield), runs
 // it in one transaction without savepoints and commits once, as Hallmark's batcher does

@@ -53,9 +53,10 @@ func (dialect) IsRetryable(err error) bool {
 // GroupCommitMax bounds how many write transactions share one commit.
 const GroupCommitMax = 64
 
-// dsn is the connection string of the writer (immediate: it also gets writerPragmas) or of a
-// reader.
-func dsn(path string, immediate bool) string {
+// DSN is the connection string of the writer (immediate: it also gets writerPragmas) or of a
+// reader. Open uses it; tools/floor opens its own database with it, so that the floor measures
+// the same SQLite settings.
+func DSN(path string, immediate bool) string {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "busy_timeout(10000)"} {
 		q.Add("_pragma", p)
@@ -107,7 +108,7 @@ var writerPragmas = []string{"cache_size(-16384)", "temp_store(MEMORY)", "wal_au
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
-	w, err := sql.Open("sqlite", dsn(path, true))
+	w, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
@@ -124,7 +125,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: opening %s for reading: %w", path, err)

@@ -43,7 +43,7 @@ func before(t *testing.T, fsys fs.FS, version ...string) fs.FS {
 func TestUpgradeFoldsOldEventsIntoTheTree(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 func TestUpgradeKeepsCAsUnpartitioned(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}

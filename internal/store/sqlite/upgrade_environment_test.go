@@ -16,7 +16,7 @@ func TestUpgradeEnvironmentIndex(t *testing.T) {
 	storetest.CheckEnvironmentIndexUpgrade(t, s)
 	s.Close()
 
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func TestUpgradeEvidenceOwn(t *testing.T) {
 	storetest.CheckEvidenceOwnUpgrade(t, s)
 	s.Close()
 
-	db, err := sql.Open("sqlite", dsn(path, false))
+	db, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func upgradedFrom(t *testing.T, version string, seed func(t *testing.T, db *sql.
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func keyBindingsVersion(t *testing.T) string {
 func TestUpgradeBindsExistingKeys(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestUpgradeBindsExistingKeys(t *testing.T) {
 		return nil
 	})
 	var left int
-	raw, err := sql.Open("sqlite", dsn(path, false))
+	raw, err := sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func TestUpgradeRecordsLineage(t *testing.T) {
 	storetest.CheckLineageUpgrade(t, s)
 	s.Close()
 
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 func TestUpgradeMakers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", dsn(path, true))
+	db, err := sql.Open("sqlite", DSN(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestUpgradeMakers(t *testing.T) {
 	storetest.CheckUpgradedMakers(t, s)
 	s.Close()
 	// Every row that refers to a device still finds it.
-	db, err = sql.Open("sqlite", dsn(path, false))
+	db, err = sql.Open("sqlite", DSN(path, false))
 	if err != nil {
 		t.Fatal(err)
 	}
