@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
@@ -15,7 +14,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/hallmark-id/hallmark/internal/audit"
@@ -141,26 +139,20 @@ func (s *server) enroll(ctx context.Context, peer *x509.Certificate, der []byte,
 		return nil, err
 	}
 	now := time.Now()
-	part := strconv.Itoa(ca.DevicePartition(devID, ca.DefaultCRLPartitions))
+	ocsp, crl := s.statusURLs(floorOpCAID, devID)
 	tmpl, err := issuance.OperationalTemplate(issuance.OperationalParams{
 		SPIFFEID: spiffe, DeviceID: devID, PublicKey: cr.PublicKey,
 		FactoryRef: issuance.FactoryRef{RawIssuer: s.caCert.RawSubject, Serial: fSerial, CertSHA256: [32]byte(factorySHA)},
 		NotBefore:  now.Add(-5 * time.Minute), NotAfter: now.Add(operationalLifetime),
-		OCSPServer: []string{s.statusBase + "/ocsp/" + floorOpCAID}, CRLDistributionPoints: []string{s.statusBase + "/crl/" + floorOpCAID + "-" + part + ".crl"},
+		OCSPServer: ocsp, CRLDistributionPoints: crl,
 	})
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.opIssuer.Prepare(issuance.ProfileOperational, tmpl, rand.Reader)
+	p, tbs, keySHA, serial, err := prepare(s.opIssuer, issuance.ProfileOperational, tmpl)
 	if err != nil {
 		return nil, err
 	}
-	tbs := p.TBS()
-	keySHA, err := ca.TBSKeySHA256(tbs)
-	if err != nil {
-		return nil, err
-	}
-	serial := ca.SerialHex(p.Serial())
 	if err := s.do(ctx, func(tx *wtx) error {
 		row, err := tx.queryRow(qKeyFree, keySHA, devID)
 		if err != nil {

@@ -499,6 +499,27 @@ func (s *server) appendAudit(tx *wtx, e audit.Event) error {
 
 var errKeyBound = errors.New("this public key is already bound to another device")
 
+// statusURLs are a certificate's OCSP and CRL URLs, of the form and length of Hallmark's
+// (status.URLs.For with 16 CRL partitions), so that the certificate, and what zlint reads of
+// it, is the same. Nothing serves them.
+func (s *server) statusURLs(caID, devID string) (ocsp, crl []string) {
+	part := strconv.Itoa(ca.DevicePartition(devID, ca.DefaultCRLPartitions))
+	return []string{s.statusBase + "/ocsp/" + caID}, []string{s.statusBase + "/crl/" + caID + "-" + part + ".crl"}
+}
+
+// prepare builds and lints tmpl under is (issuance.Issuer.Prepare) and returns what the
+// record of intent stores: the TBS, its key's hash and the serial.
+func prepare(is *issuance.Issuer, profile issuance.Profile, tmpl *x509.Certificate) (p *issuance.Prepared, tbs, keySHA []byte, serial string, err error) {
+	if p, err = is.Prepare(profile, tmpl, rand.Reader); err != nil {
+		return nil, nil, nil, "", err
+	}
+	tbs = p.TBS()
+	if keySHA, err = ca.TBSKeySHA256(tbs); err != nil {
+		return nil, nil, nil, "", err
+	}
+	return p, tbs, keySHA, ca.SerialHex(p.Serial()), nil
+}
+
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -561,25 +582,17 @@ func (s *server) issue(ctx context.Context, body io.Reader) (*api.FactoryIdentit
 	}
 	now := time.Now()
 	devID := party.NewID("dev")
-	// The status URLs have the form and length of Hallmark's (status.URLs.For, 16 CRL
-	// partitions), so that the certificate, and what zlint reads of it, is the same.
-	ocsp, crl := s.statusBase+"/ocsp/"+floorCAID, s.statusBase+"/crl/"+floorCAID+"-"+strconv.Itoa(ca.DevicePartition(devID, ca.DefaultCRLPartitions))+".crl"
+	ocsp, crl := s.statusURLs(floorCAID, devID)
 	tmpl, err := issuance.FactoryTemplate(issuance.FactoryParams{DeviceSerial: rec.Serial, Organization: "floor", HardwareType: s.hwType,
 		BuildRecordDigest: digest, PublicKey: cr.PublicKey, NotBefore: now.Add(-5 * time.Minute), NotAfter: s.caCert.NotAfter,
-		OCSPServer: []string{ocsp}, CRLDistributionPoints: []string{crl}})
+		OCSPServer: ocsp, CRLDistributionPoints: crl})
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.issuer.Prepare(issuance.ProfileFactory, tmpl, rand.Reader)
+	p, tbs, keySHA, serial, err := prepare(s.issuer, issuance.ProfileFactory, tmpl)
 	if err != nil {
 		return nil, err
 	}
-	tbs := p.TBS()
-	keySHA, err := ca.TBSKeySHA256(tbs)
-	if err != nil {
-		return nil, err
-	}
-	serial := ca.SerialHex(p.Serial())
 	// The record of intent, durable before the CA signs.
 	if err := s.do(ctx, func(tx *wtx) error {
 		var bound, taken bool
