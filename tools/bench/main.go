@@ -25,6 +25,10 @@
 // issued ("Whole run"): the per-cell figures leave out what a server does while the others
 // are measured, such as Hallmark's report snapshots (BENCHMARKS.md, issue 21's fifth round).
 //
+// With -servers ...,floor it also runs tools/floor, built from the same checkout: the same
+// three scenarios doing only the work Hallmark's guarantees require, with Hallmark's code for
+// it (BENCHMARKS.md, issue 21's tenth round).
+//
 // With -postgres (auto: a private cluster made with initdb; or a server's URL) it also runs
 // hallmark-pg: -replicas `hallmark serve --config` processes on one fresh database, the
 // requests round-robin over them (replicas.go, postgres.go).

@@ -73,6 +73,7 @@ import (
 	"github.com/hallmark-id/hallmark/internal/audit"
 	"github.com/hallmark-id/hallmark/internal/buildrecord"
 	"github.com/hallmark-id/hallmark/internal/ca"
+	"github.com/hallmark-id/hallmark/internal/config"
 	"github.com/hallmark-id/hallmark/internal/csr"
 	"github.com/hallmark-id/hallmark/internal/httpapi"
 	"github.com/hallmark-id/hallmark/internal/issuance"
@@ -81,6 +82,7 @@ import (
 )
 
 func main() {
+	defer func() { os.Exit(exit) }() // runs last, after the profile is written
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	dir := flag.String("dir", "", "folder for the database, root.pem and token (required)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -98,20 +100,23 @@ func main() {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	// Hallmark's defaults (config.DefaultGCPercent, config.DefaultMemoryLimit); GOGC and
-	// GOMEMLIMIT in the environment win, as they do for Hallmark.
+	// Hallmark's defaults; GOGC and GOMEMLIMIT in the environment win, as they do for Hallmark.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
+		debug.SetGCPercent(config.DefaultGCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
+		debug.SetMemoryLimit(config.DefaultMemoryLimit(config.DefaultOCSPCacheBytes))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *addr, *dir); err != nil {
 		log.Print("floor: ", err)
+		exit = 1
 	}
 }
+
+// exit is the process's exit status, set when run fails.
+var exit int
 
 func run(ctx context.Context, addr, dir string) error {
 	s, tlsCert, err := newServer(dir)
