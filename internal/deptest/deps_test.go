@@ -39,6 +39,8 @@ var layers = map[string]string{
 	"client":            "client",
 	"internal/agent":    "device",
 	"internal/simulate": "tools",
+	// A measuring instrument for issue 21 (BENCHMARKS.md): the guarantees' work alone.
+	"tools/floor": "instrument",
 
 	// Adapters: protocols and observability at the edge.
 	"internal/httpapi":   "adapters",
@@ -284,6 +286,14 @@ var rules = []rule{
 		From: []string{"@tools"},
 		Deny: []string{"@services", "@store"},
 		Why:  "the simulator uses the client's wire types, not the services behind them",
+	},
+	{
+		From:   []string{"@instrument"},
+		Deny:   []string{"@entry", "@cli", "@app", "@client", "@device", "@tools", "@services", "@testkit", "@test", "internal/readcache", "internal/keys/..."},
+		Direct: true,
+		Why: "the floor does only the work the guarantees require, with the packages that do it (core, the SQLite settings, " +
+			"httpapi's request decoder, est's TLS filter); it calls no service, cache or key provider, whose work is what it leaves out " +
+			"(httpapi reaches the services, which the floor does not call: hence Direct)",
 	},
 	{
 		From: []string{"@app"},
