@@ -305,14 +305,14 @@ const (
   WHERE c.serial = ? AND c.state = 1 AND c.der = ? AND d.operational_cert = c.serial`
 )
 
-// openReaders opens Hallmark's reader pool on path (sqlite.DSN, sqlite.Open's pool size): every
+// openReaders opens Hallmark's reader pool on path (sqlite.DSN, sqlite.Readers): every
 // connection kept open.
 func openReaders(path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", sqlite.DSN(path, false))
 	if err != nil {
 		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0)*2)
+	n := sqlite.Readers()
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	return db, nil
@@ -625,12 +625,8 @@ func (s *server) issue(ctx context.Context, body io.Reader) (*api.FactoryIdentit
 		return nil, err
 	}
 	if err := s.do(ctx, func(tx *wtx) error {
-		res, err := tx.exec(qIssued, cert.Raw, serial)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("certificate %s was not reserved (%d, %v)", serial, n, err)
+		if err := one(tx.exec(qIssued, cert.Raw, serial)); err != nil {
+			return fmt.Errorf("certificate %s was not reserved: %w", serial, err)
 		}
 		if _, err := tx.exec(qDevice, devID, rec.Serial, serial, sha256Of(cert.Raw)); err != nil {
 			return err

@@ -106,6 +106,9 @@ func DSN(path string, immediate bool) string {
 // durable is the same.
 var writerPragmas = []string{"cache_size(-16384)", "temp_store(MEMORY)", "wal_autocheckpoint(10000)"}
 
+// Readers is the size of the reader pool Open keeps, every connection open.
+func Readers() int { return max(4, runtime.GOMAXPROCS(0)*2) }
+
 // Open opens (creating if needed) the database at path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	w, err := sql.Open("sqlite", DSN(path, true))
@@ -132,7 +135,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	// Keep every reader open: with database/sql's default of 2 idle connections the pool
 	// closed and reopened the rest (a new SQLite connection each time) under load.
-	readers := max(4, runtime.GOMAXPROCS(0)*2)
+	readers := Readers()
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	st := sqlstore.New(w, r, dialect{}, nil)
