@@ -7,8 +7,9 @@
 //
 // Per factory certificate it does what Hallmark's factory issuance does that a guarantee needs:
 //
-//   - TLS (1.3 with the bench's clients) on a kept-alive connection, a bearer token compared in constant time, and the
-//     request decoded with Hallmark's strict JSON decoder (httpapi.DecodeJSON);
+//   - TLS (1.3 with the bench's clients) on a kept-alive connection, a bearer token compared
+//     in constant time, and the request decoded with Hallmark's strict JSON decoder
+//     (httpapi.DecodeJSON);
 //   - the CSR parsed and its proof of possession verified (csr.ParseText);
 //   - the build record validated and signed as a DSSE envelope (buildrecord.Sign);
 //   - the factory template built, with status URLs of Hallmark's form so that the certificate
